@@ -1,0 +1,770 @@
+//! Running a workflow: nodes in dependency order, independent branches concurrently on
+//! tokio, events to every listener, cancellation and a per-run timeout.
+
+use crate::clock::{millis, rfc3339};
+use crate::expr::{Evaluator, History, NoHistory, ScriptEnv};
+use crate::node::{Input, NodeContext, Outputs, ProgressSink};
+use crate::registry::{NodeEntry, Registry};
+use crate::schedule::{Plan, Schedule};
+use crate::services::{RunDataLimits, Services};
+use crate::validate;
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use switchyard_model::error::{ErrorCode, NodeError, ValidationIssue};
+use switchyard_model::events::{OutputCount, RunEvent, RunEventKind};
+use switchyard_model::execution::{NodeRunData, NodeRunStatus, OutputData, RunMode, RunStatus};
+use switchyard_model::item::{Item, Paired};
+use switchyard_model::value::Value;
+use switchyard_model::workflow::{ERROR_OUTPUT, MAIN, Node, OnError, Workflow};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// Receives a run's events and node data. Called on the run's task: must not block.
+pub trait RunListener: Send + Sync {
+    fn event(&self, event: &RunEvent);
+    /// A node's data as kept for the history (outputs cut to the run-data limits).
+    fn node_data(&self, _execution_id: &str, _data: &NodeRunData) {}
+}
+
+/// The engine: node types plus the services runs use.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    registry: Arc<Registry>,
+    services: Services,
+}
+
+/// A validated workflow with its node types resolved, ready to run any number of times.
+#[derive(Debug)]
+pub struct Prepared {
+    pub workflow: Arc<Workflow>,
+    entries: Vec<NodeEntry>,
+    input_names: Vec<Vec<String>>,
+    /// Whether any expression or script reads other nodes' items (`node(…)`, `item(…)`):
+    /// only then are all outputs kept for the whole run.
+    reads_history: bool,
+}
+
+impl Prepared {
+    pub fn node_index(&self, id: &str) -> Option<usize> {
+        self.workflow.nodes.iter().position(|n| n.id == id)
+    }
+}
+
+#[derive(Default)]
+pub struct RunRequest {
+    pub execution_id: String,
+    pub mode: Option<RunMode>,
+    /// Items the starting trigger emits (none: one empty item).
+    pub input: Vec<Item>,
+    /// The trigger node to start from (default: the manual triggers, else every trigger).
+    pub start: Option<String>,
+    /// Run only this node and what it depends on.
+    pub until: Option<String>,
+    pub listeners: Vec<Arc<dyn RunListener>>,
+    pub cancel: CancellationToken,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    pub execution_id: String,
+    pub status: RunStatus,
+    pub error: Option<NodeError>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub duration_ms: u32,
+    /// The main-output items of the last nodes (those nothing consumes), in file order.
+    pub result: Vec<Item>,
+    /// Each executed node's data, cut to the run-data limits.
+    pub nodes: Vec<NodeRunData>,
+}
+
+impl Engine {
+    pub fn new(registry: Registry, services: Services) -> Engine {
+        Engine { registry: Arc::new(registry), services }
+    }
+
+    /// Built-in node types and system services.
+    pub fn with_defaults() -> Engine {
+        Engine::new(Registry::builtin(), Services::system())
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    /// Checks a typed workflow against the node types (see [`validate`]).
+    pub fn validate(&self, workflow: &Workflow) -> Vec<ValidationIssue> {
+        validate::validate_workflow(workflow, &self.registry)
+    }
+
+    /// Validates and resolves a workflow for running.
+    pub fn prepare(&self, workflow: Workflow) -> Result<Arc<Prepared>, Vec<ValidationIssue>> {
+        let issues = self.validate(&workflow);
+        if !issues.is_empty() {
+            return Err(issues);
+        }
+        let mut entries = Vec::with_capacity(workflow.nodes.len());
+        let mut input_names = Vec::with_capacity(workflow.nodes.len());
+        for node in &workflow.nodes {
+            let entry = self.registry.get(&node.node_type, node.version).cloned().ok_or_else(|| {
+                vec![ValidationIssue::new(
+                    ErrorCode::UnknownNodeType,
+                    "$.nodes",
+                    format!("unknown node type {}", node.node_type),
+                )]
+            })?;
+            input_names.push(entry.descriptor.input_names());
+            entries.push(entry);
+        }
+        let reads_history = workflow.nodes.iter().any(|n| n.parameters.values().any(mentions_history));
+        Ok(Arc::new(Prepared { workflow: Arc::new(workflow), entries, input_names, reads_history }))
+    }
+
+    /// Runs a prepared workflow to the end (or until cancelled or timed out).
+    pub async fn run(&self, prepared: Arc<Prepared>, request: RunRequest) -> RunOutcome {
+        Run::new(self.services.clone(), prepared, request).execute().await
+    }
+}
+
+fn mentions_history(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => {
+            let re = history_regex();
+            re.is_match(s)
+        }
+        serde_json::Value::Array(a) => a.iter().any(mentions_history),
+        serde_json::Value::Object(o) => o.values().any(mentions_history),
+        _ => false,
+    }
+}
+
+fn history_regex() -> &'static regex::Regex {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| regex::Regex::new(r"\b(node|item)\s*\(").expect("valid regex"))
+}
+
+/// Sends events to listeners with sequence numbers.
+struct Emitter {
+    execution_id: String,
+    workflow_id: String,
+    seq: AtomicU32,
+    listeners: Vec<Arc<dyn RunListener>>,
+    services: Services,
+    progress_started: Mutex<HashMap<String, tokio::time::Instant>>,
+}
+
+impl Emitter {
+    fn emit(&self, kind: RunEventKind) {
+        let event = RunEvent {
+            execution_id: self.execution_id.clone(),
+            workflow_id: self.workflow_id.clone(),
+            seq: self.seq.fetch_add(1, Ordering::SeqCst),
+            at: rfc3339(self.services.clock.now()),
+            kind,
+        };
+        for listener in &self.listeners {
+            listener.event(&event);
+        }
+    }
+
+    fn node_data(&self, data: &NodeRunData) {
+        for listener in &self.listeners {
+            listener.node_data(&self.execution_id, data);
+        }
+    }
+}
+
+impl ProgressSink for Emitter {
+    fn progress(&self, node_id: &str, done: usize, total: usize) {
+        let now = tokio::time::Instant::now();
+        let started =
+            *self.progress_started.lock().unwrap_or_else(|p| p.into_inner()).entry(node_id.to_string()).or_insert(now);
+        let elapsed = now.saturating_duration_since(started);
+        let eta_ms = (done > 0 && total >= done).then(|| {
+            let per_item = elapsed.as_secs_f64() / done as f64;
+            millis(Duration::from_secs_f64(per_item * (total - done) as f64))
+        });
+        self.emit(RunEventKind::NodeProgress {
+            node_id: node_id.to_string(),
+            done: done as u32,
+            total: total as u32,
+            eta_ms,
+        });
+    }
+}
+
+/// Where an input's items came from, for following item lineage.
+#[derive(Debug, Clone)]
+struct Segment {
+    node: usize,
+    output: String,
+    count: usize,
+}
+
+#[derive(Default)]
+struct NodeHistory {
+    outputs: Vec<(String, Arc<Vec<Item>>)>,
+    inputs: Vec<Vec<Segment>>,
+}
+
+/// All outputs of a run so far, kept only when expressions read them.
+struct RunHistory {
+    names: HashMap<String, usize>,
+    nodes: RwLock<HashMap<usize, NodeHistory>>,
+}
+
+/// One node's view of the run history.
+struct HistoryView {
+    run: Arc<RunHistory>,
+    inputs: Vec<Vec<Segment>>,
+}
+
+impl History for HistoryView {
+    fn items_of(&self, name: &str) -> Result<Arc<Vec<Item>>, String> {
+        let index = *self.run.names.get(name).ok_or_else(|| format!("there is no node named \"{name}\""))?;
+        let nodes = self.run.nodes.read().unwrap_or_else(|p| p.into_inner());
+        let node = nodes.get(&index).ok_or_else(|| format!("node \"{name}\" has not run before this node"))?;
+        Ok(node.outputs.iter().find(|(n, _)| n == MAIN).map(|(_, items)| items.clone()).unwrap_or_default())
+    }
+
+    fn paired_of(&self, name: &str, index: usize) -> Result<Value, String> {
+        let target = *self.run.names.get(name).ok_or_else(|| format!("there is no node named \"{name}\""))?;
+        let nodes = self.run.nodes.read().unwrap_or_else(|p| p.into_inner());
+        let mut segments = self.inputs.first().cloned().unwrap_or_default();
+        let mut index = index;
+        for _ in 0..=self.run.names.len() {
+            let mut offset = 0;
+            let segment = segments
+                .iter()
+                .find(|s| {
+                    let hit = index < offset + s.count;
+                    if !hit {
+                        offset += s.count;
+                    }
+                    hit
+                })
+                .ok_or_else(|| format!("item {index} has no source on the way to \"{name}\""))?;
+            let source =
+                nodes.get(&segment.node).ok_or_else(|| format!("node \"{name}\" has not run before this node"))?;
+            let items = source
+                .outputs
+                .iter()
+                .find(|(n, _)| *n == segment.output)
+                .map(|(_, items)| items.clone())
+                .unwrap_or_default();
+            let item = items.get(index - offset).ok_or_else(|| format!("item lineage to \"{name}\" is broken"))?;
+            if segment.node == target {
+                return Ok(item.json.clone());
+            }
+            let paired = item.paired.as_slice().first().copied().ok_or_else(|| {
+                format!("item {index} has no lineage back to \"{name}\" (is \"{name}\" upstream of this node?)")
+            })?;
+            segments = source.inputs.get(paired.input as usize).cloned().unwrap_or_default();
+            index = paired.item as usize;
+        }
+        Err(format!("no lineage back to \"{name}\""))
+    }
+}
+
+enum Decision {
+    Run,
+    Skip,
+    PassThrough,
+    Pinned(Vec<Item>),
+}
+
+struct Finished {
+    index: usize,
+    /// Set for nodes that did not run: skipped, disabled or pinned.
+    preset: Option<NodeRunStatus>,
+    result: Result<Outputs, NodeError>,
+    fallback_input: Option<Arc<Vec<Item>>>,
+    started_at: DateTime<Utc>,
+    elapsed: Duration,
+    items_in: usize,
+}
+
+/// Items on one output and how many consumers still have to take them.
+type Slot = (Arc<Vec<Item>>, usize);
+
+struct Run {
+    services: Services,
+    prepared: Arc<Prepared>,
+    request: RunRequest,
+    emitter: Arc<Emitter>,
+    history: Option<Arc<RunHistory>>,
+    /// Outputs waiting for consumers: (node, output) → (items, consumers left).
+    slots: HashMap<(usize, String), Slot>,
+    node_data: Vec<NodeRunData>,
+    leaves: Vec<usize>,
+    results: HashMap<usize, Arc<Vec<Item>>>,
+    run_input: Arc<Vec<Item>>,
+    /// Triggers still to start: the last one gets the run input without a copy.
+    triggers_left: usize,
+}
+
+impl Run {
+    fn new(services: Services, prepared: Arc<Prepared>, mut request: RunRequest) -> Run {
+        let emitter = Arc::new(Emitter {
+            execution_id: request.execution_id.clone(),
+            workflow_id: prepared.workflow.id.clone(),
+            seq: AtomicU32::new(0),
+            listeners: std::mem::take(&mut request.listeners),
+            services: services.clone(),
+            progress_started: Mutex::new(HashMap::new()),
+        });
+        let history = prepared.reads_history.then(|| {
+            Arc::new(RunHistory {
+                names: prepared.workflow.nodes.iter().enumerate().map(|(i, n)| (n.name.clone(), i)).collect(),
+                nodes: RwLock::new(HashMap::new()),
+            })
+        });
+        let run_input =
+            Arc::new(if request.input.is_empty() { vec![Item::empty()] } else { std::mem::take(&mut request.input) });
+        Run {
+            services,
+            prepared,
+            request,
+            emitter,
+            history,
+            slots: HashMap::new(),
+            node_data: Vec::new(),
+            leaves: Vec::new(),
+            results: HashMap::new(),
+            run_input,
+            triggers_left: 0,
+        }
+    }
+
+    fn workflow(&self) -> &Workflow {
+        &self.prepared.workflow
+    }
+
+    fn start_nodes(&self) -> Result<Vec<usize>, NodeError> {
+        let nodes = &self.workflow().nodes;
+        if let Some(id) = &self.request.start {
+            let index = self
+                .prepared
+                .node_index(id)
+                .ok_or_else(|| NodeError::new(ErrorCode::UnknownNode, format!("there is no node with id \"{id}\"")))?;
+            return Ok(vec![index]);
+        }
+        let triggers: Vec<usize> =
+            (0..nodes.len()).filter(|&i| self.prepared.entries[i].descriptor.is_trigger()).collect();
+        let manual: Vec<usize> = triggers.iter().copied().filter(|&i| nodes[i].node_type == "trigger.manual").collect();
+        let starts = if manual.is_empty() { triggers } else { manual };
+        if starts.is_empty() {
+            return Err(NodeError::new(ErrorCode::NoTrigger, "the workflow has no trigger node"));
+        }
+        Ok(starts)
+    }
+
+    async fn execute(mut self) -> RunOutcome {
+        let started_at = self.services.clock.now();
+        let started = tokio::time::Instant::now();
+        let (status, error) = match self.plan() {
+            Ok(plan) => {
+                self.emitter.emit(RunEventKind::RunStarted {
+                    workflow_name: self.workflow().name.clone(),
+                    node_ids: plan.order.iter().map(|&i| self.workflow().nodes[i].id.clone()).collect(),
+                });
+                let timeout = Duration::from_secs(u64::from(self.workflow().settings.timeout_seconds.max(1)));
+                self.drive(plan, started + timeout).await
+            }
+            Err(error) => {
+                self.emitter
+                    .emit(RunEventKind::RunStarted { workflow_name: self.workflow().name.clone(), node_ids: vec![] });
+                (RunStatus::Error, Some(error))
+            }
+        };
+        let duration_ms = millis(started.elapsed());
+        self.emitter.emit(RunEventKind::RunFinished { status, duration_ms, error: error.clone() });
+        let mut leaves = self.leaves.clone();
+        leaves.sort_unstable();
+        let result = leaves
+            .iter()
+            .filter_map(|i| self.results.remove(i))
+            .flat_map(|items| Arc::unwrap_or_clone(items).into_iter())
+            .collect();
+        RunOutcome {
+            execution_id: self.request.execution_id.clone(),
+            status,
+            error,
+            started_at,
+            finished_at: self.services.clock.now(),
+            duration_ms,
+            result,
+            nodes: std::mem::take(&mut self.node_data),
+        }
+    }
+
+    fn plan(&self) -> Result<Plan, NodeError> {
+        let starts = self.start_nodes()?;
+        let until =
+            match &self.request.until {
+                Some(id) => Some(self.prepared.node_index(id).ok_or_else(|| {
+                    NodeError::new(ErrorCode::UnknownNode, format!("there is no node with id \"{id}\""))
+                })?),
+                None => None,
+            };
+        Ok(Plan::new(self.workflow(), &self.prepared.input_names, &starts, until))
+    }
+
+    async fn drive(&mut self, plan: Plan, deadline: tokio::time::Instant) -> (RunStatus, Option<NodeError>) {
+        self.leaves = plan.leaves();
+        self.triggers_left = plan.order.iter().filter(|&&i| self.prepared.entries[i].descriptor.is_trigger()).count();
+        let mut schedule = Schedule::new(&plan);
+        let mut tasks: JoinSet<Finished> = JoinSet::new();
+        let cancel = self.request.cancel.child_token();
+        let outcome = 'run: loop {
+            while let Some(index) = schedule.next_ready() {
+                if let Some(finished) = self.start_node(index, &plan, &mut tasks, &cancel) {
+                    if let Err(error) = self.finish_node(finished, &plan) {
+                        break 'run (RunStatus::Error, Some(error));
+                    }
+                    schedule.finish(index);
+                }
+            }
+            if tasks.is_empty() {
+                break (RunStatus::Success, None);
+            }
+            tokio::select! {
+                joined = tasks.join_next() => {
+                    let Some(joined) = joined else { continue };
+                    let finished = match joined {
+                        Ok(f) => f,
+                        Err(e) => break (RunStatus::Error, Some(NodeError::new(ErrorCode::Internal, format!("a node task failed: {e}")))),
+                    };
+                    let index = finished.index;
+                    if let Err(error) = self.finish_node(finished, &plan) {
+                        let status = if error.code == ErrorCode::Cancelled { RunStatus::Cancelled } else { RunStatus::Error };
+                        break (status, Some(error));
+                    }
+                    schedule.finish(index);
+                }
+                () = self.request.cancel.cancelled() => {
+                    break (RunStatus::Cancelled, Some(NodeError::new(ErrorCode::Cancelled, "the run was cancelled")));
+                }
+                () = tokio::time::sleep_until(deadline) => {
+                    let seconds = self.workflow().settings.timeout_seconds;
+                    break (RunStatus::Timeout, Some(NodeError::new(ErrorCode::Timeout, format!("the run took longer than its timeout of {seconds} s"))));
+                }
+            }
+        };
+        cancel.cancel();
+        tasks.shutdown().await;
+        outcome
+    }
+
+    /// Gathers a node's inputs, then either finishes it at once (skipped, disabled, pinned)
+    /// or spawns it.
+    fn start_node(
+        &mut self,
+        index: usize,
+        plan: &Plan,
+        tasks: &mut JoinSet<Finished>,
+        cancel: &CancellationToken,
+    ) -> Option<Finished> {
+        let prepared = self.prepared.clone();
+        let node = &prepared.workflow.nodes[index];
+        let entry = prepared.entries[index].clone();
+        let mut inputs = Vec::new();
+        let mut segments = Vec::new();
+        for sources in &plan.inputs[index] {
+            let mut parts = Vec::with_capacity(sources.len());
+            let mut input_segments = Vec::new();
+            for source in sources {
+                let items = self.take_slot(source.node, &source.output);
+                input_segments.push(Segment { node: source.node, output: source.output.clone(), count: items.len() });
+                parts.push(items);
+            }
+            inputs.push(Input::new(concat(parts)));
+            segments.push(input_segments);
+        }
+        let items_in: usize = inputs.iter().map(Input::len).sum();
+        let started_at = self.services.clock.now();
+        let decision = if let Some(pinned) = self.workflow().pin_data.get(&node.id) {
+            Decision::Pinned(pinned.clone())
+        } else if node.settings.disabled {
+            Decision::PassThrough
+        } else if entry.descriptor.is_trigger() || items_in > 0 {
+            Decision::Run
+        } else {
+            Decision::Skip
+        };
+        if let Some(history) = &self.history {
+            let mut nodes = history.nodes.write().unwrap_or_else(|p| p.into_inner());
+            nodes.entry(index).or_default().inputs = segments.clone();
+        }
+        let immediate = |preset: NodeRunStatus, result: Result<Outputs, NodeError>| Finished {
+            index,
+            preset: Some(preset),
+            result,
+            fallback_input: None,
+            started_at,
+            elapsed: Duration::ZERO,
+            items_in,
+        };
+        match decision {
+            Decision::Skip => Some(immediate(NodeRunStatus::Skipped, Ok(Outputs::new()))),
+            Decision::Pinned(items) => Some(immediate(NodeRunStatus::Pinned, Ok(Outputs::main(items)))),
+            Decision::PassThrough => {
+                let first = inputs.into_iter().next().map(Input::into_vec).unwrap_or_default();
+                let items = first
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, mut item)| {
+                        item.paired = Paired::item(i);
+                        item
+                    })
+                    .collect();
+                Some(immediate(NodeRunStatus::Disabled, Ok(Outputs::main(items))))
+            }
+            Decision::Run => {
+                self.emitter.emit(RunEventKind::NodeStarted {
+                    node_id: node.id.clone(),
+                    node_name: node.name.clone(),
+                    items_in: items_in as u32,
+                });
+                let history: Arc<dyn History> = match &self.history {
+                    Some(run) => Arc::new(HistoryView { run: run.clone(), inputs: segments }),
+                    None => Arc::new(NoHistory),
+                };
+                let env = ScriptEnv {
+                    clock: self.services.clock.clone(),
+                    history,
+                    workflow_id: self.workflow().id.clone(),
+                    workflow_name: self.workflow().name.clone(),
+                    execution_id: self.request.execution_id.clone(),
+                    mode: self.request.mode.unwrap_or(RunMode::Manual).as_str().to_string(),
+                    limits: self.services.limits,
+                };
+                let fallback_input = (node.settings.on_error != OnError::Stop)
+                    .then(|| inputs.first().map(Input::shared).unwrap_or_default());
+                let run_input = if entry.descriptor.is_trigger() {
+                    self.triggers_left = self.triggers_left.saturating_sub(1);
+                    if self.triggers_left == 0 { std::mem::take(&mut self.run_input) } else { self.run_input.clone() }
+                } else {
+                    Arc::default()
+                };
+                let ctx = NodeContext::new(
+                    Arc::new(node.clone()),
+                    entry.descriptor.clone(),
+                    self.services.clone(),
+                    cancel.child_token(),
+                    run_input,
+                    inputs,
+                    Evaluator::new(env),
+                    Some(self.emitter.clone() as Arc<dyn ProgressSink>),
+                );
+                tasks.spawn(async move {
+                    let mut ctx = ctx;
+                    let clock_start = tokio::time::Instant::now();
+                    let result = entry.execute(&mut ctx).await;
+                    drop(ctx);
+                    Finished {
+                        index,
+                        preset: None,
+                        result,
+                        fallback_input,
+                        started_at,
+                        elapsed: clock_start.elapsed(),
+                        items_in,
+                    }
+                });
+                None
+            }
+        }
+    }
+
+    fn take_slot(&mut self, node: usize, output: &str) -> Arc<Vec<Item>> {
+        let key = (node, output.to_string());
+        let Some((items, remaining)) = self.slots.get_mut(&key) else { return Arc::default() };
+        *remaining -= 1;
+        if *remaining == 0 {
+            self.slots.remove(&key).map(|(items, _)| items).unwrap_or_default()
+        } else {
+            items.clone()
+        }
+    }
+
+    /// Stores a finished node's outputs and reports it. An error means the run must stop.
+    fn finish_node(&mut self, finished: Finished, plan: &Plan) -> Result<(), NodeError> {
+        let index = finished.index;
+        let node = self.prepared.workflow.nodes[index].clone();
+        let descriptor = self.prepared.entries[index].descriptor.clone();
+        let (outputs, status, error) = match finished.result {
+            Ok(outputs) => (outputs, finished.preset.unwrap_or(NodeRunStatus::Success), None),
+            Err(error) => {
+                let mut error = error;
+                error.node_id = Some(node.id.clone());
+                error.node_name = Some(node.name.clone());
+                match (node.settings.on_error, finished.fallback_input, error.code) {
+                    (OnError::Stop, _, _) | (_, None, _) | (_, _, ErrorCode::Cancelled) => {
+                        self.emitter.emit(RunEventKind::NodeFailed {
+                            node_id: node.id.clone(),
+                            node_name: node.name.clone(),
+                            error: error.clone(),
+                            duration_ms: millis(finished.elapsed),
+                        });
+                        self.record(
+                            &node,
+                            NodeRunStatus::Error,
+                            finished.started_at,
+                            finished.elapsed,
+                            finished.items_in,
+                            Vec::new(),
+                            Some(error.clone()),
+                        );
+                        return Err(error);
+                    }
+                    (policy, Some(input), _) => {
+                        let port = if policy == OnError::Continue { MAIN } else { ERROR_OUTPUT };
+                        let items = Arc::unwrap_or_clone(input)
+                            .into_iter()
+                            .enumerate()
+                            .map(|(i, mut item)| {
+                                item.paired = Paired::item(i);
+                                item.error = Some(Box::new(error.clone()));
+                                item
+                            })
+                            .collect::<Vec<_>>();
+                        let mut outputs = Outputs::new();
+                        outputs.extend(port, items);
+                        (outputs, NodeRunStatus::Error, Some(error))
+                    }
+                }
+            }
+        };
+
+        let declared = descriptor.output_names(&node);
+        let mut ports: Vec<(String, Vec<Item>)> = Vec::with_capacity(declared.len());
+        let mut produced = outputs.into_ports();
+        if let Some((name, _)) = produced.iter().find(|(name, _)| !declared.contains(name)) {
+            let error = NodeError::new(
+                ErrorCode::Internal,
+                format!("the node emitted items on an output it does not have: \"{name}\""),
+            );
+            return Err(NodeError { node_id: Some(node.id.clone()), node_name: Some(node.name.clone()), ..error });
+        }
+        for name in &declared {
+            let items = produced
+                .iter_mut()
+                .find(|(n, _)| n == name)
+                .map(|(_, items)| std::mem::take(items))
+                .unwrap_or_default();
+            ports.push((name.clone(), items));
+        }
+
+        let counts: Vec<OutputCount> =
+            ports.iter().map(|(name, items)| OutputCount { name: name.clone(), items: items.len() as u32 }).collect();
+        let kept = cut_outputs(&ports, self.services.run_data);
+        self.record(&node, status, finished.started_at, finished.elapsed, finished.items_in, kept, error);
+        self.emitter.emit(RunEventKind::NodeFinished {
+            node_id: node.id.clone(),
+            node_name: node.name.clone(),
+            status,
+            items_in: finished.items_in as u32,
+            outputs: counts,
+            duration_ms: millis(finished.elapsed),
+        });
+
+        let is_leaf = self.leaves.contains(&index);
+        let mut history_outputs = Vec::new();
+        for (name, items) in ports {
+            let consumers = plan.consumer_count(index, &name);
+            if consumers == 0 && !(is_leaf && name == MAIN) && self.history.is_none() {
+                continue;
+            }
+            let items = Arc::new(items);
+            if self.history.is_some() {
+                history_outputs.push((name.clone(), items.clone()));
+            }
+            if is_leaf && name == MAIN {
+                self.results.insert(index, items.clone());
+            }
+            if consumers > 0 {
+                self.slots.insert((index, name), (items, consumers));
+            }
+        }
+        if let Some(history) = &self.history {
+            let mut nodes = history.nodes.write().unwrap_or_else(|p| p.into_inner());
+            nodes.entry(index).or_default().outputs = history_outputs;
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &mut self,
+        node: &Node,
+        status: NodeRunStatus,
+        started_at: DateTime<Utc>,
+        elapsed: Duration,
+        items_in: usize,
+        outputs: Vec<OutputData>,
+        error: Option<NodeError>,
+    ) {
+        let data = NodeRunData {
+            node_id: node.id.clone(),
+            node_name: node.name.clone(),
+            status,
+            started_at: rfc3339(started_at),
+            duration_ms: millis(elapsed),
+            items_in: items_in as u32,
+            outputs,
+            error,
+        };
+        self.emitter.node_data(&data);
+        self.node_data.push(data);
+    }
+}
+
+/// Joins the items of several sources into one input, without copying when there is one.
+fn concat(mut parts: Vec<Arc<Vec<Item>>>) -> Arc<Vec<Item>> {
+    match parts.len() {
+        0 => Arc::default(),
+        1 => parts.pop().unwrap_or_default(),
+        _ => {
+            let total = parts.iter().map(|p| p.len()).sum();
+            let mut all = Vec::with_capacity(total);
+            for part in parts {
+                all.extend(Arc::unwrap_or_clone(part));
+            }
+            Arc::new(all)
+        }
+    }
+}
+
+/// Keeps the first items of each output within the run-data limits.
+pub fn cut_outputs(ports: &[(String, Vec<Item>)], limits: RunDataLimits) -> Vec<OutputData> {
+    let mut budget = limits.max_bytes;
+    ports
+        .iter()
+        .map(|(name, items)| {
+            let mut kept = Vec::new();
+            for item in items.iter().take(limits.max_items) {
+                let size = item.json.json_len() + 32;
+                if size > budget {
+                    break;
+                }
+                budget -= size;
+                kept.push(item.clone());
+            }
+            OutputData {
+                name: name.clone(),
+                total: items.len() as u32,
+                truncated: kept.len() < items.len(),
+                items: kept,
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,18 @@
+//! Switchyard's workflow engine: validation (petgraph), the executor (tokio), expressions and
+//! the Code node (rhai), and the built-in node types.
+
+pub mod clock;
+pub mod conditions;
+pub mod executor;
+pub mod expr;
+pub mod node;
+pub mod nodes;
+pub mod registry;
+pub mod schedule;
+pub mod services;
+pub mod validate;
+
+pub use clock::{Clock, SharedClock, SystemClock, TokioClock};
+pub use executor::{Engine, Prepared, RunListener, RunOutcome, RunRequest};
+pub use registry::{NodeEntry, Registry};
+pub use services::{RunDataLimits, Services};

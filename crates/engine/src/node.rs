@@ -1,0 +1,329 @@
+//! What a node implementation sees: its parameters, its input items, services, and the
+//! helpers that turn per-item failures into the behaviour its `onError` setting asks for.
+
+use crate::expr::{Compiled, Evaluator};
+use crate::services::Services;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use switchyard_model::descriptor::NodeDescriptor;
+use switchyard_model::error::{ErrorCode, NodeError};
+use switchyard_model::item::Item;
+use switchyard_model::value::Value;
+use switchyard_model::workflow::{ERROR_OUTPUT, MAIN, Node, OnError};
+use tokio_util::sync::CancellationToken;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub type NodeResult = Result<Outputs, NodeError>;
+pub type ExecuteFn = for<'a> fn(&'a mut NodeContext) -> BoxFuture<'a, NodeResult>;
+
+/// A node's items on one input. Shared until a node asks to own them; owning is free when
+/// nothing else holds the items.
+#[derive(Debug, Clone, Default)]
+pub struct Input {
+    items: Arc<Vec<Item>>,
+}
+
+impl Input {
+    pub fn new(items: Arc<Vec<Item>>) -> Input {
+        Input { items }
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn items(&self) -> &[Item] {
+        &self.items
+    }
+
+    pub fn shared(&self) -> Arc<Vec<Item>> {
+        self.items.clone()
+    }
+
+    /// The items, owned: moved when this is the only holder, copied otherwise.
+    pub fn into_vec(self) -> Vec<Item> {
+        Arc::unwrap_or_clone(self.items)
+    }
+}
+
+/// Items per named output.
+#[derive(Debug, Default)]
+pub struct Outputs {
+    ports: Vec<(String, Vec<Item>)>,
+}
+
+impl Outputs {
+    pub fn new() -> Outputs {
+        Outputs::default()
+    }
+
+    /// Everything on the main output.
+    pub fn main(items: Vec<Item>) -> Outputs {
+        Outputs { ports: vec![(MAIN.to_string(), items)] }
+    }
+
+    fn port_mut(&mut self, name: &str) -> &mut Vec<Item> {
+        let index = match self.ports.iter().position(|(n, _)| n == name) {
+            Some(i) => i,
+            None => {
+                self.ports.push((name.to_string(), Vec::new()));
+                self.ports.len() - 1
+            }
+        };
+        &mut self.ports[index].1
+    }
+
+    pub fn push(&mut self, port: &str, item: Item) {
+        self.port_mut(port).push(item);
+    }
+
+    pub fn extend(&mut self, port: &str, items: impl IntoIterator<Item = Item>) {
+        self.port_mut(port).extend(items);
+    }
+
+    pub fn get(&self, port: &str) -> &[Item] {
+        self.ports.iter().find(|(n, _)| n == port).map_or(&[], |(_, items)| items)
+    }
+
+    pub fn into_ports(self) -> Vec<(String, Vec<Item>)> {
+        self.ports
+    }
+}
+
+/// Sink for progress of long nodes.
+pub trait ProgressSink: Send + Sync {
+    fn progress(&self, node_id: &str, done: usize, total: usize);
+}
+
+/// Everything a node's execute function gets.
+pub struct NodeContext {
+    pub node: Arc<Node>,
+    pub descriptor: Arc<NodeDescriptor>,
+    pub services: Services,
+    pub cancel: CancellationToken,
+    /// The run's input items (what a trigger emits).
+    pub run_input: Arc<Vec<Item>>,
+    inputs: Vec<Input>,
+    evaluator: Evaluator,
+    compiled: Mutex<HashMap<String, Arc<Compiled>>>,
+    progress: Option<Arc<dyn ProgressSink>>,
+}
+
+impl std::fmt::Debug for NodeContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeContext").field("node", &self.node.name).finish()
+    }
+}
+
+impl NodeContext {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        node: Arc<Node>,
+        descriptor: Arc<NodeDescriptor>,
+        services: Services,
+        cancel: CancellationToken,
+        run_input: Arc<Vec<Item>>,
+        inputs: Vec<Input>,
+        evaluator: Evaluator,
+        progress: Option<Arc<dyn ProgressSink>>,
+    ) -> NodeContext {
+        NodeContext {
+            node,
+            descriptor,
+            services,
+            cancel,
+            run_input,
+            inputs,
+            evaluator,
+            compiled: Mutex::new(HashMap::new()),
+            progress,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.node.name
+    }
+
+    pub fn on_error(&self) -> OnError {
+        self.node.settings.on_error
+    }
+
+    pub fn evaluator(&self) -> &Evaluator {
+        &self.evaluator
+    }
+
+    /// Input `index` (0 = the first input in the descriptor).
+    pub fn input(&self, index: usize) -> &Input {
+        static EMPTY: std::sync::OnceLock<Input> = std::sync::OnceLock::new();
+        self.inputs.get(index).unwrap_or_else(|| EMPTY.get_or_init(Input::default))
+    }
+
+    /// Takes input `index` out of the context, so its items can be owned without a copy.
+    pub fn take_input(&mut self, index: usize) -> Input {
+        self.inputs.get_mut(index).map(std::mem::take).unwrap_or_default()
+    }
+
+    /// A parameter's raw value, or the descriptor's default.
+    pub fn raw_param(&self, name: &str) -> serde_json::Value {
+        self.node
+            .parameters
+            .get(name)
+            .cloned()
+            .or_else(|| self.descriptor.param(name).map(|p| p.default.clone()))
+            .unwrap_or(serde_json::Value::Null)
+    }
+
+    /// A parameter compiled for per-item evaluation (compiled once per node run).
+    pub fn compiled(&self, name: &str) -> Result<Arc<Compiled>, NodeError> {
+        let mut cache = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = cache.get(name) {
+            return Ok(c.clone());
+        }
+        let raw = self.raw_param(name);
+        let compiled = if self.descriptor.param(name).is_some_and(|p| !p.expressions) {
+            Compiled::Literal(Value::from(&raw))
+        } else {
+            self.evaluator
+                .compile(&raw)
+                .map_err(|e| NodeError::new(ErrorCode::InvalidExpression, e.message).with_parameter(name))?
+        };
+        let compiled = Arc::new(compiled);
+        cache.insert(name.to_string(), compiled.clone());
+        Ok(compiled)
+    }
+
+    /// Evaluates a parameter for the item at `index`.
+    pub fn eval(&self, name: &str, item: &Item, index: usize) -> Result<Value, NodeError> {
+        let compiled = self.compiled(name)?;
+        self.evaluator
+            .eval(&compiled, item, index)
+            .map_err(|e| NodeError::new(ErrorCode::ExpressionFailed, e.message).with_parameter(name).with_item(index))
+    }
+
+    /// Evaluates a parameter that applies to the node as a whole, against the first input
+    /// item (or an empty item).
+    pub fn eval_once(&self, name: &str) -> Result<Value, NodeError> {
+        let first = self.input(0).items().first().cloned().unwrap_or_else(Item::empty);
+        self.eval(name, &first, 0)
+    }
+
+    pub fn str_param(&self, name: &str, item: &Item, index: usize) -> Result<String, NodeError> {
+        Ok(self.eval(name, item, index)?.to_text())
+    }
+
+    pub fn f64_param(&self, name: &str, item: &Item, index: usize) -> Result<f64, NodeError> {
+        let value = self.eval(name, item, index)?;
+        as_number(&value).ok_or_else(|| {
+            NodeError::new(ErrorCode::InvalidParameter, format!("expected a number, got {}", describe(&value)))
+                .with_parameter(name)
+                .with_item(index)
+        })
+    }
+
+    pub fn bool_param(&self, name: &str, item: &Item, index: usize) -> Result<bool, NodeError> {
+        let value = self.eval(name, item, index)?;
+        as_bool(&value).ok_or_else(|| {
+            NodeError::new(ErrorCode::InvalidParameter, format!("expected true or false, got {}", describe(&value)))
+                .with_parameter(name)
+                .with_item(index)
+        })
+    }
+
+    /// An options parameter (never an expression).
+    pub fn choice(&self, name: &str) -> String {
+        self.raw_param(name).as_str().unwrap_or_default().to_string()
+    }
+
+    /// Reports progress of a long node.
+    pub fn progress(&self, done: usize, total: usize) {
+        if let Some(sink) = &self.progress {
+            sink.progress(&self.node.id, done, total);
+        }
+    }
+
+    /// Deals with a failure on one item as `onError` says: `stop` returns the error (the
+    /// run fails), `continue` passes the item on with its error, `errorOutput` sends it to
+    /// the error output.
+    pub fn item_failed(
+        &self,
+        out: &mut Outputs,
+        mut item: Item,
+        index: usize,
+        error: NodeError,
+    ) -> Result<(), NodeError> {
+        let error = if error.item_index.is_none() { error.with_item(index) } else { error };
+        match self.on_error() {
+            OnError::Stop => Err(error),
+            OnError::Continue => {
+                item.paired = switchyard_model::item::Paired::item(index);
+                item.error = Some(Box::new(error));
+                out.push(MAIN, item);
+                Ok(())
+            }
+            OnError::ErrorOutput => {
+                item.paired = switchyard_model::item::Paired::item(index);
+                item.error = Some(Box::new(error));
+                out.push(ERROR_OUTPUT, item);
+                Ok(())
+            }
+        }
+    }
+
+    /// Fails with `Cancelled` when the run was cancelled.
+    pub fn check_cancelled(&self) -> Result<(), NodeError> {
+        if self.cancel.is_cancelled() {
+            Err(NodeError::new(ErrorCode::Cancelled, "the run was cancelled"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Numbers, and strings that hold numbers.
+pub fn as_number(value: &Value) -> Option<f64> {
+    match value {
+        Value::Int(_) | Value::Float(_) => value.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
+        _ => None,
+    }
+}
+
+/// Booleans, and the strings "true"/"false".
+pub fn as_bool(value: &Value) -> Option<bool> {
+    match value {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        },
+        Value::Int(i) => Some(*i != 0),
+        _ => None,
+    }
+}
+
+/// A short description of a value for error messages.
+pub fn describe(value: &Value) -> String {
+    let text = value.to_json_string();
+    if text.len() > 60 {
+        let cut: String = text.chars().take(57).collect();
+        format!("{} {cut}...", value.type_name())
+    } else {
+        format!("{} {text}", value.type_name())
+    }
+}
+
+/// Parses a field-path parameter, naming the parameter on error.
+pub fn field_path(name: &str, text: &str) -> Result<Vec<switchyard_model::path::Segment>, NodeError> {
+    let text = text.trim();
+    let text = text.strip_prefix("json.").unwrap_or(text);
+    switchyard_model::path::parse(text)
+        .map_err(|e| NodeError::new(ErrorCode::InvalidParameter, e.to_string()).with_parameter(name))
+}

@@ -1,0 +1,40 @@
+//! Filter: keeps the items that meet the conditions.
+
+use crate::conditions::{Conditions, combinator_param, conditions_param};
+use crate::node::{NodeContext, NodeResult, Outputs};
+use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, Port};
+use switchyard_model::item::Paired;
+
+pub fn descriptor() -> NodeDescriptor {
+    super::descriptor(
+        "data.filter",
+        "Filter",
+        "Keeps only the items that meet the conditions.",
+        NodeGroup::Data,
+        "filter",
+        vec![Port::main()],
+        vec![conditions_param(), combinator_param()],
+    )
+}
+
+pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
+    let conditions = Conditions::compile(ctx, "conditions")?;
+    let items = ctx.take_input(0).into_vec();
+    let mut out = Outputs::new();
+    let mut kept = Vec::new();
+    for (index, mut item) in items.into_iter().enumerate() {
+        match conditions.matches(ctx, &item, index) {
+            Ok(true) => {
+                item.paired = Paired::item(index);
+                kept.push(item);
+            }
+            Ok(false) => {}
+            Err(error) => {
+                out.extend("main", std::mem::take(&mut kept));
+                ctx.item_failed(&mut out, item, index, error)?;
+            }
+        }
+    }
+    out.extend("main", kept);
+    Ok(out)
+}

@@ -1,0 +1,20 @@
+//! No Operation: passes items through. Useful as a junction or a placeholder.
+
+use crate::node::{NodeContext, NodeResult, Outputs};
+use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, Port};
+
+pub fn descriptor() -> NodeDescriptor {
+    super::descriptor(
+        "flow.noop",
+        "No Operation",
+        "Passes its input items through unchanged.",
+        NodeGroup::Flow,
+        "arrow-right",
+        vec![Port::main()],
+        vec![],
+    )
+}
+
+pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
+    Ok(Outputs::main(super::pass_through(ctx.take_input(0).into_vec())))
+}

@@ -1,0 +1,306 @@
+//! HTTP Request: one request per input item; the response becomes items.
+
+use crate::node::{NodeContext, NodeResult, Outputs, describe};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use std::time::Duration;
+use switchyard_model::descriptor::{CredentialSlot, NodeDescriptor, NodeGroup, ParamSpec, Port};
+use switchyard_model::error::{ErrorClass, ErrorCode, NodeError};
+use switchyard_model::item::{Item, Paired};
+use switchyard_model::value::{Object, Value};
+
+const METHODS: &[(&str, &str)] = &[
+    ("GET", "GET"),
+    ("POST", "POST"),
+    ("PUT", "PUT"),
+    ("PATCH", "PATCH"),
+    ("DELETE", "DELETE"),
+    ("HEAD", "HEAD"),
+    ("OPTIONS", "OPTIONS"),
+];
+const WITH_BODY: &[&str] = &["POST", "PUT", "PATCH", "DELETE"];
+
+pub fn descriptor() -> NodeDescriptor {
+    let mut d = super::descriptor(
+        "http.request",
+        "HTTP Request",
+        "Calls a URL once per input item and turns the response into items.",
+        NodeGroup::Action,
+        "globe",
+        vec![Port::main()],
+        vec![
+            ParamSpec::options("method", "Method", METHODS, "GET"),
+            ParamSpec::string("url", "URL").required().placeholder("https://api.example.com/users/{{ json.id }}"),
+            ParamSpec::key_value("query", "Query parameters"),
+            ParamSpec::key_value("headers", "Headers"),
+            ParamSpec::options(
+                "bodyType",
+                "Body",
+                &[("none", "None"), ("json", "JSON"), ("form", "Form (urlencoded)"), ("raw", "Raw text")],
+                "json",
+            )
+            .show_if("method", WITH_BODY),
+            ParamSpec::json("jsonBody", "JSON body")
+                .default_value(serde_json::json!({}))
+                .describe("A JSON value; strings in it may hold expressions, or the whole body may be one expression.")
+                .show_if("method", WITH_BODY)
+                .show_if("bodyType", &["json"]),
+            ParamSpec::key_value("formBody", "Form fields").show_if("method", WITH_BODY).show_if("bodyType", &["form"]),
+            ParamSpec::string("rawBody", "Raw body").rows(6).show_if("method", WITH_BODY).show_if("bodyType", &["raw"]),
+            ParamSpec::string("rawContentType", "Content type")
+                .default_value("text/plain")
+                .show_if("method", WITH_BODY)
+                .show_if("bodyType", &["raw"]),
+            ParamSpec::number("timeout", "Timeout (seconds)").default_value(30),
+            ParamSpec::options(
+                "responseFormat",
+                "Response format",
+                &[("auto", "Detect from Content-Type"), ("json", "JSON"), ("text", "Text")],
+                "auto",
+            ),
+            ParamSpec::boolean("splitArray", "Split a JSON list into items", true)
+                .describe("A response that is a JSON list gives one item per element."),
+            ParamSpec::boolean("fullResponse", "Full response", false)
+                .describe("Emit {statusCode, headers, body} instead of the body alone."),
+            ParamSpec::boolean("neverError", "Succeed on any status", false)
+                .describe("Treat 4xx and 5xx responses as results, not errors."),
+        ],
+    );
+    d.credentials = vec![CredentialSlot {
+        name: "auth".into(),
+        label: "Authentication".into(),
+        connection_types: vec![],
+        required: false,
+    }];
+    d
+}
+
+pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
+    if let Some((slot, reference)) = ctx.node.credentials.iter().next() {
+        return Err(NodeError::new(
+            ErrorCode::NodeFailed,
+            format!(
+                "credential slot \"{slot}\" refers to connection \"{}\", but no credential vault is available to this run",
+                reference.connection
+            ),
+        ));
+    }
+    let items = ctx.take_input(0).into_vec();
+    let total = items.len();
+    let mut out = Outputs::new();
+    for (index, item) in items.into_iter().enumerate() {
+        ctx.check_cancelled()?;
+        match request(ctx, &item, index).await {
+            Ok(results) => out.extend("main", results),
+            Err(error) => ctx.item_failed(&mut out, item, index, error)?,
+        }
+        if total >= 10 {
+            ctx.progress(index + 1, total);
+        }
+    }
+    Ok(out)
+}
+
+fn pairs(ctx: &NodeContext, name: &str, item: &Item, index: usize) -> Result<Vec<(String, String)>, NodeError> {
+    match ctx.eval(name, item, index)? {
+        Value::Array(entries) => Ok(entries
+            .iter()
+            .filter_map(|e| {
+                let key = e.get("name")?.to_text();
+                (!key.trim().is_empty()).then(|| (key, e.get("value").map(Value::to_text).unwrap_or_default()))
+            })
+            .collect()),
+        Value::Object(o) => Ok(o.iter().map(|(k, v)| (k.to_string(), v.to_text())).collect()),
+        Value::Null => Ok(Vec::new()),
+        other => Err(NodeError::new(
+            ErrorCode::InvalidParameter,
+            format!("expected name/value pairs, got {}", describe(&other)),
+        )
+        .with_parameter(name)
+        .with_item(index)),
+    }
+}
+
+async fn request(ctx: &NodeContext, item: &Item, index: usize) -> Result<Vec<Item>, NodeError> {
+    let method = ctx.choice("method");
+    let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|_| {
+        NodeError::new(ErrorCode::UnknownOption, format!("unknown method \"{method}\"")).with_parameter("method")
+    })?;
+    let url_text = ctx.str_param("url", item, index)?;
+    let mut url = url::Url::parse(url_text.trim()).map_err(|e| {
+        NodeError::new(ErrorCode::InvalidParameter, format!("\"{url_text}\" is not a valid URL: {e}"))
+            .with_parameter("url")
+            .with_item(index)
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(NodeError::new(
+            ErrorCode::InvalidParameter,
+            format!("only http and https URLs are supported, got \"{}\"", url.scheme()),
+        )
+        .with_parameter("url")
+        .with_item(index));
+    }
+    let query = pairs(ctx, "query", item, index)?;
+    if !query.is_empty() {
+        url.query_pairs_mut().extend_pairs(query);
+    }
+    let mut headers = HeaderMap::new();
+    for (name, value) in pairs(ctx, "headers", item, index)? {
+        let header = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| {
+            NodeError::new(ErrorCode::InvalidParameter, format!("\"{name}\" is not a valid header name"))
+                .with_parameter("headers")
+                .with_item(index)
+        })?;
+        let value = HeaderValue::from_str(&value).map_err(|_| {
+            NodeError::new(ErrorCode::InvalidParameter, format!("the value of header \"{name}\" is not valid"))
+                .with_parameter("headers")
+                .with_item(index)
+        })?;
+        headers.append(header, value);
+    }
+    let timeout = ctx.f64_param("timeout", item, index)?;
+    if !(timeout > 0.0 && timeout.is_finite()) {
+        return Err(NodeError::new(ErrorCode::InvalidParameter, "the timeout must be above 0 seconds")
+            .with_parameter("timeout")
+            .with_item(index));
+    }
+
+    let mut builder = ctx.services.http.request(method.clone(), url.clone()).timeout(Duration::from_secs_f64(timeout));
+    if WITH_BODY.contains(&method.as_str()) {
+        match ctx.choice("bodyType").as_str() {
+            "json" => {
+                let body = ctx.eval("jsonBody", item, index)?;
+                builder = builder.header(CONTENT_TYPE, "application/json").body(body.to_json_string());
+            }
+            "form" => {
+                let fields = pairs(ctx, "formBody", item, index)?;
+                builder = builder.form(&fields);
+            }
+            "raw" => {
+                let body = ctx.str_param("rawBody", item, index)?;
+                let content_type = ctx.str_param("rawContentType", item, index)?;
+                builder = builder.header(CONTENT_TYPE, content_type).body(body);
+            }
+            _ => {}
+        }
+    }
+    builder = builder.headers(headers);
+
+    let response = tokio::select! {
+        r = builder.send() => r.map_err(|e| transport_error(&e, &url).with_item(index))?,
+        () = ctx.cancel.cancelled() => return Err(NodeError::new(ErrorCode::Cancelled, "the run was cancelled")),
+    };
+    let status = response.status();
+    let response_headers = response.headers().clone();
+    let is_json =
+        response_headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| ct.contains("json"));
+    let bytes = tokio::select! {
+        b = response.bytes() => b.map_err(|e| transport_error(&e, &url).with_item(index))?,
+        () = ctx.cancel.cancelled() => return Err(NodeError::new(ErrorCode::Cancelled, "the run was cancelled")),
+    };
+
+    if !status.is_success() && !ctx.raw_param("neverError").as_bool().unwrap_or(false) {
+        let snippet: String = String::from_utf8_lossy(&bytes).chars().take(500).collect();
+        let class = class_of_status(status.as_u16());
+        return Err(NodeError::new(ErrorCode::HttpStatus, format!("{} {} answered {}", method, redact(&url), status))
+            .with_class(class)
+            .with_item(index)
+            .with_details(serde_json::json!({ "status": status.as_u16(), "body": snippet })));
+    }
+
+    let format = ctx.choice("responseFormat");
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else if format == "json" || (format == "auto" && is_json) {
+        serde_json::from_slice::<Value>(&bytes).map_err(|e| {
+            NodeError::new(ErrorCode::HttpRequestFailed, format!("the response is not valid JSON: {e}"))
+                .with_item(index)
+        })?
+    } else {
+        Value::from(String::from_utf8_lossy(&bytes).into_owned())
+    };
+
+    let derived = |json: Value| Item { json, paired: Paired::item(index), error: None };
+    if ctx.raw_param("fullResponse").as_bool().unwrap_or(false) {
+        let mut header_object = Object::new();
+        for (name, value) in &response_headers {
+            header_object.insert(name.as_str(), Value::from(String::from_utf8_lossy(value.as_bytes()).into_owned()));
+        }
+        let mut json = Object::new();
+        json.insert("statusCode", Value::from(status.as_u16()));
+        json.insert("headers", Value::object(header_object));
+        json.insert("body", body);
+        return Ok(vec![derived(Value::object(json))]);
+    }
+    let split = ctx.raw_param("splitArray").as_bool().unwrap_or(true);
+    Ok(match body {
+        Value::Array(elements) if split => {
+            elements.into_vec().into_iter().map(|e| derived(Item::wrap(e).json)).collect()
+        }
+        Value::Null => vec![derived(Value::object(Object::new()))],
+        Value::String(text) => vec![derived(Value::object([("data", Value::String(text))].into_iter().collect()))],
+        other => vec![derived(Item::wrap(other).json)],
+    })
+}
+
+/// The class of an HTTP status: whether retrying can help.
+pub fn class_of_status(status: u16) -> ErrorClass {
+    match status {
+        408 => ErrorClass::Timeout,
+        429 => ErrorClass::RateLimit,
+        500..=599 => ErrorClass::Transient,
+        400..=499 => ErrorClass::Permanent,
+        _ => ErrorClass::Unknown,
+    }
+}
+
+/// A URL without its query string and user info, for messages.
+fn redact(url: &url::Url) -> String {
+    let mut shown = url.clone();
+    shown.set_query(None);
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.to_string()
+}
+
+fn transport_error(e: &reqwest::Error, url: &url::Url) -> NodeError {
+    let target = redact(url);
+    if e.is_timeout() {
+        return NodeError::new(ErrorCode::Timeout, format!("{target} did not answer in time"))
+            .with_class(ErrorClass::Timeout);
+    }
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    let mut chain = Vec::new();
+    while let Some(s) = source {
+        chain.push(s.to_string());
+        source = s.source();
+    }
+    let detail = chain.last().cloned().unwrap_or_default();
+    let class = if e.is_connect() || e.is_request() || e.is_body() { ErrorClass::Network } else { ErrorClass::Unknown };
+    NodeError::new(ErrorCode::HttpRequestFailed, format!("request to {target} failed: {detail}")).with_class(class)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::as_number;
+
+    #[test]
+    fn status_classes() {
+        assert_eq!(class_of_status(503), ErrorClass::Transient);
+        assert_eq!(class_of_status(429), ErrorClass::RateLimit);
+        assert_eq!(class_of_status(404), ErrorClass::Permanent);
+        assert_eq!(class_of_status(401), ErrorClass::Permanent);
+        assert_eq!(class_of_status(408), ErrorClass::Timeout);
+    }
+
+    #[test]
+    fn redacts_query_and_password() {
+        let url = url::Url::parse("https://user:pw@example.com/a?token=secret").unwrap();
+        assert_eq!(redact(&url), "https://example.com/a");
+    }
+
+    #[test]
+    fn as_number_parses_strings() {
+        assert_eq!(as_number(&Value::from("2.5")), Some(2.5));
+    }
+}

@@ -1,0 +1,21 @@
+//! Manual Trigger: starts a run by hand (the Run button, `switchyard run`).
+
+use crate::node::{NodeContext, NodeResult, Outputs};
+use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, Port};
+
+pub fn descriptor() -> NodeDescriptor {
+    super::descriptor(
+        "trigger.manual",
+        "Manual Trigger",
+        "Starts the workflow when you run it. Emits the run's input items (from --input), or one empty item.",
+        NodeGroup::Trigger,
+        "play",
+        vec![Port::main()],
+        vec![],
+    )
+}
+
+pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
+    let input = std::mem::take(&mut ctx.run_input);
+    Ok(Outputs::main(std::sync::Arc::unwrap_or_clone(input)))
+}

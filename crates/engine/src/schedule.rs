@@ -1,0 +1,230 @@
+//! The functional core of the executor: which nodes a run executes and which can run next.
+//! No I/O and no time here; the executor feeds it completions and asks what is ready.
+
+use std::collections::{BTreeSet, VecDeque};
+use switchyard_model::workflow::Workflow;
+
+/// One source feeding a node input: a node index and one of its outputs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub node: usize,
+    pub output: String,
+}
+
+/// The wiring of a run, resolved to indexes into `workflow.nodes`.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Nodes that take part in this run.
+    pub in_run: Vec<bool>,
+    /// Per node, per input (in the descriptor's order): the sources, in connection order.
+    pub inputs: Vec<Vec<Vec<Source>>>,
+    /// Per node and output name: how many (node, input) edges in the run consume it.
+    pub consumers: Vec<Vec<(String, usize)>>,
+    /// Per node: the nodes in the run that must finish before it.
+    pub upstream: Vec<BTreeSet<usize>>,
+    /// Per node: the nodes in the run that wait for it.
+    pub downstream: Vec<BTreeSet<usize>>,
+    /// The nodes of the run in a valid order (by topological order, ties by file order).
+    pub order: Vec<usize>,
+}
+
+impl Plan {
+    /// Plans a run of `workflow` starting at `starts` and, when `until` is given, stopping
+    /// after that node (only its ancestors run). `input_names[i]` lists node i's inputs.
+    /// The workflow must be valid (no cycles, connections resolve).
+    pub fn new(workflow: &Workflow, input_names: &[Vec<String>], starts: &[usize], until: Option<usize>) -> Plan {
+        let n = workflow.nodes.len();
+        let index_of = |id: &str| workflow.nodes.iter().position(|node| node.id == id);
+        let mut edges = Vec::new();
+        for c in &workflow.connections {
+            if let (Some(from), Some(to)) = (index_of(&c.from.node), index_of(&c.to.node)) {
+                edges.push((from, c.from.output.clone(), to, c.to.input.clone()));
+            }
+        }
+
+        let mut reachable = vec![false; n];
+        let mut queue: VecDeque<usize> = starts.iter().copied().collect();
+        for &s in starts {
+            reachable[s] = true;
+        }
+        while let Some(i) = queue.pop_front() {
+            for (from, _, to, _) in &edges {
+                if *from == i && !reachable[*to] {
+                    reachable[*to] = true;
+                    queue.push_back(*to);
+                }
+            }
+        }
+        let mut in_run = reachable;
+        if let Some(target) = until {
+            let mut ancestors = vec![false; n];
+            ancestors[target] = true;
+            let mut queue = VecDeque::from([target]);
+            while let Some(i) = queue.pop_front() {
+                for (from, _, to, _) in &edges {
+                    if *to == i && !ancestors[*from] {
+                        ancestors[*from] = true;
+                        queue.push_back(*from);
+                    }
+                }
+            }
+            for i in 0..n {
+                in_run[i] = in_run[i] && ancestors[i];
+            }
+        }
+
+        let mut inputs: Vec<Vec<Vec<Source>>> = input_names.iter().map(|names| vec![Vec::new(); names.len()]).collect();
+        let mut consumers: Vec<Vec<(String, usize)>> = vec![Vec::new(); n];
+        let mut upstream = vec![BTreeSet::new(); n];
+        let mut downstream = vec![BTreeSet::new(); n];
+        for (from, output, to, input) in &edges {
+            if !(in_run[*from] && in_run[*to]) {
+                continue;
+            }
+            let Some(slot) = input_names[*to].iter().position(|name| name == input) else { continue };
+            inputs[*to][slot].push(Source { node: *from, output: output.clone() });
+            match consumers[*from].iter_mut().find(|(name, _)| name == output) {
+                Some((_, count)) => *count += 1,
+                None => consumers[*from].push((output.clone(), 1)),
+            }
+            upstream[*to].insert(*from);
+            downstream[*from].insert(*to);
+        }
+
+        // Kahn's algorithm, always taking the lowest file index that is ready.
+        let mut pending: Vec<usize> = upstream.iter().map(BTreeSet::len).collect();
+        let mut ready: BTreeSet<usize> = (0..n).filter(|&i| in_run[i] && pending[i] == 0).collect();
+        let mut order = Vec::new();
+        while let Some(i) = ready.pop_first() {
+            order.push(i);
+            for &d in &downstream[i] {
+                pending[d] -= 1;
+                if pending[d] == 0 {
+                    ready.insert(d);
+                }
+            }
+        }
+        Plan { in_run, inputs, consumers, upstream, downstream, order }
+    }
+
+    /// Nodes in the run that nothing in the run consumes: their output is the run's result.
+    pub fn leaves(&self) -> Vec<usize> {
+        self.order.iter().copied().filter(|&i| self.downstream[i].is_empty()).collect()
+    }
+
+    /// How many in-run edges consume `output` of `node`.
+    pub fn consumer_count(&self, node: usize, output: &str) -> usize {
+        self.consumers[node].iter().find(|(name, _)| name == output).map_or(0, |(_, c)| *c)
+    }
+}
+
+/// Tracks progress through a plan: a node is ready once all its upstream nodes finished.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    pending: Vec<usize>,
+    ready: VecDeque<usize>,
+    finished: Vec<bool>,
+    downstream: Vec<BTreeSet<usize>>,
+    remaining: usize,
+}
+
+impl Schedule {
+    pub fn new(plan: &Plan) -> Schedule {
+        let pending: Vec<usize> = plan.upstream.iter().map(BTreeSet::len).collect();
+        let ready = plan.order.iter().copied().filter(|&i| pending[i] == 0).collect();
+        Schedule {
+            pending,
+            ready,
+            finished: vec![false; plan.in_run.len()],
+            downstream: plan.downstream.clone(),
+            remaining: plan.order.len(),
+        }
+    }
+
+    /// The next node that can start, if any.
+    pub fn next_ready(&mut self) -> Option<usize> {
+        self.ready.pop_front()
+    }
+
+    /// Records that `node` finished; its downstream nodes may become ready.
+    pub fn finish(&mut self, node: usize) {
+        if std::mem::replace(&mut self.finished[node], true) {
+            return;
+        }
+        self.remaining -= 1;
+        for &d in &self.downstream[node] {
+            self.pending[d] -= 1;
+            if self.pending[d] == 0 {
+                self.ready.push_back(d);
+            }
+        }
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.remaining == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchyard_model::workflow::{Connection, InputRef, Node, OutputRef};
+
+    fn wf(nodes: &[&str], edges: &[(&str, &str, &str, &str)]) -> Workflow {
+        let mut w = Workflow::new("t");
+        w.nodes = nodes.iter().map(|n| Node::new(*n, *n, "x")).collect();
+        w.connections = edges
+            .iter()
+            .map(|(f, o, t, i)| Connection {
+                from: OutputRef { node: f.to_string(), output: o.to_string() },
+                to: InputRef { node: t.to_string(), input: i.to_string() },
+            })
+            .collect();
+        w
+    }
+
+    #[test]
+    fn diamond_runs_branches_after_their_source() {
+        let w = wf(
+            &["t", "a", "b", "m", "other"],
+            &[
+                ("t", "main", "a", "main"),
+                ("t", "main", "b", "main"),
+                ("a", "main", "m", "main"),
+                ("b", "main", "m", "second"),
+            ],
+        );
+        let names = vec![
+            vec![],
+            vec!["main".into()],
+            vec!["main".into()],
+            vec!["main".into(), "second".into()],
+            vec!["main".into()],
+        ];
+        let plan = Plan::new(&w, &names, &[0], None);
+        assert_eq!(plan.order, vec![0, 1, 2, 3]);
+        assert!(!plan.in_run[4]);
+        assert_eq!(plan.consumer_count(0, "main"), 2);
+        assert_eq!(plan.leaves(), vec![3]);
+        let mut s = Schedule::new(&plan);
+        assert_eq!(s.next_ready(), Some(0));
+        assert_eq!(s.next_ready(), None);
+        s.finish(0);
+        assert_eq!((s.next_ready(), s.next_ready()), (Some(1), Some(2)));
+        s.finish(1);
+        assert_eq!(s.next_ready(), None, "the merge waits for both inputs");
+        s.finish(2);
+        assert_eq!(s.next_ready(), Some(3));
+        s.finish(3);
+        assert!(s.is_done());
+    }
+
+    #[test]
+    fn until_keeps_only_ancestors() {
+        let w = wf(&["t", "a", "b"], &[("t", "main", "a", "main"), ("a", "main", "b", "main")]);
+        let names = vec![vec![], vec!["main".into()], vec!["main".into()]];
+        let plan = Plan::new(&w, &names, &[0], Some(1));
+        assert_eq!(plan.order, vec![0, 1]);
+        assert_eq!(plan.leaves(), vec![1]);
+    }
+}

@@ -1,0 +1,58 @@
+//! Services injected into runs: the clock, the HTTP client, limits. Tests swap these for
+//! deterministic ones.
+
+use crate::clock::{SharedClock, SystemClock};
+use crate::expr::ScriptLimits;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How much of each node's output a run keeps for the execution history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunDataLimits {
+    /// Items kept per output.
+    pub max_items: usize,
+    /// JSON bytes kept per node, across its outputs.
+    pub max_bytes: usize,
+}
+
+impl Default for RunDataLimits {
+    fn default() -> Self {
+        RunDataLimits { max_items: 1_000, max_bytes: 1024 * 1024 }
+    }
+}
+
+#[derive(Clone)]
+pub struct Services {
+    pub clock: SharedClock,
+    pub http: reqwest::Client,
+    pub limits: ScriptLimits,
+    pub run_data: RunDataLimits,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services").field("clock", &self.clock).field("run_data", &self.run_data).finish()
+    }
+}
+
+impl Services {
+    pub fn new(clock: SharedClock, http: reqwest::Client) -> Services {
+        Services { clock, http, limits: ScriptLimits::EXPRESSION, run_data: RunDataLimits::default() }
+    }
+
+    /// The system clock and a default HTTP client.
+    pub fn system() -> Services {
+        Services::new(Arc::new(SystemClock), default_http_client())
+    }
+}
+
+/// The HTTP client used by nodes unless one is injected: rustls with the OS's roots,
+/// connection pooling, and a user agent naming Switchyard.
+pub fn default_http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .user_agent(concat!("Switchyard/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(30))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new())
+}

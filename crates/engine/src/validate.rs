@@ -1,0 +1,832 @@
+//! Workflow validation. Every problem is reported at once, each with its JSONPath, the node
+//! it concerns and, when checking a file, its line and column.
+
+use crate::expr::{Evaluator, NoHistory, ScriptEnv, ScriptLimits, compile_script};
+use crate::registry::Registry;
+use petgraph::graph::{DiGraph, NodeIndex};
+use serde_json::Value as Json;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use switchyard_model::descriptor::{NodeDescriptor, ParamKind, ParamSpec};
+use switchyard_model::error::{ErrorCode, ValidationIssue};
+use switchyard_model::json_pos::Locations;
+use switchyard_model::workflow::{FORMAT_VERSION, JsonMap, Workflow};
+
+/// The result of checking a workflow file.
+#[derive(Debug)]
+pub struct Report {
+    pub issues: Vec<ValidationIssue>,
+    /// The workflow, when the file could be read as one (even if it has semantic issues).
+    pub workflow: Option<Workflow>,
+}
+
+impl Report {
+    pub fn is_valid(&self) -> bool {
+        self.issues.is_empty()
+    }
+}
+
+/// Checks a workflow file's text: JSON syntax, structure, then meaning.
+pub fn validate_text(text: &str, registry: &Registry) -> Report {
+    let json: Json = match serde_json::from_str(text) {
+        Ok(json) => json,
+        Err(e) => {
+            let mut issue = ValidationIssue::new(ErrorCode::InvalidJson, "$", json_error_message(&e));
+            issue.line = Some(e.line() as u32);
+            issue.column = Some(e.column() as u32);
+            return Report { issues: vec![issue], workflow: None };
+        }
+    };
+    let mut issues = structure(&json);
+    let mut workflow = None;
+    if issues.iter().all(|i| i.code != ErrorCode::UnsupportedFormatVersion && i.path != "$") {
+        match serde_json::from_value::<Workflow>(json.clone()) {
+            Ok(wf) => {
+                if issues.is_empty() {
+                    issues.extend(validate_workflow(&wf, registry));
+                }
+                workflow = Some(wf);
+            }
+            Err(e) if issues.is_empty() => {
+                issues.push(ValidationIssue::new(ErrorCode::InvalidWorkflow, "$", e.to_string()));
+            }
+            Err(_) => {}
+        }
+    }
+    if !issues.is_empty() {
+        let locations = Locations::scan(text);
+        for issue in &mut issues {
+            if let Some((line, column)) = locations.find(&issue.path) {
+                issue.line = Some(line);
+                issue.column = Some(column);
+            }
+        }
+    }
+    Report { issues, workflow }
+}
+
+fn json_error_message(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    // serde_json appends " at line X column Y"; the location is reported separately.
+    let text = text.rsplit_once(" at line ").map_or(text.as_str(), |(m, _)| m);
+    format!("malformed JSON: {text}")
+}
+
+/// Structural checks on raw JSON, before it is read as a workflow.
+fn structure(root: &Json) -> Vec<ValidationIssue> {
+    let mut c = Checker::default();
+    let Some(obj) = root.as_object() else {
+        c.issue(
+            ErrorCode::InvalidWorkflow,
+            "$",
+            format!("a workflow file must be a JSON object, found {}", kind(root)),
+        );
+        return c.issues;
+    };
+    match obj.get("switchyard") {
+        None => c.issue(
+            ErrorCode::UnsupportedFormatVersion,
+            "$",
+            format!("missing \"switchyard\" format version; a workflow file starts with {{\"switchyard\": {FORMAT_VERSION}, …}}"),
+        ),
+        Some(v) if v.as_u64() == Some(u64::from(FORMAT_VERSION)) => {}
+        Some(v) if v.is_u64() => c.issue(
+            ErrorCode::UnsupportedFormatVersion,
+            "$.switchyard",
+            format!("format version {v} is not supported; this build reads version {FORMAT_VERSION}"),
+        ),
+        Some(v) => c.issue(
+            ErrorCode::UnsupportedFormatVersion,
+            "$.switchyard",
+            format!("\"switchyard\" must be the format version number {FORMAT_VERSION}, found {}", kind(v)),
+        ),
+    }
+    c.string(obj, "$", "id", true, true);
+    c.string(obj, "$", "name", true, true);
+    c.string(obj, "$", "description", false, false);
+
+    match obj.get("nodes") {
+        None => c.issue(ErrorCode::InvalidWorkflow, "$", "missing \"nodes\" (a list of nodes)".into()),
+        Some(Json::Array(nodes)) => {
+            for (i, node) in nodes.iter().enumerate() {
+                c.node(node, &format!("$.nodes[{i}]"));
+            }
+        }
+        Some(other) => {
+            c.issue(ErrorCode::InvalidWorkflow, "$.nodes", format!("\"nodes\" must be a list, found {}", kind(other)))
+        }
+    }
+    match obj.get("connections") {
+        None => {}
+        Some(Json::Array(conns)) => {
+            for (i, conn) in conns.iter().enumerate() {
+                let path = format!("$.connections[{i}]");
+                let Some(conn) = c.object(conn, &path) else { continue };
+                for (end, port) in [("from", "output"), ("to", "input")] {
+                    let end_path = format!("{path}.{end}");
+                    match conn.get(end) {
+                        None => c.issue(ErrorCode::InvalidWorkflow, &path, format!("missing \"{end}\"")),
+                        Some(v) => {
+                            if let Some(o) = c.object(v, &end_path) {
+                                c.string(o, &end_path, "node", true, true);
+                                c.string(o, &end_path, port, false, true);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Some(other) => c.issue(
+            ErrorCode::InvalidWorkflow,
+            "$.connections",
+            format!("\"connections\" must be a list, found {}", kind(other)),
+        ),
+    }
+    if let Some(settings) = obj.get("settings")
+        && let Some(s) = c.object(settings, "$.settings")
+    {
+        c.string(s, "$.settings", "timezone", false, true);
+        if let Some(tz) = s.get("timezone").and_then(Json::as_str)
+            && tz.parse::<chrono_tz::Tz>().is_err()
+        {
+            c.issue(
+                ErrorCode::InvalidWorkflow,
+                "$.settings.timezone",
+                format!("unknown time zone \"{tz}\" (use an IANA name such as Europe/Paris)"),
+            );
+        }
+        if let Some(t) = s.get("timeoutSeconds")
+            && !t.as_u64().is_some_and(|t| t > 0 && t <= u64::from(u32::MAX))
+        {
+            c.issue(
+                ErrorCode::InvalidWorkflow,
+                "$.settings.timeoutSeconds",
+                format!("\"timeoutSeconds\" must be a whole number of seconds above 0, found {}", short(t)),
+            );
+        }
+        if let Some(e) = s.get("errorWorkflow")
+            && !(e.is_null() || e.is_string())
+        {
+            c.issue(
+                ErrorCode::InvalidWorkflow,
+                "$.settings.errorWorkflow",
+                format!("\"errorWorkflow\" must be a workflow id or null, found {}", kind(e)),
+            );
+        }
+    }
+    if let Some(pins) = obj.get("pinData")
+        && let Some(pins) = c.object(pins, "$.pinData")
+    {
+        for (node_id, items) in pins {
+            let path = format!("$.pinData{}", key_path(node_id));
+            match items {
+                Json::Array(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        let item_path = format!("{path}[{i}]");
+                        if let Some(item) = c.object(item, &item_path) {
+                            match item.get("json") {
+                                Some(Json::Object(_)) => {}
+                                Some(other) => c.issue(
+                                    ErrorCode::InvalidWorkflow,
+                                    &format!("{item_path}.json"),
+                                    format!("an item's \"json\" must be an object, found {}", kind(other)),
+                                ),
+                                None => c.issue(
+                                    ErrorCode::InvalidWorkflow,
+                                    &item_path,
+                                    "an item needs a \"json\" object".into(),
+                                ),
+                            }
+                        }
+                    }
+                }
+                other => c.issue(
+                    ErrorCode::InvalidWorkflow,
+                    &path,
+                    format!("pinned data must be a list of items, found {}", kind(other)),
+                ),
+            }
+        }
+    }
+    c.issues
+}
+
+#[derive(Default)]
+struct Checker {
+    issues: Vec<ValidationIssue>,
+    node: Option<(String, String)>,
+}
+
+impl Checker {
+    fn issue(&mut self, code: ErrorCode, path: &str, message: String) {
+        let mut issue = ValidationIssue::new(code, path, message);
+        if let Some((id, name)) = &self.node {
+            issue = issue.at_node(id, name);
+        }
+        self.issues.push(issue);
+    }
+
+    fn object<'a>(&mut self, v: &'a Json, path: &str) -> Option<&'a JsonMap> {
+        match v {
+            Json::Object(o) => Some(o),
+            other => {
+                self.issue(ErrorCode::InvalidWorkflow, path, format!("expected an object, found {}", kind(other)));
+                None
+            }
+        }
+    }
+
+    fn string(&mut self, obj: &JsonMap, path: &str, key: &str, required: bool, non_empty: bool) {
+        match obj.get(key) {
+            None if required => self.issue(ErrorCode::InvalidWorkflow, path, format!("missing \"{key}\"")),
+            None => {}
+            Some(Json::String(s)) if non_empty && s.trim().is_empty() => {
+                self.issue(ErrorCode::InvalidWorkflow, &format!("{path}.{key}"), format!("\"{key}\" must not be empty"))
+            }
+            Some(Json::String(_)) => {}
+            Some(other) => self.issue(
+                ErrorCode::InvalidWorkflow,
+                &format!("{path}.{key}"),
+                format!("\"{key}\" must be a string, found {}", kind(other)),
+            ),
+        }
+    }
+
+    fn node(&mut self, node: &Json, path: &str) {
+        let Some(obj) = self.object(node, path) else { return };
+        let id = obj.get("id").and_then(Json::as_str).unwrap_or_default().to_string();
+        let name = obj.get("name").and_then(Json::as_str).unwrap_or_default().to_string();
+        self.node = Some((id, name));
+        self.string(obj, path, "id", true, true);
+        self.string(obj, path, "name", true, true);
+        self.string(obj, path, "type", true, true);
+        if let Some(v) = obj.get("version")
+            && !v.as_u64().is_some_and(|v| v >= 1 && v <= u64::from(u32::MAX))
+        {
+            self.issue(
+                ErrorCode::InvalidWorkflow,
+                &format!("{path}.version"),
+                format!("\"version\" must be a whole number from 1, found {}", short(v)),
+            );
+        }
+        if let Some(p) = obj.get("position") {
+            let ok = p.as_array().is_some_and(|a| a.len() == 2 && a.iter().all(Json::is_number));
+            if !ok {
+                self.issue(
+                    ErrorCode::InvalidWorkflow,
+                    &format!("{path}.position"),
+                    format!("\"position\" must be [x, y], found {}", short(p)),
+                );
+            }
+        }
+        if let Some(p) = obj.get("parameters") {
+            self.object(p, &format!("{path}.parameters"));
+        }
+        if let Some(creds) = obj.get("credentials") {
+            let creds_path = format!("{path}.credentials");
+            if let Some(creds) = self.object(creds, &creds_path) {
+                for (slot, reference) in creds {
+                    let slot_path = format!("{creds_path}{}", key_path(slot));
+                    if let Some(r) = self.object(reference, &slot_path) {
+                        self.string(r, &slot_path, "connection", true, true);
+                        self.string(r, &slot_path, "account", false, true);
+                        for key in r.keys().filter(|k| !["connection", "account"].contains(&k.as_str())) {
+                            self.issue(
+                                ErrorCode::InvalidWorkflow,
+                                &format!("{slot_path}{}", key_path(key)),
+                                format!("a credential reference holds only \"connection\" and \"account\", never secrets; remove \"{key}\""),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(settings) = obj.get("settings") {
+            let spath = format!("{path}.settings");
+            if let Some(s) = self.object(settings, &spath) {
+                if let Some(r) = s.get("retry") {
+                    self.object(r, &format!("{spath}.retry"));
+                }
+                if let Some(on_error) = s.get("onError")
+                    && !matches!(on_error.as_str(), Some("stop" | "continue" | "errorOutput"))
+                {
+                    self.issue(
+                        ErrorCode::InvalidWorkflow,
+                        &format!("{spath}.onError"),
+                        format!(
+                            "\"onError\" must be \"stop\", \"continue\" or \"errorOutput\", found {}",
+                            short(on_error)
+                        ),
+                    );
+                }
+                if let Some(d) = s.get("disabled")
+                    && !d.is_boolean()
+                {
+                    self.issue(
+                        ErrorCode::InvalidWorkflow,
+                        &format!("{spath}.disabled"),
+                        format!("\"disabled\" must be true or false, found {}", short(d)),
+                    );
+                }
+                self.string(s, &spath, "notes", false, false);
+            }
+        }
+        self.node = None;
+    }
+}
+
+fn kind(v: &Json) -> &'static str {
+    match v {
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "a list",
+        Json::Object(_) => "an object",
+    }
+}
+
+fn short(v: &Json) -> String {
+    let text = v.to_string();
+    if text.chars().count() > 40 { format!("{}…", text.chars().take(40).collect::<String>()) } else { text }
+}
+
+fn key_path(key: &str) -> String {
+    switchyard_model::path::Segment::Key(key.to_string()).to_string()
+}
+
+/// Semantic checks of a typed workflow against the node types.
+pub fn validate_workflow(wf: &Workflow, registry: &Registry) -> Vec<ValidationIssue> {
+    let mut issues = Vec::new();
+    let mut ids: HashMap<&str, usize> = HashMap::new();
+    let mut names: HashMap<&str, usize> = HashMap::new();
+    for (i, node) in wf.nodes.iter().enumerate() {
+        let path = format!("$.nodes[{i}]");
+        if let Some(first) = ids.insert(&node.id, i) {
+            ids.insert(&node.id, first);
+            issues.push(
+                ValidationIssue::new(
+                    ErrorCode::DuplicateNodeId,
+                    format!("{path}.id"),
+                    format!(
+                        "node id \"{}\" is already used by node \"{}\" ($.nodes[{first}])",
+                        node.id, wf.nodes[first].name
+                    ),
+                )
+                .at_node(&node.id, &node.name),
+            );
+        }
+        if let Some(first) = names.insert(&node.name, i) {
+            names.insert(&node.name, first);
+            issues.push(
+                ValidationIssue::new(
+                    ErrorCode::DuplicateNodeName,
+                    format!("{path}.name"),
+                    format!("node name \"{}\" is already used by $.nodes[{first}]; names must be unique", node.name),
+                )
+                .at_node(&node.id, &node.name),
+            );
+        }
+    }
+
+    let evaluator = Evaluator::new(ScriptEnv {
+        clock: Arc::new(crate::clock::SystemClock),
+        history: Arc::new(NoHistory),
+        workflow_id: wf.id.clone(),
+        workflow_name: wf.name.clone(),
+        execution_id: String::new(),
+        mode: "manual".into(),
+        limits: ScriptLimits::EXPRESSION,
+    });
+    let script_engine = crate::expr::build_engine(evaluator.env());
+    let mut descriptors: Vec<Option<Arc<NodeDescriptor>>> = Vec::with_capacity(wf.nodes.len());
+    for (i, node) in wf.nodes.iter().enumerate() {
+        let path = format!("$.nodes[{i}]");
+        let versions = registry.versions(&node.node_type);
+        let Some(entry) = registry.get(&node.node_type, node.version) else {
+            let issue = if versions.is_empty() {
+                let known = registry.type_names();
+                let hint = suggest(&node.node_type, known.iter().copied()).map_or_else(
+                    || format!("; known types: {}", known.join(", ")),
+                    |s| format!(" (did you mean \"{s}\"?)"),
+                );
+                ValidationIssue::new(
+                    ErrorCode::UnknownNodeType,
+                    format!("{path}.type"),
+                    format!("unknown node type \"{}\"{hint}", node.node_type),
+                )
+            } else {
+                let list = versions.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
+                ValidationIssue::new(
+                    ErrorCode::UnknownNodeVersion,
+                    format!("{path}.version"),
+                    format!("node type \"{}\" has no version {} (this build has {list})", node.node_type, node.version),
+                )
+            };
+            issues.push(issue.at_node(&node.id, &node.name));
+            descriptors.push(None);
+            continue;
+        };
+        let descriptor = entry.descriptor.clone();
+        let mut param_issues = Vec::new();
+        check_params(
+            &descriptor.parameters,
+            &node.parameters,
+            &format!("{path}.parameters"),
+            &evaluator,
+            &script_engine,
+            &mut param_issues,
+        );
+        for slot in node.credentials.keys() {
+            if !descriptor.credentials.iter().any(|s| &s.name == slot) {
+                param_issues.push(ValidationIssue::new(
+                    ErrorCode::InvalidParameter,
+                    format!("{path}.credentials{}", key_path(slot)),
+                    format!("node type \"{}\" has no credential slot \"{slot}\"", node.node_type),
+                ));
+            }
+        }
+        issues.extend(param_issues.into_iter().map(|i| i.at_node(&node.id, &node.name)));
+        descriptors.push(Some(descriptor));
+    }
+
+    let index_of: HashMap<&str, usize> = wf.nodes.iter().enumerate().map(|(i, n)| (n.id.as_str(), i)).collect();
+    let mut graph: DiGraph<usize, usize> = DiGraph::new();
+    let graph_nodes: Vec<NodeIndex> = (0..wf.nodes.len()).map(|i| graph.add_node(i)).collect();
+    for (ci, conn) in wf.connections.iter().enumerate() {
+        let path = format!("$.connections[{ci}]");
+        let from = index_of.get(conn.from.node.as_str()).copied();
+        let to = index_of.get(conn.to.node.as_str()).copied();
+        if from.is_none() {
+            issues.push(ValidationIssue::new(
+                ErrorCode::UnknownNode,
+                format!("{path}.from.node"),
+                format!("connection from unknown node id \"{}\"", conn.from.node),
+            ));
+        }
+        if to.is_none() {
+            issues.push(ValidationIssue::new(
+                ErrorCode::UnknownNode,
+                format!("{path}.to.node"),
+                format!("connection to unknown node id \"{}\"", conn.to.node),
+            ));
+        }
+        let mut ports_ok = true;
+        if let Some(f) = from
+            && let Some(d) = &descriptors[f]
+        {
+            let outputs = d.output_names(&wf.nodes[f]);
+            if !outputs.contains(&conn.from.output) {
+                ports_ok = false;
+                let node = &wf.nodes[f];
+                issues.push(
+                    ValidationIssue::new(
+                        ErrorCode::UnknownOutput,
+                        format!("{path}.from.output"),
+                        format!(
+                            "node \"{}\" has no output \"{}\" (its outputs: {})",
+                            node.name,
+                            conn.from.output,
+                            outputs.join(", ")
+                        ),
+                    )
+                    .at_node(&node.id, &node.name),
+                );
+            }
+        }
+        if let Some(t) = to
+            && let Some(d) = &descriptors[t]
+        {
+            let inputs = d.input_names();
+            if !inputs.contains(&conn.to.input) {
+                ports_ok = false;
+                let node = &wf.nodes[t];
+                let message = if inputs.is_empty() {
+                    format!("node \"{}\" is a trigger and takes no input", node.name)
+                } else {
+                    format!(
+                        "node \"{}\" has no input \"{}\" (its inputs: {})",
+                        node.name,
+                        conn.to.input,
+                        inputs.join(", ")
+                    )
+                };
+                issues.push(
+                    ValidationIssue::new(ErrorCode::UnknownInput, format!("{path}.to.input"), message)
+                        .at_node(&node.id, &node.name),
+                );
+            }
+        }
+        // Wires to ports that do not exist are reported above, not again as cycles.
+        if let (Some(f), Some(t), true) = (from, to, ports_ok) {
+            graph.add_edge(graph_nodes[f], graph_nodes[t], ci);
+        }
+    }
+
+    for scc in petgraph::algo::tarjan_scc(&graph) {
+        let self_loop = scc.len() == 1 && graph.find_edge(scc[0], scc[0]).is_some();
+        if scc.len() < 2 && !self_loop {
+            continue;
+        }
+        let members: HashSet<NodeIndex> = scc.iter().copied().collect();
+        let (cycle, first_edge) = cycle_through(&graph, &members);
+        let names: Vec<&str> = cycle.iter().map(|&n| wf.nodes[graph[n]].name.as_str()).collect();
+        let first = &wf.nodes[graph[cycle[0]]];
+        issues.push(
+            ValidationIssue::new(
+                ErrorCode::Cycle,
+                format!("$.connections[{first_edge}]"),
+                format!("connections form a cycle: {} → {}", names.join(" → "), names[0]),
+            )
+            .at_node(&first.id, &first.name),
+        );
+    }
+
+    if !descriptors.iter().flatten().any(|d| d.is_trigger()) && descriptors.iter().all(Option::is_some) {
+        issues.push(ValidationIssue::new(
+            ErrorCode::NoTrigger,
+            "$.nodes",
+            "the workflow has no trigger node; add one (e.g. \"trigger.manual\") to start it".to_string(),
+        ));
+    }
+    for node_id in wf.pin_data.keys() {
+        if !index_of.contains_key(node_id.as_str()) {
+            issues.push(ValidationIssue::new(
+                ErrorCode::UnknownNode,
+                format!("$.pinData{}", key_path(node_id)),
+                format!("pinned data for unknown node id \"{node_id}\""),
+            ));
+        }
+    }
+    issues
+}
+
+/// A cycle through the strongly connected `members`, in edge order, and the index of the
+/// connection that leaves its first node.
+fn cycle_through(graph: &DiGraph<usize, usize>, members: &HashSet<NodeIndex>) -> (Vec<NodeIndex>, usize) {
+    let start = *members.iter().min_by_key(|n| graph[**n]).expect("non-empty component");
+    // Depth-first search for a path back to `start`, staying inside the component.
+    let mut stack = vec![(start, graph.neighbors(start).collect::<Vec<_>>())];
+    let mut path = vec![start];
+    let mut seen = HashSet::from([start]);
+    while let Some((_, next)) = stack.last_mut() {
+        let Some(n) = next.pop() else {
+            stack.pop();
+            path.pop();
+            continue;
+        };
+        if n == start {
+            let edge = graph.find_edge(start, path.get(1).copied().unwrap_or(start)).map_or(0, |e| graph[e]);
+            return (path, edge);
+        }
+        if members.contains(&n) && seen.insert(n) {
+            path.push(n);
+            stack.push((n, graph.neighbors(n).collect()));
+        }
+    }
+    (vec![start], 0)
+}
+
+fn check_params(
+    specs: &[ParamSpec],
+    values: &JsonMap,
+    path: &str,
+    evaluator: &Evaluator,
+    script_engine: &rhai::Engine,
+    issues: &mut Vec<ValidationIssue>,
+) {
+    for key in values.keys() {
+        if !specs.iter().any(|s| &s.name == key) {
+            let hint = suggest(key, specs.iter().map(|s| s.name.as_str())).map_or_else(
+                || format!(" (known: {})", specs.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")),
+                |s| format!(" (did you mean \"{s}\"?)"),
+            );
+            issues.push(ValidationIssue::new(
+                ErrorCode::UnknownParameter,
+                format!("{path}{}", key_path(key)),
+                format!("unknown parameter \"{key}\"{hint}"),
+            ));
+        }
+    }
+    for spec in specs {
+        if !spec.is_shown(values, specs) {
+            continue;
+        }
+        let value_path = format!("{path}{}", key_path(&spec.name));
+        match values.get(&spec.name) {
+            None | Some(Json::Null) => {
+                if spec.required && is_empty(&spec.default) {
+                    issues.push(ValidationIssue::new(
+                        ErrorCode::MissingParameter,
+                        path.to_string(),
+                        format!("parameter \"{}\" ({}) is required", spec.name, spec.label),
+                    ));
+                }
+            }
+            Some(value) => {
+                if spec.required && is_empty(value) {
+                    issues.push(ValidationIssue::new(
+                        ErrorCode::MissingParameter,
+                        value_path.clone(),
+                        format!("parameter \"{}\" ({}) must not be empty", spec.name, spec.label),
+                    ));
+                }
+                check_value(spec, value, &value_path, evaluator, script_engine, issues);
+            }
+        }
+    }
+}
+
+fn is_empty(v: &Json) -> bool {
+    match v {
+        Json::Null => true,
+        Json::String(s) => s.trim().is_empty(),
+        Json::Array(a) => a.is_empty(),
+        _ => false,
+    }
+}
+
+fn is_expression(v: &Json, spec: &ParamSpec) -> bool {
+    spec.expressions && v.as_str().is_some_and(crate::expr::template::has_expression)
+}
+
+fn check_value(
+    spec: &ParamSpec,
+    value: &Json,
+    path: &str,
+    evaluator: &Evaluator,
+    script_engine: &rhai::Engine,
+    issues: &mut Vec<ValidationIssue>,
+) {
+    let mut wrong = |expected: &str| {
+        issues.push(ValidationIssue::new(
+            ErrorCode::InvalidParameter,
+            path.to_string(),
+            format!("parameter \"{}\" must be {expected}, found {}", spec.name, short(value)),
+        ));
+    };
+    if is_expression(value, spec) {
+        check_expressions(value, path, evaluator, issues);
+        return;
+    }
+    match &spec.kind {
+        ParamKind::String { .. } => {
+            if !value.is_string() {
+                wrong("text");
+            }
+        }
+        ParamKind::Number { min, max, integer } => match value.as_f64() {
+            None => wrong(if *integer { "a whole number" } else { "a number" }),
+            Some(n) => {
+                if *integer && n.fract() != 0.0 {
+                    wrong("a whole number");
+                } else if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) {
+                    let range = match (min, max) {
+                        (Some(a), Some(b)) => format!("between {a} and {b}"),
+                        (Some(a), None) => format!("at least {a}"),
+                        (None, Some(b)) => format!("at most {b}"),
+                        (None, None) => String::new(),
+                    };
+                    wrong(&format!("a number {range}"));
+                }
+            }
+        },
+        ParamKind::Boolean => {
+            if !value.is_boolean() {
+                wrong("true or false");
+            }
+        }
+        ParamKind::Options { choices } => {
+            if !choices.iter().any(|c| &c.value == value) {
+                let list = choices.iter().map(|c| c.value.to_string()).collect::<Vec<_>>().join(", ");
+                issues.push(ValidationIssue::new(
+                    ErrorCode::UnknownOption,
+                    path.to_string(),
+                    format!("{} is not an option of \"{}\" (options: {list})", short(value), spec.name),
+                ));
+            }
+        }
+        ParamKind::Json => check_expressions(value, path, evaluator, issues),
+        ParamKind::KeyValue => match value {
+            Json::Array(pairs) => {
+                for (i, pair) in pairs.iter().enumerate() {
+                    let pair_path = format!("{path}[{i}]");
+                    match pair.as_object() {
+                        Some(o) if o.get("name").is_some_and(Json::is_string) => {
+                            for key in o.keys().filter(|k| !["name", "value"].contains(&k.as_str())) {
+                                issues.push(ValidationIssue::new(
+                                    ErrorCode::UnknownParameter,
+                                    format!("{pair_path}{}", key_path(key)),
+                                    format!("a name/value pair has no field \"{key}\""),
+                                ));
+                            }
+                            check_expressions(pair, &pair_path, evaluator, issues);
+                        }
+                        _ => issues.push(ValidationIssue::new(
+                            ErrorCode::InvalidParameter,
+                            pair_path,
+                            format!(
+                                "each entry of \"{}\" must be {{\"name\": \"…\", \"value\": …}}, found {}",
+                                spec.name,
+                                short(pair)
+                            ),
+                        )),
+                    }
+                }
+            }
+            _ => wrong("a list of {\"name\", \"value\"} pairs"),
+        },
+        ParamKind::List { fields, .. } => match value {
+            Json::Array(entries) => {
+                for (i, entry) in entries.iter().enumerate() {
+                    let entry_path = format!("{path}[{i}]");
+                    match entry.as_object() {
+                        Some(o) => check_params(fields, o, &entry_path, evaluator, script_engine, issues),
+                        None => issues.push(ValidationIssue::new(
+                            ErrorCode::InvalidParameter,
+                            entry_path,
+                            format!("each entry of \"{}\" must be an object, found {}", spec.name, short(entry)),
+                        )),
+                    }
+                }
+            }
+            _ => wrong("a list"),
+        },
+        ParamKind::Code { language } => match value.as_str() {
+            None => wrong("script text"),
+            Some(source) if language == "rhai" => {
+                let vars = ["items", "json", "index", "error", "workflow", "execution"];
+                if let Err(e) = compile_script(script_engine, source, &vars) {
+                    issues.push(ValidationIssue::new(
+                        ErrorCode::InvalidExpression,
+                        path.to_string(),
+                        format!("the script does not compile: {e}"),
+                    ));
+                }
+            }
+            Some(_) => {}
+        },
+    }
+}
+
+/// Compiles every expression in a value, reporting failures.
+fn check_expressions(value: &Json, path: &str, evaluator: &Evaluator, issues: &mut Vec<ValidationIssue>) {
+    match value {
+        Json::String(s) if crate::expr::template::has_expression(s) => {
+            if let Err(e) = evaluator.compile_str(s) {
+                issues.push(ValidationIssue::new(
+                    ErrorCode::InvalidExpression,
+                    path.to_string(),
+                    format!("invalid expression: {}", e.message),
+                ));
+            }
+        }
+        Json::Array(a) => {
+            for (i, v) in a.iter().enumerate() {
+                check_expressions(v, &format!("{path}[{i}]"), evaluator, issues);
+            }
+        }
+        Json::Object(o) => {
+            for (k, v) in o {
+                check_expressions(v, &format!("{path}{}", key_path(k)), evaluator, issues);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The closest candidate within a small edit distance.
+fn suggest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .map(|c| (distance(&word.to_lowercase(), &c.to_lowercase()), c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edit_distance_suggests() {
+        assert_eq!(distance("kitten", "sitting"), 3);
+        assert_eq!(suggest("urll", ["url", "method"].into_iter()), Some("url"));
+        assert_eq!(suggest("zzzz", ["url", "method"].into_iter()), None);
+    }
+}

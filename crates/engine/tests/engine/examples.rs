@@ -1,0 +1,107 @@
+use crate::support::*;
+use serde_json::json;
+use switchyard_model::execution::{NodeRunStatus, RunStatus};
+use switchyard_testkit::TestServer;
+
+#[test]
+fn every_example_is_valid() {
+    let dir = repo_path("assets/examples");
+    let mut count = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let wf = parse(&text);
+            assert!(!wf.description.is_empty(), "{} needs a description", path.display());
+            count += 1;
+        }
+    }
+    assert!(count >= 5, "at least five examples, found {count}");
+}
+
+#[tokio::test]
+async fn hello_world_greets_the_input() {
+    let (outcome, _) = run(&engine(), load("assets/examples/hello-world.json"), json!({"name": "Ada"})).await;
+    assert_eq!(outcome.status, RunStatus::Success);
+    assert_eq!(jsons(&outcome.result), vec![json!({"greeting": "Hello, Ada!", "length": 3})]);
+    let (outcome, _) = run(&engine(), load("assets/examples/hello-world.json"), json!(null)).await;
+    assert_eq!(jsons(&outcome.result), vec![json!({"greeting": "Hello, world!", "length": 5})]);
+}
+
+#[tokio::test]
+async fn fetch_users_against_a_local_server() {
+    let server = TestServer::start().await;
+    let (outcome, collector) =
+        run(&engine(), load("assets/examples/fetch-users.json"), json!({"baseUrl": server.base_url()})).await;
+    assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.error);
+    let names: Vec<_> = outcome.result.iter().map(|i| i.json.get("name").unwrap().to_text()).collect();
+    assert_eq!(names, ["Chelsey Dietrich", "Clementine Bauch", "Ervin Howell", "Leanne Graham", "Patricia Lebsack"]);
+    assert_eq!(
+        jsons(&outcome.result)[0],
+        json!({"id": 5, "name": "Chelsey Dietrich", "email": "dietrich@example.com", "city": "Roscoeview"})
+    );
+    let fetch = node_data(&collector, "fetch");
+    assert_eq!(fetch.outputs[0].total, 10);
+}
+
+#[tokio::test]
+async fn order_totals_sum_per_customer() {
+    let (outcome, _) = run(&engine(), load("assets/examples/order-totals.json"), json!(null)).await;
+    assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.error);
+    assert_eq!(
+        jsons(&outcome.result),
+        vec![
+            json!({"customer": "globex", "total": 95, "orders": 1}),
+            json!({"customer": "acme", "total": 51, "orders": 2})
+        ]
+    );
+}
+
+#[tokio::test]
+async fn route_tickets_sends_each_to_its_team() {
+    let (outcome, collector) = run(&engine(), load("assets/examples/route-tickets.json"), json!(null)).await;
+    assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.error);
+    let teams: Vec<_> = outcome
+        .result
+        .iter()
+        .map(|i| (i.json.get("id").unwrap().as_i64().unwrap(), i.json.get("team").unwrap().to_text()))
+        .collect();
+    assert_eq!(
+        teams,
+        [(101, "on-call".to_string()), (102, "support".into()), (103, "on-call".into()), (104, "triage".into())]
+    );
+    let route = node_data(&collector, "route");
+    let counts: Vec<_> = route.outputs.iter().map(|o| (o.name.as_str(), o.total)).collect();
+    assert_eq!(counts, [("urgent", 2), ("normal", 1), ("fallback", 1)]);
+
+    // Own tickets through the input.
+    let (outcome, _) = run(
+        &engine(),
+        load("assets/examples/route-tickets.json"),
+        json!([{"id": 1, "priority": "high"}, {"id": 2, "priority": "urgent"}]),
+    )
+    .await;
+    assert_eq!(
+        jsons(&outcome.result),
+        vec![
+            json!({"id": 1, "priority": "high", "team": "support"}),
+            json!({"id": 2, "priority": "urgent", "team": "on-call"})
+        ]
+    );
+}
+
+#[tokio::test]
+async fn join_customers_uses_lineage_and_history() {
+    let (outcome, collector) = run(&engine(), load("assets/examples/join-customers.json"), json!(null)).await;
+    assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.error);
+    assert_eq!(
+        jsons(&outcome.result),
+        vec![
+            json!({"id": 1, "name": "Acme", "customerId": 1, "amount": 250, "vip": true, "label": "Acme spent 250"}),
+            json!({"id": 1, "name": "Acme", "customerId": 1, "amount": 15, "vip": false, "customers": 3}),
+            json!({"id": 2, "name": "Globex", "customerId": 2, "amount": 40, "vip": false, "customers": 3}),
+            json!({"id": 3, "name": "Initech", "vip": false, "customers": 3}),
+        ]
+    );
+    assert_eq!(node_data(&collector, "vip").status, NodeRunStatus::Success);
+}

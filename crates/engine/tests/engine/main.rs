@@ -1,0 +1,9 @@
+//! Engine tests: real workflow files run against a real HTTP server on 127.0.0.1.
+
+mod examples;
+mod expressions;
+mod flow;
+mod http;
+mod lifecycle;
+mod support;
+mod validation;

@@ -1,0 +1,91 @@
+use serde_json::Value as Json;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use switchyard_engine::validate::validate_text;
+use switchyard_engine::{Engine, Registry, RunListener, RunOutcome, RunRequest, Services, TokioClock};
+use switchyard_model::events::RunEvent;
+use switchyard_model::execution::NodeRunData;
+use switchyard_model::item::Item;
+use switchyard_model::value::Value;
+use switchyard_model::workflow::Workflow;
+
+pub fn repo_path(relative: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(relative)
+}
+
+/// Reads and validates a workflow file; panics with every issue if it is invalid.
+pub fn load(relative: &str) -> Workflow {
+    let text = std::fs::read_to_string(repo_path(relative)).expect("read workflow file");
+    parse(&text)
+}
+
+pub fn parse(text: &str) -> Workflow {
+    let report = validate_text(text, &Registry::builtin());
+    let rendered: Vec<String> = report.issues.iter().map(|i| i.render("")).collect();
+    assert!(report.issues.is_empty(), "invalid workflow:\n{}", rendered.join("\n"));
+    report.workflow.expect("workflow")
+}
+
+/// A workflow from a JSON literal (nodes and connections), validated.
+pub fn workflow(json: Json) -> Workflow {
+    let mut full = serde_json::json!({ "switchyard": 1, "id": "wf-test", "name": "Test" });
+    for (k, v) in json.as_object().expect("object").iter() {
+        full[k] = v.clone();
+    }
+    parse(&full.to_string())
+}
+
+/// An engine on a clock that starts at 2026-01-31T12:00:00Z and moves with tokio's timer.
+pub fn engine() -> Engine {
+    let clock = Arc::new(TokioClock::starting_at("2026-01-31T12:00:00Z".parse().expect("time")));
+    Engine::new(Registry::builtin(), Services::new(clock, switchyard_engine::services::default_http_client()))
+}
+
+#[derive(Default)]
+pub struct Collector {
+    pub events: Mutex<Vec<RunEvent>>,
+    pub data: Mutex<Vec<NodeRunData>>,
+}
+
+impl RunListener for Collector {
+    fn event(&self, event: &RunEvent) {
+        self.events.lock().unwrap().push(event.clone());
+    }
+    fn node_data(&self, _execution_id: &str, data: &NodeRunData) {
+        self.data.lock().unwrap().push(data.clone());
+    }
+}
+
+impl Collector {
+    pub fn kinds(&self) -> Vec<String> {
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|e| serde_json::to_value(&e.kind).unwrap()["type"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+pub fn request(input: Vec<Item>) -> (RunRequest, Arc<Collector>) {
+    let collector = Arc::new(Collector::default());
+    let request =
+        RunRequest { execution_id: "exec-1".into(), input, listeners: vec![collector.clone()], ..Default::default() };
+    (request, collector)
+}
+
+pub async fn run(engine: &Engine, wf: Workflow, input: Json) -> (RunOutcome, Arc<Collector>) {
+    let prepared = engine.prepare(wf).unwrap_or_else(|issues| panic!("{issues:?}"));
+    let input = if input.is_null() { vec![] } else { Item::from_input(Value::from(input)) };
+    let (request, collector) = request(input);
+    (engine.run(prepared, request).await, collector)
+}
+
+/// The result items' JSON.
+pub fn jsons(items: &[Item]) -> Vec<Json> {
+    items.iter().map(|i| Json::from(&i.json)).collect()
+}
+
+pub fn node_data(collector: &Collector, node_id: &str) -> NodeRunData {
+    collector.data.lock().unwrap().iter().find(|d| d.node_id == node_id).cloned().expect("node data")
+}

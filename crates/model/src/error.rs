@@ -1,0 +1,240 @@
+//! Error codes shared by every layer, so the UI and scripts can react without matching text.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use ts_rs::TS;
+
+/// A stable, machine-readable error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    // Workflow files and validation
+    InvalidJson,
+    InvalidWorkflow,
+    UnsupportedFormatVersion,
+    DuplicateNodeId,
+    DuplicateNodeName,
+    UnknownNodeType,
+    UnknownNodeVersion,
+    MissingParameter,
+    InvalidParameter,
+    UnknownParameter,
+    UnknownOption,
+    InvalidExpression,
+    UnknownNode,
+    UnknownOutput,
+    UnknownInput,
+    Cycle,
+    NoTrigger,
+    // Running
+    ExpressionFailed,
+    NodeFailed,
+    HttpStatus,
+    HttpRequestFailed,
+    Timeout,
+    Cancelled,
+    ScriptFailed,
+    // API and storage
+    NotFound,
+    Conflict,
+    BadRequest,
+    Storage,
+    Io,
+    Internal,
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_string));
+        f.write_str(text.as_deref().unwrap_or("internal"))
+    }
+}
+
+/// What kind of failure a node error is; decides whether a retry can help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    Transient,
+    Permanent,
+    RateLimit,
+    Timeout,
+    Network,
+    #[default]
+    Unknown,
+}
+
+/// An error raised while running a node, with where it happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeError {
+    pub code: ErrorCode,
+    #[serde(default)]
+    pub class: ErrorClass,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub node_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub node_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub parameter: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub item_index: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub details: Option<serde_json::Value>,
+}
+
+impl NodeError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> NodeError {
+        NodeError {
+            code,
+            class: ErrorClass::Unknown,
+            message: message.into(),
+            node_id: None,
+            node_name: None,
+            parameter: None,
+            item_index: None,
+            details: None,
+        }
+    }
+
+    pub fn with_class(mut self, class: ErrorClass) -> Self {
+        self.class = class;
+        self
+    }
+
+    pub fn with_parameter(mut self, parameter: impl Into<String>) -> Self {
+        self.parameter = Some(parameter.into());
+        self
+    }
+
+    pub fn with_item(mut self, index: usize) -> Self {
+        self.item_index = Some(index as u32);
+        self
+    }
+
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    /// A one-line description naming node, parameter and item.
+    pub fn describe(&self) -> String {
+        let mut where_ = Vec::new();
+        if let Some(name) = &self.node_name {
+            where_.push(format!("node \"{name}\""));
+        }
+        if let Some(p) = &self.parameter {
+            where_.push(format!("parameter \"{p}\""));
+        }
+        if let Some(i) = self.item_index {
+            where_.push(format!("item {i}"));
+        }
+        if where_.is_empty() {
+            format!("{} [{}]", self.message, self.code)
+        } else {
+            format!("{}: {} [{}]", where_.join(", "), self.message, self.code)
+        }
+    }
+}
+
+impl fmt::Display for NodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl std::error::Error for NodeError {}
+
+/// One problem found in a workflow file, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ValidationIssue {
+    pub code: ErrorCode,
+    pub message: String,
+    /// JSONPath of the offending value, e.g. `$.nodes[2].parameters.url`.
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub line: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub column: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub node_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub node_name: Option<String>,
+}
+
+impl ValidationIssue {
+    pub fn new(code: ErrorCode, path: impl Into<String>, message: impl Into<String>) -> Self {
+        ValidationIssue {
+            code,
+            message: message.into(),
+            path: path.into(),
+            line: None,
+            column: None,
+            node_id: None,
+            node_name: None,
+        }
+    }
+
+    pub fn at_node(mut self, id: &str, name: &str) -> Self {
+        self.node_id = Some(id.to_string());
+        if !name.is_empty() {
+            self.node_name = Some(name.to_string());
+        }
+        self
+    }
+
+    /// `file:line:column: path (node "Name"): message [code]`
+    pub fn render(&self, file: &str) -> String {
+        let mut out = String::new();
+        if !file.is_empty() {
+            out.push_str(file);
+            out.push(':');
+        }
+        if let (Some(l), Some(c)) = (self.line, self.column) {
+            out.push_str(&format!("{l}:{c}:"));
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&self.path);
+        if let Some(name) = &self.node_name {
+            out.push_str(&format!(" (node \"{name}\")"));
+        }
+        out.push_str(&format!(": {} [{}]", self.message, self.code));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_snake_case() {
+        assert_eq!(ErrorCode::DuplicateNodeName.to_string(), "duplicate_node_name");
+        assert_eq!(serde_json::to_string(&ErrorClass::RateLimit).unwrap(), "\"rate_limit\"");
+    }
+
+    #[test]
+    fn issue_renders_with_location() {
+        let mut issue =
+            ValidationIssue::new(ErrorCode::MissingParameter, "$.nodes[0].parameters.url", "\"URL\" is required")
+                .at_node("n1", "Fetch");
+        issue.line = Some(4);
+        issue.column = Some(9);
+        assert_eq!(
+            issue.render("wf.json"),
+            "wf.json:4:9: $.nodes[0].parameters.url (node \"Fetch\"): \"URL\" is required [missing_parameter]"
+        );
+    }
+}

@@ -1,0 +1,67 @@
+//! Events a run streams to its listeners (the editor, the CLI, metrics).
+
+use crate::error::NodeError;
+use crate::execution::{NodeRunStatus, RunStatus};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct RunEvent {
+    pub execution_id: String,
+    pub workflow_id: String,
+    /// Increases by one for each event of a run.
+    pub seq: u32,
+    /// RFC 3339 time from the run's clock.
+    pub at: String,
+    #[serde(flatten)]
+    pub kind: RunEventKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum RunEventKind {
+    RunStarted {
+        workflow_name: String,
+        /// The nodes this run will execute, in a valid order.
+        node_ids: Vec<String>,
+    },
+    NodeStarted {
+        node_id: String,
+        node_name: String,
+        items_in: u32,
+    },
+    NodeProgress {
+        node_id: String,
+        done: u32,
+        total: u32,
+        #[ts(optional)]
+        eta_ms: Option<u32>,
+    },
+    NodeFinished {
+        node_id: String,
+        node_name: String,
+        status: NodeRunStatus,
+        items_in: u32,
+        outputs: Vec<OutputCount>,
+        duration_ms: u32,
+    },
+    NodeFailed {
+        node_id: String,
+        node_name: String,
+        error: NodeError,
+        duration_ms: u32,
+    },
+    RunFinished {
+        status: RunStatus,
+        duration_ms: u32,
+        #[ts(optional)]
+        error: Option<NodeError>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct OutputCount {
+    pub name: String,
+    pub items: u32,
+}

@@ -1,0 +1,145 @@
+//! Execution records: what a run did, as stored and shown in the history.
+
+use crate::error::NodeError;
+use crate::item::Item;
+use crate::workflow::Workflow;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum RunStatus {
+    Running,
+    Success,
+    Error,
+    Cancelled,
+    Timeout,
+    /// The process ended (crash, kill) before the run finished.
+    Interrupted,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Success => "success",
+            RunStatus::Error => "error",
+            RunStatus::Cancelled => "cancelled",
+            RunStatus::Timeout => "timeout",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RunStatus> {
+        [
+            RunStatus::Running,
+            RunStatus::Success,
+            RunStatus::Error,
+            RunStatus::Cancelled,
+            RunStatus::Timeout,
+            RunStatus::Interrupted,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+    }
+
+    pub fn is_finished(self) -> bool {
+        !matches!(self, RunStatus::Running)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum NodeRunStatus {
+    Success,
+    Error,
+    /// No input items arrived, so the node did not run.
+    Skipped,
+    /// The node is disabled and passed its input through.
+    Disabled,
+    /// The node did not run; its pinned items were used.
+    Pinned,
+}
+
+/// How a run was started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum RunMode {
+    Manual,
+    Cli,
+    Webhook,
+    Schedule,
+    Error,
+    Test,
+}
+
+impl RunMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunMode::Manual => "manual",
+            RunMode::Cli => "cli",
+            RunMode::Webhook => "webhook",
+            RunMode::Schedule => "schedule",
+            RunMode::Error => "error",
+            RunMode::Test => "test",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RunMode> {
+        [RunMode::Manual, RunMode::Cli, RunMode::Webhook, RunMode::Schedule, RunMode::Error, RunMode::Test]
+            .into_iter()
+            .find(|m| m.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionSummary {
+    pub id: String,
+    pub workflow_id: String,
+    pub workflow_name: String,
+    pub status: RunStatus,
+    pub mode: RunMode,
+    pub started_at: String,
+    #[ts(optional)]
+    pub finished_at: Option<String>,
+    #[ts(optional)]
+    pub duration_ms: Option<u32>,
+    #[ts(optional)]
+    pub error: Option<NodeError>,
+}
+
+/// The items a node emitted on one output, possibly cut to the stored size cap.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct OutputData {
+    pub name: String,
+    /// How many items the node emitted.
+    pub total: u32,
+    /// The stored items: all of them, or the first ones when `truncated`.
+    pub items: Vec<Item>,
+    pub truncated: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeRunData {
+    pub node_id: String,
+    pub node_name: String,
+    pub status: NodeRunStatus,
+    pub started_at: String,
+    pub duration_ms: u32,
+    pub items_in: u32,
+    pub outputs: Vec<OutputData>,
+    #[ts(optional)]
+    pub error: Option<NodeError>,
+}
+
+/// A whole execution: summary, the workflow as it ran, and each node's data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Execution {
+    pub summary: ExecutionSummary,
+    pub workflow: Workflow,
+    pub nodes: Vec<NodeRunData>,
+}

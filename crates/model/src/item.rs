@@ -1,0 +1,160 @@
+//! Items: the unit of data that flows between nodes.
+
+use crate::error::NodeError;
+use crate::value::{Object, Value};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use ts_rs::TS;
+
+/// Which input item an output item came from: the index of the item in the node's input
+/// `input` (0 for the first input).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct PairedItem {
+    pub item: u32,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    #[ts(as = "Option<u32>", optional)]
+    pub input: u32,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
+}
+
+/// Lineage of one item: none (a trigger's items), one source item, or several (aggregates,
+/// merges).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Paired {
+    #[default]
+    None,
+    One(PairedItem),
+    Many(Box<[PairedItem]>),
+}
+
+impl Paired {
+    pub fn item(index: usize) -> Paired {
+        Paired::One(PairedItem { item: index as u32, input: 0 })
+    }
+
+    pub fn from_input(input: usize, index: usize) -> Paired {
+        Paired::One(PairedItem { item: index as u32, input: input as u32 })
+    }
+
+    pub fn many(items: Vec<PairedItem>) -> Paired {
+        match items.len() {
+            0 => Paired::None,
+            1 => Paired::One(items[0]),
+            _ => Paired::Many(items.into_boxed_slice()),
+        }
+    }
+
+    pub fn is_none(&self) -> bool {
+        matches!(self, Paired::None)
+    }
+
+    pub fn as_slice(&self) -> &[PairedItem] {
+        match self {
+            Paired::None => &[],
+            Paired::One(p) => std::slice::from_ref(p),
+            Paired::Many(ps) => ps,
+        }
+    }
+}
+
+impl Serialize for Paired {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Paired::None => s.serialize_none(),
+            Paired::One(p) => p.serialize(s),
+            Paired::Many(ps) => ps.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Paired {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Paired, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Repr {
+            Index(u32),
+            One(PairedItem),
+            Many(Vec<PairedItem>),
+            Null(()),
+        }
+        Ok(match Repr::deserialize(d)? {
+            Repr::Index(i) => Paired::One(PairedItem { item: i, input: 0 }),
+            Repr::One(p) => Paired::One(p),
+            Repr::Many(ps) => Paired::many(ps),
+            Repr::Null(()) => Paired::None,
+        })
+    }
+}
+
+/// One item: its JSON, where it came from, and the error it carries when a node set to
+/// "continue" failed on it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+pub struct Item {
+    #[ts(as = "serde_json::Value")]
+    pub json: Value,
+    #[serde(rename = "pairedItem", default, skip_serializing_if = "Paired::is_none")]
+    #[ts(as = "Option<Vec<PairedItem>>", optional)]
+    pub paired: Paired,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional, as = "Option<NodeError>")]
+    pub error: Option<Box<NodeError>>,
+}
+
+impl Item {
+    pub fn new(json: Value) -> Item {
+        Item { json, paired: Paired::None, error: None }
+    }
+
+    /// An item derived from input item `index` of the first input.
+    pub fn derived(json: Value, index: usize) -> Item {
+        Item { json, paired: Paired::item(index), error: None }
+    }
+
+    /// An item with an empty object, as a manual trigger emits.
+    pub fn empty() -> Item {
+        Item::new(Value::object(Object::new()))
+    }
+
+    /// Turns any JSON value into an item: objects as they are, anything else wrapped as
+    /// `{"value": …}` so that every item's JSON is an object.
+    pub fn wrap(value: Value) -> Item {
+        match value {
+            Value::Object(_) => Item::new(value),
+            other => Item::new(Value::object([("value", other)].into_iter().collect())),
+        }
+    }
+
+    /// Items from user input: an array gives one item per element, anything else one item.
+    pub fn from_input(value: Value) -> Vec<Item> {
+        match value {
+            Value::Array(values) => values.into_vec().into_iter().map(Item::wrap).collect(),
+            other => vec![Item::wrap(other)],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value;
+
+    #[test]
+    fn paired_item_forms() {
+        let a: Item = serde_json::from_str(r#"{"json":{},"pairedItem":3}"#).unwrap();
+        assert_eq!(a.paired, Paired::item(3));
+        let b: Item = serde_json::from_str(r#"{"json":{},"pairedItem":[{"item":1},{"item":2,"input":1}]}"#).unwrap();
+        assert_eq!(b.paired.as_slice().len(), 2);
+        assert_eq!(serde_json::to_string(&b).unwrap(), r#"{"json":{},"pairedItem":[{"item":1},{"item":2,"input":1}]}"#);
+        let c: Item = serde_json::from_str(r#"{"json":{"a":1}}"#).unwrap();
+        assert_eq!(serde_json::to_string(&c).unwrap(), r#"{"json":{"a":1}}"#);
+    }
+
+    #[test]
+    fn input_wraps_non_objects() {
+        let items = Item::from_input(value!([1, {"a": 2}]));
+        assert_eq!(items[0].json, value!({"value": 1}));
+        assert_eq!(items[1].json, value!({"a": 2}));
+    }
+}

@@ -1,0 +1,23 @@
+//! Switchyard's data model: the workflow file format, items, node descriptors, run events,
+//! execution records and error codes. Pure data with serde and TypeScript bindings; no I/O.
+
+pub mod descriptor;
+pub mod error;
+pub mod events;
+pub mod execution;
+pub mod ids;
+pub mod item;
+pub mod json_pos;
+pub mod path;
+pub mod value;
+pub mod workflow;
+
+pub use descriptor::{NodeDescriptor, NodeGroup, ParamKind, ParamSpec, Port};
+pub use error::{ErrorClass, ErrorCode, NodeError, ValidationIssue};
+pub use events::{OutputCount, RunEvent, RunEventKind};
+pub use execution::{Execution, ExecutionSummary, NodeRunData, NodeRunStatus, OutputData, RunMode, RunStatus};
+pub use item::{Item, Paired, PairedItem};
+pub use value::{Object, Value};
+pub use workflow::{
+    Connection, CredentialRef, InputRef, Node, NodeSettings, OnError, OutputRef, Workflow, WorkflowSettings,
+};

@@ -1,0 +1,256 @@
+//! The workflow file format, version 1 (see docs/workflow-format.md).
+
+use crate::item::Item;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use ts_rs::TS;
+
+/// The format version this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The name of the default input and output of a node.
+pub const MAIN: &str = "main";
+
+/// The extra output that exists when a node's `onError` is `errorOutput`.
+pub const ERROR_OUTPUT: &str = "error";
+
+pub type JsonMap = serde_json::Map<String, serde_json::Value>;
+
+/// A workflow as stored in a `.json` file and shared between people.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Workflow {
+    /// The format version; always [`FORMAT_VERSION`] when written by this build.
+    pub switchyard: u32,
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub nodes: Vec<Node>,
+    #[serde(default)]
+    pub connections: Vec<Connection>,
+    #[serde(default)]
+    pub settings: WorkflowSettings,
+    /// Items pinned on a node: the node does not run and emits these instead.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[ts(as = "Option<BTreeMap<String, Vec<Item>>>", optional)]
+    pub pin_data: BTreeMap<String, Vec<Item>>,
+    /// Top-level keys this version does not know, kept so that a round trip loses nothing.
+    #[serde(flatten)]
+    #[ts(skip)]
+    pub extra: JsonMap,
+}
+
+/// One node on the canvas.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Node {
+    /// Stable id; connections refer to nodes by id so renaming never breaks them.
+    pub id: String,
+    /// Unique display name; expressions refer to other nodes by name.
+    pub name: String,
+    #[serde(rename = "type")]
+    pub node_type: String,
+    #[serde(default = "default_version")]
+    pub version: u32,
+    #[serde(default)]
+    pub position: [f64; 2],
+    #[serde(default)]
+    #[ts(type = "Record<string, unknown>")]
+    pub parameters: JsonMap,
+    /// Credential slots filled with references (never secrets).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[ts(as = "Option<BTreeMap<String, CredentialRef>>", optional)]
+    pub credentials: BTreeMap<String, CredentialRef>,
+    #[serde(default)]
+    pub settings: NodeSettings,
+    #[serde(flatten)]
+    #[ts(skip)]
+    pub extra: JsonMap,
+}
+
+fn default_version() -> u32 {
+    1
+}
+
+/// A reference to a stored connection account. The secret stays in the vault.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialRef {
+    /// The connection type, e.g. `github`.
+    pub connection: String,
+    /// The account label; absent means the type's default account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub account: Option<String>,
+}
+
+/// What a node does when it fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum OnError {
+    /// The run fails.
+    #[default]
+    Stop,
+    /// Failed items pass on through the main output, carrying their error.
+    Continue,
+    /// Failed items leave through an extra `error` output.
+    ErrorOutput,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeSettings {
+    /// Retry policy (see docs/workflow-format.md); empty means no retries.
+    #[serde(default)]
+    #[ts(type = "Record<string, unknown>")]
+    pub retry: JsonMap,
+    #[serde(default)]
+    pub on_error: OnError,
+    /// A disabled node passes its input items through unchanged.
+    #[serde(default)]
+    pub disabled: bool,
+    #[serde(default)]
+    pub notes: String,
+    #[serde(flatten)]
+    #[ts(skip)]
+    pub extra: JsonMap,
+}
+
+/// A wire from a node's output to another node's input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Connection {
+    pub from: OutputRef,
+    pub to: InputRef,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct OutputRef {
+    pub node: String,
+    #[serde(default = "main")]
+    pub output: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct InputRef {
+    pub node: String,
+    #[serde(default = "main")]
+    pub input: String,
+}
+
+fn main() -> String {
+    MAIN.to_string()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowSettings {
+    /// IANA time zone used by schedules and date expressions.
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    /// The whole run is cancelled after this many seconds.
+    #[serde(default = "default_timeout")]
+    pub timeout_seconds: u32,
+    /// Id of a workflow started when a run of this one fails.
+    #[serde(default)]
+    pub error_workflow: Option<String>,
+    #[serde(flatten)]
+    #[ts(skip)]
+    pub extra: JsonMap,
+}
+
+fn default_timezone() -> String {
+    "UTC".into()
+}
+
+fn default_timeout() -> u32 {
+    3600
+}
+
+impl Default for WorkflowSettings {
+    fn default() -> Self {
+        WorkflowSettings {
+            timezone: default_timezone(),
+            timeout_seconds: default_timeout(),
+            error_workflow: None,
+            extra: JsonMap::new(),
+        }
+    }
+}
+
+impl Workflow {
+    /// An empty workflow with a fresh id.
+    pub fn new(name: impl Into<String>) -> Workflow {
+        Workflow {
+            switchyard: FORMAT_VERSION,
+            id: crate::ids::new_id(),
+            name: name.into(),
+            description: String::new(),
+            nodes: Vec::new(),
+            connections: Vec::new(),
+            settings: WorkflowSettings::default(),
+            pin_data: BTreeMap::new(),
+            extra: JsonMap::new(),
+        }
+    }
+
+    pub fn node(&self, id: &str) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.id == id)
+    }
+
+    pub fn node_by_name(&self, name: &str) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// Pretty JSON as written to files.
+    pub fn to_pretty_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+}
+
+impl Node {
+    pub fn new(id: impl Into<String>, name: impl Into<String>, node_type: impl Into<String>) -> Node {
+        Node {
+            id: id.into(),
+            name: name.into(),
+            node_type: node_type.into(),
+            version: 1,
+            position: [0.0, 0.0],
+            parameters: JsonMap::new(),
+            credentials: BTreeMap::new(),
+            settings: NodeSettings::default(),
+            extra: JsonMap::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = r#"{ "switchyard": 1, "id": "0b6c", "name": "Users", "description": "d",
+      "nodes": [ { "id": "n1", "name": "Fetch users", "type": "http.request", "version": 1,
+                   "position": [240, 120], "parameters": { "url": "https://x", "method": "GET" },
+                   "credentials": { "auth": { "connection": "github", "account": "work" } },
+                   "settings": { "retry": { }, "onError": "stop", "disabled": false, "notes": "" } } ],
+      "connections": [ { "from": { "node": "n1" }, "to": { "node": "n2", "input": "main" } } ],
+      "settings": { "timezone": "UTC", "timeoutSeconds": 3600, "errorWorkflow": null },
+      "pinData": { "n1": [ { "json": { "a": 1 } } ] },
+      "x-owner": { "team": "ops" } }"#;
+
+    #[test]
+    fn parses_the_documented_example_and_keeps_unknown_keys() {
+        let wf: Workflow = serde_json::from_str(EXAMPLE).unwrap();
+        assert_eq!(wf.nodes[0].credentials["auth"].account.as_deref(), Some("work"));
+        assert_eq!(wf.connections[0].from.output, "main");
+        assert_eq!(wf.extra["x-owner"]["team"], "ops");
+        let written = serde_json::to_value(&wf).unwrap();
+        assert_eq!(written["x-owner"]["team"], "ops");
+        let keys: Vec<_> = written["nodes"][0]["parameters"].as_object().unwrap().keys().cloned().collect();
+        assert_eq!(keys, ["url", "method"], "parameter order is kept");
+        let again: Workflow = serde_json::from_value(written).unwrap();
+        assert_eq!(again, wf);
+    }
+}

@@ -1,0 +1,162 @@
+//! A real HTTP server on 127.0.0.1 for tests, with routes that behave like the APIs
+//! workflows call: a users list, an echo, chosen statuses, slow answers.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// A running test server. Dropping it stops the server.
+#[derive(Debug)]
+pub struct TestServer {
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// `http://127.0.0.1:PORT`
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url())
+    }
+
+    /// Starts the server on the current tokio runtime.
+    pub async fn start() -> TestServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router())
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        TestServer { addr, stop: Some(stop), thread: None }
+    }
+
+    /// Starts the server on its own thread and runtime, for tests that are not async
+    /// (e.g. ones that run the CLI binary).
+    pub fn start_in_thread() -> TestServer {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+                tx.send(listener.local_addr().expect("local addr")).expect("send addr");
+                let _ = axum::serve(listener, router())
+                    .with_graceful_shutdown(async {
+                        let _ = stopped.await;
+                    })
+                    .await;
+            });
+        });
+        let addr = rx.recv().expect("server address");
+        TestServer { addr, stop: Some(stop), thread: Some(thread) }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Ten users shaped like a typical public JSON API.
+pub fn users() -> Value {
+    let names = [
+        "Leanne Graham",
+        "Ervin Howell",
+        "Clementine Bauch",
+        "Patricia Lebsack",
+        "Chelsey Dietrich",
+        "Mrs. Dennis Schulist",
+        "Kurtis Weissnat",
+        "Nicholas Runolfsdottir V",
+        "Glenna Reichert",
+        "Clementina DuBuque",
+    ];
+    let cities = [
+        "Gwenborough",
+        "Wisokyburgh",
+        "McKenziehaven",
+        "South Elvis",
+        "Roscoeview",
+        "South Christy",
+        "Howemouth",
+        "Aliyaview",
+        "Bartholomebury",
+        "Lebsackbury",
+    ];
+    Value::Array(
+        names
+            .iter()
+            .zip(cities)
+            .enumerate()
+            .map(|(i, (name, city))| {
+                let user = name.split_whitespace().last().unwrap_or(name).to_lowercase();
+                json!({
+                    "id": i + 1,
+                    "name": name,
+                    "username": user,
+                    "email": format!("{user}@example.com"),
+                    "address": { "city": city, "zipcode": format!("{:05}", 10000 + i * 1111) },
+                    "company": { "name": format!("Company {}", i + 1) }
+                })
+            })
+            .collect(),
+    )
+}
+
+fn router() -> Router {
+    Router::new()
+        .route("/users", get(|| async { axum::Json(users()) }))
+        .route("/echo", any(echo))
+        .route("/status/{code}", any(status))
+        .route("/slow", get(slow))
+        .route("/text", get(|| async { ([(header::CONTENT_TYPE, "text/plain")], "plain text") }))
+        .route("/empty", get(|| async { StatusCode::NO_CONTENT }))
+        .route("/not-json", get(|| async { ([(header::CONTENT_TYPE, "application/json")], "{oops") }))
+}
+
+async fn echo(
+    method: Method,
+    Query(query): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let headers: BTreeMap<String, String> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let parsed = serde_json::from_str::<Value>(&text).unwrap_or(Value::Null);
+    axum::Json(json!({ "method": method.as_str(), "query": query, "headers": headers, "body": text, "json": parsed }))
+        .into_response()
+}
+
+async fn status(Path(code): Path<u16>) -> Response {
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST);
+    (status, format!("status {code}")).into_response()
+}
+
+async fn slow() -> &'static str {
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    "finally"
+}
