@@ -1,1 +1,119 @@
-pub fn _x() {}
+//! Switchyard's one API surface. The desktop shell forwards every command to
+//! [`Api::dispatch`]; the CLI calls the same handlers directly. Lower crates never depend on
+//! this one.
+
+mod error;
+mod executions;
+pub mod files;
+mod manifest;
+mod runs;
+pub mod types;
+mod workflows;
+
+pub use error::{ApiError, ApiResult};
+pub use manifest::{COMMANDS, export_typescript};
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use switchyard_engine::{Engine, Registry, Services};
+use switchyard_model::error::ErrorCode;
+use switchyard_store::Store;
+use tokio_util::sync::CancellationToken;
+use types::{ApiEvent, AppInfo, Empty};
+
+/// What the API needs from whoever hosts it (the desktop shell, the CLI, a test).
+pub trait Host: Send + Sync + 'static {
+    /// Delivers an event to the user interface. Called from run tasks: must not block.
+    fn emit(&self, event: ApiEvent);
+}
+
+/// A host that drops events (for scripts and tests that only need results).
+#[derive(Debug, Default)]
+pub struct SilentHost;
+
+impl Host for SilentHost {
+    fn emit(&self, _event: ApiEvent) {}
+}
+
+pub(crate) struct Inner {
+    pub(crate) host: Arc<dyn Host>,
+    pub(crate) store: Store,
+    pub(crate) engine: Engine,
+    pub(crate) data_dir: PathBuf,
+    /// Runs in progress, by execution id.
+    pub(crate) runs: Mutex<HashMap<String, CancellationToken>>,
+    pub(crate) last_prune: Mutex<Option<std::time::Instant>>,
+}
+
+/// The API: cheap to clone, safe to share.
+#[derive(Clone)]
+pub struct Api {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Api").field("data_dir", &self.inner.data_dir).finish()
+    }
+}
+
+impl Api {
+    /// Opens the API on a data folder with the built-in node types and system services.
+    pub fn open(data_dir: &Path, host: Arc<dyn Host>) -> ApiResult<Api> {
+        Api::open_with(data_dir, host, Services::system())
+    }
+
+    /// Opens the API with injected services (clock, HTTP client), as tests do.
+    pub fn open_with(data_dir: &Path, host: Arc<dyn Host>, services: Services) -> ApiResult<Api> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            ApiError::new(ErrorCode::Io, format!("cannot create the data folder {}: {e}", data_dir.display()))
+        })?;
+        let store = Store::open_in(data_dir)?;
+        let engine = Engine::new(Registry::builtin(), services);
+        Ok(Api {
+            inner: Arc::new(Inner {
+                host,
+                store,
+                engine,
+                data_dir: data_dir.to_path_buf(),
+                runs: Mutex::new(HashMap::new()),
+                last_prune: Mutex::new(None),
+            }),
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// The current time from the engine's clock, as stored.
+    pub(crate) fn now(&self) -> String {
+        switchyard_engine::clock::rfc3339(self.inner.engine.services().clock.now())
+    }
+
+    pub async fn app_info(&self, _: Empty) -> ApiResult<AppInfo> {
+        Ok(AppInfo {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            data_dir: self.inner.data_dir.display().to_string(),
+            database_path: self.inner.store.path().display().to_string(),
+            node_types: self.inner.engine.registry().descriptors().len() as u32,
+        })
+    }
+
+    /// Runs blocking store work off the async runtime.
+    pub(crate) async fn blocking<T, F>(&self, work: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> ApiResult<T> + Send + 'static,
+    {
+        let store = self.inner.store.clone();
+        tokio::task::spawn_blocking(move || work(&store))
+            .await
+            .map_err(|e| ApiError::new(ErrorCode::Internal, format!("a storage task failed: {e}")))?
+    }
+}

@@ -9,6 +9,7 @@ pub mod ids;
 pub mod item;
 pub mod json_pos;
 pub mod path;
+pub mod records;
 pub mod value;
 pub mod workflow;
 
@@ -17,6 +18,7 @@ pub use error::{ErrorClass, ErrorCode, NodeError, ValidationIssue};
 pub use events::{OutputCount, RunEvent, RunEventKind};
 pub use execution::{Execution, ExecutionSummary, NodeRunData, NodeRunStatus, OutputData, RunMode, RunStatus};
 pub use item::{Item, Paired, PairedItem};
+pub use records::{WorkflowRecord, WorkflowSummary};
 pub use value::{Object, Value};
 pub use workflow::{
     Connection, CredentialRef, InputRef, Node, NodeSettings, OnError, OutputRef, Workflow, WorkflowSettings,

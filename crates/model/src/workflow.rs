@@ -53,7 +53,7 @@ pub struct Node {
     pub node_type: String,
     #[serde(default = "default_version")]
     pub version: u32,
-    #[serde(default)]
+    #[serde(default, serialize_with = "position_as_written")]
     pub position: [f64; 2],
     #[serde(default)]
     #[ts(type = "Record<string, unknown>")]
@@ -67,6 +67,20 @@ pub struct Node {
     #[serde(flatten)]
     #[ts(skip)]
     pub extra: JsonMap,
+}
+
+/// Whole coordinates are written as integers, as people write them.
+fn position_as_written<S: serde::Serializer>(position: &[f64; 2], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeTuple;
+    let mut tuple = s.serialize_tuple(2)?;
+    for v in position {
+        if v.fract() == 0.0 && v.abs() < 1e15 {
+            tuple.serialize_element(&(*v as i64))?;
+        } else {
+            tuple.serialize_element(v)?;
+        }
+    }
+    tuple.end()
 }
 
 fn default_version() -> u32 {

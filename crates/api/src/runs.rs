@@ -1,0 +1,169 @@
+//! Running workflows: start, wait, cancel. Every run is recorded in the execution history
+//! and its events go to the host.
+
+use crate::error::{ApiError, ApiResult};
+use crate::types::*;
+use crate::{Api, Host};
+use std::sync::Arc;
+use switchyard_engine::clock::rfc3339;
+use switchyard_engine::{RunDataLimits, RunListener, RunOutcome, RunRequest};
+use switchyard_model::error::ErrorCode;
+use switchyard_model::events::RunEvent;
+use switchyard_model::execution::{NodeRunData, RunMode};
+use switchyard_model::ids::new_id;
+use switchyard_model::item::Item;
+use switchyard_model::value::Value;
+use switchyard_store::{ExecutionLog, ExecutionStart};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Forwards run events and node data to the host.
+struct HostForwarder(Arc<dyn Host>);
+
+impl RunListener for HostForwarder {
+    fn event(&self, event: &RunEvent) {
+        self.0.emit(ApiEvent::Run { event: event.clone() });
+    }
+    fn node_data(&self, execution_id: &str, data: &NodeRunData) {
+        self.0.emit(ApiEvent::NodeData { execution_id: execution_id.to_string(), data: data.clone() });
+    }
+}
+
+/// Writes node data to the execution history (through the background writer).
+struct Recorder(ExecutionLog);
+
+impl RunListener for Recorder {
+    fn event(&self, _event: &RunEvent) {}
+    fn node_data(&self, execution_id: &str, data: &NodeRunData) {
+        self.0.node(execution_id, data.clone());
+    }
+}
+
+impl Api {
+    pub async fn run_start(&self, request: RunStartRequest) -> ApiResult<RunStartResponse> {
+        let (execution_id, _) = self.spawn_run(request, RunMode::Manual).await?;
+        Ok(RunStartResponse { execution_id })
+    }
+
+    pub async fn run_wait(&self, request: RunStartRequest) -> ApiResult<RunResult> {
+        let (execution_id, handle) = self.spawn_run(request, RunMode::Manual).await?;
+        let outcome = handle
+            .await
+            .map_err(|e| ApiError::new(ErrorCode::Internal, format!("run {execution_id} failed to complete: {e}")))?;
+        self.flush_history().await?;
+        Ok(RunResult {
+            execution_id: outcome.execution_id,
+            status: outcome.status,
+            error: outcome.error,
+            duration_ms: outcome.duration_ms,
+            items: outcome.result,
+        })
+    }
+
+    pub async fn run_cancel(&self, request: RunCancelRequest) -> ApiResult<RunCancelResponse> {
+        let token = self.inner.runs.lock().unwrap_or_else(|p| p.into_inner()).get(&request.execution_id).cloned();
+        match token {
+            Some(token) => {
+                token.cancel();
+                Ok(RunCancelResponse { cancelled: true })
+            }
+            None => {
+                // Unknown, or already finished: tell which.
+                let id = request.execution_id.clone();
+                self.blocking(move |store| store.history().get(&id).map_err(ApiError::from)).await?;
+                Ok(RunCancelResponse { cancelled: false })
+            }
+        }
+    }
+
+    /// Waits until every execution record sent so far is on disk.
+    pub async fn flush_history(&self) -> ApiResult<()> {
+        let log = self.inner.store.log();
+        tokio::task::spawn_blocking(move || log.flush())
+            .await
+            .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))??;
+        Ok(())
+    }
+
+    /// Validates and starts a run on its own task. The returned handle yields its outcome.
+    pub async fn spawn_run(
+        &self,
+        request: RunStartRequest,
+        default_mode: RunMode,
+    ) -> ApiResult<(String, JoinHandle<RunOutcome>)> {
+        let workflow = match (request.workflow, &request.workflow_id) {
+            (Some(wf), _) => wf,
+            (None, Some(id)) => self.workflow_get(IdRequest { id: id.clone() }).await?.workflow,
+            (None, None) => return Err(ApiError::bad_request("give a workflow or a workflowId to run")),
+        };
+        let settings = self.settings_get(Empty {}).await?;
+        let mut services = self.inner.engine.services().clone();
+        services.run_data = RunDataLimits {
+            max_items: settings.run_data_max_items as usize,
+            max_bytes: settings.run_data_max_bytes as usize,
+        };
+        let engine = switchyard_engine::Engine::new(self.inner.engine.registry().clone(), services);
+        let prepared = engine.prepare(workflow).map_err(|issues| ApiError::invalid(issues, ""))?;
+        for (field, id) in [("untilNode", &request.until_node), ("startNode", &request.start_node)] {
+            if let Some(id) = id
+                && prepared.node_index(id).is_none()
+            {
+                return Err(ApiError::bad_request(format!("{field}: the workflow has no node with id \"{id}\"")));
+            }
+        }
+        let input = request.input.map(|v| Item::from_input(Value::from(v))).unwrap_or_default();
+        let mode = request.mode.unwrap_or(default_mode);
+        let execution_id = new_id();
+        let cancel = CancellationToken::new();
+        self.inner.runs.lock().unwrap_or_else(|p| p.into_inner()).insert(execution_id.clone(), cancel.clone());
+        let log = self.inner.store.log();
+        log.started(ExecutionStart {
+            id: execution_id.clone(),
+            workflow: (*prepared.workflow).clone(),
+            mode,
+            started_at: self.now(),
+        });
+        let run_request = RunRequest {
+            execution_id: execution_id.clone(),
+            mode: Some(mode),
+            input,
+            start: request.start_node,
+            until: request.until_node,
+            listeners: vec![Arc::new(Recorder(log.clone())), Arc::new(HostForwarder(self.inner.host.clone()))],
+            cancel,
+        };
+        let api = self.clone();
+        let id = execution_id.clone();
+        let handle = tokio::spawn(async move {
+            let outcome = engine.run(prepared, run_request).await;
+            log.finished(
+                &id,
+                outcome.status,
+                &rfc3339(outcome.finished_at),
+                outcome.duration_ms,
+                outcome.error.clone(),
+            );
+            api.inner.runs.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+            api.prune_now_and_then();
+            outcome
+        });
+        Ok((execution_id, handle))
+    }
+
+    /// Applies the pruning settings at most once a minute.
+    fn prune_now_and_then(&self) {
+        {
+            let mut last = self.inner.last_prune.lock().unwrap_or_else(|p| p.into_inner());
+            if last.is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(60)) {
+                return;
+            }
+            *last = Some(std::time::Instant::now());
+        }
+        let api = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = api.apply_pruning().await {
+                tracing::warn!("pruning the execution history failed: {e}");
+            }
+        });
+    }
+}

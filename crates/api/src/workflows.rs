@@ -1,0 +1,138 @@
+//! Workflow commands.
+
+use crate::Api;
+use crate::error::{ApiError, ApiResult};
+use crate::files::{file_name_for, write_atomically};
+use crate::types::*;
+use switchyard_engine::validate::validate_text;
+use switchyard_model::error::ErrorCode;
+use switchyard_model::ids::new_id;
+use switchyard_model::records::WorkflowRecord;
+use switchyard_model::workflow::{Node, Workflow};
+
+impl Api {
+    pub async fn workflow_list(&self, request: WorkflowListRequest) -> ApiResult<WorkflowListResponse> {
+        self.blocking(move |store| {
+            Ok(WorkflowListResponse { workflows: store.workflows().list(request.search.as_deref())? })
+        })
+        .await
+    }
+
+    pub async fn workflow_get(&self, request: IdRequest) -> ApiResult<WorkflowRecord> {
+        self.blocking(move |store| Ok(store.workflows().get(&request.id)?)).await
+    }
+
+    pub async fn workflow_create(&self, request: WorkflowCreateRequest) -> ApiResult<WorkflowRecord> {
+        let name = request.name.trim();
+        if name.is_empty() {
+            return Err(ApiError::bad_request("a workflow needs a name"));
+        }
+        let mut wf = Workflow::new(name);
+        let mut trigger = Node::new("start", "Start", "trigger.manual");
+        trigger.position = [120.0, 200.0];
+        wf.nodes.push(trigger);
+        let now = self.now();
+        self.blocking(move |store| Ok(store.workflows().create(&wf, &now)?)).await
+    }
+
+    pub async fn workflow_save(&self, request: WorkflowSaveRequest) -> ApiResult<WorkflowSaveResponse> {
+        if request.workflow.name.trim().is_empty() {
+            return Err(ApiError::bad_request("a workflow needs a name"));
+        }
+        if request.workflow.id.trim().is_empty() {
+            return Err(ApiError::bad_request("a workflow needs an id"));
+        }
+        let issues = self.inner.engine.validate(&request.workflow);
+        let now = self.now();
+        let record = self
+            .blocking(move |store| Ok(store.workflows().save(&request.workflow, request.expected_version, &now)?))
+            .await?;
+        Ok(WorkflowSaveResponse { record, issues })
+    }
+
+    pub async fn workflow_rename(&self, request: WorkflowRenameRequest) -> ApiResult<WorkflowRecord> {
+        let name = request.name.trim().to_string();
+        if name.is_empty() {
+            return Err(ApiError::bad_request("a workflow needs a name"));
+        }
+        let now = self.now();
+        self.blocking(move |store| {
+            let record = store.workflows().get(&request.id)?;
+            let mut wf = record.workflow;
+            wf.name = name;
+            Ok(store.workflows().save(&wf, Some(record.version), &now)?)
+        })
+        .await
+    }
+
+    pub async fn workflow_duplicate(&self, request: IdRequest) -> ApiResult<WorkflowRecord> {
+        let now = self.now();
+        self.blocking(move |store| {
+            let mut wf = store.workflows().get(&request.id)?.workflow;
+            wf.id = new_id();
+            wf.name = format!("{} (copy)", wf.name);
+            Ok(store.workflows().create(&wf, &now)?)
+        })
+        .await
+    }
+
+    pub async fn workflow_delete(&self, request: IdRequest) -> ApiResult<DeletedResponse> {
+        self.blocking(move |store| {
+            store.workflows().delete(&request.id)?;
+            Ok(DeletedResponse { id: request.id })
+        })
+        .await
+    }
+
+    pub async fn workflow_import(&self, request: WorkflowImportRequest) -> ApiResult<WorkflowImportResponse> {
+        let file = request.file_name.clone().unwrap_or_default();
+        let report = validate_text(&request.text, self.inner.engine.registry());
+        if !report.issues.is_empty() {
+            return Err(ApiError::invalid(report.issues, &file));
+        }
+        let mut wf =
+            report.workflow.ok_or_else(|| ApiError::new(ErrorCode::InvalidWorkflow, "the file holds no workflow"))?;
+        let now = self.now();
+        self.blocking(move |store| {
+            let mut notes = Vec::new();
+            if store.workflows().find(&wf.id)?.is_some() {
+                let old = std::mem::replace(&mut wf.id, new_id());
+                notes.push(format!(
+                    "a workflow with id {old} already exists, so this one was imported as a new workflow with id {}",
+                    wf.id
+                ));
+            }
+            let record = store.workflows().create(&wf, &now)?;
+            Ok(WorkflowImportResponse { record, notes })
+        })
+        .await
+    }
+
+    pub async fn workflow_export(&self, request: WorkflowExportRequest) -> ApiResult<WorkflowExportResponse> {
+        let record = self.workflow_get(IdRequest { id: request.id.clone() }).await?;
+        let text = record.workflow.to_pretty_json();
+        let file_name = file_name_for(&record.workflow.name);
+        if let Some(path) = &request.path {
+            let target = std::path::PathBuf::from(path);
+            let bytes = text.clone().into_bytes();
+            tokio::task::spawn_blocking(move || write_atomically(&target, &bytes))
+                .await
+                .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?
+                .map_err(|e| ApiError::new(ErrorCode::Io, format!("cannot write {path}: {e}")))?;
+        }
+        Ok(WorkflowExportResponse { text, file_name, path: request.path })
+    }
+
+    pub async fn workflow_validate(&self, request: WorkflowValidateRequest) -> ApiResult<ValidationReport> {
+        let issues = match (request.workflow, request.text) {
+            (Some(wf), _) => self.inner.engine.validate(&wf),
+            (None, Some(text)) => validate_text(&text, self.inner.engine.registry()).issues,
+            (None, None) => return Err(ApiError::bad_request("give a workflow or a file's text to validate")),
+        };
+        Ok(ValidationReport { valid: issues.is_empty(), issues })
+    }
+
+    pub async fn node_types(&self, _: Empty) -> ApiResult<NodeTypesResponse> {
+        Ok(NodeTypesResponse { node_types: self.inner.engine.registry().descriptors() })
+    }
+}

@@ -1,0 +1,245 @@
+//! API tests: the handlers over a real SQLite file, called through the same string
+//! dispatcher the desktop shell uses.
+
+use serde_json::{Value as Json, json};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use switchyard_api::types::ApiEvent;
+use switchyard_api::{Api, ApiError, COMMANDS, Host};
+use switchyard_engine::{Services, TokioClock};
+use switchyard_model::error::ErrorCode;
+
+#[derive(Default)]
+struct RecordingHost(Mutex<Vec<ApiEvent>>);
+
+impl Host for RecordingHost {
+    fn emit(&self, event: ApiEvent) {
+        self.0.lock().unwrap().push(event);
+    }
+}
+
+fn open() -> (tempfile::TempDir, Api, Arc<RecordingHost>) {
+    let dir = tempfile::tempdir().unwrap();
+    let host = Arc::new(RecordingHost::default());
+    let clock = Arc::new(TokioClock::starting_at("2026-03-01T09:00:00Z".parse().unwrap()));
+    let services = Services::new(clock, switchyard_engine::services::default_http_client());
+    let api = Api::open_with(dir.path(), host.clone(), services).unwrap();
+    (dir, api, host)
+}
+
+async fn call(api: &Api, command: &str, payload: Json) -> Result<Json, ApiError> {
+    api.dispatch(command, payload).await
+}
+
+fn example(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/../../assets/examples/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+#[tokio::test]
+async fn workflow_lifecycle_through_the_dispatcher() {
+    let (_dir, api, _) = open();
+    let created = call(&api, "workflow_create", json!({"name": "  Daily report "})).await.unwrap();
+    let id = created["workflow"]["id"].as_str().unwrap().to_string();
+    assert_eq!(created["workflow"]["name"], "Daily report");
+    assert_eq!(created["workflow"]["nodes"][0]["type"], "trigger.manual");
+    assert_eq!(created["version"], 1);
+
+    let mut wf = created["workflow"].clone();
+    wf["description"] = json!("mail the numbers");
+    wf["nodes"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": "s", "name": "Set", "type": "data.set", "parameters": {"bogus": 1}}));
+    let saved = call(&api, "workflow_save", json!({"workflow": wf, "expectedVersion": 1})).await.unwrap();
+    assert_eq!(saved["record"]["version"], 2);
+    assert_eq!(saved["issues"][0]["code"], "unknown_parameter", "issues come back but the save happens");
+    let conflict = call(&api, "workflow_save", json!({"workflow": wf, "expectedVersion": 1})).await.unwrap_err();
+    assert_eq!(conflict.code, ErrorCode::Conflict);
+    assert!(conflict.message.contains("changed elsewhere"), "{}", conflict.message);
+
+    call(&api, "workflow_rename", json!({"id": id, "name": "Weekly report"})).await.unwrap();
+    let copy = call(&api, "workflow_duplicate", json!({"id": id})).await.unwrap();
+    assert_eq!(copy["workflow"]["name"], "Weekly report (copy)");
+    let list = call(&api, "workflow_list", json!({"search": "weekly"})).await.unwrap();
+    assert_eq!(list["workflows"].as_array().unwrap().len(), 2);
+    call(&api, "workflow_delete", json!({"id": id})).await.unwrap();
+    let missing = call(&api, "workflow_get", json!({"id": id})).await.unwrap_err();
+    assert_eq!(missing.code, ErrorCode::NotFound);
+}
+
+#[tokio::test]
+async fn bad_requests_and_unknown_commands() {
+    let (_dir, api, _) = open();
+    let err = call(&api, "workflow_get", json!({"idd": 1})).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::BadRequest);
+    assert!(err.message.contains("missing field `id`"), "{}", err.message);
+    let err = call(&api, "workflow_explode", json!({})).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::BadRequest);
+    assert_eq!(err.details["commands"].as_array().unwrap().len(), COMMANDS.len());
+    let err = call(&api, "workflow_create", json!({"name": "  "})).await.unwrap_err();
+    assert_eq!(err.message, "a workflow needs a name");
+}
+
+#[tokio::test]
+async fn import_is_all_or_nothing_and_export_round_trips() {
+    let (dir, api, _) = open();
+    let bad =
+        call(&api, "workflow_import", json!({"text": "{\"switchyard\": 1, \"id\": \"x\"", "fileName": "broken.json"}))
+            .await
+            .unwrap_err();
+    assert_eq!(bad.code, ErrorCode::InvalidWorkflow);
+    assert!(bad.message.starts_with("the workflow is not valid: broken.json:1:"), "{}", bad.message);
+    assert_eq!(bad.issues()[0].code, ErrorCode::InvalidJson);
+    let list = call(&api, "workflow_list", json!({})).await.unwrap();
+    assert!(list["workflows"].as_array().unwrap().is_empty(), "nothing was written");
+
+    let text = example("order-totals.json");
+    let imported = call(&api, "workflow_import", json!({"text": text})).await.unwrap();
+    let id = imported["record"]["workflow"]["id"].as_str().unwrap().to_string();
+    assert!(imported["notes"].as_array().unwrap().is_empty());
+    let again = call(&api, "workflow_import", json!({"text": text})).await.unwrap();
+    assert_ne!(again["record"]["workflow"]["id"].as_str().unwrap(), id);
+    assert!(again["notes"][0].as_str().unwrap().contains("already exists"));
+
+    let path = dir.path().join("out").join("exported.json");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let exported = call(&api, "workflow_export", json!({"id": id, "path": path})).await.unwrap();
+    assert_eq!(exported["fileName"], "order-totals-per-customer.json");
+    let written = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(written, exported["text"].as_str().unwrap());
+    let original: switchyard_model::workflow::Workflow = serde_json::from_str(&text).unwrap();
+    let round: switchyard_model::workflow::Workflow = serde_json::from_str(&written).unwrap();
+    assert_eq!(round, original, "export gives back the imported workflow");
+    assert!(
+        written.contains("\"position\": [\n        260,\n        0\n      ]"),
+        "whole positions stay integers:\n{written}"
+    );
+
+    let err = call(&api, "workflow_export", json!({"id": id, "path": dir.path().join("no/such/dir/x.json")}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::Io);
+}
+
+#[tokio::test]
+async fn runs_are_recorded_and_streamed() {
+    let (_dir, api, host) = open();
+    let imported = call(&api, "workflow_import", json!({"text": example("hello-world.json")})).await.unwrap();
+    let id = imported["record"]["workflow"]["id"].clone();
+    let result = call(&api, "run_wait", json!({"workflowId": id, "input": {"name": "Grace"}})).await.unwrap();
+    assert_eq!(result["status"], "success");
+    assert_eq!(result["items"][0]["json"]["greeting"], "Hello, Grace!");
+    let execution_id = result["executionId"].as_str().unwrap().to_string();
+
+    let events = host.0.lock().unwrap().clone();
+    let kinds: Vec<String> = events
+        .iter()
+        .map(|e| match e {
+            ApiEvent::Run { event } => serde_json::to_value(&event.kind).unwrap()["type"].as_str().unwrap().to_string(),
+            ApiEvent::NodeData { .. } => "nodeData".into(),
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "runStarted",
+            "nodeStarted",
+            "nodeData",
+            "nodeFinished",
+            "nodeStarted",
+            "nodeData",
+            "nodeFinished",
+            "runFinished"
+        ]
+    );
+
+    let execution = call(&api, "execution_get", json!({"id": execution_id})).await.unwrap();
+    assert_eq!(execution["summary"]["status"], "success");
+    assert_eq!(execution["summary"]["mode"], "manual");
+    assert!(
+        execution["summary"]["startedAt"].as_str().unwrap().starts_with("2026-03-01T09:00:0"),
+        "the injected clock is used"
+    );
+    assert_eq!(execution["nodes"][1]["outputs"][0]["items"][0]["json"]["greeting"], "Hello, Grace!");
+    assert_eq!(execution["workflow"]["name"], "Hello world");
+    let list = call(&api, "execution_list", json!({"workflowId": id})).await.unwrap();
+    assert_eq!(list["executions"].as_array().unwrap().len(), 1);
+
+    // An unsaved workflow from the editor runs too, and invalid ones are refused whole.
+    let mut unsaved: Json = serde_json::from_str(&example("hello-world.json")).unwrap();
+    unsaved["nodes"][1]["parameters"]["keep"] = json!("sometimes");
+    let err = call(&api, "run_start", json!({"workflow": unsaved})).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidWorkflow);
+    assert_eq!(err.issues()[0].path, "$.nodes[1].parameters.keep");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_started_run_can_be_cancelled() {
+    let (_dir, api, _) = open();
+    let wf = json!({
+        "switchyard": 1, "id": "w-wait", "name": "Wait",
+        "nodes": [
+            {"id": "t", "name": "Start", "type": "trigger.manual"},
+            {"id": "w", "name": "Wait", "type": "flow.wait", "parameters": {"amount": 1, "unit": "hours"}}
+        ],
+        "connections": [{"from": {"node": "t"}, "to": {"node": "w"}}]
+    });
+    let started = call(&api, "run_start", json!({"workflow": wf})).await.unwrap();
+    let execution_id = started["executionId"].as_str().unwrap().to_string();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let cancelled = call(&api, "run_cancel", json!({"executionId": execution_id})).await.unwrap();
+    assert_eq!(cancelled["cancelled"], true);
+    let mut status = Json::Null;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        api.flush_history().await.unwrap();
+        status = call(&api, "execution_get", json!({"id": execution_id})).await.unwrap()["summary"]["status"].clone();
+        if status != "running" {
+            break;
+        }
+    }
+    assert_eq!(status, "cancelled");
+    let again = call(&api, "run_cancel", json!({"executionId": execution_id})).await.unwrap();
+    assert_eq!(again["cancelled"], false);
+    let unknown = call(&api, "run_cancel", json!({"executionId": "nope"})).await.unwrap_err();
+    assert_eq!(unknown.code, ErrorCode::NotFound);
+}
+
+#[tokio::test]
+async fn settings_cap_the_stored_run_data() {
+    let (_dir, api, _) = open();
+    let defaults = call(&api, "settings_get", json!({})).await.unwrap();
+    assert_eq!(defaults["runDataMaxItems"], 1000);
+    let mut changed = defaults.clone();
+    changed["runDataMaxItems"] = json!(2);
+    call(&api, "settings_update", changed).await.unwrap();
+    let bad = call(&api, "settings_update", json!({"runDataMaxItems": 0})).await.unwrap_err();
+    assert_eq!(bad.code, ErrorCode::BadRequest);
+
+    let wf = json!({
+        "switchyard": 1, "id": "w-many", "name": "Many",
+        "nodes": [{"id": "t", "name": "Start", "type": "trigger.manual"}]
+    });
+    let result =
+        call(&api, "run_wait", json!({"workflow": wf, "input": [{"a": 1}, {"a": 2}, {"a": 3}]})).await.unwrap();
+    assert_eq!(result["items"].as_array().unwrap().len(), 3);
+    let execution = call(&api, "execution_get", json!({"id": result["executionId"]})).await.unwrap();
+    let output = &execution["nodes"][0]["outputs"][0];
+    assert_eq!((output["total"].clone(), output["truncated"].clone()), (json!(3), json!(true)));
+    assert_eq!(output["items"].as_array().unwrap().len(), 2);
+
+    let pruned = call(&api, "execution_prune", json!({"keepLast": 0})).await.unwrap();
+    assert_eq!(pruned["deleted"], 1);
+}
+
+#[test]
+fn typescript_export_lists_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    switchyard_api::export_typescript(dir.path()).unwrap();
+    let commands = std::fs::read_to_string(dir.path().join("commands.ts")).unwrap();
+    for name in COMMANDS {
+        assert!(commands.contains(&format!("  {name}: {{ request: ")), "{name} is missing from commands.ts");
+    }
+    assert!(dir.path().join("RunEvent.ts").exists());
+    assert!(dir.path().join("serde_json/JsonValue.ts").exists());
+}

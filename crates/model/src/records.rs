@@ -1,0 +1,31 @@
+//! Stored workflow records as the API returns them.
+
+use crate::workflow::Workflow;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// A saved workflow with its bookkeeping.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowRecord {
+    pub workflow: Workflow,
+    /// Increases by one on every save; saving with an older version is refused.
+    pub version: u32,
+    pub active: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A workflow in the list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowSummary {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub version: u32,
+    pub active: bool,
+    pub node_count: u32,
+    pub created_at: String,
+    pub updated_at: String,
+}

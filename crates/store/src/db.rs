@@ -1,0 +1,43 @@
+//! Opening the database: pragmas and embedded, versioned migrations.
+
+use crate::error::{Result, StoreError};
+use rusqlite::Connection;
+use std::path::Path;
+use std::time::Duration;
+
+/// Migrations in order; the schema version is `PRAGMA user_version`.
+const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("migrations/0001_init.sql"))];
+
+pub fn latest_version() -> u32 {
+    MIGRATIONS.last().map_or(0, |(v, _)| *v)
+}
+
+/// Opens a connection with Switchyard's pragmas: WAL, synchronous=FULL (every commit is on
+/// disk before it returns), foreign keys, and a busy timeout for concurrent writers.
+pub fn connect(path: &Path) -> Result<Connection> {
+    let open = |e| StoreError::Open { path: path.to_path_buf(), source: e };
+    let conn = Connection::open(path).map_err(open)?;
+    conn.busy_timeout(Duration::from_secs(10)).map_err(open)?;
+    conn.pragma_update(None, "journal_mode", "WAL").map_err(open)?;
+    conn.pragma_update(None, "synchronous", "FULL").map_err(open)?;
+    conn.pragma_update(None, "foreign_keys", "ON").map_err(open)?;
+    Ok(conn)
+}
+
+/// Brings the schema up to date, one migration per transaction.
+pub fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+    let current: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let known = latest_version();
+    if current > known {
+        return Err(StoreError::TooNew { path: path.to_path_buf(), found: current, known });
+    }
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        let tx = conn.transaction().map_err(|e| StoreError::Migration { version: *version, source: e })?;
+        tx.execute_batch(sql).map_err(|e| StoreError::Migration { version: *version, source: e })?;
+        tx.pragma_update(None, "user_version", version)
+            .map_err(|e| StoreError::Migration { version: *version, source: e })?;
+        tx.commit().map_err(|e| StoreError::Migration { version: *version, source: e })?;
+        tracing::info!(version, "database migrated");
+    }
+    Ok(())
+}

@@ -1,0 +1,31 @@
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the database {path}: {source}")]
+    Open { path: PathBuf, source: rusqlite::Error },
+    #[error("cannot create the data folder {path}: {source}")]
+    DataDir { path: PathBuf, source: std::io::Error },
+    #[error("the database {path} has schema version {found}, newer than this build knows ({known}); update Switchyard")]
+    TooNew { path: PathBuf, found: u32, known: u32 },
+    #[error("migration {version} failed: {source}")]
+    Migration { version: u32, source: rusqlite::Error },
+    #[error("workflow {0} not found")]
+    WorkflowNotFound(String),
+    #[error("execution {0} not found")]
+    ExecutionNotFound(String),
+    #[error(
+        "workflow {id} was changed elsewhere (stored version {stored}, this edit started from {expected}); reload it"
+    )]
+    Conflict { id: String, stored: u32, expected: u32 },
+    #[error("a workflow with id {0} already exists")]
+    AlreadyExists(String),
+    #[error("stored data is damaged ({what}): {message}")]
+    Corrupt { what: String, message: String },
+    #[error("the execution log writer stopped: {0}")]
+    WriterStopped(String),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;

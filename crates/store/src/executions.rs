@@ -1,0 +1,311 @@
+//! Executions: written by a background writer that commits in batches (so a run never waits
+//! on the disk), read and pruned through [`ExecutionHistory`].
+
+use crate::Db;
+use crate::error::{Result, StoreError};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+use switchyard_model::error::NodeError;
+use switchyard_model::execution::{Execution, ExecutionSummary, NodeRunData, RunMode, RunStatus};
+use switchyard_model::workflow::Workflow;
+
+/// What is known when a run starts.
+#[derive(Debug, Clone)]
+pub struct ExecutionStart {
+    pub id: String,
+    pub workflow: Workflow,
+    pub mode: RunMode,
+    pub started_at: String,
+}
+
+enum Message {
+    Start(Box<ExecutionStart>),
+    Node(String, Box<NodeRunData>),
+    Finish { id: String, status: RunStatus, finished_at: String, duration_ms: u32, error: Option<Box<NodeError>> },
+    Flush(Sender<std::result::Result<(), String>>),
+}
+
+/// The write side of the execution history. Cheap to clone; every clone feeds one writer
+/// thread with its own connection.
+#[derive(Debug, Clone)]
+pub struct ExecutionLog {
+    tx: Sender<Message>,
+    failure: Arc<Mutex<Option<String>>>,
+}
+
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Message")
+    }
+}
+
+/// Messages taken into one transaction at most.
+const BATCH: usize = 512;
+
+impl ExecutionLog {
+    pub(crate) fn start(conn: Connection) -> ExecutionLog {
+        let (tx, rx) = channel();
+        let failure = Arc::new(Mutex::new(None));
+        let thread_failure = failure.clone();
+        std::thread::Builder::new()
+            .name("switchyard-execution-log".into())
+            .spawn(move || writer(conn, rx, thread_failure))
+            .expect("spawn the execution log writer");
+        ExecutionLog { tx, failure }
+    }
+
+    fn send(&self, message: Message) {
+        if self.tx.send(message).is_err() {
+            self.fail("the writer thread has stopped".into());
+        }
+    }
+
+    fn fail(&self, message: String) {
+        let mut failure = self.failure.lock().unwrap_or_else(|p| p.into_inner());
+        failure.get_or_insert(message);
+    }
+
+    /// Records that a run started (status `running`, owned by this process).
+    pub fn started(&self, start: ExecutionStart) {
+        self.send(Message::Start(Box::new(start)));
+    }
+
+    /// Records one node's data.
+    pub fn node(&self, execution_id: &str, data: NodeRunData) {
+        self.send(Message::Node(execution_id.to_string(), Box::new(data)));
+    }
+
+    /// Records how a run ended.
+    pub fn finished(&self, id: &str, status: RunStatus, finished_at: &str, duration_ms: u32, error: Option<NodeError>) {
+        self.send(Message::Finish {
+            id: id.to_string(),
+            status,
+            finished_at: finished_at.to_string(),
+            duration_ms,
+            error: error.map(Box::new),
+        });
+    }
+
+    /// Waits until everything sent so far is committed; reports a write that failed.
+    pub fn flush(&self) -> Result<()> {
+        let (tx, rx) = channel();
+        self.send(Message::Flush(tx));
+        let outcome = rx.recv().map_err(|_| StoreError::WriterStopped("the writer thread has stopped".into()))?;
+        if let Some(failure) = self.failure.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            return Err(StoreError::WriterStopped(failure));
+        }
+        outcome.map_err(StoreError::WriterStopped)
+    }
+}
+
+fn writer(mut conn: Connection, rx: Receiver<Message>, failure: Arc<Mutex<Option<String>>>) {
+    let pid = std::process::id();
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(m) => batch.push(m),
+                Err(_) => break,
+            }
+        }
+        let mut flushes = Vec::new();
+        let result = (|| -> rusqlite::Result<()> {
+            let tx = conn.transaction()?;
+            for message in batch {
+                match message {
+                    Message::Start(start) => {
+                        tx.execute(
+                            "INSERT OR REPLACE INTO executions (id, workflow_id, workflow_name, workflow_definition, status, mode, started_at, owner_pid)
+                             VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7)",
+                            params![
+                                start.id,
+                                start.workflow.id,
+                                start.workflow.name,
+                                serde_json::to_string(&start.workflow).unwrap_or_default(),
+                                start.mode.as_str(),
+                                start.started_at,
+                                pid
+                            ],
+                        )?;
+                    }
+                    Message::Node(id, data) => {
+                        tx.execute(
+                            "INSERT INTO execution_nodes (execution_id, seq, node_id, data)
+                             VALUES (?1, (SELECT COUNT(*) FROM execution_nodes WHERE execution_id = ?1), ?2, ?3)",
+                            params![id, data.node_id, serde_json::to_string(&data).unwrap_or_default()],
+                        )?;
+                    }
+                    Message::Finish { id, status, finished_at, duration_ms, error } => {
+                        let error = error.map(|e| serde_json::to_string(&e).unwrap_or_default());
+                        tx.execute(
+                            "UPDATE executions SET status = ?2, finished_at = ?3, duration_ms = ?4, error = ?5, owner_pid = NULL WHERE id = ?1",
+                            params![id, status.as_str(), finished_at, duration_ms, error],
+                        )?;
+                    }
+                    Message::Flush(ack) => flushes.push(ack),
+                }
+            }
+            tx.commit()
+        })();
+        let outcome = result.map_err(|e| {
+            let message = format!("writing the execution history failed: {e}");
+            tracing::error!("{message}");
+            failure.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(message.clone());
+            message
+        });
+        for ack in flushes {
+            let _ = ack.send(outcome.clone());
+        }
+    }
+}
+
+/// Marks runs left `running` by a process that no longer exists as `interrupted`.
+pub(crate) fn mark_interrupted(conn: &Connection) -> Result<()> {
+    let mut stmt = conn.prepare("SELECT id, owner_pid FROM executions WHERE status = 'running'")?;
+    let rows: Vec<(String, Option<u32>)> =
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+    for (id, pid) in rows {
+        if pid.is_none_or(|p| !process_alive(p)) {
+            let error = NodeError::new(
+                switchyard_model::error::ErrorCode::Internal,
+                "the process running this execution ended before it finished",
+            );
+            conn.execute(
+                "UPDATE executions SET status = 'interrupted', owner_pid = NULL, error = ?2 WHERE id = ?1",
+                params![id, serde_json::to_string(&error).unwrap_or_default()],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether a process id is alive. On Linux this reads /proc; elsewhere a run is only marked
+/// interrupted when it has no owner recorded.
+fn process_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    if cfg!(target_os = "linux") { std::path::Path::new(&format!("/proc/{pid}")).exists() } else { true }
+}
+
+/// Which executions to list.
+#[derive(Debug, Clone, Default)]
+pub struct ExecutionFilter {
+    pub workflow_id: Option<String>,
+    pub status: Option<RunStatus>,
+    /// Only executions that started before this time (for paging).
+    pub before: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// Which executions pruning removes. Running executions are never pruned.
+#[derive(Debug, Clone, Default)]
+pub struct PruneRule {
+    /// Remove executions that started before this RFC 3339 time.
+    pub started_before: Option<String>,
+    /// Keep only this many of the newest executions.
+    pub keep_last: Option<u32>,
+}
+
+/// The read side of the execution history.
+#[derive(Debug, Clone)]
+pub struct ExecutionHistory {
+    db: Arc<Db>,
+}
+
+const SUMMARY_COLUMNS: &str =
+    "id, workflow_id, workflow_name, status, mode, started_at, finished_at, duration_ms, error";
+
+fn summary(row: &Row<'_>) -> rusqlite::Result<ExecutionSummary> {
+    let status: String = row.get(3)?;
+    let mode: String = row.get(4)?;
+    let error: Option<String> = row.get(8)?;
+    Ok(ExecutionSummary {
+        id: row.get(0)?,
+        workflow_id: row.get(1)?,
+        workflow_name: row.get(2)?,
+        status: RunStatus::parse(&status).unwrap_or(RunStatus::Error),
+        mode: RunMode::parse(&mode).unwrap_or(RunMode::Manual),
+        started_at: row.get(5)?,
+        finished_at: row.get(6)?,
+        duration_ms: row.get(7)?,
+        error: error.and_then(|e| serde_json::from_str(&e).ok()),
+    })
+}
+
+impl ExecutionHistory {
+    pub(crate) fn new(db: Arc<Db>) -> ExecutionHistory {
+        ExecutionHistory { db }
+    }
+
+    /// Executions, newest first.
+    pub fn list(&self, filter: &ExecutionFilter) -> Result<Vec<ExecutionSummary>> {
+        let conn = self.db.lock();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {SUMMARY_COLUMNS} FROM executions
+             WHERE (?1 IS NULL OR workflow_id = ?1) AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR started_at < ?3)
+             ORDER BY started_at DESC, id DESC LIMIT ?4"
+        ))?;
+        let rows = stmt.query_map(
+            params![
+                filter.workflow_id,
+                filter.status.map(RunStatus::as_str),
+                filter.before,
+                filter.limit.unwrap_or(100).min(10_000)
+            ],
+            summary,
+        )?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn get(&self, id: &str) -> Result<Execution> {
+        let conn = self.db.lock();
+        let row = conn
+            .query_row(
+                &format!("SELECT {SUMMARY_COLUMNS}, workflow_definition FROM executions WHERE id = ?1"),
+                [id],
+                |r| Ok((summary(r)?, r.get::<_, String>(9)?)),
+            )
+            .optional()?;
+        let Some((summary, definition)) = row else { return Err(StoreError::ExecutionNotFound(id.to_string())) };
+        let workflow: Workflow = serde_json::from_str(&definition)
+            .map_err(|e| StoreError::Corrupt { what: format!("execution {id}"), message: e.to_string() })?;
+        let mut stmt = conn.prepare("SELECT data FROM execution_nodes WHERE execution_id = ?1 ORDER BY seq")?;
+        let nodes = stmt
+            .query_map([id], |r| r.get::<_, String>(0))?
+            .map(|text| {
+                let text = text?;
+                serde_json::from_str::<NodeRunData>(&text).map_err(|e| StoreError::Corrupt {
+                    what: format!("execution {id} node data"),
+                    message: e.to_string(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Execution { summary, workflow, nodes })
+    }
+
+    /// Deletes finished executions by age and count; returns how many went.
+    pub fn prune(&self, rule: &PruneRule) -> Result<u32> {
+        let mut conn = self.db.lock();
+        let tx = conn.transaction()?;
+        let mut deleted = 0;
+        if let Some(before) = &rule.started_before {
+            deleted += tx.execute("DELETE FROM executions WHERE status != 'running' AND started_at < ?1", [before])?;
+        }
+        if let Some(keep) = rule.keep_last {
+            deleted += tx.execute(
+                "DELETE FROM executions WHERE status != 'running' AND id NOT IN
+                 (SELECT id FROM executions ORDER BY started_at DESC, id DESC LIMIT ?1)",
+                [keep],
+            )?;
+        }
+        tx.commit()?;
+        Ok(deleted as u32)
+    }
+
+    /// How many executions are stored.
+    pub fn count(&self) -> Result<u32> {
+        Ok(self.db.lock().query_row("SELECT COUNT(*) FROM executions", [], |r| r.get(0))?)
+    }
+}

@@ -1,0 +1,160 @@
+//! Saved workflows.
+
+use crate::Db;
+use crate::error::{Result, StoreError};
+use rusqlite::{OptionalExtension, Row, params};
+use std::sync::Arc;
+use switchyard_model::records::{WorkflowRecord, WorkflowSummary};
+use switchyard_model::workflow::Workflow;
+
+#[derive(Debug, Clone)]
+pub struct Workflows {
+    db: Arc<Db>,
+}
+
+fn summary(row: &Row<'_>) -> rusqlite::Result<WorkflowSummary> {
+    Ok(WorkflowSummary {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        description: row.get(2)?,
+        version: row.get(3)?,
+        active: row.get(4)?,
+        node_count: row.get(5)?,
+        created_at: row.get(6)?,
+        updated_at: row.get(7)?,
+    })
+}
+
+fn to_text(wf: &Workflow) -> String {
+    serde_json::to_string(wf).unwrap_or_default()
+}
+
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+impl Workflows {
+    pub(crate) fn new(db: Arc<Db>) -> Workflows {
+        Workflows { db }
+    }
+
+    /// Workflows, most recently changed first; `search` matches name or description.
+    pub fn list(&self, search: Option<&str>) -> Result<Vec<WorkflowSummary>> {
+        let conn = self.db.lock();
+        let pattern = format!("%{}%", escape_like(search.unwrap_or("").trim()));
+        let mut stmt = conn.prepare(
+            "SELECT id, name, description, version, active, node_count, created_at, updated_at FROM workflows
+             WHERE name LIKE ?1 ESCAPE '\\' OR description LIKE ?1 ESCAPE '\\'
+             ORDER BY updated_at DESC, id DESC",
+        )?;
+        let rows = stmt.query_map([pattern], summary)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn get(&self, id: &str) -> Result<WorkflowRecord> {
+        self.find(id)?.ok_or_else(|| StoreError::WorkflowNotFound(id.to_string()))
+    }
+
+    pub fn find(&self, id: &str) -> Result<Option<WorkflowRecord>> {
+        let row = self
+            .db
+            .lock()
+            .query_row(
+                "SELECT definition, version, active, created_at, updated_at FROM workflows WHERE id = ?1",
+                [id],
+                |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()?;
+        let Some((definition, version, active, created_at, updated_at)) = row else { return Ok(None) };
+        let workflow: Workflow = serde_json::from_str(&definition)
+            .map_err(|e| StoreError::Corrupt { what: format!("workflow {id}"), message: e.to_string() })?;
+        Ok(Some(WorkflowRecord { workflow, version, active, created_at, updated_at }))
+    }
+
+    /// Stores a new workflow; its id must be free.
+    pub fn create(&self, wf: &Workflow, now: &str) -> Result<WorkflowRecord> {
+        let conn = self.db.lock();
+        let inserted = conn.execute(
+            "INSERT INTO workflows (id, name, description, active, definition, node_count, version, created_at, updated_at)
+             VALUES (?1, ?2, ?3, 0, ?4, ?5, 1, ?6, ?6) ON CONFLICT (id) DO NOTHING",
+            params![wf.id, wf.name, wf.description, to_text(wf), wf.nodes.len() as u32, now],
+        )?;
+        if inserted == 0 {
+            return Err(StoreError::AlreadyExists(wf.id.clone()));
+        }
+        Ok(WorkflowRecord {
+            workflow: wf.clone(),
+            version: 1,
+            active: false,
+            created_at: now.into(),
+            updated_at: now.into(),
+        })
+    }
+
+    /// Saves a workflow: creates it, or updates it when `expected_version` (if given) is
+    /// still the stored one. The check and the write are one transaction.
+    pub fn save(&self, wf: &Workflow, expected_version: Option<u32>, now: &str) -> Result<WorkflowRecord> {
+        let mut conn = self.db.lock();
+        let tx = conn.transaction()?;
+        let current: Option<(u32, bool, String)> = tx
+            .query_row("SELECT version, active, created_at FROM workflows WHERE id = ?1", [&wf.id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()?;
+        let record = match current {
+            None => {
+                tx.execute(
+                    "INSERT INTO workflows (id, name, description, active, definition, node_count, version, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, 0, ?4, ?5, 1, ?6, ?6)",
+                    params![wf.id, wf.name, wf.description, to_text(wf), wf.nodes.len() as u32, now],
+                )?;
+                WorkflowRecord {
+                    workflow: wf.clone(),
+                    version: 1,
+                    active: false,
+                    created_at: now.into(),
+                    updated_at: now.into(),
+                }
+            }
+            Some((stored, active, created_at)) => {
+                if let Some(expected) = expected_version.filter(|e| *e != stored) {
+                    return Err(StoreError::Conflict { id: wf.id.clone(), stored, expected });
+                }
+                let version = stored + 1;
+                tx.execute(
+                    "UPDATE workflows SET name = ?2, description = ?3, definition = ?4, node_count = ?5, version = ?6, updated_at = ?7
+                     WHERE id = ?1",
+                    params![wf.id, wf.name, wf.description, to_text(wf), wf.nodes.len() as u32, version, now],
+                )?;
+                WorkflowRecord { workflow: wf.clone(), version, active, created_at, updated_at: now.into() }
+            }
+        };
+        tx.commit()?;
+        Ok(record)
+    }
+
+    /// Marks a workflow active (served by triggers) or not.
+    pub fn set_active(&self, id: &str, active: bool, now: &str) -> Result<()> {
+        let changed = self
+            .db
+            .lock()
+            .execute("UPDATE workflows SET active = ?2, updated_at = ?3 WHERE id = ?1", params![id, active, now])?;
+        if changed == 0 {
+            return Err(StoreError::WorkflowNotFound(id.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Deletes a workflow and its executions in one transaction.
+    pub fn delete(&self, id: &str) -> Result<()> {
+        let mut conn = self.db.lock();
+        let tx = conn.transaction()?;
+        let deleted = tx.execute("DELETE FROM workflows WHERE id = ?1", [id])?;
+        if deleted == 0 {
+            return Err(StoreError::WorkflowNotFound(id.to_string()));
+        }
+        tx.execute("DELETE FROM executions WHERE workflow_id = ?1", [id])?;
+        tx.commit()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,295 @@
+//! Store tests on real SQLite files, including a real process killed mid-write.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use switchyard_model::error::{ErrorCode, NodeError};
+use switchyard_model::execution::{NodeRunData, NodeRunStatus, OutputData, RunMode, RunStatus};
+use switchyard_model::item::Item;
+use switchyard_model::value::Value;
+use switchyard_model::workflow::{Node, Workflow};
+use switchyard_store::{ExecutionFilter, ExecutionStart, PruneRule, Store, StoreError};
+
+fn temp_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_in(dir.path()).unwrap();
+    (dir, store)
+}
+
+fn workflow(id: &str, name: &str) -> Workflow {
+    let mut wf = Workflow::new(name);
+    wf.id = id.into();
+    wf.nodes.push(Node::new("t", "Start", "trigger.manual"));
+    wf
+}
+
+fn node_data(node_id: &str, items: usize) -> NodeRunData {
+    NodeRunData {
+        node_id: node_id.into(),
+        node_name: node_id.to_uppercase(),
+        status: NodeRunStatus::Success,
+        started_at: "2026-01-01T00:00:00.000Z".into(),
+        duration_ms: 3,
+        items_in: 1,
+        outputs: vec![OutputData {
+            name: "main".into(),
+            total: items as u32,
+            items: (0..items).map(|i| Item::new(Value::from(i as i64))).collect(),
+            truncated: false,
+        }],
+        error: None,
+    }
+}
+
+#[test]
+fn opens_with_wal_full_sync_and_migrations() {
+    let (dir, store) = temp_store();
+    assert_eq!(store.schema_version().unwrap(), 1);
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+    let conn = rusqlite::Connection::open(store.path()).unwrap();
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    assert_eq!(mode, "wal");
+    drop(store);
+    // Reopening does not migrate again.
+    let store = Store::open_in(dir.path()).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 1);
+    drop(store);
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    let err = Store::open_in(dir.path()).unwrap_err();
+    assert!(matches!(err, StoreError::TooNew { found: 99, known: 1, .. }), "{err}");
+    assert!(err.to_string().contains("newer than this build knows"));
+}
+
+#[test]
+fn workflow_crud_with_versions() {
+    let (_dir, store) = temp_store();
+    let workflows = store.workflows();
+    let mut wf = workflow("w1", "Alpha");
+    wf.extra.insert("x-team".into(), serde_json::json!("ops"));
+    let created = workflows.create(&wf, "2026-01-01T00:00:00Z").unwrap();
+    assert_eq!(created.version, 1);
+    assert!(matches!(workflows.create(&wf, "2026-01-01T00:00:01Z"), Err(StoreError::AlreadyExists(_))));
+    workflows.create(&workflow("w2", "Beta 50%"), "2026-01-02T00:00:00Z").unwrap();
+
+    let list = workflows.list(None).unwrap();
+    assert_eq!(list.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["Beta 50%", "Alpha"], "recent first");
+    assert_eq!(list[0].node_count, 1);
+    assert_eq!(workflows.list(Some("alp")).unwrap().len(), 1, "search ignores case");
+    assert_eq!(workflows.list(Some("50%")).unwrap().len(), 1);
+    assert_eq!(workflows.list(Some("a_p")).unwrap().len(), 0, "LIKE wildcards are escaped");
+
+    wf.name = "Alpha 2".into();
+    let saved = workflows.save(&wf, Some(1), "2026-01-03T00:00:00Z").unwrap();
+    assert_eq!(saved.version, 2);
+    let err = workflows.save(&wf, Some(1), "2026-01-03T00:00:01Z").unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { stored: 2, expected: 1, .. }), "{err}");
+    let got = workflows.get("w1").unwrap();
+    assert_eq!(
+        (got.workflow.name.as_str(), got.version, got.created_at.as_str()),
+        ("Alpha 2", 2, "2026-01-01T00:00:00Z")
+    );
+    assert_eq!(got.workflow.extra["x-team"], "ops", "unknown keys survive storage");
+
+    workflows.set_active("w1", true, "2026-01-04T00:00:00Z").unwrap();
+    assert!(workflows.get("w1").unwrap().active);
+    workflows.delete("w1").unwrap();
+    assert!(matches!(workflows.get("w1"), Err(StoreError::WorkflowNotFound(_))));
+    assert!(matches!(workflows.delete("w1"), Err(StoreError::WorkflowNotFound(_))));
+}
+
+#[test]
+fn executions_are_logged_listed_and_pruned() {
+    let (_dir, store) = temp_store();
+    let log = store.log();
+    let wf = workflow("w1", "Alpha");
+    for (i, status) in [RunStatus::Success, RunStatus::Error, RunStatus::Running].into_iter().enumerate() {
+        let id = format!("e{i}");
+        log.started(ExecutionStart {
+            id: id.clone(),
+            workflow: wf.clone(),
+            mode: RunMode::Cli,
+            started_at: format!("2026-01-0{}T00:00:00Z", i + 1),
+        });
+        log.node(&id, node_data("t", 2));
+        log.node(&id, node_data("s", 1));
+        if status != RunStatus::Running {
+            let error = (status == RunStatus::Error).then(|| NodeError::new(ErrorCode::NodeFailed, "boom"));
+            log.finished(&id, status, &format!("2026-01-0{}T00:00:01Z", i + 1), 1000, error);
+        }
+    }
+    log.flush().unwrap();
+    let history = store.history();
+    let all = history.list(&ExecutionFilter::default()).unwrap();
+    assert_eq!(all.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["e2", "e1", "e0"]);
+    assert_eq!(all[1].error.as_ref().unwrap().message, "boom");
+    let errors = history.list(&ExecutionFilter { status: Some(RunStatus::Error), ..Default::default() }).unwrap();
+    assert_eq!(errors.len(), 1);
+    let paged =
+        history.list(&ExecutionFilter { before: Some("2026-01-02T00:00:00Z".into()), ..Default::default() }).unwrap();
+    assert_eq!(paged.len(), 1);
+
+    let e0 = history.get("e0").unwrap();
+    assert_eq!(e0.summary.mode, RunMode::Cli);
+    assert_eq!(e0.summary.duration_ms, Some(1000));
+    assert_eq!(e0.workflow.name, "Alpha");
+    assert_eq!(e0.nodes.iter().map(|n| n.node_id.as_str()).collect::<Vec<_>>(), ["t", "s"]);
+    assert_eq!(e0.nodes[0].outputs[0].items.len(), 2);
+
+    assert_eq!(history.prune(&PruneRule { keep_last: Some(1), ..Default::default() }).unwrap(), 2);
+    assert_eq!(history.count().unwrap(), 1, "the running execution is never pruned");
+    assert!(matches!(history.get("e0"), Err(StoreError::ExecutionNotFound(_))));
+}
+
+#[test]
+fn pruning_by_age() {
+    let (_dir, store) = temp_store();
+    let log = store.log();
+    for day in 1..=5 {
+        let id = format!("e{day}");
+        log.started(ExecutionStart {
+            id: id.clone(),
+            workflow: workflow("w", "W"),
+            mode: RunMode::Manual,
+            started_at: format!("2026-01-0{day}T00:00:00Z"),
+        });
+        log.finished(&id, RunStatus::Success, "2026-01-06T00:00:00Z", 1, None);
+    }
+    log.flush().unwrap();
+    let deleted = store
+        .history()
+        .prune(&PruneRule { started_before: Some("2026-01-03T00:00:00Z".into()), keep_last: None })
+        .unwrap();
+    assert_eq!(deleted, 2);
+    assert_eq!(store.history().count().unwrap(), 3);
+}
+
+#[test]
+fn deleting_a_workflow_deletes_its_executions() {
+    let (_dir, store) = temp_store();
+    store.workflows().create(&workflow("w1", "A"), "2026-01-01T00:00:00Z").unwrap();
+    store.log().started(ExecutionStart {
+        id: "e".into(),
+        workflow: workflow("w1", "A"),
+        mode: RunMode::Manual,
+        started_at: "2026-01-01T00:00:00Z".into(),
+    });
+    store.log().node("e", node_data("t", 1));
+    store.log().finished("e", RunStatus::Success, "2026-01-01T00:00:01Z", 1, None);
+    store.log().flush().unwrap();
+    store.workflows().delete("w1").unwrap();
+    assert_eq!(store.history().count().unwrap(), 0);
+    let conn = rusqlite::Connection::open(store.path()).unwrap();
+    let nodes: u32 = conn.query_row("SELECT COUNT(*) FROM execution_nodes", [], |r| r.get(0)).unwrap();
+    assert_eq!(nodes, 0);
+}
+
+#[test]
+fn settings_round_trip() {
+    let (_dir, store) = temp_store();
+    let settings = store.settings();
+    assert_eq!(settings.get("runData.maxItems").unwrap(), None);
+    settings.set("runData.maxItems", &serde_json::json!(500)).unwrap();
+    settings.set("runData.maxItems", &serde_json::json!(250)).unwrap();
+    assert_eq!(settings.get("runData.maxItems").unwrap(), Some(serde_json::json!(250)));
+    assert_eq!(settings.all().unwrap().len(), 1);
+}
+
+/// Runs this test binary again as a child that performs `role` against `db`.
+fn spawn_child(role: &str, db: &std::path::Path) -> std::process::Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "crash_child", "--ignored", "--nocapture", "--test-threads=1"])
+        .env("SWITCHYARD_CRASH_ROLE", role)
+        .env("SWITCHYARD_CRASH_DB", db)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// The child side of the crash tests: writes until killed, printing what it committed.
+#[test]
+#[ignore = "run by the crash tests as a child process"]
+fn crash_child() {
+    let (Ok(role), Ok(db)) = (std::env::var("SWITCHYARD_CRASH_ROLE"), std::env::var("SWITCHYARD_CRASH_DB")) else {
+        return;
+    };
+    let store = Store::open(std::path::Path::new(&db)).unwrap();
+    let big = "x".repeat(20_000);
+    for i in 0.. {
+        match role.as_str() {
+            "save" => {
+                let mut wf = workflow(&format!("w{}", i % 20), &format!("Workflow {i}"));
+                wf.description = big.clone();
+                let record = store.workflows().save(&wf, None, "2026-01-01T00:00:00Z").unwrap();
+                println!("committed {} {} {}", wf.id, record.version, wf.name);
+            }
+            _ => {
+                let id = format!("e{i}");
+                store.log().started(ExecutionStart {
+                    id: id.clone(),
+                    workflow: workflow("w", "W"),
+                    mode: RunMode::Cli,
+                    started_at: "2026-01-01T00:00:00Z".into(),
+                });
+                store.log().node(&id, node_data("t", 200));
+                store.log().flush().unwrap();
+                println!("committed {id}");
+            }
+        }
+    }
+}
+
+fn kill_after(child: &mut std::process::Child, commits: usize) -> Vec<String> {
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        if line.starts_with("committed ") {
+            lines.push(line);
+            if lines.len() == commits {
+                break;
+            }
+        }
+    }
+    child.kill().unwrap(); // SIGKILL on Unix: no cleanup runs in the child.
+    child.wait().unwrap();
+    lines
+}
+
+#[test]
+fn killed_during_saves_keeps_every_committed_workflow() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("switchyard.db");
+    Store::open(&db).unwrap();
+    let mut child = spawn_child("save", &db);
+    let committed = kill_after(&mut child, 150);
+    assert_eq!(committed.len(), 150, "the child committed saves before it was killed");
+
+    let store = Store::open(&db).unwrap();
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+    for line in &committed {
+        let mut parts = line.splitn(4, ' ');
+        let (_, id, version) = (parts.next(), parts.next().unwrap(), parts.next().unwrap().parse::<u32>().unwrap());
+        let record = store.workflows().get(id).unwrap();
+        assert!(record.version >= version, "{id}: committed version {version} is gone (stored {})", record.version);
+        assert_eq!(record.workflow.description.len(), 20_000);
+    }
+}
+
+#[test]
+fn killed_during_a_run_leaves_it_interrupted() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("switchyard.db");
+    Store::open(&db).unwrap();
+    let mut child = spawn_child("run", &db);
+    let committed = kill_after(&mut child, 40);
+
+    let store = Store::open(&db).unwrap();
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+    for line in &committed {
+        let id = line.trim_start_matches("committed ");
+        let execution = store.history().get(id).unwrap();
+        assert_eq!(execution.summary.status, RunStatus::Interrupted, "{id}");
+        assert_eq!(execution.nodes.len(), 1);
+        assert_eq!(execution.nodes[0].outputs[0].items.len(), 200);
+    }
+}
