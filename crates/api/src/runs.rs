@@ -41,12 +41,12 @@ impl RunListener for Recorder {
 
 impl Api {
     pub async fn run_start(&self, request: RunStartRequest) -> ApiResult<RunStartResponse> {
-        let (execution_id, _) = self.spawn_run(request, RunMode::Manual).await?;
+        let (execution_id, _) = self.spawn_run(request, None, RunMode::Manual).await?;
         Ok(RunStartResponse { execution_id })
     }
 
     pub async fn run_wait(&self, request: RunStartRequest) -> ApiResult<RunResult> {
-        let (execution_id, handle) = self.spawn_run(request, RunMode::Manual).await?;
+        let (execution_id, handle) = self.spawn_run(request, None, RunMode::Manual).await?;
         let outcome = handle
             .await
             .map_err(|e| ApiError::new(ErrorCode::Internal, format!("run {execution_id} failed to complete: {e}")))?;
@@ -86,9 +86,12 @@ impl Api {
     }
 
     /// Validates and starts a run on its own task. The returned handle yields its outcome.
+    /// `items`, when given, are the trigger's items instead of `request.input` (the CLI
+    /// streams large inputs straight into items this way).
     pub async fn spawn_run(
         &self,
         request: RunStartRequest,
+        items: Option<Vec<Item>>,
         default_mode: RunMode,
     ) -> ApiResult<(String, JoinHandle<RunOutcome>)> {
         let workflow = match (request.workflow, &request.workflow_id) {
@@ -111,7 +114,10 @@ impl Api {
                 return Err(ApiError::bad_request(format!("{field}: the workflow has no node with id \"{id}\"")));
             }
         }
-        let input = request.input.map(|v| Item::from_input(Value::from(v))).unwrap_or_default();
+        let input = match items {
+            Some(items) => items,
+            None => request.input.map(|v| Item::from_input(Value::from(v))).unwrap_or_default(),
+        };
         let mode = request.mode.unwrap_or(default_mode);
         let execution_id = new_id();
         let cancel = CancellationToken::new();

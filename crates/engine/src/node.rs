@@ -275,6 +275,56 @@ impl NodeContext {
         }
     }
 
+    /// Maps items one by one into the same memory (no second list of items is allocated).
+    /// `f` returns the output item, `None` to drop it, or the input item with an error,
+    /// which goes where `onError` says: with `continue` it stays in place carrying the
+    /// error, with `errorOutput` it goes to `out`'s error output, with `stop` the node fails.
+    pub fn map_items(
+        &self,
+        items: Vec<Item>,
+        out: &mut Outputs,
+        mut f: impl FnMut(Item, usize) -> Result<Option<Item>, (Item, NodeError)>,
+    ) -> Result<Vec<Item>, NodeError> {
+        let on_error = self.on_error();
+        let mut failure = None;
+        let mapped: Vec<Item> = items
+            .into_iter()
+            .enumerate()
+            .filter_map(|(index, item)| {
+                if failure.is_some() {
+                    return None;
+                }
+                match f(item, index) {
+                    Ok(result) => result,
+                    Err((mut item, error)) => {
+                        let error = if error.item_index.is_none() { error.with_item(index) } else { error };
+                        match on_error {
+                            OnError::Stop => {
+                                failure = Some(error);
+                                None
+                            }
+                            OnError::Continue => {
+                                item.paired = switchyard_model::item::Paired::item(index);
+                                item.error = Some(Box::new(error));
+                                Some(item)
+                            }
+                            OnError::ErrorOutput => {
+                                item.paired = switchyard_model::item::Paired::item(index);
+                                item.error = Some(Box::new(error));
+                                out.push(ERROR_OUTPUT, item);
+                                None
+                            }
+                        }
+                    }
+                }
+            })
+            .collect();
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(mapped),
+        }
+    }
+
     /// Fails with `Cancelled` when the run was cancelled.
     pub fn check_cancelled(&self) -> Result<(), NodeError> {
         if self.cancel.is_cancelled() {

@@ -26,7 +26,8 @@ pub enum Paired {
     #[default]
     None,
     One(PairedItem),
-    Many(Box<[PairedItem]>),
+    /// Boxed twice so that `Paired` stays 16 bytes: most items have exactly one source.
+    Many(Box<Vec<PairedItem>>),
 }
 
 impl Paired {
@@ -42,7 +43,7 @@ impl Paired {
         match items.len() {
             0 => Paired::None,
             1 => Paired::One(items[0]),
-            _ => Paired::Many(items.into_boxed_slice()),
+            _ => Paired::Many(Box::new(items)),
         }
     }
 
@@ -149,6 +150,12 @@ mod tests {
         assert_eq!(serde_json::to_string(&b).unwrap(), r#"{"json":{},"pairedItem":[{"item":1},{"item":2,"input":1}]}"#);
         let c: Item = serde_json::from_str(r#"{"json":{"a":1}}"#).unwrap();
         assert_eq!(serde_json::to_string(&c).unwrap(), r#"{"json":{"a":1}}"#);
+    }
+
+    #[test]
+    fn items_stay_small() {
+        assert_eq!(std::mem::size_of::<Paired>(), 16);
+        assert_eq!(std::mem::size_of::<Item>(), 48);
     }
 
     #[test]

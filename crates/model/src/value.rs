@@ -4,9 +4,10 @@
 //! how much memory a run needs. `serde_json::Value` with ordered maps costs about 13x the
 //! JSON text; this type costs about 2.5x:
 //! - a `Value` is 24 bytes, strings of up to 24 bytes are stored inline;
-//! - an object stores its values in one vector and shares its key list (its *shape*) with
-//!   every other object that has the same keys in the same order, so a million records
-//!   parsed from one array hold one copy of their keys.
+//! - an object sits inside the `Value` (no box of its own): a pointer to its key list (its
+//!   *shape*, shared with every other object that has the same keys in the same order) and a
+//!   pointer to exactly as many values as keys, so a million records parsed from one array
+//!   hold one copy of their keys.
 //!
 //! Objects keep insertion order, like JSON objects in JavaScript. Shapes and keys are
 //! interned in small per-thread caches that are bounded and simply cleared when full:
@@ -16,14 +17,27 @@ use compact_str::CompactString;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use smallvec::SmallVec;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
+use thin_vec::ThinVec;
 
 /// An object key. Keys are shared between objects.
 pub type Key = Arc<str>;
-type Shape = Arc<[Key]>;
+
+/// A list of keys shared by objects. Behind a thin pointer so that an object fits in a value.
+#[derive(Debug)]
+struct Keys(Box<[Key]>);
+type Shape = Arc<Keys>;
+
+impl std::ops::Deref for Keys {
+    type Target = [Key];
+    fn deref(&self) -> &[Key] {
+        &self.0
+    }
+}
 
 /// A JSON value as carried by items.
 #[derive(Clone, Default)]
@@ -35,14 +49,15 @@ pub enum Value {
     Float(f64),
     String(CompactString),
     Array(Box<[Value]>),
-    Object(Box<Object>),
+    Object(Object),
 }
 
 /// A JSON object that keeps insertion order and shares its key list.
 #[derive(Clone)]
 pub struct Object {
     keys: Shape,
-    values: Vec<Value>,
+    /// Exactly as many values as keys: no spare capacity in memory.
+    values: ThinVec<Value>,
 }
 
 const MAX_INTERNED_KEY_LEN: usize = 128;
@@ -63,7 +78,7 @@ thread_local! {
 
 fn empty_shape() -> Shape {
     static EMPTY: OnceLock<Shape> = OnceLock::new();
-    EMPTY.get_or_init(|| Arc::from(Vec::<Key>::new())).clone()
+    EMPTY.get_or_init(|| Arc::new(Keys(Box::default()))).clone()
 }
 
 /// Returns the shared key for `name` (interned when short).
@@ -86,11 +101,15 @@ pub fn intern(name: &str) -> Key {
 }
 
 fn shape_of(keys: Vec<Key>) -> Shape {
+    shape_from(&keys)
+}
+
+fn shape_from(keys: &[Key]) -> Shape {
     if keys.is_empty() {
         return empty_shape();
     }
     if keys.len() > MAX_CACHED_SHAPE_LEN {
-        return keys.into();
+        return Arc::new(Keys(keys.into()));
     }
     let id: Box<[usize]> = keys.iter().map(|k| k.as_ptr() as usize).collect();
     INTERNER.with(|cell| {
@@ -102,7 +121,7 @@ fn shape_of(keys: Vec<Key>) -> Shape {
         if interner.shapes.len() >= MAX_CACHE_ENTRIES {
             interner.shapes.clear();
         }
-        let shape: Shape = keys.into();
+        let shape: Shape = Arc::new(Keys(keys.into()));
         interner.shapes.insert(id, shape.clone());
         shape
     })
@@ -110,7 +129,7 @@ fn shape_of(keys: Vec<Key>) -> Shape {
 
 impl Object {
     pub fn new() -> Self {
-        Object { keys: empty_shape(), values: Vec::new() }
+        Object { keys: empty_shape(), values: ThinVec::new() }
     }
 
     pub fn len(&self) -> usize {
@@ -157,7 +176,9 @@ impl Object {
         let i = self.position(key)?;
         let keys: Vec<Key> = self.keys.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, k)| k.clone()).collect();
         self.keys = shape_of(keys);
-        Some(self.values.remove(i))
+        let removed = self.values.remove(i);
+        self.values.shrink_to_fit();
+        Some(removed)
     }
 
     /// Keeps only the entries for which `keep` returns true.
@@ -170,9 +191,8 @@ impl Object {
                 values.push(v);
             }
         }
-        values.shrink_to_fit();
         self.keys = shape_of(keys);
-        self.values = values;
+        self.values = values.into_iter().collect();
     }
 
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &Value)> {
@@ -192,20 +212,18 @@ impl Object {
     }
 
     /// Builds an object from key/value pairs; a repeated key keeps its first place and its
-    /// last value, as JSON parsers do.
-    fn from_pairs(keys: Vec<Key>, values: Vec<Value>) -> Self {
-        let mut object = Object { keys: empty_shape(), values: Vec::new() };
-        if has_duplicates(&keys) {
-            for (k, v) in keys.into_iter().zip(values) {
-                object.insert(&k, v);
+    /// last value, as JSON parsers do. Allocates exactly what the object needs.
+    fn from_pairs(keys: &[Key], values: impl ExactSizeIterator<Item = Value>) -> Self {
+        if has_duplicates(keys) {
+            let mut object = Object::new();
+            for (k, v) in keys.iter().zip(values) {
+                object.insert(k, v);
             }
             return object;
         }
-        let mut values = values;
-        values.shrink_to_fit();
-        object.keys = shape_of(keys);
-        object.values = values;
-        object
+        let mut exact = ThinVec::with_capacity(values.len());
+        exact.extend(values);
+        Object { keys: shape_from(keys), values: exact }
     }
 }
 
@@ -243,13 +261,13 @@ impl fmt::Debug for Object {
 impl<K: AsRef<str>> FromIterator<(K, Value)> for Object {
     fn from_iter<T: IntoIterator<Item = (K, Value)>>(iter: T) -> Self {
         let (keys, values): (Vec<Key>, Vec<Value>) = iter.into_iter().map(|(k, v)| (intern(k.as_ref()), v)).unzip();
-        Object::from_pairs(keys, values)
+        Object::from_pairs(&keys, values.into_iter())
     }
 }
 
 impl IntoIterator for Object {
     type Item = (Key, Value);
-    type IntoIter = std::iter::Zip<std::vec::IntoIter<Key>, std::vec::IntoIter<Value>>;
+    type IntoIter = std::iter::Zip<std::vec::IntoIter<Key>, thin_vec::IntoIter<Value>>;
     fn into_iter(self) -> Self::IntoIter {
         self.keys.iter().cloned().collect::<Vec<_>>().into_iter().zip(self.values)
     }
@@ -257,7 +275,7 @@ impl IntoIterator for Object {
 
 impl Value {
     pub fn object(object: Object) -> Value {
-        Value::Object(Box::new(object))
+        Value::Object(object)
     }
 
     pub fn array(values: Vec<Value>) -> Value {
@@ -649,22 +667,23 @@ impl<'de> Visitor<'de> for ValueVisitor {
     fn visit_string<E>(self, s: String) -> Result<Value, E> {
         Ok(Value::String(s.into()))
     }
+    // Elements gather on the stack first, so the heap gets one allocation of exactly the
+    // right size: growing and shrinking vectors would leave holes behind in the heap.
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut values = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+        let mut values: SmallVec<[Value; 16]> = SmallVec::new();
         while let Some(v) = seq.next_element::<Value>()? {
             values.push(v);
         }
-        Ok(Value::array(values))
+        Ok(Value::Array(values.into_iter().collect()))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let hint = map.size_hint().unwrap_or(0).min(256);
-        let mut keys = Vec::with_capacity(hint);
-        let mut values = Vec::with_capacity(hint);
+        let mut keys: SmallVec<[Key; 16]> = SmallVec::new();
+        let mut values: SmallVec<[Value; 16]> = SmallVec::new();
         while let Some(key) = map.next_key_seed(KeySeed)? {
             keys.push(key);
             values.push(map.next_value::<Value>()?);
         }
-        Ok(Value::object(Object::from_pairs(keys, values)))
+        Ok(Value::object(Object::from_pairs(&keys, values.into_iter())))
     }
 }
 
@@ -697,7 +716,7 @@ impl<'de> Deserialize<'de> for Value {
 impl<'de> Deserialize<'de> for Object {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Object, D::Error> {
         match Value::deserialize(d)? {
-            Value::Object(o) => Ok(*o),
+            Value::Object(o) => Ok(o),
             other => Err(de::Error::custom(format!("expected an object, found {}", other.type_name()))),
         }
     }
@@ -735,6 +754,7 @@ mod tests {
         let items: Vec<Value> = serde_json::from_str(r#"[{"id":1,"name":"a"},{"id":2,"name":"b"}]"#).unwrap();
         let (a, b) = (items[0].as_object().unwrap(), items[1].as_object().unwrap());
         assert!(Arc::ptr_eq(&a.keys, &b.keys));
+        assert_eq!(std::mem::size_of::<Object>(), 16);
         let mut c = a.clone();
         c.insert("extra", Value::Bool(true));
         let mut d = b.clone();

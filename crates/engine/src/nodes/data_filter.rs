@@ -21,20 +21,14 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
     let conditions = Conditions::compile(ctx, "conditions")?;
     let items = ctx.take_input(0).into_vec();
     let mut out = Outputs::new();
-    let mut kept = Vec::new();
-    for (index, mut item) in items.into_iter().enumerate() {
-        match conditions.matches(ctx, &item, index) {
-            Ok(true) => {
-                item.paired = Paired::item(index);
-                kept.push(item);
-            }
-            Ok(false) => {}
-            Err(error) => {
-                out.extend("main", std::mem::take(&mut kept));
-                ctx.item_failed(&mut out, item, index, error)?;
-            }
+    let kept = ctx.map_items(items, &mut out, |mut item, index| match conditions.matches(ctx, &item, index) {
+        Ok(true) => {
+            item.paired = Paired::item(index);
+            Ok(Some(item))
         }
-    }
+        Ok(false) => Ok(None),
+        Err(error) => Err((item, error)),
+    })?;
     out.extend("main", kept);
     Ok(out)
 }

@@ -102,20 +102,15 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
 
     let items = ctx.take_input(0).into_vec();
     let mut out = Outputs::new();
-    let mut result = Vec::with_capacity(items.len());
-    for (index, item) in items.into_iter().enumerate() {
+    let result = ctx.map_items(items, &mut out, |item, index| {
         match evaluate(ctx, &item, index, dot, json_mode, &assignments) {
+            // The item is owned here: its JSON is changed in place, not copied.
             Ok(values) => {
-                // The item is owned here: its JSON is changed in place, not copied.
-                let json = apply(item.json, &keep, values);
-                result.push(Item { json, paired: Paired::item(index), error: None });
+                Ok(Some(Item { json: apply(item.json, &keep, values), paired: Paired::item(index), error: None }))
             }
-            Err(error) => {
-                out.extend("main", std::mem::take(&mut result));
-                ctx.item_failed(&mut out, item, index, error)?;
-            }
+            Err(error) => Err((item, error)),
         }
-    }
+    })?;
     out.extend("main", result);
     Ok(out)
 }
@@ -150,7 +145,7 @@ fn evaluate(
     if json_mode {
         match ctx.eval("json", item, index)? {
             Value::Object(o) => {
-                for (k, v) in *o {
+                for (k, v) in o {
                     values.push((Target::Key(k.to_string()), v));
                 }
             }

@@ -1,0 +1,281 @@
+//! CLI tests: the real `switchyard` binary against real files, a real SQLite database and a
+//! real HTTP server on 127.0.0.1.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::{Value as Json, json};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use switchyard_testkit::TestServer;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+/// The CLI, run from the repository root with its own data folder.
+fn cli(data: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("switchyard").unwrap();
+    cmd.current_dir(repo()).env("SWITCHYARD_DATA_DIR", data).env_remove("SWITCHYARD_LOG");
+    cmd
+}
+
+fn stdout_json(output: &std::process::Output) -> Json {
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))
+}
+
+#[test]
+fn every_invalid_file_is_reported_exactly() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = repo().join("tests/fixtures/invalid");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let name = path.file_name().unwrap().to_str().unwrap();
+        let expected = std::fs::read_to_string(path.with_extension("expected")).unwrap();
+        let relative = format!("tests/fixtures/invalid/{name}");
+        cli(data.path())
+            .args(["validate", &relative])
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(predicate::eq(expected.as_str()));
+        // Running an invalid file fails the same way and writes nothing.
+        cli(data.path()).args(["run", &relative]).assert().code(2).stdout("").stderr(predicate::eq(expected.as_str()));
+        checked += 1;
+    }
+    assert_eq!(checked, 9);
+    assert_eq!(std::fs::read_dir(data.path()).unwrap().count(), 0, "no database was created for invalid input");
+}
+
+#[test]
+fn validate_reports_valid_files_and_json() {
+    let data = tempfile::tempdir().unwrap();
+    cli(data.path())
+        .args(["validate", "assets/examples/route-tickets.json"])
+        .assert()
+        .success()
+        .stdout("assets/examples/route-tickets.json: valid (8 nodes)\n");
+    let output = cli(data.path()).args(["validate", "--json", "tests/fixtures/invalid/cycle.json"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let report = stdout_json(&output);
+    assert_eq!(report["valid"], false);
+    assert_eq!(report["issues"][0]["code"], "cycle");
+    assert_eq!(report["issues"][0]["line"], 13);
+    cli(data.path())
+        .args(["validate", "nope.json"])
+        .assert()
+        .code(2)
+        .stderr("switchyard: cannot read nope.json: No such file or directory (os error 2)\n");
+}
+
+#[test]
+fn run_prints_items_and_progress() {
+    let data = tempfile::tempdir().unwrap();
+    let output = cli(data.path())
+        .args(["run", "assets/examples/hello-world.json", "--input", r#"{"name": "Ada"}"#])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert_eq!(String::from_utf8(output.stdout).unwrap(), "[\n  {\"greeting\":\"Hello, Ada!\",\"length\":3}\n]\n");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(lines[0].starts_with("Running \"Hello world\" ("), "{stderr}");
+    assert!(lines[1].starts_with("  ✓ Start: 1 item in "), "{stderr}");
+    assert!(lines[2].starts_with("  ✓ Greet: 1 item in "), "{stderr}");
+    assert!(lines[3].starts_with("Run ") && lines[3].contains(" succeeded in "), "{stderr}");
+
+    // --json gives the whole result; -q silences progress.
+    let output = cli(data.path()).args(["run", "assets/examples/order-totals.json", "--json", "-q"]).output().unwrap();
+    assert!(output.status.success());
+    assert_eq!(output.stderr, b"");
+    let result = stdout_json(&output);
+    assert_eq!(result["status"], "success");
+    assert_eq!(result["items"][0]["json"], json!({"customer": "globex", "total": 95, "orders": 1}));
+
+    // Runs are recorded.
+    let list = stdout_json(&cli(data.path()).args(["executions", "--json"]).output().unwrap());
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert_eq!(list[0]["workflowName"], "Order totals per customer");
+    assert_eq!(list[0]["mode"], "cli");
+    let id = list[0]["id"].as_str().unwrap();
+    let shown = cli(data.path()).args(["execution", id]).output().unwrap();
+    let shown = String::from_utf8(shown.stdout).unwrap();
+    assert!(shown.contains("\"Order totals per customer\" success (cli)"), "{shown}");
+    assert!(shown.contains("Sum per customer  success  4"), "{shown}");
+}
+
+#[test]
+fn input_from_files_and_stdin_and_bad_input() {
+    let data = tempfile::tempdir().unwrap();
+    let input = data.path().join("tickets.json");
+    std::fs::write(&input, r#"[{"id": 9, "priority": "urgent"}]"#).unwrap();
+    let output = cli(data.path())
+        .args(["run", "assets/examples/route-tickets.json", "-q", "--input", &format!("@{}", input.display())])
+        .output()
+        .unwrap();
+    assert_eq!(stdout_json(&output), json!([{"id": 9, "priority": "urgent", "team": "on-call"}]));
+    let output = cli(data.path())
+        .args(["run", "assets/examples/hello-world.json", "-q", "--input", "-"])
+        .write_stdin(r#"[{"name": "a"}, {"name": "bb"}]"#)
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout_json(&output),
+        json!([{"greeting": "Hello, a!", "length": 1}, {"greeting": "Hello, bb!", "length": 2}])
+    );
+
+    cli(data.path())
+        .args(["run", "assets/examples/hello-world.json", "--input", "{\"name\": "])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr("switchyard: --input: malformed JSON at line 1 column 9: EOF while parsing a value\n");
+    cli(data.path())
+        .args(["run", "assets/examples/hello-world.json", "--input", "@missing.json"])
+        .assert()
+        .code(2)
+        .stderr("switchyard: --input: cannot read missing.json: No such file or directory (os error 2)\n");
+    cli(data.path())
+        .args(["run", "no-such-workflow"])
+        .assert()
+        .code(2)
+        .stderr("switchyard: \"no-such-workflow\" is neither a workflow file nor the id of a saved workflow\n");
+    cli(data.path())
+        .args(["run", "missing.json"])
+        .assert()
+        .code(2)
+        .stderr("switchyard: cannot read missing.json: no such file\n");
+}
+
+#[test]
+fn http_runs_against_a_local_server_and_failures_exit_1() {
+    let server = TestServer::start_in_thread();
+    let data = tempfile::tempdir().unwrap();
+    let input = json!({"baseUrl": server.base_url()}).to_string();
+    let output =
+        cli(data.path()).args(["run", "assets/examples/fetch-users.json", "-q", "--input", &input]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let users = stdout_json(&output);
+    assert_eq!(users.as_array().unwrap().len(), 5);
+    assert_eq!(users[0]["city"], "Roscoeview");
+
+    // The same workflow against a path that answers 404: the run fails with exit code 1.
+    let input = json!({"baseUrl": server.url("/status/404?x=")}).to_string();
+    let output =
+        cli(data.path()).args(["run", "assets/examples/fetch-users.json", "--input", &input]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.stdout, b"[]\n");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("  ✗ Fetch users: GET "), "{stderr}");
+    assert!(
+        stderr.ends_with(&format!(
+            "error: node \"Fetch users\", item 0: GET {}/status/404 answered 404 Not Found [http_status]\n",
+            server.base_url()
+        )),
+        "{stderr}"
+    );
+    let list = stdout_json(&cli(data.path()).args(["executions", "--json"]).output().unwrap());
+    assert_eq!(list[0]["status"], "error");
+    assert_eq!(list[0]["error"]["nodeName"], "Fetch users");
+}
+
+#[test]
+fn import_list_run_by_id_export() {
+    let data = tempfile::tempdir().unwrap();
+    cli(data.path())
+        .args(["import", "tests/fixtures/invalid/duplicates.json"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::ends_with("tests/fixtures/invalid/duplicates.json: 2 problems\n"));
+    cli(data.path()).args(["list", "--json"]).assert().success().stdout("[]\n");
+
+    cli(data.path())
+        .args(["import", "assets/examples/hello-world.json"])
+        .assert()
+        .success()
+        .stdout("Imported \"Hello world\" as 0193a1c0-0000-7000-8000-000000000001\n");
+    cli(data.path()).args(["import", "assets/examples/hello-world.json"]).assert().success().stderr(
+        predicate::str::contains("note: a workflow with id 0193a1c0-0000-7000-8000-000000000001 already exists"),
+    );
+    let list = stdout_json(&cli(data.path()).args(["list", "--json"]).output().unwrap());
+    assert_eq!(list.as_array().unwrap().len(), 2);
+
+    let output = cli(data.path())
+        .args(["run", "0193a1c0-0000-7000-8000-000000000001", "-q", "--input", r#"{"name":"Id"}"#])
+        .output()
+        .unwrap();
+    assert_eq!(stdout_json(&output)[0]["greeting"], "Hello, Id!");
+
+    let exported = data.path().join("hello.json");
+    cli(data.path())
+        .args(["export", "0193a1c0-0000-7000-8000-000000000001", "-o", exported.to_str().unwrap()])
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&exported).unwrap();
+    let stdout = cli(data.path()).args(["export", "0193a1c0-0000-7000-8000-000000000001"]).output().unwrap().stdout;
+    assert_eq!(text.as_bytes(), stdout.as_slice());
+    cli(data.path()).args(["validate", exported.to_str().unwrap()]).assert().success();
+    cli(data.path()).args(["export", "nope", "-o", "x.json"]).assert().code(2).stderr("workflow nope not found\n");
+}
+
+#[test]
+fn a_run_killed_mid_way_leaves_a_sound_database() {
+    let data = tempfile::tempdir().unwrap();
+    let workflow = data.path().join("slow.json");
+    std::fs::write(
+        &workflow,
+        json!({
+            "switchyard": 1, "id": "w-slow", "name": "Slow",
+            "nodes": [
+                {"id": "t", "name": "Start", "type": "trigger.manual"},
+                {"id": "c", "name": "Make", "type": "code.script", "parameters": {"code": "let out = []; for i in 0..500 { out.push(#{ i: i }); } out"}},
+                {"id": "w", "name": "Wait", "type": "flow.wait", "parameters": {"amount": 600}}
+            ],
+            "connections": [{"from": {"node": "t"}, "to": {"node": "c"}}, {"from": {"node": "c"}, "to": {"node": "w"}}]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("switchyard"))
+        .args(["run", workflow.to_str().unwrap()])
+        .env("SWITCHYARD_DATA_DIR", data.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    for line in BufReader::new(stderr).lines() {
+        if line.unwrap().contains("✓ Make: 500 items") {
+            break;
+        }
+    }
+    // Wait (bounded) until the background writer has committed the node data, then kill -9.
+    let db = data.path().join("switchyard.db");
+    let committed = (0..500).any(|_| {
+        let rows = rusqlite::Connection::open(&db)
+            .and_then(|c| c.query_row("SELECT COUNT(*) FROM execution_nodes", [], |r| r.get::<_, u32>(0)))
+            .unwrap_or(0);
+        rows >= 2 || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            false
+        }
+    });
+    assert!(committed, "the node data was committed while the run waits");
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let conn = rusqlite::Connection::open(data.path().join("switchyard.db")).unwrap();
+    let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(check, "ok");
+    drop(conn);
+    let list = stdout_json(&cli(data.path()).args(["executions", "--json"]).output().unwrap());
+    assert_eq!(list[0]["status"], "interrupted", "{list}");
+    let execution =
+        stdout_json(&cli(data.path()).args(["execution", list[0]["id"].as_str().unwrap(), "--json"]).output().unwrap());
+    assert_eq!(execution["nodes"][1]["outputs"][0]["total"], 500, "committed node data survived the kill");
+}
