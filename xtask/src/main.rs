@@ -1,1 +1,74 @@
-fn main() {}
+//! `cargo xtask`: the project's two commands and their helpers.
+//!
+//! - `cargo xtask app`: set up the machine, build the UI and open the desktop app.
+//! - `cargo xtask test`: set up the machine and run every check and test.
+//! - `cargo xtask setup`, `cargo xtask gen-types`, `cargo xtask bench [SECTION…]`.
+
+mod bench;
+mod setup;
+mod test;
+mod util;
+
+use util::{Result, root};
+
+fn usage() -> String {
+    "usage: cargo xtask <command>
+
+  app                 set up, build the UI and open the desktop app
+  test                set up and run every check: fmt, clippy, tests, type drift, UI, end-to-end
+  setup               install missing system packages, npm packages and tools
+  gen-types           regenerate ui/src/gen (TypeScript types) and docs/nodes.md from Rust
+  bench [SECTION...]  run benchmarks and write bench/REPORT.md (sections: engine)"
+        .to_string()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("app") => app(),
+        Some("test") => test::all(),
+        Some("setup") => setup::all(),
+        Some("gen-types") => gen_types(),
+        Some("bench") => bench::run(&args[1..]),
+        Some("-h" | "--help" | "help") | None => {
+            println!("{}", usage());
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown command \"{other}\"\n\n{}", usage())),
+    };
+    if let Err(e) = result {
+        eprintln!("\nxtask: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// Writes the generated TypeScript types and node reference into `ui_gen` and `nodes_doc`.
+pub fn generate(ui_gen: &std::path::Path, nodes_doc: &std::path::Path) -> Result {
+    if ui_gen.exists() {
+        std::fs::remove_dir_all(ui_gen).map_err(|e| format!("cannot clear {}: {e}", ui_gen.display()))?;
+    }
+    util::run(
+        util::cargo()
+            .args(["run", "--quiet", "-p", "switchyard-api", "--example", "gen-types", "--"])
+            .arg(ui_gen)
+            .arg(nodes_doc),
+    )
+}
+
+fn gen_types() -> Result {
+    let step = util::Step::start("generating TypeScript types and the node reference");
+    generate(&root().join("ui/src/gen"), &root().join("docs/nodes.md"))?;
+    step.done();
+    Ok(())
+}
+
+fn app() -> Result {
+    setup::all()?;
+    let shell = root().join("src-tauri");
+    if !shell.join("Cargo.toml").exists() {
+        return Err(
+            "the desktop shell (src-tauri) is not built yet; meanwhile use the CLI: cargo run -p switchyard-cli -- --help".into(),
+        );
+    }
+    Err("the desktop shell exists but `cargo xtask app` does not know how to start it yet".into())
+}

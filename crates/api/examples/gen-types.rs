@@ -1,15 +1,26 @@
-//! Writes the TypeScript types for the UI: `cargo run -p switchyard-api --example gen-types -- DIR`.
-//! `cargo xtask gen-types` runs this into ui/src/gen.
+//! Writes the UI's TypeScript types and the node reference:
+//! `cargo run -p switchyard-api --example gen-types -- TYPES_DIR [NODES_MD]`.
+//! `cargo xtask gen-types` runs this into ui/src/gen and docs/nodes.md.
 
 fn main() {
-    let Some(dir) = std::env::args().nth(1) else {
-        eprintln!("usage: gen-types DIR");
+    let mut args = std::env::args().skip(1);
+    let Some(dir) = args.next() else {
+        eprintln!("usage: gen-types TYPES_DIR [NODES_MD]");
         std::process::exit(2);
     };
     let dir = std::path::PathBuf::from(dir);
-    if let Err(e) =
-        std::fs::create_dir_all(&dir).map_err(|e| e.to_string()).and_then(|()| switchyard_api::export_typescript(&dir))
-    {
+    let result = std::fs::create_dir_all(&dir)
+        .map_err(|e| e.to_string())
+        .and_then(|()| switchyard_api::export_typescript(&dir))
+        .and_then(|()| match args.next() {
+            Some(doc) => {
+                let descriptors = switchyard_engine::Registry::builtin().descriptors();
+                std::fs::write(&doc, switchyard_api::docs::nodes_markdown(&descriptors))
+                    .map_err(|e| format!("{doc}: {e}"))
+            }
+            None => Ok(()),
+        });
+    if let Err(e) = result {
         eprintln!("gen-types: {e}");
         std::process::exit(1);
     }

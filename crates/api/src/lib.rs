@@ -2,6 +2,7 @@
 //! [`Api::dispatch`]; the CLI calls the same handlers directly. Lower crates never depend on
 //! this one.
 
+pub mod docs;
 mod error;
 mod executions;
 pub mod files;

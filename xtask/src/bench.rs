@@ -1,0 +1,302 @@
+//! `cargo xtask bench`: measured speed and memory, written to bench/REPORT.md. Each section
+//! replaces its own block in the report, so sections can be run one at a time.
+
+use crate::util::{self, Result, Step, root};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+const SECTIONS: &[&str] = &["engine"];
+const ITEMS: usize = 1_000_000;
+const RUNS: usize = 3;
+
+pub fn run(args: &[String]) -> Result {
+    let sections: Vec<&str> =
+        if args.is_empty() { SECTIONS.to_vec() } else { args.iter().map(String::as_str).collect() };
+    for s in &sections {
+        if !SECTIONS.contains(s) {
+            return Err(format!("unknown bench section \"{s}\" (sections: {})", SECTIONS.join(", ")));
+        }
+    }
+    crate::setup::apt()?;
+    let out = root().join("bench/out");
+    std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(root().join("target/xtask")).map_err(|e| e.to_string())?;
+    for section in sections {
+        let text = match section {
+            "engine" => engine(&out)?,
+            _ => unreachable!(),
+        };
+        write_section(section, &text)?;
+    }
+    eprintln!("\nWrote {}", root().join("bench/REPORT.md").display());
+    Ok(())
+}
+
+/// One measured run: wall time and peak resident memory of the whole process.
+struct Measure {
+    seconds: f64,
+    peak_kib: u64,
+}
+
+/// Runs `cmd` under GNU time, sending stdout to `stdout_to`; returns the median wall time
+/// and the largest peak RSS of `RUNS` runs.
+fn measure(name: &str, mut make: impl FnMut() -> Command, stdout_to: &Path) -> Result<Measure> {
+    let mut walls = Vec::new();
+    let mut peak = 0;
+    for i in 0..RUNS {
+        let report = root().join("target/xtask/time.txt");
+        let inner = make();
+        let mut cmd = Command::new("/usr/bin/time");
+        cmd.args(["-f", "%e %M", "-o"]).arg(&report).arg(inner.get_program()).args(inner.get_args());
+        if let Some(dir) = inner.get_current_dir() {
+            cmd.current_dir(dir);
+        }
+        for (k, v) in inner.get_envs() {
+            if let Some(v) = v {
+                cmd.env(k, v);
+            }
+        }
+        let file = std::fs::File::create(stdout_to).map_err(|e| e.to_string())?;
+        cmd.stdout(Stdio::from(file)).stderr(Stdio::inherit());
+        let started = Instant::now();
+        let status = util::status(&mut cmd)?;
+        if !status.success() {
+            return Err(format!("{name} failed ({status})"));
+        }
+        let text = std::fs::read_to_string(&report).map_err(|e| e.to_string())?;
+        let mut parts = text.split_whitespace();
+        let wall: f64 = parts.next().and_then(|w| w.parse().ok()).unwrap_or_else(|| started.elapsed().as_secs_f64());
+        let kib: u64 = parts.next().and_then(|m| m.parse().ok()).unwrap_or(0);
+        eprintln!("   {name} run {}: {wall:.2} s, peak {} MiB", i + 1, kib / 1024);
+        walls.push(wall);
+        peak = peak.max(kib);
+    }
+    walls.sort_by(f64::total_cmp);
+    Ok(Measure { seconds: walls[walls.len() / 2], peak_kib: peak })
+}
+
+/// A deterministic pseudo-random generator, so every machine benchmarks the same data.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Writes `count` user records like a typical API export (about 215 bytes each).
+fn generate_items(path: &Path, count: usize) -> Result<u64> {
+    use std::io::Write;
+    let first = ["Ada", "Grace", "Alan", "Linus", "Barbara", "Ken", "Margaret", "Dennis", "Edsger", "Frances"];
+    let last =
+        ["Lovelace", "Hopper", "Turing", "Torvalds", "Liskov", "Thompson", "Hamilton", "Ritchie", "Dijkstra", "Allen"];
+    let cities = ["London", "Paris", "Berlin", "Tokyo", "Lagos", "Lima", "Oslo", "Pune"];
+    let tags = ["admin", "beta", "staff", "vip", "new"];
+    let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut rng = Lcg(7);
+    let io = |e: std::io::Error| e.to_string();
+    w.write_all(b"[").map_err(io)?;
+    for i in 0..count {
+        let f = first[rng.below(10) as usize];
+        let l = last[rng.below(10) as usize];
+        let age = 18 + rng.below(73);
+        let active = rng.below(10) < 7;
+        let score = rng.below(10_000) as f64 / 100.0;
+        let city = cities[rng.below(8) as usize];
+        let zip = 10_000 + rng.below(90_000);
+        let t1 = tags[rng.below(5) as usize];
+        let t2 = tags[rng.below(5) as usize];
+        let (month, day) = (1 + rng.below(9), rng.below(10));
+        if i > 0 {
+            w.write_all(b",").map_err(io)?;
+        }
+        write!(
+            w,
+            r#"{{"id":{i},"name":"{f} {l}","email":"{}.{}{i}@example.com","age":{age},"active":{active},"score":{score},"address":{{"city":"{city}","zip":"{zip}"}},"tags":["{t1}","{t2}"],"createdAt":"2026-0{month}-1{day}T10:00:00Z"}}"#,
+            f.to_lowercase(),
+            l.to_lowercase()
+        )
+        .map_err(io)?;
+    }
+    w.write_all(b"]").map_err(io)?;
+    w.flush().map_err(io)?;
+    Ok(std::fs::metadata(path).map_err(|e| e.to_string())?.len())
+}
+
+/// The same output, whitespace and key order aside (rhai maps sort their keys): both
+/// outputs normalised by jq and compared.
+fn same_json(a: &Path, b: &Path) -> Result<bool> {
+    let norm = |p: &Path| util::output(Command::new("jq").args(["-S", "-c", "."]).arg(p));
+    Ok(norm(a)? == norm(b)?)
+}
+
+fn count_items(path: &Path) -> Result<usize> {
+    Ok(util::output(Command::new("jq").arg("length").arg(path))?.trim().parse().unwrap_or(0))
+}
+
+/// 1234567 → "1,234,567"
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.0} MiB", kib as f64 / 1024.0)
+}
+
+fn engine(out: &Path) -> Result<String> {
+    let step = Step::start("bench engine: building the CLI (release)");
+    util::run(util::cargo().args(["build", "--release", "--locked", "-p", "switchyard-cli"]))?;
+    step.done();
+    let cli = root().join("target/release/switchyard");
+
+    let items = out.join("items.json");
+    let step = Step::start(&format!("bench engine: generating {ITEMS} records"));
+    let json_bytes = generate_items(&items, ITEMS)?;
+    step.done();
+    eprintln!("   {} bytes of JSON", json_bytes);
+
+    let data = out.join("data");
+    let _ = std::fs::remove_dir_all(&data);
+    let run_cli = |workflow: &'static str| {
+        let (cli, items, data) = (cli.clone(), items.clone(), data.clone());
+        move || {
+            let mut cmd = Command::new(&cli);
+            cmd.current_dir(root())
+                .env("SWITCHYARD_DATA_DIR", &data)
+                .args(["run", workflow, "-q", "--input"])
+                .arg(format!("@{}", items.display()));
+            cmd
+        }
+    };
+
+    let step = Step::start("bench engine: Set → Filter → Limit");
+    let sy_out = out.join("switchyard-set-filter-limit.json");
+    let sy = measure("switchyard Set→Filter→Limit", run_cli("bench/set-filter-limit.json"), &sy_out)?;
+    step.done();
+
+    let step = Step::start("bench engine: the same in a rhai Code node");
+    let code_out = out.join("switchyard-code.json");
+    let code = measure("switchyard Code (rhai)", run_cli("bench/code-per-item.json"), &code_out)?;
+    step.done();
+
+    let step = Step::start("bench engine: the same with jq");
+    let jq_out = out.join("jq.json");
+    let filter =
+        r#"[.[] | .city = .address.city | .source = "import" | select(.age >= 30 and .active == true)] | .[:100000]"#;
+    let jq_version = util::output(Command::new("jq").arg("--version")).unwrap_or_default().trim().to_string();
+    let items_for_jq = items.clone();
+    let jq = measure(
+        "jq",
+        move || {
+            let mut cmd = Command::new("jq");
+            cmd.args(["-c", filter]).arg(&items_for_jq);
+            cmd
+        },
+        &jq_out,
+    )?;
+    step.done();
+
+    let same = same_json(&sy_out, &jq_out)?;
+    let same_code = same_json(&code_out, &jq_out)?;
+    let kept = count_items(&sy_out)?;
+    let json_kib = json_bytes / 1024;
+    let rate = |m: &Measure| thousands((ITEMS as f64 / m.seconds) as u64);
+    let ratio_mem = |m: &Measure| m.peak_kib as f64 / json_kib as f64;
+    let time_ratio = sy.seconds / jq.seconds;
+    let pass = |ok: bool| if ok { "**pass**" } else { "**FAIL**" };
+
+    let mut text = String::new();
+    text.push_str(&format!(
+        "## Engine: {} items (`cargo xtask bench engine`)\n\n\
+         Input: {} generated user records, {:.1} MiB of JSON (`bench/out/items.json`), read with `--input @file`. \
+         The pipeline copies a nested field up, tags each record, keeps active people aged 30 or more \
+         and then the first 100,000 of them ({} items out). Workflows: \
+         [`bench/set-filter-limit.json`](set-filter-limit.json), [`bench/code-per-item.json`](code-per-item.json). \
+         jq runs `{filter}`. Times are the median of {RUNS} runs of the whole process (start, parse, run, write the result); \
+         memory is the highest peak RSS of those runs.\n\n\
+         | Pipeline | Wall time | Items/s | Peak RSS | RSS / JSON size | Output equals jq's |\n\
+         |---|---|---|---|---|---|\n",
+        thousands(ITEMS as u64),
+        thousands(ITEMS as u64),
+        json_bytes as f64 / 1048576.0,
+        thousands(kept as u64)
+    ));
+    for (name, m, same) in [
+        ("Switchyard: Set → Filter → Limit", &sy, Some(same)),
+        ("Switchyard: Code node (rhai, once per item) → Limit", &code, Some(same_code)),
+        (&*format!("{jq_version}: the same transformation"), &jq, None),
+    ] {
+        text.push_str(&format!(
+            "| {name} | {:.2} s | {} | {} | {:.2}x | {} |\n",
+            m.seconds,
+            rate(m),
+            mib(m.peak_kib),
+            ratio_mem(m),
+            same.map_or("—".into(), |s| if s { "yes".to_string() } else { "**no**".to_string() })
+        ));
+    }
+    text.push_str(&format!(
+        "\nTargets:\n\n\
+         - Set→Filter wall time ≤ jq's: {:.2} s vs {:.2} s, ratio {:.2} — {}\n\
+         - Memory ≤ 3x the items' JSON size: {:.2}x — {}\n",
+        sy.seconds,
+        jq.seconds,
+        time_ratio,
+        pass(time_ratio <= 1.0),
+        ratio_mem(&sy),
+        pass(ratio_mem(&sy) <= 3.0)
+    ));
+    if !same || !same_code {
+        return Err(format!("the benchmark outputs differ from jq's; see {}", out.display()));
+    }
+    Ok(text)
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| t.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|k| k.parse::<u64>().ok()))
+        .map_or("?".into(), |kib| format!("{:.0} GiB", kib as f64 / 1048576.0));
+    let commit = util::output(Command::new("git").current_dir(root()).args(["rev-parse", "--short", "HEAD"]))
+        .unwrap_or_default();
+    format!("{cpu}, {cores} cores, {mem} RAM; commit {}", commit.trim())
+}
+
+/// Replaces (or appends) a section's block in bench/REPORT.md.
+fn write_section(name: &str, body: &str) -> Result {
+    let path: PathBuf = root().join("bench/REPORT.md");
+    let old = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        "# Benchmarks\n\nWritten by `cargo xtask bench`; each section records the machine it ran on.\n".to_string()
+    });
+    let begin = format!("<!-- section: {name} -->");
+    let end = format!("<!-- end: {name} -->");
+    let block = format!("{begin}\n{body}\nMeasured on: {}.\n{end}", machine());
+    let new = match (old.find(&begin), old.find(&end)) {
+        (Some(a), Some(b)) if b > a => format!("{}{block}{}", &old[..a], &old[b + end.len()..]),
+        _ => format!("{}\n{block}\n", old.trim_end()),
+    };
+    std::fs::write(&path, new).map_err(|e| format!("{}: {e}", path.display()))
+}

@@ -1,0 +1,113 @@
+//! Installs what a fresh Debian/Ubuntu machine lacks: system packages (apt, as root or with
+//! sudo), the UI's npm packages, and tools built with cargo.
+
+use crate::util::{self, Result, Step, root, which};
+use std::process::Command;
+
+/// Debian packages the build, the app and the tests need.
+pub const APT_PACKAGES: &[&str] = &[
+    // Building and running the desktop app (Tauri on WebKitGTK).
+    "build-essential",
+    "pkg-config",
+    "libssl-dev",
+    "libwebkit2gtk-4.1-dev",
+    "libgtk-3-dev",
+    "libayatana-appindicator3-dev",
+    "librsvg2-dev",
+    "libsoup-3.0-dev",
+    // End-to-end tests of the real window.
+    "xvfb",
+    "xauth",
+    "webkit2gtk-driver",
+    "imagemagick",
+    // The OS keyring (Secret Service) in tests.
+    "gnome-keyring",
+    "dbus",
+    "dbus-x11",
+    "libsecret-1-0",
+    // Benchmarks and checks: jq (the comparison), wrk (load), GNU time (peak memory),
+    // promtool (metrics exposition), python3 for the e2e driver.
+    "jq",
+    "wrk",
+    "time",
+    "prometheus",
+    "python3",
+    "python3-venv",
+    "curl",
+];
+
+fn missing_packages() -> Vec<&'static str> {
+    APT_PACKAGES
+        .iter()
+        .copied()
+        .filter(|pkg| {
+            let out = Command::new("dpkg-query").args(["-W", "-f=${Status}", pkg]).output();
+            !matches!(out, Ok(o) if String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        })
+        .collect()
+}
+
+/// Installs missing Debian packages when root or sudo allows; otherwise says what to run.
+pub fn apt() -> Result {
+    if which("dpkg-query").is_none() {
+        eprintln!("Not a Debian/Ubuntu system: install the equivalents of {} yourself.", APT_PACKAGES.join(" "));
+        return Ok(());
+    }
+    let missing = missing_packages();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let step = Step::start(&format!("installing system packages: {}", missing.join(" ")));
+    let prefix: Vec<&str> = if util::is_root() {
+        vec![]
+    } else if which("sudo").is_some() && Command::new("sudo").args(["-n", "true"]).status().is_ok_and(|s| s.success()) {
+        vec!["sudo", "-n"]
+    } else {
+        return Err(format!(
+            "these system packages are missing and I cannot install them without root:\n  sudo apt-get install -y {}",
+            missing.join(" ")
+        ));
+    };
+    let apt = |args: &[&str]| {
+        let mut all: Vec<&str> = prefix.clone();
+        all.push("apt-get");
+        all.extend_from_slice(args);
+        let mut cmd = Command::new(all[0]);
+        cmd.args(&all[1..]).env("DEBIAN_FRONTEND", "noninteractive");
+        util::run(&mut cmd)
+    };
+    apt(&["-o", "DPkg::Lock::Timeout=600", "update"])?;
+    let mut args = vec!["-o", "DPkg::Lock::Timeout=600", "install", "-y", "--no-install-recommends"];
+    args.extend(missing.iter().copied());
+    apt(&args)?;
+    step.done();
+    Ok(())
+}
+
+/// Installs the UI's npm packages when package-lock.json changed since the last install.
+pub fn npm() -> Result {
+    let ui = root().join("ui");
+    if !ui.join("package.json").exists() {
+        return Ok(());
+    }
+    if which("npm").is_none() {
+        return Err("npm is missing: install Node.js 20 or newer (apt-get install nodejs npm)".into());
+    }
+    let lock = std::fs::read(ui.join("package-lock.json")).unwrap_or_default();
+    let stamp = ui.join("node_modules/.switchyard-lock");
+    if std::fs::read(&stamp).ok().as_deref() == Some(lock.as_slice()) {
+        return Ok(());
+    }
+    let step = Step::start("installing the UI's npm packages");
+    let mut cmd = Command::new("npm");
+    cmd.current_dir(&ui).args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]);
+    util::run(&mut cmd)?;
+    std::fs::write(&stamp, lock).map_err(|e| format!("cannot write {}: {e}", stamp.display()))?;
+    step.done();
+    Ok(())
+}
+
+pub fn all() -> Result {
+    apt()?;
+    npm()
+}

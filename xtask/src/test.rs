@@ -1,0 +1,72 @@
+//! `cargo xtask test`: every check the project has, in order, stopping at the first failure.
+
+use crate::setup;
+use crate::util::{self, Result, Step, files_under, root};
+use std::process::Command;
+
+pub fn all() -> Result {
+    setup::all()?;
+
+    let step = Step::start("format (cargo fmt --check)");
+    util::run(util::cargo().args(["fmt", "--all", "--", "--check"]))?;
+    step.done();
+
+    let step = Step::start("lints (cargo clippy -D warnings)");
+    util::run(util::cargo().args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))?;
+    step.done();
+
+    let step = Step::start("Rust tests");
+    util::run(util::cargo().args(["test", "--workspace", "--locked"]))?;
+    step.done();
+
+    let step = Step::start("generated TypeScript types and node reference are up to date");
+    type_drift()?;
+    step.done();
+
+    if root().join("ui/package.json").exists() {
+        let step = Step::start("UI type check, unit tests and build");
+        let ui = root().join("ui");
+        util::run(Command::new("npm").current_dir(&ui).args(["run", "--silent", "typecheck"]))?;
+        util::run(Command::new("npm").current_dir(&ui).args(["test", "--silent"]))?;
+        util::run(Command::new("npm").current_dir(&ui).args(["run", "--silent", "build"]))?;
+        step.done();
+    }
+
+    eprintln!("\nAll checks passed.");
+    Ok(())
+}
+
+/// Regenerates the TypeScript types and docs/nodes.md into target/ and compares them with
+/// the committed ones: Rust changed without `cargo xtask gen-types` fails here.
+fn type_drift() -> Result {
+    let scratch = root().join("target/xtask/drift");
+    let fresh_dir = scratch.join("gen");
+    let doc = scratch.join("nodes.md");
+    crate::generate(&fresh_dir, &doc)?;
+    let committed = root().join("ui/src/gen");
+    let mut problems = Vec::new();
+    let fresh_files = files_under(&fresh_dir);
+    let committed_files = files_under(&committed);
+    for file in &fresh_files {
+        let fresh = std::fs::read(fresh_dir.join(file)).unwrap_or_default();
+        match std::fs::read(committed.join(file)) {
+            Ok(old) if old == fresh => {}
+            Ok(_) => problems.push(format!("ui/src/gen/{} differs", file.display())),
+            Err(_) => problems.push(format!("ui/src/gen/{} is missing", file.display())),
+        }
+    }
+    for file in committed_files.iter().filter(|f| !fresh_files.contains(f)) {
+        problems.push(format!("ui/src/gen/{} is no longer generated", file.display()));
+    }
+    if std::fs::read(&doc).ok() != std::fs::read(root().join("docs/nodes.md")).ok() {
+        problems.push("docs/nodes.md differs".into());
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "generated files are out of date; run `cargo xtask gen-types` and commit:\n  {}",
+            problems.join("\n  ")
+        ))
+    }
+}

@@ -1,0 +1,94 @@
+//! Small helpers for running commands and reporting steps.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::Instant;
+
+pub type Result<T = ()> = std::result::Result<T, String>;
+
+/// The repository root (the parent of xtask/).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the repository").to_path_buf()
+}
+
+/// Prints a step header and times it.
+pub struct Step {
+    name: String,
+    started: Instant,
+}
+
+impl Step {
+    pub fn start(name: &str) -> Step {
+        eprintln!("\n==> {name}");
+        Step { name: name.to_string(), started: Instant::now() }
+    }
+
+    pub fn done(self) {
+        eprintln!("<== {} ({:.1} s)", self.name, self.started.elapsed().as_secs_f64());
+    }
+}
+
+pub fn describe(cmd: &Command) -> String {
+    let mut text = cmd.get_program().to_string_lossy().into_owned();
+    for arg in cmd.get_args() {
+        text.push(' ');
+        text.push_str(&arg.to_string_lossy());
+    }
+    text
+}
+
+/// Runs a command with inherited output; fails with the command line on a non-zero exit.
+pub fn run(cmd: &mut Command) -> Result {
+    let status = status(cmd)?;
+    if status.success() { Ok(()) } else { Err(format!("`{}` failed ({status})", describe(cmd))) }
+}
+
+pub fn status(cmd: &mut Command) -> Result<ExitStatus> {
+    eprintln!("$ {}", describe(cmd));
+    cmd.status().map_err(|e| format!("cannot run `{}`: {e}", describe(cmd)))
+}
+
+/// Runs a command and returns its stdout.
+pub fn output(cmd: &mut Command) -> Result<String> {
+    let out = cmd.stderr(Stdio::inherit()).output().map_err(|e| format!("cannot run `{}`: {e}", describe(cmd)))?;
+    if !out.status.success() {
+        return Err(format!("`{}` failed ({})", describe(cmd), out.status));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+pub fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(root());
+    cmd
+}
+
+/// Whether a program is on PATH.
+pub fn which(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join(program)).find(|p| p.is_file())
+}
+
+/// Lists files under `dir` (relative paths, sorted).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(base, &path, out);
+            } else if let Ok(rel) = path.strip_prefix(base) {
+                out.push(rel.to_path_buf());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// Whether this process runs as root.
+pub fn is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+}
