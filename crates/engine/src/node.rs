@@ -250,29 +250,34 @@ impl NodeContext {
     /// Deals with a failure on one item as `onError` says: `stop` returns the error (the
     /// run fails), `continue` passes the item on with its error, `errorOutput` sends it to
     /// the error output.
-    pub fn item_failed(
+    pub fn item_failed(&self, out: &mut Outputs, item: Item, index: usize, error: NodeError) -> Result<(), NodeError> {
+        if let Some(item) = self.route_failure(out, item, index, error)? {
+            out.push(MAIN, item);
+        }
+        Ok(())
+    }
+
+    /// The item with its error attached, where `onError` wants it: returned (to stay in the
+    /// main output) for `continue`, pushed to the error output for `errorOutput`, or the
+    /// error itself for `stop`.
+    fn route_failure(
         &self,
         out: &mut Outputs,
         mut item: Item,
         index: usize,
         error: NodeError,
-    ) -> Result<(), NodeError> {
+    ) -> Result<Option<Item>, NodeError> {
         let error = if error.item_index.is_none() { error.with_item(index) } else { error };
-        match self.on_error() {
-            OnError::Stop => Err(error),
-            OnError::Continue => {
-                item.paired = switchyard_model::item::Paired::item(index);
-                item.error = Some(Box::new(error));
-                out.push(MAIN, item);
-                Ok(())
-            }
-            OnError::ErrorOutput => {
-                item.paired = switchyard_model::item::Paired::item(index);
-                item.error = Some(Box::new(error));
-                out.push(ERROR_OUTPUT, item);
-                Ok(())
-            }
+        if self.on_error() == OnError::Stop {
+            return Err(error);
         }
+        item.paired = switchyard_model::item::Paired::item(index);
+        item.error = Some(Box::new(error));
+        if self.on_error() == OnError::ErrorOutput {
+            out.push(ERROR_OUTPUT, item);
+            return Ok(None);
+        }
+        Ok(Some(item))
     }
 
     /// Maps items one by one into the same memory (no second list of items is allocated).
@@ -285,7 +290,6 @@ impl NodeContext {
         out: &mut Outputs,
         mut f: impl FnMut(Item, usize) -> Result<Option<Item>, (Item, NodeError)>,
     ) -> Result<Vec<Item>, NodeError> {
-        let on_error = self.on_error();
         let mut failure = None;
         let mapped: Vec<Item> = items
             .into_iter()
@@ -296,26 +300,10 @@ impl NodeContext {
                 }
                 match f(item, index) {
                     Ok(result) => result,
-                    Err((mut item, error)) => {
-                        let error = if error.item_index.is_none() { error.with_item(index) } else { error };
-                        match on_error {
-                            OnError::Stop => {
-                                failure = Some(error);
-                                None
-                            }
-                            OnError::Continue => {
-                                item.paired = switchyard_model::item::Paired::item(index);
-                                item.error = Some(Box::new(error));
-                                Some(item)
-                            }
-                            OnError::ErrorOutput => {
-                                item.paired = switchyard_model::item::Paired::item(index);
-                                item.error = Some(Box::new(error));
-                                out.push(ERROR_OUTPUT, item);
-                                None
-                            }
-                        }
-                    }
+                    Err((item, error)) => self.route_failure(out, item, index, error).unwrap_or_else(|e| {
+                        failure = Some(e);
+                        None
+                    }),
                 }
             })
             .collect();
