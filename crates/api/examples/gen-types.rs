@@ -1,6 +1,7 @@
 //! Writes the UI's TypeScript types and the node reference:
 //! `cargo run -p switchyard-api --example gen-types -- TYPES_DIR [NODES_MD]`.
-//! `cargo xtask gen-types` runs this into ui/src/gen and docs/nodes.md.
+//! `cargo xtask gen-types` runs this into ui/src/gen and docs/nodes.md. It also writes the
+//! node descriptors as ui/src/gen/node-types.json for the UI's tests.
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -12,6 +13,12 @@ fn main() {
     let result = std::fs::create_dir_all(&dir)
         .map_err(|e| e.to_string())
         .and_then(|()| switchyard_api::export_typescript(&dir))
+        .and_then(|()| {
+            // The real descriptors, for the UI's unit tests (forms are generated from them).
+            let descriptors = switchyard_engine::Registry::builtin().descriptors();
+            let text = serde_json::to_string_pretty(&descriptors).map_err(|e| e.to_string())?;
+            std::fs::write(dir.join("node-types.json"), text + "\n").map_err(|e| e.to_string())
+        })
         .and_then(|()| match args.next() {
             Some(doc) => {
                 let descriptors = switchyard_engine::Registry::builtin().descriptors();

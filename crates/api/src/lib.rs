@@ -7,6 +7,7 @@ mod error;
 mod executions;
 pub mod files;
 mod manifest;
+mod preview;
 mod runs;
 pub mod types;
 mod workflows;

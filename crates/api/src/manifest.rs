@@ -97,9 +97,13 @@ manifest! {
     workflow_delete(IdRequest) -> DeletedResponse;
     /// Imports a workflow file; an invalid file changes nothing.
     workflow_import(WorkflowImportRequest) -> WorkflowImportResponse;
+    /// Imports a workflow file from a path (file dialogs, files dropped on the window).
+    workflow_import_file(ImportFileRequest) -> WorkflowImportResponse;
     /// A workflow as a file (credentials as references only).
     workflow_export(WorkflowExportRequest) -> WorkflowExportResponse;
     workflow_validate(WorkflowValidateRequest) -> ValidationReport;
+    /// Evaluates an expression for a node's first input item from the last run.
+    expression_preview(ExpressionPreviewRequest) -> ExpressionPreviewResponse;
     /// Every node type's descriptor, for the palette and the node forms.
     node_types(Empty) -> NodeTypesResponse;
     /// Starts a run and returns at once; progress arrives as `run` events.

@@ -98,7 +98,7 @@ pub struct WorkflowImportResponse {
 pub struct WorkflowExportRequest {
     pub id: String,
     /// Where to write the file (atomically); without it only the text is returned.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub path: Option<String>,
 }
@@ -109,6 +109,7 @@ pub struct WorkflowExportResponse {
     pub text: String,
     /// A file name made from the workflow's name.
     pub file_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub path: Option<String>,
 }
@@ -170,6 +171,7 @@ pub struct RunStartResponse {
 pub struct RunResult {
     pub execution_id: String,
     pub status: RunStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub error: Option<switchyard_model::error::NodeError>,
     pub duration_ms: u32,
@@ -254,4 +256,43 @@ pub enum ApiEvent {
     Run { event: RunEvent },
     /// A node's data, as kept in the history, right after it finished.
     NodeData { execution_id: String, data: NodeRunData },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ImportFileRequest {
+    /// A workflow file on this computer (from a file dialog or a file dropped on the window).
+    pub path: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ExpressionPreviewRequest {
+    /// The workflow as the editor holds it.
+    pub workflow: Workflow,
+    /// The node whose parameter is being edited.
+    pub node_id: String,
+    /// The parameter's value: a string with `{{ … }}`, or any JSON holding such strings.
+    #[ts(type = "unknown")]
+    pub value: serde_json::Value,
+    /// The run whose data to use (default: the workflow's latest run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub execution_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ExpressionPreviewResponse {
+    /// The value for the node's first input item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "unknown")]
+    pub value: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub error: Option<String>,
+    /// Whether a past run gave the node an input item (else an empty item was used).
+    pub has_input: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub execution_id: Option<String>,
 }

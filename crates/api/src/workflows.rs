@@ -108,6 +108,24 @@ impl Api {
         .await
     }
 
+    pub async fn workflow_import_file(&self, request: ImportFileRequest) -> ApiResult<WorkflowImportResponse> {
+        const MAX_FILE: u64 = 64 * 1024 * 1024;
+        let path = std::path::PathBuf::from(&request.path);
+        let read = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
+            let size = std::fs::metadata(&path)?.len();
+            if size > MAX_FILE {
+                return Err(std::io::Error::other(format!(
+                    "the file is {size} bytes; workflow files are at most {MAX_FILE}"
+                )));
+            }
+            std::fs::read_to_string(&path)
+        })
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+        let text = read.map_err(|e| ApiError::new(ErrorCode::Io, format!("cannot read {}: {e}", request.path)))?;
+        self.workflow_import(WorkflowImportRequest { text, file_name: Some(request.path) }).await
+    }
+
     pub async fn workflow_export(&self, request: WorkflowExportRequest) -> ApiResult<WorkflowExportResponse> {
         let record = self.workflow_get(IdRequest { id: request.id.clone() }).await?;
         let text = record.workflow.to_pretty_json();

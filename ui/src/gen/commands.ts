@@ -11,7 +11,10 @@ import type { ExecutionListRequest } from "./ExecutionListRequest";
 import type { ExecutionListResponse } from "./ExecutionListResponse";
 import type { ExecutionPruneRequest } from "./ExecutionPruneRequest";
 import type { ExecutionPruneResponse } from "./ExecutionPruneResponse";
+import type { ExpressionPreviewRequest } from "./ExpressionPreviewRequest";
+import type { ExpressionPreviewResponse } from "./ExpressionPreviewResponse";
 import type { IdRequest } from "./IdRequest";
+import type { ImportFileRequest } from "./ImportFileRequest";
 import type { NodeTypesResponse } from "./NodeTypesResponse";
 import type { RunCancelRequest } from "./RunCancelRequest";
 import type { RunCancelResponse } from "./RunCancelResponse";
@@ -48,9 +51,13 @@ export type Commands = {
   workflow_delete: { request: IdRequest; response: DeletedResponse };
   /** Imports a workflow file; an invalid file changes nothing. */
   workflow_import: { request: WorkflowImportRequest; response: WorkflowImportResponse };
+  /** Imports a workflow file from a path (file dialogs, files dropped on the window). */
+  workflow_import_file: { request: ImportFileRequest; response: WorkflowImportResponse };
   /** A workflow as a file (credentials as references only). */
   workflow_export: { request: WorkflowExportRequest; response: WorkflowExportResponse };
   workflow_validate: { request: WorkflowValidateRequest; response: ValidationReport };
+  /** Evaluates an expression for a node's first input item from the last run. */
+  expression_preview: { request: ExpressionPreviewRequest; response: ExpressionPreviewResponse };
   /** Every node type's descriptor, for the palette and the node forms. */
   node_types: { request: Empty; response: NodeTypesResponse };
   /** Starts a run and returns at once; progress arrives as `run` events. */
@@ -77,8 +84,10 @@ export const COMMAND_NAMES: CommandName[] = [
   "workflow_duplicate",
   "workflow_delete",
   "workflow_import",
+  "workflow_import_file",
   "workflow_export",
   "workflow_validate",
+  "expression_preview",
   "node_types",
   "run_start",
   "run_wait",

@@ -243,3 +243,44 @@ fn typescript_export_lists_every_command() {
     assert!(dir.path().join("RunEvent.ts").exists());
     assert!(dir.path().join("serde_json/JsonValue.ts").exists());
 }
+
+#[tokio::test]
+async fn import_file_reads_paths_and_names_them_in_errors() {
+    let (dir, api, _) = open();
+    let path = format!("{}/../../assets/examples/route-tickets.json", env!("CARGO_MANIFEST_DIR"));
+    let imported = call(&api, "workflow_import_file", json!({"path": path})).await.unwrap();
+    assert_eq!(imported["record"]["workflow"]["name"], "Route support tickets");
+    let missing = dir.path().join("nope.json");
+    let err = call(&api, "workflow_import_file", json!({"path": missing})).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::Io);
+    assert!(err.message.starts_with(&format!("cannot read {}", missing.display())), "{}", err.message);
+    let broken = dir.path().join("broken.json");
+    std::fs::write(&broken, "{\"switchyard\": 1,\n  \"id\": 5}").unwrap();
+    let err = call(&api, "workflow_import_file", json!({"path": broken})).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidWorkflow);
+    assert!(err.message.contains(&format!("{}:2:9: $.id", broken.display())), "{}", err.message);
+}
+
+#[tokio::test]
+async fn expression_preview_uses_the_last_run() {
+    let (_dir, api, _) = open();
+    let wf: Json = serde_json::from_str(&example("hello-world.json")).unwrap();
+    let preview = |value: Json| {
+        let api = api.clone();
+        let wf = wf.clone();
+        async move {
+            call(&api, "expression_preview", json!({"workflow": wf, "nodeId": "greet", "value": value})).await.unwrap()
+        }
+    };
+    let before = preview(json!("{{ 1 + 1 }}")).await;
+    assert_eq!((before["value"].clone(), before["hasInput"].clone()), (json!(2), json!(false)));
+
+    call(&api, "run_wait", json!({"workflow": wf, "input": [{"name": "Ada"}, {"name": "Bob"}]})).await.unwrap();
+    let after = preview(json!("Hi {{ json.name }}, one of {{ node(\"Start\").len() }}")).await;
+    assert_eq!(after["value"], "Hi Ada, one of 2");
+    assert_eq!(after["hasInput"], true);
+    assert_eq!(preview(json!("{{ item(\"Start\").name }}")).await["value"], "Ada");
+    let broken = preview(json!("{{ json.name + }}")).await;
+    assert!(broken["error"].as_str().unwrap().contains("json.name +"), "{broken}");
+    assert!(broken.get("value").is_none());
+}
