@@ -1,0 +1,207 @@
+//! The desktop shell. It only wires things up: the window and its plugins, one command that
+//! forwards every call into `switchyard-api`, and a bridge that turns API events into Tauri
+//! events for the UI.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use switchyard_api::types::ApiEvent;
+use switchyard_api::{Api, ApiError, Host};
+use tauri::{AppHandle, Emitter, Manager, Runtime, State};
+
+/// The Tauri event name the UI listens to.
+pub const EVENT: &str = "api-event";
+
+/// Delivers API events to the UI as Tauri events.
+struct TauriHost<R: Runtime>(AppHandle<R>);
+
+impl<R: Runtime> Host for TauriHost<R> {
+    fn emit(&self, event: ApiEvent) {
+        if let Err(e) = self.0.emit(EVENT, event) {
+            tracing::warn!("cannot deliver an event to the window: {e}");
+        }
+    }
+}
+
+/// Every API command goes through here, by name, as listed in the API manifest.
+#[tauri::command]
+async fn api(api: State<'_, Api>, command: String, payload: serde_json::Value) -> Result<serde_json::Value, ApiError> {
+    api.dispatch(&command, payload).await
+}
+
+/// Adds Switchyard's plugins, state and command to a builder. `data_dir` overrides the data
+/// folder (tests); by default it comes from `SWITCHYARD_DATA_DIR` or the OS.
+pub fn configure<R: Runtime>(builder: tauri::Builder<R>, data_dir: Option<PathBuf>) -> tauri::Builder<R> {
+    builder
+        .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_window_state::Builder::default().build())
+        .setup(move |app| {
+            let dir = switchyard_store::paths::data_dir(data_dir.clone());
+            let api = Api::open(&dir, Arc::new(TauriHost(app.handle().clone())))
+                .map_err(|e| format!("cannot open the data folder {}: {}", dir.display(), e.message))?;
+            app.manage(api);
+            #[cfg(target_os = "linux")]
+            if let Some(window) = app.get_webview_window("main") {
+                software_rendering::apply(&window);
+            }
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![api])
+}
+
+#[cfg(target_os = "linux")]
+mod software_rendering {
+    //! Without a GPU, WebKitGTK's accelerated compositing runs OpenGL in software: slower, and
+    //! about 90 MB more memory in the web process. On such machines (no `/dev/dri`: virtual
+    //! machines, remote and virtual displays) the webview paints without compositing.
+    //! `SWITCHYARD_COMPOSITING=on|off` overrides the choice.
+
+    use tauri::{Runtime, WebviewWindow};
+
+    pub fn wanted() -> bool {
+        match std::env::var("SWITCHYARD_COMPOSITING").as_deref() {
+            Ok("on") => true,
+            Ok("off") => false,
+            _ => std::path::Path::new("/dev/dri").exists(),
+        }
+    }
+
+    pub fn apply<R: Runtime>(window: &WebviewWindow<R>) {
+        if wanted() {
+            return;
+        }
+        let result = window.with_webview(|webview| {
+            use webkit2gtk::{HardwareAccelerationPolicy, SettingsExt, WebViewExt};
+            if let Some(settings) = webview.inner().settings() {
+                settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
+            }
+        });
+        if let Err(e) = result {
+            tracing::warn!("cannot set the webview's rendering policy: {e}");
+        }
+    }
+}
+
+/// `--data-dir DIR` (or `--data-dir=DIR`) from the command line.
+fn data_dir_argument(args: impl Iterator<Item = String>) -> Option<PathBuf> {
+    let mut args = args.skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--data-dir" {
+            return args.next().map(PathBuf::from);
+        }
+        if let Some(dir) = arg.strip_prefix("--data-dir=") {
+            return Some(PathBuf::from(dir));
+        }
+    }
+    None
+}
+
+/// Starts the desktop app. `--data-dir DIR` chooses the data folder (as does
+/// `SWITCHYARD_DATA_DIR`).
+pub fn run() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SWITCHYARD_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    configure(tauri::Builder::default(), data_dir_argument(std::env::args()))
+        .run(tauri::generate_context!("../tauri.conf.json"))
+        .expect("error while running Switchyard");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+    use std::sync::{Arc as StdArc, Mutex};
+    use tauri::Listener;
+    use tauri::ipc::{CallbackFn, InvokeBody};
+    use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder, noop_assets};
+    use tauri::webview::InvokeRequest;
+
+    fn app(dir: &std::path::Path) -> (tauri::App<MockRuntime>, tauri::WebviewWindow<MockRuntime>) {
+        // The real context (with the capabilities from tauri.conf.json) on the mock runtime.
+        let mut context = tauri::generate_context!("../tauri.conf.json");
+        context.set_assets(Box::new(noop_assets()));
+        let mut app = configure(mock_builder(), Some(dir.to_path_buf())).build(context).expect("app builds");
+        // One iteration runs the setup hook, which opens the API.
+        #[allow(deprecated)]
+        app.run_iteration(|_, _| {});
+        // The setup made the window from tauri.conf.json, as in the real app.
+        let window = app.get_webview_window("main").expect("the main window");
+        (app, window)
+    }
+
+    fn invoke(window: &tauri::WebviewWindow<MockRuntime>, command: &str, payload: Value) -> Result<Value, Value> {
+        get_ipc_response(
+            window,
+            InvokeRequest {
+                cmd: "api".into(),
+                callback: CallbackFn(0),
+                error: CallbackFn(1),
+                url: "tauri://localhost".parse().expect("url"),
+                body: InvokeBody::Json(json!({ "command": command, "payload": payload })),
+                headers: Default::default(),
+                invoke_key: INVOKE_KEY.to_string(),
+            },
+        )
+        .map(|body| body.deserialize::<Value>().expect("JSON response"))
+    }
+
+    #[test]
+    fn commands_reach_the_api_and_errors_keep_their_code() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_app, window) = app(dir.path());
+        let info = invoke(&window, "app_info", json!({})).unwrap();
+        assert_eq!(info["dataDir"], dir.path().display().to_string());
+        assert!(info["nodeTypes"].as_u64().unwrap() >= 14);
+
+        let created = invoke(&window, "workflow_create", json!({"name": "From the shell"})).unwrap();
+        let id = created["workflow"]["id"].clone();
+        let listed = invoke(&window, "workflow_list", json!({})).unwrap();
+        assert_eq!(listed["workflows"][0]["id"], id);
+
+        let error = invoke(&window, "workflow_get", json!({"id": "missing"})).unwrap_err();
+        assert_eq!(error["code"], "not_found");
+        assert_eq!(error["message"], "workflow missing not found");
+        let error = invoke(&window, "no_such_command", json!({})).unwrap_err();
+        assert_eq!(error["code"], "bad_request");
+    }
+
+    #[test]
+    fn run_events_are_forwarded_to_the_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let (app, window) = app(dir.path());
+        let seen = StdArc::new(Mutex::new(Vec::<Value>::new()));
+        let sink = seen.clone();
+        app.listen(EVENT, move |event| {
+            sink.lock().unwrap().push(serde_json::from_str(event.payload()).unwrap());
+        });
+        let workflow = json!({
+            "switchyard": 1, "id": "w", "name": "W",
+            "nodes": [{"id": "t", "name": "Start", "type": "trigger.manual"}]
+        });
+        let result = invoke(&window, "run_wait", json!({"workflow": workflow, "input": {"a": 1}})).unwrap();
+        assert_eq!(result["status"], "success");
+        let events = seen.lock().unwrap().clone();
+        let kinds: Vec<String> = events
+            .iter()
+            .map(|e| {
+                if e["kind"] == "run" {
+                    e["event"]["type"].as_str().unwrap().to_string()
+                } else {
+                    e["kind"].as_str().unwrap().to_string()
+                }
+            })
+            .collect();
+        assert_eq!(kinds, ["runStarted", "nodeStarted", "nodeData", "nodeFinished", "runFinished"]);
+        assert_eq!(events[0]["event"]["executionId"], result["executionId"]);
+    }
+
+    #[test]
+    fn the_data_dir_comes_from_the_command_line() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>().into_iter();
+        assert_eq!(data_dir_argument(args(&["app", "--data-dir", "/x"])), Some(PathBuf::from("/x")));
+        assert_eq!(data_dir_argument(args(&["app", "--data-dir=/y"])), Some(PathBuf::from("/y")));
+        assert_eq!(data_dir_argument(args(&["app"])), None);
+    }
+}
