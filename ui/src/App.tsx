@@ -1,0 +1,90 @@
+// The app: the workflows list or the editor, plus global dialogs, toasts and file drops.
+import { useCallback, useEffect, useRef, useState } from "react";
+import { call, errorMessage, inDesktopShell } from "./api/client";
+import { onFileDrop } from "./api/platform";
+import { DialogHost } from "./components/dialogs";
+import { Toasts, toast } from "./components/toasts";
+import type { NodeDescriptor } from "./gen/NodeDescriptor";
+import { markAfterPaint } from "./marks";
+import { Editor } from "./pages/Editor";
+import { WorkflowList } from "./pages/WorkflowList";
+
+type Route = { page: "list" } | { page: "editor"; id: string };
+
+export function App() {
+  const [route, setRoute] = useState<Route>({ page: "list" });
+  const [descriptors, setDescriptors] = useState<NodeDescriptor[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const leaveGuard = useRef<(() => Promise<boolean>) | null>(null);
+  const registerLeaveGuard = useCallback((guard: (() => Promise<boolean>) | null) => {
+    leaveGuard.current = guard;
+  }, []);
+
+  useEffect(() => {
+    markAfterPaint((m, now) => {
+      m.firstPaint ??= now;
+    });
+  }, []);
+
+  useEffect(() => {
+    if (!inDesktopShell()) return;
+    call("node_types", {})
+      .then((r) => setDescriptors(r.nodeTypes))
+      .catch((e) => setError(errorMessage(e)));
+  }, []);
+
+  // Dropping workflow files onto the window imports them and opens the last one.
+  useEffect(() => {
+    let unlisten: (() => void) | null = null;
+    void onFileDrop(async (paths) => {
+      const files = paths.filter((p) => p.toLowerCase().endsWith(".json"));
+      if (files.length === 0) {
+        toast("Drop Switchyard workflow files (.json) to import them", "error");
+        return;
+      }
+      if (leaveGuard.current && !(await leaveGuard.current())) return;
+      let last: string | null = null;
+      for (const path of files) {
+        try {
+          const r = await call("workflow_import_file", { path });
+          for (const note of r.notes) toast(note);
+          toast(`Imported “${r.record.workflow.name}”`, "success");
+          last = r.record.workflow.id;
+        } catch (e) {
+          toast(errorMessage(e), "error");
+        }
+      }
+      if (last) setRoute({ page: "editor", id: last });
+    }).then((u) => (unlisten = u));
+    return () => unlisten?.();
+  }, []);
+
+  if (!inDesktopShell()) {
+    return (
+      <div className="notice">
+        <h2>Switchyard</h2>
+        <p>This page is the editor of the Switchyard desktop app. Start the app with <code>cargo xtask app</code>.</p>
+      </div>
+    );
+  }
+  if (error) return <div className="notice error-text">Cannot start: {error}</div>;
+  if (!descriptors) return <div className="notice muted">Starting…</div>;
+  return (
+    <div className="app">
+      {route.page === "list" ? (
+        <WorkflowList onOpen={(id) => setRoute({ page: "editor", id })} />
+      ) : (
+        <Editor
+          key={route.id}
+          workflowId={route.id}
+          descriptors={descriptors}
+          onBack={() => setRoute({ page: "list" })}
+          onOpenOther={(id) => setRoute({ page: "editor", id })}
+          registerLeaveGuard={registerLeaveGuard}
+        />
+      )}
+      <DialogHost />
+      <Toasts />
+    </div>
+  );
+}

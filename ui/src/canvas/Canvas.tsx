@@ -1,0 +1,231 @@
+// The canvas: React Flow showing the workflow's nodes and wires, with live run states.
+// React Flow keeps its own node list (it measures nodes and moves them while dragging); the
+// editor store stays the source of truth and gets one edit per finished drag.
+import {
+  applyEdgeChanges,
+  applyNodeChanges,
+  Background,
+  type Connection as FlowConnection,
+  Controls,
+  type Edge,
+  type EdgeChange,
+  MarkerType,
+  MiniMap,
+  type NodeChange,
+  ReactFlow,
+  useNodesInitialized,
+} from "@xyflow/react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import type { Connection } from "../gen/Connection";
+import type { NodeDescriptor } from "../gen/NodeDescriptor";
+import type { ValidationIssue } from "../gen/ValidationIssue";
+import type { Workflow } from "../gen/Workflow";
+import { connectionId, descriptorKey, inputNames, outputNames, type Position, wouldCycle } from "../editor/model";
+import type { RunView } from "../editor/run";
+import type { Selection } from "../editor/store";
+import { markAfterPaint } from "../marks";
+import { groupColors } from "./icons";
+import { NodeCard, type NodeCardData, type NodeCardNode } from "./NodeCard";
+
+const nodeTypes = { switchyard: NodeCard };
+
+export interface CanvasProps {
+  workflow: Workflow;
+  descriptors: Map<string, NodeDescriptor>;
+  selection: Selection;
+  run: RunView;
+  issues: Map<string, ValidationIssue[]>;
+  readOnly: boolean;
+  onSelect: (selection: Selection) => void;
+  onMove: (positions: Record<string, Position>) => void;
+  onConnect: (connection: Connection) => void;
+  onOpenNode: (id: string) => void;
+  onContextMenu: (event: { x: number; y: number; nodeId?: string; connectionId?: string }) => void;
+}
+
+const NO_ISSUES: ValidationIssue[] = [];
+
+export function Canvas(props: CanvasProps) {
+  const { workflow, descriptors, selection, run, issues, readOnly } = props;
+  const cache = useRef(new Map<string, { deps: unknown[]; data: NodeCardData }>());
+
+  /** Per-node data, rebuilt only when something it shows changed (big workflows stay fast). */
+  const dataFor = useCallback(
+    (node: Workflow["nodes"][number]): NodeCardData => {
+      const descriptor = descriptors.get(descriptorKey(node.type, node.version));
+      const state = run.nodes[node.id];
+      const nodeIssues = issues.get(node.id) ?? NO_ISSUES;
+      const pinned = Boolean(workflow.pinData?.[node.id]);
+      const deps = [node, descriptor, state, nodeIssues, pinned];
+      const hit = cache.current.get(node.id);
+      if (hit && hit.deps.every((d, i) => d === deps[i])) return hit.data;
+      const data: NodeCardData = {
+        node,
+        descriptor,
+        state,
+        issues: nodeIssues,
+        inputs: inputNames(descriptor),
+        outputs: outputNames(descriptor, node),
+        pinned,
+      };
+      cache.current.set(node.id, { deps, data });
+      return data;
+    },
+    [descriptors, run.nodes, issues, workflow.pinData],
+  );
+
+  const built = useMemo<NodeCardNode[]>(() => {
+    const selected = new Set(selection.nodes);
+    return workflow.nodes.map((n) => ({
+      id: n.id,
+      type: "switchyard" as const,
+      position: { x: n.position[0], y: n.position[1] },
+      selected: selected.has(n.id),
+      data: dataFor(n),
+    }));
+  }, [workflow.nodes, selection.nodes, dataFor]);
+
+  const [nodes, setNodes] = useState<NodeCardNode[]>(built);
+  useEffect(() => {
+    // Keep React Flow's measurements, and the position of a node being dragged right now.
+    setNodes((prev) => {
+      const old = new Map(prev.map((n) => [n.id, n]));
+      return built.map((n) => {
+        const before = old.get(n.id);
+        return before?.dragging ? { ...n, measured: before.measured, position: before.position, dragging: true } : { ...n, measured: before?.measured };
+      });
+    });
+  }, [built]);
+
+  // Clicks change node and edge selection in two callbacks of one event: track the latest.
+  const latestSelection = useRef(selection);
+  useEffect(() => {
+    latestSelection.current = selection;
+  }, [selection]);
+  const changeSelection = useCallback(
+    (kind: "nodes" | "connections", changes: { id: string; selected: boolean }[]) => {
+      const current = new Set(latestSelection.current[kind]);
+      for (const c of changes) {
+        if (c.selected) current.add(c.id);
+        else current.delete(c.id);
+      }
+      const next = { ...latestSelection.current, [kind]: [...current] };
+      latestSelection.current = next;
+      props.onSelect(next);
+    },
+    [props],
+  );
+
+  const builtEdges = useMemo<Edge[]>(() => {
+    const selected = new Set(selection.connections);
+    const runningSources = new Set(Object.entries(run.nodes).filter(([, s]) => s.status === "running").map(([id]) => id));
+    return workflow.connections.map((c) => {
+      const id = connectionId(c);
+      const isError = c.from.output === "error";
+      return {
+        id,
+        source: c.from.node,
+        sourceHandle: c.from.output,
+        target: c.to.node,
+        targetHandle: c.to.input,
+        selected: selected.has(id),
+        animated: runningSources.has(c.to.node),
+        style: isError ? { stroke: "var(--danger)" } : undefined,
+        markerEnd: { type: MarkerType.ArrowClosed, width: 16, height: 16 },
+      };
+    });
+  }, [workflow.connections, selection.connections, run.nodes]);
+  const [edges, setEdges] = useState<Edge[]>(builtEdges);
+  useEffect(() => setEdges(builtEdges), [builtEdges]);
+
+  const onNodesChange = useCallback(
+    (changes: NodeChange<NodeCardNode>[]) => {
+      setNodes((ns) => applyNodeChanges(changes, ns));
+      const selects = changes.flatMap((c) => (c.type === "select" ? [{ id: c.id, selected: c.selected }] : []));
+      if (selects.length) changeSelection("nodes", selects);
+    },
+    [changeSelection],
+  );
+
+  const onEdgesChange = useCallback(
+    (changes: EdgeChange[]) => {
+      const selects = changes.flatMap((c) => (c.type === "select" ? [{ id: c.id, selected: c.selected }] : []));
+      if (selects.length === 0) return;
+      setEdges((es) => applyEdgeChanges(changes.filter((c) => c.type === "select"), es));
+      changeSelection("connections", selects);
+    },
+    [changeSelection],
+  );
+
+  const isValidConnection = useCallback(
+    (c: FlowConnection | Edge) =>
+      !readOnly && c.source !== c.target && !wouldCycle(workflow, c.source, c.target),
+    [workflow, readOnly],
+  );
+
+  // Benchmarks read when a workflow's nodes are all laid out and painted.
+  const initialized = useNodesInitialized();
+  useEffect(() => {
+    if (initialized) {
+      markAfterPaint((m, now) => {
+        if (m.canvasReady === undefined) {
+          m.canvasReady = now;
+          m.canvasNodes = workflow.nodes.length;
+        }
+      });
+    }
+  }, [initialized, workflow.nodes.length]);
+
+  const minimapColor = useCallback(
+    (n: NodeCardNode) => (n.data.descriptor ? groupColors[n.data.descriptor.group] : "#999"),
+    [],
+  );
+
+  return (
+    <ReactFlow<NodeCardNode, Edge>
+      nodes={nodes}
+      edges={edges}
+      nodeTypes={nodeTypes}
+      onNodesChange={onNodesChange}
+      onEdgesChange={onEdgesChange}
+      onConnect={(c) =>
+        props.onConnect({ from: { node: c.source, output: c.sourceHandle ?? "main" }, to: { node: c.target, input: c.targetHandle ?? "main" } })
+      }
+      isValidConnection={isValidConnection}
+      onNodeDragStop={(_, __, dragged) => {
+        const positions: Record<string, Position> = {};
+        for (const n of dragged) positions[n.id] = [n.position.x, n.position.y];
+        props.onMove(positions);
+      }}
+      onNodeDoubleClick={(_, n) => props.onOpenNode(n.id)}
+      onNodeContextMenu={(e, n) => {
+        e.preventDefault();
+        props.onContextMenu({ x: e.clientX, y: e.clientY, nodeId: n.id });
+      }}
+      onEdgeContextMenu={(e, edge) => {
+        e.preventDefault();
+        props.onContextMenu({ x: e.clientX, y: e.clientY, connectionId: edge.id });
+      }}
+      onPaneContextMenu={(e) => {
+        e.preventDefault();
+        props.onContextMenu({ x: e.clientX, y: e.clientY });
+      }}
+      nodesDraggable={!readOnly}
+      nodesConnectable={!readOnly}
+      elementsSelectable
+      deleteKeyCode={null}
+      selectionKeyCode="Shift"
+      multiSelectionKeyCode={["Meta", "Control"]}
+      onlyRenderVisibleElements={workflow.nodes.length > 150}
+      fitView
+      fitViewOptions={{ padding: 0.2, maxZoom: 1.2 }}
+      minZoom={0.05}
+      maxZoom={2}
+      proOptions={{ hideAttribution: true }}
+    >
+      <Background gap={20} />
+      <MiniMap pannable zoomable nodeColor={minimapColor} />
+      <Controls showInteractive={false} />
+    </ReactFlow>
+  );
+}

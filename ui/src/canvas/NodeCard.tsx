@@ -1,0 +1,133 @@
+// A node on the canvas: icon, name, type, its named ports, and its live run state.
+import { Handle, type Node as FlowNode, type NodeProps, Position } from "@xyflow/react";
+import { memo } from "react";
+import type { Node } from "../gen/Node";
+import type { NodeDescriptor } from "../gen/NodeDescriptor";
+import type { ValidationIssue } from "../gen/ValidationIssue";
+import { ERROR_OUTPUT, MAIN } from "../editor/model";
+import { emitted, type NodeState } from "../editor/run";
+import { NodeIcon } from "./icons";
+
+export interface NodeCardData extends Record<string, unknown> {
+  node: Node;
+  descriptor: NodeDescriptor | undefined;
+  state: NodeState | undefined;
+  issues: ValidationIssue[];
+  inputs: string[];
+  outputs: string[];
+  pinned: boolean;
+}
+
+export type NodeCardNode = FlowNode<NodeCardData, "switchyard">;
+
+function plural(n: number, word: string) {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
+function Badge({ state }: { state: NodeState | undefined }) {
+  if (!state) return null;
+  switch (state.status) {
+    case "waiting":
+      return <div className="badge muted">waiting</div>;
+    case "running": {
+      const p = state.progress;
+      return (
+        <>
+          <div className="badge running">
+            running{p ? ` · ${p.done}/${p.total}` : "…"}
+            {p?.etaMs !== undefined && p.etaMs !== null && ` · ${Math.ceil(p.etaMs / 1000)} s left`}
+          </div>
+          {p && (
+            <div className="progress">
+              <div style={{ width: `${(100 * p.done) / Math.max(1, p.total)}%` }} />
+            </div>
+          )}
+        </>
+      );
+    }
+    case "success":
+    case "pinned":
+    case "disabled": {
+      const count = emitted(state) ?? 0;
+      const label = state.status === "success" ? "✓" : state.status;
+      return (
+        <div className={`badge ${state.status === "success" ? "success" : "muted"}`} data-testid="node-badge">
+          {label} {plural(count, "item")}
+          {state.durationMs !== undefined && state.status === "success" && <span className="muted">· {state.durationMs} ms</span>}
+        </div>
+      );
+    }
+    case "skipped":
+      return <div className="badge muted">skipped (no items)</div>;
+    case "error":
+      return (
+        <div className="badge error" data-testid="node-badge" title={state.message}>
+          ✗ <span className="message">{state.message ?? "failed"}</span>
+        </div>
+      );
+  }
+}
+
+function ports(names: string[], type: "source" | "target") {
+  const side = type === "source" ? Position.Right : Position.Left;
+  return names.map((name, i) => {
+    const top = `${((i + 1) * 100) / (names.length + 1)}%`;
+    const showLabel = names.length > 1 || name !== MAIN;
+    return (
+      <div key={`${type}-${name}`}>
+        <Handle
+          id={name}
+          type={type}
+          position={side}
+          style={{ top }}
+          className={name === ERROR_OUTPUT && type === "source" ? "error-handle" : ""}
+          data-testid={`${type === "source" ? "out" : "in"}-${name}`}
+        />
+        {showLabel && (
+          <span className={`handle-label ${type === "source" ? "out" : "in"}`} style={{ top }}>
+            {name}
+          </span>
+        )}
+      </div>
+    );
+  });
+}
+
+export const NodeCard = memo(function NodeCard({ data, selected }: NodeProps<NodeCardNode>) {
+  const { node, descriptor, state, issues } = data;
+  const group = descriptor?.group ?? "action";
+  const classes = [
+    "node-card",
+    selected ? "selected" : "",
+    node.settings.disabled ? "disabled" : "",
+    state ? `status-${state.status}` : "",
+    issues.length ? "has-issues" : "",
+  ];
+  return (
+    <div className={classes.join(" ")} data-testid={`node-${node.name}`} data-status={state?.status ?? "idle"}>
+      {ports(data.inputs, "target")}
+      <div className="head">
+        <div className="icon" style={{ background: "var(--panel-2)" }}>
+          <NodeIcon name={descriptor?.icon ?? ""} group={group} />
+        </div>
+        <div style={{ minWidth: 0 }}>
+          <div className="name">{node.name}</div>
+          <div className="type">{descriptor?.displayName ?? `unknown type ${node.type}`}</div>
+        </div>
+      </div>
+      <Badge state={state} />
+      {issues.length > 0 && (
+        <div className="issues" title={issues.map((i) => i.message).join("\n")}>
+          ⚠ {issues[0].message}
+          {issues.length > 1 && ` (+${issues.length - 1})`}
+        </div>
+      )}
+      {data.pinned && (
+        <span className="pin" title="Pinned data: this node emits its pinned items instead of running">
+          📌
+        </span>
+      )}
+      {ports(data.outputs, "source")}
+    </div>
+  );
+});

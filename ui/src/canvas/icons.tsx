@@ -1,0 +1,35 @@
+// Node icons as small SVGs (no icon font, no emoji: they render the same everywhere).
+import type { NodeGroup } from "../gen/NodeGroup";
+
+const paths: Record<string, string> = {
+  play: "M8 5v14l11-7z",
+  globe: "M12 3a9 9 0 1 0 0 18a9 9 0 1 0 0-18zM3 12h18M12 3c2.5 2.5 3.5 5.5 3.5 9s-1 6.5-3.5 9c-2.5-2.5-3.5-5.5-3.5-9s1-6.5 3.5-9z",
+  pencil: "M4 20h4l10-10-4-4L4 16zM13 7l4 4",
+  filter: "M4 5h16l-6 8v6l-4-2v-4z",
+  split: "M5 12h5M10 12l6-6h3M10 12l6 6h3",
+  switch: "M4 12h4M8 12l4-6h7M8 12h11M8 12l4 6h7",
+  merge: "M5 6h3l5 6h6M5 18h3l5-6",
+  sort: "M7 4v16M4 17l3 3 3-3M17 20V4M14 7l3-3 3 3",
+  scissors: "M6 6a2 2 0 1 0 0.01 0M6 18a2 2 0 1 0 0.01 0M8 7l12 10M8 17L20 7",
+  "split-out": "M4 12h6M10 12l8-7M10 12h8M10 12l8 7",
+  sigma: "M18 5H7l6 7-6 7h11",
+  code: "M9 7l-5 5 5 5M15 7l5 5-5 5",
+  clock: "M12 3a9 9 0 1 0 0 18a9 9 0 1 0 0-18zM12 7v5l3 3",
+  "arrow-right": "M4 12h15M14 7l5 5-5 5",
+};
+
+export const groupColors: Record<NodeGroup, string> = {
+  trigger: "#f97316",
+  flow: "#8b5cf6",
+  data: "#0ea5e9",
+  action: "#10b981",
+};
+
+export function NodeIcon({ name, group, size = 16 }: { name: string; group: NodeGroup; size?: number }) {
+  const color = groupColors[group];
+  return (
+    <svg width={size} height={size} viewBox="0 0 24 24" fill="none" stroke={color} strokeWidth={2} strokeLinecap="round" strokeLinejoin="round" aria-hidden>
+      <path d={paths[name] ?? paths["arrow-right"]} fill={name === "play" ? color : "none"} />
+    </svg>
+  );
+}

@@ -1,0 +1,132 @@
+// What the canvas shows about a run: each node's live state and its data, built from API
+// events while a run goes, or from a stored execution when looking at the history.
+import type { ApiEvent } from "../gen/ApiEvent";
+import type { Execution } from "../gen/Execution";
+import type { Item } from "../gen/Item";
+import type { NodeError } from "../gen/NodeError";
+import type { NodeRunData } from "../gen/NodeRunData";
+import type { OutputCount } from "../gen/OutputCount";
+import type { RunStatus } from "../gen/RunStatus";
+import type { Workflow } from "../gen/Workflow";
+import { MAIN } from "./model";
+
+export type NodeStatus = "waiting" | "running" | "success" | "error" | "skipped" | "disabled" | "pinned";
+
+export interface NodeState {
+  status: NodeStatus;
+  itemsIn?: number;
+  outputs?: OutputCount[];
+  durationMs?: number;
+  message?: string;
+  progress?: { done: number; total: number; etaMs?: number };
+}
+
+export interface RunView {
+  executionId: string | null;
+  workflowId: string | null;
+  running: boolean;
+  status: RunStatus | null;
+  error: NodeError | null;
+  durationMs: number | null;
+  nodes: Record<string, NodeState>;
+  data: Record<string, NodeRunData>;
+  /** Set when the view shows a stored execution rather than a live run. */
+  fromHistory: { startedAt: string } | null;
+}
+
+export function emptyRun(): RunView {
+  return { executionId: null, workflowId: null, running: false, status: null, error: null, durationMs: null, nodes: {}, data: {}, fromHistory: null };
+}
+
+/** Updates the view with an event for `workflowId`; events of other workflows are ignored. */
+export function applyEvent(view: RunView, workflowId: string, event: ApiEvent): RunView {
+  if (event.kind === "nodeData") {
+    if (event.executionId !== view.executionId) return view;
+    return { ...view, data: { ...view.data, [event.data.nodeId]: event.data } };
+  }
+  const e = event.event;
+  if (e.workflowId !== workflowId) return view;
+  if (e.type === "runStarted") {
+    const nodes: Record<string, NodeState> = {};
+    for (const id of e.nodeIds) nodes[id] = { status: "waiting" };
+    return { ...emptyRun(), executionId: e.executionId, workflowId, running: true, nodes };
+  }
+  if (e.executionId !== view.executionId) return view;
+  const setNode = (id: string, state: NodeState) => ({ ...view, nodes: { ...view.nodes, [id]: state } });
+  switch (e.type) {
+    case "nodeStarted":
+      return setNode(e.nodeId, { status: "running", itemsIn: e.itemsIn });
+    case "nodeProgress":
+      return setNode(e.nodeId, { ...view.nodes[e.nodeId], status: "running", progress: { done: e.done, total: e.total, etaMs: e.etaMs } });
+    case "nodeFinished":
+      return setNode(e.nodeId, {
+        status: e.status,
+        itemsIn: e.itemsIn,
+        outputs: e.outputs,
+        durationMs: e.durationMs,
+        message: e.status === "error" ? view.data[e.nodeId]?.error?.message : undefined,
+      });
+    case "nodeFailed":
+      return setNode(e.nodeId, { status: "error", message: e.error.message, durationMs: e.durationMs });
+    case "runFinished": {
+      // Nodes that never started stay visible as waiting only while the run goes.
+      const nodes = Object.fromEntries(Object.entries(view.nodes).filter(([, s]) => s.status !== "waiting"));
+      return { ...view, running: false, status: e.status, error: e.error ?? null, durationMs: e.durationMs, nodes };
+    }
+  }
+  return view;
+}
+
+/** A stored execution as a (finished) run view. */
+export function fromExecution(execution: Execution): RunView {
+  const nodes: Record<string, NodeState> = {};
+  const data: Record<string, NodeRunData> = {};
+  for (const d of execution.nodes) {
+    data[d.nodeId] = d;
+    nodes[d.nodeId] = {
+      status: d.status,
+      itemsIn: d.itemsIn,
+      outputs: d.outputs.map((o) => ({ name: o.name, items: o.total })),
+      durationMs: d.durationMs,
+      message: d.error?.message,
+    };
+  }
+  const s = execution.summary;
+  return {
+    executionId: s.id,
+    workflowId: s.workflowId,
+    running: s.status === "running",
+    status: s.status,
+    error: s.error ?? null,
+    durationMs: s.durationMs ?? null,
+    nodes,
+    data,
+    fromHistory: { startedAt: s.startedAt },
+  };
+}
+
+/** The items a node received on each input, rebuilt from its sources' stored outputs. */
+export function inputItems(workflow: Workflow, view: RunView, nodeId: string): { input: string; items: Item[]; truncated: boolean }[] {
+  const byInput = new Map<string, { items: Item[]; truncated: boolean }>();
+  for (const c of workflow.connections) {
+    if (c.to.node !== nodeId) continue;
+    const source = view.data[c.from.node];
+    const output = source?.outputs.find((o) => o.name === c.from.output);
+    if (!output) continue;
+    const entry = byInput.get(c.to.input) ?? { items: [], truncated: false };
+    entry.items.push(...output.items);
+    entry.truncated ||= output.truncated;
+    byInput.set(c.to.input, entry);
+  }
+  return [...byInput.entries()].map(([input, v]) => ({ input, ...v }));
+}
+
+/** Total items a node emitted, for its badge. */
+export function emitted(state: NodeState | undefined): number | null {
+  if (!state?.outputs) return null;
+  return state.outputs.reduce((sum, o) => sum + o.items, 0);
+}
+
+export function mainOutput(data: NodeRunData | undefined) {
+  return data?.outputs.find((o) => o.name === MAIN) ?? data?.outputs[0];
+}

@@ -1,0 +1,121 @@
+// The workflows list: search, create, open, rename, duplicate, delete; most recent first.
+import { useCallback, useEffect, useState } from "react";
+import { call, errorMessage } from "../api/client";
+import { chooseOpenPath } from "../api/platform";
+import { confirm, prompt } from "../components/dialogs";
+import { toast } from "../components/toasts";
+import type { WorkflowSummary } from "../gen/WorkflowSummary";
+
+export function relativeTime(iso: string, now = Date.now()): string {
+  const then = new Date(iso).getTime();
+  if (Number.isNaN(then)) return iso;
+  const s = Math.round((now - then) / 1000);
+  if (s < 45) return "just now";
+  const units: [number, string][] = [
+    [60, "minute"],
+    [3600, "hour"],
+    [86400, "day"],
+    [604800, "week"],
+  ];
+  if (s < 3600) return `${Math.round(s / 60)} ${units[0][1]}${Math.round(s / 60) === 1 ? "" : "s"} ago`;
+  if (s < 86400) return `${Math.round(s / 3600)} hour${Math.round(s / 3600) === 1 ? "" : "s"} ago`;
+  if (s < 604800) return `${Math.round(s / 86400)} day${Math.round(s / 86400) === 1 ? "" : "s"} ago`;
+  return new Date(iso).toLocaleDateString();
+}
+
+export function WorkflowList({ onOpen }: { onOpen: (id: string) => void }) {
+  const [search, setSearch] = useState("");
+  const [list, setList] = useState<WorkflowSummary[] | null>(null);
+  const refresh = useCallback(() => {
+    call("workflow_list", { search: search || undefined })
+      .then((r) => setList(r.workflows))
+      .catch((e) => toast(errorMessage(e), "error"));
+  }, [search]);
+  useEffect(() => {
+    const t = setTimeout(refresh, 120);
+    return () => clearTimeout(t);
+  }, [refresh]);
+
+  const create = async () => {
+    const name = await prompt("New workflow", "", "Name");
+    if (name === null) return;
+    try {
+      const record = await call("workflow_create", { name });
+      onOpen(record.workflow.id);
+    } catch (e) {
+      toast(errorMessage(e), "error");
+    }
+  };
+  const run = async (what: Promise<unknown>, done?: string) => {
+    try {
+      await what;
+      if (done) toast(done, "success");
+      refresh();
+    } catch (e) {
+      toast(errorMessage(e), "error");
+    }
+  };
+  const importFile = async () => {
+    const path = await chooseOpenPath();
+    if (!path) return;
+    try {
+      const r = await call("workflow_import_file", { path });
+      for (const note of r.notes) toast(note);
+      onOpen(r.record.workflow.id);
+    } catch (e) {
+      toast(errorMessage(e), "error");
+    }
+  };
+
+  return (
+    <div className="list-page">
+      <h1>Workflows</h1>
+      <div className="list-toolbar">
+        <input type="search" placeholder="Search workflows" aria-label="Search workflows" value={search} onChange={(e) => setSearch(e.target.value)} />
+        <span className="spacer" />
+        <button onClick={importFile}>Import…</button>
+        <button className="primary" onClick={create} data-testid="new-workflow">
+          New workflow
+        </button>
+      </div>
+      {list === null && <div className="muted">Loading…</div>}
+      {list?.length === 0 && (
+        <div className="empty">{search ? `No workflow matches “${search}”.` : "No workflows yet. Create one, or import a workflow file (you can also drop it on this window)."}</div>
+      )}
+      <div className="workflow-rows">
+        {list?.map((w) => (
+          <div key={w.id} className="workflow-row" onClick={() => onOpen(w.id)} data-testid="workflow-row">
+            <div style={{ flex: 1, minWidth: 0 }}>
+              <div className="name">{w.name}</div>
+              <div className="meta">
+                {w.nodeCount} node{w.nodeCount === 1 ? "" : "s"} · updated {relativeTime(w.updatedAt)}
+                {w.description && ` · ${w.description}`}
+              </div>
+            </div>
+            <div className="actions" onClick={(e) => e.stopPropagation()}>
+              <button
+                onClick={async () => {
+                  const name = await prompt("Rename workflow", w.name);
+                  if (name !== null && name !== w.name) void run(call("workflow_rename", { id: w.id, name }));
+                }}
+              >
+                Rename
+              </button>
+              <button onClick={() => run(call("workflow_duplicate", { id: w.id }), `Duplicated “${w.name}”`)}>Duplicate</button>
+              <button
+                className="danger"
+                onClick={async () => {
+                  if (await confirm("Delete workflow", `Delete “${w.name}” and its execution history? This cannot be undone.`, "Delete", true)) {
+                    void run(call("workflow_delete", { id: w.id }), `Deleted “${w.name}”`);
+                  }
+                }}
+              >
+                Delete
+              </button>
+            </div>
+          </div>
+        ))}
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,144 @@
+// The output inspector: a node's input and output items, as a table or as JSON.
+import { useMemo, useState } from "react";
+import type { Item } from "../gen/Item";
+import type { Node } from "../gen/Node";
+import type { Workflow } from "../gen/Workflow";
+import { inputItems, type RunView } from "../editor/run";
+
+const ROWS = 200;
+
+function cell(value: unknown): string {
+  if (value === undefined) return "";
+  if (value === null) return "null";
+  if (typeof value === "string") return value;
+  return JSON.stringify(value);
+}
+
+export function ItemsTable({ items }: { items: Item[] }) {
+  const columns = useMemo(() => {
+    const keys: string[] = [];
+    for (const item of items.slice(0, ROWS)) {
+      const json = item.json;
+      if (json && typeof json === "object" && !Array.isArray(json)) {
+        for (const k of Object.keys(json)) if (!keys.includes(k)) keys.push(k);
+      }
+    }
+    return keys.slice(0, 60);
+  }, [items]);
+  const hasErrors = items.some((i) => i.error);
+  return (
+    <table className="items-table" data-testid="items-table">
+      <thead>
+        <tr>
+          <th>#</th>
+          {columns.map((c) => (
+            <th key={c}>{c}</th>
+          ))}
+          {hasErrors && <th>error</th>}
+        </tr>
+      </thead>
+      <tbody>
+        {items.slice(0, ROWS).map((item, i) => {
+          const json = (item.json ?? {}) as Record<string, unknown>;
+          return (
+            <tr key={i}>
+              <td className="muted">{i}</td>
+              {columns.map((c) => (
+                <td key={c} title={cell(json[c])}>
+                  {cell(json[c])}
+                </td>
+              ))}
+              {hasErrors && <td className="item-error">{item.error?.message ?? ""}</td>}
+            </tr>
+          );
+        })}
+      </tbody>
+    </table>
+  );
+}
+
+interface Props {
+  workflow: Workflow;
+  node: Node | null;
+  run: RunView;
+  collapsed: boolean;
+  onToggle: () => void;
+  onPin: (items: Item[] | null) => void;
+  readOnly: boolean;
+}
+
+export function Inspector({ workflow, node, run, collapsed, onToggle, onPin, readOnly }: Props) {
+  const [view, setView] = useState<"table" | "json">("table");
+  const [tab, setTab] = useState<string>("output:main");
+  const data = node ? run.data[node.id] : undefined;
+  const inputs = node ? inputItems(workflow, run, node.id) : [];
+  const tabs: { key: string; label: string; items: Item[]; total: number; truncated: boolean }[] = [
+    ...inputs.map((i) => ({ key: `input:${i.input}`, label: inputs.length > 1 ? `Input ${i.input}` : "Input", items: i.items, total: i.items.length, truncated: i.truncated })),
+    ...(data?.outputs ?? []).map((o) => ({
+      key: `output:${o.name}`,
+      label: (data?.outputs.length ?? 0) > 1 ? `Output ${o.name}` : "Output",
+      items: o.items,
+      total: o.total,
+      truncated: o.truncated,
+    })),
+  ];
+  const current = tabs.find((t) => t.key === tab) ?? tabs.find((t) => t.key.startsWith("output")) ?? tabs[0];
+  const pinned = node ? workflow.pinData?.[node.id] : undefined;
+  return (
+    <section className={`inspector ${collapsed ? "collapsed" : ""}`} aria-label="Output inspector" data-testid="inspector">
+      <header>
+        <button className="icon" onClick={onToggle} aria-label={collapsed ? "Show the inspector" : "Hide the inspector"}>
+          {collapsed ? "▴" : "▾"}
+        </button>
+        <strong>{node ? node.name : "Items"}</strong>
+        {!collapsed && (
+          <div className="tabs" style={{ border: "none", padding: 0 }}>
+            {tabs.map((t) => (
+              <button key={t.key} className={current?.key === t.key ? "active" : ""} onClick={() => setTab(t.key)}>
+                {t.label} ({t.total})
+              </button>
+            ))}
+          </div>
+        )}
+        <span className="spacer" />
+        {!collapsed && current && (
+          <>
+            {current.truncated && <span className="muted">showing {current.items.length} of {current.total}</span>}
+            {current.items.length > ROWS && view === "table" && <span className="muted">first {ROWS} rows</span>}
+            <button className={view === "table" ? "primary" : ""} onClick={() => setView("table")}>
+              Table
+            </button>
+            <button className={view === "json" ? "primary" : ""} onClick={() => setView("json")}>
+              JSON
+            </button>
+            {node && current.key.startsWith("output") && !readOnly && (
+              <button onClick={() => onPin(pinned ? null : current.items)} title="A pinned node emits these items instead of running">
+                {pinned ? "Unpin" : "Pin"}
+              </button>
+            )}
+          </>
+        )}
+      </header>
+      {!collapsed && (
+        <div className="content">
+          {!node && <div className="muted">Select a node to see its items.</div>}
+          {node && !current && (
+            <div className="muted">{run.nodes[node.id]?.status === "skipped" ? "This node was skipped: no items reached it." : "Run the workflow to see this node's items."}</div>
+          )}
+          {node && current && current.items.length === 0 && <div className="muted">No items.</div>}
+          {node && current && current.items.length > 0 && view === "table" && <ItemsTable items={current.items} />}
+          {node && current && current.items.length > 0 && view === "json" && (
+            <pre className="json" data-testid="items-json">
+              {JSON.stringify(
+                current.items.slice(0, ROWS).map((i) => (i.error ? { json: i.json, error: i.error.message } : i.json)),
+                null,
+                2,
+              )}
+            </pre>
+          )}
+          {node && data?.error && <div className="error-text">Error: {data.error.message}</div>}
+        </div>
+      )}
+    </section>
+  );
+}
