@@ -64,11 +64,15 @@ fn gen_types() -> Result {
 
 fn app() -> Result {
     setup::all()?;
-    let shell = root().join("src-tauri");
-    if !shell.join("Cargo.toml").exists() {
-        return Err(
-            "the desktop shell (src-tauri) is not built yet; meanwhile use the CLI: cargo run -p switchyard-cli -- --help".into(),
-        );
-    }
-    Err("the desktop shell exists but `cargo xtask app` does not know how to start it yet".into())
+    let step = util::Step::start("building the UI");
+    util::run(std::process::Command::new("npm").current_dir(root().join("ui")).args(["run", "--silent", "build"]))?;
+    step.done();
+    let step = util::Step::start("building and opening the desktop app (release)");
+    // The release build serves the UI from the binary (custom-protocol); the app's data
+    // lives in SQLite under the user's data folder.
+    let mut cmd = util::cargo();
+    cmd.args(["run", "--release", "--locked", "-p", "switchyard-app", "--features", "custom-protocol"]);
+    let result = util::run(&mut cmd);
+    step.done();
+    result
 }

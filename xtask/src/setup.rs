@@ -107,6 +107,44 @@ pub fn npm() -> Result {
     Ok(())
 }
 
+/// Installs a cargo tool when it is not on PATH.
+pub fn cargo_tool(binary: &str, krate: &str, version: &str) -> Result {
+    if which(binary).is_some() {
+        return Ok(());
+    }
+    let step = Step::start(&format!("installing {krate} {version}"));
+    util::run(util::cargo().args(["install", "--locked", krate, "--version", version]))?;
+    step.done();
+    Ok(())
+}
+
+/// tauri-driver, the WebDriver front for Tauri apps (drives WebKitWebDriver on Linux).
+pub fn tauri_driver() -> Result {
+    cargo_tool("tauri-driver", "tauri-driver", "^2")
+}
+
+/// A Python virtual environment with the end-to-end tests' packages; returns its python.
+pub fn e2e_python() -> Result<std::path::PathBuf> {
+    let venv = root().join("target/e2e-venv");
+    let python = venv.join("bin/python");
+    let requirements = root().join("tests/e2e/requirements.txt");
+    let wanted = std::fs::read(&requirements).map_err(|e| format!("{}: {e}", requirements.display()))?;
+    let stamp = venv.join(".switchyard-requirements");
+    if python.exists() && std::fs::read(&stamp).ok().as_deref() == Some(wanted.as_slice()) {
+        return Ok(python);
+    }
+    let step = Step::start("preparing the Python environment for end-to-end tests");
+    util::run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+    util::run(
+        Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+            .arg(&requirements),
+    )?;
+    std::fs::write(&stamp, wanted).map_err(|e| e.to_string())?;
+    step.done();
+    Ok(python)
+}
+
 pub fn all() -> Result {
     apt()?;
     npm()

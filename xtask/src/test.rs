@@ -11,6 +11,16 @@ pub fn all() -> Result {
     util::run(util::cargo().args(["fmt", "--all", "--", "--check"]))?;
     step.done();
 
+    // The UI first: the desktop shell embeds ui/dist, so it must exist before Rust builds.
+    if root().join("ui/package.json").exists() {
+        let step = Step::start("UI type check, unit tests and build");
+        let ui = root().join("ui");
+        util::run(Command::new("npm").current_dir(&ui).args(["run", "--silent", "typecheck"]))?;
+        util::run(Command::new("npm").current_dir(&ui).args(["test", "--silent"]))?;
+        util::run(Command::new("npm").current_dir(&ui).args(["run", "--silent", "build"]))?;
+        step.done();
+    }
+
     let step = Step::start("lints (cargo clippy -D warnings)");
     util::run(util::cargo().args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))?;
     step.done();
@@ -23,17 +33,34 @@ pub fn all() -> Result {
     type_drift()?;
     step.done();
 
-    if root().join("ui/package.json").exists() {
-        let step = Step::start("UI type check, unit tests and build");
-        let ui = root().join("ui");
-        util::run(Command::new("npm").current_dir(&ui).args(["run", "--silent", "typecheck"]))?;
-        util::run(Command::new("npm").current_dir(&ui).args(["test", "--silent"]))?;
-        util::run(Command::new("npm").current_dir(&ui).args(["run", "--silent", "build"]))?;
+    if root().join("src-tauri/Cargo.toml").exists() {
+        let step = Step::start("end-to-end tests of the real app window (Xvfb, tauri-driver, WebKitWebDriver)");
+        e2e()?;
         step.done();
     }
 
     eprintln!("\nAll checks passed.");
     Ok(())
+}
+
+/// Builds the app (debug, serving the built UI) and drives its real window.
+fn e2e() -> Result {
+    setup::tauri_driver()?;
+    let python = setup::e2e_python()?;
+    util::run(util::cargo().args(["build", "--locked", "-p", "switchyard-app", "--features", "custom-protocol"]))?;
+    let app = root().join("target/debug/switchyard-app");
+    let out = root().join("tests/e2e/output");
+    util::run(
+        Command::new("xvfb-run")
+            .current_dir(root())
+            .args(["-a", "-s", "-screen 0 1400x900x24"])
+            .arg(python)
+            .arg(root().join("tests/e2e/run_e2e.py"))
+            .arg("--app")
+            .arg(app)
+            .arg("--out")
+            .arg(out),
+    )
 }
 
 /// Regenerates the TypeScript types and docs/nodes.md into target/ and compares them with

@@ -1,0 +1,445 @@
+#!/usr/bin/env python3
+"""End-to-end tests of the real Switchyard window.
+
+The app is driven through tauri-driver and WebKitWebDriver (run this under Xvfb, as
+`cargo xtask test` does). Every scenario saves a screenshot in the output folder; a failing
+step saves one named FAILED-<step>.png. Usage:
+
+    run_e2e.py --app target/debug/switchyard-app --out tests/e2e/output [--only NAME]
+"""
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.common.options import ArgOptions
+from selenium.webdriver.remote.client_config import ClientConfig
+from selenium.webdriver.support.ui import WebDriverWait
+
+def free_port():
+    """A port nobody listens on, so a driver left over from another run is never reused."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+DRIVER_PORT = free_port()
+TIMEOUT = 20
+COMMAND_TIMEOUT = 60
+
+
+class Failure(Exception):
+    pass
+
+
+def wait_port(port, seconds):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise Failure(f"nothing listens on 127.0.0.1:{port} after {seconds} s")
+
+
+class App:
+    """One app session with its own data folder."""
+
+    def __init__(self, app_path, out_dir, data_dir):
+        self.out_dir = out_dir
+        self.data_dir = data_dir
+        options = ArgOptions()
+        options.set_capability("browserName", "wry")
+        options.set_capability("tauri:options", {"application": app_path, "args": ["--data-dir", data_dir]})
+        # Every WebDriver command gets a deadline: a command that never returns becomes a
+        # failure with a screenshot rather than a hung test run.
+        config = ClientConfig(remote_server_addr=f"http://127.0.0.1:{DRIVER_PORT}", timeout=COMMAND_TIMEOUT)
+        self.driver = webdriver.Remote(command_executor=config.remote_server_addr, options=options, client_config=config)
+        self.driver.set_window_size(1360, 860)
+
+    def quit(self):
+        try:
+            self.driver.quit()
+        except WebDriverException:
+            pass
+
+    # Finding and waiting
+
+    def wait(self, condition, what, timeout=TIMEOUT):
+        def check(_):
+            try:
+                return condition()
+            except (StaleElementReferenceException, WebDriverException):
+                return False
+
+        try:
+            return WebDriverWait(self.driver, timeout, poll_frequency=0.1).until(check)
+        except Exception as e:  # noqa: BLE001 - any timeout becomes a readable failure
+            raise Failure(f"timed out waiting for {what}") from e
+
+    def find(self, css):
+        return self.wait(lambda: self.driver.find_element(By.CSS_SELECTOR, css), css)
+
+    def find_all(self, css):
+        return self.driver.find_elements(By.CSS_SELECTOR, css)
+
+    def by_test_id(self, test_id):
+        return self.find(f'[data-testid="{test_id}"]')
+
+    def button(self, text):
+        xpath = f'//button[normalize-space(.)="{text}"]'
+        return self.wait(lambda: self.driver.find_element(By.XPATH, xpath), f'button "{text}"')
+
+    def node(self, name):
+        return self.by_test_id(f"node-{name}")
+
+    def node_names(self):
+        return [e.get_attribute("data-testid")[5:] for e in self.find_all('.react-flow__node [data-testid^="node-"]')]
+
+    def gone(self, css):
+        self.wait(lambda: len(self.find_all(css)) == 0, f"{css} to disappear")
+
+    def rect(self, element):
+        """The element's box in viewport coordinates (WebKitWebDriver's own rect call is picky)."""
+        return self.driver.execute_script(
+            "const r = arguments[0].getBoundingClientRect(); return {x: r.x, y: r.y, width: r.width, height: r.height};",
+            element,
+        )
+
+    def text(self, element):
+        """The element's text (textContent; WebKitWebDriver's text call is picky too)."""
+        return self.driver.execute_script("return arguments[0].textContent;", element) or ""
+
+    # Input
+
+    def actions(self):
+        return ActionChains(self.driver)
+
+    def keys(self, *keys, ctrl=False, shift=False):
+        chain = self.actions()
+        if ctrl:
+            chain.key_down(Keys.CONTROL)
+        if shift:
+            chain.key_down(Keys.SHIFT)
+        for k in keys:
+            chain.send_keys(k)
+        if shift:
+            chain.key_up(Keys.SHIFT)
+        if ctrl:
+            chain.key_up(Keys.CONTROL)
+        chain.perform()
+        # Release every key in the driver's input state too, or later typing keeps a
+        # phantom modifier.
+        chain.reset_actions()
+
+    def click_empty_canvas(self):
+        pane = self.find(".react-flow__pane")
+        r = self.rect(pane)
+        self.actions().move_to_element_with_offset(pane, -r["width"] / 2 + 30, r["height"] / 2 - 30).click().perform()
+
+    def drag_from_palette(self, node_type, to_x, to_y):
+        """Drags a palette entry to a point of the window (viewport coordinates)."""
+        item = self.by_test_id(f"palette-{node_type}")
+        r = self.rect(item)
+        start_x, start_y = r["x"] + r["width"] / 2, r["y"] + r["height"] / 2
+        chain = self.actions().move_to_element(item).click_and_hold().move_by_offset(8, 4)
+        x, y = start_x + 8, start_y + 4
+        # Several steps, like a hand moving the mouse.
+        for i in range(8):
+            dx, dy = round((to_x - x) / (8 - i)), round((to_y - y) / (8 - i))
+            chain.move_by_offset(dx, dy)
+            x, y = x + dx, y + dy
+        chain.release().perform()
+
+    def connect(self, source_node, output, target_node, input_name="main"):
+        source = self.node(source_node).find_element(By.CSS_SELECTOR, f'[data-testid="out-{output}"]')
+        target = self.node(target_node).find_element(By.CSS_SELECTOR, f'[data-testid="in-{input_name}"]')
+        self.actions().move_to_element(source).click_and_hold().move_by_offset(20, 10).move_to_element(target).release().perform()
+
+    def context_menu(self, element):
+        """Right-clicks an element. The contextmenu event is dispatched by script: a right
+        click through WebKitWebDriver leaves its keyboard state broken (capitals typed
+        afterwards come out in lower case)."""
+        self.driver.execute_script(
+            """const r = arguments[0].getBoundingClientRect();
+            arguments[0].dispatchEvent(new MouseEvent('contextmenu', {bubbles: true, cancelable: true, button: 2,
+              clientX: r.x + r.width / 2, clientY: r.y + r.height / 2}));""",
+            element,
+        )
+
+    def edge_count(self):
+        return len(self.find_all(".react-flow__edge"))
+
+    def type_into(self, element, text, clear=True):
+        if clear:
+            # Select with script, delete with a real key: modifier keys sent through
+            # WebKitWebDriver leave the case of later letters confused.
+            self.driver.execute_script("arguments[0].select();", element)
+            element.send_keys(Keys.BACK_SPACE)
+        element.send_keys(text)
+        if clear:
+            value = element.get_attribute("value")
+            if value != text:
+                raise Failure(f'typed "{text}" but the field holds "{value}"')
+
+    def screenshot(self, name):
+        path = os.path.join(self.out_dir, f"{name}.png")
+        self.driver.save_screenshot(path)
+        return path
+
+    def toast_contains(self, text):
+        self.wait(lambda: any(text in self.text(t) for t in self.find_all('[data-testid="toast"]')), f'a message containing "{text}"')
+
+
+# Scenarios. Each builds on the state the previous one left.
+
+
+def create_by_dragging(app):
+    app.button("New workflow").click()
+    name_input = app.find('[role="dialog"] input')
+    name_input.send_keys("E2E orders")
+    name_input.send_keys(Keys.ENTER)
+    start = app.node("Start")
+    r = app.rect(start)
+    app.drag_from_palette("data.set", r["x"] + r["width"] + 140, r["y"] + r["height"] / 2)
+    app.node("Set")
+    r = app.rect(app.node("Set"))
+    app.drag_from_palette("flow.wait", r["x"] + r["width"] + 140, r["y"] + r["height"] / 2)
+    app.node("Wait")
+    if sorted(app.node_names()) != ["Set", "Start", "Wait"]:
+        raise Failure(f"nodes on the canvas: {app.node_names()}")
+    app.connect("Start", "main", "Set")
+    app.wait(lambda: app.edge_count() == 1, "the first connection")
+    app.connect("Set", "main", "Wait")
+    app.wait(lambda: app.edge_count() == 2, "the second connection")
+    app.by_test_id("dirty")
+
+
+def set_parameters(app):
+    app.actions().double_click(app.node("Set")).perform()
+    panel = app.by_test_id("node-panel")
+    app.button("+ Add field").click()
+    name = app.wait(lambda: panel.find_element(By.CSS_SELECTOR, '[aria-label="Name"]'), "the field name input")
+    app.type_into(name, "greeting")
+    value = panel.find_element(By.CSS_SELECTOR, '[aria-label="Value"]')
+    app.type_into(value, 'Hello {{ json.name ?? "you" }}')
+    app.wait(lambda: "Hello you" in app.text(app.by_test_id("expression-preview")), "the live expression preview")
+    app.screenshot("02-node-form")
+    panel.find_element(By.CSS_SELECTOR, '[aria-label="Close node panel"]').click()
+    app.gone('[data-testid="node-panel"]')
+    app.actions().double_click(app.node("Wait")).perform()
+    amount = app.find('[data-testid="node-panel"] [aria-label="Amount"]')
+    app.type_into(amount, "2")
+    app.keys(Keys.ESCAPE)
+    app.gone('[data-testid="node-panel"]')
+
+
+def run_and_watch(app):
+    app.by_test_id("run").click()
+    app.wait(lambda: app.node("Wait").get_attribute("data-status") == "running", "the Wait node to show it is running")
+    if app.node("Set").get_attribute("data-status") != "success":
+        raise Failure("Set finished before Wait started, but it is not shown as succeeded")
+    app.screenshot("03-running")
+    app.wait(lambda: "success" in app.text(app.by_test_id("run-status")), "the run to succeed", timeout=30)
+    badge = app.text(app.node("Set").find_element(By.CSS_SELECTOR, '[data-testid="node-badge"]'))
+    if "1 item" not in badge:
+        raise Failure(f'the Set node says "{badge}", expected 1 item')
+    app.node("Set").click()
+    app.wait(lambda: "greeting" in app.text(app.by_test_id("items-table")) and "Hello you" in app.text(app.by_test_id("items-table")), "the output items in the inspector")
+    app.button("JSON").click()
+    app.wait(lambda: '"greeting": "Hello you"' in app.text(app.by_test_id("items-json")), "the items as JSON")
+    app.screenshot("04-run-finished")
+
+
+def save(app):
+    app.keys("s", ctrl=True)
+    app.toast_contains("Saved")
+    app.gone('[data-testid="dirty"]')
+
+
+def undo_redo(app):
+    app.node("Wait").click()
+    app.keys(Keys.DELETE)
+    app.gone('[data-testid="node-Wait"]')
+    app.wait(lambda: app.edge_count() == 1, "the Wait node's wire to go too")
+    app.click_empty_canvas()
+    app.keys("z", ctrl=True)
+    app.node("Wait")
+    app.wait(lambda: app.edge_count() == 2, "the wire to come back")
+    app.keys("z", ctrl=True, shift=True)
+    app.gone('[data-testid="node-Wait"]')
+    app.screenshot("05-redo-deleted-again")
+    app.keys("z", ctrl=True)
+    app.node("Wait")
+    app.gone('[data-testid="dirty"]')
+
+
+def copy_paste_and_menu(app):
+    app.node("Set").click()
+    app.keys("c", ctrl=True)
+    app.keys("v", ctrl=True)
+    app.node("Set 2")
+    app.screenshot("06-pasted")
+    app.keys("z", ctrl=True)
+    app.gone('[data-testid="node-Set 2"]')
+    app.context_menu(app.node("Wait"))
+    app.find('[role="menu"]')
+    app.button("Disable").click()
+    app.wait(lambda: "disabled" in app.node("Wait").get_attribute("class"), "the Wait node to be disabled")
+    app.keys("z", ctrl=True)
+    app.wait(lambda: "disabled" not in app.node("Wait").get_attribute("class"), "undo to enable it again")
+
+
+def history(app):
+    app.by_test_id("history-button").click()
+    app.wait(lambda: len(app.find_all('[data-testid="history-row"]')) >= 1, "a run in the history")
+    app.find_all('[data-testid="history-row"]')[0].click()
+    app.by_test_id("viewing-banner")
+    app.wait(lambda: app.node("Set").get_attribute("data-status") == "success", "the past run's states on the canvas")
+    app.screenshot("07-past-run")
+    app.button("Back to editing").click()
+    app.gone('[data-testid="viewing-banner"]')
+
+
+def export_and_import(app):
+    path = os.path.join(app.data_dir, "exported-orders.json")
+    app.driver.execute_script("window.__SWITCHYARD_TEST_DIALOG_PATHS__ = [arguments[0]]", path)
+    app.by_test_id("export").click()
+    app.toast_contains("Exported to")
+    with open(path, encoding="utf-8") as f:
+        exported = json.load(f)
+    names = sorted(n["name"] for n in exported["nodes"])
+    if exported["switchyard"] != 1 or names != ["Set", "Start", "Wait"]:
+        raise Failure(f"the exported file is not the workflow: {exported}")
+    if exported["nodes"][1]["parameters"]["assignments"][0]["name"] != "greeting":
+        raise Failure("the exported file lost the Set node's parameters")
+    app.driver.execute_script("window.__SWITCHYARD_TEST_DIALOG_PATHS__ = [arguments[0]]", path)
+    app.button("Import…").click()
+    app.toast_contains("already exists")
+    app.node("Wait")
+    app.screenshot("08-imported")
+    app.button("← Workflows").click()
+    app.wait(lambda: len(app.find_all('[data-testid="workflow-row"]')) == 2, "two workflows in the list")
+
+
+def workflows_list(app):
+    rows = app.find_all('[data-testid="workflow-row"]')
+    rows[0].find_element(By.XPATH, './/button[normalize-space(.)="Rename"]').click()
+    field = app.find('[role="dialog"] input')
+    app.type_into(field, "E2E renamed")
+    field.send_keys(Keys.ENTER)
+    app.wait(lambda: "E2E renamed" in app.text(app.find('[data-testid="workflow-row"]')), "the renamed workflow first")
+    rows = app.find_all('[data-testid="workflow-row"]')
+    rows[-1].find_element(By.XPATH, './/button[normalize-space(.)="Delete"]').click()
+    dialog = app.find('[role="dialog"]')
+    dialog.find_element(By.XPATH, './/button[normalize-space(.)="Delete"]').click()
+    app.wait(lambda: len(app.find_all('[data-testid="workflow-row"]')) == 1, "one workflow left")
+    app.screenshot("09-workflows")
+
+
+def drop_file(app):
+    """A workflow file dropped on the window is imported and opened. The drop itself comes
+    through Tauri's drag-drop event (WebDriver cannot drag files in from outside)."""
+    path = os.path.join(app.data_dir, "exported-orders.json")
+    app.driver.execute_script(
+        "return window.__TAURI_INTERNALS__.invoke('plugin:event|emit', "
+        "{event: 'tauri://drag-drop', payload: {paths: [arguments[0]], position: {x: 200, y: 200}}});",
+        path,
+    )
+    app.toast_contains("Imported")
+    app.node("Wait")
+    app.button("← Workflows").click()
+    app.wait(lambda: len(app.find_all('[data-testid="workflow-row"]')) == 2, "the dropped workflow in the list")
+
+
+SCENARIOS = [
+    ("01-create-by-dragging", create_by_dragging),
+    ("02-set-parameters", set_parameters),
+    ("03-run-and-watch", run_and_watch),
+    ("04-save", save),
+    ("05-undo-redo", undo_redo),
+    ("06-copy-paste-menu", copy_paste_and_menu),
+    ("07-history", history),
+    ("08-export-import", export_and_import),
+    ("09-workflows-list", workflows_list),
+    ("10-drop-file", drop_file),
+]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--app", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--only", help="run scenarios up to and including this one")
+    args = parser.parse_args()
+    if os.environ.get("E2E_TRACE"):
+        # Every WebDriver request and response, to find the step a hang happens in.
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG, format="%(asctime)s %(message)s")
+    app_path = os.path.abspath(args.app)
+    out = os.path.abspath(args.out)
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    home = tempfile.mkdtemp(prefix="switchyard-e2e-home-")
+    env = dict(os.environ, HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".config"), XDG_DATA_HOME=os.path.join(home, ".local/share"))
+    # WebKit's accelerated compositing stays on under test: with it off (the app's default
+    # on machines without a GPU), WebKitWebDriver's screenshot call sometimes never returns.
+    env.setdefault("SWITCHYARD_COMPOSITING", "on")
+    driver_log = open(os.path.join(out, "tauri-driver.log"), "w", encoding="utf-8")
+    driver = subprocess.Popen(
+        ["tauri-driver", "--port", str(DRIVER_PORT), "--native-port", str(free_port()), "--native-driver", "/usr/bin/WebKitWebDriver"],
+        env=env,
+        stdout=driver_log,
+        stderr=subprocess.STDOUT,
+    )
+    passed, failed = 0, 0
+    app = None
+    try:
+        wait_port(DRIVER_PORT, 30)
+        data_dir = tempfile.mkdtemp(prefix="switchyard-e2e-data-")
+        app = App(app_path, out, data_dir)
+        app.wait(lambda: app.button("New workflow"), "the workflows page", timeout=40)
+        app.screenshot("00-start")
+        for name, scenario in SCENARIOS:
+            started = time.time()
+            try:
+                scenario(app)
+                app.screenshot(name)
+                passed += 1
+                print(f"ok   {name} ({time.time() - started:.1f} s)", flush=True)
+            except Exception as e:  # noqa: BLE001 - report every failure with a screenshot
+                failed += 1
+                print(f"FAIL {name}: {e}", flush=True)
+                traceback.print_exc()
+                app.screenshot(f"FAILED-{name}")
+                break
+            if args.only and name.startswith(args.only):
+                break
+    finally:
+        if app:
+            app.quit()
+        driver.terminate()
+        try:
+            driver.wait(10)
+        except subprocess.TimeoutExpired:
+            driver.kill()
+        driver_log.close()
+    print(f"e2e: {passed} passed, {failed} failed; screenshots in {out}")
+    return 1 if failed or passed == 0 else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
