@@ -555,8 +555,15 @@ impl Run {
                 } else {
                     Arc::default()
                 };
+                let mut node = node.clone();
+                // A slot without an account label uses the workflow's choice for its type.
+                for reference in node.credentials.values_mut() {
+                    if reference.account.is_none() {
+                        reference.account = self.workflow().settings.accounts.get(&reference.connection).cloned();
+                    }
+                }
                 let ctx = NodeContext::new(
-                    Arc::new(node.clone()),
+                    Arc::new(node),
                     entry.descriptor.clone(),
                     self.services.clone(),
                     cancel.child_token(),

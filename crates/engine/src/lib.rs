@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod conditions;
+pub mod credentials;
 pub mod executor;
 pub mod expr;
 pub mod node;
@@ -13,6 +14,7 @@ pub mod services;
 pub mod validate;
 
 pub use clock::{Clock, SharedClock, SystemClock, TokioClock};
+pub use credentials::{Authorization, CredentialProvider};
 pub use executor::{Engine, Prepared, RunListener, RunOutcome, RunRequest};
 pub use registry::{NodeEntry, Registry};
 pub use services::{RunDataLimits, Services};

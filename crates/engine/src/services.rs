@@ -2,6 +2,7 @@
 //! deterministic ones.
 
 use crate::clock::{SharedClock, SystemClock};
+use crate::credentials::CredentialProvider;
 use crate::expr::ScriptLimits;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +28,8 @@ pub struct Services {
     pub http: reqwest::Client,
     pub limits: ScriptLimits,
     pub run_data: RunDataLimits,
+    /// Where nodes get account credentials (the vault); none means runs cannot use any.
+    pub credentials: Option<Arc<dyn CredentialProvider>>,
 }
 
 impl std::fmt::Debug for Services {
@@ -37,7 +40,18 @@ impl std::fmt::Debug for Services {
 
 impl Services {
     pub fn new(clock: SharedClock, http: reqwest::Client) -> Services {
-        Services { clock, http, limits: ScriptLimits::EXPRESSION, run_data: RunDataLimits::default() }
+        Services {
+            clock,
+            http,
+            limits: ScriptLimits::EXPRESSION,
+            run_data: RunDataLimits::default(),
+            credentials: None,
+        }
+    }
+
+    pub fn with_credentials(mut self, provider: Arc<dyn CredentialProvider>) -> Services {
+        self.credentials = Some(provider);
+        self
     }
 
     /// The system clock and a default HTTP client.

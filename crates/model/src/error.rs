@@ -34,6 +34,15 @@ pub enum ErrorCode {
     Timeout,
     Cancelled,
     ScriptFailed,
+    // Credentials
+    VaultLocked,
+    WrongPassword,
+    KeyringUnavailable,
+    SecretTampered,
+    CredentialMissing,
+    NeedsReconnect,
+    OAuthFailed,
+    SecretsInExport,
     // API and storage
     NotFound,
     Conflict,

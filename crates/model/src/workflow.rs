@@ -168,6 +168,11 @@ pub struct WorkflowSettings {
     /// Id of a workflow started when a run of this one fails.
     #[serde(default)]
     pub error_workflow: Option<String>,
+    /// The account each connection type uses in this workflow (type id → account label),
+    /// unless a node names its own. Types not listed use their default account.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    #[ts(optional, as = "Option<std::collections::BTreeMap<String, String>>")]
+    pub accounts: std::collections::BTreeMap<String, String>,
     #[serde(flatten)]
     #[ts(skip)]
     pub extra: JsonMap,
@@ -187,6 +192,7 @@ impl Default for WorkflowSettings {
             timezone: default_timezone(),
             timeout_seconds: default_timeout(),
             error_workflow: None,
+            accounts: Default::default(),
             extra: JsonMap::new(),
         }
     }

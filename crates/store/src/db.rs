@@ -6,7 +6,8 @@ use std::path::Path;
 use std::time::Duration;
 
 /// Migrations in order; the schema version is `PRAGMA user_version`.
-const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(u32, &str)] =
+    &[(1, include_str!("migrations/0001_init.sql")), (2, include_str!("migrations/0002_vault.sql"))];
 
 pub fn latest_version() -> u32 {
     MIGRATIONS.last().map_or(0, |(v, _)| *v)

@@ -10,11 +10,13 @@ mod db;
 mod error;
 mod executions;
 pub mod paths;
+mod secrets;
 mod settings;
 mod workflows;
 
 pub use error::{Result, StoreError};
 pub use executions::{ExecutionFilter, ExecutionHistory, ExecutionLog, ExecutionStart, PruneRule};
+pub use secrets::{AccountRow, Secrets, VaultHeaderRow};
 pub use settings::Settings;
 pub use workflows::Workflows;
 
@@ -75,6 +77,11 @@ impl Store {
 
     pub fn history(&self) -> ExecutionHistory {
         ExecutionHistory::new(self.db.clone())
+    }
+
+    /// The credential vault's rows (sealed bytes only).
+    pub fn secrets(&self) -> Secrets {
+        Secrets::new(self.db.clone())
     }
 
     pub fn settings(&self) -> Settings {

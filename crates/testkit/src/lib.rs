@@ -133,6 +133,30 @@ fn router() -> Router {
         .route("/text", get(|| async { ([(header::CONTENT_TYPE, "text/plain")], "plain text") }))
         .route("/empty", get(|| async { StatusCode::NO_CONTENT }))
         .route("/not-json", get(|| async { ([(header::CONTENT_TYPE, "application/json")], "{oops") }))
+        .route("/auth/inspect", any(inspect))
+}
+
+/// FNV-1a, 64 bits, as hex: lets a test check which credential arrived without the server
+/// ever echoing it (the run data must not hold secrets).
+pub fn fingerprint(text: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.as_bytes() {
+        hash ^= u64::from(*b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
+
+/// 401 without credentials; otherwise fingerprints of the Authorization header, the
+/// X-API-Key header and every query value.
+async fn inspect(Query(query): Query<BTreeMap<String, String>>, headers: HeaderMap) -> Response {
+    let get = |name: &str| headers.get(name).map(|v| fingerprint(&String::from_utf8_lossy(v.as_bytes())));
+    let (authorization, api_key) = (get("authorization"), get("x-api-key"));
+    if authorization.is_none() && api_key.is_none() && query.is_empty() {
+        return (StatusCode::UNAUTHORIZED, axum::Json(json!({"error": "no credentials"}))).into_response();
+    }
+    let query: BTreeMap<String, String> = query.iter().map(|(k, v)| (k.clone(), fingerprint(v))).collect();
+    axum::Json(json!({ "authorization": authorization, "apiKey": api_key, "query": query })).into_response()
 }
 
 async fn echo(

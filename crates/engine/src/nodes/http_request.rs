@@ -1,8 +1,10 @@
 //! HTTP Request: one request per input item; the response becomes items.
 
+use crate::credentials::Authorization;
 use crate::node::{NodeContext, NodeResult, Outputs, describe};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use std::time::Duration;
+use switchyard_model::CredentialRef;
 use switchyard_model::descriptor::{CredentialSlot, NodeDescriptor, NodeGroup, ParamSpec, Port};
 use switchyard_model::error::{ErrorClass, ErrorCode, NodeError};
 use switchyard_model::item::{Item, Paired};
@@ -75,21 +77,13 @@ pub fn descriptor() -> NodeDescriptor {
 }
 
 pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
-    if let Some((slot, reference)) = ctx.node.credentials.iter().next() {
-        return Err(NodeError::new(
-            ErrorCode::NodeFailed,
-            format!(
-                "credential slot \"{slot}\" refers to connection \"{}\", but no credential vault is available to this run",
-                reference.connection
-            ),
-        ));
-    }
+    let mut auth = Auth::for_node(ctx).await?;
     let items = ctx.take_input(0).into_vec();
     let total = items.len();
     let mut out = Outputs::new();
     for (index, item) in items.into_iter().enumerate() {
         ctx.check_cancelled()?;
-        match request(ctx, &item, index).await {
+        match request(ctx, &mut auth, &item, index).await {
             Ok(results) => out.extend("main", results),
             Err(error) => ctx.item_failed(&mut out, item, index, error)?,
         }
@@ -120,7 +114,63 @@ fn pairs(ctx: &NodeContext, name: &str, item: &Item, index: usize) -> Result<Vec
     }
 }
 
-async fn request(ctx: &NodeContext, item: &Item, index: usize) -> Result<Vec<Item>, NodeError> {
+/// The account a node authenticates with, fetched once per node run and refreshed once when
+/// the server answers 401.
+struct Auth {
+    reference: Option<CredentialRef>,
+    current: Option<Authorization>,
+}
+
+impl Auth {
+    async fn for_node(ctx: &NodeContext) -> Result<Auth, NodeError> {
+        let Some(reference) = ctx.node.credentials.get("auth").cloned() else {
+            return Ok(Auth { reference: None, current: None });
+        };
+        let current = Some(Auth::fetch(ctx, &reference, false).await?);
+        Ok(Auth { reference: Some(reference), current })
+    }
+
+    async fn fetch(ctx: &NodeContext, reference: &CredentialRef, force: bool) -> Result<Authorization, NodeError> {
+        let provider = ctx.services.credentials.as_ref().ok_or_else(|| {
+            NodeError::new(
+                ErrorCode::CredentialMissing,
+                format!(
+                    "credential slot \"auth\" refers to connection \"{}\", but no credential vault is available to this run",
+                    reference.connection
+                ),
+            )
+            .with_class(ErrorClass::Permanent)
+        })?;
+        provider.authorize(reference, force).await
+    }
+
+    fn apply(&self, mut builder: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        let Some(auth) = &self.current else { return builder };
+        for (name, value) in &auth.headers {
+            if let (Ok(name), Ok(mut value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+                value.set_sensitive(true);
+                builder = builder.header(name, value);
+            }
+        }
+        if !auth.query.is_empty() {
+            let pairs: Vec<(&str, &str)> = auth.query.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            builder = builder.query(&pairs);
+        }
+        builder
+    }
+
+    /// After a 401: a refreshable token is replaced once. True when a retry is worth it.
+    async fn refresh(&mut self, ctx: &NodeContext) -> Result<bool, NodeError> {
+        let (Some(reference), Some(current)) = (&self.reference, &self.current) else { return Ok(false) };
+        if !current.refreshable {
+            return Ok(false);
+        }
+        self.current = Some(Auth::fetch(ctx, reference, true).await?);
+        Ok(true)
+    }
+}
+
+async fn request(ctx: &NodeContext, auth: &mut Auth, item: &Item, index: usize) -> Result<Vec<Item>, NodeError> {
     let method = ctx.choice("method");
     let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|_| {
         NodeError::new(ErrorCode::UnknownOption, format!("unknown method \"{method}\"")).with_parameter("method")
@@ -185,10 +235,20 @@ async fn request(ctx: &NodeContext, item: &Item, index: usize) -> Result<Vec<Ite
     }
     builder = builder.headers(headers);
 
-    let response = tokio::select! {
-        r = builder.send() => r.map_err(|e| transport_error(&e, &url).with_item(index))?,
-        () = ctx.cancel.cancelled() => return Err(NodeError::new(ErrorCode::Cancelled, "the run was cancelled")),
+    let send = |builder: reqwest::RequestBuilder| async {
+        tokio::select! {
+            r = builder.send() => r.map_err(|e| transport_error(&e, &url).with_item(index)),
+            () = ctx.cancel.cancelled() => Err(NodeError::new(ErrorCode::Cancelled, "the run was cancelled")),
+        }
     };
+    let retry_copy = builder.try_clone();
+    let mut response = send(auth.apply(builder)).await?;
+    if response.status() == reqwest::StatusCode::UNAUTHORIZED
+        && let Some(again) = retry_copy
+        && auth.refresh(ctx).await?
+    {
+        response = send(auth.apply(again)).await?;
+    }
     let status = response.status();
     let response_headers = response.headers().clone();
     let is_json =

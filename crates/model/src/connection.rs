@@ -1,0 +1,147 @@
+//! Connection types (how a service authenticates, as data) and accounts (one user's
+//! credentials for a type, by label). Secrets never appear in these types: an account's
+//! fields are shown with secret values replaced by a marker.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// How requests are authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum AuthKind {
+    /// A key in a request header (field `headerName`, secret `apiKey`).
+    ApiKeyHeader,
+    /// A key in the query string (field `paramName`, secret `apiKey`).
+    ApiKeyQuery,
+    /// `Authorization: Bearer <token>` (secret `token`).
+    Bearer,
+    /// `Authorization: Basic` (field `username`, secret `password`).
+    Basic,
+    /// OAuth2 authorization code with PKCE through the system browser.
+    OAuth2Code,
+    /// OAuth2 client credentials (machine to machine).
+    OAuth2ClientCredentials,
+}
+
+impl AuthKind {
+    pub fn is_oauth2(self) -> bool {
+        matches!(self, AuthKind::OAuth2Code | AuthKind::OAuth2ClientCredentials)
+    }
+}
+
+/// One field of a connection's form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionField {
+    pub name: String,
+    pub label: String,
+    /// Sealed in the vault, never shown again once saved.
+    pub secret: bool,
+    pub required: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub default: Option<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[ts(optional, as = "Option<String>")]
+    pub description: String,
+}
+
+impl ConnectionField {
+    pub fn text(name: &str, label: &str) -> ConnectionField {
+        ConnectionField {
+            name: name.into(),
+            label: label.into(),
+            secret: false,
+            required: true,
+            default: None,
+            description: String::new(),
+        }
+    }
+
+    pub fn secret(name: &str, label: &str) -> ConnectionField {
+        ConnectionField { secret: true, ..ConnectionField::text(name, label) }
+    }
+
+    pub fn optional(mut self) -> ConnectionField {
+        self.required = false;
+        self
+    }
+
+    pub fn default_value(mut self, value: &str) -> ConnectionField {
+        self.default = Some(value.into());
+        self
+    }
+
+    pub fn describe(mut self, text: &str) -> ConnectionField {
+        self.description = text.into();
+        self
+    }
+}
+
+/// A request that proves an account works ("Test connection").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TestRequest {
+    pub method: String,
+    /// May name fields as `{field}`, e.g. `{baseUrl}/user`.
+    pub url: String,
+}
+
+/// A connection type: the form, how it authenticates and how it is tested.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionType {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub auth: AuthKind,
+    pub fields: Vec<ConnectionField>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub test: Option<TestRequest>,
+}
+
+/// Whether an account can be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum AccountStatus {
+    Ready,
+    /// OAuth2 account not signed in yet.
+    NotConnected,
+    /// The provider refused a refresh: sign in again.
+    NeedsReconnect,
+}
+
+/// An account as the UI and CLI see it: secret field values are replaced by [`SECRET_SET`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountInfo {
+    pub id: String,
+    pub connection_type: String,
+    pub label: String,
+    pub is_default: bool,
+    pub status: AccountStatus,
+    /// Non-secret field values; secret fields map to [`SECRET_SET`] when set.
+    pub fields: std::collections::BTreeMap<String, String>,
+    /// When an OAuth2 access token expires (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub token_expires_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub last_test: Option<TestOutcome>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// Shown instead of a secret value that is set.
+pub const SECRET_SET: &str = "••••••••";
+
+/// The result of "Test connection".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TestOutcome {
+    pub ok: bool,
+    pub message: String,
+    pub at: String,
+}

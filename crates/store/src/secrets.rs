@@ -1,0 +1,312 @@
+//! Vault rows: the header and accounts. This module only moves sealed bytes; sealing and
+//! opening happen in crates/vault, so nothing here ever sees a secret in plaintext.
+
+use crate::Db;
+use crate::error::{Result, StoreError};
+use rusqlite::{OptionalExtension, Row, params};
+use std::sync::Arc;
+
+/// The vault's single header row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultHeaderRow {
+    pub vault_id: String,
+    /// `keyring` or `password`.
+    pub key_source: String,
+    pub key_id: String,
+    /// Argon2id parameters and salt as JSON (password source only).
+    pub kdf: Option<String>,
+    pub wrapped_key: Option<Vec<u8>>,
+    pub check_value: Vec<u8>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// One account row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRow {
+    pub id: String,
+    pub connection_type: String,
+    pub label: String,
+    pub is_default: bool,
+    pub status: String,
+    pub sealed: Vec<u8>,
+    pub token_expires_at: Option<String>,
+    /// The last "Test connection" outcome as JSON.
+    pub last_test: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+const ACCOUNT_COLUMNS: &str =
+    "id, connection_type, label, is_default, status, sealed, token_expires_at, last_test, created_at, updated_at";
+
+fn account(row: &Row<'_>) -> rusqlite::Result<AccountRow> {
+    Ok(AccountRow {
+        id: row.get(0)?,
+        connection_type: row.get(1)?,
+        label: row.get(2)?,
+        is_default: row.get(3)?,
+        status: row.get(4)?,
+        sealed: row.get(5)?,
+        token_expires_at: row.get(6)?,
+        last_test: row.get(7)?,
+        created_at: row.get(8)?,
+        updated_at: row.get(9)?,
+    })
+}
+
+#[derive(Debug, Clone)]
+pub struct Secrets {
+    db: Arc<Db>,
+}
+
+impl Secrets {
+    pub(crate) fn new(db: Arc<Db>) -> Secrets {
+        Secrets { db }
+    }
+
+    pub fn header(&self) -> Result<Option<VaultHeaderRow>> {
+        let conn = self.db.lock();
+        Ok(conn
+            .query_row(
+                "SELECT vault_id, key_source, key_id, kdf, wrapped_key, check_value, created_at, updated_at
+                 FROM vault_header WHERE id = 1",
+                [],
+                |r| {
+                    Ok(VaultHeaderRow {
+                        vault_id: r.get(0)?,
+                        key_source: r.get(1)?,
+                        key_id: r.get(2)?,
+                        kdf: r.get(3)?,
+                        wrapped_key: r.get(4)?,
+                        check_value: r.get(5)?,
+                        created_at: r.get(6)?,
+                        updated_at: r.get(7)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Creates the header. Fails if the vault already has one (two processes creating a
+    /// vault at once must not both win).
+    pub fn create_header(&self, h: &VaultHeaderRow) -> Result<()> {
+        let conn = self.db.lock();
+        let n = conn.execute(
+            "INSERT OR IGNORE INTO vault_header (id, vault_id, key_source, key_id, kdf, wrapped_key, check_value, created_at, updated_at)
+             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![h.vault_id, h.key_source, h.key_id, h.kdf, h.wrapped_key, h.check_value, h.created_at, h.updated_at],
+        )?;
+        if n == 0 {
+            return Err(StoreError::AlreadyExists("vault header".into()));
+        }
+        Ok(())
+    }
+
+    /// Replaces the header and re-sealed account secrets in one transaction: either every
+    /// record moves to the new key or none does.
+    pub fn replace_key(&self, header: &VaultHeaderRow, resealed: &[(String, Vec<u8>)]) -> Result<()> {
+        let mut conn = self.db.lock();
+        let tx = conn.transaction()?;
+        let n = tx.execute(
+            "UPDATE vault_header SET key_source = ?1, key_id = ?2, kdf = ?3, wrapped_key = ?4, check_value = ?5,
+             updated_at = ?6 WHERE id = 1",
+            params![
+                header.key_source,
+                header.key_id,
+                header.kdf,
+                header.wrapped_key,
+                header.check_value,
+                header.updated_at
+            ],
+        )?;
+        if n != 1 {
+            return Err(StoreError::Corrupt { what: "vault header".into(), message: "missing".into() });
+        }
+        let count: i64 = tx.query_row("SELECT count(*) FROM accounts", [], |r| r.get(0))?;
+        if count as usize != resealed.len() {
+            return Err(StoreError::Conflict {
+                id: "accounts".into(),
+                stored: count as u32,
+                expected: resealed.len() as u32,
+            });
+        }
+        for (id, sealed) in resealed {
+            let n = tx.execute("UPDATE accounts SET sealed = ?2 WHERE id = ?1", params![id, sealed])?;
+            if n != 1 {
+                return Err(StoreError::Corrupt { what: format!("account {id}"), message: "vanished".into() });
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn accounts(&self) -> Result<Vec<AccountRow>> {
+        let conn = self.db.lock();
+        let mut stmt =
+            conn.prepare(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY connection_type, label"))?;
+        let rows = stmt.query_map([], account)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    pub fn account(&self, id: &str) -> Result<Option<AccountRow>> {
+        let conn = self.db.lock();
+        Ok(conn
+            .query_row(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?1"), [id], account)
+            .optional()?)
+    }
+
+    /// The account of a type with this label, or the type's default when `label` is None.
+    pub fn find(&self, connection_type: &str, label: Option<&str>) -> Result<Option<AccountRow>> {
+        let conn = self.db.lock();
+        let row = match label {
+            Some(label) => conn
+                .query_row(
+                    &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE connection_type = ?1 AND label = ?2"),
+                    [connection_type, label],
+                    account,
+                )
+                .optional()?,
+            None => conn
+                .query_row(
+                    &format!(
+                        "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE connection_type = ?1
+                         ORDER BY is_default DESC, created_at LIMIT 1"
+                    ),
+                    [connection_type],
+                    account,
+                )
+                .optional()?,
+        };
+        Ok(row)
+    }
+
+    /// Inserts an account; the first account of a type becomes its default.
+    pub fn insert_account(&self, row: &AccountRow) -> Result<()> {
+        let mut conn = self.db.lock();
+        let tx = conn.transaction()?;
+        let exists: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM accounts WHERE connection_type = ?1 AND label = ?2)",
+            [&row.connection_type, &row.label],
+            |r| r.get(0),
+        )?;
+        if exists {
+            return Err(StoreError::AlreadyExists(format!("account \"{}\" of {}", row.label, row.connection_type)));
+        }
+        let first: bool = tx.query_row(
+            "SELECT NOT EXISTS (SELECT 1 FROM accounts WHERE connection_type = ?1)",
+            [&row.connection_type],
+            |r| r.get(0),
+        )?;
+        tx.execute(
+            &format!("INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+            params![
+                row.id,
+                row.connection_type,
+                row.label,
+                row.is_default || first,
+                row.status,
+                row.sealed,
+                row.token_expires_at,
+                row.last_test,
+                row.created_at,
+                row.updated_at
+            ],
+        )?;
+        if row.is_default && !first {
+            tx.execute(
+                "UPDATE accounts SET is_default = (id = ?1) WHERE connection_type = ?2",
+                [&row.id, &row.connection_type],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Replaces an account's sealed secrets only if they are still `expected` (compare and
+    /// swap), so a rotated refresh token is never overwritten by an older one.
+    pub fn swap_sealed(
+        &self,
+        id: &str,
+        expected: &[u8],
+        sealed: &[u8],
+        status: &str,
+        token_expires_at: Option<&str>,
+        now: &str,
+    ) -> Result<bool> {
+        let conn = self.db.lock();
+        let n = conn.execute(
+            "UPDATE accounts SET sealed = ?3, status = ?4, token_expires_at = ?5, updated_at = ?6
+             WHERE id = ?1 AND sealed = ?2",
+            params![id, expected, sealed, status, token_expires_at, now],
+        )?;
+        Ok(n == 1)
+    }
+
+    pub fn set_status(&self, id: &str, status: &str, now: &str) -> Result<()> {
+        self.update(id, "UPDATE accounts SET status = ?2, updated_at = ?3 WHERE id = ?1", params![id, status, now])
+    }
+
+    pub fn set_last_test(&self, id: &str, outcome_json: &str) -> Result<()> {
+        self.update(id, "UPDATE accounts SET last_test = ?2 WHERE id = ?1", params![id, outcome_json])
+    }
+
+    pub fn rename(&self, id: &str, label: &str, now: &str) -> Result<()> {
+        let conn = self.db.lock();
+        let result =
+            conn.execute("UPDATE accounts SET label = ?2, updated_at = ?3 WHERE id = ?1", params![id, label, now]);
+        match result {
+            Ok(0) => Err(StoreError::Corrupt { what: format!("account {id}"), message: "not found".into() }),
+            Ok(_) => Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+                Err(StoreError::AlreadyExists(format!("account \"{label}\"")))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Makes an account its type's only default.
+    pub fn set_default(&self, id: &str) -> Result<()> {
+        let conn = self.db.lock();
+        let n = conn.execute(
+            "UPDATE accounts SET is_default = (id = ?1)
+             WHERE connection_type = (SELECT connection_type FROM accounts WHERE id = ?1)",
+            [id],
+        )?;
+        if n == 0 {
+            return Err(StoreError::Corrupt { what: format!("account {id}"), message: "not found".into() });
+        }
+        Ok(())
+    }
+
+    /// Deletes an account; if it was the default, the oldest remaining one of its type
+    /// becomes the default.
+    pub fn delete_account(&self, id: &str) -> Result<bool> {
+        let mut conn = self.db.lock();
+        let tx = conn.transaction()?;
+        let row: Option<(String, bool)> = tx
+            .query_row("SELECT connection_type, is_default FROM accounts WHERE id = ?1", [id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        let Some((connection_type, was_default)) = row else { return Ok(false) };
+        tx.execute("DELETE FROM accounts WHERE id = ?1", [id])?;
+        if was_default {
+            tx.execute(
+                "UPDATE accounts SET is_default = 1 WHERE id =
+                 (SELECT id FROM accounts WHERE connection_type = ?1 ORDER BY created_at LIMIT 1)",
+                [&connection_type],
+            )?;
+        }
+        tx.commit()?;
+        Ok(true)
+    }
+
+    fn update(&self, id: &str, sql: &str, params: impl rusqlite::Params) -> Result<()> {
+        let n = self.db.lock().execute(sql, params)?;
+        if n == 0 {
+            return Err(StoreError::Corrupt { what: format!("account {id}"), message: "not found".into() });
+        }
+        Ok(())
+    }
+}
