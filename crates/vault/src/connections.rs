@@ -1,0 +1,148 @@
+//! The built-in connection types: a generic HTTP type per auth kind, and OAuth2 presets for
+//! GitHub, Slack and Google.
+
+use switchyard_model::connection::{AuthKind, ConnectionField as F, ConnectionType, TestRequest};
+
+fn test_url() -> F {
+    F::text("testUrl", "Test URL").optional().describe("\"Test connection\" sends an authenticated GET here.")
+}
+
+fn oauth_code_fields(auth_url: &str, token_url: &str, scopes: &str, auth_params: &str, revoke_url: &str) -> Vec<F> {
+    vec![
+        F::text("clientId", "Client ID"),
+        F::secret("clientSecret", "Client secret").optional().describe("Leave empty for a public (PKCE-only) client."),
+        F::text("authUrl", "Authorization URL").default_value(auth_url),
+        F::text("tokenUrl", "Token URL").default_value(token_url),
+        F::text("scopes", "Scopes").optional().default_value(scopes).describe("Separated by spaces."),
+        F::text("authParams", "Extra authorization parameters")
+            .optional()
+            .default_value(auth_params)
+            .describe("Added to the authorization URL, as a query string (e.g. prompt=consent)."),
+        F::text("revokeUrl", "Revocation URL")
+            .optional()
+            .default_value(revoke_url)
+            .describe("Tokens are revoked here when the account is removed."),
+    ]
+}
+
+fn kind(id: &str, name: &str, description: &str, auth: AuthKind, fields: Vec<F>, test: Option<&str>) -> ConnectionType {
+    ConnectionType {
+        id: id.into(),
+        name: name.into(),
+        description: description.into(),
+        auth,
+        fields,
+        test: test.map(|url| TestRequest { method: "GET".into(), url: url.into() }),
+    }
+}
+
+pub fn builtin() -> Vec<ConnectionType> {
+    let mut generic_code = oauth_code_fields("", "", "", "", "");
+    generic_code.push(test_url());
+    vec![
+        kind(
+            "http.apiKeyHeader",
+            "API key in a header",
+            "Sends a key in a request header, e.g. X-API-Key.",
+            AuthKind::ApiKeyHeader,
+            vec![
+                F::text("headerName", "Header name").default_value("X-API-Key"),
+                F::secret("apiKey", "API key"),
+                test_url(),
+            ],
+            Some("{testUrl}"),
+        ),
+        kind(
+            "http.apiKeyQuery",
+            "API key in the query string",
+            "Adds a key to every request's query string.",
+            AuthKind::ApiKeyQuery,
+            vec![
+                F::text("paramName", "Parameter name").default_value("api_key"),
+                F::secret("apiKey", "API key"),
+                test_url(),
+            ],
+            Some("{testUrl}"),
+        ),
+        kind(
+            "http.bearer",
+            "Bearer token",
+            "Sends Authorization: Bearer <token>.",
+            AuthKind::Bearer,
+            vec![F::secret("token", "Token"), test_url()],
+            Some("{testUrl}"),
+        ),
+        kind(
+            "http.basic",
+            "Basic auth",
+            "Sends a user name and password (Authorization: Basic).",
+            AuthKind::Basic,
+            vec![F::text("username", "User name"), F::secret("password", "Password"), test_url()],
+            Some("{testUrl}"),
+        ),
+        kind(
+            "http.oauth2",
+            "OAuth2 (sign in)",
+            "Any OAuth2 provider: sign in through the browser (authorization code with PKCE); tokens refresh automatically.",
+            AuthKind::OAuth2Code,
+            generic_code,
+            Some("{testUrl}"),
+        ),
+        kind(
+            "http.oauth2ClientCredentials",
+            "OAuth2 client credentials",
+            "Machine-to-machine OAuth2: the app gets tokens with its own client ID and secret.",
+            AuthKind::OAuth2ClientCredentials,
+            vec![
+                F::text("clientId", "Client ID"),
+                F::secret("clientSecret", "Client secret"),
+                F::text("tokenUrl", "Token URL"),
+                F::text("scopes", "Scopes").optional(),
+                test_url(),
+            ],
+            Some("{testUrl}"),
+        ),
+        kind(
+            "github",
+            "GitHub",
+            "GitHub's REST and GraphQL APIs, signed in as you (OAuth app).",
+            AuthKind::OAuth2Code,
+            oauth_code_fields(
+                "https://github.com/login/oauth/authorize",
+                "https://github.com/login/oauth/access_token",
+                "repo read:user",
+                "",
+                "",
+            ),
+            Some("https://api.github.com/user"),
+        ),
+        kind(
+            "slack",
+            "Slack",
+            "Slack's Web API, signed in to a workspace.",
+            AuthKind::OAuth2Code,
+            oauth_code_fields(
+                "https://slack.com/oauth/v2/authorize",
+                "https://slack.com/api/oauth.v2.access",
+                "chat:write channels:read",
+                "",
+                "https://slack.com/api/auth.revoke",
+            ),
+            Some("https://slack.com/api/auth.test"),
+        ),
+        kind(
+            "google",
+            "Google",
+            "Google APIs (Sheets, Drive, Gmail, …), signed in with a Google account.",
+            AuthKind::OAuth2Code,
+            oauth_code_fields(
+                "https://accounts.google.com/o/oauth2/v2/auth",
+                "https://oauth2.googleapis.com/token",
+                "openid email",
+                "access_type=offline&prompt=consent",
+                "https://oauth2.googleapis.com/revoke",
+            ),
+            Some("https://openidconnect.googleapis.com/v1/userinfo"),
+        ),
+    ]
+}

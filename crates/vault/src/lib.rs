@@ -1,0 +1,851 @@
+//! Switchyard's credential vault.
+//!
+//! A random 256-bit master key lives in the OS keyring, or, when no keyring is usable, is
+//! wrapped by a key derived from a master password (Argon2id). Every account's secrets are
+//! sealed with AES-256-GCM under that key, bound to the account's id and connection type.
+//! The database only ever holds sealed bytes.
+
+pub mod connections;
+pub mod crypto;
+mod error;
+pub mod keyring;
+mod oauth;
+pub mod password;
+mod provider;
+pub mod scan;
+
+pub use error::{Result, VaultError};
+pub use keyring::{KeyStore, KeyringError, OsKeyring};
+pub use oauth::PendingLogin;
+
+use crate::crypto::{MasterKey, account_aad, check_aad, wrap_aad};
+use crate::password::KdfParams;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use switchyard_engine::SharedClock;
+use switchyard_engine::clock::rfc3339;
+use switchyard_model::connection::{AccountInfo, AccountStatus, AuthKind, ConnectionType, SECRET_SET, TestOutcome};
+use switchyard_store::{AccountRow, Store, StoreError, VaultHeaderRow};
+use zeroize::{Zeroize, Zeroizing};
+
+/// The environment variable that supplies the master password to headless runs.
+pub const PASSWORD_ENV: &str = "SWITCHYARD_MASTER_PASSWORD";
+
+/// Set to `off` to keep the master key behind a master password even where a keyring works.
+pub const KEYRING_ENV: &str = "SWITCHYARD_KEYRING";
+
+/// Where the master key is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum KeySource {
+    Keyring,
+    Password,
+}
+
+impl KeySource {
+    fn as_str(self) -> &'static str {
+        match self {
+            KeySource::Keyring => "keyring",
+            KeySource::Password => "password",
+        }
+    }
+}
+
+/// The vault's state, for `switchyard vault status` and the UI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VaultStatus {
+    pub initialized: bool,
+    pub unlocked: bool,
+    pub key_source: Option<KeySource>,
+    pub keyring_available: bool,
+    pub keyring_message: Option<String>,
+    pub accounts: u32,
+}
+
+/// Opens a URL in the user's browser.
+pub type UrlOpener = Arc<dyn Fn(&str) -> std::result::Result<(), String> + Send + Sync>;
+
+/// How the vault is set up.
+#[derive(Clone)]
+pub struct VaultOptions {
+    /// The keyring to keep the master key in; `None` means always use a master password.
+    pub keyring: Option<Arc<dyn KeyStore>>,
+    pub clock: SharedClock,
+    /// Client for token requests and "Test connection". Should not follow redirects to
+    /// other hosts with credentials; the default one doesn't.
+    pub http: reqwest::Client,
+    /// Refresh OAuth2 tokens this long before they expire.
+    pub refresh_skew: Duration,
+    /// Opens a URL in the user's browser (the OAuth2 sign-in).
+    pub open_url: UrlOpener,
+    /// How long a sign-in waits for the browser to come back.
+    pub login_timeout: Duration,
+}
+
+impl std::fmt::Debug for VaultOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VaultOptions")
+            .field("keyring", &self.keyring)
+            .field("refresh_skew", &self.refresh_skew)
+            .finish()
+    }
+}
+
+impl VaultOptions {
+    /// The OS keyring (unless `SWITCHYARD_KEYRING=off`), the system clock and browser.
+    pub fn system(clock: SharedClock) -> VaultOptions {
+        let keyring_off = std::env::var(KEYRING_ENV).is_ok_and(|v| matches!(v.as_str(), "off" | "0" | "false"));
+        VaultOptions {
+            keyring: (!keyring_off).then(|| Arc::new(OsKeyring::new()) as Arc<dyn KeyStore>),
+            clock,
+            http: oauth_http_client(),
+            refresh_skew: Duration::from_secs(5 * 60),
+            open_url: Arc::new(open_in_browser),
+            login_timeout: Duration::from_secs(5 * 60),
+        }
+    }
+}
+
+/// A client that never follows redirects (token endpoints must answer directly; following
+/// a redirect could hand credentials to another host).
+pub fn oauth_http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("Switchyard/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(30))
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new())
+}
+
+/// Opens a URL with the desktop's handler (xdg-open, open, start).
+pub fn open_in_browser(url: &str) -> std::result::Result<(), String> {
+    #[cfg(target_os = "macos")]
+    let mut command = std::process::Command::new("open");
+    #[cfg(target_os = "windows")]
+    let mut command = {
+        let mut c = std::process::Command::new("rundll32");
+        c.arg("url.dll,FileProtocolHandler");
+        c
+    };
+    #[cfg(not(any(target_os = "macos", target_os = "windows")))]
+    let mut command = std::process::Command::new("xdg-open");
+    command
+        .arg(url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map(|_| ())
+        .map_err(|e| format!("cannot open a browser: {e}"))
+}
+
+/// An account's sealed content. Wiped from memory when dropped.
+#[derive(Default, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Payload {
+    pub fields: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<Tokens>,
+}
+
+#[derive(Default, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Tokens {
+    pub access_token: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+}
+
+impl Drop for Payload {
+    fn drop(&mut self) {
+        for v in self.fields.values_mut() {
+            v.zeroize();
+        }
+    }
+}
+
+impl Drop for Tokens {
+    fn drop(&mut self) {
+        self.access_token.zeroize();
+        if let Some(r) = &mut self.refresh_token {
+            r.zeroize();
+        }
+    }
+}
+
+impl std::fmt::Debug for Payload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Payload").field("fields", &self.fields.keys().collect::<Vec<_>>()).finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) store: Store,
+    pub(crate) options: VaultOptions,
+    pub(crate) types: BTreeMap<String, ConnectionType>,
+    key: RwLock<Option<Arc<MasterKey>>>,
+    /// One lock per account: token refreshes are single-flight.
+    pub(crate) refresh_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// The vault: cheap to clone, safe to share.
+#[derive(Clone)]
+pub struct Vault {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vault").field("unlocked", &self.is_unlocked()).finish()
+    }
+}
+
+fn store_err(e: StoreError) -> VaultError {
+    VaultError::Store(e)
+}
+
+impl Vault {
+    pub fn new(store: Store, options: VaultOptions) -> Vault {
+        let types = connections::builtin().into_iter().map(|t| (t.id.clone(), t)).collect();
+        Vault {
+            inner: Arc::new(Inner {
+                store,
+                options,
+                types,
+                key: RwLock::new(None),
+                refresh_locks: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    pub fn connection_types(&self) -> Vec<ConnectionType> {
+        self.inner.types.values().cloned().collect()
+    }
+
+    pub fn connection_type(&self, id: &str) -> Result<&ConnectionType> {
+        self.inner.types.get(id).ok_or_else(|| VaultError::UnknownType(id.to_string()))
+    }
+
+    pub(crate) fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.inner.options.clock.now()
+    }
+
+    pub(crate) fn now_text(&self) -> String {
+        rfc3339(self.now())
+    }
+
+    pub fn is_unlocked(&self) -> bool {
+        self.inner.key.read().map(|k| k.is_some()).unwrap_or(false)
+    }
+
+    /// Forgets the master key (the next use unlocks again).
+    pub fn lock(&self) {
+        if let Ok(mut k) = self.inner.key.write() {
+            *k = None;
+        }
+    }
+
+    pub(crate) fn key(&self) -> Result<Arc<MasterKey>> {
+        self.inner.key.read().ok().and_then(|k| k.clone()).ok_or_else(|| VaultError::Locked("unlock it first".into()))
+    }
+
+    async fn keyring_call<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&dyn KeyStore) -> std::result::Result<T, KeyringError> + Send + 'static,
+    ) -> std::result::Result<T, KeyringError> {
+        let Some(keyring) = self.inner.options.keyring.clone() else {
+            return Err(KeyringError::Unavailable("the keyring is turned off for this vault".into()));
+        };
+        tokio::task::spawn_blocking(move || work(keyring.as_ref()))
+            .await
+            .unwrap_or_else(|e| Err(KeyringError::Failed(format!("keyring task failed: {e}"))))
+    }
+
+    async fn header(&self) -> Result<Option<VaultHeaderRow>> {
+        let store = self.inner.store.clone();
+        tokio::task::spawn_blocking(move || store.secrets().header())
+            .await
+            .map_err(|e| VaultError::Internal(e.to_string()))?
+            .map_err(store_err)
+    }
+
+    pub async fn status(&self) -> Result<VaultStatus> {
+        let header = self.header().await?;
+        let probe = self.keyring_call(|k| match k.get("probe") {
+            Ok(_) | Err(KeyringError::NoEntry) => Ok(()),
+            Err(e) => Err(e),
+        });
+        let (keyring_available, keyring_message) = match probe.await {
+            Ok(()) => (true, None),
+            Err(e) => (false, Some(e.to_string())),
+        };
+        let store = self.inner.store.clone();
+        let accounts = tokio::task::spawn_blocking(move || store.secrets().accounts())
+            .await
+            .map_err(|e| VaultError::Internal(e.to_string()))?
+            .map_err(store_err)?
+            .len() as u32;
+        Ok(VaultStatus {
+            initialized: header.is_some(),
+            unlocked: self.is_unlocked(),
+            key_source: header
+                .as_ref()
+                .map(|h| if h.key_source == "password" { KeySource::Password } else { KeySource::Keyring }),
+            keyring_available,
+            keyring_message,
+            accounts,
+        })
+    }
+
+    fn password_from_env() -> Option<Zeroizing<String>> {
+        std::env::var(PASSWORD_ENV).ok().filter(|p| !p.is_empty()).map(Zeroizing::new)
+    }
+
+    /// Unlocks the vault, creating it on first use. The key comes from the OS keyring, or
+    /// from `password` (else `SWITCHYARD_MASTER_PASSWORD`) when the vault uses a master
+    /// password. A new vault uses the keyring when it answers, else the password.
+    pub async fn unlock(&self, password: Option<&str>) -> Result<()> {
+        if self.is_unlocked() {
+            return Ok(());
+        }
+        let password: Option<Zeroizing<String>> =
+            password.map(|p| Zeroizing::new(p.to_string())).or_else(Vault::password_from_env);
+        let key = match self.header().await? {
+            None => self.create(password.as_deref().map(String::as_str)).await?,
+            Some(header) => self.open_key(&header, password.as_deref().map(String::as_str)).await?,
+        };
+        *self.inner.key.write().map_err(|_| VaultError::Internal("key lock poisoned".into()))? = Some(Arc::new(key));
+        Ok(())
+    }
+
+    async fn create(&self, password: Option<&str>) -> Result<MasterKey> {
+        let key = MasterKey::generate()?;
+        let vault_id = uuid::Uuid::new_v4().to_string();
+        let key_id = format!("vault-{vault_id}");
+        let now = self.now_text();
+        let check_value = crypto::seal(&key, &check_aad(&vault_id), crypto::CHECK_PLAINTEXT)?;
+        let bytes = Zeroizing::new(key.bytes().to_vec());
+        let entry = key_id.clone();
+        let stored = self.keyring_call(move |k| k.set(&entry, &bytes)).await;
+        let header = match stored {
+            Ok(()) => VaultHeaderRow {
+                vault_id,
+                key_source: KeySource::Keyring.as_str().into(),
+                key_id: key_id.clone(),
+                kdf: None,
+                wrapped_key: None,
+                check_value,
+                created_at: now.clone(),
+                updated_at: now,
+            },
+            Err(KeyringError::Unavailable(why)) | Err(KeyringError::Failed(why)) => {
+                let Some(password) = password else {
+                    return Err(VaultError::Locked(format!(
+                        "no OS keyring is usable ({why}); choose a master password (or set {PASSWORD_ENV})"
+                    )));
+                };
+                tracing::info!(reason = %why, "no usable keyring: the vault key is wrapped by a master password");
+                let (kdf, wrapped_key) = wrap(&key, &vault_id, password).await?;
+                VaultHeaderRow {
+                    vault_id,
+                    key_source: KeySource::Password.as_str().into(),
+                    key_id: key_id.clone(),
+                    kdf: Some(kdf),
+                    wrapped_key: Some(wrapped_key),
+                    check_value,
+                    created_at: now.clone(),
+                    updated_at: now,
+                }
+            }
+            Err(KeyringError::NoEntry) => return Err(VaultError::Internal("keyring set returned no entry".into())),
+        };
+        let store = self.inner.store.clone();
+        let created = tokio::task::spawn_blocking(move || store.secrets().create_header(&header))
+            .await
+            .map_err(|e| VaultError::Internal(e.to_string()))?;
+        match created {
+            Ok(()) => Ok(key),
+            // Another process created the vault first: use theirs.
+            Err(StoreError::AlreadyExists(_)) => {
+                let header = self.header().await?.ok_or_else(|| VaultError::Header("vanished".into()))?;
+                if header.key_id != key_id {
+                    let _ = self.keyring_call(move |k| k.delete(&key_id)).await;
+                }
+                self.open_key(&header, password).await
+            }
+            Err(e) => Err(store_err(e)),
+        }
+    }
+
+    async fn open_key(&self, header: &VaultHeaderRow, password: Option<&str>) -> Result<MasterKey> {
+        let key = match header.key_source.as_str() {
+            "keyring" => {
+                let entry = header.key_id.clone();
+                let bytes = self.keyring_call(move |k| k.get(&entry)).await.map_err(|e| match e {
+                    KeyringError::NoEntry => VaultError::KeyMissing(format!("entry {}", header.key_id)),
+                    KeyringError::Unavailable(why) | KeyringError::Failed(why) => VaultError::KeyringUnavailable(
+                        format!("{why}; the vault key of {} is kept there", self.inner.store.path().display()),
+                    ),
+                })?;
+                MasterKey::from_slice(&bytes)
+                    .ok_or_else(|| VaultError::Header("the keyring entry is not a 256-bit key".into()))?
+            }
+            "password" => {
+                let Some(password) = password else {
+                    return Err(VaultError::Locked(format!(
+                        "this vault uses a master password: enter it (or set {PASSWORD_ENV})"
+                    )));
+                };
+                unwrap(header, password).await?
+            }
+            other => return Err(VaultError::Header(format!("unknown key source \"{other}\""))),
+        };
+        match crypto::open(&key, &check_aad(&header.vault_id), &header.check_value, "the vault key check") {
+            Ok(_) => Ok(key),
+            Err(VaultError::Tampered { .. }) if header.key_source == "keyring" => Err(VaultError::Header(
+                "the key in the OS keyring does not open this vault (was the keyring entry replaced?)".into(),
+            )),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sets a new master password. A keyring vault moves to the password (and its keyring
+    /// entry is removed); a password vault needs the current password.
+    pub async fn change_password(&self, current: Option<&str>, new: &str) -> Result<()> {
+        if new.chars().count() < 8 {
+            return Err(VaultError::InvalidField("the new master password must have at least 8 characters".into()));
+        }
+        let header = self.header().await?.ok_or_else(|| VaultError::Locked("the vault is not set up yet".into()))?;
+        let key = self.open_key(&header, current).await?;
+        let (kdf, wrapped) = wrap(&key, &header.vault_id, new).await?;
+        let new_header = VaultHeaderRow {
+            key_source: KeySource::Password.as_str().into(),
+            kdf: Some(kdf),
+            wrapped_key: Some(wrapped),
+            updated_at: self.now_text(),
+            ..header.clone()
+        };
+        self.replace_header(new_header, Vec::new(), false).await?;
+        if header.key_source == "keyring" {
+            let entry = header.key_id.clone();
+            let _ = self.keyring_call(move |k| k.delete(&entry)).await;
+        }
+        *self.inner.key.write().map_err(|_| VaultError::Internal("key lock poisoned".into()))? = Some(Arc::new(key));
+        Ok(())
+    }
+
+    /// Replaces the master key and re-seals every record under the new one, in one
+    /// transaction. A keyring vault stores the new key under a new entry first and removes
+    /// the old entry only after the database switched over.
+    pub async fn rotate_key(&self, password: Option<&str>) -> Result<u32> {
+        let password: Option<Zeroizing<String>> =
+            password.map(|p| Zeroizing::new(p.to_string())).or_else(Vault::password_from_env);
+        let header = self.header().await?.ok_or_else(|| VaultError::Locked("the vault is not set up yet".into()))?;
+        let old = self.open_key(&header, password.as_deref().map(String::as_str)).await?;
+        let new = MasterKey::generate()?;
+        let store = self.inner.store.clone();
+        let rows = tokio::task::spawn_blocking(move || store.secrets().accounts())
+            .await
+            .map_err(|e| VaultError::Internal(e.to_string()))?
+            .map_err(store_err)?;
+        let mut resealed = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let aad = account_aad(&row.id, &row.connection_type);
+            let plain = crypto::open(&old, &aad, &row.sealed, &format!("account \"{}\"", row.label))?;
+            resealed.push((row.id.clone(), crypto::seal(&new, &aad, &plain)?));
+        }
+        let mut new_header = VaultHeaderRow {
+            check_value: crypto::seal(&new, &check_aad(&header.vault_id), crypto::CHECK_PLAINTEXT)?,
+            updated_at: self.now_text(),
+            ..header.clone()
+        };
+        if header.key_source == "keyring" {
+            new_header.key_id = format!("vault-{}-{}", header.vault_id, uuid::Uuid::new_v4().simple());
+            let entry = new_header.key_id.clone();
+            let bytes = Zeroizing::new(new.bytes().to_vec());
+            self.keyring_call(move |k| k.set(&entry, &bytes))
+                .await
+                .map_err(|e| VaultError::KeyringUnavailable(e.to_string()))?;
+        } else {
+            let password = password.ok_or_else(|| VaultError::Locked("rotating needs the master password".into()))?;
+            let (kdf, wrapped) = wrap(&new, &header.vault_id, &password).await?;
+            new_header.kdf = Some(kdf);
+            new_header.wrapped_key = Some(wrapped);
+        }
+        let count = resealed.len() as u32;
+        if let Err(e) = self.replace_header(new_header.clone(), resealed, true).await {
+            if header.key_source == "keyring" {
+                let entry = new_header.key_id.clone();
+                let _ = self.keyring_call(move |k| k.delete(&entry)).await;
+            }
+            return Err(e);
+        }
+        if header.key_source == "keyring" {
+            let entry = header.key_id.clone();
+            let _ = self.keyring_call(move |k| k.delete(&entry)).await;
+        }
+        *self.inner.key.write().map_err(|_| VaultError::Internal("key lock poisoned".into()))? = Some(Arc::new(new));
+        Ok(count)
+    }
+
+    async fn replace_header(&self, header: VaultHeaderRow, resealed: Vec<(String, Vec<u8>)>, all: bool) -> Result<()> {
+        let store = self.inner.store.clone();
+        tokio::task::spawn_blocking(move || {
+            let secrets = store.secrets();
+            if all {
+                secrets.replace_key(&header, &resealed)
+            } else {
+                let ids: Vec<(String, Vec<u8>)> = secrets.accounts()?.into_iter().map(|r| (r.id, r.sealed)).collect();
+                secrets.replace_key(&header, &ids)
+            }
+        })
+        .await
+        .map_err(|e| VaultError::Internal(e.to_string()))?
+        .map_err(store_err)
+    }
+
+    // Accounts
+
+    pub(crate) async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Store) -> std::result::Result<T, StoreError> + Send + 'static,
+    ) -> Result<T> {
+        let store = self.inner.store.clone();
+        tokio::task::spawn_blocking(move || work(&store))
+            .await
+            .map_err(|e| VaultError::Internal(e.to_string()))?
+            .map_err(store_err)
+    }
+
+    pub(crate) fn open_payload(&self, row: &AccountRow) -> Result<Payload> {
+        let key = self.key()?;
+        let plain = crypto::open(
+            &key,
+            &account_aad(&row.id, &row.connection_type),
+            &row.sealed,
+            &format!("account \"{}\" of {}", row.label, row.connection_type),
+        )?;
+        serde_json::from_slice(&plain).map_err(|e| VaultError::Crypto(format!("account \"{}\": {e}", row.label)))
+    }
+
+    pub(crate) fn seal_payload(&self, id: &str, connection_type: &str, payload: &Payload) -> Result<Vec<u8>> {
+        let key = self.key()?;
+        let plain = Zeroizing::new(serde_json::to_vec(payload).map_err(|e| VaultError::Internal(e.to_string()))?);
+        crypto::seal(&key, &account_aad(id, connection_type), &plain)
+    }
+
+    fn info(&self, row: &AccountRow) -> Result<AccountInfo> {
+        let ty = self.connection_type(&row.connection_type)?;
+        let payload = self.open_payload(row)?;
+        let fields = ty
+            .fields
+            .iter()
+            .filter_map(|f| {
+                let value = payload.fields.get(&f.name)?;
+                Some((f.name.clone(), if f.secret { SECRET_SET.to_string() } else { value.clone() }))
+            })
+            .collect();
+        Ok(AccountInfo {
+            id: row.id.clone(),
+            connection_type: row.connection_type.clone(),
+            label: row.label.clone(),
+            is_default: row.is_default,
+            status: status_from(&row.status),
+            fields,
+            token_expires_at: row.token_expires_at.clone(),
+            last_test: row.last_test.as_deref().and_then(|t| serde_json::from_str(t).ok()),
+            created_at: row.created_at.clone(),
+            updated_at: row.updated_at.clone(),
+        })
+    }
+
+    pub async fn accounts(&self) -> Result<Vec<AccountInfo>> {
+        self.unlock(None).await?;
+        let rows = self.blocking(|s| s.secrets().accounts()).await?;
+        rows.iter().map(|r| self.info(r)).collect()
+    }
+
+    pub(crate) async fn row(&self, id: &str) -> Result<AccountRow> {
+        let key = id.to_string();
+        self.blocking(move |s| s.secrets().account(&key))
+            .await?
+            .ok_or_else(|| VaultError::NoAccount(format!("with id {id}")))
+    }
+
+    pub async fn account(&self, id: &str) -> Result<AccountInfo> {
+        self.unlock(None).await?;
+        let row = self.row(id).await?;
+        self.info(&row)
+    }
+
+    /// Finds an account by connection type and label (the type's default without a label).
+    pub async fn find(&self, connection_type: &str, label: Option<&str>) -> Result<AccountRow> {
+        let (t, l) = (connection_type.to_string(), label.map(str::to_string));
+        self.blocking(move |s| s.secrets().find(&t, l.as_deref())).await?.ok_or_else(|| {
+            let name = self.connection_type(connection_type).map(|t| t.name.clone()).unwrap_or(connection_type.into());
+            match label {
+                Some(label) => VaultError::NoAccount(format!(
+                    "\"{label}\" for {name}; add it on the Connections page or with `switchyard connections add`"
+                )),
+                None => VaultError::NoAccount(format!(
+                    "for {name}; add one on the Connections page or with `switchyard connections add`"
+                )),
+            }
+        })
+    }
+
+    /// Checks field values against the type: required fields set, no unknown fields.
+    /// Defaults fill fields not given.
+    fn complete_fields(ty: &ConnectionType, mut given: BTreeMap<String, String>) -> Result<BTreeMap<String, String>> {
+        for name in given.keys() {
+            if !ty.fields.iter().any(|f| &f.name == name) {
+                let known: Vec<&str> = ty.fields.iter().map(|f| f.name.as_str()).collect();
+                return Err(VaultError::InvalidField(format!(
+                    "{} has no field \"{name}\" (fields: {})",
+                    ty.name,
+                    known.join(", ")
+                )));
+            }
+        }
+        let mut out = BTreeMap::new();
+        for f in &ty.fields {
+            let value = given.remove(&f.name).or_else(|| f.default.clone()).unwrap_or_default();
+            if f.required && value.trim().is_empty() {
+                return Err(VaultError::InvalidField(format!("{}: \"{}\" ({}) is required", ty.name, f.label, f.name)));
+            }
+            if !value.is_empty() {
+                out.insert(f.name.clone(), value);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Adds an account. OAuth2 sign-in accounts start as "not connected" until [`Vault::begin_login`].
+    pub async fn add_account(
+        &self,
+        connection_type: &str,
+        label: &str,
+        fields: BTreeMap<String, String>,
+        make_default: bool,
+    ) -> Result<AccountInfo> {
+        let label = label.trim();
+        if label.is_empty() {
+            return Err(VaultError::InvalidField("an account needs a label".into()));
+        }
+        let ty = self.connection_type(connection_type)?.clone();
+        let fields = Vault::complete_fields(&ty, fields)?;
+        self.unlock(None).await?;
+        let id = uuid::Uuid::now_v7().to_string();
+        let payload = Payload { fields, tokens: None };
+        let sealed = self.seal_payload(&id, connection_type, &payload)?;
+        let now = self.now_text();
+        let status = if ty.auth == AuthKind::OAuth2Code { "notConnected" } else { "ready" };
+        let row = AccountRow {
+            id: id.clone(),
+            connection_type: connection_type.into(),
+            label: label.into(),
+            is_default: make_default,
+            status: status.into(),
+            sealed,
+            token_expires_at: None,
+            last_test: None,
+            created_at: now.clone(),
+            updated_at: now,
+        };
+        let (ct, lb) = (connection_type.to_string(), label.to_string());
+        self.blocking(move |s| s.secrets().insert_account(&row)).await.map_err(|e| match e {
+            VaultError::Store(StoreError::AlreadyExists(_)) => {
+                VaultError::DuplicateLabel { connection_type: ct, label: lb }
+            }
+            other => other,
+        })?;
+        self.account(&id).await
+    }
+
+    /// Changes field values (secret fields left out keep their value).
+    pub async fn update_fields(&self, id: &str, changes: BTreeMap<String, String>) -> Result<AccountInfo> {
+        self.unlock(None).await?;
+        let row = self.row(id).await?;
+        let ty = self.connection_type(&row.connection_type)?.clone();
+        let mut payload = self.open_payload(&row)?;
+        let mut merged = payload.fields.clone();
+        for (k, v) in changes {
+            if v == SECRET_SET {
+                continue;
+            }
+            merged.insert(k, v);
+        }
+        payload.fields = Vault::complete_fields(&ty, merged)?;
+        let sealed = self.seal_payload(&row.id, &row.connection_type, &payload)?;
+        let now = self.now_text();
+        let (rid, old, status, exp) = (row.id.clone(), row.sealed.clone(), row.status.clone(), row.token_expires_at);
+        let swapped =
+            self.blocking(move |s| s.secrets().swap_sealed(&rid, &old, &sealed, &status, exp.as_deref(), &now)).await?;
+        if !swapped {
+            return Err(VaultError::Internal("the account changed while it was being edited; try again".into()));
+        }
+        self.account(id).await
+    }
+
+    pub async fn rename(&self, id: &str, label: &str) -> Result<AccountInfo> {
+        let label = label.trim().to_string();
+        if label.is_empty() {
+            return Err(VaultError::InvalidField("an account needs a label".into()));
+        }
+        let row = self.row(id).await?;
+        let (rid, lb, now) = (id.to_string(), label.clone(), self.now_text());
+        self.blocking(move |s| s.secrets().rename(&rid, &lb, &now)).await.map_err(|e| match e {
+            VaultError::Store(StoreError::AlreadyExists(_)) => {
+                VaultError::DuplicateLabel { connection_type: row.connection_type.clone(), label }
+            }
+            other => other,
+        })?;
+        self.account(id).await
+    }
+
+    pub async fn set_default(&self, id: &str) -> Result<AccountInfo> {
+        let rid = id.to_string();
+        self.blocking(move |s| s.secrets().set_default(&rid)).await?;
+        self.account(id).await
+    }
+
+    /// Removes an account, revoking its OAuth2 tokens first when the provider has a
+    /// revocation endpoint. Returns a note when revocation failed (the account is removed
+    /// anyway).
+    pub async fn remove(&self, id: &str) -> Result<Option<String>> {
+        self.unlock(None).await?;
+        let row = self.row(id).await?;
+        let note = match self.open_payload(&row) {
+            Ok(payload) => oauth::revoke(self, &payload).await.err(),
+            Err(e) => Some(format!("its tokens could not be revoked: {e}")),
+        };
+        let rid = id.to_string();
+        self.blocking(move |s| s.secrets().delete_account(&rid)).await?;
+        Ok(note)
+    }
+
+    /// "Test connection": an authenticated request to the type's test URL.
+    pub async fn test(&self, id: &str) -> Result<TestOutcome> {
+        self.unlock(None).await?;
+        let row = self.row(id).await?;
+        let ty = self.connection_type(&row.connection_type)?.clone();
+        let payload = self.open_payload(&row)?;
+        let outcome = match &ty.test {
+            None => TestOutcome {
+                ok: false,
+                message: "this connection type has no test request".into(),
+                at: self.now_text(),
+            },
+            Some(test) => {
+                let mut url = test.url.clone();
+                for f in &ty.fields {
+                    if !f.secret {
+                        url = url.replace(&format!("{{{}}}", f.name), payload.fields.get(&f.name).map_or("", |v| v));
+                    }
+                }
+                drop(payload);
+                if url.trim().is_empty() || url.contains('{') {
+                    TestOutcome {
+                        ok: false,
+                        message: "set a test URL on this account to test it".into(),
+                        at: self.now_text(),
+                    }
+                } else {
+                    self.run_test(&row, &test.method, &url).await
+                }
+            }
+        };
+        let (rid, json) = (id.to_string(), serde_json::to_string(&outcome).unwrap_or_default());
+        self.blocking(move |s| s.secrets().set_last_test(&rid, &json)).await?;
+        Ok(outcome)
+    }
+
+    async fn run_test(&self, row: &AccountRow, method: &str, url: &str) -> TestOutcome {
+        let at = self.now_text();
+        let reference = switchyard_model::CredentialRef {
+            connection: row.connection_type.clone(),
+            account: Some(row.label.clone()),
+        };
+        let auth = match provider::authorize(self, &reference, false).await {
+            Ok(a) => a,
+            Err(e) => return TestOutcome { ok: false, message: e.to_string(), at },
+        };
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
+        let request = provider::apply(self.inner.options.http.request(method, url), &auth);
+        match request.send().await {
+            Ok(response) if response.status().is_success() => {
+                TestOutcome { ok: true, message: format!("{url} answered {}", response.status()), at }
+            }
+            Ok(response) => TestOutcome { ok: false, message: format!("{url} answered {}", response.status()), at },
+            Err(e) => TestOutcome { ok: false, message: format!("{url}: {e}"), at },
+        }
+    }
+
+    /// Refreshes now every OAuth2 account whose token expires within the skew (what the
+    /// background refresher does each period).
+    pub async fn refresh_due(&self) -> Result<()> {
+        oauth::refresh_due(self).await
+    }
+
+    pub(crate) fn refresh_lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.inner.refresh_locks.lock().unwrap_or_else(|p| p.into_inner());
+        locks.entry(id.to_string()).or_default().clone()
+    }
+
+    /// Refreshes OAuth2 tokens that expire within the skew, every `period` until the vault
+    /// is dropped. Run it on the app's runtime.
+    pub fn spawn_refresher(&self, period: Duration) -> tokio::task::JoinHandle<()> {
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else { return };
+                let vault = Vault { inner };
+                if vault.is_unlocked()
+                    && let Err(e) = oauth::refresh_due(&vault).await
+                {
+                    tracing::warn!(error = %e, "background token refresh");
+                }
+            }
+        })
+    }
+}
+
+fn status_from(s: &str) -> AccountStatus {
+    match s {
+        "notConnected" => AccountStatus::NotConnected,
+        "needsReconnect" => AccountStatus::NeedsReconnect,
+        _ => AccountStatus::Ready,
+    }
+}
+
+async fn wrap(key: &MasterKey, vault_id: &str, password: &str) -> Result<(String, Vec<u8>)> {
+    let params = KdfParams::new_default()?;
+    let pw = Zeroizing::new(password.to_string());
+    let p = params.clone();
+    let kek = tokio::task::spawn_blocking(move || password::derive(&pw, &p))
+        .await
+        .map_err(|e| VaultError::Internal(e.to_string()))??;
+    let wrapped = crypto::seal(&kek, &wrap_aad(vault_id), key.bytes())?;
+    Ok((serde_json::to_string(&params).map_err(|e| VaultError::Internal(e.to_string()))?, wrapped))
+}
+
+async fn unwrap(header: &VaultHeaderRow, password: &str) -> Result<MasterKey> {
+    let kdf: KdfParams = serde_json::from_str(header.kdf.as_deref().unwrap_or(""))
+        .map_err(|e| VaultError::Header(format!("key derivation parameters: {e}")))?;
+    let wrapped = header.wrapped_key.clone().ok_or_else(|| VaultError::Header("no wrapped key".into()))?;
+    let pw = Zeroizing::new(password.to_string());
+    let kek = tokio::task::spawn_blocking(move || password::derive(&pw, &kdf))
+        .await
+        .map_err(|e| VaultError::Internal(e.to_string()))??;
+    let bytes = crypto::open(&kek, &wrap_aad(&header.vault_id), &wrapped, "the wrapped vault key")
+        .map_err(|_| VaultError::WrongPassword)?;
+    MasterKey::from_slice(&bytes).ok_or_else(|| VaultError::Header("the wrapped key is not 256 bits".into()))
+}

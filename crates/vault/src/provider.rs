@@ -1,0 +1,90 @@
+//! Turning an account into request authorization, for nodes (through the engine's
+//! [`CredentialProvider`]) and for "Test connection".
+
+use crate::{Vault, VaultError, oauth};
+use base64::Engine as _;
+use futures::future::BoxFuture;
+use switchyard_engine::{Authorization, CredentialProvider};
+use switchyard_model::CredentialRef;
+use switchyard_model::connection::AuthKind;
+use switchyard_model::error::{ErrorClass, ErrorCode, NodeError};
+use zeroize::Zeroizing;
+
+pub(crate) async fn authorize(
+    vault: &Vault,
+    reference: &CredentialRef,
+    force_refresh: bool,
+) -> crate::Result<Authorization> {
+    vault.unlock(None).await?;
+    let ty = vault.connection_type(&reference.connection)?.clone();
+    let row = vault.find(&reference.connection, reference.account.as_deref()).await?;
+    let field =
+        |payload: &crate::Payload, name: &str| Zeroizing::new(payload.fields.get(name).cloned().unwrap_or_default());
+    let mut auth = Authorization::default();
+    match ty.auth {
+        AuthKind::ApiKeyHeader => {
+            let payload = vault.open_payload(&row)?;
+            auth.headers.push((field(&payload, "headerName").to_string(), field(&payload, "apiKey")));
+        }
+        AuthKind::ApiKeyQuery => {
+            let payload = vault.open_payload(&row)?;
+            auth.query.push((field(&payload, "paramName").to_string(), field(&payload, "apiKey")));
+        }
+        AuthKind::Bearer => {
+            let payload = vault.open_payload(&row)?;
+            auth.headers
+                .push(("Authorization".into(), Zeroizing::new(format!("Bearer {}", *field(&payload, "token")))));
+        }
+        AuthKind::Basic => {
+            let payload = vault.open_payload(&row)?;
+            let pair = Zeroizing::new(format!("{}:{}", *field(&payload, "username"), *field(&payload, "password")));
+            let encoded = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(pair.as_bytes()));
+            auth.headers.push(("Authorization".into(), Zeroizing::new(format!("Basic {}", *encoded))));
+        }
+        AuthKind::OAuth2Code | AuthKind::OAuth2ClientCredentials => {
+            let token = oauth::access_token(vault, &ty, row, force_refresh).await?;
+            auth.headers.push(("Authorization".into(), Zeroizing::new(format!("Bearer {}", *token))));
+            auth.refreshable = true;
+        }
+    }
+    Ok(auth)
+}
+
+/// Adds authorization to a request; header values are marked sensitive.
+pub(crate) fn apply(mut request: reqwest::RequestBuilder, auth: &Authorization) -> reqwest::RequestBuilder {
+    for (name, value) in &auth.headers {
+        if let Ok(mut v) = reqwest::header::HeaderValue::from_str(value) {
+            v.set_sensitive(true);
+            request = request.header(name.as_str(), v);
+        }
+    }
+    if !auth.query.is_empty() {
+        let pairs: Vec<(&str, &str)> = auth.query.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        request = request.query(&pairs);
+    }
+    request
+}
+
+pub(crate) fn node_error(e: VaultError, reference: &CredentialRef) -> NodeError {
+    let code = e.code();
+    let class = match &e {
+        VaultError::OAuth(_) => ErrorClass::Transient,
+        _ => ErrorClass::Permanent,
+    };
+    let account = reference.account.as_deref().map(|a| format!(" account \"{a}\"")).unwrap_or_default();
+    NodeError::new(
+        if code == ErrorCode::Internal { ErrorCode::NodeFailed } else { code },
+        format!("credentials ({}{account}): {e}", reference.connection),
+    )
+    .with_class(class)
+}
+
+impl CredentialProvider for Vault {
+    fn authorize<'a>(
+        &'a self,
+        reference: &'a CredentialRef,
+        force_refresh: bool,
+    ) -> BoxFuture<'a, Result<Authorization, NodeError>> {
+        Box::pin(async move { authorize(self, reference, force_refresh).await.map_err(|e| node_error(e, reference)) })
+    }
+}

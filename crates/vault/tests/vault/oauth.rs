@@ -1,0 +1,306 @@
+//! OAuth2 against a real OpenID provider (npm oidc-provider, tests/oauth/server.mjs) on
+//! 127.0.0.1: sign-in with PKCE through a scripted "browser", two accounts of one provider
+//! in one workflow, refresh with rotation, single-flight refresh under 100 concurrent runs,
+//! reuse of a rotated refresh token, 401 → refresh → retry, client credentials, wrong secret.
+//! "Now" comes from a manual clock the test moves, so expiry needs no waiting.
+
+use super::{fields, open};
+use chrono::{DateTime, Utc};
+use serde_json::{Value as Json, json};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use switchyard_engine::{Clock, CredentialProvider, Engine, Registry, RunRequest, Services};
+use switchyard_model::{CredentialRef, RunStatus, Workflow};
+use switchyard_store::Store;
+use switchyard_vault::{Vault, VaultError};
+
+#[derive(Debug)]
+struct ManualClock(Mutex<DateTime<Utc>>);
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+impl ManualClock {
+    fn advance(&self, minutes: i64) {
+        *self.0.lock().unwrap() += chrono::Duration::minutes(minutes);
+    }
+}
+
+/// The provider process; killed on drop.
+struct Oidc {
+    child: Child,
+    base: String,
+}
+
+impl Oidc {
+    fn start() -> Oidc {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/oauth");
+        assert!(
+            dir.join("node_modules/oidc-provider").exists(),
+            "oidc-provider is not installed in {}: run `cargo xtask setup` (or npm ci there)",
+            dir.display()
+        );
+        let mut child = Command::new("node")
+            .arg("server.mjs")
+            .current_dir(&dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start node tests/oauth/server.mjs");
+        let mut line = String::new();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        out.read_line(&mut line).unwrap();
+        // Keep reading what the server prints, so it never writes into a closed pipe.
+        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+        let port = line.trim().strip_prefix("LISTENING ").unwrap_or_else(|| panic!("server said {line:?}"));
+        Oidc { child, base: format!("http://127.0.0.1:{port}") }
+    }
+
+    async fn counts(&self) -> Json {
+        reqwest::get(format!("{}/test/counts", self.base)).await.unwrap().json().await.unwrap()
+    }
+
+    async fn count(&self, key: &str) -> u64 {
+        self.counts().await.get(key).and_then(Json::as_u64).unwrap_or(0)
+    }
+}
+
+impl Drop for Oidc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Follows redirects with cookies, as a browser would, until the loopback callback answers.
+async fn browse(url: &str) -> String {
+    let client =
+        reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let mut url = url::Url::parse(url).unwrap();
+    for _ in 0..20 {
+        let response = client.get(url.clone()).send().await.unwrap();
+        if response.status().is_redirection() {
+            let location = response.headers()["location"].to_str().unwrap().to_string();
+            url = url.join(&location).unwrap();
+            continue;
+        }
+        return response.text().await.unwrap();
+    }
+    panic!("too many redirects");
+}
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    store: Store,
+    vault: Vault,
+    clock: Arc<ManualClock>,
+    oidc: Oidc,
+}
+
+async fn setup() -> Setup {
+    let oidc = Oidc::start();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock(Mutex::new("2026-03-01T09:00:00Z".parse().unwrap())));
+    let store = Store::open_in(dir.path()).unwrap();
+    let mut options = super::options(None);
+    options.clock = clock.clone();
+    let vault = Vault::new(store.clone(), options);
+    vault.unlock(Some("a master password")).await.unwrap();
+    Setup { _dir: dir, store, vault, clock, oidc }
+}
+
+async fn sign_in(s: &Setup, label: &str, user: &str) -> String {
+    let b = &s.oidc.base;
+    let account = s
+        .vault
+        .add_account(
+            "http.oauth2",
+            label,
+            fields(&[
+                ("clientId", "native-app"),
+                ("authUrl", &format!("{b}/auth")),
+                ("tokenUrl", &format!("{b}/token")),
+                ("scopes", "openid offline_access"),
+                ("authParams", &format!("prompt=consent&login_hint={user}")),
+                ("revokeUrl", &format!("{b}/token/revocation")),
+                ("testUrl", &format!("{b}/me")),
+            ]),
+            false,
+        )
+        .await
+        .unwrap();
+    let pending = s.vault.begin_login(&account.id).await.unwrap();
+    assert!(pending.redirect_uri.starts_with("http://127.0.0.1:"), "{}", pending.redirect_uri);
+    let url = url::Url::parse(&pending.url).unwrap();
+    let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert_eq!(q["code_challenge_method"], "S256");
+    assert!(q.contains_key("state") && q.contains_key("code_challenge"));
+    let (info, page) = tokio::join!(pending.finish(), browse(url.as_str()));
+    let info = info.unwrap();
+    assert!(page.contains("Signed in"), "{page}");
+    assert_eq!(info.status, switchyard_model::connection::AccountStatus::Ready);
+    account.id
+}
+
+fn workflow(base: &str) -> Workflow {
+    serde_json::from_value(json!({
+        "switchyard": 1, "id": "w", "name": "Two accounts",
+        "settings": {"accounts": {"http.oauth2": "personal"}},
+        "nodes": [
+            {"id": "t", "name": "Start", "type": "trigger.manual"},
+            {"id": "a", "name": "As work", "type": "http.request", "parameters": {"url": format!("{base}/me")},
+             "credentials": {"auth": {"connection": "http.oauth2", "account": "work"}}},
+            {"id": "b", "name": "As personal", "type": "http.request", "parameters": {"url": format!("{base}/me")},
+             "credentials": {"auth": {"connection": "http.oauth2"}}}
+        ],
+        "connections": [{"from": {"node": "t"}, "to": {"node": "a"}}, {"from": {"node": "t"}, "to": {"node": "b"}}]
+    }))
+    .unwrap()
+}
+
+fn engine(s: &Setup) -> Engine {
+    let services = Services::new(s.clock.clone(), switchyard_engine::services::default_http_client())
+        .with_credentials(Arc::new(s.vault.clone()));
+    Engine::new(Registry::builtin(), services)
+}
+
+/// Runs the workflow; returns each node's first output item's `sub`.
+async fn run_subs(engine: &Engine, wf: &Workflow) -> Result<Vec<String>, String> {
+    let prepared = engine.prepare(wf.clone()).unwrap();
+    let outcome = engine.run(prepared, RunRequest { execution_id: uuid(), ..Default::default() }).await;
+    if outcome.status != RunStatus::Success {
+        return Err(outcome.error.map(|e| e.message).unwrap_or_default());
+    }
+    let mut subs: Vec<String> = outcome
+        .result
+        .iter()
+        .map(|i| serde_json::to_value(&i.json).unwrap()["sub"].as_str().unwrap_or("?").to_string())
+        .collect();
+    subs.sort();
+    Ok(subs)
+}
+
+fn uuid() -> String {
+    format!("{:x}", rand_u64())
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::time::SystemTime::now())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_accounts_refresh_single_flight_rotation_and_reconnect() {
+    let s = setup().await;
+    sign_in(&s, "work", "alice").await;
+    let personal = sign_in(&s, "personal", "bob").await;
+    let engine = engine(&s);
+    let wf = workflow(&s.oidc.base);
+    assert_eq!(run_subs(&engine, &wf).await.unwrap(), ["alice", "bob"], "node account and workflow account");
+    assert_eq!(s.oidc.count("refresh_token:ok").await, 0);
+
+    // "Test connection" uses the account's test URL.
+    let outcome = s.vault.test(&personal).await.unwrap();
+    assert!(outcome.ok, "{}", outcome.message);
+
+    // An hour later both tokens are inside the refresh skew: 100 concurrent runs cause
+    // exactly one refresh per account.
+    s.clock.advance(58);
+    let runs = (0..100).map(|_| run_subs(&engine, &wf));
+    for result in futures::future::join_all(runs).await {
+        assert_eq!(result.unwrap(), ["alice", "bob"]);
+    }
+    assert_eq!(s.oidc.count("refresh_token:ok").await, 2, "one refresh for each of the two accounts");
+
+    // A 401 (the provider forgot its access tokens) refreshes once and retries.
+    let client = reqwest::Client::new();
+    client.post(format!("{}/test/expire-access-tokens", s.oidc.base)).send().await.unwrap();
+    assert_eq!(run_subs(&engine, &wf).await.unwrap(), ["alice", "bob"]);
+    assert_eq!(s.oidc.count("refresh_token:ok").await, 4);
+
+    // The refresh token was rotated and stored: reusing the old one (an old copy of the
+    // record) is refused, the provider revokes the grant, and the account needs reconnecting.
+    let row = s.store.secrets().find("http.oauth2", Some("personal")).unwrap().unwrap();
+    s.clock.advance(58);
+    s.vault.refresh_due().await.unwrap();
+    assert_eq!(s.oidc.count("refresh_token:ok").await, 6, "the background pass refreshed both accounts");
+    let conn = rusqlite::Connection::open(s._dir.path().join("switchyard.db")).unwrap();
+    conn.execute("UPDATE accounts SET sealed = ?2 WHERE id = ?1", (&row.id, &row.sealed)).unwrap();
+    s.clock.advance(58);
+    let error = run_subs(&engine, &wf).await.unwrap_err();
+    assert!(error.contains("needs to be reconnected"), "{error}");
+    assert!(error.contains("\"personal\""), "{error}");
+    assert_eq!(s.oidc.count("refresh_token:error").await, 1);
+    let info = s.vault.account(&personal).await.unwrap();
+    assert_eq!(info.status, switchyard_model::connection::AccountStatus::NeedsReconnect);
+    // The other account is unaffected.
+    let work = CredentialRef { connection: "http.oauth2".into(), account: Some("work".into()) };
+    s.vault.authorize(&work, false).await.unwrap();
+    // Later runs fail fast without asking the provider again.
+    let error = run_subs(&engine, &wf).await.unwrap_err();
+    assert!(error.contains("needs to be reconnected"), "{error}");
+    assert_eq!(s.oidc.count("refresh_token:error").await, 1);
+
+    // Reconnect signs in again; removal revokes at the provider.
+    let pending = s.vault.begin_login(&personal).await.unwrap();
+    let url = pending.url.clone();
+    let (info, _) = tokio::join!(pending.finish(), browse(&url));
+    assert_eq!(info.unwrap().status, switchyard_model::connection::AccountStatus::Ready);
+    assert_eq!(run_subs(&engine, &wf).await.unwrap(), ["alice", "bob"]);
+    assert_eq!(s.vault.remove(&personal).await.unwrap(), None, "revocation answered 200");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_credentials_and_a_wrong_secret() {
+    let s = setup().await;
+    let b = s.oidc.base.clone();
+    let add = |label: &'static str, secret: &'static str| {
+        let vault = s.vault.clone();
+        let token_url = format!("{b}/token");
+        async move {
+            vault
+                .add_account(
+                    "http.oauth2ClientCredentials",
+                    label,
+                    fields(&[
+                        ("clientId", "machine"),
+                        ("clientSecret", secret),
+                        ("tokenUrl", &token_url),
+                        ("scopes", "api:read"),
+                    ]),
+                    false,
+                )
+                .await
+                .unwrap()
+        }
+    };
+    add("ok", "machine-secret").await;
+    add("bad", "wrong-secret").await;
+    let ok = CredentialRef { connection: "http.oauth2ClientCredentials".into(), account: Some("ok".into()) };
+    let first = s.vault.authorize(&ok, false).await.unwrap();
+    let second = s.vault.authorize(&ok, false).await.unwrap();
+    assert_eq!(first.headers[0].1.as_str(), second.headers[0].1.as_str(), "the token is kept until it expires");
+    assert!(first.headers[0].1.starts_with("Bearer "));
+    assert_eq!(s.oidc.count("client_credentials:ok").await, 1);
+    s.clock.advance(58);
+    s.vault.authorize(&ok, false).await.unwrap();
+    assert_eq!(s.oidc.count("client_credentials:ok").await, 2, "a new token near expiry");
+
+    let bad = CredentialRef { connection: "http.oauth2ClientCredentials".into(), account: Some("bad".into()) };
+    let e = s.vault.authorize(&bad, false).await.unwrap_err();
+    assert!(e.message.contains("invalid_client"), "{}", e.message);
+    let e: VaultError =
+        match s.vault.test(&s.vault.find("http.oauth2ClientCredentials", Some("bad")).await.unwrap().id).await {
+            Ok(outcome) => {
+                assert!(!outcome.ok);
+                VaultError::OAuth(outcome.message)
+            }
+            Err(e) => e,
+        };
+    assert!(e.to_string().contains("test URL") || e.to_string().contains("invalid_client"), "{e}");
+    let _ = open;
+}
