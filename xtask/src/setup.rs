@@ -84,23 +84,29 @@ pub fn apt() -> Result {
     Ok(())
 }
 
-/// Installs the UI's npm packages when package-lock.json changed since the last install.
+/// Installs the npm packages of the UI and of the OAuth2 test server (oidc-provider) when
+/// their package-lock.json changed since the last install.
 pub fn npm() -> Result {
-    let ui = root().join("ui");
-    if !ui.join("package.json").exists() {
+    npm_in("ui", "the UI's npm packages")?;
+    npm_in("tests/oauth", "the OAuth2 test server's npm packages (oidc-provider)")
+}
+
+fn npm_in(folder: &str, what: &str) -> Result {
+    let dir = root().join(folder);
+    if !dir.join("package.json").exists() {
         return Ok(());
     }
     if which("npm").is_none() {
         return Err("npm is missing: install Node.js 20 or newer (apt-get install nodejs npm)".into());
     }
-    let lock = std::fs::read(ui.join("package-lock.json")).unwrap_or_default();
-    let stamp = ui.join("node_modules/.switchyard-lock");
+    let lock = std::fs::read(dir.join("package-lock.json")).unwrap_or_default();
+    let stamp = dir.join("node_modules/.switchyard-lock");
     if std::fs::read(&stamp).ok().as_deref() == Some(lock.as_slice()) {
         return Ok(());
     }
-    let step = Step::start("installing the UI's npm packages");
+    let step = Step::start(&format!("installing {what}"));
     let mut cmd = Command::new("npm");
-    cmd.current_dir(&ui).args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]);
+    cmd.current_dir(&dir).args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]);
     util::run(&mut cmd)?;
     std::fs::write(&stamp, lock).map_err(|e| format!("cannot write {}: {e}", stamp.display()))?;
     step.done();

@@ -25,8 +25,29 @@ pub fn all() -> Result {
     util::run(util::cargo().args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))?;
     step.done();
 
-    let step = Step::start("Rust tests");
-    util::run(util::cargo().args(["test", "--workspace", "--locked"]))?;
+    // With no session bus at all, so the vault's master-password fallback is what runs.
+    let step = Step::start("Rust tests (no keyring: the master-password fallback)");
+    util::run(
+        util::cargo()
+            .args(["test", "--workspace", "--locked"])
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .env_remove("XDG_RUNTIME_DIR")
+            .env("SWITCHYARD_TEST_KEYRING", "absent"),
+    )?;
+    step.done();
+
+    let step = Step::start("vault tests against a real gnome-keyring (dbus-run-session)");
+    util::run(
+        Command::new("dbus-run-session")
+            .args([
+                "--",
+                "sh",
+                "-c",
+                "echo -n switchyard | gnome-keyring-daemon --unlock --components=secrets >/dev/null \
+                 && exec cargo test --locked -p switchyard-vault --test vault keyring",
+            ])
+            .env("SWITCHYARD_TEST_KEYRING", "required"),
+    )?;
     step.done();
 
     let step = Step::start("generated TypeScript types and node reference are up to date");

@@ -68,3 +68,9 @@ impl From<std::io::Error> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+impl From<switchyard_vault::VaultError> for ApiError {
+    fn from(e: switchyard_vault::VaultError) -> ApiError {
+        ApiError::new(e.code(), e.to_string())
+    }
+}

@@ -2,6 +2,7 @@
 //! [`Api::dispatch`]; the CLI calls the same handlers directly. Lower crates never depend on
 //! this one.
 
+mod credentials;
 pub mod docs;
 mod error;
 mod executions;
@@ -21,6 +22,7 @@ use std::sync::{Arc, Mutex};
 use switchyard_engine::{Engine, Registry, Services};
 use switchyard_model::error::ErrorCode;
 use switchyard_store::Store;
+use switchyard_vault::{Vault, VaultOptions};
 use tokio_util::sync::CancellationToken;
 use types::{ApiEvent, AppInfo, Empty};
 
@@ -28,6 +30,11 @@ use types::{ApiEvent, AppInfo, Empty};
 pub trait Host: Send + Sync + 'static {
     /// Delivers an event to the user interface. Called from run tasks: must not block.
     fn emit(&self, event: ApiEvent);
+
+    /// Opens a URL in the user's browser (OAuth2 sign-in).
+    fn open_url(&self, url: &str) -> Result<(), String> {
+        switchyard_vault::open_in_browser(url)
+    }
 }
 
 /// A host that drops events (for scripts and tests that only need results).
@@ -42,6 +49,7 @@ pub(crate) struct Inner {
     pub(crate) host: Arc<dyn Host>,
     pub(crate) store: Store,
     pub(crate) engine: Engine,
+    pub(crate) vault: switchyard_vault::Vault,
     pub(crate) data_dir: PathBuf,
     /// Runs in progress, by execution id.
     pub(crate) runs: Mutex<HashMap<String, CancellationToken>>,
@@ -68,16 +76,33 @@ impl Api {
 
     /// Opens the API with injected services (clock, HTTP client), as tests do.
     pub fn open_with(data_dir: &Path, host: Arc<dyn Host>, services: Services) -> ApiResult<Api> {
+        let vault = VaultOptions::system(services.clock.clone());
+        Api::open_custom(data_dir, host, services, vault)
+    }
+
+    /// Opens the API with injected services and vault options (keyring, OAuth2 client).
+    /// The browser opener is always the host's.
+    pub fn open_custom(
+        data_dir: &Path,
+        host: Arc<dyn Host>,
+        services: Services,
+        mut vault_options: VaultOptions,
+    ) -> ApiResult<Api> {
         std::fs::create_dir_all(data_dir).map_err(|e| {
             ApiError::new(ErrorCode::Io, format!("cannot create the data folder {}: {e}", data_dir.display()))
         })?;
         let store = Store::open_in(data_dir)?;
+        let opener = host.clone();
+        vault_options.open_url = Arc::new(move |url| opener.open_url(url));
+        let vault = Vault::new(store.clone(), vault_options);
+        let services = services.with_credentials(Arc::new(vault.clone()));
         let engine = Engine::new(Registry::builtin(), services);
         Ok(Api {
             inner: Arc::new(Inner {
                 host,
                 store,
                 engine,
+                vault,
                 data_dir: data_dir.to_path_buf(),
                 runs: Mutex::new(HashMap::new()),
                 last_prune: Mutex::new(None),

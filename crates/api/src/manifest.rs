@@ -7,6 +7,7 @@ use crate::types::*;
 use crate::{Api, ApiResult};
 use std::fmt::Write as _;
 use std::path::Path;
+use switchyard_model::connection::{AccountInfo, TestOutcome};
 use switchyard_model::error::ErrorCode;
 use switchyard_model::execution::Execution;
 use switchyard_model::records::WorkflowRecord;
@@ -114,6 +115,28 @@ manifest! {
     execution_list(ExecutionListRequest) -> ExecutionListResponse;
     execution_get(IdRequest) -> Execution;
     execution_prune(ExecutionPruneRequest) -> ExecutionPruneResponse;
+    /// Whether the vault exists, is unlocked, and where its key lives.
+    vault_status(Empty) -> VaultStatusResponse;
+    /// Unlocks (creating on first use) the vault; a password vault needs its password.
+    vault_unlock(VaultUnlockRequest) -> VaultStatusResponse;
+    /// Sets a new master password (moves a keyring vault to a password).
+    vault_change_password(VaultChangePasswordRequest) -> VaultStatusResponse;
+    /// A new master key; every account re-sealed in one transaction.
+    vault_rotate_key(VaultUnlockRequest) -> VaultRotateResponse;
+    /// Connection types' descriptors, for the Connections page's forms.
+    connection_types(Empty) -> ConnectionTypesResponse;
+    /// Every account; secret values are never included.
+    account_list(Empty) -> AccountListResponse;
+    account_add(AccountAddRequest) -> AccountInfo;
+    account_update(AccountUpdateRequest) -> AccountInfo;
+    account_rename(AccountRenameRequest) -> AccountInfo;
+    account_set_default(IdRequest) -> AccountInfo;
+    /// Removes an account, revoking its OAuth2 tokens where the provider allows.
+    account_remove(IdRequest) -> AccountRemoveResponse;
+    /// "Test connection": an authenticated request to the type's test URL.
+    account_test(IdRequest) -> TestOutcome;
+    /// OAuth2 sign-in (or reconnect) through the browser; waits for it to finish.
+    account_login(IdRequest) -> AccountInfo;
     settings_get(Empty) -> AppSettings;
     settings_update(AppSettings) -> AppSettings;
 }

@@ -93,19 +93,48 @@ impl Api {
         let mut wf =
             report.workflow.ok_or_else(|| ApiError::new(ErrorCode::InvalidWorkflow, "the file holds no workflow"))?;
         let now = self.now();
-        self.blocking(move |store| {
-            let mut notes = Vec::new();
-            if store.workflows().find(&wf.id)?.is_some() {
-                let old = std::mem::replace(&mut wf.id, new_id());
-                notes.push(format!(
+        let response = self
+            .blocking(move |store| {
+                let mut notes = Vec::new();
+                if store.workflows().find(&wf.id)?.is_some() {
+                    let old = std::mem::replace(&mut wf.id, new_id());
+                    notes.push(format!(
                     "a workflow with id {old} already exists, so this one was imported as a new workflow with id {}",
                     wf.id
                 ));
+                }
+                let record = store.workflows().create(&wf, &now)?;
+                Ok(WorkflowImportResponse { record, notes })
+            })
+            .await?;
+        let mut response = response;
+        response.notes.extend(self.missing_accounts(&response.record.workflow).await);
+        Ok(response)
+    }
+
+    /// Notes naming each credential reference with no matching account (type + label).
+    async fn missing_accounts(&self, workflow: &switchyard_model::Workflow) -> Vec<String> {
+        let mut notes = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for node in &workflow.nodes {
+            for (slot, reference) in &node.credentials {
+                let label = reference
+                    .account
+                    .clone()
+                    .or_else(|| workflow.settings.accounts.get(&reference.connection).cloned());
+                if !seen.insert((reference.connection.clone(), label.clone())) {
+                    continue;
+                }
+                if self.inner.vault.find(&reference.connection, label.as_deref()).await.is_err() {
+                    let account = label.map(|l| format!("account \"{l}\"")).unwrap_or_else(|| "an account".into());
+                    notes.push(format!(
+                        "node \"{}\" ({slot}) needs {account} of connection \"{}\", which is not set up here",
+                        node.name, reference.connection
+                    ));
+                }
             }
-            let record = store.workflows().create(&wf, &now)?;
-            Ok(WorkflowImportResponse { record, notes })
-        })
-        .await
+        }
+        notes
     }
 
     pub async fn workflow_import_file(&self, request: ImportFileRequest) -> ApiResult<WorkflowImportResponse> {
@@ -128,6 +157,27 @@ impl Api {
 
     pub async fn workflow_export(&self, request: WorkflowExportRequest) -> ApiResult<WorkflowExportResponse> {
         let record = self.workflow_get(IdRequest { id: request.id.clone() }).await?;
+        let mut workflow = record.workflow;
+        let findings = switchyard_vault::scan::find_secrets(&workflow);
+        if !findings.is_empty() {
+            if !request.strip_secrets {
+                let first = &findings[0];
+                let more = match findings.len() {
+                    1 => String::new(),
+                    n => format!(" (and {} more)", n - 1),
+                };
+                return Err(ApiError::new(
+                    ErrorCode::SecretsInExport,
+                    format!(
+                        "node \"{}\", parameter {}: {}{more}. Move it into a connection account, or export with the secrets stripped",
+                        first.node, first.parameter, first.reason
+                    ),
+                )
+                .with_details(serde_json::json!({ "findings": findings })));
+            }
+            switchyard_vault::scan::strip_secrets(&mut workflow, &findings);
+        }
+        let record = WorkflowRecord { workflow, ..record };
         let text = record.workflow.to_pretty_json();
         let file_name = file_name_for(&record.workflow.name);
         if let Some(path) = &request.path {

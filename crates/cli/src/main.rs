@@ -3,6 +3,7 @@
 //! Exit codes: 0 success, 1 a run or an operation failed, 2 bad input (usage, an invalid
 //! workflow file, malformed --input, an unknown id). Nothing is written on bad input.
 
+mod credentials;
 mod progress;
 
 /// mimalloc keeps each size of allocation on its own pages, so when a node reshapes a
@@ -67,6 +68,9 @@ enum Command {
         id: String,
         #[arg(short, long, value_name = "FILE", default_value = "-")]
         output: String,
+        /// Blank parameter values that look like secrets instead of refusing.
+        #[arg(long)]
+        strip_secrets: bool,
     },
     /// List saved workflows.
     List {
@@ -90,6 +94,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The credential vault: status, unlock, change-password, rotate-key.
+    Vault {
+        #[command(subcommand)]
+        action: credentials::VaultAction,
+    },
+    /// Connection accounts: list, add, test, login, default, rename, remove.
+    Connections {
+        #[command(subcommand)]
+        action: credentials::ConnectionsAction,
+    },
     /// Delete old runs from the history.
     Prune {
         #[arg(long, value_name = "DAYS")]
@@ -100,16 +114,16 @@ enum Command {
 }
 
 /// A failure with its exit code.
-struct Failure {
+pub(crate) struct Failure {
     code: u8,
     message: String,
 }
 
 impl Failure {
-    fn invalid(message: impl Into<String>) -> Failure {
+    pub(crate) fn invalid(message: impl Into<String>) -> Failure {
         Failure { code: 2, message: message.into() }
     }
-    fn failed(message: impl Into<String>) -> Failure {
+    pub(crate) fn failed(message: impl Into<String>) -> Failure {
         Failure { code: 1, message: message.into() }
     }
 }
@@ -129,7 +143,7 @@ impl From<ApiError> for Failure {
     }
 }
 
-type Outcome = Result<(), Failure>;
+pub(crate) type Outcome = Result<(), Failure>;
 
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
@@ -183,10 +197,17 @@ async fn execute(cli: Cli) -> Outcome {
             }
             Ok(())
         }
-        Command::Export { id, output } => {
+        Command::Export { id, output, strip_secrets } => {
             let api = open_api(data_dir, Arc::new(SilentHost))?;
             let path = (output != "-").then(|| output.clone());
-            let response = api.workflow_export(WorkflowExportRequest { id, path }).await?;
+            let response =
+                api.workflow_export(WorkflowExportRequest { id, path, strip_secrets }).await.map_err(|e| {
+                    if e.code == ErrorCode::SecretsInExport {
+                        Failure::invalid(format!("switchyard: {} (--strip-secrets)", e.message))
+                    } else {
+                        e.into()
+                    }
+                })?;
             match response.path {
                 Some(path) => eprintln!("Wrote {path}"),
                 None => print!("{}", response.text),
@@ -284,6 +305,14 @@ async fn execute(cli: Cli) -> Outcome {
                 .collect();
             print_table(&["NODE", "STATUS", "IN", "OUT", "TIME"], rows);
             Ok(())
+        }
+        Command::Vault { action } => {
+            let api = open_api(data_dir, Arc::new(SilentHost))?;
+            credentials::vault(&api, action).await
+        }
+        Command::Connections { action } => {
+            let api = open_api(data_dir, Arc::new(SilentHost))?;
+            credentials::connections(&api, action).await
         }
         Command::Prune { older_than, keep_last } => {
             let api = open_api(data_dir, Arc::new(SilentHost))?;
@@ -400,6 +429,9 @@ async fn run(
                 .workflow
         }
     };
+    if workflow.nodes.iter().any(|n| !n.credentials.is_empty()) {
+        credentials::unlock(&api).await?;
+    }
     let request =
         RunStartRequest { workflow: Some(workflow), until_node: until, mode: Some(RunMode::Cli), ..Default::default() };
     let (execution_id, handle) = api.spawn_run(request, items, RunMode::Cli).await?;
@@ -464,7 +496,7 @@ fn write_items(out: &mut impl Write, items: &[Item], pretty: bool) -> std::io::R
     writeln!(out, "]")
 }
 
-fn print_json<T: serde::Serialize>(value: &T) {
+pub(crate) fn print_json<T: serde::Serialize>(value: &T) {
     match serde_json::to_string_pretty(value) {
         Ok(text) => println!("{text}"),
         Err(e) => eprintln!("switchyard: cannot encode JSON: {e}"),

@@ -44,6 +44,7 @@ export function applyEvent(view: RunView, workflowId: string, event: ApiEvent): 
     if (event.executionId !== view.executionId) return view;
     return { ...view, data: { ...view.data, [event.data.nodeId]: event.data } };
   }
+  if (event.kind !== "run") return view;
   const e = event.event;
   if (e.workflowId !== workflowId) return view;
   if (e.type === "runStarted") {

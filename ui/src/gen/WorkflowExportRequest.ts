@@ -2,6 +2,10 @@
 
 export type WorkflowExportRequest = { id: string, 
 /**
+ * Blank parameter values that look like secrets instead of refusing to export.
+ */
+stripSecrets?: boolean, 
+/**
  * Where to write the file (atomically); without it only the text is returned.
  */
 path?: string, };

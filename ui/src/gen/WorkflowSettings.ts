@@ -12,4 +12,9 @@ timeoutSeconds: number,
 /**
  * Id of a workflow started when a run of this one fails.
  */
-errorWorkflow: string | null, };
+errorWorkflow: string | null, 
+/**
+ * The account each connection type uses in this workflow (type id → account label),
+ * unless a node names its own. Types not listed use their default account.
+ */
+accounts?: { [key in string]: string }, };

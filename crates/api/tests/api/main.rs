@@ -1,6 +1,8 @@
 //! API tests: the handlers over a real SQLite file, called through the same string
 //! dispatcher the desktop shell uses.
 
+mod credentials;
+
 use serde_json::{Value as Json, json};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,7 +12,7 @@ use switchyard_engine::{Services, TokioClock};
 use switchyard_model::error::ErrorCode;
 
 #[derive(Default)]
-struct RecordingHost(Mutex<Vec<ApiEvent>>);
+pub struct RecordingHost(pub Mutex<Vec<ApiEvent>>);
 
 impl Host for RecordingHost {
     fn emit(&self, event: ApiEvent) {
@@ -27,7 +29,7 @@ fn open() -> (tempfile::TempDir, Api, Arc<RecordingHost>) {
     (dir, api, host)
 }
 
-async fn call(api: &Api, command: &str, payload: Json) -> Result<Json, ApiError> {
+pub async fn call(api: &Api, command: &str, payload: Json) -> Result<Json, ApiError> {
     api.dispatch(command, payload).await
 }
 
@@ -137,6 +139,7 @@ async fn runs_are_recorded_and_streamed() {
         .map(|e| match e {
             ApiEvent::Run { event } => serde_json::to_value(&event.kind).unwrap()["type"].as_str().unwrap().to_string(),
             ApiEvent::NodeData { .. } => "nodeData".into(),
+            ApiEvent::Account { .. } => "account".into(),
         })
         .collect();
     assert_eq!(

@@ -279,3 +279,52 @@ fn a_run_killed_mid_way_leaves_a_sound_database() {
         stdout_json(&cli(data.path()).args(["execution", list[0]["id"].as_str().unwrap(), "--json"]).output().unwrap());
     assert_eq!(execution["nodes"][1]["outputs"][0]["total"], 500, "committed node data survived the kill");
 }
+
+/// The vault and accounts headless: the master password from the environment, a wrong one
+/// refused, accounts added from environment variables, tested, rotated, removed.
+#[test]
+fn vault_and_connections_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_in_thread();
+    let run = |args: &[&str], password: &str| {
+        let mut cmd = Command::cargo_bin("switchyard").unwrap();
+        cmd.arg("--data-dir")
+            .arg(dir.path())
+            .args(args)
+            .env("SWITCHYARD_KEYRING", "off")
+            .env("SWITCHYARD_MASTER_PASSWORD", password)
+            .env("MY_TOKEN", "cli-secret-token-4b5c6d7e")
+            .write_stdin("");
+        cmd.assert()
+    };
+    let test_url = format!("testUrl={}", server.url("/auth/inspect"));
+    run(
+        &["connections", "add", "http.bearer", "work", "--field", "token=@env:MY_TOKEN", "--field", &test_url],
+        "pass phrase 1",
+    )
+    .success()
+    .stdout(predicate::str::contains("http.bearer/work (default)  ready"));
+    run(&["vault", "status"], "pass phrase 1")
+        .success()
+        .stdout(predicate::str::contains("behind a master password").and(predicate::str::contains("accounts: 1")));
+    run(&["connections", "list"], "wrong phrase")
+        .code(1)
+        .stderr(predicate::str::contains("wrong master password; nothing was changed"));
+    run(&["connections", "list", "--json"], "pass phrase 1").success().stdout(
+        predicate::str::contains("cli-secret-token").not().and(predicate::str::contains("\"label\": \"work\"")),
+    );
+    run(&["connections", "add", "http.bearer", "x", "--field", "tokn=1"], "pass phrase 1")
+        .code(2)
+        .stderr(predicate::str::contains("Bearer token has no field \"tokn\""));
+    run(&["connections", "test", "http.bearer/work"], "pass phrase 1")
+        .success()
+        .stdout(predicate::str::contains("answered 200 OK"));
+    run(&["vault", "rotate-key"], "pass phrase 1").success().stderr(predicate::str::contains("1 account(s) re-sealed"));
+    run(&["connections", "test", "http.bearer/work"], "pass phrase 1").success();
+    run(&["connections", "remove", "http.bearer/nope"], "pass phrase 1").code(2).stderr(
+        predicate::str::contains("no account \"http.bearer/nope\"").and(predicate::str::contains("http.bearer/work")),
+    );
+    run(&["connections", "remove", "http.bearer/work"], "pass phrase 1").success();
+    let db = std::fs::read(dir.path().join("switchyard.db")).unwrap();
+    assert!(!db.windows(16).any(|w| w == b"cli-secret-token"));
+}

@@ -1,0 +1,311 @@
+//! `switchyard vault …` and `switchyard connections …`: the credential vault headless.
+
+use crate::{Failure, Outcome, print_json};
+use clap::Subcommand;
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use switchyard_api::Api;
+use switchyard_api::types::*;
+use switchyard_model::connection::{AccountInfo, AccountStatus};
+use switchyard_model::error::ErrorCode;
+
+#[derive(Subcommand)]
+pub enum VaultAction {
+    /// Whether the vault exists, where its key lives, and whether the keyring answers.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Unlock (or create) the vault: checks the keyring or the master password.
+    Unlock,
+    /// Set a new master password (a keyring vault moves to the password).
+    ChangePassword,
+    /// Replace the master key and re-seal every account in one transaction.
+    RotateKey,
+}
+
+#[derive(Subcommand)]
+pub enum ConnectionsAction {
+    /// The connection types and their fields.
+    Types {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every account (secret values are never shown).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add an account: `connections add http.bearer work --field token=@env:MY_TOKEN`.
+    Add {
+        /// Connection type id (see `connections types`).
+        connection_type: String,
+        label: String,
+        /// A field value as NAME=VALUE; VALUE may be @env:VAR or @file:PATH. Secret fields
+        /// not given are asked for (without echo) on a terminal.
+        #[arg(long = "field", short = 'f', value_name = "NAME=VALUE")]
+        fields: Vec<String>,
+        /// Make it the type's default account.
+        #[arg(long)]
+        default: bool,
+    },
+    /// "Test connection": an authenticated request to the type's test URL.
+    Test { account: String },
+    /// Sign an OAuth2 account in (or reconnect it) through the browser.
+    Login { account: String },
+    /// Make an account its type's default.
+    Default { account: String },
+    /// Rename an account.
+    Rename { account: String, label: String },
+    /// Remove an account (its OAuth2 tokens are revoked where the provider allows).
+    Remove { account: String },
+}
+
+fn ask(prompt: &str) -> Result<String, Failure> {
+    ask_or(prompt, &format!("set {}", switchyard_vault::PASSWORD_ENV))
+}
+
+fn ask_or(prompt: &str, hint: &str) -> Result<String, Failure> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::failed(format!(
+            "switchyard: {prompt} is needed and there is no terminal to ask on ({hint})"
+        )));
+    }
+    rpassword::prompt_password(format!("{prompt}: ")).map_err(|e| Failure::failed(format!("switchyard: {e}")))
+}
+
+/// Unlocks the vault, asking for the master password on a terminal when it needs one.
+pub async fn unlock(api: &Api) -> Outcome {
+    match api.vault_unlock(VaultUnlockRequest { password: None }).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.code == ErrorCode::VaultLocked => {
+            let creating = !api.vault_status(Empty {}).await?.initialized;
+            let password = ask(if creating { "New master password" } else { "Master password" })?;
+            if creating && ask("Repeat the master password")? != password {
+                return Err(Failure::invalid("switchyard: the passwords differ; nothing was created"));
+            }
+            api.vault_unlock(VaultUnlockRequest { password: Some(password) }).await?;
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn vault(api: &Api, action: VaultAction) -> Outcome {
+    match action {
+        VaultAction::Status { json } => {
+            let s = api.vault_status(Empty {}).await?;
+            if json {
+                print_json(&s);
+            } else {
+                println!(
+                    "vault:    {}",
+                    if s.initialized { "set up" } else { "not set up yet (created on first use)" }
+                );
+                if let Some(source) = &s.key_source {
+                    println!(
+                        "key:      {}",
+                        if source == "keyring" { "in the OS keyring" } else { "behind a master password" }
+                    );
+                }
+                match &s.keyring_message {
+                    None => println!("keyring:  available"),
+                    Some(why) => println!("keyring:  not usable ({why})"),
+                }
+                println!("accounts: {}", s.accounts);
+            }
+            Ok(())
+        }
+        VaultAction::Unlock => {
+            unlock(api).await?;
+            eprintln!("The vault is unlocked.");
+            Ok(())
+        }
+        VaultAction::ChangePassword => {
+            let status = api.vault_status(Empty {}).await?;
+            let current = match (status.key_source.as_deref(), std::env::var(switchyard_vault::PASSWORD_ENV)) {
+                (Some("password"), Ok(p)) if !p.is_empty() => Some(p),
+                (Some("password"), _) => Some(ask("Current master password")?),
+                _ => None,
+            };
+            let new = ask("New master password")?;
+            if ask("Repeat the new master password")? != new {
+                return Err(Failure::invalid("switchyard: the passwords differ; nothing was changed"));
+            }
+            api.vault_change_password(VaultChangePasswordRequest { current, new }).await?;
+            eprintln!("The master password was changed.");
+            Ok(())
+        }
+        VaultAction::RotateKey => {
+            let status = api.vault_status(Empty {}).await?;
+            let password = match (status.key_source.as_deref(), std::env::var(switchyard_vault::PASSWORD_ENV)) {
+                (Some("password"), Ok(p)) if !p.is_empty() => Some(p),
+                (Some("password"), _) => Some(ask("Master password")?),
+                _ => None,
+            };
+            let r = api.vault_rotate_key(VaultUnlockRequest { password }).await?;
+            eprintln!("New master key; {} account(s) re-sealed.", r.resealed);
+            Ok(())
+        }
+    }
+}
+
+/// Finds an account by id or `TYPE/LABEL`.
+async fn resolve(api: &Api, account: &str) -> Result<AccountInfo, Failure> {
+    let all = api.account_list(Empty {}).await?.accounts;
+    if let Some(a) = all.iter().find(|a| a.id == account) {
+        return Ok(a.clone());
+    }
+    if let Some((ty, label)) = account.split_once('/')
+        && let Some(a) = all.iter().find(|a| a.connection_type == ty && a.label == label)
+    {
+        return Ok(a.clone());
+    }
+    let known: Vec<String> = all.iter().map(|a| format!("{}/{}", a.connection_type, a.label)).collect();
+    Err(Failure::invalid(format!(
+        "switchyard: no account \"{account}\" (name one as TYPE/LABEL or by id; accounts: {})",
+        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+    )))
+}
+
+fn field_value(name: &str, value: &str) -> Result<String, Failure> {
+    if let Some(var) = value.strip_prefix("@env:") {
+        return std::env::var(var).map_err(|_| {
+            Failure::invalid(format!("switchyard: --field {name}: environment variable {var} is not set"))
+        });
+    }
+    if let Some(path) = value.strip_prefix("@file:") {
+        return std::fs::read_to_string(path)
+            .map(|t| t.trim_end_matches(['\n', '\r']).to_string())
+            .map_err(|e| Failure::invalid(format!("switchyard: --field {name}: cannot read {path}: {e}")));
+    }
+    Ok(value.to_string())
+}
+
+fn show(a: &AccountInfo) {
+    let status = match a.status {
+        AccountStatus::Ready => "ready",
+        AccountStatus::NotConnected => "not signed in",
+        AccountStatus::NeedsReconnect => "NEEDS RECONNECT",
+    };
+    let default = if a.is_default { " (default)" } else { "" };
+    println!("{}/{}{default}  {status}  id {}", a.connection_type, a.label, a.id);
+}
+
+pub async fn connections(api: &Api, action: ConnectionsAction) -> Outcome {
+    if !matches!(action, ConnectionsAction::Types { .. }) {
+        unlock(api).await?;
+    }
+    match action {
+        ConnectionsAction::Types { json } => {
+            let types = api.connection_types(Empty {}).await?.connection_types;
+            if json {
+                print_json(&types);
+            } else {
+                for t in types {
+                    let fields: Vec<String> = t
+                        .fields
+                        .iter()
+                        .map(|f| {
+                            format!(
+                                "{}{}{}",
+                                f.name,
+                                if f.secret { " (secret)" } else { "" },
+                                if f.required { "" } else { "?" }
+                            )
+                        })
+                        .collect();
+                    println!("{:<30} {}\n{:<30} fields: {}", t.id, t.name, "", fields.join(", "));
+                }
+            }
+            Ok(())
+        }
+        ConnectionsAction::List { json } => {
+            let accounts = api.account_list(Empty {}).await?.accounts;
+            if json {
+                print_json(&accounts);
+            } else if accounts.is_empty() {
+                eprintln!("No accounts yet; add one with `switchyard connections add TYPE LABEL --field NAME=VALUE`.");
+            } else {
+                accounts.iter().for_each(show);
+            }
+            Ok(())
+        }
+        ConnectionsAction::Add { connection_type, label, fields, default } => {
+            let types = api.connection_types(Empty {}).await?.connection_types;
+            let ty = types.iter().find(|t| t.id == connection_type).ok_or_else(|| {
+                let ids: Vec<&str> = types.iter().map(|t| t.id.as_str()).collect();
+                Failure::invalid(format!(
+                    "switchyard: unknown connection type \"{connection_type}\" (types: {})",
+                    ids.join(", ")
+                ))
+            })?;
+            let mut values = BTreeMap::new();
+            for entry in &fields {
+                let (name, value) = entry
+                    .split_once('=')
+                    .ok_or_else(|| Failure::invalid(format!("switchyard: --field \"{entry}\" is not NAME=VALUE")))?;
+                let name = name.trim();
+                if !ty.fields.iter().any(|f| f.name == name) {
+                    let known: Vec<&str> = ty.fields.iter().map(|f| f.name.as_str()).collect();
+                    return Err(Failure::invalid(format!(
+                        "switchyard: --field {name}: {} has no field \"{name}\" (fields: {})",
+                        ty.name,
+                        known.join(", ")
+                    )));
+                }
+                values.insert(name.to_string(), field_value(name, value)?);
+            }
+            let missing: Vec<_> =
+                ty.fields.iter().filter(|f| f.secret && f.required && !values.contains_key(&f.name)).collect();
+            for f in missing {
+                let hint = format!("give it with --field {}=@env:VAR", f.name);
+                values.insert(f.name.clone(), ask_or(&format!("{} ({})", f.label, f.name), &hint)?);
+            }
+            let info = api
+                .account_add(AccountAddRequest { connection_type, label, fields: values, make_default: default })
+                .await?;
+            show(&info);
+            if info.status == AccountStatus::NotConnected {
+                eprintln!("Sign it in with `switchyard connections login {}/{}`.", info.connection_type, info.label);
+            }
+            Ok(())
+        }
+        ConnectionsAction::Test { account } => {
+            let a = resolve(api, &account).await?;
+            let outcome = api.account_test(IdRequest { id: a.id }).await?;
+            if outcome.ok {
+                println!("ok: {}", outcome.message);
+                Ok(())
+            } else {
+                Err(Failure::failed(format!("switchyard: the test failed: {}", outcome.message)))
+            }
+        }
+        ConnectionsAction::Login { account } => {
+            let a = resolve(api, &account).await?;
+            eprintln!("Opening the sign-in page in your browser; waiting for it to come back…");
+            let info = api.account_login(IdRequest { id: a.id }).await?;
+            show(&info);
+            Ok(())
+        }
+        ConnectionsAction::Default { account } => {
+            let a = resolve(api, &account).await?;
+            show(&api.account_set_default(IdRequest { id: a.id }).await?);
+            Ok(())
+        }
+        ConnectionsAction::Rename { account, label } => {
+            let a = resolve(api, &account).await?;
+            show(&api.account_rename(AccountRenameRequest { id: a.id, label }).await?);
+            Ok(())
+        }
+        ConnectionsAction::Remove { account } => {
+            let a = resolve(api, &account).await?;
+            let r = api.account_remove(IdRequest { id: a.id }).await?;
+            eprintln!("Removed {}/{}.", a.connection_type, a.label);
+            if let Some(note) = r.note {
+                eprintln!("note: {note}");
+            }
+            Ok(())
+        }
+    }
+}
