@@ -115,22 +115,27 @@ pub(crate) async fn access_token(
             return Ok(Zeroizing::new(tokens.access_token.clone()));
         }
     }
-    let lock = vault.refresh_lock(&row.id);
-    let _guard = lock.lock().await;
-    // Someone else may have refreshed while we waited.
-    let current = vault.row(&row.id).await?;
-    if let Some(e) = not_usable(vault, ty, &current) {
-        return Err(e);
-    }
-    if current.sealed != row.sealed {
-        let payload = vault.open_payload(&current)?;
-        if let Some(tokens) = &payload.tokens
-            && !expiring(tokens, vault.now(), skew)
-        {
-            return Ok(Zeroizing::new(tokens.access_token.clone()));
+    // The refresh runs in its own task: a run cancelled mid-refresh (its node task dropped)
+    // must not lose a rotated refresh token the provider already issued.
+    let (vault, ty) = (vault.clone(), ty.clone());
+    let task = tokio::spawn(async move {
+        let _guard = vault.refresh_lock(&row.id).lock_owned().await;
+        // Someone else may have refreshed while we waited.
+        let current = vault.row(&row.id).await?;
+        if let Some(e) = not_usable(&vault, &ty, &current) {
+            return Err(e);
         }
-    }
-    refresh_locked(vault, ty, &current).await
+        if current.sealed != row.sealed {
+            let payload = vault.open_payload(&current)?;
+            if let Some(tokens) = &payload.tokens
+                && !expiring(tokens, vault.now(), skew)
+            {
+                return Ok(Zeroizing::new(tokens.access_token.clone()));
+            }
+        }
+        refresh_locked(&vault, &ty, &current).await
+    });
+    task.await.map_err(|e| VaultError::Internal(format!("the token refresh task failed: {e}")))?
 }
 
 /// Gets new tokens for an account whose refresh lock the caller holds, and stores them
