@@ -3,6 +3,7 @@
 //! one of its credential slots and gets back headers and query parameters to add.
 
 use futures::future::BoxFuture;
+use reqwest::header::{HeaderName, HeaderValue};
 use switchyard_model::CredentialRef;
 use switchyard_model::error::NodeError;
 use zeroize::Zeroizing;
@@ -15,6 +16,24 @@ pub struct Authorization {
     pub query: Vec<(String, Zeroizing<String>)>,
     /// An OAuth2 token that can be refreshed: a 401 is worth one retry with `force_refresh`.
     pub refreshable: bool,
+}
+
+impl Authorization {
+    /// Adds the headers (marked sensitive, so they never show in debug output) and query
+    /// parameters to a request.
+    pub fn apply(&self, mut request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        for (name, value) in &self.headers {
+            if let (Ok(name), Ok(mut value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+                value.set_sensitive(true);
+                request = request.header(name, value);
+            }
+        }
+        if !self.query.is_empty() {
+            let pairs: Vec<(&str, &str)> = self.query.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            request = request.query(&pairs);
+        }
+        request
+    }
 }
 
 impl std::fmt::Debug for Authorization {

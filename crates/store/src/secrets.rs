@@ -55,6 +55,25 @@ fn account(row: &Row<'_>) -> rusqlite::Result<AccountRow> {
     })
 }
 
+fn write_header(conn: &rusqlite::Connection, header: &VaultHeaderRow) -> Result<()> {
+    let n = conn.execute(
+        "UPDATE vault_header SET key_source = ?1, key_id = ?2, kdf = ?3, wrapped_key = ?4, check_value = ?5,
+         updated_at = ?6 WHERE id = 1",
+        params![
+            header.key_source,
+            header.key_id,
+            header.kdf,
+            header.wrapped_key,
+            header.check_value,
+            header.updated_at
+        ],
+    )?;
+    if n != 1 {
+        return Err(StoreError::Corrupt { what: "vault header".into(), message: "missing".into() });
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone)]
 pub struct Secrets {
     db: Arc<Db>,
@@ -108,21 +127,7 @@ impl Secrets {
     pub fn replace_key(&self, header: &VaultHeaderRow, resealed: &[(String, Vec<u8>)]) -> Result<()> {
         let mut conn = self.db.lock();
         let tx = conn.transaction()?;
-        let n = tx.execute(
-            "UPDATE vault_header SET key_source = ?1, key_id = ?2, kdf = ?3, wrapped_key = ?4, check_value = ?5,
-             updated_at = ?6 WHERE id = 1",
-            params![
-                header.key_source,
-                header.key_id,
-                header.kdf,
-                header.wrapped_key,
-                header.check_value,
-                header.updated_at
-            ],
-        )?;
-        if n != 1 {
-            return Err(StoreError::Corrupt { what: "vault header".into(), message: "missing".into() });
-        }
+        write_header(&tx, header)?;
         let count: i64 = tx.query_row("SELECT count(*) FROM accounts", [], |r| r.get(0))?;
         if count as usize != resealed.len() {
             return Err(StoreError::Conflict {
@@ -139,6 +144,12 @@ impl Secrets {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Changes how the same master key is kept (e.g. a new master password); records are
+    /// untouched.
+    pub fn update_header(&self, header: &VaultHeaderRow) -> Result<()> {
+        write_header(&self.db.lock(), header)
     }
 
     pub fn accounts(&self) -> Result<Vec<AccountRow>> {

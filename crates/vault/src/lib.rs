@@ -205,10 +205,6 @@ impl std::fmt::Debug for Vault {
     }
 }
 
-fn store_err(e: StoreError) -> VaultError {
-    VaultError::Store(e)
-}
-
 impl Vault {
     pub fn new(store: Store, options: VaultOptions) -> Vault {
         let types = connections::builtin().into_iter().map(|t| (t.id.clone(), t)).collect();
@@ -267,11 +263,12 @@ impl Vault {
     }
 
     async fn header(&self) -> Result<Option<VaultHeaderRow>> {
-        let store = self.inner.store.clone();
-        tokio::task::spawn_blocking(move || store.secrets().header())
-            .await
-            .map_err(|e| VaultError::Internal(e.to_string()))?
-            .map_err(store_err)
+        self.blocking(|s| s.secrets().header()).await
+    }
+
+    fn set_key(&self, key: MasterKey) -> Result<()> {
+        *self.inner.key.write().map_err(|_| VaultError::Internal("key lock poisoned".into()))? = Some(Arc::new(key));
+        Ok(())
     }
 
     pub async fn status(&self) -> Result<VaultStatus> {
@@ -284,12 +281,7 @@ impl Vault {
             Ok(()) => (true, None),
             Err(e) => (false, Some(e.to_string())),
         };
-        let store = self.inner.store.clone();
-        let accounts = tokio::task::spawn_blocking(move || store.secrets().accounts())
-            .await
-            .map_err(|e| VaultError::Internal(e.to_string()))?
-            .map_err(store_err)?
-            .len() as u32;
+        let accounts = self.blocking(|s| s.secrets().accounts()).await?.len() as u32;
         Ok(VaultStatus {
             initialized: header.is_some(),
             unlocked: self.is_unlocked(),
@@ -319,8 +311,7 @@ impl Vault {
             None => self.create(password.as_deref().map(String::as_str)).await?,
             Some(header) => self.open_key(&header, password.as_deref().map(String::as_str)).await?,
         };
-        *self.inner.key.write().map_err(|_| VaultError::Internal("key lock poisoned".into()))? = Some(Arc::new(key));
-        Ok(())
+        self.set_key(key)
     }
 
     async fn create(&self, password: Option<&str>) -> Result<MasterKey> {
@@ -364,21 +355,17 @@ impl Vault {
             }
             Err(KeyringError::NoEntry) => return Err(VaultError::Internal("keyring set returned no entry".into())),
         };
-        let store = self.inner.store.clone();
-        let created = tokio::task::spawn_blocking(move || store.secrets().create_header(&header))
-            .await
-            .map_err(|e| VaultError::Internal(e.to_string()))?;
-        match created {
+        match self.blocking(move |s| s.secrets().create_header(&header)).await {
             Ok(()) => Ok(key),
             // Another process created the vault first: use theirs.
-            Err(StoreError::AlreadyExists(_)) => {
+            Err(VaultError::Store(StoreError::AlreadyExists(_))) => {
                 let header = self.header().await?.ok_or_else(|| VaultError::Header("vanished".into()))?;
                 if header.key_id != key_id {
                     let _ = self.keyring_call(move |k| k.delete(&key_id)).await;
                 }
                 self.open_key(&header, password).await
             }
-            Err(e) => Err(store_err(e)),
+            Err(e) => Err(e),
         }
     }
 
@@ -430,13 +417,12 @@ impl Vault {
             updated_at: self.now_text(),
             ..header.clone()
         };
-        self.replace_header(new_header, Vec::new(), false).await?;
+        self.blocking(move |s| s.secrets().update_header(&new_header)).await?;
         if header.key_source == "keyring" {
             let entry = header.key_id.clone();
             let _ = self.keyring_call(move |k| k.delete(&entry)).await;
         }
-        *self.inner.key.write().map_err(|_| VaultError::Internal("key lock poisoned".into()))? = Some(Arc::new(key));
-        Ok(())
+        self.set_key(key)
     }
 
     /// Replaces the master key and re-seals every record under the new one, in one
@@ -448,11 +434,7 @@ impl Vault {
         let header = self.header().await?.ok_or_else(|| VaultError::Locked("the vault is not set up yet".into()))?;
         let old = self.open_key(&header, password.as_deref().map(String::as_str)).await?;
         let new = MasterKey::generate()?;
-        let store = self.inner.store.clone();
-        let rows = tokio::task::spawn_blocking(move || store.secrets().accounts())
-            .await
-            .map_err(|e| VaultError::Internal(e.to_string()))?
-            .map_err(store_err)?;
+        let rows = self.blocking(|s| s.secrets().accounts()).await?;
         let mut resealed = Vec::with_capacity(rows.len());
         for row in &rows {
             let aad = account_aad(&row.id, &row.connection_type);
@@ -478,7 +460,8 @@ impl Vault {
             new_header.wrapped_key = Some(wrapped);
         }
         let count = resealed.len() as u32;
-        if let Err(e) = self.replace_header(new_header.clone(), resealed, true).await {
+        let written = new_header.clone();
+        if let Err(e) = self.blocking(move |s| s.secrets().replace_key(&written, &resealed)).await {
             if header.key_source == "keyring" {
                 let entry = new_header.key_id.clone();
                 let _ = self.keyring_call(move |k| k.delete(&entry)).await;
@@ -489,24 +472,8 @@ impl Vault {
             let entry = header.key_id.clone();
             let _ = self.keyring_call(move |k| k.delete(&entry)).await;
         }
-        *self.inner.key.write().map_err(|_| VaultError::Internal("key lock poisoned".into()))? = Some(Arc::new(new));
+        self.set_key(new)?;
         Ok(count)
-    }
-
-    async fn replace_header(&self, header: VaultHeaderRow, resealed: Vec<(String, Vec<u8>)>, all: bool) -> Result<()> {
-        let store = self.inner.store.clone();
-        tokio::task::spawn_blocking(move || {
-            let secrets = store.secrets();
-            if all {
-                secrets.replace_key(&header, &resealed)
-            } else {
-                let ids: Vec<(String, Vec<u8>)> = secrets.accounts()?.into_iter().map(|r| (r.id, r.sealed)).collect();
-                secrets.replace_key(&header, &ids)
-            }
-        })
-        .await
-        .map_err(|e| VaultError::Internal(e.to_string()))?
-        .map_err(store_err)
     }
 
     // Accounts
@@ -519,7 +486,7 @@ impl Vault {
         tokio::task::spawn_blocking(move || work(&store))
             .await
             .map_err(|e| VaultError::Internal(e.to_string()))?
-            .map_err(store_err)
+            .map_err(VaultError::Store)
     }
 
     pub(crate) fn open_payload(&self, row: &AccountRow) -> Result<Payload> {
@@ -776,7 +743,7 @@ impl Vault {
             Err(e) => return TestOutcome { ok: false, message: e.to_string(), at },
         };
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
-        let request = provider::apply(self.inner.options.http.request(method, url), &auth);
+        let request = auth.apply(self.inner.options.http.request(method, url));
         match request.send().await {
             Ok(response) if response.status().is_success() => {
                 TestOutcome { ok: true, message: format!("{url} answered {}", response.status()), at }

@@ -76,7 +76,7 @@ fn expiring(tokens: &Tokens, now: DateTime<Utc>, skew: std::time::Duration) -> b
     }
 }
 
-fn not_usable(vault: &Vault, ty: &ConnectionType, row: &AccountRow) -> Option<VaultError> {
+fn not_usable(ty: &ConnectionType, row: &AccountRow) -> Option<VaultError> {
     match row.status.as_str() {
         "needsReconnect" => Some(VaultError::NeedsReconnect(format!(
             "account \"{}\" of {} needs to be reconnected: the provider refused to refresh its sign-in",
@@ -86,10 +86,7 @@ fn not_usable(vault: &Vault, ty: &ConnectionType, row: &AccountRow) -> Option<Va
             "account \"{}\" of {} is not signed in yet; use Connect on the Connections page or `switchyard connections login`",
             row.label, ty.name
         ))),
-        _ => {
-            let _ = vault;
-            None
-        }
+        _ => None,
     }
 }
 
@@ -102,7 +99,7 @@ pub(crate) async fn access_token(
     row: AccountRow,
     force_refresh: bool,
 ) -> crate::Result<Zeroizing<String>> {
-    if let Some(e) = not_usable(vault, ty, &row) {
+    if let Some(e) = not_usable(ty, &row) {
         return Err(e);
     }
     let skew = vault.inner.options.refresh_skew;
@@ -122,7 +119,7 @@ pub(crate) async fn access_token(
         let _guard = vault.refresh_lock(&row.id).lock_owned().await;
         // Someone else may have refreshed while we waited.
         let current = vault.row(&row.id).await?;
-        if let Some(e) = not_usable(&vault, &ty, &current) {
+        if let Some(e) = not_usable(&ty, &current) {
             return Err(e);
         }
         if current.sealed != row.sealed {

@@ -50,21 +50,6 @@ pub(crate) async fn authorize(
     Ok(auth)
 }
 
-/// Adds authorization to a request; header values are marked sensitive.
-pub(crate) fn apply(mut request: reqwest::RequestBuilder, auth: &Authorization) -> reqwest::RequestBuilder {
-    for (name, value) in &auth.headers {
-        if let Ok(mut v) = reqwest::header::HeaderValue::from_str(value) {
-            v.set_sensitive(true);
-            request = request.header(name.as_str(), v);
-        }
-    }
-    if !auth.query.is_empty() {
-        let pairs: Vec<(&str, &str)> = auth.query.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        request = request.query(&pairs);
-    }
-    request
-}
-
 pub(crate) fn node_error(e: VaultError, reference: &CredentialRef) -> NodeError {
     let code = e.code();
     let class = match &e {

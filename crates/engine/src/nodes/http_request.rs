@@ -144,19 +144,11 @@ impl Auth {
         provider.authorize(reference, force).await
     }
 
-    fn apply(&self, mut builder: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        let Some(auth) = &self.current else { return builder };
-        for (name, value) in &auth.headers {
-            if let (Ok(name), Ok(mut value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
-                value.set_sensitive(true);
-                builder = builder.header(name, value);
-            }
+    fn apply(&self, builder: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.current {
+            Some(auth) => auth.apply(builder),
+            None => builder,
         }
-        if !auth.query.is_empty() {
-            let pairs: Vec<(&str, &str)> = auth.query.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            builder = builder.query(&pairs);
-        }
-        builder
     }
 
     /// After a 401: a refreshable token is replaced once. True when a retry is worth it.
