@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 use switchyard_model::Workflow;
+use switchyard_model::path::{self, Segment};
 
 /// A parameter that looks like it holds a secret.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -69,7 +70,11 @@ fn token_like(value: &str) -> Option<&'static str> {
     TOKEN_PREFIXES.iter().find(|(p, _)| t.starts_with(p) && t.len() > p.len() + 8).map(|(_, what)| *what)
 }
 
-fn walk(node: &str, path: &str, value: &Value, out: &mut Vec<SecretFinding>) {
+fn finding(node: &str, path: &[Segment], reason: String) -> SecretFinding {
+    SecretFinding { node: node.into(), parameter: path::format(path), reason }
+}
+
+fn walk(node: &str, at: &mut Vec<Segment>, value: &Value, out: &mut Vec<SecretFinding>) {
     match value {
         Value::Object(map) => {
             // A name/value pair (headers, query, form fields).
@@ -77,41 +82,34 @@ fn walk(node: &str, path: &str, value: &Value, out: &mut Vec<SecretFinding>) {
                 && is_secret_name(name)
                 && literal(v)
             {
-                out.push(SecretFinding {
-                    node: node.into(),
-                    parameter: format!("{path}.value"),
-                    reason: format!("\"{name}\" holds a literal value"),
-                });
+                at.push(Segment::Key("value".into()));
+                out.push(finding(node, at, format!("\"{name}\" holds a literal value")));
+                at.pop();
                 return;
             }
             for (k, v) in map {
-                let child = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                at.push(Segment::Key(k.clone()));
                 if let Value::String(s) = v
                     && is_secret_name(k)
                     && literal(s)
                 {
-                    out.push(SecretFinding {
-                        node: node.into(),
-                        parameter: child,
-                        reason: format!("\"{k}\" holds a literal value"),
-                    });
-                    continue;
+                    out.push(finding(node, at, format!("\"{k}\" holds a literal value")));
+                } else {
+                    walk(node, at, v, out);
                 }
-                walk(node, &child, v, out);
+                at.pop();
             }
         }
         Value::Array(items) => {
             for (i, v) in items.iter().enumerate() {
-                walk(node, &format!("{path}[{i}]"), v, out);
+                at.push(Segment::Index(i));
+                walk(node, at, v, out);
+                at.pop();
             }
         }
         Value::String(s) => {
             if let Some(what) = token_like(s) {
-                out.push(SecretFinding {
-                    node: node.into(),
-                    parameter: path.into(),
-                    reason: format!("looks like {what}"),
-                });
+                out.push(finding(node, at, format!("looks like {what}")));
             }
         }
         _ => {}
@@ -123,7 +121,7 @@ pub fn find_secrets(workflow: &Workflow) -> Vec<SecretFinding> {
     let mut out = Vec::new();
     for node in &workflow.nodes {
         let params = Value::Object(node.parameters.clone());
-        walk(&node.name, "", &params, &mut out);
+        walk(&node.name, &mut Vec::new(), &params, &mut out);
     }
     out
 }
@@ -142,19 +140,13 @@ pub fn strip_secrets(workflow: &mut Workflow, findings: &[SecretFinding]) {
     }
 }
 
-fn pointer_mut<'a>(value: &'a mut Value, path: &str) -> Option<&'a mut Value> {
+fn pointer_mut<'a>(value: &'a mut Value, at: &str) -> Option<&'a mut Value> {
     let mut current = value;
-    for part in path.split('.') {
-        let (key, indexes) = match part.find('[') {
-            Some(i) => (&part[..i], &part[i..]),
-            None => (part, ""),
+    for segment in path::parse(at).ok()? {
+        current = match segment {
+            Segment::Key(k) => current.get_mut(k.as_str())?,
+            Segment::Index(i) => current.get_mut(i)?,
         };
-        if !key.is_empty() {
-            current = current.get_mut(key)?;
-        }
-        for index in indexes.split(['[', ']']).filter(|s| !s.is_empty()) {
-            current = current.get_mut(index.parse::<usize>().ok()?)?;
-        }
     }
     Some(current)
 }
