@@ -91,6 +91,17 @@ pub async fn unlock(api: &Api) -> Outcome {
     }
 }
 
+/// The vault's master password when it has one: from the environment, else asked for.
+async fn current_password(api: &Api, prompt: &str) -> Result<Option<String>, Failure> {
+    if api.vault_status(Empty {}).await?.key_source.as_deref() != Some("password") {
+        return Ok(None);
+    }
+    match std::env::var(switchyard_vault::PASSWORD_ENV) {
+        Ok(p) if !p.is_empty() => Ok(Some(p)),
+        _ => ask(prompt).map(Some),
+    }
+}
+
 pub async fn vault(api: &Api, action: VaultAction) -> Outcome {
     match action {
         VaultAction::Status { json } => {
@@ -122,12 +133,7 @@ pub async fn vault(api: &Api, action: VaultAction) -> Outcome {
             Ok(())
         }
         VaultAction::ChangePassword => {
-            let status = api.vault_status(Empty {}).await?;
-            let current = match (status.key_source.as_deref(), std::env::var(switchyard_vault::PASSWORD_ENV)) {
-                (Some("password"), Ok(p)) if !p.is_empty() => Some(p),
-                (Some("password"), _) => Some(ask("Current master password")?),
-                _ => None,
-            };
+            let current = current_password(api, "Current master password").await?;
             let new = ask("New master password")?;
             if ask("Repeat the new master password")? != new {
                 return Err(Failure::invalid("switchyard: the passwords differ; nothing was changed"));
@@ -137,12 +143,7 @@ pub async fn vault(api: &Api, action: VaultAction) -> Outcome {
             Ok(())
         }
         VaultAction::RotateKey => {
-            let status = api.vault_status(Empty {}).await?;
-            let password = match (status.key_source.as_deref(), std::env::var(switchyard_vault::PASSWORD_ENV)) {
-                (Some("password"), Ok(p)) if !p.is_empty() => Some(p),
-                (Some("password"), _) => Some(ask("Master password")?),
-                _ => None,
-            };
+            let password = current_password(api, "Master password").await?;
             let r = api.vault_rotate_key(VaultUnlockRequest { password }).await?;
             eprintln!("New master key; {} account(s) re-sealed.", r.resealed);
             Ok(())

@@ -171,7 +171,8 @@ fn engine(s: &Setup) -> Engine {
 /// Runs the workflow; returns each node's first output item's `sub`.
 async fn run_subs(engine: &Engine, wf: &Workflow) -> Result<Vec<String>, String> {
     let prepared = engine.prepare(wf.clone()).unwrap();
-    let outcome = engine.run(prepared, RunRequest { execution_id: uuid(), ..Default::default() }).await;
+    let outcome =
+        engine.run(prepared, RunRequest { execution_id: uuid::Uuid::new_v4().to_string(), ..Default::default() }).await;
     if outcome.status != RunStatus::Success {
         return Err(outcome.error.map(|e| e.message).unwrap_or_default());
     }
@@ -182,15 +183,6 @@ async fn run_subs(engine: &Engine, wf: &Workflow) -> Result<Vec<String>, String>
         .collect();
     subs.sort();
     Ok(subs)
-}
-
-fn uuid() -> String {
-    format!("{:x}", rand_u64())
-}
-
-fn rand_u64() -> u64 {
-    use std::hash::{BuildHasher, RandomState};
-    RandomState::new().hash_one(std::time::SystemTime::now())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
