@@ -20,6 +20,12 @@ impl<R: Runtime> Host for TauriHost<R> {
             tracing::warn!("cannot deliver an event to the window: {e}");
         }
     }
+
+    /// The OAuth2 sign-in page, in the user's default browser.
+    fn open_url(&self, url: &str) -> Result<(), String> {
+        use tauri_plugin_opener::OpenerExt;
+        self.0.opener().open_url(url, None::<&str>).map_err(|e| e.to_string())
+    }
 }
 
 /// Every API command goes through here, by name, as listed in the API manifest.
@@ -33,11 +39,14 @@ async fn api(api: State<'_, Api>, command: String, payload: serde_json::Value) -
 pub fn configure<R: Runtime>(builder: tauri::Builder<R>, data_dir: Option<PathBuf>) -> tauri::Builder<R> {
     builder
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .setup(move |app| {
             let dir = switchyard_store::paths::data_dir(data_dir.clone());
             let api = Api::open(&dir, Arc::new(TauriHost(app.handle().clone())))
                 .map_err(|e| format!("cannot open the data folder {}: {}", dir.display(), e.message))?;
+            let background = api.clone();
+            tauri::async_runtime::spawn(async move { drop(background.start_background()) });
             app.manage(api);
             #[cfg(target_os = "linux")]
             if let Some(window) = app.get_webview_window("main") {

@@ -6,10 +6,24 @@ import { DialogHost } from "./components/dialogs";
 import { Toasts, toast } from "./components/toasts";
 import type { NodeDescriptor } from "./gen/NodeDescriptor";
 import { markAfterPaint } from "./marks";
+import { Connections } from "./pages/Connections";
 import { Editor } from "./pages/Editor";
 import { WorkflowList } from "./pages/WorkflowList";
 
-type Route = { page: "list" } | { page: "editor"; id: string };
+type Route = { page: "list" } | { page: "connections" } | { page: "editor"; id: string };
+
+function TopNav({ page, onGo }: { page: "list" | "connections"; onGo: (page: "list" | "connections") => void }) {
+  return (
+    <nav className="top-nav" aria-label="Pages">
+      <button className={page === "list" ? "active" : ""} onClick={() => onGo("list")} data-testid="nav-workflows">
+        Workflows
+      </button>
+      <button className={page === "connections" ? "active" : ""} onClick={() => onGo("connections")} data-testid="nav-connections">
+        Connections
+      </button>
+    </nav>
+  );
+}
 
 export function App() {
   const [route, setRoute] = useState<Route>({ page: "list" });
@@ -71,17 +85,21 @@ export function App() {
   if (!descriptors) return <div className="notice muted">Starting…</div>;
   return (
     <div className="app">
-      {route.page === "list" ? (
-        <WorkflowList onOpen={(id) => setRoute({ page: "editor", id })} />
-      ) : (
+      {route.page === "editor" ? (
         <Editor
           key={route.id}
           workflowId={route.id}
           descriptors={descriptors}
           onBack={() => setRoute({ page: "list" })}
+          onConnections={() => setRoute({ page: "connections" })}
           onOpenOther={(id) => setRoute({ page: "editor", id })}
           registerLeaveGuard={registerLeaveGuard}
         />
+      ) : (
+        <div className="page">
+          <TopNav page={route.page} onGo={(page) => setRoute({ page })} />
+          {route.page === "list" ? <WorkflowList onOpen={(id) => setRoute({ page: "editor", id })} /> : <Connections />}
+        </div>
       )}
       <DialogHost />
       <Toasts />

@@ -1,7 +1,8 @@
 //! Writes the UI's TypeScript types and the node reference:
 //! `cargo run -p switchyard-api --example gen-types -- TYPES_DIR [NODES_MD]`.
 //! `cargo xtask gen-types` runs this into ui/src/gen and docs/nodes.md. It also writes the
-//! node descriptors as ui/src/gen/node-types.json for the UI's tests.
+//! node descriptors and connection types as ui/src/gen/node-types.json and
+//! connection-types.json for the UI's tests.
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -17,7 +18,11 @@ fn main() {
             // The real descriptors, for the UI's unit tests (forms are generated from them).
             let descriptors = switchyard_engine::Registry::builtin().descriptors();
             let text = serde_json::to_string_pretty(&descriptors).map_err(|e| e.to_string())?;
-            std::fs::write(dir.join("node-types.json"), text + "\n").map_err(|e| e.to_string())
+            std::fs::write(dir.join("node-types.json"), text + "\n").map_err(|e| e.to_string())?;
+            // And the real connection types, for the Connections page's tests.
+            let types = switchyard_vault::connections::builtin();
+            let text = serde_json::to_string_pretty(&types).map_err(|e| e.to_string())?;
+            std::fs::write(dir.join("connection-types.json"), text + "\n").map_err(|e| e.to_string())
         })
         .and_then(|()| match args.next() {
             Some(doc) => {

@@ -94,6 +94,8 @@ impl Api {
         let store = Store::open_in(data_dir)?;
         let opener = host.clone();
         vault_options.open_url = Arc::new(move |url| opener.open_url(url));
+        let listener = host.clone();
+        vault_options.on_change = Arc::new(move |id| listener.emit(ApiEvent::Account { id: id.to_string() }));
         let vault = Vault::new(store.clone(), vault_options);
         let services = services.with_credentials(Arc::new(vault.clone()));
         let engine = Engine::new(Registry::builtin(), services);
@@ -108,6 +110,13 @@ impl Api {
                 last_prune: Mutex::new(None),
             }),
         })
+    }
+
+    /// Starts the background work of a long-running host (the desktop app, `serve`):
+    /// refreshing OAuth2 tokens before they expire. Call it inside the async runtime; the
+    /// work goes on (until the API is dropped) whether or not the handle is kept.
+    pub fn start_background(&self) -> tokio::task::JoinHandle<()> {
+        self.inner.vault.spawn_refresher(std::time::Duration::from_secs(60))
     }
 
     pub fn store(&self) -> &Store {

@@ -83,7 +83,13 @@ pub struct VaultOptions {
     pub open_url: UrlOpener,
     /// How long a sign-in waits for the browser to come back.
     pub login_timeout: Duration,
+    /// Told the id of an account whose tokens or status changed on their own (a token
+    /// refresh, a refused refresh), so the UI can show it.
+    pub on_change: AccountListener,
 }
+
+/// Hears about accounts that changed outside a user's command.
+pub type AccountListener = Arc<dyn Fn(&str) + Send + Sync>;
 
 impl std::fmt::Debug for VaultOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -105,6 +111,7 @@ impl VaultOptions {
             refresh_skew: Duration::from_secs(5 * 60),
             open_url: Arc::new(open_in_browser),
             login_timeout: Duration::from_secs(5 * 60),
+            on_change: Arc::new(|_| {}),
         }
     }
 }

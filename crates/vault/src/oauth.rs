@@ -197,12 +197,15 @@ async fn store_tokens(
             row.label
         )));
     }
+    (vault.inner.options.on_change)(&row.id);
     Ok(())
 }
 
 async fn mark_needs_reconnect(vault: &Vault, row: &AccountRow) -> crate::Result<()> {
     let (id, now) = (row.id.clone(), vault.now_text());
-    vault.blocking(move |s| s.secrets().set_status(&id, "needsReconnect", &now)).await
+    vault.blocking(move |s| s.secrets().set_status(&id, "needsReconnect", &now)).await?;
+    (vault.inner.options.on_change)(&row.id);
+    Ok(())
 }
 
 /// Refreshes every ready OAuth2 account whose token expires within the skew.

@@ -6,7 +6,7 @@ import { Store } from "../editor/store";
 interface DialogRequest {
   title: string;
   message?: string;
-  input?: { value: string; placeholder?: string };
+  input?: { value: string; placeholder?: string; secret?: boolean };
   buttons: { label: string; value: string; kind?: "primary" | "danger" }[];
   resolve: (result: { button: string; text: string } | null) => void;
 }
@@ -36,6 +36,20 @@ export async function prompt(title: string, value = "", placeholder = ""): Promi
     buttons: [
       { label: "Cancel", value: "cancel" },
       { label: "OK", value: "ok", kind: "primary" },
+    ],
+  });
+  return result?.button === "ok" ? result.text : null;
+}
+
+/** Asks for a password (the text is hidden); null when cancelled. */
+export async function askPassword(title: string, message: string, action = "OK"): Promise<string | null> {
+  const result = await open({
+    title,
+    message,
+    input: { value: "", placeholder: "Master password", secret: true },
+    buttons: [
+      { label: "Cancel", value: "cancel" },
+      { label: action, value: "ok", kind: "primary" },
     ],
   });
   return result?.button === "ok" ? result.text : null;
@@ -77,7 +91,7 @@ export function DialogHost() {
         <h2>{request.title}</h2>
         {request.message && <div>{request.message}</div>}
         {request.input && (
-          <input ref={inputRef} aria-label={request.title} value={text} placeholder={request.input.placeholder} onChange={(e) => setText(e.target.value)} />
+          <input ref={inputRef} aria-label={request.title} type={request.input.secret ? "password" : "text"} value={text} placeholder={request.input.placeholder} onChange={(e) => setText(e.target.value)} />
         )}
         <div className="buttons">
           {request.buttons.map((b, i) => (

@@ -1,10 +1,12 @@
 // Pure operations on a workflow document. Every edit returns a new workflow; nothing is
 // mutated, so undo/redo is a list of earlier documents.
 import type { Connection } from "../gen/Connection";
+import type { CredentialRef } from "../gen/CredentialRef";
 import type { Node } from "../gen/Node";
 import type { NodeDescriptor } from "../gen/NodeDescriptor";
 import type { NodeSettings } from "../gen/NodeSettings";
 import type { Workflow } from "../gen/Workflow";
+import type { WorkflowSettings } from "../gen/WorkflowSettings";
 
 export const MAIN = "main";
 export const ERROR_OUTPUT = "error";
@@ -87,6 +89,33 @@ export function setParameter(workflow: Workflow, id: string, name: string, value
 
 export function setSettings(workflow: Workflow, id: string, settings: Partial<NodeSettings>): Workflow {
   return updateNode(workflow, id, (n) => ({ ...n, settings: { ...n.settings, ...settings } }));
+}
+
+/** Fills a node's credential slot with an account reference, or empties it (null). */
+export function setCredential(workflow: Workflow, id: string, slot: string, ref: CredentialRef | null): Workflow {
+  return updateNode(workflow, id, (n) => {
+    const credentials = { ...(n.credentials ?? {}) };
+    if (ref) credentials[slot] = ref;
+    else delete credentials[slot];
+    if (Object.keys(credentials).length > 0) return { ...n, credentials };
+    const { credentials: _dropped, ...rest } = n;
+    return rest;
+  });
+}
+
+/** Changes workflow settings; `accounts` entries set to null are removed. */
+export function setWorkflowSettings(workflow: Workflow, change: Partial<Omit<WorkflowSettings, "accounts">>, accounts?: Record<string, string | null>): Workflow {
+  const settings: WorkflowSettings = { ...workflow.settings, ...change };
+  if (accounts) {
+    const merged: Record<string, string> = { ...(workflow.settings.accounts ?? {}) };
+    for (const [type, label] of Object.entries(accounts)) {
+      if (label === null) delete merged[type];
+      else merged[type] = label;
+    }
+    if (Object.keys(merged).length > 0) settings.accounts = merged;
+    else delete settings.accounts;
+  }
+  return { ...workflow, settings };
 }
 
 export function toggleDisabled(workflow: Workflow, ids: string[]): Workflow {

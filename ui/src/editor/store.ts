@@ -1,10 +1,12 @@
 // The editor's state: the document, the selection, and undo/redo history. Pure functions
 // over an immutable state, plus a tiny observable store for React.
 import type { Connection } from "../gen/Connection";
+import type { CredentialRef } from "../gen/CredentialRef";
 import type { Item } from "../gen/Item";
 import type { NodeDescriptor } from "../gen/NodeDescriptor";
 import type { NodeSettings } from "../gen/NodeSettings";
 import type { Workflow } from "../gen/Workflow";
+import type { WorkflowSettings } from "../gen/WorkflowSettings";
 import { type Fragment, pasteFragment } from "./clipboard";
 import { layout } from "./layout";
 import * as model from "./model";
@@ -145,6 +147,19 @@ export function setSettings(
   if (descriptors) next = model.pruneDanglingConnections(next, descriptors);
   const key = settings.notes !== undefined ? `notes:${id}` : null;
   return edit(state, next, key);
+}
+
+export function setCredential(state: EditorState, id: string, slot: string, ref: CredentialRef | null): EditorState {
+  return edit(state, model.setCredential(state.workflow, id, slot, ref));
+}
+
+export function setWorkflowSettings(
+  state: EditorState,
+  change: Partial<Omit<WorkflowSettings, "accounts">>,
+  accounts?: Record<string, string | null>,
+): EditorState {
+  const key = change.timeoutSeconds !== undefined ? "settings:timeout" : change.timezone !== undefined ? "settings:timezone" : null;
+  return edit(state, model.setWorkflowSettings(state.workflow, change, accounts), key);
 }
 
 export function toggleDisabled(state: EditorState, ids: string[]): EditorState {

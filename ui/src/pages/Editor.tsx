@@ -22,11 +22,14 @@ import { marks } from "../marks";
 import { History } from "../panels/History";
 import { Inspector } from "../panels/Inspector";
 import { NodePanel } from "../panels/NodePanel";
+import { WorkflowSettingsPanel } from "../panels/WorkflowSettings";
 
 interface Props {
   workflowId: string;
   descriptors: NodeDescriptor[];
   onBack: () => void;
+  /** Opens the Connections page. */
+  onConnections: () => void;
   onOpenOther: (id: string) => void;
   /** Lets the app ask before leaving (dropping a file opens another workflow). */
   registerLeaveGuard: (guard: (() => Promise<boolean>) | null) => void;
@@ -78,7 +81,7 @@ function issuesByNode(issues: ValidationIssue[]): Map<string, ValidationIssue[]>
   return map;
 }
 
-function EditorView({ store, descriptors, onBack, onOpenOther, registerLeaveGuard }: Props & { store: S.Store<S.EditorState> }) {
+function EditorView({ store, descriptors, onBack, onConnections, onOpenOther, registerLeaveGuard }: Props & { store: S.Store<S.EditorState> }) {
   const state = useSyncExternalStore(store.subscribe, store.get);
   const flow = useReactFlow();
   const canvasRef = useRef<HTMLDivElement>(null);
@@ -89,7 +92,7 @@ function EditorView({ store, descriptors, onBack, onOpenOther, registerLeaveGuar
   const [viewing, setViewing] = useState<Execution | null>(null);
   const [issues, setIssues] = useState<ValidationIssue[]>([]);
   const [openNode, setOpenNode] = useState<string | null>(null);
-  const [side, setSide] = useState<"node" | "history" | null>(null);
+  const [side, setSide] = useState<"node" | "history" | "settings" | null>(null);
   const [inspectorCollapsed, setInspectorCollapsed] = useState(false);
   const [menu, setMenu] = useState<{ x: number; y: number; items: MenuItem[] } | null>(null);
   const [help, setHelp] = useState(false);
@@ -161,6 +164,9 @@ function EditorView({ store, descriptors, onBack, onOpenOther, registerLeaveGuar
     if (choice === "save") return save();
     return choice === "discard";
   }, [store, save]);
+  const manageConnections = useCallback(async () => {
+    if (await askToLeave()) onConnections();
+  }, [askToLeave, onConnections]);
   useEffect(() => {
     let unlisten: (() => void) | null = null;
     void guardWindowClose(askToLeave).then((u) => (unlisten = u));
@@ -504,6 +510,9 @@ function EditorView({ store, descriptors, onBack, onOpenOther, registerLeaveGuar
         )}
         {run.running && <span className="run-status">running…</span>}
         <span className="spacer" />
+        <button onClick={() => setSide(side === "settings" ? null : "settings")} data-testid="settings-button">
+          Settings
+        </button>
         <button onClick={() => setSide(side === "history" ? null : "history")} data-testid="history-button">
           History
         </button>
@@ -569,6 +578,17 @@ function EditorView({ store, descriptors, onBack, onOpenOther, registerLeaveGuar
           }}
           onParameter={(name, value) => update((s) => S.setParameter(s, openNodeData.id, name, value, descriptorMap))}
           onSettings={(settings) => update((s) => S.setSettings(s, openNodeData.id, settings, descriptorMap))}
+          onCredential={(slot, ref) => update((s) => S.setCredential(s, openNodeData.id, slot, ref))}
+          onManageConnections={() => void manageConnections()}
+          onClose={() => setSide(null)}
+        />
+      )}
+      {side === "settings" && (
+        <WorkflowSettingsPanel
+          workflow={workflow}
+          readOnly={readOnly}
+          onChange={(change, accounts) => update((s) => S.setWorkflowSettings(s, change, accounts))}
+          onManageConnections={() => void manageConnections()}
           onClose={() => setSide(null)}
         />
       )}

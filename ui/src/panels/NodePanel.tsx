@@ -5,6 +5,8 @@ import type { Node } from "../gen/Node";
 import type { NodeDescriptor } from "../gen/NodeDescriptor";
 import type { NodeSettings } from "../gen/NodeSettings";
 import type { ValidationIssue } from "../gen/ValidationIssue";
+import type { CredentialRef } from "../gen/CredentialRef";
+import { CredentialSlots } from "./Credentials";
 import { ParameterForm, type PreviewContext } from "./Fields";
 
 interface Props {
@@ -16,6 +18,8 @@ interface Props {
   onRename: (name: string) => void;
   onParameter: (name: string, value: unknown) => void;
   onSettings: (settings: Partial<NodeSettings>) => void;
+  onCredential: (slot: string, ref: CredentialRef | null) => void;
+  onManageConnections: () => void;
   onClose: () => void;
 }
 
@@ -25,7 +29,7 @@ const ON_ERROR: [NodeSettings["onError"], string][] = [
   ["errorOutput", "Send failed items to an error output"],
 ];
 
-export function NodePanel({ node, descriptor, issues, context, readOnly, onRename, onParameter, onSettings, onClose }: Props) {
+export function NodePanel({ node, descriptor, issues, context, readOnly, onRename, onParameter, onSettings, onCredential, onManageConnections, onClose }: Props) {
   const [tab, setTab] = useState<"parameters" | "settings">("parameters");
   const [name, setName] = useState(node.name);
   useEffect(() => setName(node.name), [node.name]);
@@ -69,6 +73,9 @@ export function NodePanel({ node, descriptor, issues, context, readOnly, onRenam
               </li>
             ))}
           </ul>
+        )}
+        {tab === "parameters" && descriptor && descriptor.credentials.length > 0 && (
+          <CredentialSlots slots={descriptor.credentials} credentials={node.credentials} workflow={context.workflow} onChange={onCredential} onManage={onManageConnections} />
         )}
         {tab === "parameters" &&
           (descriptor && descriptor.parameters.length > 0 ? (

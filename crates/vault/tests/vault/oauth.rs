@@ -99,6 +99,14 @@ struct Setup {
     vault: Vault,
     clock: Arc<ManualClock>,
     oidc: Oidc,
+    /// Accounts the vault reported as changed on their own (refreshes, reconnect states).
+    changed: Arc<Mutex<Vec<String>>>,
+}
+
+impl Setup {
+    fn changes_of(&self, id: &str) -> usize {
+        self.changed.lock().unwrap().iter().filter(|c| *c == id).count()
+    }
 }
 
 async fn setup() -> Setup {
@@ -108,9 +116,12 @@ async fn setup() -> Setup {
     let store = Store::open_in(dir.path()).unwrap();
     let mut options = super::options(None);
     options.clock = clock.clone();
+    let changed = Arc::new(Mutex::new(Vec::new()));
+    let heard = changed.clone();
+    options.on_change = Arc::new(move |id| heard.lock().unwrap().push(id.to_string()));
     let vault = Vault::new(store.clone(), options);
     vault.unlock(Some("a master password")).await.unwrap();
-    Setup { _dir: dir, store, vault, clock, oidc }
+    Setup { _dir: dir, store, vault, clock, oidc, changed }
 }
 
 async fn sign_in(s: &Setup, label: &str, user: &str) -> String {
@@ -188,8 +199,9 @@ async fn run_subs(engine: &Engine, wf: &Workflow) -> Result<Vec<String>, String>
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_accounts_refresh_single_flight_rotation_and_reconnect() {
     let s = setup().await;
-    sign_in(&s, "work", "alice").await;
+    let work_id = sign_in(&s, "work", "alice").await;
     let personal = sign_in(&s, "personal", "bob").await;
+    s.changed.lock().unwrap().clear();
     let engine = engine(&s);
     let wf = workflow(&s.oidc.base);
     assert_eq!(run_subs(&engine, &wf).await.unwrap(), ["alice", "bob"], "node account and workflow account");
@@ -207,6 +219,7 @@ async fn two_accounts_refresh_single_flight_rotation_and_reconnect() {
         assert_eq!(result.unwrap(), ["alice", "bob"]);
     }
     assert_eq!(s.oidc.count("refresh_token:ok").await, 2, "one refresh for each of the two accounts");
+    assert_eq!((s.changes_of(&work_id), s.changes_of(&personal)), (1, 1), "each refresh is reported once");
 
     // A 401 (the provider forgot its access tokens) refreshes once and retries.
     let client = reqwest::Client::new();
@@ -218,8 +231,15 @@ async fn two_accounts_refresh_single_flight_rotation_and_reconnect() {
     // record) is refused, the provider revokes the grant, and the account needs reconnecting.
     let row = s.store.secrets().find("http.oauth2", Some("personal")).unwrap().unwrap();
     s.clock.advance(58);
-    s.vault.refresh_due().await.unwrap();
-    assert_eq!(s.oidc.count("refresh_token:ok").await, 6, "the background pass refreshed both accounts");
+    // The background refresher (the app's, on a short period here) refreshes both.
+    let refresher = s.vault.spawn_refresher(std::time::Duration::from_millis(20));
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while s.oidc.count("refresh_token:ok").await < 6 {
+        assert!(tokio::time::Instant::now() < deadline, "the background refresher did not refresh both accounts");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    refresher.abort();
+    assert_eq!(s.oidc.count("refresh_token:ok").await, 6, "the background pass refreshed each account once");
     let conn = rusqlite::Connection::open(s._dir.path().join("switchyard.db")).unwrap();
     conn.execute("UPDATE accounts SET sealed = ?2 WHERE id = ?1", (&row.id, &row.sealed)).unwrap();
     s.clock.advance(58);
@@ -229,6 +249,7 @@ async fn two_accounts_refresh_single_flight_rotation_and_reconnect() {
     assert_eq!(s.oidc.count("refresh_token:error").await, 1);
     let info = s.vault.account(&personal).await.unwrap();
     assert_eq!(info.status, switchyard_model::connection::AccountStatus::NeedsReconnect);
+    assert_eq!(s.changes_of(&personal), 4, "three refreshes and the reconnect state were reported");
     // The other account is unaffected.
     let work = CredentialRef { connection: "http.oauth2".into(), account: Some("work".into()) };
     s.vault.authorize(&work, false).await.unwrap();
