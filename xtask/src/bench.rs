@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-const SECTIONS: &[&str] = &["engine", "ui"];
+const SECTIONS: &[&str] = &["engine", "ui", "vault"];
 const ITEMS: usize = 1_000_000;
 const RUNS: usize = 3;
 
@@ -26,6 +26,7 @@ pub fn run(args: &[String]) -> Result {
         let text = match section {
             "engine" => engine(&out)?,
             "ui" => ui(&out)?,
+            "vault" => vault()?,
             _ => unreachable!(),
         };
         write_section(section, &text)?;
@@ -395,6 +396,28 @@ fn ui(out: &Path) -> Result<String> {
     let shot = root().join("bench/ui-1000-nodes.png");
     std::fs::copy(out.join("bench-1000-nodes.png"), &shot).map_err(|e| format!("{}: {e}", shot.display()))?;
     text.push_str("\n![The 1,000-node workflow, fitted to the window](ui-1000-nodes.png)\n");
+    Ok(text)
+}
+
+/// The vault's benchmark (crates/vault/examples/bench-vault.rs), in a D-Bus session with
+/// gnome-keyring so the keyring unlock is measured against a real Secret Service.
+fn vault() -> Result<String> {
+    let step = Step::start("bench vault: building (release)");
+    util::run(util::cargo().args([
+        "build",
+        "--release",
+        "--locked",
+        "-p",
+        "switchyard-vault",
+        "--example",
+        "bench-vault",
+    ]))?;
+    step.done();
+    crate::setup::npm()?;
+    let step = Step::start("bench vault: unlock, seal/open, authorize, concurrent refresh");
+    let bin = root().join("target/release/examples/bench-vault");
+    let text = util::output(&mut util::in_keyring_session(&format!("'{}'", bin.display()))?)?;
+    step.done();
     Ok(text)
 }
 

@@ -37,23 +37,9 @@ pub fn all() -> Result {
     step.done();
 
     let step = Step::start("vault tests against a real gnome-keyring (dbus-run-session)");
-    // A fresh keyring every time: gnome-keyring creates its login keyring with the password
-    // it is unlocked with, and an older keyring with another password would stay locked.
-    let keyring_home = root().join("target/keyring-home");
-    let _ = std::fs::remove_dir_all(&keyring_home);
-    std::fs::create_dir_all(&keyring_home).map_err(|e| format!("{}: {e}", keyring_home.display()))?;
     util::run(
-        Command::new("dbus-run-session")
-            .args([
-                "--",
-                "sh",
-                "-c",
-                "echo -n switchyard | gnome-keyring-daemon --unlock --components=secrets >/dev/null \
-                 && exec cargo test --locked -p switchyard-vault --test vault keyring",
-            ])
-            .env("SWITCHYARD_TEST_KEYRING", "required")
-            .env("XDG_DATA_HOME", keyring_home.join("share"))
-            .env("XDG_CONFIG_HOME", keyring_home.join("config")),
+        util::in_keyring_session("cargo test --locked -p switchyard-vault --test vault keyring")?
+            .env("SWITCHYARD_TEST_KEYRING", "required"),
     )?;
     step.done();
 

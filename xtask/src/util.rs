@@ -92,3 +92,23 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 pub fn is_root() -> bool {
     Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
 }
+
+/// `script` run by `sh -c` inside its own D-Bus session with a fresh, unlocked
+/// gnome-keyring (under target/keyring-home): the OS keyring a desktop session would have.
+/// A fresh keyring every time: gnome-keyring creates its login keyring with the password it
+/// is unlocked with, and an older keyring with another password would stay locked.
+pub fn in_keyring_session(script: &str) -> Result<Command> {
+    let home = root().join("target/keyring-home");
+    let _ = std::fs::remove_dir_all(&home);
+    std::fs::create_dir_all(&home).map_err(|e| format!("{}: {e}", home.display()))?;
+    let mut cmd = Command::new("dbus-run-session");
+    cmd.args([
+        "--",
+        "sh",
+        "-c",
+        &format!("echo -n switchyard | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec {script}"),
+    ])
+    .env("XDG_DATA_HOME", home.join("share"))
+    .env("XDG_CONFIG_HOME", home.join("config"));
+    Ok(cmd)
+}

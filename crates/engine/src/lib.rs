@@ -13,7 +13,7 @@ pub mod schedule;
 pub mod services;
 pub mod validate;
 
-pub use clock::{Clock, SharedClock, SystemClock, TokioClock};
+pub use clock::{Clock, ManualClock, SharedClock, SystemClock, TokioClock};
 pub use credentials::{Authorization, CredentialProvider};
 pub use executor::{Engine, Prepared, RunListener, RunOutcome, RunRequest};
 pub use registry::{NodeEntry, Registry};

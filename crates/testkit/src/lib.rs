@@ -1,5 +1,8 @@
 //! A real HTTP server on 127.0.0.1 for tests, with routes that behave like the APIs
-//! workflows call: a users list, an echo, chosen statuses, slow answers.
+//! workflows call: a users list, an echo, chosen statuses, slow answers. [`oidc`] runs a
+//! real OpenID provider.
+
+pub mod oidc;
 
 use axum::Router;
 use axum::body::Bytes;

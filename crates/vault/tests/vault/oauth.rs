@@ -5,93 +5,13 @@
 //! "Now" comes from a manual clock the test moves, so expiry needs no waiting.
 
 use super::{fields, open};
-use chrono::{DateTime, Utc};
-use serde_json::{Value as Json, json};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use serde_json::json;
 use std::sync::{Arc, Mutex};
-use switchyard_engine::{Clock, CredentialProvider, Engine, Registry, RunRequest, Services};
+use switchyard_engine::{CredentialProvider, Engine, ManualClock, Registry, RunRequest, Services};
 use switchyard_model::{CredentialRef, RunStatus, Workflow};
 use switchyard_store::Store;
+use switchyard_testkit::oidc::{Oidc, browse};
 use switchyard_vault::{Vault, VaultError};
-
-#[derive(Debug)]
-struct ManualClock(Mutex<DateTime<Utc>>);
-
-impl Clock for ManualClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap()
-    }
-}
-
-impl ManualClock {
-    fn advance(&self, minutes: i64) {
-        *self.0.lock().unwrap() += chrono::Duration::minutes(minutes);
-    }
-}
-
-/// The provider process; killed on drop.
-struct Oidc {
-    child: Child,
-    base: String,
-}
-
-impl Oidc {
-    fn start() -> Oidc {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/oauth");
-        assert!(
-            dir.join("node_modules/oidc-provider").exists(),
-            "oidc-provider is not installed in {}: run `cargo xtask setup` (or npm ci there)",
-            dir.display()
-        );
-        let mut child = Command::new("node")
-            .arg("server.mjs")
-            .current_dir(&dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start node tests/oauth/server.mjs");
-        let mut line = String::new();
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        out.read_line(&mut line).unwrap();
-        // Keep reading what the server prints, so it never writes into a closed pipe.
-        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-        let port = line.trim().strip_prefix("LISTENING ").unwrap_or_else(|| panic!("server said {line:?}"));
-        Oidc { child, base: format!("http://127.0.0.1:{port}") }
-    }
-
-    async fn counts(&self) -> Json {
-        reqwest::get(format!("{}/test/counts", self.base)).await.unwrap().json().await.unwrap()
-    }
-
-    async fn count(&self, key: &str) -> u64 {
-        self.counts().await.get(key).and_then(Json::as_u64).unwrap_or(0)
-    }
-}
-
-impl Drop for Oidc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Follows redirects with cookies, as a browser would, until the loopback callback answers.
-async fn browse(url: &str) -> String {
-    let client =
-        reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let mut url = url::Url::parse(url).unwrap();
-    for _ in 0..20 {
-        let response = client.get(url.clone()).send().await.unwrap();
-        if response.status().is_redirection() {
-            let location = response.headers()["location"].to_str().unwrap().to_string();
-            url = url.join(&location).unwrap();
-            continue;
-        }
-        return response.text().await.unwrap();
-    }
-    panic!("too many redirects");
-}
 
 struct Setup {
     _dir: tempfile::TempDir,
@@ -112,7 +32,7 @@ impl Setup {
 async fn setup() -> Setup {
     let oidc = Oidc::start();
     let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(ManualClock(Mutex::new("2026-03-01T09:00:00Z".parse().unwrap())));
+    let clock = Arc::new(ManualClock::starting_at("2026-03-01T09:00:00Z".parse().unwrap()));
     let store = Store::open_in(dir.path()).unwrap();
     let mut options = super::options(None);
     options.clock = clock.clone();
@@ -213,7 +133,7 @@ async fn two_accounts_refresh_single_flight_rotation_and_reconnect() {
 
     // An hour later both tokens are inside the refresh skew: 100 concurrent runs cause
     // exactly one refresh per account.
-    s.clock.advance(58);
+    s.clock.advance(chrono::Duration::minutes(58));
     let runs = (0..100).map(|_| run_subs(&engine, &wf));
     for result in futures::future::join_all(runs).await {
         assert_eq!(result.unwrap(), ["alice", "bob"]);
@@ -230,7 +150,7 @@ async fn two_accounts_refresh_single_flight_rotation_and_reconnect() {
     // The refresh token was rotated and stored: reusing the old one (an old copy of the
     // record) is refused, the provider revokes the grant, and the account needs reconnecting.
     let row = s.store.secrets().find("http.oauth2", Some("personal")).unwrap().unwrap();
-    s.clock.advance(58);
+    s.clock.advance(chrono::Duration::minutes(58));
     // The background refresher (the app's, on a short period here) refreshes both.
     let refresher = s.vault.spawn_refresher(std::time::Duration::from_millis(20));
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -242,7 +162,7 @@ async fn two_accounts_refresh_single_flight_rotation_and_reconnect() {
     assert_eq!(s.oidc.count("refresh_token:ok").await, 6, "the background pass refreshed each account once");
     let conn = rusqlite::Connection::open(s._dir.path().join("switchyard.db")).unwrap();
     conn.execute("UPDATE accounts SET sealed = ?2 WHERE id = ?1", (&row.id, &row.sealed)).unwrap();
-    s.clock.advance(58);
+    s.clock.advance(chrono::Duration::minutes(58));
     let error = run_subs(&engine, &wf).await.unwrap_err();
     assert!(error.contains("needs to be reconnected"), "{error}");
     assert!(error.contains("\"personal\""), "{error}");
@@ -299,7 +219,7 @@ async fn client_credentials_and_a_wrong_secret() {
     assert_eq!(first.headers[0].1.as_str(), second.headers[0].1.as_str(), "the token is kept until it expires");
     assert!(first.headers[0].1.starts_with("Bearer "));
     assert_eq!(s.oidc.count("client_credentials:ok").await, 1);
-    s.clock.advance(58);
+    s.clock.advance(chrono::Duration::minutes(58));
     s.vault.authorize(&ok, false).await.unwrap();
     assert_eq!(s.oidc.count("client_credentials:ok").await, 2, "a new token near expiry");
 
