@@ -104,6 +104,21 @@ impl Host for Progress {
                 };
                 self.line(&state, text);
             }
+            RunEventKind::NodeRetrying { node_name, item_index, attempt, max_tries, delay_ms, error, .. } => {
+                let item = item_index.map(|i| format!(" item {i}:")).unwrap_or_default();
+                self.line(
+                    &state,
+                    format!(
+                        "  ↻ {node_name}:{item} {} [{}]; try {attempt} of {max_tries} in {:.1} s",
+                        error.message,
+                        serde_json::to_value(error.class)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_string))
+                            .unwrap_or_default(),
+                        f64::from(delay_ms) / 1000.0
+                    ),
+                );
+            }
             RunEventKind::NodeFailed { node_id, node_name, error, .. } => {
                 if let Some(bar) = state.nodes.remove(&node_id) {
                     bar.finish_and_clear();

@@ -183,6 +183,18 @@ impl Emitter {
 }
 
 impl ProgressSink for Emitter {
+    fn retrying(&self, node: &Node, item: Option<usize>, attempt: u32, delay: Duration, error: &NodeError) {
+        self.emit(RunEventKind::NodeRetrying {
+            node_id: node.id.clone(),
+            node_name: node.name.clone(),
+            item_index: item.map(|i| i as u32),
+            attempt,
+            max_tries: node.settings.retry.max_tries,
+            delay_ms: millis(delay),
+            error: error.clone(),
+        });
+    }
+
     fn progress(&self, node_id: &str, done: usize, total: usize) {
         let now = tokio::time::Instant::now();
         let started =
@@ -562,21 +574,51 @@ impl Run {
                         reference.account = self.workflow().settings.accounts.get(&reference.connection).cloned();
                     }
                 }
-                let ctx = NodeContext::new(
-                    Arc::new(node),
-                    entry.descriptor.clone(),
-                    self.services.clone(),
-                    cancel.child_token(),
-                    run_input,
-                    inputs,
-                    Evaluator::new(env),
-                    Some(self.emitter.clone() as Arc<dyn ProgressSink>),
-                );
+                let node = Arc::new(node);
+                let sink = Some(self.emitter.clone() as Arc<dyn ProgressSink>);
+                let services = self.services.clone();
+                let node_cancel = cancel.child_token();
+                // Nodes that call out per item retry each item themselves; others are retried
+                // whole, with their inputs kept for the next try.
+                let whole_node_retry = node.settings.retry.enabled() && !entry.descriptor.per_item_calls;
+                let emitter = self.emitter.clone();
                 tasks.spawn(async move {
-                    let mut ctx = ctx;
                     let clock_start = tokio::time::Instant::now();
-                    let result = entry.execute(&mut ctx).await;
-                    drop(ctx);
+                    let result = if whole_node_retry {
+                        let observe = |next: u32, delay: Duration, error: &NodeError| {
+                            emitter.retrying(&node, None, next, delay, error);
+                        };
+                        crate::resilience::retry(&node.settings.retry, &observe, || {
+                            let mut ctx = NodeContext::new(
+                                node.clone(),
+                                entry.descriptor.clone(),
+                                services.clone(),
+                                node_cancel.clone(),
+                                run_input.clone(),
+                                inputs.clone(),
+                                Evaluator::new(env.clone()),
+                                sink.clone(),
+                            );
+                            let entry = entry.clone();
+                            async move { entry.execute(&mut ctx).await }
+                        })
+                        .await
+                    } else {
+                        // One try: the inputs move into the node, so it can own them without a copy.
+                        let descriptor = entry.descriptor.clone();
+                        let evaluator = Evaluator::new(env);
+                        let mut ctx = NodeContext::new(
+                            node,
+                            descriptor,
+                            services,
+                            node_cancel,
+                            run_input,
+                            inputs,
+                            evaluator,
+                            sink,
+                        );
+                        entry.execute(&mut ctx).await
+                    };
                     Finished {
                         index,
                         preset: None,

@@ -9,6 +9,7 @@ pub mod expr;
 pub mod node;
 pub mod nodes;
 pub mod registry;
+pub mod resilience;
 pub mod schedule;
 pub mod services;
 pub mod validate;

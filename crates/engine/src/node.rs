@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use switchyard_model::descriptor::NodeDescriptor;
 use switchyard_model::error::{ErrorCode, NodeError};
 use switchyard_model::item::Item;
@@ -96,9 +97,12 @@ impl Outputs {
     }
 }
 
-/// Sink for progress of long nodes.
+/// Sink for progress of long nodes, and for their retries.
 pub trait ProgressSink: Send + Sync {
     fn progress(&self, node_id: &str, done: usize, total: usize);
+
+    /// A try failed and another starts after `delay` (`attempt` is the try about to start).
+    fn retrying(&self, _node: &Node, _item: Option<usize>, _attempt: u32, _delay: Duration, _error: &NodeError) {}
 }
 
 /// Everything a node's execute function gets.
@@ -245,6 +249,26 @@ impl NodeContext {
         if let Some(sink) = &self.progress {
             sink.progress(&self.node.id, done, total);
         }
+    }
+
+    /// Runs one item's call under the node's retry policy, reporting each retry.
+    pub async fn retry_item<T, F, Fut>(&self, index: usize, attempt: F) -> Result<T, NodeError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, NodeError>>,
+    {
+        let policy = &self.node.settings.retry;
+        let observe = |next: u32, delay: Duration, error: &NodeError| {
+            if let Some(sink) = &self.progress {
+                sink.retrying(&self.node, Some(index), next, delay, error);
+            }
+        };
+        crate::resilience::retry(policy, &observe, attempt).await.map_err(|e| e.with_item(index))
+    }
+
+    /// The sink for progress and retries (the executor's run events).
+    pub fn progress_sink(&self) -> Option<Arc<dyn ProgressSink>> {
+        self.progress.clone()
     }
 
     /// Deals with a failure on one item as `onError` says: `stop` returns the error (the

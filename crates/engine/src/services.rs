@@ -4,6 +4,7 @@
 use crate::clock::{SharedClock, SystemClock};
 use crate::credentials::CredentialProvider;
 use crate::expr::ScriptLimits;
+use crate::resilience::Resilience;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,6 +31,8 @@ pub struct Services {
     pub run_data: RunDataLimits,
     /// Where nodes get account credentials (the vault); none means runs cannot use any.
     pub credentials: Option<Arc<dyn CredentialProvider>>,
+    /// Circuit breakers and rate limits, shared by every run.
+    pub resilience: Arc<Resilience>,
 }
 
 impl std::fmt::Debug for Services {
@@ -46,7 +49,13 @@ impl Services {
             limits: ScriptLimits::EXPRESSION,
             run_data: RunDataLimits::default(),
             credentials: None,
+            resilience: Arc::new(Resilience::default()),
         }
+    }
+
+    pub fn with_resilience(mut self, resilience: Resilience) -> Services {
+        self.resilience = Arc::new(resilience);
+        self
     }
 
     pub fn with_credentials(mut self, provider: Arc<dyn CredentialProvider>) -> Services {

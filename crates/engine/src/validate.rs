@@ -10,7 +10,8 @@ use std::sync::Arc;
 use switchyard_model::descriptor::{NodeDescriptor, ParamKind, ParamSpec};
 use switchyard_model::error::{ErrorCode, ValidationIssue};
 use switchyard_model::json_pos::Locations;
-use switchyard_model::workflow::{FORMAT_VERSION, JsonMap, Workflow};
+use switchyard_model::retry::RetryPolicy;
+use switchyard_model::workflow::{FORMAT_VERSION, JsonMap, MAX_CONCURRENCY, Workflow};
 
 /// The result of checking a workflow file.
 #[derive(Debug)]
@@ -305,7 +306,19 @@ impl Checker {
             let spath = format!("{path}.settings");
             if let Some(s) = self.object(settings, &spath) {
                 if let Some(r) = s.get("retry") {
-                    self.object(r, &format!("{spath}.retry"));
+                    self.retry(r, &format!("{spath}.retry"));
+                }
+                if let Some(c) = s.get("concurrency")
+                    && !c.as_u64().is_some_and(|n| (1..=u64::from(MAX_CONCURRENCY)).contains(&n))
+                {
+                    self.issue(
+                        ErrorCode::InvalidWorkflow,
+                        &format!("{spath}.concurrency"),
+                        format!(
+                            "\"concurrency\" must be a whole number from 1 to {MAX_CONCURRENCY}, found {}",
+                            short(c)
+                        ),
+                    );
                 }
                 if let Some(on_error) = s.get("onError")
                     && !matches!(on_error.as_str(), Some("stop" | "continue" | "errorOutput"))
@@ -334,6 +347,58 @@ impl Checker {
         self.node = None;
     }
 }
+
+impl Checker {
+    /// A retry policy: known keys with values of the right kind, then the policy's own
+    /// range checks.
+    fn retry(&mut self, value: &Json, path: &str) {
+        let Some(obj) = self.object(value, path) else { return };
+        let one_of = |v: &Json, names: &[&str]| v.as_str().is_some_and(|s| names.contains(&s));
+        const BACKOFFS: &[&str] = &["fixed", "linear", "exponential", "fibonacci"];
+        const JITTERS: &[&str] = &["none", "full", "quarter"];
+        const CLASSES: &[&str] = &["transient", "permanent", "rate_limit", "timeout", "network", "unknown"];
+        // The well-formed fields, for the range checks below.
+        let mut clean = JsonMap::new();
+        for (key, v) in obj {
+            let field = format!("{path}{}", key_path(key));
+            let problem = match key.as_str() {
+                "maxTries" | "initialDelayMs" | "maxDelayMs" if v.as_u64().is_none() => {
+                    Some(format!("\"{key}\" must be a whole number, found {}", short(v)))
+                }
+                "factor" if !v.is_number() => Some(format!("\"factor\" must be a number, found {}", short(v))),
+                "backoff" if !one_of(v, BACKOFFS) => {
+                    Some(format!("\"backoff\" must be one of {}, found {}", BACKOFFS.join(", "), short(v)))
+                }
+                "jitter" if !one_of(v, JITTERS) => {
+                    Some(format!("\"jitter\" must be one of {}, found {}", JITTERS.join(", "), short(v)))
+                }
+                "retryOn" if !v.as_array().is_some_and(|a| a.iter().all(|c| one_of(c, CLASSES))) => Some(format!(
+                    "\"retryOn\" must be a list of error classes ({}), found {}",
+                    CLASSES.join(", "),
+                    short(v)
+                )),
+                "maxTries" | "initialDelayMs" | "maxDelayMs" | "factor" | "backoff" | "jitter" | "retryOn" => None,
+                other => Some(match suggest(other, RETRY_KEYS.iter().copied()) {
+                    Some(s) => format!("unknown retry setting \"{other}\"; did you mean \"{s}\"?"),
+                    None => format!("unknown retry setting \"{other}\" (known: {})", RETRY_KEYS.join(", ")),
+                }),
+            };
+            match problem {
+                Some(message) => self.issue(ErrorCode::InvalidWorkflow, &field, message),
+                None => {
+                    clean.insert(key.clone(), v.clone());
+                }
+            }
+        }
+        if let Ok(policy) = serde_json::from_value::<RetryPolicy>(Json::Object(clean)) {
+            for (field, message) in policy.problems() {
+                self.issue(ErrorCode::InvalidWorkflow, &format!("{path}.{field}"), format!("\"{field}\" {message}"));
+            }
+        }
+    }
+}
+
+const RETRY_KEYS: &[&str] = &["maxTries", "backoff", "initialDelayMs", "factor", "maxDelayMs", "jitter", "retryOn"];
 
 fn kind(v: &Json) -> &'static str {
     match v {

@@ -37,6 +37,10 @@ pub struct NodeDescriptor {
     pub parameters: Vec<ParamSpec>,
     #[serde(default)]
     pub credentials: Vec<CredentialSlot>,
+    /// The node calls out once per item: its `concurrency` setting applies, and its retry
+    /// policy retries each failed item (not the whole node).
+    #[serde(default)]
+    pub per_item_calls: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]

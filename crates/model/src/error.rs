@@ -34,6 +34,8 @@ pub enum ErrorCode {
     Timeout,
     Cancelled,
     ScriptFailed,
+    /// A circuit breaker is open: calls to the host fail fast until its reset timeout.
+    CircuitOpen,
     // Credentials
     VaultLocked,
     WrongPassword,
@@ -95,6 +97,11 @@ pub struct NodeError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub details: Option<serde_json::Value>,
+    /// How long the other side asked us to wait before trying again (Retry-After and
+    /// rate-limit reset headers), in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub retry_after_ms: Option<u64>,
 }
 
 impl NodeError {
@@ -108,7 +115,13 @@ impl NodeError {
             parameter: None,
             item_index: None,
             details: None,
+            retry_after_ms: None,
         }
+    }
+
+    pub fn with_retry_after(mut self, wait: Option<std::time::Duration>) -> Self {
+        self.retry_after_ms = wait.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        self
     }
 
     pub fn with_class(mut self, class: ErrorClass) -> Self {

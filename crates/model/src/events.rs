@@ -38,6 +38,20 @@ pub enum RunEventKind {
         #[ts(optional)]
         eta_ms: Option<u32>,
     },
+    /// A try failed with an error the node's retry policy retries; the next try starts
+    /// after `delayMs`.
+    NodeRetrying {
+        node_id: String,
+        node_name: String,
+        /// The item being retried; absent when the whole node is retried.
+        #[ts(optional)]
+        item_index: Option<u32>,
+        /// The try about to start (2 for the first retry).
+        attempt: u32,
+        max_tries: u32,
+        delay_ms: u32,
+        error: NodeError,
+    },
     NodeFinished {
         node_id: String,
         node_name: String,

@@ -11,6 +11,7 @@ pub mod item;
 pub mod json_pos;
 pub mod path;
 pub mod records;
+pub mod retry;
 pub mod value;
 pub mod workflow;
 
@@ -20,6 +21,7 @@ pub use events::{OutputCount, RunEvent, RunEventKind};
 pub use execution::{Execution, ExecutionSummary, NodeRunData, NodeRunStatus, OutputData, RunMode, RunStatus};
 pub use item::{Item, Paired, PairedItem};
 pub use records::{WorkflowRecord, WorkflowSummary};
+pub use retry::{Backoff, Jitter, RetryPolicy};
 pub use value::{Object, Value};
 pub use workflow::{
     Connection, CredentialRef, InputRef, Node, NodeSettings, OnError, OutputRef, Workflow, WorkflowSettings,

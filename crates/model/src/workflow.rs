@@ -1,6 +1,7 @@
 //! The workflow file format, version 1 (see docs/workflow-format.md).
 
 use crate::item::Item;
+use crate::retry::RetryPolicy;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use ts_rs::TS;
@@ -112,13 +113,21 @@ pub enum OnError {
     ErrorOutput,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, TS)]
+/// The most items a node may call out for at the same time.
+pub const MAX_CONCURRENCY: u32 = 50;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeSettings {
-    /// Retry policy (see docs/workflow-format.md); empty means no retries.
-    #[serde(default)]
-    #[ts(type = "Record<string, unknown>")]
-    pub retry: JsonMap,
+    /// Retry policy (see docs/workflow-format.md); absent or empty means one try.
+    #[serde(default, skip_serializing_if = "RetryPolicy::is_default")]
+    #[ts(as = "Option<RetryPolicy>", optional)]
+    pub retry: RetryPolicy,
+    /// For nodes that call out once per item (HTTP Request): how many items are in flight
+    /// at once, 1 to 50. The output keeps the input's order.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    #[ts(as = "Option<u32>", optional)]
+    pub concurrency: u32,
     #[serde(default)]
     pub on_error: OnError,
     /// A disabled node passes its input items through unchanged.
@@ -129,6 +138,27 @@ pub struct NodeSettings {
     #[serde(flatten)]
     #[ts(skip)]
     pub extra: JsonMap,
+}
+
+impl Default for NodeSettings {
+    fn default() -> NodeSettings {
+        NodeSettings {
+            retry: RetryPolicy::default(),
+            concurrency: 1,
+            on_error: OnError::default(),
+            disabled: false,
+            notes: String::new(),
+            extra: JsonMap::default(),
+        }
+    }
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }
 
 /// A wire from a node's output to another node's input.

@@ -1,5 +1,6 @@
 //! A real HTTP server on 127.0.0.1 for tests, with routes that behave like the APIs
-//! workflows call: a users list, an echo, chosen statuses, slow answers. [`oidc`] runs a
+//! workflows call: a users list, an echo, chosen statuses, slow answers, and injected faults
+//! on demand (sequences of failures, Retry-After, slow answers, dropped connections). [`oidc`] runs a
 //! real OpenID provider.
 
 pub mod oidc;
@@ -127,8 +128,85 @@ pub fn users() -> Value {
     )
 }
 
+/// Requests seen per fault key, with the (tokio) time of each.
+#[derive(Default)]
+struct Faults {
+    hits: std::sync::Mutex<std::collections::HashMap<String, Vec<tokio::time::Instant>>>,
+}
+
+type FaultState = std::sync::Arc<Faults>;
+
+/// `/fault/{key}`: the first `fail` requests to a key fail as asked, later ones succeed with
+/// `{"key", "attempt"}`. How they fail: `status` (default 503) with an optional `retryAfter`,
+/// `rateLimitReset` or `xRateLimitReset` header value; `slowMs` to answer only after that
+/// long (past a client's timeout); `drop=1` to cut the connection in the middle of the body.
+async fn fault(
+    axum::extract::State(faults): axum::extract::State<FaultState>,
+    Path(key): Path<String>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let attempt = {
+        let mut hits = faults.hits.lock().unwrap_or_else(|p| p.into_inner());
+        let list = hits.entry(key.clone()).or_default();
+        list.push(tokio::time::Instant::now());
+        list.len()
+    };
+    let fail: usize = q.get("fail").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let delay = q.get("delayMs").and_then(|v| v.parse().ok()).unwrap_or(0);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    if attempt > fail {
+        return axum::Json(json!({ "key": key, "attempt": attempt })).into_response();
+    }
+    if let Some(ms) = q.get("slowMs").and_then(|v| v.parse().ok()) {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        return axum::Json(json!({ "key": key, "attempt": attempt, "late": true })).into_response();
+    }
+    if q.get("drop").is_some_and(|v| v == "1") {
+        // A body shorter than its Content-Length, then an error: the connection is cut.
+        let chunks: Vec<Result<Bytes, std::io::Error>> =
+            vec![Ok(Bytes::from_static(b"{\"partial\": ")), Err(std::io::Error::other("dropped"))];
+        return Response::builder()
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::CONTENT_LENGTH, "100")
+            .body(axum::body::Body::from_stream(futures_util::stream::iter(chunks)))
+            .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+    }
+    let status = q
+        .get("status")
+        .and_then(|v| v.parse().ok())
+        .and_then(|c| StatusCode::from_u16(c).ok())
+        .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    let mut response = (status, axum::Json(json!({ "error": "injected", "attempt": attempt }))).into_response();
+    for (param, name) in
+        [("retryAfter", "retry-after"), ("rateLimitReset", "ratelimit-reset"), ("xRateLimitReset", "x-ratelimit-reset")]
+    {
+        if let Some(value) = q.get(param).and_then(|v| header::HeaderValue::from_str(v).ok()) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
+}
+
+/// `/fault/{key}/log`: how many requests a key saw, and when (milliseconds after the first).
+async fn fault_log(
+    axum::extract::State(faults): axum::extract::State<FaultState>,
+    Path(key): Path<String>,
+) -> Response {
+    let hits = faults.hits.lock().unwrap_or_else(|p| p.into_inner());
+    let times = hits.get(&key).cloned().unwrap_or_default();
+    let first = times.first().copied();
+    let offsets: Vec<u64> =
+        times.iter().map(|t| first.map_or(0, |f| t.saturating_duration_since(f).as_millis() as u64)).collect();
+    axum::Json(json!({ "count": times.len(), "offsetsMs": offsets })).into_response()
+}
+
 fn router() -> Router {
     Router::new()
+        .route("/fault/{key}", any(fault))
+        .route("/fault/{key}/log", get(fault_log))
+        .with_state(FaultState::default())
         .route("/users", get(|| async { axum::Json(users()) }))
         .route("/echo", any(echo))
         .route("/status/{code}", any(status))

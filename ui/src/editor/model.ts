@@ -19,7 +19,7 @@ export function connectionId(c: Connection): string {
 }
 
 export function defaultSettings(): NodeSettings {
-  return { retry: {}, onError: "stop", disabled: false, notes: "" };
+  return { onError: "stop", disabled: false, notes: "" };
 }
 
 /** A node id not used in the workflow. */

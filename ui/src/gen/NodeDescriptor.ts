@@ -21,4 +21,9 @@ outputs: Array<Port>,
 /**
  * Outputs named by the node's own parameters (e.g. switch rules).
  */
-dynamicOutputs?: DynamicOutputs, parameters: Array<ParamSpec>, credentials: Array<CredentialSlot>, };
+dynamicOutputs?: DynamicOutputs, parameters: Array<ParamSpec>, credentials: Array<CredentialSlot>, 
+/**
+ * The node calls out once per item: its `concurrency` setting applies, and its retry
+ * policy retries each failed item (not the whole node).
+ */
+perItemCalls: boolean, };

@@ -6,4 +6,9 @@ import type { JsonValue } from "./serde_json/JsonValue";
 /**
  * An error raised while running a node, with where it happened.
  */
-export type NodeError = { code: ErrorCode, class: ErrorClass, message: string, nodeId?: string, nodeName?: string, parameter?: string, itemIndex?: number, details?: JsonValue, };
+export type NodeError = { code: ErrorCode, class: ErrorClass, message: string, nodeId?: string, nodeName?: string, parameter?: string, itemIndex?: number, details?: JsonValue, 
+/**
+ * How long the other side asked us to wait before trying again (Retry-After and
+ * rate-limit reset headers), in milliseconds.
+ */
+retryAfterMs?: number, };

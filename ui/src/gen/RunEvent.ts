@@ -16,4 +16,12 @@ at: string, } & ({ "type": "runStarted", workflowName: string,
 /**
  * The nodes this run will execute, in a valid order.
  */
-nodeIds: Array<string>, } | { "type": "nodeStarted", nodeId: string, nodeName: string, itemsIn: number, } | { "type": "nodeProgress", nodeId: string, done: number, total: number, etaMs?: number, } | { "type": "nodeFinished", nodeId: string, nodeName: string, status: NodeRunStatus, itemsIn: number, outputs: Array<OutputCount>, durationMs: number, } | { "type": "nodeFailed", nodeId: string, nodeName: string, error: NodeError, durationMs: number, } | { "type": "runFinished", status: RunStatus, durationMs: number, error?: NodeError, });
+nodeIds: Array<string>, } | { "type": "nodeStarted", nodeId: string, nodeName: string, itemsIn: number, } | { "type": "nodeProgress", nodeId: string, done: number, total: number, etaMs?: number, } | { "type": "nodeRetrying", nodeId: string, nodeName: string, 
+/**
+ * The item being retried; absent when the whole node is retried.
+ */
+itemIndex?: number, 
+/**
+ * The try about to start (2 for the first retry).
+ */
+attempt: number, maxTries: number, delayMs: number, error: NodeError, } | { "type": "nodeFinished", nodeId: string, nodeName: string, status: NodeRunStatus, itemsIn: number, outputs: Array<OutputCount>, durationMs: number, } | { "type": "nodeFailed", nodeId: string, nodeName: string, error: NodeError, durationMs: number, } | { "type": "runFinished", status: RunStatus, durationMs: number, error?: NodeError, });

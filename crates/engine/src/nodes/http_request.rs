@@ -2,13 +2,18 @@
 
 use crate::credentials::Authorization;
 use crate::node::{NodeContext, NodeResult, Outputs, describe};
+use crate::resilience::requested_wait;
+use futures::StreamExt;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use switchyard_model::CredentialRef;
 use switchyard_model::descriptor::{CredentialSlot, NodeDescriptor, NodeGroup, ParamSpec, Port};
 use switchyard_model::error::{ErrorClass, ErrorCode, NodeError};
 use switchyard_model::item::{Item, Paired};
 use switchyard_model::value::{Object, Value};
+use switchyard_model::workflow::MAX_CONCURRENCY;
 
 const METHODS: &[(&str, &str)] = &[
     ("GET", "GET"),
@@ -67,6 +72,7 @@ pub fn descriptor() -> NodeDescriptor {
                 .describe("Treat 4xx and 5xx responses as results, not errors."),
         ],
     );
+    d.per_item_calls = true;
     d.credentials = vec![CredentialSlot {
         name: "auth".into(),
         label: "Authentication".into(),
@@ -77,18 +83,36 @@ pub fn descriptor() -> NodeDescriptor {
 }
 
 pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
-    let mut auth = Auth::for_node(ctx).await?;
+    let auth = Auth::for_node(ctx).await?;
     let items = ctx.take_input(0).into_vec();
+    let ctx: &NodeContext = ctx;
     let total = items.len();
-    let mut out = Outputs::new();
-    for (index, item) in items.into_iter().enumerate() {
-        ctx.check_cancelled()?;
-        match request(ctx, &mut auth, &item, index).await {
-            Ok(results) => out.extend("main", results),
-            Err(error) => ctx.item_failed(&mut out, item, index, error)?,
-        }
+    let concurrency = ctx.node.settings.concurrency.clamp(1, MAX_CONCURRENCY) as usize;
+    let done = AtomicUsize::new(0);
+    let (auth, done) = (&auth, &done);
+    // Up to `concurrency` items in flight at any moment; results are put back in input
+    // order before they are handed on, so a slow first item does not hold the others' slots.
+    let mut results = futures::stream::iter(items.into_iter().enumerate().map(|(index, item)| async move {
+        let result = ctx.retry_item(index, || request(ctx, auth, &item, index)).await;
+        let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
         if total >= 10 {
-            ctx.progress(index + 1, total);
+            ctx.progress(finished, total);
+        }
+        (index, item, result)
+    }))
+    .buffer_unordered(concurrency);
+    let mut out = Outputs::new();
+    let mut waiting = std::collections::BTreeMap::new();
+    let mut next = 0;
+    while let Some((index, item, result)) = results.next().await {
+        ctx.check_cancelled()?;
+        waiting.insert(index, (item, result));
+        while let Some((item, result)) = waiting.remove(&next) {
+            match result {
+                Ok(results) => out.extend("main", results),
+                Err(error) => ctx.item_failed(&mut out, item, next, error)?,
+            }
+            next += 1;
         }
     }
     Ok(out)
@@ -115,19 +139,20 @@ fn pairs(ctx: &NodeContext, name: &str, item: &Item, index: usize) -> Result<Vec
 }
 
 /// The account a node authenticates with, fetched once per node run and refreshed once when
-/// the server answers 401.
+/// the server answers 401. Shared by the node's concurrent calls: a generation number makes
+/// several 401s for the same token cause one refresh.
 struct Auth {
     reference: Option<CredentialRef>,
-    current: Option<Authorization>,
+    current: tokio::sync::Mutex<(u64, Option<Arc<Authorization>>)>,
 }
 
 impl Auth {
     async fn for_node(ctx: &NodeContext) -> Result<Auth, NodeError> {
         let Some(reference) = ctx.node.credentials.get("auth").cloned() else {
-            return Ok(Auth { reference: None, current: None });
+            return Ok(Auth { reference: None, current: tokio::sync::Mutex::new((0, None)) });
         };
-        let current = Some(Auth::fetch(ctx, &reference, false).await?);
-        Ok(Auth { reference: Some(reference), current })
+        let current = Some(Arc::new(Auth::fetch(ctx, &reference, false).await?));
+        Ok(Auth { reference: Some(reference), current: tokio::sync::Mutex::new((0, current)) })
     }
 
     async fn fetch(ctx: &NodeContext, reference: &CredentialRef, force: bool) -> Result<Authorization, NodeError> {
@@ -144,25 +169,52 @@ impl Auth {
         provider.authorize(reference, force).await
     }
 
-    fn apply(&self, builder: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        match &self.current {
-            Some(auth) => auth.apply(builder),
-            None => builder,
-        }
+    /// The authorization in force and its generation.
+    async fn snapshot(&self) -> (u64, Option<Arc<Authorization>>) {
+        let current = self.current.lock().await;
+        (current.0, current.1.clone())
     }
 
-    /// After a 401: a refreshable token is replaced once. True when a retry is worth it.
-    async fn refresh(&mut self, ctx: &NodeContext) -> Result<bool, NodeError> {
-        let (Some(reference), Some(current)) = (&self.reference, &self.current) else { return Ok(false) };
-        if !current.refreshable {
+    /// After a 401 with generation `seen`: a refreshable token is replaced once (or was
+    /// already replaced by another call). True when a retry is worth it.
+    async fn refresh(&self, ctx: &NodeContext, seen: u64) -> Result<bool, NodeError> {
+        let Some(reference) = &self.reference else { return Ok(false) };
+        let mut current = self.current.lock().await;
+        if current.0 != seen {
+            return Ok(true);
+        }
+        if !current.1.as_ref().is_some_and(|a| a.refreshable) {
             return Ok(false);
         }
-        self.current = Some(Auth::fetch(ctx, reference, true).await?);
+        *current = (seen + 1, Some(Arc::new(Auth::fetch(ctx, reference, true).await?)));
         Ok(true)
+    }
+
+    /// The breaker key of the account, so one broken account does not stop the others.
+    fn account_key(&self) -> Option<String> {
+        self.reference
+            .as_ref()
+            .map(|r| format!("account:{}/{}", r.connection, r.account.as_deref().unwrap_or("(default)")))
     }
 }
 
-async fn request(ctx: &NodeContext, auth: &mut Auth, item: &Item, index: usize) -> Result<Vec<Item>, NodeError> {
+fn apply(auth: &Option<Arc<Authorization>>, builder: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    match auth {
+        Some(auth) => auth.apply(builder),
+        None => builder,
+    }
+}
+
+/// `host:port` of a URL: the key of its breaker and rate limit.
+fn host_key(url: &url::Url) -> String {
+    let host = url.host_str().unwrap_or("").to_ascii_lowercase();
+    match url.port_or_known_default() {
+        Some(port) => format!("{host}:{port}"),
+        None => host,
+    }
+}
+
+async fn request(ctx: &NodeContext, auth: &Auth, item: &Item, index: usize) -> Result<Vec<Item>, NodeError> {
     let method = ctx.choice("method");
     let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|_| {
         NodeError::new(ErrorCode::UnknownOption, format!("unknown method \"{method}\"")).with_parameter("method")
@@ -227,35 +279,54 @@ async fn request(ctx: &NodeContext, auth: &mut Auth, item: &Item, index: usize) 
     }
     builder = builder.headers(headers);
 
-    let send = |builder: reqwest::RequestBuilder| async {
-        tokio::select! {
-            r = builder.send() => r.map_err(|e| transport_error(&e, &url).with_item(index)),
-            () = ctx.cancel.cancelled() => Err(NodeError::new(ErrorCode::Cancelled, "the run was cancelled")),
-        }
-    };
-    let retry_copy = builder.try_clone();
-    let mut response = send(auth.apply(builder)).await?;
-    if response.status() == reqwest::StatusCode::UNAUTHORIZED
-        && let Some(again) = retry_copy
-        && auth.refresh(ctx).await?
-    {
-        response = send(auth.apply(again)).await?;
+    let resilience = &ctx.services.resilience;
+    let host = host_key(&url);
+    let limited_host = url.host_str().unwrap_or("").to_ascii_lowercase();
+    tokio::select! {
+        _ = resilience.throttle(&limited_host) => {}
+        () = ctx.cancel.cancelled() => return Err(NodeError::new(ErrorCode::Cancelled, "the run was cancelled")),
     }
-    let status = response.status();
-    let response_headers = response.headers().clone();
+    let host_admission = resilience.admit(&host).map_err(|e| e.with_item(index))?;
+    let account_admission = match auth.account_key() {
+        Some(key) => match resilience.admit(&key) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                resilience.record(host_admission, Ok(()));
+                return Err(e.with_item(index));
+            }
+        },
+        None => None,
+    };
+    let outcome = exchange(ctx, auth, builder, &url, index).await;
+    let verdict = match &outcome {
+        Ok((status, _, _)) if status.is_server_error() || *status == reqwest::StatusCode::REQUEST_TIMEOUT => {
+            Err(class_of_status(status.as_u16()))
+        }
+        Ok(_) => Ok(()),
+        Err(e) => Err(e.class),
+    };
+    resilience.record(host_admission, verdict);
+    if let Some(a) = account_admission {
+        resilience.record(a, verdict);
+    }
+    let (status, response_headers, bytes) = outcome?;
+    resilience.rate_feedback(&limited_host, status == reqwest::StatusCode::TOO_MANY_REQUESTS);
     let is_json =
         response_headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| ct.contains("json"));
-    let bytes = tokio::select! {
-        b = response.bytes() => b.map_err(|e| transport_error(&e, &url).with_item(index))?,
-        () = ctx.cancel.cancelled() => return Err(NodeError::new(ErrorCode::Cancelled, "the run was cancelled")),
-    };
 
     if !status.is_success() && !ctx.raw_param("neverError").as_bool().unwrap_or(false) {
         let snippet: String = String::from_utf8_lossy(&bytes).chars().take(500).collect();
         let class = class_of_status(status.as_u16());
+        let wait = match class {
+            ErrorClass::RateLimit | ErrorClass::Transient | ErrorClass::Timeout => {
+                requested_wait(&response_headers, ctx.services.clock.now())
+            }
+            _ => None,
+        };
         return Err(NodeError::new(ErrorCode::HttpStatus, format!("{} {} answered {}", method, redact(&url), status))
             .with_class(class)
             .with_item(index)
+            .with_retry_after(wait)
             .with_details(serde_json::json!({ "status": status.as_u16(), "body": snippet })));
     }
 
@@ -294,6 +365,40 @@ async fn request(ctx: &NodeContext, auth: &mut Auth, item: &Item, index: usize) 
     })
 }
 
+/// Sends the request (with the account's authorization, refreshed and sent again once after
+/// a 401) and reads the whole response.
+async fn exchange(
+    ctx: &NodeContext,
+    auth: &Auth,
+    builder: reqwest::RequestBuilder,
+    url: &url::Url,
+    index: usize,
+) -> Result<(reqwest::StatusCode, HeaderMap, bytes::Bytes), NodeError> {
+    let send = |builder: reqwest::RequestBuilder| async {
+        tokio::select! {
+            r = builder.send() => r.map_err(|e| transport_error(&e, url).with_item(index)),
+            () = ctx.cancel.cancelled() => Err(NodeError::new(ErrorCode::Cancelled, "the run was cancelled")),
+        }
+    };
+    let retry_copy = builder.try_clone();
+    let (generation, current) = auth.snapshot().await;
+    let mut response = send(apply(&current, builder)).await?;
+    if response.status() == reqwest::StatusCode::UNAUTHORIZED
+        && let Some(again) = retry_copy
+        && auth.refresh(ctx, generation).await?
+    {
+        let (_, current) = auth.snapshot().await;
+        response = send(apply(&current, again)).await?;
+    }
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = tokio::select! {
+        b = response.bytes() => b.map_err(|e| transport_error(&e, url).with_item(index))?,
+        () = ctx.cancel.cancelled() => return Err(NodeError::new(ErrorCode::Cancelled, "the run was cancelled")),
+    };
+    Ok((status, headers, bytes))
+}
+
 /// The class of an HTTP status: whether retrying can help.
 pub fn class_of_status(status: u16) -> ErrorClass {
     match status {
@@ -327,7 +432,15 @@ fn transport_error(e: &reqwest::Error, url: &url::Url) -> NodeError {
         source = s.source();
     }
     let detail = chain.last().cloned().unwrap_or_default();
-    let class = if e.is_connect() || e.is_request() || e.is_body() { ErrorClass::Network } else { ErrorClass::Unknown };
+    let all = chain.join(": ").to_ascii_lowercase();
+    let class = if all.contains("certificate") || all.contains("tls") || all.contains("ssl") {
+        // A certificate or handshake problem does not go away by trying again.
+        ErrorClass::Permanent
+    } else if e.is_connect() || e.is_request() || e.is_body() || e.is_decode() || all.contains("dns") {
+        ErrorClass::Network
+    } else {
+        ErrorClass::Unknown
+    };
     NodeError::new(ErrorCode::HttpRequestFailed, format!("request to {target} failed: {detail}")).with_class(class)
 }
 

@@ -74,6 +74,7 @@ pub(crate) fn descriptor(
         dynamic_outputs: None,
         parameters,
         credentials: vec![],
+        per_item_calls: false,
     }
 }
 

@@ -5,5 +5,6 @@ mod expressions;
 mod flow;
 mod http;
 mod lifecycle;
+mod resilience;
 mod support;
 mod validation;
