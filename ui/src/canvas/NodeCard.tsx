@@ -42,6 +42,11 @@ function Badge({ state }: { state: NodeState | undefined }) {
               <div style={{ width: `${(100 * p.done) / Math.max(1, p.total)}%` }} />
             </div>
           )}
+          {state.retry && (
+            <div className="badge retrying" data-testid="node-retry" title={state.retry.message}>
+              ↻ {state.retry.itemIndex !== undefined ? `item ${state.retry.itemIndex}: ` : ""}try {state.retry.attempt}/{state.retry.maxTries} in {(state.retry.delayMs / 1000).toFixed(1)} s
+            </div>
+          )}
         </>
       );
     }
@@ -54,6 +59,7 @@ function Badge({ state }: { state: NodeState | undefined }) {
         <div className={`badge ${state.status === "success" ? "success" : "muted"}`} data-testid="node-badge">
           {label} {plural(count, "item")}
           {state.durationMs !== undefined && state.status === "success" && <span className="muted">· {state.durationMs} ms</span>}
+          {state.retry && <span className="muted"> · {plural(state.retry.retries, "retry").replace("retrys", "retries")}</span>}
         </div>
       );
     }

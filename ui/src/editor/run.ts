@@ -19,6 +19,8 @@ export interface NodeState {
   durationMs?: number;
   message?: string;
   progress?: { done: number; total: number; etaMs?: number };
+  /** The latest retry: the try about to start, of how many, after how long, and why. */
+  retry?: { attempt: number; maxTries: number; delayMs: number; itemIndex?: number; message: string; retries: number };
 }
 
 export interface RunView {
@@ -59,6 +61,14 @@ export function applyEvent(view: RunView, workflowId: string, event: ApiEvent): 
       return setNode(e.nodeId, { status: "running", itemsIn: e.itemsIn });
     case "nodeProgress":
       return setNode(e.nodeId, { ...view.nodes[e.nodeId], status: "running", progress: { done: e.done, total: e.total, etaMs: e.etaMs } });
+    case "nodeRetrying": {
+      const before = view.nodes[e.nodeId];
+      return setNode(e.nodeId, {
+        ...before,
+        status: "running",
+        retry: { attempt: e.attempt, maxTries: e.maxTries, delayMs: e.delayMs, itemIndex: e.itemIndex, message: e.error.message, retries: (before?.retry?.retries ?? 0) + 1 },
+      });
+    }
     case "nodeFinished":
       return setNode(e.nodeId, {
         status: e.status,
@@ -66,9 +76,10 @@ export function applyEvent(view: RunView, workflowId: string, event: ApiEvent): 
         outputs: e.outputs,
         durationMs: e.durationMs,
         message: e.status === "error" ? view.data[e.nodeId]?.error?.message : undefined,
+        retry: view.nodes[e.nodeId]?.retry,
       });
     case "nodeFailed":
-      return setNode(e.nodeId, { status: "error", message: e.error.message, durationMs: e.durationMs });
+      return setNode(e.nodeId, { status: "error", message: e.error.message, durationMs: e.durationMs, retry: view.nodes[e.nodeId]?.retry });
     case "runFinished": {
       // Nodes that never started stay visible as waiting only while the run goes.
       const nodes = Object.fromEntries(Object.entries(view.nodes).filter(([, s]) => s.status !== "waiting"));

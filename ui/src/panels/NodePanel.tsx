@@ -8,6 +8,7 @@ import type { ValidationIssue } from "../gen/ValidationIssue";
 import type { CredentialRef } from "../gen/CredentialRef";
 import { CredentialSlots } from "./Credentials";
 import { ParameterForm, type PreviewContext } from "./Fields";
+import { RetrySettings } from "./RetrySettings";
 
 interface Props {
   node: Node;
@@ -95,6 +96,7 @@ export function NodePanel({ node, descriptor, issues, context, readOnly, onRenam
                 ))}
               </select>
             </div>
+            <RetrySettings settings={node.settings} perItem={descriptor?.perItemCalls ?? false} onSettings={onSettings} />
             <div className="field row">
               <input id="node-disabled" type="checkbox" checked={node.settings.disabled} onChange={(e) => onSettings({ disabled: e.target.checked })} />
               <label htmlFor="node-disabled" style={{ margin: 0 }}>
