@@ -3,7 +3,9 @@
 use crate::Api;
 use crate::error::{ApiError, ApiResult};
 use crate::types::*;
+use switchyard_engine::resilience::{BreakerSettings, preset_rates};
 use switchyard_model::execution::Execution;
+use switchyard_model::retry::HostRate;
 use switchyard_store::{ExecutionFilter, PruneRule};
 
 const SETTINGS_KEY: &str = "app";
@@ -50,21 +52,75 @@ impl Api {
     }
 
     pub async fn settings_get(&self, _: Empty) -> ApiResult<AppSettings> {
-        self.blocking(|store| {
-            Ok(store.settings().get(SETTINGS_KEY)?.and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default())
-        })
-        .await
+        let api = self.clone();
+        tokio::task::spawn_blocking(move || api.stored_settings())
+            .await
+            .map_err(|e| ApiError::new(switchyard_model::error::ErrorCode::Internal, e.to_string()))
+    }
+
+    /// The saved settings (defaults for anything missing or unreadable).
+    pub(crate) fn stored_settings(&self) -> AppSettings {
+        match self.inner.store.settings().get(SETTINGS_KEY) {
+            Ok(value) => value.and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default(),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the settings; using the defaults");
+                AppSettings::default()
+            }
+        }
     }
 
     pub async fn settings_update(&self, settings: AppSettings) -> ApiResult<AppSettings> {
         if settings.run_data_max_items == 0 || settings.run_data_max_bytes < 1024 {
             return Err(ApiError::bad_request("runDataMaxItems must be at least 1 and runDataMaxBytes at least 1024"));
         }
+        if settings.breaker_threshold == 0 || settings.breaker_reset_seconds == 0 {
+            return Err(ApiError::bad_request("breakerThreshold and breakerResetSeconds must be at least 1"));
+        }
+        for (i, rate) in settings.rate_limits.iter().enumerate() {
+            let host = rate.host.trim();
+            if host.is_empty() || host.contains(['/', ' ', ':']) {
+                return Err(ApiError::bad_request(format!(
+                    "rateLimits[{i}].host must be a host name such as api.example.com, found \"{}\"",
+                    rate.host
+                )));
+            }
+            if !(rate.per_second.is_finite() && rate.per_second >= 0.0) || rate.burst == 0 {
+                return Err(ApiError::bad_request(format!(
+                    "rateLimits[{i}] ({host}): perSecond must be 0 or more and burst at least 1"
+                )));
+            }
+        }
         let value = serde_json::to_value(&settings).unwrap_or_default();
-        self.blocking(move |store| {
-            store.settings().set(SETTINGS_KEY, &value)?;
-            Ok(settings)
+        let settings = self
+            .blocking(move |store| {
+                store.settings().set(SETTINGS_KEY, &value)?;
+                Ok(settings)
+            })
+            .await?;
+        self.apply_resilience(&settings);
+        Ok(settings)
+    }
+
+    /// Puts the settings' breaker and rate limits into force.
+    pub(crate) fn apply_resilience(&self, settings: &AppSettings) {
+        let resilience = &self.inner.engine.services().resilience;
+        resilience.set_breaker_settings(BreakerSettings {
+            threshold: settings.breaker_threshold.max(1),
+            reset_timeout: std::time::Duration::from_secs(u64::from(settings.breaker_reset_seconds.max(1))),
+        });
+        resilience.apply_rates(&settings.rate_limits);
+    }
+
+    /// Every circuit breaker and rate limit, as they stand.
+    pub async fn resilience_state(&self, _: Empty) -> ApiResult<ResilienceState> {
+        let resilience = &self.inner.engine.services().resilience;
+        Ok(ResilienceState {
+            breakers: resilience.breakers(),
+            limits: resilience.limits(),
+            presets: preset_rates()
+                .into_iter()
+                .map(|(host, r)| HostRate { host: host.into(), per_second: r.per_second, burst: r.burst })
+                .collect(),
         })
-        .await
     }
 }

@@ -99,7 +99,7 @@ impl Api {
         let vault = Vault::new(store.clone(), vault_options);
         let services = services.with_credentials(Arc::new(vault.clone()));
         let engine = Engine::new(Registry::builtin(), services);
-        Ok(Api {
+        let api = Api {
             inner: Arc::new(Inner {
                 host,
                 store,
@@ -109,7 +109,9 @@ impl Api {
                 runs: Mutex::new(HashMap::new()),
                 last_prune: Mutex::new(None),
             }),
-        })
+        };
+        api.apply_resilience(&api.stored_settings());
+        Ok(api)
     }
 
     /// Starts the background work of a long-running host (the desktop app, `serve`):

@@ -138,5 +138,8 @@ manifest! {
     /// OAuth2 sign-in (or reconnect) through the browser; waits for it to finish.
     account_login(IdRequest) -> AccountInfo;
     settings_get(Empty) -> AppSettings;
+    /// Saves the settings; breaker and rate-limit changes apply at once.
     settings_update(AppSettings) -> AppSettings;
+    /// Circuit breakers (per host and account) and rate limits as they stand.
+    resilience_state(Empty) -> ResilienceState;
 }

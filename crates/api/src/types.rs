@@ -8,6 +8,7 @@ use switchyard_model::events::RunEvent;
 use switchyard_model::execution::{ExecutionSummary, NodeRunData, RunMode, RunStatus};
 use switchyard_model::item::Item;
 use switchyard_model::records::{WorkflowRecord, WorkflowSummary};
+use switchyard_model::retry::{BreakerInfo, HostRate, LimitInfo};
 use switchyard_model::workflow::Workflow;
 use ts_rs::TS;
 
@@ -240,6 +241,12 @@ pub struct AppSettings {
     pub prune_max_age_days: u32,
     /// Only this many executions are kept (0: no limit).
     pub prune_keep_last: u32,
+    /// Rate limits per host, over the presets (0 calls per second turns a preset off).
+    pub rate_limits: Vec<HostRate>,
+    /// Failures in a row (5xx, timeouts, network errors) that open a host's circuit breaker.
+    pub breaker_threshold: u32,
+    /// Seconds an open breaker waits before letting a trial call through.
+    pub breaker_reset_seconds: u32,
 }
 
 impl Default for AppSettings {
@@ -249,8 +256,22 @@ impl Default for AppSettings {
             run_data_max_bytes: 1024 * 1024,
             prune_max_age_days: 30,
             prune_keep_last: 10_000,
+            rate_limits: Vec::new(),
+            breaker_threshold: 5,
+            breaker_reset_seconds: 30,
         }
     }
+}
+
+/// Circuit breakers and rate limits as they stand, with the rate presets.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ResilienceState {
+    pub breakers: Vec<BreakerInfo>,
+    /// Hosts whose limits were used since the app started.
+    pub limits: Vec<LimitInfo>,
+    /// The built-in rates for well-known APIs.
+    pub presets: Vec<HostRate>,
 }
 
 /// Something the UI (or the terminal) should hear about.

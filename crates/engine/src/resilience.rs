@@ -15,7 +15,7 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use switchyard_model::error::{ErrorClass, ErrorCode, NodeError};
-use switchyard_model::retry::{BreakerInfo, BreakerState, LimitInfo, MAX_DELAY_MS, Rate, RetryPolicy};
+use switchyard_model::retry::{BreakerInfo, BreakerState, HostRate, LimitInfo, MAX_DELAY_MS, Rate, RetryPolicy};
 use tokio::time::Instant;
 
 /// Delays of a policy as an iterator, the shape backon takes.
@@ -243,7 +243,7 @@ impl HostLimit {
 
 /// Breakers and rate limits, shared by every run of an engine.
 pub struct Resilience {
-    breaker: BreakerSettings,
+    breaker: Mutex<BreakerSettings>,
     breakers: Mutex<HashMap<String, Breaker>>,
     rates: Mutex<HashMap<String, Rate>>,
     limits: Mutex<HashMap<String, HostLimit>>,
@@ -251,7 +251,7 @@ pub struct Resilience {
 
 impl std::fmt::Debug for Resilience {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Resilience").field("breaker", &self.breaker).finish()
+        f.debug_struct("Resilience").field("breaker", &self.breaker_settings()).finish()
     }
 }
 
@@ -272,11 +272,36 @@ impl Resilience {
     pub fn new(breaker: BreakerSettings) -> Resilience {
         let rates = preset_rates().into_iter().map(|(h, r)| (h.to_string(), r)).collect();
         Resilience {
-            breaker,
+            breaker: Mutex::new(breaker),
             breakers: Mutex::new(HashMap::new()),
             rates: Mutex::new(rates),
             limits: Mutex::new(HashMap::new()),
         }
+    }
+
+    pub fn breaker_settings(&self) -> BreakerSettings {
+        *self.breaker.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Changes when breakers open and how long they stay open (from now on).
+    pub fn set_breaker_settings(&self, settings: BreakerSettings) {
+        *self.breaker.lock().unwrap_or_else(|p| p.into_inner()) = settings;
+    }
+
+    /// The presets with the user's rates on top: an override replaces its host's preset, a
+    /// rate of 0 calls per second turns the host's limit off.
+    pub fn apply_rates(&self, overrides: &[HostRate]) {
+        let mut rates: HashMap<String, Rate> = preset_rates().into_iter().map(|(h, r)| (h.to_string(), r)).collect();
+        for o in overrides {
+            let host = o.host.trim().to_ascii_lowercase();
+            if o.per_second > 0.0 {
+                rates.insert(host, Rate { per_second: o.per_second, burst: o.burst.max(1) });
+            } else {
+                rates.remove(&host);
+            }
+        }
+        *self.rates.lock().unwrap_or_else(|p| p.into_inner()) = rates;
+        self.limits.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
     /// Sets (or with `None` removes) the rate for a host, replacing any preset.
@@ -290,8 +315,19 @@ impl Resilience {
         self.limits.lock().unwrap_or_else(|p| p.into_inner()).remove(&host);
     }
 
+    /// Fails fast when the breaker for `key` would refuse a call now (without taking the
+    /// trial call): checked before a call queues for its rate limit.
+    pub fn check(&self, key: &str) -> Result<(), NodeError> {
+        self.decide(key, false).map(|_| ())
+    }
+
     /// Asks the breaker for `key` to let a call through.
     pub fn admit(&self, key: &str) -> Result<Admission, NodeError> {
+        self.decide(key, true)
+    }
+
+    fn decide(&self, key: &str, take: bool) -> Result<Admission, NodeError> {
+        let settings = self.breaker_settings();
         let mut breakers = self.breakers.lock().unwrap_or_else(|p| p.into_inner());
         let b = breakers.entry(key.to_string()).or_insert_with(Breaker::new);
         match b.state {
@@ -299,12 +335,14 @@ impl Resilience {
             BreakerState::Open | BreakerState::HalfOpen => {
                 let opened = b.opened_at.unwrap_or_else(Instant::now);
                 let elapsed = Instant::now().saturating_duration_since(opened);
-                if elapsed >= self.breaker.reset_timeout && !b.trial_in_flight {
-                    b.set(BreakerState::HalfOpen);
-                    b.trial_in_flight = true;
-                    return Ok(Admission { key: key.to_string(), trial: true });
+                if elapsed >= settings.reset_timeout && !b.trial_in_flight {
+                    if take {
+                        b.set(BreakerState::HalfOpen);
+                        b.trial_in_flight = true;
+                    }
+                    return Ok(Admission { key: key.to_string(), trial: take });
                 }
-                let wait = self.breaker.reset_timeout.saturating_sub(elapsed);
+                let wait = settings.reset_timeout.saturating_sub(elapsed);
                 Err(NodeError::new(
                     ErrorCode::CircuitOpen,
                     format!(
@@ -321,6 +359,7 @@ impl Resilience {
 
     /// Reports how an admitted call went.
     pub fn record(&self, admission: Admission, outcome: Result<(), ErrorClass>) {
+        let threshold = self.breaker_settings().threshold;
         let mut breakers = self.breakers.lock().unwrap_or_else(|p| p.into_inner());
         let Some(b) = breakers.get_mut(&admission.key) else { return };
         if admission.trial {
@@ -329,7 +368,7 @@ impl Resilience {
         match outcome {
             Err(class) if counts_against(class) => {
                 b.failures += 1;
-                if admission.trial || b.failures >= self.breaker.threshold {
+                if admission.trial || b.failures >= threshold {
                     b.set(BreakerState::Open);
                     b.opened_at = Some(Instant::now());
                 }
@@ -344,6 +383,7 @@ impl Resilience {
 
     /// Every breaker's state.
     pub fn breakers(&self) -> Vec<BreakerInfo> {
+        let reset = self.breaker_settings().reset_timeout;
         let breakers = self.breakers.lock().unwrap_or_else(|p| p.into_inner());
         let mut list: Vec<BreakerInfo> = breakers
             .iter()
@@ -353,7 +393,7 @@ impl Resilience {
                 failures: b.failures,
                 retry_in_ms: (b.state != BreakerState::Closed).then(|| {
                     let elapsed = b.opened_at.map_or(Duration::ZERO, |t| Instant::now().saturating_duration_since(t));
-                    self.breaker.reset_timeout.saturating_sub(elapsed).as_millis() as u64
+                    reset.saturating_sub(elapsed).as_millis() as u64
                 }),
                 transitions: b.transitions,
             })

@@ -176,6 +176,16 @@ pub struct Rate {
     pub burst: u32,
 }
 
+/// A rate for one host: a preset, or the user's override.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct HostRate {
+    /// The host name, e.g. `api.github.com`.
+    pub host: String,
+    pub per_second: f64,
+    pub burst: u32,
+}
+
 /// A host's limit as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]

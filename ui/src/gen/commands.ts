@@ -23,6 +23,7 @@ import type { ExpressionPreviewResponse } from "./ExpressionPreviewResponse";
 import type { IdRequest } from "./IdRequest";
 import type { ImportFileRequest } from "./ImportFileRequest";
 import type { NodeTypesResponse } from "./NodeTypesResponse";
+import type { ResilienceState } from "./ResilienceState";
 import type { RunCancelRequest } from "./RunCancelRequest";
 import type { RunCancelResponse } from "./RunCancelResponse";
 import type { RunResult } from "./RunResult";
@@ -103,7 +104,10 @@ export type Commands = {
   /** OAuth2 sign-in (or reconnect) through the browser; waits for it to finish. */
   account_login: { request: IdRequest; response: AccountInfo };
   settings_get: { request: Empty; response: AppSettings };
+  /** Saves the settings; breaker and rate-limit changes apply at once. */
   settings_update: { request: AppSettings; response: AppSettings };
+  /** Circuit breakers (per host and account) and rate limits as they stand. */
+  resilience_state: { request: Empty; response: ResilienceState };
 };
 
 export type CommandName = keyof Commands;
@@ -144,6 +148,7 @@ export const COMMAND_NAMES: CommandName[] = [
   "account_login",
   "settings_get",
   "settings_update",
+  "resilience_state",
 ];
 
 export type { ApiEvent };

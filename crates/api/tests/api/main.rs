@@ -287,3 +287,57 @@ async fn expression_preview_uses_the_last_run() {
     assert!(broken["error"].as_str().unwrap().contains("json.name +"), "{broken}");
     assert!(broken.get("value").is_none());
 }
+
+#[tokio::test(start_paused = true)]
+async fn breaker_and_rate_settings_apply_at_once_and_after_a_restart() {
+    let server = switchyard_testkit::TestServer::start().await;
+    let (dir, api, _) = open();
+    let state = call(&api, "resilience_state", json!({})).await.unwrap();
+    assert!(state["presets"].as_array().unwrap().iter().any(|p| p["host"] == "api.github.com"));
+    assert_eq!(state["breakers"], json!([]));
+
+    let mut settings = call(&api, "settings_get", json!({})).await.unwrap();
+    assert_eq!((settings["breakerThreshold"].clone(), settings["breakerResetSeconds"].clone()), (json!(5), json!(30)));
+    settings["breakerThreshold"] = json!(2);
+    settings["breakerResetSeconds"] = json!(60);
+    settings["rateLimits"] = json!([{"host": "127.0.0.1", "perSecond": 1, "burst": 1}]);
+    call(&api, "settings_update", settings.clone()).await.unwrap();
+    let mut bad = settings.clone();
+    bad["rateLimits"] = json!([{"host": "http://x/", "perSecond": 1, "burst": 1}]);
+    let e = call(&api, "settings_update", bad).await.unwrap_err();
+    assert!(e.message.contains("rateLimits[0].host"), "{}", e.message);
+
+    let wf = json!({
+        "switchyard": 1, "id": "w-flaky", "name": "Flaky",
+        "nodes": [
+            {"id": "t", "name": "Start", "type": "trigger.manual"},
+            {"id": "h", "name": "Call", "type": "http.request", "parameters": {"url": server.url("/fault/api?fail=9")},
+             "settings": {"onError": "continue"}}
+        ],
+        "connections": [{"from": {"node": "t"}, "to": {"node": "h"}}]
+    });
+    let started = tokio::time::Instant::now();
+    let result = call(&api, "run_wait", json!({"workflow": wf, "input": [{}, {}, {}]})).await.unwrap();
+    let codes: Vec<&str> =
+        result["items"].as_array().unwrap().iter().map(|i| i["error"]["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["http_status", "http_status", "circuit_open"], "the breaker opened after 2 failures");
+    assert_eq!(started.elapsed(), Duration::from_secs(1), "1 call a second: the second call waited");
+    let state = call(&api, "resilience_state", json!({})).await.unwrap();
+    let breaker = &state["breakers"][0];
+    assert_eq!((breaker["state"].clone(), breaker["retryInMs"].clone()), (json!("open"), json!(60_000)));
+    assert_eq!(state["limits"][0]["host"], "127.0.0.1");
+    assert_eq!(state["limits"][0]["waits"], 1);
+    drop(api);
+
+    // A new process reads the saved settings.
+    let host = Arc::new(RecordingHost::default());
+    let clock = Arc::new(TokioClock::starting_at("2026-03-01T09:00:00Z".parse().unwrap()));
+    let services = Services::new(clock, switchyard_engine::services::default_http_client());
+    let api = Api::open_with(dir.path(), host, services).unwrap();
+    let resilience = &api.engine().services().resilience;
+    assert_eq!(resilience.breaker_settings().threshold, 2);
+    let started = tokio::time::Instant::now();
+    resilience.throttle("127.0.0.1").await;
+    resilience.throttle("127.0.0.1").await;
+    assert_eq!(started.elapsed(), Duration::from_secs(1));
+}

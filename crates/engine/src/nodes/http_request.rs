@@ -282,6 +282,11 @@ async fn request(ctx: &NodeContext, auth: &Auth, item: &Item, index: usize) -> R
     let resilience = &ctx.services.resilience;
     let host = host_key(&url);
     let limited_host = url.host_str().unwrap_or("").to_ascii_lowercase();
+    // An open breaker fails at once rather than after queueing for the rate limit.
+    resilience.check(&host).map_err(|e| e.with_item(index))?;
+    if let Some(key) = auth.account_key() {
+        resilience.check(&key).map_err(|e| e.with_item(index))?;
+    }
     tokio::select! {
         _ = resilience.throttle(&limited_host) => {}
         () = ctx.cancel.cancelled() => return Err(NodeError::new(ErrorCode::Cancelled, "the run was cancelled")),
