@@ -4,12 +4,13 @@
 use crate::error::{ApiError, ApiResult};
 use crate::types::*;
 use crate::{Api, Host};
+use serde_json::json;
 use std::sync::Arc;
 use switchyard_engine::clock::rfc3339;
 use switchyard_engine::{RunDataLimits, RunListener, RunOutcome, RunRequest};
 use switchyard_model::error::ErrorCode;
 use switchyard_model::events::RunEvent;
-use switchyard_model::execution::{NodeRunData, RunMode};
+use switchyard_model::execution::{NodeRunData, RunMode, RunStatus};
 use switchyard_model::ids::new_id;
 use switchyard_model::item::Item;
 use switchyard_model::value::Value;
@@ -140,6 +141,9 @@ impl Api {
         };
         let api = self.clone();
         let id = execution_id.clone();
+        let failed_workflow = (prepared.workflow.id.clone(), prepared.workflow.name.clone());
+        let error_workflow = prepared.workflow.settings.error_workflow.clone().filter(|w| !w.is_empty());
+        let started_at = self.now();
         let handle = tokio::spawn(async move {
             let outcome = engine.run(prepared, run_request).await;
             log.finished(
@@ -151,9 +155,56 @@ impl Api {
             );
             api.inner.runs.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
             api.prune_now_and_then();
+            // A failed run starts its workflow's error workflow; a failing error workflow does
+            // not start another (no chains, no loops).
+            if outcome.status == RunStatus::Error
+                && mode != RunMode::Error
+                && let Some(target) = error_workflow
+            {
+                let failure = json!({
+                    "execution": { "id": id, "mode": mode.as_str(), "startedAt": started_at },
+                    "workflow": { "id": failed_workflow.0, "name": failed_workflow.1 },
+                    "error": outcome.error.as_ref().map(|e| json!({
+                        "node": e.node_name, "nodeId": e.node_id, "code": e.code, "class": e.class,
+                        "message": e.message, "itemIndex": e.item_index,
+                    })),
+                });
+                if let Err(e) = api.start_error_workflow(&target, failure).await {
+                    tracing::warn!(workflow = %target, error = %e.message, "cannot start the error workflow");
+                }
+            }
             outcome
         });
         Ok((execution_id, handle))
+    }
+
+    /// Starts `target` from its Error Trigger with the failure as the trigger's item. Boxed
+    /// (a run that fails starts a run): the future's type names no run inside itself.
+    fn start_error_workflow(
+        &self,
+        target: &str,
+        failure: serde_json::Value,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ApiResult<String>> + Send>> {
+        let (api, target) = (self.clone(), target.to_string());
+        Box::pin(async move {
+            let workflow = api.workflow_get(IdRequest { id: target }).await?.workflow;
+            let trigger = workflow.nodes.iter().find(|n| n.node_type == "trigger.error").ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "the error workflow \"{}\" has no Error Trigger node to start from",
+                    workflow.name
+                ))
+            })?;
+            let request = RunStartRequest {
+                workflow_id: None,
+                start_node: Some(trigger.id.clone()),
+                workflow: Some(workflow),
+                input: Some(failure),
+                until_node: None,
+                mode: Some(RunMode::Error),
+            };
+            let (execution_id, _) = api.spawn_run(request, None, RunMode::Error).await?;
+            Ok(execution_id)
+        })
     }
 
     /// Applies the pruning settings at most once a minute.

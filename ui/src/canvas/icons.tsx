@@ -16,6 +16,7 @@ const paths: Record<string, string> = {
   code: "M9 7l-5 5 5 5M15 7l5 5-5 5",
   clock: "M12 3a9 9 0 1 0 0 18a9 9 0 1 0 0-18zM12 7v5l3 3",
   "arrow-right": "M4 12h15M14 7l5 5-5 5",
+  alert: "M12 4L3 20h18zM12 10v4M12 17v0.5",
 };
 
 export const groupColors: Record<NodeGroup, string> = {

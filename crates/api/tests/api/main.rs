@@ -341,3 +341,69 @@ async fn breaker_and_rate_settings_apply_at_once_and_after_a_restart() {
     resilience.throttle("127.0.0.1").await;
     assert_eq!(started.elapsed(), Duration::from_secs(1));
 }
+
+#[tokio::test]
+async fn a_failed_run_starts_its_error_workflow_once() {
+    let server = switchyard_testkit::TestServer::start().await;
+    let (_dir, api, _) = open();
+    let handler = json!({
+        "switchyard": 1, "id": "w-on-error", "name": "On error",
+        "nodes": [
+            {"id": "e", "name": "Failure", "type": "trigger.error"},
+            {"id": "m", "name": "Manual", "type": "trigger.manual"},
+            {"id": "s", "name": "Summary", "type": "data.set", "parameters": {"assignments": [
+                {"name": "summary", "value": "{{ json.workflow.name }}/{{ json.error.node }}: {{ json.error.class }}"}
+            ]}},
+            {"id": "boom", "name": "Boom", "type": "http.request", "parameters": {"url": server.url("/status/500")}}
+        ],
+        "connections": [{"from": {"node": "e"}, "to": {"node": "s"}}, {"from": {"node": "s"}, "to": {"node": "boom"}}],
+        "settings": {"timezone": "UTC", "timeoutSeconds": 60, "errorWorkflow": "w-on-error"}
+    });
+    call(&api, "workflow_import", json!({"text": handler.to_string()})).await.unwrap();
+    let failing = json!({
+        "switchyard": 1, "id": "w-failing", "name": "Failing",
+        "nodes": [
+            {"id": "t", "name": "Start", "type": "trigger.manual"},
+            {"id": "h", "name": "Fetch", "type": "http.request", "parameters": {"url": server.url("/status/404")}}
+        ],
+        "connections": [{"from": {"node": "t"}, "to": {"node": "h"}}],
+        "settings": {"timezone": "UTC", "timeoutSeconds": 60, "errorWorkflow": "w-on-error"}
+    });
+    call(&api, "workflow_import", json!({"text": failing.to_string()})).await.unwrap();
+    let result = call(&api, "run_wait", json!({"workflowId": "w-failing"})).await.unwrap();
+    assert_eq!(result["status"], "error");
+
+    // The error workflow runs from its Error Trigger, in mode "error".
+    let executions = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            api.flush_history().await.unwrap();
+            let list = call(&api, "execution_list", json!({"workflowId": "w-on-error"})).await.unwrap();
+            let done: Vec<Json> =
+                list["executions"].as_array().unwrap().iter().filter(|e| e["status"] != "running").cloned().collect();
+            if !done.is_empty() {
+                return done;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the error workflow ran");
+    assert_eq!(executions[0]["mode"], "error");
+    let execution = call(&api, "execution_get", json!({"id": executions[0]["id"]})).await.unwrap();
+    let summary = execution["nodes"].as_array().unwrap().iter().find(|n| n["nodeId"] == "s").unwrap();
+    let item = &summary["outputs"][0]["items"][0]["json"];
+    assert_eq!(item["summary"], "Failing/Fetch: permanent");
+    assert_eq!(item["execution"]["id"], result["executionId"]);
+    assert_eq!(item["error"]["code"], "http_status");
+    assert!(item["error"]["message"].as_str().unwrap().contains("404"));
+    assert!(
+        execution["nodes"].as_array().unwrap().iter().all(|n| n["nodeId"] != "m"),
+        "only the Error Trigger started"
+    );
+    // It failed too, and names itself as its error workflow: no second run.
+    assert_eq!(execution["summary"]["status"], "error");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    api.flush_history().await.unwrap();
+    let list = call(&api, "execution_list", json!({"workflowId": "w-on-error"})).await.unwrap();
+    assert_eq!(list["executions"].as_array().unwrap().len(), 1);
+}

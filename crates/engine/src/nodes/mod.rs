@@ -14,6 +14,7 @@ pub mod flow_noop;
 pub mod flow_switch;
 pub mod flow_wait;
 pub mod http_request;
+pub mod trigger_error;
 pub mod trigger_manual;
 
 use crate::node::{BoxFuture, NodeContext, NodeResult};
@@ -36,6 +37,7 @@ macro_rules! entries {
 pub fn all() -> Vec<NodeEntry> {
     entries![
         trigger_manual,
+        trigger_error,
         http_request,
         data_set,
         data_filter,
