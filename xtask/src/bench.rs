@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-const SECTIONS: &[&str] = &["engine", "ui", "vault"];
+const SECTIONS: &[&str] = &["engine", "ui", "vault", "resilience"];
 const ITEMS: usize = 1_000_000;
 const RUNS: usize = 3;
 
@@ -27,6 +27,9 @@ pub fn run(args: &[String]) -> Result {
             "engine" => engine(&out)?,
             "ui" => ui(&out)?,
             "vault" => vault()?,
+            "resilience" => {
+                example("switchyard-engine", "bench-http", "HTTP node vs a plain reqwest loop, resilience overhead")?
+            }
             _ => unreachable!(),
         };
         write_section(section, &text)?;
@@ -396,6 +399,17 @@ fn ui(out: &Path) -> Result<String> {
     let shot = root().join("bench/ui-1000-nodes.png");
     std::fs::copy(out.join("bench-1000-nodes.png"), &shot).map_err(|e| format!("{}: {e}", shot.display()))?;
     text.push_str("\n![The 1,000-node workflow, fitted to the window](ui-1000-nodes.png)\n");
+    Ok(text)
+}
+
+/// A benchmark that is an example program printing its own report section.
+fn example(package: &str, name: &str, what: &str) -> Result<String> {
+    let step = Step::start(&format!("bench {name}: building (release)"));
+    util::run(util::cargo().args(["build", "--release", "--locked", "-p", package, "--example", name]))?;
+    step.done();
+    let step = Step::start(&format!("bench {name}: {what}"));
+    let text = util::output(&mut Command::new(root().join("target/release/examples").join(name)))?;
+    step.done();
     Ok(text)
 }
 

@@ -208,6 +208,7 @@ fn router() -> Router {
         .route("/fault/{key}/log", get(fault_log))
         .with_state(FaultState::default())
         .route("/users", get(|| async { axum::Json(users()) }))
+        .route("/ok", get(|| async { axum::Json(json!({ "ok": true })) }))
         .route("/echo", any(echo))
         .route("/status/{code}", any(status))
         .route("/slow", get(slow))
