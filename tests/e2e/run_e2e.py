@@ -376,10 +376,22 @@ class ApiServer:
 
     def __init__(self):
         self.authorizations = []
+        self.flaky_calls = 0
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 - the http.server API
+                if self.path.startswith("/flaky"):
+                    # Two 503s, then an answer: for the retry policy.
+                    outer.flaky_calls += 1
+                    ok = outer.flaky_calls > 2
+                    body = json.dumps({"ok": True, "calls": outer.flaky_calls} if ok else {"error": "busy"}).encode()
+                    self.send_response(200 if ok else 503)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
                 auth = self.headers.get("Authorization")
                 outer.authorizations.append(auth)
                 ok = auth == f"Bearer {E2E_TOKEN}"
@@ -516,6 +528,33 @@ def account_in_workflow(app):
                     raise Failure(f"the token is in plain text in {file}")
 
 
+def retry_settings(app):
+    """A retry policy set in the node panel: the node fails twice, then succeeds."""
+    app.actions().double_click(app.node("Who am I")).perform()
+    panel = app.by_test_id("node-panel")
+    app.type_into(panel.find_element(By.CSS_SELECTOR, '[aria-label="URL"]'), f"{API.url}/flaky")
+    panel.find_element(By.XPATH, './/div[@class="tabs"]/button[normalize-space(.)="Settings"]').click()
+    app.wait(lambda: panel.find_element(By.CSS_SELECTOR, "#retry-enabled"), "the node's settings tab").click()
+    app.wait(lambda: panel.find_element(By.CSS_SELECTOR, "#retry-backoff"), "the retry form")
+    app.driver.execute_script(
+        "const s = arguments[0]; const set = Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, 'value').set;"
+        "set.call(s, 'fixed'); s.dispatchEvent(new Event('change', {bubbles: true}));",
+        panel.find_element(By.CSS_SELECTOR, "#retry-backoff"),
+    )
+    app.type_into(panel.find_element(By.CSS_SELECTOR, "#retry-initial"), "300")
+    app.wait(lambda: "Waits: 300 ms, 300 ms" in app.text(app.by_test_id("retry-plan")), "the planned waits")
+    app.screenshot("13-retry-settings")
+    app.keys(Keys.ESCAPE)
+    app.gone('[data-testid="node-panel"]')
+    app.by_test_id("run").click()
+    app.wait(lambda: "success" in app.text(app.by_test_id("run-status")), "the run to succeed after retries", timeout=30)
+    badge = app.text(app.node("Who am I").find_element(By.CSS_SELECTOR, '[data-testid="node-badge"]'))
+    if "2 retries" not in badge:
+        raise Failure(f'the node says "{badge}", expected 2 retries')
+    if API.flaky_calls != 3:
+        raise Failure(f"the server saw {API.flaky_calls} calls, expected 3")
+
+
 SCENARIOS = [
     ("01-create-by-dragging", create_by_dragging),
     ("02-set-parameters", set_parameters),
@@ -529,6 +568,7 @@ SCENARIOS = [
     ("10-drop-file", drop_file),
     ("11-connections", connections),
     ("12-account-in-workflow", account_in_workflow),
+    ("13-retry-settings", retry_settings),
 ]
 
 
