@@ -78,9 +78,11 @@ impl Api {
         }
         for (i, rate) in settings.rate_limits.iter().enumerate() {
             let host = rate.host.trim();
-            if host.is_empty() || host.contains(['/', ' ', ':']) {
+            let name = host.strip_prefix("connection:").unwrap_or(host);
+            if name.is_empty() || name.contains(['/', ' ', ':']) {
                 return Err(ApiError::bad_request(format!(
-                    "rateLimits[{i}].host must be a host name such as api.example.com, found \"{}\"",
+                    "rateLimits[{i}].host must be a host name such as api.example.com, or connection:TYPE \
+                     for every account of a connection type, found \"{}\"",
                     rate.host
                 )));
             }

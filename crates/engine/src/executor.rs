@@ -163,6 +163,11 @@ struct Emitter {
 
 impl Emitter {
     fn emit(&self, kind: RunEventKind) {
+        if let RunEventKind::NodeStarted { node_id, .. } = &kind {
+            // Progress estimates count from the node's start.
+            let now = tokio::time::Instant::now();
+            self.progress_started.lock().unwrap_or_else(|p| p.into_inner()).insert(node_id.clone(), now);
+        }
         let event = RunEvent {
             execution_id: self.execution_id.clone(),
             workflow_id: self.workflow_id.clone(),

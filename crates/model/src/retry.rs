@@ -180,7 +180,8 @@ pub struct Rate {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct HostRate {
-    /// The host name, e.g. `api.github.com`.
+    /// The host name, e.g. `api.github.com`, or `connection:<type>` for every call made with
+    /// an account of that connection type.
     pub host: String,
     pub per_second: f64,
     pub burst: u32,

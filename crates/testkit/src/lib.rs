@@ -34,6 +34,14 @@ impl TestServer {
         format!("{}{path}", self.base_url())
     }
 
+    /// How many requests a `/fault/{key}` saw, and when: milliseconds after the first.
+    pub async fn fault_log(&self, key: &str) -> (u64, Vec<u64>) {
+        let url = self.url(&format!("/fault/{key}/log"));
+        let log: Value = reqwest::get(url).await.expect("fault log").json().await.expect("fault log JSON");
+        let offsets = log["offsetsMs"].as_array().map_or(Vec::new(), |a| a.iter().filter_map(Value::as_u64).collect());
+        (log["count"].as_u64().unwrap_or(0), offsets)
+    }
+
     /// Starts the server on the current tokio runtime.
     pub async fn start() -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");

@@ -5,6 +5,7 @@
  */
 export type HostRate = { 
 /**
- * The host name, e.g. `api.github.com`.
+ * The host name, e.g. `api.github.com`, or `connection:<type>` for every call made with
+ * an account of that connection type.
  */
 host: string, perSecond: number, burst: number, };

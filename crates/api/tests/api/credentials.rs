@@ -214,3 +214,32 @@ async fn export_refuses_pasted_secrets_and_import_lists_missing_accounts() {
     let stored = call(&api, "workflow_get", json!({"id": wf["id"]})).await.unwrap();
     assert!(stored.to_string().contains("ghp_"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_rate_limit_can_cover_every_account_of_a_connection_type() {
+    let server = TestServer::start().await;
+    let (_dir, api, _) = open();
+    call(&api, "vault_unlock", json!({"password": "correct horse battery"})).await.unwrap();
+    for label in ["one", "two"] {
+        let fields = json!({"token": format!("token-{label}")});
+        call(&api, "account_add", json!({"connectionType": "http.bearer", "label": label, "fields": fields}))
+            .await
+            .unwrap();
+    }
+    let mut settings = call(&api, "settings_get", json!({})).await.unwrap();
+    settings["rateLimits"] = json!([{"host": "connection:http.bearer", "perSecond": 2, "burst": 1}]);
+    call(&api, "settings_update", settings).await.unwrap();
+    // Two nodes, two accounts, one host without a limit: the type's limit spaces all calls.
+    let wf = json!({
+        "switchyard": 1, "id": "w-rate", "name": "Rate",
+        "nodes": [
+            {"id": "t", "name": "Start", "type": "trigger.manual"},
+            request_node("a", "A", &server.url("/fault/typed?n={{ json.n }}"), "http.bearer", Some("one")),
+            request_node("b", "B", &server.url("/fault/typed?n={{ json.n }}&b=1"), "http.bearer", Some("two"))
+        ],
+        "connections": [{"from": {"node": "t"}, "to": {"node": "a"}}, {"from": {"node": "t"}, "to": {"node": "b"}}]
+    });
+    let result = call(&api, "run_wait", json!({"workflow": wf, "input": [{"n": 1}, {"n": 2}]})).await.unwrap();
+    assert_eq!(result["status"], "success", "{result}");
+    assert_eq!(server.fault_log("typed").await.1, [0, 500, 1000, 1500]);
+}

@@ -287,8 +287,16 @@ async fn request(ctx: &NodeContext, auth: &Auth, item: &Item, index: usize) -> R
     if let Some(key) = auth.account_key() {
         resilience.check(&key).map_err(|e| e.with_item(index))?;
     }
+    // The host's rate, then the connection type's (`connection:<type>` in the settings).
+    let connection_key = auth.reference.as_ref().map(|r| format!("connection:{}", r.connection));
+    let throttled = async {
+        resilience.throttle(&limited_host).await;
+        if let Some(key) = &connection_key {
+            resilience.throttle(key).await;
+        }
+    };
     tokio::select! {
-        _ = resilience.throttle(&limited_host) => {}
+        () = throttled => {}
         () = ctx.cancel.cancelled() => return Err(NodeError::new(ErrorCode::Cancelled, "the run was cancelled")),
     }
     let host_admission = resilience.admit(&host).map_err(|e| e.with_item(index))?;
@@ -315,7 +323,11 @@ async fn request(ctx: &NodeContext, auth: &Auth, item: &Item, index: usize) -> R
         resilience.record(a, verdict);
     }
     let (status, response_headers, bytes) = outcome?;
-    resilience.rate_feedback(&limited_host, status == reqwest::StatusCode::TOO_MANY_REQUESTS);
+    let rate_limited = status == reqwest::StatusCode::TOO_MANY_REQUESTS;
+    resilience.rate_feedback(&limited_host, rate_limited);
+    if let Some(key) = &connection_key {
+        resilience.rate_feedback(key, rate_limited);
+    }
     let is_json =
         response_headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| ct.contains("json"));
 

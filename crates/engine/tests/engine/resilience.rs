@@ -36,12 +36,6 @@ fn retry(max_tries: u32) -> Json {
     json!({"retry": {"maxTries": max_tries, "backoff": "exponential", "initialDelayMs": 1000, "factor": 2, "jitter": "none"}})
 }
 
-async fn log(server: &TestServer, key: &str) -> (u64, Vec<u64>) {
-    let log: Json = reqwest::get(server.url(&format!("/fault/{key}/log"))).await.unwrap().json().await.unwrap();
-    let offsets = log["offsetsMs"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
-    (log["count"].as_u64().unwrap(), offsets)
-}
-
 fn retries(collector: &Collector) -> Vec<(Option<u32>, u32, u32, ErrorClass)> {
     collector
         .events
@@ -70,7 +64,7 @@ async fn a_run_of_503s_is_retried_with_exponential_delays() {
     let (outcome, collector) = run(&engine(), wf, json!(null)).await;
     assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.error);
     assert_eq!(jsons(&outcome.result)[0]["attempt"], 4);
-    assert_eq!(log(&server, "a").await, (4, vec![0, 1000, 3000, 7000]));
+    assert_eq!(server.fault_log("a").await, (4, vec![0, 1000, 3000, 7000]));
     let expected: Vec<_> = [(2, 1000), (3, 2000), (4, 4000)]
         .into_iter()
         .map(|(attempt, delay)| (Some(0), attempt, delay, ErrorClass::Transient))
@@ -92,7 +86,7 @@ async fn every_backoff_strategy_spaces_tries_as_named() {
         let wf = http_workflow(json!({"url": server.url(&format!("/fault/{key}?fail=4"))}), json!({"retry": policy}));
         let (outcome, _) = run(&engine(), wf, json!(null)).await;
         assert_eq!(outcome.status, RunStatus::Success, "{backoff}: {:?}", outcome.error);
-        assert_eq!(log(&server, &key).await.1, offsets, "{backoff}");
+        assert_eq!(server.fault_log(&key).await.1, offsets, "{backoff}");
     }
 }
 
@@ -108,7 +102,7 @@ async fn jitter_keeps_each_delay_in_its_band() {
     let delays: Vec<u32> = retries(&collector).iter().map(|r| r.2).collect();
     assert_eq!(delays.len(), 5);
     assert!(delays.iter().all(|d| (750..=1250).contains(d)), "{delays:?}");
-    let offsets = log(&server, "jitter").await.1;
+    let offsets = server.fault_log("jitter").await.1;
     for (pair, delay) in offsets.windows(2).zip(&delays) {
         // tokio's timer has millisecond steps: the announced delay is truncated, the wait is not.
         assert!((pair[1] - pair[0]).abs_diff(u64::from(*delay)) <= 1, "the server saw the announced delay");
@@ -122,7 +116,7 @@ async fn retry_after_and_rate_limit_reset_set_the_next_delay() {
     let wf = http_workflow(json!({"url": server.url("/fault/ra?fail=1&status=429&retryAfter=7")}), retry(3));
     let (outcome, collector) = run(&engine(), wf, json!(null)).await;
     assert_eq!(outcome.status, RunStatus::Success);
-    assert_eq!(log(&server, "ra").await.1, vec![0, 7000]);
+    assert_eq!(server.fault_log("ra").await.1, vec![0, 7000]);
     assert_eq!(retries(&collector)[0].3, ErrorClass::RateLimit);
     // An HTTP date: the engine's clock reads 2026-01-31T12:00:00Z at the start.
     let date = "Sat,%2031%20Jan%202026%2012:00:12%20GMT";
@@ -130,14 +124,14 @@ async fn retry_after_and_rate_limit_reset_set_the_next_delay() {
         http_workflow(json!({"url": server.url(&format!("/fault/rd?fail=1&status=503&retryAfter={date}"))}), retry(3));
     let (outcome, _) = run(&engine(), wf, json!(null)).await;
     assert_eq!(outcome.status, RunStatus::Success);
-    assert_eq!(log(&server, "rd").await.1, vec![0, 12000]);
+    assert_eq!(server.fault_log("rd").await.1, vec![0, 12000]);
     // RateLimit-Reset and X-RateLimit-Reset.
     let wf = http_workflow(json!({"url": server.url("/fault/rr?fail=1&status=429&rateLimitReset=3")}), retry(3));
     run(&engine(), wf, json!(null)).await;
-    assert_eq!(log(&server, "rr").await.1, vec![0, 3000]);
+    assert_eq!(server.fault_log("rr").await.1, vec![0, 3000]);
     let wf = http_workflow(json!({"url": server.url("/fault/xr?fail=1&status=429&xRateLimitReset=5")}), retry(3));
     run(&engine(), wf, json!(null)).await;
-    assert_eq!(log(&server, "xr").await.1, vec![0, 5000]);
+    assert_eq!(server.fault_log("xr").await.1, vec![0, 5000]);
 }
 
 #[tokio::test(start_paused = true)]
@@ -147,7 +141,7 @@ async fn permanent_errors_are_not_retried_unless_asked() {
     let (outcome, collector) = run(&engine(), wf, json!(null)).await;
     let error = outcome.error.unwrap();
     assert_eq!((error.code, error.class), (ErrorCode::HttpStatus, ErrorClass::Permanent));
-    assert_eq!(log(&server, "p").await.0, 1);
+    assert_eq!(server.fault_log("p").await.0, 1);
     assert!(retries(&collector).is_empty());
     // 401 and 403 are permanent too; a policy may still list the class.
     let mut policy = retry(3);
@@ -155,7 +149,7 @@ async fn permanent_errors_are_not_retried_unless_asked() {
     let wf = http_workflow(json!({"url": server.url("/fault/q?fail=1&status=403")}), policy);
     let (outcome, _) = run(&engine(), wf, json!(null)).await;
     assert_eq!(outcome.status, RunStatus::Success);
-    assert_eq!(log(&server, "q").await.0, 2);
+    assert_eq!(server.fault_log("q").await.0, 2);
 }
 
 #[tokio::test(start_paused = true)]
@@ -171,9 +165,9 @@ async fn failed_items_reach_the_error_output_only_after_the_last_try() {
     assert_eq!(failed.outputs[0].total, 1);
     let error = failed.outputs[0].items[0].error.as_ref().unwrap();
     assert_eq!((error.item_index, error.class), (Some(1), ErrorClass::Transient));
-    assert_eq!(log(&server, "e1").await.0, 2);
-    assert_eq!(log(&server, "e2").await.0, 3, "three tries, then the error output");
-    assert_eq!(log(&server, "e3").await.0, 1);
+    assert_eq!(server.fault_log("e1").await.0, 2);
+    assert_eq!(server.fault_log("e2").await.0, 3, "three tries, then the error output");
+    assert_eq!(server.fault_log("e3").await.0, 1);
     assert_eq!(node_data(&collector, "h").outputs[0].total, 2);
 }
 
@@ -184,7 +178,7 @@ async fn slow_answers_time_out_and_dropped_connections_are_network_errors_both_r
     let (outcome, collector) = run(&engine(), wf, json!(null)).await;
     assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.error);
     assert_eq!(retries(&collector)[0].3, ErrorClass::Timeout);
-    assert_eq!(log(&server, "slow").await.1, vec![0, 3000], "2 s timeout, then 1 s delay");
+    assert_eq!(server.fault_log("slow").await.1, vec![0, 3000], "2 s timeout, then 1 s delay");
 
     let wf = http_workflow(json!({"url": server.url("/fault/drop?fail=2&drop=1")}), retry(3));
     let (outcome, collector) = run(&engine(), wf, json!(null)).await;
@@ -229,7 +223,7 @@ async fn a_breaker_opens_after_failures_fails_fast_and_closes_after_a_good_trial
         outcome.result.iter().map(|i| i.error.as_ref().map_or("ok".into(), |e| e.code.to_string())).collect();
     assert_eq!(codes, ["http_status", "http_status", "http_status", "circuit_open", "circuit_open"]);
     assert!(outcome.result[3].error.as_ref().unwrap().message.contains("paused"), "a clear message");
-    assert_eq!(log(&server, "b").await.0, 3, "an open breaker sends nothing");
+    assert_eq!(server.fault_log("b").await.0, 3, "an open breaker sends nothing");
     let host = format!("127.0.0.1:{}", server.addr.port());
     let open = engine.services().resilience.breakers().into_iter().find(|b| b.key == host).unwrap();
     assert_eq!((open.state, open.failures, open.retry_in_ms), (BreakerState::Open, 3, Some(10_000)));
@@ -257,7 +251,7 @@ async fn an_open_breaker_is_waited_out_by_a_retry_policy() {
     let (outcome, collector) = run(&engine, wf, json!(null)).await;
     assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.error);
     // Try 1 and 2 fail (the breaker opens), try 3 waits for the breaker's trial at 5 s.
-    assert_eq!(log(&server, "w").await.1, vec![0, 1000, 6000]);
+    assert_eq!(server.fault_log("w").await.1, vec![0, 1000, 6000]);
     assert_eq!(retries(&collector).iter().map(|r| r.2).collect::<Vec<_>>(), [1000, 2000, 3000]);
 }
 
@@ -274,7 +268,7 @@ async fn rate_limits_queue_calls_and_slow_down_after_a_429() {
     );
     let (outcome, _) = run(&engine, wf, Json::Array(input)).await;
     assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.error);
-    assert_eq!(log(&server, "rate").await.1, vec![0, 500, 1000, 1500, 2000], "queued, not failed");
+    assert_eq!(server.fault_log("rate").await.1, vec![0, 500, 1000, 1500, 2000], "queued, not failed");
     let limit = engine.services().resilience.limits().into_iter().find(|l| l.host == "127.0.0.1").unwrap();
     assert_eq!((limit.waits, limit.current_per_second), (4, 2.0));
 
@@ -286,7 +280,7 @@ async fn rate_limits_queue_calls_and_slow_down_after_a_429() {
     assert_eq!(limit.current_per_second, 1.0);
     let wf = http_workflow(json!({"url": server.url("/fault/after?n={{ json.n }}")}), json!({"concurrency": 3}));
     run(&engine, wf, json!([{"n": 1}, {"n": 2}, {"n": 3}])).await;
-    let offsets = log(&server, "after").await.1;
+    let offsets = server.fault_log("after").await.1;
     assert_eq!(offsets.windows(2).map(|w| w[1] - w[0]).collect::<Vec<_>>(), [1000, 1000]);
 }
 
@@ -329,4 +323,29 @@ async fn cancelling_a_run_ends_a_retry_wait() {
     canceller.await.unwrap();
     assert_eq!(outcome.status, RunStatus::Cancelled);
     assert!(started.elapsed() < Duration::from_secs(6), "{:?}", started.elapsed());
+}
+
+#[tokio::test(start_paused = true)]
+async fn long_nodes_report_progress_with_an_estimate_of_the_time_left() {
+    let server = TestServer::start().await;
+    let input: Vec<Json> = (0..20).map(|i| json!({"k": format!("eta{i}")})).collect();
+    let wf = http_workflow(json!({"url": server.url("/fault/{{ json.k }}?delayMs=100")}), json!({}));
+    let (outcome, collector) = run(&engine(), wf, Json::Array(input)).await;
+    assert_eq!(outcome.status, RunStatus::Success);
+    let progress: Vec<(u32, u32, Option<u32>)> = collector
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match &e.kind {
+            RunEventKind::NodeProgress { done, total, eta_ms, .. } => Some((*done, *total, *eta_ms)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(progress.len(), 20);
+    // 100 ms an item: after 5 items, 15 are left, about 1.5 s.
+    let (done, total, eta) = progress[4];
+    assert_eq!((done, total), (5, 20));
+    assert!((1_490..=1_560).contains(&eta.unwrap()), "{eta:?}");
+    assert_eq!(progress[19].2, Some(0));
 }
