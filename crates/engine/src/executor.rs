@@ -4,6 +4,7 @@
 use crate::clock::{millis, rfc3339};
 use crate::expr::{Evaluator, History, NoHistory, ScriptEnv};
 use crate::node::{Input, NodeContext, Outputs, ProgressSink};
+use crate::nodes::flow_parallel::{self, Strategy};
 use crate::registry::{NodeEntry, Registry};
 use crate::schedule::{Plan, Schedule};
 use crate::services::{RunDataLimits, Services};
@@ -13,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
-use switchyard_model::error::{ErrorCode, NodeError, ValidationIssue};
+use switchyard_model::error::{ErrorClass, ErrorCode, NodeError, ValidationIssue};
 use switchyard_model::events::{OutputCount, RunEvent, RunEventKind};
 use switchyard_model::execution::{NodeRunData, NodeRunStatus, OutputData, RunMode, RunStatus};
 use switchyard_model::item::{Item, Paired};
@@ -326,6 +327,45 @@ struct Run {
     run_input: Arc<Vec<Item>>,
     /// Triggers still to start: the last one gets the run input without a copy.
     triggers_left: usize,
+    /// Parallel nodes whose branches are running, by node index.
+    parallels: HashMap<usize, ParallelRun>,
+    /// The last nodes of every branch: their main output goes to their Parallel node.
+    sinks: std::collections::HashSet<usize>,
+    /// Node tasks in flight, so a cancelled branch can stop them.
+    running: HashMap<usize, tokio::task::AbortHandle>,
+    task_nodes: HashMap<tokio::task::Id, usize>,
+    /// Nodes stopped because their branch was cancelled, with why.
+    stopped: HashMap<usize, String>,
+}
+
+/// A Parallel node between sending its items down its branches and its "done".
+struct ParallelRun {
+    strategy: Strategy,
+    deadline: Option<tokio::time::Instant>,
+    timeout: Option<Duration>,
+    branches: Vec<BranchRun>,
+    branch_items: Vec<(String, Arc<Vec<Item>>)>,
+    started_at: DateTime<Utc>,
+    clock_start: tokio::time::Instant,
+    items_in: usize,
+    input: Arc<Vec<Item>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum BranchState {
+    Running,
+    Succeeded,
+    Failed(NodeError),
+}
+
+struct BranchRun {
+    name: String,
+    members: Vec<usize>,
+    sinks: Vec<usize>,
+    left: usize,
+    state: BranchState,
+    /// The sinks' items, by sink.
+    items: HashMap<usize, Arc<Vec<Item>>>,
 }
 
 impl Run {
@@ -358,6 +398,11 @@ impl Run {
             results: HashMap::new(),
             run_input,
             triggers_left: 0,
+            parallels: HashMap::new(),
+            sinks: Default::default(),
+            running: HashMap::new(),
+            task_nodes: HashMap::new(),
+            stopped: HashMap::new(),
         }
     }
 
@@ -437,35 +482,51 @@ impl Run {
 
     async fn drive(&mut self, plan: Plan, deadline: tokio::time::Instant) -> (RunStatus, Option<NodeError>) {
         self.leaves = plan.leaves();
+        self.sinks = plan.branches.values().flatten().flat_map(|(_, members)| plan.branch_sinks(members)).collect();
         self.triggers_left = plan.order.iter().filter(|&&i| self.prepared.entries[i].descriptor.is_trigger()).count();
         let mut schedule = Schedule::new(&plan);
         let mut tasks: JoinSet<Finished> = JoinSet::new();
         let cancel = self.request.cancel.child_token();
         let outcome = 'run: loop {
             while let Some(index) = schedule.next_ready() {
-                if let Some(finished) = self.start_node(index, &plan, &mut tasks, &cancel) {
-                    if let Err(error) = self.finish_node(finished, &plan) {
-                        break 'run (RunStatus::Error, Some(error));
-                    }
-                    schedule.finish(index);
+                if let Some(finished) = self.start_node(index, &plan, &mut tasks, &cancel)
+                    && let Err(error) = self.complete(finished, &plan, &mut schedule)
+                {
+                    break 'run (RunStatus::Error, Some(error));
                 }
             }
             if tasks.is_empty() {
                 break (RunStatus::Success, None);
             }
+            let branch_deadline = self.parallels.values().filter_map(|p| p.deadline).min();
             tokio::select! {
-                joined = tasks.join_next() => {
+                joined = tasks.join_next_with_id() => {
                     let Some(joined) = joined else { continue };
                     let finished = match joined {
-                        Ok(f) => f,
+                        Ok((_, f)) => f,
+                        Err(e) if e.is_cancelled() => {
+                            // A node of a cancelled branch, stopped in flight.
+                            if let Some(index) = self.task_nodes.remove(&e.id()) {
+                                self.record_stopped(index);
+                            }
+                            continue;
+                        }
                         Err(e) => break (RunStatus::Error, Some(NodeError::new(ErrorCode::Internal, format!("a node task failed: {e}")))),
                     };
-                    let index = finished.index;
-                    if let Err(error) = self.finish_node(finished, &plan) {
+                    if let Err(error) = self.complete(finished, &plan, &mut schedule) {
                         let status = if error.code == ErrorCode::Cancelled { RunStatus::Cancelled } else { RunStatus::Error };
                         break (status, Some(error));
                     }
-                    schedule.finish(index);
+                }
+                () = async {
+                    match branch_deadline {
+                        Some(d) => tokio::time::sleep_until(d).await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    if let Err(error) = self.expire_branches(&plan, &mut schedule) {
+                        break (RunStatus::Error, Some(error));
+                    }
                 }
                 () = self.request.cancel.cancelled() => {
                     break (RunStatus::Cancelled, Some(NodeError::new(ErrorCode::Cancelled, "the run was cancelled")));
@@ -479,6 +540,309 @@ impl Run {
         cancel.cancel();
         tasks.shutdown().await;
         outcome
+    }
+
+    /// Takes in a finished node: stores its outputs, moves the schedule on, and keeps the
+    /// books of Parallel nodes and their branches.
+    fn complete(&mut self, finished: Finished, plan: &Plan, schedule: &mut Schedule) -> Result<(), NodeError> {
+        let index = finished.index;
+        if let Some(handle) = self.running.remove(&index) {
+            self.task_nodes.remove(&handle.id());
+        }
+        if schedule.is_finished(index) {
+            // Its branch was cancelled while it ran; it finished before it could be stopped.
+            self.record_stopped(index);
+            return Ok(());
+        }
+        if plan.branches.contains_key(&index) && finished.preset.is_none() && finished.result.is_ok() {
+            return self.start_branches(finished, plan, schedule);
+        }
+        let result = self.finish_node(finished, plan, true);
+        let Some((parallel, branch)) = plan.region[index].clone() else {
+            result?;
+            schedule.finish(index);
+            return Ok(());
+        };
+        match result {
+            Err(error) if error.code == ErrorCode::Cancelled && self.request.cancel.is_cancelled() => {
+                return Err(error);
+            }
+            Err(error) => {
+                schedule.finish(index);
+                self.branch_done(parallel, &branch, Err(error), plan, schedule)?;
+            }
+            Ok(()) => {
+                let sink_items = self.sinks.contains(&index).then(|| self.results.remove(&index).unwrap_or_default());
+                if let Some(run) = self.parallels.get_mut(&parallel)
+                    && let Some(b) = run.branches.iter_mut().find(|b| b.name == branch)
+                {
+                    if let Some(items) = sink_items {
+                        b.items.insert(index, items);
+                    }
+                    b.left = b.left.saturating_sub(1);
+                    let finished_branch = b.left == 0 && b.state == BranchState::Running;
+                    schedule.finish(index);
+                    if finished_branch {
+                        self.branch_done(parallel, &branch, Ok(()), plan, schedule)?;
+                    }
+                } else {
+                    schedule.finish(index);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A Parallel node handed its items to its branches: the branches start.
+    fn start_branches(&mut self, finished: Finished, plan: &Plan, schedule: &mut Schedule) -> Result<(), NodeError> {
+        let index = finished.index;
+        let node = self.prepared.workflow.nodes[index].clone();
+        let (strategy, timeout) = flow_parallel::settings(&node);
+        let input = finished.fallback_input.clone().unwrap_or_default();
+        let (started_at, items_in) = (finished.started_at, finished.items_in);
+        let clock_start = tokio::time::Instant::now() - finished.elapsed;
+        self.finish_node(finished, plan, false)?;
+        let branch_items = plan.branches[&index]
+            .iter()
+            .map(|(name, _)| {
+                let items = self.slots.get(&(index, name.clone())).map(|(items, _)| items.clone()).unwrap_or_default();
+                (name.clone(), items)
+            })
+            .collect();
+        let branches = plan.branches[&index]
+            .iter()
+            .map(|(name, members)| BranchRun {
+                name: name.clone(),
+                members: members.clone(),
+                sinks: plan.branch_sinks(members),
+                left: members.len(),
+                state: BranchState::Running,
+                items: HashMap::new(),
+            })
+            .collect::<Vec<_>>();
+        let empty: Vec<String> = branches.iter().filter(|b| b.members.is_empty()).map(|b| b.name.clone()).collect();
+        self.parallels.insert(
+            index,
+            ParallelRun {
+                strategy,
+                deadline: timeout.map(|t| tokio::time::Instant::now() + t),
+                timeout,
+                branches,
+                branch_items,
+                started_at,
+                clock_start,
+                items_in,
+                input,
+            },
+        );
+        schedule.finish(index);
+        // A branch with no nodes succeeds at once, with no items.
+        for name in empty {
+            self.branch_done(index, &name, Ok(()), plan, schedule)?;
+        }
+        if self.parallels.get(&index).is_some_and(|p| p.branches.is_empty()) {
+            self.resolve(index, plan, schedule)?;
+        }
+        Ok(())
+    }
+
+    /// A branch succeeded or failed: maybe the Parallel node is done.
+    fn branch_done(
+        &mut self,
+        parallel: usize,
+        branch: &str,
+        outcome: Result<(), NodeError>,
+        plan: &Plan,
+        schedule: &mut Schedule,
+    ) -> Result<(), NodeError> {
+        let Some(run) = self.parallels.get_mut(&parallel) else { return Ok(()) };
+        let Some(b) = run.branches.iter_mut().find(|b| b.name == branch) else { return Ok(()) };
+        if b.state != BranchState::Running {
+            return Ok(());
+        }
+        let failed = outcome.is_err();
+        b.state = match outcome {
+            Ok(()) => BranchState::Succeeded,
+            Err(e) => BranchState::Failed(e),
+        };
+        if failed {
+            let reason = format!("stopped: branch \"{branch}\" failed");
+            self.stop_branch(parallel, branch, &reason, schedule);
+        }
+        self.resolve(parallel, plan, schedule)
+    }
+
+    /// Marks a branch's unfinished nodes finished, stopping those that run.
+    fn stop_branch(&mut self, parallel: usize, branch: &str, reason: &str, schedule: &mut Schedule) {
+        let members = self
+            .parallels
+            .get(&parallel)
+            .and_then(|p| p.branches.iter().find(|b| b.name == branch))
+            .map(|b| b.members.clone())
+            .unwrap_or_default();
+        for m in members {
+            if schedule.is_finished(m) {
+                continue;
+            }
+            if let Some(handle) = self.running.get(&m) {
+                handle.abort();
+                self.stopped.insert(m, reason.to_string());
+            }
+            schedule.finish(m);
+        }
+    }
+
+    /// Records a node stopped with its branch.
+    fn record_stopped(&mut self, index: usize) {
+        let Some(reason) = self.stopped.remove(&index) else { return };
+        let node = self.prepared.workflow.nodes[index].clone();
+        let error = NodeError {
+            node_id: Some(node.id.clone()),
+            node_name: Some(node.name.clone()),
+            ..NodeError::new(ErrorCode::Cancelled, reason)
+        };
+        self.emitter.emit(RunEventKind::NodeFailed {
+            node_id: node.id.clone(),
+            node_name: node.name.clone(),
+            error: error.clone(),
+            duration_ms: 0,
+        });
+        self.record(&node, NodeRunStatus::Error, self.services.clock.now(), Duration::ZERO, 0, Vec::new(), Some(error));
+    }
+
+    /// Fails the branches still running past their Parallel node's branch timeout.
+    fn expire_branches(&mut self, plan: &Plan, schedule: &mut Schedule) -> Result<(), NodeError> {
+        let now = tokio::time::Instant::now();
+        let due: Vec<(usize, Vec<String>, Duration)> = self
+            .parallels
+            .iter()
+            .filter(|(_, p)| p.deadline.is_some_and(|d| d <= now))
+            .map(|(&i, p)| {
+                let running = p.branches.iter().filter(|b| b.state == BranchState::Running).map(|b| b.name.clone());
+                (i, running.collect(), p.timeout.unwrap_or_default())
+            })
+            .collect();
+        for (parallel, names, timeout) in due {
+            if let Some(p) = self.parallels.get_mut(&parallel) {
+                p.deadline = None;
+            }
+            for name in names {
+                let error = NodeError::new(
+                    ErrorCode::Timeout,
+                    format!("branch \"{name}\" took longer than its timeout of {} s", timeout.as_secs_f64()),
+                )
+                .with_class(ErrorClass::Timeout);
+                let reason = format!("stopped: branch \"{name}\" timed out");
+                self.stop_branch(parallel, &name, &reason, schedule);
+                self.branch_done(parallel, &name, Err(error), plan, schedule)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Finishes a Parallel node once its strategy is met or can no longer be met: its
+    /// "done" output gets the succeeded branches' items (in branch order) and the branches
+    /// still running are stopped.
+    fn resolve(&mut self, parallel: usize, plan: &Plan, schedule: &mut Schedule) -> Result<(), NodeError> {
+        let Some(run) = self.parallels.get(&parallel) else { return Ok(()) };
+        let total = run.branches.len();
+        let succeeded = run.branches.iter().filter(|b| b.state == BranchState::Succeeded).count();
+        let running = run.branches.iter().filter(|b| b.state == BranchState::Running).count();
+        let first_failure = run.branches.iter().find_map(|b| match &b.state {
+            BranchState::Failed(e) => Some((b.name.clone(), e.clone())),
+            _ => None,
+        });
+        let needed = match run.strategy {
+            Strategy::All => total,
+            Strategy::Race => 1.min(total),
+            Strategy::Quorum(n) => n.min(total.max(1)),
+        };
+        let outcome = if succeeded >= needed && (run.strategy != Strategy::All || running == 0) {
+            if run.strategy == Strategy::All && first_failure.is_some() { None } else { Some(true) }
+        } else if succeeded + running < needed || (run.strategy == Strategy::All && running == 0) {
+            Some(false)
+        } else {
+            None
+        };
+        let outcome = match (outcome, run.strategy, &first_failure, running) {
+            (None, Strategy::All, Some(_), 0) => Some(false),
+            (o, ..) => o,
+        };
+        let Some(success) = outcome else { return Ok(()) };
+        let Some(mut run) = self.parallels.remove(&parallel) else { return Ok(()) };
+        // Stop what still runs; nodes after "done" wait for every branch node.
+        for b in run.branches.iter().filter(|b| b.state == BranchState::Running) {
+            let reason = if success {
+                format!("stopped: the Parallel node was done without branch \"{}\"", b.name)
+            } else {
+                format!("stopped: the Parallel node failed before branch \"{}\" finished", b.name)
+            };
+            let members = b.members.clone();
+            for m in members {
+                if schedule.is_finished(m) {
+                    continue;
+                }
+                if let Some(handle) = self.running.get(&m) {
+                    handle.abort();
+                    self.stopped.insert(m, reason.clone());
+                }
+                schedule.finish(m);
+            }
+        }
+        let node = self.prepared.workflow.nodes[parallel].clone();
+        let mut outputs = Outputs::new();
+        for (name, items) in &run.branch_items {
+            outputs.extend(name, items.iter().cloned());
+        }
+        let result = if success {
+            let mut done = Vec::new();
+            // A race or quorum hands on the first successes it needed, in branch order.
+            let limit = if run.strategy == Strategy::All { usize::MAX } else { needed };
+            for b in run.branches.iter_mut().filter(|b| b.state == BranchState::Succeeded).take(limit) {
+                for sink in &b.sinks {
+                    if let Some(items) = b.items.remove(sink) {
+                        done.extend(Arc::unwrap_or_clone(items));
+                    }
+                }
+            }
+            outputs.extend(flow_parallel::DONE, done);
+            Ok(outputs)
+        } else {
+            let (branch, cause) = first_failure
+                .unwrap_or_else(|| (String::new(), NodeError::new(ErrorCode::NodeFailed, "no branch succeeded")));
+            let message = match run.strategy {
+                Strategy::All => format!("branch \"{branch}\" failed: {}", cause.message),
+                Strategy::Race => format!("no branch succeeded; branch \"{branch}\" failed: {}", cause.message),
+                Strategy::Quorum(n) => format!(
+                    "only {succeeded} of {total} branches succeeded, {n} needed; branch \"{branch}\" failed: {}",
+                    cause.message
+                ),
+            };
+            let error = NodeError { message, node_id: None, node_name: None, item_index: None, ..cause };
+            if node.settings.on_error == OnError::Continue {
+                // Continue: the items carry the error out of "done".
+                let items = run.input.iter().enumerate().map(|(i, item)| {
+                    let mut item = item.clone();
+                    item.paired = Paired::item(i);
+                    item.error = Some(Box::new(error.clone()));
+                    item
+                });
+                outputs.extend(flow_parallel::DONE, items);
+                Ok(outputs)
+            } else {
+                Err(error)
+            }
+        };
+        let finished = Finished {
+            index: parallel,
+            preset: None,
+            result,
+            fallback_input: (node.settings.on_error != OnError::Stop).then(|| run.input.clone()),
+            started_at: run.started_at,
+            elapsed: run.clock_start.elapsed(),
+            items_in: run.items_in,
+        };
+        self.finish_node(finished, plan, true)
     }
 
     /// Gathers a node's inputs, then either finishes it at once (skipped, disabled, pinned)
@@ -532,7 +896,8 @@ impl Run {
         };
         match decision {
             Decision::Skip => Some(immediate(NodeRunStatus::Skipped, Ok(Outputs::new()))),
-            Decision::Pinned(items) => Some(immediate(NodeRunStatus::Pinned, Ok(Outputs::main(items)))),
+            // A pinned or disabled Parallel node sends its items straight out of "done".
+            Decision::Pinned(items) => Some(immediate(NodeRunStatus::Pinned, Ok(pass_on(node, items)))),
             Decision::PassThrough => {
                 let first = inputs.into_iter().next().map(Input::into_vec).unwrap_or_default();
                 let items = first
@@ -543,7 +908,7 @@ impl Run {
                         item
                     })
                     .collect();
-                Some(immediate(NodeRunStatus::Disabled, Ok(Outputs::main(items))))
+                Some(immediate(NodeRunStatus::Disabled, Ok(pass_on(node, items))))
             }
             Decision::Run => {
                 self.emitter.emit(RunEventKind::NodeStarted {
@@ -587,7 +952,7 @@ impl Run {
                 // whole, with their inputs kept for the next try.
                 let whole_node_retry = node.settings.retry.enabled() && !entry.descriptor.per_item_calls;
                 let emitter = self.emitter.clone();
-                tasks.spawn(async move {
+                let handle = tasks.spawn(async move {
                     let clock_start = tokio::time::Instant::now();
                     let result = if whole_node_retry {
                         let observe = |next: u32, delay: Duration, error: &NodeError| {
@@ -634,6 +999,8 @@ impl Run {
                         items_in,
                     }
                 });
+                self.task_nodes.insert(handle.id(), index);
+                self.running.insert(index, handle);
                 None
             }
         }
@@ -651,7 +1018,9 @@ impl Run {
     }
 
     /// Stores a finished node's outputs and reports it. An error means the run must stop.
-    fn finish_node(&mut self, finished: Finished, plan: &Plan) -> Result<(), NodeError> {
+    /// `announce` false: a Parallel node that just sent its items down its branches; it is
+    /// recorded and reported once it is done.
+    fn finish_node(&mut self, finished: Finished, plan: &Plan, announce: bool) -> Result<(), NodeError> {
         let index = finished.index;
         let node = self.prepared.workflow.nodes[index].clone();
         let descriptor = self.prepared.entries[index].descriptor.clone();
@@ -718,31 +1087,43 @@ impl Run {
             ports.push((name.clone(), items));
         }
 
-        let counts: Vec<OutputCount> =
-            ports.iter().map(|(name, items)| OutputCount { name: name.clone(), items: items.len() as u32 }).collect();
-        let kept = cut_outputs(&ports, self.services.run_data);
-        self.record(&node, status, finished.started_at, finished.elapsed, finished.items_in, kept, error);
-        self.emitter.emit(RunEventKind::NodeFinished {
-            node_id: node.id.clone(),
-            node_name: node.name.clone(),
-            status,
-            items_in: finished.items_in as u32,
-            outputs: counts,
-            duration_ms: millis(finished.elapsed),
-        });
+        if announce {
+            let counts: Vec<OutputCount> = ports
+                .iter()
+                .map(|(name, items)| OutputCount { name: name.clone(), items: items.len() as u32 })
+                .collect();
+            let kept = cut_outputs(&ports, self.services.run_data);
+            self.record(&node, status, finished.started_at, finished.elapsed, finished.items_in, kept, error);
+            self.emitter.emit(RunEventKind::NodeFinished {
+                node_id: node.id.clone(),
+                node_name: node.name.clone(),
+                status,
+                items_in: finished.items_in as u32,
+                outputs: counts,
+                duration_ms: millis(finished.elapsed),
+            });
+        }
 
-        let is_leaf = self.leaves.contains(&index);
+        let is_leaf = self.leaves.contains(&index) || self.sinks.contains(&index);
+        let is_parallel = plan.branches.contains_key(&index);
+        // A Parallel node's result is its "done" output; once done, its branch outputs have
+        // been taken already.
+        let result_port = if is_parallel { flow_parallel::DONE } else { MAIN };
         let mut history_outputs = Vec::new();
         for (name, items) in ports {
-            let consumers = plan.consumer_count(index, &name);
-            if consumers == 0 && !(is_leaf && name == MAIN) && self.history.is_none() {
+            let consumers = if is_parallel && announce && name != flow_parallel::DONE {
+                0
+            } else {
+                plan.consumer_count(index, &name)
+            };
+            if consumers == 0 && !(is_leaf && name == result_port) && self.history.is_none() {
                 continue;
             }
             let items = Arc::new(items);
             if self.history.is_some() {
                 history_outputs.push((name.clone(), items.clone()));
             }
-            if is_leaf && name == MAIN {
+            if is_leaf && name == result_port {
                 self.results.insert(index, items.clone());
             }
             if consumers > 0 {
@@ -780,6 +1161,14 @@ impl Run {
         self.emitter.node_data(&data);
         self.node_data.push(data);
     }
+}
+
+/// Items a node passes on without running: on its main output, or a Parallel node's "done".
+fn pass_on(node: &Node, items: Vec<Item>) -> Outputs {
+    let mut out = Outputs::new();
+    let port = if node.node_type == flow_parallel::TYPE { flow_parallel::DONE } else { MAIN };
+    out.extend(port, items);
+    out
 }
 
 /// Joins the items of several sources into one input, without copying when there is one.

@@ -26,6 +26,10 @@ pub struct Plan {
     pub downstream: Vec<BTreeSet<usize>>,
     /// The nodes of the run in a valid order (by topological order, ties by file order).
     pub order: Vec<usize>,
+    /// Per node: the Parallel node and branch output of the branch it belongs to.
+    pub region: Vec<Option<(usize, String)>>,
+    /// Per Parallel node in the run: its branches (output name, the branch's nodes).
+    pub branches: std::collections::HashMap<usize, Vec<(String, Vec<usize>)>>,
 }
 
 impl Plan {
@@ -91,6 +95,53 @@ impl Plan {
             downstream[*from].insert(*to);
         }
 
+        // Parallel branches: everything reachable from a branch output is that branch's
+        // region. Nodes after "done" wait for every node of every branch (validation keeps
+        // branches from connecting anywhere else).
+        let mut region: Vec<Option<(usize, String)>> = vec![None; n];
+        let mut branches = std::collections::HashMap::new();
+        for p in (0..n).filter(|&i| in_run[i] && workflow.nodes[i].node_type == crate::nodes::flow_parallel::TYPE) {
+            let mut list = Vec::new();
+            for name in crate::nodes::flow_parallel::branch_names(&workflow.nodes[p]) {
+                let mut members = Vec::new();
+                let mut queue: VecDeque<usize> = edges
+                    .iter()
+                    .filter(|(from, output, to, _)| *from == p && *output == name && in_run[*to])
+                    .map(|(_, _, to, _)| *to)
+                    .collect();
+                while let Some(i) = queue.pop_front() {
+                    if region[i].is_some() || i == p {
+                        continue;
+                    }
+                    region[i] = Some((p, name.clone()));
+                    members.push(i);
+                    for (from, _, to, _) in &edges {
+                        if *from == i && in_run[*to] && region[*to].is_none() {
+                            queue.push_back(*to);
+                        }
+                    }
+                }
+                members.sort_unstable();
+                list.push((name, members));
+            }
+            let after: Vec<usize> = edges
+                .iter()
+                .filter(|(from, output, to, _)| {
+                    *from == p && output == crate::nodes::flow_parallel::DONE && in_run[*to]
+                })
+                .map(|(_, _, to, _)| *to)
+                .collect();
+            for (_, members) in &list {
+                for &m in members {
+                    for &d in &after {
+                        upstream[d].insert(m);
+                        downstream[m].insert(d);
+                    }
+                }
+            }
+            branches.insert(p, list);
+        }
+
         // Kahn's algorithm, always taking the lowest file index that is ready.
         let mut pending: Vec<usize> = upstream.iter().map(BTreeSet::len).collect();
         let mut ready: BTreeSet<usize> = (0..n).filter(|&i| in_run[i] && pending[i] == 0).collect();
@@ -104,12 +155,28 @@ impl Plan {
                 }
             }
         }
-        Plan { in_run, inputs, consumers, upstream, downstream, order }
+        Plan { in_run, inputs, consumers, upstream, downstream, order, region, branches }
     }
 
     /// Nodes in the run that nothing in the run consumes: their output is the run's result.
+    /// Branch nodes hand their items to their Parallel node instead, whose "done" output is a
+    /// result when nothing consumes it.
     pub fn leaves(&self) -> Vec<usize> {
-        self.order.iter().copied().filter(|&i| self.downstream[i].is_empty()).collect()
+        self.order
+            .iter()
+            .copied()
+            .filter(|&i| {
+                self.region[i].is_none()
+                    && (self.downstream[i].is_empty()
+                        || (self.branches.contains_key(&i)
+                            && self.consumer_count(i, crate::nodes::flow_parallel::DONE) == 0))
+            })
+            .collect()
+    }
+
+    /// The last nodes of a branch: branch members no other member consumes.
+    pub fn branch_sinks(&self, members: &[usize]) -> Vec<usize> {
+        members.iter().copied().filter(|&m| !self.downstream[m].iter().any(|d| members.contains(d))).collect()
     }
 
     /// How many in-run edges consume `output` of `node`.
@@ -141,9 +208,19 @@ impl Schedule {
         }
     }
 
-    /// The next node that can start, if any.
+    /// The next node that can start, if any. Nodes already marked finished (a cancelled
+    /// branch's) are passed over.
     pub fn next_ready(&mut self) -> Option<usize> {
-        self.ready.pop_front()
+        while let Some(i) = self.ready.pop_front() {
+            if !self.finished[i] {
+                return Some(i);
+            }
+        }
+        None
+    }
+
+    pub fn is_finished(&self, node: usize) -> bool {
+        self.finished[node]
     }
 
     /// Records that `node` finished; its downstream nodes may become ready.

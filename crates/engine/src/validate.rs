@@ -607,6 +607,8 @@ pub fn validate_workflow(wf: &Workflow, registry: &Registry) -> Vec<ValidationIs
         );
     }
 
+    issues.extend(branch_issues(wf, &index_of));
+
     if !descriptors.iter().flatten().any(|d| d.is_trigger()) && descriptors.iter().all(Option::is_some) {
         issues.push(ValidationIssue::new(
             ErrorCode::NoTrigger,
@@ -621,6 +623,105 @@ pub fn validate_workflow(wf: &Workflow, registry: &Registry) -> Vec<ValidationIs
                 format!("$.pinData{}", key_path(node_id)),
                 format!("pinned data for unknown node id \"{node_id}\""),
             ));
+        }
+    }
+    issues
+}
+
+/// A Parallel node's branches must be self-contained: a branch's nodes connect only to
+/// each other, nothing outside feeds them, no node belongs to two branches, and branches do
+/// not hold another Parallel node. The rest of the workflow continues from "done".
+fn branch_issues(wf: &Workflow, index_of: &HashMap<&str, usize>) -> Vec<ValidationIssue> {
+    use crate::nodes::flow_parallel::{DONE, TYPE, branch_names};
+    let mut issues = Vec::new();
+    let edges: Vec<(usize, usize, usize)> = wf
+        .connections
+        .iter()
+        .enumerate()
+        .filter_map(|(ci, c)| Some((ci, *index_of.get(c.from.node.as_str())?, *index_of.get(c.to.node.as_str())?)))
+        .collect();
+    let mut owner: HashMap<usize, (usize, String)> = HashMap::new();
+    for (p, parallel) in wf.nodes.iter().enumerate().filter(|(_, n)| n.node_type == TYPE) {
+        for branch in branch_names(parallel) {
+            let mut members: Vec<usize> = Vec::new();
+            let mut queue: Vec<usize> = wf
+                .connections
+                .iter()
+                .filter(|c| c.from.node == parallel.id && c.from.output == branch)
+                .filter_map(|c| index_of.get(c.to.node.as_str()).copied())
+                .collect();
+            while let Some(i) = queue.pop() {
+                if members.contains(&i) || i == p {
+                    continue;
+                }
+                members.push(i);
+                queue.extend(edges.iter().filter(|(_, f, _)| *f == i).map(|(_, _, t)| *t));
+            }
+            for &m in &members {
+                let node = &wf.nodes[m];
+                if node.node_type == TYPE {
+                    issues.push(
+                        ValidationIssue::new(
+                            ErrorCode::InvalidWorkflow,
+                            format!("$.nodes[{m}]"),
+                            format!(
+                                "branch \"{branch}\" of \"{}\" holds another Parallel node, \"{}\"; branches cannot nest yet",
+                                parallel.name, node.name
+                            ),
+                        )
+                        .at_node(&node.id, &node.name),
+                    );
+                }
+                if let Some((other, other_branch)) = owner.get(&m)
+                    && (*other, other_branch.as_str()) != (p, branch.as_str())
+                {
+                    issues.push(
+                        ValidationIssue::new(
+                            ErrorCode::InvalidWorkflow,
+                            format!("$.nodes[{m}]"),
+                            format!(
+                                "\"{}\" is in branch \"{branch}\" of \"{}\" and in branch \"{other_branch}\" of \"{}\"; \
+                                 a node belongs to one branch (join branches after \"{DONE}\")",
+                                node.name, parallel.name, wf.nodes[*other].name
+                            ),
+                        )
+                        .at_node(&node.id, &node.name),
+                    );
+                }
+                owner.insert(m, (p, branch.clone()));
+            }
+            for &(ci, from, to) in &edges {
+                let (inside_from, inside_to) = (members.contains(&from), members.contains(&to));
+                if inside_to && !inside_from && !(from == p && wf.connections[ci].from.output == branch) {
+                    let node = &wf.nodes[to];
+                    issues.push(
+                        ValidationIssue::new(
+                            ErrorCode::InvalidWorkflow,
+                            format!("$.connections[{ci}]"),
+                            format!(
+                                "\"{}\" is in branch \"{branch}\" of \"{}\", so only its branch may feed it, not \"{}\"",
+                                node.name, parallel.name, wf.nodes[from].name
+                            ),
+                        )
+                        .at_node(&node.id, &node.name),
+                    );
+                }
+                if inside_from && !inside_to {
+                    let node = &wf.nodes[from];
+                    issues.push(
+                        ValidationIssue::new(
+                            ErrorCode::InvalidWorkflow,
+                            format!("$.connections[{ci}]"),
+                            format!(
+                                "\"{}\" is in branch \"{branch}\" of \"{}\" and cannot feed \"{}\" outside it; \
+                                 wire the rest of the workflow after \"{DONE}\"",
+                                node.name, parallel.name, wf.nodes[to].name
+                            ),
+                        )
+                        .at_node(&node.id, &node.name),
+                    );
+                }
+            }
         }
     }
     issues

@@ -11,6 +11,7 @@ pub mod data_split_out;
 pub mod flow_if;
 pub mod flow_merge;
 pub mod flow_noop;
+pub mod flow_parallel;
 pub mod flow_switch;
 pub mod flow_wait;
 pub mod http_request;
@@ -44,6 +45,7 @@ pub fn all() -> Vec<NodeEntry> {
         flow_if,
         flow_switch,
         flow_merge,
+        flow_parallel,
         data_sort,
         data_limit,
         data_split_out,

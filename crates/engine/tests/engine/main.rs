@@ -5,6 +5,7 @@ mod expressions;
 mod flow;
 mod http;
 mod lifecycle;
+mod parallel;
 mod resilience;
 mod support;
 mod validation;
