@@ -349,3 +349,24 @@ async fn long_nodes_report_progress_with_an_estimate_of_the_time_left() {
     assert!((1_490..=1_560).contains(&eta.unwrap()), "{eta:?}");
     assert_eq!(progress[19].2, Some(0));
 }
+
+#[tokio::test]
+async fn a_tls_failure_is_permanent_and_not_retried() {
+    // The test server speaks plain HTTP: a TLS handshake with it fails.
+    let server = TestServer::start().await;
+    let url = server.url("/fault/tls").replacen("http://", "https://", 1);
+    let wf = http_workflow(json!({"url": url}), retry(3));
+    let (outcome, collector) = run(&engine(), wf, json!(null)).await;
+    let error = outcome.error.unwrap();
+    assert_eq!(error.class, ErrorClass::Permanent, "{}", error.message);
+    assert!(retries(&collector).is_empty());
+}
+
+#[tokio::test]
+async fn a_name_that_does_not_resolve_is_a_network_error() {
+    // .invalid never resolves (RFC 6761): nothing is contacted but the resolver.
+    let wf = http_workflow(json!({"url": "http://switchyard-test.invalid/x", "timeout": 20}), json!({}));
+    let (outcome, _) = run(&engine(), wf, json!(null)).await;
+    let error = outcome.error.unwrap();
+    assert_eq!((error.code, error.class), (ErrorCode::HttpRequestFailed, ErrorClass::Network), "{}", error.message);
+}
