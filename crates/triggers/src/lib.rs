@@ -1,0 +1,3 @@
+//! Triggers. For now: checking the signatures webhook senders put on their requests.
+
+pub mod signature;
