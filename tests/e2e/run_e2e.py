@@ -555,6 +555,21 @@ def retry_settings(app):
         raise Failure(f"the server saw {API.flaky_calls} calls, expected 3")
 
 
+def settings_page(app):
+    """The Settings page shows the breakers the last runs used, and saves a change."""
+    app.keys("s", ctrl=True)
+    app.toast_contains("Saved")
+    app.button("← Workflows").click()
+    app.by_test_id("nav-settings").click()
+    app.wait(lambda: any("127.0.0.1" in app.text(r) for r in app.find_all('[data-testid="breaker-row"]')), "the test server's breaker")
+    row = next(r for r in app.find_all('[data-testid="breaker-row"]') if "127.0.0.1" in app.text(r))
+    if "closed" not in app.text(row):
+        raise Failure(f"the breaker after a successful retry reads {app.text(row)!r}")
+    app.type_into(app.find("#set-threshold"), "3")
+    app.by_test_id("settings-save").click()
+    app.toast_contains("Settings saved")
+
+
 SCENARIOS = [
     ("01-create-by-dragging", create_by_dragging),
     ("02-set-parameters", set_parameters),
@@ -569,6 +584,7 @@ SCENARIOS = [
     ("11-connections", connections),
     ("12-account-in-workflow", account_in_workflow),
     ("13-retry-settings", retry_settings),
+    ("14-settings-page", settings_page),
 ]
 
 

@@ -8,11 +8,13 @@ import type { NodeDescriptor } from "./gen/NodeDescriptor";
 import { markAfterPaint } from "./marks";
 import { Connections } from "./pages/Connections";
 import { Editor } from "./pages/Editor";
+import { SettingsPage } from "./pages/Settings";
 import { WorkflowList } from "./pages/WorkflowList";
 
-type Route = { page: "list" } | { page: "connections" } | { page: "editor"; id: string };
+type Page = "list" | "connections" | "settings";
+type Route = { page: Page } | { page: "editor"; id: string };
 
-function TopNav({ page, onGo }: { page: "list" | "connections"; onGo: (page: "list" | "connections") => void }) {
+function TopNav({ page, onGo }: { page: Page; onGo: (page: Page) => void }) {
   return (
     <nav className="top-nav" aria-label="Pages">
       <button className={page === "list" ? "active" : ""} onClick={() => onGo("list")} data-testid="nav-workflows">
@@ -20,6 +22,9 @@ function TopNav({ page, onGo }: { page: "list" | "connections"; onGo: (page: "li
       </button>
       <button className={page === "connections" ? "active" : ""} onClick={() => onGo("connections")} data-testid="nav-connections">
         Connections
+      </button>
+      <button className={page === "settings" ? "active" : ""} onClick={() => onGo("settings")} data-testid="nav-settings">
+        Settings
       </button>
     </nav>
   );
@@ -98,7 +103,9 @@ export function App() {
       ) : (
         <div className="page">
           <TopNav page={route.page} onGo={(page) => setRoute({ page })} />
-          {route.page === "list" ? <WorkflowList onOpen={(id) => setRoute({ page: "editor", id })} /> : <Connections />}
+          {route.page === "list" && <WorkflowList onOpen={(id) => setRoute({ page: "editor", id })} />}
+          {route.page === "connections" && <Connections />}
+          {route.page === "settings" && <SettingsPage />}
         </div>
       )}
       <DialogHost />

@@ -1,0 +1,191 @@
+// The Settings page: what the execution history keeps, circuit breakers and rate limits
+// (with the presets and the live state of every breaker and limit in use).
+import { useCallback, useEffect, useState } from "react";
+import { call, errorMessage } from "../api/client";
+import { toast } from "../components/toasts";
+import type { AppSettings } from "../gen/AppSettings";
+import type { HostRate } from "../gen/HostRate";
+import type { ResilienceState } from "../gen/ResilienceState";
+
+function NumberSetting({ id, label, value, min, hint, onChange }: { id: string; label: string; value: number; min: number; hint: string; onChange: (n: number) => void }) {
+  const [text, setText] = useState(String(value));
+  useEffect(() => setText(String(value)), [value]);
+  const n = Number(text);
+  const bad = text.trim() === "" || !Number.isInteger(n) || n < min;
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      <input
+        id={id}
+        inputMode="numeric"
+        value={text}
+        onChange={(e) => {
+          setText(e.target.value);
+          const v = Number(e.target.value);
+          if (e.target.value.trim() !== "" && Number.isInteger(v) && v >= min) onChange(v);
+        }}
+      />
+      {bad ? <div className="problem">A whole number, at least {min}.</div> : <div className="hint">{hint}</div>}
+    </div>
+  );
+}
+
+function rate(r: { perSecond: number; burst: number }): string {
+  const perMinute = r.perSecond * 60;
+  const text = r.perSecond >= 1 ? `${+r.perSecond.toFixed(2)}/s` : `${+perMinute.toFixed(1)}/min`;
+  return `${text}, bursts of ${r.burst}`;
+}
+
+export function SettingsPage() {
+  const [saved, setSaved] = useState<AppSettings | null>(null);
+  const [draft, setDraft] = useState<AppSettings | null>(null);
+  const [state, setState] = useState<ResilienceState | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const refreshState = useCallback(() => {
+    call("resilience_state", {})
+      .then(setState)
+      .catch((e) => setError(errorMessage(e)));
+  }, []);
+  useEffect(() => {
+    call("settings_get", {})
+      .then((s) => {
+        setSaved(s);
+        setDraft(s);
+      })
+      .catch((e) => setError(errorMessage(e)));
+    refreshState();
+    const timer = setInterval(refreshState, 2000);
+    return () => clearInterval(timer);
+  }, [refreshState]);
+  if (error) return <div className="list-page error-text">{error}</div>;
+  if (!draft || !saved) return <div className="list-page muted">Loading…</div>;
+  const dirty = JSON.stringify(draft) !== JSON.stringify(saved);
+  const set = (change: Partial<AppSettings>) => setDraft({ ...draft, ...change });
+  const setRate = (i: number, change: Partial<HostRate>) => set({ rateLimits: draft.rateLimits.map((r, n) => (n === i ? { ...r, ...change } : r)) });
+  const save = async () => {
+    try {
+      const s = await call("settings_update", draft);
+      setSaved(s);
+      setDraft(s);
+      toast("Settings saved", "success");
+      refreshState();
+    } catch (e) {
+      toast(errorMessage(e), "error");
+    }
+  };
+  return (
+    <div className="list-page" data-testid="settings-page">
+      <h1>Settings</h1>
+      <section className="settings-section">
+        <h3>Execution history</h3>
+        <div className="field-grid">
+          <NumberSetting id="set-items" label="Items kept per node output" value={draft.runDataMaxItems} min={1} hint="More are counted but not stored." onChange={(n) => set({ runDataMaxItems: n })} />
+          <NumberSetting id="set-bytes" label="Bytes kept per node" value={draft.runDataMaxBytes} min={1024} hint="JSON size of a node's stored items." onChange={(n) => set({ runDataMaxBytes: n })} />
+          <NumberSetting id="set-age" label="Delete runs older than (days)" value={draft.pruneMaxAgeDays} min={0} hint="0 keeps them forever." onChange={(n) => set({ pruneMaxAgeDays: n })} />
+          <NumberSetting id="set-keep" label="Keep at most (runs)" value={draft.pruneKeepLast} min={0} hint="0 means no limit." onChange={(n) => set({ pruneKeepLast: n })} />
+        </div>
+      </section>
+      <section className="settings-section">
+        <h3>Circuit breakers</h3>
+        <div className="field-grid">
+          <NumberSetting id="set-threshold" label="Failures in a row that open a breaker" value={draft.breakerThreshold} min={1} hint="5xx answers, timeouts and network errors count." onChange={(n) => set({ breakerThreshold: n })} />
+          <NumberSetting id="set-reset" label="Seconds before a trial call" value={draft.breakerResetSeconds} min={1} hint="While open, calls fail at once." onChange={(n) => set({ breakerResetSeconds: n })} />
+        </div>
+      </section>
+      <section className="settings-section">
+        <h3>Rate limits</h3>
+        <p className="muted">
+          Calls wait their turn instead of failing. Your limits replace the presets; a host of <code>connection:github</code> limits every call made with a GitHub account. 0 per second turns a
+          preset off. After a 429 the rate halves, then recovers.
+        </p>
+        {draft.rateLimits.map((r, i) => (
+          <div className="row rate-row" key={i} data-testid="rate-row">
+            <input aria-label="Host" placeholder="api.example.com" value={r.host} onChange={(e) => setRate(i, { host: e.target.value })} />
+            <input aria-label="Calls per second" inputMode="decimal" value={String(r.perSecond)} onChange={(e) => setRate(i, { perSecond: Number(e.target.value) || 0 })} />
+            <input aria-label="Burst" inputMode="numeric" value={String(r.burst)} onChange={(e) => setRate(i, { burst: Math.max(1, Math.round(Number(e.target.value) || 1)) })} />
+            <button className="danger" onClick={() => set({ rateLimits: draft.rateLimits.filter((_, n) => n !== i) })}>
+              Remove
+            </button>
+          </div>
+        ))}
+        <button onClick={() => set({ rateLimits: [...draft.rateLimits, { host: "", perSecond: 1, burst: 1 }] })}>+ Add a limit</button>
+        {state && (
+          <details className="presets">
+            <summary>Presets ({state.presets.length})</summary>
+            <table className="plain">
+              <tbody>
+                {state.presets.map((p) => (
+                  <tr key={p.host}>
+                    <td className="mono">{p.host}</td>
+                    <td>{rate(p)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </details>
+        )}
+      </section>
+      <div className="list-toolbar">
+        <button className="primary" disabled={!dirty} onClick={() => void save()} data-testid="settings-save">
+          Save
+        </button>
+        <button disabled={!dirty} onClick={() => setDraft(saved)}>
+          Discard changes
+        </button>
+      </div>
+      <section className="settings-section" data-testid="resilience-state">
+        <h3>Now</h3>
+        {state && state.breakers.length === 0 && state.limits.length === 0 && <div className="muted">No breaker or limit has been used since the app started.</div>}
+        {state && state.breakers.length > 0 && (
+          <table className="plain">
+            <thead>
+              <tr>
+                <th>Breaker</th>
+                <th>State</th>
+                <th>Failures in a row</th>
+                <th>Changes</th>
+              </tr>
+            </thead>
+            <tbody>
+              {state.breakers.map((b) => (
+                <tr key={b.key} data-testid="breaker-row">
+                  <td className="mono">{b.key}</td>
+                  <td className={b.state === "closed" ? "ok-text" : "error-text"}>
+                    {b.state === "halfOpen" ? "half-open (trial call)" : b.state}
+                    {b.retryInMs !== undefined && b.state === "open" && ` · trial in ${Math.ceil(b.retryInMs / 1000)} s`}
+                  </td>
+                  <td>{b.failures}</td>
+                  <td>{b.transitions}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        {state && state.limits.length > 0 && (
+          <table className="plain">
+            <thead>
+              <tr>
+                <th>Rate limit</th>
+                <th>Configured</th>
+                <th>Now</th>
+                <th>Calls that waited</th>
+              </tr>
+            </thead>
+            <tbody>
+              {state.limits.map((l) => (
+                <tr key={l.host}>
+                  <td className="mono">{l.host}</td>
+                  <td>{rate(l.configured)}</td>
+                  <td>{rate({ perSecond: l.currentPerSecond, burst: l.configured.burst })}</td>
+                  <td>
+                    {l.waits} ({(l.waitedMs / 1000).toFixed(1)} s in all)
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+    </div>
+  );
+}

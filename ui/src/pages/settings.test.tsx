@@ -1,0 +1,60 @@
+import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
+import { afterEach, describe, expect, it } from "vitest";
+import { setTransport } from "../api/client";
+import { DialogHost } from "../components/dialogs";
+import type { AppSettings } from "../gen/AppSettings";
+import type { ResilienceState } from "../gen/ResilienceState";
+import { SettingsPage } from "./Settings";
+
+afterEach(cleanup);
+
+const defaults: AppSettings = {
+  runDataMaxItems: 1000,
+  runDataMaxBytes: 1048576,
+  pruneMaxAgeDays: 30,
+  pruneKeepLast: 10000,
+  rateLimits: [],
+  breakerThreshold: 5,
+  breakerResetSeconds: 30,
+};
+
+const state: ResilienceState = {
+  breakers: [{ key: "api.example.com:443", state: "open", failures: 5, retryInMs: 12000, transitions: 1 }],
+  limits: [{ host: "api.github.com", configured: { perSecond: 5000 / 3600, burst: 50 }, currentPerSecond: 0.69, waits: 3, waitedMs: 4200 }],
+  presets: [{ host: "api.github.com", perSecond: 5000 / 3600, burst: 50 }],
+};
+
+describe("the Settings page", () => {
+  it("edits breaker and rate-limit settings and shows their live state", async () => {
+    const updates: AppSettings[] = [];
+    setTransport(async (command, payload) => {
+      if (command === "settings_get") return defaults;
+      if (command === "resilience_state") return state;
+      if (command === "settings_update") {
+        updates.push(payload as AppSettings);
+        return payload;
+      }
+      throw { code: "internal", message: `unexpected ${command}` };
+    });
+    render(
+      <>
+        <SettingsPage />
+        <DialogHost />
+      </>,
+    );
+    const threshold = await screen.findByLabelText("Failures in a row that open a breaker");
+    expect(screen.getByTestId("breaker-row").textContent).toContain("trial in 12 s");
+    expect(screen.getByTestId("resilience-state").textContent).toContain("41.4/min, bursts of 50");
+    expect(screen.getByTestId<HTMLButtonElement>("settings-save").disabled).toBe(true);
+    fireEvent.change(threshold, { target: { value: "0" } });
+    expect(screen.getByText("A whole number, at least 1.")).toBeTruthy();
+    fireEvent.change(threshold, { target: { value: "3" } });
+    fireEvent.click(screen.getByText("+ Add a limit"));
+    fireEvent.change(screen.getByLabelText("Host"), { target: { value: "connection:github" } });
+    fireEvent.change(screen.getByLabelText("Calls per second"), { target: { value: "2" } });
+    fireEvent.change(screen.getByLabelText("Burst"), { target: { value: "4" } });
+    fireEvent.click(screen.getByTestId("settings-save"));
+    await waitFor(() => expect(updates.length).toBe(1));
+    expect(updates[0]).toEqual({ ...defaults, breakerThreshold: 3, rateLimits: [{ host: "connection:github", perSecond: 2, burst: 4 }] });
+  });
+});
