@@ -4,6 +4,7 @@
 use crate::clock::{millis, rfc3339};
 use crate::expr::{Evaluator, History, NoHistory, ScriptEnv};
 use crate::node::{Input, NodeContext, Outputs, ProgressSink};
+use crate::nodes::flow_batch;
 use crate::nodes::flow_parallel::{self, Strategy};
 use crate::registry::{NodeEntry, Registry};
 use crate::schedule::{Plan, Schedule};
@@ -329,6 +330,8 @@ struct Run {
     triggers_left: usize,
     /// Parallel nodes whose branches are running, by node index.
     parallels: HashMap<usize, ParallelRun>,
+    /// Batch nodes whose loop is running, by node index.
+    batches: HashMap<usize, BatchRun>,
     /// The last nodes of every branch: their main output goes to their Parallel node.
     sinks: std::collections::HashSet<usize>,
     /// Node tasks in flight, so a cancelled branch can stop them.
@@ -349,6 +352,38 @@ struct ParallelRun {
     clock_start: tokio::time::Instant,
     items_in: usize,
     input: Arc<Vec<Item>>,
+}
+
+/// A Batch node running its loop: one batch of items at a time through its region.
+struct BatchRun {
+    size: usize,
+    stop_on_error: bool,
+    rounds_left: u32,
+    members: Vec<usize>,
+    /// The region's nodes from first to last, when they form a simple chain: then every
+    /// result item can be traced back to the batch item it came from.
+    chain: Option<Vec<usize>>,
+    left: usize,
+    /// Every item the node was given, and how many region inputs take each batch.
+    all: Arc<Vec<Item>>,
+    consumers: usize,
+    /// Input positions still to run, and those of the batch running now.
+    queue: std::collections::VecDeque<usize>,
+    current: Vec<usize>,
+    /// Per chain node: the item each of its output items came from.
+    lineage: HashMap<usize, Vec<Option<u32>>>,
+    sink_items: Vec<(usize, Arc<Vec<Item>>)>,
+    /// Batch items that failed somewhere along the chain (with `onError: continue`).
+    item_failures: std::collections::BTreeMap<usize, NodeError>,
+    batch_error: Option<NodeError>,
+    /// Results by input position (`usize::MAX`: not traceable), and failed positions.
+    done: Vec<(usize, Item)>,
+    failed: std::collections::BTreeMap<usize, Vec<Item>>,
+    first_error: Option<NodeError>,
+    batches_run: usize,
+    started_at: DateTime<Utc>,
+    clock_start: tokio::time::Instant,
+    items_in: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -399,6 +434,7 @@ impl Run {
             run_input,
             triggers_left: 0,
             parallels: HashMap::new(),
+            batches: HashMap::new(),
             sinks: Default::default(),
             running: HashMap::new(),
             task_nodes: HashMap::new(),
@@ -555,6 +591,9 @@ impl Run {
             return Ok(());
         }
         if plan.branches.contains_key(&index) && finished.preset.is_none() && finished.result.is_ok() {
+            if self.prepared.workflow.nodes[index].node_type == flow_batch::TYPE {
+                return self.start_batches(finished, plan, schedule);
+            }
             return self.start_branches(finished, plan, schedule);
         }
         let result = self.finish_node(finished, plan, true);
@@ -563,6 +602,16 @@ impl Run {
             schedule.finish(index);
             return Ok(());
         };
+        if self.batches.contains_key(&parallel) {
+            if let Err(error) = &result
+                && error.code == ErrorCode::Cancelled
+                && self.request.cancel.is_cancelled()
+            {
+                return result;
+            }
+            schedule.finish(index);
+            return self.batch_member_done(parallel, index, result.err(), plan, schedule);
+        }
         match result {
             Err(error) if error.code == ErrorCode::Cancelled && self.request.cancel.is_cancelled() => {
                 return Err(error);
@@ -591,6 +640,239 @@ impl Run {
             }
         }
         Ok(())
+    }
+
+    /// A Batch node handed on its items: the first batch starts.
+    fn start_batches(&mut self, finished: Finished, plan: &Plan, schedule: &mut Schedule) -> Result<(), NodeError> {
+        let index = finished.index;
+        let node = self.prepared.workflow.nodes[index].clone();
+        let (size, stop_on_error, rounds) = flow_batch::settings(&node);
+        let (started_at, items_in) = (finished.started_at, finished.items_in);
+        let clock_start = tokio::time::Instant::now() - finished.elapsed;
+        let all = match &finished.result {
+            Ok(outputs) => outputs.get(flow_batch::BATCH).len(),
+            Err(_) => 0,
+        };
+        self.finish_node(finished, plan, false)?;
+        let key = (index, flow_batch::BATCH.to_string());
+        let (items, consumers) = self.slots.remove(&key).unwrap_or_default();
+        debug_assert!(items.len() == all || consumers == 0);
+        let members = plan.branches[&index].first().map(|(_, m)| m.clone()).unwrap_or_default();
+        let chain = chain_of(&members, plan);
+        let run = BatchRun {
+            size,
+            stop_on_error,
+            rounds_left: rounds,
+            chain,
+            left: 0,
+            queue: (0..items.len()).collect(),
+            all: items,
+            consumers,
+            current: Vec::new(),
+            lineage: HashMap::new(),
+            sink_items: Vec::new(),
+            item_failures: Default::default(),
+            batch_error: None,
+            done: Vec::new(),
+            failed: Default::default(),
+            first_error: None,
+            batches_run: 0,
+            started_at,
+            clock_start,
+            items_in,
+            members,
+        };
+        self.batches.insert(index, run);
+        self.next_batch(index, plan, schedule, true)
+    }
+
+    /// Starts the next batch (the first one when `first`), or finishes the node.
+    fn next_batch(&mut self, owner: usize, plan: &Plan, schedule: &mut Schedule, first: bool) -> Result<(), NodeError> {
+        let Some(run) = self.batches.get_mut(&owner) else { return Ok(()) };
+        if run.queue.is_empty() && run.rounds_left > 0 && !run.failed.is_empty() {
+            // Another round, for the failed items only.
+            run.rounds_left -= 1;
+            run.queue = std::mem::take(&mut run.failed).into_keys().collect();
+        }
+        if run.queue.is_empty() || run.members.is_empty() {
+            if run.members.is_empty() {
+                // Nothing is wired after "batch": the items go straight to "done".
+                let all = run.all.clone();
+                run.done.extend(run.queue.drain(..).map(|i| (i, all[i].clone())));
+            }
+            if first {
+                schedule.finish(owner);
+            }
+            return self.finish_batches(owner, plan);
+        }
+        let take = run.size.min(run.queue.len());
+        run.current = run.queue.drain(..take).collect();
+        let items: Vec<Item> = run.current.iter().map(|&i| run.all[i].clone()).collect();
+        run.left = run.members.len();
+        run.lineage.clear();
+        run.sink_items.clear();
+        run.item_failures.clear();
+        run.batch_error = None;
+        let (members, consumers) = (run.members.clone(), run.consumers);
+        self.slots.insert((owner, flow_batch::BATCH.to_string()), (Arc::new(items), consumers));
+        if first {
+            schedule.finish(owner);
+        } else {
+            schedule.reset(&members, &plan.upstream);
+        }
+        Ok(())
+    }
+
+    /// A node of a Batch node's loop finished (with its error when it failed and stopped).
+    fn batch_member_done(
+        &mut self,
+        owner: usize,
+        index: usize,
+        error: Option<NodeError>,
+        plan: &Plan,
+        schedule: &mut Schedule,
+    ) -> Result<(), NodeError> {
+        let sink_items = self.sinks.contains(&index).then(|| self.results.remove(&index).unwrap_or_default());
+        let main_out = self.slots.get(&(index, MAIN.to_string())).map(|(items, _)| items.clone());
+        let Some(run) = self.batches.get_mut(&owner) else { return Ok(()) };
+        if let Some(chain) = &run.chain
+            && chain.contains(&index)
+        {
+            let items = sink_items.clone().or(main_out).unwrap_or_default();
+            run.lineage.insert(index, items.iter().map(|i| i.paired.as_slice().first().map(|p| p.item)).collect());
+            // Items that failed here (and went on carrying their error) fail their batch item.
+            for item in items.iter().filter(|i| i.error.is_some()) {
+                let origin = run.trace(index, item);
+                if origin != usize::MAX
+                    && let Some(error) = item.error.as_deref()
+                {
+                    run.item_failures.entry(origin).or_insert_with(|| error.clone());
+                }
+            }
+        }
+        if let Some(items) = sink_items {
+            run.sink_items.push((index, items));
+        }
+        run.left = run.left.saturating_sub(1);
+        if let Some(error) = error {
+            run.batch_error.get_or_insert(error);
+            // The rest of this batch's loop stops.
+            let members = run.members.clone();
+            for m in members {
+                if schedule.is_finished(m) {
+                    continue;
+                }
+                if let Some(handle) = self.running.get(&m) {
+                    handle.abort();
+                    self.stopped.insert(m, "stopped: another node of this batch failed".into());
+                }
+                schedule.finish(m);
+            }
+            if let Some(run) = self.batches.get_mut(&owner) {
+                run.left = 0;
+            }
+        }
+        if self.batches.get(&owner).is_some_and(|r| r.left == 0) {
+            self.batch_finished(owner, plan, schedule)?;
+        }
+        Ok(())
+    }
+
+    /// One batch went through: sort its results and failures, then go on.
+    fn batch_finished(&mut self, owner: usize, plan: &Plan, schedule: &mut Schedule) -> Result<(), NodeError> {
+        let node_id = self.prepared.workflow.nodes[owner].id.clone();
+        let Some(run) = self.batches.get_mut(&owner) else { return Ok(()) };
+        run.batches_run += 1;
+        let mut failures: Vec<(usize, Item, NodeError)> = Vec::new();
+        if let Some(error) = run.batch_error.take() {
+            for &i in &run.current {
+                let mut item = run.all[i].clone();
+                item.error = Some(Box::new(error.clone()));
+                failures.push((i, item, error.clone()));
+            }
+        } else {
+            let failed = std::mem::take(&mut run.item_failures);
+            let sinks = std::mem::take(&mut run.sink_items);
+            for (sink, items) in sinks {
+                for item in Arc::unwrap_or_clone(items) {
+                    let origin = run.trace(sink, &item);
+                    if failed.contains_key(&origin) {
+                        continue;
+                    }
+                    match item.error.as_deref().cloned() {
+                        Some(error) => failures.push((origin, item, error)),
+                        None => run.done.push((origin, item)),
+                    }
+                }
+            }
+            // A batch item that failed along the way leaves as itself, with its error.
+            for (origin, error) in failed {
+                let mut item = run.all[origin].clone();
+                item.paired = Paired::item(origin);
+                item.error = Some(Box::new(error.clone()));
+                failures.push((origin, item, error));
+            }
+            failures.sort_by_key(|(origin, ..)| *origin);
+        }
+        for (origin, item, error) in failures {
+            run.first_error.get_or_insert(error);
+            if run.stop_on_error {
+                break;
+            }
+            run.failed.entry(origin).or_default().push(item);
+        }
+        let remaining_batches = run.queue.len().div_ceil(run.size);
+        let (done, total) = (run.batches_run, run.batches_run + remaining_batches);
+        let stop = run.stop_on_error && run.first_error.is_some();
+        self.emitter.progress(&node_id, done, total.max(done));
+        if stop {
+            return self.finish_batches(owner, plan);
+        }
+        self.next_batch(owner, plan, schedule, false)
+    }
+
+    /// The loop is over: "done" gets every result in input order, or the node fails.
+    fn finish_batches(&mut self, owner: usize, plan: &Plan) -> Result<(), NodeError> {
+        let Some(run) = self.batches.remove(&owner) else { return Ok(()) };
+        let node = self.prepared.workflow.nodes[owner].clone();
+        let mut outputs = Outputs::new();
+        outputs.extend(flow_batch::BATCH, run.all.iter().cloned());
+        let result = match (&run.first_error, run.stop_on_error) {
+            (Some(error), true) => {
+                let message = format!("batch {} (of {} items) failed: {}", run.batches_run, run.size, error.message);
+                let error = NodeError { message, node_id: None, node_name: None, item_index: None, ..error.clone() };
+                if node.settings.on_error == OnError::Continue {
+                    // Continue: every item leaves "done" carrying the error.
+                    let items = run.all.iter().enumerate().map(|(i, item)| {
+                        let mut item = item.clone();
+                        item.paired = Paired::item(i);
+                        item.error = Some(Box::new(error.clone()));
+                        item
+                    });
+                    outputs.extend(flow_parallel::DONE, items);
+                    Ok(outputs)
+                } else {
+                    Err(error)
+                }
+            }
+            _ => {
+                let mut done = run.done;
+                done.extend(run.failed.into_iter().flat_map(|(i, items)| items.into_iter().map(move |item| (i, item))));
+                done.sort_by_key(|(i, _)| *i);
+                outputs.extend(flow_parallel::DONE, done.into_iter().map(|(_, item)| item));
+                Ok(outputs)
+            }
+        };
+        let finished = Finished {
+            index: owner,
+            preset: None,
+            result,
+            fallback_input: (node.settings.on_error != OnError::Stop).then(|| run.all.clone()),
+            started_at: run.started_at,
+            elapsed: run.clock_start.elapsed(),
+            items_in: run.items_in,
+        };
+        self.finish_node(finished, plan, true)
     }
 
     /// A Parallel node handed its items to its branches: the branches start.
@@ -1163,10 +1445,54 @@ impl Run {
     }
 }
 
-/// Items a node passes on without running: on its main output, or a Parallel node's "done".
+impl BatchRun {
+    /// The input position a result item of `sink` came from, through the chain's lineage;
+    /// `usize::MAX` when the loop is not a simple chain.
+    fn trace(&self, sink: usize, item: &Item) -> usize {
+        let Some(chain) = &self.chain else { return usize::MAX };
+        let Some(mut k) = chain.iter().position(|&n| n == sink) else { return usize::MAX };
+        let mut position = item.paired.as_slice().first().map(|p| p.item as usize);
+        while let Some(pos) = position {
+            if k == 0 {
+                return self.current.get(pos).copied().unwrap_or(usize::MAX);
+            }
+            k -= 1;
+            position = self.lineage.get(&chain[k]).and_then(|l| l.get(pos).copied().flatten()).map(|p| p as usize);
+        }
+        usize::MAX
+    }
+}
+
+/// The loop's nodes in order when each takes one input from the one before it (the first
+/// from the Batch node) and the last is the only sink; otherwise `None`.
+fn chain_of(members: &[usize], plan: &Plan) -> Option<Vec<usize>> {
+    let in_region = |n: &usize| members.contains(n);
+    let first: Vec<usize> = members.iter().copied().filter(|m| !plan.upstream[*m].iter().any(in_region)).collect();
+    let &[mut at] = first.as_slice() else { return None };
+    let mut chain = vec![at];
+    loop {
+        let next: Vec<usize> = plan.downstream[at].iter().copied().filter(|d| in_region(d)).collect();
+        match next.as_slice() {
+            [] => break,
+            [n] if plan.inputs[*n].len() == 1 && plan.inputs[*n][0].len() == 1 => {
+                at = *n;
+                chain.push(at);
+            }
+            _ => return None,
+        }
+    }
+    (chain.len() == members.len()).then_some(chain)
+}
+
+/// Items a node passes on without running: on its main output, or a Parallel or Batch
+/// node's "done".
 fn pass_on(node: &Node, items: Vec<Item>) -> Outputs {
     let mut out = Outputs::new();
-    let port = if node.node_type == flow_parallel::TYPE { flow_parallel::DONE } else { MAIN };
+    let port = if matches!(node.node_type.as_str(), flow_parallel::TYPE | flow_batch::TYPE) {
+        flow_parallel::DONE
+    } else {
+        MAIN
+    };
     out.extend(port, items);
     out
 }

@@ -100,9 +100,10 @@ impl Plan {
         // branches from connecting anywhere else).
         let mut region: Vec<Option<(usize, String)>> = vec![None; n];
         let mut branches = std::collections::HashMap::new();
-        for p in (0..n).filter(|&i| in_run[i] && workflow.nodes[i].node_type == crate::nodes::flow_parallel::TYPE) {
+        for p in (0..n).filter(|&i| in_run[i]) {
+            let Some(outputs) = crate::nodes::region_outputs(&workflow.nodes[p]) else { continue };
             let mut list = Vec::new();
-            for name in crate::nodes::flow_parallel::branch_names(&workflow.nodes[p]) {
+            for name in outputs {
                 let mut members = Vec::new();
                 let mut queue: VecDeque<usize> = edges
                     .iter()
@@ -159,7 +160,7 @@ impl Plan {
     }
 
     /// Nodes in the run that nothing in the run consumes: their output is the run's result.
-    /// Branch nodes hand their items to their Parallel node instead, whose "done" output is a
+    /// Branch nodes hand their items to their Parallel (or Batch) node instead, whose "done" output is a
     /// result when nothing consumes it.
     pub fn leaves(&self) -> Vec<usize> {
         self.order
@@ -221,6 +222,30 @@ impl Schedule {
 
     pub fn is_finished(&self, node: usize) -> bool {
         self.finished[node]
+    }
+
+    /// Makes `nodes` (a Batch node's loop) runnable again: they and what waits for them count
+    /// as unfinished, and those whose inputs are ready are queued.
+    pub fn reset(&mut self, nodes: &[usize], upstream: &[BTreeSet<usize>]) {
+        for &m in nodes {
+            if std::mem::replace(&mut self.finished[m], false) {
+                self.remaining += 1;
+            }
+        }
+        let mut affected: BTreeSet<usize> = nodes.iter().copied().collect();
+        for &m in nodes {
+            affected.extend(self.downstream[m].iter().copied().filter(|d| !self.finished[*d]));
+        }
+        for &a in &affected {
+            self.pending[a] = upstream[a].iter().filter(|u| !self.finished[**u]).count();
+        }
+        let (pending, finished) = (&self.pending, &self.finished);
+        self.ready.retain(|&r| pending[r] == 0 && !finished[r]);
+        for &m in nodes {
+            if self.pending[m] == 0 && !self.ready.contains(&m) {
+                self.ready.push_back(m);
+            }
+        }
     }
 
     /// Records that `node` finished; its downstream nodes may become ready.

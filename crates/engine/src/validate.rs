@@ -628,11 +628,12 @@ pub fn validate_workflow(wf: &Workflow, registry: &Registry) -> Vec<ValidationIs
     issues
 }
 
-/// A Parallel node's branches must be self-contained: a branch's nodes connect only to
+/// A Parallel node's branches (and a Batch node's loop) must be self-contained: a branch's nodes connect only to
 /// each other, nothing outside feeds them, no node belongs to two branches, and branches do
 /// not hold another Parallel node. The rest of the workflow continues from "done".
 fn branch_issues(wf: &Workflow, index_of: &HashMap<&str, usize>) -> Vec<ValidationIssue> {
-    use crate::nodes::flow_parallel::{DONE, TYPE, branch_names};
+    use crate::nodes::flow_parallel::DONE;
+    use crate::nodes::region_outputs;
     let mut issues = Vec::new();
     let edges: Vec<(usize, usize, usize)> = wf
         .connections
@@ -641,8 +642,9 @@ fn branch_issues(wf: &Workflow, index_of: &HashMap<&str, usize>) -> Vec<Validati
         .filter_map(|(ci, c)| Some((ci, *index_of.get(c.from.node.as_str())?, *index_of.get(c.to.node.as_str())?)))
         .collect();
     let mut owner: HashMap<usize, (usize, String)> = HashMap::new();
-    for (p, parallel) in wf.nodes.iter().enumerate().filter(|(_, n)| n.node_type == TYPE) {
-        for branch in branch_names(parallel) {
+    for (p, parallel) in wf.nodes.iter().enumerate() {
+        let Some(outputs) = region_outputs(parallel) else { continue };
+        for branch in outputs {
             let mut members: Vec<usize> = Vec::new();
             let mut queue: Vec<usize> = wf
                 .connections
@@ -659,13 +661,13 @@ fn branch_issues(wf: &Workflow, index_of: &HashMap<&str, usize>) -> Vec<Validati
             }
             for &m in &members {
                 let node = &wf.nodes[m];
-                if node.node_type == TYPE {
+                if region_outputs(node).is_some() {
                     issues.push(
                         ValidationIssue::new(
                             ErrorCode::InvalidWorkflow,
                             format!("$.nodes[{m}]"),
                             format!(
-                                "branch \"{branch}\" of \"{}\" holds another Parallel node, \"{}\"; branches cannot nest yet",
+                                "branch \"{branch}\" of \"{}\" holds another Parallel or Batch node, \"{}\"; they cannot nest yet",
                                 parallel.name, node.name
                             ),
                         )

@@ -8,6 +8,7 @@ pub mod data_limit;
 pub mod data_set;
 pub mod data_sort;
 pub mod data_split_out;
+pub mod flow_batch;
 pub mod flow_if;
 pub mod flow_merge;
 pub mod flow_noop;
@@ -46,6 +47,7 @@ pub fn all() -> Vec<NodeEntry> {
         flow_switch,
         flow_merge,
         flow_parallel,
+        flow_batch,
         data_sort,
         data_limit,
         data_split_out,
@@ -54,6 +56,16 @@ pub fn all() -> Vec<NodeEntry> {
         flow_wait,
         flow_noop,
     ]
+}
+
+/// The outputs whose downstream nodes form regions the executor runs for the node (a
+/// Parallel node's branches, a Batch node's loop); `None` for ordinary nodes.
+pub fn region_outputs(node: &switchyard_model::workflow::Node) -> Option<Vec<String>> {
+    match node.node_type.as_str() {
+        flow_parallel::TYPE => Some(flow_parallel::branch_names(node)),
+        flow_batch::TYPE => Some(vec![flow_batch::BATCH.to_string()]),
+        _ => None,
+    }
 }
 
 /// A version-1 descriptor with one main input (none for triggers) and the given outputs.
