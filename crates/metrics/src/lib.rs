@@ -110,6 +110,12 @@ impl Bucket {
         (finished > 0).then(|| self.succeeded as f64 / finished as f64)
     }
 
+    fn from_counts(r: &BucketRecord) -> Bucket {
+        let (started, succeeded, failed) = (r.started, r.succeeded, r.failed);
+        let (items_in, items_out, retries) = (r.items_in, r.items_out, r.retries);
+        Bucket { started, succeeded, failed, items_in, items_out, retries, ..Bucket::new(r.start_ms, r.width_ms) }
+    }
+
     /// The bucket as stored.
     pub fn to_record(&self) -> BucketRecord {
         let mut bytes = Vec::new();
@@ -136,15 +142,10 @@ impl Bucket {
         let durations: Histogram<u64> = Deserializer::new()
             .deserialize(&mut bytes.as_slice())
             .map_err(|e| MetricsError::Histogram(format!("{e:?}")))?;
-        let mut bucket = Bucket::new(record.start_ms, record.width_ms);
-        bucket.started = record.started;
-        bucket.succeeded = record.succeeded;
-        bucket.failed = record.failed;
-        bucket.items_in = record.items_in;
-        bucket.items_out = record.items_out;
-        bucket.retries = record.retries;
-        bucket.errors = record.errors.clone();
-        let _ = bucket.durations.add(&durations);
+        // Into a histogram of the usual bounds, whatever the stored one had.
+        let mut merged = histogram();
+        merged.add(&durations).map_err(|e| MetricsError::Histogram(format!("{e:?}")))?;
+        let bucket = Bucket { durations: merged, errors: record.errors.clone(), ..Bucket::from_counts(record) };
         Ok(bucket)
     }
 }
