@@ -4,8 +4,8 @@
 use crate::clock::{millis, rfc3339};
 use crate::expr::{Evaluator, History, NoHistory, ScriptEnv};
 use crate::node::{Input, NodeContext, Outputs, ProgressSink};
-use crate::nodes::flow_batch;
 use crate::nodes::flow_parallel::{self, Strategy};
+use crate::nodes::{self, flow_batch};
 use crate::registry::{NodeEntry, Registry};
 use crate::schedule::{Plan, Schedule};
 use crate::services::{RunDataLimits, Services};
@@ -341,6 +341,24 @@ struct Run {
     stopped: HashMap<usize, String>,
 }
 
+/// When a Parallel or Batch node started, for its record once it is done.
+struct Started {
+    at: DateTime<Utc>,
+    clock: tokio::time::Instant,
+    items_in: usize,
+}
+
+impl Started {
+    /// From the node's first part (handing its items on).
+    fn of(finished: &Finished) -> Started {
+        Started {
+            at: finished.started_at,
+            clock: tokio::time::Instant::now() - finished.elapsed,
+            items_in: finished.items_in,
+        }
+    }
+}
+
 /// A Parallel node between sending its items down its branches and its "done".
 struct ParallelRun {
     strategy: Strategy,
@@ -348,9 +366,7 @@ struct ParallelRun {
     timeout: Option<Duration>,
     branches: Vec<BranchRun>,
     branch_items: Vec<(String, Arc<Vec<Item>>)>,
-    started_at: DateTime<Utc>,
-    clock_start: tokio::time::Instant,
-    items_in: usize,
+    started: Started,
     input: Arc<Vec<Item>>,
 }
 
@@ -381,9 +397,7 @@ struct BatchRun {
     failed: std::collections::BTreeMap<usize, Vec<Item>>,
     first_error: Option<NodeError>,
     batches_run: usize,
-    started_at: DateTime<Utc>,
-    clock_start: tokio::time::Instant,
-    items_in: usize,
+    started: Started,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -647,8 +661,7 @@ impl Run {
         let index = finished.index;
         let node = self.prepared.workflow.nodes[index].clone();
         let (size, stop_on_error, rounds) = flow_batch::settings(&node);
-        let (started_at, items_in) = (finished.started_at, finished.items_in);
-        let clock_start = tokio::time::Instant::now() - finished.elapsed;
+        let started = Started::of(&finished);
         let all = match &finished.result {
             Ok(outputs) => outputs.get(flow_batch::BATCH).len(),
             Err(_) => 0,
@@ -677,9 +690,7 @@ impl Run {
             failed: Default::default(),
             first_error: None,
             batches_run: 0,
-            started_at,
-            clock_start,
-            items_in,
+            started,
             members,
         };
         self.batches.insert(index, run);
@@ -758,16 +769,7 @@ impl Run {
             run.batch_error.get_or_insert(error);
             // The rest of this batch's loop stops.
             let members = run.members.clone();
-            for m in members {
-                if schedule.is_finished(m) {
-                    continue;
-                }
-                if let Some(handle) = self.running.get(&m) {
-                    handle.abort();
-                    self.stopped.insert(m, "stopped: another node of this batch failed".into());
-                }
-                schedule.finish(m);
-            }
+            self.stop_nodes(&members, "stopped: another node of this batch failed", schedule);
             if let Some(run) = self.batches.get_mut(&owner) {
                 run.left = 0;
             }
@@ -834,26 +836,12 @@ impl Run {
     /// The loop is over: "done" gets every result in input order, or the node fails.
     fn finish_batches(&mut self, owner: usize, plan: &Plan) -> Result<(), NodeError> {
         let Some(run) = self.batches.remove(&owner) else { return Ok(()) };
-        let node = self.prepared.workflow.nodes[owner].clone();
         let mut outputs = Outputs::new();
         outputs.extend(flow_batch::BATCH, run.all.iter().cloned());
         let result = match (&run.first_error, run.stop_on_error) {
             (Some(error), true) => {
                 let message = format!("batch {} (of {} items) failed: {}", run.batches_run, run.size, error.message);
-                let error = NodeError { message, node_id: None, node_name: None, item_index: None, ..error.clone() };
-                if node.settings.on_error == OnError::Continue {
-                    // Continue: every item leaves "done" carrying the error.
-                    let items = run.all.iter().enumerate().map(|(i, item)| {
-                        let mut item = item.clone();
-                        item.paired = Paired::item(i);
-                        item.error = Some(Box::new(error.clone()));
-                        item
-                    });
-                    outputs.extend(flow_parallel::DONE, items);
-                    Ok(outputs)
-                } else {
-                    Err(error)
-                }
+                Err(NodeError { message, node_id: None, node_name: None, item_index: None, ..error.clone() })
             }
             _ => {
                 let mut done = run.done;
@@ -863,14 +851,28 @@ impl Run {
                 Ok(outputs)
             }
         };
+        self.owner_done(owner, result, run.all, &run.started, plan)
+    }
+
+    /// Records and reports a Parallel or Batch node once it is done. Its *On error* applies
+    /// as for any node: with *continue*, its input items leave "done" carrying the error.
+    fn owner_done(
+        &mut self,
+        index: usize,
+        result: Result<Outputs, NodeError>,
+        input: Arc<Vec<Item>>,
+        started: &Started,
+        plan: &Plan,
+    ) -> Result<(), NodeError> {
+        let on_error = self.prepared.workflow.nodes[index].settings.on_error;
         let finished = Finished {
-            index: owner,
+            index,
             preset: None,
             result,
-            fallback_input: (node.settings.on_error != OnError::Stop).then(|| run.all.clone()),
-            started_at: run.started_at,
-            elapsed: run.clock_start.elapsed(),
-            items_in: run.items_in,
+            fallback_input: (on_error != OnError::Stop).then_some(input),
+            started_at: started.at,
+            elapsed: started.clock.elapsed(),
+            items_in: started.items_in,
         };
         self.finish_node(finished, plan, true)
     }
@@ -881,8 +883,7 @@ impl Run {
         let node = self.prepared.workflow.nodes[index].clone();
         let (strategy, timeout) = flow_parallel::settings(&node);
         let input = finished.fallback_input.clone().unwrap_or_default();
-        let (started_at, items_in) = (finished.started_at, finished.items_in);
-        let clock_start = tokio::time::Instant::now() - finished.elapsed;
+        let started = Started::of(&finished);
         self.finish_node(finished, plan, false)?;
         let branch_items = plan.branches[&index]
             .iter()
@@ -911,9 +912,7 @@ impl Run {
                 timeout,
                 branches,
                 branch_items,
-                started_at,
-                clock_start,
-                items_in,
+                started,
                 input,
             },
         );
@@ -962,7 +961,13 @@ impl Run {
             .and_then(|p| p.branches.iter().find(|b| b.name == branch))
             .map(|b| b.members.clone())
             .unwrap_or_default();
-        for m in members {
+        self.stop_nodes(&members, reason, schedule);
+    }
+
+    /// Marks unfinished `nodes` finished, stopping those that run (they are recorded as
+    /// stopped, with `reason`, when their task ends).
+    fn stop_nodes(&mut self, nodes: &[usize], reason: &str, schedule: &mut Schedule) {
+        for &m in nodes {
             if schedule.is_finished(m) {
                 continue;
             }
@@ -1060,18 +1065,8 @@ impl Run {
                 format!("stopped: the Parallel node failed before branch \"{}\" finished", b.name)
             };
             let members = b.members.clone();
-            for m in members {
-                if schedule.is_finished(m) {
-                    continue;
-                }
-                if let Some(handle) = self.running.get(&m) {
-                    handle.abort();
-                    self.stopped.insert(m, reason.clone());
-                }
-                schedule.finish(m);
-            }
+            self.stop_nodes(&members, &reason, schedule);
         }
-        let node = self.prepared.workflow.nodes[parallel].clone();
         let mut outputs = Outputs::new();
         for (name, items) in &run.branch_items {
             outputs.extend(name, items.iter().cloned());
@@ -1100,31 +1095,9 @@ impl Run {
                     cause.message
                 ),
             };
-            let error = NodeError { message, node_id: None, node_name: None, item_index: None, ..cause };
-            if node.settings.on_error == OnError::Continue {
-                // Continue: the items carry the error out of "done".
-                let items = run.input.iter().enumerate().map(|(i, item)| {
-                    let mut item = item.clone();
-                    item.paired = Paired::item(i);
-                    item.error = Some(Box::new(error.clone()));
-                    item
-                });
-                outputs.extend(flow_parallel::DONE, items);
-                Ok(outputs)
-            } else {
-                Err(error)
-            }
+            Err(NodeError { message, node_id: None, node_name: None, item_index: None, ..cause })
         };
-        let finished = Finished {
-            index: parallel,
-            preset: None,
-            result,
-            fallback_input: (node.settings.on_error != OnError::Stop).then(|| run.input.clone()),
-            started_at: run.started_at,
-            elapsed: run.clock_start.elapsed(),
-            items_in: run.items_in,
-        };
-        self.finish_node(finished, plan, true)
+        self.owner_done(parallel, result, run.input, &run.started, plan)
     }
 
     /// Gathers a node's inputs, then either finishes it at once (skipped, disabled, pinned)
@@ -1332,7 +1305,7 @@ impl Run {
                         return Err(error);
                     }
                     (policy, Some(input), _) => {
-                        let port = if policy == OnError::Continue { MAIN } else { ERROR_OUTPUT };
+                        let port = if policy == OnError::Continue { nodes::result_port(&node) } else { ERROR_OUTPUT };
                         let items = Arc::unwrap_or_clone(input)
                             .into_iter()
                             .enumerate()
@@ -1388,9 +1361,9 @@ impl Run {
 
         let is_leaf = self.leaves.contains(&index) || self.sinks.contains(&index);
         let is_parallel = plan.branches.contains_key(&index);
-        // A Parallel node's result is its "done" output; once done, its branch outputs have
-        // been taken already.
-        let result_port = if is_parallel { flow_parallel::DONE } else { MAIN };
+        // A Parallel or Batch node's result is its "done" output; once done, its branch
+        // outputs have been taken already.
+        let result_port = nodes::result_port(&node);
         let mut history_outputs = Vec::new();
         for (name, items) in ports {
             let consumers = if is_parallel && announce && name != flow_parallel::DONE {
@@ -1488,12 +1461,7 @@ fn chain_of(members: &[usize], plan: &Plan) -> Option<Vec<usize>> {
 /// node's "done".
 fn pass_on(node: &Node, items: Vec<Item>) -> Outputs {
     let mut out = Outputs::new();
-    let port = if matches!(node.node_type.as_str(), flow_parallel::TYPE | flow_batch::TYPE) {
-        flow_parallel::DONE
-    } else {
-        MAIN
-    };
-    out.extend(port, items);
+    out.extend(nodes::result_port(node), items);
     out
 }
 

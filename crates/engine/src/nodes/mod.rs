@@ -68,6 +68,11 @@ pub fn region_outputs(node: &switchyard_model::workflow::Node) -> Option<Vec<Str
     }
 }
 
+/// The output that carries a node's result: "done" for Parallel and Batch nodes, else main.
+pub fn result_port(node: &switchyard_model::workflow::Node) -> &'static str {
+    if region_outputs(node).is_some() { flow_parallel::DONE } else { switchyard_model::workflow::MAIN }
+}
+
 /// A version-1 descriptor with one main input (none for triggers) and the given outputs.
 pub(crate) fn descriptor(
     node_type: &str,
