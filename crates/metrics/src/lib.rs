@@ -37,12 +37,10 @@ fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_MICROS, 3).expect("valid histogram bounds")
 }
 
-/// Counts and durations of one series (a workflow, or a node of it) over one time bucket.
-#[derive(Debug, Clone)]
-pub struct Bucket {
-    /// Start of the bucket (Unix ms, a multiple of `width_ms`).
-    pub start_ms: i64,
-    pub width_ms: i64,
+/// What a bucket counts, in memory and as stored.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Counts {
     pub started: u64,
     pub succeeded: u64,
     pub failed: u64,
@@ -51,46 +49,10 @@ pub struct Bucket {
     pub retries: u64,
     /// Errors by class (`transient`, `rate_limit`, …).
     pub errors: BTreeMap<String, u64>,
-    /// Durations of finished runs or node runs, in microseconds.
-    pub durations: Histogram<u64>,
 }
 
-impl Bucket {
-    pub fn new(start_ms: i64, width_ms: i64) -> Bucket {
-        Bucket {
-            start_ms,
-            width_ms,
-            started: 0,
-            succeeded: 0,
-            failed: 0,
-            items_in: 0,
-            items_out: 0,
-            retries: 0,
-            errors: BTreeMap::new(),
-            durations: histogram(),
-        }
-    }
-
-    /// A finished run (or node run) of `micros` microseconds.
-    pub fn finished(&mut self, outcome: Outcome, micros: u64) {
-        match outcome {
-            Outcome::Success => self.succeeded += 1,
-            Outcome::Failure => self.failed += 1,
-        }
-        self.durations.saturating_record(micros.clamp(1, MAX_MICROS));
-    }
-
-    pub fn error(&mut self, class: &str) {
-        *self.errors.entry(class.to_string()).or_default() += 1;
-    }
-
-    /// The duration at `percentile` (0–100), in microseconds; `None` without finished runs.
-    pub fn percentile(&self, percentile: f64) -> Option<u64> {
-        (!self.durations.is_empty()).then(|| self.durations.value_at_percentile(percentile))
-    }
-
-    /// Adds another bucket's counts and durations into this one.
-    pub fn merge(&mut self, other: &Bucket) {
+impl Counts {
+    fn merge(&mut self, other: &Counts) {
         self.started += other.started;
         self.succeeded += other.succeeded;
         self.failed += other.failed;
@@ -100,20 +62,54 @@ impl Bucket {
         for (class, n) in &other.errors {
             *self.errors.entry(class.clone()).or_default() += n;
         }
+    }
+}
+
+/// Counts and durations of one series (a workflow, or a node of it) over one time bucket.
+#[derive(Debug, Clone)]
+pub struct Bucket {
+    /// Start of the bucket (Unix ms, a multiple of `width_ms`).
+    pub start_ms: i64,
+    pub width_ms: i64,
+    pub counts: Counts,
+    /// Durations of finished runs or node runs, in microseconds.
+    pub durations: Histogram<u64>,
+}
+
+impl Bucket {
+    pub fn new(start_ms: i64, width_ms: i64) -> Bucket {
+        Bucket { start_ms, width_ms, counts: Counts::default(), durations: histogram() }
+    }
+
+    /// A finished run (or node run) of `micros` microseconds.
+    pub fn finished(&mut self, outcome: Outcome, micros: u64) {
+        match outcome {
+            Outcome::Success => self.counts.succeeded += 1,
+            Outcome::Failure => self.counts.failed += 1,
+        }
+        self.durations.saturating_record(micros.clamp(1, MAX_MICROS));
+    }
+
+    pub fn error(&mut self, class: &str) {
+        *self.counts.errors.entry(class.to_string()).or_default() += 1;
+    }
+
+    /// The duration at `percentile` (0–100), in microseconds; `None` without finished runs.
+    pub fn percentile(&self, percentile: f64) -> Option<u64> {
+        (!self.durations.is_empty()).then(|| self.durations.value_at_percentile(percentile))
+    }
+
+    /// Adds another bucket's counts and durations into this one.
+    pub fn merge(&mut self, other: &Bucket) {
+        self.counts.merge(&other.counts);
         // Same bounds and precision on both sides: adding cannot fail.
         let _ = self.durations.add(&other.durations);
     }
 
     /// Success rate of the finished runs, 0–1.
     pub fn success_rate(&self) -> Option<f64> {
-        let finished = self.succeeded + self.failed;
-        (finished > 0).then(|| self.succeeded as f64 / finished as f64)
-    }
-
-    fn from_counts(r: &BucketRecord) -> Bucket {
-        let (started, succeeded, failed) = (r.started, r.succeeded, r.failed);
-        let (items_in, items_out, retries) = (r.items_in, r.items_out, r.retries);
-        Bucket { started, succeeded, failed, items_in, items_out, retries, ..Bucket::new(r.start_ms, r.width_ms) }
+        let finished = self.counts.succeeded + self.counts.failed;
+        (finished > 0).then(|| self.counts.succeeded as f64 / finished as f64)
     }
 
     /// The bucket as stored.
@@ -124,13 +120,7 @@ impl Bucket {
         BucketRecord {
             start_ms: self.start_ms,
             width_ms: self.width_ms,
-            started: self.started,
-            succeeded: self.succeeded,
-            failed: self.failed,
-            items_in: self.items_in,
-            items_out: self.items_out,
-            retries: self.retries,
-            errors: self.errors.clone(),
+            counts: self.counts.clone(),
             durations: base64::engine::general_purpose::STANDARD.encode(bytes),
         }
     }
@@ -145,7 +135,12 @@ impl Bucket {
         // Into a histogram of the usual bounds, whatever the stored one had.
         let mut merged = histogram();
         merged.add(&durations).map_err(|e| MetricsError::Histogram(format!("{e:?}")))?;
-        let bucket = Bucket { durations: merged, errors: record.errors.clone(), ..Bucket::from_counts(record) };
+        let bucket = Bucket {
+            start_ms: record.start_ms,
+            width_ms: record.width_ms,
+            counts: record.counts.clone(),
+            durations: merged,
+        };
         Ok(bucket)
     }
 }
@@ -156,13 +151,8 @@ impl Bucket {
 pub struct BucketRecord {
     pub start_ms: i64,
     pub width_ms: i64,
-    pub started: u64,
-    pub succeeded: u64,
-    pub failed: u64,
-    pub items_in: u64,
-    pub items_out: u64,
-    pub retries: u64,
-    pub errors: BTreeMap<String, u64>,
+    #[serde(flatten)]
+    pub counts: Counts,
     /// The duration histogram, HDR V2 format, base64.
     pub durations: String,
 }
@@ -291,12 +281,12 @@ mod tests {
             let micros = 1_000 + (i as u64 * 7_919) % 500_000;
             let outcome = if i % 25 == 0 { Outcome::Failure } else { Outcome::Success };
             let b = series.minute(at);
-            b.started += 1;
+            b.counts.started += 1;
             b.finished(outcome, micros);
             if outcome == Outcome::Failure {
                 b.error("transient");
             }
-            reference.started += 1;
+            reference.counts.started += 1;
             reference.finished(outcome, micros);
         }
         let before = series.total(T0, T0 + 3 * HOUR_MS);
@@ -304,15 +294,15 @@ mod tests {
         series.age(T0 + 2 * HOUR_MS + 30 * MINUTE_MS);
         assert_eq!((series.hour_count(), series.minute_count()), (3, 30), "the third hour is partly aged");
         let after = series.total(T0, T0 + 3 * HOUR_MS);
-        assert_eq!((after.started, after.succeeded, after.failed), (before.started, before.succeeded, before.failed));
-        assert_eq!(after.errors["transient"], 44);
+        assert_eq!(after.counts, before.counts);
+        assert_eq!(after.counts.errors["transient"], 44);
         for p in [50.0, 95.0, 99.0] {
             assert_eq!(after.percentile(p), before.percentile(p), "p{p} unchanged by ageing");
             assert_eq!(after.percentile(p), reference.percentile(p), "p{p} as if recorded in one histogram");
         }
         // Retention drops whole hours.
         series.forget(T0 + HOUR_MS);
-        assert_eq!(series.total(T0, T0 + HOUR_MS).started, 0);
+        assert_eq!(series.total(T0, T0 + HOUR_MS).counts.started, 0);
     }
 
     #[test]
@@ -320,8 +310,8 @@ mod tests {
         let mut series = Series::default();
         for i in 0..500 {
             let b = series.minute(T0 + i * 1_000);
-            b.started += 1;
-            b.items_in += 3;
+            b.counts.started += 1;
+            b.counts.items_in += 3;
             b.finished(Outcome::Success, 250 + i as u64);
         }
         series.age(T0 + 5 * MINUTE_MS);
@@ -329,7 +319,7 @@ mod tests {
         let json = serde_json::to_string(&records).unwrap();
         let restored = Series::from_records(&serde_json::from_str::<Vec<BucketRecord>>(&json).unwrap()).unwrap();
         let (a, b) = (series.total(T0, T0 + HOUR_MS), restored.total(T0, T0 + HOUR_MS));
-        assert_eq!((a.started, a.items_in), (b.started, b.items_in));
+        assert_eq!(a.counts, b.counts);
         assert_eq!(a.percentile(99.0), b.percentile(99.0));
         let mut broken = records[0].clone();
         broken.durations = "not base64!".into();
