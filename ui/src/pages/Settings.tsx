@@ -2,33 +2,11 @@
 // (with the presets and the live state of every breaker and limit in use).
 import { useCallback, useEffect, useState } from "react";
 import { call, errorMessage } from "../api/client";
+import { NumberField } from "../components/NumberField";
 import { toast } from "../components/toasts";
 import type { AppSettings } from "../gen/AppSettings";
 import type { HostRate } from "../gen/HostRate";
 import type { ResilienceState } from "../gen/ResilienceState";
-
-function NumberSetting({ id, label, value, min, hint, onChange }: { id: string; label: string; value: number; min: number; hint: string; onChange: (n: number) => void }) {
-  const [text, setText] = useState(String(value));
-  useEffect(() => setText(String(value)), [value]);
-  const n = Number(text);
-  const bad = text.trim() === "" || !Number.isInteger(n) || n < min;
-  return (
-    <div className="field">
-      <label htmlFor={id}>{label}</label>
-      <input
-        id={id}
-        inputMode="numeric"
-        value={text}
-        onChange={(e) => {
-          setText(e.target.value);
-          const v = Number(e.target.value);
-          if (e.target.value.trim() !== "" && Number.isInteger(v) && v >= min) onChange(v);
-        }}
-      />
-      {bad ? <div className="problem">A whole number, at least {min}.</div> : <div className="hint">{hint}</div>}
-    </div>
-  );
-}
 
 function rate(r: { perSecond: number; burst: number }): string {
   const perMinute = r.perSecond * 60;
@@ -79,17 +57,17 @@ export function SettingsPage() {
       <section className="settings-section">
         <h3>Execution history</h3>
         <div className="field-grid">
-          <NumberSetting id="set-items" label="Items kept per node output" value={draft.runDataMaxItems} min={1} hint="More are counted but not stored." onChange={(n) => set({ runDataMaxItems: n })} />
-          <NumberSetting id="set-bytes" label="Bytes kept per node" value={draft.runDataMaxBytes} min={1024} hint="JSON size of a node's stored items." onChange={(n) => set({ runDataMaxBytes: n })} />
-          <NumberSetting id="set-age" label="Delete runs older than (days)" value={draft.pruneMaxAgeDays} min={0} hint="0 keeps them forever." onChange={(n) => set({ pruneMaxAgeDays: n })} />
-          <NumberSetting id="set-keep" label="Keep at most (runs)" value={draft.pruneKeepLast} min={0} hint="0 means no limit." onChange={(n) => set({ pruneKeepLast: n })} />
+          <NumberField whole id="set-items" label="Items kept per node output" value={draft.runDataMaxItems} min={1} hint="More are counted but not stored." onChange={(n) => set({ runDataMaxItems: n })} />
+          <NumberField whole id="set-bytes" label="Bytes kept per node" value={draft.runDataMaxBytes} min={1024} hint="JSON size of a node's stored items." onChange={(n) => set({ runDataMaxBytes: n })} />
+          <NumberField whole id="set-age" label="Delete runs older than (days)" value={draft.pruneMaxAgeDays} min={0} hint="0 keeps them forever." onChange={(n) => set({ pruneMaxAgeDays: n })} />
+          <NumberField whole id="set-keep" label="Keep at most (runs)" value={draft.pruneKeepLast} min={0} hint="0 means no limit." onChange={(n) => set({ pruneKeepLast: n })} />
         </div>
       </section>
       <section className="settings-section">
         <h3>Circuit breakers</h3>
         <div className="field-grid">
-          <NumberSetting id="set-threshold" label="Failures in a row that open a breaker" value={draft.breakerThreshold} min={1} hint="5xx answers, timeouts and network errors count." onChange={(n) => set({ breakerThreshold: n })} />
-          <NumberSetting id="set-reset" label="Seconds before a trial call" value={draft.breakerResetSeconds} min={1} hint="While open, calls fail at once." onChange={(n) => set({ breakerResetSeconds: n })} />
+          <NumberField whole id="set-threshold" label="Failures in a row that open a breaker" value={draft.breakerThreshold} min={1} hint="5xx answers, timeouts and network errors count." onChange={(n) => set({ breakerThreshold: n })} />
+          <NumberField whole id="set-reset" label="Seconds before a trial call" value={draft.breakerResetSeconds} min={1} hint="While open, calls fail at once." onChange={(n) => set({ breakerResetSeconds: n })} />
         </div>
       </section>
       <section className="settings-section">

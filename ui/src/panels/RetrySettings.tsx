@@ -1,5 +1,5 @@
 // A node's retry policy and (for nodes that call out per item) its item concurrency.
-import { useEffect, useState } from "react";
+import { NumberField } from "../components/NumberField";
 import type { Backoff } from "../gen/Backoff";
 import type { ErrorClass } from "../gen/ErrorClass";
 import type { Jitter } from "../gen/Jitter";
@@ -69,29 +69,6 @@ function seconds(ms: number): string {
   return ms >= 1000 ? `${+(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`;
 }
 
-function NumberField({ id, label, value, min, max, step, onChange, hint }: { id: string; label: string; value: number; min: number; max: number; step?: number; onChange: (n: number) => void; hint?: string }) {
-  const [text, setText] = useState(String(value));
-  useEffect(() => setText(String(value)), [value]);
-  const n = Number(text);
-  const problem = text.trim() === "" || !Number.isFinite(n) || n < min || n > max ? `From ${min} to ${max}.` : null;
-  return (
-    <div className="field">
-      <label htmlFor={id}>{label}</label>
-      <input
-        id={id}
-        inputMode="decimal"
-        value={text}
-        onChange={(e) => {
-          setText(e.target.value);
-          const v = Number(e.target.value);
-          if (e.target.value.trim() !== "" && Number.isFinite(v) && v >= min && v <= max) onChange(step === 1 ? Math.round(v) : v);
-        }}
-      />
-      {problem ? <div className="problem">{problem}</div> : hint ? <div className="hint">{hint}</div> : null}
-    </div>
-  );
-}
-
 export function RetrySettings({ settings, perItem, onSettings }: { settings: NodeSettings; perItem: boolean; onSettings: (s: Partial<NodeSettings>) => void }) {
   const policy: RetryPolicy = { ...DEFAULT_RETRY, ...(settings.retry ?? {}) };
   const set = (change: Partial<RetryPolicy>) => onSettings({ retry: { ...policy, ...change } });
@@ -106,7 +83,7 @@ export function RetrySettings({ settings, perItem, onSettings }: { settings: Nod
           value={settings.concurrency ?? 1}
           min={1}
           max={50}
-          step={1}
+          whole
           onChange={(n) => onSettings({ concurrency: n })}
           hint="Calls made at once; the output keeps the input's order."
         />
@@ -120,7 +97,7 @@ export function RetrySettings({ settings, perItem, onSettings }: { settings: Nod
       {enabled && (
         <>
           <div className="field-grid">
-            <NumberField id="retry-max-tries" label="Tries in all" value={policy.maxTries} min={2} max={20} step={1} onChange={(n) => set({ maxTries: n })} />
+            <NumberField id="retry-max-tries" label="Tries in all" value={policy.maxTries} min={2} max={20} whole onChange={(n) => set({ maxTries: n })} />
             <div className="field">
               <label htmlFor="retry-backoff">Wait grows</label>
               <select id="retry-backoff" value={policy.backoff} onChange={(e) => set({ backoff: e.target.value as Backoff })}>
@@ -131,9 +108,9 @@ export function RetrySettings({ settings, perItem, onSettings }: { settings: Nod
                 ))}
               </select>
             </div>
-            <NumberField id="retry-initial" label="First wait (ms)" value={policy.initialDelayMs} min={0} max={3600000} step={1} onChange={(n) => set({ initialDelayMs: n })} />
+            <NumberField id="retry-initial" label="First wait (ms)" value={policy.initialDelayMs} min={0} max={3600000} whole onChange={(n) => set({ initialDelayMs: n })} />
             {policy.backoff === "exponential" && <NumberField id="retry-factor" label="Factor" value={policy.factor} min={1} max={10} onChange={(n) => set({ factor: n })} />}
-            <NumberField id="retry-max-delay" label="Longest wait (ms)" value={policy.maxDelayMs} min={0} max={3600000} step={1} onChange={(n) => set({ maxDelayMs: n })} />
+            <NumberField id="retry-max-delay" label="Longest wait (ms)" value={policy.maxDelayMs} min={0} max={3600000} whole onChange={(n) => set({ maxDelayMs: n })} />
             <div className="field">
               <label htmlFor="retry-jitter">Jitter</label>
               <select id="retry-jitter" value={policy.jitter} onChange={(e) => set({ jitter: e.target.value as Jitter })}>
