@@ -437,6 +437,7 @@ export function Connections() {
       )}
       {form && (
         <AccountForm
+          key={form.account?.id ?? "new"}
           types={types}
           accounts={accounts}
           initial={form}

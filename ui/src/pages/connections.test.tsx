@@ -155,6 +155,8 @@ describe("the Connections page", () => {
     fireEvent.change(within(form).getByLabelText("Test URL"), { target: { value: "http://127.0.0.1:9/me" } });
     fireEvent.click(within(form).getByText("Add"));
     const row = await screen.findByTestId("account-ci");
+    // The list refreshes before the form closes: wait for both.
+    await waitFor(() => expect(screen.queryByTestId("account-form")).toBeNull());
     expect(api.calls.find(([c]) => c === "account_add")?.[1]).toEqual({
       connectionType: "http.bearer",
       label: "ci",
