@@ -1,6 +1,6 @@
 // A labelled number input that keeps what is typed, reports an out-of-range value under the
 // field, and hands on only valid numbers.
-import { useEffect, useState } from "react";
+import { useState } from "react";
 
 interface Props {
   id: string;
@@ -16,7 +16,13 @@ interface Props {
 
 export function NumberField({ id, label, value, min, max, whole, hint, onChange }: Props) {
   const [text, setText] = useState(String(value));
-  useEffect(() => setText(String(value)), [value]);
+  // A new value from outside (undo, a reload) replaces the text. Done while rendering, not in
+  // an effect, so a late effect can never overwrite what was just typed.
+  const [shown, setShown] = useState(value);
+  if (shown !== value) {
+    setShown(value);
+    setText(String(value));
+  }
   const valid = (t: string) => {
     const n = Number(t);
     return t.trim() !== "" && Number.isFinite(n) && n >= min && (max === undefined || n <= max) && (!whole || Number.isInteger(n));

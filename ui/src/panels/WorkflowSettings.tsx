@@ -2,6 +2,7 @@
 // type uses in this workflow.
 import { useEffect, useMemo, useState } from "react";
 import { call } from "../api/client";
+import { NumberField } from "../components/NumberField";
 import type { Workflow } from "../gen/Workflow";
 import type { WorkflowSettings as Settings } from "../gen/WorkflowSettings";
 import type { WorkflowSummary } from "../gen/WorkflowSummary";
@@ -25,16 +26,12 @@ function timeZones(): string[] {
 
 export function WorkflowSettingsPanel({ workflow, readOnly, onChange, onManageConnections, onClose }: Props) {
   const [others, setOthers] = useState<WorkflowSummary[]>([]);
-  const [timeout, setTimeoutText] = useState(String(workflow.settings.timeoutSeconds));
-  useEffect(() => setTimeoutText(String(workflow.settings.timeoutSeconds)), [workflow.settings.timeoutSeconds]);
   useEffect(() => {
     call("workflow_list", {})
       .then((r) => setOthers(r.workflows.filter((w) => w.id !== workflow.id)))
       .catch(() => setOthers([]));
   }, [workflow.id]);
   const zones = useMemo(timeZones, []);
-  const timeoutValue = Number(timeout);
-  const timeoutProblem = timeout.trim() === "" || !Number.isInteger(timeoutValue) || timeoutValue < 1 ? "A whole number of seconds, at least 1." : null;
   const errorWorkflowMissing = workflow.settings.errorWorkflow !== null && !others.some((w) => w.id === workflow.settings.errorWorkflow);
   return (
     <aside className="side" aria-label="Workflow settings" data-testid="workflow-settings">
@@ -45,20 +42,15 @@ export function WorkflowSettingsPanel({ workflow, readOnly, onChange, onManageCo
         </button>
       </header>
       <fieldset className="body" disabled={readOnly} style={{ border: "none", margin: 0, minInlineSize: 0 }}>
-        <div className="field">
-          <label htmlFor="wf-timeout">Run timeout (seconds)</label>
-          <input
-            id="wf-timeout"
-            inputMode="numeric"
-            value={timeout}
-            onChange={(e) => {
-              setTimeoutText(e.target.value);
-              const n = Number(e.target.value);
-              if (Number.isInteger(n) && n >= 1) onChange({ timeoutSeconds: n });
-            }}
-          />
-          {timeoutProblem ? <div className="problem">{timeoutProblem}</div> : <div className="hint">The whole run is cancelled after this long.</div>}
-        </div>
+        <NumberField
+          id="wf-timeout"
+          label="Run timeout (seconds)"
+          value={workflow.settings.timeoutSeconds}
+          min={1}
+          whole
+          hint="The whole run is cancelled after this long."
+          onChange={(n) => onChange({ timeoutSeconds: n })}
+        />
         <div className="field">
           <label htmlFor="wf-timezone">Time zone</label>
           <input id="wf-timezone" list="wf-timezones" value={workflow.settings.timezone} onChange={(e) => onChange({ timezone: e.target.value })} />
