@@ -103,5 +103,7 @@ impl Api {
 
     fn account_changed(&self, id: &str) {
         self.inner.host.emit(ApiEvent::Account { id: id.to_string() });
+        // A signing secret may have changed.
+        self.triggers_changed();
     }
 }

@@ -48,7 +48,12 @@ impl Api {
             started_before: (settings.prune_max_age_days > 0).then(|| self.days_ago(settings.prune_max_age_days)),
             keep_last: (settings.prune_keep_last > 0).then_some(settings.prune_keep_last),
         };
-        self.blocking(move |store| Ok(store.history().prune(&rule)?)).await
+        let keep_deliveries = settings.delivery_log_keep.max(1);
+        self.blocking(move |store| {
+            store.triggers().prune_deliveries(keep_deliveries)?;
+            Ok(store.history().prune(&rule)?)
+        })
+        .await
     }
 
     pub async fn settings_get(&self, _: Empty) -> ApiResult<AppSettings> {
@@ -92,6 +97,18 @@ impl Api {
                 )));
             }
         }
+        if settings.webhook_max_body_bytes < 1024 {
+            return Err(ApiError::bad_request("webhookMaxBodyBytes must be at least 1024"));
+        }
+        if settings.webhook_bind.trim().parse::<std::net::IpAddr>().is_err()
+            && settings.webhook_bind.trim() != "localhost"
+        {
+            return Err(ApiError::bad_request(format!(
+                "webhookBind must be an IP address such as 127.0.0.1 (this computer only) or 0.0.0.0 (every interface), found \"{}\"",
+                settings.webhook_bind
+            )));
+        }
+        let before = self.stored_settings();
         let value = serde_json::to_value(&settings).unwrap_or_default();
         let settings = self
             .blocking(move |store| {
@@ -100,6 +117,12 @@ impl Api {
             })
             .await?;
         self.apply_resilience(&settings);
+        let listening = self.inner.triggers_running();
+        if listening && (before.webhook_port != settings.webhook_port || before.webhook_bind != settings.webhook_bind) {
+            self.start_triggers().await?;
+        } else {
+            self.triggers_changed();
+        }
         Ok(settings)
     }
 

@@ -10,6 +10,7 @@ pub mod files;
 mod manifest;
 mod preview;
 mod runs;
+mod triggers;
 pub mod types;
 mod workflows;
 
@@ -54,6 +55,7 @@ pub(crate) struct Inner {
     /// Runs in progress, by execution id.
     pub(crate) runs: Mutex<HashMap<String, CancellationToken>>,
     pub(crate) last_prune: Mutex<Option<std::time::Instant>>,
+    pub(crate) triggers: triggers::TriggerState,
 }
 
 /// The API: cheap to clone, safe to share.
@@ -108,6 +110,7 @@ impl Api {
                 data_dir: data_dir.to_path_buf(),
                 runs: Mutex::new(HashMap::new()),
                 last_prune: Mutex::new(None),
+                triggers: triggers::TriggerState::default(),
             }),
         };
         api.apply_resilience(&api.stored_settings());

@@ -142,4 +142,18 @@ manifest! {
     settings_update(AppSettings) -> AppSettings;
     /// Circuit breakers (per host and account) and rate limits as they stand.
     resilience_state(Empty) -> ResilienceState;
+    /// Activates a workflow (its Webhook and Schedule triggers are served) or pauses it.
+    workflow_activate(WorkflowActivateRequest) -> WorkflowRecord;
+    /// Every Webhook trigger of every workflow, with the listener's state.
+    webhook_list(Empty) -> WebhookListResponse;
+    /// The delivery log, newest first.
+    webhook_deliveries(DeliveryListRequest) -> DeliveryListResponse;
+    /// Listens for one test event per Webhook trigger of the editor's workflow (120 s).
+    webhook_listen_test(TestListenRequest) -> TestListenResponse;
+    /// Stops listening for a test event.
+    webhook_stop_test(IdRequest) -> Empty;
+    /// Sends a sample payload to an endpoint, signed the way the endpoint checks.
+    webhook_send_sample(SampleSendRequest) -> SampleSendResponse;
+    /// Every Schedule trigger of the active workflows, with its next fire time.
+    schedule_list(Empty) -> ScheduleListResponse;
 }

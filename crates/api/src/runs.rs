@@ -7,7 +7,7 @@ use crate::{Api, Host};
 use serde_json::json;
 use std::sync::Arc;
 use switchyard_engine::clock::rfc3339;
-use switchyard_engine::{RunDataLimits, RunListener, RunOutcome, RunRequest};
+use switchyard_engine::{Prepared, RunDataLimits, RunListener, RunOutcome, RunRequest, Services};
 use switchyard_model::error::ErrorCode;
 use switchyard_model::events::RunEvent;
 use switchyard_model::execution::{NodeRunData, RunMode, RunStatus};
@@ -101,11 +101,7 @@ impl Api {
             (None, None) => return Err(ApiError::bad_request("give a workflow or a workflowId to run")),
         };
         let settings = self.settings_get(Empty {}).await?;
-        let mut services = self.inner.engine.services().clone();
-        services.run_data = RunDataLimits {
-            max_items: settings.run_data_max_items as usize,
-            max_bytes: settings.run_data_max_bytes as usize,
-        };
+        let services = self.run_services(&settings);
         let engine = switchyard_engine::Engine::new(self.inner.engine.registry().clone(), services);
         let prepared = engine.prepare(workflow).map_err(|issues| ApiError::invalid(issues, ""))?;
         for (field, id) in [("untilNode", &request.until_node), ("startNode", &request.start_node)] {
@@ -120,6 +116,32 @@ impl Api {
             None => request.input.map(|v| Item::from_input(Value::from(v))).unwrap_or_default(),
         };
         let mode = request.mode.unwrap_or(default_mode);
+        Ok(self.launch(prepared, engine.services().clone(), input, mode, request.start_node, request.until_node))
+    }
+
+    /// The engine's services with the settings' run-data limits.
+    pub(crate) fn run_services(&self, settings: &AppSettings) -> Services {
+        let mut services = self.inner.engine.services().clone();
+        services.run_data = RunDataLimits {
+            max_items: settings.run_data_max_items as usize,
+            max_bytes: settings.run_data_max_bytes as usize,
+        };
+        services
+    }
+
+    /// Starts a prepared workflow on its own task: records it, forwards its events to the
+    /// host, and starts the error workflow when it fails. No storage read on this path
+    /// (webhooks and schedules start runs through it).
+    pub(crate) fn launch(
+        &self,
+        prepared: Arc<Prepared>,
+        services: Services,
+        input: Vec<Item>,
+        mode: RunMode,
+        start: Option<String>,
+        until: Option<String>,
+    ) -> (String, JoinHandle<RunOutcome>) {
+        let engine = switchyard_engine::Engine::new(self.inner.engine.registry().clone(), services);
         let execution_id = new_id();
         let cancel = CancellationToken::new();
         self.inner.runs.lock().unwrap_or_else(|p| p.into_inner()).insert(execution_id.clone(), cancel.clone());
@@ -134,8 +156,8 @@ impl Api {
             execution_id: execution_id.clone(),
             mode: Some(mode),
             input,
-            start: request.start_node,
-            until: request.until_node,
+            start,
+            until,
             listeners: vec![Arc::new(Recorder(log.clone())), Arc::new(HostForwarder(self.inner.host.clone()))],
             cancel,
         };
@@ -175,7 +197,7 @@ impl Api {
             }
             outcome
         });
-        Ok((execution_id, handle))
+        (execution_id, handle)
     }
 
     /// Starts `target` from its Error Trigger with the failure as the trigger's item. Boxed

@@ -229,6 +229,9 @@ pub struct ExecutionPruneResponse {
     pub deleted: u32,
 }
 
+/// The webhook listener's default port.
+pub const DEFAULT_WEBHOOK_PORT: u16 = 5680;
+
 /// Settings a user can change.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase", default)]
@@ -247,6 +250,15 @@ pub struct AppSettings {
     pub breaker_threshold: u32,
     /// Seconds an open breaker waits before letting a trial call through.
     pub breaker_reset_seconds: u32,
+    /// The webhook listener's port.
+    pub webhook_port: u16,
+    /// The address the webhook listener binds: 127.0.0.1 (this computer only) unless you
+    /// choose to expose it (e.g. 0.0.0.0 for every interface).
+    pub webhook_bind: String,
+    /// The largest webhook body accepted (413 above).
+    pub webhook_max_body_bytes: u32,
+    /// Deliveries kept in each workflow's delivery log.
+    pub delivery_log_keep: u32,
 }
 
 impl Default for AppSettings {
@@ -259,6 +271,10 @@ impl Default for AppSettings {
             rate_limits: Vec::new(),
             breaker_threshold: 5,
             breaker_reset_seconds: 30,
+            webhook_port: DEFAULT_WEBHOOK_PORT,
+            webhook_bind: "127.0.0.1".into(),
+            webhook_max_body_bytes: 1024 * 1024,
+            delivery_log_keep: 1000,
         }
     }
 }
@@ -284,6 +300,11 @@ pub enum ApiEvent {
     NodeData { execution_id: String, data: NodeRunData },
     /// An account changed (signed in, refreshed into "needs reconnect", removed, …).
     Account { id: String },
+    /// A test event arrived for a workflow the editor listens for; its run follows as
+    /// `run` events of `executionId`.
+    TestDelivery { workflow_id: String, node_id: String, execution_id: String },
+    /// Workflows were activated or paused, or the listener started or stopped.
+    Triggers {},
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -408,4 +429,103 @@ pub struct AccountRemoveResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowActivateRequest {
+    pub id: String,
+    pub active: bool,
+}
+
+/// The webhook listener as it stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ListenerStatus {
+    pub running: bool,
+    /// host:port it listens on (or would).
+    pub address: String,
+    /// `http://host:port`, the start of every webhook URL.
+    pub base_url: String,
+    /// Why it is not running (port taken, …).
+    #[ts(optional)]
+    pub error: Option<String>,
+    /// Whether it listens beyond this computer (a bind address other than loopback).
+    pub exposed: bool,
+    pub active_workflows: u32,
+    pub schedules: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookListResponse {
+    pub endpoints: Vec<switchyard_model::webhook::WebhookEndpoint>,
+    pub listener: ListenerStatus,
+    /// Active workflows whose triggers could not be served, with why.
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryListRequest {
+    #[serde(default)]
+    #[ts(optional)]
+    pub workflow_id: Option<String>,
+    #[serde(default)]
+    #[ts(optional)]
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryListResponse {
+    pub deliveries: Vec<switchyard_model::webhook::Delivery>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TestListenRequest {
+    /// The workflow as the editor holds it (saved or not).
+    pub workflow: Workflow,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TestListenResponse {
+    /// The test URL of each Webhook trigger.
+    pub urls: Vec<String>,
+    pub expires_at: String,
+    pub seconds: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SampleSendRequest {
+    pub workflow_id: String,
+    pub node_id: String,
+    /// The body to send (the page's editable sample).
+    pub body: String,
+    #[serde(default)]
+    #[ts(optional)]
+    pub content_type: Option<String>,
+    /// Send to the test URL (the editor listening) instead of the production one.
+    #[serde(default)]
+    pub test: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SampleSendResponse {
+    pub url: String,
+    pub status: u16,
+    pub body: String,
+    pub latency_ms: u32,
+    /// Headers added to sign the sample (names only).
+    pub signed_with: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleListResponse {
+    pub schedules: Vec<switchyard_model::webhook::ScheduleState>,
 }

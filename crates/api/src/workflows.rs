@@ -47,6 +47,9 @@ impl Api {
         let record = self
             .blocking(move |store| Ok(store.workflows().save(&request.workflow, request.expected_version, &now)?))
             .await?;
+        if record.active {
+            self.triggers_changed();
+        }
         Ok(WorkflowSaveResponse { record, issues })
     }
 
@@ -56,13 +59,18 @@ impl Api {
             return Err(ApiError::bad_request("a workflow needs a name"));
         }
         let now = self.now();
-        self.blocking(move |store| {
-            let record = store.workflows().get(&request.id)?;
-            let mut wf = record.workflow;
-            wf.name = name;
-            Ok(store.workflows().save(&wf, Some(record.version), &now)?)
-        })
-        .await
+        let record = self
+            .blocking(move |store| {
+                let record = store.workflows().get(&request.id)?;
+                let mut wf = record.workflow;
+                wf.name = name;
+                Ok(store.workflows().save(&wf, Some(record.version), &now)?)
+            })
+            .await?;
+        if record.active {
+            self.triggers_changed();
+        }
+        Ok(record)
     }
 
     pub async fn workflow_duplicate(&self, request: IdRequest) -> ApiResult<WorkflowRecord> {
@@ -77,11 +85,15 @@ impl Api {
     }
 
     pub async fn workflow_delete(&self, request: IdRequest) -> ApiResult<DeletedResponse> {
-        self.blocking(move |store| {
-            store.workflows().delete(&request.id)?;
-            Ok(DeletedResponse { id: request.id })
-        })
-        .await
+        let deleted = self
+            .blocking(move |store| {
+                store.workflows().delete(&request.id)?;
+                store.triggers().retain_schedules(&request.id, &[])?;
+                Ok(DeletedResponse { id: request.id })
+            })
+            .await?;
+        self.triggers_changed();
+        Ok(deleted)
     }
 
     pub async fn workflow_import(&self, request: WorkflowImportRequest) -> ApiResult<WorkflowImportResponse> {

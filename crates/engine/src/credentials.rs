@@ -57,4 +57,14 @@ pub trait CredentialProvider: Send + Sync {
         reference: &'a CredentialRef,
         force_refresh: bool,
     ) -> BoxFuture<'a, Result<Authorization, NodeError>>;
+
+    /// The shared secret of a signing-secret account (webhook signatures).
+    fn secret<'a>(&'a self, reference: &'a CredentialRef) -> BoxFuture<'a, Result<Zeroizing<String>, NodeError>> {
+        Box::pin(async move {
+            Err(NodeError::new(
+                switchyard_model::error::ErrorCode::CredentialMissing,
+                format!("no signing secret is available for connection \"{}\"", reference.connection),
+            ))
+        })
+    }
 }

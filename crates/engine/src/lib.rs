@@ -18,4 +18,4 @@ pub use clock::{Clock, ManualClock, SharedClock, SystemClock, TokioClock};
 pub use credentials::{Authorization, CredentialProvider};
 pub use executor::{Engine, Prepared, RunListener, RunOutcome, RunRequest};
 pub use registry::{NodeEntry, Registry};
-pub use services::{RunDataLimits, Services};
+pub use services::{ReplySlot, RunDataLimits, Services};

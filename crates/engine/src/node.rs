@@ -257,7 +257,20 @@ impl NodeContext {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, NodeError>>,
     {
-        let policy = &self.node.settings.retry;
+        self.retry_item_with(&self.node.settings.retry, index, attempt).await
+    }
+
+    /// Like [`NodeContext::retry_item`] with a given policy (a node type's own default).
+    pub async fn retry_item_with<T, F, Fut>(
+        &self,
+        policy: &switchyard_model::retry::RetryPolicy,
+        index: usize,
+        attempt: F,
+    ) -> Result<T, NodeError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, NodeError>>,
+    {
         let observe = |next: u32, delay: Duration, error: &NodeError| {
             if let Some(sink) = &self.progress {
                 sink.retrying(&self.node, Some(index), next, delay, error);

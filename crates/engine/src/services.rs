@@ -7,6 +7,7 @@ use crate::expr::ScriptLimits;
 use crate::resilience::Resilience;
 use std::sync::Arc;
 use std::time::Duration;
+use switchyard_model::webhook::WebhookReply;
 
 /// How much of each node's output a run keeps for the execution history.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +34,26 @@ pub struct Services {
     pub credentials: Option<Arc<dyn CredentialProvider>>,
     /// Circuit breakers and rate limits, shared by every run.
     pub resilience: Arc<Resilience>,
+    /// Where a Respond to Webhook node sends its answer: set for a run started by a webhook
+    /// that waits for one.
+    pub reply: Option<Arc<ReplySlot>>,
+}
+
+/// The answer a webhook caller waits for; the first Respond node to send wins.
+#[derive(Debug)]
+pub struct ReplySlot(std::sync::Mutex<Option<tokio::sync::oneshot::Sender<WebhookReply>>>);
+
+impl ReplySlot {
+    pub fn new() -> (Arc<ReplySlot>, tokio::sync::oneshot::Receiver<WebhookReply>) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        (Arc::new(ReplySlot(std::sync::Mutex::new(Some(tx)))), rx)
+    }
+
+    /// Sends the answer; false when one was already sent (or nobody waits any more).
+    pub fn send(&self, reply: WebhookReply) -> bool {
+        let sender = self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+        sender.is_some_and(|tx| tx.send(reply).is_ok())
+    }
 }
 
 impl std::fmt::Debug for Services {
@@ -50,6 +71,7 @@ impl Services {
             run_data: RunDataLimits::default(),
             credentials: None,
             resilience: Arc::new(Resilience::default()),
+            reply: None,
         }
     }
 

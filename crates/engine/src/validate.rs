@@ -608,6 +608,7 @@ pub fn validate_workflow(wf: &Workflow, registry: &Registry) -> Vec<ValidationIs
     }
 
     issues.extend(branch_issues(wf, &index_of));
+    issues.extend(trigger_issues(wf));
 
     if !descriptors.iter().flatten().any(|d| d.is_trigger()) && descriptors.iter().all(Option::is_some) {
         issues.push(ValidationIssue::new(
@@ -623,6 +624,51 @@ pub fn validate_workflow(wf: &Workflow, registry: &Registry) -> Vec<ValidationIs
                 format!("$.pinData{}", key_path(node_id)),
                 format!("pinned data for unknown node id \"{node_id}\""),
             ));
+        }
+    }
+    issues
+}
+
+/// Schedule rules that do not parse, webhook methods and signature formats that are not
+/// known, and two Webhook triggers of one workflow on the same path.
+fn trigger_issues(wf: &Workflow) -> Vec<ValidationIssue> {
+    use crate::nodes::{trigger_schedule, trigger_webhook, webhook_send};
+    let mut issues = Vec::new();
+    let mut paths: HashMap<String, &str> = HashMap::new();
+    for (i, node) in wf.nodes.iter().enumerate() {
+        let mut issue = |message: String| {
+            let param = message.split(':').next().unwrap_or("").trim().to_string();
+            issues.push(
+                ValidationIssue::new(ErrorCode::InvalidParameter, format!("$.nodes[{i}].parameters.{param}"), message)
+                    .at_node(&node.id, &node.name),
+            );
+        };
+        match node.node_type.as_str() {
+            trigger_schedule::TYPE => {
+                if let Err(e) = trigger_schedule::rule(node) {
+                    issue(e.to_string());
+                }
+            }
+            trigger_webhook::TYPE => {
+                if let Err(e) = trigger_webhook::methods(node) {
+                    issue(e);
+                }
+                if let Err(e) = trigger_webhook::preset(node) {
+                    issue(e);
+                }
+                let path = switchyard_triggers::listener::normalize_path(
+                    node.parameters.get("path").and_then(|v| v.as_str()).unwrap_or(""),
+                );
+                if let Some(first) = paths.insert(path.clone(), &node.name) {
+                    issue(format!("path: \"/{path}\" is already the path of Webhook node \"{first}\""));
+                }
+            }
+            webhook_send::TYPE => {
+                if let Err(e) = trigger_webhook::preset(node) {
+                    issue(e);
+                }
+            }
+            _ => {}
         }
     }
     issues

@@ -21,6 +21,9 @@ pub enum AuthKind {
     OAuth2Code,
     /// OAuth2 client credentials (machine to machine).
     OAuth2ClientCredentials,
+    /// A shared secret that signs or verifies webhooks (secret `secret`); adds nothing to
+    /// requests.
+    SigningSecret,
 }
 
 impl AuthKind {

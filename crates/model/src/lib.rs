@@ -13,6 +13,7 @@ pub mod path;
 pub mod records;
 pub mod retry;
 pub mod value;
+pub mod webhook;
 pub mod workflow;
 
 pub use descriptor::{NodeDescriptor, NodeGroup, ParamKind, ParamSpec, Port};

@@ -6,8 +6,11 @@ use std::path::Path;
 use std::time::Duration;
 
 /// Migrations in order; the schema version is `PRAGMA user_version`.
-const MIGRATIONS: &[(u32, &str)] =
-    &[(1, include_str!("migrations/0001_init.sql")), (2, include_str!("migrations/0002_vault.sql"))];
+const MIGRATIONS: &[(u32, &str)] = &[
+    (1, include_str!("migrations/0001_init.sql")),
+    (2, include_str!("migrations/0002_vault.sql")),
+    (3, include_str!("migrations/0003_triggers.sql")),
+];
 
 pub fn latest_version() -> u32 {
     MIGRATIONS.last().map_or(0, |(v, _)| *v)

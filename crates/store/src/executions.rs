@@ -8,6 +8,7 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 use switchyard_model::error::NodeError;
 use switchyard_model::execution::{Execution, ExecutionSummary, NodeRunData, RunMode, RunStatus};
+use switchyard_model::webhook::Delivery;
 use switchyard_model::workflow::Workflow;
 
 /// What is known when a run starts.
@@ -23,6 +24,7 @@ enum Message {
     Start(Box<ExecutionStart>),
     Node(String, Box<NodeRunData>),
     Finish { id: String, status: RunStatus, finished_at: String, duration_ms: u32, error: Option<Box<NodeError>> },
+    Delivery(Box<Delivery>),
     Flush(Sender<std::result::Result<(), String>>),
 }
 
@@ -87,6 +89,11 @@ impl ExecutionLog {
         });
     }
 
+    /// Records a webhook delivery.
+    pub fn delivery(&self, delivery: Delivery) {
+        self.send(Message::Delivery(Box::new(delivery)));
+    }
+
     /// Waits until everything sent so far is committed; reports a write that failed.
     pub fn flush(&self) -> Result<()> {
         let (tx, rx) = channel();
@@ -142,6 +149,27 @@ fn writer(mut conn: Connection, rx: Receiver<Message>, failure: Arc<Mutex<Option
                             "UPDATE executions SET status = ?2, finished_at = ?3, duration_ms = ?4, error = ?5, owner_pid = NULL WHERE id = ?1",
                             params![id, status.as_str(), finished_at, duration_ms, error],
                         )?;
+                    }
+                    Message::Delivery(d) => {
+                        tx.prepare_cached(
+                            "INSERT OR REPLACE INTO webhook_deliveries (id, workflow_id, node_id, received_at, method, path, status, verification, latency_ms, execution_id, error, body, test)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                        )?
+                        .execute(params![
+                            d.id,
+                            d.workflow_id,
+                            d.node_id,
+                            d.received_at,
+                            d.method,
+                            d.path,
+                            d.status,
+                            d.verification.as_str(),
+                            d.latency_ms,
+                            d.execution_id,
+                            d.error,
+                            d.body,
+                            d.test
+                        ])?;
                     }
                     Message::Flush(ack) => flushes.push(ack),
                 }

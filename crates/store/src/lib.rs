@@ -12,12 +12,14 @@ mod executions;
 pub mod paths;
 mod secrets;
 mod settings;
+mod triggers;
 mod workflows;
 
 pub use error::{Result, StoreError};
 pub use executions::{ExecutionFilter, ExecutionHistory, ExecutionLog, ExecutionStart, PruneRule};
 pub use secrets::{AccountRow, Secrets, VaultHeaderRow};
 pub use settings::Settings;
+pub use triggers::{ScheduleRow, Triggers};
 pub use workflows::Workflows;
 
 use rusqlite::Connection;
@@ -82,6 +84,11 @@ impl Store {
     /// The credential vault's rows (sealed bytes only).
     pub fn secrets(&self) -> Secrets {
         Secrets::new(self.db.clone())
+    }
+
+    /// The webhook delivery log and schedule state.
+    pub fn triggers(&self) -> Triggers {
+        Triggers::new(self.db.clone())
     }
 
     pub fn settings(&self) -> Settings {

@@ -103,6 +103,14 @@ pub fn builtin() -> Vec<ConnectionType> {
             Some("{testUrl}"),
         ),
         kind(
+            "webhook.secret",
+            "Webhook signing secret",
+            "The secret a webhook sender and receiver share: incoming webhooks verify their signature with it, outgoing ones are signed with it.",
+            AuthKind::SigningSecret,
+            vec![F::secret("secret", "Secret")],
+            None,
+        ),
+        kind(
             "github",
             "GitHub",
             "GitHub's REST and GraphQL APIs, signed in as you (OAuth app).",

@@ -41,6 +41,7 @@ pub(crate) async fn authorize(
             let encoded = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(pair.as_bytes()));
             auth.headers.push(("Authorization".into(), Zeroizing::new(format!("Basic {}", *encoded))));
         }
+        AuthKind::SigningSecret => {}
         AuthKind::OAuth2Code | AuthKind::OAuth2ClientCredentials => {
             let token = oauth::access_token(vault, &ty, row, force_refresh).await?;
             auth.headers.push(("Authorization".into(), Zeroizing::new(format!("Bearer {}", *token))));
@@ -72,4 +73,23 @@ impl CredentialProvider for Vault {
     ) -> BoxFuture<'a, Result<Authorization, NodeError>> {
         Box::pin(async move { authorize(self, reference, force_refresh).await.map_err(|e| node_error(e, reference)) })
     }
+
+    fn secret<'a>(&'a self, reference: &'a CredentialRef) -> BoxFuture<'a, Result<Zeroizing<String>, NodeError>> {
+        Box::pin(async move { secret(self, reference).await.map_err(|e| node_error(e, reference)) })
+    }
+}
+
+/// The `secret` field of a signing-secret account.
+pub(crate) async fn secret(vault: &Vault, reference: &CredentialRef) -> crate::Result<Zeroizing<String>> {
+    vault.unlock(None).await?;
+    let ty = vault.connection_type(&reference.connection)?.clone();
+    if ty.auth != AuthKind::SigningSecret {
+        return Err(VaultError::InvalidField(format!(
+            "connection type \"{}\" holds no signing secret (use a \"Webhook signing secret\" connection)",
+            ty.id
+        )));
+    }
+    let row = vault.find(&reference.connection, reference.account.as_deref()).await?;
+    let payload = vault.open_payload(&row)?;
+    Ok(Zeroizing::new(payload.fields.get("secret").cloned().unwrap_or_default()))
 }

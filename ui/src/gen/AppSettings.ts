@@ -32,4 +32,21 @@ breakerThreshold: number,
 /**
  * Seconds an open breaker waits before letting a trial call through.
  */
-breakerResetSeconds: number, };
+breakerResetSeconds: number, 
+/**
+ * The webhook listener's port.
+ */
+webhookPort: number, 
+/**
+ * The address the webhook listener binds: 127.0.0.1 (this computer only) unless you
+ * choose to expose it (e.g. 0.0.0.0 for every interface).
+ */
+webhookBind: string, 
+/**
+ * The largest webhook body accepted (413 above).
+ */
+webhookMaxBodyBytes: number, 
+/**
+ * Deliveries kept in each workflow's delivery log.
+ */
+deliveryLogKeep: number, };

@@ -12,6 +12,8 @@ import type { AppInfo } from "./AppInfo";
 import type { AppSettings } from "./AppSettings";
 import type { ConnectionTypesResponse } from "./ConnectionTypesResponse";
 import type { DeletedResponse } from "./DeletedResponse";
+import type { DeliveryListRequest } from "./DeliveryListRequest";
+import type { DeliveryListResponse } from "./DeliveryListResponse";
 import type { Empty } from "./Empty";
 import type { Execution } from "./Execution";
 import type { ExecutionListRequest } from "./ExecutionListRequest";
@@ -29,12 +31,19 @@ import type { RunCancelResponse } from "./RunCancelResponse";
 import type { RunResult } from "./RunResult";
 import type { RunStartRequest } from "./RunStartRequest";
 import type { RunStartResponse } from "./RunStartResponse";
+import type { SampleSendRequest } from "./SampleSendRequest";
+import type { SampleSendResponse } from "./SampleSendResponse";
+import type { ScheduleListResponse } from "./ScheduleListResponse";
+import type { TestListenRequest } from "./TestListenRequest";
+import type { TestListenResponse } from "./TestListenResponse";
 import type { TestOutcome } from "./TestOutcome";
 import type { ValidationReport } from "./ValidationReport";
 import type { VaultChangePasswordRequest } from "./VaultChangePasswordRequest";
 import type { VaultRotateResponse } from "./VaultRotateResponse";
 import type { VaultStatusResponse } from "./VaultStatusResponse";
 import type { VaultUnlockRequest } from "./VaultUnlockRequest";
+import type { WebhookListResponse } from "./WebhookListResponse";
+import type { WorkflowActivateRequest } from "./WorkflowActivateRequest";
 import type { WorkflowCreateRequest } from "./WorkflowCreateRequest";
 import type { WorkflowExportRequest } from "./WorkflowExportRequest";
 import type { WorkflowExportResponse } from "./WorkflowExportResponse";
@@ -108,6 +117,20 @@ export type Commands = {
   settings_update: { request: AppSettings; response: AppSettings };
   /** Circuit breakers (per host and account) and rate limits as they stand. */
   resilience_state: { request: Empty; response: ResilienceState };
+  /** Activates a workflow (its Webhook and Schedule triggers are served) or pauses it. */
+  workflow_activate: { request: WorkflowActivateRequest; response: WorkflowRecord };
+  /** Every Webhook trigger of every workflow, with the listener's state. */
+  webhook_list: { request: Empty; response: WebhookListResponse };
+  /** The delivery log, newest first. */
+  webhook_deliveries: { request: DeliveryListRequest; response: DeliveryListResponse };
+  /** Listens for one test event per Webhook trigger of the editor's workflow (120 s). */
+  webhook_listen_test: { request: TestListenRequest; response: TestListenResponse };
+  /** Stops listening for a test event. */
+  webhook_stop_test: { request: IdRequest; response: Empty };
+  /** Sends a sample payload to an endpoint, signed the way the endpoint checks. */
+  webhook_send_sample: { request: SampleSendRequest; response: SampleSendResponse };
+  /** Every Schedule trigger of the active workflows, with its next fire time. */
+  schedule_list: { request: Empty; response: ScheduleListResponse };
 };
 
 export type CommandName = keyof Commands;
@@ -149,6 +172,13 @@ export const COMMAND_NAMES: CommandName[] = [
   "settings_get",
   "settings_update",
   "resilience_state",
+  "workflow_activate",
+  "webhook_list",
+  "webhook_deliveries",
+  "webhook_listen_test",
+  "webhook_stop_test",
+  "webhook_send_sample",
+  "schedule_list",
 ];
 
 export type { ApiEvent };

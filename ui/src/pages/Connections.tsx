@@ -20,6 +20,7 @@ const AUTH_TEXT: Record<ConnectionType["auth"], string> = {
   basic: "User name and password",
   oAuth2Code: "OAuth2 sign-in",
   oAuth2ClientCredentials: "OAuth2 client credentials",
+  signingSecret: "Signing secret",
 };
 
 function until(iso: string, now = Date.now()): string {

@@ -141,15 +141,20 @@ fn pairs(ctx: &NodeContext, name: &str, item: &Item, index: usize) -> Result<Vec
 /// The account a node authenticates with, fetched once per node run and refreshed once when
 /// the server answers 401. Shared by the node's concurrent calls: a generation number makes
 /// several 401s for the same token cause one refresh.
-struct Auth {
+pub(crate) struct Auth {
     reference: Option<CredentialRef>,
     current: tokio::sync::Mutex<(u64, Option<Arc<Authorization>>)>,
 }
 
 impl Auth {
+    /// No account: requests go out as they are.
+    pub(crate) fn none() -> Auth {
+        Auth { reference: None, current: tokio::sync::Mutex::new((0, None)) }
+    }
+
     async fn for_node(ctx: &NodeContext) -> Result<Auth, NodeError> {
         let Some(reference) = ctx.node.credentials.get("auth").cloned() else {
-            return Ok(Auth { reference: None, current: tokio::sync::Mutex::new((0, None)) });
+            return Ok(Auth::none());
         };
         let current = Some(Arc::new(Auth::fetch(ctx, &reference, false).await?));
         Ok(Auth { reference: Some(reference), current: tokio::sync::Mutex::new((0, current)) })
@@ -279,72 +284,12 @@ async fn request(ctx: &NodeContext, auth: &Auth, item: &Item, index: usize) -> R
     }
     builder = builder.headers(headers);
 
-    let resilience = &ctx.services.resilience;
-    let host = host_key(&url);
-    let limited_host = url.host_str().unwrap_or("").to_ascii_lowercase();
-    // An open breaker fails at once rather than after queueing for the rate limit.
-    resilience.check(&host).map_err(|e| e.with_item(index))?;
-    if let Some(key) = auth.account_key() {
-        resilience.check(&key).map_err(|e| e.with_item(index))?;
-    }
-    // The host's rate, then the connection type's (`connection:<type>` in the settings).
-    let connection_key = auth.reference.as_ref().map(|r| format!("connection:{}", r.connection));
-    let throttled = async {
-        resilience.throttle(&limited_host).await;
-        if let Some(key) = &connection_key {
-            resilience.throttle(key).await;
-        }
-    };
-    tokio::select! {
-        () = throttled => {}
-        () = ctx.cancel.cancelled() => return Err(NodeError::new(ErrorCode::Cancelled, "the run was cancelled")),
-    }
-    let host_admission = resilience.admit(&host).map_err(|e| e.with_item(index))?;
-    let account_admission = match auth.account_key() {
-        Some(key) => match resilience.admit(&key) {
-            Ok(a) => Some(a),
-            Err(e) => {
-                resilience.record(host_admission, Ok(()));
-                return Err(e.with_item(index));
-            }
-        },
-        None => None,
-    };
-    let outcome = exchange(ctx, auth, builder, &url, index).await;
-    let verdict = match &outcome {
-        Ok((status, _, _)) if status.is_server_error() || *status == reqwest::StatusCode::REQUEST_TIMEOUT => {
-            Err(class_of_status(status.as_u16()))
-        }
-        Ok(_) => Ok(()),
-        Err(e) => Err(e.class),
-    };
-    resilience.record(host_admission, verdict);
-    if let Some(a) = account_admission {
-        resilience.record(a, verdict);
-    }
-    let (status, response_headers, bytes) = outcome?;
-    let rate_limited = status == reqwest::StatusCode::TOO_MANY_REQUESTS;
-    resilience.rate_feedback(&limited_host, rate_limited);
-    if let Some(key) = &connection_key {
-        resilience.rate_feedback(key, rate_limited);
-    }
+    let (status, response_headers, bytes) = guarded_send(ctx, auth, builder, &url, index).await?;
     let is_json =
         response_headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| ct.contains("json"));
 
     if !status.is_success() && !ctx.raw_param("neverError").as_bool().unwrap_or(false) {
-        let snippet: String = String::from_utf8_lossy(&bytes).chars().take(500).collect();
-        let class = class_of_status(status.as_u16());
-        let wait = match class {
-            ErrorClass::RateLimit | ErrorClass::Transient | ErrorClass::Timeout => {
-                requested_wait(&response_headers, ctx.services.clock.now())
-            }
-            _ => None,
-        };
-        return Err(NodeError::new(ErrorCode::HttpStatus, format!("{} {} answered {}", method, redact(&url), status))
-            .with_class(class)
-            .with_item(index)
-            .with_retry_after(wait)
-            .with_details(serde_json::json!({ "status": status.as_u16(), "body": snippet })));
+        return Err(status_error(ctx, &method, &url, status, &response_headers, &bytes, index));
     }
 
     let format = ctx.choice("responseFormat");
@@ -380,6 +325,94 @@ async fn request(ctx: &NodeContext, auth: &Auth, item: &Item, index: usize) -> R
         Value::String(text) => vec![derived(Value::object([("data", Value::String(text))].into_iter().collect()))],
         other => vec![derived(Item::wrap(other).json)],
     })
+}
+
+/// Sends a request under the host's (and account's) breaker and rate limit and reads the
+/// whole response: open breakers fail at once, 5xx/408/transport failures count against the
+/// breakers, 429s slow the host's rate down.
+pub(crate) async fn guarded_send(
+    ctx: &NodeContext,
+    auth: &Auth,
+    builder: reqwest::RequestBuilder,
+    url: &url::Url,
+    index: usize,
+) -> Result<(reqwest::StatusCode, HeaderMap, bytes::Bytes), NodeError> {
+    let resilience = &ctx.services.resilience;
+    let host = host_key(url);
+    let limited_host = url.host_str().unwrap_or("").to_ascii_lowercase();
+    // An open breaker fails at once rather than after queueing for the rate limit.
+    resilience.check(&host).map_err(|e| e.with_item(index))?;
+    if let Some(key) = auth.account_key() {
+        resilience.check(&key).map_err(|e| e.with_item(index))?;
+    }
+    // The host's rate, then the connection type's (`connection:<type>` in the settings).
+    let connection_key = auth.reference.as_ref().map(|r| format!("connection:{}", r.connection));
+    let throttled = async {
+        resilience.throttle(&limited_host).await;
+        if let Some(key) = &connection_key {
+            resilience.throttle(key).await;
+        }
+    };
+    tokio::select! {
+        () = throttled => {}
+        () = ctx.cancel.cancelled() => return Err(NodeError::new(ErrorCode::Cancelled, "the run was cancelled")),
+    }
+    let host_admission = resilience.admit(&host).map_err(|e| e.with_item(index))?;
+    let account_admission = match auth.account_key() {
+        Some(key) => match resilience.admit(&key) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                resilience.record(host_admission, Ok(()));
+                return Err(e.with_item(index));
+            }
+        },
+        None => None,
+    };
+    let outcome = exchange(ctx, auth, builder, url, index).await;
+    let verdict = match &outcome {
+        Ok((status, _, _)) if status.is_server_error() || *status == reqwest::StatusCode::REQUEST_TIMEOUT => {
+            Err(class_of_status(status.as_u16()))
+        }
+        Ok(_) => Ok(()),
+        Err(e) => Err(e.class),
+    };
+    resilience.record(host_admission, verdict);
+    if let Some(a) = account_admission {
+        resilience.record(a, verdict);
+    }
+    let (status, response_headers, bytes) = outcome?;
+    let rate_limited = status == reqwest::StatusCode::TOO_MANY_REQUESTS;
+    resilience.rate_feedback(&limited_host, rate_limited);
+    if let Some(key) = &connection_key {
+        resilience.rate_feedback(key, rate_limited);
+    }
+    Ok((status, response_headers, bytes))
+}
+
+/// The error for a 4xx/5xx answer: its class decides retries; a server's Retry-After is
+/// kept for the retry's wait.
+pub(crate) fn status_error(
+    ctx: &NodeContext,
+    method: &reqwest::Method,
+    url: &url::Url,
+    status: reqwest::StatusCode,
+    headers: &HeaderMap,
+    bytes: &[u8],
+    index: usize,
+) -> NodeError {
+    let snippet: String = String::from_utf8_lossy(bytes).chars().take(500).collect();
+    let class = class_of_status(status.as_u16());
+    let wait = match class {
+        ErrorClass::RateLimit | ErrorClass::Transient | ErrorClass::Timeout => {
+            requested_wait(headers, ctx.services.clock.now())
+        }
+        _ => None,
+    };
+    NodeError::new(ErrorCode::HttpStatus, format!("{} {} answered {}", method, redact(url), status))
+        .with_class(class)
+        .with_item(index)
+        .with_retry_after(wait)
+        .with_details(serde_json::json!({ "status": status.as_u16(), "body": snippet }))
 }
 
 /// Sends the request (with the account's authorization, refreshed and sent again once after

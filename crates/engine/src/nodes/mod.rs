@@ -13,11 +13,15 @@ pub mod flow_if;
 pub mod flow_merge;
 pub mod flow_noop;
 pub mod flow_parallel;
+pub mod flow_respond;
 pub mod flow_switch;
 pub mod flow_wait;
 pub mod http_request;
 pub mod trigger_error;
 pub mod trigger_manual;
+pub mod trigger_schedule;
+pub mod trigger_webhook;
+pub mod webhook_send;
 
 use crate::node::{BoxFuture, NodeContext, NodeResult};
 use crate::registry::NodeEntry;
@@ -39,8 +43,11 @@ macro_rules! entries {
 pub fn all() -> Vec<NodeEntry> {
     entries![
         trigger_manual,
+        trigger_webhook,
+        trigger_schedule,
         trigger_error,
         http_request,
+        webhook_send,
         data_set,
         data_filter,
         flow_if,
@@ -54,6 +61,7 @@ pub fn all() -> Vec<NodeEntry> {
         data_aggregate,
         code_script,
         flow_wait,
+        flow_respond,
         flow_noop,
     ]
 }

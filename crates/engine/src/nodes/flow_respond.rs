@@ -1,0 +1,87 @@
+//! Respond to Webhook: answers the request that started the run (when its Webhook trigger
+//! responds "with a Respond to Webhook node"), then passes its items on.
+
+use crate::node::{NodeContext, NodeResult, Outputs};
+use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, ParamSpec, Port};
+use switchyard_model::error::{ErrorCode, NodeError};
+use switchyard_model::item::Item;
+use switchyard_model::value::Value;
+use switchyard_model::webhook::WebhookReply;
+
+pub const TYPE: &str = "flow.respond";
+
+pub fn descriptor() -> NodeDescriptor {
+    super::descriptor(
+        TYPE,
+        "Respond to Webhook",
+        "Sends the answer to the webhook request that started this run: status, headers and body. \
+         The first Respond node to run answers; in runs not started by a webhook it only passes its items on.",
+        NodeGroup::Flow,
+        "reply",
+        vec![Port::main()],
+        vec![
+            ParamSpec::integer("status", "Status", Some(100.0), Some(599.0)).default_value(200),
+            ParamSpec::options(
+                "respondWith",
+                "Respond with",
+                &[
+                    ("firstItem", "The first item's JSON"),
+                    ("allItems", "All items, as a JSON list"),
+                    ("json", "JSON"),
+                    ("text", "Text"),
+                    ("noData", "No body"),
+                ],
+                "firstItem",
+            ),
+            ParamSpec::json("body", "Body")
+                .default_value(serde_json::json!({ "ok": true }))
+                .describe("Evaluated against the first item.")
+                .show_if("respondWith", &["json"]),
+            ParamSpec::string("text", "Text").rows(4).show_if("respondWith", &["text"]),
+            ParamSpec::key_value("headers", "Headers"),
+        ],
+    )
+}
+
+pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
+    let items = ctx.take_input(0).into_vec();
+    if let Some(slot) = ctx.services.reply.clone() {
+        let first = items.first().cloned().unwrap_or_else(Item::empty);
+        let status = ctx.f64_param("status", &first, 0)?;
+        if !(100.0..=599.0).contains(&status) || status.fract() != 0.0 {
+            return Err(NodeError::new(
+                ErrorCode::InvalidParameter,
+                format!("must be a whole number from 100 to 599, got {status}"),
+            )
+            .with_parameter("status"));
+        }
+        let mut headers = Vec::new();
+        match ctx.eval("headers", &first, 0)? {
+            Value::Array(entries) => {
+                for e in entries.iter() {
+                    let name = e.get("name").map(Value::to_text).unwrap_or_default();
+                    if !name.trim().is_empty() {
+                        headers.push((name.trim().to_string(), e.get("value").map(Value::to_text).unwrap_or_default()));
+                    }
+                }
+            }
+            Value::Null => {}
+            other => {
+                return Err(NodeError::new(
+                    ErrorCode::InvalidParameter,
+                    format!("expected name/value pairs, got {}", crate::node::describe(&other)),
+                )
+                .with_parameter("headers"));
+            }
+        }
+        let body = match ctx.choice("respondWith").as_str() {
+            "allItems" => serde_json::Value::Array(items.iter().map(|i| serde_json::Value::from(&i.json)).collect()),
+            "json" => serde_json::Value::from(ctx.eval("body", &first, 0)?),
+            "text" => serde_json::Value::String(ctx.str_param("text", &first, 0)?),
+            "noData" => serde_json::Value::Null,
+            _ => serde_json::Value::from(&first.json),
+        };
+        slot.send(WebhookReply { status: status as u16, headers, body });
+    }
+    Ok(Outputs::main(super::pass_through(items)))
+}

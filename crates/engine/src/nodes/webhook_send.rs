@@ -1,0 +1,191 @@
+//! Send Webhook: POSTs each item as JSON to a URL, signed with an HMAC header in any
+//! preset's format, retrying 408, 429 and 5xx answers (and network failures) after 1, 2, 4,
+//! 8 and 16 s unless the node's retry settings say otherwise. Emits one delivery result per
+//! item.
+
+use super::http_request::{Auth, guarded_send, status_error};
+use super::trigger_webhook::{SECRET_SLOT, preset, secret_slot, signature_params};
+use crate::node::{NodeContext, NodeResult, Outputs};
+use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, ParamSpec, Port};
+use switchyard_model::error::{ErrorClass, ErrorCode, NodeError};
+use switchyard_model::item::{Item, Paired};
+use switchyard_model::retry::{Backoff, Jitter, RetryPolicy};
+use switchyard_model::value::{Object, Value};
+use zeroize::Zeroizing;
+
+pub const TYPE: &str = "webhook.send";
+/// The header carrying the delivery id, the same on every retry so receivers can dedupe.
+pub const DELIVERY_HEADER: &str = "X-Switchyard-Delivery";
+
+/// Six tries: the first, then after 1, 2, 4, 8 and 16 s.
+pub fn default_policy() -> RetryPolicy {
+    RetryPolicy {
+        max_tries: 6,
+        backoff: Backoff::Exponential,
+        initial_delay_ms: 1000,
+        factor: 2.0,
+        max_delay_ms: 16_000,
+        jitter: Jitter::None,
+        retry_on: RetryPolicy::default_classes(),
+    }
+}
+
+pub fn descriptor() -> NodeDescriptor {
+    let mut parameters = vec![
+        ParamSpec::string("url", "URL").required().placeholder("https://example.com/hooks/orders"),
+        ParamSpec::options("send", "Send", &[("item", "Each item's JSON"), ("json", "Custom JSON")], "item"),
+        ParamSpec::json("body", "Body")
+            .default_value(serde_json::json!({ "event": "order.created", "data": "{{ $json }}" }))
+            .show_if("send", &["json"]),
+        ParamSpec::key_value("headers", "Headers"),
+        ParamSpec::number("timeout", "Timeout (seconds)").default_value(30),
+    ];
+    parameters.extend(signature_params("Signs each request with the secret of the connection below, in this format."));
+    let mut d = super::descriptor(
+        TYPE,
+        "Send Webhook",
+        "POSTs each item (or a JSON body) to a URL, signed with an HMAC header. Retries 408, 429, 5xx and network failures \
+         after 1, 2, 4, 8 and 16 s (or as the node's retry settings say). Emits {url, status, ok, attempts, deliveryId, durationMs, response}.",
+        NodeGroup::Action,
+        "send",
+        vec![Port::main()],
+        parameters,
+    );
+    d.per_item_calls = true;
+    d.credentials = vec![secret_slot()];
+    d
+}
+
+pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
+    let signer = preset(&ctx.node)
+        .map_err(|e| NodeError::new(ErrorCode::InvalidParameter, e).with_class(ErrorClass::Permanent))?;
+    let secret: Option<Zeroizing<String>> = match (&signer, ctx.node.credentials.get(SECRET_SLOT)) {
+        (None, _) => None,
+        (Some(_), None) => {
+            return Err(NodeError::new(
+                ErrorCode::CredentialMissing,
+                "a signature format is chosen but no signing secret: pick a Webhook signing secret connection",
+            )
+            .with_class(ErrorClass::Permanent));
+        }
+        (Some(_), Some(reference)) => {
+            let provider = ctx.services.credentials.clone().ok_or_else(|| {
+                NodeError::new(ErrorCode::CredentialMissing, "no credential vault is available to this run")
+                    .with_class(ErrorClass::Permanent)
+            })?;
+            Some(provider.secret(reference).await?)
+        }
+    };
+    let policy = if ctx.node.settings.retry.enabled() { ctx.node.settings.retry.clone() } else { default_policy() };
+    let items = ctx.take_input(0).into_vec();
+    let total = items.len();
+    let mut out = Outputs::new();
+    let auth = Auth::none();
+    for (index, item) in items.into_iter().enumerate() {
+        ctx.check_cancelled()?;
+        let delivery_id = switchyard_model::ids::new_id();
+        let attempts = AtomicU32::new(0);
+        let started = Instant::now();
+        let result = ctx
+            .retry_item_with(&policy, index, || {
+                attempts.fetch_add(1, Ordering::Relaxed);
+                send(ctx, &auth, &item, index, signer.as_ref(), secret.as_deref().map(String::as_bytes), &delivery_id)
+            })
+            .await;
+        match result {
+            Ok((url, status, response)) => {
+                let mut json = Object::new();
+                json.insert("url", Value::from(url));
+                json.insert("status", Value::from(status));
+                json.insert("ok", Value::from(true));
+                json.insert("attempts", Value::from(attempts.load(Ordering::Relaxed)));
+                json.insert("deliveryId", Value::from(delivery_id));
+                json.insert("durationMs", Value::from(started.elapsed().as_millis() as u64));
+                json.insert("response", response);
+                out.push("main", Item { json: Value::object(json), paired: Paired::item(index), error: None });
+            }
+            Err(error) => {
+                let error = error.with_details(serde_json::json!({
+                    "attempts": attempts.load(Ordering::Relaxed),
+                    "deliveryId": delivery_id,
+                }));
+                ctx.item_failed(&mut out, item, index, error)?;
+            }
+        }
+        if total >= 10 {
+            ctx.progress(index + 1, total);
+        }
+    }
+    Ok(out)
+}
+
+async fn send(
+    ctx: &NodeContext,
+    auth: &Auth,
+    item: &Item,
+    index: usize,
+    signer: Option<&switchyard_triggers::signature::Preset>,
+    secret: Option<&[u8]>,
+    delivery_id: &str,
+) -> Result<(String, u16, Value), NodeError> {
+    let url_text = ctx.str_param("url", item, index)?;
+    let url =
+        url::Url::parse(url_text.trim()).ok().filter(|u| matches!(u.scheme(), "http" | "https")).ok_or_else(|| {
+            NodeError::new(ErrorCode::InvalidParameter, format!("\"{url_text}\" is not an http or https URL"))
+                .with_parameter("url")
+                .with_item(index)
+                .with_class(ErrorClass::Permanent)
+        })?;
+    let body = if ctx.choice("send") == "json" { ctx.eval("body", item, index)? } else { item.json.clone() };
+    let body = body.to_json_string().into_bytes();
+    let timeout = ctx.f64_param("timeout", item, index)?;
+    if !(timeout > 0.0 && timeout.is_finite()) {
+        return Err(NodeError::new(ErrorCode::InvalidParameter, "the timeout must be above 0 seconds")
+            .with_parameter("timeout")
+            .with_item(index));
+    }
+    let mut builder = ctx
+        .services
+        .http
+        .post(url.clone())
+        .timeout(Duration::from_secs_f64(timeout))
+        .header(CONTENT_TYPE, "application/json")
+        .header(DELIVERY_HEADER, delivery_id);
+    if let Some(Value::Array(entries)) = Some(ctx.eval("headers", item, index)?) {
+        for e in entries.iter() {
+            let name = e.get("name").map(Value::to_text).unwrap_or_default();
+            if name.trim().is_empty() {
+                continue;
+            }
+            let value = e.get("value").map(Value::to_text).unwrap_or_default();
+            let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.trim().as_bytes()), HeaderValue::from_str(&value))
+            else {
+                return Err(NodeError::new(ErrorCode::InvalidParameter, format!("header \"{name}\" is not valid"))
+                    .with_parameter("headers")
+                    .with_item(index)
+                    .with_class(ErrorClass::Permanent));
+            };
+            builder = builder.header(name, value);
+        }
+    }
+    // Signed on every try: timestamped formats must be fresh.
+    if let (Some(signer), Some(secret)) = (signer, secret) {
+        for (name, value) in signer.sign(&body, secret, ctx.services.clock.now().timestamp()) {
+            builder = builder.header(name, value);
+        }
+    }
+    let (status, headers, bytes) = guarded_send(ctx, auth, builder.body(body), &url, index).await?;
+    if !status.is_success() {
+        return Err(status_error(ctx, &reqwest::Method::POST, &url, status, &headers, &bytes, index));
+    }
+    let response = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice::<Value>(&bytes)
+            .unwrap_or_else(|_| Value::from(String::from_utf8_lossy(&bytes).into_owned()))
+    };
+    Ok((url.to_string(), status.as_u16(), response))
+}

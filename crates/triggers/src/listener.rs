@@ -1,0 +1,499 @@
+//! The webhook listener: one axum server (127.0.0.1 unless the user chose another bind
+//! address) that serves `/webhook/<workflow-id>/<path>` for the endpoints the host gives it,
+//! and `/webhook-test/<workflow-id>/<path>` while the editor listens for a test event.
+//!
+//! Every request is checked in this order, and a refused one starts nothing: unknown
+//! endpoint (404), method not allowed (405), body over the limit (413), bad or missing
+//! signature, stale timestamp or replayed delivery id (401), malformed JSON (400). What an
+//! accepted request starts, and what is answered, is the host's [`Target`].
+
+use crate::replay::ReplayGuard;
+use crate::signature::{Headers, Preset};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use futures::future::BoxFuture;
+use std::any::Any;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// The default body limit: 1 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// How a delivery's signature is checked.
+pub struct SignatureCheck {
+    pub preset: Preset,
+    pub secret: Vec<u8>,
+    /// The header carrying a delivery id (X-GitHub-Delivery, …); without one, the signature
+    /// itself identifies a delivery for replay protection.
+    pub id_header: Option<String>,
+}
+
+impl Drop for SignatureCheck {
+    fn drop(&mut self) {
+        self.secret.iter_mut().for_each(|b| *b = 0);
+    }
+}
+
+impl std::fmt::Debug for SignatureCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignatureCheck").field("preset", &self.preset).field("id_header", &self.id_header).finish()
+    }
+}
+
+/// One served webhook: a Webhook trigger node of a workflow.
+pub struct Endpoint {
+    pub workflow_id: String,
+    pub node_id: String,
+    /// The path after the workflow id, without leading or trailing slashes.
+    pub path: String,
+    /// Allowed methods; empty allows any.
+    pub methods: Vec<Method>,
+    pub signature: Option<SignatureCheck>,
+    pub keep_bodies: bool,
+    /// Whatever the host needs to start the run (its prepared workflow, …).
+    pub attachment: Arc<dyn Any + Send + Sync>,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("workflow_id", &self.workflow_id)
+            .field("path", &self.path)
+            .field("methods", &self.methods)
+            .field("signature", &self.signature)
+            .finish()
+    }
+}
+
+/// Normalizes a path as endpoints are keyed: no leading or trailing slash.
+pub fn normalize_path(path: &str) -> String {
+    path.trim().trim_matches('/').to_string()
+}
+
+fn key(workflow_id: &str, path: &str) -> String {
+    format!("{workflow_id}/{}", normalize_path(path))
+}
+
+/// An accepted request, as the trigger's item sees it.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    pub method: String,
+    /// The full request path.
+    pub path: String,
+    pub query: serde_json::Map<String, serde_json::Value>,
+    /// Header names in lower case.
+    pub headers: serde_json::Map<String, serde_json::Value>,
+    /// Parsed JSON, form fields as an object, text, or null for no body.
+    pub body: serde_json::Value,
+    /// Whether it came in on a test listener.
+    pub test: bool,
+}
+
+/// What the host answers for an accepted request.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: bytes::Bytes,
+    pub execution_id: Option<String>,
+    /// Why the run failed (for the delivery log).
+    pub error: Option<String>,
+}
+
+impl Answer {
+    pub fn json(status: u16, value: &serde_json::Value) -> Answer {
+        Answer {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: bytes::Bytes::from(value.to_string()),
+            execution_id: None,
+            error: None,
+        }
+    }
+}
+
+/// One request the listener answered, for the delivery log.
+#[derive(Debug, Clone)]
+pub struct DeliveryRecord {
+    pub workflow_id: String,
+    pub node_id: String,
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    /// "none", "passed" or "failed".
+    pub verification: &'static str,
+    pub latency_ms: u32,
+    pub execution_id: Option<String>,
+    pub error: Option<String>,
+    pub body: Option<String>,
+    pub test: bool,
+}
+
+/// The host: starts what an accepted request starts and keeps the delivery log.
+pub trait Target: Send + Sync + 'static {
+    /// Handles an accepted request. The answer may wait for the run (response modes).
+    fn deliver(&self, endpoint: Arc<Endpoint>, request: Incoming) -> BoxFuture<'static, Answer>;
+    /// Records a delivery; must not block (the host queues it).
+    fn record(&self, delivery: DeliveryRecord);
+    /// The current time in Unix milliseconds (the host's clock: signature windows and
+    /// replay windows follow it).
+    fn now_ms(&self) -> i64;
+}
+
+type Table = Arc<HashMap<String, Arc<Endpoint>>>;
+
+struct Shared {
+    target: Arc<dyn Target>,
+    endpoints: RwLock<Table>,
+    tests: RwLock<Table>,
+    replay: ReplayGuard,
+    body_limit: std::sync::atomic::AtomicUsize,
+}
+
+/// A running listener. Dropping it does not stop it: call [`Listener::shutdown`].
+pub struct Listener {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listener").field("addr", &self.addr).finish()
+    }
+}
+
+impl Listener {
+    /// Binds `addr` and starts serving (no endpoints yet).
+    pub async fn bind(addr: SocketAddr, target: Arc<dyn Target>) -> std::io::Result<Listener> {
+        let socket = tokio::net::TcpListener::bind(addr).await?;
+        let addr = socket.local_addr()?;
+        let shared = Arc::new(Shared {
+            target,
+            endpoints: RwLock::new(Arc::new(HashMap::new())),
+            tests: RwLock::new(Arc::new(HashMap::new())),
+            replay: ReplayGuard::default(),
+            body_limit: std::sync::atomic::AtomicUsize::new(DEFAULT_BODY_LIMIT),
+        });
+        let app = router(shared.clone());
+        let stop = CancellationToken::new();
+        let stopped = stop.clone();
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(socket, app).with_graceful_shutdown(async move { stopped.cancelled().await });
+            if let Err(e) = serve.await {
+                tracing::error!("the webhook listener stopped: {e}");
+            }
+        });
+        Ok(Listener { shared, addr, stop, task })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Replaces the served endpoints. Two endpoints with the same workflow and path: the
+    /// first is served (the host reports the clash).
+    pub fn set_endpoints(&self, endpoints: Vec<Endpoint>) {
+        *self.shared.endpoints.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(table(endpoints));
+    }
+
+    /// The endpoints listening for a test event (replaced as a whole).
+    pub fn set_test_endpoints(&self, endpoints: Vec<Endpoint>) {
+        *self.shared.tests.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(table(endpoints));
+    }
+
+    pub fn set_body_limit(&self, bytes: usize) {
+        self.shared.body_limit.store(bytes.max(1), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Stops accepting connections and waits for requests in progress to be answered.
+    pub async fn shutdown(self) {
+        self.stop.cancel();
+        let _ = self.task.await;
+    }
+}
+
+fn table(endpoints: Vec<Endpoint>) -> HashMap<String, Arc<Endpoint>> {
+    let mut map = HashMap::new();
+    for e in endpoints {
+        map.entry(key(&e.workflow_id, &e.path)).or_insert_with(|| Arc::new(e));
+    }
+    map
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/webhook/{workflow}", any(production_root))
+        .route("/webhook/{workflow}/{*path}", any(production))
+        .route("/webhook-test/{workflow}", any(test_root))
+        .route("/webhook-test/{workflow}/{*path}", any(test))
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no webhook is served at this path") })
+        .with_state(shared)
+}
+
+async fn production_root(State(s): State<Arc<Shared>>, Path(workflow): Path<String>, request: Request) -> Response {
+    serve(s, workflow, String::new(), false, request).await
+}
+
+async fn production(
+    State(s): State<Arc<Shared>>,
+    Path((workflow, path)): Path<(String, String)>,
+    request: Request,
+) -> Response {
+    serve(s, workflow, path, false, request).await
+}
+
+async fn test_root(State(s): State<Arc<Shared>>, Path(workflow): Path<String>, request: Request) -> Response {
+    serve(s, workflow, String::new(), true, request).await
+}
+
+async fn test(
+    State(s): State<Arc<Shared>>,
+    Path((workflow, path)): Path<(String, String)>,
+    request: Request,
+) -> Response {
+    serve(s, workflow, path, true, request).await
+}
+
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = serde_json::json!({ "error": { "code": code, "message": message } });
+    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+}
+
+impl Headers for HeaderMap {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Finds the endpoint: a test listener on `/webhook-test/…`; on `/webhook/…` the active
+/// endpoint, else a test listener of a workflow that is not active.
+fn find(s: &Shared, workflow: &str, path: &str, test: bool) -> Option<(Arc<Endpoint>, bool)> {
+    let k = key(workflow, path);
+    let tests = || s.tests.read().unwrap_or_else(|p| p.into_inner()).get(&k).cloned();
+    if test {
+        return tests().map(|e| (e, true));
+    }
+    let active = s.endpoints.read().unwrap_or_else(|p| p.into_inner()).get(&k).cloned();
+    match active {
+        Some(e) => Some((e, false)),
+        None => tests().map(|e| (e, true)),
+    }
+}
+
+async fn serve(s: Arc<Shared>, workflow: String, path: String, test: bool, request: Request) -> Response {
+    let started = Instant::now();
+    let (parts, body) = request.into_parts();
+    let Some((endpoint, test)) = find(&s, &workflow, &path, test) else {
+        let what = if test { "no test listener is waiting" } else { "no active workflow serves" };
+        return error(StatusCode::NOT_FOUND, "not_found", &format!("{what} /{}", key(&workflow, &path)));
+    };
+    let mut record = DeliveryRecord {
+        workflow_id: endpoint.workflow_id.clone(),
+        node_id: endpoint.node_id.clone(),
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_string(),
+        status: 0,
+        verification: if endpoint.signature.is_some() { "failed" } else { "none" },
+        latency_ms: 0,
+        execution_id: None,
+        error: None,
+        body: None,
+        test,
+    };
+    let finish = |mut record: DeliveryRecord, response: Response| {
+        record.status = response.status().as_u16();
+        record.latency_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
+        s.target.record(record);
+        response
+    };
+    if !endpoint.methods.is_empty() && !endpoint.methods.contains(&parts.method) {
+        let allowed: Vec<&str> = endpoint.methods.iter().map(Method::as_str).collect();
+        let message = format!("{} is not allowed here; use {}", parts.method, allowed.join(", "));
+        record.error = Some(message.clone());
+        let mut response = error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", &message);
+        if let Ok(v) = HeaderValue::from_str(&allowed.join(", ")) {
+            response.headers_mut().insert(header::ALLOW, v);
+        }
+        return finish(record, response);
+    }
+    let limit = s.body_limit.load(std::sync::atomic::Ordering::Relaxed);
+    let too_large = |record: &mut DeliveryRecord| {
+        let message = format!("the body is larger than the limit of {limit} bytes");
+        record.error = Some(message.clone());
+        error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", &message)
+    };
+    let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        let response = too_large(&mut record);
+        return finish(record, response);
+    }
+    let bytes = match axum::body::to_bytes(Body::new(body), limit).await {
+        Ok(b) => b,
+        Err(_) => {
+            let response = too_large(&mut record);
+            return finish(record, response);
+        }
+    };
+    if endpoint.keep_bodies {
+        record.body = Some(String::from_utf8_lossy(&bytes).into_owned());
+    }
+    let mut replay_key = None;
+    if let Some(check) = &endpoint.signature {
+        let now_ms = s.target.now_ms();
+        if let Err(e) = check.preset.verify(&parts.headers, &bytes, &check.secret, now_ms.div_euclid(1000)) {
+            let message = format!("signature check failed: {e}");
+            record.error = Some(message.clone());
+            return finish(record, error(StatusCode::UNAUTHORIZED, "bad_signature", &message));
+        }
+        let id = check
+            .id_header
+            .as_deref()
+            .and_then(|h| parts.headers.header(h))
+            .or_else(|| parts.headers.header(check.preset.header()))
+            .unwrap_or_default();
+        let k = format!("{}\u{0}{}", key(&endpoint.workflow_id, &endpoint.path), id);
+        if !s.replay.first_time(&k, now_ms) {
+            let message = "this delivery was already received (replayed delivery id or signature)".to_string();
+            record.error = Some(message.clone());
+            return finish(record, error(StatusCode::UNAUTHORIZED, "replayed", &message));
+        }
+        record.verification = "passed";
+        replay_key = Some(k);
+    }
+    let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let body = match parse_body(content_type, &bytes) {
+        Ok(body) => body,
+        Err(message) => {
+            if let Some(k) = replay_key {
+                s.replay.forget(&k);
+            }
+            record.error = Some(message.clone());
+            return finish(record, error(StatusCode::BAD_REQUEST, "bad_body", &message));
+        }
+    };
+    let incoming = Incoming {
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_string(),
+        query: query_object(parts.uri.query().unwrap_or("")),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), serde_json::Value::from(String::from_utf8_lossy(v.as_bytes()))))
+            .collect(),
+        body,
+        test,
+    };
+    let answer = s.target.deliver(endpoint, incoming).await;
+    record.execution_id = answer.execution_id.clone();
+    record.error = answer.error.clone();
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = Response::new(Body::from(answer.body));
+    *response.status_mut() = status;
+    for (name, value) in &answer.headers {
+        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+            response.headers_mut().append(name, value);
+        }
+    }
+    finish(record, response)
+}
+
+/// The body as the trigger's item holds it: JSON parsed (refused with the line and column
+/// when malformed), form fields as an object, other text as a string, no body as null.
+pub fn parse_body(content_type: &str, bytes: &[u8]) -> Result<serde_json::Value, String> {
+    let ct = content_type.to_ascii_lowercase();
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(serde_json::Value::Null);
+    }
+    if ct.contains("json")
+        || (ct.is_empty() && matches!(bytes.iter().find(|b| !b.is_ascii_whitespace()), Some(b'{' | b'[')))
+    {
+        return serde_json::from_slice(bytes).map_err(|e| format!("the body is not valid JSON: {e}"));
+    }
+    if ct.starts_with("application/x-www-form-urlencoded") {
+        return Ok(serde_json::Value::Object(query_object(&String::from_utf8_lossy(bytes))));
+    }
+    Ok(serde_json::Value::String(String::from_utf8_lossy(bytes).into_owned()))
+}
+
+/// `a=1&b=2&b=3` as `{a: "1", b: ["2", "3"]}`.
+fn query_object(query: &str) -> serde_json::Map<String, serde_json::Value> {
+    let mut out = serde_json::Map::new();
+    for (k, v) in form_pairs(query) {
+        match out.get_mut(&k) {
+            None => {
+                out.insert(k, serde_json::Value::String(v));
+            }
+            Some(serde_json::Value::Array(list)) => list.push(serde_json::Value::String(v)),
+            Some(first) => {
+                let previous = first.take();
+                *first = serde_json::Value::Array(vec![previous, serde_json::Value::String(v)]);
+            }
+        }
+    }
+    out
+}
+
+fn form_pairs(text: &str) -> Vec<(String, String)> {
+    text.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_parse_by_content_type() {
+        assert_eq!(parse_body("application/json", br#"{"a":1}"#).unwrap(), serde_json::json!({"a": 1}));
+        assert_eq!(parse_body("", b"[1,2]").unwrap(), serde_json::json!([1, 2]));
+        assert_eq!(parse_body("application/json", b"  ").unwrap(), serde_json::Value::Null);
+        let e = parse_body("application/json; charset=utf-8", b"{\n \"a\": 1,\n}").unwrap_err();
+        assert!(e.contains("line 3 column 1"), "{e}");
+        assert_eq!(
+            parse_body("application/x-www-form-urlencoded", b"name=Ada+L&tag=a&tag=b%26c").unwrap(),
+            serde_json::json!({"name": "Ada L", "tag": ["a", "b&c"]})
+        );
+        assert_eq!(parse_body("text/plain", b"hello").unwrap(), serde_json::json!("hello"));
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%4"), "%4");
+        assert_eq!(percent_decode("%41%zz"), "A%zz");
+    }
+}
