@@ -155,3 +155,156 @@ async fn run(host: Arc<dyn Fire>, mut commands: mpsc::UnboundedReceiver<Vec<Sche
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schedule::Rule;
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+    }
+
+    /// A host whose clock follows tokio's (paused) timer from a start time, with an
+    /// in-memory store that outlives schedulers (a restart keeps it, like the database).
+    struct Host {
+        start: DateTime<Utc>,
+        started: tokio::time::Instant,
+        /// Extra time, for "the app was closed for a while".
+        offset: Mutex<chrono::Duration>,
+        stored: Mutex<HashMap<(String, String), Stored>>,
+        fires: Mutex<Vec<(String, DateTime<Utc>, bool)>>,
+    }
+
+    impl Host {
+        fn new(start: &str) -> Arc<Host> {
+            Arc::new(Host {
+                start: at(start),
+                started: tokio::time::Instant::now(),
+                offset: Mutex::new(chrono::Duration::zero()),
+                stored: Mutex::new(HashMap::new()),
+                fires: Mutex::new(Vec::new()),
+            })
+        }
+
+        fn fires(&self) -> Vec<(String, DateTime<Utc>, bool)> {
+            self.fires.lock().unwrap().clone()
+        }
+    }
+
+    impl Fire for Host {
+        fn now(&self) -> DateTime<Utc> {
+            let elapsed = chrono::Duration::from_std(self.started.elapsed()).unwrap();
+            self.start + elapsed + *self.offset.lock().unwrap()
+        }
+        fn load(&self, workflow_id: &str, node_id: &str) -> Option<Stored> {
+            self.stored.lock().unwrap().get(&(workflow_id.into(), node_id.into())).cloned()
+        }
+        fn store(
+            &self,
+            workflow_id: &str,
+            node_id: &str,
+            rule: &str,
+            next: Option<DateTime<Utc>>,
+            _fired: Option<DateTime<Utc>>,
+        ) {
+            self.stored
+                .lock()
+                .unwrap()
+                .insert((workflow_id.into(), node_id.into()), Stored { rule: rule.into(), next_fire: next });
+        }
+        fn fire(&self, schedule: Arc<Schedule>, scheduled_for: DateTime<Utc>, missed: bool) {
+            self.fires.lock().unwrap().push((schedule.node_id.clone(), scheduled_for, missed));
+        }
+    }
+
+    fn schedule(node: &str, rule: Rule, missed: Missed) -> Schedule {
+        Schedule { workflow_id: "w".into(), node_id: node.into(), rule, missed, attachment: Arc::new(()) }
+    }
+
+    /// Lets the scheduler task run (it is woken by the timer or a command).
+    async fn settle() {
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fires_at_the_rule_times_on_the_paused_clock() {
+        let host = Host::new("2026-11-30T08:59:30Z");
+        let scheduler = Scheduler::start(host.clone());
+        scheduler.set(vec![
+            schedule("cron", Rule::cron("0 * * * * *", "UTC").unwrap(), Missed::Skip),
+            schedule("every", Rule::every_seconds(45.0).unwrap(), Missed::Skip),
+        ]);
+        settle().await;
+        assert!(host.fires().is_empty());
+        tokio::time::sleep(std::time::Duration::from_secs(150)).await;
+        settle().await;
+        let fires = host.fires();
+        let names: Vec<(&str, String)> =
+            fires.iter().map(|(n, t, _)| (n.as_str(), t.format("%H:%M:%S").to_string())).collect();
+        assert_eq!(
+            names,
+            vec![
+                ("cron", "09:00:00".into()),
+                ("every", "09:00:15".into()),
+                // Due at the same moment: in the order they were given.
+                ("cron", "09:01:00".into()),
+                ("every", "09:01:00".into()),
+                ("every", "09:01:45".into()),
+                ("cron", "09:02:00".into()),
+            ]
+        );
+        assert_eq!(
+            host.load("w", "cron").unwrap(),
+            Stored { rule: "cron 0 * * * * * (UTC)".into(), next_fire: Some(at("2026-11-30T09:03:00Z")) }
+        );
+        scheduler.shutdown().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_restart_keeps_next_fire_times_and_follows_the_missed_policy() {
+        let host = Host::new("2026-11-30T09:00:10Z");
+        let every = || Rule::every_seconds(60.0).unwrap();
+        let scheduler = Scheduler::start(host.clone());
+        scheduler.set(vec![schedule("skip", every(), Missed::Skip), schedule("once", every(), Missed::RunOnce)]);
+        settle().await;
+        scheduler.shutdown().await;
+        let next = at("2026-11-30T09:01:10Z");
+        assert_eq!(host.load("w", "once").unwrap().next_fire, Some(next));
+
+        // A restart 20 s later (nothing missed) keeps the stored time rather than starting afresh.
+        tokio::time::sleep(std::time::Duration::from_secs(20)).await;
+        let scheduler = Scheduler::start(host.clone());
+        scheduler.set(vec![schedule("skip", every(), Missed::Skip), schedule("once", every(), Missed::RunOnce)]);
+        settle().await;
+        assert_eq!(host.load("w", "once").unwrap().next_fire, Some(next));
+        assert!(host.fires().is_empty());
+        scheduler.shutdown().await;
+
+        // Closed for three hours: "skip" forgets the missed fires, "run once" fires one
+        // catch-up run; both go on from now.
+        *host.offset.lock().unwrap() = chrono::Duration::hours(3);
+        let now = host.now();
+        let scheduler = Scheduler::start(host.clone());
+        scheduler.set(vec![schedule("skip", every(), Missed::Skip), schedule("once", every(), Missed::RunOnce)]);
+        settle().await;
+        assert_eq!(host.fires(), vec![("once".to_string(), next, true)]);
+        let following = now + chrono::Duration::seconds(60);
+        assert_eq!(host.load("w", "skip").unwrap().next_fire, Some(following));
+        assert_eq!(host.load("w", "once").unwrap().next_fire, Some(following));
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        settle().await;
+        assert_eq!(host.fires().len(), 3, "both fire on time again: {:?}", host.fires());
+
+        // A changed rule starts afresh instead of using the stored time.
+        scheduler.set(vec![schedule("once", Rule::every_seconds(600.0).unwrap(), Missed::RunOnce)]);
+        settle().await;
+        assert_eq!(host.load("w", "once").unwrap().rule, "every 600 s");
+        assert_eq!(host.load("w", "once").unwrap().next_fire, Some(host.now() + chrono::Duration::seconds(600)));
+        scheduler.shutdown().await;
+    }
+}

@@ -11,13 +11,19 @@ use switchyard_triggers::signature::Preset;
 const SECRET: &str = "whsec-7c1e5a9d3b2f4e60";
 
 fn open() -> (tempfile::TempDir, Api, Arc<ManualClock>) {
+    let (dir, api, clock, _) = open_with_host();
+    (dir, api, clock)
+}
+
+fn open_with_host() -> (tempfile::TempDir, Api, Arc<ManualClock>, Arc<RecordingHost>) {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::starting_at("2026-11-30T09:00:00Z".parse().unwrap()));
     let services = Services::new(clock.clone(), switchyard_engine::services::default_http_client());
     let mut vault = switchyard_vault::VaultOptions::system(clock.clone());
     vault.keyring = None;
-    let api = Api::open_custom(dir.path(), Arc::new(RecordingHost::default()), services, vault).unwrap();
-    (dir, api, clock)
+    let host = Arc::new(RecordingHost::default());
+    let api = Api::open_custom(dir.path(), host.clone(), services, vault).unwrap();
+    (dir, api, clock, host)
 }
 
 /// Starts the triggers on a free port and returns the listener's base URL.
@@ -295,4 +301,171 @@ async fn a_bounded_flood_gets_every_answer_right_and_loses_no_record() {
     }
     let log = call(&api, "webhook_deliveries", json!({"workflowId": "flood", "limit": 100_000})).await.unwrap();
     assert_eq!(log["deliveries"].as_array().unwrap().len(), REQUESTS, "one delivery record per request");
+}
+
+#[tokio::test]
+async fn send_webhook_signs_what_the_listener_verifies() {
+    let (_dir, api, _) = open();
+    call(&api, "vault_unlock", json!({"password": "correct horse battery"})).await.unwrap();
+    call(
+        &api,
+        "account_add",
+        json!({"connectionType": "webhook.secret", "label": "peer", "fields": {"secret": SECRET}}),
+    )
+    .await
+    .unwrap();
+    let base = start(&api).await;
+    let secret = json!({"secret": {"connection": "webhook.secret", "account": "peer"}});
+    for preset in ["github", "stripe", "slack", "shopify"] {
+        let id = format!("in-{preset}");
+        let mut receiver = workflow(&id, json!({"path": "in", "responseMode": "lastNode", "signature": preset}), None);
+        receiver["nodes"][0]["credentials"] = secret.clone();
+        import_and_activate(&api, receiver).await;
+        let sender = json!({
+            "switchyard": 1, "id": format!("out-{preset}"), "name": format!("Send {preset}"),
+            "nodes": [
+                {"id": "t", "name": "Start", "type": "trigger.manual"},
+                {"id": "s", "name": "Send", "type": "webhook.send", "credentials": secret,
+                 "parameters": {"url": format!("{base}/webhook/{id}/in"), "signature": preset}}
+            ],
+            "connections": [{"from": {"node": "t"}, "to": {"node": "s"}}]
+        });
+        let result = call(&api, "run_wait", json!({"workflow": sender, "input": {"id": preset, "qty": 2, "price": 3}}))
+            .await
+            .unwrap();
+        assert_eq!(result["status"], "success", "{preset}: {result}");
+        let sent = &result["items"][0]["json"];
+        assert_eq!((sent["status"].clone(), sent["attempts"].clone()), (json!(200), json!(1)), "{preset}");
+        assert_eq!(sent["response"], json!({"order": preset, "total": 6}), "{preset}: the receiver ran");
+        let log = call(&api, "webhook_deliveries", json!({"workflowId": id})).await.unwrap();
+        assert_eq!(log["deliveries"][0]["verification"], "passed", "{preset}");
+    }
+    // The same sender with another secret is refused: 401 is permanent, no retry.
+    call(
+        &api,
+        "account_add",
+        json!({"connectionType": "webhook.secret", "label": "other", "fields": {"secret": "nope"}}),
+    )
+    .await
+    .unwrap();
+    let sender = json!({
+        "switchyard": 1, "id": "out-wrong", "name": "Send wrong",
+        "nodes": [
+            {"id": "t", "name": "Start", "type": "trigger.manual"},
+            {"id": "s", "name": "Send", "type": "webhook.send",
+             "credentials": {"secret": {"connection": "webhook.secret", "account": "other"}},
+             "parameters": {"url": format!("{base}/webhook/in-github/in"), "signature": "github"}}
+        ],
+        "connections": [{"from": {"node": "t"}, "to": {"node": "s"}}]
+    });
+    let result = call(&api, "run_wait", json!({"workflow": sender, "input": {"id": 1}})).await.unwrap();
+    assert_eq!(result["status"], "error");
+    assert_eq!(result["error"]["details"]["status"], 401);
+    assert_eq!(result["error"]["details"]["attempts"], 1);
+    api.stop_triggers().await;
+}
+
+#[tokio::test]
+async fn the_editor_listens_for_one_test_event() {
+    let (_dir, api, _, host) = open_with_host();
+    let base = start(&api).await;
+    // Saved but not active: only the test listener answers.
+    let wf = workflow("draft", json!({"path": "try", "responseMode": "lastNode"}), None);
+    call(&api, "workflow_import", json!({"text": wf.to_string()})).await.unwrap();
+    let http = reqwest::Client::new();
+    assert_eq!(http.post(format!("{base}/webhook/draft/try")).json(&json!({})).send().await.unwrap().status(), 404);
+    let listening = call(&api, "webhook_listen_test", json!({"workflow": wf})).await.unwrap();
+    assert_eq!(listening["urls"], json!([format!("{base}/webhook-test/draft/try")]));
+    assert_eq!(listening["seconds"], 120);
+    let r = http
+        .post(format!("{base}/webhook-test/draft/try"))
+        .json(&json!({"id": "T", "qty": 1, "price": 5}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Json>().await.unwrap(), json!({"order": "T", "total": 5}));
+    let test_run = host
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .find_map(|e| match e {
+            switchyard_api::types::ApiEvent::TestDelivery { workflow_id, execution_id, .. }
+                if workflow_id == "draft" =>
+            {
+                Some(execution_id.clone())
+            }
+            _ => None,
+        })
+        .expect("a testDelivery event names the run");
+    api.flush_history().await.unwrap();
+    let execution = call(&api, "execution_get", json!({"id": test_run})).await.unwrap();
+    assert_eq!(execution["summary"]["mode"], "manual", "a test event runs as a manual run");
+    // One event per listening.
+    let mut gone = 0;
+    for _ in 0..100 {
+        let r = http.post(format!("{base}/webhook-test/draft/try")).json(&json!({})).send().await.unwrap();
+        if r.status() == 404 {
+            gone += 1;
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(gone, 1, "the test listener stops after its event");
+    let log = call(&api, "webhook_deliveries", json!({"workflowId": "draft"})).await.unwrap();
+    assert_eq!(log["deliveries"][0]["test"], true);
+    api.stop_triggers().await;
+}
+
+#[tokio::test]
+async fn schedules_survive_a_restart_and_catch_up_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let open_at = |time: &str| {
+        let clock = Arc::new(ManualClock::starting_at(time.parse().unwrap()));
+        let services = Services::new(clock, switchyard_engine::services::default_http_client());
+        Api::open_with(dir.path(), Arc::new(RecordingHost::default()), services).unwrap()
+    };
+    let wf = json!({
+        "switchyard": 1, "id": "hourly", "name": "Hourly",
+        "nodes": [
+            {"id": "tick", "name": "Every hour", "type": "trigger.schedule",
+             "parameters": {"mode": "interval", "interval": 1, "unit": "hours", "missed": "runOnce"}},
+            {"id": "n", "name": "Note", "type": "flow.noop"}
+        ],
+        "connections": [{"from": {"node": "tick"}, "to": {"node": "n"}}]
+    });
+    {
+        let api = open_at("2026-11-30T09:00:00Z");
+        start(&api).await;
+        import_and_activate(&api, wf).await;
+        let list = call(&api, "schedule_list", json!({})).await.unwrap();
+        assert_eq!(list["schedules"][0]["rule"], "every 3600 s");
+        assert_eq!(list["schedules"][0]["nextFire"], "2026-11-30T10:00:00.000Z");
+        api.stop_triggers().await;
+        api.drain(std::time::Duration::from_secs(5)).await.unwrap();
+    }
+    // Five hours later: one catch-up run for the missed fires, and the schedule goes on.
+    let api = open_at("2026-11-30T14:00:00Z");
+    start(&api).await;
+    let mut runs = Vec::new();
+    for _ in 0..200 {
+        runs = executions(&api, "hourly").await;
+        if runs.first().is_some_and(|r| r["status"] == "success") {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0]["mode"], "schedule");
+    let execution = call(&api, "execution_get", json!({"id": runs[0]["id"]})).await.unwrap();
+    let fired = &execution["nodes"][0]["outputs"][0]["items"][0]["json"];
+    assert_eq!(
+        (fired["scheduledFor"].clone(), fired["missed"].clone()),
+        (json!("2026-11-30T10:00:00.000Z"), json!(true))
+    );
+    let list = call(&api, "schedule_list", json!({})).await.unwrap();
+    assert_eq!(list["schedules"][0]["nextFire"], "2026-11-30T15:00:00.000Z");
+    assert_eq!(list["schedules"][0]["lastFire"], "2026-11-30T14:00:00.000Z");
+    api.stop_triggers().await;
 }

@@ -107,11 +107,15 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
                 json.insert("response", response);
                 out.push("main", Item { json: Value::object(json), paired: Paired::item(index), error: None });
             }
-            Err(error) => {
-                let error = error.with_details(serde_json::json!({
-                    "attempts": attempts.load(Ordering::Relaxed),
-                    "deliveryId": delivery_id,
-                }));
+            Err(mut error) => {
+                // Keep what the error already tells (status, body) and add the delivery.
+                let mut details = match error.details.take() {
+                    Some(serde_json::Value::Object(map)) => map,
+                    _ => serde_json::Map::new(),
+                };
+                details.insert("attempts".into(), attempts.load(Ordering::Relaxed).into());
+                details.insert("deliveryId".into(), delivery_id.into());
+                let error = error.with_details(serde_json::Value::Object(details));
                 ctx.item_failed(&mut out, item, index, error)?;
             }
         }

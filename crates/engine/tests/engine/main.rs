@@ -10,3 +10,4 @@ mod parallel;
 mod resilience;
 mod support;
 mod validation;
+mod webhooks;

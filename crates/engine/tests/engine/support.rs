@@ -89,3 +89,12 @@ pub fn jsons(items: &[Item]) -> Vec<Json> {
 pub fn node_data(collector: &Collector, node_id: &str) -> NodeRunData {
     collector.data.lock().unwrap().iter().find(|d| d.node_id == node_id).cloned().expect("node data")
 }
+
+/// [`engine`] with a breaker that opens only after `threshold` failures in a row.
+pub fn engine_with_breaker(threshold: u32) -> Engine {
+    use switchyard_engine::resilience::{BreakerSettings, Resilience};
+    let clock = Arc::new(TokioClock::starting_at("2026-01-31T12:00:00Z".parse().expect("time")));
+    let services = Services::new(clock, switchyard_engine::services::default_http_client())
+        .with_resilience(Resilience::new(BreakerSettings { threshold, ..BreakerSettings::default() }));
+    Engine::new(Registry::builtin(), services)
+}
