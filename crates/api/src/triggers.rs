@@ -105,8 +105,20 @@ impl Api {
     /// scheduler, and serves the active workflows. A port that is taken is reported in the
     /// status, not as an error: schedules still run.
     pub async fn start_triggers(&self) -> ApiResult<ListenerStatus> {
+        self.start_triggers_on(None, None).await
+    }
+
+    /// [`Api::start_triggers`] on another bind address or port than the settings' (for
+    /// `switchyard serve --bind/--port`; the settings are not changed).
+    pub async fn start_triggers_on(&self, bind: Option<String>, port: Option<u16>) -> ApiResult<ListenerStatus> {
         self.stop_triggers().await;
-        let settings = self.settings_get(Empty {}).await?;
+        let mut settings = self.settings_get(Empty {}).await?;
+        if let Some(bind) = bind {
+            settings.webhook_bind = bind;
+        }
+        if let Some(port) = port {
+            settings.webhook_port = port;
+        }
         let bind = settings.webhook_bind.trim().to_string();
         let exposed = !is_loopback(&bind);
         if exposed {

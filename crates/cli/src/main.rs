@@ -5,6 +5,7 @@
 
 mod credentials;
 mod progress;
+mod serve;
 
 /// mimalloc keeps each size of allocation on its own pages, so when a node reshapes a
 /// million records the pages of the old shapes empty out and are reused; glibc's malloc
@@ -104,6 +105,39 @@ enum Command {
         #[command(subcommand)]
         action: credentials::ConnectionsAction,
     },
+    /// Serve the active workflows without a window: the webhook listener and the scheduler.
+    /// SIGTERM or Ctrl-C stops it cleanly: requests in progress are answered, runs finish
+    /// (or are cancelled after --grace seconds) and everything is recorded.
+    Serve {
+        /// The listener's port (default: the settings', 5680).
+        #[arg(long)]
+        port: Option<u16>,
+        /// The address to bind (default: the settings', 127.0.0.1). Anything but a loopback
+        /// address lets other machines call your webhooks.
+        #[arg(long, value_name = "ADDRESS")]
+        bind: Option<String>,
+        /// Seconds runs in progress get to finish at shutdown before they are cancelled.
+        #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+        grace: u64,
+    },
+    /// Activate a saved workflow: its Webhook and Schedule triggers are served.
+    Activate { id: String },
+    /// Pause an active workflow.
+    Deactivate { id: String },
+    /// Webhook endpoints and schedules of the saved workflows.
+    Triggers {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The webhook delivery log, newest first.
+    Deliveries {
+        #[arg(long, value_name = "ID")]
+        workflow: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
     /// Delete old runs from the history.
     Prune {
         #[arg(long, value_name = "DAYS")]
@@ -171,7 +205,7 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn open_api(data_dir: Option<PathBuf>, host: Arc<dyn Host>) -> Result<Api, Failure> {
+pub(crate) fn open_api(data_dir: Option<PathBuf>, host: Arc<dyn Host>) -> Result<Api, Failure> {
     let dir = switchyard_store::paths::data_dir(data_dir);
     Api::open(&dir, host).map_err(|e| Failure::failed(format!("switchyard: {}", e.message)))
 }
@@ -183,6 +217,11 @@ async fn execute(cli: Cli) -> Outcome {
             run(data_dir, &workflow, input.as_deref(), json, until, quiet).await
         }
         Command::Validate { file, json } => validate(&file, json),
+        Command::Serve { port, bind, grace } => serve::serve(data_dir, port, bind, grace).await,
+        Command::Activate { id } => serve::activate(data_dir, id, true).await,
+        Command::Deactivate { id } => serve::activate(data_dir, id, false).await,
+        Command::Triggers { json } => serve::triggers(data_dir, json).await,
+        Command::Deliveries { workflow, limit, json } => serve::deliveries(data_dir, workflow, limit, json).await,
         Command::Import { file } => {
             let (text, _) = read_file(&file)?;
             check_file(&file, &text)?;
@@ -503,7 +542,7 @@ pub(crate) fn print_json<T: serde::Serialize>(value: &T) {
     }
 }
 
-fn print_table(headers: &[&str], rows: Vec<Vec<String>>) {
+pub(crate) fn print_table(headers: &[&str], rows: Vec<Vec<String>>) {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in &rows {
         for (i, cell) in row.iter().enumerate() {

@@ -328,3 +328,95 @@ fn vault_and_connections_from_the_command_line() {
     let db = std::fs::read(dir.path().join("switchyard.db")).unwrap();
     assert!(!db.windows(16).any(|w| w == b"cli-secret-token"));
 }
+
+/// One HTTP/1.1 request over a plain socket; returns the status and the body.
+fn http_post(addr: &str, path: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    (status, body)
+}
+
+#[test]
+fn serve_answers_webhooks_and_stops_cleanly_on_sigterm() {
+    let data = tempfile::tempdir().unwrap();
+    let file = data.path().join("slow-hook.json");
+    std::fs::write(
+        &file,
+        json!({
+            "switchyard": 1, "id": "slow-hook", "name": "Slow hook",
+            "nodes": [
+                {"id": "hook", "name": "Hook", "type": "trigger.webhook", "parameters": {"path": "slow", "responseMode": "lastNode"}},
+                {"id": "wait", "name": "Wait", "type": "flow.wait", "parameters": {"amount": 2, "unit": "seconds"}},
+                {"id": "set", "name": "Answer", "type": "data.set", "parameters": {
+                    "assignments": [{"name": "got", "value": "{{ json.body.n }}"}], "keep": "none"}}
+            ],
+            "connections": [
+                {"from": {"node": "hook"}, "to": {"node": "wait"}},
+                {"from": {"node": "wait"}, "to": {"node": "set"}}
+            ]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    cli(data.path()).arg("import").arg(&file).assert().success();
+    cli(data.path()).args(["activate", "slow-hook"]).assert().success().stdout(predicate::str::contains("is active"));
+
+    let mut server = std::process::Command::new(assert_cmd::cargo::cargo_bin("switchyard"))
+        .args(["serve", "--port", "0"])
+        .env("SWITCHYARD_DATA_DIR", data.path())
+        .env_remove("SWITCHYARD_LOG")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(server.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    assert!(line.contains("listening on http://127.0.0.1:") && line.contains("1 active workflows"), "{line}");
+    let addr = line.split("http://").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+
+    // A request whose run takes 2 s is in flight when SIGTERM arrives: it is still answered.
+    let request = {
+        let addr = addr.clone();
+        std::thread::spawn(move || http_post(&addr, "/webhook/slow-hook/slow", r#"{"n": 7}"#))
+    };
+    let running = (0..500).any(|_| {
+        let out = cli(data.path()).args(["executions", "--json"]).output().unwrap();
+        let list = stdout_json(&out);
+        if list.as_array().is_some_and(|l| l.iter().any(|e| e["status"] == "running")) {
+            return true;
+        }
+        std::thread::yield_now();
+        false
+    });
+    assert!(running, "the webhook run started");
+    let killed = std::process::Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    assert_eq!(request.join().unwrap(), (200, r#"{"got":7}"#.to_string()));
+    let status = server.wait().unwrap();
+    assert!(status.success(), "serve exits 0 after SIGTERM: {status:?}");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert!(rest.contains("stopped"), "{rest}");
+
+    // Nothing lost: the run is recorded as a success, the delivery is logged.
+    let out = cli(data.path()).args(["executions", "--json"]).output().unwrap();
+    let list = stdout_json(&out);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!((list[0]["status"].clone(), list[0]["mode"].clone()), (json!("success"), json!("webhook")));
+    let out = cli(data.path()).args(["deliveries", "--json"]).output().unwrap();
+    let deliveries = stdout_json(&out);
+    assert_eq!(deliveries[0]["status"], 200);
+    assert_eq!(deliveries[0]["executionId"], list[0]["id"]);
+    cli(data.path()).args(["triggers"]).assert().success().stdout(predicate::str::contains("/webhook/slow-hook/slow"));
+    assert!(std::net::TcpStream::connect(&addr).is_err(), "the listener is closed");
+}

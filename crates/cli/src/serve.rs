@@ -1,0 +1,139 @@
+//! `switchyard serve` and the trigger commands: activate, deactivate, triggers, deliveries.
+
+use crate::{Failure, Outcome, open_api, print_json, print_table};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use switchyard_api::SilentHost;
+use switchyard_api::types::*;
+
+/// Waits for SIGTERM or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+pub(crate) async fn serve(data_dir: Option<PathBuf>, port: Option<u16>, bind: Option<String>, grace: u64) -> Outcome {
+    let api = open_api(data_dir, Arc::new(SilentHost))?;
+    let _refresher = api.start_background();
+    let status = api.start_triggers_on(bind, port).await?;
+    if let Some(error) = &status.error {
+        return Err(Failure::failed(format!("switchyard serve: {error}")));
+    }
+    if status.exposed {
+        eprintln!("warning: listening on {} lets other machines call your webhooks", status.address);
+    }
+    let problems = api.webhook_list(Empty {}).await?.problems;
+    for problem in &problems {
+        eprintln!("warning: {problem}");
+    }
+    eprintln!(
+        "switchyard serve: listening on {} ({} active workflows, {} schedules); stop with Ctrl-C or SIGTERM",
+        status.base_url, status.active_workflows, status.schedules
+    );
+    shutdown_signal().await;
+    eprintln!("switchyard serve: stopping: answering requests in progress, waiting up to {grace} s for runs");
+    api.stop_triggers().await;
+    api.drain(Duration::from_secs(grace)).await?;
+    eprintln!("switchyard serve: stopped");
+    Ok(())
+}
+
+pub(crate) async fn activate(data_dir: Option<PathBuf>, id: String, active: bool) -> Outcome {
+    let api = open_api(data_dir, Arc::new(SilentHost))?;
+    let record = api.workflow_activate(WorkflowActivateRequest { id, active }).await?;
+    let state = if record.active { "active: `switchyard serve` (or the app) serves its triggers" } else { "paused" };
+    println!("\"{}\" is {state}", record.workflow.name);
+    Ok(())
+}
+
+pub(crate) async fn triggers(data_dir: Option<PathBuf>, json: bool) -> Outcome {
+    let api = open_api(data_dir, Arc::new(SilentHost))?;
+    let hooks = api.webhook_list(Empty {}).await?;
+    let schedules = api.schedule_list(Empty {}).await?;
+    if json {
+        print_json(&serde_json::json!({ "webhooks": hooks.endpoints, "schedules": schedules.schedules }));
+        return Ok(());
+    }
+    if hooks.endpoints.is_empty() && schedules.schedules.is_empty() {
+        eprintln!("No Webhook or Schedule triggers in the saved workflows.");
+        return Ok(());
+    }
+    let state = |active: bool| if active { "active" } else { "paused" }.to_string();
+    if !hooks.endpoints.is_empty() {
+        let rows = hooks
+            .endpoints
+            .iter()
+            .map(|e| {
+                let methods = if e.methods.is_empty() { "*".to_string() } else { e.methods.join(",") };
+                vec![e.workflow_name.clone(), state(e.active), methods, e.url.clone(), e.signature.clone()]
+            })
+            .collect();
+        print_table(&["WORKFLOW", "STATE", "METHODS", "URL", "SIGNATURE"], rows);
+    }
+    if !schedules.schedules.is_empty() {
+        if !hooks.endpoints.is_empty() {
+            println!();
+        }
+        let rows = schedules
+            .schedules
+            .iter()
+            .map(|s| {
+                vec![
+                    s.workflow_name.clone(),
+                    state(s.active),
+                    s.rule.clone(),
+                    s.next_fire.clone().unwrap_or_else(|| "-".into()),
+                    s.last_fire.clone().unwrap_or_else(|| "-".into()),
+                ]
+            })
+            .collect();
+        print_table(&["WORKFLOW", "STATE", "RULE", "NEXT", "LAST"], rows);
+    }
+    Ok(())
+}
+
+pub(crate) async fn deliveries(data_dir: Option<PathBuf>, workflow: Option<String>, limit: u32, json: bool) -> Outcome {
+    let api = open_api(data_dir, Arc::new(SilentHost))?;
+    let list = api.webhook_deliveries(DeliveryListRequest { workflow_id: workflow, limit: Some(limit) }).await?;
+    if json {
+        print_json(&list.deliveries);
+    } else if list.deliveries.is_empty() {
+        eprintln!("No deliveries yet.");
+    } else {
+        let rows = list
+            .deliveries
+            .iter()
+            .map(|d| {
+                vec![
+                    d.received_at.clone(),
+                    d.method.clone(),
+                    d.path.clone(),
+                    d.status.to_string(),
+                    d.verification.as_str().to_string(),
+                    format!("{} ms", d.latency_ms),
+                    d.execution_id.clone().or_else(|| d.error.clone()).unwrap_or_default(),
+                ]
+            })
+            .collect();
+        print_table(&["RECEIVED", "METHOD", "PATH", "STATUS", "SIGNATURE", "LATENCY", "RUN / ERROR"], rows);
+    }
+    Ok(())
+}
