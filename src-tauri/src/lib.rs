@@ -1,6 +1,7 @@
 //! The desktop shell. It only wires things up: the window and its plugins, one command that
-//! forwards every call into `switchyard-api`, and a bridge that turns API events into Tauri
-//! events for the UI.
+//! forwards every call into `switchyard-api`, a bridge that turns API events into Tauri
+//! events for the UI, and the tray that keeps active workflows running when the window is
+//! closed.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -26,7 +27,72 @@ impl<R: Runtime> Host for TauriHost<R> {
         use tauri_plugin_opener::OpenerExt;
         self.0.opener().open_url(url, None::<&str>).map_err(|e| e.to_string())
     }
+
+    fn set_start_at_login(&self, on: bool) -> Result<(), String> {
+        use tauri_plugin_autostart::ManagerExt;
+        let launcher = self.0.autolaunch();
+        if on { launcher.enable() } else { launcher.disable() }.map_err(|e| e.to_string())
+    }
 }
+
+/// The argument the login item starts the app with: no window, only the tray.
+pub const HIDDEN_ARG: &str = "--hidden";
+
+/// Shows the main window, making it again if it was closed.
+fn show_window<R: Runtime>(app: &AppHandle<R>) {
+    let window = match app.get_webview_window("main") {
+        Some(w) => Some(w),
+        None => app
+            .config()
+            .app
+            .windows
+            .iter()
+            .find(|w| w.label == "main")
+            .and_then(|config| tauri::WebviewWindowBuilder::from_config(app, config).ok()?.build().ok()),
+    };
+    if let Some(window) = window {
+        #[cfg(target_os = "linux")]
+        software_rendering::apply(&window);
+        let _ = window.show();
+        let _ = window.unminimize();
+        let _ = window.set_focus();
+    }
+}
+
+/// The tray: open the window, pause every active workflow, quit. A failure (no tray on
+/// this desktop) is logged; the app then quits with its window as usual.
+fn tray<R: Runtime>(app: &tauri::App<R>) -> tauri::Result<()> {
+    use tauri::menu::{Menu, MenuItem};
+    use tauri::tray::TrayIconBuilder;
+    let open = MenuItem::with_id(app, "open", "Open Switchyard", true, None::<&str>)?;
+    let pause = MenuItem::with_id(app, "pause", "Pause all workflows", true, None::<&str>)?;
+    let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
+    let menu = Menu::with_items(app, &[&open, &pause, &quit])?;
+    let mut builder = TrayIconBuilder::with_id("main").tooltip("Switchyard").menu(&menu).on_menu_event(|app, event| {
+        match event.id().as_ref() {
+            "open" => show_window(app),
+            "pause" => {
+                let api = app.state::<Api>().inner().clone();
+                tauri::async_runtime::spawn(async move {
+                    if let Err(e) = api.pause_all().await {
+                        tracing::error!("cannot pause the workflows: {}", e.message);
+                    }
+                });
+            }
+            "quit" => app.exit(0),
+            _ => {}
+        }
+    });
+    if let Some(icon) = app.default_window_icon() {
+        builder = builder.icon(icon.clone());
+    }
+    builder.build(app)?;
+    app.manage(TrayReady);
+    Ok(())
+}
+
+/// Present when the tray icon exists (so closing the window may leave the app running).
+struct TrayReady;
 
 /// Every API command goes through here, by name, as listed in the API manifest.
 #[tauri::command]
@@ -35,26 +101,79 @@ async fn api(api: State<'_, Api>, command: String, payload: serde_json::Value) -
 }
 
 /// Adds Switchyard's plugins, state and command to a builder. `data_dir` overrides the data
-/// folder (tests); by default it comes from `SWITCHYARD_DATA_DIR` or the OS.
-pub fn configure<R: Runtime>(builder: tauri::Builder<R>, data_dir: Option<PathBuf>) -> tauri::Builder<R> {
+/// folder (tests); by default it comes from `SWITCHYARD_DATA_DIR` or the OS. `with_tray`
+/// adds the tray icon (not on the mock runtime of unit tests, which has no GTK).
+pub fn configure<R: Runtime>(
+    builder: tauri::Builder<R>,
+    data_dir: Option<PathBuf>,
+    with_tray: bool,
+) -> tauri::Builder<R> {
     builder
+        // A second launch shows the running app's window instead of starting another app
+        // on the same database.
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| show_window(app)))
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_window_state::Builder::default().build())
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            Some(vec![HIDDEN_ARG]),
+        ))
         .setup(move |app| {
             let dir = switchyard_store::paths::data_dir(data_dir.clone());
             let api = Api::open(&dir, Arc::new(TauriHost(app.handle().clone())))
                 .map_err(|e| format!("cannot open the data folder {}: {}", dir.display(), e.message))?;
             let background = api.clone();
-            tauri::async_runtime::spawn(async move { drop(background.start_background()) });
+            tauri::async_runtime::spawn(async move {
+                drop(background.start_background());
+                match background.start_triggers().await {
+                    Ok(status) if status.error.is_some() => {
+                        tracing::error!("webhooks are not served: {}", status.error.unwrap_or_default())
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::error!("cannot start the triggers: {}", e.message),
+                }
+            });
             app.manage(api);
-            #[cfg(target_os = "linux")]
+            if with_tray && let Err(e) = tray(app) {
+                tracing::warn!("no tray icon ({e}): closing the window quits the app");
+            }
             if let Some(window) = app.get_webview_window("main") {
+                #[cfg(target_os = "linux")]
                 software_rendering::apply(&window);
+                if std::env::args().any(|a| a == HIDDEN_ARG) && app.try_state::<TrayReady>().is_some() {
+                    let _ = window.destroy();
+                }
             }
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![api])
+}
+
+/// Closing the last window keeps the app running in the tray while any workflow is active;
+/// quitting stops the triggers cleanly (requests answered, runs finished or cancelled,
+/// history flushed).
+fn on_run_event<R: Runtime>(app: &AppHandle<R>, event: tauri::RunEvent) {
+    match event {
+        tauri::RunEvent::ExitRequested { code: None, api: exit, .. } => {
+            let active = app.try_state::<Api>().is_some_and(|api| api.has_active_triggers());
+            if active && app.try_state::<TrayReady>().is_some() {
+                exit.prevent_exit();
+            }
+        }
+        tauri::RunEvent::Exit => {
+            if let Some(api) = app.try_state::<Api>() {
+                let api = api.inner().clone();
+                tauri::async_runtime::block_on(async move {
+                    api.stop_triggers().await;
+                    if let Err(e) = api.drain(std::time::Duration::from_secs(10)).await {
+                        tracing::error!("the history was not fully written at exit: {}", e.message);
+                    }
+                });
+            }
+        }
+        _ => {}
+    }
 }
 
 #[cfg(target_os = "linux")]
@@ -112,9 +231,10 @@ pub fn run() {
             tracing_subscriber::EnvFilter::try_from_env("SWITCHYARD_LOG").unwrap_or_else(|_| "warn".into()),
         )
         .init();
-    configure(tauri::Builder::default(), data_dir_argument(std::env::args()))
-        .run(tauri::generate_context!("../tauri.conf.json"))
-        .expect("error while running Switchyard");
+    configure(tauri::Builder::default(), data_dir_argument(std::env::args()), true)
+        .build(tauri::generate_context!("../tauri.conf.json"))
+        .expect("error while building Switchyard")
+        .run(on_run_event);
 }
 
 #[cfg(test)]
@@ -131,7 +251,7 @@ mod tests {
         // The real context (with the capabilities from tauri.conf.json) on the mock runtime.
         let mut context = tauri::generate_context!("../tauri.conf.json");
         context.set_assets(Box::new(noop_assets()));
-        let mut app = configure(mock_builder(), Some(dir.to_path_buf())).build(context).expect("app builds");
+        let mut app = configure(mock_builder(), Some(dir.to_path_buf()), false).build(context).expect("app builds");
         // One iteration runs the setup hook, which opens the API.
         #[allow(deprecated)]
         app.run_iteration(|_, _| {});
@@ -191,7 +311,9 @@ mod tests {
         });
         let result = invoke(&window, "run_wait", json!({"workflow": workflow, "input": {"a": 1}})).unwrap();
         assert_eq!(result["status"], "success");
-        let events = seen.lock().unwrap().clone();
+        // Only this run's events (the triggers starting in the background announce themselves too).
+        let events: Vec<Value> =
+            seen.lock().unwrap().iter().filter(|e| e["kind"] == "run" || e["kind"] == "nodeData").cloned().collect();
         let kinds: Vec<String> = events
             .iter()
             .map(|e| {

@@ -12,6 +12,8 @@ import argparse
 import glob
 import http.server
 import json
+import urllib.error
+import urllib.request
 import threading
 import os
 import shutil
@@ -570,6 +572,90 @@ def settings_page(app):
     app.toast_contains("Settings saved")
 
 
+def post_json(url, body):
+    """POSTs JSON from outside the app (as a webhook sender would): (status, parsed body)."""
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(errors="replace")
+
+
+ORDER_HOOK = {
+    "switchyard": 1,
+    "id": "e2e-order-hook",
+    "name": "Order hook",
+    "nodes": [
+        {"id": "hook", "name": "Hook", "type": "trigger.webhook", "position": [0, 0], "parameters": {"path": "orders", "responseMode": "lastNode"}},
+        {
+            "id": "total",
+            "name": "Total",
+            "type": "data.set",
+            "position": [260, 0],
+            "parameters": {
+                "assignments": [{"name": "order", "value": "{{ json.body.id }}"}, {"name": "total", "value": "{{ json.body.qty * json.body.price }}"}],
+                "keep": "none",
+            },
+        },
+    ],
+    "connections": [{"from": {"node": "hook"}, "to": {"node": "total"}}],
+}
+
+
+def webhooks(app):
+    """A Webhook workflow: a test event from the editor, then active on its own port with
+    deliveries and a sample payload on the Webhooks page."""
+    port = free_port()
+    app.type_into(app.find("#set-port"), str(port))
+    app.by_test_id("settings-save").click()
+    app.toast_contains("Settings saved")
+    path = os.path.join(app.data_dir, "order-hook.json")
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(ORDER_HOOK, f)
+    app.driver.execute_script(
+        "return window.__TAURI_INTERNALS__.invoke('plugin:event|emit', "
+        "{event: 'tauri://drag-drop', payload: {paths: [arguments[0]], position: {x: 200, y: 200}}});",
+        path,
+    )
+    app.node("Hook")
+    app.by_test_id("listen-test").click()
+    test_url = app.text(app.by_test_id("test-url"))
+    if test_url != f"http://127.0.0.1:{port}/webhook-test/e2e-order-hook/orders":
+        raise Failure(f"the test URL is {test_url!r}")
+    app.screenshot("15-listening")
+    status, body = post_json(test_url, {"id": "T-1", "qty": 2, "price": 3})
+    if status != 200 or body != {"order": "T-1", "total": 6}:
+        raise Failure(f"the test event got {status} {body}")
+    app.wait(lambda: "success" in app.text(app.by_test_id("run-status")), "the test run on the canvas")
+    app.gone('[data-testid="listening"]')
+    app.screenshot("15-test-event")
+    app.by_test_id("editor-active").click()
+    app.toast_contains("is active")
+    app.button("← Workflows").click()
+    app.wait(lambda: len(app.find_all('[data-testid="active-badge"]')) == 1, "the active badge in the list")
+    app.by_test_id("nav-webhooks").click()
+    url = app.text(app.by_test_id("endpoint-url"))
+    if url != f"http://127.0.0.1:{port}/webhook/e2e-order-hook/orders":
+        raise Failure(f"the endpoint URL is {url!r}")
+    app.wait(lambda: "Listening on" in app.text(app.by_test_id("listener-status")), "the listener status")
+    status, body = post_json(url, {"id": "A-17", "qty": 3, "price": 4.5})
+    if status != 200 or body != {"order": "A-17", "total": 13.5}:
+        raise Failure(f"the webhook got {status} {body}")
+    app.by_test_id("endpoint-details").click()
+    app.wait(lambda: any("200" in app.text(r) for r in app.find_all('[data-testid="delivery-row"]')), "the delivery in the log")
+    sample = app.by_test_id("sample-body")
+    app.driver.execute_script(
+        "const s = arguments[0]; const set = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, 'value').set;"
+        "set.call(s, arguments[1]); s.dispatchEvent(new Event('input', {bubbles: true}));",
+        sample,
+        json.dumps({"id": "S-1", "qty": 2, "price": 5}),
+    )
+    app.by_test_id("send-sample").click()
+    app.wait(lambda: '"total":10' in app.text(app.by_test_id("sample-result")), "the sample's answer")
+    app.wait(lambda: len(app.find_all('[data-testid="delivery-row"]')) >= 3, "three deliveries (test, request, sample)")
+
+
 SCENARIOS = [
     ("01-create-by-dragging", create_by_dragging),
     ("02-set-parameters", set_parameters),
@@ -585,6 +671,7 @@ SCENARIOS = [
     ("12-account-in-workflow", account_in_workflow),
     ("13-retry-settings", retry_settings),
     ("14-settings-page", settings_page),
+    ("15-webhooks", webhooks),
 ]
 
 

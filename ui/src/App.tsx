@@ -9,9 +9,10 @@ import { markAfterPaint } from "./marks";
 import { Connections } from "./pages/Connections";
 import { Editor } from "./pages/Editor";
 import { SettingsPage } from "./pages/Settings";
+import { Webhooks } from "./pages/Webhooks";
 import { WorkflowList } from "./pages/WorkflowList";
 
-type Page = "list" | "connections" | "settings";
+type Page = "list" | "webhooks" | "connections" | "settings";
 type Route = { page: Page } | { page: "editor"; id: string };
 
 function TopNav({ page, onGo }: { page: Page; onGo: (page: Page) => void }) {
@@ -19,6 +20,9 @@ function TopNav({ page, onGo }: { page: Page; onGo: (page: Page) => void }) {
     <nav className="top-nav" aria-label="Pages">
       <button className={page === "list" ? "active" : ""} onClick={() => onGo("list")} data-testid="nav-workflows">
         Workflows
+      </button>
+      <button className={page === "webhooks" ? "active" : ""} onClick={() => onGo("webhooks")} data-testid="nav-webhooks">
+        Webhooks
       </button>
       <button className={page === "connections" ? "active" : ""} onClick={() => onGo("connections")} data-testid="nav-connections">
         Connections
@@ -104,6 +108,7 @@ export function App() {
         <div className="page">
           <TopNav page={route.page} onGo={(page) => setRoute({ page })} />
           {route.page === "list" && <WorkflowList onOpen={(id) => setRoute({ page: "editor", id })} />}
+          {route.page === "webhooks" && <Webhooks onOpen={(id) => setRoute({ page: "editor", id })} />}
           {route.page === "connections" && <Connections />}
           {route.page === "settings" && <SettingsPage />}
         </div>

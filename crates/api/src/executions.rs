@@ -109,6 +109,12 @@ impl Api {
             )));
         }
         let before = self.stored_settings();
+        if before.start_at_login != settings.start_at_login {
+            self.inner
+                .host
+                .set_start_at_login(settings.start_at_login)
+                .map_err(|e| ApiError::new(switchyard_model::error::ErrorCode::Io, format!("startAtLogin: {e}")))?;
+        }
         let value = serde_json::to_value(&settings).unwrap_or_default();
         let settings = self
             .blocking(move |store| {

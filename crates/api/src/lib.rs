@@ -36,6 +36,11 @@ pub trait Host: Send + Sync + 'static {
     fn open_url(&self, url: &str) -> Result<(), String> {
         switchyard_vault::open_in_browser(url)
     }
+
+    /// Starts the app when the user logs in (or stops doing so). Only the desktop app can.
+    fn set_start_at_login(&self, _on: bool) -> Result<(), String> {
+        Err("only the desktop app can start at login".into())
+    }
 }
 
 /// A host that drops events (for scripts and tests that only need results).

@@ -363,6 +363,34 @@ impl Api {
         }
     }
 
+    /// Whether any workflow is served (the desktop app then stays in the tray).
+    pub fn has_active_triggers(&self) -> bool {
+        self.inner
+            .triggers
+            .status
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|s| s.active_workflows > 0)
+    }
+
+    /// Pauses every active workflow (the tray's "Pause all").
+    pub async fn pause_all(&self) -> ApiResult<u32> {
+        let now = self.now();
+        let paused = self
+            .blocking(move |store| {
+                let mut n = 0;
+                for summary in store.workflows().list(None)?.into_iter().filter(|w| w.active) {
+                    store.workflows().set_active(&summary.id, false, &now)?;
+                    n += 1;
+                }
+                Ok(n)
+            })
+            .await?;
+        self.reload_triggers().await;
+        Ok(paused)
+    }
+
     // ---- commands ----
 
     pub async fn workflow_activate(&self, request: WorkflowActivateRequest) -> ApiResult<WorkflowRecord> {

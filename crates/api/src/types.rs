@@ -259,6 +259,8 @@ pub struct AppSettings {
     pub webhook_max_body_bytes: u32,
     /// Deliveries kept in each workflow's delivery log.
     pub delivery_log_keep: u32,
+    /// Start Switchyard (in the tray) when you log in, so active workflows keep running.
+    pub start_at_login: bool,
 }
 
 impl Default for AppSettings {
@@ -275,6 +277,7 @@ impl Default for AppSettings {
             webhook_bind: "127.0.0.1".into(),
             webhook_max_body_bytes: 1024 * 1024,
             delivery_log_keep: 1000,
+            start_at_login: false,
         }
     }
 }

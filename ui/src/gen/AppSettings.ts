@@ -49,4 +49,8 @@ webhookMaxBodyBytes: number,
 /**
  * Deliveries kept in each workflow's delivery log.
  */
-deliveryLogKeep: number, };
+deliveryLogKeep: number, 
+/**
+ * Start Switchyard (in the tray) when you log in, so active workflows keep running.
+ */
+startAtLogin: boolean, };

@@ -15,6 +15,7 @@ import type { Execution } from "../gen/Execution";
 import type { NodeDescriptor } from "../gen/NodeDescriptor";
 import type { ValidationIssue } from "../gen/ValidationIssue";
 import { copyText, PasteError, parseFragment } from "../editor/clipboard";
+import { ActiveSwitch, TestListener } from "../editor/TriggerControls";
 import { descriptorKey, type Position } from "../editor/model";
 import { applyEvent, emptyRun, fromExecution, type RunView } from "../editor/run";
 import * as S from "../editor/store";
@@ -509,7 +510,9 @@ function EditorView({ store, descriptors, onBack, onConnections, onOpenOther, re
           </span>
         )}
         {run.running && <span className="run-status">running…</span>}
+        {!readOnly && <TestListener workflow={state.workflow} />}
         <span className="spacer" />
+        <ActiveSwitch workflowId={state.workflow.id} name={state.workflow.name} dirty={dirty} />
         <button onClick={() => setSide(side === "settings" ? null : "settings")} data-testid="settings-button">
           Settings
         </button>

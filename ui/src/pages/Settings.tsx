@@ -1,5 +1,6 @@
 // The Settings page: what the execution history keeps, circuit breakers and rate limits
-// (with the presets and the live state of every breaker and limit in use).
+// (with the presets and the live state of every breaker and limit in use), the webhook
+// listener and starting at login.
 import { useCallback, useEffect, useState } from "react";
 import { call, errorMessage } from "../api/client";
 import { NumberField } from "../components/NumberField";
@@ -102,6 +103,30 @@ export function SettingsPage() {
             </table>
           </details>
         )}
+      </section>
+      <section className="settings-section" data-testid="webhook-settings">
+        <h3>Webhooks and running in the background</h3>
+        <div className="field-grid">
+          <NumberField whole id="set-port" label="Webhook listener port" value={draft.webhookPort} min={0} max={65535} hint="Webhook URLs start with http://127.0.0.1:PORT." onChange={(n) => set({ webhookPort: n })} />
+          <div className="field">
+            <label htmlFor="set-bind">Listen on address</label>
+            <input id="set-bind" value={draft.webhookBind} onChange={(e) => set({ webhookBind: e.target.value })} data-testid="set-bind" />
+            {!["127.0.0.1", "::1", "localhost"].includes(draft.webhookBind.trim()) ? (
+              <div className="warning-text" data-testid="bind-warning">
+                Other machines on your network can reach {draft.webhookBind.trim() || "this address"}: anyone who can reach it can call your webhooks. Use signature checks.
+              </div>
+            ) : (
+              <div className="muted">127.0.0.1: only this computer can call the webhooks.</div>
+            )}
+          </div>
+          <NumberField whole id="set-body" label="Largest webhook body (bytes)" value={draft.webhookMaxBodyBytes} min={1024} hint="Larger requests get 413 and run nothing." onChange={(n) => set({ webhookMaxBodyBytes: n })} />
+          <NumberField whole id="set-deliveries" label="Deliveries kept per workflow" value={draft.deliveryLogKeep} min={1} hint="The delivery log's length." onChange={(n) => set({ deliveryLogKeep: n })} />
+        </div>
+        <label className="switch">
+          <input type="checkbox" checked={draft.startAtLogin} onChange={(e) => set({ startAtLogin: e.target.checked })} data-testid="set-login" />
+          Start Switchyard in the tray when I log in
+        </label>
+        <p className="muted">While a workflow is active, closing the window keeps Switchyard in the tray (Open, Pause all workflows, Quit).</p>
       </section>
       <div className="list-toolbar">
         <button className="primary" disabled={!dirty} onClick={() => void save()} data-testid="settings-save">

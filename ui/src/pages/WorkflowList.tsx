@@ -5,6 +5,7 @@ import { chooseOpenPath } from "../api/platform";
 import { confirm, prompt } from "../components/dialogs";
 import { toast } from "../components/toasts";
 import type { WorkflowSummary } from "../gen/WorkflowSummary";
+import { setActive } from "./Webhooks";
 
 export function relativeTime(iso: string, now = Date.now()): string {
   const then = new Date(iso).getTime();
@@ -86,13 +87,31 @@ export function WorkflowList({ onOpen }: { onOpen: (id: string) => void }) {
         {list?.map((w) => (
           <div key={w.id} className="workflow-row" onClick={() => onOpen(w.id)} data-testid="workflow-row">
             <div style={{ flex: 1, minWidth: 0 }}>
-              <div className="name">{w.name}</div>
+              <div className="name">
+                {w.name}
+                {w.active && (
+                  <span className="active-badge" data-testid="active-badge">
+                    active
+                  </span>
+                )}
+              </div>
               <div className="meta">
                 {w.nodeCount} node{w.nodeCount === 1 ? "" : "s"} · updated {relativeTime(w.updatedAt)}
                 {w.description && ` · ${w.description}`}
               </div>
             </div>
             <div className="actions" onClick={(e) => e.stopPropagation()}>
+              <label className="switch" title="An active workflow's Webhook and Schedule triggers are served">
+                <input
+                  type="checkbox"
+                  checked={w.active}
+                  onChange={async () => {
+                    if (await setActive(w.id, w.name, !w.active)) refresh();
+                  }}
+                  data-testid="active-toggle"
+                />
+                Active
+              </label>
               <button
                 onClick={async () => {
                   const name = await prompt("Rename workflow", w.name);

@@ -16,6 +16,11 @@ const defaults: AppSettings = {
   rateLimits: [],
   breakerThreshold: 5,
   breakerResetSeconds: 30,
+  webhookPort: 5680,
+  webhookBind: "127.0.0.1",
+  webhookMaxBodyBytes: 1048576,
+  deliveryLogKeep: 1000,
+  startAtLogin: false,
 };
 
 const state: ResilienceState = {
@@ -56,5 +61,28 @@ describe("the Settings page", () => {
     fireEvent.click(screen.getByTestId("settings-save"));
     await waitFor(() => expect(updates.length).toBe(1));
     expect(updates[0]).toEqual({ ...defaults, breakerThreshold: 3, rateLimits: [{ host: "connection:github", perSecond: 2, burst: 4 }] });
+  });
+
+  it("warns when the webhook listener would be reachable from other machines", async () => {
+    const updates: AppSettings[] = [];
+    setTransport(async (command, payload) => {
+      if (command === "settings_get") return defaults;
+      if (command === "resilience_state") return state;
+      if (command === "settings_update") {
+        updates.push(payload as AppSettings);
+        return payload;
+      }
+      throw { code: "internal", message: `unexpected ${command}` };
+    });
+    render(<SettingsPage />);
+    const bind = await screen.findByTestId<HTMLInputElement>("set-bind");
+    expect(screen.queryByTestId("bind-warning")).toBeNull();
+    fireEvent.change(bind, { target: { value: "0.0.0.0" } });
+    expect(screen.getByTestId("bind-warning").textContent).toContain("Other machines on your network can reach 0.0.0.0");
+    fireEvent.change(screen.getByLabelText("Webhook listener port"), { target: { value: "8080" } });
+    fireEvent.click(screen.getByTestId("set-login"));
+    fireEvent.click(screen.getByTestId("settings-save"));
+    await waitFor(() => expect(updates).toHaveLength(1));
+    expect(updates[0]).toMatchObject({ webhookBind: "0.0.0.0", webhookPort: 8080, startAtLogin: true });
   });
 });
