@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-const SECTIONS: &[&str] = &["engine", "ui", "vault", "resilience"];
+const SECTIONS: &[&str] = &["engine", "ui", "vault", "resilience", "webhooks"];
 const ITEMS: usize = 1_000_000;
 const RUNS: usize = 3;
 
@@ -30,6 +30,11 @@ pub fn run(args: &[String]) -> Result {
             "resilience" => {
                 example("switchyard-engine", "bench-http", "HTTP node vs a plain reqwest loop, resilience overhead")?
             }
+            "webhooks" => example(
+                "switchyard-api",
+                "bench-webhook",
+                "webhook → set → respond under wrk at 1, 10 and 50 connections, next to a bare axum echo",
+            )?,
             _ => unreachable!(),
         };
         write_section(section, &text)?;

@@ -267,8 +267,10 @@ impl Api {
             listener.set_body_limit(settings.webhook_max_body_bytes as usize);
             listener.set_endpoints(endpoints);
         }
-        if let Some(scheduler) = self.inner.triggers.scheduler.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-            scheduler.set(schedules);
+        let armed =
+            self.inner.triggers.scheduler.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|s| s.set(schedules));
+        if let Some(armed) = armed {
+            let _ = armed.await;
         }
         if let Some(status) = self.inner.triggers.status.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
             status.active_workflows = active.len() as u32;

@@ -122,10 +122,11 @@ fn writer(mut conn: Connection, rx: Receiver<Message>, failure: Arc<Mutex<Option
             for message in batch {
                 match message {
                     Message::Start(start) => {
-                        tx.execute(
+                        tx.prepare_cached(
                             "INSERT OR REPLACE INTO executions (id, workflow_id, workflow_name, workflow_definition, status, mode, started_at, owner_pid)
                              VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7)",
-                            params![
+                        )?
+                        .execute(params![
                                 start.id,
                                 start.workflow.id,
                                 start.workflow.name,
@@ -133,22 +134,25 @@ fn writer(mut conn: Connection, rx: Receiver<Message>, failure: Arc<Mutex<Option
                                 start.mode.as_str(),
                                 start.started_at,
                                 pid
-                            ],
-                        )?;
+                        ])?;
                     }
                     Message::Node(id, data) => {
-                        tx.execute(
+                        tx.prepare_cached(
                             "INSERT INTO execution_nodes (execution_id, seq, node_id, data)
                              VALUES (?1, (SELECT COUNT(*) FROM execution_nodes WHERE execution_id = ?1), ?2, ?3)",
-                            params![id, data.node_id, serde_json::to_string(&data).unwrap_or_default()],
-                        )?;
+                        )?
+                        .execute(params![
+                            id,
+                            data.node_id,
+                            serde_json::to_string(&data).unwrap_or_default()
+                        ])?;
                     }
                     Message::Finish { id, status, finished_at, duration_ms, error } => {
                         let error = error.map(|e| serde_json::to_string(&e).unwrap_or_default());
-                        tx.execute(
+                        tx.prepare_cached(
                             "UPDATE executions SET status = ?2, finished_at = ?3, duration_ms = ?4, error = ?5, owner_pid = NULL WHERE id = ?1",
-                            params![id, status.as_str(), finished_at, duration_ms, error],
-                        )?;
+                        )?
+                        .execute(params![id, status.as_str(), finished_at, duration_ms, error])?;
                     }
                     Message::Delivery(d) => {
                         tx.prepare_cached(

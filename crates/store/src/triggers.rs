@@ -53,6 +53,16 @@ impl Triggers {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// How many deliveries a workflow has in the log.
+    pub fn delivery_count(&self, workflow_id: &str) -> Result<u64> {
+        let n: i64 = self.db.lock().query_row(
+            "SELECT COUNT(*) FROM webhook_deliveries WHERE workflow_id = ?1",
+            [workflow_id],
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
+    }
+
     /// Keeps the newest `keep` deliveries of each workflow; returns how many went.
     pub fn prune_deliveries(&self, keep: u32) -> Result<u32> {
         let n = self.db.lock().execute(

@@ -393,18 +393,30 @@ async fn serve(s: Arc<Shared>, workflow: String, path: String, test: bool, reque
         body,
         test,
     };
-    let answer = s.target.deliver(endpoint, incoming).await;
-    record.execution_id = answer.execution_id.clone();
-    record.error = answer.error.clone();
-    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = Response::new(Body::from(answer.body));
-    *response.status_mut() = status;
-    for (name, value) in &answer.headers {
-        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
-            response.headers_mut().append(name, value);
+    // On its own task: a caller that hangs up while the run goes on does not stop the run
+    // or its delivery record (the record keeps the status the caller would have had).
+    let shared = s.clone();
+    let delivered = tokio::spawn(async move {
+        let answer = shared.target.deliver(endpoint, incoming).await;
+        record.execution_id = answer.execution_id.clone();
+        record.error = answer.error.clone();
+        let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = Response::new(Body::from(answer.body));
+        *response.status_mut() = status;
+        for (name, value) in &answer.headers {
+            if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+                response.headers_mut().append(name, value);
+            }
         }
+        record.status = response.status().as_u16();
+        record.latency_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
+        shared.target.record(record);
+        response
+    });
+    match delivered.await {
+        Ok(response) => response,
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", &format!("the delivery failed: {e}")),
     }
-    finish(record, response)
 }
 
 /// The body as the trigger's item holds it: JSON parsed (refused with the line and column

@@ -58,8 +58,10 @@ pub trait Fire: Send + Sync + 'static {
 }
 
 /// A running scheduler.
+type Command = (Vec<Schedule>, tokio::sync::oneshot::Sender<()>);
+
 pub struct Scheduler {
-    commands: mpsc::UnboundedSender<Vec<Schedule>>,
+    commands: mpsc::UnboundedSender<Command>,
     stop: CancellationToken,
     task: tokio::task::JoinHandle<()>,
 }
@@ -78,9 +80,12 @@ impl Scheduler {
         Scheduler { commands, stop, task }
     }
 
-    /// Replaces the schedules (the active workflows' Schedule triggers).
-    pub fn set(&self, schedules: Vec<Schedule>) {
-        let _ = self.commands.send(schedules);
+    /// Replaces the schedules (the active workflows' Schedule triggers). The returned
+    /// receiver completes once they are armed (next-fire times stored, missed fires started).
+    pub fn set(&self, schedules: Vec<Schedule>) -> tokio::sync::oneshot::Receiver<()> {
+        let (armed, done) = tokio::sync::oneshot::channel();
+        let _ = self.commands.send((schedules, armed));
+        done
     }
 
     pub async fn shutdown(self) {
@@ -120,7 +125,7 @@ fn arm(host: &dyn Fire, schedule: Schedule) -> Entry {
     Entry { schedule, rule, next }
 }
 
-async fn run(host: Arc<dyn Fire>, mut commands: mpsc::UnboundedReceiver<Vec<Schedule>>, stop: CancellationToken) {
+async fn run(host: Arc<dyn Fire>, mut commands: mpsc::UnboundedReceiver<Command>, stop: CancellationToken) {
     let mut entries: Vec<Entry> = Vec::new();
     loop {
         let now = host.now();
@@ -147,8 +152,9 @@ async fn run(host: Arc<dyn Fire>, mut commands: mpsc::UnboundedReceiver<Vec<Sche
             () = stop.cancelled() => return,
             () = sleep => {}
             command = commands.recv() => match command {
-                Some(schedules) => {
+                Some((schedules, armed)) => {
                     entries = schedules.into_iter().map(|s| arm(host.as_ref(), s)).collect();
+                    let _ = armed.send(());
                 }
                 None => return,
             },
@@ -235,10 +241,13 @@ mod tests {
     async fn fires_at_the_rule_times_on_the_paused_clock() {
         let host = Host::new("2026-11-30T08:59:30Z");
         let scheduler = Scheduler::start(host.clone());
-        scheduler.set(vec![
-            schedule("cron", Rule::cron("0 * * * * *", "UTC").unwrap(), Missed::Skip),
-            schedule("every", Rule::every_seconds(45.0).unwrap(), Missed::Skip),
-        ]);
+        scheduler
+            .set(vec![
+                schedule("cron", Rule::cron("0 * * * * *", "UTC").unwrap(), Missed::Skip),
+                schedule("every", Rule::every_seconds(45.0).unwrap(), Missed::Skip),
+            ])
+            .await
+            .unwrap();
         settle().await;
         assert!(host.fires().is_empty());
         tokio::time::sleep(std::time::Duration::from_secs(150)).await;
@@ -270,7 +279,10 @@ mod tests {
         let host = Host::new("2026-11-30T09:00:10Z");
         let every = || Rule::every_seconds(60.0).unwrap();
         let scheduler = Scheduler::start(host.clone());
-        scheduler.set(vec![schedule("skip", every(), Missed::Skip), schedule("once", every(), Missed::RunOnce)]);
+        scheduler
+            .set(vec![schedule("skip", every(), Missed::Skip), schedule("once", every(), Missed::RunOnce)])
+            .await
+            .unwrap();
         settle().await;
         scheduler.shutdown().await;
         let next = at("2026-11-30T09:01:10Z");
@@ -279,7 +291,10 @@ mod tests {
         // A restart 20 s later (nothing missed) keeps the stored time rather than starting afresh.
         tokio::time::sleep(std::time::Duration::from_secs(20)).await;
         let scheduler = Scheduler::start(host.clone());
-        scheduler.set(vec![schedule("skip", every(), Missed::Skip), schedule("once", every(), Missed::RunOnce)]);
+        scheduler
+            .set(vec![schedule("skip", every(), Missed::Skip), schedule("once", every(), Missed::RunOnce)])
+            .await
+            .unwrap();
         settle().await;
         assert_eq!(host.load("w", "once").unwrap().next_fire, Some(next));
         assert!(host.fires().is_empty());
@@ -290,7 +305,10 @@ mod tests {
         *host.offset.lock().unwrap() = chrono::Duration::hours(3);
         let now = host.now();
         let scheduler = Scheduler::start(host.clone());
-        scheduler.set(vec![schedule("skip", every(), Missed::Skip), schedule("once", every(), Missed::RunOnce)]);
+        scheduler
+            .set(vec![schedule("skip", every(), Missed::Skip), schedule("once", every(), Missed::RunOnce)])
+            .await
+            .unwrap();
         settle().await;
         assert_eq!(host.fires(), vec![("once".to_string(), next, true)]);
         let following = now + chrono::Duration::seconds(60);
@@ -301,7 +319,7 @@ mod tests {
         assert_eq!(host.fires().len(), 3, "both fire on time again: {:?}", host.fires());
 
         // A changed rule starts afresh instead of using the stored time.
-        scheduler.set(vec![schedule("once", Rule::every_seconds(600.0).unwrap(), Missed::RunOnce)]);
+        scheduler.set(vec![schedule("once", Rule::every_seconds(600.0).unwrap(), Missed::RunOnce)]).await.unwrap();
         settle().await;
         assert_eq!(host.load("w", "once").unwrap().rule, "every 600 s");
         assert_eq!(host.load("w", "once").unwrap().next_fire, Some(host.now() + chrono::Duration::seconds(600)));

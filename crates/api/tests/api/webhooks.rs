@@ -259,9 +259,10 @@ async fn a_bounded_flood_gets_every_answer_right_and_loses_no_record() {
     const REQUESTS: usize = 20_000;
     const CONNECTIONS: usize = 50;
     let (_dir, api, _) = open();
-    // Keep every execution (the default keeps the last 10,000).
+    // Keep every execution and delivery (the defaults keep the last 10,000 and 1,000).
     let mut settings = call(&api, "settings_get", json!({})).await.unwrap();
     settings["pruneKeepLast"] = json!(0);
+    settings["deliveryLogKeep"] = json!(100_000);
     call(&api, "settings_update", settings).await.unwrap();
     let base = start(&api).await;
     import_and_activate(&api, workflow("flood", json!({"path": "in", "responseMode": "lastNode"}), None)).await;

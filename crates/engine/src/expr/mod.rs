@@ -88,10 +88,69 @@ thread_local! {
     static CURRENT_INDEX: Cell<usize> = const { Cell::new(0) };
 }
 
-/// Builds a sandboxed engine with Switchyard's functions.
+thread_local! {
+    /// The run environment of the expression being evaluated, for the shared engine's
+    /// functions (`node`, `item`, `now`). Set around each evaluation, like the index.
+    static CURRENT_ENV: std::cell::RefCell<Option<Arc<ScriptEnv>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Where an engine's functions find the run's environment: one run's (an engine built for
+/// it), or the one being evaluated on this thread (the shared expression engine).
+#[derive(Clone)]
+enum EnvSource {
+    Fixed(Arc<ScriptEnv>),
+    Current,
+}
+
+impl EnvSource {
+    fn get(&self) -> Result<Arc<ScriptEnv>, Box<EvalAltResult>> {
+        match self {
+            EnvSource::Fixed(env) => Ok(env.clone()),
+            EnvSource::Current => CURRENT_ENV
+                .with(|c| c.borrow().clone())
+                .ok_or_else(|| "this function is only available while a run evaluates expressions".into()),
+        }
+    }
+}
+
+/// Sets the thread's run environment for the duration of one evaluation.
+struct EnvGuard(Option<Arc<ScriptEnv>>);
+
+impl EnvGuard {
+    fn set(env: Arc<ScriptEnv>) -> EnvGuard {
+        EnvGuard(CURRENT_ENV.with(|c| c.borrow_mut().replace(env)))
+    }
+}
+
+impl Drop for EnvGuard {
+    fn drop(&mut self) {
+        let previous = self.0.take();
+        CURRENT_ENV.with(|c| *c.borrow_mut() = previous);
+    }
+}
+
+/// Builds a sandboxed engine with Switchyard's functions, bound to one run's environment.
 pub fn build_engine(env: &ScriptEnv) -> Engine {
+    build(EnvSource::Fixed(Arc::new(env.clone())), env.limits)
+}
+
+/// The engine every expression evaluator shares (per limits): building one costs far more
+/// than evaluating a small expression, so it is built once per process, not per node run.
+type SharedEngines = Mutex<Vec<(ScriptLimits, Arc<Engine>)>>;
+
+fn shared_engine(limits: ScriptLimits) -> Arc<Engine> {
+    static SHARED: std::sync::OnceLock<SharedEngines> = std::sync::OnceLock::new();
+    let mut engines = SHARED.get_or_init(|| Mutex::new(Vec::new())).lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, engine)) = engines.iter().find(|(l, _)| *l == limits) {
+        return engine.clone();
+    }
+    let engine = Arc::new(build(EnvSource::Current, limits));
+    engines.push((limits, engine.clone()));
+    engine
+}
+
+fn build(source: EnvSource, limits: ScriptLimits) -> Engine {
     let mut engine = Engine::new();
-    let limits = env.limits;
     engine.set_max_operations(limits.max_operations);
     engine.set_max_string_size(limits.max_string_size);
     engine.set_max_array_size(limits.max_array_size);
@@ -103,21 +162,25 @@ pub fn build_engine(env: &ScriptEnv) -> Engine {
     engine.on_print(|text| tracing::debug!(target: "switchyard::script", "{text}"));
     engine.on_debug(|text, _, pos| tracing::debug!(target: "switchyard::script", "{pos:?} {text}"));
 
-    let history = env.history.clone();
+    let env = source.clone();
     engine.register_fn("node", move |name: &str| -> Result<Dynamic, Box<EvalAltResult>> {
-        let items = history.items_of(name).map_err(|e| Box::new(EvalAltResult::from(e)))?;
+        let items = env.get()?.history.items_of(name).map_err(|e| Box::new(EvalAltResult::from(e)))?;
         Ok(Dynamic::from_array(items.iter().map(|i| convert::to_dynamic(&i.json)).collect()))
     });
-    let history = env.history.clone();
+    let env = source.clone();
     engine.register_fn("item", move |name: &str| -> Result<Dynamic, Box<EvalAltResult>> {
         let index = CURRENT_INDEX.with(Cell::get);
-        let value = history.paired_of(name, index).map_err(|e| Box::new(EvalAltResult::from(e)))?;
+        let value = env.get()?.history.paired_of(name, index).map_err(|e| Box::new(EvalAltResult::from(e)))?;
         Ok(convert::to_dynamic(&value))
     });
-    let clock = env.clock.clone();
-    engine.register_fn("now", move || -> ImmutableString { rfc3339(clock.now()).into() });
-    let clock = env.clock.clone();
-    engine.register_fn("now_ms", move || -> i64 { clock.now().timestamp_millis() });
+    let env = source.clone();
+    engine.register_fn("now", move || -> Result<ImmutableString, Box<EvalAltResult>> {
+        Ok(rfc3339(env.get()?.clock.now()).into())
+    });
+    let env = source;
+    engine.register_fn("now_ms", move || -> Result<i64, Box<EvalAltResult>> {
+        Ok(env.get()?.clock.now().timestamp_millis())
+    });
     engine.register_fn("parse_date", |text: &str| -> Result<i64, Box<EvalAltResult>> {
         parse_date(text)
             .ok_or_else(|| format!("\"{text}\" is not a date (use RFC 3339, e.g. 2026-01-31T12:00:00Z)").into())
@@ -216,8 +279,8 @@ pub struct ExprError {
 
 /// Compiles and evaluates expressions for one node run.
 pub struct Evaluator {
-    env: ScriptEnv,
-    engine: std::sync::OnceLock<Engine>,
+    env: Arc<ScriptEnv>,
+    engine: std::sync::OnceLock<Arc<Engine>>,
     /// The last item converted for scripts, reused while several parameters of the same
     /// item are evaluated.
     cached_item: Mutex<Option<(usize, usize, Dynamic)>>,
@@ -241,7 +304,7 @@ fn compile_scope() -> Scope<'static> {
 
 impl Evaluator {
     pub fn new(env: ScriptEnv) -> Evaluator {
-        Evaluator { env, engine: std::sync::OnceLock::new(), cached_item: Mutex::new(None) }
+        Evaluator { env: Arc::new(env), engine: std::sync::OnceLock::new(), cached_item: Mutex::new(None) }
     }
 
     pub fn env(&self) -> &ScriptEnv {
@@ -249,7 +312,7 @@ impl Evaluator {
     }
 
     fn engine(&self) -> &Engine {
-        self.engine.get_or_init(|| build_engine(&self.env))
+        self.engine.get_or_init(|| shared_engine(self.env.limits))
     }
 
     /// Compiles a parameter value: every string in it may hold expressions.
@@ -341,6 +404,7 @@ impl Evaluator {
             Expr::Script { ast, source } => {
                 let mut scope = self.scope_for(item, index);
                 CURRENT_INDEX.with(|c| c.set(index));
+                let _env = EnvGuard::set(self.env.clone());
                 let result = self
                     .engine()
                     .eval_ast_with_scope::<Dynamic>(&mut scope, ast)
