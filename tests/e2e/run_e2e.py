@@ -157,6 +157,8 @@ class App:
     def drag_from_palette(self, node_type, to_x, to_y):
         """Drags a palette entry to a point of the window (viewport coordinates)."""
         item = self.by_test_id(f"palette-{node_type}")
+        # The palette scrolls: bring the entry into view first.
+        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", item)
         r = self.rect(item)
         start_x, start_y = r["x"] + r["width"] / 2, r["y"] + r["height"] / 2
         chain = self.actions().move_to_element(item).click_and_hold().move_by_offset(8, 4)

@@ -17,6 +17,10 @@ const paths: Record<string, string> = {
   clock: "M12 3a9 9 0 1 0 0 18a9 9 0 1 0 0-18zM12 7v5l3 3",
   "arrow-right": "M4 12h15M14 7l5 5-5 5",
   alert: "M12 4L3 20h18zM12 10v4M12 17v0.5",
+  webhook: "M9 8a3 3 0 1 1 5 2l-3 5M6 17a3 3 0 1 0 3-3M15 17h4a3 3 0 1 1-3 3",
+  calendar: "M4 6h16v14H4zM4 10h16M8 3v5M16 3v5",
+  reply: "M10 8L4 13l6 5M4 13h10a6 6 0 0 1 6 6",
+  send: "M4 12l16-8-6 16-3-7z",
 };
 
 export const groupColors: Record<NodeGroup, string> = {
