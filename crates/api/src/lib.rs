@@ -8,6 +8,7 @@ mod error;
 mod executions;
 pub mod files;
 mod manifest;
+mod metrics;
 mod preview;
 mod runs;
 mod triggers;
@@ -61,6 +62,8 @@ pub(crate) struct Inner {
     pub(crate) runs: Mutex<HashMap<String, CancellationToken>>,
     pub(crate) last_prune: Mutex<Option<std::time::Instant>>,
     pub(crate) triggers: triggers::TriggerState,
+    /// The live metrics: the recorder runs send to, and what its aggregator folded.
+    pub(crate) metrics: (switchyard_metrics::recorder::Recorder, Arc<Mutex<switchyard_metrics::recorder::Live>>),
 }
 
 /// The API: cheap to clone, safe to share.
@@ -116,6 +119,7 @@ impl Api {
                 runs: Mutex::new(HashMap::new()),
                 last_prune: Mutex::new(None),
                 triggers: triggers::TriggerState::default(),
+                metrics: switchyard_metrics::recorder::Recorder::start(),
             }),
         };
         api.apply_resilience(&api.stored_settings());

@@ -156,4 +156,6 @@ manifest! {
     webhook_send_sample(SampleSendRequest) -> SampleSendResponse;
     /// Every Schedule trigger of the active workflows, with its next fire time.
     schedule_list(Empty) -> ScheduleListResponse;
+    /// The live metrics of this process as Prometheus text.
+    metrics_text(Empty) -> MetricsTextResponse;
 }

@@ -158,7 +158,15 @@ impl Api {
             input,
             start,
             until,
-            listeners: vec![Arc::new(Recorder(log.clone())), Arc::new(HostForwarder(self.inner.host.clone()))],
+            listeners: vec![
+                Arc::new(Recorder(log.clone())),
+                Arc::new(HostForwarder(self.inner.host.clone())),
+                Arc::new(crate::metrics::MetricsListener {
+                    recorder: self.inner.metrics.0.clone(),
+                    clock: self.inner.engine.services().clock.clone(),
+                    workflow: Arc::from(prepared.workflow.name.as_str()),
+                }),
+            ],
             cancel,
         };
         let api = self.clone();

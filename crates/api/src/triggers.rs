@@ -636,6 +636,7 @@ impl Target for WebhookHost {
 
     fn record(&self, d: DeliveryRecord) {
         let Some(api) = Api::upgrade(&self.0) else { return };
+        api.record(switchyard_metrics::recorder::Sample::Delivery { status: d.status });
         api.inner.store.log().delivery(Delivery {
             id: new_id(),
             workflow_id: d.workflow_id,
@@ -655,6 +656,16 @@ impl Target for WebhookHost {
 
     fn now_ms(&self) -> i64 {
         Api::upgrade(&self.0).map(|api| api.inner.engine.services().clock.now().timestamp_millis()).unwrap_or_default()
+    }
+
+    fn metrics(&self) -> Option<String> {
+        let api = Api::upgrade(&self.0)?;
+        if !api.stored_settings().metrics_endpoint {
+            return None;
+        }
+        api.inner.metrics.0.flush();
+        let live = api.inner.metrics.1.lock().unwrap_or_else(|p| p.into_inner());
+        Some(switchyard_metrics::exposition::prometheus_text(&live))
     }
 }
 

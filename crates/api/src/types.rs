@@ -261,6 +261,9 @@ pub struct AppSettings {
     pub delivery_log_keep: u32,
     /// Start Switchyard (in the tray) when you log in, so active workflows keep running.
     pub start_at_login: bool,
+    /// Serve the Prometheus text at `/metrics` on the webhook listener (127.0.0.1 unless the
+    /// bind address says otherwise).
+    pub metrics_endpoint: bool,
 }
 
 impl Default for AppSettings {
@@ -278,6 +281,7 @@ impl Default for AppSettings {
             webhook_max_body_bytes: 1024 * 1024,
             delivery_log_keep: 1000,
             start_at_login: false,
+            metrics_endpoint: false,
         }
     }
 }
@@ -531,4 +535,11 @@ pub struct SampleSendResponse {
 #[serde(rename_all = "camelCase")]
 pub struct ScheduleListResponse {
     pub schedules: Vec<switchyard_model::webhook::ScheduleState>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricsTextResponse {
+    /// The Prometheus text format (0.0.4).
+    pub text: String,
 }

@@ -129,6 +129,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The live metrics of the running app or `switchyard serve`, as Prometheus text (read
+    /// from its /metrics endpoint on the webhook listener).
+    Metrics {
+        /// Turn the /metrics endpoint on first (a saved setting; the running instance sees it
+        /// at once).
+        #[arg(long)]
+        enable: bool,
+        /// The port it listens on, when `serve` was given --port.
+        #[arg(long)]
+        port: Option<u16>,
+    },
     /// The webhook delivery log, newest first.
     Deliveries {
         #[arg(long, value_name = "ID")]
@@ -221,6 +232,7 @@ async fn execute(cli: Cli) -> Outcome {
         Command::Activate { id } => serve::activate(data_dir, id, true).await,
         Command::Deactivate { id } => serve::activate(data_dir, id, false).await,
         Command::Triggers { json } => serve::triggers(data_dir, json).await,
+        Command::Metrics { enable, port } => serve::metrics(data_dir, enable, port).await,
         Command::Deliveries { workflow, limit, json } => serve::deliveries(data_dir, workflow, limit, json).await,
         Command::Import { file } => {
             let (text, _) = read_file(&file)?;

@@ -137,3 +137,31 @@ pub(crate) async fn deliveries(data_dir: Option<PathBuf>, workflow: Option<Strin
     }
     Ok(())
 }
+
+pub(crate) async fn metrics(data_dir: Option<PathBuf>, enable: bool, port: Option<u16>) -> Outcome {
+    let api = open_api(data_dir, Arc::new(SilentHost))?;
+    let mut settings = api.settings_get(Empty {}).await?;
+    if enable && !settings.metrics_endpoint {
+        settings.metrics_endpoint = true;
+        settings = api.settings_update(settings).await?;
+    }
+    let host = if settings.webhook_bind == "0.0.0.0" || settings.webhook_bind == "::" {
+        "127.0.0.1".to_string()
+    } else {
+        settings.webhook_bind.clone()
+    };
+    let url = format!("http://{host}:{}/metrics", port.unwrap_or(settings.webhook_port));
+    let response = reqwest::get(&url).await.map_err(|e| {
+        Failure::failed(format!(
+            "switchyard metrics: nothing answers at {url} ({e}): start the app or `switchyard serve` first"
+        ))
+    })?;
+    if response.status() == reqwest::StatusCode::NOT_FOUND {
+        return Err(Failure::failed(
+            "switchyard metrics: the metrics endpoint is off; turn it on in Settings or with `switchyard metrics --enable`",
+        ));
+    }
+    let text = response.text().await.map_err(|e| Failure::failed(format!("switchyard metrics: {e}")))?;
+    print!("{text}");
+    Ok(())
+}

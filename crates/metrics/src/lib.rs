@@ -3,7 +3,12 @@
 //! per-minute buckets age into per-hour buckets without losing counts or precision. Buckets
 //! serialize (histograms in HDR's V2 format, base64) for storage in SQLite.
 //!
-//! Pure data: no clock and no I/O. Callers pass times as Unix milliseconds.
+//! The buckets are pure data (no clock, no I/O; callers pass times as Unix milliseconds);
+//! [`recorder`] folds samples from runs into them off the runs' path, and [`exposition`]
+//! writes the Prometheus text.
+
+pub mod exposition;
+pub mod recorder;
 
 use base64::Engine as _;
 use hdrhistogram::Histogram;

@@ -145,6 +145,10 @@ pub trait Target: Send + Sync + 'static {
     /// The current time in Unix milliseconds (the host's clock: signature windows and
     /// replay windows follow it).
     fn now_ms(&self) -> i64;
+    /// The Prometheus text for `/metrics`, or `None` while that endpoint is off.
+    fn metrics(&self) -> Option<String> {
+        None
+    }
 }
 
 type Table = Arc<HashMap<String, Arc<Endpoint>>>;
@@ -236,6 +240,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/webhook-test/{workflow}", any(test_root))
         .route("/webhook-test/{workflow}/{*path}", any(test))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no webhook is served at this path") })
         .with_state(shared)
 }
@@ -262,6 +267,17 @@ async fn test(
     request: Request,
 ) -> Response {
     serve(s, workflow, path, true, request).await
+}
+
+/// `/metrics`: the host's Prometheus text, when the user turned the endpoint on.
+async fn metrics(State(s): State<Arc<Shared>>) -> Response {
+    let target = s.target.clone();
+    match tokio::task::spawn_blocking(move || target.metrics()).await.ok().flatten() {
+        Some(text) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response(),
+        None => {
+            error(StatusCode::NOT_FOUND, "not_found", "the metrics endpoint is off (Settings → Prometheus metrics)")
+        }
+    }
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {

@@ -53,4 +53,9 @@ deliveryLogKeep: number,
 /**
  * Start Switchyard (in the tray) when you log in, so active workflows keep running.
  */
-startAtLogin: boolean, };
+startAtLogin: boolean, 
+/**
+ * Serve the Prometheus text at `/metrics` on the webhook listener (127.0.0.1 unless the
+ * bind address says otherwise).
+ */
+metricsEndpoint: boolean, };

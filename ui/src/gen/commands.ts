@@ -24,6 +24,7 @@ import type { ExpressionPreviewRequest } from "./ExpressionPreviewRequest";
 import type { ExpressionPreviewResponse } from "./ExpressionPreviewResponse";
 import type { IdRequest } from "./IdRequest";
 import type { ImportFileRequest } from "./ImportFileRequest";
+import type { MetricsTextResponse } from "./MetricsTextResponse";
 import type { NodeTypesResponse } from "./NodeTypesResponse";
 import type { ResilienceState } from "./ResilienceState";
 import type { RunCancelRequest } from "./RunCancelRequest";
@@ -131,6 +132,8 @@ export type Commands = {
   webhook_send_sample: { request: SampleSendRequest; response: SampleSendResponse };
   /** Every Schedule trigger of the active workflows, with its next fire time. */
   schedule_list: { request: Empty; response: ScheduleListResponse };
+  /** The live metrics of this process as Prometheus text. */
+  metrics_text: { request: Empty; response: MetricsTextResponse };
 };
 
 export type CommandName = keyof Commands;
@@ -179,6 +182,7 @@ export const COMMAND_NAMES: CommandName[] = [
   "webhook_stop_test",
   "webhook_send_sample",
   "schedule_list",
+  "metrics_text",
 ];
 
 export type { ApiEvent };

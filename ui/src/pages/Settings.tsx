@@ -127,6 +127,10 @@ export function SettingsPage() {
           Start Switchyard in the tray when I log in
         </label>
         <p className="muted">While a workflow is active, closing the window keeps Switchyard in the tray (Open, Pause all workflows, Quit).</p>
+        <label className="switch">
+          <input type="checkbox" checked={draft.metricsEndpoint} onChange={(e) => set({ metricsEndpoint: e.target.checked })} data-testid="set-metrics" />
+          Serve Prometheus metrics at <span className="mono">/metrics</span> on the webhook listener
+        </label>
       </section>
       <div className="list-toolbar">
         <button className="primary" disabled={!dirty} onClick={() => void save()} data-testid="settings-save">

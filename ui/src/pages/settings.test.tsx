@@ -21,6 +21,7 @@ const defaults: AppSettings = {
   webhookMaxBodyBytes: 1048576,
   deliveryLogKeep: 1000,
   startAtLogin: false,
+  metricsEndpoint: false,
 };
 
 const state: ResilienceState = {
@@ -81,8 +82,9 @@ describe("the Settings page", () => {
     expect(screen.getByTestId("bind-warning").textContent).toContain("Other machines on your network can reach 0.0.0.0");
     fireEvent.change(screen.getByLabelText("Webhook listener port"), { target: { value: "8080" } });
     fireEvent.click(screen.getByTestId("set-login"));
+    fireEvent.click(screen.getByTestId("set-metrics"));
     fireEvent.click(screen.getByTestId("settings-save"));
     await waitFor(() => expect(updates).toHaveLength(1));
-    expect(updates[0]).toMatchObject({ webhookBind: "0.0.0.0", webhookPort: 8080, startAtLogin: true });
+    expect(updates[0]).toMatchObject({ webhookBind: "0.0.0.0", webhookPort: 8080, startAtLogin: true, metricsEndpoint: true });
   });
 });

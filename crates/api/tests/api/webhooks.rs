@@ -470,3 +470,46 @@ async fn schedules_survive_a_restart_and_catch_up_once() {
     assert_eq!(list["schedules"][0]["lastFire"], "2026-11-30T14:00:00.000Z");
     api.stop_triggers().await;
 }
+
+#[tokio::test]
+async fn runs_and_deliveries_show_in_the_prometheus_text_and_the_opt_in_endpoint() {
+    let (_dir, api, _) = open();
+    let base = start(&api).await;
+    import_and_activate(&api, workflow("m", json!({"path": "in", "responseMode": "lastNode"}), None)).await;
+    let http = reqwest::Client::new();
+    for i in 0..3 {
+        let r = http
+            .post(format!("{base}/webhook/m/in"))
+            .json(&json!({"id": i, "qty": 1, "price": 2}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    // A failing run: the Set node's expression multiplies a missing field.
+    let r = http.post(format!("{base}/webhook/m/in")).json(&json!({"id": "x"})).send().await.unwrap();
+    assert_eq!(r.status(), 500);
+    assert_eq!(http.get(format!("{base}/webhook/m/in")).send().await.unwrap().status(), 405);
+    let text = call(&api, "metrics_text", json!({})).await.unwrap()["text"].as_str().unwrap().to_string();
+    for line in [
+        "switchyard_runs_total{workflow=\"Orders m\",status=\"succeeded\"} 3",
+        "switchyard_runs_total{workflow=\"Orders m\",status=\"failed\"} 1",
+        "switchyard_node_runs_total{workflow=\"Orders m\",node=\"Total\",status=\"failed\"} 1",
+        "switchyard_node_items_total{workflow=\"Orders m\",node=\"Hook\",direction=\"out\"} 4",
+        "switchyard_webhook_deliveries_total{status=\"200\"} 3",
+        "switchyard_webhook_deliveries_total{status=\"405\"} 1",
+        "switchyard_active_runs 0",
+    ] {
+        assert!(text.contains(line), "missing {line} in:\n{text}");
+    }
+    // The endpoint is opt-in.
+    assert_eq!(http.get(format!("{base}/metrics")).send().await.unwrap().status(), 404);
+    let mut settings = call(&api, "settings_get", json!({})).await.unwrap();
+    settings["metricsEndpoint"] = json!(true);
+    call(&api, "settings_update", settings).await.unwrap();
+    let r = http.get(format!("{base}/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+    assert!(r.text().await.unwrap().contains("switchyard_webhook_deliveries_total{status=\"500\"} 1"));
+    api.stop_triggers().await;
+}

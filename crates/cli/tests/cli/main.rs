@@ -371,8 +371,9 @@ fn serve_answers_webhooks_and_stops_cleanly_on_sigterm() {
     cli(data.path()).arg("import").arg(&file).assert().success();
     cli(data.path()).args(["activate", "slow-hook"]).assert().success().stdout(predicate::str::contains("is active"));
 
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
     let mut server = std::process::Command::new(assert_cmd::cargo::cargo_bin("switchyard"))
-        .args(["serve", "--port", "0"])
+        .args(["serve", "--port", &port])
         .env("SWITCHYARD_DATA_DIR", data.path())
         .env_remove("SWITCHYARD_LOG")
         .stderr(Stdio::piped())
@@ -399,6 +400,16 @@ fn serve_answers_webhooks_and_stops_cleanly_on_sigterm() {
         false
     });
     assert!(running, "the webhook run started");
+    // The live metrics: off until asked for, then the running server's Prometheus text.
+    cli(data.path())
+        .args(["metrics", "--port", &port])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("the metrics endpoint is off"));
+    let text = cli(data.path()).args(["metrics", "--enable", "--port", &port]).output().unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(text.contains("# TYPE switchyard_runs_total counter"), "{text}");
+    assert!(text.contains("switchyard_active_runs 1"), "the slow run is in progress: {text}");
     let killed = std::process::Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
     assert!(killed.success());
     assert_eq!(request.join().unwrap(), (200, r#"{"got":7}"#.to_string()));

@@ -1,0 +1,214 @@
+//! The Prometheus text exposition of the live metrics (prometheus-client's encoder): run and
+//! node counters by workflow, duration quantiles, items, retries, errors by class, active
+//! runs and webhook deliveries by status.
+
+use crate::recorder::Live;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+
+type Labels = Vec<(String, String)>;
+
+/// Label pairs with their values escaped as the text format wants (prometheus-client 0.24
+/// writes label values as they are: a workflow name with a quote would break the text).
+fn labels(pairs: &[(&str, &str)]) -> Labels {
+    pairs.iter().map(|(k, v)| (k.to_string(), escape(v))).collect()
+}
+
+fn escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The Prometheus text format (version 0.0.4, what `promtool check metrics` and every
+/// scraper read). Duration percentiles are gauges with a `percentile` label (p50, p95, p99)
+/// taken from the HDR histograms.
+pub fn prometheus_text(live: &Live) -> String {
+    classic(&openmetrics_text(live))
+}
+
+/// prometheus-client writes OpenMetrics: counter families are named without `_total` and
+/// the text ends in `# EOF`. The classic format names them with it.
+fn classic(text: &str) -> String {
+    let counters: Vec<&str> =
+        text.lines().filter_map(|l| l.strip_prefix("# TYPE ")?.strip_suffix(" counter")).collect();
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters.contains(&name).then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        out.push_str(renamed.as_deref().unwrap_or(line));
+        out.push('\n');
+    }
+    out
+}
+
+/// The OpenMetrics text prometheus-client writes.
+fn openmetrics_text(live: &Live) -> String {
+    let mut registry = Registry::with_prefix("switchyard");
+    let runs = Family::<Labels, Counter>::default();
+    let run_seconds = Family::<Labels, Gauge<f64, AtomicU64>>::default();
+    let nodes = Family::<Labels, Counter>::default();
+    let node_seconds = Family::<Labels, Gauge<f64, AtomicU64>>::default();
+    let items = Family::<Labels, Counter>::default();
+    let retries = Family::<Labels, Counter>::default();
+    let errors = Family::<Labels, Counter>::default();
+    let deliveries = Family::<Labels, Counter>::default();
+    let active = Gauge::<i64>::default();
+
+    let mut workflows: Vec<_> = live.workflows.iter().collect();
+    workflows.sort_by(|a, b| a.0.cmp(b.0));
+    for (workflow, tracked) in workflows {
+        let Some(total) = &tracked.total else { continue };
+        for (status, n) in
+            [("started", total.counts.started), ("succeeded", total.counts.succeeded), ("failed", total.counts.failed)]
+        {
+            runs.get_or_create(&labels(&[("workflow", workflow), ("status", status)])).inc_by(n);
+        }
+        for (q, p) in [("p50", 50.0), ("p95", 95.0), ("p99", 99.0)] {
+            if let Some(micros) = total.percentile(p) {
+                run_seconds
+                    .get_or_create(&labels(&[("workflow", workflow), ("percentile", q)]))
+                    .set(micros as f64 / 1e6);
+            }
+        }
+    }
+    let mut node_list: Vec<_> = live.nodes.iter().collect();
+    node_list.sort_by(|a, b| a.0.cmp(b.0));
+    for ((workflow, node), tracked) in node_list {
+        let Some(total) = &tracked.total else { continue };
+        let base = [("workflow", &**workflow), ("node", &**node)];
+        for (status, n) in [("succeeded", total.counts.succeeded), ("failed", total.counts.failed)] {
+            nodes.get_or_create(&labels(&[base[0], base[1], ("status", status)])).inc_by(n);
+        }
+        for (q, p) in [("p50", 50.0), ("p95", 95.0), ("p99", 99.0)] {
+            if let Some(micros) = total.percentile(p) {
+                node_seconds.get_or_create(&labels(&[base[0], base[1], ("percentile", q)])).set(micros as f64 / 1e6);
+            }
+        }
+        items.get_or_create(&labels(&[base[0], base[1], ("direction", "in")])).inc_by(total.counts.items_in);
+        items.get_or_create(&labels(&[base[0], base[1], ("direction", "out")])).inc_by(total.counts.items_out);
+        retries.get_or_create(&labels(&base)).inc_by(total.counts.retries);
+        for (class, n) in &total.counts.errors {
+            errors.get_or_create(&labels(&[base[0], base[1], ("class", class)])).inc_by(*n);
+        }
+    }
+    for (status, n) in &live.deliveries {
+        deliveries.get_or_create(&labels(&[("status", &status.to_string())])).inc_by(*n);
+    }
+    active.set(live.active_runs);
+
+    registry.register("runs", "Workflow runs by status (started, succeeded, failed)", runs);
+    registry.register("run_duration_seconds", "Run duration quantiles since start", run_seconds);
+    registry.register("node_runs", "Node runs by status", nodes);
+    registry.register("node_duration_seconds", "Node run duration quantiles since start", node_seconds);
+    registry.register("node_items", "Items into and out of nodes", items);
+    registry.register("node_retries", "Retries of node calls", retries);
+    registry.register("node_errors", "Node errors by class", errors);
+    registry.register("webhook_deliveries", "Webhook requests answered, by HTTP status", deliveries);
+    registry.register("active_runs", "Runs in progress", active);
+    let mut out = String::new();
+    // Writing into a String cannot fail.
+    let _ = encode(&mut out, &registry);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Outcome;
+    use crate::recorder::{Recorder, Sample};
+    use std::sync::Arc;
+
+    fn live_with_samples() -> String {
+        let (recorder, live) = Recorder::start();
+        let wf: Arc<str> = Arc::from("wf-\"quoted\"");
+        let node: Arc<str> = Arc::from("Fetch users");
+        for i in 0..20u64 {
+            recorder.record(Sample::RunStarted { workflow: wf.clone(), at_ms: 0 });
+            recorder.record(Sample::NodeFinished {
+                workflow: wf.clone(),
+                node: node.clone(),
+                outcome: Outcome::Success,
+                micros: 1000 * (i + 1),
+                items_in: 1,
+                items_out: 3,
+                at_ms: 0,
+            });
+            recorder.record(Sample::RunFinished {
+                workflow: wf.clone(),
+                outcome: Outcome::Success,
+                micros: 2000 * (i + 1),
+                at_ms: 0,
+            });
+        }
+        recorder.record(Sample::Error {
+            workflow: wf.clone(),
+            node: node.clone(),
+            class: Arc::from("rate_limit"),
+            at_ms: 0,
+        });
+        recorder.record(Sample::RunStarted { workflow: wf, at_ms: 0 });
+        recorder.record(Sample::Delivery { status: 202 });
+        recorder.flush();
+        super::prometheus_text(&live.lock().unwrap())
+    }
+
+    #[test]
+    fn the_text_has_every_family_with_escaped_labels() {
+        let text = live_with_samples();
+        assert!(
+            text.contains("switchyard_runs_total{workflow=\"wf-\\\"quoted\\\"\",status=\"succeeded\"} 20"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "switchyard_node_items_total{workflow=\"wf-\\\"quoted\\\"\",node=\"Fetch users\",direction=\"out\"} 60"
+            ),
+            "{text}"
+        );
+        assert!(text.contains(
+            "switchyard_node_errors_total{workflow=\"wf-\\\"quoted\\\"\",node=\"Fetch users\",class=\"rate_limit\"} 1"
+        ));
+        assert!(text.contains("switchyard_webhook_deliveries_total{status=\"202\"} 1"));
+        assert!(text.contains("switchyard_active_runs 1"));
+        assert!(text.contains("percentile=\"p99\""));
+        assert!(text.contains("# TYPE switchyard_runs_total counter"));
+        assert!(!text.contains("# EOF"));
+    }
+
+    /// `promtool check metrics` (Debian package prometheus, installed by `cargo xtask setup`)
+    /// accepts the exposition.
+    #[test]
+    fn promtool_accepts_the_exposition() {
+        use std::io::Write;
+        let text = live_with_samples();
+        let mut child = std::process::Command::new("promtool")
+            .args(["check", "metrics"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("promtool is installed (apt-get install prometheus; cargo xtask setup does it)");
+        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "promtool refused the exposition:\n{report}\n---\n{text}");
+        assert!(report.trim().is_empty(), "promtool warns:\n{report}\n---\n{text}");
+    }
+}
