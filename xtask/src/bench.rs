@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-const SECTIONS: &[&str] = &["engine", "ui", "vault", "resilience", "webhooks"];
+const SECTIONS: &[&str] = &["engine", "ui", "vault", "resilience", "webhooks", "metrics"];
 const ITEMS: usize = 1_000_000;
 const RUNS: usize = 3;
 
@@ -34,6 +34,11 @@ pub fn run(args: &[String]) -> Result {
                 "switchyard-api",
                 "bench-webhook",
                 "webhook → set → respond under wrk at 1, 10 and 50 connections, next to a bare axum echo",
+            )?,
+            "metrics" => example(
+                "switchyard-metrics",
+                "bench-metrics",
+                "recording cost per node run, aggregation rate, 30-day rollup query",
             )?,
             _ => unreachable!(),
         };
