@@ -101,9 +101,7 @@ impl Api {
             (None, None) => return Err(ApiError::bad_request("give a workflow or a workflowId to run")),
         };
         let settings = self.settings_get(Empty {}).await?;
-        let services = self.run_services(&settings);
-        let engine = switchyard_engine::Engine::new(self.inner.engine.registry().clone(), services);
-        let prepared = engine.prepare(workflow).map_err(|issues| ApiError::invalid(issues, ""))?;
+        let prepared = self.inner.engine.prepare(workflow).map_err(|issues| ApiError::invalid(issues, ""))?;
         for (field, id) in [("untilNode", &request.until_node), ("startNode", &request.start_node)] {
             if let Some(id) = id
                 && prepared.node_index(id).is_none()
@@ -116,7 +114,7 @@ impl Api {
             None => request.input.map(|v| Item::from_input(Value::from(v))).unwrap_or_default(),
         };
         let mode = request.mode.unwrap_or(default_mode);
-        Ok(self.launch(prepared, engine.services().clone(), input, mode, request.start_node, request.until_node))
+        Ok(self.launch(prepared, self.run_services(&settings), input, mode, request.start_node, request.until_node))
     }
 
     /// The engine's services with the settings' run-data limits.

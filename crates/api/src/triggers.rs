@@ -85,9 +85,9 @@ impl Api {
     }
 
     fn listener_status(&self) -> ListenerStatus {
-        let settings = self.stored_settings();
         let stored = self.inner.triggers.status.lock().unwrap_or_else(|p| p.into_inner()).clone();
         stored.unwrap_or_else(|| {
+            let settings = self.stored_settings();
             let address = format!("{}:{}", settings.webhook_bind, settings.webhook_port);
             ListenerStatus {
                 running: false,
@@ -200,19 +200,10 @@ impl Api {
             return;
         }
         let settings = self.stored_settings();
-        let active = self
-            .blocking(|store| {
-                let mut out = Vec::new();
-                for summary in store.workflows().list(None)?.into_iter().filter(|w| w.active) {
-                    out.push(store.workflows().get(&summary.id)?);
-                }
-                Ok(out)
-            })
-            .await
-            .unwrap_or_else(|e| {
-                tracing::error!("cannot read the active workflows: {}", e.message);
-                Vec::new()
-            });
+        let active = self.blocking(|store| Ok(store.workflows().records(true)?)).await.unwrap_or_else(|e| {
+            tracing::error!("cannot read the active workflows: {}", e.message);
+            Vec::new()
+        });
         let services = self.run_services(&settings);
         let (mut endpoints, mut schedules, mut problems) = (Vec::new(), Vec::new(), Vec::new());
         for record in &active {
@@ -429,15 +420,7 @@ impl Api {
     }
 
     pub async fn webhook_list(&self, _: Empty) -> ApiResult<WebhookListResponse> {
-        let records = self
-            .blocking(|store| {
-                let mut out = Vec::new();
-                for summary in store.workflows().list(None)? {
-                    out.push(store.workflows().get(&summary.id)?);
-                }
-                Ok(out)
-            })
-            .await?;
+        let records = self.blocking(|store| Ok(store.workflows().records(false)?)).await?;
         let listener = self.listener_status();
         let mut endpoints = Vec::new();
         for record in records {
@@ -593,8 +576,7 @@ impl Api {
         let schedules = self
             .blocking(|store| {
                 let mut out = Vec::new();
-                for summary in store.workflows().list(None)? {
-                    let record = store.workflows().get(&summary.id)?;
+                for record in store.workflows().records(false)? {
                     for node in record.workflow.nodes.iter().filter(|n| n.node_type == trigger_schedule::TYPE) {
                         let row = store.triggers().schedule(&record.workflow.id, &node.id)?;
                         let rule = trigger_schedule::rule(node).map(|r| r.describe()).unwrap_or_else(|e| e.to_string());
@@ -667,6 +649,11 @@ impl Target for WebhookHost {
         let live = api.inner.metrics.1.lock().unwrap_or_else(|p| p.into_inner());
         Some(switchyard_metrics::exposition::prometheus_text(&live))
     }
+}
+
+/// Why a run that did not succeed ended: its error, else its status.
+fn failure_message(outcome: switchyard_engine::RunOutcome) -> String {
+    outcome.error.map(|e| e.message).unwrap_or_else(|| format!("the run ended {}", outcome.status.as_str()))
 }
 
 fn error_answer(status: u16, message: &str, execution_id: &str) -> Answer {
@@ -743,10 +730,7 @@ impl Api {
                     answer
                 }
                 Ok(outcome) => {
-                    let message = outcome
-                        .error
-                        .map(|e| e.message)
-                        .unwrap_or_else(|| format!("the run ended {}", outcome.status.as_str()));
+                    let message = failure_message(outcome);
                     error_answer(500, &message, &execution_id)
                 }
                 Err(e) => error_answer(500, &format!("the run failed: {e}"), &execution_id),
@@ -766,7 +750,7 @@ impl Api {
                         }
                         match outcome {
                             Ok(o) if o.status != RunStatus::Success => {
-                                let message = o.error.map(|e| e.message).unwrap_or_else(|| format!("the run ended {}", o.status.as_str()));
+                                let message = failure_message(o);
                                 error_answer(500, &message, &execution_id)
                             }
                             _ => error_answer(500, "the run finished without reaching a Respond to Webhook node", &execution_id),

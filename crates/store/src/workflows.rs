@@ -25,6 +25,19 @@ fn summary(row: &Row<'_>) -> rusqlite::Result<WorkflowSummary> {
     })
 }
 
+/// A workflow row as stored: id, definition, version, active, created and updated times.
+type StoredRow = (String, String, u32, bool, String, String);
+
+fn stored_row(r: &Row<'_>) -> rusqlite::Result<StoredRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+}
+
+fn record((id, definition, version, active, created_at, updated_at): StoredRow) -> Result<WorkflowRecord> {
+    let workflow: Workflow = serde_json::from_str(&definition)
+        .map_err(|e| StoreError::Corrupt { what: format!("workflow {id}"), message: e.to_string() })?;
+    Ok(WorkflowRecord { workflow, version, active, created_at, updated_at })
+}
+
 fn to_text(wf: &Workflow) -> String {
     serde_json::to_string(wf).unwrap_or_default()
 }
@@ -60,15 +73,24 @@ impl Workflows {
             .db
             .lock()
             .query_row(
-                "SELECT definition, version, active, created_at, updated_at FROM workflows WHERE id = ?1",
+                "SELECT id, definition, version, active, created_at, updated_at FROM workflows WHERE id = ?1",
                 [id],
-                |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                stored_row,
             )
             .optional()?;
-        let Some((definition, version, active, created_at, updated_at)) = row else { return Ok(None) };
-        let workflow: Workflow = serde_json::from_str(&definition)
-            .map_err(|e| StoreError::Corrupt { what: format!("workflow {id}"), message: e.to_string() })?;
-        Ok(Some(WorkflowRecord { workflow, version, active, created_at, updated_at }))
+        row.map(record).transpose()
+    }
+
+    /// Every saved workflow whole (or only the active ones), most recently changed first,
+    /// in one query.
+    pub fn records(&self, only_active: bool) -> Result<Vec<WorkflowRecord>> {
+        let conn = self.db.lock();
+        let mut stmt = conn.prepare(
+            "SELECT id, definition, version, active, created_at, updated_at FROM workflows
+             WHERE ?1 = 0 OR active = 1 ORDER BY updated_at DESC, id DESC",
+        )?;
+        let rows = stmt.query_map([only_active], stored_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter().map(record).collect()
     }
 
     /// Stores a new workflow; its id must be free.

@@ -326,12 +326,7 @@ async fn serve(s: Arc<Shared>, workflow: String, path: String, test: bool, reque
         body: None,
         test,
     };
-    let finish = |mut record: DeliveryRecord, response: Response| {
-        record.status = response.status().as_u16();
-        record.latency_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
-        s.target.record(record);
-        response
-    };
+    let refuse = |record: DeliveryRecord, response: Response| finish(&s, started, record, response);
     if !endpoint.methods.is_empty() && !endpoint.methods.contains(&parts.method) {
         let allowed: Vec<&str> = endpoint.methods.iter().map(Method::as_str).collect();
         let message = format!("{} is not allowed here; use {}", parts.method, allowed.join(", "));
@@ -340,7 +335,7 @@ async fn serve(s: Arc<Shared>, workflow: String, path: String, test: bool, reque
         if let Ok(v) = HeaderValue::from_str(&allowed.join(", ")) {
             response.headers_mut().insert(header::ALLOW, v);
         }
-        return finish(record, response);
+        return refuse(record, response);
     }
     let limit = s.body_limit.load(std::sync::atomic::Ordering::Relaxed);
     let too_large = |record: &mut DeliveryRecord| {
@@ -351,13 +346,13 @@ async fn serve(s: Arc<Shared>, workflow: String, path: String, test: bool, reque
     let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         let response = too_large(&mut record);
-        return finish(record, response);
+        return refuse(record, response);
     }
     let bytes = match axum::body::to_bytes(Body::new(body), limit).await {
         Ok(b) => b,
         Err(_) => {
             let response = too_large(&mut record);
-            return finish(record, response);
+            return refuse(record, response);
         }
     };
     if endpoint.keep_bodies {
@@ -369,7 +364,7 @@ async fn serve(s: Arc<Shared>, workflow: String, path: String, test: bool, reque
         if let Err(e) = check.preset.verify(&parts.headers, &bytes, &check.secret, now_ms.div_euclid(1000)) {
             let message = format!("signature check failed: {e}");
             record.error = Some(message.clone());
-            return finish(record, error(StatusCode::UNAUTHORIZED, "bad_signature", &message));
+            return refuse(record, error(StatusCode::UNAUTHORIZED, "bad_signature", &message));
         }
         let id = check
             .id_header
@@ -381,7 +376,7 @@ async fn serve(s: Arc<Shared>, workflow: String, path: String, test: bool, reque
         if !s.replay.first_time(&k, now_ms) {
             let message = "this delivery was already received (replayed delivery id or signature)".to_string();
             record.error = Some(message.clone());
-            return finish(record, error(StatusCode::UNAUTHORIZED, "replayed", &message));
+            return refuse(record, error(StatusCode::UNAUTHORIZED, "replayed", &message));
         }
         record.verification = "passed";
         replay_key = Some(k);
@@ -394,7 +389,7 @@ async fn serve(s: Arc<Shared>, workflow: String, path: String, test: bool, reque
                 s.replay.forget(&k);
             }
             record.error = Some(message.clone());
-            return finish(record, error(StatusCode::BAD_REQUEST, "bad_body", &message));
+            return refuse(record, error(StatusCode::BAD_REQUEST, "bad_body", &message));
         }
     };
     let incoming = Incoming {
@@ -424,15 +419,20 @@ async fn serve(s: Arc<Shared>, workflow: String, path: String, test: bool, reque
                 response.headers_mut().append(name, value);
             }
         }
-        record.status = response.status().as_u16();
-        record.latency_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
-        shared.target.record(record);
-        response
+        finish(&shared, started, record, response)
     });
     match delivered.await {
         Ok(response) => response,
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", &format!("the delivery failed: {e}")),
     }
+}
+
+/// Logs a delivery with the status answered and the time it took; returns the answer.
+fn finish(s: &Shared, started: Instant, mut record: DeliveryRecord, response: Response) -> Response {
+    record.status = response.status().as_u16();
+    record.latency_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
+    s.target.record(record);
+    response
 }
 
 /// The body as the trigger's item holds it: JSON parsed (refused with the line and column

@@ -30,18 +30,24 @@ const state: ResilienceState = {
   presets: [{ host: "api.github.com", perSecond: 5000 / 3600, burst: 50 }],
 };
 
+/** Serves the settings and the resilience state; returns the saved settings, in order. */
+function fakeSettingsApi(): AppSettings[] {
+  const updates: AppSettings[] = [];
+  setTransport(async (command, payload) => {
+    if (command === "settings_get") return defaults;
+    if (command === "resilience_state") return state;
+    if (command === "settings_update") {
+      updates.push(payload as AppSettings);
+      return payload;
+    }
+    throw { code: "internal", message: `unexpected ${command}` };
+  });
+  return updates;
+}
+
 describe("the Settings page", () => {
   it("edits breaker and rate-limit settings and shows their live state", async () => {
-    const updates: AppSettings[] = [];
-    setTransport(async (command, payload) => {
-      if (command === "settings_get") return defaults;
-      if (command === "resilience_state") return state;
-      if (command === "settings_update") {
-        updates.push(payload as AppSettings);
-        return payload;
-      }
-      throw { code: "internal", message: `unexpected ${command}` };
-    });
+    const updates = fakeSettingsApi();
     render(
       <>
         <SettingsPage />
@@ -65,16 +71,7 @@ describe("the Settings page", () => {
   });
 
   it("warns when the webhook listener would be reachable from other machines", async () => {
-    const updates: AppSettings[] = [];
-    setTransport(async (command, payload) => {
-      if (command === "settings_get") return defaults;
-      if (command === "resilience_state") return state;
-      if (command === "settings_update") {
-        updates.push(payload as AppSettings);
-        return payload;
-      }
-      throw { code: "internal", message: `unexpected ${command}` };
-    });
+    const updates = fakeSettingsApi();
     render(<SettingsPage />);
     const bind = await screen.findByTestId<HTMLInputElement>("set-bind");
     expect(screen.queryByTestId("bind-warning")).toBeNull();

@@ -5,7 +5,6 @@ use crate::node::{NodeContext, NodeResult, Outputs};
 use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, ParamSpec, Port};
 use switchyard_model::error::{ErrorCode, NodeError};
 use switchyard_model::item::Item;
-use switchyard_model::value::Value;
 use switchyard_model::webhook::WebhookReply;
 
 pub const TYPE: &str = "flow.respond";
@@ -55,25 +54,10 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
             )
             .with_parameter("status"));
         }
-        let mut headers = Vec::new();
-        match ctx.eval("headers", &first, 0)? {
-            Value::Array(entries) => {
-                for e in entries.iter() {
-                    let name = e.get("name").map(Value::to_text).unwrap_or_default();
-                    if !name.trim().is_empty() {
-                        headers.push((name.trim().to_string(), e.get("value").map(Value::to_text).unwrap_or_default()));
-                    }
-                }
-            }
-            Value::Null => {}
-            other => {
-                return Err(NodeError::new(
-                    ErrorCode::InvalidParameter,
-                    format!("expected name/value pairs, got {}", crate::node::describe(&other)),
-                )
-                .with_parameter("headers"));
-            }
-        }
+        let headers: Vec<(String, String)> = super::http_request::pairs(ctx, "headers", &first, 0)?
+            .into_iter()
+            .map(|(name, value)| (name.trim().to_string(), value))
+            .collect();
         let body = match ctx.choice("respondWith").as_str() {
             "allItems" => serde_json::Value::Array(items.iter().map(|i| serde_json::Value::from(&i.json)).collect()),
             "json" => serde_json::Value::from(ctx.eval("body", &first, 0)?),

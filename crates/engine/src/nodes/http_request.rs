@@ -118,7 +118,32 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
     Ok(out)
 }
 
-fn pairs(ctx: &NodeContext, name: &str, item: &Item, index: usize) -> Result<Vec<(String, String)>, NodeError> {
+/// The headers a name/value-pairs parameter holds, each checked as an HTTP header.
+pub(crate) fn header_map(ctx: &NodeContext, param: &str, item: &Item, index: usize) -> Result<HeaderMap, NodeError> {
+    let mut headers = HeaderMap::new();
+    for (name, value) in pairs(ctx, param, item, index)? {
+        let header = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| {
+            NodeError::new(ErrorCode::InvalidParameter, format!("\"{name}\" is not a valid header name"))
+                .with_parameter(param)
+                .with_item(index)
+        })?;
+        let value = HeaderValue::from_str(&value).map_err(|_| {
+            NodeError::new(ErrorCode::InvalidParameter, format!("the value of header \"{name}\" is not valid"))
+                .with_parameter(param)
+                .with_item(index)
+        })?;
+        headers.append(header, value);
+    }
+    Ok(headers)
+}
+
+/// A name/value-pairs parameter (a list of `{name, value}`, or an object) as pairs.
+pub(crate) fn pairs(
+    ctx: &NodeContext,
+    name: &str,
+    item: &Item,
+    index: usize,
+) -> Result<Vec<(String, String)>, NodeError> {
     match ctx.eval(name, item, index)? {
         Value::Array(entries) => Ok(entries
             .iter()
@@ -242,20 +267,7 @@ async fn request(ctx: &NodeContext, auth: &Auth, item: &Item, index: usize) -> R
     if !query.is_empty() {
         url.query_pairs_mut().extend_pairs(query);
     }
-    let mut headers = HeaderMap::new();
-    for (name, value) in pairs(ctx, "headers", item, index)? {
-        let header = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| {
-            NodeError::new(ErrorCode::InvalidParameter, format!("\"{name}\" is not a valid header name"))
-                .with_parameter("headers")
-                .with_item(index)
-        })?;
-        let value = HeaderValue::from_str(&value).map_err(|_| {
-            NodeError::new(ErrorCode::InvalidParameter, format!("the value of header \"{name}\" is not valid"))
-                .with_parameter("headers")
-                .with_item(index)
-        })?;
-        headers.append(header, value);
-    }
+    let headers = header_map(ctx, "headers", item, index)?;
     let timeout = ctx.f64_param("timeout", item, index)?;
     if !(timeout > 0.0 && timeout.is_finite()) {
         return Err(NodeError::new(ErrorCode::InvalidParameter, "the timeout must be above 0 seconds")

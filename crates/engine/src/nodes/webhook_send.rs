@@ -3,10 +3,10 @@
 //! 8 and 16 s unless the node's retry settings say otherwise. Emits one delivery result per
 //! item.
 
-use super::http_request::{Auth, guarded_send, status_error};
+use super::http_request::{Auth, guarded_send, header_map, status_error};
 use super::trigger_webhook::{SECRET_SLOT, preset, secret_slot, signature_params};
 use crate::node::{NodeContext, NodeResult, Outputs};
-use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use reqwest::header::CONTENT_TYPE;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, ParamSpec, Port};
@@ -158,23 +158,9 @@ async fn send(
         .timeout(Duration::from_secs_f64(timeout))
         .header(CONTENT_TYPE, "application/json")
         .header(DELIVERY_HEADER, delivery_id);
-    if let Some(Value::Array(entries)) = Some(ctx.eval("headers", item, index)?) {
-        for e in entries.iter() {
-            let name = e.get("name").map(Value::to_text).unwrap_or_default();
-            if name.trim().is_empty() {
-                continue;
-            }
-            let value = e.get("value").map(Value::to_text).unwrap_or_default();
-            let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.trim().as_bytes()), HeaderValue::from_str(&value))
-            else {
-                return Err(NodeError::new(ErrorCode::InvalidParameter, format!("header \"{name}\" is not valid"))
-                    .with_parameter("headers")
-                    .with_item(index)
-                    .with_class(ErrorClass::Permanent));
-            };
-            builder = builder.header(name, value);
-        }
-    }
+    // A header that is not valid never becomes valid: no retry.
+    builder =
+        builder.headers(header_map(ctx, "headers", item, index).map_err(|e| e.with_class(ErrorClass::Permanent))?);
     // Signed on every try: timestamped formats must be fresh.
     if let (Some(signer), Some(secret)) = (signer, secret) {
         for (name, value) in signer.sign(&body, secret, ctx.services.clock.now().timestamp()) {
