@@ -97,6 +97,9 @@ impl Api {
                 )));
             }
         }
+        if settings.metrics_retention_days == 0 {
+            return Err(ApiError::bad_request("metricsRetentionDays must be at least 1"));
+        }
         if settings.webhook_max_body_bytes < 1024 {
             return Err(ApiError::bad_request("webhookMaxBodyBytes must be at least 1024"));
         }
@@ -140,6 +143,7 @@ impl Api {
             reset_timeout: std::time::Duration::from_secs(u64::from(settings.breaker_reset_seconds.max(1))),
         });
         resilience.apply_rates(&settings.rate_limits);
+        self.inner.metrics.set_limit(settings.max_concurrent_runs);
     }
 
     /// Every circuit breaker and rate limit, as they stand.

@@ -2,6 +2,7 @@
 //! [`Api::dispatch`]; the CLI calls the same handlers directly. Lower crates never depend on
 //! this one.
 
+mod alerts;
 mod credentials;
 pub mod docs;
 mod error;
@@ -38,6 +39,11 @@ pub trait Host: Send + Sync + 'static {
         switchyard_vault::open_in_browser(url)
     }
 
+    /// Shows a desktop notification (alerts). Hosts without a desktop say why not.
+    fn notify(&self, _title: &str, _body: &str) -> Result<String, String> {
+        Err("desktop notifications are shown by the desktop app".into())
+    }
+
     /// Starts the app when the user logs in (or stops doing so). Only the desktop app can.
     fn set_start_at_login(&self, _on: bool) -> Result<(), String> {
         Err("only the desktop app can start at login".into())
@@ -62,8 +68,8 @@ pub(crate) struct Inner {
     pub(crate) runs: Mutex<HashMap<String, CancellationToken>>,
     pub(crate) last_prune: Mutex<Option<std::time::Instant>>,
     pub(crate) triggers: triggers::TriggerState,
-    /// The live metrics: the recorder runs send to, and what its aggregator folded.
-    pub(crate) metrics: (switchyard_metrics::recorder::Recorder, Arc<Mutex<switchyard_metrics::recorder::Live>>),
+    /// The live metrics, the run queue's slots and the alert checker's state.
+    pub(crate) metrics: metrics::MetricsState,
 }
 
 /// The API: cheap to clone, safe to share.
@@ -119,18 +125,20 @@ impl Api {
                 runs: Mutex::new(HashMap::new()),
                 last_prune: Mutex::new(None),
                 triggers: triggers::TriggerState::default(),
-                metrics: switchyard_metrics::recorder::Recorder::start(),
+                metrics: metrics::MetricsState::start(),
             }),
         };
         api.apply_resilience(&api.stored_settings());
+        api.inner.store.metrics().seed_rules(&switchyard_metrics::alerts::presets())?;
         Ok(api)
     }
 
     /// Starts the background work of a long-running host (the desktop app, `serve`):
-    /// refreshing OAuth2 tokens before they expire. Call it inside the async runtime; the
-    /// work goes on (until the API is dropped) whether or not the handle is kept.
-    pub fn start_background(&self) -> tokio::task::JoinHandle<()> {
-        self.inner.vault.spawn_refresher(std::time::Duration::from_secs(60))
+    /// refreshing OAuth2 tokens before they expire, writing metrics rollups and checking
+    /// alert rules. Call it inside the async runtime; the work goes on (until the API is
+    /// dropped) whether or not the handles are kept.
+    pub fn start_background(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        vec![self.inner.vault.spawn_refresher(std::time::Duration::from_secs(60)), self.spawn_metrics_tasks()]
     }
 
     pub fn store(&self) -> &Store {

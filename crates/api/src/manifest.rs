@@ -7,6 +7,7 @@ use crate::types::*;
 use crate::{Api, ApiResult};
 use std::fmt::Write as _;
 use std::path::Path;
+use switchyard_model::alerts::{Alert, AlertRule};
 use switchyard_model::connection::{AccountInfo, TestOutcome};
 use switchyard_model::error::ErrorCode;
 use switchyard_model::execution::Execution;
@@ -158,4 +159,17 @@ manifest! {
     schedule_list(Empty) -> ScheduleListResponse;
     /// The live metrics of this process as Prometheus text.
     metrics_text(Empty) -> MetricsTextResponse;
+    /// The dashboard for a time range: charts, the workflow table, errors by class, the
+    /// queue, the process, connection and listener health, firing alerts.
+    metrics_dashboard(DashboardRequest) -> Dashboard;
+    alert_rules(Empty) -> AlertRulesResponse;
+    /// Adds or replaces an alert rule (an empty id gets a new one).
+    alert_rule_save(AlertRule) -> AlertRule;
+    alert_rule_delete(IdRequest) -> Empty;
+    /// Runs a rule's actions once with a test message.
+    alert_rule_test(IdRequest) -> AlertTestResponse;
+    /// Alerts, newest first.
+    alerts_list(AlertListRequest) -> AlertListResponse;
+    /// Acknowledges an alert: it stops escalating (it still resolves on its own).
+    alert_ack(IdRequest) -> Alert;
 }

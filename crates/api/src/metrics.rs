@@ -1,34 +1,112 @@
-//! Live metrics: every run's events go to the recorder (a channel send on the run's path),
-//! the aggregator folds them, and the Prometheus text is written from its snapshot.
+//! Live metrics and their history: every run's events go to the recorder (a channel send on
+//! the run's path), the aggregator folds them, a background task writes what changed into
+//! the SQLite rollups every few seconds and ages minutes into hours; the dashboard reads the
+//! rollups (or, for "live", memory), the Prometheus text is written from the live state.
 
 use crate::Api;
-use crate::error::ApiResult;
-use crate::types::{Empty, MetricsTextResponse};
-use std::sync::Arc;
+use crate::error::{ApiError, ApiResult};
+use crate::types::{
+    ConnectionHealth, Dashboard, DashboardRequest, Empty, ErrorClassCount, LastError, ListenerHealth, MetricsPoint,
+    MetricsRange, MetricsTextResponse, ProcessStatus, QueueStatus, Trend, WorkflowMetrics,
+};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use switchyard_engine::RunListener;
 use switchyard_engine::clock::SharedClock;
-use switchyard_metrics::Outcome;
-use switchyard_metrics::recorder::{Recorder, Sample};
+use switchyard_metrics::process::{ProcessSampler, ProcessStats};
+use switchyard_metrics::recorder::{Live, Recorder, Sample};
+use switchyard_metrics::{Bucket, HOUR_MS, MINUTE_MS, Outcome, floor};
+use switchyard_model::connection::AccountStatus;
+use switchyard_model::error::ErrorCode;
 use switchyard_model::events::{RunEvent, RunEventKind};
 use switchyard_model::execution::{NodeRunData, NodeRunStatus, RunStatus};
+use switchyard_store::{BucketRow, ExecutionFilter};
+use tokio::sync::Semaphore;
+
+/// How often what changed is written to the rollups.
+pub(crate) const FLUSH_EVERY: Duration = Duration::from_secs(10);
+/// Minute buckets older than this are aged into hour buckets.
+const KEEP_MINUTES_MS: i64 = 24 * HOUR_MS;
+/// Minute buckets the live state keeps in memory (alert windows are at most an hour).
+const LIVE_KEEP_MS: i64 = 61 * MINUTE_MS;
+
+/// The metrics side of the API.
+pub(crate) struct MetricsState {
+    pub(crate) recorder: Recorder,
+    pub(crate) live: Arc<Mutex<Live>>,
+    process: Mutex<(ProcessSampler, Option<(std::time::Instant, ProcessStats)>)>,
+    /// The concurrency limit and its slots (none: no limit).
+    slots: Mutex<(u32, Option<Arc<Semaphore>>)>,
+    pub(crate) alerts: crate::alerts::AlertState,
+}
+
+impl MetricsState {
+    pub(crate) fn start() -> MetricsState {
+        let (recorder, live) = Recorder::start();
+        MetricsState {
+            recorder,
+            live,
+            process: Mutex::new((ProcessSampler::default(), None)),
+            slots: Mutex::new((0, None)),
+            alerts: crate::alerts::AlertState::default(),
+        }
+    }
+
+    pub(crate) fn live(&self) -> std::sync::MutexGuard<'_, Live> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The process's memory and CPU, sampled at most twice a second (CPU is a rate between
+    /// samples).
+    pub(crate) fn process(&self) -> Option<ProcessStats> {
+        let mut guard = self.process.lock().unwrap_or_else(|p| p.into_inner());
+        let (sampler, last) = &mut *guard;
+        if let Some((at, stats)) = last
+            && at.elapsed() < Duration::from_millis(500)
+        {
+            return Some(*stats);
+        }
+        let stats = sampler.sample()?;
+        *last = Some((std::time::Instant::now(), stats));
+        Some(stats)
+    }
+
+    /// Sets the concurrency limit (0: none). Runs already waiting keep their place.
+    pub(crate) fn set_limit(&self, limit: u32) {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        if slots.0 != limit {
+            *slots = (limit, (limit > 0).then(|| Arc::new(Semaphore::new(limit as usize))));
+        }
+    }
+
+    pub(crate) fn slots(&self) -> (u32, Option<Arc<Semaphore>>) {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
 
 /// Turns one run's events into samples.
 pub(crate) struct MetricsListener {
     pub(crate) recorder: Recorder,
     pub(crate) clock: SharedClock,
-    pub(crate) workflow: Arc<str>,
+    pub(crate) workflow_id: Arc<str>,
+    pub(crate) name: Arc<str>,
+    /// Whether the run waited for a slot.
+    pub(crate) queued: bool,
 }
 
 impl RunListener for MetricsListener {
     fn event(&self, event: &RunEvent) {
         let at_ms = self.clock.now().timestamp_millis();
-        let workflow = self.workflow.clone();
+        let workflow = self.workflow_id.clone();
         let sample = match &event.kind {
-            RunEventKind::RunStarted { .. } => Sample::RunStarted { workflow, at_ms },
+            RunEventKind::RunStarted { .. } => {
+                Sample::RunStarted { workflow, name: self.name.clone(), queued: self.queued, at_ms }
+            }
             RunEventKind::RunFinished { status, duration_ms, .. } => Sample::RunFinished {
                 workflow,
                 outcome: if *status == RunStatus::Success { Outcome::Success } else { Outcome::Failure },
-                micros: u64::from(*duration_ms) * 1000,
+                millis: u64::from(*duration_ms),
                 at_ms,
             },
             RunEventKind::NodeFinished { node_name, status, items_in, outputs, duration_ms, .. } => {
@@ -41,7 +119,7 @@ impl RunListener for MetricsListener {
                     workflow,
                     node: Arc::from(node_name.as_str()),
                     outcome,
-                    micros: u64::from(*duration_ms) * 1000,
+                    millis: u64::from(*duration_ms),
                     items_in: u64::from(*items_in),
                     items_out: outputs.iter().map(|o| u64::from(o.items)).sum(),
                     at_ms,
@@ -57,7 +135,7 @@ impl RunListener for MetricsListener {
                     workflow: workflow.clone(),
                     node: node.clone(),
                     outcome: Outcome::Failure,
-                    micros: u64::from(*duration_ms) * 1000,
+                    millis: u64::from(*duration_ms),
                     items_in: 0,
                     items_out: 0,
                     at_ms,
@@ -73,15 +151,396 @@ impl RunListener for MetricsListener {
     fn node_data(&self, _execution_id: &str, _data: &NodeRunData) {}
 }
 
+fn point(t: i64, b: &Bucket) -> MetricsPoint {
+    MetricsPoint {
+        t,
+        started: b.counts.started,
+        succeeded: b.counts.succeeded,
+        failed: b.counts.failed,
+        p50_ms: b.percentile(50.0).map(|v| v as f64),
+        p95_ms: b.percentile(95.0).map(|v| v as f64),
+        p99_ms: b.percentile(99.0).map(|v| v as f64),
+    }
+}
+
+/// The window and step of a range ending now.
+fn steps(range: MetricsRange, now_ms: i64) -> (i64, i64, i64) {
+    let (step, count) = match range {
+        MetricsRange::Live => (MINUTE_MS, 15),
+        MetricsRange::Hour => (MINUTE_MS, 60),
+        MetricsRange::Day => (15 * MINUTE_MS, 96),
+        MetricsRange::Week => (HOUR_MS, 168),
+        MetricsRange::Month => (6 * HOUR_MS, 120),
+    };
+    let to = floor(now_ms, step) + step;
+    (to - step * count, to, step)
+}
+
+/// Fewer finished runs than this in either half of the range: no trend.
+const TREND_MIN_RUNS: u64 = 5;
+
+/// Second half of the range against the first: success rate first, then p95.
+pub(crate) fn trend(first: &Bucket, second: &Bucket) -> (Trend, String) {
+    let finished = |b: &Bucket| b.counts.succeeded + b.counts.failed;
+    if finished(first) < TREND_MIN_RUNS || finished(second) < TREND_MIN_RUNS {
+        return (Trend::Unknown, format!("fewer than {TREND_MIN_RUNS} runs in a half of the range"));
+    }
+    let (a, b) = (first.success_rate().unwrap_or(1.0), second.success_rate().unwrap_or(1.0));
+    let pct = |r: f64| format!("{:.0} %", r * 100.0);
+    if b - a <= -0.05 {
+        return (Trend::Degrading, format!("success {} → {}", pct(a), pct(b)));
+    }
+    if b - a >= 0.05 {
+        return (Trend::Improving, format!("success {} → {}", pct(a), pct(b)));
+    }
+    let (p, q) = (first.percentile(95.0).unwrap_or(0) as f64, second.percentile(95.0).unwrap_or(0) as f64);
+    let reason = format!("p95 {} → {}", ms_text(p), ms_text(q));
+    if q >= p * 1.25 && q - p >= 50.0 {
+        (Trend::Degrading, reason)
+    } else if q <= p * 0.8 && p - q >= 50.0 {
+        (Trend::Improving, reason)
+    } else {
+        (Trend::Stable, reason)
+    }
+}
+
+fn ms_text(ms: f64) -> String {
+    if ms >= 1000.0 { format!("{:.1} s", ms / 1000.0) } else { format!("{ms:.0} ms") }
+}
+
+/// Per workflow over a range: the whole, the first half and the second half.
+#[derive(Default)]
+struct Halves {
+    all: Option<Bucket>,
+    first: Option<Bucket>,
+    second: Option<Bucket>,
+}
+
+fn add(slot: &mut Option<Bucket>, b: &Bucket) {
+    match slot {
+        Some(s) => s.merge(b),
+        None => {
+            let mut fresh = Bucket::new(b.start_ms, b.width_ms);
+            fresh.merge(b);
+            *slot = Some(fresh);
+        }
+    }
+}
+
 impl Api {
     /// The Prometheus text of this process's live metrics.
     pub async fn metrics_text(&self, _: Empty) -> ApiResult<MetricsTextResponse> {
-        self.inner.metrics.0.flush();
-        let live = self.inner.metrics.1.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(MetricsTextResponse { text: switchyard_metrics::exposition::prometheus_text(&live) })
+        Ok(MetricsTextResponse { text: self.prometheus_text() })
+    }
+
+    pub(crate) fn prometheus_text(&self) -> String {
+        let m = &self.inner.metrics;
+        m.recorder.flush();
+        let resilience = &self.inner.engine.services().resilience;
+        let extra = switchyard_metrics::exposition::Extra {
+            process: m.process(),
+            breakers: resilience
+                .breakers()
+                .into_iter()
+                .map(|b| {
+                    let state = serde_json::to_value(b.state).ok().and_then(|v| v.as_str().map(str::to_string));
+                    (b.key, state.unwrap_or_default(), b.transitions)
+                })
+                .collect(),
+            rate_waits: resilience
+                .limits()
+                .into_iter()
+                .map(|l| (l.host, l.waits, l.waited_ms as f64 / 1000.0))
+                .collect(),
+        };
+        switchyard_metrics::exposition::prometheus_text(&m.live(), &extra)
     }
 
     pub(crate) fn record(&self, sample: Sample) {
-        self.inner.metrics.0.record(sample);
+        self.inner.metrics.recorder.record(sample);
+    }
+
+    /// Writes what the recorder folded since the last flush into the rollups. A failed write
+    /// keeps the buckets for the next try.
+    pub async fn flush_metrics(&self) -> ApiResult<()> {
+        let api = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let m = &api.inner.metrics;
+            m.recorder.flush();
+            let pending = m.live().drain_pending();
+            if pending.is_empty() {
+                return Ok(());
+            }
+            let rows: Vec<BucketRow> = pending
+                .iter()
+                .map(|((wf, node, _), b)| BucketRow {
+                    workflow_id: wf.to_string(),
+                    node: node.to_string(),
+                    bucket: b.clone(),
+                })
+                .collect();
+            if let Err(e) = api.inner.store.metrics().merge(&rows) {
+                m.live().restore_pending(pending);
+                return Err(ApiError::from(e));
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("writing metrics failed: {e}")))?
+    }
+
+    /// Ages minute buckets older than a day into hours, drops hours past the retention, and
+    /// trims the live state to the last hour.
+    pub(crate) async fn maintain_metrics(&self) -> ApiResult<()> {
+        let now = self.inner.engine.services().clock.now().timestamp_millis();
+        let retention = i64::from(self.stored_settings().metrics_retention_days.max(1)) * 24 * HOUR_MS;
+        self.inner.metrics.live().trim(now - LIVE_KEEP_MS);
+        self.blocking(move |store| {
+            let metrics = store.metrics();
+            metrics.age(now - KEEP_MINUTES_MS)?;
+            metrics.forget(now - retention)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The background work of metrics: flush every 10 s, age and trim every hour, check
+    /// alert rules every 15 s. Ends when the API is dropped.
+    pub(crate) fn spawn_metrics_tasks(&self) -> tokio::task::JoinHandle<()> {
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut flush = tokio::time::interval(FLUSH_EVERY);
+            let mut maintain = tokio::time::interval(Duration::from_secs(3600));
+            let mut alerts = tokio::time::interval(crate::alerts::CHECK_EVERY);
+            for t in [&mut flush, &mut maintain, &mut alerts] {
+                t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            }
+            loop {
+                tokio::select! {
+                    _ = flush.tick() => {
+                        let Some(inner) = weak.upgrade() else { break };
+                        if let Err(e) = (Api { inner }).flush_metrics().await {
+                            tracing::warn!(error = %e.message, "writing metrics failed; trying again later");
+                        }
+                    }
+                    _ = maintain.tick() => {
+                        let Some(inner) = weak.upgrade() else { break };
+                        if let Err(e) = (Api { inner }).maintain_metrics().await {
+                            tracing::warn!(error = %e.message, "ageing metrics failed");
+                        }
+                    }
+                    _ = alerts.tick() => {
+                        let Some(inner) = weak.upgrade() else { break };
+                        if let Err(e) = (Api { inner }).check_alerts().await {
+                            tracing::warn!(error = %e.message, "checking alert rules failed");
+                        }
+                    }
+                }
+            }
+        })
+    }
+
+    /// Everything the dashboard shows for a range.
+    pub async fn metrics_dashboard(&self, request: DashboardRequest) -> ApiResult<Dashboard> {
+        let now = self.inner.engine.services().clock.now().timestamp_millis();
+        let (from, to, step) = steps(request.range, now);
+        let mid = from + (to - from) / 2;
+        let count = ((to - from) / step) as usize;
+        let mut points: Vec<Bucket> = (0..count).map(|i| Bucket::new(from + i as i64 * step, step)).collect();
+        let mut per_workflow: BTreeMap<String, Halves> = BTreeMap::new();
+        let mut fold = |wf: &str, b: &Bucket| {
+            if b.start_ms < from || b.start_ms >= to {
+                return;
+            }
+            let i = ((b.start_ms - from) / step) as usize;
+            points[i.min(count - 1)].merge(b);
+            let h = per_workflow.entry(wf.to_string()).or_default();
+            add(&mut h.all, b);
+            add(if b.start_ms < mid { &mut h.first } else { &mut h.second }, b);
+        };
+        if request.range == MetricsRange::Live {
+            self.inner.metrics.recorder.flush();
+            let live = self.inner.metrics.live();
+            for (wf, tracked) in &live.workflows {
+                for b in tracked.series.minutes(from, to) {
+                    fold(wf, b);
+                }
+            }
+        } else {
+            self.flush_metrics().await?;
+            let rows = self.blocking(move |store| Ok(store.metrics().buckets(from, to, false, None)?)).await?;
+            for row in &rows {
+                fold(&row.workflow_id, &row.bucket);
+            }
+        }
+        let mut total = Bucket::new(from, to - from);
+        let mut errors: BTreeMap<String, u64> = BTreeMap::new();
+        for h in per_workflow.values() {
+            if let Some(all) = &h.all {
+                total.merge(all);
+                for (class, n) in &all.counts.errors {
+                    *errors.entry(class.clone()).or_default() += n;
+                }
+            }
+        }
+        // Names as stored now (a renamed workflow shows its new name), and the last failure.
+        let ids: Vec<String> = per_workflow.keys().cloned().collect();
+        let (names, failures) = self
+            .blocking(move |store| {
+                let names: HashMap<String, String> =
+                    store.workflows().list(None)?.into_iter().map(|w| (w.id, w.name)).collect();
+                let mut failures = HashMap::new();
+                for id in ids {
+                    let filter = ExecutionFilter {
+                        workflow_id: Some(id.clone()),
+                        status: Some(RunStatus::Error),
+                        limit: Some(1),
+                        ..Default::default()
+                    };
+                    if let Some(last) = store.history().list(&filter)?.into_iter().next() {
+                        failures.insert(id, last);
+                    }
+                }
+                Ok((names, failures))
+            })
+            .await?;
+        let live_names: HashMap<String, String> = {
+            let live = self.inner.metrics.live();
+            live.names.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        };
+        let mut workflows: Vec<WorkflowMetrics> = per_workflow
+            .into_iter()
+            .filter_map(|(id, h)| {
+                let all = h.all?;
+                let (trend, trend_reason) = trend(
+                    &h.first.unwrap_or_else(|| Bucket::new(from, mid - from)),
+                    &h.second.unwrap_or_else(|| Bucket::new(mid, to - mid)),
+                );
+                let name = names.get(&id).or_else(|| live_names.get(&id)).cloned().unwrap_or_else(|| id.clone());
+                let last_error = failures.get(&id).map(|e| LastError {
+                    execution_id: e.id.clone(),
+                    at: e.started_at.clone(),
+                    message: e.error.as_ref().map_or_else(|| "failed".to_string(), |err| err.message.clone()),
+                    node: e.error.as_ref().and_then(|err| err.node_name.clone()),
+                });
+                Some(WorkflowMetrics {
+                    workflow_id: id,
+                    name,
+                    started: all.counts.started,
+                    succeeded: all.counts.succeeded,
+                    failed: all.counts.failed,
+                    success_rate: all.success_rate(),
+                    p50_ms: all.percentile(50.0).map(|v| v as f64),
+                    p95_ms: all.percentile(95.0).map(|v| v as f64),
+                    retries: all.counts.retries,
+                    items_out: all.counts.items_out,
+                    trend,
+                    trend_reason,
+                    last_error,
+                })
+            })
+            .collect();
+        workflows.sort_by(|a, b| b.started.cmp(&a.started).then_with(|| a.name.cmp(&b.name)));
+
+        let (limit, _) = self.inner.metrics.slots();
+        let (queue, deliveries) = {
+            let live = self.inner.metrics.live();
+            let q = live.queue;
+            (
+                QueueStatus { waiting: q.waiting, active: q.active, completed: q.completed, failed: q.failed, limit },
+                live.deliveries.iter().map(|(s, n)| (*s, *n)).collect::<Vec<_>>(),
+            )
+        };
+        // A locked vault (no keyring, no password yet) has no accounts to show.
+        let accounts = self.inner.vault.accounts().await.unwrap_or_else(|e| {
+            tracing::debug!(error = %e, "the dashboard shows no connections");
+            Vec::new()
+        });
+        let connections = accounts
+            .into_iter()
+            .map(|a| {
+                let health = match (&a.status, &a.last_test) {
+                    (AccountStatus::NeedsReconnect, _) => "needsReconnect",
+                    (AccountStatus::NotConnected, _) => "notConnected",
+                    (_, Some(t)) if t.ok => "ok",
+                    (_, Some(_)) => "failing",
+                    (_, None) => "untested",
+                };
+                ConnectionHealth {
+                    id: a.id,
+                    label: a.label,
+                    connection_type: a.connection_type,
+                    health: health.to_string(),
+                    last_test: a.last_test,
+                }
+            })
+            .collect();
+        let problems = self.inner.triggers.problems.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let alerts_firing = self.blocking(|store| Ok(store.metrics().alerts(true, 50)?)).await?;
+        Ok(Dashboard {
+            range: request.range,
+            from_ms: from,
+            to_ms: to,
+            step_ms: step,
+            points: points.iter().map(|b| point(b.start_ms, b)).collect(),
+            total: point(from, &total),
+            workflows,
+            errors: errors.into_iter().map(|(class, count)| ErrorClassCount { class, count }).collect(),
+            queue,
+            process: self
+                .inner
+                .metrics
+                .process()
+                .map(|p| ProcessStatus { memory_bytes: p.memory_bytes, cpu_percent: p.cpu_percent }),
+            connections,
+            listener: ListenerHealth { listener: self.listener_status(), deliveries, problems },
+            alerts_firing,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bucket(ok: u64, failed: u64, millis: u64) -> Bucket {
+        let mut b = Bucket::new(0, MINUTE_MS);
+        for _ in 0..ok {
+            b.finished(Outcome::Success, millis);
+        }
+        for _ in 0..failed {
+            b.finished(Outcome::Failure, millis);
+        }
+        b
+    }
+
+    #[test]
+    fn trends() {
+        assert_eq!(trend(&bucket(2, 0, 10), &bucket(10, 0, 10)).0, Trend::Unknown);
+        assert_eq!(trend(&bucket(10, 0, 100), &bucket(10, 0, 100)).0, Trend::Stable);
+        let (t, why) = trend(&bucket(10, 0, 100), &bucket(8, 2, 100));
+        assert_eq!((t, why.as_str()), (Trend::Degrading, "success 100 % → 80 %"));
+        assert_eq!(trend(&bucket(8, 2, 100), &bucket(10, 0, 100)).0, Trend::Improving);
+        let (t, why) = trend(&bucket(10, 0, 200), &bucket(10, 0, 250));
+        assert_eq!((t, why.as_str()), (Trend::Degrading, "p95 200 ms → 250 ms"));
+        assert_eq!(trend(&bucket(10, 0, 2000), &bucket(10, 0, 900)).0, Trend::Improving);
+        assert_eq!(trend(&bucket(10, 0, 10), &bucket(10, 0, 30)).0, Trend::Stable, "a few ms is noise");
+    }
+
+    #[test]
+    fn ranges_end_with_the_current_step() {
+        let now = 1_800_000_123_456;
+        for (range, n) in [
+            (MetricsRange::Live, 15),
+            (MetricsRange::Hour, 60),
+            (MetricsRange::Day, 96),
+            (MetricsRange::Week, 168),
+            (MetricsRange::Month, 120),
+        ] {
+            let (from, to, step) = steps(range, now);
+            assert_eq!((to - from) / step, n);
+            assert!(from <= now && now < to);
+            assert_eq!(from % step, 0);
+        }
     }
 }

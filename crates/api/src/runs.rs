@@ -77,8 +77,10 @@ impl Api {
         }
     }
 
-    /// Waits until every execution record sent so far is on disk.
+    /// Waits until every execution record sent so far is on disk, and writes the metrics
+    /// rollups.
     pub async fn flush_history(&self) -> ApiResult<()> {
+        self.flush_metrics().await?;
         let log = self.inner.store.log();
         tokio::task::spawn_blocking(move || log.flush())
             .await
@@ -141,6 +143,12 @@ impl Api {
     ) -> (String, JoinHandle<RunOutcome>) {
         let engine = switchyard_engine::Engine::new(self.inner.engine.registry().clone(), services);
         let execution_id = new_id();
+        // With a concurrency limit, a run waits for a slot (counted as queued when none is free).
+        let (_, slots) = self.inner.metrics.slots();
+        let queued = slots.as_ref().is_some_and(|s| s.available_permits() == 0);
+        if queued {
+            self.record(switchyard_metrics::recorder::Sample::RunQueued);
+        }
         let cancel = CancellationToken::new();
         self.inner.runs.lock().unwrap_or_else(|p| p.into_inner()).insert(execution_id.clone(), cancel.clone());
         let log = self.inner.store.log();
@@ -160,9 +168,11 @@ impl Api {
                 Arc::new(Recorder(log.clone())),
                 Arc::new(HostForwarder(self.inner.host.clone())),
                 Arc::new(crate::metrics::MetricsListener {
-                    recorder: self.inner.metrics.0.clone(),
+                    recorder: self.inner.metrics.recorder.clone(),
                     clock: self.inner.engine.services().clock.clone(),
-                    workflow: Arc::from(prepared.workflow.name.as_str()),
+                    workflow_id: Arc::from(prepared.workflow.id.as_str()),
+                    name: Arc::from(prepared.workflow.name.as_str()),
+                    queued,
                 }),
             ],
             cancel,
@@ -173,6 +183,10 @@ impl Api {
         let error_workflow = prepared.workflow.settings.error_workflow.clone().filter(|w| !w.is_empty());
         let started_at = self.now();
         let handle = tokio::spawn(async move {
+            let _slot = match slots {
+                Some(s) => s.acquire_owned().await.ok(),
+                None => None,
+            };
             let outcome = engine.run(prepared, run_request).await;
             log.finished(
                 &id,

@@ -33,7 +33,7 @@ pub(crate) struct TriggerState {
     listener: Mutex<Option<Listener>>,
     scheduler: Mutex<Option<Scheduler>>,
     status: Mutex<Option<ListenerStatus>>,
-    problems: Mutex<Vec<String>>,
+    pub(crate) problems: Mutex<Vec<String>>,
     /// Workflows the editor listens for: their test endpoints and a generation number, so
     /// an expiry timer only removes the listening it started.
     tests: Mutex<HashMap<String, (u64, Vec<TestHook>)>>,
@@ -84,7 +84,7 @@ impl Api {
         inner.upgrade().map(|inner| Api { inner })
     }
 
-    fn listener_status(&self) -> ListenerStatus {
+    pub(crate) fn listener_status(&self) -> ListenerStatus {
         let stored = self.inner.triggers.status.lock().unwrap_or_else(|p| p.into_inner()).clone();
         stored.unwrap_or_else(|| {
             let settings = self.stored_settings();
@@ -618,7 +618,10 @@ impl Target for WebhookHost {
 
     fn record(&self, d: DeliveryRecord) {
         let Some(api) = Api::upgrade(&self.0) else { return };
-        api.record(switchyard_metrics::recorder::Sample::Delivery { status: d.status });
+        api.record(switchyard_metrics::recorder::Sample::Delivery {
+            status: d.status,
+            at_ms: api.inner.engine.services().clock.now().timestamp_millis(),
+        });
         api.inner.store.log().delivery(Delivery {
             id: new_id(),
             workflow_id: d.workflow_id,
@@ -645,9 +648,7 @@ impl Target for WebhookHost {
         if !api.stored_settings().metrics_endpoint {
             return None;
         }
-        api.inner.metrics.0.flush();
-        let live = api.inner.metrics.1.lock().unwrap_or_else(|p| p.into_inner());
-        Some(switchyard_metrics::exposition::prometheus_text(&live))
+        Some(api.prometheus_text())
     }
 }
 

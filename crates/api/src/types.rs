@@ -264,6 +264,10 @@ pub struct AppSettings {
     /// Serve the Prometheus text at `/metrics` on the webhook listener (127.0.0.1 unless the
     /// bind address says otherwise).
     pub metrics_endpoint: bool,
+    /// Runs allowed at once; more wait in the queue (0: no limit).
+    pub max_concurrent_runs: u32,
+    /// Days of metrics kept (per-minute for the last day, per-hour before).
+    pub metrics_retention_days: u32,
 }
 
 impl Default for AppSettings {
@@ -282,6 +286,8 @@ impl Default for AppSettings {
             delivery_log_keep: 1000,
             start_at_login: false,
             metrics_endpoint: false,
+            max_concurrent_runs: 0,
+            metrics_retention_days: 90,
         }
     }
 }
@@ -312,6 +318,8 @@ pub enum ApiEvent {
     TestDelivery { workflow_id: String, node_id: String, execution_id: String },
     /// Workflows were activated or paused, or the listener started or stopped.
     Triggers {},
+    /// An alert fired, escalated, was acknowledged or resolved.
+    Alert { alert: switchyard_model::alerts::Alert },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -542,4 +550,182 @@ pub struct ScheduleListResponse {
 pub struct MetricsTextResponse {
     /// The Prometheus text format (0.0.4).
     pub text: String,
+}
+
+/// A dashboard time range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub enum MetricsRange {
+    /// The last 15 minutes, from memory.
+    #[serde(rename = "live")]
+    Live,
+    #[serde(rename = "1h")]
+    Hour,
+    #[serde(rename = "24h")]
+    Day,
+    #[serde(rename = "7d")]
+    Week,
+    #[serde(rename = "30d")]
+    Month,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct DashboardRequest {
+    pub range: MetricsRange,
+}
+
+/// One step of a chart: runs that finished in it and their duration percentiles.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricsPoint {
+    /// Start of the step, Unix ms.
+    pub t: i64,
+    pub started: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+}
+
+/// Whether a workflow got better or worse over the range (second half against first half).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum Trend {
+    Improving,
+    Stable,
+    Degrading,
+    /// Too few runs in one of the halves to say.
+    Unknown,
+}
+
+/// A workflow's latest failed run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct LastError {
+    pub execution_id: String,
+    pub at: String,
+    pub message: String,
+    #[ts(optional)]
+    pub node: Option<String>,
+}
+
+/// A row of the dashboard's workflow table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowMetrics {
+    pub workflow_id: String,
+    pub name: String,
+    pub started: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    /// Succeeded / finished, 0–1.
+    pub success_rate: Option<f64>,
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub retries: u64,
+    pub items_out: u64,
+    pub trend: Trend,
+    /// Why the trend reads as it does ("p95 1.2 s → 2.9 s").
+    pub trend_reason: String,
+    #[ts(optional)]
+    pub last_error: Option<LastError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorClassCount {
+    pub class: String,
+    pub count: u64,
+}
+
+/// Runs waiting for a slot, running, and finished since the app started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueStatus {
+    pub waiting: i64,
+    pub active: i64,
+    pub completed: u64,
+    pub failed: u64,
+    /// The concurrency limit (0: none).
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ProcessStatus {
+    pub memory_bytes: u64,
+    pub cpu_percent: f64,
+}
+
+/// A connection account's health: its status and last "Test connection".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionHealth {
+    pub id: String,
+    pub label: String,
+    pub connection_type: String,
+    /// "ok", "failing", "needsReconnect" or "untested".
+    pub health: String,
+    #[ts(optional)]
+    pub last_test: Option<switchyard_model::connection::TestOutcome>,
+}
+
+/// The webhook listener's health: its state and the deliveries answered since start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ListenerHealth {
+    pub listener: ListenerStatus,
+    /// Deliveries by HTTP status since the app started.
+    pub deliveries: Vec<(u16, u64)>,
+    pub problems: Vec<String>,
+}
+
+/// Everything the dashboard shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Dashboard {
+    pub range: MetricsRange,
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub step_ms: i64,
+    /// Every workflow together, step by step (steps without runs included, as zeros).
+    pub points: Vec<MetricsPoint>,
+    /// The whole range in one.
+    pub total: MetricsPoint,
+    pub workflows: Vec<WorkflowMetrics>,
+    pub errors: Vec<ErrorClassCount>,
+    pub queue: QueueStatus,
+    #[ts(optional)]
+    pub process: Option<ProcessStatus>,
+    pub connections: Vec<ConnectionHealth>,
+    pub listener: ListenerHealth,
+    pub alerts_firing: Vec<switchyard_model::alerts::Alert>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertRulesResponse {
+    pub rules: Vec<switchyard_model::alerts::AlertRule>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertListRequest {
+    #[serde(default)]
+    pub firing_only: bool,
+    #[serde(default)]
+    #[ts(optional)]
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertListResponse {
+    pub alerts: Vec<switchyard_model::alerts::Alert>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertTestResponse {
+    pub results: Vec<switchyard_model::alerts::ActionResult>,
 }

@@ -23,7 +23,7 @@ fn main() {
             workflow: workflow.clone(),
             node: nodes[(i % 10) as usize].clone(),
             outcome: if i % 50 == 0 { Outcome::Failure } else { Outcome::Success },
-            micros: 200 + (i % 5000),
+            millis: 1 + (i % 5000),
             items_in: 1,
             items_out: 1,
             at_ms: 1_800_000_000_000 + (i as i64 / 1000) * 1000,
@@ -41,7 +41,7 @@ fn main() {
         let bucket = series.minute(start_ms + minute * MINUTE_MS);
         bucket.counts.started += 10;
         for k in 0..10 {
-            bucket.finished(Outcome::Success, 1000 + (minute as u64 * 7 + k) % 90_000);
+            bucket.finished(Outcome::Success, 1 + (minute as u64 * 7 + k) % 90_000);
         }
     }
     let aged = Instant::now();
@@ -52,7 +52,7 @@ fn main() {
     let p99 = total.percentile(99.0).unwrap_or(0);
     let query_time = query.elapsed();
     let text_started = Instant::now();
-    let text = switchyard_metrics::exposition::prometheus_text(&live.lock().unwrap());
+    let text = switchyard_metrics::exposition::prometheus_text(&live.lock().unwrap(), &Default::default());
     let text_time = text_started.elapsed();
 
     println!("## Metrics: recording cost and rollup queries\n");
@@ -71,7 +71,7 @@ fn main() {
     );
     println!(
         "| totalling 30 days of hour buckets with percentiles (p99 {} ms, {} runs) | {:.2} ms | |",
-        p99 / 1000,
+        p99,
         total.counts.succeeded,
         query_time.as_secs_f64() * 1e3
     );

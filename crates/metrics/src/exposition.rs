@@ -1,7 +1,9 @@
 //! The Prometheus text exposition of the live metrics (prometheus-client's encoder): run and
-//! node counters by workflow, duration quantiles, items, retries, errors by class, active
-//! runs and webhook deliveries by status.
+//! node counters by workflow, duration quantiles, items, retries, errors by class, the run
+//! queue, webhook deliveries by status, breaker state changes, rate-limit waits, and the
+//! process's CPU and memory.
 
+use crate::process::ProcessStats;
 use crate::recorder::Live;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -31,11 +33,22 @@ fn escape(value: &str) -> String {
     out
 }
 
+/// What the exposition shows besides the recorder's state (read by the caller at scrape
+/// time from the engine and the process).
+#[derive(Debug, Clone, Default)]
+pub struct Extra {
+    pub process: Option<ProcessStats>,
+    /// Per breaker key: its state ("closed", "open", "halfOpen") and state changes so far.
+    pub breakers: Vec<(String, String, u64)>,
+    /// Per rate-limited host: calls that waited, and the total wait in seconds.
+    pub rate_waits: Vec<(String, u64, f64)>,
+}
+
 /// The Prometheus text format (version 0.0.4, what `promtool check metrics` and every
 /// scraper read). Duration percentiles are gauges with a `percentile` label (p50, p95, p99)
 /// taken from the HDR histograms.
-pub fn prometheus_text(live: &Live) -> String {
-    classic(&openmetrics_text(live))
+pub fn prometheus_text(live: &Live, extra: &Extra) -> String {
+    classic(&openmetrics_text(live, extra))
 }
 
 /// prometheus-client writes OpenMetrics: counter families are named without `_total` and
@@ -60,7 +73,7 @@ fn classic(text: &str) -> String {
 }
 
 /// The OpenMetrics text prometheus-client writes.
-fn openmetrics_text(live: &Live) -> String {
+fn openmetrics_text(live: &Live, extra: &Extra) -> String {
     let mut registry = Registry::with_prefix("switchyard");
     let runs = Family::<Labels, Counter>::default();
     let run_seconds = Family::<Labels, Gauge<f64, AtomicU64>>::default();
@@ -71,35 +84,41 @@ fn openmetrics_text(live: &Live) -> String {
     let errors = Family::<Labels, Counter>::default();
     let deliveries = Family::<Labels, Counter>::default();
     let active = Gauge::<i64>::default();
+    let waiting = Gauge::<i64>::default();
+    let breaker_state = Family::<Labels, Gauge<i64>>::default();
+    let breaker_changes = Family::<Labels, Counter>::default();
+    let rate_waits = Family::<Labels, Counter>::default();
+    let rate_wait_seconds = Family::<Labels, Counter<f64, AtomicU64>>::default();
 
     let mut workflows: Vec<_> = live.workflows.iter().collect();
     workflows.sort_by(|a, b| a.0.cmp(b.0));
-    for (workflow, tracked) in workflows {
+    for (id, tracked) in workflows {
         let Some(total) = &tracked.total else { continue };
+        let name = live.name(id);
+        let base = [("workflow", name.as_str()), ("workflow_id", &**id)];
         for (status, n) in
             [("started", total.counts.started), ("succeeded", total.counts.succeeded), ("failed", total.counts.failed)]
         {
-            runs.get_or_create(&labels(&[("workflow", workflow), ("status", status)])).inc_by(n);
+            runs.get_or_create(&labels(&[base[0], base[1], ("status", status)])).inc_by(n);
         }
         for (q, p) in [("p50", 50.0), ("p95", 95.0), ("p99", 99.0)] {
-            if let Some(micros) = total.percentile(p) {
-                run_seconds
-                    .get_or_create(&labels(&[("workflow", workflow), ("percentile", q)]))
-                    .set(micros as f64 / 1e6);
+            if let Some(millis) = total.percentile(p) {
+                run_seconds.get_or_create(&labels(&[base[0], base[1], ("percentile", q)])).set(millis as f64 / 1e3);
             }
         }
     }
     let mut node_list: Vec<_> = live.nodes.iter().collect();
     node_list.sort_by(|a, b| a.0.cmp(b.0));
-    for ((workflow, node), tracked) in node_list {
-        let Some(total) = &tracked.total else { continue };
-        let base = [("workflow", &**workflow), ("node", &**node)];
+    for ((id, node), total) in node_list {
+        let Some(total) = total else { continue };
+        let name = live.name(id);
+        let base = [("workflow", name.as_str()), ("node", &**node)];
         for (status, n) in [("succeeded", total.counts.succeeded), ("failed", total.counts.failed)] {
             nodes.get_or_create(&labels(&[base[0], base[1], ("status", status)])).inc_by(n);
         }
         for (q, p) in [("p50", 50.0), ("p95", 95.0), ("p99", 99.0)] {
-            if let Some(micros) = total.percentile(p) {
-                node_seconds.get_or_create(&labels(&[base[0], base[1], ("percentile", q)])).set(micros as f64 / 1e6);
+            if let Some(millis) = total.percentile(p) {
+                node_seconds.get_or_create(&labels(&[base[0], base[1], ("percentile", q)])).set(millis as f64 / 1e3);
             }
         }
         items.get_or_create(&labels(&[base[0], base[1], ("direction", "in")])).inc_by(total.counts.items_in);
@@ -112,7 +131,18 @@ fn openmetrics_text(live: &Live) -> String {
     for (status, n) in &live.deliveries {
         deliveries.get_or_create(&labels(&[("status", &status.to_string())])).inc_by(*n);
     }
-    active.set(live.active_runs);
+    active.set(live.queue.active);
+    waiting.set(live.queue.waiting);
+    for (key, state, changes) in &extra.breakers {
+        for s in ["closed", "open", "halfOpen"] {
+            breaker_state.get_or_create(&labels(&[("key", key), ("state", s)])).set(i64::from(s == state));
+        }
+        breaker_changes.get_or_create(&labels(&[("key", key)])).inc_by(*changes);
+    }
+    for (host, waits, seconds) in &extra.rate_waits {
+        rate_waits.get_or_create(&labels(&[("host", host)])).inc_by(*waits);
+        rate_wait_seconds.get_or_create(&labels(&[("host", host)])).inc_by(*seconds);
+    }
 
     registry.register("runs", "Workflow runs by status (started, succeeded, failed)", runs);
     registry.register("run_duration_seconds", "Run duration quantiles since start", run_seconds);
@@ -123,6 +153,19 @@ fn openmetrics_text(live: &Live) -> String {
     registry.register("node_errors", "Node errors by class", errors);
     registry.register("webhook_deliveries", "Webhook requests answered, by HTTP status", deliveries);
     registry.register("active_runs", "Runs in progress", active);
+    registry.register("queued_runs", "Runs waiting for a free slot (the concurrency limit)", waiting);
+    registry.register("breaker_state", "Circuit breakers: 1 for the state each is in", breaker_state);
+    registry.register("breaker_state_changes", "Circuit breaker state changes", breaker_changes);
+    registry.register("rate_limit_waits", "Calls that waited for a host's rate limit", rate_waits);
+    registry.register("rate_limit_wait_seconds", "Time calls waited for a host's rate limit", rate_wait_seconds);
+    if let Some(p) = extra.process {
+        let memory = Gauge::<i64>::default();
+        memory.set(i64::try_from(p.memory_bytes).unwrap_or(i64::MAX));
+        let cpu = Counter::<f64, AtomicU64>::default();
+        cpu.inc_by(p.cpu_seconds);
+        registry.register("process_resident_memory_bytes", "Resident memory of the process", memory);
+        registry.register("process_cpu_seconds", "CPU time of the process (user and system)", cpu);
+    }
     let mut out = String::new();
     // Writing into a String cannot fail.
     let _ = encode(&mut out, &registry);
@@ -137,15 +180,16 @@ mod tests {
 
     fn live_with_samples() -> String {
         let (recorder, live) = Recorder::start();
-        let wf: Arc<str> = Arc::from("wf-\"quoted\"");
+        let wf: Arc<str> = Arc::from("wf-1");
+        let name: Arc<str> = Arc::from("wf-\"quoted\"");
         let node: Arc<str> = Arc::from("Fetch users");
         for i in 0..20u64 {
-            recorder.record(Sample::RunStarted { workflow: wf.clone(), at_ms: 0 });
+            recorder.record(Sample::RunStarted { workflow: wf.clone(), name: name.clone(), queued: false, at_ms: 0 });
             recorder.record(Sample::NodeFinished {
                 workflow: wf.clone(),
                 node: node.clone(),
                 outcome: Outcome::Success,
-                micros: 1000 * (i + 1),
+                millis: i + 1,
                 items_in: 1,
                 items_out: 3,
                 at_ms: 0,
@@ -153,7 +197,7 @@ mod tests {
             recorder.record(Sample::RunFinished {
                 workflow: wf.clone(),
                 outcome: Outcome::Success,
-                micros: 2000 * (i + 1),
+                millis: 2 * (i + 1),
                 at_ms: 0,
             });
         }
@@ -163,17 +207,24 @@ mod tests {
             class: Arc::from("rate_limit"),
             at_ms: 0,
         });
-        recorder.record(Sample::RunStarted { workflow: wf, at_ms: 0 });
-        recorder.record(Sample::Delivery { status: 202 });
+        recorder.record(Sample::RunStarted { workflow: wf, name, queued: false, at_ms: 0 });
+        recorder.record(Sample::Delivery { status: 202, at_ms: 0 });
         recorder.flush();
-        super::prometheus_text(&live.lock().unwrap())
+        let extra = super::Extra {
+            process: crate::process::ProcessSampler::default().sample(),
+            breakers: vec![("api.example.com".into(), "open".into(), 3)],
+            rate_waits: vec![("api.github.com".into(), 4, 1.5)],
+        };
+        super::prometheus_text(&live.lock().unwrap(), &extra)
     }
 
     #[test]
     fn the_text_has_every_family_with_escaped_labels() {
         let text = live_with_samples();
         assert!(
-            text.contains("switchyard_runs_total{workflow=\"wf-\\\"quoted\\\"\",status=\"succeeded\"} 20"),
+            text.contains(
+                "switchyard_runs_total{workflow=\"wf-\\\"quoted\\\"\",workflow_id=\"wf-1\",status=\"succeeded\"} 20"
+            ),
             "{text}"
         );
         assert!(
@@ -187,6 +238,10 @@ mod tests {
         ));
         assert!(text.contains("switchyard_webhook_deliveries_total{status=\"202\"} 1"));
         assert!(text.contains("switchyard_active_runs 1"));
+        assert!(text.contains("switchyard_breaker_state{key=\"api.example.com\",state=\"open\"} 1"), "{text}");
+        assert!(text.contains("switchyard_breaker_state_changes_total{key=\"api.example.com\"} 3"));
+        assert!(text.contains("switchyard_rate_limit_wait_seconds_total{host=\"api.github.com\"} 1.5"));
+        assert!(text.contains("switchyard_process_resident_memory_bytes "));
         assert!(text.contains("percentile=\"p99\""));
         assert!(text.contains("# TYPE switchyard_runs_total counter"));
         assert!(!text.contains("# EOF"));

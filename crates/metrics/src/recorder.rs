@@ -3,29 +3,35 @@
 //! per-node series (minute buckets) plus totals since start. Readers (the dashboard, the
 //! Prometheus text) take a snapshot under a short lock.
 
-use crate::{Bucket, MINUTE_MS, Outcome, Series};
+use crate::{Bucket, MINUTE_MS, Outcome, Series, floor};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 
-/// One thing that happened.
+/// One thing that happened. Workflows are identified by id; `RunStarted` carries the name
+/// shown for it.
 #[derive(Debug, Clone)]
 pub enum Sample {
+    /// A run is waiting for a free slot (the concurrency limit).
+    RunQueued,
     RunStarted {
         workflow: Arc<str>,
+        name: Arc<str>,
+        /// Whether it waited in the queue (and leaves it now).
+        queued: bool,
         at_ms: i64,
     },
     RunFinished {
         workflow: Arc<str>,
         outcome: Outcome,
-        micros: u64,
+        millis: u64,
         at_ms: i64,
     },
     NodeFinished {
         workflow: Arc<str>,
         node: Arc<str>,
         outcome: Outcome,
-        micros: u64,
+        millis: u64,
         items_in: u64,
         items_out: u64,
         at_ms: i64,
@@ -43,6 +49,7 @@ pub enum Sample {
     },
     Delivery {
         status: u16,
+        at_ms: i64,
     },
 }
 
@@ -51,7 +58,8 @@ enum Message {
     Flush(Sender<()>),
 }
 
-/// A series' minute buckets and its totals since the process started.
+/// A workflow's minute buckets (the last hour: alert windows and the live view) and its
+/// totals since the process started.
 #[derive(Debug, Default)]
 pub struct Tracked {
     pub series: Series,
@@ -65,62 +73,169 @@ impl Tracked {
     }
 }
 
+fn total(slot: &mut Option<Bucket>) -> &mut Bucket {
+    slot.get_or_insert_with(|| Bucket::new(0, i64::MAX))
+}
+
+/// The run queue: runs waiting for a slot, running, and finished since start.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Queue {
+    pub waiting: i64,
+    pub active: i64,
+    pub completed: u64,
+    pub failed: u64,
+}
+
+/// The key of a pending bucket: workflow id, node name ("" for the workflow) and minute.
+pub type PendingKey = (Arc<str>, Arc<str>, i64);
+
 /// What the aggregator knows.
 #[derive(Debug, Default)]
 pub struct Live {
     pub workflows: HashMap<Arc<str>, Tracked>,
-    pub nodes: HashMap<(Arc<str>, Arc<str>), Tracked>,
-    /// Runs started and not finished.
-    pub active_runs: i64,
-    /// Webhook deliveries by HTTP status.
+    /// Per node (workflow id, node name): totals since start (its minutes go to the rollups).
+    pub nodes: HashMap<(Arc<str>, Arc<str>), Option<Bucket>>,
+    /// Names of the workflows seen, by id.
+    pub names: HashMap<Arc<str>, Arc<str>>,
+    pub queue: Queue,
+    /// Webhook deliveries by HTTP status, since start.
     pub deliveries: BTreeMap<u16, u64>,
+    /// Webhook deliveries per minute: (answered 2xx/3xx, answered 4xx/5xx).
+    pub delivery_minutes: BTreeMap<i64, (u64, u64)>,
+    /// Minute buckets not yet written to the rollups (what changed since the last drain).
+    pending: BTreeMap<PendingKey, Bucket>,
+}
+
+fn no_node() -> Arc<str> {
+    Arc::from("")
 }
 
 impl Live {
+    fn pending(&mut self, workflow: &Arc<str>, node: Option<&Arc<str>>, at_ms: i64) -> &mut Bucket {
+        let start = floor(at_ms, MINUTE_MS);
+        let key = (workflow.clone(), node.cloned().unwrap_or_else(no_node), start);
+        self.pending.entry(key).or_insert_with(|| Bucket::new(start, MINUTE_MS))
+    }
+
     fn apply(&mut self, sample: Sample) {
         match sample {
-            Sample::RunStarted { workflow, at_ms } => {
-                self.active_runs += 1;
+            Sample::RunQueued => self.queue.waiting += 1,
+            Sample::RunStarted { workflow, name, queued, at_ms } => {
+                if queued {
+                    self.queue.waiting -= 1;
+                }
+                self.queue.active += 1;
+                self.names.insert(workflow.clone(), name);
+                self.pending(&workflow, None, at_ms).counts.started += 1;
                 let (minute, total) = self.workflows.entry(workflow).or_default().at(at_ms);
                 minute.counts.started += 1;
                 total.counts.started += 1;
             }
-            Sample::RunFinished { workflow, outcome, micros, at_ms } => {
-                self.active_runs -= 1;
-                let (minute, total) = self.workflows.entry(workflow).or_default().at(at_ms);
-                minute.finished(outcome, micros);
-                total.finished(outcome, micros);
-            }
-            Sample::NodeFinished { workflow, node, outcome, micros, items_in, items_out, at_ms } => {
-                let (minute, total) = self.nodes.entry((workflow, node)).or_default().at(at_ms);
-                for b in [minute, total] {
-                    b.counts.started += 1;
-                    b.finished(outcome, micros);
-                    b.counts.items_in += items_in;
-                    b.counts.items_out += items_out;
+            Sample::RunFinished { workflow, outcome, millis, at_ms } => {
+                self.queue.active -= 1;
+                match outcome {
+                    Outcome::Success => self.queue.completed += 1,
+                    Outcome::Failure => self.queue.failed += 1,
                 }
+                self.pending(&workflow, None, at_ms).finished(outcome, millis);
+                let (minute, total) = self.workflows.entry(workflow).or_default().at(at_ms);
+                minute.finished(outcome, millis);
+                total.finished(outcome, millis);
+            }
+            Sample::NodeFinished { workflow, node, outcome, millis, items_in, items_out, at_ms } => {
+                node_finished(self.pending(&workflow, Some(&node), at_ms), outcome, millis, items_in, items_out);
+                node_finished(
+                    total(self.nodes.entry((workflow, node)).or_default()),
+                    outcome,
+                    millis,
+                    items_in,
+                    items_out,
+                );
             }
             Sample::Retry { workflow, node, at_ms } => {
-                let (minute, total) = self.nodes.entry((workflow, node)).or_default().at(at_ms);
+                self.pending(&workflow, Some(&node), at_ms).counts.retries += 1;
+                self.pending(&workflow, None, at_ms).counts.retries += 1;
+                let (minute, wf_total) = self.workflows.entry(workflow.clone()).or_default().at(at_ms);
                 minute.counts.retries += 1;
-                total.counts.retries += 1;
+                wf_total.counts.retries += 1;
+                total(self.nodes.entry((workflow, node)).or_default()).counts.retries += 1;
             }
             Sample::Error { workflow, node, class, at_ms } => {
-                let (minute, total) = self.nodes.entry((workflow, node)).or_default().at(at_ms);
+                self.pending(&workflow, Some(&node), at_ms).error(&class);
+                self.pending(&workflow, None, at_ms).error(&class);
+                let (minute, wf_total) = self.workflows.entry(workflow.clone()).or_default().at(at_ms);
                 minute.error(&class);
-                total.error(&class);
+                wf_total.error(&class);
+                total(self.nodes.entry((workflow, node)).or_default()).error(&class);
             }
-            Sample::Delivery { status } => *self.deliveries.entry(status).or_default() += 1,
+            Sample::Delivery { status, at_ms } => {
+                *self.deliveries.entry(status).or_default() += 1;
+                let minute = self.delivery_minutes.entry(floor(at_ms, MINUTE_MS)).or_default();
+                if status >= 400 {
+                    minute.1 += 1;
+                } else {
+                    minute.0 += 1;
+                }
+            }
         }
     }
 
-    /// Ages minute buckets older than `before_ms` into hours (kept in memory for the live
-    /// view; the rollups in SQLite are the long-term record).
-    pub fn age(&mut self, before_ms: i64) {
-        for t in self.workflows.values_mut().chain(self.nodes.values_mut()) {
-            t.series.age(before_ms - before_ms.rem_euclid(MINUTE_MS));
+    /// Takes the buckets changed since the last drain, to add to the rollups.
+    pub fn drain_pending(&mut self) -> Vec<(PendingKey, Bucket)> {
+        std::mem::take(&mut self.pending).into_iter().collect()
+    }
+
+    /// Puts back buckets a failed write could not store (merged with newer changes).
+    pub fn restore_pending(&mut self, buckets: Vec<(PendingKey, Bucket)>) {
+        for (key, bucket) in buckets {
+            match self.pending.get_mut(&key) {
+                Some(b) => b.merge(&bucket),
+                None => {
+                    self.pending.insert(key, bucket);
+                }
+            }
         }
     }
+
+    /// Forgets minute buckets that started before `before_ms` (kept in SQLite).
+    pub fn trim(&mut self, before_ms: i64) {
+        for t in self.workflows.values_mut() {
+            t.series.trim(before_ms);
+        }
+        let keep = floor(before_ms, MINUTE_MS);
+        self.delivery_minutes.retain(|start, _| *start >= keep);
+    }
+
+    /// One workflow's (or, with `None`, every workflow's) runs in the minute buckets that
+    /// start in `[from_ms, to_ms)`, in one bucket.
+    pub fn window(&self, workflow: Option<&str>, from_ms: i64, to_ms: i64) -> Bucket {
+        let mut total = Bucket::new(from_ms, to_ms - from_ms);
+        for (id, tracked) in &self.workflows {
+            if workflow.is_none_or(|w| w == &**id) {
+                for b in tracked.series.minutes(from_ms, to_ms) {
+                    total.merge(b);
+                }
+            }
+        }
+        total
+    }
+
+    /// Webhook deliveries answered with 4xx/5xx in minutes starting in `[from_ms, to_ms)`.
+    pub fn delivery_errors(&self, from_ms: i64, to_ms: i64) -> u64 {
+        self.delivery_minutes.range(from_ms..to_ms).map(|(_, (_, failed))| failed).sum()
+    }
+
+    /// The display name of a workflow id (the id when no run was seen).
+    pub fn name(&self, workflow: &str) -> String {
+        self.names.get(workflow).map_or_else(|| workflow.to_string(), |n| n.to_string())
+    }
+}
+
+fn node_finished(b: &mut Bucket, outcome: Outcome, millis: u64, items_in: u64, items_out: u64) {
+    b.counts.started += 1;
+    b.finished(outcome, millis);
+    b.counts.items_in += items_in;
+    b.counts.items_out += items_out;
 }
 
 /// The sending side: cheap to clone, never blocks.
@@ -194,13 +309,18 @@ mod tests {
         let node: Arc<str> = Arc::from("Fetch");
         for i in 0..100u64 {
             let at_ms = 1_800_000_000_000 + (i as i64) * 1000;
-            recorder.record(Sample::RunStarted { workflow: wf.clone(), at_ms });
+            recorder.record(Sample::RunStarted {
+                workflow: wf.clone(),
+                name: Arc::from("Orders"),
+                queued: false,
+                at_ms,
+            });
             let outcome = if i % 10 == 0 { Outcome::Failure } else { Outcome::Success };
             recorder.record(Sample::NodeFinished {
                 workflow: wf.clone(),
                 node: node.clone(),
                 outcome,
-                micros: (i + 1) * 1000,
+                millis: (i + 1) * 1000,
                 items_in: 1,
                 items_out: 2,
                 at_ms,
@@ -213,21 +333,33 @@ mod tests {
                     at_ms,
                 });
             }
-            recorder.record(Sample::RunFinished { workflow: wf.clone(), outcome, micros: (i + 1) * 1000, at_ms });
+            recorder.record(Sample::RunFinished { workflow: wf.clone(), outcome, millis: (i + 1) * 1000, at_ms });
         }
-        recorder.record(Sample::Delivery { status: 200 });
-        recorder.record(Sample::Delivery { status: 401 });
+        recorder.record(Sample::Delivery { status: 200, at_ms: 1_800_000_000_000 });
+        recorder.record(Sample::Delivery { status: 401, at_ms: 1_800_000_000_000 });
         recorder.flush();
-        let live = live.lock().unwrap();
-        assert_eq!(live.active_runs, 0);
+        let mut live = live.lock().unwrap();
+        assert_eq!(live.queue, Queue { waiting: 0, active: 0, completed: 90, failed: 10 });
+        assert_eq!(live.name("orders"), "Orders");
+        let window = live.window(Some("orders"), 1_800_000_000_000 - MINUTE_MS, 1_800_000_000_000 + 2 * MINUTE_MS);
+        assert_eq!((window.counts.started, window.counts.failed, window.counts.errors["transient"]), (100, 10, 10));
+        assert_eq!(live.delivery_errors(0, i64::MAX), 1);
         let total = live.workflows[&wf].total.as_ref().unwrap();
         assert_eq!((total.counts.started, total.counts.succeeded, total.counts.failed), (100, 90, 10));
-        // 1 ms … 100 ms uniformly: p50 ≈ 50 ms, p99 ≈ 99 ms (3 significant digits).
+        // 1 s … 100 s uniformly: p50 ≈ 50 s, p99 ≈ 99 s (2 significant digits).
         assert_eq!(total.percentile(50.0).unwrap() / 1000, 50);
         assert_eq!(total.percentile(99.0).unwrap() / 1000, 99);
         assert_eq!(live.workflows[&wf].series.minute_count(), 2, "100 s span two minutes");
-        let n = live.nodes[&(wf.clone(), node.clone())].total.as_ref().unwrap();
+        let n = live.nodes[&(wf.clone(), node.clone())].as_ref().unwrap();
         assert_eq!((n.counts.items_in, n.counts.items_out, n.counts.errors["transient"]), (100, 200, 10));
         assert_eq!(live.deliveries, BTreeMap::from([(200, 1), (401, 1)]));
+        // What changed goes to the rollups once: per workflow ("" node) and per node, per minute.
+        let pending = live.drain_pending();
+        assert_eq!(pending.len(), 4, "two minutes × (workflow, node)");
+        let runs: u64 = pending.iter().filter(|((_, n, _), _)| n.is_empty()).map(|(_, b)| b.counts.started).sum();
+        assert_eq!(runs, 100);
+        assert!(live.drain_pending().is_empty());
+        live.trim(i64::MAX);
+        assert_eq!(live.workflows[&wf].series.minute_count(), 0);
     }
 }

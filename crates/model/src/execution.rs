@@ -71,6 +71,8 @@ pub enum RunMode {
     Schedule,
     Error,
     Test,
+    /// Started by an alert rule's "run workflow" action.
+    Alert,
 }
 
 impl RunMode {
@@ -82,13 +84,22 @@ impl RunMode {
             RunMode::Schedule => "schedule",
             RunMode::Error => "error",
             RunMode::Test => "test",
+            RunMode::Alert => "alert",
         }
     }
 
     pub fn parse(s: &str) -> Option<RunMode> {
-        [RunMode::Manual, RunMode::Cli, RunMode::Webhook, RunMode::Schedule, RunMode::Error, RunMode::Test]
-            .into_iter()
-            .find(|m| m.as_str() == s)
+        [
+            RunMode::Manual,
+            RunMode::Cli,
+            RunMode::Webhook,
+            RunMode::Schedule,
+            RunMode::Error,
+            RunMode::Test,
+            RunMode::Alert,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == s)
     }
 }
 

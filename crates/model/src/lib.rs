@@ -1,6 +1,7 @@
 //! Switchyard's data model: the workflow file format, items, node descriptors, run events,
 //! execution records and error codes. Pure data with serde and TypeScript bindings; no I/O.
 
+pub mod alerts;
 pub mod connection;
 pub mod descriptor;
 pub mod error;

@@ -10,6 +10,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_vault.sql")),
     (3, include_str!("migrations/0003_triggers.sql")),
+    (4, include_str!("migrations/0004_metrics.sql")),
 ];
 
 pub fn latest_version() -> u32 {

@@ -9,6 +9,7 @@
 mod db;
 mod error;
 mod executions;
+mod metrics;
 pub mod paths;
 mod secrets;
 mod settings;
@@ -17,6 +18,7 @@ mod workflows;
 
 pub use error::{Result, StoreError};
 pub use executions::{ExecutionFilter, ExecutionHistory, ExecutionLog, ExecutionStart, PruneRule};
+pub use metrics::{BucketRow, Metrics};
 pub use secrets::{AccountRow, Secrets, VaultHeaderRow};
 pub use settings::Settings;
 pub use triggers::{ScheduleRow, Triggers};
@@ -89,6 +91,10 @@ impl Store {
     /// The webhook delivery log and schedule state.
     pub fn triggers(&self) -> Triggers {
         Triggers::new(self.db.clone())
+    }
+
+    pub fn metrics(&self) -> Metrics {
+        Metrics::new(self.db.clone())
     }
 
     pub fn settings(&self) -> Settings {

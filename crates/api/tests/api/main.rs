@@ -2,6 +2,7 @@
 //! dispatcher the desktop shell uses.
 
 mod credentials;
+mod metrics;
 mod webhooks;
 
 use serde_json::{Value as Json, json};
@@ -141,8 +142,9 @@ async fn runs_are_recorded_and_streamed() {
             ApiEvent::Run { event } => serde_json::to_value(&event.kind).unwrap()["type"].as_str().unwrap().to_string(),
             ApiEvent::NodeData { .. } => "nodeData".into(),
             ApiEvent::Account { .. } => "account".into(),
-            ApiEvent::TestDelivery { .. } => "testDelivery".into(),
             ApiEvent::Triggers {} => "triggers".into(),
+            ApiEvent::Alert { .. } => "alert".into(),
+            ApiEvent::TestDelivery { .. } => "testDelivery".into(),
         })
         .collect();
     assert_eq!(

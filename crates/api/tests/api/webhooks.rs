@@ -492,8 +492,8 @@ async fn runs_and_deliveries_show_in_the_prometheus_text_and_the_opt_in_endpoint
     assert_eq!(http.get(format!("{base}/webhook/m/in")).send().await.unwrap().status(), 405);
     let text = call(&api, "metrics_text", json!({})).await.unwrap()["text"].as_str().unwrap().to_string();
     for line in [
-        "switchyard_runs_total{workflow=\"Orders m\",status=\"succeeded\"} 3",
-        "switchyard_runs_total{workflow=\"Orders m\",status=\"failed\"} 1",
+        "switchyard_runs_total{workflow=\"Orders m\",workflow_id=\"m\",status=\"succeeded\"} 3",
+        "switchyard_runs_total{workflow=\"Orders m\",workflow_id=\"m\",status=\"failed\"} 1",
         "switchyard_node_runs_total{workflow=\"Orders m\",node=\"Total\",status=\"failed\"} 1",
         "switchyard_node_items_total{workflow=\"Orders m\",node=\"Hook\",direction=\"out\"} 4",
         "switchyard_webhook_deliveries_total{status=\"200\"} 3",

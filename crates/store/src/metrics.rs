@@ -1,0 +1,266 @@
+//! Metrics rollups (per-minute buckets aged into per-hour buckets) and alert rules and
+//! alerts.
+
+use crate::Db;
+use crate::error::{Result, StoreError};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use std::collections::HashMap;
+use std::sync::Arc;
+use switchyard_metrics::{Bucket, BucketRecord, HOUR_MS, MINUTE_MS};
+use switchyard_model::alerts::{Alert, AlertRule, AlertState};
+
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    db: Arc<Db>,
+}
+
+/// One stored bucket: a workflow's (node "") or one of its nodes'.
+#[derive(Debug, Clone)]
+pub struct BucketRow {
+    pub workflow_id: String,
+    pub node: String,
+    pub bucket: Bucket,
+}
+
+fn decode(workflow_id: &str, node: &str, start_ms: i64, json: &str) -> Result<Bucket> {
+    let corrupt = |message: String| StoreError::Corrupt {
+        what: format!("metric bucket of workflow {workflow_id} node {node:?} at {start_ms}"),
+        message,
+    };
+    let record: BucketRecord = serde_json::from_str(json).map_err(|e| corrupt(e.to_string()))?;
+    Bucket::from_record(&record).map_err(|e| corrupt(e.to_string()))
+}
+
+fn encode(bucket: &Bucket) -> String {
+    // A BucketRecord is strings and numbers: serializing cannot fail.
+    serde_json::to_string(&bucket.to_record()).unwrap_or_default()
+}
+
+fn floor(ms: i64, width: i64) -> i64 {
+    ms.div_euclid(width) * width
+}
+
+impl Metrics {
+    pub(crate) fn new(db: Arc<Db>) -> Metrics {
+        Metrics { db }
+    }
+
+    /// Adds buckets (deltas since the last flush) into the stored ones, in one transaction.
+    pub fn merge(&self, rows: &[BucketRow]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.db.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut get = tx.prepare_cached(
+                "SELECT record FROM metric_buckets WHERE workflow_id = ?1 AND node = ?2 AND width_ms = ?3 AND start_ms = ?4",
+            )?;
+            let mut put = tx.prepare_cached(
+                "INSERT OR REPLACE INTO metric_buckets (workflow_id, node, width_ms, start_ms, record) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for row in rows {
+                let b = &row.bucket;
+                let stored: Option<String> = get
+                    .query_row(params![row.workflow_id, row.node, b.width_ms, b.start_ms], |r| r.get(0))
+                    .optional()?;
+                let merged = match stored {
+                    Some(json) => {
+                        let mut old = decode(&row.workflow_id, &row.node, b.start_ms, &json)?;
+                        old.merge(b);
+                        old
+                    }
+                    None => b.clone(),
+                };
+                put.execute(params![row.workflow_id, row.node, b.width_ms, b.start_ms, encode(&merged)])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Merges minute buckets older than `before_ms` into hour buckets and deletes them, in
+    /// one transaction. Returns how many minute buckets were aged.
+    pub fn age(&self, before_ms: i64) -> Result<u32> {
+        let mut conn = self.db.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut hours: HashMap<(String, String, i64), Bucket> = HashMap::new();
+        let mut aged = 0u32;
+        {
+            let mut stmt = tx.prepare_cached(
+                "SELECT workflow_id, node, start_ms, record FROM metric_buckets WHERE width_ms = ?1 AND start_ms < ?2",
+            )?;
+            let mut rows = stmt.query(params![MINUTE_MS, floor(before_ms, MINUTE_MS)])?;
+            while let Some(r) = rows.next()? {
+                let (wf, node, start): (String, String, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+                let minute = decode(&wf, &node, start, &r.get::<_, String>(3)?)?;
+                let hour = floor(start, HOUR_MS);
+                hours.entry((wf, node, hour)).or_insert_with(|| Bucket::new(hour, HOUR_MS)).merge(&minute);
+                aged += 1;
+            }
+        }
+        {
+            let mut get = tx.prepare_cached(
+                "SELECT record FROM metric_buckets WHERE workflow_id = ?1 AND node = ?2 AND width_ms = ?3 AND start_ms = ?4",
+            )?;
+            let mut put = tx.prepare_cached(
+                "INSERT OR REPLACE INTO metric_buckets (workflow_id, node, width_ms, start_ms, record) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for ((wf, node, hour), mut bucket) in hours {
+                let stored: Option<String> =
+                    get.query_row(params![wf, node, HOUR_MS, hour], |r| r.get(0)).optional()?;
+                if let Some(json) = stored {
+                    bucket.merge(&decode(&wf, &node, hour, &json)?);
+                }
+                put.execute(params![wf, node, HOUR_MS, hour, encode(&bucket)])?;
+            }
+        }
+        tx.execute(
+            "DELETE FROM metric_buckets WHERE width_ms = ?1 AND start_ms < ?2",
+            params![MINUTE_MS, floor(before_ms, MINUTE_MS)],
+        )?;
+        tx.commit()?;
+        Ok(aged)
+    }
+
+    /// Deletes hour buckets older than `before_ms` (retention). Returns how many went.
+    pub fn forget(&self, before_ms: i64) -> Result<u32> {
+        let n = self.db.lock().execute(
+            "DELETE FROM metric_buckets WHERE width_ms = ?1 AND start_ms < ?2",
+            params![HOUR_MS, floor(before_ms, HOUR_MS)],
+        )?;
+        Ok(n as u32)
+    }
+
+    /// Stored buckets that start in `[from_ms, to_ms)`: the workflows' own (`nodes` false)
+    /// or their nodes', of one workflow or all, oldest first.
+    pub fn buckets(&self, from_ms: i64, to_ms: i64, nodes: bool, workflow_id: Option<&str>) -> Result<Vec<BucketRow>> {
+        let conn = self.db.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT workflow_id, node, start_ms, record FROM metric_buckets
+             WHERE start_ms >= ?1 AND start_ms < ?2 AND (node = '') = ?3 AND (?4 IS NULL OR workflow_id = ?4)
+             ORDER BY start_ms",
+        )?;
+        let mut rows = stmt.query(params![from_ms, to_ms, !nodes, workflow_id])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let (wf, node, start): (String, String, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            let bucket = decode(&wf, &node, start, &r.get::<_, String>(3)?)?;
+            out.push(BucketRow { workflow_id: wf, node, bucket });
+        }
+        Ok(out)
+    }
+
+    /// How many buckets are stored, by width (minutes, hours).
+    pub fn bucket_counts(&self) -> Result<(u64, u64)> {
+        let conn = self.db.lock();
+        let count = |w: i64| -> rusqlite::Result<i64> {
+            conn.query_row("SELECT COUNT(*) FROM metric_buckets WHERE width_ms = ?1", [w], |r| r.get(0))
+        };
+        Ok((count(MINUTE_MS)? as u64, count(HOUR_MS)? as u64))
+    }
+
+    // --- Alert rules and alerts ------------------------------------------------------------
+
+    pub fn rules(&self) -> Result<Vec<AlertRule>> {
+        let conn = self.db.lock();
+        let mut stmt = conn.prepare_cached("SELECT id, rule FROM alert_rules ORDER BY position, id")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, json) = row?;
+            out.push(
+                serde_json::from_str(&json)
+                    .map_err(|e| StoreError::Corrupt { what: format!("alert rule {id}"), message: e.to_string() })?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Inserts or replaces a rule (a new rule goes last).
+    pub fn save_rule(&self, rule: &AlertRule) -> Result<()> {
+        let json = serde_json::to_string(rule).unwrap_or_default();
+        self.db.lock().execute(
+            "INSERT INTO alert_rules (id, position, rule)
+             VALUES (?1, (SELECT COALESCE(MAX(position), 0) + 1 FROM alert_rules), ?2)
+             ON CONFLICT(id) DO UPDATE SET rule = excluded.rule",
+            params![rule.id, json],
+        )?;
+        Ok(())
+    }
+
+    /// Deletes a rule; false when there was none with that id.
+    pub fn delete_rule(&self, id: &str) -> Result<bool> {
+        Ok(self.db.lock().execute("DELETE FROM alert_rules WHERE id = ?1", [id])? > 0)
+    }
+
+    /// Adds the predefined rules the first time only (a user who deletes them keeps them
+    /// deleted). Returns whether they were added.
+    pub fn seed_rules(&self, presets: &[AlertRule]) -> Result<bool> {
+        let mut conn = self.db.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let pending: Option<String> =
+            tx.query_row("SELECT value FROM store_meta WHERE key = 'alert_presets'", [], |r| r.get(0)).optional()?;
+        if pending.as_deref() != Some("pending") {
+            return Ok(false);
+        }
+        for (i, rule) in presets.iter().enumerate() {
+            tx.execute(
+                "INSERT OR IGNORE INTO alert_rules (id, position, rule) VALUES (?1, ?2, ?3)",
+                params![rule.id, i as i64, serde_json::to_string(rule).unwrap_or_default()],
+            )?;
+        }
+        tx.execute("UPDATE store_meta SET value = 'done' WHERE key = 'alert_presets'", [])?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// Inserts or replaces an alert.
+    pub fn save_alert(&self, alert: &Alert) -> Result<()> {
+        let state = match alert.state {
+            AlertState::Firing => "firing",
+            AlertState::Resolved => "resolved",
+        };
+        self.db.lock().execute(
+            "INSERT OR REPLACE INTO alerts (id, rule_id, state, fired_at, alert) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![alert.id, alert.rule_id, state, alert.fired_at, serde_json::to_string(alert).unwrap_or_default()],
+        )?;
+        Ok(())
+    }
+
+    pub fn alert(&self, id: &str) -> Result<Option<Alert>> {
+        let json: Option<String> =
+            self.db.lock().query_row("SELECT alert FROM alerts WHERE id = ?1", [id], |r| r.get(0)).optional()?;
+        json.map(|j| parse_alert(id, &j)).transpose()
+    }
+
+    /// Alerts newest first: all, or only those still firing.
+    pub fn alerts(&self, firing_only: bool, limit: u32) -> Result<Vec<Alert>> {
+        let conn = self.db.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, alert FROM alerts WHERE (?1 = 0 OR state = 'firing') ORDER BY fired_at DESC, id DESC LIMIT ?2",
+        )?;
+        let rows =
+            stmt.query_map(params![firing_only, limit], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, json) = row?;
+            out.push(parse_alert(&id, &json)?);
+        }
+        Ok(out)
+    }
+
+    /// Keeps the newest `keep` alerts (firing ones always stay).
+    pub fn prune_alerts(&self, keep: u32) -> Result<u32> {
+        let n = self.db.lock().execute(
+            "DELETE FROM alerts WHERE state <> 'firing' AND id NOT IN (
+                 SELECT id FROM alerts ORDER BY fired_at DESC, id DESC LIMIT ?1)",
+            [keep],
+        )?;
+        Ok(n as u32)
+    }
+}
+
+fn parse_alert(id: &str, json: &str) -> Result<Alert> {
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt { what: format!("alert {id}"), message: e.to_string() })
+}
