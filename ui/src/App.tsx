@@ -6,20 +6,29 @@ import { DialogHost } from "./components/dialogs";
 import { Toasts, toast } from "./components/toasts";
 import type { NodeDescriptor } from "./gen/NodeDescriptor";
 import { markAfterPaint } from "./marks";
+import { Alerts } from "./pages/Alerts";
 import { Connections } from "./pages/Connections";
+import { Dashboard } from "./pages/Dashboard";
 import { Editor } from "./pages/Editor";
 import { SettingsPage } from "./pages/Settings";
 import { Webhooks } from "./pages/Webhooks";
 import { WorkflowList } from "./pages/WorkflowList";
 
-type Page = "list" | "webhooks" | "connections" | "settings";
-type Route = { page: Page } | { page: "editor"; id: string };
+type Page = "list" | "dashboard" | "alerts" | "webhooks" | "connections" | "settings";
+/** The editor can open with a past run shown, or with its history of failed runs. */
+type Route = { page: Page } | { page: "editor"; id: string; execution?: string; failedRuns?: boolean };
 
 function TopNav({ page, onGo }: { page: Page; onGo: (page: Page) => void }) {
   return (
     <nav className="top-nav" aria-label="Pages">
       <button className={page === "list" ? "active" : ""} onClick={() => onGo("list")} data-testid="nav-workflows">
         Workflows
+      </button>
+      <button className={page === "dashboard" ? "active" : ""} onClick={() => onGo("dashboard")} data-testid="nav-dashboard">
+        Dashboard
+      </button>
+      <button className={page === "alerts" ? "active" : ""} onClick={() => onGo("alerts")} data-testid="nav-alerts">
+        Alerts
       </button>
       <button className={page === "webhooks" ? "active" : ""} onClick={() => onGo("webhooks")} data-testid="nav-webhooks">
         Webhooks
@@ -98,6 +107,8 @@ export function App() {
         <Editor
           key={route.id}
           workflowId={route.id}
+          initialExecution={route.execution}
+          initialFailedRuns={route.failedRuns}
           descriptors={descriptors}
           onBack={() => setRoute({ page: "list" })}
           onConnections={() => setRoute({ page: "connections" })}
@@ -108,6 +119,14 @@ export function App() {
         <div className="page">
           <TopNav page={route.page} onGo={(page) => setRoute({ page })} />
           {route.page === "list" && <WorkflowList onOpen={(id) => setRoute({ page: "editor", id })} />}
+          {route.page === "dashboard" && (
+            <Dashboard
+              onOpen={(id) => setRoute({ page: "editor", id })}
+              onOpenRun={(id, execution) => setRoute({ page: "editor", id, execution: execution ?? undefined, failedRuns: true })}
+              onAlerts={() => setRoute({ page: "alerts" })}
+            />
+          )}
+          {route.page === "alerts" && <Alerts />}
           {route.page === "webhooks" && <Webhooks onOpen={(id) => setRoute({ page: "editor", id })} />}
           {route.page === "connections" && <Connections />}
           {route.page === "settings" && <SettingsPage />}

@@ -58,4 +58,12 @@ startAtLogin: boolean,
  * Serve the Prometheus text at `/metrics` on the webhook listener (127.0.0.1 unless the
  * bind address says otherwise).
  */
-metricsEndpoint: boolean, };
+metricsEndpoint: boolean, 
+/**
+ * Runs allowed at once; more wait in the queue (0: no limit).
+ */
+maxConcurrentRuns: number, 
+/**
+ * Days of metrics kept (per-minute for the last day, per-hour before).
+ */
+metricsRetentionDays: number, };

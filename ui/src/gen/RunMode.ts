@@ -3,4 +3,4 @@
 /**
  * How a run was started.
  */
-export type RunMode = "manual" | "cli" | "webhook" | "schedule" | "error" | "test";
+export type RunMode = "manual" | "cli" | "webhook" | "schedule" | "error" | "test" | "alert";

@@ -6,11 +6,19 @@ import type { AccountListResponse } from "./AccountListResponse";
 import type { AccountRemoveResponse } from "./AccountRemoveResponse";
 import type { AccountRenameRequest } from "./AccountRenameRequest";
 import type { AccountUpdateRequest } from "./AccountUpdateRequest";
+import type { Alert } from "./Alert";
+import type { AlertListRequest } from "./AlertListRequest";
+import type { AlertListResponse } from "./AlertListResponse";
+import type { AlertRule } from "./AlertRule";
+import type { AlertRulesResponse } from "./AlertRulesResponse";
+import type { AlertTestResponse } from "./AlertTestResponse";
 import type { ApiError } from "./ApiError";
 import type { ApiEvent } from "./ApiEvent";
 import type { AppInfo } from "./AppInfo";
 import type { AppSettings } from "./AppSettings";
 import type { ConnectionTypesResponse } from "./ConnectionTypesResponse";
+import type { Dashboard } from "./Dashboard";
+import type { DashboardRequest } from "./DashboardRequest";
 import type { DeletedResponse } from "./DeletedResponse";
 import type { DeliveryListRequest } from "./DeliveryListRequest";
 import type { DeliveryListResponse } from "./DeliveryListResponse";
@@ -134,6 +142,19 @@ export type Commands = {
   schedule_list: { request: Empty; response: ScheduleListResponse };
   /** The live metrics of this process as Prometheus text. */
   metrics_text: { request: Empty; response: MetricsTextResponse };
+  /** The dashboard for a time range: charts, the workflow table, errors by class, the */
+  /** queue, the process, connection and listener health, firing alerts. */
+  metrics_dashboard: { request: DashboardRequest; response: Dashboard };
+  alert_rules: { request: Empty; response: AlertRulesResponse };
+  /** Adds or replaces an alert rule (an empty id gets a new one). */
+  alert_rule_save: { request: AlertRule; response: AlertRule };
+  alert_rule_delete: { request: IdRequest; response: Empty };
+  /** Runs a rule's actions once with a test message. */
+  alert_rule_test: { request: IdRequest; response: AlertTestResponse };
+  /** Alerts, newest first. */
+  alerts_list: { request: AlertListRequest; response: AlertListResponse };
+  /** Acknowledges an alert: it stops escalating (it still resolves on its own). */
+  alert_ack: { request: IdRequest; response: Alert };
 };
 
 export type CommandName = keyof Commands;
@@ -183,6 +204,13 @@ export const COMMAND_NAMES: CommandName[] = [
   "webhook_send_sample",
   "schedule_list",
   "metrics_text",
+  "metrics_dashboard",
+  "alert_rules",
+  "alert_rule_save",
+  "alert_rule_delete",
+  "alert_rule_test",
+  "alerts_list",
+  "alert_ack",
 ];
 
 export type { ApiEvent };

@@ -27,6 +27,10 @@ import { WorkflowSettingsPanel } from "../panels/WorkflowSettings";
 
 interface Props {
   workflowId: string;
+  /** A past run to show when the editor opens (from the dashboard). */
+  initialExecution?: string;
+  /** Open with the history showing failed runs only. */
+  initialFailedRuns?: boolean;
   descriptors: NodeDescriptor[];
   onBack: () => void;
   /** Opens the Connections page. */
@@ -82,7 +86,7 @@ function issuesByNode(issues: ValidationIssue[]): Map<string, ValidationIssue[]>
   return map;
 }
 
-function EditorView({ store, descriptors, onBack, onConnections, onOpenOther, registerLeaveGuard }: Props & { store: S.Store<S.EditorState> }) {
+function EditorView({ store, descriptors, onBack, onConnections, onOpenOther, registerLeaveGuard, initialExecution, initialFailedRuns }: Props & { store: S.Store<S.EditorState> }) {
   const state = useSyncExternalStore(store.subscribe, store.get);
   const flow = useReactFlow();
   const canvasRef = useRef<HTMLDivElement>(null);
@@ -93,7 +97,7 @@ function EditorView({ store, descriptors, onBack, onConnections, onOpenOther, re
   const [viewing, setViewing] = useState<Execution | null>(null);
   const [issues, setIssues] = useState<ValidationIssue[]>([]);
   const [openNode, setOpenNode] = useState<string | null>(null);
-  const [side, setSide] = useState<"node" | "history" | "settings" | null>(null);
+  const [side, setSide] = useState<"node" | "history" | "settings" | null>(initialFailedRuns ? "history" : null);
   const [inspectorCollapsed, setInspectorCollapsed] = useState(false);
   const [menu, setMenu] = useState<{ x: number; y: number; items: MenuItem[] } | null>(null);
   const [help, setHelp] = useState(false);
@@ -310,6 +314,10 @@ function EditorView({ store, descriptors, onBack, onConnections, onOpenOther, re
   const backToEditing = useCallback(() => {
     setViewing(null);
   }, []);
+  // Opened from the dashboard on a failed run: show it.
+  useEffect(() => {
+    if (initialExecution) void openExecution(initialExecution);
+  }, [initialExecution, openExecution]);
 
   // Keyboard shortcuts.
   useEffect(() => {
@@ -596,7 +604,14 @@ function EditorView({ store, descriptors, onBack, onConnections, onOpenOther, re
         />
       )}
       {side === "history" && (
-        <History workflowId={state.workflow.id} activeId={viewing?.summary.id ?? null} refreshKey={run.status} onOpen={(id) => void openExecution(id)} onClose={() => setSide(null)} />
+        <History
+          workflowId={state.workflow.id}
+          activeId={viewing?.summary.id ?? null}
+          refreshKey={run.status}
+          initialFailedOnly={initialFailedRuns}
+          onOpen={(id) => void openExecution(id)}
+          onClose={() => setSide(null)}
+        />
       )}
 
       {menu && <ContextMenu x={menu.x} y={menu.y} items={menu.items} onClose={() => setMenu(null)} />}

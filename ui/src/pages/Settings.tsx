@@ -132,6 +132,13 @@ export function SettingsPage() {
           Serve Prometheus metrics at <span className="mono">/metrics</span> on the webhook listener
         </label>
       </section>
+      <section className="settings-section" data-testid="run-settings">
+        <h3>Runs and metrics</h3>
+        <div className="field-grid">
+          <NumberField whole id="set-concurrency" label="Runs at once" value={draft.maxConcurrentRuns} min={0} hint="More wait in the queue (0: no limit)." onChange={(n) => set({ maxConcurrentRuns: n })} />
+          <NumberField whole id="set-metrics-days" label="Days of metrics kept" value={draft.metricsRetentionDays} min={1} hint="Per minute for a day, per hour after." onChange={(n) => set({ metricsRetentionDays: n })} />
+        </div>
+      </section>
       <div className="list-toolbar">
         <button className="primary" disabled={!dirty} onClick={() => void save()} data-testid="settings-save">
           Save

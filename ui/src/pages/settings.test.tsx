@@ -22,6 +22,8 @@ const defaults: AppSettings = {
   deliveryLogKeep: 1000,
   startAtLogin: false,
   metricsEndpoint: false,
+  maxConcurrentRuns: 0,
+  metricsRetentionDays: 90,
 };
 
 const state: ResilienceState = {

@@ -12,33 +12,40 @@ interface Props {
   workflowId: string;
   activeId: string | null;
   refreshKey: unknown;
+  /** Start with failed runs only. */
+  initialFailedOnly?: boolean;
   onOpen: (executionId: string) => void;
   onClose: () => void;
 }
 
-export function History({ workflowId, activeId, refreshKey, onOpen, onClose }: Props) {
+export function History({ workflowId, activeId, refreshKey, initialFailedOnly, onOpen, onClose }: Props) {
   const [list, setList] = useState<ExecutionSummary[] | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [failedOnly, setFailedOnly] = useState(initialFailedOnly ?? false);
   useEffect(() => {
-    call("execution_list", { workflowId, limit: 100 })
+    call("execution_list", { workflowId, limit: 100, status: failedOnly ? "error" : undefined })
       .then((r) => {
         setList(r.executions);
         setError(null);
       })
       .catch((e) => setError(errorMessage(e)));
-  }, [workflowId, refreshKey]);
+  }, [workflowId, refreshKey, failedOnly]);
   return (
     <aside className="side" aria-label="Execution history" data-testid="history">
       <header>
         <strong>Executions</strong>
         <span className="spacer" />
+        <label className="check small">
+          <input type="checkbox" checked={failedOnly} onChange={(e) => setFailedOnly(e.target.checked)} data-testid="history-failed-only" />
+          failed only
+        </label>
         <button className="icon" aria-label="Close history" onClick={onClose}>
           ×
         </button>
       </header>
       <div className="body">
         {error && <div className="error-text">{error}</div>}
-        {list && list.length === 0 && <div className="muted">No runs yet. Press Run (Ctrl+Enter).</div>}
+        {list && list.length === 0 && <div className="muted">{failedOnly ? "No failed runs." : "No runs yet. Press Run (Ctrl+Enter)."}</div>}
         {list?.map((e) => (
           <div key={e.id} className={`history-row ${e.id === activeId ? "active" : ""}`} onClick={() => onOpen(e.id)} data-testid="history-row">
             <span className={`status-dot ${e.status}`} />

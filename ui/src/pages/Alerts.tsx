@@ -1,0 +1,376 @@
+// Alert rules and alert history: rules over any metric (comparison, threshold, window,
+// cooldown, severity with escalation, actions), switched on and off, edited, tested; alerts
+// with acknowledge, updated as they fire, escalate and resolve.
+import { useCallback, useEffect, useState } from "react";
+import { call, errorMessage } from "../api/client";
+import { onApiEvent } from "../api/events";
+import { confirm } from "../components/dialogs";
+import { toast } from "../components/toasts";
+import type { Alert } from "../gen/Alert";
+import type { AlertAction } from "../gen/AlertAction";
+import type { AlertMetric } from "../gen/AlertMetric";
+import type { AlertRule } from "../gen/AlertRule";
+import type { Comparison } from "../gen/Comparison";
+import type { Severity } from "../gen/Severity";
+import type { WorkflowSummary } from "../gen/WorkflowSummary";
+import { relativeTime } from "./WorkflowList";
+
+export const METRICS: { value: AlertMetric; label: string; gauge?: boolean }[] = [
+  { value: "errorRate", label: "Error rate (%)" },
+  { value: "failedRuns", label: "Failed runs" },
+  { value: "runs", label: "Runs" },
+  { value: "p50Ms", label: "p50 run time (ms)" },
+  { value: "p95Ms", label: "p95 run time (ms)" },
+  { value: "p99Ms", label: "p99 run time (ms)" },
+  { value: "retries", label: "Retries" },
+  { value: "webhookErrors", label: "Webhook error responses" },
+  { value: "activeRuns", label: "Active runs", gauge: true },
+  { value: "queueWaiting", label: "Runs waiting", gauge: true },
+  { value: "memoryMb", label: "Memory (MiB)", gauge: true },
+  { value: "cpuPercent", label: "CPU (%)", gauge: true },
+];
+const COMPARISONS: { value: Comparison; label: string }[] = [
+  { value: "gt", label: ">" },
+  { value: "gte", label: "≥" },
+  { value: "lt", label: "<" },
+  { value: "lte", label: "≤" },
+];
+const SEVERITIES: Severity[] = ["info", "warning", "error", "critical"];
+
+export function describe(rule: AlertRule): string {
+  const metric = METRICS.find((m) => m.value === rule.metric);
+  const cmp = COMPARISONS.find((c) => c.value === rule.comparison)?.label ?? rule.comparison;
+  const over = metric?.gauge ? "" : ` over ${rule.windowMinutes} min`;
+  return `${metric?.label ?? rule.metric} ${cmp} ${rule.threshold}${over}`;
+}
+
+export function emptyRule(): AlertRule {
+  return {
+    id: "",
+    name: "",
+    enabled: true,
+    metric: "errorRate",
+    workflowId: null,
+    comparison: "gt",
+    threshold: 10,
+    windowMinutes: 5,
+    minRuns: 5,
+    cooldownMinutes: 30,
+    severity: "warning",
+    escalateAfterMinutes: 0,
+    actions: [{ type: "notify" }],
+  };
+}
+
+function numberField(value: string, fallback: number): number {
+  const n = Number(value);
+  return Number.isFinite(n) ? n : fallback;
+}
+
+/** The form for one rule. */
+function RuleForm({ rule, workflows, onSave, onCancel }: { rule: AlertRule; workflows: WorkflowSummary[]; onSave: (r: AlertRule) => Promise<void>; onCancel: () => void }) {
+  const [draft, setDraft] = useState<AlertRule>(rule);
+  const [saving, setSaving] = useState(false);
+  const set = <K extends keyof AlertRule>(key: K, value: AlertRule[K]) => setDraft((d) => ({ ...d, [key]: value }));
+  const notify = draft.actions.some((a) => a.type === "notify");
+  const webhook = draft.actions.find((a): a is Extract<AlertAction, { type: "webhook" }> => a.type === "webhook");
+  const runWorkflow = draft.actions.find((a): a is Extract<AlertAction, { type: "runWorkflow" }> => a.type === "runWorkflow");
+  const setActions = (n: boolean, url: string | null, wf: string | null) => {
+    const actions: AlertAction[] = [];
+    if (n) actions.push({ type: "notify" });
+    if (url !== null) actions.push({ type: "webhook", url });
+    if (wf !== null) actions.push({ type: "runWorkflow", workflowId: wf });
+    set("actions", actions);
+  };
+  const gauge = METRICS.find((m) => m.value === draft.metric)?.gauge;
+  return (
+    <form
+      className="rule-form"
+      data-testid="rule-form"
+      onSubmit={(e) => {
+        e.preventDefault();
+        setSaving(true);
+        void onSave(draft).finally(() => setSaving(false));
+      }}
+    >
+      <label>
+        Name
+        <input id="rule-name" value={draft.name} onChange={(e) => set("name", e.target.value)} placeholder="Orders failing" />
+      </label>
+      <div className="row">
+        <label>
+          Metric
+          <select id="rule-metric" value={draft.metric} onChange={(e) => set("metric", e.target.value as AlertMetric)}>
+            {METRICS.map((m) => (
+              <option key={m.value} value={m.value}>
+                {m.label}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Workflow
+          <select id="rule-workflow" value={draft.workflowId ?? ""} onChange={(e) => set("workflowId", e.target.value || null)} disabled={gauge}>
+            <option value="">All workflows</option>
+            {workflows.map((w) => (
+              <option key={w.id} value={w.id}>
+                {w.name}
+              </option>
+            ))}
+          </select>
+        </label>
+      </div>
+      <div className="row">
+        <label>
+          Is
+          <select id="rule-comparison" value={draft.comparison} onChange={(e) => set("comparison", e.target.value as Comparison)}>
+            {COMPARISONS.map((c) => (
+              <option key={c.value} value={c.value}>
+                {c.label}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Threshold
+          <input id="rule-threshold" type="number" step="any" value={draft.threshold} onChange={(e) => set("threshold", numberField(e.target.value, draft.threshold))} />
+        </label>
+        <label>
+          Over (minutes)
+          <input id="rule-window" type="number" min={1} max={60} value={draft.windowMinutes} disabled={gauge} onChange={(e) => set("windowMinutes", numberField(e.target.value, 5))} />
+        </label>
+        <label>
+          At least runs
+          <input id="rule-min-runs" type="number" min={0} value={draft.minRuns} onChange={(e) => set("minRuns", numberField(e.target.value, 0))} />
+        </label>
+      </div>
+      <div className="row">
+        <label>
+          Severity
+          <select id="rule-severity" value={draft.severity} onChange={(e) => set("severity", e.target.value as Severity)}>
+            {SEVERITIES.map((s) => (
+              <option key={s}>{s}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Escalate after (min, 0: never)
+          <input id="rule-escalate" type="number" min={0} value={draft.escalateAfterMinutes} onChange={(e) => set("escalateAfterMinutes", numberField(e.target.value, 0))} />
+        </label>
+        <label>
+          Cooldown (min)
+          <input id="rule-cooldown" type="number" min={0} value={draft.cooldownMinutes} onChange={(e) => set("cooldownMinutes", numberField(e.target.value, 0))} />
+        </label>
+      </div>
+      <fieldset>
+        <legend>When it fires</legend>
+        <label className="check">
+          <input type="checkbox" id="rule-notify" checked={notify} onChange={(e) => setActions(e.target.checked, webhook?.url ?? null, runWorkflow?.workflowId ?? null)} />
+          Desktop notification
+        </label>
+        <label className="check">
+          <input type="checkbox" checked={webhook !== undefined} onChange={(e) => setActions(notify, e.target.checked ? "https://" : null, runWorkflow?.workflowId ?? null)} />
+          Post to a webhook (Slack or Discord incoming-webhook URL)
+        </label>
+        {webhook && <input id="rule-webhook" className="mono" value={webhook.url} onChange={(e) => setActions(notify, e.target.value, runWorkflow?.workflowId ?? null)} />}
+        <label className="check">
+          <input type="checkbox" checked={runWorkflow !== undefined} onChange={(e) => setActions(notify, webhook?.url ?? null, e.target.checked ? workflows[0]?.id ?? "" : null)} />
+          Run a workflow (the alert is its input)
+        </label>
+        {runWorkflow && (
+          <select id="rule-run-workflow" value={runWorkflow.workflowId} onChange={(e) => setActions(notify, webhook?.url ?? null, e.target.value)}>
+            {workflows.map((w) => (
+              <option key={w.id} value={w.id}>
+                {w.name}
+              </option>
+            ))}
+          </select>
+        )}
+      </fieldset>
+      <div className="row">
+        <button type="submit" className="primary" disabled={saving} data-testid="rule-save">
+          Save rule
+        </button>
+        <button type="button" onClick={onCancel}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}
+
+export function Alerts() {
+  const [rules, setRules] = useState<AlertRule[] | null>(null);
+  const [alerts, setAlerts] = useState<Alert[]>([]);
+  const [workflows, setWorkflows] = useState<WorkflowSummary[]>([]);
+  const [editing, setEditing] = useState<AlertRule | null>(null);
+  const [error, setError] = useState<string | null>(null);
+
+  const load = useCallback(async () => {
+    try {
+      const [r, a, w] = await Promise.all([call("alert_rules", {}), call("alerts_list", { firingOnly: false, limit: 100 }), call("workflow_list", {})]);
+      setRules(r.rules);
+      setAlerts(a.alerts);
+      setWorkflows(w.workflows);
+      setError(null);
+    } catch (e) {
+      setError(errorMessage(e));
+    }
+  }, []);
+  useEffect(() => void load(), [load]);
+  useEffect(() => onApiEvent((e) => e.kind === "alert" && void load()), [load]);
+
+  const save = async (rule: AlertRule) => {
+    try {
+      await call("alert_rule_save", rule);
+      toast(`Saved “${rule.name}”`, "success");
+      setEditing(null);
+      await load();
+    } catch (e) {
+      toast(errorMessage(e), "error");
+    }
+  };
+  const toggle = (rule: AlertRule) => save({ ...rule, enabled: !rule.enabled });
+  const remove = async (rule: AlertRule) => {
+    if (!(await confirm("Delete alert rule", `Delete the alert rule “${rule.name}”?`, "Delete", true))) return;
+    try {
+      await call("alert_rule_delete", { id: rule.id });
+      await load();
+    } catch (e) {
+      toast(errorMessage(e), "error");
+    }
+  };
+  const test = async (rule: AlertRule) => {
+    try {
+      const r = await call("alert_rule_test", { id: rule.id });
+      if (r.results.length === 0) toast("The rule has no actions to test");
+      for (const res of r.results) toast(`${res.action}: ${res.message}`, res.ok ? "success" : "error");
+    } catch (e) {
+      toast(errorMessage(e), "error");
+    }
+  };
+  const ack = async (alert: Alert) => {
+    try {
+      await call("alert_ack", { id: alert.id });
+      await load();
+    } catch (e) {
+      toast(errorMessage(e), "error");
+    }
+  };
+  const workflowName = (id: string | null) => (id ? workflows.find((w) => w.id === id)?.name ?? id : "all workflows");
+
+  return (
+    <div className="list-page" data-testid="alerts-page">
+      <h1>
+        Alerts
+        <span className="spacer" />
+        <button className="primary" onClick={() => setEditing(emptyRule())} data-testid="rule-new">
+          New rule
+        </button>
+      </h1>
+      {error && <div className="error-text">{error}</div>}
+      {editing && <RuleForm key={editing.id || "new"} rule={editing} workflows={workflows} onSave={save} onCancel={() => setEditing(null)} />}
+      <section className="settings-section">
+        <h3>Rules</h3>
+        {rules && rules.length === 0 && <div className="muted">No rules. Add one with New rule.</div>}
+        {rules && rules.length > 0 && (
+          <table className="plain" data-testid="rules">
+            <thead>
+              <tr>
+                <th>On</th>
+                <th>Rule</th>
+                <th>Condition</th>
+                <th>Severity</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {rules.map((r) => (
+                <tr key={r.id} data-testid="rule-row">
+                  <td>
+                    <input type="checkbox" className="switch" checked={r.enabled} onChange={() => void toggle(r)} aria-label={`${r.name} on`} data-testid="rule-enabled" />
+                  </td>
+                  <td>
+                    {r.name}
+                    <div className="muted small">{workflowName(r.workflowId ?? null)}</div>
+                  </td>
+                  <td>
+                    {describe(r)}
+                    <div className="muted small">
+                      cooldown {r.cooldownMinutes} min{r.escalateAfterMinutes > 0 && ` · escalates every ${r.escalateAfterMinutes} min`}
+                      {" · "}
+                      {r.actions.length === 0 ? "no actions" : r.actions.map((a) => (a.type === "notify" ? "notify" : a.type === "webhook" ? "webhook" : `run ${workflowName(a.workflowId)}`)).join(", ")}
+                    </div>
+                  </td>
+                  <td>
+                    <span className={`badge severity-${r.severity}`}>{r.severity}</span>
+                  </td>
+                  <td className="actions">
+                    <button onClick={() => setEditing(r)}>Edit</button>
+                    <button onClick={() => void test(r)}>Test</button>
+                    <button className="danger" onClick={() => void remove(r)}>
+                      Delete
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+      <section className="settings-section">
+        <h3>History</h3>
+        {alerts.length === 0 ? (
+          <div className="muted">No alerts yet.</div>
+        ) : (
+          <table className="plain" data-testid="alert-history">
+            <thead>
+              <tr>
+                <th>Fired</th>
+                <th>Severity</th>
+                <th>Alert</th>
+                <th>State</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {alerts.map((a) => (
+                <tr key={a.id} data-testid="alert-row">
+                  <td title={a.firedAt}>{relativeTime(a.firedAt)}</td>
+                  <td>
+                    <span className={`badge severity-${a.severity}`}>{a.severity}</span>
+                  </td>
+                  <td>
+                    {a.message}
+                    {a.actions.length > 0 && (
+                      <div className="muted small">
+                        {a.actions.map((r, i) => (
+                          <span key={i} className={r.ok ? "" : "error-text"}>
+                            {i > 0 && " · "}
+                            {r.action}: {r.message}
+                          </span>
+                        ))}
+                      </div>
+                    )}
+                  </td>
+                  <td data-testid="alert-state">
+                    {a.state === "firing" ? "firing" : `resolved ${a.resolvedAt ? relativeTime(a.resolvedAt) : ""}`}
+                    {a.escalatedAt && <div className="muted small">escalated {relativeTime(a.escalatedAt)}</div>}
+                    {a.ackedAt && <div className="muted small">acknowledged</div>}
+                  </td>
+                  <td>
+                    {a.state === "firing" && !a.ackedAt && (
+                      <button onClick={() => void ack(a)} data-testid="alert-ack">
+                        Acknowledge
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+    </div>
+  );
+}

@@ -1,0 +1,432 @@
+// The metrics dashboard: runs per step, success rate and latency percentiles over a range
+// (live from memory, or 1h/24h/7d/30d from the SQLite rollups), a per-workflow table with a
+// trend marker and links to the workflow and its failed runs, errors by class, the run queue,
+// the process, connection and listener health, and firing alerts. Refreshed every second.
+import { useEffect, useRef, useState } from "react";
+import uPlot from "uplot";
+import "uplot/dist/uPlot.min.css";
+import { call, errorMessage } from "../api/client";
+import { onApiEvent } from "../api/events";
+import { toast } from "../components/toasts";
+import type { Alert } from "../gen/Alert";
+import type { Dashboard as Data } from "../gen/Dashboard";
+import type { MetricsPoint } from "../gen/MetricsPoint";
+import type { MetricsRange } from "../gen/MetricsRange";
+import type { Trend } from "../gen/Trend";
+import { relativeTime } from "./WorkflowList";
+
+const RANGES: { range: MetricsRange; label: string }[] = [
+  { range: "live", label: "Live" },
+  { range: "1h", label: "1 h" },
+  { range: "24h", label: "24 h" },
+  { range: "7d", label: "7 d" },
+  { range: "30d", label: "30 d" },
+];
+
+export function ms(v: number | null | undefined): string {
+  if (v === null || v === undefined) return "–";
+  return v >= 1000 ? `${(v / 1000).toFixed(v >= 10_000 ? 0 : 1)} s` : `${Math.round(v)} ms`;
+}
+
+export function percent(rate: number | null | undefined): string {
+  if (rate === null || rate === undefined) return "–";
+  const p = rate * 100;
+  return `${p >= 99.95 || p === 0 ? p.toFixed(0) : p.toFixed(1)} %`;
+}
+
+function bytes(n: number): string {
+  return n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(1)} GiB` : `${Math.round(n / 1024 ** 2)} MiB`;
+}
+
+const TREND: Record<Trend, { mark: string; label: string }> = {
+  improving: { mark: "▲", label: "improving" },
+  stable: { mark: "●", label: "stable" },
+  degrading: { mark: "▼", label: "degrading" },
+  unknown: { mark: "–", label: "not enough runs" },
+};
+
+function cssVar(name: string, fallback: string): string {
+  const v = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  return v || fallback;
+}
+
+let canvasWorks: boolean | null = null;
+
+/** Whether this webview can draw on a canvas (it can; jsdom in tests cannot). */
+function canDraw(): boolean {
+  canvasWorks ??= document.createElement("canvas").getContext("2d") !== null;
+  return canvasWorks;
+}
+
+interface ChartProps {
+  title: string;
+  points: MetricsPoint[];
+  stepMs: number;
+  series: { label: string; color: string; value: (p: MetricsPoint) => number | null; unit: (v: number) => string }[];
+  testId: string;
+}
+
+/** One uPlot chart; rebuilt when its series change, fed new data in place otherwise. */
+function Chart({ title, points, stepMs, series, testId }: ChartProps) {
+  const box = useRef<HTMLDivElement>(null);
+  const plot = useRef<uPlot | null>(null);
+  const labels = series.map((s) => s.label).join("|");
+  const data: uPlot.AlignedData = [points.map((p) => p.t / 1000), ...series.map((s) => points.map((p) => s.value(p)))];
+  useEffect(() => {
+    const el = box.current;
+    if (!el || !canDraw()) return;
+    let chart: uPlot | null = null;
+    try {
+      chart = new uPlot(
+        {
+          width: Math.max(280, el.clientWidth || 420),
+          height: 170,
+          legend: { show: true },
+          cursor: { drag: { x: false, y: false } },
+          scales: { x: { time: true } },
+          axes: [
+            { stroke: cssVar("--muted", "#667085"), grid: { stroke: cssVar("--border", "#d9dde3"), width: 1 } },
+            {
+              stroke: cssVar("--muted", "#667085"),
+              grid: { stroke: cssVar("--border", "#d9dde3"), width: 1 },
+              values: (_u, ticks) => ticks.map((t) => series[0].unit(t)),
+              size: 60,
+            },
+          ],
+          series: [
+            {},
+            ...series.map((s) => ({
+              label: s.label,
+              stroke: s.color,
+              width: 2,
+              spanGaps: false,
+              points: { show: stepMs >= 3_600_000 || points.length <= 20 },
+              value: (_u: uPlot, v: number | null) => (v === null ? "–" : s.unit(v)),
+            })),
+          ],
+        },
+        data,
+        el,
+      );
+    } catch (e) {
+      console.warn("the chart cannot be drawn", e);
+      chart = null;
+    }
+    plot.current = chart;
+    const resize = new ResizeObserver(() => chart?.setSize({ width: Math.max(280, el.clientWidth), height: 170 }));
+    resize.observe(el);
+    return () => {
+      resize.disconnect();
+      chart?.destroy();
+      plot.current = null;
+    };
+    // Rebuilt only when the set of series or the step changes.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [labels, stepMs]);
+  useEffect(() => {
+    plot.current?.setData(data);
+  });
+  return (
+    <div className="chart" data-testid={testId}>
+      <h4>{title}</h4>
+      <div ref={box} />
+    </div>
+  );
+}
+
+function Stat({ label, value, testId, tone }: { label: string; value: string; testId: string; tone?: string }) {
+  return (
+    <div className={`stat ${tone ?? ""}`} data-testid={testId}>
+      <div className="value">{value}</div>
+      <div className="label">{label}</div>
+    </div>
+  );
+}
+
+interface Props {
+  onOpen: (workflowId: string) => void;
+  onOpenRun: (workflowId: string, executionId: string | null) => void;
+  onAlerts: () => void;
+}
+
+export function Dashboard({ onOpen, onOpenRun, onAlerts }: Props) {
+  const [range, setRange] = useState<MetricsRange>("live");
+  const [data, setData] = useState<Data | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [updated, setUpdated] = useState<Date | null>(null);
+  const [tick, setTick] = useState(0);
+
+  useEffect(() => {
+    let cancelled = false;
+    let busy = false;
+    const load = async () => {
+      if (busy) return;
+      busy = true;
+      try {
+        const d = await call("metrics_dashboard", { range });
+        if (!cancelled) {
+          setData(d);
+          setError(null);
+          setUpdated(new Date());
+        }
+      } catch (e) {
+        if (!cancelled) setError(errorMessage(e));
+      } finally {
+        busy = false;
+      }
+    };
+    void load();
+    const timer = setInterval(() => void load(), 1000);
+    return () => {
+      cancelled = true;
+      clearInterval(timer);
+    };
+  }, [range, tick]);
+  useEffect(() => onApiEvent((e) => e.kind === "alert" && setTick((t) => t + 1)), []);
+
+  const ack = async (alert: Alert) => {
+    try {
+      await call("alert_ack", { id: alert.id });
+      setTick((t) => t + 1);
+    } catch (e) {
+      toast(errorMessage(e), "error");
+    }
+  };
+
+  const success = cssVar("--success", "#12a150");
+  const danger = cssVar("--danger", "#d92d20");
+  const accent = cssVar("--accent", "#2f6fed");
+  const warning = cssVar("--warning", "#dc8a00");
+  const stepLabel = data ? (data.stepMs >= 3_600_000 ? `${data.stepMs / 3_600_000} h` : `${data.stepMs / 60_000} min`) : "";
+  const count = (v: number) => `${Math.round(v)}`;
+
+  return (
+    <div className="list-page dashboard" data-testid="dashboard">
+      <h1>
+        Dashboard
+        <span className="spacer" />
+        <span className="range-buttons" role="group" aria-label="Time range">
+          {RANGES.map((r) => (
+            <button key={r.range} className={r.range === range ? "active" : ""} onClick={() => setRange(r.range)} data-testid={`range-${r.range}`}>
+              {r.label}
+            </button>
+          ))}
+        </span>
+      </h1>
+      {error && <div className="error-text">{error}</div>}
+      {!data && !error && <div className="muted">Loading…</div>}
+      {data && (
+        <>
+          <div className="muted small" data-testid="dashboard-updated">
+            {range === "live" ? "Last 15 minutes, live" : `Per ${stepLabel}`} · updated {updated?.toLocaleTimeString()}
+          </div>
+          {data.alertsFiring.length > 0 && (
+            <div className="alert-strip" data-testid="firing-alerts">
+              {data.alertsFiring.map((a) => (
+                <div key={a.id} className={`alert-row severity-${a.severity}`}>
+                  <span className={`badge severity-${a.severity}`}>{a.severity}</span>
+                  <span className="message">{a.message}</span>
+                  <span className="muted">{relativeTime(a.firedAt)}</span>
+                  {a.ackedAt ? (
+                    <span className="muted">acknowledged</span>
+                  ) : (
+                    <button onClick={() => void ack(a)} data-testid="ack-alert">
+                      Acknowledge
+                    </button>
+                  )}
+                </div>
+              ))}
+              <button className="link" onClick={onAlerts}>
+                Alert rules →
+              </button>
+            </div>
+          )}
+          <div className="stats">
+            <Stat label="runs" value={`${data.total.started}`} testId="stat-runs" />
+            <Stat
+              label="success"
+              value={percent(data.total.succeeded + data.total.failed > 0 ? data.total.succeeded / (data.total.succeeded + data.total.failed) : null)}
+              testId="stat-success"
+              tone={data.total.failed > 0 ? "warn" : ""}
+            />
+            <Stat label="p95" value={ms(data.total.p95Ms)} testId="stat-p95" />
+            <Stat label="running now" value={`${data.queue.active}`} testId="stat-active" />
+            <Stat label="waiting" value={`${data.queue.waiting}`} testId="stat-waiting" />
+            {data.process && <Stat label="memory" value={bytes(data.process.memoryBytes)} testId="stat-memory" />}
+            {data.process && <Stat label="CPU" value={`${data.process.cpuPercent.toFixed(0)} %`} testId="stat-cpu" />}
+          </div>
+          <div className="charts">
+            <Chart
+              title={`Runs per ${stepLabel}`}
+              points={data.points}
+              stepMs={data.stepMs}
+              testId="chart-runs"
+              series={[
+                { label: "succeeded", color: success, value: (p) => p.succeeded, unit: count },
+                { label: "failed", color: danger, value: (p) => p.failed, unit: count },
+              ]}
+            />
+            <Chart
+              title="Success rate"
+              points={data.points}
+              stepMs={data.stepMs}
+              testId="chart-success"
+              series={[
+                {
+                  label: "success",
+                  color: accent,
+                  value: (p) => (p.succeeded + p.failed > 0 ? (100 * p.succeeded) / (p.succeeded + p.failed) : null),
+                  unit: (v) => `${v.toFixed(0)} %`,
+                },
+              ]}
+            />
+            <Chart
+              title="Run time"
+              points={data.points}
+              stepMs={data.stepMs}
+              testId="chart-latency"
+              series={[
+                { label: "p50", color: success, value: (p) => p.p50Ms, unit: ms },
+                { label: "p95", color: warning, value: (p) => p.p95Ms, unit: ms },
+                { label: "p99", color: danger, value: (p) => p.p99Ms, unit: ms },
+              ]}
+            />
+          </div>
+
+          <section className="settings-section">
+            <h3>Workflows</h3>
+            {data.workflows.length === 0 ? (
+              <div className="muted">No runs in this range.</div>
+            ) : (
+              <table className="plain" data-testid="workflow-metrics">
+                <thead>
+                  <tr>
+                    <th>Workflow</th>
+                    <th>Runs</th>
+                    <th>Success</th>
+                    <th>p50</th>
+                    <th>p95</th>
+                    <th>Trend</th>
+                    <th>Last error</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {data.workflows.map((w) => (
+                    <tr key={w.workflowId} data-testid="workflow-metrics-row">
+                      <td>
+                        <button className="link" onClick={() => onOpen(w.workflowId)}>
+                          {w.name}
+                        </button>
+                      </td>
+                      <td data-testid="wm-runs">{w.started}</td>
+                      <td data-testid="wm-success">{percent(w.successRate)}</td>
+                      <td>{ms(w.p50Ms)}</td>
+                      <td data-testid="wm-p95">{ms(w.p95Ms)}</td>
+                      <td className={`trend ${w.trend}`} title={w.trendReason} data-testid="wm-trend">
+                        {TREND[w.trend].mark} {TREND[w.trend].label}
+                      </td>
+                      <td>
+                        {w.lastError ? (
+                          <>
+                            <button className="link error-text" onClick={() => onOpenRun(w.workflowId, w.lastError?.executionId ?? null)} title={w.lastError.message} data-testid="wm-last-error">
+                              {w.lastError.node ? `${w.lastError.node}: ` : ""}
+                              {w.lastError.message.length > 60 ? `${w.lastError.message.slice(0, 60)}…` : w.lastError.message}
+                            </button>
+                            <div className="muted small">
+                              {relativeTime(w.lastError.at)} ·{" "}
+                              <button className="link" onClick={() => onOpenRun(w.workflowId, null)} data-testid="wm-failed-runs">
+                                {w.failed} failed {w.failed === 1 ? "run" : "runs"}
+                              </button>
+                            </div>
+                          </>
+                        ) : (
+                          <span className="muted">none</span>
+                        )}
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
+          </section>
+
+          <div className="panels">
+            <section className="settings-section" data-testid="errors-by-class">
+              <h3>Errors by class</h3>
+              {data.errors.length === 0 ? (
+                <div className="muted">No errors in this range.</div>
+              ) : (
+                data.errors.map((e) => {
+                  const max = Math.max(...data.errors.map((x) => x.count));
+                  return (
+                    <div key={e.class} className="bar-row">
+                      <span className="name">{e.class.replace("_", " ")}</span>
+                      <span className="bar" style={{ width: `${(100 * e.count) / max}%` }} />
+                      <span className="count">{e.count}</span>
+                    </div>
+                  );
+                })
+              )}
+            </section>
+            <section className="settings-section" data-testid="queue-panel">
+              <h3>Jobs</h3>
+              <table className="plain compact">
+                <tbody>
+                  <tr>
+                    <td>Waiting</td>
+                    <td data-testid="queue-waiting">{data.queue.waiting}</td>
+                  </tr>
+                  <tr>
+                    <td>Running</td>
+                    <td data-testid="queue-active">{data.queue.active}</td>
+                  </tr>
+                  <tr>
+                    <td>Completed</td>
+                    <td data-testid="queue-completed">{data.queue.completed}</td>
+                  </tr>
+                  <tr>
+                    <td>Failed</td>
+                    <td data-testid="queue-failed">{data.queue.failed}</td>
+                  </tr>
+                </tbody>
+              </table>
+              <div className="muted small">{data.queue.limit > 0 ? `At most ${data.queue.limit} at once (Settings)` : "No concurrency limit (Settings)"} · since the app started</div>
+            </section>
+            <section className="settings-section" data-testid="connection-health">
+              <h3>Connections</h3>
+              {data.connections.length === 0 && <div className="muted">No accounts.</div>}
+              {data.connections.map((c) => (
+                <div key={c.id} className="health-row" title={c.lastTest?.message ?? ""}>
+                  <span className={`status-dot ${c.health === "ok" ? "success" : c.health === "untested" ? "" : "error"}`} />
+                  <span>{c.label}</span>
+                  <span className="muted small">
+                    {c.connectionType} · {c.health === "needsReconnect" ? "needs reconnect" : c.health === "notConnected" ? "not signed in" : c.health}
+                    {c.lastTest && ` · tested ${relativeTime(c.lastTest.at)}`}
+                  </span>
+                </div>
+              ))}
+            </section>
+            <section className="settings-section" data-testid="listener-health">
+              <h3>Webhook listener</h3>
+              <div className="health-row">
+                <span className={`status-dot ${data.listener.listener.running ? "success" : data.listener.listener.error ? "error" : ""}`} />
+                <span>{data.listener.listener.running ? `listening on ${data.listener.listener.address}` : data.listener.listener.error ?? "not running"}</span>
+              </div>
+              <div className="muted small">
+                {data.listener.listener.activeWorkflows} active workflows ·{" "}
+                {data.listener.deliveries.length === 0
+                  ? "no requests since start"
+                  : data.listener.deliveries.map(([status, n]) => `${n}× ${status}`).join(", ")}
+              </div>
+              {data.listener.problems.map((p) => (
+                <div key={p} className="warning-text small">
+                  {p}
+                </div>
+              ))}
+            </section>
+          </div>
+        </>
+      )}
+    </div>
+  );
+}
