@@ -28,6 +28,13 @@ impl<R: Runtime> Host for TauriHost<R> {
         self.0.opener().open_url(url, None::<&str>).map_err(|e| e.to_string())
     }
 
+    /// Alerts, as desktop notifications (tauri-plugin-notification).
+    fn notify(&self, title: &str, body: &str) -> Result<String, String> {
+        use tauri_plugin_notification::NotificationExt;
+        self.0.notification().builder().title(title).body(body).show().map_err(|e| e.to_string())?;
+        Ok("notification shown".into())
+    }
+
     fn set_start_at_login(&self, on: bool) -> Result<(), String> {
         use tauri_plugin_autostart::ManagerExt;
         let launcher = self.0.autolaunch();
@@ -113,6 +120,7 @@ pub fn configure<R: Runtime>(
         // on the same database.
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| show_window(app)))
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .plugin(tauri_plugin_autostart::init(
@@ -226,12 +234,9 @@ fn data_dir_argument(args: impl Iterator<Item = String>) -> Option<PathBuf> {
 /// Starts the desktop app. `--data-dir DIR` chooses the data folder (as does
 /// `SWITCHYARD_DATA_DIR`).
 pub fn run() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SWITCHYARD_LOG").unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
-    configure(tauri::Builder::default(), data_dir_argument(std::env::args()), true)
+    let data_dir = data_dir_argument(std::env::args());
+    let _log_guard = switchyard_api::logging::init(&switchyard_store::paths::data_dir(data_dir.clone()), "warn");
+    configure(tauri::Builder::default(), data_dir, true)
         .build(tauri::generate_context!("../tauri.conf.json"))
         .expect("error while building Switchyard")
         .run(on_run_event);

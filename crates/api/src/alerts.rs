@@ -237,6 +237,18 @@ impl Api {
             };
             // Run-workflow actions go on firing and escalating; notifications and webhooks
             // also say when it is over.
+            tracing::info!(
+                rule = %rule.name,
+                severity = alert.severity.as_str(),
+                state = ?alert.state,
+                value = alert.last_value,
+                "alert {}",
+                match transition {
+                    Transition::Fired { .. } => "fired",
+                    Transition::Escalated { .. } => "escalated",
+                    Transition::Resolved { .. } => "resolved",
+                }
+            );
             let results = self.act(&rule, &alert, false).await;
             alert.actions.extend(results);
             self.store_alert(&alert).await?;

@@ -8,6 +8,7 @@ pub mod docs;
 mod error;
 mod executions;
 pub mod files;
+pub mod logging;
 mod manifest;
 mod metrics;
 mod preview;

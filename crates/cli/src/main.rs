@@ -3,6 +3,7 @@
 //! Exit codes: 0 success, 1 a run or an operation failed, 2 bad input (usage, an invalid
 //! workflow file, malformed --input, an unknown id). Nothing is written on bad input.
 
+mod alerts;
 mod credentials;
 mod progress;
 mod serve;
@@ -140,6 +141,11 @@ enum Command {
         #[arg(long)]
         port: Option<u16>,
     },
+    /// Alert rules and alerts (checked by the app or `switchyard serve`).
+    Alerts {
+        #[command(subcommand)]
+        command: alerts::AlertsCommand,
+    },
     /// The webhook delivery log, newest first.
     Deliveries {
         #[arg(long, value_name = "ID")]
@@ -191,13 +197,17 @@ impl From<ApiError> for Failure {
 pub(crate) type Outcome = Result<(), Failure>;
 
 fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SWITCHYARD_LOG").unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    // Commands that run workflows also log to the data folder's rotating log file.
+    let _log_guard = match &cli.command {
+        Command::Run { .. } | Command::Serve { .. } => {
+            switchyard_api::logging::init(&switchyard_store::paths::data_dir(cli.data_dir.clone()), "warn")
+        }
+        _ => {
+            switchyard_api::logging::init_stderr("warn");
+            None
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -233,6 +243,7 @@ async fn execute(cli: Cli) -> Outcome {
         Command::Deactivate { id } => serve::activate(data_dir, id, false).await,
         Command::Triggers { json } => serve::triggers(data_dir, json).await,
         Command::Metrics { enable, port } => serve::metrics(data_dir, enable, port).await,
+        Command::Alerts { command } => alerts::alerts(data_dir, command).await,
         Command::Deliveries { workflow, limit, json } => serve::deliveries(data_dir, workflow, limit, json).await,
         Command::Import { file } => {
             let (text, _) = read_file(&file)?;

@@ -31,8 +31,9 @@ async fn shutdown_signal() {
 }
 
 pub(crate) async fn serve(data_dir: Option<PathBuf>, port: Option<u16>, bind: Option<String>, grace: u64) -> Outcome {
-    let api = open_api(data_dir, Arc::new(SilentHost))?;
-    let _refresher = api.start_background();
+    // Alert notifications go to the log: there is no desktop to show them on.
+    let api = open_api(data_dir, Arc::new(crate::alerts::LogHost))?;
+    let _background = api.start_background();
     let status = api.start_triggers_on(bind, port).await?;
     if let Some(error) = &status.error {
         return Err(Failure::failed(format!("switchyard serve: {error}")));

@@ -132,7 +132,30 @@ impl Engine {
 
     /// Runs a prepared workflow to the end (or until cancelled or timed out).
     pub async fn run(&self, prepared: Arc<Prepared>, request: RunRequest) -> RunOutcome {
-        Run::new(self.services.clone(), prepared, request).execute().await
+        use tracing::Instrument as _;
+        let span = tracing::info_span!(
+            "run",
+            workflow = %prepared.workflow.name,
+            workflow_id = %prepared.workflow.id,
+            execution = %request.execution_id,
+            mode = request.mode.unwrap_or(RunMode::Manual).as_str(),
+        );
+        let outcome = Run::new(self.services.clone(), prepared, request).execute().instrument(span.clone()).await;
+        span.in_scope(|| match &outcome.error {
+            // Codes and names only: a node's message can quote a URL or a value.
+            Some(e) => tracing::warn!(
+                status = outcome.status.as_str(),
+                duration_ms = outcome.duration_ms,
+                node = e.node_name.as_deref().unwrap_or(""),
+                code = ?e.code,
+                class = ?e.class,
+                "run finished"
+            ),
+            None => {
+                tracing::debug!(status = outcome.status.as_str(), duration_ms = outcome.duration_ms, "run finished")
+            }
+        });
+        outcome
     }
 }
 
@@ -1207,7 +1230,8 @@ impl Run {
                 // whole, with their inputs kept for the next try.
                 let whole_node_retry = node.settings.retry.enabled() && !entry.descriptor.per_item_calls;
                 let emitter = self.emitter.clone();
-                let handle = tasks.spawn(async move {
+                let span = tracing::info_span!("node", node = %node.name, node_type = %node.node_type, items_in);
+                let handle = tasks.spawn(tracing::Instrument::instrument(async move {
                     let clock_start = tokio::time::Instant::now();
                     let result = if whole_node_retry {
                         let observe = |next: u32, delay: Duration, error: &NodeError| {
@@ -1244,16 +1268,13 @@ impl Run {
                         );
                         entry.execute(&mut ctx).await
                     };
-                    Finished {
-                        index,
-                        preset: None,
-                        result,
-                        fallback_input,
-                        started_at,
-                        elapsed: clock_start.elapsed(),
-                        items_in,
+                    let elapsed = clock_start.elapsed();
+                    match &result {
+                        Ok(_) => tracing::debug!(duration_ms = millis(elapsed), "node finished"),
+                        Err(e) => tracing::info!(duration_ms = millis(elapsed), code = ?e.code, class = ?e.class, "node failed"),
                     }
-                });
+                    Finished { index, preset: None, result, fallback_input, started_at, elapsed, items_in }
+                }, span));
                 self.task_nodes.insert(handle.id(), index);
                 self.running.insert(index, handle);
                 None

@@ -182,6 +182,23 @@ fn http_runs_against_a_local_server_and_failures_exit_1() {
     let list = stdout_json(&cli(data.path()).args(["executions", "--json"]).output().unwrap());
     assert_eq!(list[0]["status"], "error");
     assert_eq!(list[0]["error"]["nodeName"], "Fetch users");
+
+    // The failure is in the data folder's log file, by name and code, with no URL, input or
+    // secret in it.
+    let input = json!({"baseUrl": server.url("/status/503?x="), "apiKey": "sk-live-NOT-IN-LOGS"}).to_string();
+    let output =
+        cli(data.path()).args(["run", "assets/examples/fetch-users.json", "--input", &input]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let logs: Vec<_> = std::fs::read_dir(data.path().join("logs")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    let name = logs[0].file_name().unwrap().to_string_lossy().to_string();
+    assert!(name.starts_with("switchyard.") && name.ends_with(".log"), "{name}");
+    let log = std::fs::read_to_string(&logs[0]).unwrap();
+    assert!(log.contains("run finished") && log.contains("workflow=Fetch users"), "{log}");
+    assert!(log.contains("node=\"Fetch users\"") && log.contains("code=HttpStatus"), "{log}");
+    for secret in ["sk-live-NOT-IN-LOGS", "/status/", "baseUrl"] {
+        assert!(!log.contains(secret), "{secret} is in the log:\n{log}");
+    }
 }
 
 #[test]
@@ -430,4 +447,45 @@ fn serve_answers_webhooks_and_stops_cleanly_on_sigterm() {
     assert_eq!(deliveries[0]["executionId"], list[0]["id"]);
     cli(data.path()).args(["triggers"]).assert().success().stdout(predicate::str::contains("/webhook/slow-hook/slow"));
     assert!(std::net::TcpStream::connect(&addr).is_err(), "the listener is closed");
+}
+
+#[test]
+fn alert_rules_from_the_command_line() {
+    let data = tempfile::tempdir().unwrap();
+    // The predefined rules are there, switched off.
+    let rules = stdout_json(&cli(data.path()).args(["alerts", "list", "--json"]).output().unwrap());
+    let presets = rules.as_array().unwrap().len();
+    assert!(presets >= 5 && rules.as_array().unwrap().iter().all(|r| r["enabled"] == false), "{rules}");
+
+    let output = cli(data.path())
+        .args(["alerts", "add", "Too many runs", "runs", ">=", "100", "--window", "10", "--severity", "error"])
+        .args(["--escalate", "15", "--notify"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let said = String::from_utf8(output.stdout).unwrap();
+    assert!(said.starts_with("Added \"Too many runs\" (runs >= 100 over 10 min) as "), "{said}");
+    let id = said.trim().rsplit(' ').next().unwrap().to_string();
+
+    let table = String::from_utf8(cli(data.path()).args(["alerts", "list"]).output().unwrap().stdout).unwrap();
+    assert!(table.lines().any(|l| l.contains(&id) && l.contains(" on ") && l.contains("error")), "{table}");
+    cli(data.path()).args(["alerts", "disable", &id]).assert().success().stdout("\"Too many runs\" is off\n");
+    let test = cli(data.path()).args(["alerts", "test", &id]).output().unwrap();
+    assert!(test.status.success());
+    assert_eq!(String::from_utf8(test.stdout).unwrap(), "✓ notify: written to the log (no desktop here)\n");
+
+    // Mistakes are named.
+    cli(data.path())
+        .args(["alerts", "add", "x", "latency", ">", "1"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("the metric must be one of errorRate, failedRuns"));
+    cli(data.path())
+        .args(["alerts", "add", "x", "runs", ">", "1", "--window", "0"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("windowMinutes: must be from 1 to 60, found 0"));
+    cli(data.path()).args(["alerts", "remove", &id]).assert().success().stdout("Deleted \"Too many runs\"\n");
+    cli(data.path()).args(["alerts", "remove", &id]).assert().code(1);
+    cli(data.path()).args(["alerts", "history"]).assert().success().stderr("No alerts.\n");
 }
