@@ -65,6 +65,7 @@ class App:
     def __init__(self, app_path, out_dir, data_dir):
         self.out_dir = out_dir
         self.data_dir = data_dir
+        self.webhook_port = None
         options = ArgOptions()
         options.set_capability("browserName", "wry")
         options.set_capability("tauri:options", {"application": app_path, "args": ["--data-dir", data_dir]})
@@ -610,6 +611,7 @@ def webhooks(app):
     """A Webhook workflow: a test event from the editor, then active on its own port with
     deliveries and a sample payload on the Webhooks page."""
     port = free_port()
+    app.webhook_port = port
     app.type_into(app.find("#set-port"), str(port))
     app.by_test_id("settings-save").click()
     app.toast_contains("Settings saved")
@@ -659,6 +661,51 @@ def webhooks(app):
     app.wait(lambda: len(app.find_all('[data-testid="delivery-row"]')) >= 3, "three deliveries (test, request, sample)")
 
 
+SLOW_HOOK = {
+    "switchyard": 1,
+    "id": "e2e-slow-hook",
+    "name": "Slow hook",
+    "nodes": [
+        {"id": "hook", "name": "Hook", "type": "trigger.webhook", "position": [0, 0], "parameters": {"path": "slow", "responseMode": "immediately"}},
+        {"id": "wait", "name": "Wait", "type": "flow.wait", "position": [260, 0], "parameters": {"amount": 4, "unit": "seconds"}},
+    ],
+    "connections": [{"from": {"node": "hook"}, "to": {"node": "wait"}}],
+}
+
+
+def api_call(app, command, payload):
+    """Calls the app's API from the page, as the UI does."""
+    return app.driver.execute_script(
+        "return window.__TAURI_INTERNALS__.invoke('api', {command: arguments[0], payload: arguments[1]});", command, payload
+    )
+
+
+def dashboard(app):
+    """The dashboard shows a run while it goes (screenshot), then the finished numbers per
+    workflow, live and from the stored rollups."""
+    api_call(app, "workflow_import", {"text": json.dumps(SLOW_HOOK)})
+    api_call(app, "workflow_activate", {"id": "e2e-slow-hook", "active": True})
+    app.by_test_id("nav-dashboard").click()
+    app.wait(lambda: any("Order hook" in app.text(r) for r in app.find_all('[data-testid="workflow-metrics-row"]')), "the webhook runs of the last scenario")
+    status, body = post_json(f"http://127.0.0.1:{app.webhook_port}/webhook/e2e-slow-hook/slow", {"n": 1})
+    if status != 202:
+        raise Failure(f"the slow hook answered {status} {body}")
+    app.wait(lambda: app.text(app.by_test_id("stat-active")).startswith("1"), "the dashboard to show the run in progress")
+    app.wait(lambda: app.text(app.by_test_id("queue-active")) == "1", "the jobs panel to show it running")
+    app.screenshot("16-dashboard-live")
+    row = lambda name: next((r for r in app.find_all('[data-testid="workflow-metrics-row"]') if name in app.text(r)), None)  # noqa: E731
+    app.wait(lambda: row("Slow hook") is not None and "100 %" in app.text(row("Slow hook")), "the finished run in the table", timeout=20)
+    order = app.text(row("Order hook"))
+    if "100 %" not in order:
+        raise Failure(f"the Order hook row reads {order!r}")
+    app.wait(lambda: app.text(app.by_test_id("stat-active")).startswith("0"), "no run in progress")
+    # The hour view reads the rollups in SQLite.
+    app.by_test_id("range-1h").click()
+    app.wait(lambda: "Per 1 min" in app.text(app.by_test_id("dashboard-updated")), "the hour view")
+    app.wait(lambda: row("Slow hook") is not None and "100 %" in app.text(row("Slow hook")), "the finished run in the hour view")
+    app.screenshot("16-dashboard-hour")
+
+
 SCENARIOS = [
     ("01-create-by-dragging", create_by_dragging),
     ("02-set-parameters", set_parameters),
@@ -675,6 +722,7 @@ SCENARIOS = [
     ("13-retry-settings", retry_settings),
     ("14-settings-page", settings_page),
     ("15-webhooks", webhooks),
+    ("16-dashboard", dashboard),
 ]
 
 

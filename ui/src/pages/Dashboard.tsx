@@ -64,10 +64,12 @@ interface ChartProps {
   stepMs: number;
   series: { label: string; color: string; value: (p: MetricsPoint) => number | null; unit: (v: number) => string }[];
   testId: string;
+  /** A fixed y range (a percentage chart). */
+  yRange?: [number, number];
 }
 
 /** One uPlot chart; rebuilt when its series change, fed new data in place otherwise. */
-function Chart({ title, points, stepMs, series, testId }: ChartProps) {
+function Chart({ title, points, stepMs, series, testId, yRange }: ChartProps) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const labels = series.map((s) => s.label).join("|");
@@ -83,7 +85,7 @@ function Chart({ title, points, stepMs, series, testId }: ChartProps) {
           height: 170,
           legend: { show: true },
           cursor: { drag: { x: false, y: false } },
-          scales: { x: { time: true } },
+          scales: { x: { time: true }, y: yRange ? { range: yRange } : {} },
           axes: [
             { stroke: cssVar("--muted", "#667085"), grid: { stroke: cssVar("--border", "#d9dde3"), width: 1 } },
             {
@@ -255,7 +257,7 @@ export function Dashboard({ onOpen, onOpenRun, onAlerts }: Props) {
             {data.process && <Stat label="memory" value={bytes(data.process.memoryBytes)} testId="stat-memory" />}
             {data.process && <Stat label="CPU" value={`${data.process.cpuPercent.toFixed(0)} %`} testId="stat-cpu" />}
           </div>
-          <div className="charts">
+          <div className="charts" key={data.range}>
             <Chart
               title={`Runs per ${stepLabel}`}
               points={data.points}
@@ -271,6 +273,7 @@ export function Dashboard({ onOpen, onOpenRun, onAlerts }: Props) {
               points={data.points}
               stepMs={data.stepMs}
               testId="chart-success"
+              yRange={[0, 100]}
               series={[
                 {
                   label: "success",

@@ -174,3 +174,11 @@ describe("the Alerts page", () => {
     await waitFor(() => expect(calls.some(([c]) => c === "alert_ack")).toBe(true));
   });
 });
+
+describe("the locale guard", () => {
+  it("turns the POSIX locale WebKitGTK reports into a tag Intl accepts", async () => {
+    const { usableLanguage } = await import("../locale");
+    expect(usableLanguage("C")).toBe("en-US");
+    expect(usableLanguage("en-GB")).toBeNull();
+  });
+});
