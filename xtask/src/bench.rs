@@ -35,11 +35,19 @@ pub fn run(args: &[String]) -> Result {
                 "bench-webhook",
                 "webhook → set → respond under wrk at 1, 10 and 50 connections, next to a bare axum echo",
             )?,
-            "metrics" => example(
-                "switchyard-metrics",
-                "bench-metrics",
-                "recording cost per node run, aggregation rate, 30-day rollup query",
-            )?,
+            "metrics" => {
+                let recording = example(
+                    "switchyard-metrics",
+                    "bench-metrics",
+                    "recording cost per node run, aggregation rate, 30-day rollup ageing",
+                )?;
+                let dashboard = example(
+                    "switchyard-api",
+                    "bench-dashboard",
+                    "dashboard queries over 30 days of rollups in SQLite",
+                )?;
+                format!("{recording}\n{dashboard}")
+            }
             _ => unreachable!(),
         };
         write_section(section, &text)?;

@@ -219,11 +219,7 @@ struct Halves {
 fn add(slot: &mut Option<Bucket>, b: &Bucket) {
     match slot {
         Some(s) => s.merge(b),
-        None => {
-            let mut fresh = Bucket::new(b.start_ms, b.width_ms);
-            fresh.merge(b);
-            *slot = Some(fresh);
-        }
+        None => *slot = Some(b.clone()),
     }
 }
 
@@ -355,7 +351,6 @@ impl Api {
             let i = ((b.start_ms - from) / step) as usize;
             points[i.min(count - 1)].merge(b);
             let h = per_workflow.entry(wf.to_string()).or_default();
-            add(&mut h.all, b);
             add(if b.start_ms < mid { &mut h.first } else { &mut h.second }, b);
         };
         if request.range == MetricsRange::Live {
@@ -371,6 +366,15 @@ impl Api {
             let rows = self.blocking(move |store| Ok(store.metrics().buckets(from, to, false, None)?)).await?;
             for row in &rows {
                 fold(&row.workflow_id, &row.bucket);
+            }
+        }
+        // Each workflow's whole range: its two halves together.
+        for h in per_workflow.values_mut() {
+            if let Some(first) = &h.first {
+                add(&mut h.all, first);
+            }
+            if let Some(second) = &h.second {
+                add(&mut h.all, second);
             }
         }
         let mut total = Bucket::new(from, to - from);

@@ -81,9 +81,9 @@ fn main() {
         text_time.as_secs_f64() * 1e3
     );
     println!(
-        "\nAgeing 30 days at once is the worst case (an import of old data); running, ageing happens every hour \
-         for the 60 minutes that just passed. The HDR histograms span 1 µs to a day at 3 significant digits, so each \
-         merge walks a few thousand counts."
+        "\nAgeing 30 days at once (in memory) is the worst case; running, ageing happens every hour in SQLite for \
+         the minutes that turned a day old. The HDR histograms span 1 ms to a day at 2 significant digits (about \
+         2,700 counts, 21 KiB), so each merge walks a few thousand counts."
     );
     println!("\nTarget < 1 µs per recorded node run: {}.", if per_record_ns < 1000.0 { "met" } else { "not met" });
 }

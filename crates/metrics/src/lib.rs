@@ -141,9 +141,14 @@ impl Bucket {
         let durations: Histogram<u64> = Deserializer::new()
             .deserialize(&mut bytes.as_slice())
             .map_err(|e| MetricsError::Histogram(format!("{e:?}")))?;
-        // Into a histogram of the usual bounds, whatever the stored one had.
-        let mut merged = histogram();
-        merged.add(&durations).map_err(|e| MetricsError::Histogram(format!("{e:?}")))?;
+        // Into a histogram of the usual bounds when the stored one has others.
+        let merged = if durations.low() == 1 && durations.high() == MAX_MILLIS && durations.sigfig() == 2 {
+            durations
+        } else {
+            let mut merged = histogram();
+            merged.add(&durations).map_err(|e| MetricsError::Histogram(format!("{e:?}")))?;
+            merged
+        };
         let bucket = Bucket {
             start_ms: record.start_ms,
             width_ms: record.width_ms,

@@ -136,18 +136,25 @@ impl Metrics {
     /// or their nodes', of one workflow or all, oldest first.
     pub fn buckets(&self, from_ms: i64, to_ms: i64, nodes: bool, workflow_id: Option<&str>) -> Result<Vec<BucketRow>> {
         let conn = self.db.lock();
-        let mut stmt = conn.prepare_cached(
+        // One width at a time, with the node condition as the index wants it.
+        let sql = if nodes {
             "SELECT workflow_id, node, start_ms, record FROM metric_buckets
-             WHERE start_ms >= ?1 AND start_ms < ?2 AND (node = '') = ?3 AND (?4 IS NULL OR workflow_id = ?4)
-             ORDER BY start_ms",
-        )?;
-        let mut rows = stmt.query(params![from_ms, to_ms, !nodes, workflow_id])?;
+             WHERE width_ms = ?1 AND node <> '' AND start_ms >= ?2 AND start_ms < ?3 AND (?4 IS NULL OR workflow_id = ?4)"
+        } else {
+            "SELECT workflow_id, node, start_ms, record FROM metric_buckets
+             WHERE width_ms = ?1 AND node = '' AND start_ms >= ?2 AND start_ms < ?3 AND (?4 IS NULL OR workflow_id = ?4)"
+        };
+        let mut stmt = conn.prepare_cached(sql)?;
         let mut out = Vec::new();
-        while let Some(r) = rows.next()? {
-            let (wf, node, start): (String, String, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
-            let bucket = decode(&wf, &node, start, &r.get::<_, String>(3)?)?;
-            out.push(BucketRow { workflow_id: wf, node, bucket });
+        for width in [HOUR_MS, MINUTE_MS] {
+            let mut rows = stmt.query(params![width, from_ms, to_ms, workflow_id])?;
+            while let Some(r) = rows.next()? {
+                let (wf, node, start): (String, String, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+                let bucket = decode(&wf, &node, start, &r.get::<_, String>(3)?)?;
+                out.push(BucketRow { workflow_id: wf, node, bucket });
+            }
         }
+        out.sort_by_key(|row| row.bucket.start_ms);
         Ok(out)
     }
 

@@ -158,16 +158,27 @@ export function Dashboard({ onOpen, onOpenRun, onAlerts }: Props) {
   const [updated, setUpdated] = useState<Date | null>(null);
   const [tick, setTick] = useState(0);
 
+  // Every second: the live view (cheap, from memory). Longer ranges read the SQLite
+  // rollups, which takes longer over weeks of data: their charts and table refresh every
+  // 10 s, while the gauges (running, waiting, memory, CPU, jobs, listener) stay per second.
   useEffect(() => {
     let cancelled = false;
     let busy = false;
+    let ticks = 0;
+    const long = range === "24h" || range === "7d" || range === "30d";
     const load = async () => {
       if (busy) return;
       busy = true;
       try {
-        const d = await call("metrics_dashboard", { range });
+        const full = !long || ticks % 10 === 0;
+        ticks += 1;
+        const d = await call("metrics_dashboard", { range: full ? range : "live" });
         if (!cancelled) {
-          setData(d);
+          setData((old) =>
+            full || !old
+              ? d
+              : { ...old, queue: d.queue, process: d.process, listener: d.listener, connections: d.connections, alertsFiring: d.alertsFiring },
+          );
           setError(null);
           setUpdated(new Date());
         }

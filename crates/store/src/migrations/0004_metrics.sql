@@ -11,7 +11,8 @@ CREATE TABLE metric_buckets (
     record      TEXT NOT NULL,
     PRIMARY KEY (workflow_id, node, width_ms, start_ms)
 ) WITHOUT ROWID;
-CREATE INDEX metric_buckets_time ON metric_buckets (width_ms, start_ms);
+-- The dashboard reads one width of workflow rows (node '') over a time range.
+CREATE INDEX metric_buckets_time ON metric_buckets (width_ms, node, start_ms);
 
 -- Alert rules (an AlertRule as JSON each).
 CREATE TABLE alert_rules (
