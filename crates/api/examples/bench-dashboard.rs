@@ -20,17 +20,14 @@ const NODES: usize = 5;
 const ROUNDS: usize = 20;
 
 fn bucket(start: i64, width: i64, runs: u64, seed: u64) -> Bucket {
+    // An hour of a run every 10 s is 360 runs: every run is recorded, counts and histogram.
     let mut b = Bucket::new(start, width);
     b.counts.started = runs;
-    for k in 0..runs.min(360) {
-        let outcome = if (seed + k) % 50 == 0 { Outcome::Failure } else { Outcome::Success };
+    for k in 0..runs {
+        let outcome = if (seed + k).is_multiple_of(50) { Outcome::Failure } else { Outcome::Success };
         b.finished(outcome, 5 + (seed * 7 + k * 13) % 4000);
     }
-    if runs > 360 {
-        // An hour of a run every 10 s: 360 samples stand for the shape; counts stay exact.
-        b.counts.started = runs;
-    }
-    if seed % 17 == 0 {
+    if seed.is_multiple_of(17) {
         b.error("transient");
     }
     b
@@ -53,21 +50,19 @@ fn main() {
         for w in 0..WORKFLOWS {
             let wf = format!("wf-{w:02}");
             let mut batch = Vec::new();
-            let mut hour = month_start - month_start.rem_euclid(HOUR_MS);
-            while hour < day_start {
-                batch.push(BucketRow { workflow_id: wf.clone(), node: String::new(), bucket: bucket(hour, HOUR_MS, 360, hour as u64 / 1000 + w as u64) });
-                for n in 0..NODES {
-                    batch.push(BucketRow { workflow_id: wf.clone(), node: format!("Node {n}"), bucket: bucket(hour, HOUR_MS, 360, n as u64) });
+            // Hours for the 29 days before the last one, minutes for the last day.
+            let spans = [(month_start, day_start, HOUR_MS, 360), (day_start, now_ms, MINUTE_MS, 6)];
+            for (from, to, width, runs) in spans {
+                let mut start = from - from.rem_euclid(width);
+                while start < to {
+                    let seed = start as u64 / 1000 + w as u64;
+                    batch.push(BucketRow { workflow_id: wf.clone(), node: String::new(), bucket: bucket(start, width, runs, seed) });
+                    for n in 0..NODES {
+                        let bucket = bucket(start, width, runs, n as u64);
+                        batch.push(BucketRow { workflow_id: wf.clone(), node: format!("Node {n}"), bucket });
+                    }
+                    start += width;
                 }
-                hour += HOUR_MS;
-            }
-            let mut minute = day_start - day_start.rem_euclid(MINUTE_MS);
-            while minute < now_ms {
-                batch.push(BucketRow { workflow_id: wf.clone(), node: String::new(), bucket: bucket(minute, MINUTE_MS, 6, minute as u64 / 1000 + w as u64) });
-                for n in 0..NODES {
-                    batch.push(BucketRow { workflow_id: wf.clone(), node: format!("Node {n}"), bucket: bucket(minute, MINUTE_MS, 6, n as u64) });
-                }
-                minute += MINUTE_MS;
             }
             rows += batch.len();
             store.merge(&batch).expect("store rollups");

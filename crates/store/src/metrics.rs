@@ -36,6 +36,28 @@ fn encode(bucket: &Bucket) -> String {
     serde_json::to_string(&bucket.to_record()).unwrap_or_default()
 }
 
+/// Adds a bucket into its stored row (or stores it as the row).
+fn add_to_row(tx: &rusqlite::Transaction<'_>, workflow_id: &str, node: &str, bucket: &Bucket) -> Result<()> {
+    let mut get = tx.prepare_cached(
+        "SELECT record FROM metric_buckets WHERE workflow_id = ?1 AND node = ?2 AND width_ms = ?3 AND start_ms = ?4",
+    )?;
+    let mut put = tx.prepare_cached(
+        "INSERT OR REPLACE INTO metric_buckets (workflow_id, node, width_ms, start_ms, record) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    let (width, start) = (bucket.width_ms, bucket.start_ms);
+    let stored: Option<String> = get.query_row(params![workflow_id, node, width, start], |r| r.get(0)).optional()?;
+    let merged = match stored {
+        Some(json) => {
+            let mut old = decode(workflow_id, node, start, &json)?;
+            old.merge(bucket);
+            old
+        }
+        None => bucket.clone(),
+    };
+    put.execute(params![workflow_id, node, width, start, encode(&merged)])?;
+    Ok(())
+}
+
 fn floor(ms: i64, width: i64) -> i64 {
     ms.div_euclid(width) * width
 }
@@ -52,28 +74,8 @@ impl Metrics {
         }
         let mut conn = self.db.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        {
-            let mut get = tx.prepare_cached(
-                "SELECT record FROM metric_buckets WHERE workflow_id = ?1 AND node = ?2 AND width_ms = ?3 AND start_ms = ?4",
-            )?;
-            let mut put = tx.prepare_cached(
-                "INSERT OR REPLACE INTO metric_buckets (workflow_id, node, width_ms, start_ms, record) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
-            for row in rows {
-                let b = &row.bucket;
-                let stored: Option<String> = get
-                    .query_row(params![row.workflow_id, row.node, b.width_ms, b.start_ms], |r| r.get(0))
-                    .optional()?;
-                let merged = match stored {
-                    Some(json) => {
-                        let mut old = decode(&row.workflow_id, &row.node, b.start_ms, &json)?;
-                        old.merge(b);
-                        old
-                    }
-                    None => b.clone(),
-                };
-                put.execute(params![row.workflow_id, row.node, b.width_ms, b.start_ms, encode(&merged)])?;
-            }
+        for row in rows {
+            add_to_row(&tx, &row.workflow_id, &row.node, &row.bucket)?;
         }
         tx.commit()?;
         Ok(())
@@ -99,21 +101,8 @@ impl Metrics {
                 aged += 1;
             }
         }
-        {
-            let mut get = tx.prepare_cached(
-                "SELECT record FROM metric_buckets WHERE workflow_id = ?1 AND node = ?2 AND width_ms = ?3 AND start_ms = ?4",
-            )?;
-            let mut put = tx.prepare_cached(
-                "INSERT OR REPLACE INTO metric_buckets (workflow_id, node, width_ms, start_ms, record) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
-            for ((wf, node, hour), mut bucket) in hours {
-                let stored: Option<String> =
-                    get.query_row(params![wf, node, HOUR_MS, hour], |r| r.get(0)).optional()?;
-                if let Some(json) = stored {
-                    bucket.merge(&decode(&wf, &node, hour, &json)?);
-                }
-                put.execute(params![wf, node, HOUR_MS, hour, encode(&bucket)])?;
-            }
+        for ((wf, node, _), bucket) in hours {
+            add_to_row(&tx, &wf, &node, &bucket)?;
         }
         tx.execute(
             "DELETE FROM metric_buckets WHERE width_ms = ?1 AND start_ms < ?2",
