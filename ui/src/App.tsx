@@ -1,6 +1,7 @@
 // The app: the workflows list or the editor, plus global dialogs, toasts and file drops.
 import { useCallback, useEffect, useRef, useState } from "react";
 import { call, errorMessage, inDesktopShell } from "./api/client";
+import { onApiEvent } from "./api/events";
 import { onFileDrop } from "./api/platform";
 import { DialogHost } from "./components/dialogs";
 import { Toasts, toast } from "./components/toasts";
@@ -64,6 +65,19 @@ export function App() {
       .then((r) => setDescriptors(r.nodeTypes))
       .catch((e) => setError(errorMessage(e)));
   }, []);
+
+  // Alerts while the app is open: fired, escalated and resolved ones as toasts (the OS
+  // notification is the rule's action; this is for whoever is looking at the window).
+  useEffect(
+    () =>
+      onApiEvent((e) => {
+        if (e.kind !== "alert") return;
+        const a = e.alert;
+        if (a.state === "resolved") toast(`Resolved: ${a.ruleName}`, "success");
+        else if (!a.ackedAt) toast(`${a.escalatedAt ? `Escalated to ${a.severity}` : a.severity}: ${a.message}`, "error");
+      }),
+    [],
+  );
 
   // Dropping workflow files onto the window imports them and opens the last one.
   useEffect(() => {

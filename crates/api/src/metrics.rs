@@ -256,14 +256,20 @@ impl Api {
         self.inner.metrics.recorder.record(sample);
     }
 
-    /// Writes what the recorder folded since the last flush into the rollups. A failed write
-    /// keeps the buckets for the next try.
+    /// Writes what the recorder folded since the last flush into the rollups (a failed write
+    /// keeps the buckets for the next try), and forgets live minutes older than an hour.
     pub async fn flush_metrics(&self) -> ApiResult<()> {
         let api = self.clone();
+        let now = self.inner.engine.services().clock.now().timestamp_millis();
         tokio::task::spawn_blocking(move || {
             let m = &api.inner.metrics;
             m.recorder.flush();
-            let pending = m.live().drain_pending();
+            let pending = {
+                let mut live = m.live();
+                // Memory holds the last hour only (alert windows, the live view).
+                live.trim(now - LIVE_KEEP_MS);
+                live.drain_pending()
+            };
             if pending.is_empty() {
                 return Ok(());
             }
@@ -285,12 +291,10 @@ impl Api {
         .map_err(|e| ApiError::new(ErrorCode::Internal, format!("writing metrics failed: {e}")))?
     }
 
-    /// Ages minute buckets older than a day into hours, drops hours past the retention, and
-    /// trims the live state to the last hour.
+    /// Ages minute buckets older than a day into hours and drops hours past the retention.
     pub(crate) async fn maintain_metrics(&self) -> ApiResult<()> {
         let now = self.inner.engine.services().clock.now().timestamp_millis();
         let retention = i64::from(self.stored_settings().metrics_retention_days.max(1)) * 24 * HOUR_MS;
-        self.inner.metrics.live().trim(now - LIVE_KEEP_MS);
         self.blocking(move |store| {
             let metrics = store.metrics();
             metrics.age(now - KEEP_MINUTES_MS)?;
