@@ -703,6 +703,9 @@ def dashboard(app):
     app.by_test_id("range-1h").click()
     app.wait(lambda: "Per 1 min" in app.text(app.by_test_id("dashboard-updated")), "the hour view")
     app.wait(lambda: row("Slow hook") is not None and "100 %" in app.text(row("Slow hook")), "the finished run in the hour view")
+    # Node by node: the Wait node took the time.
+    row("Slow hook").find_element(By.CSS_SELECTOR, '[data-testid="wm-expand"]').click()
+    app.wait(lambda: any("Wait" in app.text(r) for r in app.find_all('[data-testid="node-metrics-row"]')), "the Slow hook's nodes")
     app.screenshot("16-dashboard-hour")
 
 

@@ -162,6 +162,8 @@ manifest! {
     /// The dashboard for a time range: charts, the workflow table, errors by class, the
     /// queue, the process, connection and listener health, firing alerts.
     metrics_dashboard(DashboardRequest) -> Dashboard;
+    /// One workflow's nodes over a range: runs, failures, percentiles, items, retries, errors.
+    metrics_nodes(NodeMetricsRequest) -> NodeMetricsResponse;
     alert_rules(Empty) -> AlertRulesResponse;
     /// Adds or replaces an alert rule (an empty id gets a new one).
     alert_rule_save(AlertRule) -> AlertRule;

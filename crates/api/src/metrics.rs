@@ -7,7 +7,8 @@ use crate::Api;
 use crate::error::{ApiError, ApiResult};
 use crate::types::{
     ConnectionHealth, Dashboard, DashboardRequest, Empty, ErrorClassCount, LastError, ListenerHealth, MetricsPoint,
-    MetricsRange, MetricsTextResponse, ProcessStatus, QueueStatus, Trend, WorkflowMetrics,
+    MetricsRange, MetricsTextResponse, NodeMetrics, NodeMetricsRequest, NodeMetricsResponse, ProcessStatus,
+    QueueStatus, Trend, WorkflowMetrics,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -93,6 +94,8 @@ pub(crate) struct MetricsListener {
     pub(crate) name: Arc<str>,
     /// Whether the run waited for a slot.
     pub(crate) queued: bool,
+    /// Items into nodes that started and have not finished (a failure reports none).
+    pub(crate) items_in: Mutex<HashMap<String, u32>>,
 }
 
 impl RunListener for MetricsListener {
@@ -100,6 +103,10 @@ impl RunListener for MetricsListener {
         let at_ms = self.clock.now().timestamp_millis();
         let workflow = self.workflow_id.clone();
         let sample = match &event.kind {
+            RunEventKind::NodeStarted { node_id, items_in, .. } => {
+                self.items_in.lock().unwrap_or_else(|p| p.into_inner()).insert(node_id.clone(), *items_in);
+                return;
+            }
             RunEventKind::RunStarted { .. } => {
                 Sample::RunStarted { workflow, name: self.name.clone(), queued: self.queued, at_ms }
             }
@@ -109,7 +116,8 @@ impl RunListener for MetricsListener {
                 millis: u64::from(*duration_ms),
                 at_ms,
             },
-            RunEventKind::NodeFinished { node_name, status, items_in, outputs, duration_ms, .. } => {
+            RunEventKind::NodeFinished { node_id, node_name, status, items_in, outputs, duration_ms, .. } => {
+                self.items_in.lock().unwrap_or_else(|p| p.into_inner()).remove(node_id);
                 let outcome = match status {
                     NodeRunStatus::Success => Outcome::Success,
                     NodeRunStatus::Error => Outcome::Failure,
@@ -128,15 +136,16 @@ impl RunListener for MetricsListener {
             RunEventKind::NodeRetrying { node_name, .. } => {
                 Sample::Retry { workflow, node: Arc::from(node_name.as_str()), at_ms }
             }
-            RunEventKind::NodeFailed { node_name, error, duration_ms, .. } => {
-                // A failed node run: counted with its duration, and its error by class.
+            RunEventKind::NodeFailed { node_id, node_name, error, duration_ms } => {
+                // A failed node run: counted with its duration and inputs, and its error by class.
                 let node: Arc<str> = Arc::from(node_name.as_str());
+                let items_in = self.items_in.lock().unwrap_or_else(|p| p.into_inner()).remove(node_id).unwrap_or(0);
                 self.recorder.record(Sample::NodeFinished {
                     workflow: workflow.clone(),
                     node: node.clone(),
                     outcome: Outcome::Failure,
                     millis: u64::from(*duration_ms),
-                    items_in: 0,
+                    items_in: u64::from(items_in),
                     items_out: 0,
                     at_ms,
                 });
@@ -504,6 +513,48 @@ impl Api {
             listener: ListenerHealth { listener: self.listener_status(), deliveries, problems },
             alerts_firing,
         })
+    }
+
+    /// One workflow's nodes over a range, from the rollups (the live range reads the last
+    /// 15 minutes of them too, after a flush).
+    pub async fn metrics_nodes(&self, request: NodeMetricsRequest) -> ApiResult<NodeMetricsResponse> {
+        let now = self.inner.engine.services().clock.now().timestamp_millis();
+        let (from, to, _) = steps(request.range, now);
+        self.flush_metrics().await?;
+        let id = request.workflow_id.clone();
+        let rows = self.blocking(move |store| Ok(store.metrics().buckets(from, to, true, Some(&id))?)).await?;
+        let mut nodes: BTreeMap<String, Bucket> = BTreeMap::new();
+        for row in &rows {
+            match nodes.get_mut(&row.node) {
+                Some(b) => b.merge(&row.bucket),
+                None => {
+                    nodes.insert(row.node.clone(), row.bucket.clone());
+                }
+            }
+        }
+        let mut list: Vec<NodeMetrics> = nodes
+            .into_iter()
+            .map(|(node, b)| NodeMetrics {
+                node,
+                runs: b.counts.succeeded + b.counts.failed,
+                failed: b.counts.failed,
+                p50_ms: b.percentile(50.0).map(|v| v as f64),
+                p95_ms: b.percentile(95.0).map(|v| v as f64),
+                p99_ms: b.percentile(99.0).map(|v| v as f64),
+                items_in: b.counts.items_in,
+                items_out: b.counts.items_out,
+                retries: b.counts.retries,
+                errors: b
+                    .counts
+                    .errors
+                    .iter()
+                    .map(|(class, n)| ErrorClassCount { class: class.clone(), count: *n })
+                    .collect(),
+            })
+            .collect();
+        // The slowest first: where the time goes.
+        list.sort_by(|a, b| b.p95_ms.partial_cmp(&a.p95_ms).unwrap_or(std::cmp::Ordering::Equal));
+        Ok(NodeMetricsResponse { nodes: list })
     }
 }
 

@@ -173,6 +173,7 @@ impl Api {
                     workflow_id: Arc::from(prepared.workflow.id.as_str()),
                     name: Arc::from(prepared.workflow.name.as_str()),
                     queued,
+                    items_in: Default::default(),
                 }),
             ],
             cancel,

@@ -729,3 +729,32 @@ pub struct AlertListResponse {
 pub struct AlertTestResponse {
     pub results: Vec<switchyard_model::alerts::ActionResult>,
 }
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeMetricsRequest {
+    pub workflow_id: String,
+    pub range: MetricsRange,
+}
+
+/// A node's numbers over a range.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeMetrics {
+    pub node: String,
+    pub runs: u64,
+    pub failed: u64,
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub items_in: u64,
+    pub items_out: u64,
+    pub retries: u64,
+    pub errors: Vec<ErrorClassCount>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeMetricsResponse {
+    pub nodes: Vec<NodeMetrics>,
+}

@@ -33,6 +33,8 @@ import type { ExpressionPreviewResponse } from "./ExpressionPreviewResponse";
 import type { IdRequest } from "./IdRequest";
 import type { ImportFileRequest } from "./ImportFileRequest";
 import type { MetricsTextResponse } from "./MetricsTextResponse";
+import type { NodeMetricsRequest } from "./NodeMetricsRequest";
+import type { NodeMetricsResponse } from "./NodeMetricsResponse";
 import type { NodeTypesResponse } from "./NodeTypesResponse";
 import type { ResilienceState } from "./ResilienceState";
 import type { RunCancelRequest } from "./RunCancelRequest";
@@ -145,6 +147,8 @@ export type Commands = {
   /** The dashboard for a time range: charts, the workflow table, errors by class, the */
   /** queue, the process, connection and listener health, firing alerts. */
   metrics_dashboard: { request: DashboardRequest; response: Dashboard };
+  /** One workflow's nodes over a range: runs, failures, percentiles, items, retries, errors. */
+  metrics_nodes: { request: NodeMetricsRequest; response: NodeMetricsResponse };
   alert_rules: { request: Empty; response: AlertRulesResponse };
   /** Adds or replaces an alert rule (an empty id gets a new one). */
   alert_rule_save: { request: AlertRule; response: AlertRule };
@@ -205,6 +209,7 @@ export const COMMAND_NAMES: CommandName[] = [
   "schedule_list",
   "metrics_text",
   "metrics_dashboard",
+  "metrics_nodes",
   "alert_rules",
   "alert_rule_save",
   "alert_rule_delete",

@@ -2,7 +2,7 @@
 // (live from memory, or 1h/24h/7d/30d from the SQLite rollups), a per-workflow table with a
 // trend marker and links to the workflow and its failed runs, errors by class, the run queue,
 // the process, connection and listener health, and firing alerts. Refreshed every second.
-import { useEffect, useRef, useState } from "react";
+import { Fragment, useEffect, useRef, useState } from "react";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { call, errorMessage } from "../api/client";
@@ -12,6 +12,7 @@ import type { Alert } from "../gen/Alert";
 import type { Dashboard as Data } from "../gen/Dashboard";
 import type { MetricsPoint } from "../gen/MetricsPoint";
 import type { MetricsRange } from "../gen/MetricsRange";
+import type { NodeMetrics } from "../gen/NodeMetrics";
 import type { Trend } from "../gen/Trend";
 import { relativeTime } from "./WorkflowList";
 
@@ -145,6 +146,54 @@ function Stat({ label, value, testId, tone }: { label: string; value: string; te
   );
 }
 
+/** A workflow's nodes over the range, slowest first (opened from its row). */
+function NodeTable({ workflowId, range }: { workflowId: string; range: MetricsRange }) {
+  const [nodes, setNodes] = useState<NodeMetrics[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    call("metrics_nodes", { workflowId, range })
+      .then((r) => setNodes(r.nodes))
+      .catch((e) => setError(errorMessage(e)));
+  }, [workflowId, range]);
+  if (error) return <div className="error-text">{error}</div>;
+  if (!nodes) return <div className="muted">Loading…</div>;
+  if (nodes.length === 0) return <div className="muted">No node runs stored for this range yet.</div>;
+  return (
+    <table className="plain compact nodes" data-testid="node-metrics">
+      <thead>
+        <tr>
+          <th>Node</th>
+          <th>Runs</th>
+          <th>Failed</th>
+          <th>p50</th>
+          <th>p95</th>
+          <th>p99</th>
+          <th>Items in → out</th>
+          <th>Retries</th>
+          <th>Errors</th>
+        </tr>
+      </thead>
+      <tbody>
+        {nodes.map((n) => (
+          <tr key={n.node} data-testid="node-metrics-row">
+            <td>{n.node}</td>
+            <td>{n.runs}</td>
+            <td className={n.failed > 0 ? "error-text" : ""}>{n.failed}</td>
+            <td>{ms(n.p50Ms)}</td>
+            <td>{ms(n.p95Ms)}</td>
+            <td>{ms(n.p99Ms)}</td>
+            <td>
+              {n.itemsIn} → {n.itemsOut}
+            </td>
+            <td>{n.retries}</td>
+            <td>{n.errors.map((e) => `${e.count} ${e.class.replace("_", " ")}`).join(", ") || "–"}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
 interface Props {
   onOpen: (workflowId: string) => void;
   onOpenRun: (workflowId: string, executionId: string | null) => void;
@@ -157,6 +206,7 @@ export function Dashboard({ onOpen, onOpenRun, onAlerts }: Props) {
   const [error, setError] = useState<string | null>(null);
   const [updated, setUpdated] = useState<Date | null>(null);
   const [tick, setTick] = useState(0);
+  const [expanded, setExpanded] = useState<string | null>(null);
 
   // Every second: the live view (cheap, from memory). Longer ranges read the SQLite
   // rollups, which takes longer over weeks of data: their charts and table refresh every
@@ -326,38 +376,55 @@ export function Dashboard({ onOpen, onOpenRun, onAlerts }: Props) {
                 </thead>
                 <tbody>
                   {data.workflows.map((w) => (
-                    <tr key={w.workflowId} data-testid="workflow-metrics-row">
-                      <td>
-                        <button className="link" onClick={() => onOpen(w.workflowId)}>
-                          {w.name}
-                        </button>
-                      </td>
-                      <td data-testid="wm-runs">{w.started}</td>
-                      <td data-testid="wm-success">{percent(w.successRate)}</td>
-                      <td>{ms(w.p50Ms)}</td>
-                      <td data-testid="wm-p95">{ms(w.p95Ms)}</td>
-                      <td className={`trend ${w.trend}`} title={w.trendReason} data-testid="wm-trend">
-                        {TREND[w.trend].mark} {TREND[w.trend].label}
-                      </td>
-                      <td>
-                        {w.lastError ? (
-                          <>
-                            <button className="link error-text" onClick={() => onOpenRun(w.workflowId, w.lastError?.executionId ?? null)} title={w.lastError.message} data-testid="wm-last-error">
-                              {w.lastError.node ? `${w.lastError.node}: ` : ""}
-                              {w.lastError.message.length > 60 ? `${w.lastError.message.slice(0, 60)}…` : w.lastError.message}
-                            </button>
-                            <div className="muted small">
-                              {relativeTime(w.lastError.at)} ·{" "}
-                              <button className="link" onClick={() => onOpenRun(w.workflowId, null)} data-testid="wm-failed-runs">
-                                {w.failed} failed {w.failed === 1 ? "run" : "runs"}
+                    <Fragment key={w.workflowId}>
+                      <tr data-testid="workflow-metrics-row">
+                        <td>
+                          <button
+                            className="icon expand"
+                            aria-label={`${expanded === w.workflowId ? "Hide" : "Show"} the nodes of ${w.name}`}
+                            onClick={() => setExpanded(expanded === w.workflowId ? null : w.workflowId)}
+                            data-testid="wm-expand"
+                          >
+                            {expanded === w.workflowId ? "▾" : "▸"}
+                          </button>{" "}
+                          <button className="link" onClick={() => onOpen(w.workflowId)}>
+                            {w.name}
+                          </button>
+                        </td>
+                        <td data-testid="wm-runs">{w.started}</td>
+                        <td data-testid="wm-success">{percent(w.successRate)}</td>
+                        <td>{ms(w.p50Ms)}</td>
+                        <td data-testid="wm-p95">{ms(w.p95Ms)}</td>
+                        <td className={`trend ${w.trend}`} title={w.trendReason} data-testid="wm-trend">
+                          {TREND[w.trend].mark} {TREND[w.trend].label}
+                        </td>
+                        <td>
+                          {w.lastError ? (
+                            <>
+                              <button className="link error-text" onClick={() => onOpenRun(w.workflowId, w.lastError?.executionId ?? null)} title={w.lastError.message} data-testid="wm-last-error">
+                                {w.lastError.node ? `${w.lastError.node}: ` : ""}
+                                {w.lastError.message.length > 60 ? `${w.lastError.message.slice(0, 60)}…` : w.lastError.message}
                               </button>
-                            </div>
-                          </>
-                        ) : (
-                          <span className="muted">none</span>
-                        )}
-                      </td>
-                    </tr>
+                              <div className="muted small">
+                                {relativeTime(w.lastError.at)} ·{" "}
+                                <button className="link" onClick={() => onOpenRun(w.workflowId, null)} data-testid="wm-failed-runs">
+                                  {w.failed} failed {w.failed === 1 ? "run" : "runs"}
+                                </button>
+                              </div>
+                            </>
+                          ) : (
+                            <span className="muted">none</span>
+                          )}
+                        </td>
+                      </tr>
+                      {expanded === w.workflowId && (
+                        <tr>
+                          <td colSpan={7}>
+                            <NodeTable workflowId={w.workflowId} range={range} />
+                          </td>
+                        </tr>
+                      )}
+                    </Fragment>
                   ))}
                 </tbody>
               </table>

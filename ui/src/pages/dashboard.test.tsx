@@ -83,6 +83,10 @@ describe("the dashboard", () => {
       calls.push([command, payload]);
       if (command === "metrics_dashboard") return dashboard(runs);
       if (command === "alert_ack") return { ...alert, ackedAt: new Date().toISOString() };
+      if (command === "metrics_nodes")
+        return {
+          nodes: [{ node: "Fetch", runs: 10, failed: 2, p50Ms: 30, p95Ms: 1100, p99Ms: 2400, itemsIn: 10, itemsOut: 80, retries: 1, errors: [{ class: "transient", count: 2 }] }],
+        };
       throw { code: "bad_request", message: `unexpected ${command}` };
     });
     const onOpen = vi.fn();
@@ -110,6 +114,12 @@ describe("the dashboard", () => {
     expect(onOpenRun).toHaveBeenCalledWith("w1", "e9");
     fireEvent.click(screen.getByTestId("wm-failed-runs"));
     expect(onOpenRun).toHaveBeenCalledWith("w1", null);
+
+    fireEvent.click(screen.getByTestId("wm-expand"));
+    const node = await screen.findByTestId("node-metrics-row");
+    expect(node.textContent).toContain("10 → 80");
+    expect(node.textContent).toContain("2 transient");
+    expect(calls.some(([c, p]) => c === "metrics_nodes" && (p as { workflowId: string }).workflowId === "w1")).toBe(true);
 
     fireEvent.click(screen.getByTestId("range-7d"));
     await waitFor(() => expect(calls.some(([c, p]) => c === "metrics_dashboard" && (p as { range: string }).range === "7d")).toBe(true));

@@ -77,6 +77,14 @@ async fn the_dashboard_reads_rollups_that_survive_a_restart_and_ageing() {
     assert_eq!(live["queue"]["failed"], 2);
     assert!(live["process"]["memoryBytes"].as_u64().unwrap() > 0);
 
+    // Node by node, from the rollups: Double failed twice with a class.
+    let nodes = call(&api, "metrics_nodes", json!({"workflowId": "d", "range": "1h"})).await.unwrap()["nodes"].clone();
+    let double = nodes.as_array().unwrap().iter().find(|n| n["node"] == "Double").expect("the Double node");
+    assert_eq!((double["runs"].clone(), double["failed"].clone()), (json!(10), json!(2)), "{nodes}");
+    assert_eq!((double["itemsIn"].clone(), double["itemsOut"].clone()), (json!(10), json!(8)));
+    assert_eq!(double["errors"].as_array().unwrap().iter().map(|e| e["count"].as_u64().unwrap()).sum::<u64>(), 2);
+    assert!(nodes.as_array().unwrap().iter().any(|n| n["node"] == "Start"));
+
     // From SQLite: the same numbers in the hour view, and after a restart.
     let hour = call(&api, "metrics_dashboard", json!({"range": "1h"})).await.unwrap();
     assert_eq!(hour["points"].as_array().unwrap().len(), 60);
