@@ -709,6 +709,48 @@ def dashboard(app):
     app.screenshot("16-dashboard-hour")
 
 
+def select_value(app, element, value):
+    """Sets a React-controlled <select> the way a user's choice does."""
+    app.driver.execute_script(
+        "const s = arguments[0]; const set = Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, 'value').set;"
+        "set.call(s, arguments[1]); s.dispatchEvent(new Event('change', {bubbles: true}));",
+        element,
+        value,
+    )
+
+
+def alerts(app):
+    """An alert rule made in the form fires from the app's own checks, shows in the history
+    with its notification's result, and is acknowledged."""
+    app.by_test_id("nav-alerts").click()
+    app.wait(lambda: len(app.find_all('[data-testid="rule-row"]')) >= 5, "the predefined rules")
+    if any(r.find_element(By.CSS_SELECTOR, '[data-testid="rule-enabled"]').is_selected() for r in app.find_all('[data-testid="rule-row"]')):
+        raise Failure("a predefined rule is switched on")
+    app.by_test_id("rule-new").click()
+    form = app.by_test_id("rule-form")
+    app.type_into(form.find_element(By.CSS_SELECTOR, "#rule-name"), "Slow hook ran")
+    select_value(app, form.find_element(By.CSS_SELECTOR, "#rule-metric"), "runs")
+    select_value(app, form.find_element(By.CSS_SELECTOR, "#rule-workflow"), "e2e-slow-hook")
+    select_value(app, form.find_element(By.CSS_SELECTOR, "#rule-comparison"), "gte")
+    app.type_into(form.find_element(By.CSS_SELECTOR, "#rule-threshold"), "1")
+    app.type_into(form.find_element(By.CSS_SELECTOR, "#rule-window"), "10")
+    app.type_into(form.find_element(By.CSS_SELECTOR, "#rule-min-runs"), "0")
+    select_value(app, form.find_element(By.CSS_SELECTOR, "#rule-severity"), "error")
+    app.screenshot("17-alert-rule")
+    app.by_test_id("rule-save").click()
+    app.toast_contains("Saved “Slow hook ran”")
+    row = lambda: next((r for r in app.find_all('[data-testid="rule-row"]') if "Slow hook ran" in app.text(r)), None)  # noqa: E731
+    app.wait(lambda: row() is not None and "Runs ≥ 1 over 10 min" in app.text(row()), "the new rule in the list")
+    # The app checks its rules every 15 s: the Slow hook's run of the last scenario counts.
+    app.wait(lambda: any("Slow hook ran" in app.text(r) for r in app.find_all('[data-testid="alert-row"]')), "the alert to fire", timeout=40)
+    alert = app.find('[data-testid="alert-row"]')
+    if "firing" not in app.text(alert.find_element(By.CSS_SELECTOR, '[data-testid="alert-state"]')) or "notify:" not in app.text(alert):
+        raise Failure(f"the alert reads {app.text(alert)!r}")
+    app.screenshot("17-alert-fired")
+    alert.find_element(By.CSS_SELECTOR, '[data-testid="alert-ack"]').click()
+    app.wait(lambda: "acknowledged" in app.text(app.find('[data-testid="alert-state"]')), "the acknowledgement")
+
+
 SCENARIOS = [
     ("01-create-by-dragging", create_by_dragging),
     ("02-set-parameters", set_parameters),
@@ -726,6 +768,7 @@ SCENARIOS = [
     ("14-settings-page", settings_page),
     ("15-webhooks", webhooks),
     ("16-dashboard", dashboard),
+    ("17-alerts", alerts),
 ]
 
 

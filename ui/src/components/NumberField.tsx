@@ -27,7 +27,7 @@ export function NumberField({ id, label, value, min, max, whole, hint, onChange 
     const n = Number(t);
     return t.trim() !== "" && Number.isFinite(n) && n >= min && (max === undefined || n <= max) && (!whole || Number.isInteger(n));
   };
-  const problem = valid(text) ? null : max !== undefined ? `From ${min} to ${max}.` : `A whole number, at least ${min}.`;
+  const problem = valid(text) ? null : max !== undefined ? `From ${min} to ${max}.` : `${whole ? "A whole number" : "A number"}, at least ${min}.`;
   return (
     <div className="field">
       <label htmlFor={id}>{label}</label>

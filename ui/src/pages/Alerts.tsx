@@ -4,6 +4,7 @@
 import { useCallback, useEffect, useState } from "react";
 import { call, errorMessage } from "../api/client";
 import { onApiEvent } from "../api/events";
+import { NumberField } from "../components/NumberField";
 import { confirm } from "../components/dialogs";
 import { toast } from "../components/toasts";
 import type { Alert } from "../gen/Alert";
@@ -60,11 +61,6 @@ export function emptyRule(): AlertRule {
     escalateAfterMinutes: 0,
     actions: [{ type: "notify" }],
   };
-}
-
-function numberField(value: string, fallback: number): number {
-  const n = Number(value);
-  return Number.isFinite(n) ? n : fallback;
 }
 
 /** The form for one rule. */
@@ -131,18 +127,9 @@ function RuleForm({ rule, workflows, onSave, onCancel }: { rule: AlertRule; work
             ))}
           </select>
         </label>
-        <label>
-          Threshold
-          <input id="rule-threshold" type="number" step="any" value={draft.threshold} onChange={(e) => set("threshold", numberField(e.target.value, draft.threshold))} />
-        </label>
-        <label>
-          Over (minutes)
-          <input id="rule-window" type="number" min={1} max={60} value={draft.windowMinutes} disabled={gauge} onChange={(e) => set("windowMinutes", numberField(e.target.value, 5))} />
-        </label>
-        <label>
-          At least runs
-          <input id="rule-min-runs" type="number" min={0} value={draft.minRuns} onChange={(e) => set("minRuns", numberField(e.target.value, 0))} />
-        </label>
+        <NumberField id="rule-threshold" label="Threshold" value={draft.threshold} min={0} onChange={(n) => set("threshold", n)} />
+        {!gauge && <NumberField whole id="rule-window" label="Over (minutes)" value={draft.windowMinutes} min={1} max={60} onChange={(n) => set("windowMinutes", n)} />}
+        <NumberField whole id="rule-min-runs" label="At least runs" value={draft.minRuns} min={0} onChange={(n) => set("minRuns", n)} />
       </div>
       <div className="row">
         <label>
@@ -153,14 +140,8 @@ function RuleForm({ rule, workflows, onSave, onCancel }: { rule: AlertRule; work
             ))}
           </select>
         </label>
-        <label>
-          Escalate after (min, 0: never)
-          <input id="rule-escalate" type="number" min={0} value={draft.escalateAfterMinutes} onChange={(e) => set("escalateAfterMinutes", numberField(e.target.value, 0))} />
-        </label>
-        <label>
-          Cooldown (min)
-          <input id="rule-cooldown" type="number" min={0} value={draft.cooldownMinutes} onChange={(e) => set("cooldownMinutes", numberField(e.target.value, 0))} />
-        </label>
+        <NumberField whole id="rule-escalate" label="Escalate after (min, 0: never)" value={draft.escalateAfterMinutes} min={0} onChange={(n) => set("escalateAfterMinutes", n)} />
+        <NumberField whole id="rule-cooldown" label="Cooldown (min)" value={draft.cooldownMinutes} min={0} onChange={(n) => set("cooldownMinutes", n)} />
       </div>
       <fieldset>
         <legend>When it fires</legend>
