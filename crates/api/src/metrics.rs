@@ -133,6 +133,12 @@ impl RunListener for MetricsListener {
                     at_ms,
                 }
             }
+            RunEventKind::NodeThrottled { node_name, waited_ms, .. } => {
+                Sample::RateWait { workflow, node: Arc::from(node_name.as_str()), millis: u64::from(*waited_ms), at_ms }
+            }
+            RunEventKind::BreakerChanged { node_name, .. } => {
+                Sample::BreakerChange { workflow, node: Arc::from(node_name.as_str()), at_ms }
+            }
             RunEventKind::NodeRetrying { node_name, .. } => {
                 Sample::Retry { workflow, node: Arc::from(node_name.as_str()), at_ms }
             }
@@ -544,6 +550,9 @@ impl Api {
                 items_in: b.counts.items_in,
                 items_out: b.counts.items_out,
                 retries: b.counts.retries,
+                rate_waits: b.counts.rate_waits,
+                rate_wait_ms: b.counts.rate_wait_ms,
+                breaker_changes: b.counts.breaker_changes,
                 errors: b
                     .counts
                     .errors

@@ -750,6 +750,11 @@ pub struct NodeMetrics {
     pub items_in: u64,
     pub items_out: u64,
     pub retries: u64,
+    /// Calls that waited for a rate limit, and the time they waited in all.
+    pub rate_waits: u64,
+    pub rate_wait_ms: u64,
+    /// Circuit breaker state changes its calls caused.
+    pub breaker_changes: u64,
     pub errors: Vec<ErrorClassCount>,
 }
 

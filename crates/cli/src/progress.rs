@@ -125,6 +125,7 @@ impl Host for Progress {
                 }
                 self.line(&state, format!("  ✗ {node_name}: {} [{}]", error.message, error.code));
             }
+            RunEventKind::NodeThrottled { .. } | RunEventKind::BreakerChanged { .. } => {}
             RunEventKind::RunFinished { .. } => {
                 for (_, bar) in state.nodes.drain() {
                     bar.finish_and_clear();

@@ -213,6 +213,24 @@ impl Emitter {
 }
 
 impl ProgressSink for Emitter {
+    fn throttled(&self, node: &Node, key: &str, waited: Duration) {
+        self.emit(RunEventKind::NodeThrottled {
+            node_id: node.id.clone(),
+            node_name: node.name.clone(),
+            key: key.to_string(),
+            waited_ms: millis(waited),
+        });
+    }
+
+    fn breaker_changed(&self, node: &Node, key: &str, state: switchyard_model::retry::BreakerState) {
+        self.emit(RunEventKind::BreakerChanged {
+            node_id: node.id.clone(),
+            node_name: node.name.clone(),
+            key: key.to_string(),
+            state,
+        });
+    }
+
     fn retrying(&self, node: &Node, item: Option<usize>, attempt: u32, delay: Duration, error: &NodeError) {
         self.emit(RunEventKind::NodeRetrying {
             node_id: node.id.clone(),

@@ -103,6 +103,12 @@ pub trait ProgressSink: Send + Sync {
 
     /// A try failed and another starts after `delay` (`attempt` is the try about to start).
     fn retrying(&self, _node: &Node, _item: Option<usize>, _attempt: u32, _delay: Duration, _error: &NodeError) {}
+
+    /// A call waited `waited` for the rate limit of `key`.
+    fn throttled(&self, _node: &Node, _key: &str, _waited: Duration) {}
+
+    /// A call moved the breaker of `key` to `state`.
+    fn breaker_changed(&self, _node: &Node, _key: &str, _state: switchyard_model::retry::BreakerState) {}
 }
 
 /// Everything a node's execute function gets.
@@ -282,6 +288,20 @@ impl NodeContext {
     /// The sink for progress and retries (the executor's run events).
     pub fn progress_sink(&self) -> Option<Arc<dyn ProgressSink>> {
         self.progress.clone()
+    }
+
+    /// Reports that a call waited for a rate limit (metrics count it per node).
+    pub fn report_throttled(&self, key: &str, waited: Duration) {
+        if let Some(sink) = &self.progress {
+            sink.throttled(&self.node, key, waited);
+        }
+    }
+
+    /// Reports that a call changed a breaker's state.
+    pub fn report_breaker(&self, key: &str, state: switchyard_model::retry::BreakerState) {
+        if let Some(sink) = &self.progress {
+            sink.breaker_changed(&self.node, key, state);
+        }
     }
 
     /// Deals with a failure on one item as `onError` says: `stop` returns the error (the

@@ -268,6 +268,13 @@ pub struct Admission {
     trial: bool,
 }
 
+impl Admission {
+    /// Whether this call is the trial of an open breaker (which it just made half-open).
+    pub fn is_trial(&self) -> bool {
+        self.trial
+    }
+}
+
 impl Resilience {
     pub fn new(breaker: BreakerSettings) -> Resilience {
         let rates = preset_rates().into_iter().map(|(h, r)| (h.to_string(), r)).collect();
@@ -357,11 +364,12 @@ impl Resilience {
         }
     }
 
-    /// Reports how an admitted call went.
-    pub fn record(&self, admission: Admission, outcome: Result<(), ErrorClass>) {
+    /// Reports how an admitted call went; returns the breaker's new state when it changed.
+    pub fn record(&self, admission: Admission, outcome: Result<(), ErrorClass>) -> Option<BreakerState> {
         let threshold = self.breaker_settings().threshold;
         let mut breakers = self.breakers.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(b) = breakers.get_mut(&admission.key) else { return };
+        let b = breakers.get_mut(&admission.key)?;
+        let before = b.state;
         if admission.trial {
             b.trial_in_flight = false;
         }
@@ -379,6 +387,7 @@ impl Resilience {
                 b.set(BreakerState::Closed);
             }
         }
+        (b.state != before).then_some(b.state)
     }
 
     /// Every breaker's state.

@@ -82,6 +82,9 @@ fn openmetrics_text(live: &Live, extra: &Extra) -> String {
     let items = Family::<Labels, Counter>::default();
     let retries = Family::<Labels, Counter>::default();
     let errors = Family::<Labels, Counter>::default();
+    let node_waits = Family::<Labels, Counter>::default();
+    let node_wait_seconds = Family::<Labels, Counter<f64, AtomicU64>>::default();
+    let node_breakers = Family::<Labels, Counter>::default();
     let deliveries = Family::<Labels, Counter>::default();
     let active = Gauge::<i64>::default();
     let waiting = Gauge::<i64>::default();
@@ -127,6 +130,13 @@ fn openmetrics_text(live: &Live, extra: &Extra) -> String {
         for (class, n) in &total.counts.errors {
             errors.get_or_create(&labels(&[base[0], base[1], ("class", class)])).inc_by(*n);
         }
+        if total.counts.rate_waits > 0 {
+            node_waits.get_or_create(&labels(&base)).inc_by(total.counts.rate_waits);
+            node_wait_seconds.get_or_create(&labels(&base)).inc_by(total.counts.rate_wait_ms as f64 / 1000.0);
+        }
+        if total.counts.breaker_changes > 0 {
+            node_breakers.get_or_create(&labels(&base)).inc_by(total.counts.breaker_changes);
+        }
     }
     for (status, n) in &live.deliveries {
         deliveries.get_or_create(&labels(&[("status", &status.to_string())])).inc_by(*n);
@@ -151,6 +161,9 @@ fn openmetrics_text(live: &Live, extra: &Extra) -> String {
     registry.register("node_items", "Items into and out of nodes", items);
     registry.register("node_retries", "Retries of node calls", retries);
     registry.register("node_errors", "Node errors by class", errors);
+    registry.register("node_rate_limit_waits", "Node calls that waited for a rate limit", node_waits);
+    registry.register("node_rate_limit_wait_seconds", "Time node calls waited for rate limits", node_wait_seconds);
+    registry.register("node_breaker_changes", "Circuit breaker state changes caused by node calls", node_breakers);
     registry.register("webhook_deliveries", "Webhook requests answered, by HTTP status", deliveries);
     registry.register("active_runs", "Runs in progress", active);
     registry.register("queued_runs", "Runs waiting for a free slot (the concurrency limit)", waiting);
@@ -207,6 +220,8 @@ mod tests {
             class: Arc::from("rate_limit"),
             at_ms: 0,
         });
+        recorder.record(Sample::RateWait { workflow: wf.clone(), node: node.clone(), millis: 1500, at_ms: 0 });
+        recorder.record(Sample::BreakerChange { workflow: wf.clone(), node: node.clone(), at_ms: 0 });
         recorder.record(Sample::RunStarted { workflow: wf, name, queued: false, at_ms: 0 });
         recorder.record(Sample::Delivery { status: 202, at_ms: 0 });
         recorder.flush();
@@ -242,6 +257,14 @@ mod tests {
         assert!(text.contains("switchyard_breaker_state_changes_total{key=\"api.example.com\"} 3"));
         assert!(text.contains("switchyard_rate_limit_wait_seconds_total{host=\"api.github.com\"} 1.5"));
         assert!(text.contains("switchyard_process_resident_memory_bytes "));
+        assert!(text.contains(
+            "switchyard_node_rate_limit_wait_seconds_total{workflow=\"wf-\\\"quoted\\\"\",node=\"Fetch users\"} 1.5"
+        ));
+        assert!(
+            text.contains(
+                "switchyard_node_breaker_changes_total{workflow=\"wf-\\\"quoted\\\"\",node=\"Fetch users\"} 1"
+            )
+        );
         assert!(text.contains("percentile=\"p99\""));
         assert!(text.contains("# TYPE switchyard_runs_total counter"));
         assert!(!text.contains("# EOF"));

@@ -58,6 +58,14 @@ pub struct Counts {
     pub retries: u64,
     /// Errors by class (`transient`, `rate_limit`, …).
     pub errors: BTreeMap<String, u64>,
+    /// Calls that waited for a rate limit, and how long they waited in all (ms).
+    #[serde(default)]
+    pub rate_waits: u64,
+    #[serde(default)]
+    pub rate_wait_ms: u64,
+    /// Circuit breaker state changes the calls caused.
+    #[serde(default)]
+    pub breaker_changes: u64,
 }
 
 impl Counts {
@@ -68,6 +76,9 @@ impl Counts {
         self.items_in += other.items_in;
         self.items_out += other.items_out;
         self.retries += other.retries;
+        self.rate_waits += other.rate_waits;
+        self.rate_wait_ms += other.rate_wait_ms;
+        self.breaker_changes += other.breaker_changes;
         for (class, n) in &other.errors {
             *self.errors.entry(class.clone()).or_default() += n;
         }

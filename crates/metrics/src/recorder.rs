@@ -47,6 +47,19 @@ pub enum Sample {
         class: Arc<str>,
         at_ms: i64,
     },
+    /// A node's call waited for a rate limit.
+    RateWait {
+        workflow: Arc<str>,
+        node: Arc<str>,
+        millis: u64,
+        at_ms: i64,
+    },
+    /// A node's call changed a circuit breaker's state.
+    BreakerChange {
+        workflow: Arc<str>,
+        node: Arc<str>,
+        at_ms: i64,
+    },
     Delivery {
         status: u16,
         at_ms: i64,
@@ -152,14 +165,7 @@ impl Live {
                     items_out,
                 );
             }
-            Sample::Retry { workflow, node, at_ms } => {
-                self.pending(&workflow, Some(&node), at_ms).counts.retries += 1;
-                self.pending(&workflow, None, at_ms).counts.retries += 1;
-                let (minute, wf_total) = self.workflows.entry(workflow.clone()).or_default().at(at_ms);
-                minute.counts.retries += 1;
-                wf_total.counts.retries += 1;
-                total(self.nodes.entry((workflow, node)).or_default()).counts.retries += 1;
-            }
+            Sample::Retry { workflow, node, at_ms } => self.count(workflow, node, at_ms, |c| c.retries += 1),
             Sample::Error { workflow, node, class, at_ms } => {
                 self.pending(&workflow, Some(&node), at_ms).error(&class);
                 self.pending(&workflow, None, at_ms).error(&class);
@@ -167,6 +173,16 @@ impl Live {
                 minute.error(&class);
                 wf_total.error(&class);
                 total(self.nodes.entry((workflow, node)).or_default()).error(&class);
+            }
+            Sample::RateWait { workflow, node, millis, at_ms } => {
+                let count = |c: &mut crate::Counts| {
+                    c.rate_waits += 1;
+                    c.rate_wait_ms += millis;
+                };
+                self.count(workflow, node, at_ms, count);
+            }
+            Sample::BreakerChange { workflow, node, at_ms } => {
+                self.count(workflow, node, at_ms, |c| c.breaker_changes += 1);
             }
             Sample::Delivery { status, at_ms } => {
                 *self.deliveries.entry(status).or_default() += 1;
@@ -178,6 +194,17 @@ impl Live {
                 }
             }
         }
+    }
+
+    /// Counts something of a node's in every place it shows: the node's and its workflow's
+    /// pending minute, the workflow's live minute and totals, the node's totals.
+    fn count(&mut self, workflow: Arc<str>, node: Arc<str>, at_ms: i64, f: impl Fn(&mut crate::Counts)) {
+        f(&mut self.pending(&workflow, Some(&node), at_ms).counts);
+        f(&mut self.pending(&workflow, None, at_ms).counts);
+        let (minute, wf_total) = self.workflows.entry(workflow.clone()).or_default().at(at_ms);
+        f(&mut minute.counts);
+        f(&mut wf_total.counts);
+        f(&mut total(self.nodes.entry((workflow, node)).or_default()).counts);
     }
 
     /// Takes the buckets changed since the last drain, to add to the rollups.
@@ -335,6 +362,13 @@ mod tests {
             }
             recorder.record(Sample::RunFinished { workflow: wf.clone(), outcome, millis: (i + 1) * 1000, at_ms });
         }
+        recorder.record(Sample::RateWait {
+            workflow: wf.clone(),
+            node: node.clone(),
+            millis: 250,
+            at_ms: 1_800_000_000_000,
+        });
+        recorder.record(Sample::BreakerChange { workflow: wf.clone(), node: node.clone(), at_ms: 1_800_000_000_000 });
         recorder.record(Sample::Delivery { status: 200, at_ms: 1_800_000_000_000 });
         recorder.record(Sample::Delivery { status: 401, at_ms: 1_800_000_000_000 });
         recorder.flush();
@@ -352,6 +386,7 @@ mod tests {
         assert_eq!(live.workflows[&wf].series.minute_count(), 2, "100 s span two minutes");
         let n = live.nodes[&(wf.clone(), node.clone())].as_ref().unwrap();
         assert_eq!((n.counts.items_in, n.counts.items_out, n.counts.errors["transient"]), (100, 200, 10));
+        assert_eq!((n.counts.rate_waits, n.counts.rate_wait_ms, n.counts.breaker_changes), (1, 250, 1));
         assert_eq!(live.deliveries, BTreeMap::from([(200, 1), (401, 1)]));
         // What changed goes to the rollups once: per workflow ("" node) and per node, per minute.
         let pending = live.drain_pending();

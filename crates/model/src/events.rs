@@ -2,6 +2,7 @@
 
 use crate::error::NodeError;
 use crate::execution::{NodeRunStatus, RunStatus};
+use crate::retry::BreakerState;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -51,6 +52,20 @@ pub enum RunEventKind {
         max_tries: u32,
         delay_ms: u32,
         error: NodeError,
+    },
+    /// A node's call waited for a rate limit (`key`: a host, or `connection:TYPE`).
+    NodeThrottled {
+        node_id: String,
+        node_name: String,
+        key: String,
+        waited_ms: u32,
+    },
+    /// A node's call moved a circuit breaker (`key`: a host, or an account) to `state`.
+    BreakerChanged {
+        node_id: String,
+        node_name: String,
+        key: String,
+        state: BreakerState,
     },
     NodeFinished {
         node_id: String,

@@ -141,7 +141,7 @@ impl RetryPolicy {
 // --- Resilience state, as the API shows it -------------------------------------------
 
 /// A breaker's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub enum BreakerState {
     /// Calls pass.

@@ -4,4 +4,12 @@ import type { ErrorClassCount } from "./ErrorClassCount";
 /**
  * A node's numbers over a range.
  */
-export type NodeMetrics = { node: string, runs: number, failed: number, p50Ms: number | null, p95Ms: number | null, p99Ms: number | null, itemsIn: number, itemsOut: number, retries: number, errors: Array<ErrorClassCount>, };
+export type NodeMetrics = { node: string, runs: number, failed: number, p50Ms: number | null, p95Ms: number | null, p99Ms: number | null, itemsIn: number, itemsOut: number, retries: number, 
+/**
+ * Calls that waited for a rate limit, and the time they waited in all.
+ */
+rateWaits: number, rateWaitMs: number, 
+/**
+ * Circuit breaker state changes its calls caused.
+ */
+breakerChanges: number, errors: Array<ErrorClassCount>, };

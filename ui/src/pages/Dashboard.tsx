@@ -170,6 +170,8 @@ function NodeTable({ workflowId, range }: { workflowId: string; range: MetricsRa
           <th>p99</th>
           <th>Items in → out</th>
           <th>Retries</th>
+          <th>Rate-limit waits</th>
+          <th>Breaker changes</th>
           <th>Errors</th>
         </tr>
       </thead>
@@ -186,6 +188,8 @@ function NodeTable({ workflowId, range }: { workflowId: string; range: MetricsRa
               {n.itemsIn} → {n.itemsOut}
             </td>
             <td>{n.retries}</td>
+            <td>{n.rateWaits > 0 ? `${n.rateWaits} (${ms(n.rateWaitMs)})` : "0"}</td>
+            <td>{n.breakerChanges}</td>
             <td>{n.errors.map((e) => `${e.count} ${e.class.replace("_", " ")}`).join(", ") || "–"}</td>
           </tr>
         ))}

@@ -85,7 +85,7 @@ describe("the dashboard", () => {
       if (command === "alert_ack") return { ...alert, ackedAt: new Date().toISOString() };
       if (command === "metrics_nodes")
         return {
-          nodes: [{ node: "Fetch", runs: 10, failed: 2, p50Ms: 30, p95Ms: 1100, p99Ms: 2400, itemsIn: 10, itemsOut: 80, retries: 1, errors: [{ class: "transient", count: 2 }] }],
+          nodes: [{ node: "Fetch", runs: 10, failed: 2, p50Ms: 30, p95Ms: 1100, p99Ms: 2400, itemsIn: 10, itemsOut: 80, retries: 1, rateWaits: 3, rateWaitMs: 1500, breakerChanges: 2, errors: [{ class: "transient", count: 2 }] }],
         };
       throw { code: "bad_request", message: `unexpected ${command}` };
     });
@@ -119,6 +119,7 @@ describe("the dashboard", () => {
     const node = await screen.findByTestId("node-metrics-row");
     expect(node.textContent).toContain("10 → 80");
     expect(node.textContent).toContain("2 transient");
+    expect(node.textContent).toContain("3 (1.5 s)");
     expect(calls.some(([c, p]) => c === "metrics_nodes" && (p as { workflowId: string }).workflowId === "w1")).toBe(true);
 
     fireEvent.click(screen.getByTestId("range-7d"));

@@ -346,3 +346,45 @@ async fn rules_are_checked_presets_are_off_and_webhook_actions_post_slack_and_di
     let rules = call(&api, "alert_rules", json!({})).await.unwrap()["rules"].as_array().unwrap().len();
     assert_eq!(rules, presets.len() - 1);
 }
+
+#[tokio::test]
+async fn rate_limit_waits_and_breaker_changes_count_per_node() {
+    let server = switchyard_testkit::TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let api = open_at(dir.path(), Arc::new(RecordingHost::default()));
+    let mut settings = call(&api, "settings_get", json!({})).await.unwrap();
+    // 20 calls a second with no burst: the second and third items wait about 50 ms each.
+    settings["rateLimits"] = json!([{"host": "127.0.0.1", "perSecond": 20, "burst": 1}]);
+    settings["breakerThreshold"] = json!(1);
+    call(&api, "settings_update", settings).await.unwrap();
+    let wf = |id: &str, url: String| {
+        json!({"switchyard": 1, "id": id, "name": id,
+            "nodes": [{"id": "t", "name": "Start", "type": "trigger.manual"},
+                      {"id": "h", "name": "Call", "type": "http.request", "parameters": {"url": url}}],
+            "connections": [{"from": {"node": "t"}, "to": {"node": "h"}}]})
+    };
+    import(&api, wf("paced", server.url("/ok"))).await;
+    let result =
+        call(&api, "run_wait", json!({"workflowId": "paced", "input": [{"n": 1}, {"n": 2}, {"n": 3}]})).await.unwrap();
+    assert_eq!(result["status"], "success", "{result}");
+    // A 503 with a breaker that opens after one failure.
+    import(&api, wf("down", server.url("/status/503"))).await;
+    let result = call(&api, "run_wait", json!({"workflowId": "down"})).await.unwrap();
+    assert_eq!(result["status"], "error");
+
+    let nodes = |id: &str| {
+        let (api, id) = (api.clone(), id.to_string());
+        async move {
+            let r = call(&api, "metrics_nodes", json!({"workflowId": id, "range": "1h"})).await.unwrap();
+            r["nodes"].as_array().unwrap().iter().find(|n| n["node"] == "Call").unwrap().clone()
+        }
+    };
+    let paced = nodes("paced").await;
+    assert!(paced["rateWaits"].as_u64().unwrap() >= 2, "{paced}");
+    assert!(paced["rateWaitMs"].as_u64().unwrap() >= 50, "{paced}");
+    let down = nodes("down").await;
+    assert_eq!(down["breakerChanges"], 1, "closed → open: {down}");
+    let text = call(&api, "metrics_text", json!({})).await.unwrap()["text"].as_str().unwrap().to_string();
+    assert!(text.contains("switchyard_node_breaker_changes_total{workflow=\"down\",node=\"Call\"} 1"), "{text}");
+    assert!(text.contains("switchyard_node_rate_limit_waits_total{workflow=\"paced\",node=\"Call\"}"), "{text}");
+}

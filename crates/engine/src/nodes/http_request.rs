@@ -12,6 +12,7 @@ use switchyard_model::CredentialRef;
 use switchyard_model::descriptor::{CredentialSlot, NodeDescriptor, NodeGroup, ParamSpec, Port};
 use switchyard_model::error::{ErrorClass, ErrorCode, NodeError};
 use switchyard_model::item::{Item, Paired};
+use switchyard_model::retry::BreakerState;
 use switchyard_model::value::{Object, Value};
 use switchyard_model::workflow::MAX_CONCURRENCY;
 
@@ -360,9 +361,15 @@ pub(crate) async fn guarded_send(
     // The host's rate, then the connection type's (`connection:<type>` in the settings).
     let connection_key = auth.reference.as_ref().map(|r| format!("connection:{}", r.connection));
     let throttled = async {
-        resilience.throttle(&limited_host).await;
+        let waited = resilience.throttle(&limited_host).await;
+        if !waited.is_zero() {
+            ctx.report_throttled(&limited_host, waited);
+        }
         if let Some(key) = &connection_key {
-            resilience.throttle(key).await;
+            let waited = resilience.throttle(key).await;
+            if !waited.is_zero() {
+                ctx.report_throttled(key, waited);
+            }
         }
     };
     tokio::select! {
@@ -370,11 +377,22 @@ pub(crate) async fn guarded_send(
         () = ctx.cancel.cancelled() => return Err(NodeError::new(ErrorCode::Cancelled, "the run was cancelled")),
     }
     let host_admission = resilience.admit(&host).map_err(|e| e.with_item(index))?;
-    let account_admission = match auth.account_key() {
-        Some(key) => match resilience.admit(&key) {
-            Ok(a) => Some(a),
+    if host_admission.is_trial() {
+        ctx.report_breaker(&host, BreakerState::HalfOpen);
+    }
+    let account_key = auth.account_key();
+    let account_admission = match &account_key {
+        Some(key) => match resilience.admit(key) {
+            Ok(a) => {
+                if a.is_trial() {
+                    ctx.report_breaker(key, BreakerState::HalfOpen);
+                }
+                Some(a)
+            }
             Err(e) => {
-                resilience.record(host_admission, Ok(()));
+                if let Some(state) = resilience.record(host_admission, Ok(())) {
+                    ctx.report_breaker(&host, state);
+                }
                 return Err(e.with_item(index));
             }
         },
@@ -388,9 +406,13 @@ pub(crate) async fn guarded_send(
         Ok(_) => Ok(()),
         Err(e) => Err(e.class),
     };
-    resilience.record(host_admission, verdict);
-    if let Some(a) = account_admission {
-        resilience.record(a, verdict);
+    if let Some(state) = resilience.record(host_admission, verdict) {
+        ctx.report_breaker(&host, state);
+    }
+    if let (Some(a), Some(key)) = (account_admission, &account_key)
+        && let Some(state) = resilience.record(a, verdict)
+    {
+        ctx.report_breaker(key, state);
     }
     let (status, response_headers, bytes) = outcome?;
     let rate_limited = status == reqwest::StatusCode::TOO_MANY_REQUESTS;
