@@ -18,33 +18,66 @@ pub fn log_dir(data_dir: &Path) -> PathBuf {
 
 /// Installs the global subscriber. `SWITCHYARD_LOG` (an env-filter such as `debug` or
 /// `switchyard_engine=trace`) sets the level of both; without it the file gets info and up,
-/// stderr `stderr_level` and up.
-/// Keep the returned guard alive: dropping it flushes the file. Without a writable log
-/// folder, logging goes to stderr only (and says why).
-pub fn init(data_dir: &Path, stderr_level: &str) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+/// stderr `stderr_level` and up. The log folder and file are made at the first line logged,
+/// so a command that logs nothing (a run refused for an invalid file) writes nothing. Keep
+/// the returned guard alive: dropping it flushes the file.
+pub fn init(data_dir: &Path, stderr_level: &str) -> tracing_appender::non_blocking::WorkerGuard {
     let stderr_filter = EnvFilter::try_from_env("SWITCHYARD_LOG").unwrap_or_else(|_| EnvFilter::new(stderr_level));
     let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(stderr_filter);
     let file_filter = EnvFilter::try_from_env("SWITCHYARD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let appender = std::fs::create_dir_all(log_dir(data_dir)).map_err(|e| e.to_string()).and_then(|()| {
+    let (writer, guard) = tracing_appender::non_blocking(LazyFile { dir: log_dir(data_dir), state: Lazy::NotYet });
+    let file = tracing_subscriber::fmt::layer().with_ansi(false).with_writer(writer).with_filter(file_filter);
+    let _ = tracing_subscriber::registry().with(stderr).with(file).try_init();
+    guard
+}
+
+enum Lazy {
+    NotYet,
+    Open(tracing_appender::rolling::RollingFileAppender),
+    /// The folder or file could not be made (said once on stderr); lines are dropped.
+    Failed,
+}
+
+/// The daily-rolling log file, opened at the first write.
+struct LazyFile {
+    dir: PathBuf,
+    state: Lazy,
+}
+
+impl LazyFile {
+    fn open(&self) -> Result<tracing_appender::rolling::RollingFileAppender, String> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| e.to_string())?;
         tracing_appender::rolling::Builder::new()
             .rotation(tracing_appender::rolling::Rotation::DAILY)
             .filename_prefix("switchyard")
             .filename_suffix("log")
             .max_log_files(KEEP_LOG_FILES)
-            .build(log_dir(data_dir))
+            .build(&self.dir)
             .map_err(|e| e.to_string())
-    });
-    match appender {
-        Ok(appender) => {
-            let (writer, guard) = tracing_appender::non_blocking(appender);
-            let file = tracing_subscriber::fmt::layer().with_ansi(false).with_writer(writer).with_filter(file_filter);
-            let _ = tracing_subscriber::registry().with(stderr).with(file).try_init();
-            Some(guard)
+    }
+}
+
+impl std::io::Write for LazyFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if matches!(self.state, Lazy::NotYet) {
+            self.state = match self.open() {
+                Ok(file) => Lazy::Open(file),
+                Err(e) => {
+                    eprintln!("switchyard: cannot write logs to {}: {e}", self.dir.display());
+                    Lazy::Failed
+                }
+            };
         }
-        Err(e) => {
-            let _ = tracing_subscriber::registry().with(stderr).try_init();
-            tracing::warn!("cannot write logs to {}: {e}", log_dir(data_dir).display());
-            None
+        match &mut self.state {
+            Lazy::Open(file) => file.write(buf),
+            _ => Ok(buf.len()),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.state {
+            Lazy::Open(file) => file.flush(),
+            _ => Ok(()),
         }
     }
 }

@@ -201,7 +201,7 @@ fn main() -> std::process::ExitCode {
     // Commands that run workflows also log to the data folder's rotating log file.
     let _log_guard = match &cli.command {
         Command::Run { .. } | Command::Serve { .. } => {
-            switchyard_api::logging::init(&switchyard_store::paths::data_dir(cli.data_dir.clone()), "warn")
+            Some(switchyard_api::logging::init(&switchyard_store::paths::data_dir(cli.data_dir.clone()), "warn"))
         }
         _ => {
             switchyard_api::logging::init_stderr("warn");
