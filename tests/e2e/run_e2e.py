@@ -207,6 +207,15 @@ class App:
         self.driver.save_screenshot(path)
         return path
 
+    def select(self, element, value):
+        """Sets a React-controlled <select> the way a user's choice does."""
+        self.driver.execute_script(
+            "const s = arguments[0]; const set = Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, 'value').set;"
+            "set.call(s, arguments[1]); s.dispatchEvent(new Event('change', {bubbles: true}));",
+            element,
+            value,
+        )
+
     def toast_contains(self, text):
         self.wait(lambda: any(text in self.text(t) for t in self.find_all('[data-testid="toast"]')), f'a message containing "{text}"')
 
@@ -437,11 +446,7 @@ def connections(app):
     app.by_test_id("vault-bar")
     app.by_test_id("add-account").click()
     form = app.by_test_id("account-form")
-    app.driver.execute_script(
-        "const s = arguments[0]; const set = Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, 'value').set;"
-        "set.call(s, 'http.bearer'); s.dispatchEvent(new Event('change', {bubbles: true}));",
-        form.find_element(By.CSS_SELECTOR, "#account-type"),
-    )
+    app.select(form.find_element(By.CSS_SELECTOR, "#account-type"), "http.bearer")
     app.wait(lambda: form.find_element(By.CSS_SELECTOR, "#account-field-token"), "the token field")
     app.type_into(form.find_element(By.CSS_SELECTOR, "#account-label"), "e2e api")
     token = form.find_element(By.CSS_SELECTOR, "#account-field-token")
@@ -509,12 +514,7 @@ def account_in_workflow(app):
     app.wait(lambda: "“someone else”" in app.text(panel.find_element(By.CSS_SELECTOR, '[data-testid="credential-problem"]')), "the missing account named")
     select = panel.find_element(By.CSS_SELECTOR, "#credential-auth")
     value = json.dumps(["http.bearer", "e2e main"], separators=(",", ":"))
-    app.driver.execute_script(
-        "const s = arguments[0]; const set = Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, 'value').set;"
-        "set.call(s, arguments[1]); s.dispatchEvent(new Event('change', {bubbles: true}));",
-        select,
-        value,
-    )
+    app.select(select, value)
     app.gone('[data-testid="credential-problem"]')
     app.screenshot("12-credential-picker")
     app.keys(Keys.ESCAPE)
@@ -541,11 +541,7 @@ def retry_settings(app):
     panel.find_element(By.XPATH, './/div[@class="tabs"]/button[normalize-space(.)="Settings"]').click()
     app.wait(lambda: panel.find_element(By.CSS_SELECTOR, "#retry-enabled"), "the node's settings tab").click()
     app.wait(lambda: panel.find_element(By.CSS_SELECTOR, "#retry-backoff"), "the retry form")
-    app.driver.execute_script(
-        "const s = arguments[0]; const set = Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, 'value').set;"
-        "set.call(s, 'fixed'); s.dispatchEvent(new Event('change', {bubbles: true}));",
-        panel.find_element(By.CSS_SELECTOR, "#retry-backoff"),
-    )
+    app.select(panel.find_element(By.CSS_SELECTOR, "#retry-backoff"), "fixed")
     app.type_into(panel.find_element(By.CSS_SELECTOR, "#retry-initial"), "300")
     app.wait(lambda: "Waits: 300 ms, 300 ms" in app.text(app.by_test_id("retry-plan")), "the planned waits")
     app.screenshot("13-retry-settings")
@@ -709,16 +705,6 @@ def dashboard(app):
     app.screenshot("16-dashboard-hour")
 
 
-def select_value(app, element, value):
-    """Sets a React-controlled <select> the way a user's choice does."""
-    app.driver.execute_script(
-        "const s = arguments[0]; const set = Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, 'value').set;"
-        "set.call(s, arguments[1]); s.dispatchEvent(new Event('change', {bubbles: true}));",
-        element,
-        value,
-    )
-
-
 def alerts(app):
     """An alert rule made in the form fires from the app's own checks, shows in the history
     with its notification's result, and is acknowledged."""
@@ -729,13 +715,13 @@ def alerts(app):
     app.by_test_id("rule-new").click()
     form = app.by_test_id("rule-form")
     app.type_into(form.find_element(By.CSS_SELECTOR, "#rule-name"), "Slow hook ran")
-    select_value(app, form.find_element(By.CSS_SELECTOR, "#rule-metric"), "runs")
-    select_value(app, form.find_element(By.CSS_SELECTOR, "#rule-workflow"), "e2e-slow-hook")
-    select_value(app, form.find_element(By.CSS_SELECTOR, "#rule-comparison"), "gte")
+    app.select(form.find_element(By.CSS_SELECTOR, "#rule-metric"), "runs")
+    app.select(form.find_element(By.CSS_SELECTOR, "#rule-workflow"), "e2e-slow-hook")
+    app.select(form.find_element(By.CSS_SELECTOR, "#rule-comparison"), "gte")
     app.type_into(form.find_element(By.CSS_SELECTOR, "#rule-threshold"), "1")
     app.type_into(form.find_element(By.CSS_SELECTOR, "#rule-window"), "10")
     app.type_into(form.find_element(By.CSS_SELECTOR, "#rule-min-runs"), "0")
-    select_value(app, form.find_element(By.CSS_SELECTOR, "#rule-severity"), "error")
+    app.select(form.find_element(By.CSS_SELECTOR, "#rule-severity"), "error")
     app.screenshot("17-alert-rule")
     app.by_test_id("rule-save").click()
     app.toast_contains("Saved “Slow hook ran”")

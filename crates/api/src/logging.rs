@@ -22,9 +22,8 @@ pub fn log_dir(data_dir: &Path) -> PathBuf {
 /// so a command that logs nothing (a run refused for an invalid file) writes nothing. Keep
 /// the returned guard alive: dropping it flushes the file.
 pub fn init(data_dir: &Path, stderr_level: &str) -> tracing_appender::non_blocking::WorkerGuard {
-    let stderr_filter = EnvFilter::try_from_env("SWITCHYARD_LOG").unwrap_or_else(|_| EnvFilter::new(stderr_level));
-    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(stderr_filter);
-    let file_filter = EnvFilter::try_from_env("SWITCHYARD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter(stderr_level));
+    let file_filter = filter("info");
     let (writer, guard) = tracing_appender::non_blocking(LazyFile { dir: log_dir(data_dir), state: Lazy::NotYet });
     let file = tracing_subscriber::fmt::layer().with_ansi(false).with_writer(writer).with_filter(file_filter);
     let _ = tracing_subscriber::registry().with(stderr).with(file).try_init();
@@ -84,6 +83,10 @@ impl std::io::Write for LazyFile {
 
 /// Logging to stderr only (commands that do not run anything).
 pub fn init_stderr(stderr_level: &str) {
-    let filter = EnvFilter::try_from_env("SWITCHYARD_LOG").unwrap_or_else(|_| EnvFilter::new(stderr_level));
-    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).try_init();
+    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter(stderr_level)).try_init();
+}
+
+/// `SWITCHYARD_LOG` when set, else `default`.
+fn filter(default: &str) -> EnvFilter {
+    EnvFilter::try_from_env("SWITCHYARD_LOG").unwrap_or_else(|_| EnvFilter::new(default))
 }

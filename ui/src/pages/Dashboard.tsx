@@ -266,6 +266,8 @@ export function Dashboard({ onOpen, onOpenRun, onAlerts }: Props) {
   const warning = cssVar("--warning", "#dc8a00");
   const stepLabel = data ? (data.stepMs >= 3_600_000 ? `${data.stepMs / 3_600_000} h` : `${data.stepMs / 60_000} min`) : "";
   const count = (v: number) => `${Math.round(v)}`;
+  // The longest error bar: the most frequent class.
+  const maxErrors = Math.max(1, ...(data?.errors.map((e) => e.count) ?? []));
 
   return (
     <div className="list-page dashboard" data-testid="dashboard">
@@ -441,16 +443,13 @@ export function Dashboard({ onOpen, onOpenRun, onAlerts }: Props) {
               {data.errors.length === 0 ? (
                 <div className="muted">No errors in this range.</div>
               ) : (
-                data.errors.map((e) => {
-                  const max = Math.max(...data.errors.map((x) => x.count));
-                  return (
-                    <div key={e.class} className="bar-row">
-                      <span className="name">{e.class.replace("_", " ")}</span>
-                      <span className="bar" style={{ width: `${(100 * e.count) / max}%` }} />
-                      <span className="count">{e.count}</span>
-                    </div>
-                  );
-                })
+                data.errors.map((e) => (
+                  <div key={e.class} className="bar-row">
+                    <span className="name">{e.class.replace("_", " ")}</span>
+                    <span className="bar" style={{ width: `${(100 * e.count) / maxErrors}%` }} />
+                    <span className="count">{e.count}</span>
+                  </div>
+                ))
               )}
             </section>
             <section className="settings-section" data-testid="queue-panel">

@@ -361,11 +361,7 @@ pub(crate) async fn guarded_send(
     // The host's rate, then the connection type's (`connection:<type>` in the settings).
     let connection_key = auth.reference.as_ref().map(|r| format!("connection:{}", r.connection));
     let throttled = async {
-        let waited = resilience.throttle(&limited_host).await;
-        if !waited.is_zero() {
-            ctx.report_throttled(&limited_host, waited);
-        }
-        if let Some(key) = &connection_key {
+        for key in std::iter::once(&limited_host).chain(&connection_key) {
             let waited = resilience.throttle(key).await;
             if !waited.is_zero() {
                 ctx.report_throttled(key, waited);
