@@ -143,9 +143,11 @@ impl Api {
     ) -> (String, JoinHandle<RunOutcome>) {
         let engine = switchyard_engine::Engine::new(self.inner.engine.registry().clone(), services);
         let execution_id = new_id();
-        // With a concurrency limit, a run waits for a slot (counted as queued when none is free).
+        // With a concurrency limit, a run takes a free slot now or waits in the queue for one.
+        // Taken here, not in the run's task: a burst of launches must see each other's slots.
         let (_, slots) = self.inner.metrics.slots();
-        let queued = slots.as_ref().is_some_and(|s| s.available_permits() == 0);
+        let slot = slots.as_ref().and_then(|s| s.clone().try_acquire_owned().ok());
+        let queued = slots.is_some() && slot.is_none();
         if queued {
             self.record(switchyard_metrics::recorder::Sample::RunQueued);
         }
@@ -184,9 +186,10 @@ impl Api {
         let error_workflow = prepared.workflow.settings.error_workflow.clone().filter(|w| !w.is_empty());
         let started_at = self.now();
         let handle = tokio::spawn(async move {
-            let _slot = match slots {
-                Some(s) => s.acquire_owned().await.ok(),
-                None => None,
+            let _slot = match (slot, slots) {
+                (Some(taken), _) => Some(taken),
+                (None, Some(s)) => s.acquire_owned().await.ok(),
+                (None, None) => None,
             };
             let outcome = engine.run(prepared, run_request).await;
             log.finished(
