@@ -47,12 +47,9 @@ pub fn generate(ui_gen: &std::path::Path, nodes_doc: &std::path::Path) -> Result
     if ui_gen.exists() {
         std::fs::remove_dir_all(ui_gen).map_err(|e| format!("cannot clear {}: {e}", ui_gen.display()))?;
     }
-    util::run(
-        util::cargo()
-            .args(["run", "--quiet", "-p", "switchyard-api", "--example", "gen-types", "--"])
-            .arg(ui_gen)
-            .arg(nodes_doc),
-    )
+    // The example as the workspace's test build makes it (see `workspace_binary`).
+    let generator = util::workspace_binary("switchyard-api", "example", "gen-types")?;
+    util::run(std::process::Command::new(generator).current_dir(root()).arg(ui_gen).arg(nodes_doc))
 }
 
 fn gen_types() -> Result {

@@ -112,3 +112,39 @@ pub fn in_keyring_session(script: &str) -> Result<Command> {
     .env("XDG_CONFIG_HOME", home.join("config"));
     Ok(cmd)
 }
+
+/// The path of a binary that `cargo test --workspace` builds (an integration test, `kind`
+/// "test", or an example, "example") of a workspace package, from cargo's JSON messages.
+/// Built with the workspace's features, so nothing is rebuilt: `cargo test -p PACKAGE` or
+/// `cargo run -p PACKAGE` would resolve that package's features on their own and rebuild
+/// ~140 crates.
+pub fn workspace_binary(package: &str, kind: &str, name: &str) -> Result<PathBuf> {
+    let messages = output(cargo().args(["test", "--workspace", "--no-run", "--message-format=json"]))?;
+    // Package ids read `path+file:///…#switchyard-vault@0.1.0` (older cargo: `switchyard-vault 0.1.0 (…)`).
+    let package_marker = format!("#{package}@");
+    let package_marker_old = format!("\"package_id\":\"{package} ");
+    let target_marker = format!("\"kind\":[\"{kind}\"],\"crate_types\":[\"bin\"],\"name\":\"{name}\"");
+    messages
+        .lines()
+        .filter(|l| l.contains("\"reason\":\"compiler-artifact\""))
+        .filter(|l| l.contains(&package_marker) || l.contains(&package_marker_old))
+        .filter(|l| l.contains(&target_marker))
+        .find_map(|l| json_string_field(l, "executable"))
+        .map(PathBuf::from)
+        .ok_or_else(|| format!("cargo built no {kind} `{name}` of {package}"))
+}
+
+/// The value of `"field":"…"` in one line of JSON (no escapes other than `\\` and `\"`).
+fn json_string_field(line: &str, field: &str) -> Option<String> {
+    let start = line.find(&format!("\"{field}\":\""))? + field.len() + 4;
+    let mut out = String::new();
+    let mut chars = line[start..].chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Some(out),
+            '\\' => out.push(chars.next()?),
+            c => out.push(c),
+        }
+    }
+    None
+}
