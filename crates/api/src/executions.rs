@@ -74,7 +74,7 @@ impl Api {
         }
     }
 
-    pub async fn settings_update(&self, settings: AppSettings) -> ApiResult<AppSettings> {
+    pub async fn settings_update(&self, mut settings: AppSettings) -> ApiResult<AppSettings> {
         if settings.run_data_max_items == 0 || settings.run_data_max_bytes < 1024 {
             return Err(ApiError::bad_request("runDataMaxItems must be at least 1 and runDataMaxBytes at least 1024"));
         }
@@ -111,6 +111,23 @@ impl Api {
                 settings.webhook_bind
             )));
         }
+        for (i, host) in settings.webhook_allowed_hosts.iter().enumerate() {
+            let name = host.trim();
+            if name.is_empty() || name.contains(['/', ' ', ':', '@', '*']) {
+                return Err(ApiError::bad_request(format!(
+                    "webhookAllowedHosts[{i}] must be a host name such as hooks.example.com (no scheme, port or path), found \"{host}\""
+                )));
+            }
+        }
+        if settings.webhook_body_timeout_seconds == 0 || settings.webhook_max_connections == 0 {
+            return Err(ApiError::bad_request(
+                "webhookBodyTimeoutSeconds and webhookMaxConnections must be at least 1",
+            ));
+        }
+        settings.metrics_token = settings.metrics_token.trim().to_string();
+        if settings.metrics_endpoint && settings.metrics_token.is_empty() {
+            settings.metrics_token = crate::secret_token();
+        }
         let before = self.stored_settings();
         if before.start_at_login != settings.start_at_login {
             self.inner
@@ -127,7 +144,12 @@ impl Api {
             .await?;
         self.apply_resilience(&settings);
         let listening = self.inner.triggers_running();
-        if listening && (before.webhook_port != settings.webhook_port || before.webhook_bind != settings.webhook_bind) {
+        if listening
+            && (before.webhook_port != settings.webhook_port
+                || before.webhook_bind != settings.webhook_bind
+                || before.webhook_allowed_hosts != settings.webhook_allowed_hosts
+                || before.webhook_max_connections != settings.webhook_max_connections)
+        {
             self.start_triggers().await?;
         } else {
             self.triggers_changed();

@@ -176,3 +176,8 @@ impl Api {
             .map_err(|e| ApiError::new(ErrorCode::Internal, format!("a storage task failed: {e}")))?
     }
 }
+
+/// A random token of 256 bits, as 64 hex digits (bearer tokens the app makes).
+pub(crate) fn secret_token() -> String {
+    format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
+}

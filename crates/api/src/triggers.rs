@@ -24,6 +24,9 @@ use switchyard_model::workflow::Node;
 use switchyard_triggers::listener::{Answer, DeliveryRecord, Endpoint, Incoming, Listener, SignatureCheck, Target};
 use switchyard_triggers::scheduler::{Fire, Schedule, Scheduler, Stored};
 
+/// How long requests in progress may take to be answered when the listener stops or moves.
+pub const STOP_GRACE: Duration = Duration::from_secs(10);
+
 /// How long the editor listens for a test event.
 pub const TEST_SECONDS: u32 = 120;
 
@@ -88,7 +91,10 @@ impl Api {
         let stored = self.inner.triggers.status.lock().unwrap_or_else(|p| p.into_inner()).clone();
         stored.unwrap_or_else(|| {
             let settings = self.stored_settings();
-            let address = format!("{}:{}", settings.webhook_bind, settings.webhook_port);
+            let address = match settings.webhook_bind.trim().parse::<std::net::IpAddr>() {
+                Ok(ip) => SocketAddr::new(ip, settings.webhook_port).to_string(),
+                Err(_) => format!("{}:{}", settings.webhook_bind.trim(), settings.webhook_port),
+            };
             ListenerStatus {
                 running: false,
                 base_url: format!("http://{address}"),
@@ -124,15 +130,19 @@ impl Api {
         if exposed {
             tracing::warn!(bind = %bind, "the webhook listener is bound beyond this computer: other machines can call its webhooks");
         }
-        let host = if bind == "localhost" { "127.0.0.1" } else { bind.as_str() };
-        let wanted = format!("{host}:{}", settings.webhook_port);
+        let host = if bind == "localhost" { "127.0.0.1" } else { bind.trim_start_matches('[').trim_end_matches(']') };
         let target: Arc<dyn Target> = Arc::new(WebhookHost(Arc::downgrade(&self.inner)));
-        let (running, address, error) = match wanted.parse::<SocketAddr>() {
-            Err(_) => (false, wanted.clone(), Some(format!("webhookBind: \"{bind}\" is not an IP address"))),
-            Ok(addr) => match Listener::bind(addr, target).await {
+        // SocketAddr writes IPv6 addresses in brackets ([::1]:5680).
+        let parsed = host.parse::<std::net::IpAddr>().map(|ip| SocketAddr::new(ip, settings.webhook_port)).ok();
+        let wanted = parsed.map_or_else(|| format!("{host}:{}", settings.webhook_port), |a| a.to_string());
+        let (running, address, error) = match parsed {
+            None => (false, wanted.clone(), Some(format!("webhookBind: \"{bind}\" is not an IP address"))),
+            Some(addr) => match Listener::bind_with(addr, target, settings.webhook_max_connections as usize).await {
                 Ok(listener) => {
                     let address = listener.local_addr().to_string();
                     listener.set_body_limit(settings.webhook_max_body_bytes as usize);
+                    listener.set_body_deadline(Duration::from_secs(u64::from(settings.webhook_body_timeout_seconds)));
+                    listener.set_allowed_hosts(settings.webhook_allowed_hosts.clone());
                     *self.inner.triggers.listener.lock().unwrap_or_else(|p| p.into_inner()) = Some(listener);
                     (true, address, None)
                 }
@@ -142,7 +152,7 @@ impl Api {
         if let Some(e) = &error {
             tracing::error!("{e}");
         }
-        let reachable = address.replacen("0.0.0.0:", "127.0.0.1:", 1);
+        let reachable = address.replacen("0.0.0.0:", "127.0.0.1:", 1).replacen("[::]:", "[::1]:", 1);
         *self.inner.triggers.status.lock().unwrap_or_else(|p| p.into_inner()) = Some(ListenerStatus {
             running,
             base_url: format!("http://{reachable}"),
@@ -158,11 +168,18 @@ impl Api {
         Ok(self.listener_status())
     }
 
-    /// Stops the listener (requests in progress are answered first) and the scheduler.
+    /// Stops the listener (requests in progress get [`STOP_GRACE`] to be answered) and the
+    /// scheduler.
     pub async fn stop_triggers(&self) {
+        self.stop_triggers_within(STOP_GRACE).await
+    }
+
+    /// Stops the listener, giving requests in progress up to `grace` to be answered (then
+    /// their connections are dropped; the runs they started go on), and the scheduler.
+    pub async fn stop_triggers_within(&self, grace: Duration) {
         let listener = self.inner.triggers.listener.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(listener) = listener {
-            listener.shutdown().await;
+            listener.shutdown(grace).await;
         }
         let scheduler = self.inner.triggers.scheduler.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(scheduler) = scheduler {
@@ -256,6 +273,8 @@ impl Api {
         let schedule_count = schedules.len() as u32;
         if let Some(listener) = self.inner.triggers.listener.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
             listener.set_body_limit(settings.webhook_max_body_bytes as usize);
+            listener.set_body_deadline(Duration::from_secs(u64::from(settings.webhook_body_timeout_seconds)));
+            listener.set_allowed_hosts(settings.webhook_allowed_hosts.clone());
             listener.set_endpoints(endpoints);
         }
         let armed =
@@ -312,6 +331,7 @@ impl Api {
             methods,
             signature,
             keep_bodies: node.parameters.get("keepBodies").and_then(|v| v.as_bool()).unwrap_or(false),
+            allowed_origins: trigger_webhook::allowed_origins(node),
             attachment: Arc::new(Hook {
                 prepared: prepared.clone(),
                 node_id: node.id.clone(),
@@ -649,6 +669,11 @@ impl Target for WebhookHost {
             return None;
         }
         Some(api.prometheus_text())
+    }
+
+    fn metrics_token(&self) -> Option<String> {
+        let settings = Api::upgrade(&self.0)?.stored_settings();
+        settings.metrics_endpoint.then_some(settings.metrics_token)
     }
 }
 

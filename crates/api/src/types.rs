@@ -264,6 +264,16 @@ pub struct AppSettings {
     /// Serve the Prometheus text at `/metrics` on the webhook listener (127.0.0.1 unless the
     /// bind address says otherwise).
     pub metrics_endpoint: bool,
+    /// The bearer token `/metrics` requires (`Authorization: Bearer …`); made when the
+    /// endpoint is first turned on.
+    pub metrics_token: String,
+    /// Host names besides this computer's addresses and `localhost` that webhook requests may
+    /// name in their `Host` header (a tunnel's or reverse proxy's name); others get 421.
+    pub webhook_allowed_hosts: Vec<String>,
+    /// Seconds a webhook request's body may take to arrive (408 after).
+    pub webhook_body_timeout_seconds: u32,
+    /// Webhook connections open at once; more wait until one closes.
+    pub webhook_max_connections: u32,
     /// Runs allowed at once; more wait in the queue (0: no limit).
     pub max_concurrent_runs: u32,
     /// Days of metrics kept (per-minute for the last day, per-hour before).
@@ -286,6 +296,10 @@ impl Default for AppSettings {
             delivery_log_keep: 1000,
             start_at_login: false,
             metrics_endpoint: false,
+            metrics_token: String::new(),
+            webhook_allowed_hosts: Vec::new(),
+            webhook_body_timeout_seconds: 30,
+            webhook_max_connections: 512,
             max_concurrent_runs: 0,
             metrics_retention_days: 90,
         }

@@ -45,7 +45,18 @@ impl Api {
         let issues = self.inner.engine.validate(&request.workflow);
         let now = self.now();
         let record = self
-            .blocking(move |store| Ok(store.workflows().save(&request.workflow, request.expected_version, &now)?))
+            .blocking(move |store| {
+                // A stored workflow from before ids were restricted can still be saved (its
+                // issues say why it cannot be activated); a new one cannot get such an id.
+                let id = &request.workflow.id;
+                if !switchyard_model::ids::valid_workflow_id(id) && store.workflows().find(id)?.is_none() {
+                    return Err(ApiError::bad_request(format!(
+                        "workflow id \"{}\" may only hold letters, digits, - and _ (1 to 64 of them)",
+                        id.chars().take(80).collect::<String>()
+                    )));
+                }
+                Ok(store.workflows().save(&request.workflow, request.expected_version, &now)?)
+            })
             .await?;
         if record.active {
             self.triggers_changed();
@@ -98,7 +109,11 @@ impl Api {
 
     pub async fn workflow_import(&self, request: WorkflowImportRequest) -> ApiResult<WorkflowImportResponse> {
         let file = request.file_name.clone().unwrap_or_default();
-        let report = validate_text(&request.text, self.inner.engine.registry());
+        let mut report = validate_text(&request.text, self.inner.engine.registry());
+        // An id that cannot name a webhook URL is replaced, not refused: ids in shared files
+        // are the sender's choice.
+        let bad_id = report.issues.iter().any(|i| i.code == ErrorCode::InvalidWorkflowId);
+        report.issues.retain(|i| i.code != ErrorCode::InvalidWorkflowId);
         if !report.issues.is_empty() {
             return Err(ApiError::invalid(report.issues, &file));
         }
@@ -108,7 +123,14 @@ impl Api {
         let response = self
             .blocking(move |store| {
                 let mut notes = Vec::new();
-                if store.workflows().find(&wf.id)?.is_some() {
+                if bad_id {
+                    let old = std::mem::replace(&mut wf.id, new_id());
+                    notes.push(format!(
+                        "the file's workflow id \"{}\" holds characters other than letters, digits, - and _, so it was imported with id {}",
+                        old.chars().take(80).collect::<String>(),
+                        wf.id
+                    ));
+                } else if store.workflows().find(&wf.id)?.is_some() {
                     let old = std::mem::replace(&mut wf.id, new_id());
                     notes.push(format!(
                     "a workflow with id {old} already exists, so this one was imported as a new workflow with id {}",

@@ -137,6 +137,9 @@ enum Command {
         /// at once).
         #[arg(long)]
         enable: bool,
+        /// Print the bearer token /metrics requires (for a Prometheus scrape config) instead.
+        #[arg(long)]
+        token: bool,
         /// The port it listens on, when `serve` was given --port.
         #[arg(long)]
         port: Option<u16>,
@@ -242,7 +245,7 @@ async fn execute(cli: Cli) -> Outcome {
         Command::Activate { id } => serve::activate(data_dir, id, true).await,
         Command::Deactivate { id } => serve::activate(data_dir, id, false).await,
         Command::Triggers { json } => serve::triggers(data_dir, json).await,
-        Command::Metrics { enable, port } => serve::metrics(data_dir, enable, port).await,
+        Command::Metrics { enable, token, port } => serve::metrics(data_dir, enable, token, port).await,
         Command::Alerts { command } => alerts::alerts(data_dir, command).await,
         Command::Deliveries { workflow, limit, json } => serve::deliveries(data_dir, workflow, limit, json).await,
         Command::Import { file } => {

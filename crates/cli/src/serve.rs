@@ -51,8 +51,10 @@ pub(crate) async fn serve(data_dir: Option<PathBuf>, port: Option<u16>, bind: Op
     );
     shutdown_signal().await;
     eprintln!("switchyard serve: stopping: answering requests in progress, waiting up to {grace} s for runs");
-    api.stop_triggers().await;
-    api.drain(Duration::from_secs(grace)).await?;
+    // Requests and runs share the grace period: a stalled client cannot stretch it.
+    let started = std::time::Instant::now();
+    api.stop_triggers_within(Duration::from_secs(grace)).await;
+    api.drain(Duration::from_secs(grace).saturating_sub(started.elapsed())).await?;
     eprintln!("switchyard serve: stopped");
     Ok(())
 }
@@ -139,20 +141,32 @@ pub(crate) async fn deliveries(data_dir: Option<PathBuf>, workflow: Option<Strin
     Ok(())
 }
 
-pub(crate) async fn metrics(data_dir: Option<PathBuf>, enable: bool, port: Option<u16>) -> Outcome {
+pub(crate) async fn metrics(data_dir: Option<PathBuf>, enable: bool, token: bool, port: Option<u16>) -> Outcome {
     let api = open_api(data_dir, Arc::new(SilentHost))?;
     let mut settings = api.settings_get(Empty {}).await?;
     if enable && !settings.metrics_endpoint {
         settings.metrics_endpoint = true;
         settings = api.settings_update(settings).await?;
     }
-    let host = if settings.webhook_bind == "0.0.0.0" || settings.webhook_bind == "::" {
-        "127.0.0.1".to_string()
-    } else {
-        settings.webhook_bind.clone()
+    if token {
+        if !settings.metrics_endpoint {
+            return Err(Failure::failed(
+                "switchyard metrics: the metrics endpoint is off, so it has no token yet; turn it on in Settings or with `switchyard metrics --enable`",
+            ));
+        }
+        // For a Prometheus scrape config: authorization: {type: Bearer, credentials: …}.
+        println!("{}", settings.metrics_token);
+        return Ok(());
+    }
+    let ip = match settings.webhook_bind.trim().parse::<std::net::IpAddr>() {
+        Ok(ip) if ip.is_unspecified() && ip.is_ipv6() => std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+        Ok(ip) if ip.is_unspecified() => std::net::IpAddr::from(std::net::Ipv4Addr::LOCALHOST),
+        Ok(ip) => ip,
+        Err(_) => std::net::IpAddr::from(std::net::Ipv4Addr::LOCALHOST),
     };
-    let url = format!("http://{host}:{}/metrics", port.unwrap_or(settings.webhook_port));
-    let response = reqwest::get(&url).await.map_err(|e| {
+    let address = std::net::SocketAddr::new(ip, port.unwrap_or(settings.webhook_port));
+    let url = format!("http://{address}/metrics");
+    let response = reqwest::Client::new().get(&url).bearer_auth(&settings.metrics_token).send().await.map_err(|e| {
         Failure::failed(format!(
             "switchyard metrics: nothing answers at {url} ({e}): start the app or `switchyard serve` first"
         ))
@@ -161,6 +175,9 @@ pub(crate) async fn metrics(data_dir: Option<PathBuf>, enable: bool, port: Optio
         return Err(Failure::failed(
             "switchyard metrics: the metrics endpoint is off; turn it on in Settings or with `switchyard metrics --enable`",
         ));
+    }
+    if !response.status().is_success() {
+        return Err(Failure::failed(format!("switchyard metrics: {url} answered {}", response.status())));
     }
     let text = response.text().await.map_err(|e| Failure::failed(format!("switchyard metrics: {e}")))?;
     print!("{text}");

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use switchyard_model::descriptor::{NodeDescriptor, ParamKind, ParamSpec};
 use switchyard_model::error::{ErrorCode, ValidationIssue};
-use switchyard_model::json_pos::Locations;
+use switchyard_model::json_pos::{self, Locations};
 use switchyard_model::retry::RetryPolicy;
 use switchyard_model::workflow::{FORMAT_VERSION, JsonMap, MAX_CONCURRENCY, Workflow};
 
@@ -38,9 +38,29 @@ pub fn validate_text(text: &str, registry: &Registry) -> Report {
             return Report { issues: vec![issue], workflow: None };
         }
     };
-    let mut issues = structure(&json);
+    let mut issues: Vec<ValidationIssue> = json_pos::duplicate_keys(text)
+        .into_iter()
+        .map(|d| {
+            let key = d.path.rsplit_once(['.', '[']).map_or(d.path.as_str(), |(_, k)| k).trim_end_matches(']');
+            let key = if key.starts_with('"') { key.to_string() } else { format!("\"{key}\"") };
+            let mut issue = ValidationIssue::new(
+                ErrorCode::DuplicateKey,
+                d.path.clone(),
+                format!(
+                    "{key} is given twice in one object (first at line {}, column {}); which one counts would be a guess",
+                    d.first.0, d.first.1
+                ),
+            );
+            (issue.line, issue.column) = (Some(d.again.0), Some(d.again.1));
+            issue
+        })
+        .collect();
+    issues.extend(structure(&json));
     let mut workflow = None;
-    if issues.iter().all(|i| i.code != ErrorCode::UnsupportedFormatVersion && i.path != "$") {
+    if issues
+        .iter()
+        .all(|i| i.code != ErrorCode::UnsupportedFormatVersion && i.path != "$" && i.code != ErrorCode::DuplicateKey)
+    {
         match serde_json::from_value::<Workflow>(json.clone()) {
             Ok(wf) => {
                 if issues.is_empty() {
@@ -55,8 +75,8 @@ pub fn validate_text(text: &str, registry: &Registry) -> Report {
         }
     }
     if !issues.is_empty() {
-        let locations = Locations::scan(text);
-        for issue in &mut issues {
+        let locations = Locations::scan(text, issues.iter().map(|i| i.path.as_str()));
+        for issue in issues.iter_mut().filter(|i| i.line.is_none()) {
             if let Some((line, column)) = locations.find(&issue.path) {
                 issue.line = Some(line);
                 issue.column = Some(column);
@@ -423,6 +443,16 @@ fn key_path(key: &str) -> String {
 /// Semantic checks of a typed workflow against the node types.
 pub fn validate_workflow(wf: &Workflow, registry: &Registry) -> Vec<ValidationIssue> {
     let mut issues = Vec::new();
+    if !switchyard_model::ids::valid_workflow_id(&wf.id) {
+        issues.push(ValidationIssue::new(
+            ErrorCode::InvalidWorkflowId,
+            "$.id",
+            format!(
+                "workflow id \"{}\" may only hold letters, digits, - and _ (1 to 64 of them): it is part of webhook URLs",
+                wf.id.chars().take(80).collect::<String>()
+            ),
+        ));
+    }
     let mut ids: HashMap<&str, usize> = HashMap::new();
     let mut names: HashMap<&str, usize> = HashMap::new();
     for (i, node) in wf.nodes.iter().enumerate() {

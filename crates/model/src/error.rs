@@ -11,6 +11,10 @@ pub enum ErrorCode {
     // Workflow files and validation
     InvalidJson,
     InvalidWorkflow,
+    /// A workflow id with other characters than letters, digits, - and _ (or over 64).
+    InvalidWorkflowId,
+    /// A key given twice in one JSON object of a workflow file.
+    DuplicateKey,
     UnsupportedFormatVersion,
     DuplicateNodeId,
     DuplicateNodeName,

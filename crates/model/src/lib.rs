@@ -12,6 +12,7 @@ pub mod item;
 pub mod json_pos;
 pub mod path;
 pub mod records;
+pub mod redact;
 pub mod retry;
 pub mod value;
 pub mod webhook;

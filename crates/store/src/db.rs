@@ -1,7 +1,7 @@
 //! Opening the database: pragmas and embedded, versioned migrations.
 
 use crate::error::{Result, StoreError};
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 use std::path::Path;
 use std::time::Duration;
 
@@ -29,20 +29,23 @@ pub fn connect(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
-/// Brings the schema up to date, one migration per transaction.
+/// Brings the schema up to date, one migration per transaction. Each transaction takes the
+/// write lock first (IMMEDIATE) and reads the version inside it, so two processes opening the
+/// same new file at once never run a migration twice.
 pub fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
-    let current: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let known = latest_version();
-    if current > known {
-        return Err(StoreError::TooNew { path: path.to_path_buf(), found: current, known });
-    }
-    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
-        let tx = conn.transaction().map_err(|e| StoreError::Migration { version: *version, source: e })?;
-        tx.execute_batch(sql).map_err(|e| StoreError::Migration { version: *version, source: e })?;
-        tx.pragma_update(None, "user_version", version)
-            .map_err(|e| StoreError::Migration { version: *version, source: e })?;
-        tx.commit().map_err(|e| StoreError::Migration { version: *version, source: e })?;
+    loop {
+        let next = |current: u32| MIGRATIONS.iter().find(|(v, _)| *v > current);
+        let failed = |version: u32| move |e: rusqlite::Error| StoreError::Migration { version, source: e };
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(failed(0))?;
+        let current: u32 = tx.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(failed(0))?;
+        if current > known {
+            return Err(StoreError::TooNew { path: path.to_path_buf(), found: current, known });
+        }
+        let Some((version, sql)) = next(current) else { return Ok(()) };
+        tx.execute_batch(sql).map_err(failed(*version))?;
+        tx.pragma_update(None, "user_version", version).map_err(failed(*version))?;
+        tx.commit().map_err(failed(*version))?;
         tracing::info!(version, "database migrated");
     }
-    Ok(())
 }

@@ -3,7 +3,7 @@
 
 use crate::Db;
 use crate::error::{Result, StoreError};
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 use switchyard_model::error::NodeError;
@@ -118,7 +118,7 @@ fn writer(mut conn: Connection, rx: Receiver<Message>, failure: Arc<Mutex<Option
         }
         let mut flushes = Vec::new();
         let result = (|| -> rusqlite::Result<()> {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             for message in batch {
                 match message {
                     Message::Start(start) => {
@@ -320,7 +320,7 @@ impl ExecutionHistory {
     /// Deletes finished executions by age and count; returns how many went.
     pub fn prune(&self, rule: &PruneRule) -> Result<u32> {
         let mut conn = self.db.lock();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut deleted = 0;
         if let Some(before) = &rule.started_before {
             deleted += tx.execute("DELETE FROM executions WHERE status != 'running' AND started_at < ?1", [before])?;

@@ -3,7 +3,7 @@
 
 use crate::Db;
 use crate::error::{Result, StoreError};
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 use std::sync::Arc;
 
 /// The vault's single header row.
@@ -126,7 +126,7 @@ impl Secrets {
     /// record moves to the new key or none does.
     pub fn replace_key(&self, header: &VaultHeaderRow, resealed: &[(String, Vec<u8>)]) -> Result<()> {
         let mut conn = self.db.lock();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         write_header(&tx, header)?;
         let count: i64 = tx.query_row("SELECT count(*) FROM accounts", [], |r| r.get(0))?;
         if count as usize != resealed.len() {
@@ -195,7 +195,7 @@ impl Secrets {
     /// Inserts an account; the first account of a type becomes its default.
     pub fn insert_account(&self, row: &AccountRow) -> Result<()> {
         let mut conn = self.db.lock();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let exists: bool = tx.query_row(
             "SELECT EXISTS (SELECT 1 FROM accounts WHERE connection_type = ?1 AND label = ?2)",
             [&row.connection_type, &row.label],
@@ -294,7 +294,7 @@ impl Secrets {
     /// becomes the default.
     pub fn delete_account(&self, id: &str) -> Result<bool> {
         let mut conn = self.db.lock();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let row: Option<(String, bool)> = tx
             .query_row("SELECT connection_type, is_default FROM accounts WHERE id = ?1", [id], |r| {
                 Ok((r.get(0)?, r.get(1)?))

@@ -2,7 +2,7 @@
 
 use crate::Db;
 use crate::error::{Result, StoreError};
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 use std::sync::Arc;
 use switchyard_model::records::{WorkflowRecord, WorkflowSummary};
 use switchyard_model::workflow::Workflow;
@@ -117,7 +117,7 @@ impl Workflows {
     /// still the stored one. The check and the write are one transaction.
     pub fn save(&self, wf: &Workflow, expected_version: Option<u32>, now: &str) -> Result<WorkflowRecord> {
         let mut conn = self.db.lock();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let current: Option<(u32, bool, String)> = tx
             .query_row("SELECT version, active, created_at FROM workflows WHERE id = ?1", [&wf.id], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
@@ -170,7 +170,7 @@ impl Workflows {
     /// Deletes a workflow and its executions in one transaction.
     pub fn delete(&self, id: &str) -> Result<()> {
         let mut conn = self.db.lock();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let deleted = tx.execute("DELETE FROM workflows WHERE id = ?1", [id])?;
         if deleted == 0 {
             return Err(StoreError::WorkflowNotFound(id.to_string()));

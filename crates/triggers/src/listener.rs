@@ -2,13 +2,14 @@
 //! address) that serves `/webhook/<workflow-id>/<path>` for the endpoints the host gives it,
 //! and `/webhook-test/<workflow-id>/<path>` while the editor listens for a test event.
 //!
-//! Every request is checked in this order, and a refused one starts nothing: unknown
-//! endpoint (404), method not allowed (405), body over the limit (413), bad or missing
-//! signature, stale timestamp or replayed delivery id (401), malformed JSON (400). What an
-//! accepted request starts, and what is answered, is the host's [`Target`].
+//! Every request is checked in this order, and a refused one starts nothing: a `Host` that is
+//! not this listener's (421: DNS rebinding), unknown endpoint (404), a browser's `Origin`
+//! the webhook does not allow (403), method not allowed (405), body over the limit (413), bad
+//! or missing signature, stale timestamp or replayed delivery id (401), malformed JSON (400).
+//! What an accepted request starts, and what is answered, is the host's [`Target`].
 
 use crate::replay::ReplayGuard;
-use crate::signature::{Headers, Preset};
+use crate::signature::{Headers, Preset, SignatureError};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
@@ -20,7 +21,7 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 /// The default body limit: 1 MiB.
@@ -57,6 +58,9 @@ pub struct Endpoint {
     pub methods: Vec<Method>,
     pub signature: Option<SignatureCheck>,
     pub keep_bodies: bool,
+    /// Browser origins (`https://app.example`) allowed to call this webhook; a request with
+    /// any other `Origin` header gets 403. Empty: no browser may call it.
+    pub allowed_origins: Vec<String>,
     /// Whatever the host needs to start the run (its prepared workflow, …).
     pub attachment: Arc<dyn Any + Send + Sync>,
 }
@@ -149,6 +153,10 @@ pub trait Target: Send + Sync + 'static {
     fn metrics(&self) -> Option<String> {
         None
     }
+    /// The bearer token `/metrics` requires (`None` while that endpoint is off).
+    fn metrics_token(&self) -> Option<String> {
+        None
+    }
 }
 
 type Table = Arc<HashMap<String, Arc<Endpoint>>>;
@@ -159,13 +167,29 @@ struct Shared {
     tests: RwLock<Table>,
     replay: ReplayGuard,
     body_limit: std::sync::atomic::AtomicUsize,
+    /// How long a request's body may take to arrive, in milliseconds (408 after).
+    body_deadline_ms: std::sync::atomic::AtomicU64,
+    /// The address the socket is bound to, and the host names the user allows besides.
+    bound: SocketAddr,
+    allowed_hosts: RwLock<Arc<Vec<String>>>,
 }
+
+/// How long a client may take to send a request's headers (also the idle keep-alive time).
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default time a request's body may take to arrive.
+pub const DEFAULT_BODY_DEADLINE: Duration = Duration::from_secs(30);
+/// The default cap on open connections; past it, new ones wait in the OS's backlog.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 
 /// A running listener. Dropping it does not stop it: call [`Listener::shutdown`].
 pub struct Listener {
     shared: Arc<Shared>,
     addr: SocketAddr,
+    /// Stops accepting and asks every connection to finish its request and close.
     stop: CancellationToken,
+    /// Drops the connections still open after the grace period.
+    kill: CancellationToken,
+    connections: tokio_util::task::TaskTracker,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -176,8 +200,17 @@ impl std::fmt::Debug for Listener {
 }
 
 impl Listener {
-    /// Binds `addr` and starts serving (no endpoints yet).
+    /// Binds `addr` and starts serving (no endpoints yet), with the default connection cap.
     pub async fn bind(addr: SocketAddr, target: Arc<dyn Target>) -> std::io::Result<Listener> {
+        Listener::bind_with(addr, target, DEFAULT_MAX_CONNECTIONS).await
+    }
+
+    /// Binds `addr` and serves at most `max_connections` connections at once.
+    pub async fn bind_with(
+        addr: SocketAddr,
+        target: Arc<dyn Target>,
+        max_connections: usize,
+    ) -> std::io::Result<Listener> {
         let socket = tokio::net::TcpListener::bind(addr).await?;
         let addr = socket.local_addr()?;
         let shared = Arc::new(Shared {
@@ -186,17 +219,16 @@ impl Listener {
             tests: RwLock::new(Arc::new(HashMap::new())),
             replay: ReplayGuard::default(),
             body_limit: std::sync::atomic::AtomicUsize::new(DEFAULT_BODY_LIMIT),
+            body_deadline_ms: std::sync::atomic::AtomicU64::new(DEFAULT_BODY_DEADLINE.as_millis() as u64),
+            bound: addr,
+            allowed_hosts: RwLock::new(Arc::new(Vec::new())),
         });
         let app = router(shared.clone());
-        let stop = CancellationToken::new();
-        let stopped = stop.clone();
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(socket, app).with_graceful_shutdown(async move { stopped.cancelled().await });
-            if let Err(e) = serve.await {
-                tracing::error!("the webhook listener stopped: {e}");
-            }
-        });
-        Ok(Listener { shared, addr, stop, task })
+        let (stop, kill) = (CancellationToken::new(), CancellationToken::new());
+        let connections = tokio_util::task::TaskTracker::new();
+        let slots = Arc::new(tokio::sync::Semaphore::new(max_connections.max(1)));
+        let task = tokio::spawn(accept(socket, app, slots, stop.clone(), kill.clone(), connections.clone()));
+        Ok(Listener { shared, addr, stop, kill, connections, task })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -214,14 +246,90 @@ impl Listener {
         *self.shared.tests.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(table(endpoints));
     }
 
+    /// Host names (besides this listener's address and `localhost`) that requests may name
+    /// in their `Host` header: a tunnel's or reverse proxy's name.
+    pub fn set_allowed_hosts(&self, hosts: Vec<String>) {
+        let hosts = hosts.iter().map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect();
+        *self.shared.allowed_hosts.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(hosts);
+    }
+
     pub fn set_body_limit(&self, bytes: usize) {
         self.shared.body_limit.store(bytes.max(1), std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// Stops accepting connections and waits for requests in progress to be answered.
-    pub async fn shutdown(self) {
+    /// How long a request's body may take to arrive (408 after).
+    pub fn set_body_deadline(&self, deadline: Duration) {
+        let ms = u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.shared.body_deadline_ms.store(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Stops accepting connections, lets requests in progress be answered for up to `grace`,
+    /// then drops the connections still open (a stalled client never holds up a stop). Runs
+    /// that accepted requests started go on: they are not the connection's.
+    pub async fn shutdown(self, grace: Duration) {
         self.stop.cancel();
         let _ = self.task.await;
+        self.connections.close();
+        if tokio::time::timeout(grace, self.connections.wait()).await.is_err() {
+            tracing::warn!(
+                open = self.connections.len(),
+                "dropping the webhook connections still open after {} s",
+                grace.as_secs_f64()
+            );
+            self.kill.cancel();
+            self.connections.wait().await;
+        }
+    }
+}
+
+/// Accepts connections while a slot is free, each served on its own task with a header
+/// timeout (which also closes idle keep-alive connections).
+async fn accept(
+    socket: tokio::net::TcpListener,
+    app: Router,
+    slots: Arc<tokio::sync::Semaphore>,
+    stop: CancellationToken,
+    kill: CancellationToken,
+    connections: tokio_util::task::TaskTracker,
+) {
+    loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => return,
+            },
+            _ = stop.cancelled() => return,
+        };
+        let stream = tokio::select! {
+            accepted = socket.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait rather than spin.
+                    tracing::warn!("the webhook listener cannot accept a connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stop.cancelled() => return,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let (stop, kill) = (stop.clone(), kill.clone());
+        connections.spawn(async move {
+            let _slot = slot;
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT).keep_alive(true);
+            let connection = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            let mut connection = std::pin::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => return,
+                _ = stop.cancelled() => connection.as_mut().graceful_shutdown(),
+            }
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                _ = kill.cancelled() => {}
+            }
+        });
     }
 }
 
@@ -242,7 +350,53 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no webhook is served at this path") })
+        .layer(axum::middleware::from_fn_with_state(shared.clone(), check_host))
         .with_state(shared)
+}
+
+/// Refuses requests naming another host than this listener (421): a web page on a name that
+/// an attacker's DNS points at 127.0.0.1 must not reach the webhooks (DNS rebinding).
+async fn check_host(State(s): State<Arc<Shared>>, request: Request, next: axum::middleware::Next) -> Response {
+    let host = request.headers().get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let allowed = s.allowed_hosts.read().unwrap_or_else(|p| p.into_inner()).clone();
+    if host_allowed(host, s.bound, &allowed) {
+        return next.run(request).await;
+    }
+    let message = format!(
+        "this listener does not answer for host \"{host}\"; add it under Settings → Allowed host names if a tunnel or proxy forwards it"
+    );
+    error(StatusCode::MISDIRECTED_REQUEST, "misdirected_request", &message)
+}
+
+/// Whether a `Host` header names this listener: `localhost`, the bound IP or a loopback IP
+/// (any IP when bound to every interface: IP literals cannot be rebound), or a listed name.
+pub fn host_allowed(host: &str, bound: SocketAddr, allowed: &[String]) -> bool {
+    let host = host.trim();
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => {
+            host.rsplit_once(':').map_or(host, |(name, port)| if port.parse::<u16>().is_ok() { name } else { host })
+        }
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    if name.is_empty() {
+        return false;
+    }
+    if name == "localhost" || allowed.contains(&name) {
+        return true;
+    }
+    match name.parse::<std::net::IpAddr>() {
+        Ok(ip) => bound.ip().is_unspecified() || ip == bound.ip() || ip.is_loopback(),
+        Err(_) => false,
+    }
+}
+
+/// Whether a request's `Origin` (if any) may call an endpoint: requests from web pages are
+/// refused unless the webhook lists their origin (or `*`).
+fn origin_allowed(origin: Option<&str>, allowed: &[String]) -> bool {
+    let Some(origin) = origin else { return true };
+    let origin = origin.trim().trim_end_matches('/');
+    allowed.iter().any(|a| a == "*" || a.trim().trim_end_matches('/').eq_ignore_ascii_case(origin))
 }
 
 async fn production_root(State(s): State<Arc<Shared>>, Path(workflow): Path<String>, request: Request) -> Response {
@@ -269,14 +423,32 @@ async fn test(
     serve(s, workflow, path, true, request).await
 }
 
-/// `/metrics`: the host's Prometheus text, when the user turned the endpoint on.
-async fn metrics(State(s): State<Arc<Shared>>) -> Response {
+/// `/metrics`: the host's Prometheus text, when the user turned the endpoint on, for callers
+/// with its bearer token (it names workflows).
+async fn metrics(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    let off =
+        || error(StatusCode::NOT_FOUND, "not_found", "the metrics endpoint is off (Settings → Prometheus metrics)");
     let target = s.target.clone();
+    let Some(token) = target.metrics_token() else { return off() };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .unwrap_or("");
+    let same = presented.len() == token.len()
+        && presented.bytes().zip(token.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+    if token.is_empty() || !same {
+        let mut response = error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "the metrics endpoint needs its bearer token (Settings → Prometheus metrics, or `switchyard metrics --token`)",
+        );
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return response;
+    }
     match tokio::task::spawn_blocking(move || target.metrics()).await.ok().flatten() {
         Some(text) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response(),
-        None => {
-            error(StatusCode::NOT_FOUND, "not_found", "the metrics endpoint is off (Settings → Prometheus metrics)")
-        }
+        None => off(),
     }
 }
 
@@ -327,6 +499,15 @@ async fn serve(s: Arc<Shared>, workflow: String, path: String, test: bool, reque
         test,
     };
     let refuse = |record: DeliveryRecord, response: Response| finish(&s, started, record, response);
+    let origin = parts.headers.get(header::ORIGIN).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    if !origin_allowed(origin.as_deref(), &endpoint.allowed_origins) {
+        let message = format!(
+            "requests from web pages (Origin {}) may not call this webhook; list the origin in the Webhook node's \"Allowed origins\"",
+            origin.unwrap_or_default()
+        );
+        record.error = Some(message.clone());
+        return refuse(record, error(StatusCode::FORBIDDEN, "origin_not_allowed", &message));
+    }
     if !endpoint.methods.is_empty() && !endpoint.methods.contains(&parts.method) {
         let allowed: Vec<&str> = endpoint.methods.iter().map(Method::as_str).collect();
         let message = format!("{} is not allowed here; use {}", parts.method, allowed.join(", "));
@@ -348,11 +529,17 @@ async fn serve(s: Arc<Shared>, workflow: String, path: String, test: bool, reque
         let response = too_large(&mut record);
         return refuse(record, response);
     }
-    let bytes = match axum::body::to_bytes(Body::new(body), limit).await {
-        Ok(b) => b,
-        Err(_) => {
+    let deadline = Duration::from_millis(s.body_deadline_ms.load(std::sync::atomic::Ordering::Relaxed));
+    let bytes = match tokio::time::timeout(deadline, axum::body::to_bytes(Body::new(body), limit)).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(_)) => {
             let response = too_large(&mut record);
             return refuse(record, response);
+        }
+        Err(_) => {
+            let message = format!("the body did not arrive within {} s", deadline.as_secs_f64());
+            record.error = Some(message.clone());
+            return refuse(record, error(StatusCode::REQUEST_TIMEOUT, "body_timeout", &message));
         }
     };
     if endpoint.keep_bodies {
@@ -361,7 +548,7 @@ async fn serve(s: Arc<Shared>, workflow: String, path: String, test: bool, reque
     let mut replay_key = None;
     if let Some(check) = &endpoint.signature {
         let now_ms = s.target.now_ms();
-        if let Err(e) = check.preset.verify(&parts.headers, &bytes, &check.secret, now_ms.div_euclid(1000)) {
+        if let Err(e) = verify(&endpoint, &parts.headers, &bytes, now_ms.div_euclid(1000)).await {
             let message = format!("signature check failed: {e}");
             record.error = Some(message.clone());
             return refuse(record, error(StatusCode::UNAUTHORIZED, "bad_signature", &message));
@@ -414,7 +601,7 @@ async fn serve(s: Arc<Shared>, workflow: String, path: String, test: bool, reque
         let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = Response::new(Body::from(answer.body));
         *response.status_mut() = status;
-        for (name, value) in &answer.headers {
+        for (name, value) in answer.headers.iter().filter(|(name, _)| !is_framing_header(name)) {
             if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
                 response.headers_mut().append(name, value);
             }
@@ -425,6 +612,48 @@ async fn serve(s: Arc<Shared>, workflow: String, path: String, test: bool, reque
         Ok(response) => response,
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", &format!("the delivery failed: {e}")),
     }
+}
+
+/// Headers that frame the HTTP message itself: the server sets them, a workflow never does
+/// (a wrong `Content-Length` would cut or hang the answer, or smuggle a second one).
+pub const FRAMING_HEADERS: &[&str] = &[
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "proxy-connection",
+    "te",
+    "trailer",
+];
+
+/// Whether a header name is one of [`FRAMING_HEADERS`].
+pub fn is_framing_header(name: &str) -> bool {
+    FRAMING_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name.trim()))
+}
+
+/// Bodies larger than this are hashed on a blocking thread, not on an async worker.
+const INLINE_HMAC_BYTES: usize = 64 * 1024;
+
+/// Checks a delivery's signature; the HMAC of a large body is computed off the async workers
+/// so that slow checks never hold up other requests.
+async fn verify(
+    endpoint: &Arc<Endpoint>,
+    headers: &HeaderMap,
+    body: &bytes::Bytes,
+    now_unix: i64,
+) -> Result<(), SignatureError> {
+    let Some(check) = &endpoint.signature else { return Ok(()) };
+    if body.len() <= INLINE_HMAC_BYTES {
+        return check.preset.verify(headers, body, &check.secret, now_unix);
+    }
+    let (endpoint, headers, body) = (endpoint.clone(), headers.clone(), body.clone());
+    tokio::task::spawn_blocking(move || match &endpoint.signature {
+        Some(check) => check.preset.verify(&headers, &body, &check.secret, now_unix),
+        None => Ok(()),
+    })
+    .await
+    .unwrap_or(Err(SignatureError::Mismatch))
 }
 
 /// Logs a delivery with the status answered and the time it took; returns the answer.

@@ -50,6 +50,12 @@ pub enum Preset {
     Generic { header: String, hash: Hash, encoding: Encoding, prefix: String },
 }
 
+/// The longest signature header accepted: real ones are under 300 bytes. Longer ones are
+/// refused before any HMAC is computed.
+pub const MAX_HEADER_BYTES: usize = 2048;
+/// The most `v1=` signatures a Stripe header may carry (Stripe sends two while a secret rolls).
+pub const MAX_CANDIDATES: usize = 8;
+
 /// The tolerance of timestamped presets.
 pub const TOLERANCE: Duration = Duration::from_secs(5 * 60);
 
@@ -86,6 +92,11 @@ fn decode(header: &str, encoding: Encoding, text: &str) -> Result<Vec<u8>, Signa
 /// Constant-time check of `signature` as the HMAC of `message`.
 fn check(hash: Hash, secret: &[u8], message: &[u8], signature: &[u8]) -> Result<(), SignatureError> {
     hmac::verify(&key(hash, secret), message, signature).map_err(|_| SignatureError::Mismatch)
+}
+
+/// Whether two byte strings are equal, taking the same time for every pair of equal length.
+fn equal_in_constant_time(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn fresh(timestamp: i64, now_unix: i64) -> Result<(), SignatureError> {
@@ -129,6 +140,12 @@ impl Preset {
     ) -> Result<(), SignatureError> {
         let name = self.header();
         let value = headers.header(name).ok_or_else(|| SignatureError::Missing(name.to_string()))?;
+        if value.len() > MAX_HEADER_BYTES {
+            return Err(SignatureError::Malformed {
+                header: name.into(),
+                why: format!("it is longer than {MAX_HEADER_BYTES} bytes"),
+            });
+        }
         match self {
             Preset::GitHub => {
                 let hex = value.strip_prefix("sha256=").ok_or_else(|| SignatureError::Malformed {
@@ -167,7 +184,13 @@ impl Preset {
                 for part in value.split(',') {
                     match part.trim().split_once('=') {
                         Some(("t", t)) => timestamp = Some(t.to_string()),
-                        Some(("v1", sig)) => candidates.push(sig.to_string()),
+                        Some(("v1", sig)) if candidates.len() < MAX_CANDIDATES => candidates.push(sig),
+                        Some(("v1", _)) => {
+                            return Err(SignatureError::Malformed {
+                                header: name.into(),
+                                why: format!("it has more than {MAX_CANDIDATES} v1= signatures"),
+                            });
+                        }
                         _ => {}
                     }
                 }
@@ -188,16 +211,16 @@ impl Preset {
                 fresh(ts, now_unix)?;
                 let mut message = format!("{t}.").into_bytes();
                 message.extend_from_slice(body);
-                // Stripe may send several v1 signatures while a secret is rolled: one must match.
-                let mut result = Err(SignatureError::Mismatch);
+                // Stripe may send several v1 signatures while a secret is rolled: one must
+                // match. The HMAC is computed once and compared with each in constant time.
+                let expected = hmac::sign(&key(Hash::Sha256, secret), &message);
+                let mut matched = false;
                 for sig in candidates {
-                    if let Ok(bytes) = decode_hex(name, &sig)
-                        && check(Hash::Sha256, secret, &message, &bytes).is_ok()
-                    {
-                        result = Ok(());
+                    if let Ok(bytes) = decode_hex(name, sig) {
+                        matched |= equal_in_constant_time(expected.as_ref(), &bytes);
                     }
                 }
-                result
+                if matched { Ok(()) } else { Err(SignatureError::Mismatch) }
             }
         }
     }

@@ -27,6 +27,7 @@ use std::time::Duration;
 use switchyard_engine::SharedClock;
 use switchyard_engine::clock::rfc3339;
 use switchyard_model::connection::{AccountInfo, AccountStatus, AuthKind, ConnectionType, SECRET_SET, TestOutcome};
+use switchyard_model::redact::redact_urls;
 use switchyard_store::{AccountRow, Store, StoreError, VaultHeaderRow};
 use zeroize::{Zeroize, Zeroizing};
 
@@ -747,17 +748,17 @@ impl Vault {
         };
         let auth = match provider::authorize(self, &reference, false).await {
             Ok(a) => a,
-            Err(e) => return TestOutcome { ok: false, message: e.to_string(), at },
+            Err(e) => return TestOutcome { ok: false, message: redact_urls(&e.to_string()), at },
         };
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
         let request = auth.apply(self.inner.options.http.request(method, url));
-        match request.send().await {
-            Ok(response) if response.status().is_success() => {
-                TestOutcome { ok: true, message: format!("{url} answered {}", response.status()), at }
-            }
-            Ok(response) => TestOutcome { ok: false, message: format!("{url} answered {}", response.status()), at },
-            Err(e) => TestOutcome { ok: false, message: format!("{url}: {e}"), at },
-        }
+        // The outcome is stored with the account: no URL in it keeps its query string (an
+        // API key in the query would otherwise sit there in plain text).
+        let (ok, message) = match request.send().await {
+            Ok(response) => (response.status().is_success(), format!("{url} answered {}", response.status())),
+            Err(e) => (false, format!("{url}: {e}")),
+        };
+        TestOutcome { ok, message: redact_urls(&message), at }
     }
 
     /// Refreshes now every OAuth2 account whose token expires within the skew (what the

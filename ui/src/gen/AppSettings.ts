@@ -60,6 +60,24 @@ startAtLogin: boolean,
  */
 metricsEndpoint: boolean, 
 /**
+ * The bearer token `/metrics` requires (`Authorization: Bearer …`); made when the
+ * endpoint is first turned on.
+ */
+metricsToken: string, 
+/**
+ * Host names besides this computer's addresses and `localhost` that webhook requests may
+ * name in their `Host` header (a tunnel's or reverse proxy's name); others get 421.
+ */
+webhookAllowedHosts: Array<string>, 
+/**
+ * Seconds a webhook request's body may take to arrive (408 after).
+ */
+webhookBodyTimeoutSeconds: number, 
+/**
+ * Webhook connections open at once; more wait until one closes.
+ */
+webhookMaxConnections: number, 
+/**
  * Runs allowed at once; more wait in the queue (0: no limit).
  */
 maxConcurrentRuns: number, 

@@ -43,7 +43,8 @@ export function SettingsPage() {
   const setRate = (i: number, change: Partial<HostRate>) => set({ rateLimits: draft.rateLimits.map((r, n) => (n === i ? { ...r, ...change } : r)) });
   const save = async () => {
     try {
-      const s = await call("settings_update", draft);
+      const webhookAllowedHosts = draft.webhookAllowedHosts.map((h) => h.trim()).filter((h) => h !== "");
+      const s = await call("settings_update", { ...draft, webhookAllowedHosts });
       setSaved(s);
       setDraft(s);
       toast("Settings saved", "success");
@@ -119,7 +120,20 @@ export function SettingsPage() {
               <div className="muted">127.0.0.1: only this computer can call the webhooks.</div>
             )}
           </div>
+          <div className="field">
+            <label htmlFor="set-hosts">Allowed host names</label>
+            <input
+              id="set-hosts"
+              value={draft.webhookAllowedHosts.join(",")}
+              placeholder="hooks.example.com, other.example.net"
+              onChange={(e) => set({ webhookAllowedHosts: e.target.value === "" ? [] : e.target.value.split(",") })}
+              data-testid="set-hosts"
+            />
+            <div className="muted">Requests naming another host than this computer get 421 (this stops web pages from reaching your webhooks). Add a tunnel's or proxy's name here.</div>
+          </div>
           <NumberField whole id="set-body" label="Largest webhook body (bytes)" value={draft.webhookMaxBodyBytes} min={1024} hint="Larger requests get 413 and run nothing." onChange={(n) => set({ webhookMaxBodyBytes: n })} />
+          <NumberField whole id="set-body-timeout" label="Seconds a request body may take" value={draft.webhookBodyTimeoutSeconds} min={1} hint="Slower bodies get 408 (headers must arrive within 10 s)." onChange={(n) => set({ webhookBodyTimeoutSeconds: n })} />
+          <NumberField whole id="set-connections" label="Webhook connections at once" value={draft.webhookMaxConnections} min={1} hint="More wait until one closes." onChange={(n) => set({ webhookMaxConnections: n })} />
           <NumberField whole id="set-deliveries" label="Deliveries kept per workflow" value={draft.deliveryLogKeep} min={1} hint="The delivery log's length." onChange={(n) => set({ deliveryLogKeep: n })} />
         </div>
         <label className="switch">
@@ -131,6 +145,13 @@ export function SettingsPage() {
           <input type="checkbox" checked={draft.metricsEndpoint} onChange={(e) => set({ metricsEndpoint: e.target.checked })} data-testid="set-metrics" />
           Serve Prometheus metrics at <span className="mono">/metrics</span> on the webhook listener
         </label>
+        {draft.metricsEndpoint && (
+          <div className="muted" data-testid="metrics-token">
+            {draft.metricsToken
+              ? <>Scrapers send <span className="mono">Authorization: Bearer {draft.metricsToken}</span> (others get 401).</>
+              : "A bearer token is made when you save; scrapers must send it."}
+          </div>
+        )}
       </section>
       <section className="settings-section" data-testid="run-settings">
         <h3>Runs and metrics</h3>

@@ -22,6 +22,10 @@ const defaults: AppSettings = {
   deliveryLogKeep: 1000,
   startAtLogin: false,
   metricsEndpoint: false,
+  metricsToken: "",
+  webhookAllowedHosts: [],
+  webhookBodyTimeoutSeconds: 30,
+  webhookMaxConnections: 512,
   maxConcurrentRuns: 0,
   metricsRetentionDays: 90,
 };

@@ -2,6 +2,7 @@
 //! dispatcher the desktop shell uses.
 
 mod credentials;
+mod hardening;
 mod metrics;
 mod webhooks;
 

@@ -8,14 +8,14 @@ use switchyard_api::Api;
 use switchyard_engine::{ManualClock, Services};
 use switchyard_triggers::signature::Preset;
 
-const SECRET: &str = "whsec-7c1e5a9d3b2f4e60";
+pub(super) const SECRET: &str = "whsec-7c1e5a9d3b2f4e60";
 
-fn open() -> (tempfile::TempDir, Api, Arc<ManualClock>) {
+pub(super) fn open() -> (tempfile::TempDir, Api, Arc<ManualClock>) {
     let (dir, api, clock, _) = open_with_host();
     (dir, api, clock)
 }
 
-fn open_with_host() -> (tempfile::TempDir, Api, Arc<ManualClock>, Arc<RecordingHost>) {
+pub(super) fn open_with_host() -> (tempfile::TempDir, Api, Arc<ManualClock>, Arc<RecordingHost>) {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::starting_at("2026-11-30T09:00:00Z".parse().unwrap()));
     let services = Services::new(clock.clone(), switchyard_engine::services::default_http_client());
@@ -27,7 +27,7 @@ fn open_with_host() -> (tempfile::TempDir, Api, Arc<ManualClock>, Arc<RecordingH
 }
 
 /// Starts the triggers on a free port and returns the listener's base URL.
-async fn start(api: &Api) -> String {
+pub(super) async fn start(api: &Api) -> String {
     let mut settings = call(api, "settings_get", json!({})).await.unwrap();
     settings["webhookPort"] = json!(0);
     call(api, "settings_update", settings).await.unwrap();
@@ -39,7 +39,7 @@ async fn start(api: &Api) -> String {
 }
 
 /// Webhook → Set → (Respond): the Set node answers with a total computed from the body.
-fn workflow(id: &str, hook: Json, respond: Option<Json>) -> Json {
+pub(super) fn workflow(id: &str, hook: Json, respond: Option<Json>) -> Json {
     let mut nodes = vec![
         json!({"id": "hook", "name": "Hook", "type": "trigger.webhook", "parameters": hook}),
         json!({"id": "set", "name": "Total", "type": "data.set", "parameters": {
@@ -58,13 +58,13 @@ fn workflow(id: &str, hook: Json, respond: Option<Json>) -> Json {
     json!({"switchyard": 1, "id": id, "name": format!("Orders {id}"), "nodes": nodes, "connections": connections})
 }
 
-async fn import_and_activate(api: &Api, wf: Json) {
+pub(super) async fn import_and_activate(api: &Api, wf: Json) {
     call(api, "workflow_import", json!({"text": wf.to_string()})).await.unwrap();
     let record = call(api, "workflow_activate", json!({"id": wf["id"], "active": true})).await.unwrap();
     assert_eq!(record["active"], true);
 }
 
-async fn executions(api: &Api, workflow: &str) -> Vec<Json> {
+pub(super) async fn executions(api: &Api, workflow: &str) -> Vec<Json> {
     api.flush_history().await.unwrap();
     let list = call(api, "execution_list", json!({"workflowId": workflow, "limit": 100_000})).await.unwrap();
     list["executions"].as_array().unwrap().clone()
@@ -249,7 +249,7 @@ async fn refused_requests_run_nothing_and_say_why() {
     api.stop_triggers().await;
 }
 
-fn clock_now(clock: &ManualClock) -> i64 {
+pub(super) fn clock_now(clock: &ManualClock) -> i64 {
     use switchyard_engine::Clock;
     clock.now().timestamp()
 }
@@ -506,8 +506,9 @@ async fn runs_and_deliveries_show_in_the_prometheus_text_and_the_opt_in_endpoint
     assert_eq!(http.get(format!("{base}/metrics")).send().await.unwrap().status(), 404);
     let mut settings = call(&api, "settings_get", json!({})).await.unwrap();
     settings["metricsEndpoint"] = json!(true);
-    call(&api, "settings_update", settings).await.unwrap();
-    let r = http.get(format!("{base}/metrics")).send().await.unwrap();
+    let saved = call(&api, "settings_update", settings).await.unwrap();
+    let token = saved["metricsToken"].as_str().unwrap();
+    let r = http.get(format!("{base}/metrics")).bearer_auth(token).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
     assert!(r.text().await.unwrap().contains("switchyard_webhook_deliveries_total{status=\"500\"} 1"));

@@ -48,7 +48,7 @@ fn every_invalid_file_is_reported_exactly() {
         cli(data.path()).args(["run", &relative]).assert().code(2).stdout("").stderr(predicate::eq(expected.as_str()));
         checked += 1;
     }
-    assert_eq!(checked, 10);
+    assert_eq!(checked, 12);
     assert_eq!(std::fs::read_dir(data.path()).unwrap().count(), 0, "no database was created for invalid input");
 }
 
@@ -363,6 +363,29 @@ fn http_post(addr: &str, path: &str, body: &str) -> (u16, String) {
     (status, body)
 }
 
+/// `switchyard serve` on a free port with one active workflow: the process, its stderr
+/// (after the "listening" line), the port and the listener's address.
+fn spawn_serve(
+    data: &Path,
+    args: &[&str],
+) -> (std::process::Child, BufReader<std::process::ChildStderr>, String, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let mut server = std::process::Command::new(assert_cmd::cargo::cargo_bin("switchyard"))
+        .args(["serve", "--port", &port])
+        .args(args)
+        .env("SWITCHYARD_DATA_DIR", data)
+        .env_remove("SWITCHYARD_LOG")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(server.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    assert!(line.contains("listening on http://127.0.0.1:") && line.contains("1 active workflows"), "{line}");
+    let addr = line.split("http://").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    (server, stderr, port, addr)
+}
+
 #[test]
 fn serve_answers_webhooks_and_stops_cleanly_on_sigterm() {
     let data = tempfile::tempdir().unwrap();
@@ -388,19 +411,7 @@ fn serve_answers_webhooks_and_stops_cleanly_on_sigterm() {
     cli(data.path()).arg("import").arg(&file).assert().success();
     cli(data.path()).args(["activate", "slow-hook"]).assert().success().stdout(predicate::str::contains("is active"));
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
-    let mut server = std::process::Command::new(assert_cmd::cargo::cargo_bin("switchyard"))
-        .args(["serve", "--port", &port])
-        .env("SWITCHYARD_DATA_DIR", data.path())
-        .env_remove("SWITCHYARD_LOG")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(server.stderr.take().unwrap());
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
-    assert!(line.contains("listening on http://127.0.0.1:") && line.contains("1 active workflows"), "{line}");
-    let addr = line.split("http://").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    let (mut server, mut stderr, port, addr) = spawn_serve(data.path(), &[]);
 
     // A request whose run takes 2 s is in flight when SIGTERM arrives: it is still answered.
     let request = {
@@ -427,6 +438,15 @@ fn serve_answers_webhooks_and_stops_cleanly_on_sigterm() {
     let text = String::from_utf8(text.stdout).unwrap();
     assert!(text.contains("# TYPE switchyard_runs_total counter"), "{text}");
     assert!(text.contains("switchyard_active_runs 1"), "the slow run is in progress: {text}");
+    // Without its token (a scraper that was not given it) /metrics answers 401.
+    let token = cli(data.path()).args(["metrics", "--token"]).output().unwrap();
+    let token = String::from_utf8(token.stdout).unwrap().trim().to_string();
+    assert_eq!(token.len(), 64, "{token}");
+    let plain = std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", &format!("http://127.0.0.1:{port}/metrics")])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&plain.stdout), "401");
     let killed = std::process::Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
     assert!(killed.success());
     assert_eq!(request.join().unwrap(), (200, r#"{"got":7}"#.to_string()));
@@ -488,4 +508,108 @@ fn alert_rules_from_the_command_line() {
     cli(data.path()).args(["alerts", "remove", &id]).assert().success().stdout("Deleted \"Too many runs\"\n");
     cli(data.path()).args(["alerts", "remove", &id]).assert().code(1);
     cli(data.path()).args(["alerts", "history"]).assert().success().stderr("No alerts.\n");
+}
+
+/// A crafted file (issue 13): a 100 KB key over 100,000 array elements once made validation
+/// build a 100 KB path string per element (about 10 GB). `switchyard validate` now reports
+/// it in well under 2 s and 200 MB, measured from outside with GNU time.
+#[test]
+fn a_long_key_over_many_elements_validates_quickly_in_little_memory() {
+    let data = tempfile::tempdir().unwrap();
+    let key = "k".repeat(100_000);
+    let elements = vec!["0"; 100_000].join(",");
+    let text = format!(
+        r#"{{"switchyard": 1, "id": "bomb", "name": "Bomb", "nodes": [
+            {{"id": "t", "name": "Start", "type": "trigger.manual"}},
+            {{"id": "s", "name": "Set", "type": "data.set", "parameters": {{"{key}": [{elements}]}}}},
+            {{"id": "u", "name": "Unknown", "type": "no.such.type", "parameters": {{"{key}": [{elements}]}}}}
+        ], "connections": []}}"#
+    );
+    assert!(text.len() < 1_000_000);
+    let file = data.path().join("bomb.json");
+    std::fs::write(&file, &text).unwrap();
+    let binary = assert_cmd::cargo::cargo_bin("switchyard");
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new("/usr/bin/time")
+        .arg("-v")
+        .arg(&binary)
+        .arg("validate")
+        .arg(&file)
+        .env("SWITCHYARD_DATA_DIR", data.path())
+        .output()
+        .expect("GNU time (apt package time) runs the CLI");
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "an invalid file: {stderr}");
+    assert!(stderr.contains("no.such.type"), "the unknown type is reported: {}", &stderr[..stderr.len().min(2000)]);
+    assert!(stderr.contains("bomb.json:4:"), "with its line: {}", &stderr[..stderr.len().min(2000)]);
+    let peak_kb: u64 = stderr
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes): "))
+        .expect("GNU time reports the peak")
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(took < std::time::Duration::from_secs(2), "validated in {took:?}");
+    assert!(peak_kb < 200 * 1024, "peak {peak_kb} KiB");
+}
+
+/// Slow clients (issue 13): 200 connections send half a request and stall. A normal request
+/// is still answered meanwhile, and SIGTERM stops `serve` within its grace period plus 5 s
+/// (the stalled connections no longer hold the stop forever), with every accepted run recorded.
+#[test]
+fn serve_stops_within_grace_while_200_clients_stall() {
+    use std::io::Write;
+    let data = tempfile::tempdir().unwrap();
+    let file = data.path().join("fast-hook.json");
+    std::fs::write(
+        &file,
+        json!({
+            "switchyard": 1, "id": "fast-hook", "name": "Fast hook",
+            "nodes": [
+                {"id": "hook", "name": "Hook", "type": "trigger.webhook", "parameters": {"path": "in", "responseMode": "lastNode"}},
+                {"id": "set", "name": "Answer", "type": "data.set", "parameters": {
+                    "assignments": [{"name": "got", "value": "{{ json.body.n }}"}], "keep": "none"}}
+            ],
+            "connections": [{"from": {"node": "hook"}, "to": {"node": "set"}}]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    cli(data.path()).arg("import").arg(&file).assert().success();
+    cli(data.path()).args(["activate", "fast-hook"]).assert().success();
+    const GRACE: u64 = 3;
+    let (mut server, _stderr, _, addr) = spawn_serve(data.path(), &["--grace", &GRACE.to_string()]);
+
+    // Half of them stop inside the headers, half inside the body.
+    let stalled: Vec<std::net::TcpStream> = (0..200)
+        .map(|i| {
+            let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+            let head =
+                format!("POST /webhook/fast-hook/in HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n");
+            if i % 2 == 0 {
+                stream.write_all(head.as_bytes()).unwrap();
+            } else {
+                stream.write_all(format!("{head}Content-Length: 100\r\n\r\n{{\"n\": ").as_bytes()).unwrap();
+            }
+            stream
+        })
+        .collect();
+    for n in 0..3 {
+        assert_eq!(
+            http_post(&addr, "/webhook/fast-hook/in", &format!("{{\"n\": {n}}}")),
+            (200, format!("{{\"got\":{n}}}"))
+        );
+    }
+    let started = std::time::Instant::now();
+    let killed = std::process::Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let status = server.wait().unwrap();
+    let took = started.elapsed();
+    assert!(status.success(), "serve exits 0 after SIGTERM: {status:?}");
+    assert!(took < std::time::Duration::from_secs(GRACE + 5), "serve took {took:?} to stop");
+    drop(stalled);
+    let list = stdout_json(&cli(data.path()).args(["executions", "--json"]).output().unwrap());
+    let statuses: Vec<&str> = list.as_array().unwrap().iter().map(|e| e["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, vec!["success"; 3], "every accepted run is recorded");
 }

@@ -5,7 +5,9 @@ use crate::node::{NodeContext, NodeResult, Outputs};
 use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, ParamSpec, Port};
 use switchyard_model::error::{ErrorCode, NodeError};
 use switchyard_model::item::Item;
+use switchyard_model::value::Value;
 use switchyard_model::webhook::WebhookReply;
+use switchyard_triggers::listener::is_framing_header;
 
 pub const TYPE: &str = "flow.respond";
 
@@ -37,13 +39,17 @@ pub fn descriptor() -> NodeDescriptor {
                 .describe("Evaluated against the first item.")
                 .show_if("respondWith", &["json"]),
             ParamSpec::string("text", "Text").rows(4).show_if("respondWith", &["text"]),
-            ParamSpec::key_value("headers", "Headers"),
+            ParamSpec::key_value("headers", "Headers").describe(
+                "Headers that frame the message (Content-Length, Transfer-Encoding, Connection, Keep-Alive, Upgrade, TE, \
+                 Trailer) are set by the listener: given here they are dropped and named in the items' droppedHeaders.",
+            ),
         ],
     )
 }
 
 pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
-    let items = ctx.take_input(0).into_vec();
+    let mut items = ctx.take_input(0).into_vec();
+    let mut dropped: Vec<String> = Vec::new();
     if let Some(slot) = ctx.services.reply.clone() {
         let first = items.first().cloned().unwrap_or_else(Item::empty);
         let status = ctx.f64_param("status", &first, 0)?;
@@ -54,10 +60,12 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
             )
             .with_parameter("status"));
         }
-        let headers: Vec<(String, String)> = super::http_request::pairs(ctx, "headers", &first, 0)?
-            .into_iter()
-            .map(|(name, value)| (name.trim().to_string(), value))
-            .collect();
+        let mut headers = super::http_request::pairs(ctx, "headers", &first, 0)?;
+        headers.iter_mut().for_each(|(name, _)| *name = name.trim().to_string());
+        let framing: Vec<String> =
+            headers.iter().filter(|(name, _)| is_framing_header(name)).map(|(name, _)| name.clone()).collect();
+        headers.retain(|(name, _)| !is_framing_header(name));
+        dropped = framing.into_iter().map(|name| name.to_ascii_lowercase()).collect();
         let body = match ctx.choice("respondWith").as_str() {
             "allItems" => serde_json::Value::Array(items.iter().map(|i| serde_json::Value::from(&i.json)).collect()),
             "json" => serde_json::Value::from(ctx.eval("body", &first, 0)?),
@@ -66,6 +74,15 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
             _ => serde_json::Value::from(&first.json),
         };
         slot.send(WebhookReply { status: status as u16, headers, body });
+    }
+    if !dropped.is_empty() {
+        // Said on the node's output, so the user sees why a header did not arrive.
+        let list = Value::from(serde_json::json!(dropped));
+        for item in &mut items {
+            if let Some(obj) = item.json.as_object_mut() {
+                obj.insert("droppedHeaders", list.clone());
+            }
+        }
     }
     Ok(Outputs::main(super::pass_through(items)))
 }

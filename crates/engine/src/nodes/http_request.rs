@@ -492,11 +492,7 @@ pub fn class_of_status(status: u16) -> ErrorClass {
 
 /// A URL without its query string and user info, for messages.
 fn redact(url: &url::Url) -> String {
-    let mut shown = url.clone();
-    shown.set_query(None);
-    let _ = shown.set_username("");
-    let _ = shown.set_password(None);
-    shown.to_string()
+    switchyard_model::redact::redact_urls(url.as_str())
 }
 
 fn transport_error(e: &reqwest::Error, url: &url::Url) -> NodeError {

@@ -85,6 +85,12 @@ pub fn delivery_id_header(preset: &Preset) -> Option<&'static str> {
     }
 }
 
+/// The browser origins allowed to call the webhook (`allowedOrigins`, comma-separated).
+pub fn allowed_origins(node: &Node) -> Vec<String> {
+    let text = node.parameters.get("allowedOrigins").and_then(|v| v.as_str()).unwrap_or("");
+    text.split(',').map(|o| o.trim().trim_end_matches('/').to_string()).filter(|o| !o.is_empty()).collect()
+}
+
 /// The allowed methods, upper case; an error names the bad one.
 pub fn methods(node: &Node) -> Result<Vec<String>, String> {
     let text = node.parameters.get("methods").and_then(|v| v.as_str()).unwrap_or("POST");
@@ -136,6 +142,12 @@ pub fn descriptor() -> NodeDescriptor {
     parameters.extend(signature_params(
         "Requests must carry this signature, made with the secret of the connection below; others get 401 and run nothing.",
     ));
+    parameters.push(
+        ParamSpec::string("allowedOrigins", "Allowed origins").literal().placeholder("https://app.example.com").describe(
+            "Web pages (browsers send an Origin header) may call this webhook only from these origins, separated by commas \
+             (* for any). Empty: requests from web pages get 403; servers and scripts send no Origin and are not affected.",
+        ),
+    );
     parameters.push(
         ParamSpec::boolean("keepBodies", "Keep request bodies in the delivery log", false)
             .describe("Off: the log keeps time, method, status, verification, latency and run, not the body."),

@@ -213,6 +213,11 @@ fn crash_child() {
         return;
     };
     let store = Store::open(std::path::Path::new(&db)).unwrap();
+    if role == "race" {
+        let (saved, conflicts) = save_race(&store, "child");
+        println!("raced {saved} {conflicts}");
+        return;
+    }
     let big = "x".repeat(20_000);
     for i in 0.. {
         match role.as_str() {
@@ -292,4 +297,55 @@ fn killed_during_a_run_leaves_it_interrupted() {
         assert_eq!(execution.nodes.len(), 1);
         assert_eq!(execution.nodes[0].outputs[0].items.len(), 200);
     }
+}
+
+/// Saves workflow "shared" 500 times, each time expecting the version just read: returns
+/// (saved, version conflicts). Any other error fails.
+fn save_race(store: &Store, who: &str) -> (u32, u32) {
+    let (mut saved, mut conflicts) = (0, 0);
+    for i in 0..500 {
+        let current = store.workflows().get("shared").unwrap();
+        let mut wf = current.workflow.clone();
+        wf.name = format!("{who} {i}");
+        match store.workflows().save(&wf, Some(current.version), "2026-01-01T00:00:00Z") {
+            Ok(record) => {
+                assert!(store.workflows().get("shared").unwrap().version >= record.version);
+                saved += 1;
+            }
+            Err(StoreError::Conflict { .. }) => conflicts += 1,
+            Err(e) => panic!("{who}: save {i} failed with something other than a version conflict: {e}"),
+        }
+    }
+    (saved, conflicts)
+}
+
+/// Two processes save the same workflow 500 times each: the read-then-write transaction takes
+/// the write lock first (BEGIN IMMEDIATE), so the only error is the designed version conflict
+/// (a deferred one failed at once with SQLITE_BUSY, the busy timeout not applying).
+#[test]
+fn two_processes_saving_one_workflow_see_only_version_conflicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("switchyard.db");
+    let store = Store::open(&db).unwrap();
+    store.workflows().save(&workflow("shared", "Shared"), None, "2026-01-01T00:00:00Z").unwrap();
+    let child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "crash_child", "--ignored", "--nocapture", "--test-threads=1"])
+        .env("SWITCHYARD_CRASH_ROLE", "race")
+        .env("SWITCHYARD_CRASH_DB", &db)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (saved, conflicts) = save_race(&store, "parent");
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "the child process failed: {}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    // The test harness may have written "test crash_child ... " before it on the line.
+    let line = text.lines().find_map(|l| l.split("raced ").nth(1)).expect("the child reports its saves");
+    let numbers: Vec<u32> = line.split(' ').map(|n| n.trim().parse().unwrap()).collect();
+    assert_eq!(saved + conflicts + numbers[0] + numbers[1], 1000);
+    // Every committed save is there: one version each, on top of the first.
+    let stored = store.workflows().get("shared").unwrap();
+    assert_eq!(stored.version, 1 + saved + numbers[0]);
+    assert_eq!(store.integrity_check().unwrap(), "ok");
 }

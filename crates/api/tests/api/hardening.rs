@@ -1,0 +1,259 @@
+//! The security review's defects (issue 13), each attacked from outside: real HTTP requests
+//! to a real listener, accounts tested against real sockets, the SQLite files read as bytes.
+
+use super::call;
+use super::webhooks::{SECRET, clock_now, executions, import_and_activate, open, start, workflow};
+use serde_json::{Value as Json, json};
+use std::time::{Duration, Instant};
+use switchyard_triggers::signature::Preset;
+
+async fn add_secret(api: &switchyard_api::Api) -> Json {
+    call(api, "vault_unlock", json!({"password": "correct horse battery"})).await.unwrap();
+    call(
+        api,
+        "account_add",
+        json!({"connectionType": "webhook.secret", "label": "shop", "fields": {"secret": SECRET}}),
+    )
+    .await
+    .unwrap();
+    json!({"secret": {"connection": "webhook.secret", "account": "shop"}})
+}
+
+/// A Stripe-Signature header with 60,000 `v1=` candidates over a 1 MiB body once cost one
+/// HMAC of the body per candidate (60 GB hashed per request) on an async worker. Now the
+/// header's length and candidate count are capped and the HMAC is computed once, off the
+/// workers: four such requests are refused at once while a fifth, valid one is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stripe_candidate_floods_are_refused_at_once_and_valid_requests_still_answered() {
+    let (_dir, api, clock) = open();
+    let secret = add_secret(&api).await;
+    let base = start(&api).await;
+    let mut stripe = workflow("st", json!({"path": "pay", "responseMode": "lastNode", "signature": "stripe"}), None);
+    stripe["nodes"][0]["credentials"] = secret;
+    import_and_activate(&api, stripe).await;
+    let url = format!("{base}/webhook/st/pay");
+    let http = reqwest::Client::new();
+    let now = clock_now(&clock);
+    let flood = format!("t={now},{}", "v1=aa,".repeat(60_000));
+    let big = {
+        let pad = "x".repeat(1024 * 1024 - 100);
+        format!("{{\"id\": \"F\", \"qty\": 1, \"price\": 1, \"p\": \"{pad}\"}}")
+    };
+    assert!(big.len() <= 1024 * 1024);
+    let attacks: Vec<_> = (0..4)
+        .map(|_| {
+            let request = http
+                .post(&url)
+                .header("content-type", "application/json")
+                .header("Stripe-Signature", flood.clone())
+                .body(big.clone());
+            tokio::spawn(async move {
+                let started = Instant::now();
+                let response = request.send().await.unwrap();
+                (response.status().as_u16(), response.text().await.unwrap(), started.elapsed())
+            })
+        })
+        .collect();
+    let body = br#"{"id": "OK-1", "qty": 2, "price": 3}"#.to_vec();
+    let mut valid = http.post(&url).header("content-type", "application/json").body(body.clone());
+    for (k, v) in Preset::Stripe.sign(&body, SECRET.as_bytes(), now) {
+        valid = valid.header(k, v);
+    }
+    let answered = valid.send().await.unwrap();
+    assert_eq!(answered.status(), 200);
+    assert_eq!(answered.json::<Json>().await.unwrap(), json!({"order": "OK-1", "total": 6}));
+    for attack in attacks {
+        let (status, text, took) = attack.await.unwrap();
+        assert_eq!(status, 401, "{text}");
+        assert!(text.contains("longer than"), "{text}");
+        assert!(took < Duration::from_secs(1), "refused in {took:?}");
+    }
+    assert_eq!(executions(&api, "st").await.len(), 1, "only the valid delivery ran");
+    api.stop_triggers().await;
+}
+
+/// DNS rebinding and browsers: a web page whose name resolves to 127.0.0.1 sends its own
+/// name as Host (421), a form posted from a page carries an Origin (403 unless the webhook
+/// allows it), and /metrics names workflows so it needs its bearer token (401).
+#[tokio::test]
+async fn foreign_hosts_origins_and_metrics_without_token_are_refused() {
+    let (_dir, api, _) = open();
+    let base = start(&api).await;
+    import_and_activate(&api, workflow("h", json!({"path": "in", "responseMode": "lastNode"}), None)).await;
+    import_and_activate(
+        &api,
+        workflow(
+            "o",
+            json!({"path": "in", "responseMode": "lastNode", "allowedOrigins": "https://app.example/"}),
+            None,
+        ),
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let order = json!({"id": "H-1", "qty": 1, "price": 2});
+    let post = |path: &str| http.post(format!("{base}{path}")).json(&order);
+
+    let r = post("/webhook/h/in").header("Host", "evil.example").send().await.unwrap();
+    assert_eq!(r.status(), 421);
+    assert!(r.text().await.unwrap().contains("Allowed host names"));
+    let r = post("/webhook/h/in").header("Host", "evil.example:5680").send().await.unwrap();
+    assert_eq!(r.status(), 421);
+    // A form from a web page (text/plain, a CORS "simple" request): 403.
+    let r = http
+        .post(format!("{base}/webhook/h/in"))
+        .header("Origin", "https://evil.example")
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("Allowed origins"));
+    assert_eq!(post("/webhook/o/in").header("Origin", "https://evil.example").send().await.unwrap().status(), 403);
+    assert!(executions(&api, "h").await.is_empty(), "nothing ran");
+    assert!(executions(&api, "o").await.is_empty(), "nothing ran");
+
+    // What is allowed: this listener's own address, localhost, a listed origin.
+    assert_eq!(post("/webhook/h/in").send().await.unwrap().status(), 200);
+    let port = base.rsplit(':').next().unwrap();
+    assert_eq!(post("/webhook/h/in").header("Host", format!("localhost:{port}")).send().await.unwrap().status(), 200);
+    assert_eq!(post("/webhook/o/in").header("Origin", "https://app.example").send().await.unwrap().status(), 200);
+
+    // A tunnel's name, once the user lists it.
+    let mut settings = call(&api, "settings_get", json!({})).await.unwrap();
+    settings["webhookAllowedHosts"] = json!(["hooks.example.net"]);
+    call(&api, "settings_update", settings.clone()).await.unwrap();
+    // The listener restarted with the new names (on a new free port).
+    let listed = call(&api, "webhook_list", json!({})).await.unwrap();
+    let base = listed["listener"]["baseUrl"].as_str().unwrap().to_string();
+    let r = http
+        .post(format!("{base}/webhook/h/in"))
+        .header("Host", "hooks.example.net")
+        .json(&order)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    settings["webhookAllowedHosts"] = json!(["https://bad/"]);
+    let e = call(&api, "settings_update", settings.clone()).await.unwrap_err();
+    assert!(e.message.contains("webhookAllowedHosts[0]"), "{}", e.message);
+
+    // /metrics: off 404; on without (or with a wrong) token 401; with the token 200.
+    assert_eq!(http.get(format!("{base}/metrics")).send().await.unwrap().status(), 404);
+    settings["webhookAllowedHosts"] = json!([]);
+    settings["metricsEndpoint"] = json!(true);
+    let saved = call(&api, "settings_update", settings).await.unwrap();
+    let token = saved["metricsToken"].as_str().unwrap().to_string();
+    let listed = call(&api, "webhook_list", json!({})).await.unwrap();
+    let base = listed["listener"]["baseUrl"].as_str().unwrap().to_string();
+    assert_eq!(token.len(), 64, "a token is made when the endpoint is turned on");
+    let r = http.get(format!("{base}/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.headers()["www-authenticate"], "Bearer");
+    assert!(!r.text().await.unwrap().contains("workflow_id"));
+    let r = http.get(format!("{base}/metrics")).bearer_auth("0".repeat(64)).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = http.get(format!("{base}/metrics")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("workflow_id=\"h\""));
+    api.stop_triggers().await;
+}
+
+/// Respond to Webhook echoing the caller's headers (Content-Length among them) once sent a
+/// wrong Content-Length; framing headers are now the listener's alone, and the node says
+/// which it dropped.
+#[tokio::test]
+async fn respond_cannot_set_framing_headers() {
+    let (_dir, api, _) = open();
+    let base = start(&api).await;
+    let wf = json!({"switchyard": 1, "id": "echo", "name": "Echo", "nodes": [
+        {"id": "hook", "name": "Hook", "type": "trigger.webhook", "parameters": {"path": "e", "responseMode": "respondNode"}},
+        {"id": "respond", "name": "Respond", "type": "flow.respond",
+         "parameters": {"respondWith": "text", "text": "pong", "headers": "{{ json.headers }}"}}
+    ], "connections": [{"from": {"node": "hook"}, "to": {"node": "respond"}}]});
+    import_and_activate(&api, wf).await;
+    let http = reqwest::Client::new();
+    for _ in 0..2 {
+        let r = http
+            .post(format!("{base}/webhook/echo/e"))
+            .header("X-Trace", "t-1")
+            .json(&json!({"padding": "x".repeat(300)}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["x-trace"], "t-1", "other headers are echoed");
+        assert_eq!(r.headers()["content-length"], "4");
+        assert_eq!(r.text().await.unwrap(), "pong");
+    }
+    let runs = executions(&api, "echo").await;
+    let execution = call(&api, "execution_get", json!({"id": runs[0]["id"]})).await.unwrap();
+    let out = &execution["nodes"][1]["outputs"][0]["items"][0]["json"];
+    let dropped: Vec<&str> = out["droppedHeaders"].as_array().unwrap().iter().map(|h| h.as_str().unwrap()).collect();
+    assert!(dropped.contains(&"content-length"), "{out}");
+    api.stop_triggers().await;
+}
+
+/// "Test connection" of an API key sent in the query string: the HTTP client's error names
+/// the whole URL, key included, and the outcome is stored with the account. The key must
+/// not be in the message, nor anywhere in the database file or its WAL.
+#[tokio::test]
+async fn a_failed_connection_test_stores_no_key() {
+    const KEY: &str = "query-key-0d9c8b7a6f5e4d3c";
+    let (dir, api, _) = open();
+    call(&api, "vault_unlock", json!({"password": "correct horse battery"})).await.unwrap();
+    let account = call(
+        &api,
+        "account_add",
+        json!({"connectionType": "http.apiKeyQuery", "label": "q",
+               "fields": {"apiKey": KEY, "paramName": "api_key", "testUrl": "http://127.0.0.1:1/v1/me"}}),
+    )
+    .await
+    .unwrap();
+    let outcome = call(&api, "account_test", json!({"id": account["id"]})).await.unwrap();
+    assert_eq!(outcome["ok"], false);
+    let message = outcome["message"].as_str().unwrap();
+    assert!(message.contains("http://127.0.0.1:1/v1/me"), "the host is still named: {message}");
+    assert!(!message.contains(KEY) && !message.contains("api_key="), "{message}");
+    let listed = call(&api, "account_list", json!({})).await.unwrap();
+    assert!(!listed.to_string().contains(KEY));
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir.path()).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.contains(".db") {
+            let bytes = std::fs::read(entry.path()).unwrap();
+            assert!(!bytes.windows(KEY.len()).any(|w| w == KEY.as_bytes()), "the key is in {name}");
+            seen += 1;
+        }
+    }
+    assert!(seen >= 2, "the database and its WAL were read");
+}
+
+/// Workflow id `a/b` with path `c` and id `a` with path `b/c` once shared the endpoint key
+/// `a/b/c` and the first silently won. Ids are now letters, digits, - and _ only; an imported
+/// file with another id gets a new one (and says so), so both are served, each at its URL.
+#[tokio::test]
+async fn ids_that_would_collide_in_webhook_urls_are_replaced_on_import() {
+    let (_dir, api, _) = open();
+    let base = start(&api).await;
+    let mut slashed = workflow("a/b", json!({"path": "c", "responseMode": "lastNode"}), None);
+    slashed["name"] = json!("Slashed");
+    let imported = call(&api, "workflow_import", json!({"text": slashed.to_string()})).await.unwrap();
+    let new_id = imported["record"]["workflow"]["id"].as_str().unwrap().to_string();
+    assert_ne!(new_id, "a/b");
+    assert!(imported["notes"][0].as_str().unwrap().contains("\"a/b\""), "{imported}");
+    call(&api, "workflow_activate", json!({"id": new_id, "active": true})).await.unwrap();
+    import_and_activate(&api, workflow("a", json!({"path": "b/c", "responseMode": "lastNode"}), None)).await;
+    let http = reqwest::Client::new();
+    for (url, id) in [(format!("{base}/webhook/{new_id}/c"), "first"), (format!("{base}/webhook/a/b/c"), "second")] {
+        let r = http.post(url).json(&json!({"id": id, "qty": 1, "price": 1})).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.json::<Json>().await.unwrap()["order"], id);
+    }
+    assert_eq!(executions(&api, &new_id).await.len(), 1);
+    assert_eq!(executions(&api, "a").await.len(), 1);
+    // Saving a new workflow under such an id is refused, naming it.
+    let e = call(&api, "workflow_save", json!({"workflow": slashed})).await.unwrap_err();
+    assert!(e.message.contains("\"a/b\""), "{}", e.message);
+    api.stop_triggers().await;
+}
