@@ -66,7 +66,8 @@ pub(crate) struct Inner {
     pub(crate) vault: switchyard_vault::Vault,
     pub(crate) data_dir: PathBuf,
     /// Runs in progress, by execution id.
-    pub(crate) runs: Mutex<HashMap<String, CancellationToken>>,
+    /// Runs in progress in this process, by execution id.
+    pub(crate) runs: Mutex<HashMap<String, RunEntry>>,
     pub(crate) last_prune: Mutex<Option<std::time::Instant>>,
     pub(crate) triggers: triggers::TriggerState,
     /// The live metrics, the run queue's slots and the alert checker's state.
@@ -180,4 +181,11 @@ impl Api {
 /// A random token of 256 bits, as 64 hex digits (bearer tokens the app makes).
 pub(crate) fn secret_token() -> String {
     format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
+}
+
+/// A run in progress: its workflow and how to cancel it.
+#[derive(Clone)]
+pub(crate) struct RunEntry {
+    pub(crate) workflow_id: Arc<str>,
+    pub(crate) cancel: CancellationToken,
 }

@@ -62,7 +62,13 @@ impl Api {
     }
 
     pub async fn run_cancel(&self, request: RunCancelRequest) -> ApiResult<RunCancelResponse> {
-        let token = self.inner.runs.lock().unwrap_or_else(|p| p.into_inner()).get(&request.execution_id).cloned();
+        let token = self
+            .inner
+            .runs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&request.execution_id)
+            .map(|r| r.cancel.clone());
         match token {
             Some(token) => {
                 token.cancel();
@@ -152,7 +158,8 @@ impl Api {
             self.record(switchyard_metrics::recorder::Sample::RunQueued);
         }
         let cancel = CancellationToken::new();
-        self.inner.runs.lock().unwrap_or_else(|p| p.into_inner()).insert(execution_id.clone(), cancel.clone());
+        let entry = crate::RunEntry { workflow_id: Arc::from(prepared.workflow.id.as_str()), cancel: cancel.clone() };
+        self.inner.runs.lock().unwrap_or_else(|p| p.into_inner()).insert(execution_id.clone(), entry);
         let log = self.inner.store.log();
         log.started(ExecutionStart {
             id: execution_id.clone(),

@@ -43,6 +43,10 @@ pub(crate) struct TriggerState {
     test_generation: std::sync::atomic::AtomicU64,
     /// Reloads one at a time.
     reload: tokio::sync::Mutex<()>,
+    /// Keys of accepted signed deliveries (replay protection), kept across listener
+    /// restarts and, through the store, across app restarts.
+    replay: switchyard_triggers::replay::ReplayGuard,
+    replay_loaded: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Clone)]
@@ -118,6 +122,7 @@ impl Api {
     /// `switchyard serve --bind/--port`; the settings are not changed).
     pub async fn start_triggers_on(&self, bind: Option<String>, port: Option<u16>) -> ApiResult<ListenerStatus> {
         self.stop_triggers().await;
+        self.load_replay_keys().await;
         let mut settings = self.settings_get(Empty {}).await?;
         if let Some(bind) = bind {
             settings.webhook_bind = bind;
@@ -168,6 +173,32 @@ impl Api {
         Ok(self.listener_status())
     }
 
+    /// Reads the unexpired replay keys back from the store, once.
+    async fn load_replay_keys(&self) {
+        if self.inner.triggers.replay_loaded.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let now_ms = self.inner.engine.services().clock.now().timestamp_millis();
+        match self.blocking(move |store| Ok(store.triggers().replay_keys(now_ms)?)).await {
+            Ok(keys) => {
+                for (key, expires) in keys {
+                    self.inner.triggers.replay.remember(key, expires, now_ms);
+                }
+            }
+            Err(e) => tracing::error!("cannot read the webhook replay keys: {}", e.message),
+        }
+    }
+
+    /// Forgets a delivery's replay keys: its run failed or never started, so the sender's
+    /// retry must run.
+    pub(crate) fn forget_delivery(&self, keys: &[String]) {
+        if keys.is_empty() {
+            return;
+        }
+        self.inner.triggers.replay.forget(keys);
+        self.inner.store.log().replay_forget(keys);
+    }
+
     /// Stops the listener (requests in progress get [`STOP_GRACE`] to be answered) and the
     /// scheduler.
     pub async fn stop_triggers(&self) {
@@ -199,7 +230,8 @@ impl Api {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         if running() > 0 {
-            let tokens: Vec<_> = self.inner.runs.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+            let tokens: Vec<_> =
+                self.inner.runs.lock().unwrap_or_else(|p| p.into_inner()).values().map(|r| r.cancel.clone()).collect();
             tracing::warn!(runs = tokens.len(), "cancelling the runs still going at shutdown");
             tokens.iter().for_each(|t| t.cancel());
             let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -671,6 +703,21 @@ impl Target for WebhookHost {
         Some(api.prometheus_text())
     }
 
+    fn first_delivery(&self, keys: &[String], now_ms: i64, expires_ms: i64) -> bool {
+        let Some(api) = Api::upgrade(&self.0) else { return false };
+        if !api.inner.triggers.replay.first_time(keys, now_ms, expires_ms) {
+            return false;
+        }
+        api.inner.store.log().replay_seen(keys, expires_ms);
+        true
+    }
+
+    fn forget_delivery(&self, keys: &[String]) {
+        if let Some(api) = Api::upgrade(&self.0) {
+            api.forget_delivery(keys);
+        }
+    }
+
     fn metrics_token(&self) -> Option<String> {
         let settings = Api::upgrade(&self.0)?.stored_settings();
         settings.metrics_endpoint.then_some(settings.metrics_token)
@@ -718,6 +765,7 @@ impl Api {
         json.insert("query".into(), serde_json::Value::Object(request.query));
         json.insert("headers".into(), serde_json::Value::Object(request.headers));
         json.insert("body".into(), request.body);
+        let replay_keys = request.replay_keys;
         let item = Item::new(Value::from(serde_json::Value::Object(json)));
         let mut services = hook.services.clone();
         let waits_for_reply = hook.response_mode == "respondNode";
@@ -731,6 +779,7 @@ impl Api {
         let mode = if hook.test { RunMode::Manual } else { RunMode::Webhook };
         let (execution_id, handle) =
             self.launch(hook.prepared.clone(), services, vec![item], mode, Some(hook.node_id.clone()), None);
+        let handle = self.forget_delivery_unless_success(handle, replay_keys);
         if hook.test {
             let workflow_id = hook.prepared.workflow.id.clone();
             self.inner.host.emit(ApiEvent::TestDelivery {
@@ -790,6 +839,35 @@ impl Api {
                 answer
             }
         }
+    }
+}
+
+impl Api {
+    /// Passes a run's outcome on, forgetting the delivery's replay keys when the run did not
+    /// succeed: a sender retrying a delivery whose run failed gets a new run.
+    fn forget_delivery_unless_success(
+        &self,
+        handle: tokio::task::JoinHandle<switchyard_engine::RunOutcome>,
+        keys: Vec<String>,
+    ) -> tokio::task::JoinHandle<switchyard_engine::RunOutcome> {
+        if keys.is_empty() {
+            return handle;
+        }
+        let api = self.clone();
+        tokio::spawn(async move {
+            match handle.await {
+                Ok(outcome) => {
+                    if outcome.status != RunStatus::Success {
+                        api.forget_delivery(&keys);
+                    }
+                    outcome
+                }
+                Err(e) => {
+                    api.forget_delivery(&keys);
+                    std::panic::resume_unwind(e.try_into_panic().unwrap_or_else(|_| Box::new("the run was cancelled")))
+                }
+            }
+        })
     }
 }
 

@@ -96,6 +96,9 @@ impl Api {
     }
 
     pub async fn workflow_delete(&self, request: IdRequest) -> ApiResult<DeletedResponse> {
+        // Its runs in progress are cancelled and recorded first: their history is deleted
+        // with the workflow, and nothing of theirs is written after it.
+        self.cancel_runs_of(&request.id).await;
         let deleted = self
             .blocking(move |store| {
                 store.workflows().delete(&request.id)?;
@@ -236,5 +239,26 @@ impl Api {
 
     pub async fn node_types(&self, _: Empty) -> ApiResult<NodeTypesResponse> {
         Ok(NodeTypesResponse { node_types: self.inner.engine.registry().descriptors() })
+    }
+
+    /// Cancels this process's runs of a workflow and waits (up to 10 s) until they ended and
+    /// their history is written.
+    async fn cancel_runs_of(&self, workflow_id: &str) {
+        let of_workflow = || -> Vec<tokio_util::sync::CancellationToken> {
+            let runs = self.inner.runs.lock().unwrap_or_else(|p| p.into_inner());
+            runs.values().filter(|r| &*r.workflow_id == workflow_id).map(|r| r.cancel.clone()).collect()
+        };
+        let running = of_workflow();
+        if running.is_empty() {
+            return;
+        }
+        running.iter().for_each(|t| t.cancel());
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !of_workflow().is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        if let Err(e) = self.flush_history().await {
+            tracing::warn!("flushing the history before deleting workflow {workflow_id}: {}", e.message);
+        }
     }
 }

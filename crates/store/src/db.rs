@@ -11,6 +11,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (2, include_str!("migrations/0002_vault.sql")),
     (3, include_str!("migrations/0003_triggers.sql")),
     (4, include_str!("migrations/0004_metrics.sql")),
+    (5, include_str!("migrations/0005_replay.sql")),
 ];
 
 pub fn latest_version() -> u32 {

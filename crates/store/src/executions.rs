@@ -6,6 +6,7 @@ use crate::error::{Result, StoreError};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use switchyard_model::error::NodeError;
 use switchyard_model::execution::{Execution, ExecutionSummary, NodeRunData, RunMode, RunStatus};
 use switchyard_model::webhook::Delivery;
@@ -25,6 +26,8 @@ enum Message {
     Node(String, Box<NodeRunData>),
     Finish { id: String, status: RunStatus, finished_at: String, duration_ms: u32, error: Option<Box<NodeError>> },
     Delivery(Box<Delivery>),
+    Replay { keys: Vec<String>, expires_at_ms: i64 },
+    ForgetReplay(Vec<String>),
     Flush(Sender<std::result::Result<(), String>>),
 }
 
@@ -94,6 +97,16 @@ impl ExecutionLog {
         self.send(Message::Delivery(Box::new(delivery)));
     }
 
+    /// Remembers a webhook delivery's replay keys until `expires_at_ms`.
+    pub fn replay_seen(&self, keys: &[String], expires_at_ms: i64) {
+        self.send(Message::Replay { keys: keys.to_vec(), expires_at_ms });
+    }
+
+    /// Forgets a webhook delivery's replay keys (it did not run).
+    pub fn replay_forget(&self, keys: &[String]) {
+        self.send(Message::ForgetReplay(keys.to_vec()));
+    }
+
     /// Waits until everything sent so far is committed; reports a write that failed.
     pub fn flush(&self) -> Result<()> {
         let (tx, rx) = channel();
@@ -116,80 +129,161 @@ fn writer(mut conn: Connection, rx: Receiver<Message>, failure: Arc<Mutex<Option
                 Err(_) => break,
             }
         }
-        let mut flushes = Vec::new();
-        let result = (|| -> rusqlite::Result<()> {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            for message in batch {
-                match message {
-                    Message::Start(start) => {
-                        tx.prepare_cached(
-                            "INSERT OR REPLACE INTO executions (id, workflow_id, workflow_name, workflow_definition, status, mode, started_at, owner_pid)
-                             VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7)",
-                        )?
-                        .execute(params![
-                                start.id,
-                                start.workflow.id,
-                                start.workflow.name,
-                                serde_json::to_string(&start.workflow).unwrap_or_default(),
-                                start.mode.as_str(),
-                                start.started_at,
-                                pid
-                        ])?;
+        let (flushes, mut batch): (Vec<Message>, Vec<Message>) =
+            batch.into_iter().partition(|m| matches!(m, Message::Flush(_)));
+        let mut outcome = Ok(());
+        // One transaction for the batch; a disk that is full (or a database locked for
+        // longer than the busy timeout) keeps the batch and tries again, so nothing is lost
+        // while it lasts; any other failure is one message's, so the batch is written
+        // message by message and only that one is dropped (other runs' history stays).
+        let mut waited = Duration::ZERO;
+        loop {
+            match write_batch(&mut conn, &batch, pid) {
+                Ok(()) => break,
+                Err(e) if is_resource_error(&e) => {
+                    let message = format!("writing the execution history failed: {e}; retrying");
+                    if waited.is_zero() {
+                        tracing::error!("{message}");
                     }
-                    Message::Node(id, data) => {
-                        tx.prepare_cached(
-                            "INSERT INTO execution_nodes (execution_id, seq, node_id, data)
-                             VALUES (?1, (SELECT COUNT(*) FROM execution_nodes WHERE execution_id = ?1), ?2, ?3)",
-                        )?
-                        .execute(params![
-                            id,
-                            data.node_id,
-                            serde_json::to_string(&data).unwrap_or_default()
-                        ])?;
+                    failure.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(message.clone());
+                    outcome = Err(message);
+                    // Answer waiting flushes now (with the error): they must not hang.
+                    answer(&flushes, &outcome);
+                    std::thread::sleep(RETRY_PAUSE);
+                    waited += RETRY_PAUSE;
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        "writing a batch of the execution history failed ({e}); writing it message by message"
+                    );
+                    for message in batch.drain(..) {
+                        if let Err(e) = write_batch(&mut conn, std::slice::from_ref(&message), pid) {
+                            tracing::error!("dropped {} from the history: {e}", describe(&message));
+                        }
                     }
-                    Message::Finish { id, status, finished_at, duration_ms, error } => {
-                        let error = error.map(|e| serde_json::to_string(&e).unwrap_or_default());
-                        tx.prepare_cached(
-                            "UPDATE executions SET status = ?2, finished_at = ?3, duration_ms = ?4, error = ?5, owner_pid = NULL WHERE id = ?1",
-                        )?
-                        .execute(params![id, status.as_str(), finished_at, duration_ms, error])?;
-                    }
-                    Message::Delivery(d) => {
-                        tx.prepare_cached(
-                            "INSERT OR REPLACE INTO webhook_deliveries (id, workflow_id, node_id, received_at, method, path, status, verification, latency_ms, execution_id, error, body, test)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                        )?
-                        .execute(params![
-                            d.id,
-                            d.workflow_id,
-                            d.node_id,
-                            d.received_at,
-                            d.method,
-                            d.path,
-                            d.status,
-                            d.verification.as_str(),
-                            d.latency_ms,
-                            d.execution_id,
-                            d.error,
-                            d.body,
-                            d.test
-                        ])?;
-                    }
-                    Message::Flush(ack) => flushes.push(ack),
+                    break;
                 }
             }
-            tx.commit()
-        })();
-        let outcome = result.map_err(|e| {
-            let message = format!("writing the execution history failed: {e}");
-            tracing::error!("{message}");
-            failure.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(message.clone());
-            message
-        });
-        for ack in flushes {
+        }
+        if !waited.is_zero() {
+            tracing::info!("the execution history is written again after {} s", waited.as_secs());
+            failure.lock().unwrap_or_else(|p| p.into_inner()).take();
+            outcome = Ok(());
+        }
+        answer(&flushes, &outcome);
+    }
+}
+
+/// How long the writer waits before trying a batch again after a full disk.
+const RETRY_PAUSE: Duration = Duration::from_millis(500);
+
+fn answer(flushes: &[Message], outcome: &std::result::Result<(), String>) {
+    for flush in flushes {
+        if let Message::Flush(ack) = flush {
             let _ = ack.send(outcome.clone());
         }
     }
+}
+
+/// Failures that writing again later can mend: a full disk or database, an I/O error, a
+/// database locked past the busy timeout.
+fn is_resource_error(e: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode as C;
+    matches!(
+        e.sqlite_error_code(),
+        Some(C::DiskFull | C::SystemIoFailure | C::DatabaseBusy | C::DatabaseLocked | C::CannotOpen)
+    )
+}
+
+/// What a message is about, for the log line of a dropped one.
+fn describe(message: &Message) -> String {
+    match message {
+        Message::Start(start) => format!("the start of execution {}", start.id),
+        Message::Node(id, data) => format!("node \"{}\" of execution {id}", data.node_name),
+        Message::Finish { id, .. } => format!("the end of execution {id}"),
+        Message::Delivery(d) => format!("webhook delivery {} of workflow {}", d.id, d.workflow_id),
+        Message::Replay { .. } | Message::ForgetReplay(_) => "webhook replay keys".into(),
+        Message::Flush(_) => "a flush".into(),
+    }
+}
+
+fn write_batch(conn: &mut Connection, batch: &[Message], pid: u32) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    for message in batch {
+        match message {
+            Message::Start(start) => {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO executions (id, workflow_id, workflow_name, workflow_definition, status, mode, started_at, owner_pid)
+                     VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7)",
+                )?
+                .execute(params![
+                    start.id,
+                    start.workflow.id,
+                    start.workflow.name,
+                    serde_json::to_string(&start.workflow).unwrap_or_default(),
+                    start.mode.as_str(),
+                    start.started_at,
+                    pid
+                ])?;
+            }
+            Message::Node(id, data) => {
+                tx.prepare_cached(
+                    "INSERT INTO execution_nodes (execution_id, seq, node_id, data)
+                     VALUES (?1, (SELECT COUNT(*) FROM execution_nodes WHERE execution_id = ?1), ?2, ?3)",
+                )?
+                .execute(params![
+                    id,
+                    data.node_id,
+                    serde_json::to_string(&data).unwrap_or_default()
+                ])?;
+            }
+            Message::Finish { id, status, finished_at, duration_ms, error } => {
+                let error = error.as_ref().map(|e| serde_json::to_string(e).unwrap_or_default());
+                tx.prepare_cached(
+                    "UPDATE executions SET status = ?2, finished_at = ?3, duration_ms = ?4, error = ?5, owner_pid = NULL WHERE id = ?1",
+                )?
+                .execute(params![id, status.as_str(), finished_at, duration_ms, error])?;
+            }
+            Message::Delivery(d) => {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO webhook_deliveries (id, workflow_id, node_id, received_at, method, path, status, verification, latency_ms, execution_id, error, body, test)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                )?
+                .execute(params![
+                    d.id,
+                    d.workflow_id,
+                    d.node_id,
+                    d.received_at,
+                    d.method,
+                    d.path,
+                    d.status,
+                    d.verification.as_str(),
+                    d.latency_ms,
+                    d.execution_id,
+                    d.error,
+                    d.body,
+                    d.test
+                ])?;
+            }
+            Message::Replay { keys, expires_at_ms } => {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO webhook_replay (key, expires_at_ms) VALUES (?1, ?2)
+                     ON CONFLICT (key) DO UPDATE SET expires_at_ms = excluded.expires_at_ms",
+                )?;
+                for key in keys {
+                    insert.execute(params![key, expires_at_ms])?;
+                }
+            }
+            Message::ForgetReplay(keys) => {
+                let mut delete = tx.prepare_cached("DELETE FROM webhook_replay WHERE key = ?1")?;
+                for key in keys {
+                    delete.execute([key])?;
+                }
+            }
+            Message::Flush(_) => {}
+        }
+    }
+    tx.commit()
 }
 
 /// Marks runs left `running` by a process that no longer exists as `interrupted`.

@@ -63,6 +63,16 @@ impl Triggers {
         Ok(n as u64)
     }
 
+    /// The webhook replay keys that have not expired at `now_ms`, with when each expires
+    /// (expired ones are deleted).
+    pub fn replay_keys(&self, now_ms: i64) -> Result<Vec<(String, i64)>> {
+        let conn = self.db.lock();
+        conn.execute("DELETE FROM webhook_replay WHERE expires_at_ms <= ?1", [now_ms])?;
+        let mut stmt = conn.prepare("SELECT key, expires_at_ms FROM webhook_replay ORDER BY expires_at_ms")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
     /// Keeps the newest `keep` deliveries of each workflow; returns how many went.
     pub fn prune_deliveries(&self, keep: u32) -> Result<u32> {
         let n = self.db.lock().execute(

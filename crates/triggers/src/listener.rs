@@ -8,7 +8,6 @@
 //! or missing signature, stale timestamp or replayed delivery id (401), malformed JSON (400).
 //! What an accepted request starts, and what is answered, is the host's [`Target`].
 
-use crate::replay::ReplayGuard;
 use crate::signature::{Headers, Preset, SignatureError};
 use axum::Router;
 use axum::body::Body;
@@ -98,6 +97,9 @@ pub struct Incoming {
     pub body: serde_json::Value,
     /// Whether it came in on a test listener.
     pub test: bool,
+    /// The keys its delivery was remembered under (empty without a signature): the host
+    /// forgets them when the run fails or never starts, so the sender's retry goes through.
+    pub replay_keys: Vec<String>,
 }
 
 /// What the host answers for an accepted request.
@@ -153,6 +155,12 @@ pub trait Target: Send + Sync + 'static {
     fn metrics(&self) -> Option<String> {
         None
     }
+    /// Whether a delivery is new: none of `keys` was seen (and not forgotten) before `now_ms`;
+    /// then they are remembered until `expires_ms`, durably (a restart does not reopen
+    /// replays). False: a replay.
+    fn first_delivery(&self, keys: &[String], now_ms: i64, expires_ms: i64) -> bool;
+    /// Forgets a delivery's keys: it did not run after all.
+    fn forget_delivery(&self, keys: &[String]);
     /// The bearer token `/metrics` requires (`None` while that endpoint is off).
     fn metrics_token(&self) -> Option<String> {
         None
@@ -165,7 +173,6 @@ struct Shared {
     target: Arc<dyn Target>,
     endpoints: RwLock<Table>,
     tests: RwLock<Table>,
-    replay: ReplayGuard,
     body_limit: std::sync::atomic::AtomicUsize,
     /// How long a request's body may take to arrive, in milliseconds (408 after).
     body_deadline_ms: std::sync::atomic::AtomicU64,
@@ -217,7 +224,6 @@ impl Listener {
             target,
             endpoints: RwLock::new(Arc::new(HashMap::new())),
             tests: RwLock::new(Arc::new(HashMap::new())),
-            replay: ReplayGuard::default(),
             body_limit: std::sync::atomic::AtomicUsize::new(DEFAULT_BODY_LIMIT),
             body_deadline_ms: std::sync::atomic::AtomicU64::new(DEFAULT_BODY_DEADLINE.as_millis() as u64),
             bound: addr,
@@ -542,43 +548,49 @@ async fn serve(s: Arc<Shared>, workflow: String, path: String, test: bool, reque
             return refuse(record, error(StatusCode::REQUEST_TIMEOUT, "body_timeout", &message));
         }
     };
-    if endpoint.keep_bodies {
-        record.body = Some(String::from_utf8_lossy(&bytes).into_owned());
-    }
-    let mut replay_key = None;
+    let mut replay_keys = Vec::new();
     if let Some(check) = &endpoint.signature {
         let now_ms = s.target.now_ms();
-        if let Err(e) = verify(&endpoint, &parts.headers, &bytes, now_ms.div_euclid(1000)).await {
-            let message = format!("signature check failed: {e}");
-            record.error = Some(message.clone());
-            return refuse(record, error(StatusCode::UNAUTHORIZED, "bad_signature", &message));
+        let tag = match verify(&endpoint, &parts.headers, &bytes, now_ms.div_euclid(1000)).await {
+            Ok(tag) => tag,
+            Err(e) => {
+                let message = format!("signature check failed: {e}");
+                record.error = Some(message.clone());
+                return refuse(record, error(StatusCode::UNAUTHORIZED, "bad_signature", &message));
+            }
+        };
+        // The signed content itself (however the sender wrote the signature), and the
+        // sender's delivery id where the format has one: either seen before is a replay.
+        let endpoint_key = key(&endpoint.workflow_id, &endpoint.path);
+        replay_keys.push(format!("{endpoint_key}\u{0}sig:{}", hex(&tag)));
+        if let Some(id) = check.id_header.as_deref().and_then(|h| parts.headers.header(h)).filter(|id| !id.is_empty()) {
+            replay_keys.push(format!("{endpoint_key}\u{0}id:{}", id.chars().take(200).collect::<String>()));
         }
-        let id = check
-            .id_header
-            .as_deref()
-            .and_then(|h| parts.headers.header(h))
-            .or_else(|| parts.headers.header(check.preset.header()))
-            .unwrap_or_default();
-        let k = format!("{}\u{0}{}", key(&endpoint.workflow_id, &endpoint.path), id);
-        if !s.replay.first_time(&k, now_ms) {
-            let message = "this delivery was already received (replayed delivery id or signature)".to_string();
-            record.error = Some(message.clone());
-            return refuse(record, error(StatusCode::UNAUTHORIZED, "replayed", &message));
+        // A timestamped signature is refused as stale after the tolerance: its keys need
+        // not be kept longer.
+        let keep = if check.preset.is_timestamped() { 2 * crate::signature::TOLERANCE } else { crate::replay::WINDOW };
+        let expires_ms = now_ms.saturating_add(i64::try_from(keep.as_millis()).unwrap_or(i64::MAX));
+        if !s.target.first_delivery(&replay_keys, now_ms, expires_ms) {
+            let message = "this delivery was already received (the same signed content, or a delivery id seen before)";
+            record.error = Some(message.to_string());
+            return refuse(record, error(StatusCode::UNAUTHORIZED, "replayed", message));
         }
         record.verification = "passed";
-        replay_key = Some(k);
     }
     let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let body = match parse_body(content_type, &bytes) {
         Ok(body) => body,
         Err(message) => {
-            if let Some(k) = replay_key {
-                s.replay.forget(&k);
-            }
+            s.target.forget_delivery(&replay_keys);
             record.error = Some(message.clone());
             return refuse(record, error(StatusCode::BAD_REQUEST, "bad_body", &message));
         }
     };
+    // Bodies are kept (when the node asks) only for accepted requests: a refused request's
+    // body is anyone's text.
+    if endpoint.keep_bodies {
+        record.body = Some(String::from_utf8_lossy(&bytes).into_owned());
+    }
     let incoming = Incoming {
         method: parts.method.to_string(),
         path: parts.uri.path().to_string(),
@@ -590,6 +602,7 @@ async fn serve(s: Arc<Shared>, workflow: String, path: String, test: bool, reque
             .collect(),
         body,
         test,
+        replay_keys,
     };
     // On its own task: a caller that hangs up while the run goes on does not stop the run
     // or its delivery record (the record keeps the status the caller would have had).
@@ -635,25 +648,29 @@ pub fn is_framing_header(name: &str) -> bool {
 /// Bodies larger than this are hashed on a blocking thread, not on an async worker.
 const INLINE_HMAC_BYTES: usize = 64 * 1024;
 
-/// Checks a delivery's signature; the HMAC of a large body is computed off the async workers
-/// so that slow checks never hold up other requests.
+/// Checks a delivery's signature and returns the HMAC it was verified with; the HMAC of a
+/// large body is computed off the async workers so that slow checks never hold up others.
 async fn verify(
     endpoint: &Arc<Endpoint>,
     headers: &HeaderMap,
     body: &bytes::Bytes,
     now_unix: i64,
-) -> Result<(), SignatureError> {
-    let Some(check) = &endpoint.signature else { return Ok(()) };
+) -> Result<Vec<u8>, SignatureError> {
+    let Some(check) = &endpoint.signature else { return Ok(Vec::new()) };
     if body.len() <= INLINE_HMAC_BYTES {
-        return check.preset.verify(headers, body, &check.secret, now_unix);
+        return check.preset.verified_tag(headers, body, &check.secret, now_unix);
     }
     let (endpoint, headers, body) = (endpoint.clone(), headers.clone(), body.clone());
     tokio::task::spawn_blocking(move || match &endpoint.signature {
-        Some(check) => check.preset.verify(&headers, &body, &check.secret, now_unix),
-        None => Ok(()),
+        Some(check) => check.preset.verified_tag(&headers, &body, &check.secret, now_unix),
+        None => Ok(Vec::new()),
     })
     .await
     .unwrap_or(Err(SignatureError::Mismatch))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Logs a delivery with the status answered and the time it took; returns the answer.

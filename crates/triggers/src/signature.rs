@@ -89,9 +89,14 @@ fn decode(header: &str, encoding: Encoding, text: &str) -> Result<Vec<u8>, Signa
     }
 }
 
-/// Constant-time check of `signature` as the HMAC of `message`.
-fn check(hash: Hash, secret: &[u8], message: &[u8], signature: &[u8]) -> Result<(), SignatureError> {
-    hmac::verify(&key(hash, secret), message, signature).map_err(|_| SignatureError::Mismatch)
+/// Constant-time check of `signature` as the HMAC of `message`; the HMAC when it matches.
+fn check(hash: Hash, secret: &[u8], message: &[u8], signature: &[u8]) -> Result<Vec<u8>, SignatureError> {
+    let expected = hmac::sign(&key(hash, secret), message);
+    if equal_in_constant_time(expected.as_ref(), signature) {
+        Ok(expected.as_ref().to_vec())
+    } else {
+        Err(SignatureError::Mismatch)
+    }
 }
 
 /// Whether two byte strings are equal, taking the same time for every pair of equal length.
@@ -138,6 +143,25 @@ impl Preset {
         secret: &[u8],
         now_unix: i64,
     ) -> Result<(), SignatureError> {
+        self.verified_tag(headers, body, secret, now_unix).map(|_| ())
+    }
+
+    /// Whether the signed text includes a timestamp checked against [`TOLERANCE`] (so a
+    /// replay is refused as stale after it, and replay keys need not outlive it).
+    pub fn is_timestamped(&self) -> bool {
+        matches!(self, Preset::Stripe | Preset::Slack)
+    }
+
+    /// [`Preset::verify`], returning the HMAC the delivery was verified with: the same bytes
+    /// however the sender wrote them (hex case, extra `v1=` entries), so it identifies the
+    /// signed content for replay protection.
+    pub fn verified_tag(
+        &self,
+        headers: &(impl Headers + ?Sized),
+        body: &[u8],
+        secret: &[u8],
+        now_unix: i64,
+    ) -> Result<Vec<u8>, SignatureError> {
         let name = self.header();
         let value = headers.header(name).ok_or_else(|| SignatureError::Missing(name.to_string()))?;
         if value.len() > MAX_HEADER_BYTES {
@@ -220,7 +244,7 @@ impl Preset {
                         matched |= equal_in_constant_time(expected.as_ref(), &bytes);
                     }
                 }
-                if matched { Ok(()) } else { Err(SignatureError::Mismatch) }
+                if matched { Ok(expected.as_ref().to_vec()) } else { Err(SignatureError::Mismatch) }
             }
         }
     }

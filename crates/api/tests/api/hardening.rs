@@ -4,7 +4,9 @@
 use super::call;
 use super::webhooks::{SECRET, clock_now, executions, import_and_activate, open, start, workflow};
 use serde_json::{Value as Json, json};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use switchyard_engine::{ManualClock, Services};
 use switchyard_triggers::signature::Preset;
 
 async fn add_secret(api: &switchyard_api::Api) -> Json {
@@ -255,5 +257,77 @@ async fn ids_that_would_collide_in_webhook_urls_are_replaced_on_import() {
     // Saving a new workflow under such an id is refused, naming it.
     let e = call(&api, "workflow_save", json!({"workflow": slashed})).await.unwrap_err();
     assert!(e.message.contains("\"a/b\""), "{}", e.message);
+    api.stop_triggers().await;
+}
+
+fn open_at(dir: &std::path::Path, clock: Arc<ManualClock>) -> switchyard_api::Api {
+    let services = Services::new(clock.clone(), switchyard_engine::services::default_http_client());
+    let mut vault = switchyard_vault::VaultOptions::system(clock);
+    vault.keyring = None;
+    switchyard_api::Api::open_custom(dir, Arc::new(super::RecordingHost::default()), services, vault).unwrap()
+}
+
+/// The replay guard once keyed on the unsigned delivery-id header (a new id replayed the
+/// same signed body) or on the raw header text (upper-case hex passed again), lived in
+/// memory only (a restart reopened every replay), and refused the sender's retry of a
+/// delivery whose run had failed. Keys are now the verified HMAC and the delivery id, kept
+/// in SQLite, and forgotten when the run fails.
+#[tokio::test]
+async fn replays_are_refused_by_signed_content_across_restarts_but_failed_runs_can_be_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::starting_at("2026-11-30T09:00:00Z".parse().unwrap()));
+    let api = open_at(dir.path(), clock.clone());
+    let secret = add_secret(&api).await;
+    let base = start(&api).await;
+    let mut github = workflow("gh", json!({"path": "push", "responseMode": "lastNode", "signature": "github"}), None);
+    github["nodes"][0]["credentials"] = secret;
+    import_and_activate(&api, github).await;
+    let http = reqwest::Client::new();
+    let post = |base: &str, body: &[u8], delivery: &str, upper: bool| {
+        let mut request =
+            http.post(format!("{base}/webhook/gh/push")).header("content-type", "application/json").body(body.to_vec());
+        for (k, v) in Preset::GitHub.sign(body, SECRET.as_bytes(), 0) {
+            let v = if upper { format!("sha256={}", v.trim_start_matches("sha256=").to_uppercase()) } else { v };
+            request = request.header(k, v);
+        }
+        request.header("X-GitHub-Delivery", delivery).send()
+    };
+    let body = br#"{"id": "R-1", "qty": 1, "price": 5}"#;
+    assert_eq!(post(&base, body, "d-1", false).await.unwrap().status(), 200);
+    let r = post(&base, body, "d-2", false).await.unwrap();
+    assert_eq!(r.status(), 401, "the same signed body under a new delivery id");
+    assert!(r.text().await.unwrap().contains("already received"));
+    assert_eq!(post(&base, body, "d-3", true).await.unwrap().status(), 401, "upper-case hex of a seen signature");
+    let other = br#"{"id": "R-2", "qty": 2, "price": 5}"#;
+    assert_eq!(post(&base, other, "d-1", false).await.unwrap().status(), 401, "a seen delivery id");
+
+    // A run that fails (the Set node multiplies a missing field) does not use up its delivery.
+    let failing = br#"{"id": "R-3"}"#;
+    assert_eq!(post(&base, failing, "d-4", false).await.unwrap().status(), 500);
+    let mut retried = 500;
+    for _ in 0..100 {
+        // The keys are forgotten as the run ends, just after its answer.
+        retried = post(&base, failing, "d-4", false).await.unwrap().status().as_u16();
+        if retried != 401 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(retried, 500, "the identical retry ran");
+    assert_eq!(executions(&api, "gh").await.len(), 3);
+
+    // A restart keeps what was seen.
+    api.stop_triggers().await;
+    api.flush_history().await.unwrap();
+    drop(api);
+    let api = open_at(dir.path(), clock.clone());
+    call(&api, "vault_unlock", json!({"password": "correct horse battery"})).await.unwrap();
+    let base = start(&api).await;
+    assert_eq!(post(&base, body, "d-1", false).await.unwrap().status(), 401, "replayed after a restart");
+    assert_eq!(post(&base, body, "d-9", false).await.unwrap().status(), 401);
+    assert_eq!(post(&base, other, "d-10", false).await.unwrap().status(), 200, "new content still runs");
+    // A day later the keys have expired.
+    clock.advance(chrono::Duration::hours(25));
+    assert_eq!(post(&base, body, "d-1", false).await.unwrap().status(), 200);
     api.stop_triggers().await;
 }

@@ -43,7 +43,7 @@ fn node_data(node_id: &str, items: usize) -> NodeRunData {
 #[test]
 fn opens_with_wal_full_sync_and_migrations() {
     let (dir, store) = temp_store();
-    assert_eq!(store.schema_version().unwrap(), 4);
+    assert_eq!(store.schema_version().unwrap(), 5);
     assert_eq!(store.integrity_check().unwrap(), "ok");
     let conn = rusqlite::Connection::open(store.path()).unwrap();
     let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
@@ -51,7 +51,7 @@ fn opens_with_wal_full_sync_and_migrations() {
     drop(store);
     // Reopening does not migrate again.
     let store = Store::open_in(dir.path()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 4);
+    assert_eq!(store.schema_version().unwrap(), 5);
     drop(store);
     conn.pragma_update(None, "user_version", 99).unwrap();
     let err = Store::open_in(dir.path()).unwrap_err();
@@ -348,4 +348,34 @@ fn two_processes_saving_one_workflow_see_only_version_conflicts() {
     let stored = store.workflows().get("shared").unwrap();
     assert_eq!(stored.version, 1 + saved + numbers[0]);
     assert_eq!(store.integrity_check().unwrap(), "ok");
+}
+
+/// One message that cannot be written (a node of an execution whose workflow was deleted
+/// meanwhile: a foreign key fails) once rolled back the whole batch, other runs' history
+/// with it. Now only that message is dropped.
+#[test]
+fn a_message_that_cannot_be_written_loses_no_other_runs_history() {
+    let (_dir, store) = temp_store();
+    store.workflows().save(&workflow("doomed", "Doomed"), None, "2026-01-01T00:00:00Z").unwrap();
+    store.workflows().save(&workflow("other", "Other"), None, "2026-01-01T00:00:00Z").unwrap();
+    let start = |id: &str, wf: &str| ExecutionStart {
+        id: id.into(),
+        workflow: workflow(wf, wf),
+        mode: RunMode::Cli,
+        started_at: "2026-01-01T00:00:00Z".into(),
+    };
+    let log = store.log();
+    log.started(start("e-doomed", "doomed"));
+    log.flush().unwrap();
+    store.workflows().delete("doomed").unwrap();
+    // One batch: the deleted run's node (foreign key fails) between another run's messages.
+    log.started(start("e-other", "other"));
+    log.node("e-doomed", node_data("t", 1));
+    log.node("e-other", node_data("t", 2));
+    log.finished("e-other", RunStatus::Success, "2026-01-01T00:00:01Z", 1000, None);
+    log.flush().unwrap();
+    let other = store.history().get("e-other").unwrap();
+    assert_eq!(other.summary.status, RunStatus::Success);
+    assert_eq!(other.nodes.len(), 1);
+    assert!(store.history().get("e-doomed").is_err(), "deleted with its workflow");
 }
