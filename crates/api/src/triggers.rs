@@ -47,7 +47,13 @@ pub(crate) struct TriggerState {
     /// restarts and, through the store, across app restarts.
     replay: switchyard_triggers::replay::ReplayGuard,
     replay_loaded: std::sync::atomic::AtomicBool,
+    /// Refused requests logged this second, per endpoint: past [`REFUSED_LOGGED_PER_SECOND`]
+    /// they are only counted (metrics), so a flood of bad requests cannot fill the log.
+    refused: Mutex<HashMap<(String, String), (u64, u32)>>,
 }
+
+/// Refused requests per endpoint and second that get a row in the delivery log.
+pub const REFUSED_LOGGED_PER_SECOND: u32 = 10;
 
 #[derive(Clone)]
 struct TestHook {
@@ -674,6 +680,9 @@ impl Target for WebhookHost {
             status: d.status,
             at_ms: api.inner.engine.services().clock.now().timestamp_millis(),
         });
+        if d.execution_id.is_none() && !api.log_refused(&d.workflow_id, &d.node_id) {
+            return;
+        }
         api.inner.store.log().delivery(Delivery {
             id: new_id(),
             workflow_id: d.workflow_id,
@@ -843,6 +852,22 @@ impl Api {
 }
 
 impl Api {
+    /// Whether a refused request to this endpoint gets a row in the delivery log: the first
+    /// [`REFUSED_LOGGED_PER_SECOND`] each second do, the rest are only counted.
+    fn log_refused(&self, workflow_id: &str, node_id: &str) -> bool {
+        let second = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let mut refused = self.inner.triggers.refused.lock().unwrap_or_else(|p| p.into_inner());
+        if refused.len() > 10_000 {
+            refused.retain(|_, (at, _)| *at == second);
+        }
+        let entry = refused.entry((workflow_id.to_string(), node_id.to_string())).or_insert((second, 0));
+        if entry.0 != second {
+            *entry = (second, 0);
+        }
+        entry.1 += 1;
+        entry.1 <= REFUSED_LOGGED_PER_SECOND
+    }
+
     /// Passes a run's outcome on, forgetting the delivery's replay keys when the run did not
     /// succeed: a sender retrying a delivery whose run failed gets a new run.
     fn forget_delivery_unless_success(

@@ -37,6 +37,8 @@ enum Message {
 pub struct ExecutionLog {
     tx: Sender<Message>,
     failure: Arc<Mutex<Option<String>>>,
+    /// Deliveries kept per workflow in the delivery log (pruned with every write).
+    delivery_keep: Arc<std::sync::atomic::AtomicU32>,
 }
 
 impl std::fmt::Debug for Message {
@@ -47,17 +49,27 @@ impl std::fmt::Debug for Message {
 
 /// Messages taken into one transaction at most.
 const BATCH: usize = 512;
+/// Deliveries kept per workflow until told otherwise.
+const DEFAULT_DELIVERY_KEEP: u32 = 1000;
 
 impl ExecutionLog {
     pub(crate) fn start(conn: Connection) -> ExecutionLog {
         let (tx, rx) = channel();
         let failure = Arc::new(Mutex::new(None));
         let thread_failure = failure.clone();
+        let delivery_keep = Arc::new(std::sync::atomic::AtomicU32::new(DEFAULT_DELIVERY_KEEP));
+        let keep = delivery_keep.clone();
         std::thread::Builder::new()
             .name("switchyard-execution-log".into())
-            .spawn(move || writer(conn, rx, thread_failure))
+            .spawn(move || writer(conn, rx, thread_failure, keep))
             .expect("spawn the execution log writer");
-        ExecutionLog { tx, failure }
+        ExecutionLog { tx, failure, delivery_keep }
+    }
+
+    /// How many deliveries each workflow keeps in the delivery log: older ones are deleted
+    /// as new ones are written, so the log never grows past it.
+    pub fn set_delivery_keep(&self, keep: u32) {
+        self.delivery_keep.store(keep.max(1), std::sync::atomic::Ordering::Relaxed);
     }
 
     fn send(&self, message: Message) {
@@ -119,7 +131,12 @@ impl ExecutionLog {
     }
 }
 
-fn writer(mut conn: Connection, rx: Receiver<Message>, failure: Arc<Mutex<Option<String>>>) {
+fn writer(
+    mut conn: Connection,
+    rx: Receiver<Message>,
+    failure: Arc<Mutex<Option<String>>>,
+    delivery_keep: Arc<std::sync::atomic::AtomicU32>,
+) {
     let pid = std::process::id();
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
@@ -138,7 +155,8 @@ fn writer(mut conn: Connection, rx: Receiver<Message>, failure: Arc<Mutex<Option
         // message by message and only that one is dropped (other runs' history stays).
         let mut waited = Duration::ZERO;
         loop {
-            match write_batch(&mut conn, &batch, pid) {
+            let keep = delivery_keep.load(std::sync::atomic::Ordering::Relaxed);
+            match write_batch(&mut conn, &batch, pid, keep) {
                 Ok(()) => break,
                 Err(e) if is_resource_error(&e) => {
                     let message = format!("writing the execution history failed: {e}; retrying");
@@ -157,7 +175,8 @@ fn writer(mut conn: Connection, rx: Receiver<Message>, failure: Arc<Mutex<Option
                         "writing a batch of the execution history failed ({e}); writing it message by message"
                     );
                     for message in batch.drain(..) {
-                        if let Err(e) = write_batch(&mut conn, std::slice::from_ref(&message), pid) {
+                        let keep = delivery_keep.load(std::sync::atomic::Ordering::Relaxed);
+                        if let Err(e) = write_batch(&mut conn, std::slice::from_ref(&message), pid, keep) {
                             tracing::error!("dropped {} from the history: {e}", describe(&message));
                         }
                     }
@@ -207,8 +226,9 @@ fn describe(message: &Message) -> String {
     }
 }
 
-fn write_batch(conn: &mut Connection, batch: &[Message], pid: u32) -> rusqlite::Result<()> {
+fn write_batch(conn: &mut Connection, batch: &[Message], pid: u32, delivery_keep: u32) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut logged: Vec<&str> = Vec::new();
     for message in batch {
         match message {
             Message::Start(start) => {
@@ -245,6 +265,9 @@ fn write_batch(conn: &mut Connection, batch: &[Message], pid: u32) -> rusqlite::
                 .execute(params![id, status.as_str(), finished_at, duration_ms, error])?;
             }
             Message::Delivery(d) => {
+                if !logged.contains(&d.workflow_id.as_str()) {
+                    logged.push(&d.workflow_id);
+                }
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO webhook_deliveries (id, workflow_id, node_id, received_at, method, path, status, verification, latency_ms, execution_id, error, body, test)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
@@ -282,6 +305,14 @@ fn write_batch(conn: &mut Connection, batch: &[Message], pid: u32) -> rusqlite::
             }
             Message::Flush(_) => {}
         }
+    }
+    // The delivery log never grows past its length, however fast requests come.
+    for workflow_id in logged {
+        tx.prepare_cached(
+            "DELETE FROM webhook_deliveries WHERE workflow_id = ?1 AND rowid < (
+                 SELECT rowid FROM webhook_deliveries WHERE workflow_id = ?1 ORDER BY rowid DESC LIMIT 1 OFFSET ?2)",
+        )?
+        .execute(params![workflow_id, delivery_keep - 1])?;
     }
     tx.commit()
 }

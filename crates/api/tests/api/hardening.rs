@@ -331,3 +331,71 @@ async fn replays_are_refused_by_signed_content_across_restarts_but_failed_runs_c
     assert_eq!(post(&base, body, "d-1", false).await.unwrap().status(), 200);
     api.stop_triggers().await;
 }
+
+/// The delivery log once wrote a row (with its body) for every refused request and was
+/// pruned only after runs: a flood of bad signatures grew the database without bound. Now
+/// refused requests past 10 a second per endpoint are only counted, and the log is pruned
+/// to its length with every write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flood_of_bad_signatures_keeps_the_delivery_log_at_its_length() {
+    const REQUESTS: usize = 20_000;
+    let (dir, api, _) = open();
+    let secret = add_secret(&api).await;
+    let mut settings = call(&api, "settings_get", json!({})).await.unwrap();
+    settings["deliveryLogKeep"] = json!(100);
+    call(&api, "settings_update", settings).await.unwrap();
+    let base = start(&api).await;
+    let mut github = workflow(
+        "bad",
+        json!({"path": "in", "responseMode": "lastNode", "signature": "github", "keepBodies": true}),
+        None,
+    );
+    github["nodes"][0]["credentials"] = secret;
+    import_and_activate(&api, github).await;
+    api.flush_history().await.unwrap();
+    let size = |dir: &std::path::Path| -> u64 {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("switchyard.db"))
+            .map(|e| e.metadata().unwrap().len())
+            .sum()
+    };
+    let before = size(dir.path());
+    let url = format!("{base}/webhook/bad/in");
+    let http = reqwest::Client::builder().pool_max_idle_per_host(50).build().unwrap();
+    let padding = "p".repeat(2000);
+    let flood = async {
+        use futures::StreamExt;
+        futures::stream::iter(0..REQUESTS)
+            .map(|i| {
+                let (http, url, padding) = (&http, &url, &padding);
+                async move {
+                    let body = format!("{{\"id\": {i}, \"pad\": \"{padding}\"}}");
+                    let r = http
+                        .post(url)
+                        .header("X-Hub-Signature-256", format!("sha256={}", "ab".repeat(32)))
+                        .body(body)
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(r.status(), 401, "request {i}");
+                }
+            })
+            .buffer_unordered(50)
+            .count()
+            .await
+    };
+    assert_eq!(tokio::time::timeout(Duration::from_secs(60), flood).await.expect("the flood took over 60 s"), REQUESTS);
+    api.flush_history().await.unwrap();
+    let log = call(&api, "webhook_deliveries", json!({"workflowId": "bad", "limit": 100_000})).await.unwrap();
+    let rows = log["deliveries"].as_array().unwrap();
+    assert!(!rows.is_empty() && rows.len() <= 100, "{} rows", rows.len());
+    assert!(rows.iter().all(|d| d["body"].is_null() && d["status"] == 401), "refused requests keep no body");
+    let grown = size(dir.path()).saturating_sub(before);
+    assert!(grown < 5 * 1024 * 1024, "the database grew by {grown} bytes");
+    // Every refused request is still counted.
+    let text = call(&api, "metrics_text", json!({})).await.unwrap()["text"].as_str().unwrap().to_string();
+    assert!(text.contains(&format!("switchyard_webhook_deliveries_total{{status=\"401\"}} {REQUESTS}")), "{text}");
+    api.stop_triggers().await;
+}
