@@ -236,6 +236,10 @@ fn data_dir_argument(args: impl Iterator<Item = String>) -> Option<PathBuf> {
 pub fn run() {
     let data_dir = data_dir_argument(std::env::args());
     let _log_guard = switchyard_api::logging::init(&switchyard_store::paths::data_dir(data_dir.clone()), "warn");
+    // Tauri's tasks (and so every API call) run on the API's runtime: its threads have the
+    // stack expressions need.
+    let runtime = switchyard_api::runtime().expect("cannot start the async runtime");
+    tauri::async_runtime::set(runtime.handle().clone());
     configure(tauri::Builder::default(), data_dir, true)
         .build(tauri::generate_context!("../tauri.conf.json"))
         .expect("error while building Switchyard")

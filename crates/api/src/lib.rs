@@ -189,3 +189,14 @@ pub(crate) struct RunEntry {
     pub(crate) workflow_id: Arc<str>,
     pub(crate) cancel: CancellationToken,
 }
+
+/// The stack of the runtime's threads. Expressions run on them, and the script engine copies
+/// and drops nested values recursively: an imported workflow whose expression nests arrays
+/// 20,000 deep overflowed the default 2 MiB and aborted the process. Only what is touched is
+/// used; the rest is address space.
+pub const THREAD_STACK: usize = 256 * 1024 * 1024;
+
+/// The multi-threaded tokio runtime the CLI and the desktop app run on.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().thread_stack_size(THREAD_STACK).build()
+}

@@ -95,6 +95,7 @@ impl Api {
             execution_id: execution_id.clone().unwrap_or_default(),
             mode: "manual".into(),
             limits: services.limits,
+            cancel: Default::default(),
         });
         let result = evaluator.compile(&request.value).and_then(|compiled| evaluator.eval(&compiled, &item, 0));
         Ok(match result {

@@ -211,7 +211,7 @@ fn main() -> std::process::ExitCode {
             None
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match switchyard_api::runtime() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("switchyard: cannot start: {e}");

@@ -112,7 +112,7 @@ impl Conditions {
         for (i, c) in self.conditions.iter().enumerate() {
             let eval = |compiled: &Compiled, field: &str| {
                 ctx.evaluator().eval(compiled, item, index).map_err(|e| {
-                    NodeError::new(ErrorCode::ExpressionFailed, e.message)
+                    NodeError::new(e.code(), e.message)
                         .with_parameter(format!("{}[{i}].{field}", self.parameter))
                         .with_item(index)
                 })

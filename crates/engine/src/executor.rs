@@ -1224,6 +1224,7 @@ impl Run {
                     execution_id: self.request.execution_id.clone(),
                     mode: self.request.mode.unwrap_or(RunMode::Manual).as_str().to_string(),
                     limits: self.services.limits,
+                    cancel: cancel.clone(),
                 };
                 let fallback_input = (node.settings.on_error != OnError::Stop)
                     .then(|| inputs.first().map(Input::shared).unwrap_or_default());

@@ -213,7 +213,7 @@ impl NodeContext {
         let compiled = self.compiled(name)?;
         self.evaluator
             .eval(&compiled, item, index)
-            .map_err(|e| NodeError::new(ErrorCode::ExpressionFailed, e.message).with_parameter(name).with_item(index))
+            .map_err(|e| NodeError::new(e.code(), e.message).with_parameter(name).with_item(index))
     }
 
     /// Evaluates a parameter that applies to the node as a whole, against the first input
@@ -348,22 +348,36 @@ impl NodeContext {
         mut f: impl FnMut(Item, usize) -> Result<Option<Item>, (Item, NodeError)>,
     ) -> Result<Vec<Item>, NodeError> {
         let mut failure = None;
-        let mapped: Vec<Item> = items
-            .into_iter()
-            .enumerate()
-            .filter_map(|(index, item)| {
-                if failure.is_some() {
-                    return None;
-                }
-                match f(item, index) {
-                    Ok(result) => result,
-                    Err((item, error)) => self.route_failure(out, item, index, error).unwrap_or_else(|e| {
-                        failure = Some(e);
-                        None
-                    }),
-                }
-            })
-            .collect();
+        // Item loops are CPU work on an async worker: let the runtime move its other tasks
+        // (the run's timeout among them) to another worker meanwhile, and stop between items
+        // once the run is cancelled or out of time.
+        let multi_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        let many = multi_thread && items_are_many(&items);
+        let map = || {
+            items
+                .into_iter()
+                .enumerate()
+                .filter_map(|(index, item)| {
+                    if failure.is_some() {
+                        return None;
+                    }
+                    if self.cancel.is_cancelled() {
+                        failure =
+                            Some(NodeError::new(ErrorCode::Cancelled, "the run was cancelled (or ran out of time)"));
+                        return None;
+                    }
+                    match f(item, index) {
+                        Ok(result) => result,
+                        Err((item, error)) => self.route_failure(out, item, index, error).unwrap_or_else(|e| {
+                            failure = Some(e);
+                            None
+                        }),
+                    }
+                })
+                .collect::<Vec<Item>>()
+        };
+        let mapped = if many { tokio::task::block_in_place(map) } else { map() };
         match failure {
             Some(error) => Err(error),
             None => Ok(mapped),
@@ -378,6 +392,11 @@ impl NodeContext {
             Ok(())
         }
     }
+}
+
+/// Whether an item loop is long enough to be worth moving the worker's other tasks away.
+fn items_are_many(items: &[Item]) -> bool {
+    items.len() >= 64
 }
 
 /// Numbers, and strings that hold numbers.

@@ -492,6 +492,7 @@ pub fn validate_workflow(wf: &Workflow, registry: &Registry) -> Vec<ValidationIs
         execution_id: String::new(),
         mode: "manual".into(),
         limits: ScriptLimits::EXPRESSION,
+        cancel: Default::default(),
     });
     let script_engine = crate::expr::build_engine(evaluator.env());
     let mut descriptors: Vec<Option<Arc<NodeDescriptor>>> = Vec::with_capacity(wf.nodes.len());

@@ -32,6 +32,8 @@ pub enum ErrorCode {
     NoTrigger,
     // Running
     ExpressionFailed,
+    /// A value an expression or script built is larger, or nested deeper, than allowed.
+    ValueTooLarge,
     NodeFailed,
     HttpStatus,
     HttpRequestFailed,

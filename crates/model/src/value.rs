@@ -52,6 +52,28 @@ pub enum Value {
     Object(Object),
 }
 
+/// Values nest at most this deep (as serde_json reads JSON): deeper ones would overflow
+/// the stack when copied, measured or dropped.
+pub const MAX_DEPTH: usize = 128;
+
+/// How a value is over its limits ([`Value::exceeds`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Excess {
+    /// Larger than this many bytes.
+    Bytes(usize),
+    /// Nested deeper than this many levels.
+    Depth(usize),
+}
+
+impl std::fmt::Display for Excess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Excess::Bytes(limit) => write!(f, "larger than the limit of {} MiB", limit / (1024 * 1024)),
+            Excess::Depth(limit) => write!(f, "nested deeper than {limit} levels"),
+        }
+    }
+}
+
 /// A JSON object that keeps insertion order and shares its key list.
 #[derive(Clone)]
 pub struct Object {
@@ -443,6 +465,35 @@ impl Value {
             Value::Null => String::new(),
             other => other.to_json_string(),
         }
+    }
+
+    /// Whether this value is larger than `max_bytes` of JSON (roughly: strings count their
+    /// bytes, other values a few) or nested deeper than `max_depth`; stops as soon as it
+    /// knows, and walks without recursion (a value too deep for the stack is still told).
+    pub fn exceeds(&self, max_bytes: usize, max_depth: usize) -> Option<Excess> {
+        let mut stack: Vec<(&Value, usize)> = vec![(self, 1)];
+        let mut bytes = 0usize;
+        while let Some((value, depth)) = stack.pop() {
+            if depth > max_depth {
+                return Some(Excess::Depth(max_depth));
+            }
+            bytes += match value {
+                Value::String(s) => s.len() + 2,
+                Value::Array(items) => {
+                    stack.extend(items.iter().map(|v| (v, depth + 1)));
+                    items.len() + 2
+                }
+                Value::Object(object) => {
+                    stack.extend(object.iter().map(|(_, v)| (v, depth + 1)));
+                    object.iter().map(|(k, _)| k.len() + 4).sum::<usize>() + 2
+                }
+                _ => 8,
+            };
+            if bytes > max_bytes {
+                return Some(Excess::Bytes(max_bytes));
+            }
+        }
+        None
     }
 
     /// Bytes of JSON text this value would take, computed without allocating the text.

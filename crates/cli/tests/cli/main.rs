@@ -613,3 +613,86 @@ fn serve_stops_within_grace_while_200_clients_stall() {
     let statuses: Vec<&str> = list.as_array().unwrap().iter().map(|e| e["status"].as_str().unwrap()).collect();
     assert_eq!(statuses, vec!["success"; 3], "every accepted run is recorded");
 }
+
+/// Expressions once ignored cancellation and the run's timeout: 2,000 items with a CPU-heavy
+/// expression ran for minutes past a 5 s timeout. The run now ends `timeout` within 6 s.
+#[test]
+fn a_cpu_heavy_expression_stops_at_the_run_timeout() {
+    let data = tempfile::tempdir().unwrap();
+    let file = data.path().join("heavy.json");
+    std::fs::write(
+        &file,
+        json!({
+            "switchyard": 1, "id": "heavy", "name": "Heavy", "settings": {"timeoutSeconds": 5},
+            "nodes": [
+                {"id": "t", "name": "Start", "type": "trigger.manual"},
+                {"id": "s", "name": "Crunch", "type": "data.set", "parameters": {"assignments": [
+                    {"name": "sum", "value": "{{ let s = 0; for i in 0..150000 { s += i % 7; } s + json.n }}"}
+                ]}}
+            ],
+            "connections": [{"from": {"node": "t"}, "to": {"node": "s"}}]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let input: Vec<Json> = (0..2000).map(|n| json!({"n": n})).collect();
+    std::fs::write(data.path().join("input.json"), serde_json::to_string(&input).unwrap()).unwrap();
+    let started = std::time::Instant::now();
+    let out = cli(data.path())
+        .arg("run")
+        .arg(&file)
+        .arg("--input")
+        .arg(format!("@{}", data.path().join("input.json").display()))
+        .arg("--json")
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let result = stdout_json(&out);
+    assert_eq!(result["status"], "timeout", "{result}");
+    assert!(took < std::time::Duration::from_secs(6), "the run ended after {took:?}");
+}
+
+/// Deep nesting (issue 13): a script or expression nesting arrays 12,000 deep once overflowed
+/// the 2 MiB stack of a runtime thread in the script engine or in the conversion to JSON and
+/// aborted the process. The node now fails with a coded error and the process exits
+/// normally. (Deeper nesting costs the script engine time quadratic in the depth, so it is
+/// bounded by the run's timeout, not reached here.)
+#[test]
+fn deeply_nested_values_fail_the_node_instead_of_the_process() {
+    let data = tempfile::tempdir().unwrap();
+    for (name, node) in [
+        (
+            "code",
+            json!({"id": "c", "name": "Nest", "type": "code.script", "parameters": {
+            "mode": "runOnceForAll", "code": "let a = []; for i in 0..12000 { a = [a]; } [#{deep: a}]"}}),
+        ),
+        (
+            "expression",
+            json!({"id": "c", "name": "Nest", "type": "data.set", "parameters": {"assignments": [
+            {"name": "deep", "value": "{{ let a = []; for i in 0..12000 { a = [a]; } a }}"}]}}),
+        ),
+        (
+            "dropped",
+            json!({"id": "c", "name": "Nest", "type": "data.set", "parameters": {"assignments": [
+            {"name": "n", "value": "{{ let a = []; for i in 0..12000 { a = [a]; } 1 }}"}]}}),
+        ),
+    ] {
+        let file = data.path().join(format!("{name}.json"));
+        let wf = json!({"switchyard": 1, "id": name, "name": name,
+            "nodes": [{"id": "t", "name": "Start", "type": "trigger.manual"}, node],
+            "connections": [{"from": {"node": "t"}, "to": {"node": "c"}}]});
+        std::fs::write(&file, wf.to_string()).unwrap();
+        let out = cli(data.path()).arg("run").arg(&file).arg("--json").output().unwrap();
+        if name == "dropped" {
+            // Built and dropped inside the script: nothing to refuse, the run just succeeds.
+            assert_eq!(out.status.code(), Some(0), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+            continue;
+        }
+        assert_eq!(out.status.code(), Some(1), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        let result = stdout_json(&out);
+        assert_eq!(result["error"]["code"], "value_too_large", "{name}: {result}");
+        assert!(result["error"]["message"].as_str().unwrap().contains("deeper than 128"), "{name}: {result}");
+        assert_eq!(result["error"]["nodeName"], "Nest");
+    }
+}

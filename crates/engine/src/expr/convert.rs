@@ -1,7 +1,7 @@
 //! Conversions between item JSON and rhai values.
 
 use rhai::{Array, Dynamic, ImmutableString, Map};
-use switchyard_model::value::{Object, Value};
+use switchyard_model::value::{MAX_DEPTH, Object, Value};
 
 pub fn to_dynamic(value: &Value) -> Dynamic {
     match value {
@@ -20,10 +20,32 @@ pub fn object_to_map(o: &Object) -> Map {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("a script value of type {0} cannot become JSON")]
+#[error("{0}")]
 pub struct NotJson(pub String);
 
+impl NotJson {
+    /// Whether the value was refused for nesting deeper than [`MAX_DEPTH`].
+    pub fn too_deep(&self) -> bool {
+        self.0.starts_with(TOO_DEEP)
+    }
+
+    fn of_type(type_name: &str) -> NotJson {
+        NotJson(format!("a script value of type {type_name} cannot become JSON"))
+    }
+}
+
+const TOO_DEEP: &str = "a value nested deeper than";
+
 pub fn from_dynamic(d: &Dynamic) -> Result<Value, NotJson> {
+    from_dynamic_at(d, 1)
+}
+
+/// [`from_dynamic`] of a value at nesting `depth`: deeper than [`MAX_DEPTH`] is refused
+/// before the stack could overflow.
+fn from_dynamic_at(d: &Dynamic, depth: usize) -> Result<Value, NotJson> {
+    if depth > MAX_DEPTH && (d.is_array() || d.is_map()) {
+        return Err(NotJson(format!("{TOO_DEEP} {MAX_DEPTH} levels")));
+    }
     if d.is_unit() {
         return Ok(Value::Null);
     }
@@ -40,26 +62,26 @@ pub fn from_dynamic(d: &Dynamic) -> Result<Value, NotJson> {
         return Ok(Value::String(c.to_string().into()));
     }
     if d.is_string() {
-        let s = d.clone().into_immutable_string().map_err(|t| NotJson(t.to_string()))?;
+        let s = d.clone().into_immutable_string().map_err(NotJson::of_type)?;
         return Ok(Value::String(s.as_str().into()));
     }
     if d.is_array() {
-        let guard = d.read_lock::<Array>().ok_or_else(|| NotJson("array".into()))?;
-        return Ok(Value::array(guard.iter().map(from_dynamic).collect::<Result<_, _>>()?));
+        let guard = d.read_lock::<Array>().ok_or_else(|| NotJson::of_type("array"))?;
+        return Ok(Value::array(guard.iter().map(|v| from_dynamic_at(v, depth + 1)).collect::<Result<_, _>>()?));
     }
     if d.is_map() {
-        let guard = d.read_lock::<Map>().ok_or_else(|| NotJson("map".into()))?;
+        let guard = d.read_lock::<Map>().ok_or_else(|| NotJson::of_type("map"))?;
         let mut object = Object::new();
         for (k, v) in guard.iter() {
-            object.insert(k, from_dynamic(v)?);
+            object.insert(k, from_dynamic_at(v, depth + 1)?);
         }
         return Ok(Value::object(object));
     }
     if d.is_blob() {
-        let guard = d.read_lock::<rhai::Blob>().ok_or_else(|| NotJson("blob".into()))?;
+        let guard = d.read_lock::<rhai::Blob>().ok_or_else(|| NotJson::of_type("blob"))?;
         return Ok(Value::array(guard.iter().map(|b| Value::Int(i64::from(*b))).collect()));
     }
-    Err(NotJson(d.type_name().to_string()))
+    Err(NotJson::of_type(d.type_name()))
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use std::cell::Cell;
 use std::sync::{Arc, Mutex};
 use switchyard_model::item::Item;
 use switchyard_model::path::Segment;
-use switchyard_model::value::{Object, Value};
+use switchyard_model::value::{Excess, MAX_DEPTH, Object, Value};
 use template::Part;
 
 /// Sandbox limits for scripts.
@@ -71,6 +71,8 @@ pub struct ScriptEnv {
     pub execution_id: String,
     pub mode: String,
     pub limits: ScriptLimits,
+    /// Cancelled when the run is cancelled or times out: a long expression stops at once.
+    pub cancel: tokio_util::sync::CancellationToken,
 }
 
 impl std::fmt::Debug for ScriptEnv {
@@ -159,6 +161,15 @@ fn build(source: EnvSource, limits: ScriptLimits) -> Engine {
     engine.set_max_call_levels(limits.max_call_levels);
     engine.set_strict_variables(true);
     engine.disable_symbol("eval");
+    // A cancelled or timed-out run stops a long expression within a few thousand operations.
+    let env = source.clone();
+    engine.on_progress(move |operations| {
+        if operations % 4096 != 0 {
+            return None;
+        }
+        let cancelled = env.get().is_ok_and(|env| env.cancel.is_cancelled());
+        cancelled.then(|| Dynamic::from("the run was cancelled (or ran out of time)"))
+    });
     engine.on_print(|text| tracing::debug!(target: "switchyard::script", "{text}"));
     engine.on_debug(|text, _, pos| tracing::debug!(target: "switchyard::script", "{pos:?} {text}"));
 
@@ -275,6 +286,25 @@ impl Compiled {
 #[error("{message}")]
 pub struct ExprError {
     pub message: String,
+    /// `ValueTooLarge` for a value over the size or depth limit; otherwise the evaluation
+    /// failed (`ExpressionFailed`).
+    pub too_large: bool,
+}
+
+impl ExprError {
+    pub fn new(message: impl Into<String>) -> ExprError {
+        ExprError { message: message.into(), too_large: false }
+    }
+
+    /// The error code a node reports for it.
+    pub fn code(&self) -> switchyard_model::error::ErrorCode {
+        use switchyard_model::error::ErrorCode;
+        if self.too_large { ErrorCode::ValueTooLarge } else { ErrorCode::ExpressionFailed }
+    }
+
+    fn too_large(excess: switchyard_model::value::Excess) -> ExprError {
+        ExprError { message: format!("the value it builds is {excess}"), too_large: true }
+    }
 }
 
 /// Compiles and evaluates expressions for one node run.
@@ -345,7 +375,7 @@ impl Evaluator {
         if !template::has_expression(s) {
             return Ok(Compiled::Literal(Value::from(s)));
         }
-        let parts = template::split(s).map_err(|e| ExprError { message: e.to_string() })?;
+        let parts = template::split(s).map_err(|e| ExprError::new(e.to_string()))?;
         if let [Part::Expr(source, _)] = parts.as_slice() {
             return Ok(Compiled::Whole(self.compile_expr(source)?));
         }
@@ -366,12 +396,24 @@ impl Evaluator {
         let ast = self
             .engine()
             .compile_with_scope(&compile_scope(), source)
-            .map_err(|e| ExprError { message: format!("in {{{{{source}}}}}: {e}") })?;
+            .map_err(|e| ExprError::new(format!("in {{{{{source}}}}}: {e}")))?;
         Ok(Expr::Script { ast: Arc::new(ast), source: source.trim().to_string() })
     }
 
-    /// Evaluates a compiled parameter for the item at `index`.
+    /// Evaluates a compiled parameter for the item at `index`. A value larger than the
+    /// limits' string size or nested deeper than [`MAX_DEPTH`] is an error, not a value.
     pub fn eval(&self, compiled: &Compiled, item: &Item, index: usize) -> Result<Value, ExprError> {
+        let value = self.eval_part(compiled, item, index)?;
+        if matches!(compiled, Compiled::Literal(_) | Compiled::Whole(Expr::ItemPath(_))) {
+            return Ok(value);
+        }
+        match value.exceeds(self.env.limits.max_string_size, MAX_DEPTH) {
+            Some(excess) => Err(ExprError::too_large(excess)),
+            None => Ok(value),
+        }
+    }
+
+    fn eval_part(&self, compiled: &Compiled, item: &Item, index: usize) -> Result<Value, ExprError> {
         match compiled {
             Compiled::Literal(v) => Ok(v.clone()),
             Compiled::Whole(expr) => self.eval_expr(expr, item, index),
@@ -382,16 +424,19 @@ impl Evaluator {
                         TextPart::Text(t) => out.push_str(t),
                         TextPart::Expr(e) => out.push_str(&self.eval_expr(e, item, index)?.to_text()),
                     }
+                    if out.len() > self.env.limits.max_string_size {
+                        return Err(ExprError::too_large(Excess::Bytes(self.env.limits.max_string_size)));
+                    }
                 }
                 Ok(Value::from(out))
             }
             Compiled::Array(parts) => {
-                Ok(Value::array(parts.iter().map(|p| self.eval(p, item, index)).collect::<Result<_, _>>()?))
+                Ok(Value::array(parts.iter().map(|p| self.eval_part(p, item, index)).collect::<Result<_, _>>()?))
             }
             Compiled::Object(parts) => {
                 let mut object = Object::new();
                 for (k, p) in parts {
-                    object.insert(k, self.eval(p, item, index)?);
+                    object.insert(k, self.eval_part(p, item, index)?);
                 }
                 Ok(Value::object(object))
             }
@@ -408,8 +453,9 @@ impl Evaluator {
                 let result = self
                     .engine()
                     .eval_ast_with_scope::<Dynamic>(&mut scope, ast)
-                    .map_err(|e| ExprError { message: format!("in {{{{ {source} }}}}: {e}") })?;
-                convert::from_dynamic(&result).map_err(|e| ExprError { message: format!("in {{{{ {source} }}}}: {e}") })
+                    .map_err(|e| ExprError::new(format!("in {{{{ {source} }}}}: {e}")))?;
+                convert::from_dynamic(&result)
+                    .map_err(|e| ExprError { message: format!("in {{{{ {source} }}}}: {e}"), too_large: e.too_deep() })
             }
         }
     }
@@ -481,6 +527,7 @@ mod tests {
             execution_id: "e".into(),
             mode: "manual".into(),
             limits: ScriptLimits::EXPRESSION,
+            cancel: Default::default(),
         })
     }
 
@@ -488,6 +535,24 @@ mod tests {
         let ev = evaluator();
         let compiled = ev.compile(&src)?;
         ev.eval(&compiled, &Item::new(json), 0)
+    }
+
+    #[tokio::test]
+    async fn values_built_outside_the_script_engine_are_capped_too() {
+        // Each part is under the 16 MiB a script value may have; joined by a template, an
+        // array or an object they are not.
+        let big = Value::from("x".repeat(9 * 1024 * 1024));
+        let json = Value::object([("s", big)].into_iter().collect());
+        for src in [
+            serde_json::json!("{{ json.s }}{{ json.s }}"),
+            serde_json::json!(["{{ json.s }}", "{{ json.s }}"]),
+            serde_json::json!({"a": "{{ json.s }}", "b": "{{ json.s }}"}),
+        ] {
+            let e = eval(src.clone(), json.clone()).unwrap_err();
+            assert!(e.too_large && e.message.contains("16 MiB"), "{src}: {}", e.message);
+            assert_eq!(e.code(), switchyard_model::error::ErrorCode::ValueTooLarge);
+        }
+        assert!(eval("{{ json.s }}".into(), json).is_ok(), "one part alone is fine");
     }
 
     #[tokio::test]

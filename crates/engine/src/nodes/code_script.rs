@@ -6,7 +6,7 @@ use rhai::Dynamic;
 use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, ParamSpec, Port};
 use switchyard_model::error::{ErrorCode, NodeError};
 use switchyard_model::item::{Item, Paired};
-use switchyard_model::value::Value;
+use switchyard_model::value::{MAX_DEPTH, Value};
 
 const DEFAULT_CODE: &str = "// `items` holds the JSON of every input item.\n// Return a list of objects: one output item each.\nitems.map(|item| {\n    item.seen = true;\n    item\n})\n";
 
@@ -43,9 +43,24 @@ fn script_error(message: impl Into<String>) -> NodeError {
     NodeError::new(ErrorCode::ScriptFailed, message).with_parameter("code")
 }
 
-/// JSON for an item from a script's value: objects as they are, other values wrapped.
+/// The largest item a script may emit.
+pub const MAX_ITEM_BYTES: usize = 16 * 1024 * 1024;
+
+/// The stack of the thread scripts run on: rhai copies and drops nested values recursively,
+/// so a script nesting arrays 200,000 deep needs tens of MiB (only what is touched is used).
+const SCRIPT_STACK: usize = 1024 * 1024 * 1024;
+
+/// JSON for an item from a script's value: objects as they are, other values wrapped. Values
+/// nested deeper than [`MAX_DEPTH`] or larger than [`MAX_ITEM_BYTES`] are errors.
 fn to_item_json(d: &Dynamic) -> Result<Value, NodeError> {
-    let value = convert::from_dynamic(d).map_err(|e| script_error(e.to_string()))?;
+    let value = convert::from_dynamic(d).map_err(|e| {
+        let code = if e.too_deep() { ErrorCode::ValueTooLarge } else { ErrorCode::ScriptFailed };
+        NodeError::new(code, e.to_string()).with_parameter("code")
+    })?;
+    if let Some(excess) = value.exceeds(MAX_ITEM_BYTES, MAX_DEPTH) {
+        return Err(NodeError::new(ErrorCode::ValueTooLarge, format!("an item the script returned is {excess}"))
+            .with_parameter("code"));
+    }
     Ok(match value {
         Value::Object(_) => value,
         other => Value::object([("value", other)].into_iter().collect()),
@@ -63,7 +78,7 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
     env.limits = limits(items.len(), per_item);
     let cancel = ctx.cancel.clone();
 
-    let outcome = tokio::task::spawn_blocking(move || -> Result<Vec<ItemOutcome>, NodeError> {
+    let work = move || -> Result<Vec<ItemOutcome>, NodeError> {
         let mut engine = build_engine(&env);
         engine.on_progress(move |_| cancel.is_cancelled().then(|| Dynamic::from("the run was cancelled")));
         let vars: &[&'static str] =
@@ -119,9 +134,19 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
                 Ok(Ok(Item { json, paired: if pair { Paired::item(i) } else { Paired::None }, error: None }))
             })
             .collect()
-    })
-    .await
-    .map_err(|e| NodeError::new(ErrorCode::Internal, format!("the script task failed: {e}")))??;
+    };
+    // On a thread of its own with a large stack (see SCRIPT_STACK), not a runtime thread.
+    let (done, outcome) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("switchyard-code".into())
+        .stack_size(SCRIPT_STACK)
+        .spawn(move || {
+            let _ = done.send(work());
+        })
+        .map_err(|e| NodeError::new(ErrorCode::Internal, format!("cannot start the script's thread: {e}")))?;
+    let outcome = outcome
+        .await
+        .map_err(|_| NodeError::new(ErrorCode::Internal, "the script's thread stopped without an answer"))??;
 
     ctx.check_cancelled()?;
     let mut out = Outputs::new();

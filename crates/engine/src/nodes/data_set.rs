@@ -164,9 +164,7 @@ fn evaluate(
     for (i, a) in assignments.iter().enumerate() {
         let eval = |c: &Compiled, field: &str| {
             ctx.evaluator().eval(c, item, index).map_err(|e| {
-                NodeError::new(ErrorCode::ExpressionFailed, e.message)
-                    .with_parameter(format!("assignments[{i}].{field}"))
-                    .with_item(index)
+                NodeError::new(e.code(), e.message).with_parameter(format!("assignments[{i}].{field}")).with_item(index)
             })
         };
         let name = eval(&a.name, "name")?.to_text();
