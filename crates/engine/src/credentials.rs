@@ -19,6 +19,11 @@ pub struct Authorization {
 }
 
 impl Authorization {
+    /// The names of the headers [`Authorization::apply`] adds.
+    pub fn header_names(&self) -> Vec<HeaderName> {
+        self.headers.iter().filter_map(|(name, _)| HeaderName::from_bytes(name.as_bytes()).ok()).collect()
+    }
+
     /// Adds the headers (marked sensitive, so they never show in debug output) and query
     /// parameters to a request.
     pub fn apply(&self, mut request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {

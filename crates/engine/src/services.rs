@@ -28,6 +28,9 @@ impl Default for RunDataLimits {
 pub struct Services {
     pub clock: SharedClock,
     pub http: reqwest::Client,
+    /// The same client without following redirects: requests that carry an account's
+    /// credentials follow redirects themselves, dropping the credentials at another host.
+    pub http_direct: reqwest::Client,
     pub limits: ScriptLimits,
     pub run_data: RunDataLimits,
     /// Where nodes get account credentials (the vault); none means runs cannot use any.
@@ -67,6 +70,7 @@ impl Services {
         Services {
             clock,
             http,
+            http_direct: direct_http_client(),
             limits: ScriptLimits::EXPRESSION,
             run_data: RunDataLimits::default(),
             credentials: None,
@@ -94,10 +98,17 @@ impl Services {
 /// The HTTP client used by nodes unless one is injected: rustls with the OS's roots,
 /// connection pooling, and a user agent naming Switchyard.
 pub fn default_http_client() -> reqwest::Client {
+    client_builder().build().unwrap_or_else(|_| reqwest::Client::new())
+}
+
+/// [`default_http_client`] that never follows redirects (see [`Services::http_direct`]).
+pub fn direct_http_client() -> reqwest::Client {
+    client_builder().redirect(reqwest::redirect::Policy::none()).build().unwrap_or_else(|_| reqwest::Client::new())
+}
+
+fn client_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .user_agent(concat!("Switchyard/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(30))
         .pool_idle_timeout(Duration::from_secs(60))
-        .build()
-        .unwrap_or_else(|_| reqwest::Client::new())
 }

@@ -219,6 +219,7 @@ fn router() -> Router {
         .route("/ok", get(|| async { axum::Json(json!({ "ok": true })) }))
         .route("/echo", any(echo))
         .route("/status/{code}", any(status))
+        .route("/redirect", any(redirect))
         .route("/slow", get(slow))
         .route("/text", get(|| async { ([(header::CONTENT_TYPE, "text/plain")], "plain text") }))
         .route("/empty", get(|| async { StatusCode::NO_CONTENT }))
@@ -263,6 +264,13 @@ async fn echo(
     let parsed = serde_json::from_str::<Value>(&text).unwrap_or(Value::Null);
     axum::Json(json!({ "method": method.as_str(), "query": query, "headers": headers, "body": text, "json": parsed }))
         .into_response()
+}
+
+/// `/redirect?to=URL&status=302`: a redirect to `to` with that status (302 unless given).
+async fn redirect(Query(query): Query<BTreeMap<String, String>>) -> Response {
+    let status = query.get("status").and_then(|s| s.parse().ok()).and_then(|s| StatusCode::from_u16(s).ok());
+    let to = query.get("to").cloned().unwrap_or_default();
+    (status.unwrap_or(StatusCode::FOUND), [(header::LOCATION, to)]).into_response()
 }
 
 async fn status(Path(code): Path<u16>) -> Response {

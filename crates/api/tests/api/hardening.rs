@@ -399,3 +399,65 @@ async fn a_flood_of_bad_signatures_keeps_the_delivery_log_at_its_length() {
     assert!(text.contains(&format!("switchyard_webhook_deliveries_total{{status=\"401\"}} {REQUESTS}")), "{text}");
     api.stop_triggers().await;
 }
+
+/// A redirect to another host once carried an account's custom header along (reqwest drops
+/// only Authorization and Cookie): a server could bounce an API key anywhere. Authenticated
+/// requests now follow redirects themselves and drop the account's headers at another origin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_to_another_host_does_not_carry_the_accounts_headers() {
+    const KEY: &str = "header-key-5e4d3c2b1a09f8e7";
+    let (a, b) = (switchyard_testkit::TestServer::start().await, switchyard_testkit::TestServer::start().await);
+    let (_dir, api, _) = open();
+    call(&api, "vault_unlock", json!({"password": "correct horse battery"})).await.unwrap();
+    call(
+        &api,
+        "account_add",
+        json!({"connectionType": "http.apiKeyHeader", "label": "k", "fields": {"apiKey": KEY, "headerName": "X-API-Key"}}),
+    )
+    .await
+    .unwrap();
+    let via = |server: &switchyard_testkit::TestServer, to: String, status: u16| {
+        let mut url = reqwest::Url::parse(&server.url("/redirect")).unwrap();
+        url.query_pairs_mut().append_pair("to", &to).append_pair("status", &status.to_string());
+        url.to_string()
+    };
+    let node = |id: &str, url: String, method: &str| {
+        json!({"id": id, "name": id, "type": "http.request",
+               "parameters": {"url": url, "method": method, "bodyType": "json", "jsonBody": {"x": 1}},
+               "credentials": {"auth": {"connection": "http.apiKeyHeader"}}})
+    };
+    let edges: Vec<Json> = ["away", "away307", "home", "post303"]
+        .iter()
+        .map(|n| json!({"from": {"node": "t"}, "to": {"node": n}}))
+        .collect();
+    let wf = json!({"switchyard": 1, "id": "redirects", "name": "Redirects",
+        "nodes": [
+            {"id": "t", "name": "Start", "type": "trigger.manual"},
+            node("away", via(&a, b.url("/echo"), 302), "GET"),
+            node("away307", via(&a, b.url("/echo"), 307), "POST"),
+            node("home", via(&a, a.url("/echo"), 302), "GET"),
+            node("post303", via(&a, a.url("/echo"), 303), "POST")
+        ],
+        "connections": edges
+    });
+    call(&api, "workflow_import", json!({"text": wf.to_string()})).await.unwrap();
+    let result = call(&api, "run_wait", json!({"workflowId": "redirects"})).await.unwrap();
+    assert_eq!(result["status"], "success", "{result}");
+    let execution = call(&api, "execution_get", json!({"id": result["executionId"]})).await.unwrap();
+    let echoed = |name: &str| -> Json {
+        let node = execution["nodes"].as_array().unwrap().iter().find(|n| n["nodeName"] == name).unwrap().clone();
+        node["outputs"][0]["items"][0]["json"].clone()
+    };
+    for name in ["away", "away307"] {
+        let echo = echoed(name);
+        let headers = echo["headers"].as_object().unwrap();
+        assert!(!headers.contains_key("x-api-key") && !headers.contains_key("authorization"), "{name}: {echo}");
+        assert!(!echo.to_string().contains(KEY), "{name}");
+    }
+    assert_eq!(echoed("away307")["method"], "POST", "307 keeps the method and body");
+    assert_eq!(echoed("away307")["json"], json!({"x": 1}));
+    // The same origin keeps the key; 303 continues with a GET.
+    assert_eq!(echoed("home")["headers"]["x-api-key"], KEY);
+    assert_eq!(echoed("post303")["method"], "GET");
+    assert_eq!(echoed("post303")["headers"]["x-api-key"], KEY);
+}

@@ -419,6 +419,75 @@ pub(crate) async fn guarded_send(
     Ok((status, response_headers, bytes))
 }
 
+/// Sends a request with `client`, unless the run is cancelled first.
+async fn send_request(
+    ctx: &NodeContext,
+    client: &reqwest::Client,
+    request: reqwest::Request,
+    url: &url::Url,
+    index: usize,
+) -> Result<reqwest::Response, NodeError> {
+    tokio::select! {
+        r = client.execute(request) => r.map_err(|e| transport_error(&e, url).with_item(index)),
+        () = ctx.cancel.cancelled() => Err(NodeError::new(ErrorCode::Cancelled, "the run was cancelled")),
+    }
+}
+
+/// Redirects an authenticated request follows at most.
+const MAX_REDIRECTS: usize = 10;
+
+/// Sends a request that carries an account's credentials, following redirects itself: to
+/// another origin (scheme, host, port) without the headers the account added (nor
+/// Authorization, Cookie, Proxy-Authorization), so a redirect never hands them to another
+/// host. reqwest's own policy strips only Authorization and Cookie.
+async fn follow_redirects(
+    ctx: &NodeContext,
+    mut request: reqwest::Request,
+    credential_headers: &[reqwest::header::HeaderName],
+    url: &url::Url,
+    index: usize,
+) -> Result<reqwest::Response, NodeError> {
+    use reqwest::header::{AUTHORIZATION, CONTENT_LENGTH, COOKIE, LOCATION, PROXY_AUTHORIZATION};
+    let origin = url.origin();
+    for _ in 0..=MAX_REDIRECTS {
+        let again = request.try_clone();
+        let response = send_request(ctx, &ctx.services.http_direct, request, url, index).await?;
+        let status = response.status().as_u16();
+        let location = response.headers().get(LOCATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let (Some(location), true, Some(mut next)) = (location, matches!(status, 301 | 302 | 303 | 307 | 308), again)
+        else {
+            return Ok(response);
+        };
+        let target = next.url().join(&location).map_err(|e| {
+            NodeError::new(
+                ErrorCode::HttpRequestFailed,
+                format!("{} redirected to \"{location}\", which is not a URL: {e}", redact(next.url())),
+            )
+            .with_item(index)
+        })?;
+        // As browsers do: 303, and 301/302 after a POST, continue with a GET and no body.
+        if status == 303 || (matches!(status, 301 | 302) && next.method() == reqwest::Method::POST) {
+            *next.method_mut() = reqwest::Method::GET;
+            *next.body_mut() = None;
+            next.headers_mut().remove(CONTENT_TYPE);
+            next.headers_mut().remove(CONTENT_LENGTH);
+        }
+        if target.origin() != origin {
+            for name in credential_headers.iter().chain([&AUTHORIZATION, &COOKIE, &PROXY_AUTHORIZATION]) {
+                next.headers_mut().remove(name);
+            }
+        }
+        *next.url_mut() = target;
+        request = next;
+    }
+    Err(NodeError::new(
+        ErrorCode::HttpRequestFailed,
+        format!("{} redirected more than {MAX_REDIRECTS} times", redact(url)),
+    )
+    .with_class(ErrorClass::Permanent)
+    .with_item(index))
+}
+
 /// The error for a 4xx/5xx answer: its class decides retries; a server's Retry-After is
 /// kept for the retry's wait.
 pub(crate) fn status_error(
@@ -454,21 +523,22 @@ async fn exchange(
     url: &url::Url,
     index: usize,
 ) -> Result<(reqwest::StatusCode, HeaderMap, bytes::Bytes), NodeError> {
-    let send = |builder: reqwest::RequestBuilder| async {
-        tokio::select! {
-            r = builder.send() => r.map_err(|e| transport_error(&e, url).with_item(index)),
-            () = ctx.cancel.cancelled() => Err(NodeError::new(ErrorCode::Cancelled, "the run was cancelled")),
+    let send = |builder: reqwest::RequestBuilder, current: Option<Arc<Authorization>>| async move {
+        let request = builder.build().map_err(|e| transport_error(&e, url).with_item(index))?;
+        match current {
+            None => send_request(ctx, &ctx.services.http, request, url, index).await,
+            Some(auth) => follow_redirects(ctx, request, &auth.header_names(), url, index).await,
         }
     };
     let retry_copy = builder.try_clone();
     let (generation, current) = auth.snapshot().await;
-    let mut response = send(apply(&current, builder)).await?;
+    let mut response = send(apply(&current, builder), current).await?;
     if response.status() == reqwest::StatusCode::UNAUTHORIZED
         && let Some(again) = retry_copy
         && auth.refresh(ctx, generation).await?
     {
         let (_, current) = auth.snapshot().await;
-        response = send(apply(&current, again)).await?;
+        response = send(apply(&current, again), current).await?;
     }
     let status = response.status();
     let headers = response.headers().clone();
