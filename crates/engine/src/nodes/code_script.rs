@@ -135,18 +135,20 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
             })
             .collect()
     };
-    // On a thread of its own with a large stack (see SCRIPT_STACK), not a runtime thread.
-    let (done, outcome) = tokio::sync::oneshot::channel();
-    std::thread::Builder::new()
-        .name("switchyard-code".into())
-        .stack_size(SCRIPT_STACK)
-        .spawn(move || {
-            let _ = done.send(work());
-        })
-        .map_err(|e| NodeError::new(ErrorCode::Internal, format!("cannot start the script's thread: {e}")))?;
-    let outcome = outcome
-        .await
-        .map_err(|_| NodeError::new(ErrorCode::Internal, "the script's thread stopped without an answer"))??;
+    // On a thread of its own with a large stack (see SCRIPT_STACK), waited for from the
+    // blocking pool: the runtime then knows work is in flight (a paused test clock does not
+    // jump ahead meanwhile).
+    let outcome = tokio::task::spawn_blocking(move || {
+        std::thread::Builder::new()
+            .name("switchyard-code".into())
+            .stack_size(SCRIPT_STACK)
+            .spawn(work)
+            .map_err(|e| NodeError::new(ErrorCode::Internal, format!("cannot start the script's thread: {e}")))?
+            .join()
+            .map_err(|_| NodeError::new(ErrorCode::Internal, "the script's thread stopped without an answer"))?
+    })
+    .await
+    .map_err(|e| NodeError::new(ErrorCode::Internal, format!("the script task failed: {e}")))??;
 
     ctx.check_cancelled()?;
     let mut out = Outputs::new();
