@@ -12,6 +12,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (3, include_str!("migrations/0003_triggers.sql")),
     (4, include_str!("migrations/0004_metrics.sql")),
     (5, include_str!("migrations/0005_replay.sql")),
+    (6, include_str!("migrations/0006_owner.sql")),
 ];
 
 pub fn latest_version() -> u32 {

@@ -53,7 +53,7 @@ const BATCH: usize = 512;
 const DEFAULT_DELIVERY_KEEP: u32 = 1000;
 
 impl ExecutionLog {
-    pub(crate) fn start(conn: Connection) -> ExecutionLog {
+    pub(crate) fn start(conn: Connection, owner: String) -> ExecutionLog {
         let (tx, rx) = channel();
         let failure = Arc::new(Mutex::new(None));
         let thread_failure = failure.clone();
@@ -61,7 +61,7 @@ impl ExecutionLog {
         let keep = delivery_keep.clone();
         std::thread::Builder::new()
             .name("switchyard-execution-log".into())
-            .spawn(move || writer(conn, rx, thread_failure, keep))
+            .spawn(move || writer(conn, rx, thread_failure, keep, owner))
             .expect("spawn the execution log writer");
         ExecutionLog { tx, failure, delivery_keep }
     }
@@ -136,8 +136,9 @@ fn writer(
     rx: Receiver<Message>,
     failure: Arc<Mutex<Option<String>>>,
     delivery_keep: Arc<std::sync::atomic::AtomicU32>,
+    owner: String,
 ) {
-    let pid = std::process::id();
+    let owner = Owner { pid: std::process::id(), token: owner };
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < BATCH {
@@ -156,7 +157,7 @@ fn writer(
         let mut waited = Duration::ZERO;
         loop {
             let keep = delivery_keep.load(std::sync::atomic::Ordering::Relaxed);
-            match write_batch(&mut conn, &batch, pid, keep) {
+            match write_batch(&mut conn, &batch, &owner, keep) {
                 Ok(()) => break,
                 Err(e) if is_resource_error(&e) => {
                     let message = format!("writing the execution history failed: {e}; retrying");
@@ -176,7 +177,7 @@ fn writer(
                     );
                     for message in batch.drain(..) {
                         let keep = delivery_keep.load(std::sync::atomic::Ordering::Relaxed);
-                        if let Err(e) = write_batch(&mut conn, std::slice::from_ref(&message), pid, keep) {
+                        if let Err(e) = write_batch(&mut conn, std::slice::from_ref(&message), &owner, keep) {
                             tracing::error!("dropped {} from the history: {e}", describe(&message));
                         }
                     }
@@ -226,15 +227,21 @@ fn describe(message: &Message) -> String {
     }
 }
 
-fn write_batch(conn: &mut Connection, batch: &[Message], pid: u32, delivery_keep: u32) -> rusqlite::Result<()> {
+/// Who runs the executions this writer starts: the process and its store's lock token.
+struct Owner {
+    pid: u32,
+    token: String,
+}
+
+fn write_batch(conn: &mut Connection, batch: &[Message], owner: &Owner, delivery_keep: u32) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut logged: Vec<&str> = Vec::new();
     for message in batch {
         match message {
             Message::Start(start) => {
                 tx.prepare_cached(
-                    "INSERT OR REPLACE INTO executions (id, workflow_id, workflow_name, workflow_definition, status, mode, started_at, owner_pid)
-                     VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7)",
+                    "INSERT OR REPLACE INTO executions (id, workflow_id, workflow_name, workflow_definition, status, mode, started_at, owner_pid, owner)
+                     VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, ?8)",
                 )?
                 .execute(params![
                     start.id,
@@ -243,7 +250,8 @@ fn write_batch(conn: &mut Connection, batch: &[Message], pid: u32, delivery_keep
                     serde_json::to_string(&start.workflow).unwrap_or_default(),
                     start.mode.as_str(),
                     start.started_at,
-                    pid
+                    owner.pid,
+                    owner.token
                 ])?;
             }
             Message::Node(id, data) => {
@@ -260,7 +268,7 @@ fn write_batch(conn: &mut Connection, batch: &[Message], pid: u32, delivery_keep
             Message::Finish { id, status, finished_at, duration_ms, error } => {
                 let error = error.as_ref().map(|e| serde_json::to_string(e).unwrap_or_default());
                 tx.prepare_cached(
-                    "UPDATE executions SET status = ?2, finished_at = ?3, duration_ms = ?4, error = ?5, owner_pid = NULL WHERE id = ?1",
+                    "UPDATE executions SET status = ?2, finished_at = ?3, duration_ms = ?4, error = ?5, owner_pid = NULL, owner = NULL WHERE id = ?1",
                 )?
                 .execute(params![id, status.as_str(), finished_at, duration_ms, error])?;
             }
@@ -318,18 +326,23 @@ fn write_batch(conn: &mut Connection, batch: &[Message], pid: u32, delivery_keep
 }
 
 /// Marks runs left `running` by a process that no longer exists as `interrupted`.
-pub(crate) fn mark_interrupted(conn: &Connection) -> Result<()> {
-    let mut stmt = conn.prepare("SELECT id, owner_pid FROM executions WHERE status = 'running'")?;
-    let rows: Vec<(String, Option<u32>)> =
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
-    for (id, pid) in rows {
-        if pid.is_none_or(|p| !process_alive(p)) {
+pub(crate) fn mark_interrupted(conn: &Connection, db_path: &std::path::Path) -> Result<()> {
+    let mut stmt = conn.prepare("SELECT id, owner_pid, owner FROM executions WHERE status = 'running'")?;
+    let rows: Vec<(String, Option<u32>, Option<String>)> =
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<rusqlite::Result<_>>()?;
+    for (id, pid, owner) in rows {
+        let alive = match owner {
+            Some(token) => crate::owner::is_alive(db_path, &token),
+            // Runs started before owners were recorded: by their process id.
+            None => pid.is_some_and(process_alive),
+        };
+        if !alive {
             let error = NodeError::new(
                 switchyard_model::error::ErrorCode::Internal,
                 "the process running this execution ended before it finished",
             );
             conn.execute(
-                "UPDATE executions SET status = 'interrupted', owner_pid = NULL, error = ?2 WHERE id = ?1",
+                "UPDATE executions SET status = 'interrupted', owner_pid = NULL, owner = NULL, error = ?2 WHERE id = ?1",
                 params![id, serde_json::to_string(&error).unwrap_or_default()],
             )?;
         }

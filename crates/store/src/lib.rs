@@ -10,6 +10,7 @@ mod db;
 mod error;
 mod executions;
 mod metrics;
+mod owner;
 pub mod paths;
 mod secrets;
 mod settings;
@@ -46,6 +47,8 @@ impl Db {
 pub struct Store {
     db: Arc<Db>,
     log: ExecutionLog,
+    /// This store's lock file, held while any clone of it is open (see [`owner`]).
+    _owner: Arc<owner::Owner>,
 }
 
 impl Store {
@@ -57,9 +60,10 @@ impl Store {
         }
         let mut conn = db::connect(path)?;
         db::migrate(&mut conn, path)?;
-        executions::mark_interrupted(&conn)?;
-        let log = ExecutionLog::start(db::connect(path)?);
-        Ok(Store { db: Arc::new(Db { path: path.to_path_buf(), conn: Mutex::new(conn) }), log })
+        let owner = Arc::new(owner::Owner::claim(path)?);
+        executions::mark_interrupted(&conn, path)?;
+        let log = ExecutionLog::start(db::connect(path)?, owner.token().to_string());
+        Ok(Store { db: Arc::new(Db { path: path.to_path_buf(), conn: Mutex::new(conn) }), log, _owner: owner })
     }
 
     /// Opens the store in a data folder (see [`paths::data_dir`]).

@@ -43,7 +43,7 @@ fn node_data(node_id: &str, items: usize) -> NodeRunData {
 #[test]
 fn opens_with_wal_full_sync_and_migrations() {
     let (dir, store) = temp_store();
-    assert_eq!(store.schema_version().unwrap(), 5);
+    assert_eq!(store.schema_version().unwrap(), 6);
     assert_eq!(store.integrity_check().unwrap(), "ok");
     let conn = rusqlite::Connection::open(store.path()).unwrap();
     let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
@@ -51,11 +51,11 @@ fn opens_with_wal_full_sync_and_migrations() {
     drop(store);
     // Reopening does not migrate again.
     let store = Store::open_in(dir.path()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 5);
+    assert_eq!(store.schema_version().unwrap(), 6);
     drop(store);
     conn.pragma_update(None, "user_version", 99).unwrap();
     let err = Store::open_in(dir.path()).unwrap_err();
-    assert!(matches!(err, StoreError::TooNew { found: 99, known: 5, .. }), "{err}");
+    assert!(matches!(err, StoreError::TooNew { found: 99, known: 6, .. }), "{err}");
     assert!(err.to_string().contains("newer than this build knows"));
 }
 
@@ -213,6 +213,20 @@ fn crash_child() {
         return;
     };
     let store = Store::open(std::path::Path::new(&db)).unwrap();
+    if role == "hold" {
+        // Starts a run and keeps it going until killed.
+        store.log().started(ExecutionStart {
+            id: "held".into(),
+            workflow: workflow("w", "W"),
+            mode: RunMode::Cli,
+            started_at: "2026-01-01T00:00:00Z".into(),
+        });
+        store.log().flush().unwrap();
+        println!("committed held");
+        loop {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
     if role == "race" {
         let (saved, conflicts) = save_race(&store, "child");
         println!("raced {saved} {conflicts}");
@@ -378,4 +392,45 @@ fn a_message_that_cannot_be_written_loses_no_other_runs_history() {
     assert_eq!(other.summary.status, RunStatus::Success);
     assert_eq!(other.nodes.len(), 1);
     assert!(store.history().get("e-doomed").is_err(), "deleted with its workflow");
+}
+
+/// Interrupted runs were found by reading /proc for their process id: Linux only, and a
+/// reused id kept a dead run "running" forever. Each open store now holds a lock file; a run
+/// whose owner's file is unlocked is interrupted, on every OS, whatever the process ids.
+#[test]
+fn a_live_process_keeps_its_runs_and_a_dead_owner_with_a_reused_pid_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("switchyard.db");
+    Store::open(&db).unwrap();
+    let mut child = spawn_child("hold", &db);
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    assert!(lines.any(|l| l.unwrap().contains("committed held")), "the child started its run");
+
+    // A run of a store that is gone, recorded with a process id that is alive (this one's:
+    // as when the system gave the dead process's id to another).
+    let lock_dir = dir.path().join("switchyard.db-owners");
+    std::fs::write(lock_dir.join("gone-1.lock"), b"").unwrap();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute(
+        "INSERT INTO executions (id, workflow_id, workflow_name, workflow_definition, status, mode, started_at, owner_pid, owner)
+         VALUES ('orphan', 'w', 'W', ?2, 'running', 'cli', '2026-01-01T00:00:00Z', ?1, 'gone-1')",
+        rusqlite::params![std::process::id(), serde_json::to_string(&workflow("w", "W")).unwrap()],
+    )
+    .unwrap();
+    drop(conn);
+
+    let store = Store::open(&db).unwrap();
+    assert_eq!(store.history().get("held").unwrap().summary.status, RunStatus::Running, "its process is alive");
+    assert_eq!(store.history().get("orphan").unwrap().summary.status, RunStatus::Interrupted);
+    assert!(!lock_dir.join("gone-1.lock").exists(), "the dead owner's file is cleared away");
+    drop(store);
+
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let store = Store::open(&db).unwrap();
+    assert_eq!(store.history().get("held").unwrap().summary.status, RunStatus::Interrupted, "killed");
+    drop(store);
+    let left: Vec<_> = std::fs::read_dir(&lock_dir).unwrap().collect();
+    assert!(left.is_empty(), "closed stores remove their lock files: {left:?}");
 }
