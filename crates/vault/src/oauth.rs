@@ -317,52 +317,94 @@ impl Vault {
     }
 }
 
-/// Accepts connections until one brings `/callback` with the right state. Returns the code
-/// and the connection to answer on.
+/// How long one connection to the sign-in loopback may take to send its request.
+const CALLBACK_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// What one connection to the loopback brought.
+enum Callback {
+    /// The provider's redirect for this sign-in: its code, and the connection to answer on.
+    Code(Zeroizing<String>, tokio::net::TcpStream),
+    /// The provider's redirect for this sign-in, refusing it.
+    Refused(String),
+    /// Anything else (a favicon, a stale or forged link, a silent connection): answered or
+    /// dropped, and the sign-in keeps waiting.
+    Stray,
+}
+
+/// Serves connections, each on its own task with a read timeout, until one brings
+/// `/callback` with this sign-in's state. Returns the code and the connection to answer on.
+/// A request with another state (a forged or stale link) is answered and ignored: it must
+/// not end the user's sign-in.
 async fn wait_for_callback(
     listener: tokio::net::TcpListener,
     state: String,
 ) -> crate::Result<(Zeroizing<String>, tokio::net::TcpStream)> {
+    let state = std::sync::Arc::new(state);
+    let mut connections = tokio::task::JoinSet::new();
     loop {
-        let (mut stream, _) = listener.accept().await.map_err(|e| VaultError::OAuth(e.to_string()))?;
-        let mut buf = vec![0u8; 16 * 1024];
-        let mut len = 0;
-        while let Ok(n) = stream.read(&mut buf[len..]).await {
-            len += n;
-            if n == 0 || buf[..len].windows(4).any(|w| w == b"\r\n\r\n") || len == buf.len() {
-                break;
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = accepted.map_err(|e| VaultError::OAuth(e.to_string()))?;
+                let state = state.clone();
+                connections.spawn(async move {
+                    tokio::time::timeout(CALLBACK_READ_TIMEOUT, read_callback(stream, &state)).await.unwrap_or(Callback::Stray)
+                });
             }
+            Some(done) = connections.join_next(), if !connections.is_empty() => match done {
+                Ok(Callback::Code(code, stream)) => return Ok((code, stream)),
+                Ok(Callback::Refused(text)) => {
+                    return Err(VaultError::OAuth(format!("the provider refused the sign-in ({text})")));
+                }
+                Ok(Callback::Stray) | Err(_) => {}
+            },
         }
-        let head = String::from_utf8_lossy(&buf[..len]).to_string();
-        let target = head.lines().next().and_then(|l| l.split_whitespace().nth(1)).unwrap_or("");
-        let Ok(url) = url::Url::parse(&format!("http://127.0.0.1{target}")) else {
-            respond(&mut stream, 400, "Bad request.").await;
-            continue;
+    }
+}
+
+/// Reads one request on the loopback and answers it unless it is this sign-in's code.
+async fn read_callback(mut stream: tokio::net::TcpStream, state: &str) -> Callback {
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut len = 0;
+    while let Ok(n) = stream.read(&mut buf[len..]).await {
+        len += n;
+        if n == 0 || buf[..len].windows(4).any(|w| w == b"\r\n\r\n") || len == buf.len() {
+            break;
+        }
+    }
+    let head = String::from_utf8_lossy(&buf[..len]).to_string();
+    let target = head.lines().next().and_then(|l| l.split_whitespace().nth(1)).unwrap_or("");
+    let Ok(url) = url::Url::parse(&format!("http://127.0.0.1{target}")) else {
+        respond(&mut stream, 400, "Bad request.").await;
+        return Callback::Stray;
+    };
+    if url.path() != "/callback" {
+        respond(&mut stream, 404, "Not found.").await;
+        return Callback::Stray;
+    }
+    let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+    if param("state").as_deref() != Some(state) {
+        respond(
+            &mut stream,
+            400,
+            "This sign-in link does not belong to the sign-in Switchyard is waiting for; nothing was saved.",
+        )
+        .await;
+        return Callback::Stray;
+    }
+    if let Some(error) = param("error") {
+        let text = match param("error_description") {
+            Some(d) => format!("{error}: {d}"),
+            None => error,
         };
-        if url.path() != "/callback" {
-            respond(&mut stream, 404, "Not found.").await;
-            continue;
-        }
-        let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
-        if param("state").as_deref() != Some(state.as_str()) {
-            respond(&mut stream, 400, "The sign-in state did not match; nothing was saved.").await;
-            return Err(VaultError::OAuth(
-                "the redirect's state did not match this sign-in (possible forgery); nothing was saved".into(),
-            ));
-        }
-        if let Some(error) = param("error") {
-            let text = match param("error_description") {
-                Some(d) => format!("{error}: {d}"),
-                None => error,
-            };
-            respond(&mut stream, 400, &format!("Sign-in refused: {text}")).await;
-            return Err(VaultError::OAuth(format!("the provider refused the sign-in ({text})")));
-        }
-        let Some(code) = param("code") else {
+        respond(&mut stream, 400, &format!("Sign-in refused: {text}")).await;
+        return Callback::Refused(text);
+    }
+    match param("code") {
+        Some(code) => Callback::Code(Zeroizing::new(code), stream),
+        None => {
             respond(&mut stream, 400, "No authorization code.").await;
-            return Err(VaultError::OAuth("the redirect carried no authorization code".into()));
-        };
-        return Ok((Zeroizing::new(code), stream));
+            Callback::Refused("the redirect carried no authorization code".into())
+        }
     }
 }
 

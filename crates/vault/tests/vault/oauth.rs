@@ -237,3 +237,55 @@ async fn client_credentials_and_a_wrong_secret() {
     assert!(e.to_string().contains("test URL") || e.to_string().contains("invalid_client"), "{e}");
     let _ = open;
 }
+
+/// One raw request to the sign-in loopback; the status line's code (0 when nothing came).
+async fn poke(redirect_uri: &str, path: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = redirect_uri.trim_start_matches("http://").split('/').next().unwrap().to_string();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer).await;
+    answer.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+}
+
+/// The sign-in loopback once served one connection at a time with no read timeout (a silent
+/// connection blocked it), and a request with a wrong state ended the sign-in (any local page
+/// could abort it). Now each connection is served on its own with a timeout, and stray
+/// requests (a favicon, a forged state) are answered and ignored while it keeps waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stray_requests_to_the_sign_in_loopback_do_not_stop_the_sign_in() {
+    let s = setup().await;
+    let b = &s.oidc.base;
+    let account = s
+        .vault
+        .add_account(
+            "http.oauth2",
+            "stray",
+            fields(&[
+                ("clientId", "native-app"),
+                ("authUrl", &format!("{b}/auth")),
+                ("tokenUrl", &format!("{b}/token")),
+                ("scopes", "openid offline_access"),
+                ("authParams", "prompt=consent&login_hint=alice"),
+            ]),
+            false,
+        )
+        .await
+        .unwrap();
+    let pending = s.vault.begin_login(&account.id).await.unwrap();
+    let (redirect, url) = (pending.redirect_uri.clone(), pending.url.clone());
+    let strays = async {
+        // A connection that says nothing, left open.
+        let addr = redirect.trim_start_matches("http://").split('/').next().unwrap().to_string();
+        let silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        assert_eq!(poke(&redirect, "/favicon.ico").await, 404);
+        assert_eq!(poke(&redirect, "/callback?state=forged&code=stolen").await, 400);
+        let page = browse(&url).await;
+        drop(silent);
+        page
+    };
+    let (info, page) = tokio::join!(pending.finish(), strays);
+    assert!(page.contains("Signed in"), "{page}");
+    assert_eq!(info.unwrap().status, switchyard_model::connection::AccountStatus::Ready);
+}
