@@ -166,6 +166,7 @@ impl Api {
         });
         resilience.apply_rates(&settings.rate_limits);
         self.inner.metrics.set_limit(settings.max_concurrent_runs);
+        self.inner.metrics.set_max_waiting(settings.max_waiting_runs);
         self.inner.store.log().set_delivery_keep(settings.delivery_log_keep);
     }
 

@@ -39,6 +39,9 @@ pub(crate) struct MetricsState {
     process: Mutex<(ProcessSampler, Option<(std::time::Instant, ProcessStats)>)>,
     /// The concurrency limit and its slots (none: no limit).
     slots: Mutex<(u32, Option<Arc<Semaphore>>)>,
+    /// Runs waiting for a slot now, and how many may (0: no cap).
+    pub(crate) waiting: Arc<std::sync::atomic::AtomicUsize>,
+    max_waiting: std::sync::atomic::AtomicUsize,
     pub(crate) alerts: crate::alerts::AlertState,
 }
 
@@ -50,6 +53,8 @@ impl MetricsState {
             live,
             process: Mutex::new((ProcessSampler::default(), None)),
             slots: Mutex::new((0, None)),
+            waiting: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            max_waiting: std::sync::atomic::AtomicUsize::new(0),
             alerts: crate::alerts::AlertState::default(),
         }
     }
@@ -79,6 +84,20 @@ impl MetricsState {
         if slots.0 != limit {
             *slots = (limit, (limit > 0).then(|| Arc::new(Semaphore::new(limit as usize))));
         }
+    }
+
+    /// Caps the runs waiting for a slot (0: no cap).
+    pub(crate) fn set_max_waiting(&self, max: u32) {
+        self.max_waiting.store(max as usize, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether a new run would have to wait and the queue is full.
+    pub(crate) fn queue_full(&self) -> Option<usize> {
+        let (_, slots) = self.slots();
+        let max = self.max_waiting.load(std::sync::atomic::Ordering::Relaxed);
+        let waiting = self.waiting.load(std::sync::atomic::Ordering::SeqCst);
+        let no_slot = slots.is_some_and(|s| s.available_permits() == 0);
+        (max > 0 && no_slot && waiting >= max).then_some(waiting)
     }
 
     pub(crate) fn slots(&self) -> (u32, Option<Arc<Semaphore>>) {

@@ -122,6 +122,14 @@ impl Api {
             None => request.input.map(|v| Item::from_input(Value::from(v))).unwrap_or_default(),
         };
         let mode = request.mode.unwrap_or(default_mode);
+        if let Some(waiting) = self.inner.metrics.queue_full() {
+            return Err(ApiError::new(
+                ErrorCode::Conflict,
+                format!(
+                    "{waiting} runs are already waiting for a free slot (Settings → Runs at once, Runs that may wait); try again when some have finished"
+                ),
+            ));
+        }
         Ok(self.launch(prepared, self.run_services(&settings), input, mode, request.start_node, request.until_node))
     }
 
@@ -154,7 +162,9 @@ impl Api {
         let (_, slots) = self.inner.metrics.slots();
         let slot = slots.as_ref().and_then(|s| s.clone().try_acquire_owned().ok());
         let queued = slots.is_some() && slot.is_none();
+        let waiting = self.inner.metrics.waiting.clone();
         if queued {
+            waiting.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             self.record(switchyard_metrics::recorder::Sample::RunQueued);
         }
         let cancel = CancellationToken::new();
@@ -195,7 +205,11 @@ impl Api {
         let handle = tokio::spawn(async move {
             let _slot = match (slot, slots) {
                 (Some(taken), _) => Some(taken),
-                (None, Some(s)) => s.acquire_owned().await.ok(),
+                (None, Some(s)) => {
+                    let taken = s.acquire_owned().await.ok();
+                    waiting.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                    taken
+                }
                 (None, None) => None,
             };
             let outcome = engine.run(prepared, run_request).await;

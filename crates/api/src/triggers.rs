@@ -24,6 +24,9 @@ use switchyard_model::workflow::Node;
 use switchyard_triggers::listener::{Answer, DeliveryRecord, Endpoint, Incoming, Listener, SignatureCheck, Target};
 use switchyard_triggers::scheduler::{Fire, Schedule, Scheduler, Stored};
 
+/// The Retry-After of a webhook answered 503 because the run queue is full.
+pub const QUEUE_RETRY_AFTER_SECONDS: u32 = 5;
+
 /// How long requests in progress may take to be answered when the listener stops or moves.
 pub const STOP_GRACE: Duration = Duration::from_secs(10);
 
@@ -786,6 +789,15 @@ impl Api {
             None
         };
         let mode = if hook.test { RunMode::Manual } else { RunMode::Webhook };
+        // A full queue answers 503 at once rather than piling up waiting runs.
+        if let Some(waiting) = self.inner.metrics.queue_full() {
+            self.forget_delivery(&replay_keys);
+            let message = format!("{waiting} runs are already waiting for a free slot; try again later");
+            let mut answer = Answer::json(503, &json!({ "error": { "code": "queue_full", "message": message } }));
+            answer.headers.push(("retry-after".into(), QUEUE_RETRY_AFTER_SECONDS.to_string()));
+            answer.error = Some(message);
+            return answer;
+        }
         let (execution_id, handle) =
             self.launch(hook.prepared.clone(), services, vec![item], mode, Some(hook.node_id.clone()), None);
         let handle = self.forget_delivery_unless_success(handle, replay_keys);
@@ -944,6 +956,13 @@ impl Fire for SchedulerHost {
             "firedAt": api.now(),
             "missed": missed,
         })));
+        if let Some(waiting) = api.inner.metrics.queue_full() {
+            tracing::warn!(
+                workflow = %s.prepared.workflow.name,
+                "a schedule fire is skipped: {waiting} runs are already waiting for a free slot"
+            );
+            return;
+        }
         api.launch(
             s.prepared.clone(),
             s.services.clone(),

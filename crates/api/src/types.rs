@@ -276,6 +276,9 @@ pub struct AppSettings {
     pub webhook_max_connections: u32,
     /// Runs allowed at once; more wait in the queue (0: no limit).
     pub max_concurrent_runs: u32,
+    /// Runs that may wait for a slot; beyond it a webhook gets 503 with Retry-After, a run
+    /// from the app or CLI an error, and a schedule fire is skipped (0: no cap).
+    pub max_waiting_runs: u32,
     /// Days of metrics kept (per-minute for the last day, per-hour before).
     pub metrics_retention_days: u32,
 }
@@ -301,6 +304,7 @@ impl Default for AppSettings {
             webhook_body_timeout_seconds: 30,
             webhook_max_connections: 512,
             max_concurrent_runs: 0,
+            max_waiting_runs: 1000,
             metrics_retention_days: 90,
         }
     }

@@ -82,6 +82,11 @@ webhookMaxConnections: number,
  */
 maxConcurrentRuns: number, 
 /**
+ * Runs that may wait for a slot; beyond it a webhook gets 503 with Retry-After, a run
+ * from the app or CLI an error, and a schedule fire is skipped (0: no cap).
+ */
+maxWaitingRuns: number, 
+/**
  * Days of metrics kept (per-minute for the last day, per-hour before).
  */
 metricsRetentionDays: number, };

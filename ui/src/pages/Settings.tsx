@@ -157,6 +157,7 @@ export function SettingsPage() {
         <h3>Runs and metrics</h3>
         <div className="field-grid">
           <NumberField whole id="set-concurrency" label="Runs at once" value={draft.maxConcurrentRuns} min={0} hint="More wait in the queue (0: no limit)." onChange={(n) => set({ maxConcurrentRuns: n })} />
+          <NumberField whole id="set-waiting" label="Runs that may wait" value={draft.maxWaitingRuns} min={0} hint="Beyond it webhooks get 503 with Retry-After and schedule fires are skipped (0: no cap)." onChange={(n) => set({ maxWaitingRuns: n })} />
           <NumberField whole id="set-metrics-days" label="Days of metrics kept" value={draft.metricsRetentionDays} min={1} hint="Per minute for a day, per hour after." onChange={(n) => set({ metricsRetentionDays: n })} />
         </div>
       </section>

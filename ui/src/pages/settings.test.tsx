@@ -27,6 +27,7 @@ const defaults: AppSettings = {
   webhookBodyTimeoutSeconds: 30,
   webhookMaxConnections: 512,
   maxConcurrentRuns: 0,
+  maxWaitingRuns: 1000,
   metricsRetentionDays: 90,
 };
 

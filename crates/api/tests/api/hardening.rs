@@ -461,3 +461,50 @@ async fn a_redirect_to_another_host_does_not_carry_the_accounts_headers() {
     assert_eq!(echoed("post303")["method"], "GET");
     assert_eq!(echoed("post303")["headers"]["x-api-key"], KEY);
 }
+
+/// Runs waiting for a slot once queued without a cap (each holding its request and items in
+/// memory). Past Settings → "Runs that may wait", a webhook now gets 503 with Retry-After,
+/// a run started from the app an error, and nothing more is queued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_run_queue_answers_503_with_retry_after() {
+    let (_dir, api, _) = open();
+    let mut settings = call(&api, "settings_get", json!({})).await.unwrap();
+    settings["maxConcurrentRuns"] = json!(1);
+    settings["maxWaitingRuns"] = json!(2);
+    call(&api, "settings_update", settings).await.unwrap();
+    let base = start(&api).await;
+    let wf = json!({"switchyard": 1, "id": "slow", "name": "Slow", "nodes": [
+        {"id": "hook", "name": "Hook", "type": "trigger.webhook", "parameters": {"path": "in", "responseMode": "immediately"}},
+        {"id": "wait", "name": "Wait", "type": "flow.wait", "parameters": {"amount": 1, "unit": "seconds"}}
+    ], "connections": [{"from": {"node": "hook"}, "to": {"node": "wait"}}]});
+    import_and_activate(&api, wf).await;
+    let http = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for i in 0..4 {
+        let r = http.post(format!("{base}/webhook/slow/in")).json(&json!({"n": i})).send().await.unwrap();
+        statuses.push(r.status().as_u16());
+        if r.status() == 503 {
+            assert_eq!(r.headers()["retry-after"], "5");
+            assert!(r.text().await.unwrap().contains("already waiting"));
+        }
+    }
+    assert_eq!(statuses, [202, 202, 202, 503], "one runs, two wait, the fourth is refused");
+    let e = call(&api, "run_start", json!({"workflowId": "slow"})).await.unwrap_err();
+    assert!(e.message.contains("already waiting"), "{}", e.message);
+    // Once the queue drains, requests are taken again.
+    let mut accepted = false;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let r = http.post(format!("{base}/webhook/slow/in")).json(&json!({"n": 9})).send().await.unwrap();
+        if r.status() == 202 {
+            accepted = true;
+            break;
+        }
+    }
+    assert!(accepted, "the queue drained");
+    api.stop_triggers().await;
+    api.drain(Duration::from_secs(10)).await.unwrap();
+    let runs = executions(&api, "slow").await;
+    assert!(runs.len() >= 4, "the refused request started no run: {}", runs.len());
+    assert!(runs.iter().all(|r| r["status"] == "success"), "{runs:?}");
+}
