@@ -44,10 +44,10 @@ async fn setup() -> Setup {
     Setup { _dir: dir, store, vault, clock, oidc, changed }
 }
 
-async fn sign_in(s: &Setup, label: &str, user: &str) -> String {
+/// An OAuth2 account of the test provider that signs in as `user`.
+async fn add_oauth_account(s: &Setup, label: &str, user: &str) -> switchyard_model::connection::AccountInfo {
     let b = &s.oidc.base;
-    let account = s
-        .vault
+    s.vault
         .add_account(
             "http.oauth2",
             label,
@@ -63,7 +63,11 @@ async fn sign_in(s: &Setup, label: &str, user: &str) -> String {
             false,
         )
         .await
-        .unwrap();
+        .unwrap()
+}
+
+async fn sign_in(s: &Setup, label: &str, user: &str) -> String {
+    let account = add_oauth_account(s, label, user).await;
     let pending = s.vault.begin_login(&account.id).await.unwrap();
     assert!(pending.redirect_uri.starts_with("http://127.0.0.1:"), "{}", pending.redirect_uri);
     let url = url::Url::parse(&pending.url).unwrap();
@@ -256,23 +260,7 @@ async fn poke(redirect_uri: &str, path: &str) -> u16 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stray_requests_to_the_sign_in_loopback_do_not_stop_the_sign_in() {
     let s = setup().await;
-    let b = &s.oidc.base;
-    let account = s
-        .vault
-        .add_account(
-            "http.oauth2",
-            "stray",
-            fields(&[
-                ("clientId", "native-app"),
-                ("authUrl", &format!("{b}/auth")),
-                ("tokenUrl", &format!("{b}/token")),
-                ("scopes", "openid offline_access"),
-                ("authParams", "prompt=consent&login_hint=alice"),
-            ]),
-            false,
-        )
-        .await
-        .unwrap();
+    let account = add_oauth_account(&s, "stray", "alice").await;
     let pending = s.vault.begin_login(&account.id).await.unwrap();
     let (redirect, url) = (pending.redirect_uri.clone(), pending.url.clone());
     let strays = async {
