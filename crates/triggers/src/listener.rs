@@ -8,7 +8,7 @@
 //! or missing signature, stale timestamp or replayed delivery id (401), malformed JSON (400).
 //! What an accepted request starts, and what is answered, is the host's [`Target`].
 
-use crate::signature::{Headers, Preset, SignatureError};
+use crate::signature::{Headers, Preset, SignatureError, equal_in_constant_time, hex};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
@@ -441,8 +441,7 @@ async fn metrics(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .unwrap_or("");
-    let same = presented.len() == token.len()
-        && presented.bytes().zip(token.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+    let same = equal_in_constant_time(presented.as_bytes(), token.as_bytes());
     if token.is_empty() || !same {
         let mut response = error(
             StatusCode::UNAUTHORIZED,
@@ -667,10 +666,6 @@ async fn verify(
     })
     .await
     .unwrap_or(Err(SignatureError::Mismatch))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Logs a delivery with the status answered and the time it took; returns the answer.

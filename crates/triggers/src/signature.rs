@@ -100,8 +100,13 @@ fn check(hash: Hash, secret: &[u8], message: &[u8], signature: &[u8]) -> Result<
 }
 
 /// Whether two byte strings are equal, taking the same time for every pair of equal length.
-fn equal_in_constant_time(a: &[u8], b: &[u8]) -> bool {
+pub fn equal_in_constant_time(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Lower-case hexadecimal.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn fresh(timestamp: i64, now_unix: i64) -> Result<(), SignatureError> {
@@ -252,7 +257,6 @@ impl Preset {
     /// Signs a body in this format, as a sender would: the headers to send. Used by the
     /// outgoing webhook node and "send sample payload".
     pub fn sign(&self, body: &[u8], secret: &[u8], now_unix: i64) -> Vec<(String, String)> {
-        let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
         let tag = |hash: Hash, message: &[u8]| hmac::sign(&key(hash, secret), message).as_ref().to_vec();
         match self {
             Preset::GitHub => vec![(self.header().into(), format!("sha256={}", hex(&tag(Hash::Sha256, body))))],
