@@ -84,6 +84,21 @@ fn text_param<'a>(node: &'a Node, name: &str, default: &'a str) -> &'a str {
     node.parameters.get(name).and_then(|v| v.as_str()).unwrap_or(default)
 }
 
+/// The socket address of a bind setting: an IP address (IPv6 with or without brackets) or
+/// `localhost`; `None` for anything else. Written back, IPv6 gets its brackets ([::1]:5680).
+fn bind_address(bind: &str, port: u16) -> Option<SocketAddr> {
+    let bind = bind.trim();
+    let host = if bind == "localhost" { "127.0.0.1" } else { bind.trim_start_matches('[').trim_end_matches(']') };
+    host.parse::<std::net::IpAddr>().ok().map(|ip| SocketAddr::new(ip, port))
+}
+
+/// Puts the settings' limits and allowed host names into force on a running listener.
+fn configure(listener: &Listener, settings: &AppSettings) {
+    listener.set_body_limit(settings.webhook_max_body_bytes as usize);
+    listener.set_body_deadline(Duration::from_secs(u64::from(settings.webhook_body_timeout_seconds)));
+    listener.set_allowed_hosts(settings.webhook_allowed_hosts.clone());
+}
+
 fn is_loopback(bind: &str) -> bool {
     bind.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()) || bind == "localhost"
 }
@@ -104,10 +119,10 @@ impl Api {
         let stored = self.inner.triggers.status.lock().unwrap_or_else(|p| p.into_inner()).clone();
         stored.unwrap_or_else(|| {
             let settings = self.stored_settings();
-            let address = match settings.webhook_bind.trim().parse::<std::net::IpAddr>() {
-                Ok(ip) => SocketAddr::new(ip, settings.webhook_port).to_string(),
-                Err(_) => format!("{}:{}", settings.webhook_bind.trim(), settings.webhook_port),
-            };
+            let address = bind_address(&settings.webhook_bind, settings.webhook_port).map_or_else(
+                || format!("{}:{}", settings.webhook_bind.trim(), settings.webhook_port),
+                |a| a.to_string(),
+            );
             ListenerStatus {
                 running: false,
                 base_url: format!("http://{address}"),
@@ -144,19 +159,15 @@ impl Api {
         if exposed {
             tracing::warn!(bind = %bind, "the webhook listener is bound beyond this computer: other machines can call its webhooks");
         }
-        let host = if bind == "localhost" { "127.0.0.1" } else { bind.trim_start_matches('[').trim_end_matches(']') };
         let target: Arc<dyn Target> = Arc::new(WebhookHost(Arc::downgrade(&self.inner)));
-        // SocketAddr writes IPv6 addresses in brackets ([::1]:5680).
-        let parsed = host.parse::<std::net::IpAddr>().map(|ip| SocketAddr::new(ip, settings.webhook_port)).ok();
-        let wanted = parsed.map_or_else(|| format!("{host}:{}", settings.webhook_port), |a| a.to_string());
+        let parsed = bind_address(&bind, settings.webhook_port);
+        let wanted = parsed.map_or_else(|| format!("{bind}:{}", settings.webhook_port), |a| a.to_string());
         let (running, address, error) = match parsed {
             None => (false, wanted.clone(), Some(format!("webhookBind: \"{bind}\" is not an IP address"))),
             Some(addr) => match Listener::bind_with(addr, target, settings.webhook_max_connections as usize).await {
                 Ok(listener) => {
                     let address = listener.local_addr().to_string();
-                    listener.set_body_limit(settings.webhook_max_body_bytes as usize);
-                    listener.set_body_deadline(Duration::from_secs(u64::from(settings.webhook_body_timeout_seconds)));
-                    listener.set_allowed_hosts(settings.webhook_allowed_hosts.clone());
+                    configure(&listener, &settings);
                     *self.inner.triggers.listener.lock().unwrap_or_else(|p| p.into_inner()) = Some(listener);
                     (true, address, None)
                 }
@@ -313,9 +324,7 @@ impl Api {
         }
         let schedule_count = schedules.len() as u32;
         if let Some(listener) = self.inner.triggers.listener.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-            listener.set_body_limit(settings.webhook_max_body_bytes as usize);
-            listener.set_body_deadline(Duration::from_secs(u64::from(settings.webhook_body_timeout_seconds)));
-            listener.set_allowed_hosts(settings.webhook_allowed_hosts.clone());
+            configure(listener, &settings);
             listener.set_endpoints(endpoints);
         }
         let armed =
@@ -790,9 +799,9 @@ impl Api {
         };
         let mode = if hook.test { RunMode::Manual } else { RunMode::Webhook };
         // A full queue answers 503 at once rather than piling up waiting runs.
-        if let Some(waiting) = self.inner.metrics.queue_full() {
+        if let Some(full) = self.inner.metrics.queue_full() {
             self.forget_delivery(&replay_keys);
-            let message = format!("{waiting} runs are already waiting for a free slot; try again later");
+            let message = format!("{full}; try again later");
             let mut answer = Answer::json(503, &json!({ "error": { "code": "queue_full", "message": message } }));
             answer.headers.push(("retry-after".into(), QUEUE_RETRY_AFTER_SECONDS.to_string()));
             answer.error = Some(message);
@@ -956,11 +965,8 @@ impl Fire for SchedulerHost {
             "firedAt": api.now(),
             "missed": missed,
         })));
-        if let Some(waiting) = api.inner.metrics.queue_full() {
-            tracing::warn!(
-                workflow = %s.prepared.workflow.name,
-                "a schedule fire is skipped: {waiting} runs are already waiting for a free slot"
-            );
+        if let Some(full) = api.inner.metrics.queue_full() {
+            tracing::warn!(workflow = %s.prepared.workflow.name, "a schedule fire is skipped: {full}");
             return;
         }
         api.launch(
