@@ -471,6 +471,12 @@ impl Value {
     /// bytes, other values a few) or nested deeper than `max_depth`; stops as soon as it
     /// knows, and walks without recursion (a value too deep for the stack is still told).
     pub fn exceeds(&self, max_bytes: usize, max_depth: usize) -> Option<Excess> {
+        // Most evaluated parameters are scalars: no walk (and no allocation) for them.
+        match self {
+            Value::String(s) => return (s.len() + 2 > max_bytes).then_some(Excess::Bytes(max_bytes)),
+            Value::Array(_) | Value::Object(_) => {}
+            _ => return None,
+        }
         let mut stack: Vec<(&Value, usize)> = vec![(self, 1)];
         let mut bytes = 0usize;
         while let Some((value, depth)) = stack.pop() {
