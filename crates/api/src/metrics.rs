@@ -91,13 +91,16 @@ impl MetricsState {
         self.max_waiting.store(max as usize, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// Whether a new run would have to wait and the queue is full.
-    pub(crate) fn queue_full(&self) -> Option<usize> {
+    /// Whether a new run would have to wait and the queue is full: then why, for the message
+    /// each refusal gives.
+    pub(crate) fn queue_full(&self) -> Option<String> {
         let (_, slots) = self.slots();
         let max = self.max_waiting.load(std::sync::atomic::Ordering::Relaxed);
         let waiting = self.waiting.load(std::sync::atomic::Ordering::SeqCst);
         let no_slot = slots.is_some_and(|s| s.available_permits() == 0);
-        (max > 0 && no_slot && waiting >= max).then_some(waiting)
+        (max > 0 && no_slot && waiting >= max).then(|| {
+            format!("{waiting} runs are already waiting for a free slot (Settings → Runs at once, Runs that may wait)")
+        })
     }
 
     pub(crate) fn slots(&self) -> (u32, Option<Arc<Semaphore>>) {

@@ -122,13 +122,8 @@ impl Api {
             None => request.input.map(|v| Item::from_input(Value::from(v))).unwrap_or_default(),
         };
         let mode = request.mode.unwrap_or(default_mode);
-        if let Some(waiting) = self.inner.metrics.queue_full() {
-            return Err(ApiError::new(
-                ErrorCode::Conflict,
-                format!(
-                    "{waiting} runs are already waiting for a free slot (Settings → Runs at once, Runs that may wait); try again when some have finished"
-                ),
-            ));
+        if let Some(full) = self.inner.metrics.queue_full() {
+            return Err(ApiError::new(ErrorCode::Conflict, format!("{full}; try again when some have finished")));
         }
         Ok(self.launch(prepared, self.run_services(&settings), input, mode, request.start_node, request.until_node))
     }
