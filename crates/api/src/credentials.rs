@@ -52,7 +52,13 @@ impl Api {
         let info = self
             .inner
             .vault
-            .add_account(&request.connection_type, &request.label, request.fields, request.make_default)
+            .add_account_with_hosts(
+                &request.connection_type,
+                &request.label,
+                request.fields,
+                request.make_default,
+                request.allowed_hosts,
+            )
             .await?;
         self.account_changed(&info.id);
         Ok(info)
@@ -101,7 +107,7 @@ impl Api {
         Ok(info)
     }
 
-    fn account_changed(&self, id: &str) {
+    pub(crate) fn account_changed(&self, id: &str) {
         self.inner.host.emit(ApiEvent::Account { id: id.to_string() });
         // A signing secret may have changed.
         self.triggers_changed();

@@ -14,11 +14,13 @@ mod metrics;
 mod preview;
 mod runs;
 mod triggers;
+mod trust;
 pub mod types;
 mod workflows;
 
 pub use error::{ApiError, ApiResult};
 pub use manifest::{COMMANDS, export_typescript};
+pub use trust::RunSource;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

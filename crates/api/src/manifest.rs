@@ -101,6 +101,11 @@ manifest! {
     workflow_import(WorkflowImportRequest) -> WorkflowImportResponse;
     /// Imports a workflow file from a path (file dialogs, files dropped on the window).
     workflow_import_file(ImportFileRequest) -> WorkflowImportResponse;
+    /// What a workflow would use that needs consent (accounts, the hosts they go to).
+    workflow_trust_review(IdRequest) -> TrustReview;
+    /// Trusts an imported workflow at the version reviewed, allowing the reviewed hosts on
+    /// its accounts.
+    workflow_trust(WorkflowTrustRequest) -> WorkflowRecord;
     /// A workflow as a file (credentials as references only).
     workflow_export(WorkflowExportRequest) -> WorkflowExportResponse;
     workflow_validate(WorkflowValidateRequest) -> ValidationReport;
@@ -130,6 +135,8 @@ manifest! {
     account_list(Empty) -> AccountListResponse;
     account_add(AccountAddRequest) -> AccountInfo;
     account_update(AccountUpdateRequest) -> AccountInfo;
+    /// Replaces the hosts an account's credentials may be sent to.
+    account_hosts(AccountHostsRequest) -> AccountInfo;
     account_rename(AccountRenameRequest) -> AccountInfo;
     account_set_default(IdRequest) -> AccountInfo;
     /// Removes an account, revoking its OAuth2 tokens where the provider allows.

@@ -2,6 +2,7 @@
 //! and its events go to the host.
 
 use crate::error::{ApiError, ApiResult};
+use crate::trust::RunSource;
 use crate::types::*;
 use crate::{Api, Host};
 use serde_json::json;
@@ -103,12 +104,25 @@ impl Api {
         items: Option<Vec<Item>>,
         default_mode: RunMode,
     ) -> ApiResult<(String, JoinHandle<RunOutcome>)> {
+        self.spawn_run_from(request, items, default_mode, RunSource::Saved).await
+    }
+
+    /// [`Api::spawn_run`] of a workflow from `source`: an untrusted one that uses accounts
+    /// is refused before anything runs.
+    pub async fn spawn_run_from(
+        &self,
+        request: RunStartRequest,
+        items: Option<Vec<Item>>,
+        default_mode: RunMode,
+        source: RunSource,
+    ) -> ApiResult<(String, JoinHandle<RunOutcome>)> {
         let workflow = match (request.workflow, &request.workflow_id) {
             (Some(wf), _) => wf,
             (None, Some(id)) => self.workflow_get(IdRequest { id: id.clone() }).await?.workflow,
             (None, None) => return Err(ApiError::bad_request("give a workflow or a workflowId to run")),
         };
         let settings = self.settings_get(Empty {}).await?;
+        let services = self.trusted_services(&workflow, &source, self.run_services(&settings)).await?;
         let prepared = self.inner.engine.prepare(workflow).map_err(|issues| ApiError::invalid(issues, ""))?;
         for (field, id) in [("untilNode", &request.until_node), ("startNode", &request.start_node)] {
             if let Some(id) = id
@@ -125,7 +139,7 @@ impl Api {
         if let Some(full) = self.inner.metrics.queue_full() {
             return Err(ApiError::new(ErrorCode::Conflict, format!("{full}; try again when some have finished")));
         }
-        Ok(self.launch(prepared, self.run_services(&settings), input, mode, request.start_node, request.until_node))
+        Ok(self.launch(prepared, services, input, mode, request.start_node, request.until_node))
     }
 
     /// The engine's services with the settings' run-data limits.

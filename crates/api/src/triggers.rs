@@ -277,6 +277,18 @@ impl Api {
         let (mut endpoints, mut schedules, mut problems) = (Vec::new(), Vec::new(), Vec::new());
         for record in &active {
             let name = record.workflow.name.clone();
+            // Activation refuses untrusted workflows that use accounts; one that got active
+            // anyway (trust is per file, edits can add accounts) is served without them.
+            let services = match &record.untrusted {
+                Some(source) if record.workflow.nodes.iter().any(|n| !n.credentials.is_empty()) => {
+                    problems.push(format!(
+                        "workflow \"{name}\" comes from {source} and is not trusted yet: it is not served until you trust it"
+                    ));
+                    continue;
+                }
+                Some(source) => crate::trust::with_untrusted_credentials(services.clone(), &name, source),
+                None => services.clone(),
+            };
             let prepared = match self.inner.engine.prepare(record.workflow.clone()) {
                 Ok(p) => p,
                 Err(issues) => {
@@ -370,7 +382,7 @@ impl Api {
                 })?;
                 let secret = self.inner.vault.secret(reference).await.map_err(|e| e.message)?;
                 let id_header = trigger_webhook::delivery_id_header(&preset).map(str::to_string);
-                Some(SignatureCheck { preset, secret: secret.as_bytes().to_vec(), id_header })
+                Some(SignatureCheck { preset, secret: secret.value.as_bytes().to_vec(), id_header })
             }
         };
         let response_mode = text_param(node, "responseMode", "immediately").to_string();
@@ -473,6 +485,7 @@ impl Api {
                 )));
             }
             let services = self.run_services(&self.stored_settings());
+            let services = self.trusted_services(wf, &crate::RunSource::Saved, services).await?;
             let prepared = self.inner.engine.prepare(wf.clone()).map_err(|issues| ApiError::invalid(issues, ""))?;
             for node in wf.nodes.iter().filter(|n| n.node_type == trigger_webhook::TYPE) {
                 self.endpoint(&prepared, node, &services, false)
@@ -540,6 +553,7 @@ impl Api {
             return Err(ApiError::bad_request("the workflow has no Webhook trigger to listen with"));
         }
         let services = self.run_services(&self.stored_settings());
+        let services = self.trusted_services(&wf, &crate::RunSource::Saved, services).await?;
         for node in &nodes {
             self.endpoint(&prepared, node, &services, true)
                 .await
@@ -618,7 +632,7 @@ impl Api {
             })?;
             let secret = self.inner.vault.secret(reference).await.map_err(|e| ApiError::new(e.code, e.message))?;
             let now = self.inner.engine.services().clock.now().timestamp();
-            let mut headers = preset.sign(&body, secret.as_bytes(), now);
+            let mut headers = preset.sign(&body, secret.value.as_bytes(), now);
             if let Some(h) = trigger_webhook::delivery_id_header(&preset) {
                 headers.push((h.to_string(), new_id()));
             }

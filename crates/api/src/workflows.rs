@@ -32,7 +32,7 @@ impl Api {
         trigger.position = [120.0, 200.0];
         wf.nodes.push(trigger);
         let now = self.now();
-        self.blocking(move |store| Ok(store.workflows().create(&wf, &now)?)).await
+        self.blocking(move |store| Ok(store.workflows().create(&wf, None, &now)?)).await
     }
 
     pub async fn workflow_save(&self, request: WorkflowSaveRequest) -> ApiResult<WorkflowSaveResponse> {
@@ -87,10 +87,12 @@ impl Api {
     pub async fn workflow_duplicate(&self, request: IdRequest) -> ApiResult<WorkflowRecord> {
         let now = self.now();
         self.blocking(move |store| {
-            let mut wf = store.workflows().get(&request.id)?.workflow;
+            // A copy of an untrusted workflow is as untrusted as the original.
+            let original = store.workflows().get(&request.id)?;
+            let mut wf = original.workflow;
             wf.id = new_id();
             wf.name = format!("{} (copy)", wf.name);
-            Ok(store.workflows().create(&wf, &now)?)
+            Ok(store.workflows().create(&wf, original.untrusted.as_deref(), &now)?)
         })
         .await
     }
@@ -123,7 +125,12 @@ impl Api {
         let mut wf =
             report.workflow.ok_or_else(|| ApiError::new(ErrorCode::InvalidWorkflow, "the file holds no workflow"))?;
         let now = self.now();
-        let response = self
+        // Someone else's file: untrusted until the user reviews and trusts it.
+        let source = match request.file_name.as_deref().map(str::trim) {
+            Some(name) if !name.is_empty() => name.to_string(),
+            _ => "an imported file".to_string(),
+        };
+        let (record, notes) = self
             .blocking(move |store| {
                 let mut notes = Vec::new();
                 if bad_id {
@@ -140,13 +147,14 @@ impl Api {
                     wf.id
                 ));
                 }
-                let record = store.workflows().create(&wf, &now)?;
-                Ok(WorkflowImportResponse { record, notes })
+                let record = store.workflows().create(&wf, Some(&source), &now)?;
+                Ok((record, notes))
             })
             .await?;
-        let mut response = response;
-        response.notes.extend(self.missing_accounts(&response.record.workflow).await);
-        Ok(response)
+        let mut notes = notes;
+        notes.extend(self.missing_accounts(&record.workflow).await);
+        let review = self.review(&record.workflow, record.version, record.untrusted.clone()).await;
+        Ok(WorkflowImportResponse { record, notes, review })
     }
 
     /// Notes naming each credential reference with no matching account (type + label).

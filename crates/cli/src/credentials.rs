@@ -48,6 +48,21 @@ pub enum ConnectionsAction {
         /// Make it the type's default account.
         #[arg(long)]
         default: bool,
+        /// A host its credentials may go to (`api.example.com`, `127.0.0.1:9999`,
+        /// `*.example.com`); repeat for more. Without any: the type's hosts and the test URL's.
+        #[arg(long = "host", value_name = "HOST")]
+        hosts: Vec<String>,
+    },
+    /// The hosts an account's credentials may go to: list them, or change them.
+    Hosts {
+        /// The account, as TYPE/LABEL or its id.
+        account: String,
+        /// Allow a host (`api.example.com`, `127.0.0.1:9999`, `*.example.com`); repeatable.
+        #[arg(long, value_name = "HOST")]
+        add: Vec<String>,
+        /// Stop allowing a host; repeatable.
+        #[arg(long, value_name = "HOST")]
+        remove: Vec<String>,
     },
     /// "Test connection": an authenticated request to the type's test URL.
     Test { account: String },
@@ -190,7 +205,8 @@ fn show(a: &AccountInfo) {
         AccountStatus::NeedsReconnect => "NEEDS RECONNECT",
     };
     let default = if a.is_default { " (default)" } else { "" };
-    println!("{}/{}{default}  {status}  id {}", a.connection_type, a.label, a.id);
+    let hosts = if a.allowed_hosts.is_empty() { "no hosts yet".to_string() } else { a.allowed_hosts.join(", ") };
+    println!("{}/{}{default}  {status}  id {}  hosts: {hosts}", a.connection_type, a.label, a.id);
 }
 
 pub async fn connections(api: &Api, action: ConnectionsAction) -> Outcome {
@@ -232,7 +248,7 @@ pub async fn connections(api: &Api, action: ConnectionsAction) -> Outcome {
             }
             Ok(())
         }
-        ConnectionsAction::Add { connection_type, label, fields, default } => {
+        ConnectionsAction::Add { connection_type, label, fields, default, hosts } => {
             let types = api.connection_types(Empty {}).await?.connection_types;
             let ty = types.iter().find(|t| t.id == connection_type).ok_or_else(|| {
                 let ids: Vec<&str> = types.iter().map(|t| t.id.as_str()).collect();
@@ -264,12 +280,43 @@ pub async fn connections(api: &Api, action: ConnectionsAction) -> Outcome {
                 values.insert(f.name.clone(), ask_or(&format!("{} ({})", f.label, f.name), &hint)?);
             }
             let info = api
-                .account_add(AccountAddRequest { connection_type, label, fields: values, make_default: default })
+                .account_add(AccountAddRequest {
+                    connection_type,
+                    label,
+                    fields: values,
+                    make_default: default,
+                    allowed_hosts: (!hosts.is_empty()).then_some(hosts),
+                })
                 .await?;
             show(&info);
             if info.status == AccountStatus::NotConnected {
                 eprintln!("Sign it in with `switchyard connections login {}/{}`.", info.connection_type, info.label);
             }
+            Ok(())
+        }
+        ConnectionsAction::Hosts { account, add, remove } => {
+            let a = resolve(api, &account).await?;
+            let info = if add.is_empty() && remove.is_empty() {
+                a
+            } else {
+                let mut hosts = a.allowed_hosts.clone();
+                for host in &remove {
+                    let rule = switchyard_model::hosts::normalize_rule(host)
+                        .map_err(|e| Failure::invalid(format!("switchyard: --remove: {e}")))?;
+                    if !hosts.contains(&rule) {
+                        return Err(Failure::invalid(format!(
+                            "switchyard: --remove {host}: {}/{} does not allow it (hosts: {})",
+                            a.connection_type,
+                            a.label,
+                            if hosts.is_empty() { "none".into() } else { hosts.join(", ") }
+                        )));
+                    }
+                    hosts.retain(|h| h != &rule);
+                }
+                hosts.extend(add);
+                api.account_hosts(AccountHostsRequest { id: a.id, hosts }).await?
+            };
+            show(&info);
             Ok(())
         }
         ConnectionsAction::Test { account } => {

@@ -7,6 +7,7 @@ mod alerts;
 mod credentials;
 mod progress;
 mod serve;
+mod trust;
 
 /// mimalloc keeps each size of allocation on its own pages, so when a node reshapes a
 /// million records the pages of the old shapes empty out and are reused; glibc's malloc
@@ -55,6 +56,20 @@ enum Command {
         /// No progress on stderr.
         #[arg(long, short)]
         quiet: bool,
+        /// Trust the file: let it use the accounts it names and send them to the hosts its
+        /// URLs name (added to those accounts). Without it, a file that uses accounts is
+        /// refused: read it first.
+        #[arg(long)]
+        trust: bool,
+    },
+    /// Show what an imported workflow would use (accounts, the hosts they go to) and trust
+    /// it: until then it runs nothing that uses an account.
+    Trust {
+        /// The id of a saved workflow.
+        id: String,
+        /// Trust without asking.
+        #[arg(long, short)]
+        yes: bool,
     },
     /// Check a workflow file; every problem is listed with its line, column and path.
     Validate {
@@ -237,8 +252,12 @@ pub(crate) fn open_api(data_dir: Option<PathBuf>, host: Arc<dyn Host>) -> Result
 async fn execute(cli: Cli) -> Outcome {
     let data_dir = cli.data_dir;
     match cli.command {
-        Command::Run { workflow, input, json, until, quiet } => {
-            run(data_dir, &workflow, input.as_deref(), json, until, quiet).await
+        Command::Run { workflow, input, json, until, quiet, trust } => {
+            run(data_dir, &workflow, input.as_deref(), json, until, quiet, trust).await
+        }
+        Command::Trust { id, yes } => {
+            let api = open_api(data_dir, Arc::new(SilentHost))?;
+            trust::trust(&api, &id, yes).await
         }
         Command::Validate { file, json } => validate(&file, json),
         Command::Serve { port, bind, grace } => serve::serve(data_dir, port, bind, grace).await,
@@ -259,6 +278,13 @@ async fn execute(cli: Cli) -> Outcome {
             println!("Imported \"{}\" as {}", wf.name, wf.id);
             for note in response.notes {
                 eprintln!("note: {note}");
+            }
+            if response.review.needs_consent() {
+                eprint!("{}", trust::describe(&response.review));
+                eprintln!(
+                    "It is not trusted yet and runs nothing that uses an account until you run `switchyard trust {}`.",
+                    wf.id
+                );
             }
             Ok(())
         }
@@ -464,6 +490,7 @@ async fn run(
     json: bool,
     until: Option<String>,
     quiet: bool,
+    trust: bool,
 ) -> Outcome {
     let path = Path::new(target);
     let from_file = path.is_file();
@@ -497,9 +524,16 @@ async fn run(
     if workflow.nodes.iter().any(|n| !n.credentials.is_empty()) {
         credentials::unlock(&api).await?;
     }
+    let source = match from_file {
+        true => switchyard_api::RunSource::File { path: target.to_string(), trusted: trust },
+        false => switchyard_api::RunSource::Saved,
+    };
+    if from_file && trust {
+        trust::allow_file(&api, &workflow, target, quiet).await?;
+    }
     let request =
         RunStartRequest { workflow: Some(workflow), until_node: until, mode: Some(RunMode::Cli), ..Default::default() };
-    let (execution_id, handle) = api.spawn_run(request, items, RunMode::Cli).await?;
+    let (execution_id, handle) = api.spawn_run_from(request, items, RunMode::Cli, source).await?;
     let outcome =
         handle.await.map_err(|e| Failure::failed(format!("switchyard: run {execution_id} did not complete: {e}")))?;
     api.flush_history().await?;

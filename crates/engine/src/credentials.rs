@@ -5,8 +5,46 @@
 use futures::future::BoxFuture;
 use reqwest::header::{HeaderName, HeaderValue};
 use switchyard_model::CredentialRef;
-use switchyard_model::error::NodeError;
+use switchyard_model::error::{ErrorClass, ErrorCode, NodeError};
+use switchyard_model::hosts;
 use zeroize::Zeroizing;
+
+/// Which account credentials belong to and the hosts they may be sent to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostScope {
+    /// Connection type id and account label, for messages.
+    pub connection: String,
+    pub account: String,
+    /// Rules of [`switchyard_model::hosts`].
+    pub hosts: Vec<String>,
+}
+
+impl HostScope {
+    /// Fails with `credential_host_not_allowed`, naming the account and the host, unless
+    /// the account may be sent to `url`'s host.
+    pub fn check(&self, url: &url::Url) -> Result<(), NodeError> {
+        let host = url.host_str().unwrap_or("");
+        let port = url.port_or_known_default().unwrap_or(0);
+        if hosts::allowed(&self.hosts, host, port) {
+            return Ok(());
+        }
+        let target = hosts::label(host, url.port(), hosts::default_port(url.scheme()));
+        let allowed = if self.hosts.is_empty() { "none yet".to_string() } else { self.hosts.join(", ") };
+        Err(NodeError::new(
+            ErrorCode::CredentialHostNotAllowed,
+            format!(
+                "account \"{}\" of {} may not be sent to {target} (its allowed hosts: {allowed}); if that host should \
+                 get it, add it to the account's allowed hosts on the Connections page or with \
+                 `switchyard connections hosts \"{}/{}\" --add {target}`",
+                self.account, self.connection, self.connection, self.account
+            ),
+        )
+        .with_class(ErrorClass::Permanent)
+        .with_details(serde_json::json!({
+            "connection": self.connection, "account": self.account, "host": target,
+        })))
+    }
+}
 
 /// What to add to a request so it is authenticated. Values are wiped from memory when
 /// dropped and never printed.
@@ -16,6 +54,14 @@ pub struct Authorization {
     pub query: Vec<(String, Zeroizing<String>)>,
     /// An OAuth2 token that can be refreshed: a 401 is worth one retry with `force_refresh`.
     pub refreshable: bool,
+    /// Where these credentials may go: [`Authorization::apply`] refuses other hosts.
+    pub scope: HostScope,
+}
+
+/// A signing secret and the hosts requests signed with it may go to.
+pub struct Secret {
+    pub value: Zeroizing<String>,
+    pub scope: HostScope,
 }
 
 impl Authorization {
@@ -25,8 +71,13 @@ impl Authorization {
     }
 
     /// Adds the headers (marked sensitive, so they never show in debug output) and query
-    /// parameters to a request.
-    pub fn apply(&self, mut request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    /// parameters to a request for `url`, if the account may be sent to its host.
+    pub fn apply(
+        &self,
+        mut request: reqwest::RequestBuilder,
+        url: &url::Url,
+    ) -> Result<reqwest::RequestBuilder, NodeError> {
+        self.scope.check(url)?;
         for (name, value) in &self.headers {
             if let (Ok(name), Ok(mut value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
                 value.set_sensitive(true);
@@ -37,7 +88,7 @@ impl Authorization {
             let pairs: Vec<(&str, &str)> = self.query.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             request = request.query(&pairs);
         }
-        request
+        Ok(request)
     }
 }
 
@@ -48,6 +99,7 @@ impl std::fmt::Debug for Authorization {
             .field("headers", &names(&self.headers))
             .field("query", &names(&self.query))
             .field("refreshable", &self.refreshable)
+            .field("scope", &self.scope)
             .finish()
     }
 }
@@ -63,11 +115,12 @@ pub trait CredentialProvider: Send + Sync {
         force_refresh: bool,
     ) -> BoxFuture<'a, Result<Authorization, NodeError>>;
 
-    /// The shared secret of a signing-secret account (webhook signatures).
-    fn secret<'a>(&'a self, reference: &'a CredentialRef) -> BoxFuture<'a, Result<Zeroizing<String>, NodeError>> {
+    /// The shared secret of a signing-secret account (webhook signatures), with the hosts
+    /// requests signed with it may go to.
+    fn secret<'a>(&'a self, reference: &'a CredentialRef) -> BoxFuture<'a, Result<Secret, NodeError>> {
         Box::pin(async move {
             Err(NodeError::new(
-                switchyard_model::error::ErrorCode::CredentialMissing,
+                ErrorCode::CredentialMissing,
                 format!("no signing secret is available for connection \"{}\"", reference.connection),
             ))
         })

@@ -15,7 +15,7 @@ pub mod services;
 pub mod validate;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock, TokioClock};
-pub use credentials::{Authorization, CredentialProvider};
+pub use credentials::{Authorization, CredentialProvider, HostScope, Secret};
 pub use executor::{Engine, Prepared, RunListener, RunOutcome, RunRequest};
 pub use registry::{NodeEntry, Registry};
 pub use services::{ReplySlot, RunDataLimits, Services};

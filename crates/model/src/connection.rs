@@ -102,6 +102,10 @@ pub struct ConnectionType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub test: Option<TestRequest>,
+    /// Hosts a new account of this type may send its credentials to (see
+    /// [`crate::hosts`]); generic types add the host of the account's test URL.
+    #[serde(default)]
+    pub hosts: Vec<String>,
 }
 
 /// Whether an account can be used.
@@ -126,6 +130,9 @@ pub struct AccountInfo {
     pub status: AccountStatus,
     /// Non-secret field values; secret fields map to [`SECRET_SET`] when set.
     pub fields: std::collections::BTreeMap<String, String>,
+    /// Hosts its credentials may be sent to (rules of [`crate::hosts`]); a request to any
+    /// other host fails before anything is sent.
+    pub allowed_hosts: Vec<String>,
     /// When an OAuth2 access token expires (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]

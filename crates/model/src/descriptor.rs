@@ -162,6 +162,12 @@ pub struct CredentialSlot {
     /// Connection types that fit this slot; empty means any.
     pub connection_types: Vec<String>,
     pub required: bool,
+    /// The parameter holding the URL this slot's credentials are sent to (trust reviews
+    /// read the host from it); none when the node sends them nowhere (e.g. it only
+    /// verifies signatures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub url_parameter: Option<String>,
 }
 
 impl ParamSpec {

@@ -48,6 +48,10 @@ pub enum ErrorCode {
     KeyringUnavailable,
     SecretTampered,
     CredentialMissing,
+    /// An account's credentials were about to go to a host the account does not allow.
+    CredentialHostNotAllowed,
+    /// A workflow imported from a file uses accounts but the user has not trusted it yet.
+    WorkflowUntrusted,
     NeedsReconnect,
     OAuthFailed,
     SecretsInExport,

@@ -7,6 +7,7 @@ pub mod descriptor;
 pub mod error;
 pub mod events;
 pub mod execution;
+pub mod hosts;
 pub mod ids;
 pub mod item;
 pub mod json_pos;

@@ -14,6 +14,11 @@ pub struct WorkflowRecord {
     pub active: bool,
     pub created_at: String,
     pub updated_at: String,
+    /// Where the workflow came from when it was imported and the user has not trusted it
+    /// yet (a file name): until then it runs nothing that uses an account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub untrusted: Option<String>,
 }
 
 /// A workflow in the list.
@@ -28,4 +33,7 @@ pub struct WorkflowSummary {
     pub node_count: u32,
     pub created_at: String,
     pub updated_at: String,
+    /// Imported and not trusted yet.
+    #[serde(default)]
+    pub untrusted: bool,
 }

@@ -13,6 +13,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (4, include_str!("migrations/0004_metrics.sql")),
     (5, include_str!("migrations/0005_replay.sql")),
     (6, include_str!("migrations/0006_owner.sql")),
+    (7, include_str!("migrations/0007_trust.sql")),
 ];
 
 pub fn latest_version() -> u32 {

@@ -22,20 +22,24 @@ fn summary(row: &Row<'_>) -> rusqlite::Result<WorkflowSummary> {
         node_count: row.get(5)?,
         created_at: row.get(6)?,
         updated_at: row.get(7)?,
+        untrusted: row.get::<_, Option<String>>(8)?.is_some(),
     })
 }
 
-/// A workflow row as stored: id, definition, version, active, created and updated times.
-type StoredRow = (String, String, u32, bool, String, String);
+/// A workflow row as stored: id, definition, version, active, created and updated times,
+/// where an untrusted import came from.
+type StoredRow = (String, String, u32, bool, String, String, Option<String>);
+
+const STORED_COLUMNS: &str = "id, definition, version, active, created_at, updated_at, untrusted";
 
 fn stored_row(r: &Row<'_>) -> rusqlite::Result<StoredRow> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
 }
 
-fn record((id, definition, version, active, created_at, updated_at): StoredRow) -> Result<WorkflowRecord> {
+fn record((id, definition, version, active, created_at, updated_at, untrusted): StoredRow) -> Result<WorkflowRecord> {
     let workflow: Workflow = serde_json::from_str(&definition)
         .map_err(|e| StoreError::Corrupt { what: format!("workflow {id}"), message: e.to_string() })?;
-    Ok(WorkflowRecord { workflow, version, active, created_at, updated_at })
+    Ok(WorkflowRecord { workflow, version, active, created_at, updated_at, untrusted })
 }
 
 fn to_text(wf: &Workflow) -> String {
@@ -56,7 +60,7 @@ impl Workflows {
         let conn = self.db.lock();
         let pattern = format!("%{}%", escape_like(search.unwrap_or("").trim()));
         let mut stmt = conn.prepare(
-            "SELECT id, name, description, version, active, node_count, created_at, updated_at FROM workflows
+            "SELECT id, name, description, version, active, node_count, created_at, updated_at, untrusted FROM workflows
              WHERE name LIKE ?1 ESCAPE '\\' OR description LIKE ?1 ESCAPE '\\'
              ORDER BY updated_at DESC, id DESC",
         )?;
@@ -72,11 +76,7 @@ impl Workflows {
         let row = self
             .db
             .lock()
-            .query_row(
-                "SELECT id, definition, version, active, created_at, updated_at FROM workflows WHERE id = ?1",
-                [id],
-                stored_row,
-            )
+            .query_row(&format!("SELECT {STORED_COLUMNS} FROM workflows WHERE id = ?1"), [id], stored_row)
             .optional()?;
         row.map(record).transpose()
     }
@@ -85,21 +85,21 @@ impl Workflows {
     /// in one query.
     pub fn records(&self, only_active: bool) -> Result<Vec<WorkflowRecord>> {
         let conn = self.db.lock();
-        let mut stmt = conn.prepare(
-            "SELECT id, definition, version, active, created_at, updated_at FROM workflows
-             WHERE ?1 = 0 OR active = 1 ORDER BY updated_at DESC, id DESC",
-        )?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {STORED_COLUMNS} FROM workflows WHERE ?1 = 0 OR active = 1 ORDER BY updated_at DESC, id DESC"
+        ))?;
         let rows = stmt.query_map([only_active], stored_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
         rows.into_iter().map(record).collect()
     }
 
-    /// Stores a new workflow; its id must be free.
-    pub fn create(&self, wf: &Workflow, now: &str) -> Result<WorkflowRecord> {
+    /// Stores a new workflow; its id must be free. `untrusted` names where an imported
+    /// workflow came from: it stays untrusted until [`Workflows::trust`].
+    pub fn create(&self, wf: &Workflow, untrusted: Option<&str>, now: &str) -> Result<WorkflowRecord> {
         let conn = self.db.lock();
         let inserted = conn.execute(
-            "INSERT INTO workflows (id, name, description, active, definition, node_count, version, created_at, updated_at)
-             VALUES (?1, ?2, ?3, 0, ?4, ?5, 1, ?6, ?6) ON CONFLICT (id) DO NOTHING",
-            params![wf.id, wf.name, wf.description, to_text(wf), wf.nodes.len() as u32, now],
+            "INSERT INTO workflows (id, name, description, active, definition, node_count, version, created_at, updated_at, untrusted)
+             VALUES (?1, ?2, ?3, 0, ?4, ?5, 1, ?6, ?6, ?7) ON CONFLICT (id) DO NOTHING",
+            params![wf.id, wf.name, wf.description, to_text(wf), wf.nodes.len() as u32, now, untrusted],
         )?;
         if inserted == 0 {
             return Err(StoreError::AlreadyExists(wf.id.clone()));
@@ -110,7 +110,26 @@ impl Workflows {
             active: false,
             created_at: now.into(),
             updated_at: now.into(),
+            untrusted: untrusted.map(str::to_string),
         })
+    }
+
+    /// Marks a workflow trusted, if it is still at `version` (what the user reviewed).
+    pub fn trust(&self, id: &str, version: u32) -> Result<()> {
+        let mut conn = self.db.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let stored: Option<u32> =
+            tx.query_row("SELECT version FROM workflows WHERE id = ?1", [id], |r| r.get(0)).optional()?;
+        match stored {
+            None => return Err(StoreError::WorkflowNotFound(id.to_string())),
+            Some(stored) if stored != version => {
+                return Err(StoreError::Conflict { id: id.to_string(), stored, expected: version });
+            }
+            Some(_) => {}
+        }
+        tx.execute("UPDATE workflows SET untrusted = NULL WHERE id = ?1", [id])?;
+        tx.commit()?;
+        Ok(())
     }
 
     /// Saves a workflow: creates it, or updates it when `expected_version` (if given) is
@@ -118,9 +137,9 @@ impl Workflows {
     pub fn save(&self, wf: &Workflow, expected_version: Option<u32>, now: &str) -> Result<WorkflowRecord> {
         let mut conn = self.db.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let current: Option<(u32, bool, String)> = tx
-            .query_row("SELECT version, active, created_at FROM workflows WHERE id = ?1", [&wf.id], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        let current: Option<(u32, bool, String, Option<String>)> = tx
+            .query_row("SELECT version, active, created_at, untrusted FROM workflows WHERE id = ?1", [&wf.id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
             })
             .optional()?;
         let record = match current {
@@ -136,9 +155,10 @@ impl Workflows {
                     active: false,
                     created_at: now.into(),
                     updated_at: now.into(),
+                    untrusted: None,
                 }
             }
-            Some((stored, active, created_at)) => {
+            Some((stored, active, created_at, untrusted)) => {
                 if let Some(expected) = expected_version.filter(|e| *e != stored) {
                     return Err(StoreError::Conflict { id: wf.id.clone(), stored, expected });
                 }
@@ -148,7 +168,7 @@ impl Workflows {
                      WHERE id = ?1",
                     params![wf.id, wf.name, wf.description, to_text(wf), wf.nodes.len() as u32, version, now],
                 )?;
-                WorkflowRecord { workflow: wf.clone(), version, active, created_at, updated_at: now.into() }
+                WorkflowRecord { workflow: wf.clone(), version, active, created_at, updated_at: now.into(), untrusted }
             }
         };
         tx.commit()?;

@@ -1,5 +1,6 @@
 //! The built-in connection types: a generic HTTP type per auth kind, and OAuth2 presets for
-//! GitHub, Slack and Google.
+//! GitHub, Slack and Google (whose accounts may go to the service's API hosts from the start;
+//! a generic account starts with the host of its test URL).
 
 use switchyard_model::connection::{AuthKind, ConnectionField as F, ConnectionType, TestRequest};
 
@@ -33,7 +34,14 @@ fn kind(id: &str, name: &str, description: &str, auth: AuthKind, fields: Vec<F>,
         auth,
         fields,
         test: test.map(|url| TestRequest { method: "GET".into(), url: url.into() }),
+        hosts: Vec::new(),
     }
+}
+
+/// A service's type: its accounts may go to these hosts from the start.
+fn service(mut ty: ConnectionType, hosts: &[&str]) -> ConnectionType {
+    ty.hosts = hosts.iter().map(|h| h.to_string()).collect();
+    ty
 }
 
 pub fn builtin() -> Vec<ConnectionType> {
@@ -110,47 +118,56 @@ pub fn builtin() -> Vec<ConnectionType> {
             vec![F::secret("secret", "Secret")],
             None,
         ),
-        kind(
-            "github",
-            "GitHub",
-            "GitHub's REST and GraphQL APIs, signed in as you (OAuth app).",
-            AuthKind::OAuth2Code,
-            oauth_code_fields(
-                "https://github.com/login/oauth/authorize",
-                "https://github.com/login/oauth/access_token",
-                "repo read:user",
-                "",
-                "",
+        service(
+            kind(
+                "github",
+                "GitHub",
+                "GitHub's REST and GraphQL APIs, signed in as you (OAuth app).",
+                AuthKind::OAuth2Code,
+                oauth_code_fields(
+                    "https://github.com/login/oauth/authorize",
+                    "https://github.com/login/oauth/access_token",
+                    "repo read:user",
+                    "",
+                    "",
+                ),
+                Some("https://api.github.com/user"),
             ),
-            Some("https://api.github.com/user"),
+            &["api.github.com", "uploads.github.com"],
         ),
-        kind(
-            "slack",
-            "Slack",
-            "Slack's Web API, signed in to a workspace.",
-            AuthKind::OAuth2Code,
-            oauth_code_fields(
-                "https://slack.com/oauth/v2/authorize",
-                "https://slack.com/api/oauth.v2.access",
-                "chat:write channels:read",
-                "",
-                "https://slack.com/api/auth.revoke",
+        service(
+            kind(
+                "slack",
+                "Slack",
+                "Slack's Web API, signed in to a workspace.",
+                AuthKind::OAuth2Code,
+                oauth_code_fields(
+                    "https://slack.com/oauth/v2/authorize",
+                    "https://slack.com/api/oauth.v2.access",
+                    "chat:write channels:read",
+                    "",
+                    "https://slack.com/api/auth.revoke",
+                ),
+                Some("https://slack.com/api/auth.test"),
             ),
-            Some("https://slack.com/api/auth.test"),
+            &["slack.com", "*.slack.com"],
         ),
-        kind(
-            "google",
-            "Google",
-            "Google APIs (Sheets, Drive, Gmail, …), signed in with a Google account.",
-            AuthKind::OAuth2Code,
-            oauth_code_fields(
-                "https://accounts.google.com/o/oauth2/v2/auth",
-                "https://oauth2.googleapis.com/token",
-                "openid email",
-                "access_type=offline&prompt=consent",
-                "https://oauth2.googleapis.com/revoke",
+        service(
+            kind(
+                "google",
+                "Google",
+                "Google APIs (Sheets, Drive, Gmail, …), signed in with a Google account.",
+                AuthKind::OAuth2Code,
+                oauth_code_fields(
+                    "https://accounts.google.com/o/oauth2/v2/auth",
+                    "https://oauth2.googleapis.com/token",
+                    "openid email",
+                    "access_type=offline&prompt=consent",
+                    "https://oauth2.googleapis.com/revoke",
+                ),
+                Some("https://openidconnect.googleapis.com/v1/userinfo"),
             ),
-            Some("https://openidconnect.googleapis.com/v1/userinfo"),
+            &["*.googleapis.com"],
         ),
     ]
 }

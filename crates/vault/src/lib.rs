@@ -27,6 +27,7 @@ use std::time::Duration;
 use switchyard_engine::SharedClock;
 use switchyard_engine::clock::rfc3339;
 use switchyard_model::connection::{AccountInfo, AccountStatus, AuthKind, ConnectionType, SECRET_SET, TestOutcome};
+use switchyard_model::hosts;
 use switchyard_model::redact::redact_urls;
 use switchyard_store::{AccountRow, Store, StoreError, VaultHeaderRow};
 use zeroize::{Zeroize, Zeroizing};
@@ -157,6 +158,44 @@ pub(crate) struct Payload {
     pub fields: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens: Option<Tokens>,
+    /// The hosts the account may be sent to, once set; until then the type's and the test
+    /// URL's ([`Payload::allowed_hosts`]). Sealed with the secrets, so the list cannot be
+    /// changed without the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<Vec<String>>,
+}
+
+impl Payload {
+    /// The hosts this account's credentials may be sent to.
+    pub(crate) fn allowed_hosts(&self, ty: &ConnectionType) -> Vec<String> {
+        if let Some(hosts) = &self.hosts {
+            return hosts.clone();
+        }
+        let mut hosts = ty.hosts.clone();
+        if let Some(host) = self.test_host()
+            && !hosts.contains(&host)
+        {
+            hosts.push(host);
+        }
+        hosts
+    }
+
+    fn test_host(&self) -> Option<String> {
+        self.fields.get("testUrl").and_then(|url| hosts::static_host(url))
+    }
+}
+
+/// Host rules in their one written form, without repeats; an error names the bad entry.
+fn normalize_hosts(label: &str, given: &[String]) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for entry in given.iter().filter(|h| !h.trim().is_empty()) {
+        let rule = hosts::normalize_rule(entry)
+            .map_err(|e| VaultError::InvalidField(format!("account \"{label}\", allowed hosts: {e}")))?;
+        if !out.contains(&rule) {
+            out.push(rule);
+        }
+    }
+    Ok(out)
 }
 
 #[derive(Default, Clone, Serialize, Deserialize)]
@@ -531,6 +570,7 @@ impl Vault {
             label: row.label.clone(),
             is_default: row.is_default,
             status: status_from(&row.status),
+            allowed_hosts: payload.allowed_hosts(ty),
             fields,
             token_expires_at: row.token_expires_at.clone(),
             last_test: row.last_test.as_deref().and_then(|t| serde_json::from_str(t).ok()),
@@ -608,15 +648,29 @@ impl Vault {
         fields: BTreeMap<String, String>,
         make_default: bool,
     ) -> Result<AccountInfo> {
+        self.add_account_with_hosts(connection_type, label, fields, make_default, None).await
+    }
+
+    /// [`Vault::add_account`] with the hosts its credentials may go to (none given: the
+    /// type's and the test URL's).
+    pub async fn add_account_with_hosts(
+        &self,
+        connection_type: &str,
+        label: &str,
+        fields: BTreeMap<String, String>,
+        make_default: bool,
+        allowed_hosts: Option<Vec<String>>,
+    ) -> Result<AccountInfo> {
         let label = label.trim();
         if label.is_empty() {
             return Err(VaultError::InvalidField("an account needs a label".into()));
         }
         let ty = self.connection_type(connection_type)?.clone();
         let fields = Vault::complete_fields(&ty, fields)?;
+        let hosts = allowed_hosts.map(|h| normalize_hosts(label, &h)).transpose()?;
         self.unlock(None).await?;
         let id = uuid::Uuid::now_v7().to_string();
-        let payload = Payload { fields, tokens: None };
+        let payload = Payload { fields, tokens: None, hosts };
         let sealed = self.seal_payload(&id, connection_type, &payload)?;
         let now = self.now_text();
         let status = if ty.auth == AuthKind::OAuth2Code { "notConnected" } else { "ready" };
@@ -655,7 +709,16 @@ impl Vault {
             }
             merged.insert(k, v);
         }
+        let old_test_host = payload.test_host();
         payload.fields = Vault::complete_fields(&ty, merged)?;
+        // A test URL the user sets is a host they mean the account for.
+        let new_test_host = payload.test_host();
+        if let (Some(hosts), Some(host)) = (payload.hosts.as_mut(), new_test_host)
+            && old_test_host.as_ref() != Some(&host)
+            && !hosts.contains(&host)
+        {
+            hosts.push(host);
+        }
         let sealed = self.seal_payload(&row.id, &row.connection_type, &payload)?;
         let now = self.now_text();
         let (rid, old, status, exp) = (row.id.clone(), row.sealed.clone(), row.status.clone(), row.token_expires_at);
@@ -665,6 +728,51 @@ impl Vault {
             return Err(VaultError::Internal("the account changed while it was being edited; try again".into()));
         }
         self.account(id).await
+    }
+
+    /// Replaces the hosts an account's credentials may be sent to.
+    pub async fn set_allowed_hosts(&self, id: &str, allowed: Vec<String>) -> Result<AccountInfo> {
+        self.change_hosts(id, move |_, label| normalize_hosts(label, &allowed)).await
+    }
+
+    /// Adds hosts an account's credentials may be sent to (what trusting a workflow does).
+    pub async fn allow_hosts(&self, id: &str, more: Vec<String>) -> Result<AccountInfo> {
+        self.change_hosts(id, move |mut current, label| {
+            for host in normalize_hosts(label, &more)? {
+                if !current.contains(&host) {
+                    current.push(host);
+                }
+            }
+            Ok(current)
+        })
+        .await
+    }
+
+    /// Re-seals an account with a new host list, made from its current one by `change`;
+    /// compare-and-swap, tried again when another writer got there first.
+    async fn change_hosts(
+        &self,
+        id: &str,
+        change: impl Fn(Vec<String>, &str) -> Result<Vec<String>>,
+    ) -> Result<AccountInfo> {
+        self.unlock(None).await?;
+        for _ in 0..5 {
+            let row = self.row(id).await?;
+            let ty = self.connection_type(&row.connection_type)?.clone();
+            let mut payload = self.open_payload(&row)?;
+            payload.hosts = Some(change(payload.allowed_hosts(&ty), &row.label)?);
+            let sealed = self.seal_payload(&row.id, &row.connection_type, &payload)?;
+            let now = self.now_text();
+            let (rid, old, status, exp) =
+                (row.id.clone(), row.sealed.clone(), row.status.clone(), row.token_expires_at);
+            if self
+                .blocking(move |s| s.secrets().swap_sealed(&rid, &old, &sealed, &status, exp.as_deref(), &now))
+                .await?
+            {
+                return self.account(id).await;
+            }
+        }
+        Err(VaultError::Internal("the account kept changing while its hosts were being saved; try again".into()))
     }
 
     pub async fn rename(&self, id: &str, label: &str) -> Result<AccountInfo> {
@@ -751,7 +859,14 @@ impl Vault {
             Err(e) => return TestOutcome { ok: false, message: redact_urls(&e.to_string()), at },
         };
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
-        let request = auth.apply(self.inner.options.http.request(method, url));
+        let parsed = match url::Url::parse(url) {
+            Ok(u) => u,
+            Err(e) => return TestOutcome { ok: false, message: redact_urls(&format!("{url}: {e}")), at },
+        };
+        let request = match auth.apply(self.inner.options.http.request(method, parsed.clone()), &parsed) {
+            Ok(r) => r,
+            Err(e) => return TestOutcome { ok: false, message: redact_urls(&e.message), at },
+        };
         // The outcome is stored with the account: no URL in it keeps its query string (an
         // API key in the query would otherwise sit there in plain text).
         let (ok, message) = match request.send().await {

@@ -4,10 +4,11 @@
 use crate::{Vault, VaultError, oauth};
 use base64::Engine as _;
 use futures::future::BoxFuture;
-use switchyard_engine::{Authorization, CredentialProvider};
+use switchyard_engine::{Authorization, CredentialProvider, HostScope, Secret};
 use switchyard_model::CredentialRef;
-use switchyard_model::connection::AuthKind;
+use switchyard_model::connection::{AuthKind, ConnectionType};
 use switchyard_model::error::{ErrorClass, ErrorCode, NodeError};
+use switchyard_store::AccountRow;
 use zeroize::Zeroizing;
 
 pub(crate) async fn authorize(
@@ -20,35 +21,38 @@ pub(crate) async fn authorize(
     let row = vault.find(&reference.connection, reference.account.as_deref()).await?;
     let field =
         |payload: &crate::Payload, name: &str| Zeroizing::new(payload.fields.get(name).cloned().unwrap_or_default());
-    let mut auth = Authorization::default();
+    let payload = vault.open_payload(&row)?;
+    let mut auth = Authorization { scope: scope(&ty, &row, &payload), ..Authorization::default() };
     match ty.auth {
         AuthKind::ApiKeyHeader => {
-            let payload = vault.open_payload(&row)?;
             auth.headers.push((field(&payload, "headerName").to_string(), field(&payload, "apiKey")));
         }
         AuthKind::ApiKeyQuery => {
-            let payload = vault.open_payload(&row)?;
             auth.query.push((field(&payload, "paramName").to_string(), field(&payload, "apiKey")));
         }
         AuthKind::Bearer => {
-            let payload = vault.open_payload(&row)?;
             auth.headers
                 .push(("Authorization".into(), Zeroizing::new(format!("Bearer {}", *field(&payload, "token")))));
         }
         AuthKind::Basic => {
-            let payload = vault.open_payload(&row)?;
             let pair = Zeroizing::new(format!("{}:{}", *field(&payload, "username"), *field(&payload, "password")));
             let encoded = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(pair.as_bytes()));
             auth.headers.push(("Authorization".into(), Zeroizing::new(format!("Basic {}", *encoded))));
         }
         AuthKind::SigningSecret => {}
         AuthKind::OAuth2Code | AuthKind::OAuth2ClientCredentials => {
+            drop(payload);
             let token = oauth::access_token(vault, &ty, row, force_refresh).await?;
             auth.headers.push(("Authorization".into(), Zeroizing::new(format!("Bearer {}", *token))));
             auth.refreshable = true;
         }
     }
     Ok(auth)
+}
+
+/// The account's name and the hosts it may be sent to.
+fn scope(ty: &ConnectionType, row: &AccountRow, payload: &crate::Payload) -> HostScope {
+    HostScope { connection: ty.id.clone(), account: row.label.clone(), hosts: payload.allowed_hosts(ty) }
 }
 
 pub(crate) fn node_error(e: VaultError, reference: &CredentialRef) -> NodeError {
@@ -74,13 +78,13 @@ impl CredentialProvider for Vault {
         Box::pin(async move { authorize(self, reference, force_refresh).await.map_err(|e| node_error(e, reference)) })
     }
 
-    fn secret<'a>(&'a self, reference: &'a CredentialRef) -> BoxFuture<'a, Result<Zeroizing<String>, NodeError>> {
+    fn secret<'a>(&'a self, reference: &'a CredentialRef) -> BoxFuture<'a, Result<Secret, NodeError>> {
         Box::pin(async move { secret(self, reference).await.map_err(|e| node_error(e, reference)) })
     }
 }
 
-/// The `secret` field of a signing-secret account.
-pub(crate) async fn secret(vault: &Vault, reference: &CredentialRef) -> crate::Result<Zeroizing<String>> {
+/// The `secret` field of a signing-secret account, and where requests signed with it may go.
+pub(crate) async fn secret(vault: &Vault, reference: &CredentialRef) -> crate::Result<Secret> {
     vault.unlock(None).await?;
     let ty = vault.connection_type(&reference.connection)?.clone();
     if ty.auth != AuthKind::SigningSecret {
@@ -91,5 +95,8 @@ pub(crate) async fn secret(vault: &Vault, reference: &CredentialRef) -> crate::R
     }
     let row = vault.find(&reference.connection, reference.account.as_deref()).await?;
     let payload = vault.open_payload(&row)?;
-    Ok(Zeroizing::new(payload.fields.get("secret").cloned().unwrap_or_default()))
+    Ok(Secret {
+        value: Zeroizing::new(payload.fields.get("secret").cloned().unwrap_or_default()),
+        scope: scope(&ty, &row, &payload),
+    })
 }

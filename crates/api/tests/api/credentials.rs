@@ -1,7 +1,7 @@
 //! Credentials through the API: accounts used by http.request, and no secret anywhere it
 //! must not be (the SQLite file, logs, run data, events to the UI, exported files).
 
-use super::{RecordingHost, call};
+use super::{RecordingHost, call, import_trusted};
 use serde_json::json;
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -87,7 +87,8 @@ async fn accounts_authenticate_requests_and_secrets_never_leak() {
         ("http.apiKeyQuery", "query", json!({"apiKey": QUERY_KEY, "paramName": "key"})),
         ("http.basic", "basic", json!({"username": "ada", "password": PASSWORD})),
     ] {
-        call(&api, "account_add", json!({"connectionType": ty, "label": label, "fields": fields})).await.unwrap();
+        let account = json!({"connectionType": ty, "label": label, "fields": fields, "allowedHosts": ["127.0.0.1"]});
+        call(&api, "account_add", account).await.unwrap();
     }
     let types = call(&api, "connection_types", json!({})).await.unwrap();
     for preset in ["github", "slack", "google", "http.oauth2", "http.oauth2ClientCredentials"] {
@@ -110,7 +111,7 @@ async fn accounts_authenticate_requests_and_secrets_never_leak() {
         ],
         "connections": edges
     });
-    call(&api, "workflow_import", json!({"text": wf.to_string()})).await.unwrap();
+    import_trusted(&api, &wf).await;
     let result = call(&api, "run_wait", json!({"workflowId": wf["id"]})).await.unwrap();
     assert_eq!(result["status"], "success", "{result}");
     let items: Vec<&serde_json::Value> = result["items"].as_array().unwrap().iter().map(|i| &i["json"]).collect();
@@ -222,9 +223,9 @@ async fn a_rate_limit_can_cover_every_account_of_a_connection_type() {
     call(&api, "vault_unlock", json!({"password": "correct horse battery"})).await.unwrap();
     for label in ["one", "two"] {
         let fields = json!({"token": format!("token-{label}")});
-        call(&api, "account_add", json!({"connectionType": "http.bearer", "label": label, "fields": fields}))
-            .await
-            .unwrap();
+        let account =
+            json!({"connectionType": "http.bearer", "label": label, "fields": fields, "allowedHosts": ["127.0.0.1"]});
+        call(&api, "account_add", account).await.unwrap();
     }
     let mut settings = call(&api, "settings_get", json!({})).await.unwrap();
     settings["rateLimits"] = json!([{"host": "connection:http.bearer", "perSecond": 2, "burst": 1}]);

@@ -36,6 +36,15 @@ pub async fn call(api: &Api, command: &str, payload: Json) -> Result<Json, ApiEr
     api.dispatch(command, payload).await
 }
 
+/// Imports a workflow and trusts it at once, as the user who wrote it would: imports start
+/// untrusted.
+pub async fn import_trusted(api: &Api, wf: &Json) -> Json {
+    let imported = call(api, "workflow_import", json!({"text": wf.to_string()})).await.unwrap();
+    let id = &imported["record"]["workflow"]["id"];
+    call(api, "workflow_trust", json!({"id": id, "version": imported["record"]["version"]})).await.unwrap();
+    imported
+}
+
 fn example(name: &str) -> String {
     std::fs::read_to_string(format!("{}/../../assets/examples/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }

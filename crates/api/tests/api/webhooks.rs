@@ -1,7 +1,7 @@
 //! Webhooks end to end through the API: a real listener on 127.0.0.1, real HTTP requests,
 //! real SQLite history and delivery log, secrets from the vault.
 
-use super::{RecordingHost, call};
+use super::{RecordingHost, call, import_trusted};
 use serde_json::{Value as Json, json};
 use std::sync::Arc;
 use switchyard_api::Api;
@@ -59,7 +59,7 @@ pub(super) fn workflow(id: &str, hook: Json, respond: Option<Json>) -> Json {
 }
 
 pub(super) async fn import_and_activate(api: &Api, wf: Json) {
-    call(api, "workflow_import", json!({"text": wf.to_string()})).await.unwrap();
+    import_trusted(api, &wf).await;
     let record = call(api, "workflow_activate", json!({"id": wf["id"], "active": true})).await.unwrap();
     assert_eq!(record["active"], true);
 }
@@ -311,7 +311,7 @@ async fn send_webhook_signs_what_the_listener_verifies() {
     call(
         &api,
         "account_add",
-        json!({"connectionType": "webhook.secret", "label": "peer", "fields": {"secret": SECRET}}),
+        json!({"connectionType": "webhook.secret", "label": "peer", "fields": {"secret": SECRET}, "allowedHosts": ["127.0.0.1"]}),
     )
     .await
     .unwrap();
@@ -345,7 +345,7 @@ async fn send_webhook_signs_what_the_listener_verifies() {
     call(
         &api,
         "account_add",
-        json!({"connectionType": "webhook.secret", "label": "other", "fields": {"secret": "nope"}}),
+        json!({"connectionType": "webhook.secret", "label": "other", "fields": {"secret": "nope"}, "allowedHosts": ["127.0.0.1"]}),
     )
     .await
     .unwrap();
@@ -372,7 +372,7 @@ async fn the_editor_listens_for_one_test_event() {
     let base = start(&api).await;
     // Saved but not active: only the test listener answers.
     let wf = workflow("draft", json!({"path": "try", "responseMode": "lastNode"}), None);
-    call(&api, "workflow_import", json!({"text": wf.to_string()})).await.unwrap();
+    import_trusted(&api, &wf).await;
     let http = reqwest::Client::new();
     assert_eq!(http.post(format!("{base}/webhook/draft/try")).json(&json!({})).send().await.unwrap().status(), 404);
     let listening = call(&api, "webhook_listen_test", json!({"workflow": wf})).await.unwrap();

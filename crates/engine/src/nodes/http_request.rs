@@ -79,6 +79,7 @@ pub fn descriptor() -> NodeDescriptor {
         label: "Authentication".into(),
         connection_types: vec![],
         required: false,
+        url_parameter: Some("url".into()),
     }];
     d
 }
@@ -229,10 +230,15 @@ impl Auth {
     }
 }
 
-fn apply(auth: &Option<Arc<Authorization>>, builder: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+fn apply(
+    auth: &Option<Arc<Authorization>>,
+    builder: reqwest::RequestBuilder,
+    url: &url::Url,
+    index: usize,
+) -> Result<reqwest::RequestBuilder, NodeError> {
     match auth {
-        Some(auth) => auth.apply(builder),
-        None => builder,
+        Some(auth) => auth.apply(builder, url).map_err(|e| e.with_parameter("url").with_item(index)),
+        None => Ok(builder),
     }
 }
 
@@ -350,6 +356,11 @@ pub(crate) async fn guarded_send(
     url: &url::Url,
     index: usize,
 ) -> Result<(reqwest::StatusCode, HeaderMap, bytes::Bytes), NodeError> {
+    // Credentials for a host their account does not allow fail before anything else: no
+    // breaker, rate limit or retry counts them.
+    if let (_, Some(current)) = auth.snapshot().await {
+        current.scope.check(url).map_err(|e| e.with_parameter("url").with_item(index))?;
+    }
     let resilience = &ctx.services.resilience;
     let host = host_key(url);
     let limited_host = url.host_str().unwrap_or("").to_ascii_lowercase();
@@ -532,13 +543,13 @@ async fn exchange(
     };
     let retry_copy = builder.try_clone();
     let (generation, current) = auth.snapshot().await;
-    let mut response = send(apply(&current, builder), current).await?;
+    let mut response = send(apply(&current, builder, url, index)?, current).await?;
     if response.status() == reqwest::StatusCode::UNAUTHORIZED
         && let Some(again) = retry_copy
         && auth.refresh(ctx, generation).await?
     {
         let (_, current) = auth.snapshot().await;
-        response = send(apply(&current, again), current).await?;
+        response = send(apply(&current, again, url, index)?, current).await?;
     }
     let status = response.status();
     let headers = response.headers().clone();

@@ -173,6 +173,7 @@ pub fn secret_slot() -> CredentialSlot {
         label: "Signing secret".into(),
         connection_types: vec!["webhook.secret".into()],
         required: false,
+        url_parameter: None,
     }
 }
 

@@ -5,16 +5,16 @@
 
 use super::http_request::{Auth, guarded_send, header_map, status_error};
 use super::trigger_webhook::{SECRET_SLOT, preset, secret_slot, signature_params};
+use crate::credentials::Secret;
 use crate::node::{NodeContext, NodeResult, Outputs};
 use reqwest::header::CONTENT_TYPE;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
-use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, ParamSpec, Port};
+use switchyard_model::descriptor::{CredentialSlot, NodeDescriptor, NodeGroup, ParamSpec, Port};
 use switchyard_model::error::{ErrorClass, ErrorCode, NodeError};
 use switchyard_model::item::{Item, Paired};
 use switchyard_model::retry::{Backoff, Jitter, RetryPolicy};
 use switchyard_model::value::{Object, Value};
-use zeroize::Zeroizing;
 
 pub const TYPE: &str = "webhook.send";
 /// The header carrying the delivery id, the same on every retry so receivers can dedupe.
@@ -55,14 +55,16 @@ pub fn descriptor() -> NodeDescriptor {
         parameters,
     );
     d.per_item_calls = true;
-    d.credentials = vec![secret_slot()];
+    // Signing with the secret vouches for the body: requests signed with it go only to the
+    // hosts the secret's account allows (or any caller could use it as a signing oracle).
+    d.credentials = vec![CredentialSlot { url_parameter: Some("url".into()), ..secret_slot() }];
     d
 }
 
 pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
     let signer = preset(&ctx.node)
         .map_err(|e| NodeError::new(ErrorCode::InvalidParameter, e).with_class(ErrorClass::Permanent))?;
-    let secret: Option<Zeroizing<String>> = match (&signer, ctx.node.credentials.get(SECRET_SLOT)) {
+    let secret: Option<Secret> = match (&signer, ctx.node.credentials.get(SECRET_SLOT)) {
         (None, _) => None,
         (Some(_), None) => {
             return Err(NodeError::new(
@@ -92,7 +94,7 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
         let result = ctx
             .retry_item_with(&policy, index, || {
                 attempts.fetch_add(1, Ordering::Relaxed);
-                send(ctx, &auth, &item, index, signer.as_ref(), secret.as_deref().map(String::as_bytes), &delivery_id)
+                send(ctx, &auth, &item, index, signer.as_ref(), secret.as_ref(), &delivery_id)
             })
             .await;
         match result {
@@ -132,7 +134,7 @@ async fn send(
     item: &Item,
     index: usize,
     signer: Option<&switchyard_triggers::signature::Preset>,
-    secret: Option<&[u8]>,
+    secret: Option<&Secret>,
     delivery_id: &str,
 ) -> Result<(String, u16, Value), NodeError> {
     let url_text = ctx.str_param("url", item, index)?;
@@ -163,7 +165,8 @@ async fn send(
         builder.headers(header_map(ctx, "headers", item, index).map_err(|e| e.with_class(ErrorClass::Permanent))?);
     // Signed on every try: timestamped formats must be fresh.
     if let (Some(signer), Some(secret)) = (signer, secret) {
-        for (name, value) in signer.sign(&body, secret, ctx.services.clock.now().timestamp()) {
+        secret.scope.check(&url).map_err(|e| e.with_parameter("url").with_item(index))?;
+        for (name, value) in signer.sign(&body, secret.value.as_bytes(), ctx.services.clock.now().timestamp()) {
             builder = builder.header(name, value);
         }
     }

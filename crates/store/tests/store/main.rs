@@ -43,7 +43,7 @@ fn node_data(node_id: &str, items: usize) -> NodeRunData {
 #[test]
 fn opens_with_wal_full_sync_and_migrations() {
     let (dir, store) = temp_store();
-    assert_eq!(store.schema_version().unwrap(), 6);
+    assert_eq!(store.schema_version().unwrap(), 7);
     assert_eq!(store.integrity_check().unwrap(), "ok");
     let conn = rusqlite::Connection::open(store.path()).unwrap();
     let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
@@ -51,12 +51,31 @@ fn opens_with_wal_full_sync_and_migrations() {
     drop(store);
     // Reopening does not migrate again.
     let store = Store::open_in(dir.path()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 6);
+    assert_eq!(store.schema_version().unwrap(), 7);
     drop(store);
     conn.pragma_update(None, "user_version", 99).unwrap();
     let err = Store::open_in(dir.path()).unwrap_err();
-    assert!(matches!(err, StoreError::TooNew { found: 99, known: 6, .. }), "{err}");
+    assert!(matches!(err, StoreError::TooNew { found: 99, known: 7, .. }), "{err}");
     assert!(err.to_string().contains("newer than this build knows"));
+}
+
+#[test]
+fn an_imported_workflow_stays_untrusted_through_saves_until_trusted_at_the_reviewed_version() {
+    let (_dir, store) = temp_store();
+    let workflows = store.workflows();
+    let mut wf = workflow("w1", "Shared");
+    let created = workflows.create(&wf, Some("shared.json"), "2026-01-01T00:00:00Z").unwrap();
+    assert_eq!(created.untrusted.as_deref(), Some("shared.json"));
+    wf.name = "Shared, edited".into();
+    let saved = workflows.save(&wf, Some(1), "2026-01-01T00:00:01Z").unwrap();
+    assert_eq!(saved.untrusted.as_deref(), Some("shared.json"), "editing does not trust it");
+    assert!(workflows.list(None).unwrap()[0].untrusted);
+    assert!(matches!(workflows.trust("w1", 1), Err(StoreError::Conflict { stored: 2, expected: 1, .. })));
+    assert!(workflows.get("w1").unwrap().untrusted.is_some(), "a stale review trusts nothing");
+    workflows.trust("w1", 2).unwrap();
+    assert_eq!(workflows.get("w1").unwrap().untrusted, None);
+    assert!(!workflows.list(None).unwrap()[0].untrusted);
+    assert!(matches!(workflows.trust("nope", 1), Err(StoreError::WorkflowNotFound(_))));
 }
 
 #[test]
@@ -65,10 +84,10 @@ fn workflow_crud_with_versions() {
     let workflows = store.workflows();
     let mut wf = workflow("w1", "Alpha");
     wf.extra.insert("x-team".into(), serde_json::json!("ops"));
-    let created = workflows.create(&wf, "2026-01-01T00:00:00Z").unwrap();
+    let created = workflows.create(&wf, None, "2026-01-01T00:00:00Z").unwrap();
     assert_eq!(created.version, 1);
-    assert!(matches!(workflows.create(&wf, "2026-01-01T00:00:01Z"), Err(StoreError::AlreadyExists(_))));
-    workflows.create(&workflow("w2", "Beta 50%"), "2026-01-02T00:00:00Z").unwrap();
+    assert!(matches!(workflows.create(&wf, None, "2026-01-01T00:00:01Z"), Err(StoreError::AlreadyExists(_))));
+    workflows.create(&workflow("w2", "Beta 50%"), None, "2026-01-02T00:00:00Z").unwrap();
 
     let list = workflows.list(None).unwrap();
     assert_eq!(list.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["Beta 50%", "Alpha"], "recent first");
@@ -165,7 +184,7 @@ fn pruning_by_age() {
 #[test]
 fn deleting_a_workflow_deletes_its_executions() {
     let (_dir, store) = temp_store();
-    store.workflows().create(&workflow("w1", "A"), "2026-01-01T00:00:00Z").unwrap();
+    store.workflows().create(&workflow("w1", "A"), None, "2026-01-01T00:00:00Z").unwrap();
     store.log().started(ExecutionStart {
         id: "e".into(),
         workflow: workflow("w1", "A"),
