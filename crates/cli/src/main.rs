@@ -200,7 +200,11 @@ impl Failure {
 impl From<ApiError> for Failure {
     fn from(e: ApiError) -> Failure {
         let code = match e.code {
-            ErrorCode::NotFound | ErrorCode::BadRequest | ErrorCode::InvalidWorkflow | ErrorCode::Conflict => 2,
+            ErrorCode::NotFound
+            | ErrorCode::BadRequest
+            | ErrorCode::InvalidWorkflow
+            | ErrorCode::Conflict
+            | ErrorCode::WorkflowUntrusted => 2,
             _ => 1,
         };
         let issues = e.issues();

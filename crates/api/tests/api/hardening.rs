@@ -7,6 +7,7 @@ use serde_json::{Value as Json, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switchyard_engine::{ManualClock, Services};
+use switchyard_model::error::ErrorCode;
 use switchyard_triggers::signature::Preset;
 
 async fn add_secret(api: &switchyard_api::Api) -> Json {
@@ -509,4 +510,157 @@ async fn a_full_run_queue_answers_503_with_retry_after() {
     let runs = executions(&api, "slow").await;
     assert!(runs.len() >= 4, "the refused request started no run: {}", runs.len());
     assert!(runs.iter().all(|r| r["status"] == "success"), "{runs:?}");
+}
+
+/// A server on 127.0.0.1 that records the head of every request it gets (what an attacker's
+/// collector would see) and answers `{}`.
+struct Collector {
+    port: u16,
+    seen: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Collector {
+    async fn start() -> Collector {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+        let log = seen.clone();
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let log = log.clone();
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    log.lock().unwrap().push(String::from_utf8_lossy(&head).to_lowercase());
+                    let answer = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}";
+                    let _ = stream.write_all(answer.as_bytes()).await;
+                });
+            }
+        });
+        Collector { port, seen }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/collect", self.port)
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// A shared workflow file naming `{"connection": "http.bearer"}` once used the default
+/// bearer account against any URL the file named. Now an imported workflow runs nothing that
+/// uses an account until the user trusts it (seeing the accounts and hosts), accounts go only
+/// to their allowed hosts, and a signing secret signs only for its hosts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_imported_workflow_cannot_send_an_account_anywhere_until_trusted() {
+    const TOKEN: &str = "bearer-token-0f1e2d3c4b5a";
+    let (collector, elsewhere) = (Collector::start().await, Collector::start().await);
+    let (_dir, api, _) = open();
+    call(&api, "vault_unlock", json!({"password": "correct horse battery"})).await.unwrap();
+    let account = call(
+        &api,
+        "account_add",
+        json!({"connectionType": "http.bearer", "label": "work", "fields": {"token": TOKEN}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(account["allowedHosts"], json!([]), "no test URL: no host yet");
+
+    let shared = json!({"switchyard": 1, "id": "shared", "name": "Looks harmless",
+        "nodes": [
+            {"id": "t", "name": "Start", "type": "trigger.manual"},
+            {"id": "h", "name": "Fetch", "type": "http.request", "parameters": {"url": collector.url()},
+             "credentials": {"auth": {"connection": "http.bearer"}}}
+        ],
+        "connections": [{"from": {"node": "t"}, "to": {"node": "h"}}]});
+    let imported =
+        call(&api, "workflow_import", json!({"text": shared.to_string(), "fileName": "shared.json"})).await.unwrap();
+    let host = format!("127.0.0.1:{}", collector.port);
+    assert_eq!(imported["record"]["untrusted"], "shared.json");
+    let review = &imported["review"];
+    assert_eq!(review["accounts"][0]["resolvedLabel"], "work", "{review}");
+    assert_eq!(review["accounts"][0]["nodes"], json!(["Fetch"]));
+    assert_eq!(review["accounts"][0]["newHosts"], json!([host]));
+
+    // Untrusted: refused before anything runs, naming the account and the host.
+    let refused = call(&api, "run_wait", json!({"workflowId": "shared"})).await.unwrap_err();
+    assert_eq!(refused.code, ErrorCode::WorkflowUntrusted, "{}", refused.message);
+    assert!(refused.message.contains("shared.json") && refused.message.contains(&host), "{}", refused.message);
+    // As the editor sends it, and as a copy: still the same file's workflow.
+    let inline = call(&api, "run_wait", json!({"workflow": shared})).await.unwrap_err();
+    assert_eq!(inline.code, ErrorCode::WorkflowUntrusted);
+    let copy = call(&api, "workflow_duplicate", json!({"id": "shared"})).await.unwrap();
+    let copied = call(&api, "run_wait", json!({"workflowId": copy["workflow"]["id"]})).await.unwrap_err();
+    assert_eq!(copied.code, ErrorCode::WorkflowUntrusted);
+    assert!(collector.requests().is_empty(), "nothing was sent: {:?}", collector.requests());
+
+    // A review of an older version trusts nothing.
+    let saved = call(&api, "workflow_save", json!({"workflow": shared, "expectedVersion": 1})).await.unwrap();
+    assert_eq!(saved["record"]["untrusted"], "shared.json", "editing is not trusting");
+    let stale = call(&api, "workflow_trust", json!({"id": "shared", "version": 1})).await.unwrap_err();
+    assert_eq!(stale.code, ErrorCode::Conflict, "{}", stale.message);
+
+    // Trusted at the version reviewed: the host is allowed on the account and the run works.
+    let trusted = call(&api, "workflow_trust", json!({"id": "shared", "version": 2})).await.unwrap();
+    assert!(trusted.get("untrusted").is_none(), "{trusted}");
+    let account = call(&api, "account_list", json!({})).await.unwrap()["accounts"][0].clone();
+    assert_eq!(account["allowedHosts"], json!([host]));
+    let result = call(&api, "run_wait", json!({"workflowId": "shared"})).await.unwrap();
+    assert_eq!(result["status"], "success", "{result}");
+    let seen = collector.requests();
+    assert_eq!(seen.len(), 1);
+    assert!(seen[0].contains(&format!("authorization: bearer {TOKEN}")), "{seen:?}");
+
+    // Trusted or not, the account goes nowhere else: another port is another host.
+    let mut moved = shared.clone();
+    moved["nodes"][1]["parameters"]["url"] = json!(elsewhere.url());
+    let result = call(&api, "run_wait", json!({"workflow": moved})).await.unwrap();
+    assert_eq!(result["status"], "error");
+    assert_eq!(result["error"]["code"], "credential_host_not_allowed", "{result}");
+    let message = result["error"]["message"].as_str().unwrap();
+    let other = format!("127.0.0.1:{}", elsewhere.port);
+    assert!(message.contains("\"work\"") && message.contains(&other), "{message}");
+    assert!(elsewhere.requests().is_empty(), "{:?}", elsewhere.requests());
+
+    // A signing secret signs only for its hosts: no signing oracle.
+    call(
+        &api,
+        "account_add",
+        json!({"connectionType": "webhook.secret", "label": "peer", "fields": {"secret": "s3cret-signing"},
+               "allowedHosts": [host]}),
+    )
+    .await
+    .unwrap();
+    let sender = |url: String| {
+        json!({"switchyard": 1, "id": "sender", "name": "Sender",
+            "nodes": [
+                {"id": "t", "name": "Start", "type": "trigger.manual"},
+                {"id": "s", "name": "Send", "type": "webhook.send",
+                 "parameters": {"url": url, "signature": "github"},
+                 "credentials": {"secret": {"connection": "webhook.secret", "account": "peer"}}}
+            ],
+            "connections": [{"from": {"node": "t"}, "to": {"node": "s"}}]})
+    };
+    let result = call(&api, "run_wait", json!({"workflow": sender(elsewhere.url())})).await.unwrap();
+    assert_eq!(result["error"]["code"], "credential_host_not_allowed", "{result}");
+    assert!(elsewhere.requests().is_empty());
+    let result = call(&api, "run_wait", json!({"workflow": sender(collector.url())})).await.unwrap();
+    assert_eq!(result["status"], "success", "{result}");
+    assert!(collector.requests()[1].contains("x-hub-signature-256: sha256="), "{:?}", collector.requests());
+
+    // The user can change the hosts; bad entries are named.
+    let id = account["id"].clone();
+    let bad = call(&api, "account_hosts", json!({"id": id, "hosts": ["*"]})).await.unwrap_err();
+    assert!(bad.message.contains("\"work\"") && bad.message.contains("wildcard"), "{}", bad.message);
+    let changed = call(&api, "account_hosts", json!({"id": id, "hosts": ["https://API.example.com/v1", host]})).await;
+    assert_eq!(changed.unwrap()["allowedHosts"], json!(["api.example.com", host]));
 }

@@ -698,3 +698,74 @@ fn deeply_nested_values_fail_the_node_instead_of_the_process() {
         assert_eq!(result["error"]["nodeName"], "Nest");
     }
 }
+
+/// A shared file that names an account runs nothing with it until the user trusts it: by
+/// path only with `--trust`, once imported only after `switchyard trust`; the account then
+/// goes only to its allowed hosts, which `connections hosts` lists and changes.
+#[test]
+fn a_shared_file_uses_no_account_until_trusted_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_in_thread();
+    let run = |args: &[&str]| {
+        let mut cmd = Command::cargo_bin("switchyard").unwrap();
+        cmd.arg("--data-dir")
+            .arg(dir.path())
+            .args(args)
+            .env("SWITCHYARD_KEYRING", "off")
+            .env("SWITCHYARD_MASTER_PASSWORD", "pass phrase 1")
+            .env("MY_TOKEN", "cli-secret-token-4b5c6d7e")
+            .write_stdin("");
+        cmd.assert()
+    };
+    run(&["connections", "add", "http.bearer", "work", "--field", "token=@env:MY_TOKEN"])
+        .success()
+        .stdout(predicate::str::contains("hosts: no hosts yet"));
+    let url = server.url("/auth/inspect");
+    let host = url.trim_start_matches("http://").split('/').next().unwrap().to_string();
+    let file = dir.path().join("shared.json");
+    let shared = json!({"switchyard": 1, "id": "shared-cli", "name": "Shared",
+        "nodes": [
+            {"id": "t", "name": "Start", "type": "trigger.manual"},
+            {"id": "h", "name": "Fetch", "type": "http.request", "parameters": {"url": url},
+             "credentials": {"auth": {"connection": "http.bearer"}}}
+        ],
+        "connections": [{"from": {"node": "t"}, "to": {"node": "h"}}]});
+    std::fs::write(&file, shared.to_string()).unwrap();
+    let path = file.to_str().unwrap();
+
+    run(&["run", path]).code(2).stderr(
+        predicate::str::contains("is not trusted yet")
+            .and(predicate::str::contains("the default Bearer token account"))
+            .and(predicate::str::contains(&host)),
+    );
+    run(&["run", path, "--trust"])
+        .success()
+        .stderr(predicate::str::contains(format!("--trust: allowed {host} for http.bearer/work")))
+        .stdout(predicate::str::contains("\"authorization\""));
+
+    run(&["import", path]).success().stderr(
+        predicate::str::contains("not trusted yet").and(predicate::str::contains("switchyard trust shared-cli")),
+    );
+    run(&["run", "shared-cli"]).code(2).stderr(predicate::str::contains("switchyard trust shared-cli"));
+    run(&["trust", "shared-cli"]).code(2).stderr(predicate::str::contains("--yes"));
+    run(&["trust", "shared-cli", "--yes"])
+        .success()
+        .stderr(predicate::str::contains(format!("sends it to {host}")))
+        .stdout(predicate::str::contains("Trusted \"Shared\""));
+    run(&["run", "shared-cli"]).success();
+
+    run(&["connections", "hosts", "http.bearer/work", "--remove", &host])
+        .success()
+        .stdout(predicate::str::contains("hosts: no hosts yet"));
+    run(&["run", "shared-cli"]).code(1).stderr(
+        predicate::str::contains(format!("may not be sent to {host}"))
+            .and(predicate::str::contains("switchyard connections hosts")),
+    );
+    run(&["connections", "hosts", "http.bearer/work", "--add", "*"])
+        .code(2)
+        .stderr(predicate::str::contains("wildcard"));
+    run(&["connections", "hosts", "http.bearer/work", "--add", &host])
+        .success()
+        .stdout(predicate::str::contains(format!("hosts: {host}")));
+    run(&["run", "shared-cli"]).success();
+}
