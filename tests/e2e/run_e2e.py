@@ -509,6 +509,14 @@ def account_in_workflow(app):
         path,
     )
     app.toast_contains("someone else")
+    # An imported workflow that uses accounts is reviewed first: it names the account and
+    # the host its token would go to, and runs nothing with it until trusted.
+    dialog = app.by_test_id("trust-dialog")
+    app.wait(lambda: "authenticated.json" in app.text(dialog) and "someone else" in app.text(dialog), "the trust review")
+    app.screenshot("12-trust-review")
+    app.by_test_id("trust-confirm").click()
+    app.gone('[data-testid="trust-dialog"]')
+    app.gone('[data-testid="trust-banner"]')
     app.actions().double_click(app.node("Who am I")).perform()
     panel = app.by_test_id("node-panel")
     app.wait(lambda: "“someone else”" in app.text(panel.find_element(By.CSS_SELECTOR, '[data-testid="credential-problem"]')), "the missing account named")

@@ -11,6 +11,11 @@ export type AccountInfo = { id: string, connectionType: string, label: string, i
  */
 fields: { [key in string]: string }, 
 /**
+ * Hosts its credentials may be sent to (rules of [`crate::hosts`]); a request to any
+ * other host fails before anything is sent.
+ */
+allowedHosts: Array<string>, 
+/**
  * When an OAuth2 access token expires (RFC 3339).
  */
 tokenExpiresAt?: string, lastTest?: TestOutcome, createdAt: string, updatedAt: string, };

@@ -6,4 +6,9 @@ import type { TestRequest } from "./TestRequest";
 /**
  * A connection type: the form, how it authenticates and how it is tested.
  */
-export type ConnectionType = { id: string, name: string, description: string, auth: AuthKind, fields: Array<ConnectionField>, test?: TestRequest, };
+export type ConnectionType = { id: string, name: string, description: string, auth: AuthKind, fields: Array<ConnectionField>, test?: TestRequest, 
+/**
+ * Hosts a new account of this type may send its credentials to (see
+ * [`crate::hosts`]); generic types add the host of the account's test URL.
+ */
+hosts: Array<string>, };

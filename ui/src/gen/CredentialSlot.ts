@@ -4,4 +4,10 @@ export type CredentialSlot = { name: string, label: string,
 /**
  * Connection types that fit this slot; empty means any.
  */
-connectionTypes: Array<string>, required: boolean, };
+connectionTypes: Array<string>, required: boolean, 
+/**
+ * The parameter holding the URL this slot's credentials are sent to (trust reviews
+ * read the host from it); none when the node sends them nowhere (e.g. it only
+ * verifies signatures).
+ */
+urlParameter?: string, };

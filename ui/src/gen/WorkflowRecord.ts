@@ -8,4 +8,9 @@ export type WorkflowRecord = { workflow: Workflow,
 /**
  * Increases by one on every save; saving with an older version is refused.
  */
-version: number, active: boolean, createdAt: string, updatedAt: string, };
+version: number, active: boolean, createdAt: string, updatedAt: string, 
+/**
+ * Where the workflow came from when it was imported and the user has not trusted it
+ * yet (a file name): until then it runs nothing that uses an account.
+ */
+untrusted?: string, };

@@ -3,4 +3,8 @@
 /**
  * A workflow in the list.
  */
-export type WorkflowSummary = { id: string, name: string, description: string, version: number, active: boolean, nodeCount: number, createdAt: string, updatedAt: string, };
+export type WorkflowSummary = { id: string, name: string, description: string, version: number, active: boolean, nodeCount: number, createdAt: string, updatedAt: string, 
+/**
+ * Imported and not trusted yet.
+ */
+untrusted: boolean, };

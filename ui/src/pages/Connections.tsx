@@ -105,6 +105,30 @@ interface FormState {
   label: string;
   fields: Record<string, string>;
   makeDefault: boolean;
+  /** Allowed hosts, one per line; empty when adding means the type's and the test URL's. */
+  hosts: string;
+}
+
+/** Host rules from the form's text: one per line (commas work too). */
+function hostList(text: string): string[] {
+  return text
+    .split(/[\n,]/)
+    .map((h) => h.trim())
+    .filter((h) => h !== "");
+}
+
+/** The hosts a new account gets when none are given: the type's and the test URL's. */
+function defaultHosts(type: ConnectionType | undefined, testUrl: string | undefined): string[] {
+  const hosts = [...(type?.hosts ?? [])];
+  try {
+    if (testUrl && !testUrl.includes("{")) {
+      const host = new URL(testUrl).host.toLowerCase();
+      if (host && !hosts.includes(host)) hosts.push(host);
+    }
+  } catch {
+    // Not a URL yet: no host from it.
+  }
+  return hosts;
 }
 
 function blankForm(type: ConnectionType, accounts: AccountInfo[]): FormState {
@@ -113,7 +137,7 @@ function blankForm(type: ConnectionType, accounts: AccountInfo[]): FormState {
   for (let n = 2; taken.has(label); n++) label = `${type.name} account ${n}`;
   const fields: Record<string, string> = {};
   for (const f of type.fields) fields[f.name] = f.default ?? "";
-  return { type: type.id, label, fields, makeDefault: taken.size === 0 };
+  return { type: type.id, label, fields, makeDefault: taken.size === 0, hosts: "" };
 }
 
 function AccountForm({ types, accounts, initial, onClose, onSaved }: { types: ConnectionType[]; accounts: AccountInfo[]; initial: FormState; onClose: () => void; onSaved: (a: AccountInfo) => void }) {
@@ -148,13 +172,22 @@ function AccountForm({ types, accounts, initial, onClose, onSaved }: { types: Co
           if (f.secret && value === "") continue;
           fields[f.name] = value;
         }
+        const hosts = hostList(form.hosts);
+        if (hosts.join("\n") !== form.account.allowedHosts.join("\n")) await call("account_hosts", { id: form.account.id, hosts });
         saved = await call("account_update", { id: form.account.id, fields });
         if (form.label.trim() !== form.account.label) saved = await call("account_rename", { id: saved.id, label: form.label.trim() });
         if (form.makeDefault && !form.account.isDefault) saved = await call("account_set_default", { id: saved.id });
       } else {
         const fields: Record<string, string> = {};
         for (const f of type.fields) if ((form.fields[f.name] ?? "") !== "") fields[f.name] = form.fields[f.name];
-        saved = await call("account_add", { connectionType: type.id, label: form.label.trim(), fields, makeDefault: form.makeDefault });
+        const hosts = hostList(form.hosts);
+        saved = await call("account_add", {
+          connectionType: type.id,
+          label: form.label.trim(),
+          fields,
+          makeDefault: form.makeDefault,
+          allowedHosts: hosts.length > 0 ? hosts : undefined,
+        });
       }
       await refreshAccounts();
       onSaved(saved);
@@ -218,6 +251,21 @@ function AccountForm({ types, accounts, initial, onClose, onSaved }: { types: Co
             {f.description && <div className="muted">{f.description}</div>}
           </div>
         ))}
+        <div className="field">
+          <label htmlFor="account-hosts">Allowed hosts</label>
+          <textarea
+            id="account-hosts"
+            rows={2}
+            spellCheck={false}
+            value={form.hosts}
+            placeholder={editing ? "none yet" : defaultHosts(type, form.fields.testUrl).join("\n") || "api.example.com"}
+            onChange={(e) => setForm({ ...form, hosts: e.target.value })}
+          />
+          <div className="muted">
+            Its credentials go only to these hosts, one per line (<code>api.example.com</code>, <code>127.0.0.1:8080</code>, <code>*.example.com</code>); a request
+            elsewhere fails before anything is sent.{!editing && " Left empty: the service's hosts and the test URL's."}
+          </div>
+        </div>
         <div className="field row">
           <input id="account-default" type="checkbox" checked={form.makeDefault} disabled={form.account?.isDefault} onChange={(e) => setForm({ ...form, makeDefault: e.target.checked })} />
           <label htmlFor="account-default" style={{ margin: 0 }}>
@@ -264,6 +312,7 @@ function AccountRow({ account, type, signingIn, onAction }: { account: AccountIn
             <span>not tested yet</span>
           )}
           {account.tokenExpiresAt && ` · token ${until(account.tokenExpiresAt)}`}
+          <span data-testid="account-hosts">{account.allowedHosts.length ? ` · sent only to ${account.allowedHosts.join(", ")}` : " · no hosts allowed yet"}</span>
           {` · updated ${relativeTime(account.updatedAt)}`}
         </div>
       </div>
@@ -366,7 +415,7 @@ export function Connections() {
         }
         case "edit":
           if (!type) return;
-          return setForm({ account, type: type.id, label: account.label, fields: Object.fromEntries(type.fields.map((f) => [f.name, f.secret ? "" : account.fields[f.name] ?? ""])), makeDefault: account.isDefault });
+          return setForm({ account, type: type.id, label: account.label, fields: Object.fromEntries(type.fields.map((f) => [f.name, f.secret ? "" : account.fields[f.name] ?? ""])), makeDefault: account.isDefault, hosts: account.allowedHosts.join("\n") });
         case "rename": {
           const label = await prompt("Rename account", account.label);
           if (label === null || label.trim() === "" || label === account.label) return;

@@ -10,9 +10,11 @@ import { Palette } from "../canvas/Palette";
 import { ContextMenu, type MenuItem } from "../components/ContextMenu";
 import { choose, prompt } from "../components/dialogs";
 import { HelpOverlay } from "../components/HelpOverlay";
+import { TrustDialog } from "../components/TrustDialog";
 import { toast } from "../components/toasts";
 import type { Execution } from "../gen/Execution";
 import type { NodeDescriptor } from "../gen/NodeDescriptor";
+import type { TrustReview } from "../gen/TrustReview";
 import type { ValidationIssue } from "../gen/ValidationIssue";
 import { copyText, PasteError, parseFragment } from "../editor/clipboard";
 import { ActiveSwitch, TestListener } from "../editor/TriggerControls";
@@ -50,13 +52,17 @@ export function Editor(props: Props) {
 
 function EditorLoader(props: Props) {
   const [store, setStore] = useState<S.Store<S.EditorState> | null>(null);
+  const [untrusted, setUntrusted] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
     marks().editorOpen = Date.now();
     marks().canvasReady = undefined;
     setStore(null);
     call("workflow_get", { id: props.workflowId })
-      .then((record) => setStore(new S.Store(S.initialState(record.workflow, record.version))))
+      .then((record) => {
+        setUntrusted(record.untrusted ?? null);
+        setStore(new S.Store(S.initialState(record.workflow, record.version)));
+      })
       .catch((e) => setError(errorMessage(e)));
   }, [props.workflowId]);
   if (error) {
@@ -68,7 +74,7 @@ function EditorLoader(props: Props) {
     );
   }
   if (!store) return <div className="notice muted">Loading…</div>;
-  return <EditorView {...props} store={store} />;
+  return <EditorView {...props} store={store} initialUntrusted={untrusted} />;
 }
 
 function isTyping(target: EventTarget | null): boolean {
@@ -86,7 +92,17 @@ function issuesByNode(issues: ValidationIssue[]): Map<string, ValidationIssue[]>
   return map;
 }
 
-function EditorView({ store, descriptors, onBack, onConnections, onOpenOther, registerLeaveGuard, initialExecution, initialFailedRuns }: Props & { store: S.Store<S.EditorState> }) {
+function EditorView({
+  store,
+  descriptors,
+  onBack,
+  onConnections,
+  onOpenOther,
+  registerLeaveGuard,
+  initialExecution,
+  initialFailedRuns,
+  initialUntrusted,
+}: Props & { store: S.Store<S.EditorState>; initialUntrusted: string | null }) {
   const state = useSyncExternalStore(store.subscribe, store.get);
   const flow = useReactFlow();
   const canvasRef = useRef<HTMLDivElement>(null);
@@ -95,6 +111,39 @@ function EditorView({ store, descriptors, onBack, onConnections, onOpenOther, re
 
   const [run, setRun] = useState<RunView>(emptyRun);
   const [viewing, setViewing] = useState<Execution | null>(null);
+  // An imported workflow until the user trusts it: the review of what it would use.
+  const [untrusted, setUntrusted] = useState<string | null>(initialUntrusted);
+  const [review, setReview] = useState<TrustReview | null>(null);
+  const [trusting, setTrusting] = useState(false);
+  const openReview = useCallback(async () => {
+    try {
+      setReview(await call("workflow_trust_review", { id: store.get().workflow.id }));
+    } catch (e) {
+      toast(errorMessage(e), "error");
+    }
+  }, [store]);
+  useEffect(() => {
+    if (!initialUntrusted) return;
+    // Opened untrusted: ask at once when it uses accounts (it cannot run them until then).
+    void call("workflow_trust_review", { id: store.get().workflow.id })
+      .then((r) => r.accounts.length > 0 && setReview(r))
+      .catch(() => undefined);
+  }, [initialUntrusted, store]);
+  const trust = useCallback(async () => {
+    if (!review) return;
+    setTrusting(true);
+    try {
+      const record = await call("workflow_trust", { id: review.workflowId, version: review.version });
+      setUntrusted(record.untrusted ?? null);
+      setReview(null);
+      toast(`Trusted “${record.workflow.name}”`, "success");
+    } catch (e) {
+      toast(errorMessage(e), "error");
+      if (e instanceof ApiFailure && e.code === "conflict") void openReview();
+    } finally {
+      setTrusting(false);
+    }
+  }, [review, openReview]);
   const [issues, setIssues] = useState<ValidationIssue[]>([]);
   const [openNode, setOpenNode] = useState<string | null>(null);
   const [side, setSide] = useState<"node" | "history" | "settings" | null>(initialFailedRuns ? "history" : null);
@@ -191,7 +240,10 @@ function EditorView({ store, descriptors, onBack, onConnections, onOpenOther, re
         setRun((view) => (view.executionId === r.executionId ? view : { ...emptyRun(), executionId: r.executionId, workflowId: store.get().workflow.id, running: true }));
         setInspectorCollapsed(false);
       } catch (e) {
-        if (e instanceof ApiFailure && e.code === "invalid_workflow") {
+        if (e instanceof ApiFailure && e.code === "workflow_untrusted") {
+          toast(errorMessage(e), "error");
+          void openReview();
+        } else if (e instanceof ApiFailure && e.code === "invalid_workflow") {
           const found = ((e.details as { issues?: ValidationIssue[] })?.issues ?? []) as ValidationIssue[];
           setIssues(found);
           toast(`Fix ${found.length} problem${found.length === 1 ? "" : "s"} first: ${found[0]?.message ?? e.message}`, "error");
@@ -200,7 +252,7 @@ function EditorView({ store, descriptors, onBack, onConnections, onOpenOther, re
         }
       }
     },
-    [store, viewing],
+    [store, viewing, openReview],
   );
   const stopRun = useCallback(async () => {
     if (run.executionId) await call("run_cancel", { executionId: run.executionId }).catch((e) => toast(errorMessage(e), "error"));
@@ -547,6 +599,14 @@ function EditorView({ store, descriptors, onBack, onConnections, onOpenOther, re
             </button>
           </div>
         )}
+        {untrusted && !viewing && (
+          <div className="trust-banner" data-testid="trust-banner">
+            Imported from {untrusted}: not trusted yet, so it runs nothing that uses an account.
+            <button onClick={() => void openReview()} data-testid="trust-review">
+              Review…
+            </button>
+          </div>
+        )}
         <Canvas
           workflow={workflow}
           descriptors={descriptorMap}
@@ -616,6 +676,7 @@ function EditorView({ store, descriptors, onBack, onConnections, onOpenOther, re
 
       {menu && <ContextMenu x={menu.x} y={menu.y} items={menu.items} onClose={() => setMenu(null)} />}
       {help && <HelpOverlay onClose={() => setHelp(false)} />}
+      {review && <TrustDialog review={review} busy={trusting} onTrust={() => void trust()} onClose={() => setReview(null)} />}
     </div>
   );
 }

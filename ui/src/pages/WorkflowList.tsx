@@ -89,6 +89,11 @@ export function WorkflowList({ onOpen }: { onOpen: (id: string) => void }) {
             <div style={{ flex: 1, minWidth: 0 }}>
               <div className="name">
                 {w.name}
+                {w.untrusted && (
+                  <span className="untrusted-tag" title="Imported and not trusted yet: it runs nothing that uses an account until you review and trust it">
+                    untrusted
+                  </span>
+                )}
                 {w.active && (
                   <span className="active-badge" data-testid="active-badge">
                     active

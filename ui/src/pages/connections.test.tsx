@@ -31,6 +31,7 @@ class FakeApi {
       isDefault: !this.accounts.some((x) => x.connectionType === connectionType),
       status: "ready",
       fields: {},
+      allowedHosts: [],
       createdAt: "2026-11-22T10:00:00Z",
       updatedAt: "2026-11-22T10:00:00Z",
       ...extra,
@@ -61,13 +62,19 @@ class FakeApi {
         const type = types.find((t) => t.id === p.connectionType)!;
         const fields: Record<string, string> = {};
         for (const [k, v] of Object.entries(p.fields as Record<string, string>)) fields[k] = type.fields.find((f) => f.name === k)?.secret ? SECRET_SET : v;
-        const a = this.account(type.id, p.label as string, { fields });
+        const testHost = fields.testUrl ? [new URL(fields.testUrl).host] : [];
+        const a = this.account(type.id, p.label as string, { fields, allowedHosts: (p.allowedHosts as string[] | undefined) ?? [...type.hosts, ...testHost] });
         if (p.makeDefault) for (const x of this.accounts) if (x.connectionType === type.id) x.isDefault = x.id === a.id;
         return a;
       }
       case "account_update": {
         const a = this.accounts.find((x) => x.id === p.id)!;
         Object.assign(a.fields, p.fields);
+        return a;
+      }
+      case "account_hosts": {
+        const a = this.accounts.find((x) => x.id === p.id)!;
+        a.allowedHosts = p.hosts as string[];
         return a;
       }
       case "account_test":
@@ -153,6 +160,8 @@ describe("the Connections page", () => {
     fireEvent.change(within(form).getByLabelText("Label"), { target: { value: "ci" } });
     fireEvent.change(token, { target: { value: "s3cret-token" } });
     fireEvent.change(within(form).getByLabelText("Test URL"), { target: { value: "http://127.0.0.1:9/me" } });
+    // Left empty, the hosts are the test URL's: the placeholder says so.
+    expect(within(form).getByLabelText<HTMLTextAreaElement>("Allowed hosts").placeholder).toBe("127.0.0.1:9");
     fireEvent.click(within(form).getByText("Add"));
     const row = await screen.findByTestId("account-ci");
     // The list refreshes before the form closes: wait for both.
@@ -165,6 +174,7 @@ describe("the Connections page", () => {
     });
     expect(row.textContent).toContain("default");
     expect(row.textContent).toContain("Ready");
+    expect(within(row).getByTestId("account-hosts").textContent).toContain("sent only to 127.0.0.1:9");
     expect(document.body.textContent).not.toContain("s3cret-token");
 
     // Editing leaves an untouched secret out, so the stored one stays.
@@ -172,9 +182,12 @@ describe("the Connections page", () => {
     const edit = screen.getByTestId("account-form");
     expect(within(edit).getByLabelText<HTMLInputElement>(/^Token/).value).toBe("");
     fireEvent.change(within(edit).getByLabelText("Test URL"), { target: { value: "http://127.0.0.1:9/whoami" } });
+    expect(within(edit).getByLabelText<HTMLTextAreaElement>("Allowed hosts").value).toBe("127.0.0.1:9");
+    fireEvent.change(within(edit).getByLabelText("Allowed hosts"), { target: { value: "127.0.0.1:9\napi.example.com, *.example.org" } });
     fireEvent.click(within(edit).getByText("Save"));
     await waitFor(() => expect(api.calls.some(([c]) => c === "account_update")).toBe(true));
     expect(api.calls.find(([c]) => c === "account_update")?.[1]).toEqual({ id: "id-1", fields: { testUrl: "http://127.0.0.1:9/whoami" } });
+    expect(api.calls.find(([c]) => c === "account_hosts")?.[1]).toEqual({ id: "id-1", hosts: ["127.0.0.1:9", "api.example.com", "*.example.org"] });
   });
 
   it("shows accounts that need reconnecting and offers to sign in again", async () => {

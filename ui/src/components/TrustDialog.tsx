@@ -1,0 +1,68 @@
+// The review of an imported workflow: the accounts it would use, the nodes that use them and
+// the hosts their credentials would go to. Until the user trusts it here (or with
+// `switchyard trust ID`), the workflow runs nothing that uses an account.
+import type { TrustReview } from "../gen/TrustReview";
+
+interface Props {
+  review: TrustReview;
+  busy?: boolean;
+  onTrust: () => void;
+  onClose: () => void;
+}
+
+export function TrustDialog({ review, busy, onTrust, onClose }: Props) {
+  const adds = review.accounts.some((a) => a.newHosts.length > 0);
+  return (
+    <div className="overlay" onMouseDown={(e) => e.target === e.currentTarget && onClose()}>
+      <div
+        className="dialog trust-dialog"
+        role="dialog"
+        aria-label="Trust this workflow?"
+        data-testid="trust-dialog"
+        onKeyDown={(e) => {
+          if (e.key === "Escape") onClose();
+          e.stopPropagation();
+        }}
+      >
+        <h2>Trust this workflow?</h2>
+        <p>
+          “{review.name}” comes from <strong>{review.untrusted ?? "a file"}</strong>. A shared file chooses which of your accounts it uses and where it sends
+          them, so it runs nothing that uses an account until you trust it.
+        </p>
+        {review.accounts.length === 0 ? (
+          <p className="muted">It uses no accounts.</p>
+        ) : (
+          <ul className="trust-accounts">
+            {review.accounts.map((a) => (
+              <li key={`${a.connection}/${a.account ?? ""}`} data-testid="trust-account">
+                <div>
+                  <strong>{a.resolvedLabel ?? a.account ?? "the default account"}</strong> <span className="muted">({a.connectionName})</span>
+                  {!a.accountId && <span className="error-text"> — no such account here yet</span>}
+                </div>
+                <div className="muted">used by {a.nodes.map((n) => `“${n}”`).join(", ")}</div>
+                {a.hosts.map((h) => (
+                  <div key={h} className="trust-host">
+                    sends it to <code>{h}</code>
+                    {a.newHosts.includes(h) && <span className="badge warn">new: trusting allows this host</span>}
+                  </div>
+                ))}
+                {a.computedUrls.length > 0 && (
+                  <div className="muted">
+                    {a.computedUrls.map((n) => `“${n}”`).join(", ")} compute{a.computedUrls.length === 1 ? "s" : ""} the URL while running: only hosts the
+                    account already allows will get it.
+                  </div>
+                )}
+              </li>
+            ))}
+          </ul>
+        )}
+        <div className="buttons">
+          <button onClick={onClose}>Not now</button>
+          <button className="primary" disabled={busy} onClick={onTrust} data-testid="trust-confirm">
+            {adds ? "Trust and allow these hosts" : "Trust"}
+          </button>
+        </div>
+      </div>
+    </div>
+  );
+}
