@@ -473,7 +473,7 @@ fn machine() -> String {
 }
 
 /// Replaces (or appends) a section's block in bench/REPORT.md.
-fn write_section(name: &str, body: &str) -> Result {
+pub(crate) fn write_section(name: &str, body: &str) -> Result {
     let path: PathBuf = root().join("bench/REPORT.md");
     let old = std::fs::read_to_string(&path).unwrap_or_else(|_| {
         "# Benchmarks\n\nWritten by `cargo xtask bench`; each section records the machine it ran on.\n".to_string()

@@ -2,9 +2,11 @@
 //!
 //! - `cargo xtask app`: set up the machine, build the UI and open the desktop app.
 //! - `cargo xtask test`: set up the machine and run every check and test.
-//! - `cargo xtask setup`, `cargo xtask gen-types`, `cargo xtask bench [SECTION…]`.
+//! - `cargo xtask setup`, `cargo xtask gen-types`, `cargo xtask bench [SECTION…]`,
+//!   `cargo xtask fuzz [--seconds N] [TARGET…]`.
 
 mod bench;
+mod fuzz;
 mod setup;
 mod test;
 mod util;
@@ -18,7 +20,10 @@ fn usage() -> String {
   test                set up and run every check: fmt, clippy, tests, type drift, UI, end-to-end
   setup               install missing system packages, npm packages and tools
   gen-types           regenerate ui/src/gen (TypeScript types) and docs/nodes.md from Rust
-  bench [SECTION...]  run benchmarks and write bench/REPORT.md (sections: engine)"
+  bench [SECTION...]  run benchmarks and write bench/REPORT.md (sections: engine)
+  fuzz [--seconds N] [TARGET...]
+                      run each fuzz target N seconds (default 60), save crash inputs into
+                      tests/fixtures/fuzz/ and write bench/REPORT.md's Fuzzing section"
         .to_string()
 }
 
@@ -30,6 +35,7 @@ fn main() {
         Some("setup") => setup::all(),
         Some("gen-types") => gen_types(),
         Some("bench") => bench::run(&args[1..]),
+        Some("fuzz") => fuzz::run(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             println!("{}", usage());
             Ok(())

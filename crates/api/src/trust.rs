@@ -136,7 +136,10 @@ impl Api {
                 }
                 Err(_) => Vec::new(),
             };
-            account.new_hosts = account.hosts.iter().filter(|host| !covered(&allowed, host)).cloned().collect();
+            // Trusting allows hosts only on accounts that exist here.
+            if account.account_id.is_some() {
+                account.new_hosts = account.hosts.iter().filter(|host| !covered(&allowed, host)).cloned().collect();
+            }
         }
         TrustReview { workflow_id: workflow.id.clone(), name: workflow.name.clone(), version, untrusted, accounts }
     }

@@ -42,7 +42,7 @@ export function TrustDialog({ review, busy, onTrust, onClose }: Props) {
                 <div className="muted">used by {a.nodes.map((n) => `“${n}”`).join(", ")}</div>
                 {a.hosts.map((h) => (
                   <div key={h} className="trust-host">
-                    sends it to <code>{h}</code>
+                    <span>sends it to</span> <code>{h}</code>
                     {a.newHosts.includes(h) && <span className="badge warn">new: trusting allows this host</span>}
                   </div>
                 ))}
