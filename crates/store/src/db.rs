@@ -14,6 +14,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (5, include_str!("migrations/0005_replay.sql")),
     (6, include_str!("migrations/0006_owner.sql")),
     (7, include_str!("migrations/0007_trust.sql")),
+    (8, include_str!("migrations/0008_key_generation.sql")),
 ];
 
 pub fn latest_version() -> u32 {

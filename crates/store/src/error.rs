@@ -22,6 +22,10 @@ pub enum StoreError {
     AlreadyExists(String),
     #[error("stored data is damaged ({what}): {message}")]
     Corrupt { what: String, message: String },
+    #[error(
+        "the vault key was rotated by another process (key generation {stored}, this process has {expected}); the key must be loaded again"
+    )]
+    StaleKey { stored: i64, expected: i64 },
     #[error("the execution log writer stopped: {0}")]
     WriterStopped(String),
     #[error("database error: {0}")]

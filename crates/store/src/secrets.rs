@@ -19,6 +19,8 @@ pub struct VaultHeaderRow {
     pub check_value: Vec<u8>,
     pub created_at: String,
     pub updated_at: String,
+    /// Which master key seals the accounts; one more with every rotation.
+    pub generation: i64,
 }
 
 /// One account row.
@@ -58,18 +60,28 @@ fn account(row: &Row<'_>) -> rusqlite::Result<AccountRow> {
 fn write_header(conn: &rusqlite::Connection, header: &VaultHeaderRow) -> Result<()> {
     let n = conn.execute(
         "UPDATE vault_header SET key_source = ?1, key_id = ?2, kdf = ?3, wrapped_key = ?4, check_value = ?5,
-         updated_at = ?6 WHERE id = 1",
+         updated_at = ?6, generation = ?7 WHERE id = 1",
         params![
             header.key_source,
             header.key_id,
             header.kdf,
             header.wrapped_key,
             header.check_value,
-            header.updated_at
+            header.updated_at,
+            header.generation
         ],
     )?;
     if n != 1 {
         return Err(StoreError::Corrupt { what: "vault header".into(), message: "missing".into() });
+    }
+    Ok(())
+}
+
+/// Fails with [`StoreError::StaleKey`] unless `generation` is the stored key generation.
+fn check_generation(conn: &rusqlite::Connection, generation: i64) -> Result<()> {
+    let stored: i64 = conn.query_row("SELECT generation FROM vault_header WHERE id = 1", [], |r| r.get(0))?;
+    if stored != generation {
+        return Err(StoreError::StaleKey { stored, expected: generation });
     }
     Ok(())
 }
@@ -88,7 +100,7 @@ impl Secrets {
         let conn = self.db.lock();
         Ok(conn
             .query_row(
-                "SELECT vault_id, key_source, key_id, kdf, wrapped_key, check_value, created_at, updated_at
+                "SELECT vault_id, key_source, key_id, kdf, wrapped_key, check_value, created_at, updated_at, generation
                  FROM vault_header WHERE id = 1",
                 [],
                 |r| {
@@ -101,6 +113,7 @@ impl Secrets {
                         check_value: r.get(5)?,
                         created_at: r.get(6)?,
                         updated_at: r.get(7)?,
+                        generation: r.get(8)?,
                     })
                 },
             )
@@ -112,9 +125,9 @@ impl Secrets {
     pub fn create_header(&self, h: &VaultHeaderRow) -> Result<()> {
         let conn = self.db.lock();
         let n = conn.execute(
-            "INSERT OR IGNORE INTO vault_header (id, vault_id, key_source, key_id, kdf, wrapped_key, check_value, created_at, updated_at)
-             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![h.vault_id, h.key_source, h.key_id, h.kdf, h.wrapped_key, h.check_value, h.created_at, h.updated_at],
+            "INSERT OR IGNORE INTO vault_header (id, vault_id, key_source, key_id, kdf, wrapped_key, check_value, created_at, updated_at, generation)
+             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![h.vault_id, h.key_source, h.key_id, h.kdf, h.wrapped_key, h.check_value, h.created_at, h.updated_at, h.generation],
         )?;
         if n == 0 {
             return Err(StoreError::AlreadyExists("vault header".into()));
@@ -122,34 +135,51 @@ impl Secrets {
         Ok(())
     }
 
-    /// Replaces the header and re-sealed account secrets in one transaction: either every
-    /// record moves to the new key or none does.
-    pub fn replace_key(&self, header: &VaultHeaderRow, resealed: &[(String, Vec<u8>)]) -> Result<()> {
+    /// Replaces the header (its generation one more than `from_generation`) and every
+    /// account's sealed secrets, re-sealed by `reseal` from the rows as they are inside the
+    /// same write transaction: no other process can refresh a token or add an account
+    /// between the read and the write, and each row is still swapped only if unchanged.
+    /// Returns how many accounts were re-sealed.
+    pub fn replace_key(
+        &self,
+        header: &VaultHeaderRow,
+        from_generation: i64,
+        reseal: &mut dyn FnMut(&AccountRow) -> Result<Vec<u8>>,
+    ) -> Result<u32> {
         let mut conn = self.db.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        write_header(&tx, header)?;
-        let count: i64 = tx.query_row("SELECT count(*) FROM accounts", [], |r| r.get(0))?;
-        if count as usize != resealed.len() {
-            return Err(StoreError::Conflict {
-                id: "accounts".into(),
-                stored: count as u32,
-                expected: resealed.len() as u32,
-            });
-        }
-        for (id, sealed) in resealed {
-            let n = tx.execute("UPDATE accounts SET sealed = ?2 WHERE id = ?1", params![id, sealed])?;
+        check_generation(&tx, from_generation)?;
+        let rows = {
+            let mut stmt = tx.prepare(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts"))?;
+            stmt.query_map([], account)?.collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        for row in &rows {
+            let sealed = reseal(row)?;
+            let n = tx.execute(
+                "UPDATE accounts SET sealed = ?3 WHERE id = ?1 AND sealed = ?2",
+                params![row.id, row.sealed, sealed],
+            )?;
             if n != 1 {
-                return Err(StoreError::Corrupt { what: format!("account {id}"), message: "vanished".into() });
+                return Err(StoreError::Corrupt {
+                    what: format!("account {}", row.id),
+                    message: "changed during the rotation".into(),
+                });
             }
         }
+        write_header(&tx, header)?;
         tx.commit()?;
-        Ok(())
+        Ok(rows.len() as u32)
     }
 
     /// Changes how the same master key is kept (e.g. a new master password); records are
-    /// untouched.
+    /// untouched. Refused with `StaleKey` when the key was rotated since `header` was read.
     pub fn update_header(&self, header: &VaultHeaderRow) -> Result<()> {
-        write_header(&self.db.lock(), header)
+        let mut conn = self.db.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        check_generation(&tx, header.generation)?;
+        write_header(&tx, header)?;
+        tx.commit()?;
+        Ok(())
     }
 
     pub fn accounts(&self) -> Result<Vec<AccountRow>> {
@@ -192,10 +222,12 @@ impl Secrets {
         Ok(row)
     }
 
-    /// Inserts an account; the first account of a type becomes its default.
-    pub fn insert_account(&self, row: &AccountRow) -> Result<()> {
+    /// Inserts an account sealed with key `generation`; the first account of a type becomes
+    /// its default.
+    pub fn insert_account(&self, row: &AccountRow, generation: i64) -> Result<()> {
         let mut conn = self.db.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        check_generation(&tx, generation)?;
         let exists: bool = tx.query_row(
             "SELECT EXISTS (SELECT 1 FROM accounts WHERE connection_type = ?1 AND label = ?2)",
             [&row.connection_type, &row.label],
@@ -234,8 +266,10 @@ impl Secrets {
         Ok(())
     }
 
-    /// Replaces an account's sealed secrets only if they are still `expected` (compare and
-    /// swap), so a rotated refresh token is never overwritten by an older one.
+    /// Replaces an account's sealed secrets (sealed with key `generation`) only if they are
+    /// still `expected` (compare and swap), so a rotated refresh token is never overwritten
+    /// by an older one. False when they changed; `StaleKey` when the key did.
+    #[allow(clippy::too_many_arguments)]
     pub fn swap_sealed(
         &self,
         id: &str,
@@ -244,13 +278,17 @@ impl Secrets {
         status: &str,
         token_expires_at: Option<&str>,
         now: &str,
+        generation: i64,
     ) -> Result<bool> {
-        let conn = self.db.lock();
-        let n = conn.execute(
+        let mut conn = self.db.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        check_generation(&tx, generation)?;
+        let n = tx.execute(
             "UPDATE accounts SET sealed = ?3, status = ?4, token_expires_at = ?5, updated_at = ?6
              WHERE id = ?1 AND sealed = ?2",
             params![id, expected, sealed, status, token_expires_at, now],
         )?;
+        tx.commit()?;
         Ok(n == 1)
     }
 

@@ -235,9 +235,17 @@ pub(crate) struct Inner {
     pub(crate) store: Store,
     pub(crate) options: VaultOptions,
     pub(crate) types: BTreeMap<String, ConnectionType>,
-    key: RwLock<Option<Arc<MasterKey>>>,
+    key: RwLock<Option<Arc<Unlocked>>>,
     /// One lock per account: token refreshes are single-flight.
     pub(crate) refresh_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// The master key in use, which generation of the vault's key it is, and the master password
+/// it was opened with (to load the key again after another process rotates it).
+struct Unlocked {
+    key: Arc<MasterKey>,
+    generation: i64,
+    password: Option<Zeroizing<String>>,
 }
 
 /// The vault: cheap to clone, safe to share.
@@ -294,7 +302,44 @@ impl Vault {
     }
 
     pub(crate) fn key(&self) -> Result<Arc<MasterKey>> {
-        self.inner.key.read().ok().and_then(|k| k.clone()).ok_or_else(|| VaultError::Locked("unlock it first".into()))
+        self.unlocked().map(|u| u.key.clone()).ok_or_else(|| VaultError::Locked("unlock it first".into()))
+    }
+
+    fn unlocked(&self) -> Option<Arc<Unlocked>> {
+        self.inner.key.read().ok().and_then(|k| k.clone())
+    }
+
+    /// The generation of the key in use (what every write of sealed bytes is checked against).
+    pub(crate) fn generation(&self) -> i64 {
+        self.unlocked().map_or(0, |u| u.generation)
+    }
+
+    /// Loads the key again when another process rotated it since this one was loaded; true
+    /// when it did. A password vault uses the password it was unlocked with; when that no
+    /// longer opens it (the password changed too) the vault locks and says so.
+    pub(crate) async fn follow_rotation(&self) -> Result<bool> {
+        let Some(current) = self.unlocked() else { return Ok(false) };
+        let header = self.header().await?.ok_or_else(|| VaultError::Header("the vault header vanished".into()))?;
+        if header.generation == current.generation {
+            return Ok(false);
+        }
+        let password = current.password.clone();
+        match self.open_key(&header, password.as_deref().map(String::as_str)).await {
+            Ok(key) => {
+                tracing::info!(
+                    generation = header.generation,
+                    "the vault key was rotated elsewhere: loaded the new one"
+                );
+                self.set_key(key, header.generation, password)?;
+                Ok(true)
+            }
+            Err(e) => {
+                self.lock();
+                Err(VaultError::Locked(format!(
+                    "the vault key was rotated by another process and cannot be loaded again here ({e}); unlock the vault again"
+                )))
+            }
+        }
     }
 
     async fn keyring_call<T: Send + 'static>(
@@ -313,8 +358,10 @@ impl Vault {
         self.blocking(|s| s.secrets().header()).await
     }
 
-    fn set_key(&self, key: MasterKey) -> Result<()> {
-        *self.inner.key.write().map_err(|_| VaultError::Internal("key lock poisoned".into()))? = Some(Arc::new(key));
+    fn set_key(&self, key: MasterKey, generation: i64, password: Option<Zeroizing<String>>) -> Result<()> {
+        let unlocked = Unlocked { key: Arc::new(key), generation, password };
+        *self.inner.key.write().map_err(|_| VaultError::Internal("key lock poisoned".into()))? =
+            Some(Arc::new(unlocked));
         Ok(())
     }
 
@@ -350,18 +397,19 @@ impl Vault {
     /// password. A new vault uses the keyring when it answers, else the password.
     pub async fn unlock(&self, password: Option<&str>) -> Result<()> {
         if self.is_unlocked() {
-            return Ok(());
+            // Another process (the CLI) may have rotated the key meanwhile.
+            return self.follow_rotation().await.map(|_| ());
         }
         let password: Option<Zeroizing<String>> =
             password.map(|p| Zeroizing::new(p.to_string())).or_else(Vault::password_from_env);
-        let key = match self.header().await? {
+        let (key, generation) = match self.header().await? {
             None => self.create(password.as_deref().map(String::as_str)).await?,
-            Some(header) => self.open_key(&header, password.as_deref().map(String::as_str)).await?,
+            Some(header) => (self.open_key(&header, password.as_deref().map(String::as_str)).await?, header.generation),
         };
-        self.set_key(key)
+        self.set_key(key, generation, password)
     }
 
-    async fn create(&self, password: Option<&str>) -> Result<MasterKey> {
+    async fn create(&self, password: Option<&str>) -> Result<(MasterKey, i64)> {
         let key = MasterKey::generate()?;
         let vault_id = uuid::Uuid::new_v4().to_string();
         let key_id = format!("vault-{vault_id}");
@@ -380,6 +428,7 @@ impl Vault {
                 check_value,
                 created_at: now.clone(),
                 updated_at: now,
+                generation: 1,
             },
             Err(KeyringError::Unavailable(why)) | Err(KeyringError::Failed(why)) => {
                 let Some(password) = password else {
@@ -398,19 +447,20 @@ impl Vault {
                     check_value,
                     created_at: now.clone(),
                     updated_at: now,
+                    generation: 1,
                 }
             }
             Err(KeyringError::NoEntry) => return Err(VaultError::Internal("keyring set returned no entry".into())),
         };
         match self.blocking(move |s| s.secrets().create_header(&header)).await {
-            Ok(()) => Ok(key),
+            Ok(()) => Ok((key, 1)),
             // Another process created the vault first: use theirs.
             Err(VaultError::Store(StoreError::AlreadyExists(_))) => {
                 let header = self.header().await?.ok_or_else(|| VaultError::Header("vanished".into()))?;
                 if header.key_id != key_id {
                     let _ = self.keyring_call(move |k| k.delete(&key_id)).await;
                 }
-                self.open_key(&header, password).await
+                Ok((self.open_key(&header, password).await?, header.generation))
             }
             Err(e) => Err(e),
         }
@@ -469,57 +519,94 @@ impl Vault {
             let entry = header.key_id.clone();
             let _ = self.keyring_call(move |k| k.delete(&entry)).await;
         }
-        self.set_key(key)
+        self.set_key(key, header.generation, Some(Zeroizing::new(new.to_string())))
     }
 
-    /// Replaces the master key and re-seals every record under the new one, in one
-    /// transaction. A keyring vault stores the new key under a new entry first and removes
-    /// the old entry only after the database switched over.
+    /// Replaces the master key and re-seals every record under the new one, in one write
+    /// transaction that reads the records, re-seals them and moves the key generation on: a
+    /// token refresh or a new account in another process waits for it, then finds the key
+    /// rotated and loads the new one before writing. A keyring vault stores the new key under
+    /// a new entry first and removes the old entry only after the database switched over.
     pub async fn rotate_key(&self, password: Option<&str>) -> Result<u32> {
         let password: Option<Zeroizing<String>> =
             password.map(|p| Zeroizing::new(p.to_string())).or_else(Vault::password_from_env);
-        let header = self.header().await?.ok_or_else(|| VaultError::Locked("the vault is not set up yet".into()))?;
-        let old = self.open_key(&header, password.as_deref().map(String::as_str)).await?;
-        let new = MasterKey::generate()?;
-        let rows = self.blocking(|s| s.secrets().accounts()).await?;
-        let mut resealed = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let aad = account_aad(&row.id, &row.connection_type);
-            let plain = crypto::open(&old, &aad, &row.sealed, &format!("account \"{}\"", row.label))?;
-            resealed.push((row.id.clone(), crypto::seal(&new, &aad, &plain)?));
-        }
+        let pw = password.as_deref().map(String::as_str);
+        let mut header =
+            self.header().await?.ok_or_else(|| VaultError::Locked("the vault is not set up yet".into()))?;
+        let mut old = Arc::new(self.open_key(&header, pw).await?);
+        let new = Arc::new(MasterKey::generate()?);
         let mut new_header = VaultHeaderRow {
             check_value: crypto::seal(&new, &check_aad(&header.vault_id), crypto::CHECK_PLAINTEXT)?,
-            updated_at: self.now_text(),
             ..header.clone()
         };
         if header.key_source == "keyring" {
             new_header.key_id = format!("vault-{}-{}", header.vault_id, uuid::Uuid::new_v4().simple());
-            let entry = new_header.key_id.clone();
-            let bytes = Zeroizing::new(new.bytes().to_vec());
+            let (entry, bytes) = (new_header.key_id.clone(), Zeroizing::new(new.bytes().to_vec()));
             self.keyring_call(move |k| k.set(&entry, &bytes))
                 .await
                 .map_err(|e| VaultError::KeyringUnavailable(e.to_string()))?;
         } else {
-            let password = password.ok_or_else(|| VaultError::Locked("rotating needs the master password".into()))?;
-            let (kdf, wrapped) = wrap(&new, &header.vault_id, &password).await?;
+            let pw = pw.ok_or_else(|| VaultError::Locked("rotating needs the master password".into()))?;
+            let (kdf, wrapped) = wrap(&new, &header.vault_id, pw).await?;
             new_header.kdf = Some(kdf);
             new_header.wrapped_key = Some(wrapped);
         }
-        let count = resealed.len() as u32;
-        let written = new_header.clone();
-        if let Err(e) = self.blocking(move |s| s.secrets().replace_key(&written, &resealed)).await {
-            if header.key_source == "keyring" {
-                let entry = new_header.key_id.clone();
-                let _ = self.keyring_call(move |k| k.delete(&entry)).await;
+        let mut outcome = Err(VaultError::Internal("the vault key kept being rotated elsewhere; try again".into()));
+        for _ in 0..3 {
+            let written =
+                VaultHeaderRow { generation: header.generation + 1, updated_at: self.now_text(), ..new_header.clone() };
+            let (from, old_key, new_key) = (header.generation, old.clone(), new.clone());
+            let rotated = self
+                .blocking(move |s| {
+                    s.secrets().replace_key(&written, from, &mut |row| {
+                        let aad = account_aad(&row.id, &row.connection_type);
+                        let what = format!("account \"{}\"", row.label);
+                        let corrupt =
+                            |e: VaultError| StoreError::Corrupt { what: what.clone(), message: e.to_string() };
+                        let plain = crypto::open(&old_key, &aad, &row.sealed, &what).map_err(corrupt)?;
+                        crypto::seal(&new_key, &aad, &plain).map_err(corrupt)
+                    })
+                })
+                .await;
+            match rotated {
+                Ok(count) => {
+                    outcome = Ok(count);
+                    break;
+                }
+                // Another process rotated first: rotate from its key.
+                Err(e) if is_stale(&e) => {
+                    header =
+                        self.header().await?.ok_or_else(|| VaultError::Header("the vault header vanished".into()))?;
+                    match self.open_key(&header, pw).await {
+                        Ok(k) => old = Arc::new(k),
+                        Err(e) => {
+                            outcome = Err(e);
+                            break;
+                        }
+                    }
+                }
+                Err(e) => {
+                    outcome = Err(e);
+                    break;
+                }
             }
-            return Err(e);
         }
+        let count = match outcome {
+            Ok(count) => count,
+            Err(e) => {
+                if header.key_source == "keyring" {
+                    let entry = new_header.key_id.clone();
+                    let _ = self.keyring_call(move |k| k.delete(&entry)).await;
+                }
+                return Err(e);
+            }
+        };
         if header.key_source == "keyring" {
             let entry = header.key_id.clone();
             let _ = self.keyring_call(move |k| k.delete(&entry)).await;
         }
-        self.set_key(new)?;
+        let new = Arc::try_unwrap(new).map_err(|_| VaultError::Internal("the new key is still shared".into()))?;
+        self.set_key(new, header.generation + 1, password)?;
         Ok(count)
     }
 
@@ -534,6 +621,42 @@ impl Vault {
             .await
             .map_err(|e| VaultError::Internal(e.to_string()))?
             .map_err(VaultError::Store)
+    }
+
+    /// [`Vault::open_payload`], loading the key again first when the record was sealed by a
+    /// rotation in another process since this one loaded it.
+    pub(crate) async fn open_row(&self, row: &AccountRow) -> Result<Payload> {
+        match self.open_payload(row) {
+            Err(VaultError::Tampered { .. }) if self.follow_rotation().await? => self.open_payload(row),
+            other => other,
+        }
+    }
+
+    /// Seals `payload` for `row` under the key in use and swaps it in only if the record is
+    /// still `row.sealed` and the key still the stored generation. Ok(false) when the record
+    /// changed; on a rotated key the new key is loaded and [`is_stale`] errors tell the
+    /// caller to start again from a fresh row.
+    pub(crate) async fn reseal(
+        &self,
+        row: &AccountRow,
+        payload: &Payload,
+        status: &str,
+        token_expires_at: Option<String>,
+    ) -> Result<bool> {
+        let sealed = self.seal_payload(&row.id, &row.connection_type, payload)?;
+        let (id, old, status, now, generation) =
+            (row.id.clone(), row.sealed.clone(), status.to_string(), self.now_text(), self.generation());
+        let swapped = self
+            .blocking(move |s| {
+                s.secrets().swap_sealed(&id, &old, &sealed, &status, token_expires_at.as_deref(), &now, generation)
+            })
+            .await;
+        if let Err(e) = &swapped
+            && is_stale(e)
+        {
+            self.follow_rotation().await?;
+        }
+        swapped
     }
 
     pub(crate) fn open_payload(&self, row: &AccountRow) -> Result<Payload> {
@@ -671,63 +794,74 @@ impl Vault {
         self.unlock(None).await?;
         let id = uuid::Uuid::now_v7().to_string();
         let payload = Payload { fields, tokens: None, hosts };
-        let sealed = self.seal_payload(&id, connection_type, &payload)?;
-        let now = self.now_text();
         let status = if ty.auth == AuthKind::OAuth2Code { "notConnected" } else { "ready" };
-        let row = AccountRow {
-            id: id.clone(),
-            connection_type: connection_type.into(),
-            label: label.into(),
-            is_default: make_default,
-            status: status.into(),
-            sealed,
-            token_expires_at: None,
-            last_test: None,
-            created_at: now.clone(),
-            updated_at: now,
-        };
-        let (ct, lb) = (connection_type.to_string(), label.to_string());
-        self.blocking(move |s| s.secrets().insert_account(&row)).await.map_err(|e| match e {
-            VaultError::Store(StoreError::AlreadyExists(_)) => {
-                VaultError::DuplicateLabel { connection_type: ct, label: lb }
+        // Sealed with the key in use; if another process rotated it meanwhile, with the new one.
+        for _ in 0..3 {
+            let sealed = self.seal_payload(&id, connection_type, &payload)?;
+            let now = self.now_text();
+            let row = AccountRow {
+                id: id.clone(),
+                connection_type: connection_type.into(),
+                label: label.into(),
+                is_default: make_default,
+                status: status.into(),
+                sealed,
+                token_expires_at: None,
+                last_test: None,
+                created_at: now.clone(),
+                updated_at: now,
+            };
+            let (ct, lb, generation) = (connection_type.to_string(), label.to_string(), self.generation());
+            match self.blocking(move |s| s.secrets().insert_account(&row, generation)).await {
+                Ok(()) => return self.account(&id).await,
+                Err(e) if is_stale(&e) => {
+                    self.follow_rotation().await?;
+                }
+                Err(VaultError::Store(StoreError::AlreadyExists(_))) => {
+                    return Err(VaultError::DuplicateLabel { connection_type: ct, label: lb });
+                }
+                Err(e) => return Err(e),
             }
-            other => other,
-        })?;
-        self.account(&id).await
+        }
+        Err(VaultError::Internal("the vault key kept changing while the account was added; try again".into()))
     }
 
     /// Changes field values (secret fields left out keep their value).
     pub async fn update_fields(&self, id: &str, changes: BTreeMap<String, String>) -> Result<AccountInfo> {
         self.unlock(None).await?;
-        let row = self.row(id).await?;
-        let ty = self.connection_type(&row.connection_type)?.clone();
-        let mut payload = self.open_payload(&row)?;
-        let mut merged = payload.fields.clone();
-        for (k, v) in changes {
-            if v == SECRET_SET {
-                continue;
+        for _ in 0..3 {
+            let row = self.row(id).await?;
+            let ty = self.connection_type(&row.connection_type)?.clone();
+            let mut payload = self.open_row(&row).await?;
+            let mut merged = payload.fields.clone();
+            for (k, v) in &changes {
+                if v == SECRET_SET {
+                    continue;
+                }
+                merged.insert(k.clone(), v.clone());
             }
-            merged.insert(k, v);
+            let old_test_host = payload.test_host();
+            payload.fields = Vault::complete_fields(&ty, merged)?;
+            // A test URL the user sets is a host they mean the account for.
+            let new_test_host = payload.test_host();
+            if let (Some(hosts), Some(host)) = (payload.hosts.as_mut(), new_test_host)
+                && old_test_host.as_ref() != Some(&host)
+                && !hosts.contains(&host)
+            {
+                hosts.push(host);
+            }
+            match self.reseal(&row, &payload, &row.status, row.token_expires_at.clone()).await {
+                Ok(true) => return self.account(id).await,
+                Ok(false) => {
+                    return Err(VaultError::Internal(
+                        "the account changed while it was being edited; try again".into(),
+                    ));
+                }
+                Err(e) if is_stale(&e) => continue,
+                Err(e) => return Err(e),
+            }
         }
-        let old_test_host = payload.test_host();
-        payload.fields = Vault::complete_fields(&ty, merged)?;
-        // A test URL the user sets is a host they mean the account for.
-        let new_test_host = payload.test_host();
-        if let (Some(hosts), Some(host)) = (payload.hosts.as_mut(), new_test_host)
-            && old_test_host.as_ref() != Some(&host)
-            && !hosts.contains(&host)
-        {
-            hosts.push(host);
-        }
-        let sealed = self.seal_payload(&row.id, &row.connection_type, &payload)?;
-        let now = self.now_text();
-        let (rid, old, status, exp) = (row.id.clone(), row.sealed.clone(), row.status.clone(), row.token_expires_at);
-        let swapped =
-            self.blocking(move |s| s.secrets().swap_sealed(&rid, &old, &sealed, &status, exp.as_deref(), &now)).await?;
-        if !swapped {
-            return Err(VaultError::Internal("the account changed while it was being edited; try again".into()));
-        }
-        self.account(id).await
+        Err(VaultError::Internal("the vault key kept changing while the account was edited; try again".into()))
     }
 
     /// Replaces the hosts an account's credentials may be sent to.
@@ -759,17 +893,13 @@ impl Vault {
         for _ in 0..5 {
             let row = self.row(id).await?;
             let ty = self.connection_type(&row.connection_type)?.clone();
-            let mut payload = self.open_payload(&row)?;
+            let mut payload = self.open_row(&row).await?;
             payload.hosts = Some(change(payload.allowed_hosts(&ty), &row.label)?);
-            let sealed = self.seal_payload(&row.id, &row.connection_type, &payload)?;
-            let now = self.now_text();
-            let (rid, old, status, exp) =
-                (row.id.clone(), row.sealed.clone(), row.status.clone(), row.token_expires_at);
-            if self
-                .blocking(move |s| s.secrets().swap_sealed(&rid, &old, &sealed, &status, exp.as_deref(), &now))
-                .await?
-            {
-                return self.account(id).await;
+            match self.reseal(&row, &payload, &row.status, row.token_expires_at.clone()).await {
+                Ok(true) => return self.account(id).await,
+                Ok(false) => continue,
+                Err(e) if is_stale(&e) => continue,
+                Err(e) => return Err(e),
             }
         }
         Err(VaultError::Internal("the account kept changing while its hosts were being saved; try again".into()))
@@ -906,6 +1036,11 @@ impl Vault {
             }
         })
     }
+}
+
+/// Whether an error says the key in use was rotated by another process.
+pub(crate) fn is_stale(e: &VaultError) -> bool {
+    matches!(e, VaultError::Store(StoreError::StaleKey { .. }))
 }
 
 fn status_from(s: &str) -> AccountStatus {

@@ -181,24 +181,43 @@ async fn refresh_locked(vault: &Vault, ty: &ConnectionType, row: &AccountRow) ->
     Ok(access)
 }
 
+/// Stores refreshed tokens. The provider may already have rotated the refresh token, so they
+/// must not be lost: when another process rotated the vault key meanwhile, the record (the
+/// same tokens, sealed under the new key) is swapped for the new tokens under the new key.
 async fn store_tokens(
     vault: &Vault,
     row: &AccountRow,
     payload: &Payload,
     expires: Option<String>,
 ) -> crate::Result<()> {
-    let sealed = vault.seal_payload(&row.id, &row.connection_type, payload)?;
-    let (id, old, now) = (row.id.clone(), row.sealed.clone(), vault.now_text());
-    let swapped =
-        vault.blocking(move |s| s.secrets().swap_sealed(&id, &old, &sealed, "ready", expires.as_deref(), &now)).await?;
-    if !swapped {
-        return Err(VaultError::OAuth(format!(
-            "account \"{}\" was changed by another process during a token refresh; try again",
-            row.label
-        )));
+    let mut current = row.clone();
+    // What the record held before the refresh, to recognise it after a rotation.
+    let tokens_of = |p: &Payload| {
+        p.tokens.as_ref().map(|t| (Zeroizing::new(t.access_token.clone()), t.refresh_token.clone().map(Zeroizing::new)))
+    };
+    let before = tokens_of(&vault.open_payload(row)?);
+    for _ in 0..3 {
+        match vault.reseal(&current, payload, "ready", expires.clone()).await {
+            Ok(true) => {
+                (vault.inner.options.on_change)(&row.id);
+                return Ok(());
+            }
+            Ok(false) => break,
+            Err(e) if crate::is_stale(&e) => {
+                let fresh = vault.row(&row.id).await?;
+                let same = tokens_of(&vault.open_row(&fresh).await?);
+                if same != before {
+                    break;
+                }
+                current = fresh;
+            }
+            Err(e) => return Err(e),
+        }
     }
-    (vault.inner.options.on_change)(&row.id);
-    Ok(())
+    Err(VaultError::OAuth(format!(
+        "account \"{}\" was changed by another process during a token refresh; try again",
+        row.label
+    )))
 }
 
 async fn mark_needs_reconnect(vault: &Vault, row: &AccountRow) -> crate::Result<()> {

@@ -21,7 +21,7 @@ pub(crate) async fn authorize(
     let row = vault.find(&reference.connection, reference.account.as_deref()).await?;
     let field =
         |payload: &crate::Payload, name: &str| Zeroizing::new(payload.fields.get(name).cloned().unwrap_or_default());
-    let payload = vault.open_payload(&row)?;
+    let payload = vault.open_row(&row).await?;
     let mut auth = Authorization { scope: scope(&ty, &row, &payload), ..Authorization::default() };
     match ty.auth {
         AuthKind::ApiKeyHeader => {
@@ -94,7 +94,7 @@ pub(crate) async fn secret(vault: &Vault, reference: &CredentialRef) -> crate::R
         )));
     }
     let row = vault.find(&reference.connection, reference.account.as_deref()).await?;
-    let payload = vault.open_payload(&row)?;
+    let payload = vault.open_row(&row).await?;
     Ok(Secret {
         value: Zeroizing::new(payload.fields.get("secret").cloned().unwrap_or_default()),
         scope: scope(&ty, &row, &payload),

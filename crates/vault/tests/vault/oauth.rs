@@ -277,3 +277,76 @@ async fn stray_requests_to_the_sign_in_loopback_do_not_stop_the_sign_in() {
     assert!(page.contains("Signed in"), "{page}");
     assert_eq!(info.unwrap().status, switchyard_model::connection::AccountStatus::Ready);
 }
+
+/// Rotating the key from the CLI while the app ran once lost data: the app kept the old key
+/// and sealed new records with it, and a token refresh between the rotation's read and its
+/// commit was overwritten. Now every write of sealed bytes is checked against the key
+/// generation (a stale key is loaded again and the write redone) and rotation swaps each
+/// record only if it is unchanged. A second process rotates the key over and over while this
+/// one adds accounts and refreshes a token; afterwards a fresh process opens every record and
+/// finds the last token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotating_in_another_process_loses_no_account_and_no_refreshed_token() {
+    let s = setup().await;
+    let token_url = format!("{}/token", s.oidc.base);
+    let fields = fields(&[
+        ("clientId", "machine"),
+        ("clientSecret", "machine-secret"),
+        ("tokenUrl", &token_url),
+        ("scopes", "api:read"),
+    ]);
+    s.vault.add_account("http.oauth2ClientCredentials", "machine", fields, false).await.unwrap();
+    let machine = CredentialRef { connection: "http.oauth2ClientCredentials".into(), account: Some("machine".into()) };
+    let mut last = s.vault.authorize(&machine, true).await.unwrap().headers[0].1.to_string();
+    let generation = || s.store.secrets().header().unwrap().unwrap().generation;
+    let before = generation();
+
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "oauth::rotation_child", "--ignored", "--nocapture", "--test-threads=1"])
+        .env("SWITCHYARD_ROTATE_DIR", s._dir.path())
+        .env("SWITCHYARD_MASTER_PASSWORD", "a master password")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut added = 0;
+    let mut during = 0;
+    let started = std::time::Instant::now();
+    loop {
+        let running = child.try_wait().unwrap().is_none();
+        if !running || started.elapsed() > std::time::Duration::from_secs(120) {
+            break;
+        }
+        s.vault
+            .add_account("http.bearer", &format!("n{added}"), super::fields(&[("token", "t")]), false)
+            .await
+            .unwrap();
+        added += 1;
+        last = s.vault.authorize(&machine, true).await.unwrap().headers[0].1.to_string();
+        during = generation() - before;
+    }
+    assert!(child.wait().unwrap().success(), "the rotating process failed");
+    assert!(during >= 2, "the rotations overlapped the writes ({during} seen while writing)");
+    assert_eq!(generation() - before, 6, "every rotation committed");
+
+    // A fresh process: every record opens, and the last refreshed token is the stored one.
+    let (_, fresh) = super::open(s._dir.path(), None);
+    fresh.unlock(Some("a master password")).await.unwrap();
+    assert_eq!(fresh.accounts().await.unwrap().len(), added + 1, "{added} accounts added while rotating");
+    let stored = fresh.authorize(&machine, false).await.unwrap().headers[0].1.to_string();
+    assert_eq!(stored, last, "the last refreshed token was kept");
+    // And this process goes on with the newest key.
+    s.vault.add_account("http.bearer", "after", super::fields(&[("token", "t")]), false).await.unwrap();
+    assert_eq!(fresh.accounts().await.unwrap().len(), added + 2);
+}
+
+/// The second process of the test above: six rotations, the password from the environment.
+#[tokio::test]
+#[ignore = "run by rotating_in_another_process_loses_no_account_and_no_refreshed_token"]
+async fn rotation_child() {
+    let Ok(dir) = std::env::var("SWITCHYARD_ROTATE_DIR") else { return };
+    let (_, vault) = super::open(std::path::Path::new(&dir), None);
+    for _ in 0..6 {
+        vault.rotate_key(None).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
