@@ -1169,7 +1169,7 @@ impl Run {
         let items_in: usize = inputs.iter().map(Input::len).sum();
         let started_at = self.services.clock.now();
         let decision = if let Some(pinned) = self.workflow().pin_data.get(&node.id) {
-            Decision::Pinned(pinned.clone())
+            Decision::Pinned(pinned.iter().map(|p| p.item.clone()).collect())
         } else if node.settings.disabled {
             Decision::PassThrough
         } else if entry.descriptor.is_trigger() || items_in > 0 {

@@ -270,18 +270,12 @@ impl Schedule {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use switchyard_model::workflow::{Connection, InputRef, Node, OutputRef};
+    use switchyard_model::workflow::{Connection, Node};
 
     fn wf(nodes: &[&str], edges: &[(&str, &str, &str, &str)]) -> Workflow {
         let mut w = Workflow::new("t");
         w.nodes = nodes.iter().map(|n| Node::new(*n, *n, "x")).collect();
-        w.connections = edges
-            .iter()
-            .map(|(f, o, t, i)| Connection {
-                from: OutputRef { node: f.to_string(), output: o.to_string() },
-                to: InputRef { node: t.to_string(), input: i.to_string() },
-            })
-            .collect();
+        w.connections = edges.iter().map(|(f, o, t, i)| Connection::new(f, o, t, i)).collect();
         w
     }
 

@@ -28,5 +28,5 @@ pub use records::{WorkflowRecord, WorkflowSummary};
 pub use retry::{Backoff, Jitter, RetryPolicy};
 pub use value::{Object, Value};
 pub use workflow::{
-    Connection, CredentialRef, InputRef, Node, NodeSettings, OnError, OutputRef, Workflow, WorkflowSettings,
+    Connection, CredentialRef, InputRef, Node, NodeSettings, OnError, OutputRef, PinnedItem, Workflow, WorkflowSettings,
 };

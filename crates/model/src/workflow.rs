@@ -35,7 +35,7 @@ pub struct Workflow {
     /// Items pinned on a node: the node does not run and emits these instead.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[ts(as = "Option<BTreeMap<String, Vec<Item>>>", optional)]
-    pub pin_data: BTreeMap<String, Vec<Item>>,
+    pub pin_data: BTreeMap<String, Vec<PinnedItem>>,
     /// Top-level keys this version does not know, kept so that a round trip loses nothing.
     #[serde(flatten)]
     #[ts(skip)]
@@ -89,7 +89,7 @@ fn default_version() -> u32 {
 }
 
 /// A reference to a stored connection account. The secret stays in the vault.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct CredentialRef {
     /// The connection type, e.g. `github`.
@@ -98,6 +98,16 @@ pub struct CredentialRef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub account: Option<String>,
+    /// Keys this version does not know, kept so that a round trip loses nothing.
+    #[serde(flatten)]
+    #[ts(skip)]
+    pub extra: JsonMap,
+}
+
+impl CredentialRef {
+    pub fn new(connection: impl Into<String>, account: Option<String>) -> CredentialRef {
+        CredentialRef { connection: connection.into(), account, extra: JsonMap::new() }
+    }
 }
 
 /// What a node does when it fails.
@@ -166,6 +176,21 @@ fn is_one(n: &u32) -> bool {
 pub struct Connection {
     pub from: OutputRef,
     pub to: InputRef,
+    /// Keys this version does not know, kept so that a round trip loses nothing.
+    #[serde(flatten)]
+    #[ts(skip)]
+    pub extra: JsonMap,
+}
+
+impl Connection {
+    /// A wire from `from`'s output `output` to `to`'s input `input`.
+    pub fn new(from: &str, output: &str, to: &str, input: &str) -> Connection {
+        Connection {
+            from: OutputRef { node: from.into(), output: output.into(), extra: JsonMap::new() },
+            to: InputRef { node: to.into(), input: input.into(), extra: JsonMap::new() },
+            extra: JsonMap::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -173,6 +198,9 @@ pub struct OutputRef {
     pub node: String,
     #[serde(default = "main")]
     pub output: String,
+    #[serde(flatten)]
+    #[ts(skip)]
+    pub extra: JsonMap,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -180,6 +208,18 @@ pub struct InputRef {
     pub node: String,
     #[serde(default = "main")]
     pub input: String,
+    #[serde(flatten)]
+    #[ts(skip)]
+    pub extra: JsonMap,
+}
+
+/// An item pinned on a node, with keys this version does not know kept for the round trip.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PinnedItem {
+    #[serde(flatten)]
+    pub item: Item,
+    #[serde(flatten)]
+    pub extra: JsonMap,
 }
 
 fn main() -> String {
@@ -283,11 +323,11 @@ mod tests {
     const EXAMPLE: &str = r#"{ "switchyard": 1, "id": "0b6c", "name": "Users", "description": "d",
       "nodes": [ { "id": "n1", "name": "Fetch users", "type": "http.request", "version": 1,
                    "position": [240, 120], "parameters": { "url": "https://x", "method": "GET" },
-                   "credentials": { "auth": { "connection": "github", "account": "work" } },
+                   "credentials": { "auth": { "connection": "github", "account": "work", "x-note": 1 } },
                    "settings": { "retry": { }, "onError": "stop", "disabled": false, "notes": "" } } ],
-      "connections": [ { "from": { "node": "n1" }, "to": { "node": "n2", "input": "main" } } ],
+      "connections": [ { "from": { "node": "n1", "x-port": "a" }, "to": { "node": "n2", "input": "main" }, "x-label": "l" } ],
       "settings": { "timezone": "UTC", "timeoutSeconds": 3600, "errorWorkflow": null },
-      "pinData": { "n1": [ { "json": { "a": 1 } } ] },
+      "pinData": { "n1": [ { "json": { "a": 1 }, "x-source": "sample" } ] },
       "x-owner": { "team": "ops" } }"#;
 
     #[test]
@@ -298,6 +338,12 @@ mod tests {
         assert_eq!(wf.extra["x-owner"]["team"], "ops");
         let written = serde_json::to_value(&wf).unwrap();
         assert_eq!(written["x-owner"]["team"], "ops");
+        // Unknown keys deeper in the file survive too.
+        assert_eq!(written["nodes"][0]["credentials"]["auth"]["x-note"], 1);
+        assert_eq!(written["connections"][0]["x-label"], "l");
+        assert_eq!(written["connections"][0]["from"]["x-port"], "a");
+        assert_eq!(written["pinData"]["n1"][0]["x-source"], "sample");
+        assert_eq!(written["pinData"]["n1"][0]["json"]["a"], 1);
         let keys: Vec<_> = written["nodes"][0]["parameters"].as_object().unwrap().keys().cloned().collect();
         assert_eq!(keys, ["url", "method"], "parameter order is kept");
         let again: Workflow = serde_json::from_value(written).unwrap();

@@ -101,7 +101,7 @@ async fn refresh_rounds() -> Result<Vec<(usize, u64, Duration)>, String> {
     let url = pending.url.clone();
     let (info, _) = tokio::join!(pending.finish(), browse(&url));
     info.map_err(|e| e.to_string())?;
-    let reference = CredentialRef { connection: "http.oauth2".into(), account: None };
+    let reference = CredentialRef::new("http.oauth2", None);
     let mut rounds = Vec::new();
     for _ in 0..REFRESH_ROUNDS {
         clock.advance(chrono::Duration::minutes(58));
@@ -177,7 +177,7 @@ async fn main() -> Result<(), String> {
         .add_account("http.bearer", "bench", fields(&[("token", "bench-token")]), true)
         .await
         .map_err(|e| e.to_string())?;
-    let reference = CredentialRef { connection: "http.bearer".into(), account: None };
+    let reference = CredentialRef::new("http.bearer", None);
     let started = Instant::now();
     for _ in 0..AUTHORIZE {
         vault.authorize(&reference, false).await.map_err(|e| e.message)?;

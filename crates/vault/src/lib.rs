@@ -980,10 +980,7 @@ impl Vault {
 
     async fn run_test(&self, row: &AccountRow, method: &str, url: &str) -> TestOutcome {
         let at = self.now_text();
-        let reference = switchyard_model::CredentialRef {
-            connection: row.connection_type.clone(),
-            account: Some(row.label.clone()),
-        };
+        let reference = switchyard_model::CredentialRef::new(row.connection_type.clone(), Some(row.label.clone()));
         let auth = match provider::authorize(self, &reference, false).await {
             Ok(a) => a,
             Err(e) => return TestOutcome { ok: false, message: redact_urls(&e.to_string()), at },

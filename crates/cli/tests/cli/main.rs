@@ -769,3 +769,34 @@ fn a_shared_file_uses_no_account_until_trusted_from_the_command_line() {
         .stdout(predicate::str::contains(format!("hosts: {host}")));
     run(&["run", "shared-cli"]).success();
 }
+
+/// The file format keeps keys it does not know: at the top, in nodes and their settings, and
+/// (once lost) in connections and pinned items. Import then export gives the same JSON back.
+/// (A credential reference is the one place an unknown key is refused: it could hold a
+/// secret, and validation says where.)
+#[test]
+fn unknown_keys_survive_import_and_export() {
+    let data = tempfile::tempdir().unwrap();
+    let file = data.path().join("extras.json");
+    let original = json!({
+        "switchyard": 1, "id": "extras", "name": "Extras", "description": "",
+        "nodes": [
+            {"id": "t", "name": "Start", "type": "trigger.manual", "version": 1, "position": [0, 0], "parameters": {},
+             "settings": {"onError": "stop", "disabled": false, "notes": "", "x-setting": 1}, "x-node": true},
+            {"id": "h", "name": "Fetch", "type": "http.request", "version": 1, "position": [200, 0],
+             "parameters": {"url": "https://api.example.com/x"},
+             "credentials": {"auth": {"connection": "http.bearer", "account": "work"}},
+             "settings": {"onError": "stop", "disabled": false, "notes": ""}}
+        ],
+        "connections": [{"from": {"node": "t", "output": "main", "x-port": 2},
+                         "to": {"node": "h", "input": "main", "x-side": "left"}, "x-label": "go"}],
+        "settings": {"timezone": "UTC", "timeoutSeconds": 3600, "errorWorkflow": null, "x-team": "ops"},
+        "pinData": {"h": [{"json": {"a": 1}, "x-captured": "2026-12-01"}]},
+        "x-owner": {"team": "ops"}
+    });
+    std::fs::write(&file, serde_json::to_string_pretty(&original).unwrap()).unwrap();
+    cli(data.path()).args(["import", file.to_str().unwrap()]).assert().success();
+    let exported = cli(data.path()).args(["export", "extras"]).output().unwrap();
+    assert!(exported.status.success(), "{}", String::from_utf8_lossy(&exported.stderr));
+    assert_eq!(stdout_json(&exported), original);
+}

@@ -89,10 +89,7 @@ async fn password_vault_wrong_password_changes_nothing_and_rotation_reseals() {
     assert_ne!(sealed_before, sealed_after);
     let (_, fourth) = open(dir.path(), None);
     fourth.unlock(Some("new password 2")).await.unwrap();
-    let auth = fourth
-        .authorize(&CredentialRef { connection: "http.bearer".into(), account: Some("work".into()) }, false)
-        .await
-        .unwrap();
+    let auth = fourth.authorize(&CredentialRef::new("http.bearer", Some("work".into())), false).await.unwrap();
     assert_eq!(auth.headers[0].1.as_str(), format!("Bearer {SECRET}"));
     assert!(!format!("{auth:?}").contains(SECRET), "Debug output is redacted");
 }
@@ -119,10 +116,7 @@ async fn tampered_or_moved_records_fail_to_open() {
     let last = flipped.len() - 1;
     flipped[last] ^= 1;
     conn.execute("UPDATE accounts SET sealed = ?2 WHERE id = ?1", (&a.id, &flipped)).unwrap();
-    let e = vault
-        .authorize(&CredentialRef { connection: "http.bearer".into(), account: Some("a".into()) }, false)
-        .await
-        .unwrap_err();
+    let e = vault.authorize(&CredentialRef::new("http.bearer", Some("a".into())), false).await.unwrap_err();
     assert_eq!(e.code, switchyard_model::error::ErrorCode::SecretTampered, "{}", e.message);
     assert!(e.message.contains("integrity"), "{}", e.message);
 
@@ -157,7 +151,7 @@ async fn accounts_validate_fields_labels_and_defaults() {
     let list = vault.accounts().await.unwrap();
     assert!(!list.iter().find(|a| a.id == one.id).unwrap().is_default);
     assert!(list.iter().find(|a| a.id == two.id).unwrap().is_default, "make_default moves the default");
-    let default = CredentialRef { connection: "http.bearer".into(), account: None };
+    let default = CredentialRef::new("http.bearer", None);
     assert_eq!(vault.authorize(&default, false).await.unwrap().headers[0].1.as_str(), "Bearer t2");
 
     vault.set_default(&one.id).await.unwrap();
@@ -168,19 +162,13 @@ async fn accounts_validate_fields_labels_and_defaults() {
     let basic =
         vault.add_account("http.basic", "b", fields(&[("username", "me"), ("password", "pw")]), false).await.unwrap();
     vault.update_fields(&basic.id, fields(&[("username", "you")])).await.unwrap();
-    let auth = vault
-        .authorize(&CredentialRef { connection: "http.basic".into(), account: Some("b".into()) }, false)
-        .await
-        .unwrap();
+    let auth = vault.authorize(&CredentialRef::new("http.basic", Some("b".into())), false).await.unwrap();
     assert_eq!(auth.headers[0].1.as_str(), "Basic eW91OnB3", "you:pw");
 
     assert!(vault.remove(&one.id).await.unwrap().is_none());
     let list = vault.accounts().await.unwrap();
     assert!(list.iter().find(|a| a.id == two.id).unwrap().is_default, "removing the default promotes another");
-    let e = vault
-        .authorize(&CredentialRef { connection: "http.bearer".into(), account: Some("gone".into()) }, false)
-        .await
-        .unwrap_err();
+    let e = vault.authorize(&CredentialRef::new("http.bearer", Some("gone".into())), false).await.unwrap_err();
     assert_eq!(e.code, switchyard_model::error::ErrorCode::CredentialMissing);
     assert!(e.message.contains("\"gone\" for Bearer token"), "{}", e.message);
 }

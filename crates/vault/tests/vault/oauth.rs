@@ -175,7 +175,7 @@ async fn two_accounts_refresh_single_flight_rotation_and_reconnect() {
     assert_eq!(info.status, switchyard_model::connection::AccountStatus::NeedsReconnect);
     assert_eq!(s.changes_of(&personal), 4, "three refreshes and the reconnect state were reported");
     // The other account is unaffected.
-    let work = CredentialRef { connection: "http.oauth2".into(), account: Some("work".into()) };
+    let work = CredentialRef::new("http.oauth2", Some("work".into()));
     s.vault.authorize(&work, false).await.unwrap();
     // Later runs fail fast without asking the provider again.
     let error = run_subs(&engine, &wf).await.unwrap_err();
@@ -217,7 +217,7 @@ async fn client_credentials_and_a_wrong_secret() {
     };
     add("ok", "machine-secret").await;
     add("bad", "wrong-secret").await;
-    let ok = CredentialRef { connection: "http.oauth2ClientCredentials".into(), account: Some("ok".into()) };
+    let ok = CredentialRef::new("http.oauth2ClientCredentials", Some("ok".into()));
     let first = s.vault.authorize(&ok, false).await.unwrap();
     let second = s.vault.authorize(&ok, false).await.unwrap();
     assert_eq!(first.headers[0].1.as_str(), second.headers[0].1.as_str(), "the token is kept until it expires");
@@ -227,7 +227,7 @@ async fn client_credentials_and_a_wrong_secret() {
     s.vault.authorize(&ok, false).await.unwrap();
     assert_eq!(s.oidc.count("client_credentials:ok").await, 2, "a new token near expiry");
 
-    let bad = CredentialRef { connection: "http.oauth2ClientCredentials".into(), account: Some("bad".into()) };
+    let bad = CredentialRef::new("http.oauth2ClientCredentials", Some("bad".into()));
     let e = s.vault.authorize(&bad, false).await.unwrap_err();
     assert!(e.message.contains("invalid_client"), "{}", e.message);
     let e: VaultError =
@@ -296,7 +296,7 @@ async fn rotating_in_another_process_loses_no_account_and_no_refreshed_token() {
         ("scopes", "api:read"),
     ]);
     s.vault.add_account("http.oauth2ClientCredentials", "machine", fields, false).await.unwrap();
-    let machine = CredentialRef { connection: "http.oauth2ClientCredentials".into(), account: Some("machine".into()) };
+    let machine = CredentialRef::new("http.oauth2ClientCredentials", Some("machine".into()));
     let mut last = s.vault.authorize(&machine, true).await.unwrap().headers[0].1.to_string();
     let generation = || s.store.secrets().header().unwrap().unwrap().generation;
     let before = generation();
