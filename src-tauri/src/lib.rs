@@ -40,6 +40,25 @@ impl<R: Runtime> Host for TauriHost<R> {
         let launcher = self.0.autolaunch();
         if on { launcher.enable() } else { launcher.disable() }.map_err(|e| e.to_string())
     }
+
+    /// The webview may show untrusted content (workflow names, run data): it reads and writes
+    /// only files the user chose in this shell's dialogs or dropped on the window. The
+    /// end-to-end tests, which cannot drive the OS's dialogs, turn this off with
+    /// `SWITCHYARD_TEST_ANY_PATH=1`.
+    fn restricts_paths(&self) -> bool {
+        std::env::var("SWITCHYARD_TEST_ANY_PATH").as_deref() != Ok("1")
+    }
+
+    /// The OS's file dialog (tauri-plugin-dialog), for a workflow file.
+    fn choose_path(&self, save_as: Option<&str>) -> Result<Option<String>, String> {
+        use tauri_plugin_dialog::DialogExt;
+        let dialog = self.0.dialog().file().add_filter("Switchyard workflow", &["json"]);
+        let chosen = match save_as {
+            Some(name) => dialog.set_file_name(name).blocking_save_file(),
+            None => dialog.blocking_pick_file(),
+        };
+        chosen.map(|p| p.into_path().map(|p| p.display().to_string()).map_err(|e| e.to_string())).transpose()
+    }
 }
 
 /// The argument the login item starts the app with: no window, only the tray.
@@ -154,6 +173,16 @@ pub fn configure<R: Runtime>(
                 }
             }
             Ok(())
+        })
+        // Files dropped on the window are the user's choice: the UI may import them.
+        .on_window_event(|window, event| {
+            if let tauri::WindowEvent::DragDrop(tauri::DragDropEvent::Drop { paths, .. }) = event
+                && let Some(api) = window.try_state::<Api>()
+            {
+                for path in paths {
+                    api.grant_path(path.clone());
+                }
+            }
         })
         .invoke_handler(tauri::generate_handler![api])
 }
@@ -335,6 +364,34 @@ mod tests {
             .collect();
         assert_eq!(kinds, ["runStarted", "nodeStarted", "nodeData", "nodeFinished", "runFinished"]);
         assert_eq!(events[0]["event"]["executionId"], result["executionId"]);
+    }
+
+    /// A webview showing untrusted content once could read or overwrite any file by naming
+    /// it in `workflow_import_file` or `workflow_export`. Now only paths the user chose in
+    /// this shell's dialogs or dropped on the window are used.
+    #[test]
+    fn the_webview_reads_and_writes_only_paths_the_user_chose() {
+        let dir = tempfile::tempdir().unwrap();
+        let (app, window) = app(dir.path());
+        let created = invoke(&window, "workflow_create", json!({"name": "Exported"})).unwrap();
+        let id = created["workflow"]["id"].clone();
+        let target = dir.path().join("elsewhere.json");
+        let path = target.display().to_string();
+        std::fs::write(&target, "precious").unwrap();
+
+        let refused = invoke(&window, "workflow_export", json!({"id": id, "path": path})).unwrap_err();
+        assert_eq!(refused["code"], "bad_request");
+        assert!(refused["message"].as_str().unwrap().contains("was not chosen in a file dialog"), "{refused}");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious", "nothing was written");
+        let refused = invoke(&window, "workflow_import_file", json!({"path": "/etc/passwd"})).unwrap_err();
+        assert!(refused["message"].as_str().unwrap().contains("/etc/passwd was not chosen"), "{refused}");
+
+        // What the user chose (here: dropped on the window) is fine.
+        app.state::<Api>().grant_path(&target);
+        invoke(&window, "workflow_export", json!({"id": id, "path": path})).unwrap();
+        assert!(std::fs::read_to_string(&target).unwrap().contains("\"Exported\""));
+        let imported = invoke(&window, "workflow_import_file", json!({"path": path})).unwrap();
+        assert_eq!(imported["record"]["untrusted"], path);
     }
 
     #[test]

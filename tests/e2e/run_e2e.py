@@ -790,6 +790,10 @@ def main():
     # without one (the keyring path has its own tests against gnome-keyring).
     env["SWITCHYARD_KEYRING"] = "off"
     env.pop("SWITCHYARD_MASTER_PASSWORD", None)
+    # WebDriver can drive neither the OS's file dialogs nor real file drops: the tests answer
+    # dialogs from the page and emit drop events, whose paths the app would otherwise refuse
+    # (it reads and writes only files chosen in its own dialogs or dropped for real).
+    env["SWITCHYARD_TEST_ANY_PATH"] = "1"
     driver_log = open(os.path.join(out, "tauri-driver.log"), "w", encoding="utf-8")
     driver = subprocess.Popen(
         ["tauri-driver", "--port", str(DRIVER_PORT), "--native-port", str(free_port()), "--native-driver", "/usr/bin/WebKitWebDriver"],

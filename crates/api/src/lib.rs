@@ -51,6 +51,19 @@ pub trait Host: Send + Sync + 'static {
     fn set_start_at_login(&self, _on: bool) -> Result<(), String> {
         Err("only the desktop app can start at login".into())
     }
+
+    /// Whether file paths in requests must have been granted first (see [`Api::grant_path`]):
+    /// true for a host whose requests come from a webview, which may show untrusted content;
+    /// false for the CLI, whose paths the user typed.
+    fn restricts_paths(&self) -> bool {
+        false
+    }
+
+    /// Asks the user for a workflow file in the OS's dialog: one to open, or (with
+    /// `save_as`, the suggested name) one to write. None when the user cancelled.
+    fn choose_path(&self, _save_as: Option<&str>) -> Result<Option<String>, String> {
+        Err("file dialogs are shown by the desktop app".into())
+    }
 }
 
 /// A host that drops events (for scripts and tests that only need results).
@@ -72,6 +85,9 @@ pub(crate) struct Inner {
     pub(crate) runs: Mutex<HashMap<String, RunEntry>>,
     pub(crate) last_prune: Mutex<Option<std::time::Instant>>,
     pub(crate) triggers: triggers::TriggerState,
+    /// Paths the user chose in a file dialog or dropped on the window in this session: the
+    /// only ones a path-restricting host's requests may read or write.
+    pub(crate) granted_paths: Mutex<std::collections::HashSet<PathBuf>>,
     /// The live metrics, the run queue's slots and the alert checker's state.
     pub(crate) metrics: metrics::MetricsState,
 }
@@ -128,6 +144,7 @@ impl Api {
                 data_dir: data_dir.to_path_buf(),
                 runs: Mutex::new(HashMap::new()),
                 last_prune: Mutex::new(None),
+                granted_paths: Mutex::new(std::collections::HashSet::new()),
                 triggers: triggers::TriggerState::default(),
                 metrics: metrics::MetricsState::start(),
             }),

@@ -101,6 +101,10 @@ manifest! {
     workflow_import(WorkflowImportRequest) -> WorkflowImportResponse;
     /// Imports a workflow file from a path (file dialogs, files dropped on the window).
     workflow_import_file(ImportFileRequest) -> WorkflowImportResponse;
+    /// The OS's dialog for a workflow file to import; the app may then read the chosen path.
+    dialog_open_workflow(Empty) -> ChosenPath;
+    /// The OS's dialog for where to export; the app may then write the chosen path.
+    dialog_save_workflow(SaveDialogRequest) -> ChosenPath;
     /// What a workflow would use that needs consent (accounts, the hosts they go to).
     workflow_trust_review(IdRequest) -> TrustReview;
     /// Trusts an imported workflow at the version reviewed, allowing the reviewed hosts on

@@ -411,6 +411,19 @@ pub enum ApiEvent {
     Alert { alert: switchyard_model::alerts::Alert },
 }
 
+/// What the user chose in a file dialog; none when they cancelled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ChosenPath {
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SaveDialogRequest {
+    /// The file name the dialog suggests.
+    pub default_name: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct ImportFileRequest {
     /// A workflow file on this computer (from a file dialog or a file dropped on the window).

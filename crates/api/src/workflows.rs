@@ -182,8 +182,51 @@ impl Api {
         notes
     }
 
+    /// Lets requests read or write `path` (the host's own file dialogs and file drops call
+    /// this with what the user chose).
+    pub fn grant_path(&self, path: impl Into<std::path::PathBuf>) {
+        self.inner.granted_paths.lock().unwrap_or_else(|p| p.into_inner()).insert(path.into());
+    }
+
+    /// Refuses a path the user did not choose in this session, where the host restricts
+    /// paths: the webview may show untrusted content, so a request naming any file on disk
+    /// must not be able to read or overwrite it.
+    fn check_path(&self, path: &str) -> ApiResult<()> {
+        if !self.inner.host.restricts_paths()
+            || self.inner.granted_paths.lock().unwrap_or_else(|p| p.into_inner()).contains(std::path::Path::new(path))
+        {
+            return Ok(());
+        }
+        Err(ApiError::bad_request(format!(
+            "{path} was not chosen in a file dialog or dropped on the window: the app reads and writes only files you chose"
+        )))
+    }
+
+    /// The OS's dialog for a workflow file to open; the chosen path may then be imported.
+    pub async fn dialog_open_workflow(&self, _: Empty) -> ApiResult<ChosenPath> {
+        self.choose(None).await
+    }
+
+    /// The OS's dialog for where to export a workflow; the chosen path may then be written.
+    pub async fn dialog_save_workflow(&self, request: SaveDialogRequest) -> ApiResult<ChosenPath> {
+        self.choose(Some(request.default_name)).await
+    }
+
+    async fn choose(&self, save_as: Option<String>) -> ApiResult<ChosenPath> {
+        let host = self.inner.host.clone();
+        let chosen = tokio::task::spawn_blocking(move || host.choose_path(save_as.as_deref()))
+            .await
+            .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?
+            .map_err(ApiError::bad_request)?;
+        if let Some(path) = &chosen {
+            self.grant_path(path);
+        }
+        Ok(ChosenPath { path: chosen })
+    }
+
     pub async fn workflow_import_file(&self, request: ImportFileRequest) -> ApiResult<WorkflowImportResponse> {
         const MAX_FILE: u64 = 64 * 1024 * 1024;
+        self.check_path(&request.path)?;
         let path = std::path::PathBuf::from(&request.path);
         let read = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
             let size = std::fs::metadata(&path)?.len();
@@ -226,6 +269,7 @@ impl Api {
         let text = record.workflow.to_pretty_json();
         let file_name = file_name_for(&record.workflow.name);
         if let Some(path) = &request.path {
+            self.check_path(path)?;
             let target = std::path::PathBuf::from(path);
             let bytes = text.clone().into_bytes();
             tokio::task::spawn_blocking(move || write_atomically(&target, &bytes))

@@ -1,6 +1,6 @@
 // Native dialogs, window closing and file drops, through Tauri plugins. Each falls back to
 // something sensible outside the desktop shell so the UI can be developed in a browser.
-import { inDesktopShell } from "./client";
+import { call, inDesktopShell } from "./client";
 
 declare global {
   interface Window {
@@ -15,21 +15,20 @@ function queuedTestPath(): string | null | undefined {
   return queue && queue.length > 0 ? (queue.shift() ?? null) : undefined;
 }
 
+// The dialogs are the shell's (through the API): the app then reads or writes only the paths
+// the user chose there or dropped on the window, never one the page names by itself.
 export async function chooseSavePath(defaultName: string): Promise<string | null> {
   const queued = queuedTestPath();
   if (queued !== undefined) return queued;
   if (!inDesktopShell()) return null;
-  const { save } = await import("@tauri-apps/plugin-dialog");
-  return save({ defaultPath: defaultName, filters: [{ name: "Switchyard workflow", extensions: ["json"] }] });
+  return (await call("dialog_save_workflow", { defaultName })).path;
 }
 
 export async function chooseOpenPath(): Promise<string | null> {
   const queued = queuedTestPath();
   if (queued !== undefined) return queued;
   if (!inDesktopShell()) return null;
-  const { open } = await import("@tauri-apps/plugin-dialog");
-  const picked = await open({ multiple: false, filters: [{ name: "Switchyard workflow", extensions: ["json"] }] });
-  return typeof picked === "string" ? picked : null;
+  return (await call("dialog_open_workflow", {})).path;
 }
 
 /** Calls `shouldClose` when the user closes the window; closing goes ahead only if it says yes. */

@@ -17,6 +17,7 @@ import type { ApiError } from "./ApiError";
 import type { ApiEvent } from "./ApiEvent";
 import type { AppInfo } from "./AppInfo";
 import type { AppSettings } from "./AppSettings";
+import type { ChosenPath } from "./ChosenPath";
 import type { ConnectionTypesResponse } from "./ConnectionTypesResponse";
 import type { Dashboard } from "./Dashboard";
 import type { DashboardRequest } from "./DashboardRequest";
@@ -45,6 +46,7 @@ import type { RunStartRequest } from "./RunStartRequest";
 import type { RunStartResponse } from "./RunStartResponse";
 import type { SampleSendRequest } from "./SampleSendRequest";
 import type { SampleSendResponse } from "./SampleSendResponse";
+import type { SaveDialogRequest } from "./SaveDialogRequest";
 import type { ScheduleListResponse } from "./ScheduleListResponse";
 import type { TestListenRequest } from "./TestListenRequest";
 import type { TestListenResponse } from "./TestListenResponse";
@@ -89,6 +91,10 @@ export type Commands = {
   workflow_import: { request: WorkflowImportRequest; response: WorkflowImportResponse };
   /** Imports a workflow file from a path (file dialogs, files dropped on the window). */
   workflow_import_file: { request: ImportFileRequest; response: WorkflowImportResponse };
+  /** The OS's dialog for a workflow file to import; the app may then read the chosen path. */
+  dialog_open_workflow: { request: Empty; response: ChosenPath };
+  /** The OS's dialog for where to export; the app may then write the chosen path. */
+  dialog_save_workflow: { request: SaveDialogRequest; response: ChosenPath };
   /** What a workflow would use that needs consent (accounts, the hosts they go to). */
   workflow_trust_review: { request: IdRequest; response: TrustReview };
   /** Trusts an imported workflow at the version reviewed, allowing the reviewed hosts on */
@@ -184,6 +190,8 @@ export const COMMAND_NAMES: CommandName[] = [
   "workflow_delete",
   "workflow_import",
   "workflow_import_file",
+  "dialog_open_workflow",
+  "dialog_save_workflow",
   "workflow_trust_review",
   "workflow_trust",
   "workflow_export",
