@@ -5,7 +5,7 @@
 
 use crate::{Bucket, MINUTE_MS, Outcome, Series, floor};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::sync::{Arc, Mutex};
 
 /// One thing that happened. Workflows are identified by id; `RunStarted` carries the name
@@ -265,10 +265,14 @@ fn node_finished(b: &mut Bucket, outcome: Outcome, millis: u64, items_in: u64, i
     b.counts.items_out += items_out;
 }
 
-/// The sending side: cheap to clone, never blocks.
+/// Samples waiting for the aggregator at most; past it a sender waits for it to catch up
+/// (it folds thousands a millisecond, so only a stalled aggregator makes anyone wait).
+pub const QUEUE: usize = 65_536;
+
+/// The sending side: cheap to clone; blocks only when [`QUEUE`] samples wait.
 #[derive(Debug, Clone)]
 pub struct Recorder {
-    tx: Sender<Message>,
+    tx: SyncSender<Message>,
 }
 
 impl std::fmt::Debug for Message {
@@ -280,7 +284,7 @@ impl std::fmt::Debug for Message {
 impl Recorder {
     /// Starts the aggregator thread; returns the recorder and the shared live state.
     pub fn start() -> (Recorder, Arc<Mutex<Live>>) {
-        let (tx, rx) = channel();
+        let (tx, rx) = sync_channel(QUEUE);
         let live = Arc::new(Mutex::new(Live::default()));
         let shared = live.clone();
         std::thread::Builder::new()

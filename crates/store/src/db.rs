@@ -15,6 +15,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (6, include_str!("migrations/0006_owner.sql")),
     (7, include_str!("migrations/0007_trust.sql")),
     (8, include_str!("migrations/0008_key_generation.sql")),
+    (9, include_str!("migrations/0009_workflow_snapshots.sql")),
 ];
 
 pub fn latest_version() -> u32 {

@@ -4,7 +4,7 @@
 use crate::Db;
 use crate::error::{Result, StoreError};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use switchyard_model::error::NodeError;
@@ -35,7 +35,7 @@ enum Message {
 /// thread with its own connection.
 #[derive(Debug, Clone)]
 pub struct ExecutionLog {
-    tx: Sender<Message>,
+    tx: SyncSender<Message>,
     failure: Arc<Mutex<Option<String>>>,
     /// Deliveries kept per workflow in the delivery log (pruned with every write).
     delivery_keep: Arc<std::sync::atomic::AtomicU32>,
@@ -49,12 +49,15 @@ impl std::fmt::Debug for Message {
 
 /// Messages taken into one transaction at most.
 const BATCH: usize = 512;
+/// Messages waiting for the writer at most: past it, senders wait (back-pressure, not loss)
+/// while the writer catches up or a full disk or a lock holds it.
+pub const QUEUE: usize = 8192;
 /// Deliveries kept per workflow until told otherwise.
 const DEFAULT_DELIVERY_KEEP: u32 = 1000;
 
 impl ExecutionLog {
     pub(crate) fn start(conn: Connection, owner: String) -> ExecutionLog {
-        let (tx, rx) = channel();
+        let (tx, rx) = sync_channel(QUEUE);
         let failure = Arc::new(Mutex::new(None));
         let thread_failure = failure.clone();
         let delivery_keep = Arc::new(std::sync::atomic::AtomicU32::new(DEFAULT_DELIVERY_KEEP));
@@ -233,21 +236,43 @@ struct Owner {
     token: String,
 }
 
+/// The key of a workflow snapshot: the SHA-256 of its JSON, in hex.
+fn snapshot_hash(definition: &str) -> String {
+    ring::digest::digest(&ring::digest::SHA256, definition.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Deletes the snapshots no execution refers to any more (after executions were deleted).
+pub(crate) fn drop_unused_snapshots(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<usize> {
+    tx.execute(
+        "DELETE FROM workflow_snapshots WHERE NOT EXISTS (SELECT 1 FROM executions WHERE executions.snapshot = workflow_snapshots.hash)",
+        [],
+    )
+}
+
 fn write_batch(conn: &mut Connection, batch: &[Message], owner: &Owner, delivery_keep: u32) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut logged: Vec<&str> = Vec::new();
     for message in batch {
         match message {
             Message::Start(start) => {
+                // The workflow as it ran, stored once per version and referenced by hash.
+                let definition = serde_json::to_string(&start.workflow).unwrap_or_default();
+                let hash = snapshot_hash(&definition);
+                tx.prepare_cached("INSERT OR IGNORE INTO workflow_snapshots (hash, definition) VALUES (?1, ?2)")?
+                    .execute(params![hash, definition])?;
                 tx.prepare_cached(
-                    "INSERT OR REPLACE INTO executions (id, workflow_id, workflow_name, workflow_definition, status, mode, started_at, owner_pid, owner)
-                     VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, ?8)",
+                    "INSERT OR REPLACE INTO executions (id, workflow_id, workflow_name, workflow_definition, snapshot, status, mode, started_at, owner_pid, owner)
+                     VALUES (?1, ?2, ?3, '', ?4, 'running', ?5, ?6, ?7, ?8)",
                 )?
                 .execute(params![
                     start.id,
                     start.workflow.id,
                     start.workflow.name,
-                    serde_json::to_string(&start.workflow).unwrap_or_default(),
+                    hash,
                     start.mode.as_str(),
                     start.started_at,
                     owner.pid,
@@ -433,7 +458,10 @@ impl ExecutionHistory {
         let conn = self.db.lock();
         let row = conn
             .query_row(
-                &format!("SELECT {SUMMARY_COLUMNS}, workflow_definition FROM executions WHERE id = ?1"),
+                &format!(
+                    "SELECT {SUMMARY_COLUMNS}, COALESCE((SELECT definition FROM workflow_snapshots WHERE hash = executions.snapshot), workflow_definition)
+                     FROM executions WHERE id = ?1"
+                ),
                 [id],
                 |r| Ok((summary(r)?, r.get::<_, String>(9)?)),
             )
@@ -470,6 +498,7 @@ impl ExecutionHistory {
                 [keep],
             )?;
         }
+        drop_unused_snapshots(&tx)?;
         tx.commit()?;
         Ok(deleted as u32)
     }

@@ -18,7 +18,9 @@ mod triggers;
 mod workflows;
 
 pub use error::{Result, StoreError};
-pub use executions::{ExecutionFilter, ExecutionHistory, ExecutionLog, ExecutionStart, PruneRule};
+pub use executions::{
+    ExecutionFilter, ExecutionHistory, ExecutionLog, ExecutionStart, PruneRule, QUEUE as HISTORY_QUEUE,
+};
 pub use metrics::{BucketRow, Metrics};
 pub use secrets::{AccountRow, Secrets, VaultHeaderRow};
 pub use settings::Settings;

@@ -196,6 +196,7 @@ impl Workflows {
             return Err(StoreError::WorkflowNotFound(id.to_string()));
         }
         tx.execute("DELETE FROM executions WHERE workflow_id = ?1", [id])?;
+        crate::executions::drop_unused_snapshots(&tx)?;
         tx.commit()?;
         Ok(())
     }

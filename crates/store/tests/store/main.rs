@@ -43,7 +43,7 @@ fn node_data(node_id: &str, items: usize) -> NodeRunData {
 #[test]
 fn opens_with_wal_full_sync_and_migrations() {
     let (dir, store) = temp_store();
-    assert_eq!(store.schema_version().unwrap(), 8);
+    assert_eq!(store.schema_version().unwrap(), 9);
     assert_eq!(store.integrity_check().unwrap(), "ok");
     let conn = rusqlite::Connection::open(store.path()).unwrap();
     let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
@@ -51,11 +51,11 @@ fn opens_with_wal_full_sync_and_migrations() {
     drop(store);
     // Reopening does not migrate again.
     let store = Store::open_in(dir.path()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 8);
+    assert_eq!(store.schema_version().unwrap(), 9);
     drop(store);
     conn.pragma_update(None, "user_version", 99).unwrap();
     let err = Store::open_in(dir.path()).unwrap_err();
-    assert!(matches!(err, StoreError::TooNew { found: 99, known: 8, .. }), "{err}");
+    assert!(matches!(err, StoreError::TooNew { found: 99, known: 9, .. }), "{err}");
     assert!(err.to_string().contains("newer than this build knows"));
 }
 
@@ -156,6 +156,84 @@ fn executions_are_logged_listed_and_pruned() {
     assert_eq!(history.prune(&PruneRule { keep_last: Some(1), ..Default::default() }).unwrap(), 2);
     assert_eq!(history.count().unwrap(), 1, "the running execution is never pruned");
     assert!(matches!(history.get("e0"), Err(StoreError::ExecutionNotFound(_))));
+}
+
+/// Every execution once stored the whole workflow, pinned data and all: 1,000 runs of a
+/// workflow with 1 MB of pinned items wrote 1 GB. Each version is now stored once and its
+/// runs refer to it; a snapshot goes when its last run is pruned or its workflow deleted.
+#[test]
+fn each_workflow_version_is_stored_once_for_all_its_runs() {
+    let (_dir, store) = temp_store();
+    let log = store.log();
+    let mut wf = workflow("w1", "Pinned");
+    let big: Vec<serde_json::Value> =
+        (0..1000).map(|i| serde_json::json!({"json": {"i": i, "pad": "x".repeat(1000)}})).collect();
+    wf.pin_data.insert("t".into(), serde_json::from_value(serde_json::Value::Array(big)).unwrap());
+    let run = |id: String, wf: &switchyard_model::Workflow, day: u32| {
+        log.started(ExecutionStart {
+            id: id.clone(),
+            workflow: wf.clone(),
+            mode: RunMode::Manual,
+            started_at: format!("2026-01-{day:02}T00:00:00Z"),
+        });
+        log.finished(&id, RunStatus::Success, "2026-02-01T00:00:00Z", 1, None);
+    };
+    for i in 0..200 {
+        run(format!("a{i}"), &wf, 1);
+    }
+    let before = wf.clone();
+    wf.name = "Pinned, renamed".into();
+    run("b".into(), &wf, 2);
+    log.flush().unwrap();
+    let conn = rusqlite::Connection::open(store.path()).unwrap();
+    let snapshots = || -> u32 { conn.query_row("SELECT COUNT(*) FROM workflow_snapshots", [], |r| r.get(0)).unwrap() };
+    assert_eq!(snapshots(), 2, "one per version");
+    let stored: i64 =
+        conn.query_row("SELECT SUM(length(definition)) FROM workflow_snapshots", [], |r| r.get(0)).unwrap();
+    assert!(stored < 3_000_000, "{stored} bytes of workflow copies for 201 runs");
+    assert_eq!(store.history().get("a7").unwrap().workflow, before);
+    assert_eq!(store.history().get("b").unwrap().workflow.name, "Pinned, renamed");
+
+    // Pruning the first version's runs drops its snapshot; the other stays.
+    store.history().prune(&PruneRule { started_before: Some("2026-01-02T00:00:00Z".into()), keep_last: None }).unwrap();
+    assert_eq!(snapshots(), 1);
+    assert_eq!(store.history().get("b").unwrap().workflow.name, "Pinned, renamed");
+    store.workflows().create(&wf, None, "2026-01-01T00:00:00Z").unwrap();
+    store.workflows().delete("w1").unwrap();
+    assert_eq!(snapshots(), 0);
+}
+
+/// The history writer's queue once grew without bound while the writer was held up (a lock,
+/// a full disk). It is bounded now: senders wait for it, and nothing is lost.
+#[test]
+fn a_held_up_writer_makes_senders_wait_and_loses_nothing() {
+    let (_dir, store) = temp_store();
+    // A second connection holds the write lock: the writer waits on it.
+    let blocker = rusqlite::Connection::open(store.path()).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let log = store.log();
+    let runs = switchyard_store::HISTORY_QUEUE + 600;
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = sent.clone();
+    let producer = std::thread::spawn(move || {
+        for i in 0..runs {
+            log.started(ExecutionStart {
+                id: format!("e{i}"),
+                workflow: workflow("w", "W"),
+                mode: RunMode::Manual,
+                started_at: "2026-01-01T00:00:00Z".into(),
+            });
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let waiting = sent.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(waiting < runs, "the sender waits once the queue is full ({waiting} of {runs} sent)");
+    assert!(waiting >= switchyard_store::HISTORY_QUEUE, "{waiting}");
+    blocker.execute_batch("COMMIT").unwrap();
+    producer.join().unwrap();
+    store.log().flush().unwrap();
+    assert_eq!(store.history().count().unwrap() as usize, runs, "every run recorded");
 }
 
 #[test]
