@@ -71,6 +71,11 @@ export function App() {
   useEffect(
     () =>
       onApiEvent((e) => {
+        // The history cannot be written (a full disk), or is written again.
+        if (e.kind === "notice") {
+          toast(e.message, e.level === "error" ? "error" : e.level === "success" ? "success" : "info");
+          return;
+        }
         if (e.kind !== "alert") return;
         const a = e.alert;
         if (a.state === "resolved") toast(`Resolved: ${a.ruleName}`, "success");

@@ -285,6 +285,7 @@ impl Api {
                 .into_iter()
                 .map(|l| (l.host, l.waits, l.waited_ms as f64 / 1000.0))
                 .collect(),
+            history_stalled: self.inner.store.log().stalled().is_some(),
         };
         switchyard_metrics::exposition::prometheus_text(&m.live(), &extra)
     }
@@ -349,7 +350,9 @@ impl Api {
             let mut flush = tokio::time::interval(FLUSH_EVERY);
             let mut maintain = tokio::time::interval(Duration::from_secs(3600));
             let mut alerts = tokio::time::interval(crate::alerts::CHECK_EVERY);
-            for t in [&mut flush, &mut maintain, &mut alerts] {
+            let mut health = tokio::time::interval(Duration::from_secs(1));
+            let mut stalled: Option<String> = None;
+            for t in [&mut flush, &mut maintain, &mut alerts, &mut health] {
                 t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             }
             loop {
@@ -372,9 +375,33 @@ impl Api {
                             tracing::warn!(error = %e.message, "checking alert rules failed");
                         }
                     }
+                    _ = health.tick() => {
+                        let Some(inner) = weak.upgrade() else { break };
+                        (Api { inner }).report_history_health(&mut stalled);
+                    }
                 }
             }
         })
+    }
+
+    /// Tells the user when the execution history stops being written (a full disk, a locked
+    /// database) and when it is written again; `last` is what was reported before.
+    fn report_history_health(&self, last: &mut Option<String>) {
+        let now = self.inner.store.log().stalled();
+        if now.is_some() == last.is_some() {
+            return;
+        }
+        let (level, message) = match &now {
+            Some(why) => (
+                "error",
+                format!(
+                    "The execution history cannot be written ({why}). Runs go on and their history is kept until it can be written: free some disk space."
+                ),
+            ),
+            None => ("success", "The execution history is written again; nothing was lost.".to_string()),
+        };
+        self.inner.host.emit(crate::types::ApiEvent::Notice { level: level.into(), message });
+        *last = now;
     }
 
     /// Everything the dashboard shows for a range.

@@ -409,6 +409,9 @@ pub enum ApiEvent {
     Triggers {},
     /// An alert fired, escalated, was acknowledged or resolved.
     Alert { alert: switchyard_model::alerts::Alert },
+    /// Something the user should know now (e.g. the history cannot be written: disk full).
+    /// `level` is `error`, `info` or `success`.
+    Notice { level: String, message: String },
 }
 
 /// What the user chose in a file dialog; none when they cancelled.

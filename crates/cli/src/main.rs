@@ -540,7 +540,13 @@ async fn run(
     let (execution_id, handle) = api.spawn_run_from(request, items, RunMode::Cli, source).await?;
     let outcome =
         handle.await.map_err(|e| Failure::failed(format!("switchyard: run {execution_id} did not complete: {e}")))?;
-    api.flush_history().await?;
+    api.flush_history().await.map_err(|e| {
+        Failure::failed(format!(
+            "switchyard: run {execution_id} ended ({}), but its history could not be written: {}",
+            outcome.status.as_str(),
+            e.message
+        ))
+    })?;
 
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());

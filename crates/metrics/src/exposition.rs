@@ -42,6 +42,8 @@ pub struct Extra {
     pub breakers: Vec<(String, String, u64)>,
     /// Per rate-limited host: calls that waited, and the total wait in seconds.
     pub rate_waits: Vec<(String, u64, f64)>,
+    /// The execution history cannot be written right now (a full disk, a locked database).
+    pub history_stalled: bool,
 }
 
 /// The Prometheus text format (version 0.0.4, what `promtool check metrics` and every
@@ -171,6 +173,13 @@ fn openmetrics_text(live: &Live, extra: &Extra) -> String {
     registry.register("breaker_state_changes", "Circuit breaker state changes", breaker_changes);
     registry.register("rate_limit_waits", "Calls that waited for a host's rate limit", rate_waits);
     registry.register("rate_limit_wait_seconds", "Time calls waited for a host's rate limit", rate_wait_seconds);
+    let stalled = Gauge::<i64>::default();
+    stalled.set(i64::from(extra.history_stalled));
+    registry.register(
+        "history_write_stalled",
+        "1 while the execution history cannot be written (disk full, database locked); it is kept and written when it can",
+        stalled,
+    );
     if let Some(p) = extra.process {
         let memory = Gauge::<i64>::default();
         memory.set(i64::try_from(p.memory_bytes).unwrap_or(i64::MAX));
@@ -229,6 +238,7 @@ mod tests {
             process: crate::process::ProcessSampler::default().sample(),
             breakers: vec![("api.example.com".into(), "open".into(), 3)],
             rate_waits: vec![("api.github.com".into(), 4, 1.5)],
+            history_stalled: false,
         };
         super::prometheus_text(&live.lock().unwrap(), &extra)
     }

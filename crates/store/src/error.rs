@@ -26,6 +26,8 @@ pub enum StoreError {
         "the vault key was rotated by another process (key generation {stored}, this process has {expected}); the key must be loaded again"
     )]
     StaleKey { stored: i64, expected: i64 },
+    #[error("{0}")]
+    HistoryNotWritten(String),
     #[error("the execution log writer stopped: {0}")]
     WriterStopped(String),
     #[error("database error: {0}")]

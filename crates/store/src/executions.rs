@@ -37,6 +37,9 @@ enum Message {
 pub struct ExecutionLog {
     tx: SyncSender<Message>,
     failure: Arc<Mutex<Option<String>>>,
+    /// Why the writer cannot write right now (a full disk, a locked database), while it
+    /// keeps its batch and tries again; none once it writes again.
+    stalled: Arc<Mutex<Option<String>>>,
     /// Deliveries kept per workflow in the delivery log (pruned with every write).
     delivery_keep: Arc<std::sync::atomic::AtomicU32>,
 }
@@ -60,13 +63,17 @@ impl ExecutionLog {
         let (tx, rx) = sync_channel(QUEUE);
         let failure = Arc::new(Mutex::new(None));
         let thread_failure = failure.clone();
+        let stalled = Arc::new(Mutex::new(None));
+        let thread_stalled = stalled.clone();
         let delivery_keep = Arc::new(std::sync::atomic::AtomicU32::new(DEFAULT_DELIVERY_KEEP));
         let keep = delivery_keep.clone();
         std::thread::Builder::new()
             .name("switchyard-execution-log".into())
-            .spawn(move || writer(conn, rx, thread_failure, keep, owner))
+            .spawn(move || {
+                writer(conn, rx, WriterState { failure: thread_failure, stalled: thread_stalled }, keep, owner)
+            })
             .expect("spawn the execution log writer");
-        ExecutionLog { tx, failure, delivery_keep }
+        ExecutionLog { tx, failure, stalled, delivery_keep }
     }
 
     /// How many deliveries each workflow keeps in the delivery log: older ones are deleted
@@ -122,22 +129,33 @@ impl ExecutionLog {
         self.send(Message::ForgetReplay(keys.to_vec()));
     }
 
+    /// Why the history cannot be written right now (it is kept and written when it can).
+    pub fn stalled(&self) -> Option<String> {
+        self.stalled.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     /// Waits until everything sent so far is committed; reports a write that failed.
     pub fn flush(&self) -> Result<()> {
         let (tx, rx) = channel();
         self.send(Message::Flush(tx));
         let outcome = rx.recv().map_err(|_| StoreError::WriterStopped("the writer thread has stopped".into()))?;
         if let Some(failure) = self.failure.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            return Err(StoreError::WriterStopped(failure));
+            return Err(StoreError::HistoryNotWritten(failure));
         }
-        outcome.map_err(StoreError::WriterStopped)
+        outcome.map_err(StoreError::HistoryNotWritten)
     }
+}
+
+/// What the writer thread reports back.
+struct WriterState {
+    failure: Arc<Mutex<Option<String>>>,
+    stalled: Arc<Mutex<Option<String>>>,
 }
 
 fn writer(
     mut conn: Connection,
     rx: Receiver<Message>,
-    failure: Arc<Mutex<Option<String>>>,
+    state: WriterState,
     delivery_keep: Arc<std::sync::atomic::AtomicU32>,
     owner: String,
 ) {
@@ -167,7 +185,8 @@ fn writer(
                     if waited.is_zero() {
                         tracing::error!("{message}");
                     }
-                    failure.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(message.clone());
+                    state.failure.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(message.clone());
+                    *state.stalled.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
                     outcome = Err(message);
                     // Answer waiting flushes now (with the error): they must not hang.
                     answer(&flushes, &outcome);
@@ -190,7 +209,8 @@ fn writer(
         }
         if !waited.is_zero() {
             tracing::info!("the execution history is written again after {} s", waited.as_secs());
-            failure.lock().unwrap_or_else(|p| p.into_inner()).take();
+            state.failure.lock().unwrap_or_else(|p| p.into_inner()).take();
+            state.stalled.lock().unwrap_or_else(|p| p.into_inner()).take();
             outcome = Ok(());
         }
         answer(&flushes, &outcome);

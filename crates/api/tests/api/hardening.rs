@@ -664,3 +664,101 @@ async fn an_imported_workflow_cannot_send_an_account_anywhere_until_trusted() {
     let changed = call(&api, "account_hosts", json!({"id": id, "hosts": ["https://API.example.com/v1", host]})).await;
     assert_eq!(changed.unwrap()["allowedHosts"], json!(["api.example.com", host]));
 }
+
+/// Unmounts a test file system when dropped.
+struct Mounted(std::path::PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// A full disk once rolled back the history of every run in the batch. Now the writer keeps
+/// the batch and tries again: the user is told (a notice in the app, the
+/// `switchyard_history_write_stalled` gauge, the run's error), committed history stays
+/// readable, and when space returns everything is written. The disk is a real 4 MB tmpfs
+/// (mounting needs root, as `cargo xtask test` runs in CI; elsewhere the test says it was
+/// skipped).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_is_reported_and_the_history_written_when_space_returns() {
+    let base = tempfile::tempdir().unwrap();
+    let disk = base.path().join("disk");
+    std::fs::create_dir(&disk).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
+        .arg(&disk)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        assert!(
+            std::env::var("SWITCHYARD_REQUIRE_DISK_TESTS").as_deref() != Ok("1"),
+            "mounting a 4 MB tmpfs failed, and this run requires the disk-full test"
+        );
+        eprintln!(
+            "SKIPPED a_full_disk_is_reported_and_the_history_written_when_space_returns: mounting a tmpfs needs root"
+        );
+        return;
+    }
+    let _unmount = Mounted(disk.clone());
+    let host = Arc::new(super::RecordingHost::default());
+    let api = switchyard_api::Api::open_with(&disk, host.clone(), Services::system()).unwrap();
+    let background = api.start_background();
+    let wf = |id: &str| {
+        json!({"switchyard": 1, "id": id, "name": id, "nodes": [
+            {"id": "t", "name": "Start", "type": "trigger.manual"},
+            {"id": "s", "name": "Pad", "type": "data.set", "parameters": {"fields": [{"name": "pad", "value": "{{ 'x'.repeat(300000) }}"}]}}
+        ], "connections": [{"from": {"node": "t"}, "to": {"node": "s"}}]})
+    };
+    let first = call(&api, "run_wait", json!({"workflow": wf("before")})).await.unwrap();
+    assert_eq!(first["status"], "success", "{first}");
+
+    // Fill the disk.
+    let filler = disk.join("filler");
+    {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&filler).unwrap();
+        let chunk = vec![0u8; 64 * 1024];
+        while file.write_all(&chunk).and_then(|()| file.sync_data()).is_ok() {}
+    }
+    let full = call(&api, "run_wait", json!({"workflow": wf("during")})).await.unwrap_err();
+    assert!(full.message.contains("full"), "{}", full.message);
+    let notice = |level: &str| {
+        host.0.lock().unwrap().iter().any(|e| {
+            matches!(e, switchyard_api::types::ApiEvent::Notice { level: l, message } if l == level && (level != "error" || message.contains("full")))
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !notice("error") && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(notice("error"), "the app was told: {:?}", host.0.lock().unwrap());
+    let metrics = call(&api, "metrics_text", json!({})).await.unwrap();
+    assert!(metrics["text"].as_str().unwrap().contains("switchyard_history_write_stalled 1"));
+    // What was committed before stays readable.
+    let listed = call(&api, "execution_get", json!({"id": first["executionId"]})).await.unwrap();
+    assert_eq!(listed["summary"]["status"], "success");
+
+    // Space returns: the kept history is written, and the app is told.
+    std::fs::remove_file(&filler).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while api.flush_history().await.is_err() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    api.flush_history().await.unwrap();
+    let during = call(&api, "execution_list", json!({"workflowId": "during"})).await.unwrap();
+    assert_eq!(during["executions"][0]["status"], "success", "the run during the full disk is recorded: {during}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !notice("success") && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(notice("success"));
+    let metrics = call(&api, "metrics_text", json!({})).await.unwrap();
+    assert!(metrics["text"].as_str().unwrap().contains("switchyard_history_write_stalled 0"));
+    for task in background {
+        task.abort();
+    }
+    api.stop_triggers().await;
+    drop(api);
+}

@@ -155,6 +155,7 @@ async fn runs_are_recorded_and_streamed() {
             ApiEvent::Triggers {} => "triggers".into(),
             ApiEvent::Alert { .. } => "alert".into(),
             ApiEvent::TestDelivery { .. } => "testDelivery".into(),
+            ApiEvent::Notice { .. } => "notice".into(),
         })
         .collect();
     assert_eq!(
