@@ -8,6 +8,7 @@ use crate::{Api, Host};
 use serde_json::json;
 use std::sync::Arc;
 use switchyard_engine::clock::rfc3339;
+use switchyard_engine::services::ItemLimits;
 use switchyard_engine::{Prepared, RunDataLimits, RunListener, RunOutcome, RunRequest, Services};
 use switchyard_model::error::ErrorCode;
 use switchyard_model::events::RunEvent;
@@ -149,6 +150,9 @@ impl Api {
             max_items: settings.run_data_max_items as usize,
             max_bytes: settings.run_data_max_bytes as usize,
         };
+        let mib = |n: u32| (n.max(1) as usize).saturating_mul(1024 * 1024);
+        services.items =
+            ItemLimits { max_item_bytes: mib(settings.max_item_mb), max_live_bytes: mib(settings.max_run_items_mb) };
         services
     }
 

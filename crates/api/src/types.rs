@@ -352,6 +352,11 @@ pub struct AppSettings {
     pub max_waiting_runs: u32,
     /// Days of metrics kept (per-minute for the last day, per-hour before).
     pub metrics_retention_days: u32,
+    /// The largest an item may be, in MiB; a node that makes a larger one fails, naming it.
+    pub max_item_mb: u32,
+    /// MiB of items a run may hold at once (outputs waiting for the nodes after them, and its
+    /// result); a node whose output would pass it fails the run.
+    pub max_run_items_mb: u32,
 }
 
 impl Default for AppSettings {
@@ -377,6 +382,8 @@ impl Default for AppSettings {
             max_concurrent_runs: 0,
             max_waiting_runs: 1000,
             metrics_retention_days: 90,
+            max_item_mb: 16,
+            max_run_items_mb: 1024,
         }
     }
 }

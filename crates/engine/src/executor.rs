@@ -380,6 +380,9 @@ struct Run {
     task_nodes: HashMap<tokio::task::Id, usize>,
     /// Nodes stopped because their branch was cancelled, with why.
     stopped: HashMap<usize, String>,
+    /// About how many bytes of items the run holds (slots and results), and each slot's share.
+    live_bytes: usize,
+    slot_bytes: HashMap<(usize, String), usize>,
 }
 
 /// When a Parallel or Batch node started, for its record once it is done.
@@ -494,6 +497,8 @@ impl Run {
             running: HashMap::new(),
             task_nodes: HashMap::new(),
             stopped: HashMap::new(),
+            live_bytes: 0,
+            slot_bytes: HashMap::new(),
         }
     }
 
@@ -709,6 +714,7 @@ impl Run {
         };
         self.finish_node(finished, plan, false)?;
         let key = (index, flow_batch::BATCH.to_string());
+        self.release(&key);
         let (items, consumers) = self.slots.remove(&key).unwrap_or_default();
         debug_assert!(items.len() == all || consumers == 0);
         let members = plan.branches[&index].first().map(|(_, m)| m.clone()).unwrap_or_default();
@@ -766,6 +772,7 @@ impl Run {
         run.item_failures.clear();
         run.batch_error = None;
         let (members, consumers) = (run.members.clone(), run.consumers);
+        // The batch's items are the Batch node's own, already counted: no new share.
         self.slots.insert((owner, flow_batch::BATCH.to_string()), (Arc::new(items), consumers));
         if first {
             schedule.finish(owner);
@@ -1301,11 +1308,62 @@ impl Run {
         }
     }
 
+    /// A slot's items are no longer held: their bytes leave the run's count.
+    fn release(&mut self, key: &(usize, String)) {
+        if let Some(bytes) = self.slot_bytes.remove(key) {
+            self.live_bytes = self.live_bytes.saturating_sub(bytes);
+        }
+    }
+
+    /// The size of each output of a finished node, checking every item against the item
+    /// limit and all of them, with what the run holds already, against the run's limit.
+    fn measure_outputs(&self, node: &Node, ports: &[(String, Vec<Item>)]) -> Result<Vec<usize>, NodeError> {
+        let limits = self.services.items;
+        let mib = |b: usize| b / (1024 * 1024);
+        let placed =
+            |e: NodeError| NodeError { node_id: Some(node.id.clone()), node_name: Some(node.name.clone()), ..e };
+        let mut sizes = Vec::with_capacity(ports.len());
+        let mut total = self.live_bytes;
+        for (name, items) in ports {
+            let mut bytes = 0usize;
+            for (i, item) in items.iter().enumerate() {
+                let size = item.json.measure(limits.max_item_bytes, switchyard_model::value::MAX_DEPTH).map_err(|excess| {
+                    let e = NodeError::new(
+                        ErrorCode::ValueTooLarge,
+                        format!(
+                            "item {i} of output \"{name}\" is {excess}: an item may have at most {} MiB (Settings → \"Largest item\")",
+                            mib(limits.max_item_bytes)
+                        ),
+                    )
+                    .with_class(ErrorClass::Permanent)
+                    .with_item(i);
+                    placed(e)
+                })?;
+                bytes += size;
+            }
+            total += bytes;
+            if total > limits.max_live_bytes {
+                return Err(placed(NodeError::new(
+                    ErrorCode::ValueTooLarge,
+                    format!(
+                        "its output \"{name}\" would make the run hold over {} MiB of items at once (Settings → \"Items a run may hold\"); \
+                         split the work with a Batch node or keep fewer fields",
+                        mib(limits.max_live_bytes)
+                    ),
+                )
+                .with_class(ErrorClass::Permanent)));
+            }
+            sizes.push(bytes);
+        }
+        Ok(sizes)
+    }
+
     fn take_slot(&mut self, node: usize, output: &str) -> Arc<Vec<Item>> {
         let key = (node, output.to_string());
         let Some((items, remaining)) = self.slots.get_mut(&key) else { return Arc::default() };
         *remaining -= 1;
         if *remaining == 0 {
+            self.release(&key);
             self.slots.remove(&key).map(|(items, _)| items).unwrap_or_default()
         } else {
             items.clone()
@@ -1401,11 +1459,12 @@ impl Run {
 
         let is_leaf = self.leaves.contains(&index) || self.sinks.contains(&index);
         let is_parallel = plan.branches.contains_key(&index);
+        let port_bytes = self.measure_outputs(&node, &ports)?;
         // A Parallel or Batch node's result is its "done" output; once done, its branch
         // outputs have been taken already.
         let result_port = nodes::result_port(&node);
         let mut history_outputs = Vec::new();
-        for (name, items) in ports {
+        for ((name, items), bytes) in ports.into_iter().zip(port_bytes) {
             let consumers = if is_parallel && announce && name != flow_parallel::DONE {
                 0
             } else {
@@ -1419,9 +1478,13 @@ impl Run {
                 history_outputs.push((name.clone(), items.clone()));
             }
             if is_leaf && name == result_port {
+                // The run's result is held to its end.
+                self.live_bytes += bytes;
                 self.results.insert(index, items.clone());
             }
             if consumers > 0 {
+                self.live_bytes += bytes;
+                self.slot_bytes.insert((index, name.clone()), bytes);
                 self.slots.insert((index, name), (items, consumers));
             }
         }

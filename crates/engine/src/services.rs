@@ -24,6 +24,20 @@ impl Default for RunDataLimits {
     }
 }
 
+/// How large a run's items may get: each item, and all the items a run holds at once
+/// (outputs waiting for the nodes after them, and the run's result).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ItemLimits {
+    pub max_item_bytes: usize,
+    pub max_live_bytes: usize,
+}
+
+impl Default for ItemLimits {
+    fn default() -> Self {
+        ItemLimits { max_item_bytes: 16 * 1024 * 1024, max_live_bytes: 1024 * 1024 * 1024 }
+    }
+}
+
 #[derive(Clone)]
 pub struct Services {
     pub clock: SharedClock,
@@ -33,6 +47,7 @@ pub struct Services {
     pub http_direct: reqwest::Client,
     pub limits: ScriptLimits,
     pub run_data: RunDataLimits,
+    pub items: ItemLimits,
     /// Where nodes get account credentials (the vault); none means runs cannot use any.
     pub credentials: Option<Arc<dyn CredentialProvider>>,
     /// Circuit breakers and rate limits, shared by every run.
@@ -73,6 +88,7 @@ impl Services {
             http_direct: direct_http_client(),
             limits: ScriptLimits::EXPRESSION,
             run_data: RunDataLimits::default(),
+            items: ItemLimits::default(),
             credentials: None,
             resilience: Arc::new(Resilience::default()),
             reply: None,

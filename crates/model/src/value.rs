@@ -471,17 +471,28 @@ impl Value {
     /// bytes, other values a few) or nested deeper than `max_depth`; stops as soon as it
     /// knows, and walks without recursion (a value too deep for the stack is still told).
     pub fn exceeds(&self, max_bytes: usize, max_depth: usize) -> Option<Excess> {
+        self.measure(max_bytes, max_depth).err()
+    }
+
+    /// About how many bytes the value takes as JSON (strings, keys and a few bytes per
+    /// scalar and container), or how it is over `max_bytes` / `max_depth`. Walks without
+    /// recursion and stops as soon as a limit is passed.
+    pub fn measure(&self, max_bytes: usize, max_depth: usize) -> Result<usize, Excess> {
         // Most evaluated parameters are scalars: no walk (and no allocation) for them.
-        match self {
-            Value::String(s) => return (s.len() + 2 > max_bytes).then_some(Excess::Bytes(max_bytes)),
-            Value::Array(_) | Value::Object(_) => {}
-            _ => return None,
-        }
+        let bytes = match self {
+            Value::String(s) => s.len() + 2,
+            Value::Array(_) | Value::Object(_) => return self.measure_nested(max_bytes, max_depth),
+            _ => 8,
+        };
+        if bytes > max_bytes { Err(Excess::Bytes(max_bytes)) } else { Ok(bytes) }
+    }
+
+    fn measure_nested(&self, max_bytes: usize, max_depth: usize) -> Result<usize, Excess> {
         let mut stack: Vec<(&Value, usize)> = vec![(self, 1)];
         let mut bytes = 0usize;
         while let Some((value, depth)) = stack.pop() {
             if depth > max_depth {
-                return Some(Excess::Depth(max_depth));
+                return Err(Excess::Depth(max_depth));
             }
             bytes += match value {
                 Value::String(s) => s.len() + 2,
@@ -496,10 +507,10 @@ impl Value {
                 _ => 8,
             };
             if bytes > max_bytes {
-                return Some(Excess::Bytes(max_bytes));
+                return Err(Excess::Bytes(max_bytes));
             }
         }
-        None
+        Ok(bytes)
     }
 
     /// Bytes of JSON text this value would take, computed without allocating the text.

@@ -89,4 +89,13 @@ maxWaitingRuns: number,
 /**
  * Days of metrics kept (per-minute for the last day, per-hour before).
  */
-metricsRetentionDays: number, };
+metricsRetentionDays: number, 
+/**
+ * The largest an item may be, in MiB; a node that makes a larger one fails, naming it.
+ */
+maxItemMb: number, 
+/**
+ * MiB of items a run may hold at once (outputs waiting for the nodes after them, and its
+ * result); a node whose output would pass it fails the run.
+ */
+maxRunItemsMb: number, };

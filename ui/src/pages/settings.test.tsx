@@ -29,6 +29,8 @@ const defaults: AppSettings = {
   maxConcurrentRuns: 0,
   maxWaitingRuns: 1000,
   metricsRetentionDays: 90,
+  maxItemMb: 16,
+  maxRunItemsMb: 1024,
 };
 
 const state: ResilienceState = {

@@ -708,7 +708,7 @@ async fn a_full_disk_is_reported_and_the_history_written_when_space_returns() {
     let wf = |id: &str| {
         json!({"switchyard": 1, "id": id, "name": id, "nodes": [
             {"id": "t", "name": "Start", "type": "trigger.manual"},
-            {"id": "s", "name": "Pad", "type": "data.set", "parameters": {"fields": [{"name": "pad", "value": "{{ 'x'.repeat(300000) }}"}]}}
+            {"id": "s", "name": "Pad", "type": "code.script", "parameters": {"code": "let s = \"\"; s.pad(300000, \"x\"); [#{ pad: s }]"}}
         ], "connections": [{"from": {"node": "t"}, "to": {"node": "s"}}]})
     };
     let first = call(&api, "run_wait", json!({"workflow": wf("before")})).await.unwrap();
@@ -761,4 +761,39 @@ async fn a_full_disk_is_reported_and_the_history_written_when_space_returns() {
     }
     api.stop_triggers().await;
     drop(api);
+}
+
+/// Values were capped per evaluated parameter, but nothing bounded an item or all the items
+/// a run holds: a workflow could fill memory with items built of allowed parts. Each item
+/// and the items a run holds at once are capped (Settings); the error names node and item.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn items_and_the_items_a_run_holds_are_capped() {
+    let (_dir, api, _) = open();
+    let mut settings = call(&api, "settings_get", json!({})).await.unwrap();
+    settings["maxItemMb"] = json!(1);
+    settings["maxRunItemsMb"] = json!(3);
+    call(&api, "settings_update", settings).await.unwrap();
+    let wf = |size: u32, count: u32| {
+        json!({"switchyard": 1, "id": "big", "name": "Big", "nodes": [
+            {"id": "t", "name": "Start", "type": "trigger.manual"},
+            {"id": "s", "name": "Pad", "type": "code.script", "parameters": {"code": format!(
+                "let s = \"\"; s.pad({size}, \"x\"); let out = []; for i in 0..{count} {{ out.push(#{{ pad: s }}); }} out"
+            )}},
+            {"id": "n", "name": "After", "type": "flow.noop"}
+        ], "connections": [{"from": {"node": "t"}, "to": {"node": "s"}}, {"from": {"node": "s"}, "to": {"node": "n"}}]})
+    };
+    let one_big = call(&api, "run_wait", json!({"workflow": wf(1_200_000, 2)})).await.unwrap();
+    assert_eq!(one_big["status"], "error", "{one_big}");
+    let error = &one_big["error"];
+    assert_eq!(error["code"], "value_too_large");
+    assert_eq!((error["nodeName"].clone(), error["itemIndex"].clone()), (json!("Pad"), json!(0)));
+    assert!(error["message"].as_str().unwrap().contains("at most 1 MiB"), "{error}");
+
+    let many = call(&api, "run_wait", json!({"workflow": wf(600_000, 8)})).await.unwrap();
+    assert_eq!(many["error"]["code"], "value_too_large", "{many}");
+    assert_eq!(many["error"]["nodeName"], "Pad");
+    assert!(many["error"]["message"].as_str().unwrap().contains("over 3 MiB of items"), "{many}");
+
+    let fine = call(&api, "run_wait", json!({"workflow": wf(600_000, 4)})).await.unwrap();
+    assert_eq!(fine["status"], "success", "{}", fine["error"]);
 }
