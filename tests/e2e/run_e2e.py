@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 import threading
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -344,7 +345,8 @@ def export_and_import(app):
         raise Failure("the exported file lost the Set node's parameters")
     app.driver.execute_script("window.__SWITCHYARD_TEST_DIALOG_PATHS__ = [arguments[0]]", path)
     app.button("Import…").click()
-    app.toast_contains("already exists")
+    # An imported file gets a new id (whoever has it knows its id).
+    app.toast_contains("Imported")
     app.node("Wait")
     app.screenshot("08-imported")
     app.button("← Workflows").click()
@@ -627,11 +629,16 @@ def webhooks(app):
         "{event: 'tauri://drag-drop', payload: {paths: [arguments[0]], position: {x: 200, y: 200}}});",
         path,
     )
+    # Dropped, it got a new id (the file's is known to whoever has the file): its URLs use it,
+    # and the toast says so.
+    app.toast_contains("webhook URLs are new")
     app.node("Hook")
     app.by_test_id("listen-test").click()
     test_url = app.text(app.by_test_id("test-url"))
-    if test_url != f"http://127.0.0.1:{port}/webhook-test/e2e-order-hook/orders":
+    match = re.fullmatch(rf"http://127\.0\.0\.1:{port}/webhook-test/([A-Za-z0-9_-]+)/orders", test_url)
+    if not match or match.group(1) == "e2e-order-hook":
         raise Failure(f"the test URL is {test_url!r}")
+    hook_id = match.group(1)
     app.screenshot("15-listening")
     status, body = post_json(test_url, {"id": "T-1", "qty": 2, "price": 3})
     if status != 200 or body != {"order": "T-1", "total": 6}:
@@ -645,7 +652,7 @@ def webhooks(app):
     app.wait(lambda: len(app.find_all('[data-testid="active-badge"]')) == 1, "the active badge in the list")
     app.by_test_id("nav-webhooks").click()
     url = app.text(app.by_test_id("endpoint-url"))
-    if url != f"http://127.0.0.1:{port}/webhook/e2e-order-hook/orders":
+    if url != f"http://127.0.0.1:{port}/webhook/{hook_id}/orders":
         raise Failure(f"the endpoint URL is {url!r}")
     app.wait(lambda: "Listening on" in app.text(app.by_test_id("listener-status")), "the listener status")
     status, body = post_json(url, {"id": "A-17", "qty": 3, "price": 4.5})
@@ -687,7 +694,7 @@ def api_call(app, command, payload):
 def dashboard(app):
     """The dashboard shows a run while it goes (screenshot), then the finished numbers per
     workflow, live and from the stored rollups."""
-    api_call(app, "workflow_import", {"text": json.dumps(SLOW_HOOK)})
+    api_call(app, "workflow_import", {"text": json.dumps(SLOW_HOOK), "keepId": True})
     api_call(app, "workflow_activate", {"id": "e2e-slow-hook", "active": True})
     app.by_test_id("nav-dashboard").click()
     app.wait(lambda: any("Order hook" in app.text(r) for r in app.find_all('[data-testid="workflow-metrics-row"]')), "the webhook runs of the last scenario")

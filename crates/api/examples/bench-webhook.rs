@@ -120,7 +120,9 @@ async fn main() {
         ],
         "connections": [{"from": {"node": "hook"}, "to": {"node": "set"}}]
     });
-    api.workflow_import(WorkflowImportRequest { text: workflow.to_string(), file_name: None }).await.unwrap();
+    api.workflow_import(WorkflowImportRequest { text: workflow.to_string(), file_name: None, keep_id: true })
+        .await
+        .unwrap();
     api.workflow_activate(WorkflowActivateRequest { id: "bench".into(), active: true }).await.unwrap();
     let hook = format!("{}/webhook/bench/orders", status.base_url);
     let check =

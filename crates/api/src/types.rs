@@ -86,6 +86,12 @@ pub struct WorkflowImportRequest {
     #[serde(default)]
     #[ts(optional)]
     pub file_name: Option<String>,
+    /// Keep the file's workflow id (its webhook URLs stay the same). By default an imported
+    /// workflow gets a new id: ids in shared files are known to whoever has the file, and
+    /// webhook URLs are made of them.
+    #[serde(default)]
+    #[ts(optional, as = "Option<bool>")]
+    pub keep_id: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -435,9 +441,14 @@ pub struct SaveDialogRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
 pub struct ImportFileRequest {
     /// A workflow file on this computer (from a file dialog or a file dropped on the window).
     pub path: String,
+    /// Keep the file's workflow id (see [`WorkflowImportRequest::keep_id`]).
+    #[serde(default)]
+    #[ts(optional, as = "Option<bool>")]
+    pub keep_id: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]

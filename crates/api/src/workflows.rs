@@ -133,7 +133,16 @@ impl Api {
         let (record, notes) = self
             .blocking(move |store| {
                 let mut notes = Vec::new();
-                if bad_id {
+                let webhooks = wf.nodes.iter().any(|n| n.node_type == switchyard_engine::nodes::trigger_webhook::TYPE);
+                if !request.keep_id && !bad_id {
+                    let old = std::mem::replace(&mut wf.id, new_id());
+                    if webhooks {
+                        notes.push(format!(
+                            "it got the new id {}, so its webhook URLs are new too (whoever has the file knows its id {old}); import it keeping its id to keep them",
+                            wf.id
+                        ));
+                    }
+                } else if bad_id {
                     let old = std::mem::replace(&mut wf.id, new_id());
                     notes.push(format!(
                         "the file's workflow id \"{}\" holds characters other than letters, digits, - and _, so it was imported with id {}",
@@ -240,7 +249,8 @@ impl Api {
         .await
         .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
         let text = read.map_err(|e| ApiError::new(ErrorCode::Io, format!("cannot read {}: {e}", request.path)))?;
-        self.workflow_import(WorkflowImportRequest { text, file_name: Some(request.path) }).await
+        self.workflow_import(WorkflowImportRequest { text, file_name: Some(request.path), keep_id: request.keep_id })
+            .await
     }
 
     pub async fn workflow_export(&self, request: WorkflowExportRequest) -> ApiResult<WorkflowExportResponse> {

@@ -78,8 +78,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Save a workflow file into the local database.
-    Import { file: PathBuf },
+    /// Save a workflow file into the local database, untrusted and with a new id.
+    Import {
+        file: PathBuf,
+        /// Keep the file's workflow id (and so its webhook URLs). Without it the workflow
+        /// gets a new id: whoever has the file knows its id.
+        #[arg(long)]
+        keep_id: bool,
+    },
     /// Write a saved workflow to a file (- for stdout).
     Export {
         id: String,
@@ -271,12 +277,12 @@ async fn execute(cli: Cli) -> Outcome {
         Command::Metrics { enable, token, port } => serve::metrics(data_dir, enable, token, port).await,
         Command::Alerts { command } => alerts::alerts(data_dir, command).await,
         Command::Deliveries { workflow, limit, json } => serve::deliveries(data_dir, workflow, limit, json).await,
-        Command::Import { file } => {
+        Command::Import { file, keep_id } => {
             let (text, _) = read_file(&file)?;
             check_file(&file, &text)?;
             let api = open_api(data_dir, Arc::new(SilentHost))?;
             let response = api
-                .workflow_import(WorkflowImportRequest { text, file_name: Some(file.display().to_string()) })
+                .workflow_import(WorkflowImportRequest { text, file_name: Some(file.display().to_string()), keep_id })
                 .await?;
             let wf = &response.record.workflow;
             println!("Imported \"{}\" as {}", wf.name, wf.id);

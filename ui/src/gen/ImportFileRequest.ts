@@ -4,4 +4,8 @@ export type ImportFileRequest = {
 /**
  * A workflow file on this computer (from a file dialog or a file dropped on the window).
  */
-path: string, };
+path: string, 
+/**
+ * Keep the file's workflow id (see [`WorkflowImportRequest::keep_id`]).
+ */
+keepId?: boolean, };

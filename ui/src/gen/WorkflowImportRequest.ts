@@ -8,4 +8,10 @@ text: string,
 /**
  * The file's name, for error messages.
  */
-fileName?: string, };
+fileName?: string, 
+/**
+ * Keep the file's workflow id (its webhook URLs stay the same). By default an imported
+ * workflow gets a new id: ids in shared files are known to whoever has the file, and
+ * webhook URLs are made of them.
+ */
+keepId?: boolean, };

@@ -56,11 +56,13 @@ export function WorkflowList({ onOpen }: { onOpen: (id: string) => void }) {
       toast(errorMessage(e), "error");
     }
   };
-  const importFile = async () => {
+  // An imported workflow gets a new id (whoever has the file knows its id, and webhook URLs
+  // are made of it) unless the user keeps it, e.g. moving their own workflow to this computer.
+  const importFile = async (keepId: boolean) => {
     const path = await chooseOpenPath();
     if (!path) return;
     try {
-      const r = await call("workflow_import_file", { path });
+      const r = await call("workflow_import_file", { path, keepId });
       for (const note of r.notes) toast(note);
       onOpen(r.record.workflow.id);
     } catch (e) {
@@ -74,7 +76,10 @@ export function WorkflowList({ onOpen }: { onOpen: (id: string) => void }) {
       <div className="list-toolbar">
         <input type="search" placeholder="Search workflows" aria-label="Search workflows" value={search} onChange={(e) => setSearch(e.target.value)} />
         <span className="spacer" />
-        <button onClick={importFile}>Import…</button>
+        <button onClick={() => void importFile(false)}>Import…</button>
+        <button onClick={() => void importFile(true)} title="Keeps the file's workflow id, so its webhook URLs stay the same (for your own workflows)">
+          Import keeping its id…
+        </button>
         <button className="primary" onClick={create} data-testid="new-workflow">
           New workflow
         </button>

@@ -194,7 +194,7 @@ async fn export_refuses_pasted_secrets_and_import_lists_missing_accounts() {
         ],
         "connections": [{"from": {"node": "t"}, "to": {"node": "h"}}]
     });
-    let imported = call(&api, "workflow_import", json!({"text": wf.to_string()})).await.unwrap();
+    let imported = call(&api, "workflow_import", json!({"text": wf.to_string(), "keepId": true})).await.unwrap();
     let notes = imported["notes"].to_string();
     assert!(
         notes.contains("node \\\"Call GitHub\\\" (auth) needs account \\\"work\\\" of connection \\\"github\\\""),

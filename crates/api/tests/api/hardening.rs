@@ -241,7 +241,7 @@ async fn ids_that_would_collide_in_webhook_urls_are_replaced_on_import() {
     let base = start(&api).await;
     let mut slashed = workflow("a/b", json!({"path": "c", "responseMode": "lastNode"}), None);
     slashed["name"] = json!("Slashed");
-    let imported = call(&api, "workflow_import", json!({"text": slashed.to_string()})).await.unwrap();
+    let imported = call(&api, "workflow_import", json!({"text": slashed.to_string(), "keepId": true})).await.unwrap();
     let new_id = imported["record"]["workflow"]["id"].as_str().unwrap().to_string();
     assert_ne!(new_id, "a/b");
     assert!(imported["notes"][0].as_str().unwrap().contains("\"a/b\""), "{imported}");
@@ -255,6 +255,14 @@ async fn ids_that_would_collide_in_webhook_urls_are_replaced_on_import() {
     }
     assert_eq!(executions(&api, &new_id).await.len(), 1);
     assert_eq!(executions(&api, "a").await.len(), 1);
+    // Any other imported file gets a new id unless asked to keep it: whoever has the file
+    // knows its id, and webhook URLs are made of it.
+    let shared = workflow("known-id", json!({"path": "p"}), None);
+    let fresh = call(&api, "workflow_import", json!({"text": shared.to_string()})).await.unwrap();
+    assert_ne!(fresh["record"]["workflow"]["id"], "known-id");
+    assert!(fresh["notes"][0].as_str().unwrap().contains("webhook URLs are new"), "{fresh}");
+    let kept = call(&api, "workflow_import", json!({"text": shared.to_string(), "keepId": true})).await.unwrap();
+    assert_eq!(kept["record"]["workflow"]["id"], "known-id");
     // Saving a new workflow under such an id is refused, naming it.
     let e = call(&api, "workflow_save", json!({"workflow": slashed})).await.unwrap_err();
     assert!(e.message.contains("\"a/b\""), "{}", e.message);
@@ -583,7 +591,9 @@ async fn an_imported_workflow_cannot_send_an_account_anywhere_until_trusted() {
         ],
         "connections": [{"from": {"node": "t"}, "to": {"node": "h"}}]});
     let imported =
-        call(&api, "workflow_import", json!({"text": shared.to_string(), "fileName": "shared.json"})).await.unwrap();
+        call(&api, "workflow_import", json!({"text": shared.to_string(), "fileName": "shared.json", "keepId": true}))
+            .await
+            .unwrap();
     let host = format!("127.0.0.1:{}", collector.port);
     assert_eq!(imported["record"]["untrusted"], "shared.json");
     let review = &imported["review"];

@@ -39,7 +39,7 @@ pub async fn call(api: &Api, command: &str, payload: Json) -> Result<Json, ApiEr
 /// Imports a workflow and trusts it at once, as the user who wrote it would: imports start
 /// untrusted.
 pub async fn import_trusted(api: &Api, wf: &Json) -> Json {
-    let imported = call(api, "workflow_import", json!({"text": wf.to_string()})).await.unwrap();
+    let imported = call(api, "workflow_import", json!({"text": wf.to_string(), "keepId": true})).await.unwrap();
     let id = &imported["record"]["workflow"]["id"];
     call(api, "workflow_trust", json!({"id": id, "version": imported["record"]["version"]})).await.unwrap();
     imported
@@ -108,10 +108,11 @@ async fn import_is_all_or_nothing_and_export_round_trips() {
     assert!(list["workflows"].as_array().unwrap().is_empty(), "nothing was written");
 
     let text = example("order-totals.json");
-    let imported = call(&api, "workflow_import", json!({"text": text})).await.unwrap();
+    let imported = call(&api, "workflow_import", json!({"text": text, "keepId": true})).await.unwrap();
     let id = imported["record"]["workflow"]["id"].as_str().unwrap().to_string();
+    assert_eq!(id, serde_json::from_str::<Json>(&text).unwrap()["id"], "kept, as asked");
     assert!(imported["notes"].as_array().unwrap().is_empty());
-    let again = call(&api, "workflow_import", json!({"text": text})).await.unwrap();
+    let again = call(&api, "workflow_import", json!({"text": text, "keepId": true})).await.unwrap();
     assert_ne!(again["record"]["workflow"]["id"].as_str().unwrap(), id);
     assert!(again["notes"][0].as_str().unwrap().contains("already exists"));
 
@@ -375,7 +376,7 @@ async fn a_failed_run_starts_its_error_workflow_once() {
         "connections": [{"from": {"node": "e"}, "to": {"node": "s"}}, {"from": {"node": "s"}, "to": {"node": "boom"}}],
         "settings": {"timezone": "UTC", "timeoutSeconds": 60, "errorWorkflow": "w-on-error"}
     });
-    call(&api, "workflow_import", json!({"text": handler.to_string()})).await.unwrap();
+    call(&api, "workflow_import", json!({"text": handler.to_string(), "keepId": true})).await.unwrap();
     let failing = json!({
         "switchyard": 1, "id": "w-failing", "name": "Failing",
         "nodes": [
@@ -385,7 +386,7 @@ async fn a_failed_run_starts_its_error_workflow_once() {
         "connections": [{"from": {"node": "t"}, "to": {"node": "h"}}],
         "settings": {"timezone": "UTC", "timeoutSeconds": 60, "errorWorkflow": "w-on-error"}
     });
-    call(&api, "workflow_import", json!({"text": failing.to_string()})).await.unwrap();
+    call(&api, "workflow_import", json!({"text": failing.to_string(), "keepId": true})).await.unwrap();
     let result = call(&api, "run_wait", json!({"workflowId": "w-failing"})).await.unwrap();
     assert_eq!(result["status"], "error");
 

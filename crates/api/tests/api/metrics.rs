@@ -36,7 +36,7 @@ fn doubler(id: &str, name: &str) -> Json {
 }
 
 async fn import(api: &Api, wf: Json) {
-    call(api, "workflow_import", json!({"text": wf.to_string()})).await.unwrap();
+    call(api, "workflow_import", json!({"text": wf.to_string(), "keepId": true})).await.unwrap();
 }
 
 async fn run(api: &Api, id: &str, ok: bool) -> Json {

@@ -212,11 +212,11 @@ fn import_list_run_by_id_export() {
     cli(data.path()).args(["list", "--json"]).assert().success().stdout("[]\n");
 
     cli(data.path())
-        .args(["import", "assets/examples/hello-world.json"])
+        .args(["import", "assets/examples/hello-world.json", "--keep-id"])
         .assert()
         .success()
         .stdout("Imported \"Hello world\" as 0193a1c0-0000-7000-8000-000000000001\n");
-    cli(data.path()).args(["import", "assets/examples/hello-world.json"]).assert().success().stderr(
+    cli(data.path()).args(["import", "assets/examples/hello-world.json", "--keep-id"]).assert().success().stderr(
         predicate::str::contains("note: a workflow with id 0193a1c0-0000-7000-8000-000000000001 already exists"),
     );
     let list = stdout_json(&cli(data.path()).args(["list", "--json"]).output().unwrap());
@@ -408,7 +408,7 @@ fn serve_answers_webhooks_and_stops_cleanly_on_sigterm() {
         .to_string(),
     )
     .unwrap();
-    cli(data.path()).arg("import").arg(&file).assert().success();
+    cli(data.path()).arg("import").arg(&file).arg("--keep-id").assert().success();
     cli(data.path()).args(["activate", "slow-hook"]).assert().success().stdout(predicate::str::contains("is active"));
 
     let (mut server, mut stderr, port, addr) = spawn_serve(data.path(), &[]);
@@ -576,7 +576,7 @@ fn serve_stops_within_grace_while_200_clients_stall() {
         .to_string(),
     )
     .unwrap();
-    cli(data.path()).arg("import").arg(&file).assert().success();
+    cli(data.path()).arg("import").arg(&file).arg("--keep-id").assert().success();
     cli(data.path()).args(["activate", "fast-hook"]).assert().success();
     const GRACE: u64 = 3;
     let (mut server, _stderr, _, addr) = spawn_serve(data.path(), &["--grace", &GRACE.to_string()]);
@@ -743,7 +743,7 @@ fn a_shared_file_uses_no_account_until_trusted_from_the_command_line() {
         .stderr(predicate::str::contains(format!("--trust: allowed {host} for http.bearer/work")))
         .stdout(predicate::str::contains("\"authorization\""));
 
-    run(&["import", path]).success().stderr(
+    run(&["import", path, "--keep-id"]).success().stderr(
         predicate::str::contains("not trusted yet").and(predicate::str::contains("switchyard trust shared-cli")),
     );
     run(&["run", "shared-cli"]).code(2).stderr(predicate::str::contains("switchyard trust shared-cli"));
@@ -795,7 +795,7 @@ fn unknown_keys_survive_import_and_export() {
         "x-owner": {"team": "ops"}
     });
     std::fs::write(&file, serde_json::to_string_pretty(&original).unwrap()).unwrap();
-    cli(data.path()).args(["import", file.to_str().unwrap()]).assert().success();
+    cli(data.path()).args(["import", file.to_str().unwrap(), "--keep-id"]).assert().success();
     let exported = cli(data.path()).args(["export", "extras"]).output().unwrap();
     assert!(exported.status.success(), "{}", String::from_utf8_lossy(&exported.stderr));
     assert_eq!(stdout_json(&exported), original);
