@@ -772,7 +772,8 @@ impl Run {
         run.item_failures.clear();
         run.batch_error = None;
         let (members, consumers) = (run.members.clone(), run.consumers);
-        // The batch's items are the Batch node's own, already counted: no new share.
+        // The items a Batch node loops over are not in the run's count while it loops (only
+        // what each batch's nodes make is): a known gap, see docs/security.md.
         self.slots.insert((owner, flow_batch::BATCH.to_string()), (Arc::new(items), consumers));
         if first {
             schedule.finish(owner);
