@@ -254,6 +254,37 @@ function EditorView({
     },
     [store, viewing, openReview],
   );
+  // A run that failed because an account may not go to a host: offer to allow it (the
+  // account's first use of a host is the user's to confirm).
+  const askedHost = useRef<string | null>(null);
+  useEffect(() => {
+    const e = run.error;
+    if (run.running || run.fromHistory || !run.executionId || e?.code !== "credential_host_not_allowed" || askedHost.current === run.executionId) return;
+    askedHost.current = run.executionId;
+    const d = (e.details ?? {}) as { connection?: string; account?: string; host?: string };
+    if (!d.connection || !d.account || !d.host) return;
+    const { connection, account, host } = d;
+    void (async () => {
+      const choice = await choose(
+        "Allow this host?",
+        `Account “${account}” (${connection}) may not be sent to ${host}, so node “${e.nodeName ?? ""}” stopped before sending anything. Allow ${host} for this account? Only do so if that host should get its credentials.`,
+        [
+          { label: "Not now", value: "no" },
+          { label: `Allow ${host}`, value: "allow", kind: "primary" },
+        ],
+      );
+      if (choice !== "allow") return;
+      try {
+        const accounts = (await call("account_list", {})).accounts;
+        const found = accounts.find((a) => a.connectionType === connection && a.label === account);
+        if (!found) return toast(`No account “${account}” of ${connection} here`, "error");
+        await call("account_hosts", { id: found.id, hosts: [...found.allowedHosts, host] });
+        toast(`${host} allowed for “${account}”; run again`, "success");
+      } catch (err) {
+        toast(errorMessage(err), "error");
+      }
+    })();
+  }, [run]);
   const stopRun = useCallback(async () => {
     if (run.executionId) await call("run_cancel", { executionId: run.executionId }).catch((e) => toast(errorMessage(e), "error"));
   }, [run.executionId]);
