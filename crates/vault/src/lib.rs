@@ -236,6 +236,8 @@ pub(crate) struct Inner {
     pub(crate) options: VaultOptions,
     pub(crate) types: BTreeMap<String, ConnectionType>,
     key: RwLock<Option<Arc<Unlocked>>>,
+    /// When this process last compared its key's generation with the stored one.
+    generation_checked: Mutex<Option<std::time::Instant>>,
     /// One lock per account: token refreshes are single-flight.
     pub(crate) refresh_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -269,6 +271,7 @@ impl Vault {
                 options,
                 types,
                 key: RwLock::new(None),
+                generation_checked: Mutex::new(None),
                 refresh_locks: Mutex::new(HashMap::new()),
             }),
         }
@@ -397,8 +400,18 @@ impl Vault {
     /// password. A new vault uses the keyring when it answers, else the password.
     pub async fn unlock(&self, password: Option<&str>) -> Result<()> {
         if self.is_unlocked() {
-            // Another process (the CLI) may have rotated the key meanwhile.
-            return self.follow_rotation().await.map(|_| ());
+            // Another process (the CLI) may have rotated the key meanwhile. Checked at most
+            // once a second: writes check the generation themselves, and reads of a record
+            // re-sealed since load the new key when it does not open.
+            let due = {
+                let mut last = self.inner.generation_checked.lock().unwrap_or_else(|p| p.into_inner());
+                let due = last.is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
+                if due {
+                    *last = Some(std::time::Instant::now());
+                }
+                due
+            };
+            return if due { self.follow_rotation().await.map(|_| ()) } else { Ok(()) };
         }
         let password: Option<Zeroizing<String>> =
             password.map(|p| Zeroizing::new(p.to_string())).or_else(Vault::password_from_env);
@@ -705,7 +718,13 @@ impl Vault {
     pub async fn accounts(&self) -> Result<Vec<AccountInfo>> {
         self.unlock(None).await?;
         let rows = self.blocking(|s| s.secrets().accounts()).await?;
-        rows.iter().map(|r| self.info(r)).collect()
+        match rows.iter().map(|r| self.info(r)).collect() {
+            // Re-sealed by a rotation in another process since this one checked.
+            Err(VaultError::Tampered { .. }) if self.follow_rotation().await? => {
+                rows.iter().map(|r| self.info(r)).collect()
+            }
+            other => other,
+        }
     }
 
     pub(crate) async fn row(&self, id: &str) -> Result<AccountRow> {
@@ -718,7 +737,10 @@ impl Vault {
     pub async fn account(&self, id: &str) -> Result<AccountInfo> {
         self.unlock(None).await?;
         let row = self.row(id).await?;
-        self.info(&row)
+        match self.info(&row) {
+            Err(VaultError::Tampered { .. }) if self.follow_rotation().await? => self.info(&row),
+            other => other,
+        }
     }
 
     /// Finds an account by connection type and label (the type's default without a label).
