@@ -188,33 +188,64 @@ fn save_artifacts(artifacts: &Path, fixtures: &Path) -> Result<Vec<String>> {
     Ok(saved)
 }
 
+/// Writes the "Fuzzing" section: a row per target run now, and the rows of targets not run
+/// this time as they were. The crashes column counts this run's and the inputs saved in the
+/// fixtures (crashes found earlier and fixed: `cargo xtask test` replays them).
 fn write_report(outcomes: &[Outcome]) -> Result {
+    let path = root().join("bench/REPORT.md");
+    let old = std::fs::read_to_string(&path).unwrap_or_default();
     let mut body = String::from(
         "## Fuzzing (`cargo xtask fuzz`)\n\n\
          libFuzzer through cargo-fuzz (nightly, AddressSanitizer), one target per parser that takes untrusted input; \
          each harness is in `crates/fuzzing` and also asserts properties (a valid report carries its workflow, what \
          `sign` writes `verify` accepts and another body does not, schedule fires move forward). Crash inputs are \
          saved in `tests/fixtures/fuzz/<target>/`, which `cargo xtask test` replays on stable.\n\n\
-         | target | what it feeds | seconds | executions | crashes |\n|---|---|---:|---:|---:|\n",
+         | target | what it feeds | seconds | executions | crashes this run | saved crash inputs (fixed, replayed) |\n\
+         |---|---|---:|---:|---:|---:|\n",
     );
-    for o in outcomes {
-        let what = match o.target.as_str() {
-            "workflow_file" => "workflow file text → parse + validate (positions, duplicate keys, ids)",
-            "expression" => "template + item JSON → compile + evaluate (20,000-operation budget)",
-            "signature" => "header + body → every preset's parser, verifier and sign/verify round trip",
-            "webhook_body" => "content type + body → the listener's body parser → trigger items",
-            "schedule" => "cron pattern + time zone → rule + next fires",
-            "cli_input" => "`--input` JSON → items",
-            _ => "",
+    for target in TARGETS {
+        let row = match outcomes.iter().find(|o| o.target == *target) {
+            Some(o) => {
+                let what = match o.target.as_str() {
+                    "workflow_file" => "workflow file text → parse + validate (positions, duplicate keys, ids)",
+                    "expression" => "template + item JSON → compile + evaluate (20,000-operation budget)",
+                    "signature" => "header + body → every preset's parser, verifier and sign/verify round trip",
+                    "webhook_body" => "content type + body → the listener's body parser → trigger items",
+                    "schedule" => "cron pattern + time zone → rule + next fires",
+                    "cli_input" => "`--input` JSON → items",
+                    _ => "",
+                };
+                let crashes = if o.crashes.is_empty() {
+                    "0".to_string()
+                } else {
+                    format!("{} ({})", o.crashes.len(), o.crashes.join(", "))
+                };
+                format!(
+                    "| `{}` | {what} | {} | {} | {crashes} | {} |",
+                    o.target,
+                    o.seconds,
+                    group(o.executions),
+                    saved(target)
+                )
+            }
+            // A row written before the saved-inputs column gets it.
+            None => match old.lines().find(|l| l.starts_with(&format!("| `{target}` |"))) {
+                Some(line) if line.matches('|').count() < 7 => format!("{line} {} |", saved(target)),
+                Some(line) => line.to_string(),
+                None => continue,
+            },
         };
-        let crashes = if o.crashes.is_empty() {
-            "0".to_string()
-        } else {
-            format!("{} ({})", o.crashes.len(), o.crashes.join(", "))
-        };
-        body.push_str(&format!("| `{}` | {what} | {} | {} | {crashes} |\n", o.target, o.seconds, group(o.executions)));
+        body.push_str(&row);
+        body.push('\n');
     }
     crate::bench::write_section("fuzzing", &body)
+}
+
+/// Crash inputs kept in a target's fixtures (everything but the seeds).
+fn saved(target: &str) -> usize {
+    std::fs::read_dir(root().join("tests/fixtures/fuzz").join(target))
+        .map(|d| d.flatten().filter(|e| !e.file_name().to_string_lossy().starts_with("seed-")).count())
+        .unwrap_or(0)
 }
 
 /// 1234567 as "1,234,567".

@@ -51,6 +51,13 @@ impl Rule {
                 "it has {fields} fields; a pattern has 5 (minute hour day month weekday) or 6 (seconds first)"
             )));
         }
+        // A list with an empty entry (`,` or `1,,5`) parses as a field that matches nothing,
+        // and the search for its next time never ends (found by fuzzing): refused here.
+        if let Some((n, field)) =
+            pattern.split_whitespace().enumerate().find(|(_, f)| f.split(',').any(|part| part.trim().is_empty()))
+        {
+            return Err(bad(format!("field {} (\"{field}\") has an empty entry in its list", n + 1)));
+        }
         let cron = CronParser::builder()
             .seconds(Seconds::Optional)
             .year(Year::Disallowed)
@@ -102,6 +109,17 @@ pub fn catch_up(rule: &Rule, missed: Missed, next: DateTime<Utc>, now: DateTime<
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn empty_list_entries_are_refused_at_once() {
+        for pattern in [" ,  0 2 * * *", ", * 2 * 0", "1,,5 * * * *", "* * * * 1,"] {
+            let started = std::time::Instant::now();
+            let e = Rule::cron(pattern, "UTC").unwrap_err();
+            assert!(e.to_string().contains("empty entry"), "{pattern}: {e}");
+            assert!(started.elapsed() < std::time::Duration::from_secs(1), "{pattern}");
+        }
+    }
+
     use super::*;
     use chrono::TimeZone;
 
