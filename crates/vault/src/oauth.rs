@@ -138,7 +138,8 @@ pub(crate) async fn access_token(
 /// Gets new tokens for an account whose refresh lock the caller holds, and stores them
 /// before returning.
 async fn refresh_locked(vault: &Vault, ty: &ConnectionType, row: &AccountRow) -> crate::Result<Zeroizing<String>> {
-    let mut payload = vault.open_payload(row)?;
+    let mut payload = vault.open_row(row).await?;
+    let before = tokens_of(&payload);
     let client = token_client(&payload)?;
     let http = vault.inner.options.http.clone();
     let result = match ty.auth {
@@ -176,7 +177,7 @@ async fn refresh_locked(vault: &Vault, ty: &ConnectionType, row: &AccountRow) ->
     let access = Zeroizing::new(tokens.access_token.clone());
     let expires = tokens.expires_at.clone();
     payload.tokens = Some(tokens);
-    store_tokens(vault, row, &payload, expires).await?;
+    store_tokens(vault, row, &before, &payload, expires).await?;
     tracing::debug!(account = %row.label, connection = %row.connection_type, "OAuth2 tokens refreshed");
     Ok(access)
 }
@@ -184,18 +185,25 @@ async fn refresh_locked(vault: &Vault, ty: &ConnectionType, row: &AccountRow) ->
 /// Stores refreshed tokens. The provider may already have rotated the refresh token, so they
 /// must not be lost: when another process rotated the vault key meanwhile, the record (the
 /// same tokens, sealed under the new key) is swapped for the new tokens under the new key.
+/// The tokens a record holds (to recognise it after a rotation re-sealed it).
+type TokensSeen = Option<(Zeroizing<String>, Option<Zeroizing<String>>)>;
+
+fn tokens_of(payload: &Payload) -> TokensSeen {
+    payload
+        .tokens
+        .as_ref()
+        .map(|t| (Zeroizing::new(t.access_token.clone()), t.refresh_token.clone().map(Zeroizing::new)))
+}
+
+/// `before` is what `row` held when the refresh started.
 async fn store_tokens(
     vault: &Vault,
     row: &AccountRow,
+    before: &TokensSeen,
     payload: &Payload,
     expires: Option<String>,
 ) -> crate::Result<()> {
     let mut current = row.clone();
-    // What the record held before the refresh, to recognise it after a rotation.
-    let tokens_of = |p: &Payload| {
-        p.tokens.as_ref().map(|t| (Zeroizing::new(t.access_token.clone()), t.refresh_token.clone().map(Zeroizing::new)))
-    };
-    let before = tokens_of(&vault.open_payload(row)?);
     for _ in 0..3 {
         match vault.reseal(&current, payload, "ready", expires.clone()).await {
             Ok(true) => {
@@ -206,7 +214,7 @@ async fn store_tokens(
             Err(e) if crate::is_stale(&e) => {
                 let fresh = vault.row(&row.id).await?;
                 let same = tokens_of(&vault.open_row(&fresh).await?);
-                if same != before {
+                if &same != before {
                     break;
                 }
                 current = fresh;
@@ -309,7 +317,8 @@ impl Vault {
                 )??;
             let (code, mut stream) = callback;
             let row = vault.row(&row.id).await?;
-            let mut payload = vault.open_payload(&row)?;
+            let mut payload = vault.open_row(&row).await?;
+            let before = tokens_of(&payload);
             let http = vault.inner.options.http.clone();
             let result = client
                 .exchange_code(AuthorizationCode::new(code.to_string()))
@@ -321,7 +330,7 @@ impl Vault {
                     let tokens = tokens_from(&response, None, vault.now());
                     let expires = tokens.expires_at.clone();
                     payload.tokens = Some(tokens);
-                    store_tokens(&vault, &row, &payload, expires).await?;
+                    store_tokens(&vault, &row, &before, &payload, expires).await?;
                     respond(&mut stream, 200, "Signed in. You can close this window and return to Switchyard.").await;
                     vault.account(&row.id).await
                 }
