@@ -352,6 +352,12 @@ struct Finished {
     items_in: usize,
 }
 
+/// The key under which a Batch or Parallel node's own items are counted while it runs (no
+/// output has this name).
+fn held(node: usize) -> (usize, String) {
+    (node, "\0held".to_string())
+}
+
 /// Items on one output and how many consumers still have to take them.
 type Slot = (Arc<Vec<Item>>, usize);
 
@@ -714,7 +720,10 @@ impl Run {
         };
         self.finish_node(finished, plan, false)?;
         let key = (index, flow_batch::BATCH.to_string());
-        self.release(&key);
+        // The Batch node keeps all its items while it loops: they stay in the run's count.
+        if let Some(bytes) = self.slot_bytes.remove(&key) {
+            self.slot_bytes.insert(held(index), bytes);
+        }
         let (items, consumers) = self.slots.remove(&key).unwrap_or_default();
         debug_assert!(items.len() == all || consumers == 0);
         let members = plan.branches[&index].first().map(|(_, m)| m.clone()).unwrap_or_default();
@@ -772,8 +781,7 @@ impl Run {
         run.item_failures.clear();
         run.batch_error = None;
         let (members, consumers) = (run.members.clone(), run.consumers);
-        // The items a Batch node loops over are not in the run's count while it loops (only
-        // what each batch's nodes make is): a known gap, see docs/security.md.
+        // Each batch is part of the items the Batch node holds (counted once, as `held`).
         self.slots.insert((owner, flow_batch::BATCH.to_string()), (Arc::new(items), consumers));
         if first {
             schedule.finish(owner);
@@ -885,6 +893,7 @@ impl Run {
     /// The loop is over: "done" gets every result in input order, or the node fails.
     fn finish_batches(&mut self, owner: usize, plan: &Plan) -> Result<(), NodeError> {
         let Some(run) = self.batches.remove(&owner) else { return Ok(()) };
+        self.release(&held(owner));
         let mut outputs = Outputs::new();
         outputs.extend(flow_batch::BATCH, run.all.iter().cloned());
         let result = match (&run.first_error, run.stop_on_error) {
@@ -934,6 +943,12 @@ impl Run {
         let input = finished.fallback_input.clone().unwrap_or_default();
         let started = Started::of(&finished);
         self.finish_node(finished, plan, false)?;
+        // The Parallel node keeps its branches' items until it is done: they stay in the run's
+        // count after the branches take them.
+        let kept: usize =
+            plan.branches[&index].iter().filter_map(|(name, _)| self.slot_bytes.get(&(index, name.clone()))).sum();
+        self.live_bytes += kept;
+        self.slot_bytes.insert(held(index), kept);
         let branch_items = plan.branches[&index]
             .iter()
             .map(|(name, _)| {
@@ -1106,6 +1121,7 @@ impl Run {
         };
         let Some(success) = outcome else { return Ok(()) };
         let Some(mut run) = self.parallels.remove(&parallel) else { return Ok(()) };
+        self.release(&held(parallel));
         // Stop what still runs; nodes after "done" wait for every branch node.
         for b in run.branches.iter().filter(|b| b.state == BranchState::Running) {
             let reason = if success {
