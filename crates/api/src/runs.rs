@@ -268,12 +268,16 @@ impl Api {
         let (api, target) = (self.clone(), target.to_string());
         Box::pin(async move {
             let workflow = api.workflow_get(IdRequest { id: target }).await?.workflow;
-            let trigger = workflow.nodes.iter().find(|n| n.node_type == "trigger.error").ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "the error workflow \"{}\" has no Error Trigger node to start from",
-                    workflow.name
-                ))
-            })?;
+            let trigger = workflow
+                .nodes
+                .iter()
+                .find(|n| n.node_type == switchyard_engine::nodes::trigger_error::TYPE)
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "the error workflow \"{}\" has no Error Trigger node to start from",
+                        workflow.name
+                    ))
+                })?;
             let request = RunStartRequest {
                 workflow_id: None,
                 start_node: Some(trigger.id.clone()),

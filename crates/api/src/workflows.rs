@@ -28,7 +28,7 @@ impl Api {
             return Err(ApiError::bad_request("a workflow needs a name"));
         }
         let mut wf = Workflow::new(name);
-        let mut trigger = Node::new("start", "Start", "trigger.manual");
+        let mut trigger = Node::new("start", "Start", switchyard_engine::nodes::trigger_manual::TYPE);
         trigger.position = [120.0, 200.0];
         wf.nodes.push(trigger);
         let now = self.now();

@@ -523,7 +523,8 @@ impl Run {
         }
         let triggers: Vec<usize> =
             (0..nodes.len()).filter(|&i| self.prepared.entries[i].descriptor.is_trigger()).collect();
-        let manual: Vec<usize> = triggers.iter().copied().filter(|&i| nodes[i].node_type == "trigger.manual").collect();
+        let manual: Vec<usize> =
+            triggers.iter().copied().filter(|&i| nodes[i].node_type == nodes::trigger_manual::TYPE).collect();
         let starts = if manual.is_empty() { triggers } else { manual };
         if starts.is_empty() {
             return Err(NodeError::new(ErrorCode::NoTrigger, "the workflow has no trigger node"));

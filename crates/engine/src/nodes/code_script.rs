@@ -10,9 +10,11 @@ use switchyard_model::value::{MAX_DEPTH, Value};
 
 const DEFAULT_CODE: &str = "// `items` holds the JSON of every input item.\n// Return a list of objects: one output item each.\nitems.map(|item| {\n    item.seen = true;\n    item\n})\n";
 
+pub const TYPE: &str = "code.script";
+
 pub fn descriptor() -> NodeDescriptor {
     super::descriptor(
-        "code.script",
+        TYPE,
         "Code",
         "Runs a rhai script: once with all items (`items`), or once per item (`json`, `index`). Return objects to emit items.",
         NodeGroup::Data,

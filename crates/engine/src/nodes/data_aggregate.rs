@@ -20,9 +20,11 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("list", "Collect in a list"),
 ];
 
+pub const TYPE: &str = "data.aggregate";
+
 pub fn descriptor() -> NodeDescriptor {
     super::descriptor(
-        "data.aggregate",
+        TYPE,
         "Aggregate",
         "Combines all items into one: collected fields, the whole items in a list, or summaries (count, sum, average, …) optionally per group.",
         NodeGroup::Data,

@@ -5,9 +5,11 @@ use crate::node::{NodeContext, NodeResult, Outputs};
 use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, Port};
 use switchyard_model::item::Paired;
 
+pub const TYPE: &str = "data.filter";
+
 pub fn descriptor() -> NodeDescriptor {
     super::descriptor(
-        "data.filter",
+        TYPE,
         "Filter",
         "Keeps only the items that meet the conditions.",
         NodeGroup::Data,

@@ -5,9 +5,11 @@ use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, ParamSpec, Port};
 use switchyard_model::error::{ErrorCode, NodeError};
 use switchyard_model::item::Paired;
 
+pub const TYPE: &str = "data.limit";
+
 pub fn descriptor() -> NodeDescriptor {
     super::descriptor(
-        "data.limit",
+        TYPE,
         "Limit",
         "Keeps only the first (or last) items.",
         NodeGroup::Data,

@@ -8,9 +8,11 @@ use switchyard_model::item::{Item, Paired};
 use switchyard_model::path::Segment;
 use switchyard_model::value::{Object, Value};
 
+pub const TYPE: &str = "data.set";
+
 pub fn descriptor() -> NodeDescriptor {
     super::descriptor(
-        "data.set",
+        TYPE,
         "Set",
         "Sets fields on each item from values or expressions, and keeps, drops or picks the other fields.",
         NodeGroup::Data,

@@ -7,9 +7,11 @@ use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, ParamSpec, Port};
 use switchyard_model::item::Paired;
 use switchyard_model::value::Value;
 
+pub const TYPE: &str = "data.sort";
+
 pub fn descriptor() -> NodeDescriptor {
     super::descriptor(
-        "data.sort",
+        TYPE,
         "Sort",
         "Orders items by fields. Numbers sort by value, text alphabetically; missing values go last.",
         NodeGroup::Data,

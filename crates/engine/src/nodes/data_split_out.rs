@@ -7,9 +7,11 @@ use switchyard_model::item::{Item, Paired};
 use switchyard_model::path::Segment;
 use switchyard_model::value::{Object, Value};
 
+pub const TYPE: &str = "data.split_out";
+
 pub fn descriptor() -> NodeDescriptor {
     super::descriptor(
-        "data.split_out",
+        TYPE,
         "Split Out",
         "Turns a list in each item into separate items, one per element.",
         NodeGroup::Data,

@@ -5,9 +5,11 @@ use crate::node::{NodeContext, NodeResult, Outputs};
 use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, Port};
 use switchyard_model::item::Paired;
 
+pub const TYPE: &str = "flow.if";
+
 pub fn descriptor() -> NodeDescriptor {
     super::descriptor(
-        "flow.if",
+        TYPE,
         "IF",
         "Sends items that meet the conditions to \"true\" and the others to \"false\".",
         NodeGroup::Flow,

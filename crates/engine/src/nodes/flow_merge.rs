@@ -7,9 +7,11 @@ use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, ParamSpec, Port};
 use switchyard_model::item::{Item, Paired, PairedItem};
 use switchyard_model::value::{Object, Value};
 
+pub const TYPE: &str = "flow.merge";
+
 pub fn descriptor() -> NodeDescriptor {
     let mut d = super::descriptor(
-        "flow.merge",
+        TYPE,
         "Merge",
         "Waits for both inputs, then appends them, combines them item by item, or joins them on a key.",
         NodeGroup::Flow,

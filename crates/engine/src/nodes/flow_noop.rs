@@ -3,9 +3,11 @@
 use crate::node::{NodeContext, NodeResult, Outputs};
 use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, Port};
 
+pub const TYPE: &str = "flow.noop";
+
 pub fn descriptor() -> NodeDescriptor {
     super::descriptor(
-        "flow.noop",
+        TYPE,
         "No Operation",
         "Passes its input items through unchanged.",
         NodeGroup::Flow,

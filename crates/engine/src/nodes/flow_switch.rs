@@ -8,11 +8,13 @@ use switchyard_model::item::Paired;
 
 pub const FALLBACK: &str = "fallback";
 
+pub const TYPE: &str = "flow.switch";
+
 pub fn descriptor() -> NodeDescriptor {
     let mut rule_fields = vec![ParamSpec::string("output", "Output name").required().literal().placeholder("urgent")];
     rule_fields.extend(condition_fields());
     let mut d = super::descriptor(
-        "flow.switch",
+        TYPE,
         "Switch",
         "Sends each item to the output of the first rule it meets (or of every rule), or to the output an expression names.",
         NodeGroup::Flow,

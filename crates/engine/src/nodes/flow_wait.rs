@@ -5,9 +5,11 @@ use std::time::Duration;
 use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, ParamSpec, Port};
 use switchyard_model::error::{ErrorCode, NodeError};
 
+pub const TYPE: &str = "flow.wait";
+
 pub fn descriptor() -> NodeDescriptor {
     super::descriptor(
-        "flow.wait",
+        TYPE,
         "Wait",
         "Waits for a while (or until a given time), then passes its items on.",
         NodeGroup::Flow,

@@ -27,9 +27,11 @@ const METHODS: &[(&str, &str)] = &[
 ];
 const WITH_BODY: &[&str] = &["POST", "PUT", "PATCH", "DELETE"];
 
+pub const TYPE: &str = "http.request";
+
 pub fn descriptor() -> NodeDescriptor {
     let mut d = super::descriptor(
-        "http.request",
+        TYPE,
         "HTTP Request",
         "Calls a URL once per input item and turns the response into items.",
         NodeGroup::Action,

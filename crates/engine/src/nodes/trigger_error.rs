@@ -5,9 +5,11 @@ use crate::node::{NodeContext, NodeResult, Outputs};
 use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, Port};
 use switchyard_model::item::Item;
 
+pub const TYPE: &str = "trigger.error";
+
 pub fn descriptor() -> NodeDescriptor {
     super::descriptor(
-        "trigger.error",
+        TYPE,
         "Error Trigger",
         "Starts this workflow when a run of a workflow whose error workflow is this one fails. \
          Emits one item: {execution: {id, mode, startedAt}, workflow: {id, name}, error: {node, nodeId, code, class, message, itemIndex}}.",

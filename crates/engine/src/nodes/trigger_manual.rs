@@ -3,9 +3,11 @@
 use crate::node::{NodeContext, NodeResult, Outputs};
 use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, Port};
 
+pub const TYPE: &str = "trigger.manual";
+
 pub fn descriptor() -> NodeDescriptor {
     super::descriptor(
-        "trigger.manual",
+        TYPE,
         "Manual Trigger",
         "Starts the workflow when you run it. Emits the run's input items (from --input), or one empty item.",
         NodeGroup::Trigger,

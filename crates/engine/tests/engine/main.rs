@@ -6,6 +6,7 @@ mod expressions;
 mod flow;
 mod http;
 mod lifecycle;
+mod ownership;
 mod parallel;
 mod resilience;
 mod support;
