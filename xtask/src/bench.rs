@@ -164,7 +164,7 @@ fn count_items(path: &Path) -> Result<usize> {
 }
 
 /// 1234567 → "1,234,567"
-fn thousands(n: u64) -> String {
+pub(crate) fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {

@@ -224,7 +224,7 @@ fn write_report(outcomes: &[Outcome]) -> Result {
                     "| `{}` | {what} | {} | {} | {crashes} | {} |",
                     o.target,
                     o.seconds,
-                    group(o.executions),
+                    crate::bench::thousands(o.executions),
                     saved(target)
                 )
             }
@@ -246,17 +246,4 @@ fn saved(target: &str) -> usize {
     std::fs::read_dir(root().join("tests/fixtures/fuzz").join(target))
         .map(|d| d.flatten().filter(|e| !e.file_name().to_string_lossy().starts_with("seed-")).count())
         .unwrap_or(0)
-}
-
-/// 1234567 as "1,234,567".
-fn group(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
