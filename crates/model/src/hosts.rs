@@ -34,11 +34,16 @@ pub fn normalize_rule(text: &str) -> Result<String, String> {
     Ok(label(&host, port, default_port))
 }
 
+/// A host name as rules compare it: lowercase, no trailing dot, an IPv6 address in brackets.
+fn host_name(host: &str) -> String {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    if host.contains(':') && !host.starts_with('[') { format!("[{host}]") } else { host }
+}
+
 /// How a host is named in rules and messages: lowercase, `:port` only when it is not the
 /// scheme's default.
 pub fn label(host: &str, port: Option<u16>, default_port: Option<u16>) -> String {
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    let host = if host.contains(':') && !host.starts_with('[') { format!("[{host}]") } else { host };
+    let host = host_name(host);
     match port {
         Some(p) if Some(p) != default_port => format!("{host}:{p}"),
         _ => host,
@@ -77,8 +82,7 @@ pub fn rule_matches(rule: &str, host: &str, port: u16) -> bool {
     if rule_port.is_some_and(|p| p != port) {
         return false;
     }
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    let host = if host.contains(':') && !host.starts_with('[') { format!("[{host}]") } else { host };
+    let host = host_name(host);
     match rule_host.strip_prefix("*.") {
         Some(domain) => {
             host.len() > domain.len() + 1 && host.ends_with(domain) && {
