@@ -850,11 +850,7 @@ impl Vault {
 
     /// Changes field values (secret fields left out keep their value).
     pub async fn update_fields(&self, id: &str, changes: BTreeMap<String, String>) -> Result<AccountInfo> {
-        self.unlock(None).await?;
-        for _ in 0..3 {
-            let row = self.row(id).await?;
-            let ty = self.connection_type(&row.connection_type)?.clone();
-            let mut payload = self.open_row(&row).await?;
+        let edit = move |payload: &mut Payload, ty: &ConnectionType, _: &AccountRow| {
             let mut merged = payload.fields.clone();
             for (k, v) in &changes {
                 if v == SECRET_SET {
@@ -863,7 +859,7 @@ impl Vault {
                 merged.insert(k.clone(), v.clone());
             }
             let old_test_host = payload.test_host();
-            payload.fields = Vault::complete_fields(&ty, merged)?;
+            payload.fields = Vault::complete_fields(ty, merged)?;
             // A test URL the user sets is a host they mean the account for.
             let new_test_host = payload.test_host();
             if let (Some(hosts), Some(host)) = (payload.hosts.as_mut(), new_test_host)
@@ -872,18 +868,10 @@ impl Vault {
             {
                 hosts.push(host);
             }
-            match self.reseal(&row, &payload, &row.status, row.token_expires_at.clone()).await {
-                Ok(true) => return self.account(id).await,
-                Ok(false) => {
-                    return Err(VaultError::Internal(
-                        "the account changed while it was being edited; try again".into(),
-                    ));
-                }
-                Err(e) if is_stale(&e) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(VaultError::Internal("the vault key kept changing while the account was edited; try again".into()))
+            Ok(())
+        };
+        let gave_up = "the vault key kept changing while the account was edited; try again";
+        self.edit_payload(id, 3, Some("the account changed while it was being edited; try again"), gave_up, edit).await
     }
 
     /// Replaces the hosts an account's credentials may be sent to.
@@ -905,26 +893,48 @@ impl Vault {
     }
 
     /// Re-seals an account with a new host list, made from its current one by `change`;
-    /// compare-and-swap, tried again when another writer got there first.
+    /// tried again when another writer got there first.
     async fn change_hosts(
         &self,
         id: &str,
         change: impl Fn(Vec<String>, &str) -> Result<Vec<String>>,
     ) -> Result<AccountInfo> {
+        let edit = move |payload: &mut Payload, ty: &ConnectionType, row: &AccountRow| {
+            payload.hosts = Some(change(payload.allowed_hosts(ty), &row.label)?);
+            Ok(())
+        };
+        let gave_up = "the account kept changing while its hosts were being saved; try again";
+        self.edit_payload(id, 5, None, gave_up, edit).await
+    }
+
+    /// Opens an account, lets `edit` change its payload and re-seals it, compare-and-swap,
+    /// up to `tries` times: a key rotated meanwhile is loaded and the edit redone; a record
+    /// another writer changed fails with `changed`, or (when none) is edited again.
+    async fn edit_payload(
+        &self,
+        id: &str,
+        tries: usize,
+        changed: Option<&str>,
+        gave_up: &str,
+        edit: impl Fn(&mut Payload, &ConnectionType, &AccountRow) -> Result<()>,
+    ) -> Result<AccountInfo> {
         self.unlock(None).await?;
-        for _ in 0..5 {
+        for _ in 0..tries {
             let row = self.row(id).await?;
             let ty = self.connection_type(&row.connection_type)?.clone();
             let mut payload = self.open_row(&row).await?;
-            payload.hosts = Some(change(payload.allowed_hosts(&ty), &row.label)?);
+            edit(&mut payload, &ty, &row)?;
             match self.reseal(&row, &payload, &row.status, row.token_expires_at.clone()).await {
                 Ok(true) => return self.account(id).await,
-                Ok(false) => continue,
+                Ok(false) => match changed {
+                    Some(message) => return Err(VaultError::Internal(message.into())),
+                    None => continue,
+                },
                 Err(e) if is_stale(&e) => continue,
                 Err(e) => return Err(e),
             }
         }
-        Err(VaultError::Internal("the account kept changing while its hosts were being saved; try again".into()))
+        Err(VaultError::Internal(gave_up.into()))
     }
 
     pub async fn rename(&self, id: &str, label: &str) -> Result<AccountInfo> {
