@@ -2,10 +2,11 @@
 //!
 //! - `cargo xtask app`: set up the machine, build the UI and open the desktop app.
 //! - `cargo xtask test`: set up the machine and run every check and test.
-//! - `cargo xtask setup`, `cargo xtask gen-types`, `cargo xtask bench [SECTION…]`,
+//! - `cargo xtask setup`, `cargo xtask deps`, `cargo xtask gen-types`, `cargo xtask bench [SECTION…]`,
 //!   `cargo xtask fuzz [--seconds N] [TARGET…]`.
 
 mod bench;
+mod deps;
 mod fuzz;
 mod setup;
 mod test;
@@ -19,6 +20,7 @@ fn usage() -> String {
   app                 set up, build the UI and open the desktop app
   test                set up and run every check: fmt, clippy, tests, type drift, UI, end-to-end
   setup               install missing system packages, npm packages and tools
+  deps                check that crates depend only on lower layers and never on tauri
   gen-types           regenerate ui/src/gen (TypeScript types) and docs/nodes.md from Rust
   bench [SECTION...]  run benchmarks and write bench/REPORT.md (sections: engine)
   fuzz [--seconds N] [TARGET...]
@@ -34,6 +36,7 @@ fn main() {
         Some("test") => test::all(),
         Some("setup") => setup::all(),
         Some("gen-types") => gen_types(),
+        Some("deps") => deps::check(),
         Some("bench") => bench::run(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
         Some("-h" | "--help" | "help") | None => {

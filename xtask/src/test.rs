@@ -21,6 +21,10 @@ pub fn all() -> Result {
         step.done();
     }
 
+    let step = Step::start("dependency directions (cargo metadata: layers, no tauri under crates/)");
+    crate::deps::check()?;
+    step.done();
+
     let step = Step::start("lints (cargo clippy -D warnings)");
     util::run(util::cargo().args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))?;
     step.done();

@@ -389,7 +389,7 @@ impl Api {
         Ok(Endpoint {
             workflow_id: prepared.workflow.id.clone(),
             node_id: node.id.clone(),
-            path: switchyard_triggers::listener::normalize_path(text_param(node, "path", "")),
+            path: switchyard_model::webhook::normalize_path(text_param(node, "path", "")),
             methods,
             signature,
             keep_bodies: node.parameters.get("keepBodies").and_then(|v| v.as_bool()).unwrap_or(false),
@@ -430,7 +430,7 @@ impl Api {
 
     fn endpoint_url(base: &str, workflow_id: &str, path: &str, test: bool) -> String {
         let prefix = if test { "webhook-test" } else { "webhook" };
-        let path = switchyard_triggers::listener::normalize_path(path);
+        let path = switchyard_model::webhook::normalize_path(path);
         if path.is_empty() {
             format!("{base}/{prefix}/{workflow_id}")
         } else {
@@ -514,7 +514,7 @@ impl Api {
                     workflow_name: record.workflow.name.clone(),
                     node_id: node.id.clone(),
                     node_name: node.name.clone(),
-                    path: switchyard_triggers::listener::normalize_path(path),
+                    path: switchyard_model::webhook::normalize_path(path),
                     methods: trigger_webhook::methods(node).unwrap_or_default(),
                     url: Api::endpoint_url(&listener.base_url, &record.workflow.id, path, false),
                     active: record.active,

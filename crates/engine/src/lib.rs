@@ -1,9 +1,7 @@
 //! Switchyard's workflow engine: validation (petgraph), the executor (tokio), expressions and
 //! the Code node (rhai), and the built-in node types.
 
-pub mod clock;
 pub mod conditions;
-pub mod credentials;
 pub mod executor;
 pub mod expr;
 pub mod node;
@@ -13,6 +11,9 @@ pub mod resilience;
 pub mod schedule;
 pub mod services;
 pub mod validate;
+
+/// The clock and credential pieces nodes use, from the layer below.
+pub use switchyard_core::{clock, credentials};
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock, TokioClock};
 pub use credentials::{Authorization, CredentialProvider, HostScope, Secret};

@@ -687,7 +687,7 @@ fn trigger_issues(wf: &Workflow) -> Vec<ValidationIssue> {
                 if let Err(e) = trigger_webhook::preset(node) {
                     issue(e);
                 }
-                let path = switchyard_triggers::listener::normalize_path(
+                let path = switchyard_model::webhook::normalize_path(
                     node.parameters.get("path").and_then(|v| v.as_str()).unwrap_or(""),
                 );
                 if let Some(first) = paths.insert(path.clone(), &node.name) {

@@ -5,11 +5,11 @@
 //! `tests/fixtures/fuzz/<target>/` through them on stable, in `cargo xtask test`.
 
 use std::sync::{Arc, OnceLock};
+use switchyard_core::signature::{Encoding, Hash, Preset};
 use switchyard_engine::Registry;
 use switchyard_engine::expr::{Evaluator, NoHistory, ScriptEnv, ScriptLimits};
 use switchyard_model::item::Item;
 use switchyard_model::value::Value;
-use switchyard_triggers::signature::{Encoding, Hash, Preset};
 
 /// A harness: raw bytes in, a panic only for a bug.
 pub type Harness = fn(&[u8]);
@@ -142,7 +142,7 @@ pub fn schedule(data: &[u8]) {
     let (pattern, zone) = split(data);
     let (pattern, zone) = (String::from_utf8_lossy(pattern), String::from_utf8_lossy(zone));
     let zone = if zone.is_empty() { "UTC".into() } else { zone };
-    let Ok(rule) = switchyard_triggers::schedule::Rule::cron(&pattern, &zone) else { return };
+    let Ok(rule) = switchyard_core::schedule::Rule::cron(&pattern, &zone) else { return };
     let mut after =
         chrono::DateTime::parse_from_rfc3339("2026-03-29T00:30:00Z").map(|t| t.to_utc()).unwrap_or_default();
     for _ in 0..4 {
@@ -155,7 +155,7 @@ pub fn schedule(data: &[u8]) {
         }
     }
     if let Ok(seconds) = pattern.trim().parse::<f64>()
-        && let Ok(rule) = switchyard_triggers::schedule::Rule::every_seconds(seconds)
+        && let Ok(rule) = switchyard_core::schedule::Rule::every_seconds(seconds)
         && let Some(next) = rule.next_after(after)
     {
         assert!(next > after, "every {seconds} s: {next} does not follow {after}");

@@ -108,3 +108,26 @@ pub struct ScheduleState {
     pub last_fire: Option<String>,
     pub active: bool,
 }
+
+/// Normalizes a path as endpoints are keyed: no leading or trailing slash.
+pub fn normalize_path(path: &str) -> String {
+    path.trim().trim_matches('/').to_string()
+}
+
+/// Headers that frame the HTTP message itself: the server sets them, a workflow never does
+/// (a wrong `Content-Length` would cut or hang the answer, or smuggle a second one).
+pub const FRAMING_HEADERS: &[&str] = &[
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "proxy-connection",
+    "te",
+    "trailer",
+];
+
+/// Whether a header name is one of [`FRAMING_HEADERS`].
+pub fn is_framing_header(name: &str) -> bool {
+    FRAMING_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name.trim()))
+}

@@ -6,7 +6,7 @@ use crate::error::{Result, StoreError};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use std::collections::HashMap;
 use std::sync::Arc;
-use switchyard_metrics::{Bucket, BucketRecord, HOUR_MS, MINUTE_MS};
+use switchyard_core::rollup::{Bucket, BucketRecord, HOUR_MS, MINUTE_MS, floor};
 use switchyard_model::alerts::{Alert, AlertRule, AlertState};
 
 #[derive(Debug, Clone)]
@@ -56,10 +56,6 @@ fn add_to_row(tx: &rusqlite::Transaction<'_>, workflow_id: &str, node: &str, buc
     };
     put.execute(params![workflow_id, node, width, start, encode(&merged)])?;
     Ok(())
-}
-
-fn floor(ms: i64, width: i64) -> i64 {
-    ms.div_euclid(width) * width
 }
 
 impl Metrics {

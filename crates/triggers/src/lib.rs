@@ -4,6 +4,4 @@
 
 pub mod listener;
 pub mod replay;
-pub mod schedule;
 pub mod scheduler;
-pub mod signature;

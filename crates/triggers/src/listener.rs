@@ -8,7 +8,6 @@
 //! or missing signature, stale timestamp or replayed delivery id (401), malformed JSON (400).
 //! What an accepted request starts, and what is answered, is the host's [`Target`].
 
-use crate::signature::{Headers, Preset, SignatureError, equal_in_constant_time, hex};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
@@ -21,6 +20,8 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
+use switchyard_core::signature::{Headers, Preset, SignatureError, equal_in_constant_time, hex};
+use switchyard_model::webhook::{is_framing_header, normalize_path};
 use tokio_util::sync::CancellationToken;
 
 /// The default body limit: 1 MiB.
@@ -73,11 +74,6 @@ impl std::fmt::Debug for Endpoint {
             .field("signature", &self.signature)
             .finish()
     }
-}
-
-/// Normalizes a path as endpoints are keyed: no leading or trailing slash.
-pub fn normalize_path(path: &str) -> String {
-    path.trim().trim_matches('/').to_string()
 }
 
 fn key(workflow_id: &str, path: &str) -> String {
@@ -462,12 +458,6 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }
 
-impl Headers for HeaderMap {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.get(name).and_then(|v| v.to_str().ok())
-    }
-}
-
 /// Finds the endpoint: a test listener on `/webhook-test/…`; on `/webhook/…` the active
 /// endpoint, else a test listener of a workflow that is not active.
 fn find(s: &Shared, workflow: &str, path: &str, test: bool) -> Option<(Arc<Endpoint>, bool)> {
@@ -567,7 +557,11 @@ async fn serve(s: Arc<Shared>, workflow: String, path: String, test: bool, reque
         }
         // A timestamped signature is refused as stale after the tolerance: its keys need
         // not be kept longer.
-        let keep = if check.preset.is_timestamped() { 2 * crate::signature::TOLERANCE } else { crate::replay::WINDOW };
+        let keep = if check.preset.is_timestamped() {
+            2 * switchyard_core::signature::TOLERANCE
+        } else {
+            crate::replay::WINDOW
+        };
         let expires_ms = now_ms.saturating_add(i64::try_from(keep.as_millis()).unwrap_or(i64::MAX));
         if !s.target.first_delivery(&replay_keys, now_ms, expires_ms) {
             let message = "this delivery was already received (the same signed content, or a delivery id seen before)";
@@ -624,24 +618,6 @@ async fn serve(s: Arc<Shared>, workflow: String, path: String, test: bool, reque
         Ok(response) => response,
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", &format!("the delivery failed: {e}")),
     }
-}
-
-/// Headers that frame the HTTP message itself: the server sets them, a workflow never does
-/// (a wrong `Content-Length` would cut or hang the answer, or smuggle a second one).
-pub const FRAMING_HEADERS: &[&str] = &[
-    "content-length",
-    "transfer-encoding",
-    "connection",
-    "keep-alive",
-    "upgrade",
-    "proxy-connection",
-    "te",
-    "trailer",
-];
-
-/// Whether a header name is one of [`FRAMING_HEADERS`].
-pub fn is_framing_header(name: &str) -> bool {
-    FRAMING_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name.trim()))
 }
 
 /// Bodies larger than this are hashed on a blocking thread, not on an async worker.

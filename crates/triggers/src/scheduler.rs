@@ -3,10 +3,10 @@
 //! each trigger's policy. Waiting goes through tokio's timer and "now" through the host's
 //! clock, so tests drive it on tokio's paused clock.
 
-use crate::schedule::{Missed, Rule, catch_up};
 use chrono::{DateTime, Utc};
 use std::any::Any;
 use std::sync::Arc;
+use switchyard_core::schedule::{Missed, Rule, catch_up};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -165,9 +165,9 @@ async fn run(host: Arc<dyn Fire>, mut commands: mpsc::UnboundedReceiver<Command>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schedule::Rule;
     use std::collections::HashMap;
     use std::sync::Mutex;
+    use switchyard_core::schedule::Rule;
 
     fn at(text: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)

@@ -11,7 +11,7 @@ use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet, HttpClientError,
     PkceCodeChallenge, RedirectUrl, RefreshToken, RequestTokenError, Scope, TokenResponse, TokenUrl,
 };
-use switchyard_engine::clock::rfc3339;
+use switchyard_core::clock::rfc3339;
 use switchyard_model::connection::{AccountInfo, AuthKind, ConnectionType};
 use switchyard_store::AccountRow;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -4,7 +4,7 @@
 use crate::{Vault, VaultError, oauth};
 use base64::Engine as _;
 use futures::future::BoxFuture;
-use switchyard_engine::{Authorization, CredentialProvider, HostScope, Secret};
+use switchyard_core::{Authorization, CredentialProvider, HostScope, Secret};
 use switchyard_model::CredentialRef;
 use switchyard_model::connection::{AuthKind, ConnectionType};
 use switchyard_model::error::{ErrorClass, ErrorCode, NodeError};

@@ -6,9 +6,9 @@ use super::{call, import_trusted};
 use serde_json::{Value as Json, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use switchyard_core::signature::Preset;
 use switchyard_engine::{ManualClock, Services};
 use switchyard_model::error::ErrorCode;
-use switchyard_triggers::signature::Preset;
 
 async fn add_secret(api: &switchyard_api::Api) -> Json {
     call(api, "vault_unlock", json!({"password": "correct horse battery"})).await.unwrap();

@@ -5,8 +5,8 @@ use super::{RecordingHost, call, import_trusted};
 use serde_json::{Value as Json, json};
 use std::sync::Arc;
 use switchyard_api::Api;
+use switchyard_core::signature::Preset;
 use switchyard_engine::{ManualClock, Services};
-use switchyard_triggers::signature::Preset;
 
 pub(super) const SECRET: &str = "whsec-7c1e5a9d3b2f4e60";
 

@@ -7,7 +7,7 @@ use switchyard_model::error::{ErrorCode, NodeError};
 use switchyard_model::item::Item;
 use switchyard_model::value::Value;
 use switchyard_model::webhook::WebhookReply;
-use switchyard_triggers::listener::is_framing_header;
+use switchyard_model::webhook::is_framing_header;
 
 pub const TYPE: &str = "flow.respond";
 

@@ -2,11 +2,11 @@
 //! zone) or at a fixed interval, while the workflow is active.
 
 use crate::node::{NodeContext, NodeResult, Outputs};
+use switchyard_core::schedule::{Missed, Rule, RuleError};
 use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, ParamSpec, Port};
 use switchyard_model::item::Item;
 use switchyard_model::value::{Object, Value};
 use switchyard_model::workflow::Node;
-use switchyard_triggers::schedule::{Missed, Rule, RuleError};
 
 pub const TYPE: &str = "trigger.schedule";
 

@@ -2,10 +2,10 @@
 //! `/webhook/<workflow-id>/<path>` on the webhook listener (the workflow must be active).
 
 use crate::node::{NodeContext, NodeResult, Outputs};
+use switchyard_core::signature::{Encoding, Hash, Preset};
 use switchyard_model::descriptor::{CredentialSlot, NodeDescriptor, NodeGroup, ParamSpec, Port};
 use switchyard_model::item::Item;
 use switchyard_model::workflow::Node;
-use switchyard_triggers::signature::{Encoding, Hash, Preset};
 
 pub const TYPE: &str = "trigger.webhook";
 /// The credential slot holding the signing secret.

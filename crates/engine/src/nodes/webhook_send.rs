@@ -133,7 +133,7 @@ async fn send(
     auth: &Auth,
     item: &Item,
     index: usize,
-    signer: Option<&switchyard_triggers::signature::Preset>,
+    signer: Option<&switchyard_core::signature::Preset>,
     secret: Option<&Secret>,
     delivery_id: &str,
 ) -> Result<(String, u16, Value), NodeError> {

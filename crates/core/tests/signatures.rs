@@ -3,7 +3,7 @@
 
 use base64::Engine as _;
 use std::process::Command;
-use switchyard_triggers::signature::{Encoding, Hash, Preset, SignatureError};
+use switchyard_core::signature::{Encoding, Hash, Preset, SignatureError};
 
 const NOW: i64 = 1_763_800_000;
 

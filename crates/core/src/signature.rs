@@ -128,6 +128,13 @@ impl Headers for [(&str, &str)] {
     }
 }
 
+/// An HTTP request's headers (axum's and reqwest's are this type).
+impl Headers for reqwest::header::HeaderMap {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
 impl Preset {
     /// The header holding the signature.
     pub fn header(&self) -> &str {

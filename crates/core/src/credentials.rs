@@ -1,5 +1,5 @@
 //! How nodes get credentials without seeing the vault: the host injects a
-//! [`CredentialProvider`] into [`crate::Services`]; a node asks it to authorize a request for
+//! [`CredentialProvider`] into the engine's `Services`; a node asks it to authorize a request for
 //! one of its credential slots and gets back headers and query parameters to add.
 
 use futures::future::BoxFuture;
