@@ -9,6 +9,7 @@ use serde_json::json;
 use std::sync::Arc;
 use switchyard_engine::clock::rfc3339;
 use switchyard_engine::services::ItemLimits;
+use switchyard_engine::trigger::Trigger;
 use switchyard_engine::{Prepared, RunDataLimits, RunListener, RunOutcome, RunRequest, Services};
 use switchyard_model::error::ErrorCode;
 use switchyard_model::events::RunEvent;
@@ -271,7 +272,7 @@ impl Api {
             let trigger = workflow
                 .nodes
                 .iter()
-                .find(|n| n.node_type == switchyard_engine::nodes::trigger_error::TYPE)
+                .find(|n| matches!(api.inner.engine.registry().trigger_of(n), Some(Trigger::Error)))
                 .ok_or_else(|| {
                     ApiError::bad_request(format!(
                         "the error workflow \"{}\" has no Error Trigger node to start from",

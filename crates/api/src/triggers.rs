@@ -11,14 +11,12 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
-use switchyard_engine::nodes::{trigger_schedule, trigger_webhook};
+use switchyard_engine::trigger::{Response, ScheduleFire, Trigger, WebhookConfig, WebhookRequest};
 use switchyard_engine::{CredentialProvider, Prepared, ReplySlot, Services};
 use switchyard_model::error::ErrorCode;
 use switchyard_model::execution::{RunMode, RunStatus};
 use switchyard_model::ids::new_id;
-use switchyard_model::item::Item;
 use switchyard_model::records::WorkflowRecord;
-use switchyard_model::value::Value;
 use switchyard_model::webhook::{Delivery, ScheduleState, Verification, WebhookEndpoint, WebhookReply};
 use switchyard_model::workflow::Node;
 use switchyard_triggers::listener::{Answer, DeliveryRecord, Endpoint, Incoming, Listener, SignatureCheck, Target};
@@ -68,20 +66,30 @@ struct TestHook {
 struct Hook {
     prepared: Arc<Prepared>,
     node_id: String,
-    response_mode: String,
-    all_items: bool,
+    response: Response,
+    /// The webhook node's type: it makes the run's item from the request.
+    item: fn(WebhookRequest) -> switchyard_model::item::Item,
     services: Services,
     test: bool,
 }
 
 struct Scheduled {
+    /// The schedule node's type: it makes the run's item from the fire.
+    item: fn(ScheduleFire) -> switchyard_model::item::Item,
     prepared: Arc<Prepared>,
     node_id: String,
     services: Services,
 }
 
-fn text_param<'a>(node: &'a Node, name: &str, default: &'a str) -> &'a str {
-    node.parameters.get(name).and_then(|v| v.as_str()).unwrap_or(default)
+/// The webhook nodes of a workflow, each with how its type says to serve it.
+fn webhooks<'a>(
+    engine: &'a switchyard_engine::Engine,
+    workflow: &'a switchyard_model::workflow::Workflow,
+) -> impl Iterator<Item = (&'a Node, Result<WebhookConfig, String>)> + 'a {
+    workflow.nodes.iter().filter_map(|node| match engine.registry().trigger_of(node) {
+        Some(Trigger::Webhook { config, .. }) => Some((node, config(node))),
+        _ => None,
+    })
 }
 
 /// The socket address of a bind setting: an IP address (IPv6 with or without brackets) or
@@ -299,20 +307,21 @@ impl Api {
             };
             let mut schedule_nodes = Vec::new();
             for node in &record.workflow.nodes {
-                match node.node_type.as_str() {
-                    trigger_webhook::TYPE => match self.endpoint(&prepared, node, &services, false).await {
+                match self.inner.engine.registry().trigger_of(node) {
+                    Some(Trigger::Webhook { .. }) => match self.endpoint(&prepared, node, &services, false).await {
                         Ok(e) => endpoints.push(e),
                         Err(e) => problems.push(format!("workflow \"{name}\", node \"{}\": {e}", node.name)),
                     },
-                    trigger_schedule::TYPE => match trigger_schedule::rule(node) {
-                        Ok(rule) => {
+                    Some(Trigger::Schedule { config, item }) => match config(node) {
+                        Ok(config) => {
                             schedule_nodes.push(node.id.clone());
                             schedules.push(Schedule {
                                 workflow_id: record.workflow.id.clone(),
                                 node_id: node.id.clone(),
-                                rule,
-                                missed: trigger_schedule::missed(node),
+                                rule: config.rule,
+                                missed: config.missed,
                                 attachment: Arc::new(Scheduled {
+                                    item,
                                     prepared: prepared.clone(),
                                     node_id: node.id.clone(),
                                     services: services.clone(),
@@ -370,35 +379,39 @@ impl Api {
         services: &Services,
         test: bool,
     ) -> Result<Endpoint, String> {
-        let methods = trigger_webhook::methods(node)?
+        let Some(Trigger::Webhook { config, item }) = self.inner.engine.registry().trigger_of(node) else {
+            return Err("it is not a webhook trigger".into());
+        };
+        let config = config(node)?;
+        let methods = config
+            .methods
             .iter()
             .map(|m| m.parse().map_err(|_| format!("methods: \"{m}\" is not an HTTP method")))
             .collect::<Result<Vec<_>, _>>()?;
-        let signature = match trigger_webhook::preset(node)? {
+        let signature = match config.signature {
             None => None,
-            Some(preset) => {
-                let reference = node.credentials.get(trigger_webhook::SECRET_SLOT).ok_or_else(|| {
-                    "a signature is checked but no signing secret is chosen (credential slot \"secret\")".to_string()
-                })?;
-                let secret = self.inner.vault.secret(reference).await.map_err(|e| e.message)?;
-                let id_header = trigger_webhook::delivery_id_header(&preset).map(str::to_string);
-                Some(SignatureCheck { preset, secret: secret.value.as_bytes().to_vec(), id_header })
+            Some(signature) => {
+                let secret = self.inner.vault.secret(&signature.secret).await.map_err(|e| e.message)?;
+                Some(SignatureCheck {
+                    preset: signature.preset,
+                    secret: secret.value.as_bytes().to_vec(),
+                    id_header: signature.id_header.map(str::to_string),
+                })
             }
         };
-        let response_mode = text_param(node, "responseMode", "immediately").to_string();
         Ok(Endpoint {
             workflow_id: prepared.workflow.id.clone(),
             node_id: node.id.clone(),
-            path: switchyard_model::webhook::normalize_path(text_param(node, "path", "")),
+            path: config.path,
             methods,
             signature,
-            keep_bodies: node.parameters.get("keepBodies").and_then(|v| v.as_bool()).unwrap_or(false),
-            allowed_origins: trigger_webhook::allowed_origins(node),
+            keep_bodies: config.keep_bodies,
+            allowed_origins: config.allowed_origins,
             attachment: Arc::new(Hook {
                 prepared: prepared.clone(),
                 node_id: node.id.clone(),
-                all_items: text_param(node, "responseData", "firstItem") == "allItems",
-                response_mode,
+                response: config.response,
+                item,
                 services: services.clone(),
                 test,
             }),
@@ -477,7 +490,11 @@ impl Api {
             if !issues.is_empty() {
                 return Err(ApiError::invalid(issues, ""));
             }
-            if !wf.nodes.iter().any(|n| matches!(n.node_type.as_str(), trigger_webhook::TYPE | trigger_schedule::TYPE))
+            let registry = self.inner.engine.registry();
+            if !wf
+                .nodes
+                .iter()
+                .any(|n| matches!(registry.trigger_of(n), Some(Trigger::Webhook { .. } | Trigger::Schedule { .. })))
             {
                 return Err(ApiError::bad_request(format!(
                     "workflow \"{}\" has no Webhook or Schedule trigger: activating it would start nothing",
@@ -487,7 +504,7 @@ impl Api {
             let services = self.run_services(&self.stored_settings());
             let services = self.trusted_services(wf, &crate::RunSource::Saved, services).await?;
             let prepared = self.inner.engine.prepare(wf.clone()).map_err(|issues| ApiError::invalid(issues, ""))?;
-            for node in wf.nodes.iter().filter(|n| n.node_type == trigger_webhook::TYPE) {
+            for (node, _) in webhooks(&self.inner.engine, wf) {
                 self.endpoint(&prepared, node, &services, false)
                     .await
                     .map_err(|e| ApiError::bad_request(format!("node \"{}\": {e}", node.name)))?;
@@ -506,24 +523,34 @@ impl Api {
         let records = self.blocking(|store| Ok(store.workflows().records(false)?)).await?;
         let listener = self.listener_status();
         let mut endpoints = Vec::new();
+        let mut problems = self.inner.triggers.problems.lock().unwrap_or_else(|p| p.into_inner()).clone();
         for record in records {
-            for node in record.workflow.nodes.iter().filter(|n| n.node_type == trigger_webhook::TYPE) {
-                let path = text_param(node, "path", "");
+            for (node, config) in webhooks(&self.inner.engine, &record.workflow) {
+                let config = match config {
+                    Ok(config) => config,
+                    Err(e) => {
+                        // Not servable as it is: listed as a problem, with no URL.
+                        let problem = format!("workflow \"{}\", node \"{}\": {e}", record.workflow.name, node.name);
+                        if !problems.contains(&problem) {
+                            problems.push(problem);
+                        }
+                        continue;
+                    }
+                };
                 endpoints.push(WebhookEndpoint {
                     workflow_id: record.workflow.id.clone(),
                     workflow_name: record.workflow.name.clone(),
                     node_id: node.id.clone(),
                     node_name: node.name.clone(),
-                    path: switchyard_model::webhook::normalize_path(path),
-                    methods: trigger_webhook::methods(node).unwrap_or_default(),
-                    url: Api::endpoint_url(&listener.base_url, &record.workflow.id, path, false),
+                    url: Api::endpoint_url(&listener.base_url, &record.workflow.id, &config.path, false),
+                    path: config.path,
+                    methods: config.methods,
                     active: record.active,
-                    response_mode: text_param(node, "responseMode", "immediately").to_string(),
-                    signature: text_param(node, "signature", "none").to_string(),
+                    response_mode: config.response.as_str().to_string(),
+                    signature: config.signature.map_or("none", |s| s.preset.name()).to_string(),
                 });
             }
         }
-        let problems = self.inner.triggers.problems.lock().unwrap_or_else(|p| p.into_inner()).clone();
         Ok(WebhookListResponse { endpoints, listener, problems })
     }
 
@@ -548,23 +575,24 @@ impl Api {
             ));
         }
         let prepared = self.inner.engine.prepare(wf.clone()).map_err(|issues| ApiError::invalid(issues, ""))?;
-        let nodes: Vec<Node> = wf.nodes.iter().filter(|n| n.node_type == trigger_webhook::TYPE).cloned().collect();
+        let mut nodes = Vec::new();
+        for (node, config) in webhooks(&self.inner.engine, &wf) {
+            let config = config.map_err(|e| ApiError::bad_request(format!("node \"{}\": {e}", node.name)))?;
+            nodes.push((node.clone(), config.path));
+        }
         if nodes.is_empty() {
             return Err(ApiError::bad_request("the workflow has no Webhook trigger to listen with"));
         }
         let services = self.run_services(&self.stored_settings());
         let services = self.trusted_services(&wf, &crate::RunSource::Saved, services).await?;
-        for node in &nodes {
+        for (node, _) in &nodes {
             self.endpoint(&prepared, node, &services, true)
                 .await
                 .map_err(|e| ApiError::bad_request(format!("node \"{}\": {e}", node.name)))?;
         }
-        let urls = nodes
-            .iter()
-            .map(|n| Api::endpoint_url(&status.base_url, &wf.id, text_param(n, "path", ""), true))
-            .collect();
+        let urls = nodes.iter().map(|(_, path)| Api::endpoint_url(&status.base_url, &wf.id, path, true)).collect();
         let generation = self.inner.triggers.test_generation.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let hooks = nodes.into_iter().map(|node| TestHook { prepared: prepared.clone(), node }).collect();
+        let hooks = nodes.into_iter().map(|(node, _)| TestHook { prepared: prepared.clone(), node }).collect();
         self.inner.triggers.tests.lock().unwrap_or_else(|p| p.into_inner()).insert(wf.id.clone(), (generation, hooks));
         self.rebuild_test_endpoints().await;
         let api = self.clone();
@@ -599,21 +627,17 @@ impl Api {
     pub async fn webhook_send_sample(&self, request: SampleSendRequest) -> ApiResult<SampleSendResponse> {
         let id = request.workflow_id.clone();
         let record = self.blocking(move |store| Ok(store.workflows().get(&id)?)).await?;
-        let node = record
-            .workflow
-            .nodes
-            .iter()
-            .find(|n| n.id == request.node_id && n.node_type == trigger_webhook::TYPE)
-            .ok_or_else(|| {
+        let (node, config) =
+            webhooks(&self.inner.engine, &record.workflow).find(|(n, _)| n.id == request.node_id).ok_or_else(|| {
                 ApiError::new(
                     ErrorCode::NotFound,
                     format!("workflow \"{}\" has no Webhook node \"{}\"", record.workflow.name, request.node_id),
                 )
             })?;
+        let config = config.map_err(|e| ApiError::bad_request(format!("node \"{}\": {e}", node.name)))?;
         let status = self.listener_status();
-        let url = Api::endpoint_url(&status.base_url, &record.workflow.id, text_param(node, "path", ""), request.test);
-        let method =
-            trigger_webhook::methods(node).ok().and_then(|m| m.first().cloned()).unwrap_or_else(|| "POST".into());
+        let url = Api::endpoint_url(&status.base_url, &record.workflow.id, &config.path, request.test);
+        let method = config.methods.first().cloned().unwrap_or_else(|| "POST".into());
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::POST);
         let content_type = request.content_type.clone().unwrap_or_else(|| "application/json".into());
         let body = request.body.into_bytes();
@@ -626,14 +650,12 @@ impl Api {
             .timeout(Duration::from_secs(60))
             .header("content-type", content_type);
         let mut signed_with = Vec::new();
-        if let Some(preset) = trigger_webhook::preset(node).map_err(ApiError::bad_request)? {
-            let reference = node.credentials.get(trigger_webhook::SECRET_SLOT).ok_or_else(|| {
-                ApiError::bad_request(format!("node \"{}\" checks a signature but has no signing secret", node.name))
-            })?;
-            let secret = self.inner.vault.secret(reference).await.map_err(|e| ApiError::new(e.code, e.message))?;
+        if let Some(signature) = config.signature {
+            let secret =
+                self.inner.vault.secret(&signature.secret).await.map_err(|e| ApiError::new(e.code, e.message))?;
             let now = self.inner.engine.services().clock.now().timestamp();
-            let mut headers = preset.sign(&body, secret.value.as_bytes(), now);
-            if let Some(h) = trigger_webhook::delivery_id_header(&preset) {
+            let mut headers = signature.preset.sign(&body, secret.value.as_bytes(), now);
+            if let Some(h) = signature.id_header {
                 headers.push((h.to_string(), new_id()));
             }
             for (name, value) in headers {
@@ -657,13 +679,19 @@ impl Api {
     }
 
     pub async fn schedule_list(&self, _: Empty) -> ApiResult<ScheduleListResponse> {
+        let engine = self.inner.engine.clone();
         let schedules = self
-            .blocking(|store| {
+            .blocking(move |store| {
+                let registry = engine.registry();
                 let mut out = Vec::new();
                 for record in store.workflows().records(false)? {
-                    for node in record.workflow.nodes.iter().filter(|n| n.node_type == trigger_schedule::TYPE) {
+                    let schedules = record.workflow.nodes.iter().filter_map(|node| match registry.trigger_of(node) {
+                        Some(Trigger::Schedule { config, .. }) => Some((node, config(node))),
+                        _ => None,
+                    });
+                    for (node, config) in schedules {
                         let row = store.triggers().schedule(&record.workflow.id, &node.id)?;
-                        let rule = trigger_schedule::rule(node).map(|r| r.describe()).unwrap_or_else(|e| e.to_string());
+                        let rule = config.map(|c| c.rule.describe()).unwrap_or_else(|e| e.to_string());
                         out.push(ScheduleState {
                             workflow_id: record.workflow.id.clone(),
                             workflow_name: record.workflow.name.clone(),
@@ -794,16 +822,10 @@ fn reply_answer(reply: WebhookReply, execution_id: String) -> Answer {
 
 impl Api {
     async fn deliver(&self, hook: &Hook, request: Incoming) -> Answer {
-        let mut json = serde_json::Map::new();
-        json.insert("method".into(), request.method.into());
-        json.insert("path".into(), request.path.into());
-        json.insert("query".into(), serde_json::Value::Object(request.query));
-        json.insert("headers".into(), serde_json::Value::Object(request.headers));
-        json.insert("body".into(), request.body);
         let replay_keys = request.replay_keys;
-        let item = Item::new(Value::from(serde_json::Value::Object(json)));
+        let item = (hook.item)(request.request);
         let mut services = hook.services.clone();
-        let waits_for_reply = hook.response_mode == "respondNode";
+        let waits_for_reply = hook.response == Response::RespondNode;
         let receiver = if waits_for_reply {
             let (slot, rx) = ReplySlot::new();
             services.reply = Some(slot);
@@ -834,10 +856,10 @@ impl Api {
             let api = self.clone();
             tokio::spawn(async move { api.end_test(&workflow_id, None).await });
         }
-        match hook.response_mode.as_str() {
-            "lastNode" => match handle.await {
+        match hook.response {
+            Response::LastNode { all_items } => match handle.await {
                 Ok(outcome) if outcome.status == RunStatus::Success => {
-                    let body = if hook.all_items {
+                    let body = if all_items {
                         serde_json::Value::Array(
                             outcome.result.iter().map(|i| serde_json::Value::from(&i.json)).collect(),
                         )
@@ -854,7 +876,7 @@ impl Api {
                 }
                 Err(e) => error_answer(500, &format!("the run failed: {e}"), &execution_id),
             },
-            "respondNode" => {
+            Response::RespondNode => {
                 let Some(mut rx) = receiver else { return error_answer(500, "no reply channel", &execution_id) };
                 let mut handle = handle;
                 tokio::select! {
@@ -877,7 +899,7 @@ impl Api {
                     }
                 }
             }
-            _ => {
+            Response::Immediately => {
                 let mut answer = Answer::json(202, &json!({ "executionId": execution_id, "status": "started" }));
                 answer.execution_id = Some(execution_id);
                 answer
@@ -974,11 +996,8 @@ impl Fire for SchedulerHost {
     fn fire(&self, schedule: Arc<Schedule>, scheduled_for: DateTime<Utc>, missed: bool) {
         let Some(api) = Api::upgrade(&self.0) else { return };
         let Some(s) = schedule.attachment.downcast_ref::<Scheduled>() else { return };
-        let item = Item::new(Value::from(json!({
-            "scheduledFor": switchyard_engine::clock::rfc3339(scheduled_for),
-            "firedAt": api.now(),
-            "missed": missed,
-        })));
+        let fired_at = api.inner.engine.services().clock.now();
+        let item = (s.item)(ScheduleFire { scheduled_for, fired_at, missed });
         if let Some(full) = api.inner.metrics.queue_full() {
             tracing::warn!(workflow = %s.prepared.workflow.name, "a schedule fire is skipped: {full}");
             return;

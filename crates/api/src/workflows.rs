@@ -4,6 +4,7 @@ use crate::Api;
 use crate::error::{ApiError, ApiResult};
 use crate::files::{file_name_for, write_atomically};
 use crate::types::*;
+use switchyard_engine::trigger::Trigger;
 use switchyard_engine::validate::validate_text;
 use switchyard_model::error::ErrorCode;
 use switchyard_model::ids::new_id;
@@ -125,6 +126,8 @@ impl Api {
         let mut wf =
             report.workflow.ok_or_else(|| ApiError::new(ErrorCode::InvalidWorkflow, "the file holds no workflow"))?;
         let now = self.now();
+        let registry = self.inner.engine.registry();
+        let webhooks = wf.nodes.iter().any(|n| matches!(registry.trigger_of(n), Some(Trigger::Webhook { .. })));
         // Someone else's file: untrusted until the user reviews and trusts it.
         let source = match request.file_name.as_deref().map(str::trim) {
             Some(name) if !name.is_empty() => name.to_string(),
@@ -133,7 +136,6 @@ impl Api {
         let (record, notes) = self
             .blocking(move |store| {
                 let mut notes = Vec::new();
-                let webhooks = wf.nodes.iter().any(|n| n.node_type == switchyard_engine::nodes::trigger_webhook::TYPE);
                 if !request.keep_id && !bad_id {
                     let old = std::mem::replace(&mut wf.id, new_id());
                     if webhooks {

@@ -136,6 +136,17 @@ impl Headers for reqwest::header::HeaderMap {
 }
 
 impl Preset {
+    /// The preset's name as workflow files and the API spell it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Preset::GitHub => "github",
+            Preset::Stripe => "stripe",
+            Preset::Slack => "slack",
+            Preset::Shopify => "shopify",
+            Preset::Generic { .. } => "generic",
+        }
+    }
+
     /// The header holding the signature.
     pub fn header(&self) -> &str {
         match self {

@@ -6,10 +6,12 @@ pub mod executor;
 pub mod expr;
 pub mod node;
 pub mod nodes;
+pub mod region;
 pub mod registry;
 pub mod resilience;
 pub mod schedule;
 pub mod services;
+pub mod trigger;
 pub mod validate;
 
 /// The clock and credential pieces nodes use, from the layer below.
@@ -18,5 +20,5 @@ pub use switchyard_core::{clock, credentials};
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock, TokioClock};
 pub use credentials::{Authorization, CredentialProvider, HostScope, Secret};
 pub use executor::{Engine, Prepared, RunListener, RunOutcome, RunRequest};
-pub use registry::{NodeEntry, Registry};
+pub use registry::{CheckContext, NodeEntry, Registry};
 pub use services::{ReplySlot, RunDataLimits, Services};

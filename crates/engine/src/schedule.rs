@@ -1,6 +1,7 @@
 //! The functional core of the executor: which nodes a run executes and which can run next.
 //! No I/O and no time here; the executor feeds it completions and asks what is ready.
 
+use crate::region::{DONE, Region};
 use std::collections::{BTreeSet, VecDeque};
 use switchyard_model::workflow::Workflow;
 
@@ -34,9 +35,16 @@ pub struct Plan {
 
 impl Plan {
     /// Plans a run of `workflow` starting at `starts` and, when `until` is given, stopping
-    /// after that node (only its ancestors run). `input_names[i]` lists node i's inputs.
-    /// The workflow must be valid (no cycles, connections resolve).
-    pub fn new(workflow: &Workflow, input_names: &[Vec<String>], starts: &[usize], until: Option<usize>) -> Plan {
+    /// after that node (only its ancestors run). `input_names[i]` lists node i's inputs and
+    /// `regions[i]` node i's regions if it is a region node. The workflow must be valid (no
+    /// cycles, connections resolve).
+    pub fn new(
+        workflow: &Workflow,
+        input_names: &[Vec<String>],
+        regions: &[Option<Region>],
+        starts: &[usize],
+        until: Option<usize>,
+    ) -> Plan {
         let n = workflow.nodes.len();
         let index_of = |id: &str| workflow.nodes.iter().position(|node| node.id == id);
         let mut edges = Vec::new();
@@ -101,7 +109,7 @@ impl Plan {
         let mut region: Vec<Option<(usize, String)>> = vec![None; n];
         let mut branches = std::collections::HashMap::new();
         for p in (0..n).filter(|&i| in_run[i]) {
-            let Some(outputs) = crate::nodes::region_outputs(&workflow.nodes[p]) else { continue };
+            let Some(outputs) = regions.get(p).and_then(Option::as_ref).map(Region::outputs) else { continue };
             let mut list = Vec::new();
             for name in outputs {
                 let mut members = Vec::new();
@@ -127,9 +135,7 @@ impl Plan {
             }
             let after: Vec<usize> = edges
                 .iter()
-                .filter(|(from, output, to, _)| {
-                    *from == p && output == crate::nodes::flow_parallel::DONE && in_run[*to]
-                })
+                .filter(|(from, output, to, _)| *from == p && output == DONE && in_run[*to])
                 .map(|(_, _, to, _)| *to)
                 .collect();
             for (_, members) in &list {
@@ -169,8 +175,7 @@ impl Plan {
             .filter(|&i| {
                 self.region[i].is_none()
                     && (self.downstream[i].is_empty()
-                        || (self.branches.contains_key(&i)
-                            && self.consumer_count(i, crate::nodes::flow_parallel::DONE) == 0))
+                        || (self.branches.contains_key(&i) && self.consumer_count(i, DONE) == 0))
             })
             .collect()
     }
@@ -297,7 +302,7 @@ mod tests {
             vec!["main".into(), "second".into()],
             vec!["main".into()],
         ];
-        let plan = Plan::new(&w, &names, &[0], None);
+        let plan = Plan::new(&w, &names, &[], &[0], None);
         assert_eq!(plan.order, vec![0, 1, 2, 3]);
         assert!(!plan.in_run[4]);
         assert_eq!(plan.consumer_count(0, "main"), 2);
@@ -319,7 +324,7 @@ mod tests {
     fn until_keeps_only_ancestors() {
         let w = wf(&["t", "a", "b"], &[("t", "main", "a", "main"), ("a", "main", "b", "main")]);
         let names = vec![vec![], vec!["main".into()], vec!["main".into()]];
-        let plan = Plan::new(&w, &names, &[0], Some(1));
+        let plan = Plan::new(&w, &names, &[], &[0], Some(1));
         assert_eq!(plan.order, vec![0, 1]);
         assert_eq!(plan.leaves(), vec![1]);
     }

@@ -2,7 +2,8 @@
 //! it concerns and, when checking a file, its line and column.
 
 use crate::expr::{Evaluator, NoHistory, ScriptEnv, ScriptLimits, compile_script};
-use crate::registry::Registry;
+use crate::region::{DONE, Region};
+use crate::registry::{CheckContext, Registry};
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde_json::Value as Json;
 use std::collections::{HashMap, HashSet};
@@ -496,6 +497,9 @@ pub fn validate_workflow(wf: &Workflow, registry: &Registry) -> Vec<ValidationIs
     });
     let script_engine = crate::expr::build_engine(evaluator.env());
     let mut descriptors: Vec<Option<Arc<NodeDescriptor>>> = Vec::with_capacity(wf.nodes.len());
+    // Each type's own checks, reported after the graph's.
+    let mut type_issues = Vec::new();
+    let mut regions: Vec<Option<Region>> = Vec::with_capacity(wf.nodes.len());
     for (i, node) in wf.nodes.iter().enumerate() {
         let path = format!("$.nodes[{i}]");
         let versions = registry.versions(&node.node_type);
@@ -521,8 +525,11 @@ pub fn validate_workflow(wf: &Workflow, registry: &Registry) -> Vec<ValidationIs
             };
             issues.push(issue.at_node(&node.id, &node.name));
             descriptors.push(None);
+            regions.push(None);
             continue;
         };
+        type_issues.extend(entry.check(node, &CheckContext { workflow: wf, index: i }));
+        regions.push(entry.region(node));
         let descriptor = entry.descriptor.clone();
         let mut param_issues = Vec::new();
         check_params(
@@ -638,8 +645,8 @@ pub fn validate_workflow(wf: &Workflow, registry: &Registry) -> Vec<ValidationIs
         );
     }
 
-    issues.extend(branch_issues(wf, &index_of));
-    issues.extend(trigger_issues(wf));
+    issues.extend(branch_issues(wf, &index_of, &regions));
+    issues.extend(type_issues);
 
     if !descriptors.iter().flatten().any(|d| d.is_trigger()) && descriptors.iter().all(Option::is_some) {
         issues.push(ValidationIssue::new(
@@ -660,57 +667,10 @@ pub fn validate_workflow(wf: &Workflow, registry: &Registry) -> Vec<ValidationIs
     issues
 }
 
-/// Schedule rules that do not parse, webhook methods and signature formats that are not
-/// known, and two Webhook triggers of one workflow on the same path.
-fn trigger_issues(wf: &Workflow) -> Vec<ValidationIssue> {
-    use crate::nodes::{trigger_schedule, trigger_webhook, webhook_send};
-    let mut issues = Vec::new();
-    let mut paths: HashMap<String, &str> = HashMap::new();
-    for (i, node) in wf.nodes.iter().enumerate() {
-        let mut issue = |message: String| {
-            let param = message.split(':').next().unwrap_or("").trim().to_string();
-            issues.push(
-                ValidationIssue::new(ErrorCode::InvalidParameter, format!("$.nodes[{i}].parameters.{param}"), message)
-                    .at_node(&node.id, &node.name),
-            );
-        };
-        match node.node_type.as_str() {
-            trigger_schedule::TYPE => {
-                if let Err(e) = trigger_schedule::rule(node) {
-                    issue(e.to_string());
-                }
-            }
-            trigger_webhook::TYPE => {
-                if let Err(e) = trigger_webhook::methods(node) {
-                    issue(e);
-                }
-                if let Err(e) = trigger_webhook::preset(node) {
-                    issue(e);
-                }
-                let path = switchyard_model::webhook::normalize_path(
-                    node.parameters.get("path").and_then(|v| v.as_str()).unwrap_or(""),
-                );
-                if let Some(first) = paths.insert(path.clone(), &node.name) {
-                    issue(format!("path: \"/{path}\" is already the path of Webhook node \"{first}\""));
-                }
-            }
-            webhook_send::TYPE => {
-                if let Err(e) = trigger_webhook::preset(node) {
-                    issue(e);
-                }
-            }
-            _ => {}
-        }
-    }
-    issues
-}
-
 /// A Parallel node's branches (and a Batch node's loop) must be self-contained: a branch's nodes connect only to
 /// each other, nothing outside feeds them, no node belongs to two branches, and branches do
 /// not hold another Parallel node. The rest of the workflow continues from "done".
-fn branch_issues(wf: &Workflow, index_of: &HashMap<&str, usize>) -> Vec<ValidationIssue> {
-    use crate::nodes::flow_parallel::DONE;
-    use crate::nodes::region_outputs;
+fn branch_issues(wf: &Workflow, index_of: &HashMap<&str, usize>, regions: &[Option<Region>]) -> Vec<ValidationIssue> {
     let mut issues = Vec::new();
     let edges: Vec<(usize, usize, usize)> = wf
         .connections
@@ -720,7 +680,7 @@ fn branch_issues(wf: &Workflow, index_of: &HashMap<&str, usize>) -> Vec<Validati
         .collect();
     let mut owner: HashMap<usize, (usize, String)> = HashMap::new();
     for (p, parallel) in wf.nodes.iter().enumerate() {
-        let Some(outputs) = region_outputs(parallel) else { continue };
+        let Some(outputs) = regions[p].as_ref().map(Region::outputs) else { continue };
         for branch in outputs {
             let mut members: Vec<usize> = Vec::new();
             let mut queue: Vec<usize> = wf
@@ -738,7 +698,7 @@ fn branch_issues(wf: &Workflow, index_of: &HashMap<&str, usize>) -> Vec<Validati
             }
             for &m in &members {
                 let node = &wf.nodes[m];
-                if region_outputs(node).is_some() {
+                if regions[m].is_some() {
                     issues.push(
                         ValidationIssue::new(
                             ErrorCode::InvalidWorkflow,

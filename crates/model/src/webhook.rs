@@ -109,6 +109,19 @@ pub struct ScheduleState {
     pub active: bool,
 }
 
+/// An accepted webhook request, as the webhook node makes its item from it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WebhookRequest {
+    pub method: String,
+    /// The full request path.
+    pub path: String,
+    pub query: serde_json::Map<String, serde_json::Value>,
+    /// Header names in lower case.
+    pub headers: serde_json::Map<String, serde_json::Value>,
+    /// Parsed JSON, form fields as an object, text, or null for no body.
+    pub body: serde_json::Value,
+}
+
 /// Normalizes a path as endpoints are keyed: no leading or trailing slash.
 pub fn normalize_path(path: &str) -> String {
     path.trim().trim_matches('/').to_string()

@@ -21,7 +21,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use switchyard_core::signature::{Headers, Preset, SignatureError, equal_in_constant_time, hex};
-use switchyard_model::webhook::{is_framing_header, normalize_path};
+use switchyard_model::webhook::{WebhookRequest, is_framing_header, normalize_path};
 use tokio_util::sync::CancellationToken;
 
 /// The default body limit: 1 MiB.
@@ -80,17 +80,11 @@ fn key(workflow_id: &str, path: &str) -> String {
     format!("{workflow_id}/{}", normalize_path(path))
 }
 
-/// An accepted request, as the trigger's item sees it.
+/// An accepted request.
 #[derive(Debug, Clone)]
 pub struct Incoming {
-    pub method: String,
-    /// The full request path.
-    pub path: String,
-    pub query: serde_json::Map<String, serde_json::Value>,
-    /// Header names in lower case.
-    pub headers: serde_json::Map<String, serde_json::Value>,
-    /// Parsed JSON, form fields as an object, text, or null for no body.
-    pub body: serde_json::Value,
+    /// The request as the webhook node makes its item from it.
+    pub request: WebhookRequest,
     /// Whether it came in on a test listener.
     pub test: bool,
     /// The keys its delivery was remembered under (empty without a signature): the host
@@ -585,15 +579,17 @@ async fn serve(s: Arc<Shared>, workflow: String, path: String, test: bool, reque
         record.body = Some(String::from_utf8_lossy(&bytes).into_owned());
     }
     let incoming = Incoming {
-        method: parts.method.to_string(),
-        path: parts.uri.path().to_string(),
-        query: query_object(parts.uri.query().unwrap_or("")),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(k, v)| (k.as_str().to_string(), serde_json::Value::from(String::from_utf8_lossy(v.as_bytes()))))
-            .collect(),
-        body,
+        request: WebhookRequest {
+            method: parts.method.to_string(),
+            path: parts.uri.path().to_string(),
+            query: query_object(parts.uri.query().unwrap_or("")),
+            headers: parts
+                .headers
+                .iter()
+                .map(|(k, v)| (k.as_str().to_string(), serde_json::Value::from(String::from_utf8_lossy(v.as_bytes()))))
+                .collect(),
+            body,
+        },
         test,
         replay_keys,
     };

@@ -2,6 +2,7 @@
 
 use crate::expr::{ScriptLimits, build_engine, compile_script, convert, run_script};
 use crate::node::{NodeContext, NodeResult, Outputs};
+use crate::registry::NodeEntry;
 use rhai::Dynamic;
 use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, ParamSpec, Port};
 use switchyard_model::error::{ErrorCode, NodeError};
@@ -11,6 +12,11 @@ use switchyard_model::value::{MAX_DEPTH, Value};
 const DEFAULT_CODE: &str = "// `items` holds the JSON of every input item.\n// Return a list of objects: one output item each.\nitems.map(|item| {\n    item.seen = true;\n    item\n})\n";
 
 pub const TYPE: &str = "code.script";
+
+/// This node type, as the registry holds it.
+pub fn entry() -> NodeEntry {
+    NodeEntry::new(descriptor(), |ctx| Box::pin(execute(ctx)))
+}
 
 pub fn descriptor() -> NodeDescriptor {
     super::descriptor(

@@ -2,6 +2,7 @@
 //! list, or summaries such as count, sum and average.
 
 use crate::node::{NodeContext, NodeResult, Outputs, as_number, field_path};
+use crate::registry::NodeEntry;
 use std::collections::{HashMap, HashSet};
 use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, ParamSpec, Port};
 use switchyard_model::error::{ErrorCode, NodeError};
@@ -21,6 +22,11 @@ const OPERATIONS: &[(&str, &str)] = &[
 ];
 
 pub const TYPE: &str = "data.aggregate";
+
+/// This node type, as the registry holds it.
+pub fn entry() -> NodeEntry {
+    NodeEntry::new(descriptor(), |ctx| Box::pin(execute(ctx)))
+}
 
 pub fn descriptor() -> NodeDescriptor {
     super::descriptor(

@@ -1,11 +1,17 @@
 //! Limit: keeps the first or last N items.
 
 use crate::node::{NodeContext, NodeResult, Outputs, as_number};
+use crate::registry::NodeEntry;
 use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, ParamSpec, Port};
 use switchyard_model::error::{ErrorCode, NodeError};
 use switchyard_model::item::Paired;
 
 pub const TYPE: &str = "data.limit";
+
+/// This node type, as the registry holds it.
+pub fn entry() -> NodeEntry {
+    NodeEntry::new(descriptor(), |ctx| Box::pin(execute(ctx)))
+}
 
 pub fn descriptor() -> NodeDescriptor {
     super::descriptor(

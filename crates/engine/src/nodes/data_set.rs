@@ -2,6 +2,7 @@
 
 use crate::expr::Compiled;
 use crate::node::{NodeContext, NodeResult, Outputs, as_bool, as_number, describe, field_path};
+use crate::registry::NodeEntry;
 use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, ParamSpec, Port};
 use switchyard_model::error::{ErrorCode, NodeError};
 use switchyard_model::item::{Item, Paired};
@@ -9,6 +10,11 @@ use switchyard_model::path::Segment;
 use switchyard_model::value::{Object, Value};
 
 pub const TYPE: &str = "data.set";
+
+/// This node type, as the registry holds it.
+pub fn entry() -> NodeEntry {
+    NodeEntry::new(descriptor(), |ctx| Box::pin(execute(ctx)))
+}
 
 pub fn descriptor() -> NodeDescriptor {
     super::descriptor(

@@ -2,12 +2,18 @@
 
 use crate::conditions::compare;
 use crate::node::{NodeContext, NodeResult, Outputs, field_path};
+use crate::registry::NodeEntry;
 use std::cmp::Ordering;
 use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, ParamSpec, Port};
 use switchyard_model::item::Paired;
 use switchyard_model::value::Value;
 
 pub const TYPE: &str = "data.sort";
+
+/// This node type, as the registry holds it.
+pub fn entry() -> NodeEntry {
+    NodeEntry::new(descriptor(), |ctx| Box::pin(execute(ctx)))
+}
 
 pub fn descriptor() -> NodeDescriptor {
     super::descriptor(

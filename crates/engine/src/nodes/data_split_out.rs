@@ -1,6 +1,7 @@
 //! Split Out: turns a list field into one item per element.
 
 use crate::node::{NodeContext, NodeResult, Outputs, field_path};
+use crate::registry::NodeEntry;
 use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, ParamSpec, Port};
 use switchyard_model::error::{ErrorCode, NodeError};
 use switchyard_model::item::{Item, Paired};
@@ -8,6 +9,11 @@ use switchyard_model::path::Segment;
 use switchyard_model::value::{Object, Value};
 
 pub const TYPE: &str = "data.split_out";
+
+/// This node type, as the registry holds it.
+pub fn entry() -> NodeEntry {
+    NodeEntry::new(descriptor(), |ctx| Box::pin(execute(ctx)))
+}
 
 pub fn descriptor() -> NodeDescriptor {
     super::descriptor(

@@ -4,11 +4,18 @@
 //! executor drives the loop (see `executor.rs`); this node only hands on the items.
 
 use crate::node::{NodeContext, NodeResult, Outputs};
+use crate::region::{DONE, Region};
+use crate::registry::NodeEntry;
 use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, ParamSpec, Port};
 use switchyard_model::item::Paired;
 
 pub const TYPE: &str = "flow.batch";
 pub const BATCH: &str = "batch";
+
+/// This node type, as the registry holds it.
+pub fn entry() -> NodeEntry {
+    NodeEntry::new(descriptor(), |ctx| Box::pin(execute(ctx))).with_region(region)
+}
 
 pub fn descriptor() -> NodeDescriptor {
     super::descriptor(
@@ -18,7 +25,7 @@ pub fn descriptor() -> NodeDescriptor {
          in input order. Failed items stop the loop, or are collected and can be tried again.",
         NodeGroup::Flow,
         "split-out",
-        vec![Port::new(BATCH, "Batch"), Port::new(super::flow_parallel::DONE, "Done")],
+        vec![Port::new(BATCH, "Batch"), Port::new(DONE, "Done")],
         vec![
             ParamSpec::integer("batchSize", "Items per batch", Some(1.0), None).default_value(10).literal(),
             ParamSpec::options(
@@ -41,13 +48,13 @@ pub fn descriptor() -> NodeDescriptor {
     )
 }
 
-/// The node's settings: batch size, whether failures stop the loop, retry rounds.
-pub fn settings(node: &switchyard_model::workflow::Node) -> (usize, bool, u32) {
+/// The loop the executor runs: batch size, whether failures stop the loop, retry rounds.
+fn region(node: &switchyard_model::workflow::Node) -> Region {
     let p = |name: &str| node.parameters.get(name);
     let size = p("batchSize").and_then(|v| v.as_u64()).unwrap_or(10).max(1) as usize;
-    let stop = p("itemErrors").and_then(|v| v.as_str()).unwrap_or("stop") != "continue";
-    let rounds = if stop { 0 } else { p("retryRounds").and_then(|v| v.as_u64()).unwrap_or(0).min(5) as u32 };
-    (size, stop, rounds)
+    let stop_on_error = p("itemErrors").and_then(|v| v.as_str()).unwrap_or("stop") != "continue";
+    let rounds = if stop_on_error { 0 } else { p("retryRounds").and_then(|v| v.as_u64()).unwrap_or(0).min(5) as u32 };
+    Region::Loop { output: BATCH.to_string(), size, stop_on_error, rounds }
 }
 
 pub async fn execute(ctx: &mut NodeContext) -> NodeResult {

@@ -2,10 +2,16 @@
 
 use crate::conditions::{Conditions, combinator_param, conditions_param};
 use crate::node::{NodeContext, NodeResult, Outputs};
+use crate::registry::NodeEntry;
 use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, Port};
 use switchyard_model::item::Paired;
 
 pub const TYPE: &str = "flow.if";
+
+/// This node type, as the registry holds it.
+pub fn entry() -> NodeEntry {
+    NodeEntry::new(descriptor(), |ctx| Box::pin(execute(ctx)))
+}
 
 pub fn descriptor() -> NodeDescriptor {
     super::descriptor(

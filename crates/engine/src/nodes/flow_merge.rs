@@ -2,12 +2,18 @@
 //! by a key.
 
 use crate::node::{NodeContext, NodeResult, Outputs, field_path};
+use crate::registry::NodeEntry;
 use std::collections::HashMap;
 use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, ParamSpec, Port};
 use switchyard_model::item::{Item, Paired, PairedItem};
 use switchyard_model::value::{Object, Value};
 
 pub const TYPE: &str = "flow.merge";
+
+/// This node type, as the registry holds it.
+pub fn entry() -> NodeEntry {
+    NodeEntry::new(descriptor(), |ctx| Box::pin(execute(ctx)))
+}
 
 pub fn descriptor() -> NodeDescriptor {
     let mut d = super::descriptor(

@@ -2,24 +2,19 @@
 //! strategy: all of them, the first to succeed (the others are cancelled), or a quorum.
 //! Each branch is everything wired after one of its branch outputs; what the branches'
 //! last nodes produce comes out of `done`. The executor runs the branches (see
-//! `executor.rs`); this node only hands each branch its copy of the items.
+//! `executor/parallel.rs`); this node only hands each branch its copy of the items.
 
 use crate::node::{NodeContext, NodeResult, Outputs};
+use crate::region::{DONE, Region, Strategy};
+use crate::registry::NodeEntry;
 use switchyard_model::descriptor::{DynamicOutputs, NodeDescriptor, NodeGroup, ParamSpec, Port};
 use switchyard_model::item::Paired;
 
 pub const TYPE: &str = "flow.parallel";
-pub const DONE: &str = "done";
 
-/// How a Parallel node decides it is done.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Strategy {
-    /// Every branch finishes; the node fails if one failed.
-    All,
-    /// The first branch to succeed wins; the others are cancelled.
-    Race,
-    /// This many branches succeed; the others are cancelled.
-    Quorum(usize),
+/// This node type, as the registry holds it.
+pub fn entry() -> NodeEntry {
+    NodeEntry::new(descriptor(), |ctx| Box::pin(execute(ctx))).with_region(region)
 }
 
 pub fn descriptor() -> NodeDescriptor {
@@ -67,7 +62,7 @@ pub fn descriptor() -> NodeDescriptor {
 }
 
 /// The branch output names of a Parallel node, in order.
-pub fn branch_names(node: &switchyard_model::workflow::Node) -> Vec<String> {
+fn branch_names(node: &switchyard_model::workflow::Node) -> Vec<String> {
     node.parameters
         .get("branches")
         .and_then(|b| b.as_array())
@@ -82,8 +77,8 @@ pub fn branch_names(node: &switchyard_model::workflow::Node) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The node's strategy and branch timeout from its parameters.
-pub fn settings(node: &switchyard_model::workflow::Node) -> (Strategy, Option<std::time::Duration>) {
+/// The branches the executor runs: their outputs, the strategy and the branch timeout.
+fn region(node: &switchyard_model::workflow::Node) -> Region {
     let p = |name: &str| node.parameters.get(name);
     let strategy = match p("strategy").and_then(|s| s.as_str()).unwrap_or("all") {
         "race" => Strategy::Race,
@@ -94,7 +89,7 @@ pub fn settings(node: &switchyard_model::workflow::Node) -> (Strategy, Option<st
         .and_then(|t| t.as_f64())
         .filter(|t| t.is_finite() && *t > 0.0)
         .map(std::time::Duration::from_secs_f64);
-    (strategy, timeout)
+    Region::Branches { outputs: branch_names(node), strategy, timeout }
 }
 
 pub async fn execute(ctx: &mut NodeContext) -> NodeResult {

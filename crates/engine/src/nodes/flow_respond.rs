@@ -2,6 +2,7 @@
 //! responds "with a Respond to Webhook node"), then passes its items on.
 
 use crate::node::{NodeContext, NodeResult, Outputs};
+use crate::registry::NodeEntry;
 use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, ParamSpec, Port};
 use switchyard_model::error::{ErrorCode, NodeError};
 use switchyard_model::item::Item;
@@ -10,6 +11,11 @@ use switchyard_model::webhook::WebhookReply;
 use switchyard_model::webhook::is_framing_header;
 
 pub const TYPE: &str = "flow.respond";
+
+/// This node type, as the registry holds it.
+pub fn entry() -> NodeEntry {
+    NodeEntry::new(descriptor(), |ctx| Box::pin(execute(ctx)))
+}
 
 pub fn descriptor() -> NodeDescriptor {
     super::descriptor(

@@ -2,6 +2,7 @@
 
 use crate::conditions::{Conditions, condition_fields};
 use crate::node::{NodeContext, NodeResult, Outputs};
+use crate::registry::NodeEntry;
 use switchyard_model::descriptor::{DynamicOutputs, NodeDescriptor, NodeGroup, ParamSpec};
 use switchyard_model::error::{ErrorCode, NodeError};
 use switchyard_model::item::Paired;
@@ -9,6 +10,11 @@ use switchyard_model::item::Paired;
 pub const FALLBACK: &str = "fallback";
 
 pub const TYPE: &str = "flow.switch";
+
+/// This node type, as the registry holds it.
+pub fn entry() -> NodeEntry {
+    NodeEntry::new(descriptor(), |ctx| Box::pin(execute(ctx)))
+}
 
 pub fn descriptor() -> NodeDescriptor {
     let mut rule_fields = vec![ParamSpec::string("output", "Output name").required().literal().placeholder("urgent")];

@@ -1,11 +1,17 @@
 //! Wait: pauses the branch for a duration or until a time, then passes items on.
 
 use crate::node::{NodeContext, NodeResult, Outputs, as_number, describe};
+use crate::registry::NodeEntry;
 use std::time::Duration;
 use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, ParamSpec, Port};
 use switchyard_model::error::{ErrorCode, NodeError};
 
 pub const TYPE: &str = "flow.wait";
+
+/// This node type, as the registry holds it.
+pub fn entry() -> NodeEntry {
+    NodeEntry::new(descriptor(), |ctx| Box::pin(execute(ctx)))
+}
 
 pub fn descriptor() -> NodeDescriptor {
     super::descriptor(

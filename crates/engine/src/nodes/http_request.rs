@@ -2,6 +2,7 @@
 
 use crate::credentials::Authorization;
 use crate::node::{NodeContext, NodeResult, Outputs, describe};
+use crate::registry::NodeEntry;
 use crate::resilience::requested_wait;
 use futures::StreamExt;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
@@ -28,6 +29,11 @@ const METHODS: &[(&str, &str)] = &[
 const WITH_BODY: &[&str] = &["POST", "PUT", "PATCH", "DELETE"];
 
 pub const TYPE: &str = "http.request";
+
+/// This node type, as the registry holds it.
+pub fn entry() -> NodeEntry {
+    NodeEntry::new(descriptor(), |ctx| Box::pin(execute(ctx)))
+}
 
 pub fn descriptor() -> NodeDescriptor {
     let mut d = super::descriptor(

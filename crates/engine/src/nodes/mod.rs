@@ -1,5 +1,7 @@
-//! Built-in node types, one file each: a `descriptor()` (data the editor renders) and an
-//! async `execute()`.
+//! Built-in node types, one file each. A node file owns everything about its type: its
+//! `TYPE` name, its `entry()` for the registry (descriptor, execute and the optional hooks of
+//! [`NodeEntry`]: its own validation, trigger wiring, regions) and the helpers behind them.
+//! Nothing outside the file names its type (a test greps the tree).
 
 pub mod code_script;
 pub mod data_aggregate;
@@ -23,62 +25,35 @@ pub mod trigger_schedule;
 pub mod trigger_webhook;
 pub mod webhook_send;
 
-use crate::node::{BoxFuture, NodeContext, NodeResult};
 use crate::registry::NodeEntry;
 use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, ParamSpec, Port};
 use switchyard_model::item::{Item, Paired};
 
-macro_rules! entries {
-    ($($module:ident),* $(,)?) => {
-        vec![$({
-            fn execute(ctx: &mut NodeContext) -> BoxFuture<'_, NodeResult> {
-                Box::pin($module::execute(ctx))
-            }
-            NodeEntry::new($module::descriptor(), execute)
-        }),*]
-    };
-}
-
-/// Every built-in node type.
+/// Every built-in node type: one line each.
 pub fn all() -> Vec<NodeEntry> {
-    entries![
-        trigger_manual,
-        trigger_webhook,
-        trigger_schedule,
-        trigger_error,
-        http_request,
-        webhook_send,
-        data_set,
-        data_filter,
-        flow_if,
-        flow_switch,
-        flow_merge,
-        flow_parallel,
-        flow_batch,
-        data_sort,
-        data_limit,
-        data_split_out,
-        data_aggregate,
-        code_script,
-        flow_wait,
-        flow_respond,
-        flow_noop,
+    vec![
+        trigger_manual::entry(),
+        trigger_webhook::entry(),
+        trigger_schedule::entry(),
+        trigger_error::entry(),
+        http_request::entry(),
+        webhook_send::entry(),
+        data_set::entry(),
+        data_filter::entry(),
+        flow_if::entry(),
+        flow_switch::entry(),
+        flow_merge::entry(),
+        flow_parallel::entry(),
+        flow_batch::entry(),
+        data_sort::entry(),
+        data_limit::entry(),
+        data_split_out::entry(),
+        data_aggregate::entry(),
+        code_script::entry(),
+        flow_wait::entry(),
+        flow_respond::entry(),
+        flow_noop::entry(),
     ]
-}
-
-/// The outputs whose downstream nodes form regions the executor runs for the node (a
-/// Parallel node's branches, a Batch node's loop); `None` for ordinary nodes.
-pub fn region_outputs(node: &switchyard_model::workflow::Node) -> Option<Vec<String>> {
-    match node.node_type.as_str() {
-        flow_parallel::TYPE => Some(flow_parallel::branch_names(node)),
-        flow_batch::TYPE => Some(vec![flow_batch::BATCH.to_string()]),
-        _ => None,
-    }
-}
-
-/// The output that carries a node's result: "done" for Parallel and Batch nodes, else main.
-pub fn result_port(node: &switchyard_model::workflow::Node) -> &'static str {
-    if region_outputs(node).is_some() { flow_parallel::DONE } else { switchyard_model::workflow::MAIN }
 }
 
 /// A version-1 descriptor with one main input (none for triggers) and the given outputs.

@@ -2,10 +2,17 @@
 //! error workflow (settings.errorWorkflow) fails.
 
 use crate::node::{NodeContext, NodeResult, Outputs};
+use crate::registry::NodeEntry;
+use crate::trigger::Trigger;
 use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, Port};
 use switchyard_model::item::Item;
 
 pub const TYPE: &str = "trigger.error";
+
+/// This node type, as the registry holds it.
+pub fn entry() -> NodeEntry {
+    NodeEntry::new(descriptor(), |ctx| Box::pin(execute(ctx))).with_trigger(Trigger::Error)
+}
 
 pub fn descriptor() -> NodeDescriptor {
     super::descriptor(

@@ -1,9 +1,16 @@
 //! Manual Trigger: starts a run by hand (the Run button, `switchyard run`).
 
 use crate::node::{NodeContext, NodeResult, Outputs};
+use crate::registry::NodeEntry;
+use crate::trigger::Trigger;
 use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, Port};
 
 pub const TYPE: &str = "trigger.manual";
+
+/// This node type, as the registry holds it.
+pub fn entry() -> NodeEntry {
+    NodeEntry::new(descriptor(), |ctx| Box::pin(execute(ctx))).with_trigger(Trigger::Manual)
+}
 
 pub fn descriptor() -> NodeDescriptor {
     super::descriptor(

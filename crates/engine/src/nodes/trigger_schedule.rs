@@ -2,16 +2,30 @@
 //! zone) or at a fixed interval, while the workflow is active.
 
 use crate::node::{NodeContext, NodeResult, Outputs};
+use crate::registry::CheckContext;
+use crate::registry::NodeEntry;
+use crate::trigger::{ScheduleConfig, ScheduleFire, Trigger};
 use switchyard_core::schedule::{Missed, Rule, RuleError};
 use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, ParamSpec, Port};
+use switchyard_model::error::ValidationIssue;
 use switchyard_model::item::Item;
 use switchyard_model::value::{Object, Value};
 use switchyard_model::workflow::Node;
 
 pub const TYPE: &str = "trigger.schedule";
 
+/// When the node fires; the error names the parameter.
+fn config(node: &Node) -> Result<ScheduleConfig, RuleError> {
+    Ok(ScheduleConfig { rule: rule(node)?, missed: missed(node) })
+}
+
+/// A cron pattern or time zone that does not parse, or an interval under a second.
+fn check(node: &Node, cx: &CheckContext<'_>) -> Vec<ValidationIssue> {
+    rule(node).err().map(|e| cx.parameter_issue(e.to_string())).into_iter().collect()
+}
+
 /// The node's rule; the error names the parameter.
-pub fn rule(node: &Node) -> Result<Rule, RuleError> {
+fn rule(node: &Node) -> Result<Rule, RuleError> {
     let text = |name: &str, default: &str| {
         node.parameters.get(name).and_then(|v| v.as_str()).map(str::to_string).unwrap_or_else(|| default.to_string())
     };
@@ -29,8 +43,15 @@ pub fn rule(node: &Node) -> Result<Rule, RuleError> {
     }
 }
 
-pub fn missed(node: &Node) -> Missed {
+fn missed(node: &Node) -> Missed {
     Missed::parse(node.parameters.get("missed").and_then(|v| v.as_str()).unwrap_or("skip"))
+}
+
+/// This node type, as the registry holds it.
+pub fn entry() -> NodeEntry {
+    NodeEntry::new(descriptor(), |ctx| Box::pin(execute(ctx)))
+        .with_trigger(Trigger::Schedule { config, item })
+        .with_check(check)
 }
 
 pub fn descriptor() -> NodeDescriptor {
@@ -81,10 +102,15 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
         return Ok(Outputs::main(items));
     }
     // Run by hand: one item as if it fired now.
-    let now = Value::from(crate::clock::rfc3339(ctx.services.clock.now()));
+    let now = ctx.services.clock.now();
+    Ok(Outputs::main(vec![item(ScheduleFire { scheduled_for: now, fired_at: now, missed: false })]))
+}
+
+/// The item a fire starts the run with: `{scheduledFor, firedAt, missed}`.
+fn item(fire: ScheduleFire) -> Item {
     let mut json = Object::new();
-    json.insert("scheduledFor", now.clone());
-    json.insert("firedAt", now);
-    json.insert("missed", Value::from(false));
-    Ok(Outputs::main(vec![Item::new(Value::object(json))]))
+    json.insert("scheduledFor", Value::from(crate::clock::rfc3339(fire.scheduled_for)));
+    json.insert("firedAt", Value::from(crate::clock::rfc3339(fire.fired_at)));
+    json.insert("missed", Value::from(fire.missed));
+    Item::new(Value::object(json))
 }

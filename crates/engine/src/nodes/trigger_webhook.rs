@@ -2,9 +2,15 @@
 //! `/webhook/<workflow-id>/<path>` on the webhook listener (the workflow must be active).
 
 use crate::node::{NodeContext, NodeResult, Outputs};
+use crate::registry::CheckContext;
+use crate::registry::NodeEntry;
+use crate::trigger::{Response, SignatureConfig, Trigger, WebhookConfig, WebhookRequest};
 use switchyard_core::signature::{Encoding, Hash, Preset};
 use switchyard_model::descriptor::{CredentialSlot, NodeDescriptor, NodeGroup, ParamSpec, Port};
+use switchyard_model::error::ValidationIssue;
 use switchyard_model::item::Item;
+use switchyard_model::value::Value;
+use switchyard_model::webhook::normalize_path;
 use switchyard_model::workflow::Node;
 
 pub const TYPE: &str = "trigger.webhook";
@@ -76,8 +82,67 @@ pub fn preset(node: &Node) -> Result<Option<Preset>, String> {
     }))
 }
 
+/// How the listener serves the node; the error names the parameter.
+fn config(node: &Node) -> Result<WebhookConfig, String> {
+    let text =
+        |name: &str, default: &'static str| node.parameters.get(name).and_then(|v| v.as_str()).unwrap_or(default);
+    let signature = match preset(node)? {
+        None => None,
+        Some(preset) => {
+            let secret = node.credentials.get(SECRET_SLOT).cloned().ok_or_else(|| {
+                format!("a signature is checked but no signing secret is chosen (credential slot \"{SECRET_SLOT}\")")
+            })?;
+            Some(SignatureConfig { id_header: delivery_id_header(&preset), preset, secret })
+        }
+    };
+    let response = match text("responseMode", "immediately") {
+        "lastNode" => Response::LastNode { all_items: text("responseData", "firstItem") == "allItems" },
+        "respondNode" => Response::RespondNode,
+        _ => Response::Immediately,
+    };
+    Ok(WebhookConfig {
+        path: normalize_path(text("path", "")),
+        methods: methods(node)?,
+        signature,
+        response,
+        keep_bodies: node.parameters.get("keepBodies").and_then(|v| v.as_bool()).unwrap_or(false),
+        allowed_origins: allowed_origins(node),
+    })
+}
+
+/// The item a delivery starts the run with: `{method, path, query, headers, body}`.
+fn item(request: WebhookRequest) -> Item {
+    let mut json = serde_json::Map::new();
+    json.insert("method".into(), request.method.into());
+    json.insert("path".into(), request.path.into());
+    json.insert("query".into(), serde_json::Value::Object(request.query));
+    json.insert("headers".into(), serde_json::Value::Object(request.headers));
+    json.insert("body".into(), request.body);
+    Item::new(Value::from(serde_json::Value::Object(json)))
+}
+
+/// Unknown methods and signature formats, and two Webhook nodes of one workflow on the
+/// same path.
+fn check(node: &Node, cx: &CheckContext<'_>) -> Vec<ValidationIssue> {
+    let mut issues = Vec::new();
+    if let Err(e) = methods(node) {
+        issues.push(cx.parameter_issue(e));
+    }
+    if let Err(e) = preset(node) {
+        issues.push(cx.parameter_issue(e));
+    }
+    let path_of = |n: &Node| normalize_path(n.parameters.get("path").and_then(|v| v.as_str()).unwrap_or(""));
+    let path = path_of(node);
+    if let Some((_, first)) = cx.earlier_nodes().find(|(_, n)| n.node_type == TYPE && path_of(n) == path) {
+        issues.push(
+            cx.parameter_issue(format!("path: \"/{path}\" is already the path of Webhook node \"{}\"", first.name)),
+        );
+    }
+    issues
+}
+
 /// The header a preset's senders put their delivery id in.
-pub fn delivery_id_header(preset: &Preset) -> Option<&'static str> {
+fn delivery_id_header(preset: &Preset) -> Option<&'static str> {
     match preset {
         Preset::GitHub => Some("X-GitHub-Delivery"),
         Preset::Shopify => Some("X-Shopify-Webhook-Id"),
@@ -86,13 +151,13 @@ pub fn delivery_id_header(preset: &Preset) -> Option<&'static str> {
 }
 
 /// The browser origins allowed to call the webhook (`allowedOrigins`, comma-separated).
-pub fn allowed_origins(node: &Node) -> Vec<String> {
+fn allowed_origins(node: &Node) -> Vec<String> {
     let text = node.parameters.get("allowedOrigins").and_then(|v| v.as_str()).unwrap_or("");
     text.split(',').map(|o| o.trim().trim_end_matches('/').to_string()).filter(|o| !o.is_empty()).collect()
 }
 
 /// The allowed methods, upper case; an error names the bad one.
-pub fn methods(node: &Node) -> Result<Vec<String>, String> {
+fn methods(node: &Node) -> Result<Vec<String>, String> {
     let text = node.parameters.get("methods").and_then(|v| v.as_str()).unwrap_or("POST");
     let mut out = Vec::new();
     for m in text.split(',').map(|m| m.trim().to_ascii_uppercase()).filter(|m| !m.is_empty()) {
@@ -110,6 +175,13 @@ pub fn methods(node: &Node) -> Result<Vec<String>, String> {
         return Err("methods: give at least one method, or * for any".into());
     }
     Ok(out)
+}
+
+/// This node type, as the registry holds it.
+pub fn entry() -> NodeEntry {
+    NodeEntry::new(descriptor(), |ctx| Box::pin(execute(ctx)))
+        .with_trigger(Trigger::Webhook { config, item })
+        .with_check(check)
 }
 
 pub fn descriptor() -> NodeDescriptor {

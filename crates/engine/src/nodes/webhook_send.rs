@@ -7,11 +7,12 @@ use super::http_request::{Auth, guarded_send, header_map, status_error};
 use super::trigger_webhook::{SECRET_SLOT, preset, secret_slot, signature_params};
 use crate::credentials::Secret;
 use crate::node::{NodeContext, NodeResult, Outputs};
+use crate::registry::{CheckContext, NodeEntry};
 use reqwest::header::CONTENT_TYPE;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 use switchyard_model::descriptor::{CredentialSlot, NodeDescriptor, NodeGroup, ParamSpec, Port};
-use switchyard_model::error::{ErrorClass, ErrorCode, NodeError};
+use switchyard_model::error::{ErrorClass, ErrorCode, NodeError, ValidationIssue};
 use switchyard_model::item::{Item, Paired};
 use switchyard_model::retry::{Backoff, Jitter, RetryPolicy};
 use switchyard_model::value::{Object, Value};
@@ -31,6 +32,16 @@ pub fn default_policy() -> RetryPolicy {
         jitter: Jitter::None,
         retry_on: RetryPolicy::default_classes(),
     }
+}
+
+/// This node type, as the registry holds it.
+pub fn entry() -> NodeEntry {
+    NodeEntry::new(descriptor(), |ctx| Box::pin(execute(ctx))).with_check(check)
+}
+
+/// A signature format that is not known.
+fn check(node: &switchyard_model::workflow::Node, cx: &CheckContext<'_>) -> Vec<ValidationIssue> {
+    preset(node).err().map(|e| cx.parameter_issue(e)).into_iter().collect()
 }
 
 pub fn descriptor() -> NodeDescriptor {

@@ -1,0 +1,269 @@
+//! Running a workflow: nodes in dependency order, independent branches concurrently on
+//! tokio, events to every listener, cancellation and a per-run timeout.
+//!
+//! - this file: the engine, a prepared workflow, a run's request, outcome and state;
+//! - [`run`]: a run from start to end (the scheduler loop) and taking in finished nodes;
+//! - [`step`]: starting one node and storing what it produced, within the item limits;
+//! - [`batch`] and [`parallel`]: the regions of Batch-like and Parallel-like nodes;
+//! - [`history`]: the outputs expressions may read (`node(…)`, `item(…)`);
+//! - [`emitter`]: events and node data to the run's listeners.
+
+mod batch;
+mod emitter;
+mod history;
+mod parallel;
+mod run;
+mod step;
+
+pub use step::cut_outputs;
+
+use crate::node::Outputs;
+use crate::region::Region;
+use crate::registry::{NodeEntry, Registry};
+use crate::services::Services;
+use crate::validate;
+use batch::BatchRun;
+use chrono::{DateTime, Utc};
+use emitter::Emitter;
+use history::RunHistory;
+use parallel::ParallelRun;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use switchyard_model::error::{ErrorCode, NodeError, ValidationIssue};
+use switchyard_model::events::RunEvent;
+use switchyard_model::execution::{NodeRunData, NodeRunStatus, RunMode, RunStatus};
+use switchyard_model::item::Item;
+use switchyard_model::workflow::Workflow;
+use tokio_util::sync::CancellationToken;
+
+/// Receives a run's events and node data. Called on the run's task: must not block.
+pub trait RunListener: Send + Sync {
+    fn event(&self, event: &RunEvent);
+    /// A node's data as kept for the history (outputs cut to the run-data limits).
+    fn node_data(&self, _execution_id: &str, _data: &NodeRunData) {}
+}
+
+/// The engine: node types plus the services runs use.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    registry: Arc<Registry>,
+    services: Services,
+}
+
+/// A validated workflow with its node types resolved, ready to run any number of times.
+#[derive(Debug)]
+pub struct Prepared {
+    pub workflow: Arc<Workflow>,
+    entries: Vec<NodeEntry>,
+    input_names: Vec<Vec<String>>,
+    /// Each node's regions, if it is a region node (Batch, Parallel).
+    regions: Vec<Option<Region>>,
+    /// Whether any expression or script reads other nodes' items (`node(…)`, `item(…)`):
+    /// only then are all outputs kept for the whole run.
+    reads_history: bool,
+}
+
+impl Prepared {
+    pub fn node_index(&self, id: &str) -> Option<usize> {
+        self.workflow.nodes.iter().position(|n| n.id == id)
+    }
+}
+
+#[derive(Default)]
+pub struct RunRequest {
+    pub execution_id: String,
+    pub mode: Option<RunMode>,
+    /// Items the starting trigger emits (none: one empty item).
+    pub input: Vec<Item>,
+    /// The trigger node to start from (default: the manual triggers, else every trigger).
+    pub start: Option<String>,
+    /// Run only this node and what it depends on.
+    pub until: Option<String>,
+    pub listeners: Vec<Arc<dyn RunListener>>,
+    pub cancel: CancellationToken,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    pub execution_id: String,
+    pub status: RunStatus,
+    pub error: Option<NodeError>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub duration_ms: u32,
+    /// The main-output items of the last nodes (those nothing consumes), in file order.
+    pub result: Vec<Item>,
+    /// Each executed node's data, cut to the run-data limits.
+    pub nodes: Vec<NodeRunData>,
+}
+
+impl Engine {
+    pub fn new(registry: Registry, services: Services) -> Engine {
+        Engine { registry: Arc::new(registry), services }
+    }
+
+    /// Built-in node types and system services.
+    pub fn with_defaults() -> Engine {
+        Engine::new(Registry::builtin(), Services::system())
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    /// Checks a typed workflow against the node types (see [`validate`]).
+    pub fn validate(&self, workflow: &Workflow) -> Vec<ValidationIssue> {
+        validate::validate_workflow(workflow, &self.registry)
+    }
+
+    /// Validates and resolves a workflow for running.
+    pub fn prepare(&self, workflow: Workflow) -> Result<Arc<Prepared>, Vec<ValidationIssue>> {
+        let issues = self.validate(&workflow);
+        if !issues.is_empty() {
+            return Err(issues);
+        }
+        let mut entries = Vec::with_capacity(workflow.nodes.len());
+        let mut input_names = Vec::with_capacity(workflow.nodes.len());
+        let mut regions = Vec::with_capacity(workflow.nodes.len());
+        for node in &workflow.nodes {
+            let entry = self.registry.get(&node.node_type, node.version).cloned().ok_or_else(|| {
+                vec![ValidationIssue::new(
+                    ErrorCode::UnknownNodeType,
+                    "$.nodes",
+                    format!("unknown node type {}", node.node_type),
+                )]
+            })?;
+            input_names.push(entry.descriptor.input_names());
+            regions.push(entry.region(node));
+            entries.push(entry);
+        }
+        let reads_history = workflow.nodes.iter().any(|n| n.parameters.values().any(mentions_history));
+        Ok(Arc::new(Prepared { workflow: Arc::new(workflow), entries, input_names, regions, reads_history }))
+    }
+
+    /// Runs a prepared workflow to the end (or until cancelled or timed out).
+    pub async fn run(&self, prepared: Arc<Prepared>, request: RunRequest) -> RunOutcome {
+        use tracing::Instrument as _;
+        let span = tracing::info_span!(
+            "run",
+            workflow = %prepared.workflow.name,
+            workflow_id = %prepared.workflow.id,
+            execution = %request.execution_id,
+            mode = request.mode.unwrap_or(RunMode::Manual).as_str(),
+        );
+        let outcome = Run::new(self.services.clone(), prepared, request).execute().instrument(span.clone()).await;
+        span.in_scope(|| match &outcome.error {
+            // Codes and names only: a node's message can quote a URL or a value.
+            Some(e) => tracing::warn!(
+                status = outcome.status.as_str(),
+                duration_ms = outcome.duration_ms,
+                node = e.node_name.as_deref().unwrap_or(""),
+                code = ?e.code,
+                class = ?e.class,
+                "run finished"
+            ),
+            None => {
+                tracing::debug!(status = outcome.status.as_str(), duration_ms = outcome.duration_ms, "run finished")
+            }
+        });
+        outcome
+    }
+}
+
+fn mentions_history(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => {
+            let re = history_regex();
+            re.is_match(s)
+        }
+        serde_json::Value::Array(a) => a.iter().any(mentions_history),
+        serde_json::Value::Object(o) => o.values().any(mentions_history),
+        _ => false,
+    }
+}
+
+fn history_regex() -> &'static regex::Regex {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| regex::Regex::new(r"\b(node|item)\s*\(").expect("valid regex"))
+}
+
+enum Decision {
+    Run,
+    Skip,
+    PassThrough,
+    Pinned(Vec<Item>),
+}
+
+struct Finished {
+    index: usize,
+    /// Set for nodes that did not run: skipped, disabled or pinned.
+    preset: Option<NodeRunStatus>,
+    result: Result<Outputs, NodeError>,
+    fallback_input: Option<Arc<Vec<Item>>>,
+    started_at: DateTime<Utc>,
+    elapsed: Duration,
+    items_in: usize,
+}
+
+/// The key under which a Batch or Parallel node's own items are counted while it runs (no
+/// output has this name).
+fn held(node: usize) -> (usize, String) {
+    (node, "\0held".to_string())
+}
+
+/// Items on one output and how many consumers still have to take them.
+type Slot = (Arc<Vec<Item>>, usize);
+
+struct Run {
+    services: Services,
+    prepared: Arc<Prepared>,
+    request: RunRequest,
+    emitter: Arc<Emitter>,
+    history: Option<Arc<RunHistory>>,
+    /// Outputs waiting for consumers: (node, output) → (items, consumers left).
+    slots: HashMap<(usize, String), Slot>,
+    node_data: Vec<NodeRunData>,
+    leaves: Vec<usize>,
+    results: HashMap<usize, Arc<Vec<Item>>>,
+    run_input: Arc<Vec<Item>>,
+    /// Triggers still to start: the last one gets the run input without a copy.
+    triggers_left: usize,
+    /// Parallel nodes whose branches are running, by node index.
+    parallels: HashMap<usize, ParallelRun>,
+    /// Batch nodes whose loop is running, by node index.
+    batches: HashMap<usize, BatchRun>,
+    /// The last nodes of every branch: their main output goes to their Parallel node.
+    sinks: std::collections::HashSet<usize>,
+    /// Node tasks in flight, so a cancelled branch can stop them.
+    running: HashMap<usize, tokio::task::AbortHandle>,
+    task_nodes: HashMap<tokio::task::Id, usize>,
+    /// Nodes stopped because their branch was cancelled, with why.
+    stopped: HashMap<usize, String>,
+    /// About how many bytes of items the run holds (slots and results), and each slot's share.
+    live_bytes: usize,
+    slot_bytes: HashMap<(usize, String), usize>,
+}
+
+/// When a Parallel or Batch node started, for its record once it is done.
+struct Started {
+    at: DateTime<Utc>,
+    clock: tokio::time::Instant,
+    items_in: usize,
+}
+
+impl Started {
+    /// From the node's first part (handing its items on).
+    fn of(finished: &Finished) -> Started {
+        Started {
+            at: finished.started_at,
+            clock: tokio::time::Instant::now() - finished.elapsed,
+            items_in: finished.items_in,
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! How trigger nodes start their workflow. A trigger node type says so through
+//! [`crate::NodeEntry::with_trigger`]: the host (crates/api) serves webhooks and arms
+//! schedules from what the entry returns, and never reads a trigger's parameters itself.
+
+use chrono::{DateTime, Utc};
+use switchyard_core::schedule::{Missed, Rule, RuleError};
+use switchyard_core::signature::Preset;
+use switchyard_model::CredentialRef;
+use switchyard_model::item::Item;
+pub use switchyard_model::webhook::WebhookRequest;
+use switchyard_model::workflow::Node;
+
+/// What starts a trigger node's workflow.
+#[derive(Clone, Copy)]
+pub enum Trigger {
+    /// "Run workflow" in the editor, `switchyard run`, the API's run command.
+    Manual,
+    /// A failed run of a workflow that names this workflow as its error workflow.
+    Error,
+    /// An HTTP request on the webhook listener, while the workflow is active or the
+    /// editor listens for a test event.
+    Webhook { config: fn(&Node) -> Result<WebhookConfig, String>, item: fn(WebhookRequest) -> Item },
+    /// The times a schedule rule names, while the workflow is active.
+    Schedule { config: fn(&Node) -> Result<ScheduleConfig, RuleError>, item: fn(ScheduleFire) -> Item },
+}
+
+impl std::fmt::Debug for Trigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Trigger::Manual => "Manual",
+            Trigger::Error => "Error",
+            Trigger::Webhook { .. } => "Webhook",
+            Trigger::Schedule { .. } => "Schedule",
+        })
+    }
+}
+
+/// How the webhook listener serves one webhook node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookConfig {
+    /// Normalised: no leading or trailing slash.
+    pub path: String,
+    /// Upper case; empty means any method.
+    pub methods: Vec<String>,
+    pub signature: Option<SignatureConfig>,
+    pub response: Response,
+    /// Whether the delivery log keeps request bodies.
+    pub keep_bodies: bool,
+    /// Browser origins allowed to call it.
+    pub allowed_origins: Vec<String>,
+}
+
+/// The signature a webhook checks, and the account holding its secret.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignatureConfig {
+    pub preset: Preset,
+    pub secret: CredentialRef,
+    /// The header the senders put their delivery id in (replay keys), if the preset has one.
+    pub id_header: Option<&'static str>,
+}
+
+/// When and with what a webhook answers its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Response {
+    /// At once: 202 with the execution id.
+    Immediately,
+    /// When the run ends: the last node's first item, or all its items as a list.
+    LastNode { all_items: bool },
+    /// What a Respond to Webhook node of the run sends.
+    RespondNode,
+}
+
+impl Response {
+    /// The name the API shows.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Response::Immediately => "immediately",
+            Response::LastNode { .. } => "lastNode",
+            Response::RespondNode => "respondNode",
+        }
+    }
+}
+
+/// One fire of a schedule, as a schedule node makes its item from it.
+#[derive(Debug, Clone, Copy)]
+pub struct ScheduleFire {
+    /// The time the rule named.
+    pub scheduled_for: DateTime<Utc>,
+    /// When it really fired (later for a fire missed while the app was closed).
+    pub fired_at: DateTime<Utc>,
+    pub missed: bool,
+}
+
+/// When a schedule node fires.
+#[derive(Debug, Clone)]
+pub struct ScheduleConfig {
+    pub rule: Rule,
+    pub missed: Missed,
+}
