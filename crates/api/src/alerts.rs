@@ -5,11 +5,9 @@
 
 use crate::Api;
 use crate::error::{ApiError, ApiResult};
-use crate::types::{
-    AlertListRequest, AlertListResponse, AlertRulesResponse, AlertTestResponse, ApiEvent, Empty, IdRequest,
-    RunStartRequest,
-};
+use crate::types::{ApiEvent, Empty, IdRequest, RunStartRequest};
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::time::Duration;
 use switchyard_engine::clock::rfc3339;
@@ -18,6 +16,35 @@ use switchyard_model::alerts::{ActionResult, Alert, AlertAction, AlertRule, Aler
 use switchyard_model::error::ErrorCode;
 use switchyard_model::execution::RunMode;
 use switchyard_model::ids::new_id;
+use ts_rs::TS;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertRulesResponse {
+    pub rules: Vec<switchyard_model::alerts::AlertRule>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertListRequest {
+    #[serde(default)]
+    pub firing_only: bool,
+    #[serde(default)]
+    #[ts(optional)]
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertListResponse {
+    pub alerts: Vec<switchyard_model::alerts::Alert>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertTestResponse {
+    pub results: Vec<switchyard_model::alerts::ActionResult>,
+}
 
 /// How often the rules are checked.
 pub(crate) const CHECK_EVERY: Duration = Duration::from_secs(15);

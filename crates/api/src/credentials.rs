@@ -2,8 +2,97 @@
 
 use crate::types::*;
 use crate::{Api, ApiResult};
+use serde::{Deserialize, Serialize};
 use switchyard_model::connection::{AccountInfo, TestOutcome};
 use switchyard_vault::KeySource;
+use ts_rs::TS;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct VaultStatusResponse {
+    pub initialized: bool,
+    pub unlocked: bool,
+    /// `keyring` or `password`; absent before the vault exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub key_source: Option<String>,
+    pub keyring_available: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub keyring_message: Option<String>,
+    pub accounts: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct VaultUnlockRequest {
+    /// The master password, for a vault that uses one (or to create one where no keyring works).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct VaultChangePasswordRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub current: Option<String>,
+    pub new: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct VaultRotateResponse {
+    /// How many accounts were re-sealed.
+    pub resealed: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionTypesResponse {
+    pub connection_types: Vec<switchyard_model::connection::ConnectionType>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct AccountListResponse {
+    pub accounts: Vec<switchyard_model::connection::AccountInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountAddRequest {
+    pub connection_type: String,
+    pub label: String,
+    #[serde(default)]
+    pub fields: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    #[ts(optional, as = "Option<bool>")]
+    pub make_default: bool,
+    /// Hosts its credentials may go to; none given: the type's and the test URL's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub allowed_hosts: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct AccountUpdateRequest {
+    pub id: String,
+    /// Changed field values; a secret field left out (or sent as the "set" marker) keeps its value.
+    pub fields: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct AccountRenameRequest {
+    pub id: String,
+    pub label: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct AccountRemoveResponse {
+    pub id: String,
+    /// Set when the provider's tokens could not be revoked (the account is removed anyway).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub note: Option<String>,
+}
 
 impl Api {
     pub fn vault(&self) -> &switchyard_vault::Vault {

@@ -13,6 +13,7 @@ mod manifest;
 mod metrics;
 mod preview;
 mod runs;
+mod settings;
 mod triggers;
 mod trust;
 pub mod types;
@@ -90,6 +91,8 @@ pub(crate) struct Inner {
     pub(crate) granted_paths: Mutex<std::collections::HashSet<PathBuf>>,
     /// The live metrics, the run queue's slots and the alert checker's state.
     pub(crate) metrics: metrics::MetricsState,
+    /// The concurrency limit runs wait for, and the runs waiting.
+    pub(crate) queue: runs::RunQueue,
 }
 
 /// The API: cheap to clone, safe to share.
@@ -147,6 +150,7 @@ impl Api {
                 granted_paths: Mutex::new(std::collections::HashSet::new()),
                 triggers: triggers::TriggerState::default(),
                 metrics: metrics::MetricsState::start(),
+                queue: runs::RunQueue::default(),
             }),
         };
         api.apply_resilience(&api.stored_settings());

@@ -5,11 +5,9 @@
 
 use crate::Api;
 use crate::error::{ApiError, ApiResult};
-use crate::types::{
-    ConnectionHealth, Dashboard, DashboardRequest, Empty, ErrorClassCount, LastError, ListenerHealth, MetricsPoint,
-    MetricsRange, MetricsTextResponse, NodeMetrics, NodeMetricsRequest, NodeMetricsResponse, ProcessStatus,
-    QueueStatus, Trend, WorkflowMetrics,
-};
+use crate::types::Empty;
+use crate::types::ListenerStatus;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,7 +21,198 @@ use switchyard_model::error::ErrorCode;
 use switchyard_model::events::{RunEvent, RunEventKind};
 use switchyard_model::execution::{NodeRunData, NodeRunStatus, RunStatus};
 use switchyard_store::{BucketRow, ExecutionFilter};
-use tokio::sync::Semaphore;
+use ts_rs::TS;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricsTextResponse {
+    /// The Prometheus text format (0.0.4).
+    pub text: String,
+}
+
+/// A dashboard time range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub enum MetricsRange {
+    /// The last 15 minutes, from memory.
+    #[serde(rename = "live")]
+    Live,
+    #[serde(rename = "1h")]
+    Hour,
+    #[serde(rename = "24h")]
+    Day,
+    #[serde(rename = "7d")]
+    Week,
+    #[serde(rename = "30d")]
+    Month,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct DashboardRequest {
+    pub range: MetricsRange,
+}
+
+/// One step of a chart: runs that finished in it and their duration percentiles.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricsPoint {
+    /// Start of the step, Unix ms.
+    pub t: i64,
+    pub started: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+}
+
+/// Whether a workflow got better or worse over the range (second half against first half).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum Trend {
+    Improving,
+    Stable,
+    Degrading,
+    /// Too few runs in one of the halves to say.
+    Unknown,
+}
+
+/// A workflow's latest failed run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct LastError {
+    pub execution_id: String,
+    pub at: String,
+    pub message: String,
+    #[ts(optional)]
+    pub node: Option<String>,
+}
+
+/// A row of the dashboard's workflow table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowMetrics {
+    pub workflow_id: String,
+    pub name: String,
+    pub started: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    /// Succeeded / finished, 0–1.
+    pub success_rate: Option<f64>,
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub retries: u64,
+    pub items_out: u64,
+    pub trend: Trend,
+    /// Why the trend reads as it does ("p95 1.2 s → 2.9 s").
+    pub trend_reason: String,
+    #[ts(optional)]
+    pub last_error: Option<LastError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorClassCount {
+    pub class: String,
+    pub count: u64,
+}
+
+/// Runs waiting for a slot, running, and finished since the app started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueStatus {
+    pub waiting: i64,
+    pub active: i64,
+    pub completed: u64,
+    pub failed: u64,
+    /// The concurrency limit (0: none).
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ProcessStatus {
+    pub memory_bytes: u64,
+    pub cpu_percent: f64,
+}
+
+/// A connection account's health: its status and last "Test connection".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionHealth {
+    pub id: String,
+    pub label: String,
+    pub connection_type: String,
+    /// "ok", "failing", "needsReconnect" or "untested".
+    pub health: String,
+    #[ts(optional)]
+    pub last_test: Option<switchyard_model::connection::TestOutcome>,
+}
+
+/// The webhook listener's health: its state and the deliveries answered since start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ListenerHealth {
+    pub listener: ListenerStatus,
+    /// Deliveries by HTTP status since the app started.
+    pub deliveries: Vec<(u16, u64)>,
+    pub problems: Vec<String>,
+}
+
+/// Everything the dashboard shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Dashboard {
+    pub range: MetricsRange,
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub step_ms: i64,
+    /// Every workflow together, step by step (steps without runs included, as zeros).
+    pub points: Vec<MetricsPoint>,
+    /// The whole range in one.
+    pub total: MetricsPoint,
+    pub workflows: Vec<WorkflowMetrics>,
+    pub errors: Vec<ErrorClassCount>,
+    pub queue: QueueStatus,
+    #[ts(optional)]
+    pub process: Option<ProcessStatus>,
+    pub connections: Vec<ConnectionHealth>,
+    pub listener: ListenerHealth,
+    pub alerts_firing: Vec<switchyard_model::alerts::Alert>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeMetricsRequest {
+    pub workflow_id: String,
+    pub range: MetricsRange,
+}
+
+/// A node's numbers over a range.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeMetrics {
+    pub node: String,
+    pub runs: u64,
+    pub failed: u64,
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub items_in: u64,
+    pub items_out: u64,
+    pub retries: u64,
+    /// Calls that waited for a rate limit, and the time they waited in all.
+    pub rate_waits: u64,
+    pub rate_wait_ms: u64,
+    /// Circuit breaker state changes its calls caused.
+    pub breaker_changes: u64,
+    pub errors: Vec<ErrorClassCount>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeMetricsResponse {
+    pub nodes: Vec<NodeMetrics>,
+}
 
 /// How often what changed is written to the rollups.
 pub(crate) const FLUSH_EVERY: Duration = Duration::from_secs(10);
@@ -37,11 +226,6 @@ pub(crate) struct MetricsState {
     pub(crate) recorder: Recorder,
     pub(crate) live: Arc<Mutex<Live>>,
     process: Mutex<(ProcessSampler, Option<(std::time::Instant, ProcessStats)>)>,
-    /// The concurrency limit and its slots (none: no limit).
-    slots: Mutex<(u32, Option<Arc<Semaphore>>)>,
-    /// Runs waiting for a slot now, and how many may (0: no cap).
-    pub(crate) waiting: Arc<std::sync::atomic::AtomicUsize>,
-    max_waiting: std::sync::atomic::AtomicUsize,
     pub(crate) alerts: crate::alerts::AlertState,
 }
 
@@ -52,9 +236,6 @@ impl MetricsState {
             recorder,
             live,
             process: Mutex::new((ProcessSampler::default(), None)),
-            slots: Mutex::new((0, None)),
-            waiting: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
-            max_waiting: std::sync::atomic::AtomicUsize::new(0),
             alerts: crate::alerts::AlertState::default(),
         }
     }
@@ -76,35 +257,6 @@ impl MetricsState {
         let stats = sampler.sample()?;
         *last = Some((std::time::Instant::now(), stats));
         Some(stats)
-    }
-
-    /// Sets the concurrency limit (0: none). Runs already waiting keep their place.
-    pub(crate) fn set_limit(&self, limit: u32) {
-        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-        if slots.0 != limit {
-            *slots = (limit, (limit > 0).then(|| Arc::new(Semaphore::new(limit as usize))));
-        }
-    }
-
-    /// Caps the runs waiting for a slot (0: no cap).
-    pub(crate) fn set_max_waiting(&self, max: u32) {
-        self.max_waiting.store(max as usize, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    /// Whether a new run would have to wait and the queue is full: then why, for the message
-    /// each refusal gives.
-    pub(crate) fn queue_full(&self) -> Option<String> {
-        let (_, slots) = self.slots();
-        let max = self.max_waiting.load(std::sync::atomic::Ordering::Relaxed);
-        let waiting = self.waiting.load(std::sync::atomic::Ordering::SeqCst);
-        let no_slot = slots.is_some_and(|s| s.available_permits() == 0);
-        (max > 0 && no_slot && waiting >= max).then(|| {
-            format!("{waiting} runs are already waiting for a free slot (Settings → Runs at once, Runs that may wait)")
-        })
-    }
-
-    pub(crate) fn slots(&self) -> (u32, Option<Arc<Semaphore>>) {
-        self.slots.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 
@@ -514,7 +666,7 @@ impl Api {
             .collect();
         workflows.sort_by(|a, b| b.started.cmp(&a.started).then_with(|| a.name.cmp(&b.name)));
 
-        let (limit, _) = self.inner.metrics.slots();
+        let (limit, _) = self.inner.queue.slots();
         let (queue, deliveries) = {
             let live = self.inner.metrics.live();
             let q = live.queue;

@@ -4,6 +4,7 @@
 use crate::Api;
 use crate::error::ApiResult;
 use crate::types::*;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
 use switchyard_engine::expr::{Evaluator, History, ScriptEnv};
@@ -11,6 +12,40 @@ use switchyard_model::execution::{Execution, NodeRunData};
 use switchyard_model::item::Item;
 use switchyard_model::value::Value;
 use switchyard_model::workflow::{MAIN, Workflow};
+use ts_rs::TS;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ExpressionPreviewRequest {
+    /// The workflow as the editor holds it.
+    pub workflow: Workflow,
+    /// The node whose parameter is being edited.
+    pub node_id: String,
+    /// The parameter's value: a string with `{{ … }}`, or any JSON holding such strings.
+    #[ts(type = "unknown")]
+    pub value: serde_json::Value,
+    /// The run whose data to use (default: the workflow's latest run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub execution_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ExpressionPreviewResponse {
+    /// The value for the node's first input item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "unknown")]
+    pub value: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub error: Option<String>,
+    /// Whether a past run gave the node an input item (else an empty item was used).
+    pub has_input: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub execution_id: Option<String>,
+}
 
 /// Stored node outputs, used as the run history for previews.
 struct StoredHistory {

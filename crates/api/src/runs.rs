@@ -5,8 +5,10 @@ use crate::error::{ApiError, ApiResult};
 use crate::trust::RunSource;
 use crate::types::*;
 use crate::{Api, Host};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use switchyard_engine::clock::rfc3339;
 use switchyard_engine::services::ItemLimits;
 use switchyard_engine::trigger::Trigger;
@@ -17,11 +19,109 @@ use switchyard_model::execution::{NodeRunData, RunMode, RunStatus};
 use switchyard_model::ids::new_id;
 use switchyard_model::item::Item;
 use switchyard_model::value::Value;
+use switchyard_model::workflow::Workflow;
 use switchyard_store::{ExecutionLog, ExecutionStart};
+use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use ts_rs::TS;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RunStartRequest {
+    /// A saved workflow to run…
+    #[ts(optional)]
+    pub workflow_id: Option<String>,
+    /// …or the workflow as the editor holds it (unsaved changes included).
+    #[ts(optional)]
+    pub workflow: Option<Workflow>,
+    /// The trigger's items: a JSON object (one item) or a list (one item each).
+    #[ts(optional, type = "unknown")]
+    pub input: Option<serde_json::Value>,
+    /// Run only this node and what it needs ("run up to here").
+    #[ts(optional)]
+    pub until_node: Option<String>,
+    /// The trigger to start from (default: the manual triggers).
+    #[ts(optional)]
+    pub start_node: Option<String>,
+    #[ts(optional)]
+    pub mode: Option<RunMode>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct RunStartResponse {
+    pub execution_id: String,
+}
+
+/// How a run ended, with the items of its last nodes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct RunResult {
+    pub execution_id: String,
+    pub status: RunStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub error: Option<switchyard_model::error::NodeError>,
+    pub duration_ms: u32,
+    pub items: Vec<Item>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct RunCancelRequest {
+    pub execution_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct RunCancelResponse {
+    /// False when the run had already finished.
+    pub cancelled: bool,
+}
 
 /// Forwards run events and node data to the host.
+/// How many runs may go at once (Settings → Runs at once) and how many may wait for a slot
+/// (Settings → Runs that may wait); past that, new runs are refused rather than piled up.
+#[derive(Default)]
+pub(crate) struct RunQueue {
+    /// The concurrency limit and its slots (none: no limit).
+    slots: Mutex<(u32, Option<Arc<Semaphore>>)>,
+    /// Runs waiting for a slot now, and how many may (0: no cap).
+    pub(crate) waiting: Arc<AtomicUsize>,
+    max_waiting: AtomicUsize,
+}
+
+impl RunQueue {
+    /// Sets the concurrency limit (0: none). Runs already waiting keep their place.
+    pub(crate) fn set_limit(&self, limit: u32) {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        if slots.0 != limit {
+            *slots = (limit, (limit > 0).then(|| Arc::new(Semaphore::new(limit as usize))));
+        }
+    }
+
+    /// Caps the runs waiting for a slot (0: no cap).
+    pub(crate) fn set_max_waiting(&self, max: u32) {
+        self.max_waiting.store(max as usize, Ordering::Relaxed);
+    }
+
+    /// Whether a new run would have to wait and the queue is full: then why, for the message
+    /// each refusal gives.
+    pub(crate) fn queue_full(&self) -> Option<String> {
+        let (_, slots) = self.slots();
+        let max = self.max_waiting.load(Ordering::Relaxed);
+        let waiting = self.waiting.load(Ordering::SeqCst);
+        let no_slot = slots.is_some_and(|s| s.available_permits() == 0);
+        (max > 0 && no_slot && waiting >= max).then(|| {
+            format!("{waiting} runs are already waiting for a free slot (Settings → Runs at once, Runs that may wait)")
+        })
+    }
+
+    pub(crate) fn slots(&self) -> (u32, Option<Arc<Semaphore>>) {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
 struct HostForwarder(Arc<dyn Host>);
 
 impl RunListener for HostForwarder {
@@ -138,7 +238,7 @@ impl Api {
             None => request.input.map(|v| Item::from_input(Value::from(v))).unwrap_or_default(),
         };
         let mode = request.mode.unwrap_or(default_mode);
-        if let Some(full) = self.inner.metrics.queue_full() {
+        if let Some(full) = self.inner.queue.queue_full() {
             return Err(ApiError::new(ErrorCode::Conflict, format!("{full}; try again when some have finished")));
         }
         Ok(self.launch(prepared, services, input, mode, request.start_node, request.until_node))
@@ -173,10 +273,10 @@ impl Api {
         let execution_id = new_id();
         // With a concurrency limit, a run takes a free slot now or waits in the queue for one.
         // Taken here, not in the run's task: a burst of launches must see each other's slots.
-        let (_, slots) = self.inner.metrics.slots();
+        let (_, slots) = self.inner.queue.slots();
         let slot = slots.as_ref().and_then(|s| s.clone().try_acquire_owned().ok());
         let queued = slots.is_some() && slot.is_none();
-        let waiting = self.inner.metrics.waiting.clone();
+        let waiting = self.inner.queue.waiting.clone();
         if queued {
             waiting.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             self.record(switchyard_metrics::recorder::Sample::RunQueued);

@@ -7,6 +7,7 @@ use crate::Api;
 use crate::error::{ApiError, ApiResult};
 use crate::types::*;
 use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use switchyard_engine::{Authorization, CredentialProvider, Secret, Services};
@@ -15,6 +16,76 @@ use switchyard_model::error::{ErrorClass, ErrorCode, NodeError};
 use switchyard_model::hosts;
 use switchyard_model::records::WorkflowRecord;
 use switchyard_model::workflow::Workflow;
+use ts_rs::TS;
+
+/// What a workflow uses that needs the user's consent before it runs: its accounts and the
+/// hosts their credentials would go to. An imported workflow is untrusted until the user
+/// confirms this ([`WorkflowTrustRequest`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TrustReview {
+    pub workflow_id: String,
+    pub name: String,
+    /// The version reviewed; trusting a later one needs a new review.
+    pub version: u32,
+    /// Where it came from while it is untrusted (a file name); none once trusted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub untrusted: Option<String>,
+    pub accounts: Vec<TrustAccount>,
+}
+
+impl TrustReview {
+    /// Whether running it needs the user's consent first: untrusted and using accounts.
+    pub fn needs_consent(&self) -> bool {
+        self.untrusted.is_some() && !self.accounts.is_empty()
+    }
+}
+
+/// One account a workflow uses.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TrustAccount {
+    /// Connection type id and name.
+    pub connection: String,
+    pub connection_name: String,
+    /// The account's label; none for the type's default account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub account: Option<String>,
+    /// The account found here (its label when the reference names the default); none when
+    /// there is no such account yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub account_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub resolved_label: Option<String>,
+    /// The nodes that use it.
+    pub nodes: Vec<String>,
+    /// Hosts its credentials would go to, as the nodes' URLs name them.
+    pub hosts: Vec<String>,
+    /// Those the account does not allow yet: trusting the workflow allows them.
+    pub new_hosts: Vec<String>,
+    /// Nodes whose URL is computed while running: only the account's allowed hosts apply.
+    pub computed_urls: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowTrustRequest {
+    pub id: String,
+    /// The version the user reviewed ([`TrustReview::version`]).
+    pub version: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountHostsRequest {
+    pub id: String,
+    /// Host names, `host:port`, or `*.domain`.
+    pub hosts: Vec<String>,
+}
 
 /// Where a run's workflow comes from, which decides whether it is trusted.
 #[derive(Debug, Clone)]

@@ -4,12 +4,157 @@ use crate::Api;
 use crate::error::{ApiError, ApiResult};
 use crate::files::{file_name_for, write_atomically};
 use crate::types::*;
+use serde::{Deserialize, Serialize};
 use switchyard_engine::trigger::Trigger;
 use switchyard_engine::validate::validate_text;
+use switchyard_model::descriptor::NodeDescriptor;
 use switchyard_model::error::ErrorCode;
+use switchyard_model::error::ValidationIssue;
 use switchyard_model::ids::new_id;
 use switchyard_model::records::WorkflowRecord;
+use switchyard_model::records::WorkflowSummary;
 use switchyard_model::workflow::{Node, Workflow};
+use ts_rs::TS;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase", default)]
+pub struct WorkflowListRequest {
+    /// Matches name or description, ignoring case.
+    #[ts(optional)]
+    pub search: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct WorkflowListResponse {
+    pub workflows: Vec<WorkflowSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct WorkflowCreateRequest {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowSaveRequest {
+    pub workflow: Workflow,
+    /// The version the edit started from; a newer stored version makes the save fail
+    /// with `conflict` instead of overwriting someone else's change.
+    #[serde(default)]
+    #[ts(optional)]
+    pub expected_version: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct WorkflowSaveResponse {
+    pub record: WorkflowRecord,
+    /// Problems to show on the canvas; saving an unfinished workflow is allowed.
+    pub issues: Vec<ValidationIssue>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct WorkflowRenameRequest {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowImportRequest {
+    /// The file's text.
+    pub text: String,
+    /// The file's name, for error messages.
+    #[serde(default)]
+    #[ts(optional)]
+    pub file_name: Option<String>,
+    /// Keep the file's workflow id (its webhook URLs stay the same). By default an imported
+    /// workflow gets a new id: ids in shared files are known to whoever has the file, and
+    /// webhook URLs are made of them.
+    #[serde(default)]
+    #[ts(optional, as = "Option<bool>")]
+    pub keep_id: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct WorkflowImportResponse {
+    pub record: WorkflowRecord,
+    /// Things the user should know, e.g. that the workflow got a new id.
+    pub notes: Vec<String>,
+    /// What the imported (untrusted) workflow would use, for the user to confirm.
+    pub review: TrustReview,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowExportRequest {
+    pub id: String,
+    /// Blank parameter values that look like secrets instead of refusing to export.
+    #[serde(default)]
+    #[ts(optional, as = "Option<bool>")]
+    pub strip_secrets: bool,
+    /// Where to write the file (atomically); without it only the text is returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowExportResponse {
+    pub text: String,
+    /// A file name made from the workflow's name.
+    pub file_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[serde(default)]
+pub struct WorkflowValidateRequest {
+    /// A workflow as the editor holds it…
+    #[ts(optional)]
+    pub workflow: Option<Workflow>,
+    /// …or a file's text (issues then carry line and column).
+    #[ts(optional)]
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ValidationReport {
+    pub valid: bool,
+    pub issues: Vec<ValidationIssue>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeTypesResponse {
+    pub node_types: Vec<NodeDescriptor>,
+}
+
+/// What the user chose in a file dialog; none when they cancelled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ChosenPath {
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SaveDialogRequest {
+    /// The file name the dialog suggests.
+    pub default_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportFileRequest {
+    /// A workflow file on this computer (from a file dialog or a file dropped on the window).
+    pub path: String,
+    /// Keep the file's workflow id (see [`WorkflowImportRequest::keep_id`]).
+    #[serde(default)]
+    #[ts(optional, as = "Option<bool>")]
+    pub keep_id: bool,
+}
 
 impl Api {
     pub async fn workflow_list(&self, request: WorkflowListRequest) -> ApiResult<WorkflowListResponse> {

@@ -1,0 +1,239 @@
+//! Settings a user can change, and the resilience state they put into force.
+
+use crate::Api;
+use crate::error::{ApiError, ApiResult};
+use crate::types::*;
+use serde::{Deserialize, Serialize};
+use switchyard_engine::resilience::{BreakerSettings, preset_rates};
+use switchyard_model::retry::{BreakerInfo, HostRate, LimitInfo};
+use ts_rs::TS;
+
+/// The webhook listener's default port.
+pub const DEFAULT_WEBHOOK_PORT: u16 = 5680;
+
+/// Settings a user can change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AppSettings {
+    /// Items kept per node output in the execution history.
+    pub run_data_max_items: u32,
+    /// JSON bytes kept per node in the execution history.
+    pub run_data_max_bytes: u32,
+    /// Executions older than this are deleted (0: never).
+    pub prune_max_age_days: u32,
+    /// Only this many executions are kept (0: no limit).
+    pub prune_keep_last: u32,
+    /// Rate limits per host, over the presets (0 calls per second turns a preset off).
+    pub rate_limits: Vec<HostRate>,
+    /// Failures in a row (5xx, timeouts, network errors) that open a host's circuit breaker.
+    pub breaker_threshold: u32,
+    /// Seconds an open breaker waits before letting a trial call through.
+    pub breaker_reset_seconds: u32,
+    /// The webhook listener's port.
+    pub webhook_port: u16,
+    /// The address the webhook listener binds: 127.0.0.1 (this computer only) unless you
+    /// choose to expose it (e.g. 0.0.0.0 for every interface).
+    pub webhook_bind: String,
+    /// The largest webhook body accepted (413 above).
+    pub webhook_max_body_bytes: u32,
+    /// Deliveries kept in each workflow's delivery log.
+    pub delivery_log_keep: u32,
+    /// Start Switchyard (in the tray) when you log in, so active workflows keep running.
+    pub start_at_login: bool,
+    /// Serve the Prometheus text at `/metrics` on the webhook listener (127.0.0.1 unless the
+    /// bind address says otherwise).
+    pub metrics_endpoint: bool,
+    /// The bearer token `/metrics` requires (`Authorization: Bearer …`); made when the
+    /// endpoint is first turned on.
+    pub metrics_token: String,
+    /// Host names besides this computer's addresses and `localhost` that webhook requests may
+    /// name in their `Host` header (a tunnel's or reverse proxy's name); others get 421.
+    pub webhook_allowed_hosts: Vec<String>,
+    /// Seconds a webhook request's body may take to arrive (408 after).
+    pub webhook_body_timeout_seconds: u32,
+    /// Webhook connections open at once; more wait until one closes.
+    pub webhook_max_connections: u32,
+    /// Runs allowed at once; more wait in the queue (0: no limit).
+    pub max_concurrent_runs: u32,
+    /// Runs that may wait for a slot; beyond it a webhook gets 503 with Retry-After, a run
+    /// from the app or CLI an error, and a schedule fire is skipped (0: no cap).
+    pub max_waiting_runs: u32,
+    /// Days of metrics kept (per-minute for the last day, per-hour before).
+    pub metrics_retention_days: u32,
+    /// The largest an item may be, in MiB; a node that makes a larger one fails, naming it.
+    pub max_item_mb: u32,
+    /// MiB of items a run may hold at once (outputs waiting for the nodes after them, and its
+    /// result); a node whose output would pass it fails the run.
+    pub max_run_items_mb: u32,
+}
+
+impl Default for AppSettings {
+    fn default() -> Self {
+        AppSettings {
+            run_data_max_items: 1_000,
+            run_data_max_bytes: 1024 * 1024,
+            prune_max_age_days: 30,
+            prune_keep_last: 10_000,
+            rate_limits: Vec::new(),
+            breaker_threshold: 5,
+            breaker_reset_seconds: 30,
+            webhook_port: DEFAULT_WEBHOOK_PORT,
+            webhook_bind: "127.0.0.1".into(),
+            webhook_max_body_bytes: 1024 * 1024,
+            delivery_log_keep: 1000,
+            start_at_login: false,
+            metrics_endpoint: false,
+            metrics_token: String::new(),
+            webhook_allowed_hosts: Vec::new(),
+            webhook_body_timeout_seconds: 30,
+            webhook_max_connections: 512,
+            max_concurrent_runs: 0,
+            max_waiting_runs: 1000,
+            metrics_retention_days: 90,
+            max_item_mb: 16,
+            max_run_items_mb: 1024,
+        }
+    }
+}
+
+/// Circuit breakers and rate limits as they stand, with the rate presets.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ResilienceState {
+    pub breakers: Vec<BreakerInfo>,
+    /// Hosts whose limits were used since the app started.
+    pub limits: Vec<LimitInfo>,
+    /// The built-in rates for well-known APIs.
+    pub presets: Vec<HostRate>,
+}
+
+const SETTINGS_KEY: &str = "app";
+
+impl Api {
+    pub async fn settings_get(&self, _: Empty) -> ApiResult<AppSettings> {
+        let api = self.clone();
+        tokio::task::spawn_blocking(move || api.stored_settings())
+            .await
+            .map_err(|e| ApiError::new(switchyard_model::error::ErrorCode::Internal, e.to_string()))
+    }
+
+    /// The saved settings (defaults for anything missing or unreadable).
+    pub(crate) fn stored_settings(&self) -> AppSettings {
+        match self.inner.store.settings().get(SETTINGS_KEY) {
+            Ok(value) => value.and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default(),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the settings; using the defaults");
+                AppSettings::default()
+            }
+        }
+    }
+
+    pub async fn settings_update(&self, mut settings: AppSettings) -> ApiResult<AppSettings> {
+        if settings.run_data_max_items == 0 || settings.run_data_max_bytes < 1024 {
+            return Err(ApiError::bad_request("runDataMaxItems must be at least 1 and runDataMaxBytes at least 1024"));
+        }
+        if settings.breaker_threshold == 0 || settings.breaker_reset_seconds == 0 {
+            return Err(ApiError::bad_request("breakerThreshold and breakerResetSeconds must be at least 1"));
+        }
+        for (i, rate) in settings.rate_limits.iter().enumerate() {
+            let host = rate.host.trim();
+            let name = host.strip_prefix("connection:").unwrap_or(host);
+            if name.is_empty() || name.contains(['/', ' ', ':']) {
+                return Err(ApiError::bad_request(format!(
+                    "rateLimits[{i}].host must be a host name such as api.example.com, or connection:TYPE \
+                     for every account of a connection type, found \"{}\"",
+                    rate.host
+                )));
+            }
+            if !(rate.per_second.is_finite() && rate.per_second >= 0.0) || rate.burst == 0 {
+                return Err(ApiError::bad_request(format!(
+                    "rateLimits[{i}] ({host}): perSecond must be 0 or more and burst at least 1"
+                )));
+            }
+        }
+        if settings.metrics_retention_days == 0 {
+            return Err(ApiError::bad_request("metricsRetentionDays must be at least 1"));
+        }
+        if settings.webhook_max_body_bytes < 1024 {
+            return Err(ApiError::bad_request("webhookMaxBodyBytes must be at least 1024"));
+        }
+        if settings.webhook_bind.trim().parse::<std::net::IpAddr>().is_err()
+            && settings.webhook_bind.trim() != "localhost"
+        {
+            return Err(ApiError::bad_request(format!(
+                "webhookBind must be an IP address such as 127.0.0.1 (this computer only) or 0.0.0.0 (every interface), found \"{}\"",
+                settings.webhook_bind
+            )));
+        }
+        for (i, host) in settings.webhook_allowed_hosts.iter().enumerate() {
+            let name = host.trim();
+            if name.is_empty() || name.contains(['/', ' ', ':', '@', '*']) {
+                return Err(ApiError::bad_request(format!(
+                    "webhookAllowedHosts[{i}] must be a host name such as hooks.example.com (no scheme, port or path), found \"{host}\""
+                )));
+            }
+        }
+        if settings.webhook_body_timeout_seconds == 0 || settings.webhook_max_connections == 0 {
+            return Err(ApiError::bad_request(
+                "webhookBodyTimeoutSeconds and webhookMaxConnections must be at least 1",
+            ));
+        }
+        settings.metrics_token = settings.metrics_token.trim().to_string();
+        if settings.metrics_endpoint && settings.metrics_token.is_empty() {
+            settings.metrics_token = crate::secret_token();
+        }
+        let before = self.stored_settings();
+        if before.start_at_login != settings.start_at_login {
+            self.inner
+                .host
+                .set_start_at_login(settings.start_at_login)
+                .map_err(|e| ApiError::new(switchyard_model::error::ErrorCode::Io, format!("startAtLogin: {e}")))?;
+        }
+        let value = serde_json::to_value(&settings).unwrap_or_default();
+        let settings = self
+            .blocking(move |store| {
+                store.settings().set(SETTINGS_KEY, &value)?;
+                Ok(settings)
+            })
+            .await?;
+        self.apply_resilience(&settings);
+        let listening = self.inner.triggers_running();
+        if listening
+            && (before.webhook_port != settings.webhook_port
+                || before.webhook_bind != settings.webhook_bind
+                || before.webhook_allowed_hosts != settings.webhook_allowed_hosts
+                || before.webhook_max_connections != settings.webhook_max_connections)
+        {
+            self.start_triggers().await?;
+        } else {
+            self.triggers_changed();
+        }
+        Ok(settings)
+    }
+
+    /// Puts the settings' breaker and rate limits into force.
+    pub(crate) fn apply_resilience(&self, settings: &AppSettings) {
+        let resilience = &self.inner.engine.services().resilience;
+        resilience.set_breaker_settings(BreakerSettings {
+            threshold: settings.breaker_threshold.max(1),
+            reset_timeout: std::time::Duration::from_secs(u64::from(settings.breaker_reset_seconds.max(1))),
+        });
+        resilience.apply_rates(&settings.rate_limits);
+        self.inner.queue.set_limit(settings.max_concurrent_runs);
+        self.inner.queue.set_max_waiting(settings.max_waiting_runs);
+        self.inner.store.log().set_delivery_keep(settings.delivery_log_keep);
+    }
+
+    /// Every circuit breaker and rate limit, as they stand.
+    pub async fn resilience_state(&self, _: Empty) -> ApiResult<ResilienceState> {
+        let resilience = &self.inner.engine.services().resilience;
+        Ok(ResilienceState {
+            breakers: resilience.breakers(),
+            limits: resilience.limits(),
+            presets: preset_rates()
+                .into_iter()
+                .map(|(host, r)| HostRate { host: host.into(), per_second: r.per_second, burst: r.burst })
+                .collect(),
+        })
+    }
+}

@@ -1,0 +1,163 @@
+//! An account's sealed content: opening it, editing it and sealing it again under the
+//! vault's current key, following a key rotation made by another process.
+
+use crate::crypto::{self, account_aad};
+use crate::{Result, Vault, VaultError, is_stale};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use switchyard_model::connection::{AccountInfo, ConnectionType};
+use switchyard_model::hosts;
+use switchyard_store::AccountRow;
+use zeroize::{Zeroize, Zeroizing};
+
+/// An account's sealed content. Wiped from memory when dropped.
+#[derive(Default, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Payload {
+    pub fields: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<Tokens>,
+    /// The hosts the account may be sent to, once set; until then the type's and the test
+    /// URL's ([`Payload::allowed_hosts`]). Sealed with the secrets, so the list cannot be
+    /// changed without the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<Vec<String>>,
+}
+
+impl Payload {
+    /// The hosts this account's credentials may be sent to.
+    pub(crate) fn allowed_hosts(&self, ty: &ConnectionType) -> Vec<String> {
+        if let Some(hosts) = &self.hosts {
+            return hosts.clone();
+        }
+        let mut hosts = ty.hosts.clone();
+        if let Some(host) = self.test_host()
+            && !hosts.contains(&host)
+        {
+            hosts.push(host);
+        }
+        hosts
+    }
+
+    pub(crate) fn test_host(&self) -> Option<String> {
+        self.fields.get("testUrl").and_then(|url| hosts::static_host(url))
+    }
+}
+
+#[derive(Default, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Tokens {
+    pub access_token: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+}
+
+impl Drop for Payload {
+    fn drop(&mut self) {
+        for v in self.fields.values_mut() {
+            v.zeroize();
+        }
+    }
+}
+
+impl Drop for Tokens {
+    fn drop(&mut self) {
+        self.access_token.zeroize();
+        if let Some(r) = &mut self.refresh_token {
+            r.zeroize();
+        }
+    }
+}
+
+impl std::fmt::Debug for Payload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Payload").field("fields", &self.fields.keys().collect::<Vec<_>>()).finish_non_exhaustive()
+    }
+}
+
+impl Vault {
+    /// [`Vault::open_payload`], loading the key again first when the record was sealed by a
+    /// rotation in another process since this one loaded it.
+    pub(crate) async fn open_row(&self, row: &AccountRow) -> Result<Payload> {
+        match self.open_payload(row) {
+            Err(VaultError::Tampered { .. }) if self.follow_rotation().await? => self.open_payload(row),
+            other => other,
+        }
+    }
+
+    /// Seals `payload` for `row` under the key in use and swaps it in only if the record is
+    /// still `row.sealed` and the key still the stored generation. Ok(false) when the record
+    /// changed; on a rotated key the new key is loaded and [`is_stale`] errors tell the
+    /// caller to start again from a fresh row.
+    pub(crate) async fn reseal(
+        &self,
+        row: &AccountRow,
+        payload: &Payload,
+        status: &str,
+        token_expires_at: Option<String>,
+    ) -> Result<bool> {
+        let sealed = self.seal_payload(&row.id, &row.connection_type, payload)?;
+        let (id, old, status, now, generation) =
+            (row.id.clone(), row.sealed.clone(), status.to_string(), self.now_text(), self.generation());
+        let swapped = self
+            .blocking(move |s| {
+                s.secrets().swap_sealed(&id, &old, &sealed, &status, token_expires_at.as_deref(), &now, generation)
+            })
+            .await;
+        if let Err(e) = &swapped
+            && is_stale(e)
+        {
+            self.follow_rotation().await?;
+        }
+        swapped
+    }
+
+    pub(crate) fn open_payload(&self, row: &AccountRow) -> Result<Payload> {
+        let key = self.key()?;
+        let plain = crypto::open(
+            &key,
+            &account_aad(&row.id, &row.connection_type),
+            &row.sealed,
+            &format!("account \"{}\" of {}", row.label, row.connection_type),
+        )?;
+        serde_json::from_slice(&plain).map_err(|e| VaultError::Crypto(format!("account \"{}\": {e}", row.label)))
+    }
+
+    pub(crate) fn seal_payload(&self, id: &str, connection_type: &str, payload: &Payload) -> Result<Vec<u8>> {
+        let key = self.key()?;
+        let plain = Zeroizing::new(serde_json::to_vec(payload).map_err(|e| VaultError::Internal(e.to_string()))?);
+        crypto::seal(&key, &account_aad(id, connection_type), &plain)
+    }
+
+    /// Opens an account, lets `edit` change its payload and re-seals it, compare-and-swap,
+    /// up to `tries` times: a key rotated meanwhile is loaded and the edit redone; a record
+    /// another writer changed fails with `changed`, or (when none) is edited again.
+    pub(crate) async fn edit_payload(
+        &self,
+        id: &str,
+        tries: usize,
+        changed: Option<&str>,
+        gave_up: &str,
+        edit: impl Fn(&mut Payload, &ConnectionType, &AccountRow) -> Result<()>,
+    ) -> Result<AccountInfo> {
+        self.unlock(None).await?;
+        for _ in 0..tries {
+            let row = self.row(id).await?;
+            let ty = self.connection_type(&row.connection_type)?.clone();
+            let mut payload = self.open_row(&row).await?;
+            edit(&mut payload, &ty, &row)?;
+            match self.reseal(&row, &payload, &row.status, row.token_expires_at.clone()).await {
+                Ok(true) => return self.account(id).await,
+                Ok(false) => match changed {
+                    Some(message) => return Err(VaultError::Internal(message.into())),
+                    None => continue,
+                },
+                Err(e) if is_stale(&e) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(VaultError::Internal(gave_up.into()))
+    }
+}

@@ -1,0 +1,70 @@
+//! "Test connection": an authenticated request to the connection type's test URL, sent
+//! only to the account's allowed hosts; the stored outcome holds no secret.
+
+use crate::{Result, Vault, provider};
+use switchyard_model::connection::TestOutcome;
+use switchyard_model::redact::redact_urls;
+use switchyard_store::AccountRow;
+
+impl Vault {
+    /// "Test connection": an authenticated request to the type's test URL.
+    pub async fn test(&self, id: &str) -> Result<TestOutcome> {
+        self.unlock(None).await?;
+        let row = self.row(id).await?;
+        let ty = self.connection_type(&row.connection_type)?.clone();
+        let payload = self.open_payload(&row)?;
+        let outcome = match &ty.test {
+            None => TestOutcome {
+                ok: false,
+                message: "this connection type has no test request".into(),
+                at: self.now_text(),
+            },
+            Some(test) => {
+                let mut url = test.url.clone();
+                for f in &ty.fields {
+                    if !f.secret {
+                        url = url.replace(&format!("{{{}}}", f.name), payload.fields.get(&f.name).map_or("", |v| v));
+                    }
+                }
+                drop(payload);
+                if url.trim().is_empty() || url.contains('{') {
+                    TestOutcome {
+                        ok: false,
+                        message: "set a test URL on this account to test it".into(),
+                        at: self.now_text(),
+                    }
+                } else {
+                    self.run_test(&row, &test.method, &url).await
+                }
+            }
+        };
+        let (rid, json) = (id.to_string(), serde_json::to_string(&outcome).unwrap_or_default());
+        self.blocking(move |s| s.secrets().set_last_test(&rid, &json)).await?;
+        Ok(outcome)
+    }
+
+    pub(crate) async fn run_test(&self, row: &AccountRow, method: &str, url: &str) -> TestOutcome {
+        let at = self.now_text();
+        let reference = switchyard_model::CredentialRef::new(row.connection_type.clone(), Some(row.label.clone()));
+        let auth = match provider::authorize(self, &reference, false).await {
+            Ok(a) => a,
+            Err(e) => return TestOutcome { ok: false, message: redact_urls(&e.to_string()), at },
+        };
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
+        let parsed = match url::Url::parse(url) {
+            Ok(u) => u,
+            Err(e) => return TestOutcome { ok: false, message: redact_urls(&format!("{url}: {e}")), at },
+        };
+        let request = match auth.apply(self.inner.options.http.request(method, parsed.clone()), &parsed) {
+            Ok(r) => r,
+            Err(e) => return TestOutcome { ok: false, message: redact_urls(&e.message), at },
+        };
+        // The outcome is stored with the account: no URL in it keeps its query string (an
+        // API key in the query would otherwise sit there in plain text).
+        let (ok, message) = match request.send().await {
+            Ok(response) => (response.status().is_success(), format!("{url} answered {}", response.status())),
+            Err(e) => (false, format!("{url}: {e}")),
+        };
+        TestOutcome { ok, message: redact_urls(&message), at }
+    }
+}
