@@ -506,10 +506,8 @@ pub fn validate_workflow(wf: &Workflow, registry: &Registry) -> Vec<ValidationIs
         let Some(entry) = registry.get(&node.node_type, node.version) else {
             let issue = if versions.is_empty() {
                 let known = registry.type_names();
-                let hint = suggest(&node.node_type, known.iter().copied()).map_or_else(
-                    || format!("; known types: {}", known.join(", ")),
-                    |s| format!(" (did you mean \"{s}\"?)"),
-                );
+                let hint = suggest(&node.node_type, known.iter().copied())
+                    .map_or_else(|| known_types_hint(&node.node_type, &known), |s| format!(" (did you mean \"{s}\"?)"));
                 ValidationIssue::new(
                     ErrorCode::UnknownNodeType,
                     format!("{path}.type"),
@@ -1001,6 +999,21 @@ fn check_expressions(value: &Json, path: &str, evaluator: &Evaluator, issues: &m
 }
 
 /// The closest candidate within a small edit distance.
+/// The types of the unknown type's group (`data` of `data.frobnicate`), or, when there is no
+/// such group, the groups there are (docs/nodes.md lists every type).
+fn known_types_hint(unknown: &str, known: &[&str]) -> String {
+    let group_of = |t: &str| t.split('.').next().unwrap_or("").to_string();
+    let group = group_of(unknown);
+    let same: Vec<&str> = known.iter().copied().filter(|t| group_of(t) == group).collect();
+    if same.is_empty() {
+        let mut groups: Vec<String> = known.iter().map(|t| group_of(t)).collect();
+        groups.dedup();
+        format!("; there is no \"{group}\" group of node types (groups: {})", groups.join(", "))
+    } else {
+        format!("; the \"{group}\" types are {}", same.join(", "))
+    }
+}
+
 fn suggest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .map(|c| (distance(&word.to_lowercase(), &c.to_lowercase()), c))
@@ -1033,5 +1046,15 @@ mod tests {
         assert_eq!(distance("kitten", "sitting"), 3);
         assert_eq!(suggest("urll", ["url", "method"].into_iter()), Some("url"));
         assert_eq!(suggest("zzzz", ["url", "method"].into_iter()), None);
+    }
+
+    #[test]
+    fn an_unknown_type_is_answered_with_its_group_or_the_groups() {
+        let known = ["data.filter", "data.set", "flow.if", "http.request"];
+        assert_eq!(known_types_hint("data.frobnicate", &known), "; the \"data\" types are data.filter, data.set");
+        assert_eq!(
+            known_types_hint("acme.send", &known),
+            "; there is no \"acme\" group of node types (groups: data, flow, http)"
+        );
     }
 }
