@@ -3,10 +3,17 @@
 //! [`NodeEntry`]: its own validation, trigger wiring, regions) and the helpers behind them.
 //! Nothing outside the file names its type (a test greps the tree).
 
+use crate::registry::NodeEntry;
+use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, ParamSpec, Port};
+use switchyard_model::item::{Item, Paired};
+
+// One line per node type: its file. `all()` lists every file of this folder (written by
+// build.rs), so adding a node type is its file plus its line here.
 pub mod code_script;
 pub mod data_aggregate;
 pub mod data_filter;
 pub mod data_limit;
+pub mod data_rename_keys;
 pub mod data_set;
 pub mod data_sort;
 pub mod data_split_out;
@@ -25,35 +32,9 @@ pub mod trigger_schedule;
 pub mod trigger_webhook;
 pub mod webhook_send;
 
-use crate::registry::NodeEntry;
-use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, ParamSpec, Port};
-use switchyard_model::item::{Item, Paired};
-
-/// Every built-in node type: one line each.
+/// Every built-in node type.
 pub fn all() -> Vec<NodeEntry> {
-    vec![
-        trigger_manual::entry(),
-        trigger_webhook::entry(),
-        trigger_schedule::entry(),
-        trigger_error::entry(),
-        http_request::entry(),
-        webhook_send::entry(),
-        data_set::entry(),
-        data_filter::entry(),
-        flow_if::entry(),
-        flow_switch::entry(),
-        flow_merge::entry(),
-        flow_parallel::entry(),
-        flow_batch::entry(),
-        data_sort::entry(),
-        data_limit::entry(),
-        data_split_out::entry(),
-        data_aggregate::entry(),
-        code_script::entry(),
-        flow_wait::entry(),
-        flow_respond::entry(),
-        flow_noop::entry(),
-    ]
+    include!(concat!(env!("OUT_DIR"), "/node_entries.rs"))
 }
 
 /// A version-1 descriptor with one main input (none for triggers) and the given outputs.
