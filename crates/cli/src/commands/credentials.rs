@@ -1,6 +1,7 @@
 //! `switchyard vault …` and `switchyard connections …`: the credential vault headless.
 
-use crate::{Failure, Outcome, print_json};
+use crate::output::print_json;
+use crate::{Failure, Outcome};
 use clap::Subcommand;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;

@@ -1,7 +1,8 @@
 //! `switchyard alerts`: alert rules and the alert history, the same the app's Alerts page
 //! manages. Rules are checked by the running app or `switchyard serve`.
 
-use crate::{Failure, Outcome, open_api, print_json, print_table};
+use crate::output::list;
+use crate::{Failure, Outcome, open_api};
 use clap::Subcommand;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -95,46 +96,26 @@ pub(crate) async fn alerts(data_dir: Option<PathBuf>, command: AlertsCommand) ->
     match command {
         AlertsCommand::List { json } => {
             let rules = api.alert_rules(Empty {}).await?.rules;
-            if json {
-                print_json(&rules);
-                return Ok(());
-            }
-            let rows = rules
-                .iter()
-                .map(|r| {
-                    vec![
-                        r.id.clone(),
-                        if r.enabled { "on" } else { "off" }.to_string(),
-                        r.name.clone(),
-                        r.condition(),
-                        r.severity.as_str().to_string(),
-                    ]
-                })
-                .collect();
-            print_table(&["ID", "STATE", "NAME", "CONDITION", "SEVERITY"], rows);
+            list(json, &rules, "No alert rules.", &["ID", "STATE", "NAME", "CONDITION", "SEVERITY"], |r| {
+                vec![
+                    r.id.clone(),
+                    if r.enabled { "on" } else { "off" }.to_string(),
+                    r.name.clone(),
+                    r.condition(),
+                    r.severity.as_str().to_string(),
+                ]
+            });
         }
         AlertsCommand::History { firing, limit, json } => {
             let alerts = api.alerts_list(AlertListRequest { firing_only: firing, limit: Some(limit) }).await?.alerts;
-            if json {
-                print_json(&alerts);
-                return Ok(());
-            }
-            if alerts.is_empty() {
-                eprintln!("No alerts.");
-                return Ok(());
-            }
-            let rows = alerts
-                .iter()
-                .map(|a| {
-                    let state = match (&a.resolved_at, &a.acked_at) {
-                        (Some(at), _) => format!("resolved {at}"),
-                        (None, Some(_)) => "firing, acknowledged".into(),
-                        (None, None) => "firing".into(),
-                    };
-                    vec![a.id.clone(), a.fired_at.clone(), a.severity.as_str().to_string(), state, a.message.clone()]
-                })
-                .collect();
-            print_table(&["ID", "FIRED", "SEVERITY", "STATE", "MESSAGE"], rows);
+            list(json, &alerts, "No alerts.", &["ID", "FIRED", "SEVERITY", "STATE", "MESSAGE"], |a| {
+                let state = match (&a.resolved_at, &a.acked_at) {
+                    (Some(at), _) => format!("resolved {at}"),
+                    (None, Some(_)) => "firing, acknowledged".into(),
+                    (None, None) => "firing".into(),
+                };
+                vec![a.id.clone(), a.fired_at.clone(), a.severity.as_str().to_string(), state, a.message.clone()]
+            });
         }
         AlertsCommand::Add {
             name,

@@ -1,6 +1,7 @@
 //! `switchyard serve` and the trigger commands: activate, deactivate, triggers, deliveries.
 
-use crate::{Failure, Outcome, open_api, print_json, print_table};
+use crate::output::{print_json, print_table};
+use crate::{Failure, Outcome, open_api};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -116,28 +117,18 @@ pub(crate) async fn triggers(data_dir: Option<PathBuf>, json: bool) -> Outcome {
 pub(crate) async fn deliveries(data_dir: Option<PathBuf>, workflow: Option<String>, limit: u32, json: bool) -> Outcome {
     let api = open_api(data_dir, Arc::new(SilentHost))?;
     let list = api.webhook_deliveries(DeliveryListRequest { workflow_id: workflow, limit: Some(limit) }).await?;
-    if json {
-        print_json(&list.deliveries);
-    } else if list.deliveries.is_empty() {
-        eprintln!("No deliveries yet.");
-    } else {
-        let rows = list
-            .deliveries
-            .iter()
-            .map(|d| {
-                vec![
-                    d.received_at.clone(),
-                    d.method.clone(),
-                    d.path.clone(),
-                    d.status.to_string(),
-                    d.verification.as_str().to_string(),
-                    format!("{} ms", d.latency_ms),
-                    d.execution_id.clone().or_else(|| d.error.clone()).unwrap_or_default(),
-                ]
-            })
-            .collect();
-        print_table(&["RECEIVED", "METHOD", "PATH", "STATUS", "SIGNATURE", "LATENCY", "RUN / ERROR"], rows);
-    }
+    let headers = ["RECEIVED", "METHOD", "PATH", "STATUS", "SIGNATURE", "LATENCY", "RUN / ERROR"];
+    crate::output::list(json, &list.deliveries, "No deliveries yet.", &headers, |d| {
+        vec![
+            d.received_at.clone(),
+            d.method.clone(),
+            d.path.clone(),
+            d.status.to_string(),
+            d.verification.as_str().to_string(),
+            format!("{} ms", d.latency_ms),
+            d.execution_id.clone().or_else(|| d.error.clone()).unwrap_or_default(),
+        ]
+    });
     Ok(())
 }
 

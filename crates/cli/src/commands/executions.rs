@@ -1,0 +1,75 @@
+//! Execution history commands: list, show one, prune.
+
+use crate::output::{list, print_json, print_table};
+use crate::{Outcome, open_api};
+use std::path::PathBuf;
+use std::sync::Arc;
+use switchyard_api::SilentHost;
+use switchyard_api::types::*;
+
+pub(crate) async fn executions(data_dir: Option<PathBuf>, workflow: Option<String>, limit: u32, json: bool) -> Outcome {
+    let api = open_api(data_dir, Arc::new(SilentHost))?;
+    let request = ExecutionListRequest { workflow_id: workflow, limit: Some(limit), ..Default::default() };
+    let response = api.execution_list(request).await?;
+    list(
+        json,
+        &response.executions,
+        "No executions yet.",
+        &["ID", "WORKFLOW", "STATUS", "MODE", "STARTED", "DURATION"],
+        |e| {
+            vec![
+                e.id.clone(),
+                e.workflow_name.clone(),
+                e.status.as_str().to_string(),
+                e.mode.as_str().to_string(),
+                e.started_at.clone(),
+                e.duration_ms.map_or("-".into(), |d| format!("{d} ms")),
+            ]
+        },
+    );
+    Ok(())
+}
+
+pub(crate) async fn execution(data_dir: Option<PathBuf>, id: String, json: bool) -> Outcome {
+    let api = open_api(data_dir, Arc::new(SilentHost))?;
+    let execution = api.execution_get(IdRequest { id }).await?;
+    if json {
+        print_json(&execution);
+        return Ok(());
+    }
+    let s = &execution.summary;
+    println!("{} \"{}\" {} ({}), started {}", s.id, s.workflow_name, s.status.as_str(), s.mode.as_str(), s.started_at);
+    if let Some(d) = s.duration_ms {
+        println!("took {d} ms");
+    }
+    if let Some(e) = &s.error {
+        println!("error: {}", e.describe());
+    }
+    let rows = execution
+        .nodes
+        .iter()
+        .map(|n| {
+            let outputs: Vec<String> = n
+                .outputs
+                .iter()
+                .map(|o| format!("{} {}{}", o.name, o.total, if o.truncated { " (cut)" } else { "" }))
+                .collect();
+            vec![
+                n.node_name.clone(),
+                format!("{:?}", n.status).to_lowercase(),
+                n.items_in.to_string(),
+                outputs.join(", "),
+                format!("{} ms", n.duration_ms),
+            ]
+        })
+        .collect();
+    print_table(&["NODE", "STATUS", "IN", "OUT", "TIME"], rows);
+    Ok(())
+}
+
+pub(crate) async fn prune(data_dir: Option<PathBuf>, older_than: Option<u32>, keep_last: Option<u32>) -> Outcome {
+    let api = open_api(data_dir, Arc::new(SilentHost))?;
+    let response = api.execution_prune(ExecutionPruneRequest { older_than_days: older_than, keep_last }).await?;
+    println!("Deleted {} executions", response.deleted);
+    Ok(())
+}

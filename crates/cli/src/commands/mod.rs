@@ -1,0 +1,49 @@
+//! One module per subcommand (or group of them); [`dispatch`] runs the one asked for.
+
+pub(crate) mod alerts;
+pub(crate) mod credentials;
+pub(crate) mod executions;
+pub(crate) mod run;
+pub(crate) mod serve;
+pub(crate) mod trust;
+pub(crate) mod workflows;
+
+use crate::{Cli, Command, Outcome, open_api};
+use std::sync::Arc;
+use switchyard_api::SilentHost;
+
+/// Runs the subcommand on the command line.
+pub(crate) async fn dispatch(cli: Cli) -> Outcome {
+    let data_dir = cli.data_dir;
+    match cli.command {
+        Command::Run { workflow, input, json, until, quiet, trust } => {
+            run::run(data_dir, &workflow, input.as_deref(), json, until, quiet, trust).await
+        }
+        Command::Trust { id, yes } => {
+            let api = open_api(data_dir, Arc::new(SilentHost))?;
+            trust::trust(&api, &id, yes).await
+        }
+        Command::Validate { file, json } => workflows::validate(&file, json),
+        Command::Import { file, keep_id } => workflows::import(data_dir, &file, keep_id).await,
+        Command::Export { id, output, strip_secrets } => workflows::export(data_dir, id, output, strip_secrets).await,
+        Command::List { search, json } => workflows::list(data_dir, search, json).await,
+        Command::Executions { workflow, limit, json } => executions::executions(data_dir, workflow, limit, json).await,
+        Command::Execution { id, json } => executions::execution(data_dir, id, json).await,
+        Command::Prune { older_than, keep_last } => executions::prune(data_dir, older_than, keep_last).await,
+        Command::Serve { port, bind, grace } => serve::serve(data_dir, port, bind, grace).await,
+        Command::Activate { id } => serve::activate(data_dir, id, true).await,
+        Command::Deactivate { id } => serve::activate(data_dir, id, false).await,
+        Command::Triggers { json } => serve::triggers(data_dir, json).await,
+        Command::Metrics { enable, token, port } => serve::metrics(data_dir, enable, token, port).await,
+        Command::Deliveries { workflow, limit, json } => serve::deliveries(data_dir, workflow, limit, json).await,
+        Command::Alerts { command } => alerts::alerts(data_dir, command).await,
+        Command::Vault { action } => {
+            let api = open_api(data_dir, Arc::new(SilentHost))?;
+            credentials::vault(&api, action).await
+        }
+        Command::Connections { action } => {
+            let api = open_api(data_dir, Arc::new(SilentHost))?;
+            credentials::connections(&api, action).await
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! `switchyard run`: a saved workflow or a workflow file, with input items, printing the
+//! result items (or the run's record with `--json`).
+
+use crate::commands::workflows::{check_file, read_file};
+use crate::commands::{credentials, trust};
+use crate::{Failure, Outcome, open_api, progress};
+use std::io::{BufReader, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use switchyard_api::types::*;
+use switchyard_model::error::ErrorCode;
+use switchyard_model::execution::{RunMode, RunStatus};
+use switchyard_model::item::Item;
+use switchyard_model::value::Value;
+
+/// Reads `--input`: JSON text, @FILE, or - for stdin. Files are parsed as a stream.
+fn read_input(input: &str) -> Result<Vec<Item>, Failure> {
+    let bad = |what: &str, e: serde_json::Error| {
+        let source = if what.is_empty() { String::new() } else { format!(" {what}") };
+        Failure::invalid(format!(
+            "switchyard: --input{source}: malformed JSON at line {} column {}: {}",
+            e.line(),
+            e.column(),
+            strip_location(&e)
+        ))
+    };
+    let value: Value = if input == "-" {
+        serde_json::from_reader(BufReader::new(std::io::stdin().lock())).map_err(|e| bad("(stdin)", e))?
+    } else if let Some(path) = input.strip_prefix('@') {
+        let file = std::fs::File::open(path)
+            .map_err(|e| Failure::invalid(format!("switchyard: --input: cannot read {path}: {e}")))?;
+        serde_json::from_reader(BufReader::with_capacity(1 << 20, file)).map_err(|e| bad(path, e))?
+    } else {
+        serde_json::from_str(input).map_err(|e| bad("", e))?
+    };
+    Ok(Item::from_input(value))
+}
+
+fn strip_location(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    text.rsplit_once(" at line ").map_or(text.clone(), |(m, _)| m.to_string())
+}
+
+pub(crate) async fn run(
+    data_dir: Option<PathBuf>,
+    target: &str,
+    input: Option<&str>,
+    json: bool,
+    until: Option<String>,
+    quiet: bool,
+    trust: bool,
+) -> Outcome {
+    let path = Path::new(target);
+    let from_file = path.is_file();
+    let workflow = if from_file {
+        let (text, _) = read_file(path)?;
+        Some(check_file(path, &text)?)
+    } else if target.ends_with(".json") || target.contains(std::path::MAIN_SEPARATOR) {
+        return Err(Failure::invalid(format!("switchyard: cannot read {target}: no such file")));
+    } else {
+        None
+    };
+    let items = input.map(read_input).transpose()?;
+    let api = open_api(data_dir, Arc::new(progress::Progress::new(quiet)))?;
+    let workflow = match workflow {
+        Some(wf) => wf,
+        None => {
+            api.workflow_get(IdRequest { id: target.to_string() })
+                .await
+                .map_err(|e| {
+                    if e.code == ErrorCode::NotFound {
+                        Failure::invalid(format!(
+                            "switchyard: \"{target}\" is neither a workflow file nor the id of a saved workflow"
+                        ))
+                    } else {
+                        Failure::from(e)
+                    }
+                })?
+                .workflow
+        }
+    };
+    if workflow.nodes.iter().any(|n| !n.credentials.is_empty()) {
+        credentials::unlock(&api).await?;
+    }
+    let source = match from_file {
+        true => switchyard_api::RunSource::File { path: target.to_string(), trusted: trust },
+        false => switchyard_api::RunSource::Saved,
+    };
+    if from_file && trust {
+        trust::allow_file(&api, &workflow, target, quiet).await?;
+    }
+    let request =
+        RunStartRequest { workflow: Some(workflow), until_node: until, mode: Some(RunMode::Cli), ..Default::default() };
+    let (execution_id, handle) = api.spawn_run_from(request, items, RunMode::Cli, source).await?;
+    let outcome =
+        handle.await.map_err(|e| Failure::failed(format!("switchyard: run {execution_id} did not complete: {e}")))?;
+    api.flush_history().await.map_err(|e| {
+        Failure::failed(format!(
+            "switchyard: run {execution_id} ended ({}), but its history could not be written: {}",
+            outcome.status.as_str(),
+            e.message
+        ))
+    })?;
+
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let written = if json {
+        let result = RunResult {
+            execution_id: outcome.execution_id.clone(),
+            status: outcome.status,
+            error: outcome.error.clone(),
+            duration_ms: outcome.duration_ms,
+            items: outcome.result,
+        };
+        serde_json::to_writer_pretty(&mut out, &result).map_err(std::io::Error::other).and_then(|()| writeln!(out))
+    } else {
+        write_items(&mut out, &outcome.result, std::io::stdout().is_terminal())
+    };
+    written
+        .and_then(|()| out.flush())
+        .map_err(|e| Failure::failed(format!("switchyard: cannot write the result: {e}")))?;
+
+    if !quiet {
+        let verdict = match outcome.status {
+            RunStatus::Success => "succeeded",
+            RunStatus::Error => "failed",
+            RunStatus::Cancelled => "was cancelled",
+            RunStatus::Timeout => "timed out",
+            RunStatus::Interrupted => "was interrupted",
+            RunStatus::Running => "is still running",
+        };
+        eprintln!("Run {} {verdict} in {} ms", outcome.execution_id, outcome.duration_ms);
+    }
+    match outcome.status {
+        RunStatus::Success => Ok(()),
+        _ => Err(Failure::failed(match outcome.error {
+            Some(e) => format!("error: {}", e.describe()),
+            None => String::new(),
+        })),
+    }
+}
+
+/// The items' JSON as a JSON array, streamed (pretty on a terminal).
+fn write_items(out: &mut impl Write, items: &[Item], pretty: bool) -> std::io::Result<()> {
+    if items.is_empty() {
+        return writeln!(out, "[]");
+    }
+    writeln!(out, "[")?;
+    for (i, item) in items.iter().enumerate() {
+        out.write_all(b"  ")?;
+        if pretty {
+            let text = serde_json::to_string_pretty(&item.json).map_err(std::io::Error::other)?;
+            out.write_all(text.replace('\n', "\n  ").as_bytes())?;
+        } else {
+            serde_json::to_writer(&mut *out, &item.json).map_err(std::io::Error::other)?;
+        }
+        out.write_all(if i + 1 < items.len() { b",\n" } else { b"\n" })?;
+    }
+    writeln!(out, "]")
+}
