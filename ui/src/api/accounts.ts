@@ -2,7 +2,7 @@
 // node panel's credential pickers and the workflow settings. Refreshed when an account
 // event arrives (a change made here, in the CLI's process, or by a background token refresh).
 import { useEffect, useSyncExternalStore } from "react";
-import { Store } from "../editor/store";
+import { Store } from "../lib/store";
 import type { AccountInfo } from "../gen/AccountInfo";
 import type { ConnectionType } from "../gen/ConnectionType";
 import type { CredentialRef } from "../gen/CredentialRef";

@@ -1,7 +1,7 @@
 // In-app dialogs (confirm, prompt, choice). They stay inside the window, so keyboard users
 // and end-to-end tests drive them like the rest of the UI.
 import { useEffect, useRef, useState, useSyncExternalStore } from "react";
-import { Store } from "../editor/store";
+import { Store } from "../lib/store";
 
 interface DialogRequest {
   title: string;

@@ -1,6 +1,6 @@
 // Short messages in the corner: errors, and what an action did.
 import { useSyncExternalStore } from "react";
-import { Store } from "../editor/store";
+import { Store } from "../lib/store";
 
 export interface Toast {
   id: number;

@@ -6,7 +6,8 @@ import { call, errorMessage } from "../api/client";
 import { onApiEvent } from "../api/events";
 import { toast } from "../components/toasts";
 import type { Workflow } from "../gen/Workflow";
-import { copyToClipboard, setActive } from "../pages/Webhooks";
+import { setActive } from "../api/workflows";
+import { copyToClipboard } from "../lib/clipboard";
 
 export function ActiveSwitch({ workflowId, name, dirty }: { workflowId: string; name: string; dirty: boolean }) {
   const [active, setActiveState] = useState<boolean | null>(null);

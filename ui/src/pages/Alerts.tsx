@@ -14,7 +14,8 @@ import type { AlertRule } from "../gen/AlertRule";
 import type { Comparison } from "../gen/Comparison";
 import type { Severity } from "../gen/Severity";
 import type { WorkflowSummary } from "../gen/WorkflowSummary";
-import { relativeTime } from "./WorkflowList";
+import { DataTable } from "../components/DataTable";
+import { relativeTime } from "../lib/time";
 
 export const METRICS: { value: AlertMetric; label: string; gauge?: boolean }[] = [
   { value: "errorRate", label: "Error rate (%)" },
@@ -253,104 +254,108 @@ export function Alerts() {
       {editing && <RuleForm key={editing.id || "new"} rule={editing} workflows={workflows} onSave={save} onCancel={() => setEditing(null)} />}
       <section className="settings-section">
         <h3>Rules</h3>
-        {rules && rules.length === 0 && <div className="muted">No rules. Add one with New rule.</div>}
-        {rules && rules.length > 0 && (
-          <table className="plain" data-testid="rules">
-            <thead>
-              <tr>
-                <th>On</th>
-                <th>Rule</th>
-                <th>Condition</th>
-                <th>Severity</th>
-                <th />
-              </tr>
-            </thead>
-            <tbody>
-              {rules.map((r) => (
-                <tr key={r.id} data-testid="rule-row">
-                  <td>
-                    <input type="checkbox" className="switch" checked={r.enabled} onChange={() => void toggle(r)} aria-label={`${r.name} on`} data-testid="rule-enabled" />
-                  </td>
-                  <td>
+        {rules && (
+          <DataTable
+            rows={rules}
+            rowKey={(r) => r.id}
+            empty="No rules. Add one with New rule."
+            testId="rules"
+            rowTestId="rule-row"
+            columns={[
+              {
+                header: "On",
+                cell: (r) => <input type="checkbox" className="switch" checked={r.enabled} onChange={() => void toggle(r)} aria-label={`${r.name} on`} data-testid="rule-enabled" />,
+              },
+              {
+                header: "Rule",
+                cell: (r) => (
+                  <>
                     {r.name}
                     <div className="muted small">{workflowName(r.workflowId ?? null)}</div>
-                  </td>
-                  <td>
+                  </>
+                ),
+              },
+              {
+                header: "Condition",
+                cell: (r) => (
+                  <>
                     {describe(r)}
                     <div className="muted small">
                       cooldown {r.cooldownMinutes} min{r.escalateAfterMinutes > 0 && ` · escalates every ${r.escalateAfterMinutes} min`}
                       {" · "}
                       {r.actions.length === 0 ? "no actions" : r.actions.map((a) => (a.type === "notify" ? "notify" : a.type === "webhook" ? "webhook" : `run ${workflowName(a.workflowId)}`)).join(", ")}
                     </div>
-                  </td>
-                  <td>
-                    <span className={`badge severity-${r.severity}`}>{r.severity}</span>
-                  </td>
-                  <td className="actions">
+                  </>
+                ),
+              },
+              { header: "Severity", cell: (r) => <span className={`badge severity-${r.severity}`}>{r.severity}</span> },
+              {
+                className: "actions",
+                cell: (r) => (
+                  <>
                     <button onClick={() => setEditing(r)}>Edit</button>
                     <button onClick={() => void test(r)}>Test</button>
                     <button className="danger" onClick={() => void remove(r)}>
                       Delete
                     </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+                  </>
+                ),
+              },
+            ]}
+          />
         )}
       </section>
       <section className="settings-section">
         <h3>History</h3>
-        {alerts.length === 0 ? (
-          <div className="muted">No alerts yet.</div>
-        ) : (
-          <table className="plain" data-testid="alert-history">
-            <thead>
-              <tr>
-                <th>Fired</th>
-                <th>Severity</th>
-                <th>Alert</th>
-                <th>State</th>
-                <th />
-              </tr>
-            </thead>
-            <tbody>
-              {alerts.map((a) => (
-                <tr key={a.id} data-testid="alert-row">
-                  <td title={a.firedAt}>{relativeTime(a.firedAt)}</td>
-                  <td>
-                    <span className={`badge severity-${a.severity}`}>{a.severity}</span>
-                  </td>
-                  <td>
-                    {a.message}
-                    {a.actions.length > 0 && (
-                      <div className="muted small">
-                        {a.actions.map((r, i) => (
-                          <span key={i} className={r.ok ? "" : "error-text"}>
-                            {i > 0 && " · "}
-                            {r.action}: {r.message}
-                          </span>
-                        ))}
-                      </div>
-                    )}
-                  </td>
-                  <td data-testid="alert-state">
-                    {a.state === "firing" ? "firing" : `resolved ${a.resolvedAt ? relativeTime(a.resolvedAt) : ""}`}
-                    {a.escalatedAt && <div className="muted small">escalated {relativeTime(a.escalatedAt)}</div>}
-                    {a.ackedAt && <div className="muted small">acknowledged</div>}
-                  </td>
-                  <td>
-                    {a.state === "firing" && !a.ackedAt && (
-                      <button onClick={() => void ack(a)} data-testid="alert-ack">
-                        Acknowledge
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
+        <DataTable
+          rows={alerts}
+          rowKey={(a) => a.id}
+          empty="No alerts yet."
+          testId="alert-history"
+          rowTestId="alert-row"
+          columns={[
+            { header: "Fired", title: (a) => a.firedAt, cell: (a) => relativeTime(a.firedAt) },
+            { header: "Severity", cell: (a) => <span className={`badge severity-${a.severity}`}>{a.severity}</span> },
+            {
+              header: "Alert",
+              cell: (a) => (
+                <>
+                  {a.message}
+                  {a.actions.length > 0 && (
+                    <div className="muted small">
+                      {a.actions.map((r, i) => (
+                        <span key={i} className={r.ok ? "" : "error-text"}>
+                          {i > 0 && " · "}
+                          {r.action}: {r.message}
+                        </span>
+                      ))}
+                    </div>
+                  )}
+                </>
+              ),
+            },
+            {
+              header: "State",
+              testId: "alert-state",
+              cell: (a) => (
+                <>
+                  {a.state === "firing" ? "firing" : `resolved ${a.resolvedAt ? relativeTime(a.resolvedAt) : ""}`}
+                  {a.escalatedAt && <div className="muted small">escalated {relativeTime(a.escalatedAt)}</div>}
+                  {a.ackedAt && <div className="muted small">acknowledged</div>}
+                </>
+              ),
+            },
+            {
+              cell: (a) =>
+                a.state === "firing" &&
+                !a.ackedAt && (
+                  <button onClick={() => void ack(a)} data-testid="alert-ack">
+                    Acknowledge
+                  </button>
+                ),
+            },
+          ]}
+        />
       </section>
     </div>
   );

@@ -8,7 +8,7 @@ import { toast } from "../components/toasts";
 import type { AccountInfo } from "../gen/AccountInfo";
 import type { ConnectionType } from "../gen/ConnectionType";
 import type { VaultStatusResponse } from "../gen/VaultStatusResponse";
-import { relativeTime } from "./WorkflowList";
+import { relativeTime } from "../lib/time";
 
 const SECRET_SET = "••••••••";
 const MIN_PASSWORD = 8;

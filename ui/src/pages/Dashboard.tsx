@@ -2,7 +2,7 @@
 // (live from memory, or 1h/24h/7d/30d from the SQLite rollups), a per-workflow table with a
 // trend marker and links to the workflow and its failed runs, errors by class, the run queue,
 // the process, connection and listener health, and firing alerts. Refreshed every second.
-import { Fragment, useEffect, useRef, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { call, errorMessage } from "../api/client";
@@ -14,7 +14,8 @@ import type { MetricsPoint } from "../gen/MetricsPoint";
 import type { MetricsRange } from "../gen/MetricsRange";
 import type { NodeMetrics } from "../gen/NodeMetrics";
 import type { Trend } from "../gen/Trend";
-import { relativeTime } from "./WorkflowList";
+import { DataTable } from "../components/DataTable";
+import { relativeTime } from "../lib/time";
 
 const RANGES: { range: MetricsRange; label: string }[] = [
   { range: "live", label: "Live" },
@@ -157,44 +158,28 @@ function NodeTable({ workflowId, range }: { workflowId: string; range: MetricsRa
   }, [workflowId, range]);
   if (error) return <div className="error-text">{error}</div>;
   if (!nodes) return <div className="muted">Loading…</div>;
-  if (nodes.length === 0) return <div className="muted">No node runs stored for this range yet.</div>;
   return (
-    <table className="plain compact nodes" data-testid="node-metrics">
-      <thead>
-        <tr>
-          <th>Node</th>
-          <th>Runs</th>
-          <th>Failed</th>
-          <th>p50</th>
-          <th>p95</th>
-          <th>p99</th>
-          <th>Items in → out</th>
-          <th>Retries</th>
-          <th>Rate-limit waits</th>
-          <th>Breaker changes</th>
-          <th>Errors</th>
-        </tr>
-      </thead>
-      <tbody>
-        {nodes.map((n) => (
-          <tr key={n.node} data-testid="node-metrics-row">
-            <td>{n.node}</td>
-            <td>{n.runs}</td>
-            <td className={n.failed > 0 ? "error-text" : ""}>{n.failed}</td>
-            <td>{ms(n.p50Ms)}</td>
-            <td>{ms(n.p95Ms)}</td>
-            <td>{ms(n.p99Ms)}</td>
-            <td>
-              {n.itemsIn} → {n.itemsOut}
-            </td>
-            <td>{n.retries}</td>
-            <td>{n.rateWaits > 0 ? `${n.rateWaits} (${ms(n.rateWaitMs)})` : "0"}</td>
-            <td>{n.breakerChanges}</td>
-            <td>{n.errors.map((e) => `${e.count} ${e.class.replace("_", " ")}`).join(", ") || "–"}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+    <DataTable
+      rows={nodes}
+      rowKey={(n) => n.node}
+      empty="No node runs stored for this range yet."
+      className="plain compact nodes"
+      testId="node-metrics"
+      rowTestId="node-metrics-row"
+      columns={[
+        { header: "Node", cell: (n) => n.node },
+        { header: "Runs", cell: (n) => n.runs },
+        { header: "Failed", className: (n) => (n.failed > 0 ? "error-text" : ""), cell: (n) => n.failed },
+        { header: "p50", cell: (n) => ms(n.p50Ms) },
+        { header: "p95", cell: (n) => ms(n.p95Ms) },
+        { header: "p99", cell: (n) => ms(n.p99Ms) },
+        { header: "Items in → out", cell: (n) => `${n.itemsIn} → ${n.itemsOut}` },
+        { header: "Retries", cell: (n) => n.retries },
+        { header: "Rate-limit waits", cell: (n) => (n.rateWaits > 0 ? `${n.rateWaits} (${ms(n.rateWaitMs)})` : "0") },
+        { header: "Breaker changes", cell: (n) => n.breakerChanges },
+        { header: "Errors", cell: (n) => n.errors.map((e) => `${e.count} ${e.class.replace("_", " ")}`).join(", ") || "–" },
+      ]}
+    />
   );
 }
 
@@ -365,76 +350,65 @@ export function Dashboard({ onOpen, onOpenRun, onAlerts }: Props) {
 
           <section className="settings-section">
             <h3>Workflows</h3>
-            {data.workflows.length === 0 ? (
-              <div className="muted">No runs in this range.</div>
-            ) : (
-              <table className="plain" data-testid="workflow-metrics">
-                <thead>
-                  <tr>
-                    <th>Workflow</th>
-                    <th>Runs</th>
-                    <th>Success</th>
-                    <th>p50</th>
-                    <th>p95</th>
-                    <th>Trend</th>
-                    <th>Last error</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {data.workflows.map((w) => (
-                    <Fragment key={w.workflowId}>
-                      <tr data-testid="workflow-metrics-row">
-                        <td>
-                          <button
-                            className="icon expand"
-                            aria-label={`${expanded === w.workflowId ? "Hide" : "Show"} the nodes of ${w.name}`}
-                            onClick={() => setExpanded(expanded === w.workflowId ? null : w.workflowId)}
-                            data-testid="wm-expand"
-                          >
-                            {expanded === w.workflowId ? "▾" : "▸"}
-                          </button>{" "}
-                          <button className="link" onClick={() => onOpen(w.workflowId)}>
-                            {w.name}
+            <DataTable
+              rows={data.workflows}
+              rowKey={(w) => w.workflowId}
+              empty="No runs in this range."
+              testId="workflow-metrics"
+              rowTestId="workflow-metrics-row"
+              detail={(w) => expanded === w.workflowId && <NodeTable workflowId={w.workflowId} range={range} />}
+              columns={[
+                {
+                  header: "Workflow",
+                  cell: (w) => (
+                    <>
+                      <button
+                        className="icon expand"
+                        aria-label={`${expanded === w.workflowId ? "Hide" : "Show"} the nodes of ${w.name}`}
+                        onClick={() => setExpanded(expanded === w.workflowId ? null : w.workflowId)}
+                        data-testid="wm-expand"
+                      >
+                        {expanded === w.workflowId ? "▾" : "▸"}
+                      </button>{" "}
+                      <button className="link" onClick={() => onOpen(w.workflowId)}>
+                        {w.name}
+                      </button>
+                    </>
+                  ),
+                },
+                { header: "Runs", testId: "wm-runs", cell: (w) => w.started },
+                { header: "Success", testId: "wm-success", cell: (w) => percent(w.successRate) },
+                { header: "p50", cell: (w) => ms(w.p50Ms) },
+                { header: "p95", testId: "wm-p95", cell: (w) => ms(w.p95Ms) },
+                {
+                  header: "Trend",
+                  testId: "wm-trend",
+                  className: (w) => `trend ${w.trend}`,
+                  title: (w) => w.trendReason,
+                  cell: (w) => `${TREND[w.trend].mark} ${TREND[w.trend].label}`,
+                },
+                {
+                  header: "Last error",
+                  cell: (w) =>
+                    w.lastError ? (
+                      <>
+                        <button className="link error-text" onClick={() => onOpenRun(w.workflowId, w.lastError?.executionId ?? null)} title={w.lastError.message} data-testid="wm-last-error">
+                          {w.lastError.node ? `${w.lastError.node}: ` : ""}
+                          {w.lastError.message.length > 60 ? `${w.lastError.message.slice(0, 60)}…` : w.lastError.message}
+                        </button>
+                        <div className="muted small">
+                          {relativeTime(w.lastError.at)} ·{" "}
+                          <button className="link" onClick={() => onOpenRun(w.workflowId, null)} data-testid="wm-failed-runs">
+                            {w.failed} failed {w.failed === 1 ? "run" : "runs"}
                           </button>
-                        </td>
-                        <td data-testid="wm-runs">{w.started}</td>
-                        <td data-testid="wm-success">{percent(w.successRate)}</td>
-                        <td>{ms(w.p50Ms)}</td>
-                        <td data-testid="wm-p95">{ms(w.p95Ms)}</td>
-                        <td className={`trend ${w.trend}`} title={w.trendReason} data-testid="wm-trend">
-                          {TREND[w.trend].mark} {TREND[w.trend].label}
-                        </td>
-                        <td>
-                          {w.lastError ? (
-                            <>
-                              <button className="link error-text" onClick={() => onOpenRun(w.workflowId, w.lastError?.executionId ?? null)} title={w.lastError.message} data-testid="wm-last-error">
-                                {w.lastError.node ? `${w.lastError.node}: ` : ""}
-                                {w.lastError.message.length > 60 ? `${w.lastError.message.slice(0, 60)}…` : w.lastError.message}
-                              </button>
-                              <div className="muted small">
-                                {relativeTime(w.lastError.at)} ·{" "}
-                                <button className="link" onClick={() => onOpenRun(w.workflowId, null)} data-testid="wm-failed-runs">
-                                  {w.failed} failed {w.failed === 1 ? "run" : "runs"}
-                                </button>
-                              </div>
-                            </>
-                          ) : (
-                            <span className="muted">none</span>
-                          )}
-                        </td>
-                      </tr>
-                      {expanded === w.workflowId && (
-                        <tr>
-                          <td colSpan={7}>
-                            <NodeTable workflowId={w.workflowId} range={range} />
-                          </td>
-                        </tr>
-                      )}
-                    </Fragment>
-                  ))}
-                </tbody>
-              </table>
-            )}
+                        </div>
+                      </>
+                    ) : (
+                      <span className="muted">none</span>
+                    ),
+                },
+              ]}
+            />
           </section>
 
           <div className="panels">

@@ -3,6 +3,7 @@
 // listener and starting at login.
 import { useCallback, useEffect, useState } from "react";
 import { call, errorMessage } from "../api/client";
+import { DataTable } from "../components/DataTable";
 import { NumberField } from "../components/NumberField";
 import { toast } from "../components/toasts";
 import type { AppSettings } from "../gen/AppSettings";
@@ -92,16 +93,14 @@ export function SettingsPage() {
         {state && (
           <details className="presets">
             <summary>Presets ({state.presets.length})</summary>
-            <table className="plain">
-              <tbody>
-                {state.presets.map((p) => (
-                  <tr key={p.host}>
-                    <td className="mono">{p.host}</td>
-                    <td>{rate(p)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <DataTable
+              rows={state.presets}
+              rowKey={(p) => p.host}
+              columns={[
+                { className: "mono", cell: (p) => p.host },
+                { cell: (p) => rate(p) },
+              ]}
+            />
           </details>
         )}
       </section>
@@ -174,54 +173,39 @@ export function SettingsPage() {
       <section className="settings-section" data-testid="resilience-state">
         <h3>Now</h3>
         {state && state.breakers.length === 0 && state.limits.length === 0 && <div className="muted">No breaker or limit has been used since the app started.</div>}
-        {state && state.breakers.length > 0 && (
-          <table className="plain">
-            <thead>
-              <tr>
-                <th>Breaker</th>
-                <th>State</th>
-                <th>Failures in a row</th>
-                <th>Changes</th>
-              </tr>
-            </thead>
-            <tbody>
-              {state.breakers.map((b) => (
-                <tr key={b.key} data-testid="breaker-row">
-                  <td className="mono">{b.key}</td>
-                  <td className={b.state === "closed" ? "ok-text" : "error-text"}>
+        {state && (
+          <DataTable
+            rows={state.breakers}
+            rowKey={(b) => b.key}
+            rowTestId="breaker-row"
+            columns={[
+              { header: "Breaker", className: "mono", cell: (b) => b.key },
+              {
+                header: "State",
+                className: (b) => (b.state === "closed" ? "ok-text" : "error-text"),
+                cell: (b) => (
+                  <>
                     {b.state === "halfOpen" ? "half-open (trial call)" : b.state}
                     {b.retryInMs !== undefined && b.state === "open" && ` · trial in ${Math.ceil(b.retryInMs / 1000)} s`}
-                  </td>
-                  <td>{b.failures}</td>
-                  <td>{b.transitions}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+                  </>
+                ),
+              },
+              { header: "Failures in a row", cell: (b) => b.failures },
+              { header: "Changes", cell: (b) => b.transitions },
+            ]}
+          />
         )}
-        {state && state.limits.length > 0 && (
-          <table className="plain">
-            <thead>
-              <tr>
-                <th>Rate limit</th>
-                <th>Configured</th>
-                <th>Now</th>
-                <th>Calls that waited</th>
-              </tr>
-            </thead>
-            <tbody>
-              {state.limits.map((l) => (
-                <tr key={l.host}>
-                  <td className="mono">{l.host}</td>
-                  <td>{rate(l.configured)}</td>
-                  <td>{rate({ perSecond: l.currentPerSecond, burst: l.configured.burst })}</td>
-                  <td>
-                    {l.waits} ({(l.waitedMs / 1000).toFixed(1)} s in all)
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+        {state && (
+          <DataTable
+            rows={state.limits}
+            rowKey={(l) => l.host}
+            columns={[
+              { header: "Rate limit", className: "mono", cell: (l) => l.host },
+              { header: "Configured", cell: (l) => rate(l.configured) },
+              { header: "Now", cell: (l) => rate({ perSecond: l.currentPerSecond, burst: l.configured.burst }) },
+              { header: "Calls that waited", cell: (l) => `${l.waits} (${(l.waitedMs / 1000).toFixed(1)} s in all)` },
+            ]}
+          />
         )}
       </section>
     </div>

@@ -9,70 +9,31 @@ import type { SampleSendResponse } from "../gen/SampleSendResponse";
 import type { ScheduleState } from "../gen/ScheduleState";
 import type { WebhookEndpoint } from "../gen/WebhookEndpoint";
 import type { WebhookListResponse } from "../gen/WebhookListResponse";
-import { relativeTime } from "./WorkflowList";
+import { setActive } from "../api/workflows";
+import { DataTable } from "../components/DataTable";
+import { copyToClipboard } from "../lib/clipboard";
+import { relativeTime } from "../lib/time";
 import { sampleFor } from "./webhookSamples";
-
-/** Copies text; falls back to a selected text area where the clipboard API is refused. */
-export async function copyToClipboard(text: string): Promise<void> {
-  try {
-    await navigator.clipboard.writeText(text);
-    return;
-  } catch {
-    const area = document.createElement("textarea");
-    area.value = text;
-    document.body.appendChild(area);
-    area.select();
-    const ok = document.execCommand("copy");
-    area.remove();
-    if (!ok) throw new Error("the clipboard is not available");
-  }
-}
-
-export async function setActive(id: string, name: string, active: boolean): Promise<boolean> {
-  try {
-    await call("workflow_activate", { id, active });
-    toast(active ? `“${name}” is active` : `“${name}” is paused`, "success");
-    return true;
-  } catch (e) {
-    toast(errorMessage(e), "error");
-    return false;
-  }
-}
 
 const MODES: Record<string, string> = { immediately: "202 at once", lastNode: "last node's output", respondNode: "Respond node" };
 
 function DeliveryTable({ deliveries }: { deliveries: Delivery[] }) {
-  if (deliveries.length === 0) return <div className="muted">No deliveries yet.</div>;
   return (
-    <table className="plain" data-testid="deliveries">
-      <thead>
-        <tr>
-          <th>When</th>
-          <th>Method</th>
-          <th>Status</th>
-          <th>Signature</th>
-          <th>Latency</th>
-          <th>Run or error</th>
-        </tr>
-      </thead>
-      <tbody>
-        {deliveries.map((d) => (
-          <tr key={d.id} data-testid="delivery-row">
-            <td title={d.receivedAt}>
-              {relativeTime(d.receivedAt)}
-              {d.test && " (test)"}
-            </td>
-            <td>{d.method}</td>
-            <td className={d.status < 400 ? "ok-text" : "error-text"}>{d.status}</td>
-            <td className={d.verification === "failed" ? "error-text" : ""}>{d.verification}</td>
-            <td>{d.latencyMs} ms</td>
-            <td className="mono" title={d.body ?? undefined}>
-              {d.error ?? d.executionId ?? ""}
-            </td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+    <DataTable
+      rows={deliveries}
+      rowKey={(d) => d.id}
+      empty="No deliveries yet."
+      testId="deliveries"
+      rowTestId="delivery-row"
+      columns={[
+        { header: "When", title: (d) => d.receivedAt, cell: (d) => `${relativeTime(d.receivedAt)}${d.test ? " (test)" : ""}` },
+        { header: "Method", cell: (d) => d.method },
+        { header: "Status", className: (d) => (d.status < 400 ? "ok-text" : "error-text"), cell: (d) => d.status },
+        { header: "Signature", className: (d) => (d.verification === "failed" ? "error-text" : ""), cell: (d) => d.verification },
+        { header: "Latency", cell: (d) => `${d.latencyMs} ms` },
+        { header: "Run or error", className: "mono", title: (d) => d.body ?? undefined, cell: (d) => d.error ?? d.executionId ?? "" },
+      ]}
+    />
   );
 }
 
@@ -250,39 +211,33 @@ export function Webhooks({ onOpen }: { onOpen: (workflowId: string) => void }) {
       <section className="settings-section">
         <h3>Schedules</h3>
         {schedules.length === 0 && <div className="empty">No workflow has a Schedule trigger yet.</div>}
-        {schedules.length > 0 && (
-          <table className="plain" data-testid="schedules">
-            <thead>
-              <tr>
-                <th>Workflow</th>
-                <th>Rule</th>
-                <th>Next</th>
-                <th>Last</th>
-                <th />
-              </tr>
-            </thead>
-            <tbody>
-              {schedules.map((s) => (
-                <tr key={`${s.workflowId}/${s.nodeId}`} data-testid="schedule-row">
-                  <td>
-                    <button className="link" onClick={() => onOpen(s.workflowId)}>
-                      {s.workflowName}
-                    </button>
-                  </td>
-                  <td className="mono">{s.rule}</td>
-                  <td title={s.nextFire}>{s.nextFire ? new Date(s.nextFire).toLocaleString() : "-"}</td>
-                  <td title={s.lastFire}>{s.lastFire ? relativeTime(s.lastFire) : "-"}</td>
-                  <td>
-                    <label className="switch">
-                      <input type="checkbox" checked={s.active} onChange={() => void toggle(s, s.workflowName)} />
-                      {s.active ? "Active" : "Paused"}
-                    </label>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
+        <DataTable
+          rows={schedules}
+          rowKey={(s) => `${s.workflowId}/${s.nodeId}`}
+          testId="schedules"
+          rowTestId="schedule-row"
+          columns={[
+            {
+              header: "Workflow",
+              cell: (s) => (
+                <button className="link" onClick={() => onOpen(s.workflowId)}>
+                  {s.workflowName}
+                </button>
+              ),
+            },
+            { header: "Rule", className: "mono", cell: (s) => s.rule },
+            { header: "Next", title: (s) => s.nextFire, cell: (s) => (s.nextFire ? new Date(s.nextFire).toLocaleString() : "-") },
+            { header: "Last", title: (s) => s.lastFire, cell: (s) => (s.lastFire ? relativeTime(s.lastFire) : "-") },
+            {
+              cell: (s) => (
+                <label className="switch">
+                  <input type="checkbox" checked={s.active} onChange={() => void toggle(s, s.workflowName)} />
+                  {s.active ? "Active" : "Paused"}
+                </label>
+              ),
+            },
+          ]}
+        />
       </section>
     </div>
   );

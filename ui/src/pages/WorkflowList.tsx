@@ -5,24 +5,8 @@ import { chooseOpenPath } from "../api/platform";
 import { confirm, prompt } from "../components/dialogs";
 import { toast } from "../components/toasts";
 import type { WorkflowSummary } from "../gen/WorkflowSummary";
-import { setActive } from "./Webhooks";
-
-export function relativeTime(iso: string, now = Date.now()): string {
-  const then = new Date(iso).getTime();
-  if (Number.isNaN(then)) return iso;
-  const s = Math.round((now - then) / 1000);
-  if (s < 45) return "just now";
-  const units: [number, string][] = [
-    [60, "minute"],
-    [3600, "hour"],
-    [86400, "day"],
-    [604800, "week"],
-  ];
-  if (s < 3600) return `${Math.round(s / 60)} ${units[0][1]}${Math.round(s / 60) === 1 ? "" : "s"} ago`;
-  if (s < 86400) return `${Math.round(s / 3600)} hour${Math.round(s / 3600) === 1 ? "" : "s"} ago`;
-  if (s < 604800) return `${Math.round(s / 86400)} day${Math.round(s / 86400) === 1 ? "" : "s"} ago`;
-  return new Date(iso).toLocaleDateString();
-}
+import { setActive } from "../api/workflows";
+import { relativeTime } from "../lib/time";
 
 export function WorkflowList({ onOpen }: { onOpen: (id: string) => void }) {
   const [search, setSearch] = useState("");
