@@ -117,15 +117,6 @@ impl Registry {
         Registry::default()
     }
 
-    /// Every built-in node type.
-    pub fn builtin() -> Registry {
-        let mut registry = Registry::empty();
-        for entry in crate::nodes::all() {
-            registry.add(entry);
-        }
-        registry
-    }
-
     pub fn add(&mut self, entry: NodeEntry) {
         let key = (entry.descriptor.node_type.clone(), entry.descriptor.version);
         self.entries.insert(key, entry);

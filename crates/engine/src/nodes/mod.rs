@@ -3,7 +3,7 @@
 //! [`NodeEntry`]: its own validation, trigger wiring, regions) and the helpers behind them.
 //! Nothing outside the file names its type (a test greps the tree).
 
-use crate::registry::NodeEntry;
+use crate::registry::{NodeEntry, Registry};
 use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, ParamSpec, Port};
 use switchyard_model::item::{Item, Paired};
 
@@ -35,6 +35,17 @@ pub mod webhook_send;
 /// Every built-in node type.
 pub fn all() -> Vec<NodeEntry> {
     include!(concat!(env!("OUT_DIR"), "/node_entries.rs"))
+}
+
+impl Registry {
+    /// A registry of every built-in node type.
+    pub fn builtin() -> Registry {
+        let mut registry = Registry::empty();
+        for entry in all() {
+            registry.add(entry);
+        }
+        registry
+    }
 }
 
 /// A version-1 descriptor with one main input (none for triggers) and the given outputs.
