@@ -1,7 +1,7 @@
 //! Batch: runs the nodes after its "batch" output once per batch of N items, one batch
 //! after the other, then hands everything they produced to "done". Failed items stop the
 //! loop or are collected, and can be run again (only them) for a number of rounds. The
-//! executor drives the loop (see `executor.rs`); this node only hands on the items.
+//! executor drives the loop (see `executor/batch.rs`); this node only hands on the items.
 
 use crate::node::{NodeContext, NodeResult, Outputs};
 use crate::region::{DONE, Region};
