@@ -480,8 +480,10 @@ def connections(app):
 
 
 def account_in_workflow(app):
-    """A workflow whose HTTP node authenticates with the account chosen in its node panel."""
+    """A workflow whose HTTP node authenticates with the account chosen in its node panel,
+    then runs a program: the trust review lists both before anything runs."""
     path = os.path.join(app.data_dir, "authenticated.json")
+    stamp = os.path.join(app.data_dir, "e2e-stamp")
     workflow = {
         "switchyard": 1,
         "id": "0193a1c0-0000-7000-8000-0000000000e2",
@@ -498,8 +500,16 @@ def account_in_workflow(app):
                 "parameters": {"method": "GET", "url": f"{API.url}/me"},
                 "credentials": {"auth": {"connection": "http.bearer", "account": "someone else"}},
             },
+            {
+                "id": "stamp",
+                "name": "Stamp",
+                "type": "shell.exec",
+                "version": 1,
+                "position": [600, 0],
+                "parameters": {"command": "touch", "arguments": [{"value": stamp}]},
+            },
         ],
-        "connections": [{"from": {"node": "start"}, "to": {"node": "me"}}],
+        "connections": [{"from": {"node": "start"}, "to": {"node": "me"}}, {"from": {"node": "me"}, "to": {"node": "stamp"}}],
         "settings": {"timezone": "UTC", "timeoutSeconds": 60, "errorWorkflow": None},
     }
     with open(path, "w", encoding="utf-8") as f:
@@ -515,6 +525,9 @@ def account_in_workflow(app):
     # the host its token would go to, and runs nothing with it until trusted.
     dialog = app.by_test_id("trust-dialog")
     app.wait(lambda: "authenticated.json" in app.text(dialog) and "someone else" in app.text(dialog), "the trust review")
+    local = app.text(app.by_test_id("trust-local"))
+    if "runs touch" not in local or "Stamp" not in local:
+        raise Failure(f"the review does not list the program: {local!r}")
     app.screenshot("12-trust-review")
     app.by_test_id("trust-confirm").click()
     app.gone('[data-testid="trust-dialog"]')
@@ -529,8 +542,12 @@ def account_in_workflow(app):
     app.screenshot("12-credential-picker")
     app.keys(Keys.ESCAPE)
     app.gone('[data-testid="node-panel"]')
+    if os.path.exists(stamp):
+        raise Failure("the program ran before the run")
     app.by_test_id("run").click()
     app.wait(lambda: "success" in app.text(app.by_test_id("run-status")), "the authenticated run to succeed", timeout=30)
+    if not os.path.exists(stamp):
+        raise Failure("the approved program did not run")
     app.node("Who am I").click()
     app.wait(lambda: "e2e-user" in app.text(app.by_test_id("items-table")), "the API's answer in the inspector")
     app.keys("s", ctrl=True)

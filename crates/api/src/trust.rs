@@ -1,7 +1,10 @@
-//! Trust: a workflow imported from a file is someone else's choice of accounts and URLs. Until
-//! the user reviews what it would use and trusts it, it runs nothing that uses an account
-//! (runs are refused up front; runs that start anyway, from triggers, get a credential
-//! provider that refuses). Trusting allows the hosts the review listed on each account.
+//! Trust: a workflow imported from a file is someone else's choice of accounts, URLs, programs
+//! and paths. Until the user reviews what it would use and trusts it, it runs nothing that
+//! uses an account or reaches this machine (runs are refused up front; runs that start
+//! anyway, from triggers, get a credential provider and a local policy that refuse).
+//! Trusting allows the hosts the review listed on each account and approves the programs
+//! and paths it listed: afterwards the workflow may run only those, and an edit that reaches
+//! for anything else needs a new review.
 
 use crate::Api;
 use crate::error::{ApiError, ApiResult};
@@ -10,6 +13,7 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use switchyard_engine::access::{Access, LocalPolicy};
 use switchyard_engine::{Authorization, CredentialProvider, Secret, Services};
 use switchyard_model::CredentialRef;
 use switchyard_model::error::{ErrorClass, ErrorCode, NodeError};
@@ -33,13 +37,32 @@ pub struct TrustReview {
     #[ts(optional)]
     pub untrusted: Option<String>,
     pub accounts: Vec<TrustAccount>,
+    /// The programs it runs and the paths it reads or writes.
+    pub local: Vec<TrustLocal>,
 }
 
 impl TrustReview {
-    /// Whether running it needs the user's consent first: untrusted and using accounts.
+    /// Whether running it needs the user's consent first: untrusted and using accounts or
+    /// reaching this machine, or reaching for something the user has not approved.
     pub fn needs_consent(&self) -> bool {
-        self.untrusted.is_some() && !self.accounts.is_empty()
+        (self.untrusted.is_some() && (!self.accounts.is_empty() || !self.local.is_empty()))
+            || self.local.iter().any(|l| !l.approved)
     }
+}
+
+/// One program or path a workflow reaches on this machine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TrustLocal {
+    /// `command`, `read` or `write`.
+    pub kind: String,
+    /// The program or path; one ending in `*` is computed while running and may be anything
+    /// that starts so.
+    pub target: String,
+    /// The nodes that use it.
+    pub nodes: Vec<String>,
+    /// Whether the user approved it for this workflow (always, for the user's own).
+    pub approved: bool,
 }
 
 /// One account a workflow uses.
@@ -116,8 +139,9 @@ impl Api {
         }
         let review = self.review(&record.workflow, record.version, record.untrusted).await;
         self.allow_reviewed_hosts(&review).await?;
+        let approved = serde_json::to_string(&self.local_access(&record.workflow)).unwrap_or_else(|_| "[]".into());
         let (id, version) = (request.id.clone(), request.version);
-        self.blocking(move |store| Ok(store.workflows().trust(&id, version)?)).await?;
+        self.blocking(move |store| Ok(store.workflows().trust(&id, version, &approved)?)).await?;
         let record = self.workflow_get(IdRequest { id: request.id }).await?;
         if record.active {
             self.triggers_changed();
@@ -132,6 +156,11 @@ impl Api {
         let info = self.inner.vault.set_allowed_hosts(&request.id, request.hosts).await?;
         self.account_changed(&info.id);
         Ok(info)
+    }
+
+    /// What a workflow file run by path would use, for the user to confirm (changes nothing).
+    pub async fn file_review(&self, workflow: &Workflow, path: &str) -> TrustReview {
+        self.review(workflow, 0, Some(path.to_string())).await
     }
 
     /// Trusts a workflow file run by path (`switchyard run FILE --trust`): allows the hosts
@@ -153,7 +182,54 @@ impl Api {
         Ok(())
     }
 
-    /// The accounts `workflow` uses, with the hosts its nodes would send them to.
+    /// What `workflow`'s nodes reach on this machine, each access once, in node order.
+    pub(crate) fn local_access(&self, workflow: &Workflow) -> Vec<Access> {
+        let registry = self.inner.engine.registry();
+        let mut all: Vec<Access> = Vec::new();
+        for access in workflow.nodes.iter().flat_map(|n| registry.of(n).map(|e| e.access(n)).unwrap_or_default()) {
+            if !all.contains(&access) {
+                all.push(access);
+            }
+        }
+        all
+    }
+
+    /// The local access approved for a saved workflow from someone else (`None` for the
+    /// user's own).
+    async fn approved_access(&self, id: &str) -> ApiResult<Option<Vec<Access>>> {
+        let id = id.to_string();
+        let text = self.blocking(move |store| Ok(store.workflows().approved_access(&id)?)).await?;
+        Ok(text.map(|t| serde_json::from_str(&t).unwrap_or_default()))
+    }
+
+    /// The programs and paths `workflow` reaches, each marked approved or not: nothing is
+    /// while it is untrusted, what is in `approved` once trusted, everything for the user's
+    /// own (`approved` none).
+    fn review_local(&self, workflow: &Workflow, untrusted: bool, approved: Option<&[Access]>) -> Vec<TrustLocal> {
+        let registry = self.inner.engine.registry();
+        let mut out: Vec<(Access, TrustLocal)> = Vec::new();
+        for node in &workflow.nodes {
+            for access in registry.of(node).map(|e| e.access(node)).unwrap_or_default() {
+                match out.iter_mut().find(|(a, _)| *a == access) {
+                    Some((_, entry)) => entry.nodes.push(node.name.clone()),
+                    None => {
+                        let ok = !untrusted && approved.is_none_or(|list| list.contains(&access));
+                        let entry = TrustLocal {
+                            kind: access.kind.as_str().to_string(),
+                            target: access.pattern.clone(),
+                            nodes: vec![node.name.clone()],
+                            approved: ok,
+                        };
+                        out.push((access, entry));
+                    }
+                }
+            }
+        }
+        out.into_iter().map(|(_, l)| l).collect()
+    }
+
+    /// The accounts `workflow` uses, with the hosts its nodes would send them to, and what it
+    /// reaches on this machine.
     pub(crate) async fn review(&self, workflow: &Workflow, version: u32, untrusted: Option<String>) -> TrustReview {
         let registry = self.inner.engine.registry();
         let mut by_account: BTreeMap<(String, Option<String>), TrustAccount> = BTreeMap::new();
@@ -212,7 +288,16 @@ impl Api {
                 account.new_hosts = account.hosts.iter().filter(|host| !covered(&allowed, host)).cloned().collect();
             }
         }
-        TrustReview { workflow_id: workflow.id.clone(), name: workflow.name.clone(), version, untrusted, accounts }
+        let approved = self.approved_access(&workflow.id).await.ok().flatten();
+        let local = self.review_local(workflow, untrusted.is_some(), approved.as_deref());
+        TrustReview {
+            workflow_id: workflow.id.clone(),
+            name: workflow.name.clone(),
+            version,
+            untrusted,
+            accounts,
+            local,
+        }
     }
 
     /// Whether a run of `workflow` from `source` may start, and the services it runs with:
@@ -224,21 +309,35 @@ impl Api {
         source: &RunSource,
         services: Services,
     ) -> ApiResult<Services> {
-        let untrusted = match source {
-            RunSource::File { trusted: true, .. } => None,
-            RunSource::File { path, trusted: false } => Some(path.clone()),
+        let (untrusted, approved) = match source {
+            // `--trust`: what the file names now is what the user approved.
+            RunSource::File { trusted: true, .. } => (None, Some(self.local_access(workflow))),
+            RunSource::File { path, trusted: false } => (Some(path.clone()), None),
             RunSource::Saved => {
                 let id = workflow.id.clone();
-                self.blocking(move |store| Ok(store.workflows().find(&id)?)).await?.and_then(|r| r.untrusted)
+                let untrusted =
+                    self.blocking(move |store| Ok(store.workflows().find(&id)?)).await?.and_then(|r| r.untrusted);
+                (untrusted, self.approved_access(&workflow.id).await?)
             }
         };
-        let Some(source) = untrusted else { return Ok(services) };
-        let uses_accounts = workflow.nodes.iter().any(|n| !n.credentials.is_empty());
-        if uses_accounts {
-            let review = self.review(workflow, 0, Some(source.clone())).await;
-            return Err(untrusted_error(&review));
+        if let Some(source) = untrusted {
+            let uses_accounts = workflow.nodes.iter().any(|n| !n.credentials.is_empty());
+            if uses_accounts || !self.local_access(workflow).is_empty() {
+                let review = self.review(workflow, 0, Some(source.clone())).await;
+                return Err(untrusted_error(&review));
+            }
+            return Ok(with_untrusted_local(
+                with_untrusted_credentials(services, &workflow.name, &source),
+                &workflow.name,
+                &source,
+            ));
         }
-        Ok(with_untrusted_credentials(services, &workflow.name, &source))
+        let Some(approved) = approved else { return Ok(services) };
+        if self.local_access(workflow).iter().any(|a| !approved.contains(a)) {
+            let review = self.review(workflow, 0, None).await;
+            return Err(unapproved_error(&review));
+        }
+        Ok(with_approved_local(services, approved))
     }
 }
 
@@ -251,6 +350,54 @@ fn covered(rules: &[String], host: &str) -> bool {
         Some((name, None)) => hosts::allowed(rules, name, 443) && hosts::allowed(rules, name, 80),
         None => false,
     }
+}
+
+/// `services` whose local policy refuses every program and path, naming the workflow.
+pub(crate) fn with_untrusted_local(mut services: Services, workflow: &str, source: &str) -> Services {
+    let refused =
+        format!("workflow \"{workflow}\" comes from {source} and is not trusted yet; review and trust it first");
+    services.local = Arc::new(LocalPolicy { refused: Some(refused), ..(*services.local).clone() });
+    services
+}
+
+/// `services` whose local policy allows only what the user approved for the workflow.
+pub(crate) fn with_approved_local(mut services: Services, approved: Vec<Access>) -> Services {
+    services.local = Arc::new(LocalPolicy { approved: Some(approved), ..(*services.local).clone() });
+    services
+}
+
+/// The programs and paths a review lists, for messages: `run "x" (nodes "A", "B")`.
+fn describe_local(local: &[&TrustLocal]) -> String {
+    local
+        .iter()
+        .map(|l| {
+            let verb = match l.kind.as_str() {
+                "command" => "runs",
+                "read" => "reads",
+                _ => "writes",
+            };
+            let nodes = l.nodes.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ");
+            format!("{verb} \"{}\" (nodes {nodes})", l.target)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A trusted workflow from someone else now reaches for programs or paths the user did not
+/// approve: nothing runs until it is reviewed again.
+fn unapproved_error(review: &TrustReview) -> ApiError {
+    let new: Vec<&TrustLocal> = review.local.iter().filter(|l| !l.approved).collect();
+    ApiError::new(
+        ErrorCode::WorkflowUntrusted,
+        format!(
+            "workflow \"{}\" came from a file and was approved for other programs and paths; it now {}. Nothing ran: \
+             review and trust it again (in the app, or with `switchyard trust {}`)",
+            review.name,
+            describe_local(&new),
+            review.workflow_id
+        ),
+    )
+    .with_details(serde_json::to_value(review).unwrap_or_default())
 }
 
 /// `services` whose credential provider refuses every account, naming the workflow.
@@ -278,14 +425,21 @@ fn untrusted_error(review: &TrustReview) -> ApiError {
             )
         })
         .collect();
+    let mut what = Vec::new();
+    if !uses.is_empty() {
+        what.push(format!("uses {}", uses.join("; ")));
+    }
+    if !review.local.is_empty() {
+        what.push(describe_local(&review.local.iter().collect::<Vec<_>>()));
+    }
     let source = review.untrusted.as_deref().unwrap_or("a file");
     ApiError::new(
         ErrorCode::WorkflowUntrusted,
         format!(
-            "workflow \"{}\" comes from {source} and is not trusted yet, and it uses {}. Nothing ran: review what it \
+            "workflow \"{}\" comes from {source} and is not trusted yet, and it {}. Nothing ran: review what it \
              uses and trust it first (in the app, or with `switchyard trust {}`)",
             review.name,
-            uses.join("; "),
+            what.join("; it "),
             review.workflow_id
         ),
     )

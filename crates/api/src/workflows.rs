@@ -233,12 +233,13 @@ impl Api {
     pub async fn workflow_duplicate(&self, request: IdRequest) -> ApiResult<WorkflowRecord> {
         let now = self.now();
         self.blocking(move |store| {
-            // A copy of an untrusted workflow is as untrusted as the original.
+            // A copy of an untrusted workflow is as untrusted as the original, and a copy of
+            // a trusted one from a file is held to what the original was approved for.
             let original = store.workflows().get(&request.id)?;
             let mut wf = original.workflow;
             wf.id = new_id();
             wf.name = format!("{} (copy)", wf.name);
-            Ok(store.workflows().create(&wf, original.untrusted.as_deref(), &now)?)
+            Ok(store.workflows().create_copy(&request.id, &wf, &now)?)
         })
         .await
     }

@@ -1,6 +1,7 @@
 //! Switchyard's workflow engine: validation (petgraph), the executor (tokio), expressions and
 //! the Code node (rhai), and the built-in node types.
 
+pub mod access;
 pub mod conditions;
 pub mod executor;
 pub mod expr;

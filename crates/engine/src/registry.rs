@@ -2,6 +2,7 @@
 //! [`NodeEntry`], made by its own file under `nodes/`: its descriptor, its execute function
 //! and, where it has them, its own validation, trigger wiring and regions.
 
+use crate::access::Access;
 use crate::node::{BoxFuture, ExecuteFn, NodeContext, NodeResult};
 use crate::region::Region;
 use crate::trigger::Trigger;
@@ -15,6 +16,8 @@ use switchyard_model::workflow::{Node, Workflow};
 pub type CheckFn = fn(&Node, &CheckContext<'_>) -> Vec<ValidationIssue>;
 /// A region node's regions, from its parameters.
 pub type RegionFn = fn(&Node) -> Region;
+/// What a node reaches on this machine, from its parameters.
+pub type AccessFn = fn(&Node) -> Vec<Access>;
 
 /// What a node type's check sees: the whole workflow and where the node is in it.
 pub struct CheckContext<'a> {
@@ -52,6 +55,7 @@ pub struct NodeEntry {
     check: Option<CheckFn>,
     trigger: Option<Trigger>,
     region: Option<RegionFn>,
+    access: Option<AccessFn>,
 }
 
 impl std::fmt::Debug for NodeEntry {
@@ -62,7 +66,7 @@ impl std::fmt::Debug for NodeEntry {
 
 impl NodeEntry {
     pub fn new(descriptor: NodeDescriptor, execute: ExecuteFn) -> NodeEntry {
-        NodeEntry { descriptor: Arc::new(descriptor), execute, check: None, trigger: None, region: None }
+        NodeEntry { descriptor: Arc::new(descriptor), execute, check: None, trigger: None, region: None, access: None }
     }
 
     /// Adds the type's own validation, run after the descriptor's parameter checks.
@@ -83,6 +87,13 @@ impl NodeEntry {
         self
     }
 
+    /// Says what the type reaches on this machine (programs, paths): the trust review lists
+    /// it and runs of imported workflows are held to what the user approved.
+    pub fn with_access(mut self, access: AccessFn) -> NodeEntry {
+        self.access = Some(access);
+        self
+    }
+
     pub fn execute<'a>(&self, ctx: &'a mut NodeContext) -> BoxFuture<'a, NodeResult> {
         (self.execute)(ctx)
     }
@@ -90,6 +101,11 @@ impl NodeEntry {
     /// The type's own issues with a node (none when it has no check).
     pub fn check(&self, node: &Node, cx: &CheckContext<'_>) -> Vec<ValidationIssue> {
         self.check.map(|check| check(node, cx)).unwrap_or_default()
+    }
+
+    /// What a node reaches on this machine (none for most types).
+    pub fn access(&self, node: &Node) -> Vec<Access> {
+        self.access.map(|access| access(node)).unwrap_or_default()
     }
 
     pub fn trigger(&self) -> Option<Trigger> {

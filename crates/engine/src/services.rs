@@ -1,6 +1,7 @@
 //! Services injected into runs: the clock, the HTTP client, limits. Tests swap these for
 //! deterministic ones.
 
+use crate::access::LocalPolicy;
 use crate::clock::{SharedClock, SystemClock};
 use crate::credentials::CredentialProvider;
 use crate::expr::ScriptLimits;
@@ -55,6 +56,8 @@ pub struct Services {
     /// Where a Respond to Webhook node sends its answer: set for a run started by a webhook
     /// that waits for one.
     pub reply: Option<Arc<ReplySlot>>,
+    /// What runs may reach on this machine (programs, paths).
+    pub local: Arc<LocalPolicy>,
 }
 
 /// The answer a webhook caller waits for; the first Respond node to send wins.
@@ -92,6 +95,7 @@ impl Services {
             credentials: None,
             resilience: Arc::new(Resilience::default()),
             reply: None,
+            local: Arc::new(LocalPolicy::default()),
         }
     }
 

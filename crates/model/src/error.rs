@@ -40,6 +40,8 @@ pub enum ErrorCode {
     Timeout,
     Cancelled,
     ScriptFailed,
+    /// A program a node ran exited with a status other than 0.
+    CommandFailed,
     /// A circuit breaker is open: calls to the host fail fast until its reset timeout.
     CircuitOpen,
     // Credentials
@@ -52,6 +54,9 @@ pub enum ErrorCode {
     CredentialHostNotAllowed,
     /// A workflow imported from a file uses accounts but the user has not trusted it yet.
     WorkflowUntrusted,
+    /// A node was about to run a program or use a path this run may not reach (turned off in
+    /// Settings, or outside what the user approved for an imported workflow).
+    LocalAccessRefused,
     NeedsReconnect,
     OAuthFailed,
     SecretsInExport,

@@ -114,8 +114,9 @@ impl Workflows {
         })
     }
 
-    /// Marks a workflow trusted, if it is still at `version` (what the user reviewed).
-    pub fn trust(&self, id: &str, version: u32) -> Result<()> {
+    /// Marks a workflow trusted, if it is still at `version` (what the user reviewed), with
+    /// the local access the user approved (JSON; see migration 10).
+    pub fn trust(&self, id: &str, version: u32, approved_access: &str) -> Result<()> {
         let mut conn = self.db.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let stored: Option<u32> =
@@ -127,9 +128,40 @@ impl Workflows {
             }
             Some(_) => {}
         }
-        tx.execute("UPDATE workflows SET untrusted = NULL WHERE id = ?1", [id])?;
+        tx.execute(
+            "UPDATE workflows SET untrusted = NULL, approved_access = ?2 WHERE id = ?1",
+            params![id, approved_access],
+        )?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// The local access approved for a workflow from someone else (JSON), if any: `None`
+    /// for the user's own workflows (and unknown ids).
+    pub fn approved_access(&self, id: &str) -> Result<Option<String>> {
+        let row = self
+            .db
+            .lock()
+            .query_row("SELECT approved_access FROM workflows WHERE id = ?1", [id], |r| r.get::<_, Option<String>>(0))
+            .optional()?;
+        Ok(row.flatten())
+    }
+
+    /// Stores `wf` (a new id) as a copy of workflow `from`: as untrusted as the original,
+    /// and held to the local access the original was approved for, in one statement.
+    pub fn create_copy(&self, from: &str, wf: &Workflow, now: &str) -> Result<WorkflowRecord> {
+        let conn = self.db.lock();
+        let inserted = conn.execute(
+            "INSERT INTO workflows (id, name, description, active, definition, node_count, version, created_at, updated_at, untrusted, approved_access)
+             SELECT ?1, ?2, ?3, 0, ?4, ?5, 1, ?6, ?6, untrusted, approved_access FROM workflows WHERE id = ?7
+             ON CONFLICT (id) DO NOTHING",
+            params![wf.id, wf.name, wf.description, to_text(wf), wf.nodes.len() as u32, now, from],
+        )?;
+        if inserted == 0 {
+            return Err(StoreError::AlreadyExists(wf.id.clone()));
+        }
+        drop(conn);
+        self.get(&wf.id)
     }
 
     /// Saves a workflow: creates it, or updates it when `expected_version` (if given) is

@@ -21,6 +21,7 @@ const paths: Record<string, string> = {
   calendar: "M4 6h16v14H4zM4 10h16M8 3v5M16 3v5",
   reply: "M10 8L4 13l6 5M4 13h10a6 6 0 0 1 6 6",
   send: "M4 12l16-8-6 16-3-7z",
+  terminal: "M4 6l6 6-6 6M12 18h8",
 };
 
 export const groupColors: Record<NodeGroup, string> = {

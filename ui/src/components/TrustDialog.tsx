@@ -1,6 +1,7 @@
 // The review of an imported workflow: the accounts it would use, the nodes that use them and
-// the hosts their credentials would go to. Until the user trusts it here (or with
-// `switchyard trust ID`), the workflow runs nothing that uses an account.
+// the hosts their credentials would go to, and the programs it runs and paths it reaches.
+// Until the user trusts it here (or with `switchyard trust ID`), the workflow runs nothing
+// that uses an account or this machine; afterwards only what was approved.
 import type { TrustReview } from "../gen/TrustReview";
 
 interface Props {
@@ -12,6 +13,7 @@ interface Props {
 
 export function TrustDialog({ review, busy, onTrust, onClose }: Props) {
   const adds = review.accounts.some((a) => a.newHosts.length > 0);
+  const verbs: Record<string, string> = { command: "runs", read: "reads", write: "writes" };
   return (
     <div className="overlay" onMouseDown={(e) => e.target === e.currentTarget && onClose()}>
       <div
@@ -27,7 +29,7 @@ export function TrustDialog({ review, busy, onTrust, onClose }: Props) {
         <h2>Trust this workflow?</h2>
         <p>
           “{review.name}” comes from <strong>{review.untrusted ?? "a file"}</strong>. A shared file chooses which of your accounts it uses and where it sends
-          them, so it runs nothing that uses an account until you trust it.
+          them, and which programs it runs on this computer, so it runs none of that until you trust it.
         </p>
         {review.accounts.length === 0 ? (
           <p className="muted">It uses no accounts.</p>
@@ -52,6 +54,22 @@ export function TrustDialog({ review, busy, onTrust, onClose }: Props) {
                     account already allows will get it.
                   </div>
                 )}
+              </li>
+            ))}
+          </ul>
+        )}
+        {review.local.length > 0 && (
+          <ul className="trust-accounts" data-testid="trust-local">
+            {review.local.map((l) => (
+              <li key={`${l.kind}/${l.target}`} data-testid="trust-local-item">
+                <div>
+                  {verbs[l.kind] ?? l.kind} <code>{l.target}</code>
+                  {!l.approved && <span className="badge warn">new: trusting approves it</span>}
+                </div>
+                <div className="muted">
+                  used by {l.nodes.map((n) => `“${n}”`).join(", ")}
+                  {l.target.endsWith("*") && " · computed while running: anything starting so"}
+                </div>
               </li>
             ))}
           </ul>

@@ -23,6 +23,10 @@ const review: TrustReview = {
     },
     { connection: "github", connectionName: "GitHub", account: "ops", nodes: ["Issues"], hosts: ["api.github.com"], newHosts: [], computedUrls: [] },
   ],
+  local: [
+    { kind: "command", target: "/usr/local/bin/backup", nodes: ["Backup"], approved: false },
+    { kind: "command", target: "/opt/tools/*", nodes: ["Tool"], approved: true },
+  ],
 };
 
 describe("the trust dialog", () => {
@@ -39,6 +43,11 @@ describe("the trust dialog", () => {
     expect(bearer.textContent).not.toContain("api.example.comnew");
     expect(bearer.textContent).toContain("compute");
     expect(github.textContent).toContain("no such account here yet");
+    const [backup, tool] = within(dialog).getAllByTestId("trust-local-item");
+    expect(backup.textContent).toContain("runs /usr/local/bin/backupnew: trusting approves it");
+    expect(backup.textContent).toContain("used by “Backup”");
+    expect(tool.textContent).not.toContain("new:");
+    expect(tool.textContent).toContain("computed while running");
     fireEvent.click(within(dialog).getByText("Not now"));
     expect(onClose).toHaveBeenCalled();
     fireEvent.click(within(dialog).getByTestId("trust-confirm"));

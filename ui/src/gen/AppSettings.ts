@@ -98,4 +98,9 @@ maxItemMb: number,
  * MiB of items a run may hold at once (outputs waiting for the nodes after them, and its
  * result); a node whose output would pass it fails the run.
  */
-maxRunItemsMb: number, };
+maxRunItemsMb: number, 
+/**
+ * Whether nodes may run programs (Execute Command). Off, every such node fails with
+ * `local_access_refused`.
+ */
+allowCommands: boolean, };

@@ -152,6 +152,14 @@ export function SettingsPage() {
           </div>
         )}
       </section>
+      <section className="settings-section">
+        <h3>Local access</h3>
+        <label className="switch">
+          <input type="checkbox" checked={draft.allowCommands} onChange={(e) => set({ allowCommands: e.target.checked })} data-testid="set-commands" />
+          Let workflows run programs on this computer (Execute Command)
+        </label>
+        <p className="muted">Off, every Execute Command node fails. Workflows imported from files run programs only after you approve them in their review.</p>
+      </section>
       <section className="settings-section" data-testid="run-settings">
         <h3>Runs and metrics</h3>
         <div className="field-grid">

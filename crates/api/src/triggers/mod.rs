@@ -256,18 +256,18 @@ impl Api {
         let (mut endpoints, mut schedules, mut problems) = (Vec::new(), Vec::new(), Vec::new());
         for record in &active {
             let name = record.workflow.name.clone();
-            // Activation refuses untrusted workflows that use accounts; one that got active
-            // anyway (trust is per file, edits can add accounts) is served without them.
-            let services = match &record.untrusted {
-                Some(source) if record.workflow.nodes.iter().any(|n| !n.credentials.is_empty()) => {
-                    problems.push(format!(
-                        "workflow \"{name}\" comes from {source} and is not trusted yet: it is not served until you trust it"
-                    ));
-                    continue;
-                }
-                Some(source) => crate::trust::with_untrusted_credentials(services.clone(), &name, source),
-                None => services.clone(),
-            };
+            // Activation refuses untrusted workflows that use accounts or reach this machine,
+            // and trusted ones that reach beyond what was approved; one that got active anyway
+            // (edits can add both) is not served. An untrusted one that uses neither is
+            // served with a credential provider and a local policy that refuse.
+            let services =
+                match self.trusted_services(&record.workflow, &crate::RunSource::Saved, services.clone()).await {
+                    Ok(services) => services,
+                    Err(e) => {
+                        problems.push(format!("workflow \"{name}\" is not served until you trust it: {}", e.message));
+                        continue;
+                    }
+                };
             let prepared = match self.inner.engine.prepare(record.workflow.clone()) {
                 Ok(p) => p,
                 Err(issues) => {

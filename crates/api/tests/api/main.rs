@@ -3,6 +3,7 @@
 
 mod credentials;
 mod hardening;
+mod local;
 mod metrics;
 mod webhooks;
 

@@ -82,6 +82,15 @@ pub(crate) async fn run(
     if workflow.nodes.iter().any(|n| !n.credentials.is_empty()) {
         credentials::unlock(&api).await?;
     }
+    // An untrusted file that needs consent: asked on a terminal, refused without one.
+    let trust = trust
+        || (from_file && {
+            let review = api.file_review(&workflow, target).await;
+            review.needs_consent() && {
+                eprint!("{}", trust::describe(&review));
+                trust::confirm(&format!("{target} is not trusted. Run it, trusting what it uses?"))?
+            }
+        });
     let source = match from_file {
         true => switchyard_api::RunSource::File { path: target.to_string(), trusted: trust },
         false => switchyard_api::RunSource::Saved,

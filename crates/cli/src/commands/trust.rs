@@ -7,10 +7,11 @@ use switchyard_api::Api;
 use switchyard_api::types::*;
 use switchyard_model::workflow::Workflow;
 
-/// The accounts a review lists, one per line, with the nodes and hosts.
+/// The accounts a review lists, one per line, with the nodes and hosts, then the programs
+/// and paths it reaches on this machine.
 pub fn describe(review: &TrustReview) -> String {
-    if review.accounts.is_empty() {
-        return format!("\"{}\" uses no accounts.\n", review.name);
+    if review.accounts.is_empty() && review.local.is_empty() {
+        return format!("\"{}\" uses no accounts and runs no programs.\n", review.name);
     }
     let mut out = format!("\"{}\" uses:\n", review.name);
     for a in &review.accounts {
@@ -32,7 +33,29 @@ pub fn describe(review: &TrustReview) -> String {
             ));
         }
     }
+    for l in &review.local {
+        let verb = match l.kind.as_str() {
+            "command" => "runs",
+            "read" => "reads",
+            _ => "writes",
+        };
+        let new = if l.approved { "" } else { "  (not approved yet)" };
+        let computed = if l.target.ends_with('*') { " (computed while running: anything starting so)" } else { "" };
+        out.push_str(&format!("  {verb} {}{computed}{new}\n    nodes: {}\n", l.target, l.nodes.join(", ")));
+    }
     out
+}
+
+/// Whether the user, asked on a terminal, agrees to `question`; false without a terminal.
+pub fn confirm(question: &str) -> Result<bool, Failure> {
+    if !std::io::stdin().is_terminal() {
+        return Ok(false);
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer).map_err(|e| Failure::failed(format!("switchyard: {e}")))?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
 pub async fn trust(api: &Api, id: &str, yes: bool) -> Outcome {
@@ -42,7 +65,7 @@ pub async fn trust(api: &Api, id: &str, yes: bool) -> Outcome {
         credentials::unlock(api).await?;
         review = api.workflow_trust_review(IdRequest { id: id.to_string() }).await?;
     }
-    if review.untrusted.is_none() {
+    if review.untrusted.is_none() && !review.needs_consent() {
         println!("\"{}\" is already trusted.", review.name);
         return Ok(());
     }
@@ -51,11 +74,7 @@ pub async fn trust(api: &Api, id: &str, yes: bool) -> Outcome {
         if !std::io::stdin().is_terminal() {
             return Err(Failure::invalid("switchyard: trusting needs your answer; pass --yes to trust without one"));
         }
-        eprint!("Trust it? [y/N] ");
-        let _ = std::io::stderr().flush();
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer).map_err(|e| Failure::failed(format!("switchyard: {e}")))?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+        if !confirm("Trust it?")? {
             return Err(Failure::failed("Not trusted."));
         }
     }

@@ -770,6 +770,44 @@ fn a_shared_file_uses_no_account_until_trusted_from_the_command_line() {
     run(&["run", "shared-cli"]).success();
 }
 
+/// A shared file that runs a program runs nothing until the user approves it: by path only
+/// with `--trust` (there is no terminal to ask on here), once imported only after `switchyard
+/// trust`, which lists the program.
+#[test]
+fn a_shared_file_runs_no_program_without_consent() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("it-ran");
+    let file = dir.path().join("nightly.json");
+    let shared = json!({"switchyard": 1, "id": "nightly-cli", "name": "Nightly",
+        "nodes": [
+            {"id": "t", "name": "Start", "type": "trigger.manual"},
+            {"id": "c", "name": "Backup", "type": "shell.exec",
+             "parameters": {"command": "touch", "arguments": [{"value": marker.to_str().unwrap()}]}}
+        ],
+        "connections": [{"from": {"node": "t"}, "to": {"node": "c"}}]});
+    std::fs::write(&file, shared.to_string()).unwrap();
+    let path = file.to_str().unwrap();
+    let run = |args: &[&str]| cli(dir.path()).args(args).write_stdin("").assert();
+
+    run(&["run", path]).code(2).stderr(
+        predicate::str::contains("is not trusted yet")
+            .and(predicate::str::contains("runs \"touch\" (nodes \"Backup\")")),
+    );
+    assert!(!marker.exists(), "nothing ran");
+    run(&["run", path, "--trust"]).success();
+    assert!(marker.exists());
+    std::fs::remove_file(&marker).unwrap();
+
+    run(&["import", path, "--keep-id"])
+        .success()
+        .stderr(predicate::str::contains("runs touch").and(predicate::str::contains("not approved yet")));
+    run(&["run", "nightly-cli"]).code(2).stderr(predicate::str::contains("switchyard trust nightly-cli"));
+    assert!(!marker.exists());
+    run(&["trust", "nightly-cli", "--yes"]).success().stderr(predicate::str::contains("runs touch"));
+    run(&["run", "nightly-cli"]).success();
+    assert!(marker.exists());
+}
+
 /// The file format keeps keys it does not know: at the top, in nodes and their settings, and
 /// (once lost) in connections and pinned items. Import then export gives the same JSON back.
 /// (A credential reference is the one place an unknown key is refused: it could hold a

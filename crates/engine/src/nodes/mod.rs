@@ -26,6 +26,7 @@ pub mod flow_respond;
 pub mod flow_switch;
 pub mod flow_wait;
 pub mod http_request;
+pub mod shell_exec;
 pub mod trigger_error;
 pub mod trigger_manual;
 pub mod trigger_schedule;

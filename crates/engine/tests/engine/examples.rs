@@ -105,3 +105,49 @@ async fn join_customers_uses_lineage_and_history() {
     );
     assert_eq!(node_data(&collector, "vip").status, NodeRunStatus::Success);
 }
+
+/// The nightly backup example with its settings pointed at `folder`, `archive` and `alert`.
+fn nightly_backup(folder: &std::path::Path, archive: &std::path::Path, alert: &str) -> switchyard_model::Workflow {
+    let text = std::fs::read_to_string(repo_path("assets/examples/nightly-backup.json")).unwrap();
+    let mut wf: serde_json::Value = serde_json::from_str(&text).unwrap();
+    wf["nodes"][1]["parameters"]["assignments"] = json!([
+        {"name": "folder", "value": folder.to_str().unwrap()},
+        {"name": "archive", "value": archive.to_str().unwrap()},
+        {"name": "alertUrl", "value": alert},
+    ]);
+    parse(&wf.to_string())
+}
+
+#[tokio::test]
+async fn nightly_backup_archives_the_folder_and_alerts_when_tar_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("docs with spaces");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::write(folder.join("report.txt"), "quarterly numbers").unwrap();
+    let archive = dir.path().join("backup.tgz");
+    let server = TestServer::start().await;
+    let alert = server.url("/echo");
+
+    let (outcome, collector) = run(&engine(), nightly_backup(&folder, &archive, &alert), json!(null)).await;
+    assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.error);
+    let listing = std::process::Command::new("tar").arg("-tzf").arg(&archive).output().unwrap();
+    assert!(String::from_utf8_lossy(&listing.stdout).contains("report.txt"), "{listing:?}");
+    assert_eq!(node_data(&collector, "tar").status, NodeRunStatus::Success);
+    let tar = node_data(&collector, "tar");
+    assert_eq!(serde_json::Value::from(&tar.outputs[0].items[0].json)["exitCode"], 0);
+    assert!(collector.data.lock().unwrap().iter().all(|d| d.node_id != "alert" || d.status == NodeRunStatus::Skipped));
+
+    // A folder that is not there: tar fails, the alert says so.
+    let missing = dir.path().join("gone");
+    let (outcome, collector) = run(&engine(), nightly_backup(&missing, &archive, &alert), json!(null)).await;
+    assert_eq!(outcome.status, RunStatus::Success, "the error output handled it: {:?}", outcome.error);
+    let tar = node_data(&collector, "tar");
+    assert_eq!(tar.outputs.iter().map(|o| (o.name.as_str(), o.total)).collect::<Vec<_>>(), [("main", 0), ("error", 1)]);
+    // The alert went out: the echo server answered with what it got.
+    let sent = jsons(&outcome.result).into_iter().find(|o| o.get("response").is_some()).expect("the alert's result");
+    let text = sent["response"]["json"]["text"].as_str().unwrap().to_string();
+    assert!(
+        text.starts_with(&format!("Backup of {} failed: \"tar\" exited with status 2", missing.display())),
+        "{text}"
+    );
+}

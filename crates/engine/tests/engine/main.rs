@@ -9,6 +9,7 @@ mod lifecycle;
 mod ownership;
 mod parallel;
 mod resilience;
+mod shell;
 mod support;
 mod validation;
 mod webhooks;

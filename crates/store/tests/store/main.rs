@@ -43,7 +43,7 @@ fn node_data(node_id: &str, items: usize) -> NodeRunData {
 #[test]
 fn opens_with_wal_full_sync_and_migrations() {
     let (dir, store) = temp_store();
-    assert_eq!(store.schema_version().unwrap(), 9);
+    assert_eq!(store.schema_version().unwrap(), 10);
     assert_eq!(store.integrity_check().unwrap(), "ok");
     let conn = rusqlite::Connection::open(store.path()).unwrap();
     let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
@@ -51,11 +51,11 @@ fn opens_with_wal_full_sync_and_migrations() {
     drop(store);
     // Reopening does not migrate again.
     let store = Store::open_in(dir.path()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 9);
+    assert_eq!(store.schema_version().unwrap(), 10);
     drop(store);
     conn.pragma_update(None, "user_version", 99).unwrap();
     let err = Store::open_in(dir.path()).unwrap_err();
-    assert!(matches!(err, StoreError::TooNew { found: 99, known: 9, .. }), "{err}");
+    assert!(matches!(err, StoreError::TooNew { found: 99, known: 10, .. }), "{err}");
     assert!(err.to_string().contains("newer than this build knows"));
 }
 
@@ -70,12 +70,25 @@ fn an_imported_workflow_stays_untrusted_through_saves_until_trusted_at_the_revie
     let saved = workflows.save(&wf, Some(1), "2026-01-01T00:00:01Z").unwrap();
     assert_eq!(saved.untrusted.as_deref(), Some("shared.json"), "editing does not trust it");
     assert!(workflows.list(None).unwrap()[0].untrusted);
-    assert!(matches!(workflows.trust("w1", 1), Err(StoreError::Conflict { stored: 2, expected: 1, .. })));
+    let approved = r#"[{"kind":"command","pattern":"/usr/bin/backup"}]"#;
+    assert!(matches!(workflows.trust("w1", 1, approved), Err(StoreError::Conflict { stored: 2, expected: 1, .. })));
     assert!(workflows.get("w1").unwrap().untrusted.is_some(), "a stale review trusts nothing");
-    workflows.trust("w1", 2).unwrap();
+    assert_eq!(workflows.approved_access("w1").unwrap(), None);
+    workflows.trust("w1", 2, approved).unwrap();
     assert_eq!(workflows.get("w1").unwrap().untrusted, None);
+    assert_eq!(workflows.approved_access("w1").unwrap().as_deref(), Some(approved));
     assert!(!workflows.list(None).unwrap()[0].untrusted);
-    assert!(matches!(workflows.trust("nope", 1), Err(StoreError::WorkflowNotFound(_))));
+    assert!(matches!(workflows.trust("nope", 1, "[]"), Err(StoreError::WorkflowNotFound(_))));
+    // A copy is held to what its original was approved for; the user's own have no list.
+    let own = workflow("w2", "Mine");
+    workflows.create(&own, None, "2026-01-01T00:00:02Z").unwrap();
+    assert_eq!(workflows.approved_access("w2").unwrap(), None);
+    let copy = workflows.create_copy("w1", &workflow("w3", "Copy"), "2026-01-01T00:00:03Z").unwrap();
+    assert_eq!((copy.version, copy.untrusted), (1, None));
+    assert_eq!(workflows.approved_access("w3").unwrap().as_deref(), Some(approved));
+    let untrusted = workflows.create(&workflow("w4", "Shared too"), Some("b.json"), "2026-01-01T00:00:04Z").unwrap();
+    let copy = workflows.create_copy(&untrusted.workflow.id, &workflow("w5", "Copy"), "2026-01-01T00:00:05Z").unwrap();
+    assert_eq!(copy.untrusted.as_deref(), Some("b.json"));
 }
 
 #[test]
