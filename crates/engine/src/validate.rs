@@ -999,16 +999,15 @@ fn check_expressions(value: &Json, path: &str, evaluator: &Evaluator, issues: &m
 }
 
 /// The closest candidate within a small edit distance.
-/// The types of the unknown type's group (`data` of `data.frobnicate`), or, when there is no
-/// such group, the groups there are (docs/nodes.md lists every type).
+/// The types of the unknown type's group (`data` of `data.frobnicate`); when there is no such
+/// group, where the types are listed (a list of every type or group would change with each
+/// one added).
 fn known_types_hint(unknown: &str, known: &[&str]) -> String {
     let group_of = |t: &str| t.split('.').next().unwrap_or("").to_string();
     let group = group_of(unknown);
     let same: Vec<&str> = known.iter().copied().filter(|t| group_of(t) == group).collect();
     if same.is_empty() {
-        let mut groups: Vec<String> = known.iter().map(|t| group_of(t)).collect();
-        groups.dedup();
-        format!("; there is no \"{group}\" group of node types (groups: {})", groups.join(", "))
+        format!("; there is no \"{group}\" group of node types (the editor's palette and docs/nodes.md list them all)")
     } else {
         format!("; the \"{group}\" types are {}", same.join(", "))
     }
@@ -1054,7 +1053,7 @@ mod tests {
         assert_eq!(known_types_hint("data.frobnicate", &known), "; the \"data\" types are data.filter, data.set");
         assert_eq!(
             known_types_hint("acme.send", &known),
-            "; there is no \"acme\" group of node types (groups: data, flow, http)"
+            "; there is no \"acme\" group of node types (the editor's palette and docs/nodes.md list them all)"
         );
     }
 }
