@@ -123,6 +123,26 @@ impl RunQueue {
     }
 }
 
+/// The folders file nodes may use, where they really are: those of Settings, or the home
+/// folder. A folder that does not exist yet is kept as written.
+pub(crate) fn local_roots(configured: &[String]) -> Vec<std::path::PathBuf> {
+    let home = std::env::var_os("HOME").or_else(|| std::env::var_os("USERPROFILE")).map(std::path::PathBuf::from);
+    let roots: Vec<std::path::PathBuf> = if configured.iter().all(|r| r.trim().is_empty()) {
+        home.into_iter().collect()
+    } else {
+        configured
+            .iter()
+            .map(|r| r.trim())
+            .filter(|r| !r.is_empty())
+            .map(|r| match (r.strip_prefix("~/"), &home) {
+                (Some(rest), Some(h)) => h.join(rest),
+                _ => std::path::PathBuf::from(r),
+            })
+            .collect()
+    };
+    roots.into_iter().map(|r| switchyard_engine::access::real_location(&r)).collect()
+}
+
 struct HostForwarder(Arc<dyn Host>);
 
 impl RunListener for HostForwarder {
@@ -255,7 +275,11 @@ impl Api {
         let mib = |n: u32| (n.max(1) as usize).saturating_mul(1024 * 1024);
         services.items =
             ItemLimits { max_item_bytes: mib(settings.max_item_mb), max_live_bytes: mib(settings.max_run_items_mb) };
-        services.local = Arc::new(LocalPolicy { commands: settings.allow_commands, ..LocalPolicy::default() });
+        services.local = Arc::new(LocalPolicy {
+            commands: settings.allow_commands,
+            roots: local_roots(&settings.local_roots),
+            ..LocalPolicy::default()
+        });
         services
     }
 

@@ -68,6 +68,8 @@ pub struct AppSettings {
     /// Whether nodes may run programs (Execute Command). Off, every such node fails with
     /// `local_access_refused`.
     pub allow_commands: bool,
+    /// Folders file nodes may read and write (and their subfolders); empty: the home folder.
+    pub local_roots: Vec<String>,
 }
 
 impl Default for AppSettings {
@@ -96,6 +98,7 @@ impl Default for AppSettings {
             max_item_mb: 16,
             max_run_items_mb: 1024,
             allow_commands: true,
+            local_roots: Vec::new(),
         }
     }
 }

@@ -43,30 +43,106 @@ impl Access {
         Access { kind, pattern: pattern_of(text) }
     }
 
+    /// The access a path parameter's text names: like [`Access::new`], with `~/` as the home
+    /// folder, so that the pattern compares with the paths the node will use.
+    pub fn path(kind: AccessKind, text: &str) -> Access {
+        let pattern = pattern_of(text);
+        let expanded = expand_home(&pattern).to_string_lossy().into_owned();
+        Access { kind, pattern: expanded }
+    }
+
     /// Whether `value` (a program or path as the node is about to use it) is within this.
     pub fn covers(&self, kind: AccessKind, value: &str) -> bool {
-        self.kind == kind && matches(&self.pattern, value)
+        self.kind == kind
+            && match kind {
+                AccessKind::Command => matches(&self.pattern, value),
+                AccessKind::Read | AccessKind::Write => path_matches(&self.pattern, value),
+            }
     }
 }
 
 /// A pattern for a parameter's text: the text itself, or, when part of it is computed while
-/// running (`{{ … }}`), its fixed beginning and `*` (any value starting so).
+/// running (`{{ … }}`), its fixed beginning and `**` (any value starting so).
 pub fn pattern_of(text: &str) -> String {
     let text = text.trim();
     match text.find("{{") {
-        Some(at) => format!("{}*", &text[..at]),
+        Some(at) => format!("{}**", &text[..at]),
         None => text.to_string(),
     }
 }
 
-/// Whether `value` matches `pattern` (exact, or a prefix when the pattern ends with `*`).
-/// A computed value is compared with its `.` and `..` resolved, so `/data/../etc/passwd` is
-/// not under `/data/`.
+/// Whether a program matches an approved pattern: the same text, or, for a pattern ending
+/// in `**`, any program starting so once its `.` and `..` are resolved (so `/usr/bin/**` does
+/// not cover `/usr/bin/../../bin/rm`).
 pub fn matches(pattern: &str, value: &str) -> bool {
-    match pattern.strip_suffix('*') {
-        Some(prefix) => resolve_dots(value).starts_with(prefix) && !climbs_out(value),
+    match pattern.strip_suffix("**") {
+        Some(prefix) => !climbs_out(value) && resolve_dots(value).starts_with(prefix),
         None => pattern == value,
     }
+}
+
+/// Whether a path matches an approved path pattern, with the path's `.` and `..` resolved:
+/// `**` stands for any characters, `*` for any within one folder name, `?` for one.
+pub fn path_matches(pattern: &str, path: &str) -> bool {
+    if climbs_out(path) {
+        return false;
+    }
+    glob(pattern, &resolve_dots(path))
+}
+
+/// A glob match in time proportional to the pattern's length times the value's (patterns
+/// come from imported files: no backtracking blow-up).
+fn glob(pattern: &str, value: &str) -> bool {
+    enum Token {
+        Char(char),
+        One,
+        Any,
+        Deep,
+        /// `**/`: no folders, or any folders.
+        Folders,
+    }
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut tokens = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        tokens.push(match chars[i] {
+            '*' if chars.get(i + 1) == Some(&'*') && chars.get(i + 2) == Some(&'/') => {
+                i += 2;
+                Token::Folders
+            }
+            '*' if chars.get(i + 1) == Some(&'*') => {
+                i += 1;
+                Token::Deep
+            }
+            '*' => Token::Any,
+            '?' => Token::One,
+            c => Token::Char(c),
+        });
+        i += 1;
+    }
+    let v: Vec<char> = value.chars().collect();
+    let m = v.len();
+    // next[j]: tokens[t + 1..] match v[j..]; row[j]: tokens[t..] match v[j..].
+    let mut next: Vec<bool> = (0..=m).map(|j| j == m).collect();
+    for token in tokens.iter().rev() {
+        let mut row = vec![false; m + 1];
+        // For `**/`: some later position just after a `/` continues the match.
+        let mut after_slash = vec![false; m + 1];
+        for j in (0..=m).rev() {
+            if j < m {
+                after_slash[j] = (v[j] == '/' && next[j + 1]) || after_slash[j + 1];
+            }
+            row[j] = match token {
+                Token::Folders => next[j] || after_slash[j],
+                Token::Char(c) => j < m && v[j] == *c && next[j + 1],
+                Token::One => j < m && v[j] != '/' && next[j + 1],
+                Token::Any => next[j] || (j < m && v[j] != '/' && row[j + 1]),
+                Token::Deep => next[j] || (j < m && row[j + 1]),
+            };
+        }
+        next = row;
+    }
+    next[0]
 }
 
 /// `value` with `.` and `..` segments resolved lexically (`/` and `\` both separate).
@@ -130,20 +206,81 @@ impl Default for LocalPolicy {
     }
 }
 
+/// A `local_access_refused` error naming what a node may not do and why.
+fn refusal(kind: AccessKind, value: &str, why: &str) -> NodeError {
+    let verb = match kind {
+        AccessKind::Command => "run",
+        AccessKind::Read => "read",
+        AccessKind::Write => "write",
+    };
+    NodeError::new(ErrorCode::LocalAccessRefused, format!("may not {verb} \"{value}\": {why}"))
+        .with_class(ErrorClass::Permanent)
+        .with_details(serde_json::json!({ "kind": kind.as_str(), "target": value }))
+}
+
+/// `~/…` with the user's home folder; other paths as they are.
+fn expand_home(text: &str) -> PathBuf {
+    let home = || std::env::var_os("HOME").or_else(|| std::env::var_os("USERPROFILE")).map(PathBuf::from);
+    match text.strip_prefix("~/").or_else(|| text.strip_prefix("~\\")) {
+        Some(rest) => home().map_or_else(|| PathBuf::from(text), |h| h.join(rest)),
+        None if text == "~" => home().unwrap_or_else(|| PathBuf::from(text)),
+        None => PathBuf::from(text),
+    }
+}
+
+/// Where a path really is: its longest existing beginning with links followed, then the rest.
+pub fn real_location(path: &std::path::Path) -> PathBuf {
+    let mut existing = path.to_path_buf();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = existing.canonicalize() {
+            return rest.iter().rev().fold(real, |p, part: &std::ffi::OsString| p.join(part));
+        }
+        match (existing.file_name().map(|n| n.to_os_string()), existing.parent()) {
+            (Some(name), Some(parent)) => {
+                rest.push(name);
+                existing = parent.to_path_buf();
+            }
+            _ => return path.to_path_buf(),
+        }
+    }
+}
+
 impl LocalPolicy {
+    /// The path a node may read or write for `text`: `~/` expanded and `.`/`..` resolved; it
+    /// must be absolute, inside one of the allowed folders where it really is (links
+    /// followed), and within what the user approved. Errors name the path.
+    pub fn check_path(&self, kind: AccessKind, text: &str) -> Result<PathBuf, NodeError> {
+        let expanded = expand_home(text.trim());
+        if !expanded.is_absolute() {
+            return Err(refusal(kind, text, "give a full path (starting with / or ~/)"));
+        }
+        let path = PathBuf::from(resolve_dots(&expanded.to_string_lossy()));
+        let shown = path.to_string_lossy().into_owned();
+        self.check(kind, &shown)?;
+        if !self.roots.is_empty() {
+            let real = real_location(&path);
+            if !self.roots.iter().any(|root| real.starts_with(root)) {
+                let roots: Vec<String> = self.roots.iter().map(|r| r.display().to_string()).collect();
+                let why = if real == path {
+                    format!("it is outside the folders workflows may use ({})", roots.join(", "))
+                } else {
+                    format!(
+                        "it is really {}, outside the folders workflows may use ({})",
+                        real.display(),
+                        roots.join(", ")
+                    )
+                };
+                return Err(refusal(kind, &shown, &format!("{why}; Settings → Local access")));
+            }
+        }
+        Ok(path)
+    }
+
     /// Fails with `local_access_refused`, naming what and why, unless a node may make this
     /// access now.
     pub fn check(&self, kind: AccessKind, value: &str) -> Result<(), NodeError> {
-        let what = match kind {
-            AccessKind::Command => format!("run \"{value}\""),
-            AccessKind::Read => format!("read \"{value}\""),
-            AccessKind::Write => format!("write \"{value}\""),
-        };
-        let refuse = |why: String| {
-            Err(NodeError::new(ErrorCode::LocalAccessRefused, format!("may not {what}: {why}"))
-                .with_class(ErrorClass::Permanent)
-                .with_details(serde_json::json!({ "kind": kind.as_str(), "target": value })))
-        };
+        let refuse = |why: String| Err(refusal(kind, value, &why));
         if let Some(why) = &self.refused {
             return refuse(why.clone());
         }
@@ -169,15 +306,33 @@ mod tests {
     #[test]
     fn literal_text_is_exact_and_computed_text_is_a_prefix() {
         assert_eq!(pattern_of(" /usr/bin/backup "), "/usr/bin/backup");
-        assert_eq!(pattern_of("/data/{{ json.name }}.csv"), "/data/*");
-        assert!(matches("/data/*", "/data/x.csv"));
-        assert!(!matches("/data/*", "/etc/passwd"));
-        assert!(!matches("/data/*", "/data/../etc/passwd"), "dots are resolved first");
-        assert!(!matches("/usr/bin/*", "/usr/bin/../../bin/touch"));
-        assert!(matches("/data/*", "/data/./in/../x.csv"));
-        assert!(!matches("tools/*", "tools/../../x"));
+        assert_eq!(pattern_of("/data/{{ json.name }}.csv"), "/data/**");
+        assert!(matches("/data/**", "/data/x.csv"));
+        assert!(!matches("/data/**", "/etc/passwd"));
+        assert!(!matches("/data/**", "/data/../etc/passwd"), "dots are resolved first");
+        assert!(!matches("/usr/bin/**", "/usr/bin/../../bin/touch"));
+        assert!(matches("/data/**", "/data/./in/../x.csv"));
+        assert!(!matches("tools/**", "tools/../../x"));
         assert!(matches("backup", "backup"));
+        assert!(!matches("ls *.txt", "ls a.txt"), "a program's text is not a glob");
         assert!(!matches("backup", "backup2"));
+    }
+
+    #[test]
+    fn paths_match_globs_with_dots_resolved() {
+        assert!(path_matches("/in/*.csv", "/in/a b.csv"));
+        assert!(!path_matches("/in/*.csv", "/in/sub/a.csv"), "* stays in one folder");
+        assert!(path_matches("/in/**/*.csv", "/in/sub/deeper/a.csv"));
+        assert!(path_matches("/in/**/*.csv", "/in/a.csv"), "**/ may be no folder at all");
+        assert!(!path_matches("/in/**/*.csv", "/inx/a.csv"));
+        assert!(path_matches("/in/**", "/in/x/y"));
+        assert!(!path_matches("/in/**", "/in/../etc/shadow"));
+        assert!(path_matches("/in/report-?.txt", "/in/report-1.txt"));
+        assert!(!path_matches("/in/report-?.txt", "/in/report-10.txt"));
+        assert!(path_matches("/in/résumé *.txt", "/in/résumé final.txt"));
+        // Many wildcards against a long value stay fast.
+        let pattern = "/**a**a**a**a**a**a**a**a**a**a**a**a**b";
+        assert!(!path_matches(pattern, &format!("/{}", "a".repeat(2000))));
     }
 
     #[test]

@@ -42,6 +42,9 @@ pub enum ErrorCode {
     ScriptFailed,
     /// A program a node ran exited with a status other than 0.
     CommandFailed,
+    /// A file or folder could not be read or written (not there, a folder, no permission,
+    /// already there); the message names the path.
+    FileError,
     /// A circuit breaker is open: calls to the host fail fast until its reset timeout.
     CircuitOpen,
     // Credentials

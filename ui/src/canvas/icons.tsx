@@ -22,6 +22,7 @@ const paths: Record<string, string> = {
   reply: "M10 8L4 13l6 5M4 13h10a6 6 0 0 1 6 6",
   send: "M4 12l16-8-6 16-3-7z",
   terminal: "M4 6l6 6-6 6M12 18h8",
+  file: "M6 3h8l4 4v14H6zM14 3v4h4",
 };
 
 export const groupColors: Record<NodeGroup, string> = {

@@ -68,7 +68,7 @@ export function TrustDialog({ review, busy, onTrust, onClose }: Props) {
                 </div>
                 <div className="muted">
                   used by {l.nodes.map((n) => `“${n}”`).join(", ")}
-                  {l.target.endsWith("*") && " · computed while running: anything starting so"}
+                  {l.target.endsWith("**") && " · computed while running: anything starting so"}
                 </div>
               </li>
             ))}

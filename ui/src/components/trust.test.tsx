@@ -25,7 +25,8 @@ const review: TrustReview = {
   ],
   local: [
     { kind: "command", target: "/usr/local/bin/backup", nodes: ["Backup"], approved: false },
-    { kind: "command", target: "/opt/tools/*", nodes: ["Tool"], approved: true },
+    { kind: "command", target: "/opt/tools/**", nodes: ["Tool"], approved: true },
+    { kind: "read", target: "/home/me/in/*.csv", nodes: ["Read"], approved: true },
   ],
 };
 

@@ -103,4 +103,8 @@ maxRunItemsMb: number,
  * Whether nodes may run programs (Execute Command). Off, every such node fails with
  * `local_access_refused`.
  */
-allowCommands: boolean, };
+allowCommands: boolean, 
+/**
+ * Folders file nodes may read and write (and their subfolders); empty: the home folder.
+ */
+localRoots: Array<string>, };

@@ -45,7 +45,8 @@ export function SettingsPage() {
   const save = async () => {
     try {
       const webhookAllowedHosts = draft.webhookAllowedHosts.map((h) => h.trim()).filter((h) => h !== "");
-      const s = await call("settings_update", { ...draft, webhookAllowedHosts });
+      const localRoots = draft.localRoots.map((r) => r.trim()).filter((r) => r !== "");
+      const s = await call("settings_update", { ...draft, webhookAllowedHosts, localRoots });
       setSaved(s);
       setDraft(s);
       toast("Settings saved", "success");
@@ -159,6 +160,18 @@ export function SettingsPage() {
           Let workflows run programs on this computer (Execute Command)
         </label>
         <p className="muted">Off, every Execute Command node fails. Workflows imported from files run programs only after you approve them in their review.</p>
+        <div className="field">
+          <label htmlFor="set-roots">Folders file nodes may use</label>
+          <textarea
+            id="set-roots"
+            rows={3}
+            value={draft.localRoots.join("\n")}
+            placeholder="Your home folder"
+            onChange={(e) => set({ localRoots: e.target.value === "" ? [] : e.target.value.split("\n") })}
+            data-testid="set-roots"
+          />
+          <div className="muted">One per line, with their subfolders (~/ is your home folder). Empty: your home folder. A file reached through a link counts where it really is.</div>
+        </div>
       </section>
       <section className="settings-section" data-testid="run-settings">
         <h3>Runs and metrics</h3>

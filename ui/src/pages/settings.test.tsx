@@ -32,6 +32,7 @@ const defaults: AppSettings = {
   maxItemMb: 16,
   maxRunItemsMb: 1024,
   allowCommands: true,
+  localRoots: [],
 };
 
 const state: ResilienceState = {

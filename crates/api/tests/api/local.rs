@@ -94,7 +94,7 @@ async fn a_computed_program_is_approved_as_a_pattern_and_held_to_it_while_runnin
         call(&api, "workflow_import", json!({"text": shared.to_string(), "fileName": "tools.json", "keepId": true}))
             .await
             .unwrap();
-    assert_eq!(imported["review"]["local"][0]["target"], "/usr/bin/*");
+    assert_eq!(imported["review"]["local"][0]["target"], "/usr/bin/**");
     call(&api, "workflow_trust", json!({"id": "computed", "version": 1})).await.unwrap();
     let ok = call(&api, "run_wait", json!({"workflowId": "computed", "input": {"tool": "true"}})).await.unwrap();
     assert_eq!(ok["status"], "success", "{ok}");
@@ -143,4 +143,31 @@ async fn settings_can_turn_programs_off_for_every_workflow() {
         "may not run \"touch\": running programs is turned off (Settings → Local access)"
     );
     assert!(!marker.exists());
+}
+
+#[tokio::test]
+async fn the_review_lists_the_paths_file_nodes_read_and_write() {
+    let (_dir, api, _) = open();
+    let shared = json!({"switchyard": 1, "id": "files", "name": "Files",
+        "nodes": [
+            {"id": "t", "name": "Start", "type": "trigger.manual"},
+            {"id": "r", "name": "Read", "type": "file.read", "parameters": {"path": "/srv/in/*.json", "format": "json"}},
+            {"id": "w", "name": "Write", "type": "file.write", "parameters": {"path": "/srv/out/{{ json.fileName }}"}}
+        ],
+        "connections": [{"from": {"node": "t"}, "to": {"node": "r"}}, {"from": {"node": "r"}, "to": {"node": "w"}}]});
+    let imported =
+        call(&api, "workflow_import", json!({"text": shared.to_string(), "fileName": "files.json", "keepId": true}))
+            .await
+            .unwrap();
+    assert_eq!(
+        imported["review"]["local"],
+        json!([
+            {"kind": "read", "target": "/srv/in/*.json", "nodes": ["Read"], "approved": false},
+            {"kind": "write", "target": "/srv/out/**", "nodes": ["Write"], "approved": false},
+        ])
+    );
+    let refused = call(&api, "run_wait", json!({"workflowId": "files"})).await.unwrap_err();
+    assert_eq!(refused.code, ErrorCode::WorkflowUntrusted);
+    assert!(refused.message.contains("reads \"/srv/in/*.json\" (nodes \"Read\")"), "{}", refused.message);
+    assert!(refused.message.contains("writes \"/srv/out/**\" (nodes \"Write\")"), "{}", refused.message);
 }

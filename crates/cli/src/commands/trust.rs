@@ -40,7 +40,7 @@ pub fn describe(review: &TrustReview) -> String {
             _ => "writes",
         };
         let new = if l.approved { "" } else { "  (not approved yet)" };
-        let computed = if l.target.ends_with('*') { " (computed while running: anything starting so)" } else { "" };
+        let computed = if l.target.ends_with("**") { " (computed while running: anything starting so)" } else { "" };
         out.push_str(&format!("  {verb} {}{computed}{new}\n    nodes: {}\n", l.target, l.nodes.join(", ")));
     }
     out

@@ -808,6 +808,63 @@ fn a_shared_file_runs_no_program_without_consent() {
     assert!(marker.exists());
 }
 
+/// Write File replaces a file atomically: a `switchyard` process killed (SIGKILL) at any
+/// moment of writing a 12 MB file leaves the old file or the new one, never a mix or a part.
+#[cfg(unix)]
+#[test]
+fn a_writer_killed_mid_write_leaves_the_old_file_or_the_new_one() {
+    let home = tempfile::tempdir().unwrap();
+    let (data, target) = (home.path().join("data"), home.path().join("report.txt"));
+    let size = 12 * 1024 * 1024;
+    let old = "a".repeat(size);
+    std::fs::write(&target, &old).unwrap();
+    let input = home.path().join("input.json");
+    std::fs::write(&input, json!({"blob": "b".repeat(size)}).to_string()).unwrap();
+    let file = home.path().join("write.json");
+    let wf = json!({"switchyard": 1, "id": "writer", "name": "Writer",
+        "nodes": [
+            {"id": "t", "name": "Start", "type": "trigger.manual"},
+            {"id": "w", "name": "Write", "type": "file.write",
+             "parameters": {"path": target.to_str().unwrap(), "content": "text", "text": "{{ json.blob }}", "mode": "overwrite"}}
+        ],
+        "connections": [{"from": {"node": "t"}, "to": {"node": "w"}}]});
+    std::fs::write(&file, wf.to_string()).unwrap();
+    let start = || {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("switchyard"))
+            .args(["run", file.to_str().unwrap(), "--trust", "--quiet", "--input"])
+            .arg(format!("@{}", input.display()))
+            .env("SWITCHYARD_DATA_DIR", &data)
+            // The home folder is the folder file nodes may use.
+            .env("HOME", home.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let whole = |when: &str| {
+        let text = std::fs::read(&target).unwrap();
+        let whole = text.len() == size && (text.iter().all(|&b| b == b'a') || text.iter().all(|&b| b == b'b'));
+        assert!(whole, "{when}: {} bytes, torn", text.len());
+        text[0]
+    };
+    // A whole run, timed, then runs killed at points spread over that time.
+    let started = std::time::Instant::now();
+    let output = start().wait_with_output().unwrap();
+    let took = started.elapsed();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(whole("a whole run"), b'b');
+    let mut seen = Vec::new();
+    for step in 1..=12 {
+        std::fs::write(&target, &old).unwrap();
+        let mut child = start();
+        std::thread::sleep(took.mul_f64(f64::from(step) / 13.0));
+        let _ = child.kill();
+        child.wait().unwrap();
+        seen.push(whole(&format!("killed after {}/13 of a run", step)));
+    }
+    assert!(seen.contains(&b'a'), "some kill came before the file was replaced: {seen:?}");
+}
+
 /// The file format keeps keys it does not know: at the top, in nodes and their settings, and
 /// (once lost) in connections and pinned items. Import then export gives the same JSON back.
 /// (A credential reference is the one place an unknown key is refused: it could hold a

@@ -5,6 +5,7 @@
 
 use crate::registry::{NodeEntry, Registry};
 use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, ParamSpec, Port};
+use switchyard_model::error::{ErrorClass, ErrorCode, NodeError};
 use switchyard_model::item::{Item, Paired};
 
 // One line per node type: its file. `all()` lists every file of this folder (written by
@@ -17,6 +18,8 @@ pub mod data_rename_keys;
 pub mod data_set;
 pub mod data_sort;
 pub mod data_split_out;
+pub mod file_read;
+pub mod file_write;
 pub mod flow_batch;
 pub mod flow_if;
 pub mod flow_merge;
@@ -85,4 +88,17 @@ pub(crate) fn pass_through(items: Vec<Item>) -> Vec<Item> {
             item
         })
         .collect()
+}
+
+/// A file error naming the path.
+pub(crate) fn file_error(path: &std::path::Path, what: &str, e: &std::io::Error) -> NodeError {
+    let why = match e.kind() {
+        std::io::ErrorKind::NotFound => "it does not exist".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        std::io::ErrorKind::AlreadyExists => "it already exists".to_string(),
+        _ => e.to_string(),
+    };
+    NodeError::new(ErrorCode::FileError, format!("cannot {what} {}: {why}", path.display()))
+        .with_class(ErrorClass::Permanent)
+        .with_details(serde_json::json!({ "path": path.display().to_string() }))
 }

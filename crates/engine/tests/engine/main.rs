@@ -3,6 +3,7 @@
 mod batch;
 mod examples;
 mod expressions;
+mod files;
 mod flow;
 mod http;
 mod lifecycle;
