@@ -23,6 +23,7 @@ const paths: Record<string, string> = {
   send: "M4 12l16-8-6 16-3-7z",
   terminal: "M4 6l6 6-6 6M12 18h8",
   file: "M6 3h8l4 4v14H6zM14 3v4h4",
+  hash: "M9 4L7 20M17 4l-2 16M4 9h16M3 15h16",
 };
 
 export const groupColors: Record<NodeGroup, string> = {

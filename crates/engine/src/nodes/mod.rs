@@ -11,6 +11,7 @@ use switchyard_model::item::{Item, Paired};
 // One line per node type: its file. `all()` lists every file of this folder (written by
 // build.rs), so adding a node type is its file plus its line here.
 pub mod code_script;
+pub mod crypto_hash;
 pub mod data_aggregate;
 pub mod data_filter;
 pub mod data_limit;
@@ -34,6 +35,7 @@ pub mod trigger_error;
 pub mod trigger_manual;
 pub mod trigger_schedule;
 pub mod trigger_webhook;
+pub mod util_uuid;
 pub mod webhook_send;
 
 /// Every built-in node type.

@@ -151,3 +151,28 @@ async fn nightly_backup_archives_the_folder_and_alerts_when_tar_fails() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn triage_reports_copies_the_failed_ones_with_a_checksum() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir(&inbox).unwrap();
+    std::fs::write(inbox.join("a.json"), r#"{"status": "ok", "n": 1}"#).unwrap();
+    std::fs::write(inbox.join("b report.json"), r#"{"status": "failed", "n": 2}"#).unwrap();
+    std::fs::write(inbox.join("notes.txt"), "not a report").unwrap();
+    let text = std::fs::read_to_string(repo_path("assets/examples/triage-reports.json")).unwrap();
+    let mut wf: serde_json::Value = serde_json::from_str(&text).unwrap();
+    wf["nodes"][1]["parameters"]["path"] = json!(format!("{}/*.json", inbox.display()));
+    wf["nodes"][4]["parameters"]["path"] = json!(format!("{}/failed/{{{{ json.fileName }}}}", dir.path().display()));
+    let (outcome, _) = run(&engine(), parse(&wf.to_string()), json!(null)).await;
+    assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.error);
+    let copied: Vec<String> = std::fs::read_dir(dir.path().join("failed"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(copied, ["b report.json"]);
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("failed/b report.json")).unwrap()).unwrap();
+    assert_eq!(written["data"], json!({"status": "failed", "n": 2}));
+    assert_eq!(written["sha256"].as_str().unwrap().len(), 64);
+}

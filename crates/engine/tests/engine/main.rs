@@ -12,5 +12,6 @@ mod parallel;
 mod resilience;
 mod shell;
 mod support;
+mod utility;
 mod validation;
 mod webhooks;
