@@ -6,8 +6,6 @@ use crate::registry::NodeEntry;
 use base64::Engine as _;
 use ring::digest;
 use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, ParamSpec, Port};
-use switchyard_model::error::{ErrorCode, NodeError};
-use switchyard_model::item::{Item, Paired};
 use switchyard_model::value::Value;
 
 pub const TYPE: &str = "crypto.hash";
@@ -69,14 +67,7 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
         } else {
             hash.as_ref().iter().map(|b| format!("{b:02x}")).collect()
         };
-        let mut json = item.json;
-        if !json.set_path(&field, Value::from(encoded)) {
-            let error =
-                NodeError::new(ErrorCode::InvalidParameter, "the item is not an object: the hash has no place in it")
-                    .with_parameter("field");
-            return Err((Item { json, paired: Paired::item(index), error: None }, error));
-        }
-        Ok(Some(Item { json, paired: Paired::item(index), error: item.error }))
+        super::with_field(item, index, &field, Value::from(encoded)).map(Some)
     })?;
     out.extend("main", mapped);
     Ok(out)

@@ -104,3 +104,23 @@ pub(crate) fn file_error(path: &std::path::Path, what: &str, e: &std::io::Error)
         .with_class(ErrorClass::Permanent)
         .with_details(serde_json::json!({ "path": path.display().to_string() }))
 }
+
+/// The item (paired with input `index`) with `value` set at the `field` parameter's path; an
+/// item whose JSON has no place for it fails, naming the parameter.
+pub(crate) fn with_field(
+    item: Item,
+    index: usize,
+    field: &[switchyard_model::path::Segment],
+    value: switchyard_model::value::Value,
+) -> Result<Item, (Item, NodeError)> {
+    let Item { mut json, error, .. } = item;
+    if !json.set_path(field, value) {
+        let problem = NodeError::new(
+            ErrorCode::InvalidParameter,
+            format!("the item's JSON is {}, which has no field to set", json.type_name()),
+        )
+        .with_parameter("field");
+        return Err((Item { json, paired: Paired::item(index), error }, problem));
+    }
+    Ok(Item { json, paired: Paired::item(index), error })
+}

@@ -4,8 +4,6 @@
 use crate::node::{NodeContext, NodeResult, Outputs, field_path};
 use crate::registry::NodeEntry;
 use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, ParamSpec, Port};
-use switchyard_model::error::{ErrorCode, NodeError};
-use switchyard_model::item::{Item, Paired};
 use switchyard_model::value::Value;
 
 pub const TYPE: &str = "util.uuid";
@@ -38,14 +36,7 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
     let mut out = Outputs::new();
     let mapped = ctx.map_items(items, &mut out, |item, index| {
         let id = if v7 { uuid::Uuid::now_v7() } else { uuid::Uuid::new_v4() };
-        let mut json = item.json;
-        if !json.set_path(&field, Value::from(id.to_string())) {
-            let error =
-                NodeError::new(ErrorCode::InvalidParameter, "the item is not an object: the UUID has no place in it")
-                    .with_parameter("field");
-            return Err((Item { json, paired: Paired::item(index), error: None }, error));
-        }
-        Ok(Some(Item { json, paired: Paired::item(index), error: item.error }))
+        super::with_field(item, index, &field, Value::from(id.to_string())).map(Some)
     })?;
     out.extend("main", mapped);
     Ok(out)

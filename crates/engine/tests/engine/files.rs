@@ -1,7 +1,7 @@
 //! Read Files and Write File against real folders: patterns, names with spaces and accents,
 //! JSON, modes, atomic replacement, and the folders and approvals that bound them.
 
-use crate::support::{engine, jsons, run, workflow};
+use crate::support::{engine, jsons, run};
 use serde_json::json;
 use std::path::Path;
 use std::sync::Arc;
@@ -10,16 +10,7 @@ use switchyard_engine::{Engine, Registry};
 use switchyard_model::error::ErrorCode;
 use switchyard_model::execution::RunStatus;
 
-/// Manual Trigger → a node of `node_type` with `parameters`.
-fn one(node_type: &str, parameters: serde_json::Value) -> switchyard_model::workflow::Workflow {
-    workflow(json!({
-        "nodes": [
-            {"id": "start", "name": "Start", "type": "trigger.manual"},
-            {"id": "f", "name": "Files", "type": node_type, "parameters": parameters},
-        ],
-        "connections": [{"from": {"node": "start"}, "to": {"node": "f"}}],
-    }))
-}
+use crate::support::after_start as one;
 
 fn with_policy(policy: LocalPolicy) -> Engine {
     let mut services = engine().services().clone();

@@ -1,7 +1,7 @@
 //! Execute Command against real processes: arguments passed literally, a clean environment,
 //! output limits, exit statuses, and a timeout that stops a whole process group.
 
-use crate::support::{engine, jsons, run, workflow};
+use crate::support::{after_start, engine, jsons, run};
 use serde_json::json;
 use std::sync::Arc;
 use switchyard_engine::access::LocalPolicy;
@@ -11,13 +11,7 @@ use switchyard_model::execution::RunStatus;
 
 /// Manual Trigger → Execute Command with `parameters`.
 fn command(parameters: serde_json::Value) -> switchyard_model::workflow::Workflow {
-    workflow(json!({
-        "nodes": [
-            {"id": "start", "name": "Start", "type": "trigger.manual"},
-            {"id": "cmd", "name": "Cmd", "type": "shell.exec", "parameters": parameters},
-        ],
-        "connections": [{"from": {"node": "start"}, "to": {"node": "cmd"}}],
-    }))
+    after_start("shell.exec", parameters)
 }
 
 fn args(values: &[&str]) -> serde_json::Value {
@@ -90,7 +84,7 @@ async fn an_error_status_fails_the_item_naming_it_unless_told_to_go_on() {
     let error = outcome.error.unwrap();
     assert_eq!(error.code, ErrorCode::CommandFailed);
     assert_eq!(error.message, "\"python3\" exited with status 3: disk full");
-    assert_eq!(error.node_name.as_deref(), Some("Cmd"));
+    assert_eq!(error.node_name.as_deref(), Some("Node"));
     assert_eq!(error.details.as_ref().unwrap()["exitCode"], 3);
 
     let wf = command(json!({"command": "python3", "arguments": args(&script), "nonZero": "continue"}));

@@ -35,6 +35,17 @@ pub fn workflow(json: Json) -> Workflow {
     parse(&full.to_string())
 }
 
+/// Manual Trigger → one node (id `n`, named "Node") of `node_type` with `parameters`.
+pub fn after_start(node_type: &str, parameters: Json) -> Workflow {
+    workflow(serde_json::json!({
+        "nodes": [
+            {"id": "start", "name": "Start", "type": "trigger.manual"},
+            {"id": "n", "name": "Node", "type": node_type, "parameters": parameters},
+        ],
+        "connections": [{"from": {"node": "start"}, "to": {"node": "n"}}],
+    }))
+}
+
 /// An engine on a clock that starts at 2026-01-31T12:00:00Z and moves with tokio's timer.
 pub fn engine() -> Engine {
     let clock = Arc::new(TokioClock::starting_at("2026-01-31T12:00:00Z".parse().expect("time")));

@@ -1,18 +1,10 @@
 //! Hash and UUID against other tools' answers.
 
-use crate::support::{engine, jsons, run, workflow};
+use crate::support::{engine, jsons, run};
 use serde_json::json;
 use switchyard_model::execution::RunStatus;
 
-fn one(node_type: &str, parameters: serde_json::Value) -> switchyard_model::workflow::Workflow {
-    workflow(json!({
-        "nodes": [
-            {"id": "start", "name": "Start", "type": "trigger.manual"},
-            {"id": "n", "name": "Node", "type": node_type, "parameters": parameters},
-        ],
-        "connections": [{"from": {"node": "start"}, "to": {"node": "n"}}],
-    }))
-}
+use crate::support::after_start as one;
 
 /// What `sha256sum`/`sha512sum`/`sha1sum` (coreutils) say of `text`.
 fn coreutils(tool: &str, text: &str) -> String {
