@@ -81,10 +81,9 @@ pub fn descriptor() -> NodeDescriptor {
             ParamSpec::string("stdin", "Standard input")
                 .placeholder("{{ json.text }}")
                 .describe("Text sent to the program."),
-            ParamSpec::number("timeout", "Timeout (seconds)")
-                .default_value(60)
-                .literal()
-                .describe("Past it the program and everything it started are stopped; the item fails with timeout."),
+            ParamSpec::number("timeout", "Timeout (seconds)").default_value(60).literal().describe(
+                "Past it the program and everything it started are stopped; the item fails with timeout. 0: no limit.",
+            ),
             ParamSpec::integer("maxOutputKb", "Output kept (KiB)", Some(1.0), Some(65536.0))
                 .default_value(1024)
                 .literal()
@@ -128,7 +127,7 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
     let p = |name: &str| ctx.raw_param(name);
     let settings = Settings {
         use_shell: p("useShell").as_bool().unwrap_or(false),
-        timeout: p("timeout").as_f64().filter(|t| t.is_finite() && *t > 0.0).map(Duration::from_secs_f64),
+        timeout: timeout_of(&p("timeout")),
         max_output: p("maxOutputKb").as_u64().unwrap_or(1024).clamp(1, 65536) as usize * 1024,
         continue_on_error: ctx.choice("nonZero") == "continue",
     };
@@ -150,6 +149,11 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
         }
     }
     Ok(out)
+}
+
+/// The timeout parameter: left out, 60 s; 0 (or less): no limit.
+fn timeout_of(param: &serde_json::Value) -> Option<Duration> {
+    param.as_f64().or(Some(60.0)).filter(|t| t.is_finite() && *t > 0.0).map(Duration::from_secs_f64)
 }
 
 fn list(ctx: &NodeContext, name: &str) -> Vec<serde_json::Value> {
@@ -368,4 +372,16 @@ async fn read_limited(stream: Option<impl AsyncRead + Unpin>, limit: usize) -> S
         text.push_str(&format!("\n[… output cut: {total} bytes, the first {} kept]", kept.len()));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timeout_left_out_is_a_minute_and_zero_is_none() {
+        assert_eq!(timeout_of(&serde_json::Value::Null), Some(Duration::from_secs(60)));
+        assert_eq!(timeout_of(&serde_json::json!(2.5)), Some(Duration::from_millis(2500)));
+        assert_eq!(timeout_of(&serde_json::json!(0)), None);
+    }
 }
