@@ -126,21 +126,12 @@ impl RunQueue {
 /// The folders file nodes may use, where they really are: those of Settings, or the home
 /// folder. A folder that does not exist yet is kept as written.
 pub(crate) fn local_roots(configured: &[String]) -> Vec<std::path::PathBuf> {
-    let home = std::env::var_os("HOME").or_else(|| std::env::var_os("USERPROFILE")).map(std::path::PathBuf::from);
-    let roots: Vec<std::path::PathBuf> = if configured.iter().all(|r| r.trim().is_empty()) {
-        home.into_iter().collect()
-    } else {
-        configured
-            .iter()
-            .map(|r| r.trim())
-            .filter(|r| !r.is_empty())
-            .map(|r| match (r.strip_prefix("~/"), &home) {
-                (Some(rest), Some(h)) => h.join(rest),
-                _ => std::path::PathBuf::from(r),
-            })
-            .collect()
-    };
-    roots.into_iter().map(|r| switchyard_engine::access::real_location(&r)).collect()
+    use switchyard_engine::access::{expand_home, real_location};
+    let mut given: Vec<&str> = configured.iter().map(|r| r.trim()).filter(|r| !r.is_empty()).collect();
+    if given.is_empty() {
+        given.push("~");
+    }
+    given.into_iter().map(|r| real_location(&expand_home(r))).collect()
 }
 
 struct HostForwarder(Arc<dyn Host>);

@@ -19,7 +19,7 @@ use switchyard_model::CredentialRef;
 use switchyard_model::error::{ErrorClass, ErrorCode, NodeError};
 use switchyard_model::hosts;
 use switchyard_model::records::WorkflowRecord;
-use switchyard_model::workflow::Workflow;
+use switchyard_model::workflow::{Node, Workflow};
 use ts_rs::TS;
 
 /// What a workflow uses that needs the user's consent before it runs: its accounts and the
@@ -56,13 +56,24 @@ impl TrustReview {
 pub struct TrustLocal {
     /// `command`, `read` or `write`.
     pub kind: String,
-    /// The program or path; one ending in `*` is computed while running and may be anything
+    /// The program or path; one ending in `**` is computed while running and may be anything
     /// that starts so.
     pub target: String,
     /// The nodes that use it.
     pub nodes: Vec<String>,
     /// Whether the user approved it for this workflow (always, for the user's own).
     pub approved: bool,
+}
+
+impl TrustLocal {
+    /// What the workflow does with the target, for messages: `runs`, `reads`, `writes`.
+    pub fn verb(&self) -> &'static str {
+        match self.kind.as_str() {
+            "command" => "runs",
+            "read" => "reads",
+            _ => "writes",
+        }
+    }
 }
 
 /// One account a workflow uses.
@@ -182,11 +193,19 @@ impl Api {
         Ok(())
     }
 
+    /// Each access `workflow`'s nodes make on this machine, in node order, with its node.
+    fn node_access<'a>(&'a self, workflow: &'a Workflow) -> impl Iterator<Item = (&'a Node, Access)> + 'a {
+        let registry = self.inner.engine.registry();
+        workflow
+            .nodes
+            .iter()
+            .flat_map(move |n| registry.of(n).map(|e| e.access(n)).unwrap_or_default().into_iter().map(move |a| (n, a)))
+    }
+
     /// What `workflow`'s nodes reach on this machine, each access once, in node order.
     pub(crate) fn local_access(&self, workflow: &Workflow) -> Vec<Access> {
-        let registry = self.inner.engine.registry();
         let mut all: Vec<Access> = Vec::new();
-        for access in workflow.nodes.iter().flat_map(|n| registry.of(n).map(|e| e.access(n)).unwrap_or_default()) {
+        for (_, access) in self.node_access(workflow) {
             if !all.contains(&access) {
                 all.push(access);
             }
@@ -199,29 +218,26 @@ impl Api {
     async fn approved_access(&self, id: &str) -> ApiResult<Option<Vec<Access>>> {
         let id = id.to_string();
         let text = self.blocking(move |store| Ok(store.workflows().approved_access(&id)?)).await?;
-        Ok(text.map(|t| serde_json::from_str(&t).unwrap_or_default()))
+        Ok(text.as_deref().map(parse_approved))
     }
 
     /// The programs and paths `workflow` reaches, each marked approved or not: nothing is
     /// while it is untrusted, what is in `approved` once trusted, everything for the user's
     /// own (`approved` none).
     fn review_local(&self, workflow: &Workflow, untrusted: bool, approved: Option<&[Access]>) -> Vec<TrustLocal> {
-        let registry = self.inner.engine.registry();
         let mut out: Vec<(Access, TrustLocal)> = Vec::new();
-        for node in &workflow.nodes {
-            for access in registry.of(node).map(|e| e.access(node)).unwrap_or_default() {
-                match out.iter_mut().find(|(a, _)| *a == access) {
-                    Some((_, entry)) => entry.nodes.push(node.name.clone()),
-                    None => {
-                        let ok = !untrusted && approved.is_none_or(|list| list.contains(&access));
-                        let entry = TrustLocal {
-                            kind: access.kind.as_str().to_string(),
-                            target: access.pattern.clone(),
-                            nodes: vec![node.name.clone()],
-                            approved: ok,
-                        };
-                        out.push((access, entry));
-                    }
+        for (node, access) in self.node_access(workflow) {
+            match out.iter_mut().find(|(a, _)| *a == access) {
+                Some((_, entry)) => entry.nodes.push(node.name.clone()),
+                None => {
+                    let ok = !untrusted && approved.is_none_or(|list| list.contains(&access));
+                    let entry = TrustLocal {
+                        kind: access.kind.as_str().to_string(),
+                        target: access.pattern.clone(),
+                        nodes: vec![node.name.clone()],
+                        approved: ok,
+                    };
+                    out.push((access, entry));
                 }
             }
         }
@@ -310,19 +326,23 @@ impl Api {
         services: Services,
     ) -> ApiResult<Services> {
         let (untrusted, approved) = match source {
-            // `--trust`: what the file names now is what the user approved.
-            RunSource::File { trusted: true, .. } => (None, Some(self.local_access(workflow))),
+            RunSource::File { trusted: true, .. } => (None, None),
             RunSource::File { path, trusted: false } => (Some(path.clone()), None),
             RunSource::Saved => {
                 let id = workflow.id.clone();
-                let untrusted =
-                    self.blocking(move |store| Ok(store.workflows().find(&id)?)).await?.and_then(|r| r.untrusted);
-                (untrusted, self.approved_access(&workflow.id).await?)
+                let (untrusted, approved) = self
+                    .blocking(move |store| {
+                        let workflows = store.workflows();
+                        Ok((workflows.find(&id)?.and_then(|r| r.untrusted), workflows.approved_access(&id)?))
+                    })
+                    .await?;
+                (untrusted, approved.as_deref().map(parse_approved))
             }
         };
+        let local = self.local_access(workflow);
         if let Some(source) = untrusted {
             let uses_accounts = workflow.nodes.iter().any(|n| !n.credentials.is_empty());
-            if uses_accounts || !self.local_access(workflow).is_empty() {
+            if uses_accounts || !local.is_empty() {
                 let review = self.review(workflow, 0, Some(source.clone())).await;
                 return Err(untrusted_error(&review));
             }
@@ -332,8 +352,13 @@ impl Api {
                 &source,
             ));
         }
-        let Some(approved) = approved else { return Ok(services) };
-        if self.local_access(workflow).iter().any(|a| !approved.contains(a)) {
+        // `--trust`: what the file names now is what the user approved.
+        let approved = match (source, approved) {
+            (RunSource::File { trusted: true, .. }, _) => local.clone(),
+            (_, Some(approved)) => approved,
+            (_, None) => return Ok(services),
+        };
+        if local.iter().any(|a| !approved.contains(a)) {
             let review = self.review(workflow, 0, None).await;
             return Err(unapproved_error(&review));
         }
@@ -350,6 +375,11 @@ fn covered(rules: &[String], host: &str) -> bool {
         Some((name, None)) => hosts::allowed(rules, name, 443) && hosts::allowed(rules, name, 80),
         None => false,
     }
+}
+
+/// A stored approval; one that cannot be read approves nothing.
+fn parse_approved(text: &str) -> Vec<Access> {
+    serde_json::from_str(text).unwrap_or_default()
 }
 
 /// `services` whose local policy refuses every program and path, naming the workflow.
@@ -371,13 +401,8 @@ fn describe_local(local: &[&TrustLocal]) -> String {
     local
         .iter()
         .map(|l| {
-            let verb = match l.kind.as_str() {
-                "command" => "runs",
-                "read" => "reads",
-                _ => "writes",
-            };
             let nodes = l.nodes.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ");
-            format!("{verb} \"{}\" (nodes {nodes})", l.target)
+            format!("{} \"{}\" (nodes {nodes})", l.verb(), l.target)
         })
         .collect::<Vec<_>>()
         .join("; ")

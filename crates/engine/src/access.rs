@@ -219,7 +219,7 @@ fn refusal(kind: AccessKind, value: &str, why: &str) -> NodeError {
 }
 
 /// `~/…` with the user's home folder; other paths as they are.
-fn expand_home(text: &str) -> PathBuf {
+pub fn expand_home(text: &str) -> PathBuf {
     let home = || std::env::var_os("HOME").or_else(|| std::env::var_os("USERPROFILE")).map(PathBuf::from);
     match text.strip_prefix("~/").or_else(|| text.strip_prefix("~\\")) {
         Some(rest) => home().map_or_else(|| PathBuf::from(text), |h| h.join(rest)),

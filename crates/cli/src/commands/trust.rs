@@ -34,11 +34,7 @@ pub fn describe(review: &TrustReview) -> String {
         }
     }
     for l in &review.local {
-        let verb = match l.kind.as_str() {
-            "command" => "runs",
-            "read" => "reads",
-            _ => "writes",
-        };
+        let verb = l.verb();
         let new = if l.approved { "" } else { "  (not approved yet)" };
         let computed = if l.target.ends_with("**") { " (computed while running: anything starting so)" } else { "" };
         out.push_str(&format!("  {verb} {}{computed}{new}\n    nodes: {}\n", l.target, l.nodes.join(", ")));
