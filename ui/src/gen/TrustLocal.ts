@@ -9,7 +9,7 @@ export type TrustLocal = {
  */
 kind: string, 
 /**
- * The program or path; one ending in `*` is computed while running and may be anything
+ * The program or path; one ending in `**` is computed while running and may be anything
  * that starts so.
  */
 target: string, 
