@@ -4,6 +4,7 @@ use crate::Api;
 use crate::error::{ApiError, ApiResult};
 use crate::types::*;
 use serde::{Deserialize, Serialize};
+use switchyard_model::error::ErrorCode;
 use switchyard_model::execution::Execution;
 use switchyard_model::execution::ExecutionSummary;
 use switchyard_model::execution::RunStatus;
@@ -66,7 +67,19 @@ impl Api {
             started_before: request.older_than_days.map(|days| self.days_ago(days)),
             keep_last: request.keep_last,
         };
-        self.blocking(move |store| Ok(ExecutionPruneResponse { deleted: store.history().prune(&rule)? })).await
+        let blobs = self.inner.engine.services().blobs.store.clone();
+        self.blocking(move |store| {
+            let deleted = store.history().prune(&rule)?;
+            sweep_blobs(store, &blobs)?;
+            Ok(ExecutionPruneResponse { deleted })
+        })
+        .await
+    }
+
+    /// Removes blobs no stored execution refers to (see [`sweep_blobs`]).
+    pub async fn sweep_files(&self) -> ApiResult<switchyard_core::blobs::Swept> {
+        let blobs = self.inner.engine.services().blobs.store.clone();
+        self.blocking(move |store| sweep_blobs(store, &blobs)).await
     }
 
     fn days_ago(&self, days: u32) -> String {
@@ -82,10 +95,33 @@ impl Api {
             keep_last: (settings.prune_keep_last > 0).then_some(settings.prune_keep_last),
         };
         let keep_deliveries = settings.delivery_log_keep.max(1);
+        let blobs = self.inner.engine.services().blobs.store.clone();
         self.blocking(move |store| {
             store.triggers().prune_deliveries(keep_deliveries)?;
-            Ok(store.history().prune(&rule)?)
+            let deleted = store.history().prune(&rule)?;
+            sweep_blobs(store, &blobs)?;
+            Ok(deleted)
         })
         .await
     }
+}
+
+/// Mark and sweep: blobs that no stored execution refers to go, except those written since
+/// the oldest run still going started (its rows may not be written yet) — a blob is written
+/// before the row that refers to it, and reusing a blob marks it as just written.
+fn sweep_blobs(
+    store: &switchyard_store::Store,
+    blobs: &switchyard_core::blobs::BlobStore,
+) -> ApiResult<switchyard_core::blobs::Swept> {
+    // Read the cut-off before the references: a run starting in between is younger than it.
+    let now = std::time::SystemTime::now();
+    let oldest = store.history().oldest_running()?;
+    let cutoff = oldest
+        .and_then(|s| chrono::DateTime::parse_from_rfc3339(&s).ok())
+        .map(|t| std::time::SystemTime::from(t.with_timezone(&chrono::Utc)))
+        .map_or(now, |t| t.min(now))
+        // Clocks of file systems are coarse: a minute of margin.
+        - std::time::Duration::from_secs(60);
+    let keep = store.history().blob_references()?;
+    blobs.sweep(&keep, cutoff).map_err(|e| ApiError::new(ErrorCode::Io, e.to_string()))
 }

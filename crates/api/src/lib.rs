@@ -26,6 +26,7 @@ pub use trust::RunSource;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use switchyard_engine::binary::Blobs;
 use switchyard_engine::{Engine, Registry, Services};
 use switchyard_model::error::ErrorCode;
 use switchyard_store::Store;
@@ -136,7 +137,12 @@ impl Api {
         let listener = host.clone();
         vault_options.on_change = Arc::new(move |id| listener.emit(ApiEvent::Account { id: id.to_string() }));
         let vault = Vault::new(store.clone(), vault_options);
-        let services = services.with_credentials(Arc::new(vault.clone()));
+        let mut services = services.with_credentials(Arc::new(vault.clone()));
+        // Items' files live in the data folder, beside the database that refers to them.
+        services.blobs = Blobs::new(
+            Arc::new(switchyard_core::blobs::BlobStore::new(data_dir.join("blobs"))),
+            switchyard_engine::binary::DEFAULT_RUN_QUOTA,
+        );
         let engine = Engine::new(Registry::builtin(), services);
         let api = Api {
             inner: Arc::new(Inner {

@@ -10,6 +10,7 @@ use serde_json::json;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use switchyard_engine::access::LocalPolicy;
+use switchyard_engine::binary::Blobs;
 use switchyard_engine::clock::rfc3339;
 use switchyard_engine::services::ItemLimits;
 use switchyard_engine::trigger::Trigger;
@@ -266,6 +267,7 @@ impl Api {
         let mib = |n: u32| (n.max(1) as usize).saturating_mul(1024 * 1024);
         services.items =
             ItemLimits { max_item_bytes: mib(settings.max_item_mb), max_live_bytes: mib(settings.max_run_items_mb) };
+        services.blobs = Blobs::new(services.blobs.store.clone(), mib(settings.max_run_files_mb) as u64);
         services.local = Arc::new(LocalPolicy {
             commands: settings.allow_commands,
             roots: local_roots(&settings.local_roots),

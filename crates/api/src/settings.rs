@@ -65,6 +65,9 @@ pub struct AppSettings {
     /// MiB of items a run may hold at once (outputs waiting for the nodes after them, and its
     /// result); a node whose output would pass it fails the run.
     pub max_run_items_mb: u32,
+    /// MiB of files (binary properties) one run may store; past it the node storing one
+    /// fails. Their bytes are in the blob store, not in memory.
+    pub max_run_files_mb: u32,
     /// Whether nodes may run programs (Execute Command). Off, every such node fails with
     /// `local_access_refused`.
     pub allow_commands: bool,
@@ -97,6 +100,7 @@ impl Default for AppSettings {
             metrics_retention_days: 90,
             max_item_mb: 16,
             max_run_items_mb: 1024,
+            max_run_files_mb: 8192,
             allow_commands: true,
             local_roots: Vec::new(),
         }

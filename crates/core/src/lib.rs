@@ -2,8 +2,10 @@
 //! the injected [`clock`], the [`credentials`] a node asks for (implemented by the vault),
 //! webhook [`signature`] presets (checked by the listener, made by Send Webhook), schedule
 //! [`schedule`] rules (read by the schedule node, fired by the scheduler) and metric
-//! [`rollup`] buckets (filled by the recorder, stored and aged by the store).
+//! [`rollup`] buckets (filled by the recorder, stored and aged by the store), and the
+//! [`blobs`] store that holds the bytes of the files items carry.
 
+pub mod blobs;
 pub mod clock;
 pub mod credentials;
 pub mod rollup;

@@ -2,6 +2,7 @@
 //! the Code node (rhai), and the built-in node types.
 
 pub mod access;
+pub mod binary;
 pub mod conditions;
 pub mod executor;
 pub mod expr;

@@ -2,6 +2,7 @@
 //! deterministic ones.
 
 use crate::access::LocalPolicy;
+use crate::binary::Blobs;
 use crate::clock::{SharedClock, SystemClock};
 use crate::credentials::CredentialProvider;
 use crate::expr::ScriptLimits;
@@ -58,6 +59,8 @@ pub struct Services {
     pub reply: Option<Arc<ReplySlot>>,
     /// What runs may reach on this machine (programs, paths).
     pub local: Arc<LocalPolicy>,
+    /// Where the bytes of items' files go, and how much a run may store.
+    pub blobs: Blobs,
 }
 
 /// The answer a webhook caller waits for; the first Respond node to send wins.
@@ -96,6 +99,7 @@ impl Services {
             resilience: Arc::new(Resilience::default()),
             reply: None,
             local: Arc::new(LocalPolicy::default()),
+            blobs: Blobs::temporary(),
         }
     }
 

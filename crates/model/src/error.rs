@@ -45,6 +45,12 @@ pub enum ErrorCode {
     /// A file or folder could not be read or written (not there, a folder, no permission,
     /// already there); the message names the path.
     FileError,
+    /// An item has no file under the property a node was told to use; the message names
+    /// the files it has.
+    MissingBinary,
+    /// Data could not be converted or parsed as the node was told (CSV, XML, XLSX, HTML,
+    /// ZIP, a date); the message says where in the input.
+    ConversionFailed,
     /// A circuit breaker is open: calls to the host fail fast until its reset timeout.
     CircuitOpen,
     // Credentials

@@ -89,8 +89,41 @@ impl<'de> Deserialize<'de> for Paired {
     }
 }
 
-/// One item: its JSON, where it came from, and the error it carries when a node set to
-/// "continue" failed on it.
+/// A file carried by an item: its metadata here, its bytes in the blob store under `ref`
+/// (never inline in items, events or the history).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct BinaryData {
+    /// The file's name, as read or downloaded (`report.csv`); may be empty.
+    pub file_name: String,
+    /// Its media type (`text/csv`), guessed from the name or given by a server.
+    pub mime_type: String,
+    #[ts(type = "number")]
+    pub size: u64,
+    /// SHA-256 of the bytes, lowercase hex.
+    pub sha256: String,
+    /// Where the blob store keeps the bytes (the content address: the SHA-256).
+    #[serde(rename = "ref")]
+    pub reference: String,
+}
+
+impl BinaryData {
+    /// Metadata as expressions see it (`binary.<name>.fileName` …), without the reference.
+    pub fn to_value(&self) -> Value {
+        let mut o = Object::new();
+        o.insert("fileName", Value::from(self.file_name.as_str()));
+        o.insert("mimeType", Value::from(self.mime_type.as_str()));
+        o.insert("size", Value::from(self.size as i64));
+        o.insert("sha256", Value::from(self.sha256.as_str()));
+        Value::object(o)
+    }
+}
+
+/// An item's files by property name, in name order.
+pub type Binaries = std::collections::BTreeMap<String, BinaryData>;
+
+/// One item: its JSON, its files, where it came from, and the error it carries when a node
+/// set to "continue" failed on it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 pub struct Item {
     #[ts(as = "serde_json::Value")]
@@ -101,16 +134,49 @@ pub struct Item {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional, as = "Option<NodeError>")]
     pub error: Option<Box<NodeError>>,
+    /// Files by property name (boxed: most items carry none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional, as = "Option<std::collections::BTreeMap<String, BinaryData>>")]
+    pub binary: Option<Box<Binaries>>,
 }
 
 impl Item {
     pub fn new(json: Value) -> Item {
-        Item { json, paired: Paired::None, error: None }
+        Item { json, paired: Paired::None, error: None, binary: None }
     }
 
     /// An item derived from input item `index` of the first input.
     pub fn derived(json: Value, index: usize) -> Item {
-        Item { json, paired: Paired::item(index), error: None }
+        Item { json, paired: Paired::item(index), error: None, binary: None }
+    }
+
+    /// An item with this JSON and lineage and no files.
+    pub fn with_paired(json: Value, paired: Paired) -> Item {
+        Item { json, paired, error: None, binary: None }
+    }
+
+    /// This item's file under `name`, if it has one.
+    pub fn file(&self, name: &str) -> Option<&BinaryData> {
+        self.binary.as_ref().and_then(|b| b.get(name))
+    }
+
+    /// Adds (or replaces) a file under `name`.
+    pub fn set_file(&mut self, name: impl Into<String>, data: BinaryData) {
+        self.binary.get_or_insert_with(Default::default).insert(name.into(), data);
+    }
+
+    /// The item's files' metadata as expressions see them (`{}` without files).
+    pub fn binary_value(&self) -> Value {
+        let mut o = Object::new();
+        for (name, data) in self.binary.iter().flat_map(|b| b.iter()) {
+            o.insert(name.as_str(), data.to_value());
+        }
+        Value::object(o)
+    }
+
+    /// Every blob reference the item holds.
+    pub fn references(&self) -> impl Iterator<Item = &str> {
+        self.binary.iter().flat_map(|b| b.values()).map(|d| d.reference.as_str())
     }
 
     /// An item with an empty object, as a manual trigger emits.
@@ -155,7 +221,7 @@ mod tests {
     #[test]
     fn items_stay_small() {
         assert_eq!(std::mem::size_of::<Paired>(), 16);
-        assert_eq!(std::mem::size_of::<Item>(), 48);
+        assert_eq!(std::mem::size_of::<Item>(), 56);
     }
 
     #[test]

@@ -17,6 +17,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (8, include_str!("migrations/0008_key_generation.sql")),
     (9, include_str!("migrations/0009_workflow_snapshots.sql")),
     (10, include_str!("migrations/0010_local_access.sql")),
+    (11, include_str!("migrations/0011_blobs.sql")),
 ];
 
 pub fn latest_version() -> u32 {

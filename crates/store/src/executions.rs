@@ -309,6 +309,14 @@ fn write_batch(conn: &mut Connection, batch: &[Message], owner: &Owner, delivery
                     data.node_id,
                     serde_json::to_string(&data).unwrap_or_default()
                 ])?;
+                // The files the stored items hold, so that pruning knows which blobs are used.
+                let mut refer =
+                    tx.prepare_cached("INSERT OR IGNORE INTO execution_blobs (execution_id, blob) VALUES (?1, ?2)")?;
+                for item in data.outputs.iter().flat_map(|o| &o.items) {
+                    for blob in item.references() {
+                        refer.execute(params![id, blob])?;
+                    }
+                }
             }
             Message::Finish { id, status, finished_at, duration_ms, error } => {
                 let error = error.as_ref().map(|e| serde_json::to_string(e).unwrap_or_default());
@@ -521,6 +529,22 @@ impl ExecutionHistory {
         drop_unused_snapshots(&tx)?;
         tx.commit()?;
         Ok(deleted as u32)
+    }
+
+    /// Every blob the stored executions refer to.
+    pub fn blob_references(&self) -> Result<std::collections::HashSet<String>> {
+        let conn = self.db.lock();
+        let mut stmt = conn.prepare("SELECT DISTINCT blob FROM execution_blobs")?;
+        let refs = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<_>>()?;
+        Ok(refs)
+    }
+
+    /// When the oldest run still going started (RFC 3339), if any runs.
+    pub fn oldest_running(&self) -> Result<Option<String>> {
+        Ok(self
+            .db
+            .lock()
+            .query_row("SELECT MIN(started_at) FROM executions WHERE status = 'running'", [], |r| r.get(0))?)
     }
 
     /// How many executions are stored.

@@ -225,6 +225,77 @@ fn router() -> Router {
         .route("/empty", get(|| async { StatusCode::NO_CONTENT }))
         .route("/not-json", get(|| async { ([(header::CONTENT_TYPE, "application/json")], "{oops") }))
         .route("/auth/inspect", any(inspect))
+        .route("/bytes/{n}", get(bytes))
+        .route("/upload", any(upload).layer(axum::extract::DefaultBodyLimit::max(512 * 1024 * 1024)))
+}
+
+/// Byte `i` of what `/bytes/{n}` sends: a pattern a test can check without keeping it.
+pub fn pattern_byte(i: u64) -> u8 {
+    (i.wrapping_mul(31).wrapping_add(i >> 13) % 251) as u8
+}
+
+/// `/bytes/{n}`: `n` bytes of [`pattern_byte`], made as they are sent (64 KiB at a time, so a
+/// gigabyte costs the server no memory), named `pattern-{n}.bin`.
+async fn bytes(Path(n): Path<u64>) -> Response {
+    const CHUNK: u64 = 64 * 1024;
+    let chunks = futures_util::stream::unfold(0u64, move |at| async move {
+        (at < n).then(|| {
+            let end = (at + CHUNK).min(n);
+            let chunk: Vec<u8> = (at..end).map(pattern_byte).collect();
+            (Ok::<_, std::io::Error>(Bytes::from(chunk)), end)
+        })
+    });
+    Response::builder()
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .header(header::CONTENT_LENGTH, n.to_string())
+        .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"pattern-{n}.bin\""))
+        .body(axum::body::Body::from_stream(chunks))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// SHA-256 as lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, bytes).as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `/upload`: what arrived. A multipart form gives `{parts: [{name, fileName, contentType,
+/// bytes, sha256, text?}]}`, any other body `{contentType, bytes, sha256}`.
+async fn upload(request: axum::extract::Request) -> Response {
+    use axum::extract::FromRequest;
+    let content_type =
+        request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    if content_type.starts_with("multipart/form-data") {
+        let mut form = match axum::extract::Multipart::from_request(request, &()).await {
+            Ok(form) => form,
+            Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+        };
+        let mut parts = Vec::new();
+        loop {
+            match form.next_field().await {
+                Ok(Some(field)) => {
+                    let name = field.name().unwrap_or("").to_string();
+                    let file_name = field.file_name().map(str::to_string);
+                    let part_type = field.content_type().map(str::to_string);
+                    let Ok(data) = field.bytes().await else {
+                        return (StatusCode::BAD_REQUEST, "a part was cut").into_response();
+                    };
+                    let text = file_name.is_none().then(|| String::from_utf8_lossy(&data).into_owned());
+                    parts.push(json!({
+                        "name": name, "fileName": file_name, "contentType": part_type,
+                        "bytes": data.len(), "sha256": sha256_hex(&data), "text": text,
+                    }));
+                }
+                Ok(None) => break,
+                Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+            }
+        }
+        return axum::Json(json!({ "parts": parts })).into_response();
+    }
+    let body = match axum::body::to_bytes(request.into_body(), 512 * 1024 * 1024).await {
+        Ok(body) => body,
+        Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    };
+    axum::Json(json!({ "contentType": content_type, "bytes": body.len(), "sha256": sha256_hex(&body) })).into_response()
 }
 
 /// FNV-1a, 64 bits, as hex: lets a test check which credential arrived without the server

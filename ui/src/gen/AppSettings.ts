@@ -100,6 +100,11 @@ maxItemMb: number,
  */
 maxRunItemsMb: number, 
 /**
+ * MiB of files (binary properties) one run may store; past it the node storing one
+ * fails. Their bytes are in the blob store, not in memory.
+ */
+maxRunFilesMb: number, 
+/**
  * Whether nodes may run programs (Execute Command). Off, every such node fails with
  * `local_access_refused`.
  */

@@ -31,6 +31,7 @@ const defaults: AppSettings = {
   metricsRetentionDays: 90,
   maxItemMb: 16,
   maxRunItemsMb: 1024,
+  maxRunFilesMb: 8192,
   allowCommands: true,
   localRoots: [],
 };

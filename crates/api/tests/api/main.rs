@@ -2,6 +2,7 @@
 //! dispatcher the desktop shell uses.
 
 mod credentials;
+mod files;
 mod hardening;
 mod local;
 mod metrics;

@@ -24,7 +24,9 @@ use switchyard_model::workflow::{OnError, Workflow};
 use tokio::task::JoinSet;
 
 impl Run {
-    pub(super) fn new(services: Services, prepared: Arc<Prepared>, mut request: RunRequest) -> Run {
+    pub(super) fn new(mut services: Services, prepared: Arc<Prepared>, mut request: RunRequest) -> Run {
+        // Each run counts the files it stores against its own quota.
+        services.blobs = services.blobs.for_run();
         let emitter = Arc::new(Emitter {
             execution_id: request.execution_id.clone(),
             workflow_id: prepared.workflow.id.clone(),

@@ -326,7 +326,7 @@ impl std::fmt::Debug for Evaluator {
 /// plain variables here, not constants: the optimizer would fold constants into the AST.
 fn compile_scope() -> Scope<'static> {
     let mut scope = Scope::new();
-    for name in ["json", "index", "error", "workflow", "execution"] {
+    for name in ["json", "binary", "index", "error", "workflow", "execution"] {
         scope.push(name, Dynamic::UNIT);
     }
     scope
@@ -475,6 +475,11 @@ impl Evaluator {
         };
         let mut scope = Scope::new();
         scope.push_constant("json", json);
+        // Files' metadata only (name, type, size, hash), never their bytes.
+        scope.push_constant(
+            "binary",
+            if item.binary.is_some() { convert::to_dynamic(&item.binary_value()) } else { Dynamic::from(Map::new()) },
+        );
         scope.push_constant("index", index as i64);
         scope.push_constant(
             "error",

@@ -111,8 +111,11 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
                 context_vars(&mut vars);
                 match run_script(&engine, &ast, vars) {
                     Ok(d) if d.is_unit() => {}
+                    // The item's files stay with it.
                     Ok(d) => match to_item_json(&d) {
-                        Ok(json) => out.push(Ok(Item { json, paired: Paired::item(index), error: None })),
+                        Ok(json) => {
+                            out.push(Ok(Item { json, binary: item.binary, ..Item::derived(Value::Null, index) }))
+                        }
                         Err(e) => out.push(Err((item, index, e))),
                     },
                     Err(message) => out.push(Err((item, index, script_error(message)))),
@@ -139,7 +142,7 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
             .enumerate()
             .map(|(i, d)| {
                 let json = to_item_json(d)?;
-                Ok(Ok(Item { json, paired: if pair { Paired::item(i) } else { Paired::None }, error: None }))
+                Ok(Ok(Item::with_paired(json, if pair { Paired::item(i) } else { Paired::None })))
             })
             .collect()
     };

@@ -106,18 +106,17 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
                 let values: Vec<Value> = items.iter().filter_map(|it| it.json.get_path(&path).cloned()).collect();
                 object.insert(&name, Value::array(values));
             }
-            vec![Item { json: Value::object(object), paired: all_paired(0..count), error: None }]
+            vec![Item::with_paired(Value::object(object), all_paired(0..count))]
         }
         "summarize" => summarize(ctx, items)?,
         _ => {
             let destination = ctx.choice("destination");
             let destination = if destination.trim().is_empty() { "data".to_string() } else { destination };
             let list = Value::array(items.into_iter().map(|it| it.json).collect());
-            vec![Item {
-                json: Value::object([(destination.as_str(), list)].into_iter().collect()),
-                paired: all_paired(0..count),
-                error: None,
-            }]
+            vec![Item::with_paired(
+                Value::object([(destination.as_str(), list)].into_iter().collect()),
+                all_paired(0..count),
+            )]
         }
     };
     Ok(Outputs::main(item))
@@ -186,7 +185,7 @@ fn summarize(ctx: &NodeContext, items: Vec<Item>) -> Result<Vec<Item>, NodeError
                     .map_err(|m| NodeError::new(ErrorCode::InvalidParameter, m).with_parameter("summaries"))?,
             );
         }
-        out.push(Item { json: Value::object(object), paired: all_paired(members.iter().copied()), error: None });
+        out.push(Item::with_paired(Value::object(object), all_paired(members.iter().copied())));
     }
     Ok(out)
 }

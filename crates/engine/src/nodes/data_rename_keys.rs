@@ -154,7 +154,7 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
             if let Some(re) = &pattern {
                 json = rename_matching(json, re, &replacement, every_level);
             }
-            Item { json, paired: Paired::item(index), error: item.error }
+            Item { json, paired: Paired::item(index), error: item.error, binary: item.binary }
         })
         .collect();
     Ok(Outputs::main(out))

@@ -113,9 +113,12 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
     let result = ctx.map_items(items, &mut out, |item, index| {
         match evaluate(ctx, &item, index, dot, json_mode, &assignments) {
             // The item is owned here: its JSON is changed in place, not copied.
-            Ok(values) => {
-                Ok(Some(Item { json: apply(item.json, &keep, values), paired: Paired::item(index), error: None }))
-            }
+            Ok(values) => Ok(Some(Item {
+                json: apply(item.json, &keep, values),
+                paired: Paired::item(index),
+                error: None,
+                binary: item.binary,
+            })),
             Err(error) => Err((item, error)),
         }
     })?;

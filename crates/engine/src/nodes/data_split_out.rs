@@ -4,7 +4,7 @@ use crate::node::{NodeContext, NodeResult, Outputs, field_path};
 use crate::registry::NodeEntry;
 use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, ParamSpec, Port};
 use switchyard_model::error::{ErrorCode, NodeError};
-use switchyard_model::item::{Item, Paired};
+use switchyard_model::item::Item;
 use switchyard_model::path::Segment;
 use switchyard_model::value::{Object, Value};
 
@@ -77,7 +77,7 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
                     json
                 }
             };
-            out.push("main", Item { json, paired: Paired::item(index), error: None });
+            out.push("main", Item::derived(json, index));
         }
     }
     Ok(out)

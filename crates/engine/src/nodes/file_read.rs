@@ -1,6 +1,7 @@
 //! Read Files: reads a file, a folder's files, or the files a pattern matches (`*.csv`,
-//! `**/*.json`), one item per file, as text or parsed JSON. Only inside the folders workflows
-//! may use, and for an imported workflow only what the user approved.
+//! `**/*.json`), one item per file: as text, parsed JSON, or the file itself (its bytes in the
+//! blob store, read in chunks, so any size). Only inside the folders workflows may use, and
+//! for an imported workflow only what the user approved.
 
 use super::file_error;
 use crate::access::{Access, AccessKind};
@@ -25,7 +26,8 @@ pub fn descriptor() -> NodeDescriptor {
         TYPE,
         "Read Files",
         "Reads a file, a folder's files or the files a pattern matches (*.csv, **/*.json), one item per file: \
-         {path, fileName, size, modifiedAt} with the text, or the parsed JSON as data.",
+         {path, fileName, size, modifiedAt} with the text, the parsed JSON as data, or the file itself as a \
+         binary property (any size; Convert Data parses it).",
         NodeGroup::Action,
         "file",
         vec![Port::main()],
@@ -34,7 +36,17 @@ pub fn descriptor() -> NodeDescriptor {
                 .required()
                 .placeholder("~/Invoices/*.json")
                 .describe("A full path (or ~/…). * matches within a folder name, ** any folders, ? one character."),
-            ParamSpec::options("format", "Read as", &[("text", "Text (UTF-8)"), ("json", "JSON")], "text"),
+            ParamSpec::options(
+                "format",
+                "Read as",
+                &[("text", "Text (UTF-8)"), ("json", "JSON"), ("file", "File (binary property)")],
+                "text",
+            ),
+            ParamSpec::string("binaryProperty", "File property")
+                .default_value("data")
+                .literal()
+                .show_if("format", &["file"])
+                .describe("The name the file gets in the item's files (binary.<name>)."),
             ParamSpec::boolean("recursive", "Include subfolders", false)
                 .describe("For a folder: its subfolders' files too. Patterns say so with **."),
             ParamSpec::integer("maxFiles", "At most (files)", Some(1.0), Some(100_000.0))
@@ -54,8 +66,16 @@ fn access(node: &Node) -> Vec<Access> {
     vec![Access::path(AccessKind::Read, path)]
 }
 
+#[derive(Clone, PartialEq)]
+enum Format {
+    Text,
+    Json,
+    /// As a file under this property.
+    File(String),
+}
+
 struct Options {
-    json: bool,
+    format: Format,
     recursive: bool,
     max_files: usize,
     follow: bool,
@@ -63,7 +83,11 @@ struct Options {
 
 pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
     let options = Options {
-        json: ctx.choice("format") == "json",
+        format: match ctx.choice("format").as_str() {
+            "json" => Format::Json,
+            "file" => Format::File(crate::binary::property_name(ctx.raw_param("binaryProperty"))),
+            _ => Format::Text,
+        },
         recursive: ctx.raw_param("recursive").as_bool().unwrap_or(false),
         max_files: ctx.raw_param("maxFiles").as_u64().unwrap_or(1000).clamp(1, 100_000) as usize,
         follow: ctx.raw_param("followSymlinks").as_bool().unwrap_or(false),
@@ -74,8 +98,8 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
         ctx.check_cancelled()?;
         match read_for(ctx, &item, index, &options).await {
             Ok(files) => {
-                for json in files {
-                    out.push(MAIN, Item { json, paired: Paired::item(index), error: None });
+                for file in files {
+                    out.push(MAIN, Item { paired: Paired::item(index), ..file });
                 }
             }
             Err(error) => ctx.item_failed(&mut out, item, index, error)?,
@@ -84,7 +108,7 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
     Ok(out)
 }
 
-async fn read_for(ctx: &NodeContext, item: &Item, index: usize, options: &Options) -> Result<Vec<Value>, NodeError> {
+async fn read_for(ctx: &NodeContext, item: &Item, index: usize, options: &Options) -> Result<Vec<Item>, NodeError> {
     let text = ctx.eval("path", item, index)?.to_text();
     let place = |e: NodeError| e.with_parameter("path").with_item(index);
     let checked = ctx.services.local.check_path(AccessKind::Read, &text).map_err(place)?;
@@ -108,7 +132,7 @@ async fn read_for(ctx: &NodeContext, item: &Item, index: usize, options: &Option
         ctx.check_cancelled()?;
         // Each file is checked where it really is (a pattern's matches as well).
         ctx.services.local.check_path(AccessKind::Read, &path.to_string_lossy()).map_err(place)?;
-        out.push(read_one(ctx, &path, options.json).await.map_err(|e| e.with_item(index))?);
+        out.push(read_one(ctx, &path, &options.format).await.map_err(|e| e.with_item(index))?);
     }
     Ok(out)
 }
@@ -169,11 +193,27 @@ fn list(
     Ok(found)
 }
 
-async fn read_one(ctx: &NodeContext, path: &Path, json: bool) -> Result<Value, NodeError> {
+async fn read_one(ctx: &NodeContext, path: &Path, format: &Format) -> Result<Item, NodeError> {
     let meta = tokio::fs::metadata(path).await.map_err(|e| file_error(path, "read", &e))?;
     if meta.is_dir() {
         return Err(NodeError::new(ErrorCode::FileError, format!("cannot read {}: it is a folder", path.display()))
             .with_class(ErrorClass::Permanent));
+    }
+    let mut object = Object::new();
+    object.insert("path", Value::from(path.display().to_string()));
+    object.insert(
+        "fileName",
+        Value::from(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()),
+    );
+    object.insert("size", Value::from(meta.len() as i64));
+    let modified = meta.modified().ok().map(|t| crate::clock::rfc3339(chrono::DateTime::<chrono::Utc>::from(t)));
+    object.insert("modifiedAt", modified.map_or(Value::Null, Value::from));
+    if let Format::File(property) = format {
+        // Copied in chunks: the message of a failure names the file or the blob store.
+        let data = ctx.services.blobs.put_file(path).await?;
+        let mut item = Item::new(Value::object(object));
+        item.set_file(property.clone(), data);
+        return Ok(item);
     }
     let limit = ctx.services.items.max_item_bytes;
     if meta.len() > limit as u64 {
@@ -196,16 +236,7 @@ async fn read_one(ctx: &NodeContext, path: &Path, json: bool) -> Result<Value, N
         )
         .with_class(ErrorClass::Permanent)
     })?;
-    let mut object = Object::new();
-    object.insert("path", Value::from(path.display().to_string()));
-    object.insert(
-        "fileName",
-        Value::from(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()),
-    );
-    object.insert("size", Value::from(meta.len() as i64));
-    let modified = meta.modified().ok().map(|t| crate::clock::rfc3339(chrono::DateTime::<chrono::Utc>::from(t)));
-    object.insert("modifiedAt", modified.map_or(Value::Null, Value::from));
-    if json {
+    if *format == Format::Json {
         let data: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
             NodeError::new(
                 ErrorCode::FileError,
@@ -217,5 +248,5 @@ async fn read_one(ctx: &NodeContext, path: &Path, json: bool) -> Result<Value, N
     } else {
         object.insert("text", Value::from(text));
     }
-    Ok(Value::object(object))
+    Ok(Item::new(Value::object(object)))
 }

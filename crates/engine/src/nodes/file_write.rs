@@ -1,4 +1,5 @@
-//! Write File: writes each item's JSON, or a text, to a path. Creating and overwriting are
+//! Write File: writes each item's JSON, a text, or one of its files (copied from the blob
+//! store in chunks, so any size) to a path. Creating and overwriting are
 //! atomic (a temporary file beside it, written and flushed to disk, then moved into place):
 //! a crash leaves the old file or the new one, never a part. Appending adds to the end.
 
@@ -25,15 +26,26 @@ pub fn descriptor() -> NodeDescriptor {
     let mut d = super::descriptor(
         TYPE,
         "Write File",
-        "Writes each item's JSON, or a text, to a file; emits the item with written: {path, bytes}. Creating and \
+        "Writes each item's JSON, a text, or one of its files (a binary property) to a file; emits the item with \
+         written: {path, bytes}. Creating and \
          overwriting are atomic: a crash leaves the old file or the new one, never a part of it.",
         NodeGroup::Action,
         "file",
         vec![Port::main()],
         vec![
             ParamSpec::string("path", "File").required().placeholder("~/Reports/{{ json.id }}.json"),
-            ParamSpec::options("content", "Write", &[("json", "The item's JSON"), ("text", "A text")], "json"),
+            ParamSpec::options(
+                "content",
+                "Write",
+                &[("json", "The item's JSON"), ("text", "A text"), ("file", "A file of the item (binary property)")],
+                "json",
+            ),
             ParamSpec::string("text", "Text").placeholder("{{ json.line }}").show_if("content", &["text"]),
+            ParamSpec::string("binaryProperty", "File property")
+                .default_value("data")
+                .literal()
+                .show_if("content", &["file"])
+                .describe("Which of the item's files to write (binary.<name>)."),
             ParamSpec::options(
                 "mode",
                 "If the file exists",
@@ -69,7 +81,8 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
         "append" => Mode::Append,
         _ => Mode::Overwrite,
     };
-    let text_mode = ctx.choice("content") == "text";
+    let content = ctx.choice("content");
+    let property = crate::binary::property_name(ctx.raw_param("binaryProperty"));
     let folders = ctx.raw_param("createFolders").as_bool().unwrap_or(false);
     let items = ctx.take_input(0).into_vec();
     let mut out = Outputs::new();
@@ -78,17 +91,22 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
         let written = async {
             let text = ctx.eval("path", &item, index)?.to_text();
             let path = ctx.services.local.check_path(AccessKind::Write, &text).map_err(|e| e.with_parameter("path"))?;
-            let bytes = if text_mode {
-                ctx.eval("text", &item, index)?.to_text().into_bytes()
-            } else {
-                let mut json = serde_json::to_vec_pretty(&serde_json::Value::from(&item.json))
-                    .map_err(|e| NodeError::new(ErrorCode::Internal, e.to_string()))?;
-                json.push(b'\n');
-                json
+            let source = match content.as_str() {
+                "text" => Source::Bytes(ctx.eval("text", &item, index)?.to_text().into_bytes()),
+                "file" => {
+                    let data = crate::binary::file_of(&item, &property, "binaryProperty")?;
+                    Source::Blob(ctx.services.blobs.path(data)?, data.size)
+                }
+                _ => {
+                    let mut json = serde_json::to_vec_pretty(&serde_json::Value::from(&item.json))
+                        .map_err(|e| NodeError::new(ErrorCode::Internal, e.to_string()))?;
+                    json.push(b'\n');
+                    Source::Bytes(json)
+                }
             };
-            let size = bytes.len();
+            let size = source.len();
             let target = path.clone();
-            tokio::task::spawn_blocking(move || write(&target, &bytes, mode, folders))
+            tokio::task::spawn_blocking(move || write(&target, &source, mode, folders))
                 .await
                 .map_err(|e| NodeError::new(ErrorCode::Internal, e.to_string()))??;
             Ok::<_, NodeError>((path, size))
@@ -103,7 +121,7 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
                 if let Some(object) = json.as_object_mut() {
                     object.insert("written", Value::object(info));
                 }
-                out.push(MAIN, Item { json, paired: Paired::item(index), error: None });
+                out.push(MAIN, Item { json, paired: Paired::item(index), error: None, binary: item.binary });
             }
             Err(error) => ctx.item_failed(&mut out, item, index, error.with_item(index))?,
         }
@@ -111,7 +129,36 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
     Ok(out)
 }
 
-fn write(path: &Path, bytes: &[u8], mode: Mode, folders: bool) -> Result<(), NodeError> {
+/// What to write: bytes in memory, or a blob copied in chunks.
+enum Source {
+    Bytes(Vec<u8>),
+    Blob(PathBuf, u64),
+}
+
+impl Source {
+    fn len(&self) -> usize {
+        match self {
+            Source::Bytes(b) => b.len(),
+            Source::Blob(_, size) => *size as usize,
+        }
+    }
+
+    fn write_to(&self, file: &mut std::fs::File) -> std::io::Result<()> {
+        match self {
+            Source::Bytes(bytes) => file.write_all(bytes),
+            Source::Blob(path, _) => {
+                let mut blob = std::fs::File::open(path).map_err(|e| {
+                    let missing = e.kind() == std::io::ErrorKind::NotFound;
+                    let text = if missing { "the file is no longer in the blob store" } else { "cannot read the blob" };
+                    std::io::Error::new(e.kind(), format!("{text} ({e})"))
+                })?;
+                std::io::copy(&mut blob, file).map(|_| ())
+            }
+        }
+    }
+}
+
+fn write(path: &Path, source: &Source, mode: Mode, folders: bool) -> Result<(), NodeError> {
     let parent = path.parent().unwrap_or(Path::new("/"));
     if !parent.is_dir() {
         if !folders {
@@ -134,7 +181,7 @@ fn write(path: &Path, bytes: &[u8], mode: Mode, folders: bool) -> Result<(), Nod
             .append(true)
             .open(path)
             .map_err(|e| file_error(path, "write", &e))?;
-        file.write_all(bytes).and_then(|()| file.sync_all()).map_err(|e| file_error(path, "write", &e))?;
+        source.write_to(&mut file).and_then(|()| file.sync_all()).map_err(|e| file_error(path, "write", &e))?;
         return Ok(());
     }
     // Beside the target, so that moving it into place is a rename on one file system.
@@ -145,7 +192,7 @@ fn write(path: &Path, bytes: &[u8], mode: Mode, folders: bool) -> Result<(), Nod
             .create_new(true)
             .open(&temp)
             .map_err(|e| file_error(&temp, "write", &e))?;
-        file.write_all(bytes).and_then(|()| file.sync_all()).map_err(|e| file_error(path, "write", &e))?;
+        source.write_to(&mut file).and_then(|()| file.sync_all()).map_err(|e| file_error(path, "write", &e))?;
         drop(file);
         match mode {
             // A hard link fails when the target exists: no other writer's file is replaced.

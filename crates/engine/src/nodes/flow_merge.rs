@@ -104,14 +104,31 @@ fn pair(a: usize, b: usize) -> Paired {
     Paired::many(vec![PairedItem { item: a as u32, input: 0 }, PairedItem { item: b as u32, input: 1 }])
 }
 
+/// Both items' files; the first item's win on a name both use.
+fn files(a: &Item, b: &Item) -> Option<Box<switchyard_model::item::Binaries>> {
+    match (&a.binary, &b.binary) {
+        (None, None) => None,
+        (Some(x), None) => Some(x.clone()),
+        (None, Some(y)) => Some(y.clone()),
+        (Some(x), Some(y)) => {
+            let mut all = y.clone();
+            all.extend(x.iter().map(|(k, v)| (k.clone(), v.clone())));
+            Some(all)
+        }
+    }
+}
+
 fn by_position(first: Vec<Item>, second: Vec<Item>, include_unpaired: bool, prefer_first: bool) -> Vec<Item> {
     let n = first.len().max(second.len());
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
         match (first.get(i), second.get(i)) {
-            (Some(a), Some(b)) => {
-                out.push(Item { json: combine(&a.json, &b.json, prefer_first), paired: pair(i, i), error: None })
-            }
+            (Some(a), Some(b)) => out.push(Item {
+                json: combine(&a.json, &b.json, prefer_first),
+                paired: pair(i, i),
+                error: None,
+                binary: files(a, b),
+            }),
             (Some(a), None) if include_unpaired => out.push(with_paired(a.clone(), Paired::from_input(0, i))),
             (None, Some(b)) if include_unpaired => out.push(with_paired(b.clone(), Paired::from_input(1, i))),
             _ => {}
@@ -147,6 +164,7 @@ fn by_key(
                         json: combine(&a.json, &second[j].json, prefer_first),
                         paired: pair(i, j),
                         error: None,
+                        binary: files(a, &second[j]),
                     });
                 }
             }

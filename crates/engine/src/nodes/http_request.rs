@@ -1,4 +1,6 @@
-//! HTTP Request: one request per input item; the response becomes items.
+//! HTTP Request: one request per input item; the response becomes items. A body can be one
+//! of the item's files or a multipart form with files; a response can become a file,
+//! streamed to the blob store (a download of any size holds one chunk in memory at a time).
 
 use crate::credentials::Authorization;
 use crate::node::{NodeContext, NodeResult, Outputs, describe};
@@ -12,7 +14,7 @@ use std::time::Duration;
 use switchyard_model::CredentialRef;
 use switchyard_model::descriptor::{CredentialSlot, NodeDescriptor, NodeGroup, ParamSpec, Port};
 use switchyard_model::error::{ErrorClass, ErrorCode, NodeError};
-use switchyard_model::item::{Item, Paired};
+use switchyard_model::item::{BinaryData, Item};
 use switchyard_model::retry::BreakerState;
 use switchyard_model::value::{Object, Value};
 use switchyard_model::workflow::MAX_CONCURRENCY;
@@ -51,7 +53,14 @@ pub fn descriptor() -> NodeDescriptor {
             ParamSpec::options(
                 "bodyType",
                 "Body",
-                &[("none", "None"), ("json", "JSON"), ("form", "Form (urlencoded)"), ("raw", "Raw text")],
+                &[
+                    ("none", "None"),
+                    ("json", "JSON"),
+                    ("form", "Form (urlencoded)"),
+                    ("multipart", "Multipart form (fields and files)"),
+                    ("raw", "Raw text"),
+                    ("binary", "A file of the item (binary property)"),
+                ],
                 "json",
             )
             .show_if("method", WITH_BODY),
@@ -60,7 +69,19 @@ pub fn descriptor() -> NodeDescriptor {
                 .describe("A JSON value; strings in it may hold expressions, or the whole body may be one expression.")
                 .show_if("method", WITH_BODY)
                 .show_if("bodyType", &["json"]),
-            ParamSpec::key_value("formBody", "Form fields").show_if("method", WITH_BODY).show_if("bodyType", &["form"]),
+            ParamSpec::key_value("formBody", "Form fields")
+                .show_if("method", WITH_BODY)
+                .show_if("bodyType", &["form", "multipart"]),
+            ParamSpec::key_value("multipartFiles", "File fields")
+                .describe("Each pair: the form field's name → the item's file property that fills it (data, …).")
+                .show_if("method", WITH_BODY)
+                .show_if("bodyType", &["multipart"]),
+            ParamSpec::string("bodyProperty", "File property")
+                .default_value("data")
+                .literal()
+                .describe("Which of the item's files is the body; its media type is the Content-Type.")
+                .show_if("method", WITH_BODY)
+                .show_if("bodyType", &["binary"]),
             ParamSpec::string("rawBody", "Raw body").rows(6).show_if("method", WITH_BODY).show_if("bodyType", &["raw"]),
             ParamSpec::string("rawContentType", "Content type")
                 .default_value("text/plain")
@@ -70,9 +91,19 @@ pub fn descriptor() -> NodeDescriptor {
             ParamSpec::options(
                 "responseFormat",
                 "Response format",
-                &[("auto", "Detect from Content-Type"), ("json", "JSON"), ("text", "Text")],
+                &[
+                    ("auto", "Detect from Content-Type"),
+                    ("json", "JSON"),
+                    ("text", "Text"),
+                    ("file", "File (binary property)"),
+                ],
                 "auto",
             ),
+            ParamSpec::string("responseProperty", "File property")
+                .default_value("data")
+                .literal()
+                .describe("The name the downloaded file gets in the item's files (binary.<name>).")
+                .show_if("responseFormat", &["file"]),
             ParamSpec::boolean("splitArray", "Split a JSON list into items", true)
                 .describe("A response that is a JSON list gives one item per element."),
             ParamSpec::boolean("fullResponse", "Full response", false)
@@ -306,12 +337,24 @@ async fn request(ctx: &NodeContext, auth: &Auth, item: &Item, index: usize) -> R
                 let content_type = ctx.str_param("rawContentType", item, index)?;
                 builder = builder.header(CONTENT_TYPE, content_type).body(body);
             }
+            "binary" => {
+                let property = crate::binary::property_name(ctx.raw_param("bodyProperty"));
+                let data = crate::binary::file_of(item, &property, "bodyProperty").map_err(|e| e.with_item(index))?;
+                builder = builder.header(CONTENT_TYPE, data.mime_type.as_str()).body(file_body(ctx, data).await?);
+            }
+            "multipart" => builder = builder.multipart(multipart(ctx, item, index).await?),
             _ => {}
         }
     }
     builder = builder.headers(headers);
 
-    let (status, response_headers, bytes) = guarded_send(ctx, auth, builder, &url, index).await?;
+    let format = ctx.choice("responseFormat");
+    if format == "file" {
+        let property = crate::binary::property_name(ctx.raw_param("responseProperty"));
+        return download(ctx, auth, builder, &url, &method, item, index, property).await;
+    }
+    let (status, response_headers, body) = guarded_send(ctx, auth, builder, &url, index, Read::Memory).await?;
+    let bytes = body.bytes();
     let is_json =
         response_headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| ct.contains("json"));
 
@@ -319,7 +362,6 @@ async fn request(ctx: &NodeContext, auth: &Auth, item: &Item, index: usize) -> R
         return Err(status_error(ctx, &method, &url, status, &response_headers, &bytes, index));
     }
 
-    let format = ctx.choice("responseFormat");
     let body = if bytes.is_empty() {
         Value::Null
     } else if format == "json" || (format == "auto" && is_json) {
@@ -331,7 +373,7 @@ async fn request(ctx: &NodeContext, auth: &Auth, item: &Item, index: usize) -> R
         Value::from(String::from_utf8_lossy(&bytes).into_owned())
     };
 
-    let derived = |json: Value| Item { json, paired: Paired::item(index), error: None };
+    let derived = |json: Value| Item::derived(json, index);
     if ctx.raw_param("fullResponse").as_bool().unwrap_or(false) {
         let mut header_object = Object::new();
         for (name, value) in &response_headers {
@@ -354,6 +396,127 @@ async fn request(ctx: &NodeContext, auth: &Auth, item: &Item, index: usize) -> R
     })
 }
 
+/// A file as a request body: in memory up to 8 MiB (so a 401 refresh or a redirect can
+/// send it again), streamed from the blob store above.
+async fn file_body(ctx: &NodeContext, data: &BinaryData) -> Result<reqwest::Body, NodeError> {
+    if data.size <= IN_MEMORY_BODY {
+        return Ok(reqwest::Body::from(ctx.services.blobs.read(data, IN_MEMORY_BODY as usize).await?));
+    }
+    let file = ctx.services.blobs.open(data).await?;
+    Ok(reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024)))
+}
+
+const IN_MEMORY_BODY: u64 = 8 * 1024 * 1024;
+
+/// A multipart form: the text fields, then a file part per file field.
+async fn multipart(ctx: &NodeContext, item: &Item, index: usize) -> Result<reqwest::multipart::Form, NodeError> {
+    let mut form = reqwest::multipart::Form::new();
+    for (name, value) in pairs(ctx, "formBody", item, index)? {
+        form = form.text(name, value);
+    }
+    for (field, property) in pairs(ctx, "multipartFiles", item, index)? {
+        let property = if property.trim().is_empty() { "data".to_string() } else { property.trim().to_string() };
+        let data = crate::binary::file_of(item, &property, "multipartFiles").map_err(|e| e.with_item(index))?;
+        let body = file_body(ctx, data).await?;
+        let part = reqwest::multipart::Part::stream_with_length(body, data.size)
+            .file_name(data.file_name.clone())
+            .mime_str(&data.mime_type)
+            .map_err(|_| {
+                NodeError::new(
+                    ErrorCode::InvalidParameter,
+                    format!("the file \"{property}\" has the media type \"{}\", which is not valid", data.mime_type),
+                )
+                .with_parameter("multipartFiles")
+                .with_item(index)
+            })?;
+        form = form.part(field, part);
+    }
+    Ok(form)
+}
+
+/// Downloads the response into the blob store: the item gets it as a file (named by the
+/// server's Content-Disposition, else the URL's last segment).
+#[allow(clippy::too_many_arguments)]
+async fn download(
+    ctx: &NodeContext,
+    auth: &Auth,
+    builder: reqwest::RequestBuilder,
+    url: &url::Url,
+    method: &reqwest::Method,
+    item: &Item,
+    index: usize,
+    property: String,
+) -> Result<Vec<Item>, NodeError> {
+    let (status, headers, body) = guarded_send(ctx, auth, builder, url, index, Read::File).await?;
+    let data = match body {
+        Body::File(stored) if status.is_success() => stored,
+        other => {
+            if !status.is_success() && !ctx.raw_param("neverError").as_bool().unwrap_or(false) {
+                return Err(status_error(ctx, method, url, status, &headers, &other.bytes(), index));
+            }
+            // An error answer accepted as a result: its (small) body is the file.
+            let name = file_name(&headers, url);
+            let mime = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+            ctx.services.blobs.put(&other.bytes(), &name, mime.as_deref()).await?
+        }
+    };
+    let mut json = Object::new();
+    if ctx.raw_param("fullResponse").as_bool().unwrap_or(false) {
+        let mut header_object = Object::new();
+        for (name, value) in &headers {
+            header_object.insert(name.as_str(), Value::from(String::from_utf8_lossy(value.as_bytes()).into_owned()));
+        }
+        json.insert("statusCode", Value::from(status.as_u16()));
+        json.insert("headers", Value::object(header_object));
+    }
+    let mut out = Item::derived(Value::object(json), index);
+    // The input item's files stay; the download is added under its property.
+    out.binary = item.binary.clone();
+    out.set_file(property, data);
+    Ok(vec![out])
+}
+
+/// The name of a downloaded file: Content-Disposition's `filename`, else the URL's last
+/// path segment, else `download`.
+fn file_name(headers: &HeaderMap, url: &url::Url) -> String {
+    let disposition = headers.get(reqwest::header::CONTENT_DISPOSITION).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let from_header = disposition.split(';').map(str::trim).find_map(|part| {
+        let value = part.strip_prefix("filename=")?;
+        Some(value.trim_matches('"').to_string())
+    });
+    let name = from_header
+        .or_else(|| url.path_segments().and_then(|mut s| s.next_back()).map(str::to_string))
+        .unwrap_or_default();
+    // Only the last component: a server cannot name a path.
+    let name = name.rsplit(['/', '\\']).next().unwrap_or("").trim().to_string();
+    if name.is_empty() || name == "." || name == ".." { "download".to_string() } else { name }
+}
+
+/// How a response's body is read.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Read {
+    /// Into memory, up to the largest item.
+    Memory,
+    /// A success's body into the blob store; an error's into memory (for its message).
+    File,
+}
+
+/// A response's body as read.
+pub(crate) enum Body {
+    Bytes(bytes::Bytes),
+    File(BinaryData),
+}
+
+impl Body {
+    /// The body's bytes (none for one stored as a file).
+    pub(crate) fn bytes(&self) -> bytes::Bytes {
+        match self {
+            Body::Bytes(b) => b.clone(),
+            Body::File(_) => bytes::Bytes::new(),
+        }
+    }
+}
+
 /// Sends a request under the host's (and account's) breaker and rate limit and reads the
 /// whole response: open breakers fail at once, 5xx/408/transport failures count against the
 /// breakers, 429s slow the host's rate down.
@@ -363,7 +526,8 @@ pub(crate) async fn guarded_send(
     builder: reqwest::RequestBuilder,
     url: &url::Url,
     index: usize,
-) -> Result<(reqwest::StatusCode, HeaderMap, bytes::Bytes), NodeError> {
+    read: Read,
+) -> Result<(reqwest::StatusCode, HeaderMap, Body), NodeError> {
     // Credentials for a host their account does not allow fail before anything else: no
     // breaker, rate limit or retry counts them.
     if let (_, Some(current)) = auth.snapshot().await {
@@ -413,7 +577,7 @@ pub(crate) async fn guarded_send(
         },
         None => None,
     };
-    let outcome = exchange(ctx, auth, builder, url, index).await;
+    let outcome = exchange(ctx, auth, builder, url, index, read).await;
     let verdict = match &outcome {
         Ok((status, _, _)) if status.is_server_error() || *status == reqwest::StatusCode::REQUEST_TIMEOUT => {
             Err(class_of_status(status.as_u16()))
@@ -541,7 +705,8 @@ async fn exchange(
     builder: reqwest::RequestBuilder,
     url: &url::Url,
     index: usize,
-) -> Result<(reqwest::StatusCode, HeaderMap, bytes::Bytes), NodeError> {
+    read: Read,
+) -> Result<(reqwest::StatusCode, HeaderMap, Body), NodeError> {
     let send = |builder: reqwest::RequestBuilder, current: Option<Arc<Authorization>>| async move {
         let request = builder.build().map_err(|e| transport_error(&e, url).with_item(index))?;
         match current {
@@ -561,11 +726,52 @@ async fn exchange(
     }
     let status = response.status();
     let headers = response.headers().clone();
-    let bytes = tokio::select! {
-        b = response.bytes() => b.map_err(|e| transport_error(&e, url).with_item(index))?,
+    let body = tokio::select! {
+        b = read_body(ctx, response, url, index, read == Read::File && status.is_success()) => b?,
         () = ctx.cancel.cancelled() => return Err(NodeError::new(ErrorCode::Cancelled, "the run was cancelled")),
     };
-    Ok((status, headers, bytes))
+    Ok((status, headers, body))
+}
+
+/// Reads a response's body chunk by chunk: into the blob store, or into memory up to the
+/// largest item (a server cannot make a run hold more).
+async fn read_body(
+    ctx: &NodeContext,
+    mut response: reqwest::Response,
+    url: &url::Url,
+    index: usize,
+    to_file: bool,
+) -> Result<Body, NodeError> {
+    let failed = |e: reqwest::Error| transport_error(&e, url).with_item(index);
+    if to_file {
+        let name = file_name(response.headers(), url);
+        let mime = response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let mut writer = ctx.services.blobs.writer().await?;
+        while let Some(chunk) = response.chunk().await.map_err(failed)? {
+            writer.write(&chunk).await.map_err(|e| crate::binary::blob_error(e).with_item(index))?;
+        }
+        let stored = writer.finish().await.map_err(crate::binary::blob_error)?;
+        return Ok(Body::File(crate::binary::describe(stored, &name, mime.as_deref())));
+    }
+    let max = ctx.services.items.max_item_bytes;
+    let mut bytes = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(failed)? {
+        if bytes.len() + chunk.len() > max {
+            return Err(NodeError::new(
+                ErrorCode::ValueTooLarge,
+                format!(
+                    "the response of {} is larger than the largest item ({} MiB); \"Response format: File\" \
+                     downloads it as a file of any size",
+                    redact(url),
+                    max / (1024 * 1024)
+                ),
+            )
+            .with_class(ErrorClass::Permanent)
+            .with_item(index));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(Body::Bytes(bytes.freeze()))
 }
 
 /// The class of an HTTP status: whether retrying can help.

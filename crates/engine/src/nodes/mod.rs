@@ -113,14 +113,14 @@ pub(crate) fn with_field(
     field: &[switchyard_model::path::Segment],
     value: switchyard_model::value::Value,
 ) -> Result<Item, (Item, NodeError)> {
-    let Item { mut json, error, .. } = item;
+    let Item { mut json, error, binary, .. } = item;
     if !json.set_path(field, value) {
         let problem = NodeError::new(
             ErrorCode::InvalidParameter,
             format!("the item's JSON is {}, which has no field to set", json.type_name()),
         )
         .with_parameter("field");
-        return Err((Item { json, paired: Paired::item(index), error }, problem));
+        return Err((Item { json, paired: Paired::item(index), error, binary }, problem));
     }
-    Ok(Item { json, paired: Paired::item(index), error })
+    Ok(Item { json, paired: Paired::item(index), error, binary })
 }

@@ -9,7 +9,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, ParamSpec, Port};
 use switchyard_model::error::{ErrorClass, ErrorCode, NodeError};
-use switchyard_model::item::{Item, Paired};
+use switchyard_model::item::Item;
 use switchyard_model::value::{Object, Value};
 use switchyard_model::workflow::{MAIN, Node};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -143,7 +143,7 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
     for (index, item) in items.into_iter().enumerate() {
         ctx.check_cancelled()?;
         match run_one(ctx, &item, index, &settings, &arguments, &names, &environment).await {
-            Ok(json) => out.push(MAIN, Item { json, paired: Paired::item(index), error: None }),
+            Ok(json) => out.push(MAIN, Item::derived(json, index)),
             Err(error) if error.code == ErrorCode::Cancelled => return Err(error),
             Err(error) => ctx.item_failed(&mut out, item, index, error)?,
         }

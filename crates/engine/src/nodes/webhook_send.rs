@@ -3,7 +3,7 @@
 //! 8 and 16 s unless the node's retry settings say otherwise. Emits one delivery result per
 //! item.
 
-use super::http_request::{Auth, guarded_send, header_map, status_error};
+use super::http_request::{Auth, Read, guarded_send, header_map, status_error};
 use super::trigger_webhook::{SECRET_SLOT, preset, secret_slot, signature_params};
 use crate::credentials::Secret;
 use crate::node::{NodeContext, NodeResult, Outputs};
@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 use switchyard_model::descriptor::{CredentialSlot, NodeDescriptor, NodeGroup, ParamSpec, Port};
 use switchyard_model::error::{ErrorClass, ErrorCode, NodeError, ValidationIssue};
-use switchyard_model::item::{Item, Paired};
+use switchyard_model::item::Item;
 use switchyard_model::retry::{Backoff, Jitter, RetryPolicy};
 use switchyard_model::value::{Object, Value};
 
@@ -118,7 +118,7 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
                 json.insert("deliveryId", Value::from(delivery_id));
                 json.insert("durationMs", Value::from(started.elapsed().as_millis() as u64));
                 json.insert("response", response);
-                out.push("main", Item { json: Value::object(json), paired: Paired::item(index), error: None });
+                out.push("main", Item::derived(Value::object(json), index));
             }
             Err(mut error) => {
                 // Keep what the error already tells (status, body) and add the delivery.
@@ -181,7 +181,8 @@ async fn send(
             builder = builder.header(name, value);
         }
     }
-    let (status, headers, bytes) = guarded_send(ctx, auth, builder.body(body), &url, index).await?;
+    let (status, headers, body) = guarded_send(ctx, auth, builder.body(body), &url, index, Read::Memory).await?;
+    let bytes = body.bytes();
     if !status.is_success() {
         return Err(status_error(ctx, &reqwest::Method::POST, &url, status, &headers, &bytes, index));
     }

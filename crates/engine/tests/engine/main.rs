@@ -1,6 +1,7 @@
 //! Engine tests: real workflow files run against a real HTTP server on 127.0.0.1.
 
 mod batch;
+mod binary;
 mod examples;
 mod expressions;
 mod files;
