@@ -337,7 +337,7 @@ fn ui(out: &Path) -> Result<String> {
         "switchyard-app/custom-protocol",
     ]))?;
     crate::setup::tauri_driver()?;
-    let python = crate::setup::e2e_python()?;
+    let python = crate::setup::test_python()?;
     step.done();
 
     let data = out.join("ui-data");

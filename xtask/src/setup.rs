@@ -129,17 +129,19 @@ pub fn tauri_driver() -> Result {
     cargo_tool("tauri-driver", "tauri-driver", "^2")
 }
 
-/// A Python virtual environment with the end-to-end tests' packages; returns its python.
-pub fn e2e_python() -> Result<std::path::PathBuf> {
-    let venv = root().join("target/e2e-venv");
+/// A Python virtual environment with the tests' packages (tests/requirements.txt: the e2e
+/// driver, openpyxl for workbooks made by another tool); returns its python. Rust tests
+/// find it through `SWITCHYARD_TEST_PYTHON`.
+pub fn test_python() -> Result<std::path::PathBuf> {
+    let venv = root().join("target/test-venv");
     let python = venv.join("bin/python");
-    let requirements = root().join("tests/e2e/requirements.txt");
+    let requirements = root().join("tests/requirements.txt");
     let wanted = std::fs::read(&requirements).map_err(|e| format!("{}: {e}", requirements.display()))?;
     let stamp = venv.join(".switchyard-requirements");
     if python.exists() && std::fs::read(&stamp).ok().as_deref() == Some(wanted.as_slice()) {
         return Ok(python);
     }
-    let step = Step::start("preparing the Python environment for end-to-end tests");
+    let step = Step::start("preparing the Python environment for tests (tests/requirements.txt)");
     util::run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
     util::run(
         Command::new(&python)
@@ -153,5 +155,6 @@ pub fn e2e_python() -> Result<std::path::PathBuf> {
 
 pub fn all() -> Result {
     apt()?;
-    npm()
+    npm()?;
+    test_python().map(|_| ())
 }

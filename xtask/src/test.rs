@@ -37,6 +37,7 @@ pub fn all() -> Result {
             .env_remove("DBUS_SESSION_BUS_ADDRESS")
             .env_remove("XDG_RUNTIME_DIR")
             .env("SWITCHYARD_TEST_KEYRING", "absent")
+            .env("SWITCHYARD_TEST_PYTHON", setup::test_python()?)
             // CI runs as root: the disk-full test mounts a small tmpfs and must not skip.
             .env("SWITCHYARD_REQUIRE_DISK_TESTS", if util::is_root() { "1" } else { "" }),
     )?;
@@ -70,7 +71,7 @@ pub fn all() -> Result {
 /// Builds the app (debug, serving the built UI) and drives its real window.
 fn e2e() -> Result {
     setup::tauri_driver()?;
-    let python = setup::e2e_python()?;
+    let python = setup::test_python()?;
     util::run(util::cargo().args(["build", "--locked", "-p", "switchyard-app", "--features", "custom-protocol"]))?;
     let app = root().join("target/debug/switchyard-app");
     let out = root().join("tests/e2e/output");

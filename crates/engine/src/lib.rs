@@ -6,6 +6,7 @@ pub mod binary;
 pub mod conditions;
 pub mod executor;
 pub mod expr;
+pub mod formats;
 pub mod node;
 pub mod nodes;
 pub mod region;

@@ -235,6 +235,12 @@ impl Object {
 
     /// Builds an object from key/value pairs; a repeated key keeps its first place and its
     /// last value, as JSON parsers do. Allocates exactly what the object needs.
+    /// An object with these (interned) keys and values, in order: rows of a table share
+    /// one key list.
+    pub fn from_keys(keys: &[Key], values: Vec<Value>) -> Self {
+        Object::from_pairs(keys, values.into_iter())
+    }
+
     fn from_pairs(keys: &[Key], values: impl ExactSizeIterator<Item = Value>) -> Self {
         if has_duplicates(keys) {
             let mut object = Object::new();

@@ -229,6 +229,33 @@ fn router() -> Router {
         .route("/upload", any(upload).layer(axum::extract::DefaultBodyLimit::max(512 * 1024 * 1024)))
 }
 
+/// The Python the tests run to make files with other tools (csv, openpyxl):
+/// `SWITCHYARD_TEST_PYTHON` (set by `cargo xtask test`), else the venv `cargo xtask setup`
+/// makes, else `python3`.
+pub fn python() -> std::path::PathBuf {
+    if let Some(python) = std::env::var_os("SWITCHYARD_TEST_PYTHON").filter(|p| !p.is_empty()) {
+        return python.into();
+    }
+    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-venv/bin/python");
+    if venv.exists() { venv } else { "python3".into() }
+}
+
+/// Runs a Python script with arguments; panics with its output when it fails.
+pub fn run_python(script: &str, args: &[&str]) -> String {
+    let output = std::process::Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", python().display()));
+    assert!(
+        output.status.success(),
+        "python failed (run `cargo xtask setup` for its packages): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 /// Byte `i` of what `/bytes/{n}` sends: a pattern a test can check without keeping it.
 pub fn pattern_byte(i: u64) -> u8 {
     (i.wrapping_mul(31).wrapping_add(i >> 13) % 251) as u8

@@ -24,6 +24,10 @@ const paths: Record<string, string> = {
   terminal: "M4 6l6 6-6 6M12 18h8",
   file: "M6 3h8l4 4v14H6zM14 3v4h4",
   hash: "M9 4L7 20M17 4l-2 16M4 9h16M3 15h16",
+  table: "M4 5h16v14H4zM4 10h16M4 15h16M10 5v14",
+  archive: "M4 4h16v4H4zM5 8v12h14V8M10 12h4",
+  code_tags: "M8 8l-4 4 4 4M16 8l4 4-4 4M13 6l-2 12",
+  calendar_clock: "M4 6h16v14H4zM4 10h16M8 3v5M16 3v5M12 13v3l2 1",
 };
 
 export const groupColors: Record<NodeGroup, string> = {

@@ -1,7 +1,7 @@
 //! Files in items: read from disk and downloaded into the blob store, seen by expressions
 //! as metadata, written back and uploaded byte for byte, and bounded by the run's quota.
 
-use crate::support::{engine, jsons, run, workflow};
+use crate::support::{chain, engine, jsons, p, run};
 use serde_json::{Value as Json, json};
 use std::path::Path;
 use std::sync::Arc;
@@ -17,26 +17,6 @@ fn with_blobs(dir: &Path, quota: u64) -> Engine {
     let mut services = engine().services().clone();
     services.blobs = Blobs::new(Arc::new(BlobStore::new(dir.join("blobs"))), quota);
     Engine::new(Registry::builtin(), services)
-}
-
-/// Manual Trigger → the given nodes in a line (ids a, b, c…).
-fn chain(nodes: Vec<(&str, Json)>) -> switchyard_model::workflow::Workflow {
-    let ids = ["a", "b", "c", "d", "e"];
-    let mut list = vec![json!({"id": "start", "name": "Start", "type": "trigger.manual"})];
-    let mut connections = Vec::new();
-    let mut previous = "start".to_string();
-    for (i, (node_type, parameters)) in nodes.into_iter().enumerate() {
-        list.push(
-            json!({"id": ids[i], "name": format!("Step {}", ids[i]), "type": node_type, "parameters": parameters}),
-        );
-        connections.push(json!({"from": {"node": previous}, "to": {"node": ids[i]}}));
-        previous = ids[i].to_string();
-    }
-    workflow(json!({"nodes": list, "connections": connections}))
-}
-
-fn p(path: &Path) -> String {
-    path.to_str().unwrap().to_string()
 }
 
 #[tokio::test]

@@ -1,9 +1,8 @@
 //! Read Files and Write File against real folders: patterns, names with spaces and accents,
 //! JSON, modes, atomic replacement, and the folders and approvals that bound them.
 
-use crate::support::{engine, jsons, run};
+use crate::support::{engine, jsons, p, run};
 use serde_json::json;
-use std::path::Path;
 use std::sync::Arc;
 use switchyard_engine::access::{Access, AccessKind, LocalPolicy};
 use switchyard_engine::{Engine, Registry};
@@ -16,10 +15,6 @@ fn with_policy(policy: LocalPolicy) -> Engine {
     let mut services = engine().services().clone();
     services.local = Arc::new(policy);
     Engine::new(Registry::builtin(), services)
-}
-
-fn p(path: &Path) -> String {
-    path.to_str().unwrap().to_string()
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 
 mod batch;
 mod binary;
+mod convert;
 mod examples;
 mod expressions;
 mod files;

@@ -46,6 +46,25 @@ pub fn after_start(node_type: &str, parameters: Json) -> Workflow {
     }))
 }
 
+/// Manual Trigger → the given nodes in a line (ids a, b, c…, named "Step a", …).
+pub fn chain(nodes: Vec<(&str, Json)>) -> Workflow {
+    let ids = ["a", "b", "c", "d", "e", "f", "g", "h"];
+    let mut list = vec![serde_json::json!({"id": "start", "name": "Start", "type": "trigger.manual"})];
+    let mut connections = Vec::new();
+    let mut previous = "start".to_string();
+    for (i, (node_type, parameters)) in nodes.into_iter().enumerate() {
+        list.push(serde_json::json!({"id": ids[i], "name": format!("Step {}", ids[i]), "type": node_type, "parameters": parameters}));
+        connections.push(serde_json::json!({"from": {"node": previous}, "to": {"node": ids[i]}}));
+        previous = ids[i].to_string();
+    }
+    workflow(serde_json::json!({"nodes": list, "connections": connections}))
+}
+
+/// A path as text.
+pub fn p(path: &std::path::Path) -> String {
+    path.to_str().expect("a UTF-8 path").to_string()
+}
+
 /// An engine on a clock that starts at 2026-01-31T12:00:00Z and moves with tokio's timer.
 pub fn engine() -> Engine {
     let clock = Arc::new(TokioClock::starting_at("2026-01-31T12:00:00Z".parse().expect("time")));
