@@ -84,6 +84,77 @@ impl Blobs {
     }
 }
 
+impl Blobs {
+    /// A writer for codecs on a blocking thread that want `std::io::Write` (zip, gzip):
+    /// it hands its bytes to the async blob writer through the runtime's `handle`. Call it
+    /// inside `spawn_blocking`.
+    pub fn sync_writer(&self, handle: tokio::runtime::Handle) -> Result<SyncWriter, NodeError> {
+        let writer = handle.block_on(self.writer())?;
+        Ok(SyncWriter { handle, writer: Some(writer), buffer: Vec::with_capacity(SYNC_CHUNK), error: None })
+    }
+}
+
+const SYNC_CHUNK: usize = 256 * 1024;
+
+/// See [`Blobs::sync_writer`].
+pub struct SyncWriter {
+    handle: tokio::runtime::Handle,
+    writer: Option<BlobWriter>,
+    buffer: Vec<u8>,
+    /// The blob store's error (quota, disk), kept for [`SyncWriter::finish`]: the codec only
+    /// sees an I/O error.
+    error: Option<NodeError>,
+}
+
+impl SyncWriter {
+    fn send(&mut self) -> std::io::Result<()> {
+        let Some(writer) = self.writer.as_mut() else { return Ok(()) };
+        if let Err(e) = self.handle.block_on(writer.write(&self.buffer)) {
+            let error = blob_error(e);
+            let message = error.message.clone();
+            self.error = Some(error);
+            return Err(std::io::Error::other(message));
+        }
+        self.buffer.clear();
+        Ok(())
+    }
+
+    /// Bytes written so far.
+    pub fn size(&self) -> u64 {
+        self.writer.as_ref().map_or(0, BlobWriter::size) + self.buffer.len() as u64
+    }
+
+    /// Stores the bytes; the blob store's own error if one stopped the codec.
+    pub fn finish(mut self, file_name: &str, mime_type: Option<&str>) -> Result<BinaryData, NodeError> {
+        if let Some(error) = self.error.take() {
+            return Err(error);
+        }
+        self.send().map_err(|e| NodeError::new(ErrorCode::FileError, e.to_string()))?;
+        let writer = self.writer.take().expect("finished once");
+        let stored = self.handle.block_on(writer.finish()).map_err(blob_error)?;
+        Ok(describe(stored, file_name, mime_type))
+    }
+
+    /// The blob store's error, if one stopped the codec (else `other`).
+    pub fn error_or(&mut self, other: NodeError) -> NodeError {
+        self.error.take().unwrap_or(other)
+    }
+}
+
+impl std::io::Write for SyncWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.buffer.extend_from_slice(bytes);
+        if self.buffer.len() >= SYNC_CHUNK {
+            self.send()?;
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// The metadata of stored bytes.
 pub fn describe(stored: Stored, file_name: &str, mime_type: Option<&str>) -> BinaryData {
     BinaryData {

@@ -11,6 +11,7 @@ use switchyard_model::item::{Item, Paired};
 // One line per node type: its file. `all()` lists every file of this folder (written by
 // build.rs), so adding a node type is its file plus its line here.
 pub mod code_script;
+pub mod compression;
 pub mod crypto_hash;
 pub mod data_aggregate;
 pub mod data_convert;
@@ -30,6 +31,7 @@ pub mod flow_parallel;
 pub mod flow_respond;
 pub mod flow_switch;
 pub mod flow_wait;
+pub mod html_extract;
 pub mod http_request;
 pub mod shell_exec;
 pub mod trigger_error;

@@ -1,5 +1,6 @@
 //! Engine tests: real workflow files run against a real HTTP server on 127.0.0.1.
 
+mod archives;
 mod batch;
 mod binary;
 mod convert;
