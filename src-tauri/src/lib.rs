@@ -59,6 +59,13 @@ impl<R: Runtime> Host for TauriHost<R> {
         };
         chosen.map(|p| p.into_path().map(|p| p.display().to_string()).map_err(|e| e.to_string())).transpose()
     }
+
+    /// The OS's save dialog for an item's file (any type).
+    fn choose_save_path(&self, name: &str) -> Result<Option<String>, String> {
+        use tauri_plugin_dialog::DialogExt;
+        let chosen = self.0.dialog().file().set_file_name(name).blocking_save_file();
+        chosen.map(|p| p.into_path().map(|p| p.display().to_string()).map_err(|e| e.to_string())).transpose()
+    }
 }
 
 /// The argument the login item starts the app with: no window, only the tray.

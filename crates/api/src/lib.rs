@@ -3,6 +3,7 @@
 //! this one.
 
 mod alerts;
+mod binary;
 mod credentials;
 pub mod docs;
 mod error;
@@ -64,6 +65,11 @@ pub trait Host: Send + Sync + 'static {
     /// Asks the user for a workflow file in the OS's dialog: one to open, or (with
     /// `save_as`, the suggested name) one to write. None when the user cancelled.
     fn choose_path(&self, _save_as: Option<&str>) -> Result<Option<String>, String> {
+        Err("file dialogs are shown by the desktop app".into())
+    }
+
+    /// Asks the user where to save a file of any type (an item's file), suggesting `name`.
+    fn choose_save_path(&self, _name: &str) -> Result<Option<String>, String> {
         Err("file dialogs are shown by the desktop app".into())
     }
 }

@@ -105,6 +105,12 @@ manifest! {
     dialog_open_workflow(Empty) -> ChosenPath;
     /// The OS's dialog for where to export; the app may then write the chosen path.
     dialog_save_workflow(SaveDialogRequest) -> ChosenPath;
+    /// The OS's dialog for where to save an item's file; `file_save` may then write there.
+    dialog_save_file(SaveDialogRequest) -> ChosenPath;
+    /// A preview of an item's file: its text, or an image or PDF as a data URL.
+    file_preview(FilePreviewRequest) -> FilePreview;
+    /// Writes an item's file to a path chosen in the dialog.
+    file_save(FileSaveRequest) -> ChosenPath;
     /// What a workflow would use that needs consent (accounts, the hosts they go to).
     workflow_trust_review(IdRequest) -> TrustReview;
     /// Trusts an imported workflow at the version reviewed, allowing the reviewed hosts on

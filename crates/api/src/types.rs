@@ -5,6 +5,7 @@
 //! and holds the few every part shares.
 
 pub use crate::alerts::{AlertListRequest, AlertListResponse, AlertRulesResponse, AlertTestResponse};
+pub use crate::binary::{FilePreview, FilePreviewRequest, FileSaveRequest};
 pub use crate::credentials::{
     AccountAddRequest, AccountListResponse, AccountRemoveResponse, AccountRenameRequest, AccountUpdateRequest,
     ConnectionTypesResponse, VaultChangePasswordRequest, VaultRotateResponse, VaultStatusResponse, VaultUnlockRequest,

@@ -348,7 +348,7 @@ impl Api {
     /// Refuses a path the user did not choose in this session, where the host restricts
     /// paths: the webview may show untrusted content, so a request naming any file on disk
     /// must not be able to read or overwrite it.
-    fn check_path(&self, path: &str) -> ApiResult<()> {
+    pub(crate) fn check_path(&self, path: &str) -> ApiResult<()> {
         if !self.inner.host.restricts_paths()
             || self.inner.granted_paths.lock().unwrap_or_else(|p| p.into_inner()).contains(std::path::Path::new(path))
         {
@@ -361,20 +361,25 @@ impl Api {
 
     /// The OS's dialog for a workflow file to open; the chosen path may then be imported.
     pub async fn dialog_open_workflow(&self, _: Empty) -> ApiResult<ChosenPath> {
-        self.choose(None).await
+        self.choose(None, true).await
     }
 
     /// The OS's dialog for where to export a workflow; the chosen path may then be written.
     pub async fn dialog_save_workflow(&self, request: SaveDialogRequest) -> ApiResult<ChosenPath> {
-        self.choose(Some(request.default_name)).await
+        self.choose(Some(request.default_name), true).await
     }
 
-    async fn choose(&self, save_as: Option<String>) -> ApiResult<ChosenPath> {
+    /// The OS's dialog (for a workflow file, or with `workflow` false any file to save);
+    /// the chosen path may then be read or written.
+    pub(crate) async fn choose(&self, save_as: Option<String>, workflow: bool) -> ApiResult<ChosenPath> {
         let host = self.inner.host.clone();
-        let chosen = tokio::task::spawn_blocking(move || host.choose_path(save_as.as_deref()))
-            .await
-            .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?
-            .map_err(ApiError::bad_request)?;
+        let chosen = tokio::task::spawn_blocking(move || match (&save_as, workflow) {
+            (Some(name), false) => host.choose_save_path(name),
+            _ => host.choose_path(save_as.as_deref()),
+        })
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?
+        .map_err(ApiError::bad_request)?;
         if let Some(path) = &chosen {
             self.grant_path(path);
         }

@@ -24,6 +24,14 @@ export async function chooseSavePath(defaultName: string): Promise<string | null
   return (await call("dialog_save_workflow", { defaultName })).path;
 }
 
+/** Where to save an item's file (any type): the OS's save dialog. */
+export async function chooseSaveFilePath(defaultName: string): Promise<string | null> {
+  const queued = queuedTestPath();
+  if (queued !== undefined) return queued;
+  if (!inDesktopShell()) return null;
+  return (await call("dialog_save_file", { defaultName })).path;
+}
+
 export async function chooseOpenPath(): Promise<string | null> {
   const queued = queuedTestPath();
   if (queued !== undefined) return queued;

@@ -32,6 +32,9 @@ import type { ExecutionPruneRequest } from "./ExecutionPruneRequest";
 import type { ExecutionPruneResponse } from "./ExecutionPruneResponse";
 import type { ExpressionPreviewRequest } from "./ExpressionPreviewRequest";
 import type { ExpressionPreviewResponse } from "./ExpressionPreviewResponse";
+import type { FilePreview } from "./FilePreview";
+import type { FilePreviewRequest } from "./FilePreviewRequest";
+import type { FileSaveRequest } from "./FileSaveRequest";
 import type { IdRequest } from "./IdRequest";
 import type { ImportFileRequest } from "./ImportFileRequest";
 import type { MetricsTextResponse } from "./MetricsTextResponse";
@@ -95,6 +98,12 @@ export type Commands = {
   dialog_open_workflow: { request: Empty; response: ChosenPath };
   /** The OS's dialog for where to export; the app may then write the chosen path. */
   dialog_save_workflow: { request: SaveDialogRequest; response: ChosenPath };
+  /** The OS's dialog for where to save an item's file; `file_save` may then write there. */
+  dialog_save_file: { request: SaveDialogRequest; response: ChosenPath };
+  /** A preview of an item's file: its text, or an image or PDF as a data URL. */
+  file_preview: { request: FilePreviewRequest; response: FilePreview };
+  /** Writes an item's file to a path chosen in the dialog. */
+  file_save: { request: FileSaveRequest; response: ChosenPath };
   /** What a workflow would use that needs consent (accounts, the hosts they go to). */
   workflow_trust_review: { request: IdRequest; response: TrustReview };
   /** Trusts an imported workflow at the version reviewed, allowing the reviewed hosts on */
@@ -192,6 +201,9 @@ export const COMMAND_NAMES: CommandName[] = [
   "workflow_import_file",
   "dialog_open_workflow",
   "dialog_save_workflow",
+  "dialog_save_file",
+  "file_preview",
+  "file_save",
   "workflow_trust_review",
   "workflow_trust",
   "workflow_export",

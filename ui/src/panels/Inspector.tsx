@@ -4,6 +4,7 @@ import type { Item } from "../gen/Item";
 import type { Node } from "../gen/Node";
 import type { Workflow } from "../gen/Workflow";
 import { inputItems, type RunView } from "../editor/run";
+import { FilesView, filesOf } from "./FilesView";
 
 const ROWS = 200;
 
@@ -68,7 +69,7 @@ interface Props {
 }
 
 export function Inspector({ workflow, node, run, collapsed, onToggle, onPin, readOnly }: Props) {
-  const [view, setView] = useState<"table" | "json">("table");
+  const [view, setView] = useState<"table" | "json" | "files">("table");
   const [tab, setTab] = useState<string>("output:main");
   const data = node ? run.data[node.id] : undefined;
   const inputs = node ? inputItems(workflow, run, node.id) : [];
@@ -84,6 +85,7 @@ export function Inspector({ workflow, node, run, collapsed, onToggle, onPin, rea
   ];
   const current = tabs.find((t) => t.key === tab) ?? tabs.find((t) => t.key.startsWith("output")) ?? tabs[0];
   const pinned = node ? workflow.pinData?.[node.id] : undefined;
+  const fileCount = current ? filesOf(current.items).length : 0;
   return (
     <section className={`inspector ${collapsed ? "collapsed" : ""}`} aria-label="Output inspector" data-testid="inspector">
       <header>
@@ -111,6 +113,11 @@ export function Inspector({ workflow, node, run, collapsed, onToggle, onPin, rea
             <button className={view === "json" ? "primary" : ""} onClick={() => setView("json")}>
               JSON
             </button>
+            {fileCount > 0 && (
+              <button className={view === "files" ? "primary" : ""} onClick={() => setView("files")} data-testid="inspector-files">
+                Files ({fileCount})
+              </button>
+            )}
             {node && current.key.startsWith("output") && !readOnly && (
               <button onClick={() => onPin(pinned ? null : current.items)} title="A pinned node emits these items instead of running">
                 {pinned ? "Unpin" : "Pin"}
@@ -127,10 +134,11 @@ export function Inspector({ workflow, node, run, collapsed, onToggle, onPin, rea
           )}
           {node && current && current.items.length === 0 && <div className="muted">No items.</div>}
           {node && current && current.items.length > 0 && view === "table" && <ItemsTable items={current.items} />}
+          {node && current && current.items.length > 0 && view === "files" && <FilesView items={current.items} />}
           {node && current && current.items.length > 0 && view === "json" && (
             <pre className="json" data-testid="items-json">
               {JSON.stringify(
-                current.items.slice(0, ROWS).map((i) => (i.error ? { json: i.json, error: i.error.message } : i.json)),
+                current.items.slice(0, ROWS).map((i) => (i.error ? { json: i.json, error: i.error.message } : i.binary ? { json: i.json, binary: i.binary } : i.json)),
                 null,
                 2,
               )}

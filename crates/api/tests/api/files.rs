@@ -73,3 +73,33 @@ async fn pruning_removes_the_blobs_no_execution_refers_to_and_orphans_left_by_a_
     let again = call(&api, "execution_get", json!({"id": second["executionId"]})).await.unwrap();
     assert_eq!(again["nodes"][1]["outputs"][0]["items"][0]["binary"]["data"]["ref"], file["ref"]);
 }
+
+#[tokio::test]
+async fn the_inspector_previews_a_file_and_saves_a_copy() {
+    let (dir, api, _) = open();
+    let store = api.engine().services().blobs.store.clone();
+    let csv = store.put(b"name,n\nAda,1\n", None).await.unwrap();
+    let preview = call(&api, "file_preview", json!({"reference": csv.sha256, "mimeType": "text/csv"})).await.unwrap();
+    assert_eq!(preview, json!({"kind": "text", "text": "name,n\nAda,1\n", "truncated": false, "size": 13}));
+    let json_file = store.put(br#"{"a":[1,2]}"#, None).await.unwrap();
+    let preview = call(&api, "file_preview", json!({"reference": json_file.sha256, "mimeType": "application/json"}))
+        .await
+        .unwrap();
+    assert_eq!(preview["text"], "{\n  \"a\": [\n    1,\n    2\n  ]\n}");
+    let png = store.put(b"\x89PNG\r\n\x1a\nrest", None).await.unwrap();
+    let preview = call(&api, "file_preview", json!({"reference": png.sha256, "mimeType": "image/png"})).await.unwrap();
+    assert_eq!(preview["kind"], "image");
+    assert!(preview["dataUrl"].as_str().unwrap().starts_with("data:image/png;base64,iVBORw0KGg"), "{preview}");
+    let zip = store.put(b"PK\x03\x04", None).await.unwrap();
+    let preview =
+        call(&api, "file_preview", json!({"reference": zip.sha256, "mimeType": "application/zip"})).await.unwrap();
+    assert_eq!(preview["kind"], "none");
+    let refused = call(&api, "file_preview", json!({"reference": "../../etc/passwd", "mimeType": "text/plain"})).await;
+    assert_eq!(refused.unwrap_err().code, switchyard_model::error::ErrorCode::BadRequest);
+
+    let target = dir.path().join("saved.csv");
+    let saved =
+        call(&api, "file_save", json!({"reference": csv.sha256, "path": target.display().to_string()})).await.unwrap();
+    assert_eq!(saved["path"], target.display().to_string());
+    assert_eq!(std::fs::read(&target).unwrap(), b"name,n\nAda,1\n");
+}

@@ -895,3 +895,60 @@ fn unknown_keys_survive_import_and_export() {
     assert!(exported.status.success(), "{}", String::from_utf8_lossy(&exported.stderr));
     assert_eq!(stdout_json(&exported), original);
 }
+
+/// A 1 GiB download streams through the blob store: `switchyard run` downloads it with HTTP
+/// Request (Response format: File) and writes it with Write File while its peak memory
+/// (GNU time's maximum resident set) stays under 200 MB; the file is whole and `--json`
+/// lists it with its name, type, size and hash.
+#[cfg(unix)]
+#[test]
+fn heavy_a_gigabyte_download_is_written_with_little_memory() {
+    const SIZE: u64 = 1 << 30;
+    let server = TestServer::start_in_thread();
+    let home = tempfile::tempdir().unwrap();
+    let target = home.path().join("big.bin");
+    let file = home.path().join("download.json");
+    let wf = json!({"switchyard": 1, "id": "download", "name": "Download",
+        "nodes": [
+            {"id": "t", "name": "Start", "type": "trigger.manual"},
+            {"id": "h", "name": "Fetch", "type": "http.request",
+             "parameters": {"url": server.url(&format!("/bytes/{SIZE}")), "responseFormat": "file", "timeout": 600}},
+            {"id": "w", "name": "Save", "type": "file.write",
+             "parameters": {"path": target.to_str().unwrap(), "content": "file"}}
+        ],
+        "connections": [{"from": {"node": "t"}, "to": {"node": "h"}}, {"from": {"node": "h"}, "to": {"node": "w"}}]});
+    std::fs::write(&file, wf.to_string()).unwrap();
+    let peak = home.path().join("peak-kb");
+    let output = std::process::Command::new("/usr/bin/time")
+        .args(["-f", "%M", "-o"])
+        .arg(&peak)
+        .arg(assert_cmd::cargo::cargo_bin("switchyard"))
+        .args(["run", file.to_str().unwrap(), "--trust", "--json", "--quiet"])
+        .env("SWITCHYARD_DATA_DIR", home.path().join("data"))
+        .env("HOME", home.path())
+        .output()
+        .expect("GNU time (apt package time, installed by cargo xtask setup)");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let result = stdout_json(&output);
+    let listed = &result["items"][0]["binary"]["data"];
+    assert_eq!(listed["fileName"], format!("pattern-{SIZE}.bin"));
+    assert_eq!(listed["mimeType"], "application/octet-stream");
+    assert_eq!(listed["size"], SIZE);
+    assert_eq!(listed["ref"], listed["sha256"]);
+    let peak_kb: u64 = std::fs::read_to_string(&peak).unwrap().trim().lines().last().unwrap().parse().unwrap();
+    assert!(peak_kb < 200 * 1024, "peak resident memory {peak_kb} KiB for a 1 GiB download");
+    // The written file is the server's bytes, checked in pieces.
+    use std::io::Read;
+    let mut written = std::fs::File::open(&target).unwrap();
+    assert_eq!(written.metadata().unwrap().len(), SIZE);
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut at = 0u64;
+    while at < SIZE {
+        let n = written.read(&mut buffer).unwrap();
+        assert!(n > 0);
+        let wrong =
+            buffer[..n].iter().enumerate().find(|(i, b)| **b != switchyard_testkit::pattern_byte(at + *i as u64));
+        assert!(wrong.is_none(), "byte {} differs", at + wrong.unwrap().0 as u64);
+        at += n as u64;
+    }
+}

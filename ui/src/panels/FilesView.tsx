@@ -1,0 +1,125 @@
+// The files (binary properties) of a node's items: name, type and size, a preview of text,
+// JSON, images and PDFs, and "Save as…" through the OS's dialog.
+import { useState } from "react";
+import { call, errorMessage } from "../api/client";
+import { chooseSaveFilePath } from "../api/platform";
+import { toast } from "../components/toasts";
+import type { BinaryData } from "../gen/BinaryData";
+import type { FilePreview } from "../gen/FilePreview";
+import type { Item } from "../gen/Item";
+
+const MAX_LISTED = 200;
+
+export function formatSize(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+/** Every file of the items, with the item it belongs to. */
+export function filesOf(items: Item[]): { item: number; property: string; data: BinaryData }[] {
+  const out: { item: number; property: string; data: BinaryData }[] = [];
+  items.forEach((item, i) => {
+    for (const [property, data] of Object.entries(item.binary ?? {})) {
+      if (data) out.push({ item: i, property, data });
+    }
+  });
+  return out;
+}
+
+export function FilesView({ items }: { items: Item[] }) {
+  const files = filesOf(items);
+  const [open, setOpen] = useState<string | null>(null);
+  const [preview, setPreview] = useState<FilePreview | null>(null);
+
+  async function show(data: BinaryData, key: string) {
+    if (open === key) {
+      setOpen(null);
+      return;
+    }
+    setOpen(key);
+    setPreview(null);
+    try {
+      setPreview(await call("file_preview", { reference: data.ref, mimeType: data.mimeType }));
+    } catch (e) {
+      toast(errorMessage(e), "error");
+      setOpen(null);
+    }
+  }
+
+  async function save(data: BinaryData) {
+    try {
+      const path = await chooseSaveFilePath(data.fileName || "file");
+      if (!path) return;
+      await call("file_save", { reference: data.ref, path });
+      toast(`Saved ${data.fileName || "the file"} to ${path}`, "success");
+    } catch (e) {
+      toast(errorMessage(e), "error");
+    }
+  }
+
+  if (files.length === 0) return <div className="muted">These items carry no files.</div>;
+  return (
+    <div className="files-view" data-testid="files-view">
+      <table className="items-table">
+        <thead>
+          <tr>
+            <th>#</th>
+            <th>property</th>
+            <th>file name</th>
+            <th>type</th>
+            <th>size</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {files.slice(0, MAX_LISTED).map(({ item, property, data }) => {
+            const key = `${item}:${property}`;
+            return (
+              <tr key={key} data-testid="file-row">
+                <td className="muted">{item}</td>
+                <td>{property}</td>
+                <td>{data.fileName}</td>
+                <td>{data.mimeType}</td>
+                <td title={`${data.size} bytes · sha256 ${data.sha256}`}>{formatSize(data.size)}</td>
+                <td>
+                  <button onClick={() => show(data, key)} aria-expanded={open === key}>
+                    {open === key ? "Hide" : "Preview"}
+                  </button>{" "}
+                  <button onClick={() => save(data)} data-testid="file-save">
+                    Save as…
+                  </button>
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+      {files.length > MAX_LISTED && <div className="muted">first {MAX_LISTED} of {files.length} files</div>}
+      {open && (
+        <div className="file-preview" data-testid="file-preview">
+          {!preview && <div className="muted">Loading…</div>}
+          {preview?.kind === "text" && (
+            <pre className="json">
+              {preview.text}
+              {preview.truncated ? "\n… (the first 256 KiB)" : ""}
+            </pre>
+          )}
+          {preview?.kind === "image" && <img src={preview.dataUrl} alt="preview" style={{ maxWidth: "100%", maxHeight: 360 }} />}
+          {preview?.kind === "pdf" && (
+            <object data={preview.dataUrl} type="application/pdf" width="100%" height="420">
+              <div className="muted">This window cannot show PDFs: save it to open it.</div>
+            </object>
+          )}
+          {preview?.kind === "none" && <div className="muted">No preview for this type or size ({formatSize(Number(preview.size))}): save it to open it.</div>}
+        </div>
+      )}
+    </div>
+  );
+}
