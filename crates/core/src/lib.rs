@@ -8,6 +8,7 @@
 pub mod blobs;
 pub mod clock;
 pub mod credentials;
+pub mod folder;
 pub mod rollup;
 pub mod schedule;
 pub mod signature;

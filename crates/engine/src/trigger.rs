@@ -3,6 +3,7 @@
 //! schedules from what the entry returns, and never reads a trigger's parameters itself.
 
 use chrono::{DateTime, Utc};
+pub use switchyard_core::folder::{Change, FolderConfig, FolderEvent};
 use switchyard_core::schedule::{Missed, Rule, RuleError};
 use switchyard_core::signature::Preset;
 use switchyard_model::CredentialRef;
@@ -22,6 +23,8 @@ pub enum Trigger {
     Webhook { config: fn(&Node) -> Result<WebhookConfig, String>, item: fn(WebhookRequest) -> Item },
     /// The times a schedule rule names, while the workflow is active.
     Schedule { config: fn(&Node) -> Result<ScheduleConfig, RuleError>, item: fn(ScheduleFire) -> Item },
+    /// A file added, changed or removed in a folder, while the workflow is active.
+    Folder { config: fn(&Node) -> Result<FolderConfig, String>, item: fn(FolderEvent) -> Item },
 }
 
 impl std::fmt::Debug for Trigger {
@@ -31,6 +34,7 @@ impl std::fmt::Debug for Trigger {
             Trigger::Error => "Error",
             Trigger::Webhook { .. } => "Webhook",
             Trigger::Schedule { .. } => "Schedule",
+            Trigger::Folder { .. } => "Folder",
         })
     }
 }

@@ -69,6 +69,8 @@ pub enum RunMode {
     Cli,
     Webhook,
     Schedule,
+    /// Started by a Folder Trigger: a file added, changed or removed.
+    Folder,
     Error,
     Test,
     /// Started by an alert rule's "run workflow" action.
@@ -82,6 +84,7 @@ impl RunMode {
             RunMode::Cli => "cli",
             RunMode::Webhook => "webhook",
             RunMode::Schedule => "schedule",
+            RunMode::Folder => "folder",
             RunMode::Error => "error",
             RunMode::Test => "test",
             RunMode::Alert => "alert",
@@ -94,6 +97,7 @@ impl RunMode {
             RunMode::Cli,
             RunMode::Webhook,
             RunMode::Schedule,
+            RunMode::Folder,
             RunMode::Error,
             RunMode::Test,
             RunMode::Alert,

@@ -18,6 +18,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (9, include_str!("migrations/0009_workflow_snapshots.sql")),
     (10, include_str!("migrations/0010_local_access.sql")),
     (11, include_str!("migrations/0011_blobs.sql")),
+    (12, include_str!("migrations/0012_folder_watch.sql")),
 ];
 
 pub fn latest_version() -> u32 {

@@ -121,6 +121,67 @@ impl Triggers {
 
     /// Forgets the schedules of a workflow not in `keep_nodes` (triggers removed or the
     /// workflow deleted).
+    /// The files a Folder Trigger saw: path → (size, modified ms); None when it never
+    /// watched (a row with an empty path marks a watch that ran).
+    pub fn folder_files(&self, workflow_id: &str, node_id: &str) -> Result<Option<Vec<(String, u64, i64)>>> {
+        let conn = self.db.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT path, size, modified_ms FROM folder_files WHERE workflow_id = ?1 AND node_id = ?2",
+        )?;
+        let rows =
+            stmt.query_map([workflow_id, node_id], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get(2)?)))?;
+        let rows: Vec<(String, u64, i64)> = rows.collect::<rusqlite::Result<_>>()?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(rows.into_iter().filter(|(path, _, _)| !path.is_empty()).collect()))
+    }
+
+    /// Replaces what a Folder Trigger saw, in one transaction.
+    pub fn replace_folder_files(&self, workflow_id: &str, node_id: &str, files: &[(String, u64, i64)]) -> Result<()> {
+        let mut conn = self.db.lock();
+        let tx = conn.transaction()?;
+        tx.execute("DELETE FROM folder_files WHERE workflow_id = ?1 AND node_id = ?2", [workflow_id, node_id])?;
+        // The marker of a watch that ran.
+        tx.execute(
+            "INSERT INTO folder_files (workflow_id, node_id, path, size, modified_ms) VALUES (?1, ?2, '', 0, 0)",
+            [workflow_id, node_id],
+        )?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO folder_files (workflow_id, node_id, path, size, modified_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for (path, size, modified) in files {
+                insert.execute(rusqlite::params![workflow_id, node_id, path, *size as i64, modified])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// One file a Folder Trigger saw change (None: it is gone).
+    pub fn set_folder_file(
+        &self,
+        workflow_id: &str,
+        node_id: &str,
+        path: &str,
+        seen: Option<(u64, i64)>,
+    ) -> Result<()> {
+        let conn = self.db.lock();
+        match seen {
+            Some((size, modified)) => conn.execute(
+                "INSERT INTO folder_files (workflow_id, node_id, path, size, modified_ms) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (workflow_id, node_id, path) DO UPDATE SET size = excluded.size, modified_ms = excluded.modified_ms",
+                rusqlite::params![workflow_id, node_id, path, size as i64, modified],
+            )?,
+            None => conn.execute(
+                "DELETE FROM folder_files WHERE workflow_id = ?1 AND node_id = ?2 AND path = ?3",
+                [workflow_id, node_id, path],
+            )?,
+        };
+        Ok(())
+    }
+
     pub fn retain_schedules(&self, workflow_id: &str, keep_nodes: &[String]) -> Result<()> {
         let conn = self.db.lock();
         let mut stmt = conn.prepare("SELECT node_id FROM schedule_state WHERE workflow_id = ?1")?;

@@ -5,3 +5,4 @@
 pub mod listener;
 pub mod replay;
 pub mod scheduler;
+pub mod watcher;

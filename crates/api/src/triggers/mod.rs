@@ -8,6 +8,7 @@
 //! - [`testing`]: the editor's test listening and its sample requests;
 //! - [`schedules`]: schedules from schedule nodes and fires becoming runs.
 
+mod folders;
 pub(crate) mod schedules;
 pub(crate) mod testing;
 pub(crate) mod webhooks;
@@ -69,6 +70,7 @@ pub const TEST_SECONDS: u32 = 120;
 pub(crate) struct TriggerState {
     listener: Mutex<Option<Listener>>,
     scheduler: Mutex<Option<Scheduler>>,
+    watcher: Mutex<Option<Arc<switchyard_triggers::watcher::Watcher>>>,
     status: Mutex<Option<ListenerStatus>>,
     pub(crate) problems: Mutex<Vec<String>>,
     /// Workflows the editor listens for: their test endpoints and a generation number, so
@@ -194,6 +196,10 @@ impl Api {
         });
         let fire: Arc<dyn Fire> = Arc::new(SchedulerHost(Arc::downgrade(&self.inner)));
         *self.inner.triggers.scheduler.lock().unwrap_or_else(|p| p.into_inner()) = Some(Scheduler::start(fire));
+        let host: Arc<dyn switchyard_triggers::watcher::WatchHost> =
+            Arc::new(folders::WatcherHost(Arc::downgrade(&self.inner)));
+        *self.inner.triggers.watcher.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(Arc::new(switchyard_triggers::watcher::Watcher::new(host)));
         self.reload_triggers().await;
         Ok(self.listener_status())
     }
@@ -210,6 +216,9 @@ impl Api {
         let listener = self.inner.triggers.listener.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(listener) = listener {
             listener.shutdown(grace).await;
+        }
+        if let Some(watcher) = self.inner.triggers.watcher.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            watcher.stop();
         }
         let scheduler = self.inner.triggers.scheduler.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(scheduler) = scheduler {
@@ -254,6 +263,7 @@ impl Api {
         });
         let services = self.run_services(&settings);
         let (mut endpoints, mut schedules, mut problems) = (Vec::new(), Vec::new(), Vec::new());
+        let mut watches = Vec::new();
         for record in &active {
             let name = record.workflow.name.clone();
             // Activation refuses untrusted workflows that use accounts or reach this machine,
@@ -301,6 +311,31 @@ impl Api {
                         }
                         Err(e) => problems.push(format!("workflow \"{name}\", node \"{}\": {e}", node.name)),
                     },
+                    Some(Trigger::Folder { config, item }) => {
+                        // The folder is checked as Read Files checks a path: allowed folders,
+                        // and for an imported workflow what the user approved.
+                        let checked = config(node).and_then(|c| {
+                            services
+                                .local
+                                .check_path(switchyard_engine::access::AccessKind::Read, &c.folder.to_string_lossy())
+                                .map(|folder| switchyard_core::folder::FolderConfig { folder, ..c })
+                                .map_err(|e| e.message)
+                        });
+                        match checked {
+                            Ok(config) => watches.push(switchyard_triggers::watcher::Watch {
+                                workflow_id: record.workflow.id.clone(),
+                                node_id: node.id.clone(),
+                                config,
+                                attachment: Arc::new(folders::Watched {
+                                    item,
+                                    prepared: prepared.clone(),
+                                    node_id: node.id.clone(),
+                                    services: services.clone(),
+                                }),
+                            }),
+                            Err(e) => problems.push(format!("workflow \"{name}\", node \"{}\": {e}", node.name)),
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -310,6 +345,10 @@ impl Api {
             {
                 tracing::warn!("cannot tidy the schedule state: {}", e.message);
             }
+        }
+        let watcher = self.inner.triggers.watcher.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(watcher) = watcher {
+            problems.extend(watcher.set(watches));
         }
         for p in &problems {
             tracing::warn!("{p}");
@@ -381,13 +420,14 @@ impl Api {
                 return Err(ApiError::invalid(issues, ""));
             }
             let registry = self.inner.engine.registry();
-            if !wf
-                .nodes
-                .iter()
-                .any(|n| matches!(registry.trigger_of(n), Some(Trigger::Webhook { .. } | Trigger::Schedule { .. })))
-            {
+            if !wf.nodes.iter().any(|n| {
+                matches!(
+                    registry.trigger_of(n),
+                    Some(Trigger::Webhook { .. } | Trigger::Schedule { .. } | Trigger::Folder { .. })
+                )
+            }) {
                 return Err(ApiError::bad_request(format!(
-                    "workflow \"{}\" has no Webhook or Schedule trigger: activating it would start nothing",
+                    "workflow \"{}\" has no Webhook, Schedule or Folder trigger: activating it would start nothing",
                     wf.name
                 )));
             }

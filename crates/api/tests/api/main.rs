@@ -3,6 +3,7 @@
 
 mod credentials;
 mod files;
+mod folders;
 mod hardening;
 mod local;
 mod metrics;

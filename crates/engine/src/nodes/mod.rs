@@ -35,6 +35,7 @@ pub mod html_extract;
 pub mod http_request;
 pub mod shell_exec;
 pub mod trigger_error;
+pub mod trigger_file;
 pub mod trigger_manual;
 pub mod trigger_schedule;
 pub mod trigger_webhook;
