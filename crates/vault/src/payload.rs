@@ -78,11 +78,22 @@ impl std::fmt::Debug for Payload {
 }
 
 impl Vault {
-    /// [`Vault::open_payload`], loading the key again first when the record was sealed by a
-    /// rotation in another process since this one loaded it.
+    /// [`Vault::open_payload`], following a rotation in another process: when the record
+    /// does not open, either the key moved on since this process loaded it (the new key is
+    /// loaded), or the row was read before a rotation this process has followed since (the
+    /// row is read again). Only a record that still does not open is an error.
     pub(crate) async fn open_row(&self, row: &AccountRow) -> Result<Payload> {
         match self.open_payload(row) {
-            Err(VaultError::Tampered { .. }) if self.follow_rotation().await? => self.open_payload(row),
+            Err(VaultError::Tampered { .. }) => {
+                self.follow_rotation().await?;
+                match self.open_payload(row) {
+                    Err(tampered @ VaultError::Tampered { .. }) => {
+                        let fresh = self.row(&row.id).await?;
+                        if fresh.sealed == row.sealed { Err(tampered) } else { self.open_payload(&fresh) }
+                    }
+                    other => other,
+                }
+            }
             other => other,
         }
     }

@@ -176,3 +176,56 @@ async fn triage_reports_copies_the_failed_ones_with_a_checksum() {
     assert_eq!(written["data"], json!({"status": "failed", "n": 2}));
     assert_eq!(written["sha256"].as_str().unwrap().len(), 64);
 }
+
+/// An example with its `~/…` paths moved under `home`.
+fn example_in(name: &str, home: &std::path::Path) -> switchyard_model::Workflow {
+    let text = std::fs::read_to_string(repo_path(&format!("assets/examples/{name}"))).unwrap();
+    parse(&text.replace("~/", &format!("{}/", home.display())))
+}
+
+#[tokio::test]
+async fn large_invoices_keeps_the_large_rows_of_a_new_csv() {
+    let home = tempfile::tempdir().unwrap();
+    let invoices = home.path().join("Invoices");
+    std::fs::create_dir(&invoices).unwrap();
+    let file = invoices.join("march 2026.csv");
+    std::fs::write(&file, "invoice,customer,amount\nA-1,Ada,1200.50\nA-2,Lin,80\nA-3,\"Doe, Jane\",4000\n").unwrap();
+    // The item the Folder Trigger starts a run with.
+    let event = json!({"event": "added", "path": file.display().to_string(), "fileName": "march 2026.csv", "size": 60, "missed": false});
+    let (outcome, _) = run(&engine(), example_in("large-invoices.json", home.path()), event).await;
+    assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.error);
+    let written: Vec<_> = std::fs::read_dir(invoices.join("large")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(written.len(), 1);
+    assert_eq!(
+        std::fs::read_to_string(&written[0]).unwrap(),
+        "invoice,customer,amount\nA-1,Ada,1200.5\nA-3,\"Doe, Jane\",4000\n"
+    );
+}
+
+#[tokio::test]
+async fn xlsx_to_api_posts_the_sheet_as_json() {
+    let server = TestServer::start().await;
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir(home.path().join("Exports")).unwrap();
+    let book = home.path().join("Exports/orders.xlsx");
+    switchyard_testkit::run_python(
+        "import sys, datetime\nfrom openpyxl import Workbook\nwb = Workbook()\nwb.active.title = 'Notes'\n\
+         ws = wb.create_sheet('Orders')\nws.append(['order', 'qty', 'day'])\nws.append(['A-1', 3, datetime.date(2026, 1, 2)])\n\
+         ws.append(['A-2', 5, datetime.date(2026, 1, 3)])\nwb.save(sys.argv[1])",
+        &[book.to_str().unwrap()],
+    );
+    let (outcome, _) = run(
+        &engine(),
+        example_in("xlsx-to-api.json", home.path()),
+        json!({"url": format!("{}/echo", server.base_url())}),
+    )
+    .await;
+    assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.error);
+    let echoed = &jsons(&outcome.result)[0];
+    assert_eq!(echoed["method"], "POST");
+    assert_eq!(echoed["headers"]["content-type"], "application/json");
+    assert_eq!(
+        echoed["json"],
+        json!([{"order": "A-1", "qty": 3, "day": "2026-01-02"}, {"order": "A-2", "qty": 5, "day": "2026-01-03"}])
+    );
+}
