@@ -584,6 +584,73 @@ def retry_settings(app):
         raise Failure(f"the server saw {API.flaky_calls} calls, expected 3")
 
 
+def local_files(app):
+    """Read Files (CSV) → Convert → Filter → Convert → Write File: the review lists what it
+    reads and writes; after the run the written file is previewed in the inspector's Files
+    view and saved through the (answered) save dialog."""
+    folder = os.path.join(app.home, "e2e-orders")
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "orders.csv"), "w", encoding="utf-8") as f:
+        f.write('order,customer,amount\nA-1,Ada,1200\nA-2,Lin,80\nA-3,"Doe, Jane",4000\n')
+    target = os.path.join(folder, "large.csv")
+    path = os.path.join(app.data_dir, "local-files.json")
+    node = lambda id, name, type, x, params: {  # noqa: E731 - a table of nodes reads better
+        "id": id, "name": name, "type": type, "version": 1, "position": [x, 0], "parameters": params}
+    workflow = {
+        "switchyard": 1,
+        "id": "0193a1c0-0000-7000-8000-0000000000f1",
+        "name": "E2E local files",
+        "description": "",
+        "nodes": [
+            node("start", "Start", "trigger.manual", 0, {}),
+            node("read", "Read CSV", "file.read", 220, {"path": os.path.join(folder, "*.csv"), "format": "file"}),
+            node("rows", "Rows", "data.convert", 440, {"format": "csv"}),
+            node("large", "Large", "data.filter", 660, {"conditions": [{"left": "{{ json.amount }}", "operator": "gt", "right": "1000"}]}),
+            node("csv", "As CSV", "data.convert", 880, {"operation": "toFile", "format": "csv", "fileName": "large.csv"}),
+            node("write", "Write File", "file.write", 1100, {"path": target, "content": "file"}),
+        ],
+        "connections": [
+            {"from": {"node": a}, "to": {"node": b}}
+            for a, b in [("start", "read"), ("read", "rows"), ("rows", "large"), ("large", "csv"), ("csv", "write")]
+        ],
+        "settings": {"timezone": "UTC", "timeoutSeconds": 60, "errorWorkflow": None},
+    }
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(workflow, f)
+    app.by_test_id("nav-workflows").click()
+    app.driver.execute_script(
+        "return window.__TAURI_INTERNALS__.invoke('plugin:event|emit', "
+        "{event: 'tauri://drag-drop', payload: {paths: [arguments[0]], position: {x: 200, y: 200}}});",
+        path,
+    )
+    local = app.text(app.by_test_id("trust-local"))
+    if "orders" not in local or "large.csv" not in local:
+        raise Failure(f"the review does not list the paths: {local!r}")
+    app.by_test_id("trust-confirm").click()
+    app.gone('[data-testid="trust-dialog"]')
+    app.by_test_id("run").click()
+    app.wait(lambda: "success" in app.text(app.by_test_id("run-status")), "the local-files run to succeed", timeout=30)
+    with open(target, encoding="utf-8") as f:
+        written = f.read()
+    if written != 'order,customer,amount\nA-1,Ada,1200\nA-3,"Doe, Jane",4000\n':
+        raise Failure(f"the written file is {written!r}")
+    app.node("As CSV").click()
+    app.by_test_id("inspector-files").click()
+    row = app.by_test_id("file-row")
+    if "large.csv" not in app.text(row) or "text/csv" not in app.text(row):
+        raise Failure(f"the files view shows {app.text(row)!r}")
+    app.button("Preview").click()
+    app.wait(lambda: "Doe, Jane" in app.text(app.by_test_id("file-preview")), "the file's preview")
+    app.screenshot("18-file-preview")
+    saved = os.path.join(folder, "saved copy.csv")
+    app.driver.execute_script("window.__SWITCHYARD_TEST_DIALOG_PATHS__ = [arguments[0]]", saved)
+    app.by_test_id("file-save").click()
+    app.toast_contains("Saved large.csv")
+    with open(saved, encoding="utf-8") as f:
+        if f.read() != written:
+            raise Failure("the saved copy differs from the written file")
+
+
 def settings_page(app):
     """The Settings page shows the breakers the last runs used, and saves a change."""
     app.keys("s", ctrl=True)
@@ -787,6 +854,7 @@ SCENARIOS = [
     ("15-webhooks", webhooks),
     ("16-dashboard", dashboard),
     ("17-alerts", alerts),
+    ("18-local-files", local_files),
 ]
 
 
@@ -831,6 +899,7 @@ def main():
         wait_port(DRIVER_PORT, 30)
         data_dir = tempfile.mkdtemp(prefix="switchyard-e2e-data-")
         app = App(app_path, out, data_dir)
+        app.home = home
         app.wait(lambda: app.button("New workflow"), "the workflows page", timeout=40)
         app.screenshot("00-start")
         for name, scenario in SCENARIOS:

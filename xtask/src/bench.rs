@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-const SECTIONS: &[&str] = &["engine", "ui", "vault", "resilience", "webhooks", "metrics"];
+const SECTIONS: &[&str] = &["engine", "io", "ui", "vault", "resilience", "webhooks", "metrics"];
 const ITEMS: usize = 1_000_000;
 const RUNS: usize = 3;
 
@@ -25,6 +25,7 @@ pub fn run(args: &[String]) -> Result {
     for section in sections {
         let text = match section {
             "engine" => engine(&out)?,
+            "io" => io(&out)?,
             "ui" => ui(&out)?,
             "vault" => vault()?,
             "resilience" => {
@@ -287,6 +288,179 @@ fn engine(out: &Path) -> Result<String> {
         return Err(format!("the benchmark outputs differ from jq's; see {}", out.display()));
     }
     Ok(text)
+}
+
+/// Writes `rows` order rows as CSV (about 100 bytes each): id, customer, email, city, amount,
+/// placed, status.
+fn generate_csv(path: &Path, rows: usize) -> Result<u64> {
+    use std::io::Write;
+    let names = ["Ada Lovelace", "Grace Hopper", "Alan Turing", "Linus Torvalds", "Barbara Liskov", "Ken Thompson"];
+    let cities = ["Paris", "Köln", "New York", "São Paulo", "Zürich", "Tokyo", "Lagos", "Sydney"];
+    let statuses = ["paid", "open", "refunded", "disputed, see notes"];
+    let file = std::fs::File::create(path).map_err(|e| e.to_string())?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut rng = Lcg(42);
+    let io = |e: std::io::Error| e.to_string();
+    writeln!(w, "id,customer,email,city,amount,placed,status").map_err(io)?;
+    for i in 0..rows {
+        let name = names[rng.below(names.len() as u64) as usize];
+        let email = format!("{}.{i}@example.com", name.split(' ').next().unwrap_or("x").to_lowercase());
+        let status = statuses[rng.below(statuses.len() as u64) as usize];
+        let status = if status.contains(',') { format!("\"{status}\"") } else { status.to_string() };
+        writeln!(
+            w,
+            "{i},{name},{email},{},{}.{:02},2026-{:02}-{:02}T{:02}:{:02}:00Z,{status}",
+            cities[rng.below(cities.len() as u64) as usize],
+            rng.below(2000),
+            rng.below(100),
+            1 + rng.below(12),
+            1 + rng.below(28),
+            rng.below(24),
+            rng.below(60)
+        )
+        .map_err(io)?;
+    }
+    w.flush().map_err(io)?;
+    Ok(std::fs::metadata(path).map_err(|e| e.to_string())?.len())
+}
+
+/// CSV → items → filter → CSV next to Miller, and XLSX rows read per second.
+fn io(out: &Path) -> Result<String> {
+    const ROWS: usize = 1_000_000;
+    const XLSX_ROWS: usize = 100_000;
+    let step = Step::start("bench io: building the CLI (release)");
+    util::run(util::cargo().args(["build", "--release", "--locked", "-p", "switchyard-cli"]))?;
+    step.done();
+    let cli = root().join("target/release/switchyard");
+    let home = out.join("io");
+    let _ = std::fs::remove_dir_all(&home);
+    std::fs::create_dir_all(&home).map_err(|e| e.to_string())?;
+    let csv = home.join("orders.csv");
+    let step = Step::start(&format!("bench io: generating {ROWS} CSV rows"));
+    let csv_bytes = generate_csv(&csv, ROWS)?;
+    step.done();
+    let filtered = home.join("switchyard-large.csv");
+    let workflow = |name: &str, nodes: &str, links: &[(&str, &str)]| -> Result<std::path::PathBuf> {
+        let connections: Vec<String> =
+            links.iter().map(|(a, b)| format!(r#"{{"from": {{"node": "{a}"}}, "to": {{"node": "{b}"}}}}"#)).collect();
+        let text = format!(
+            r#"{{"switchyard": 1, "id": "{name}", "name": "{name}", "nodes": [{nodes}], "connections": [{}],
+                "settings": {{"timeoutSeconds": 3600}}}}"#,
+            connections.join(", ")
+        );
+        let path = home.join(format!("{name}.json"));
+        std::fs::write(&path, text).map_err(|e| e.to_string())?;
+        Ok(path)
+    };
+    let filter_wf = workflow(
+        "csv-filter",
+        &format!(
+            r#"{{"id": "t", "name": "Start", "type": "trigger.manual"}},
+               {{"id": "r", "name": "Read", "type": "file.read", "parameters": {{"path": "{}", "format": "file"}}}},
+               {{"id": "c", "name": "Rows", "type": "data.convert", "parameters": {{"format": "csv"}}}},
+               {{"id": "f", "name": "Large", "type": "data.filter", "parameters": {{"conditions": [{{"left": "{{{{ json.amount }}}}", "operator": "gt", "right": "1000"}}]}}}},
+               {{"id": "o", "name": "As CSV", "type": "data.convert", "parameters": {{"operation": "toFile", "format": "csv"}}}},
+               {{"id": "w", "name": "Write", "type": "file.write", "parameters": {{"path": "{}", "content": "file"}}}}"#,
+            csv.display(),
+            filtered.display()
+        ),
+        &[("t", "r"), ("r", "c"), ("c", "f"), ("f", "o"), ("o", "w")],
+    )?;
+    let run_cli = |wf: std::path::PathBuf| {
+        let (cli, home) = (cli.clone(), home.clone());
+        move || {
+            let mut cmd = Command::new(&cli);
+            // The home folder is the folder file nodes may use.
+            cmd.env("SWITCHYARD_DATA_DIR", home.join("data"))
+                .env("HOME", &home)
+                .args(["run", "-q", "--trust"])
+                .arg(&wf);
+            cmd
+        }
+    };
+    let step = Step::start("bench io: Read → Convert → Filter → Convert → Write");
+    let sy = measure("switchyard CSV filter", run_cli(filter_wf), &home.join("switchyard.out"))?;
+    step.done();
+    let step = Step::start("bench io: the same with Miller");
+    let mlr_out = home.join("mlr-large.csv");
+    let mlr_version = util::output(Command::new("mlr").arg("--version")).unwrap_or_default().trim().to_string();
+    let csv_for_mlr = csv.clone();
+    let mlr = measure(
+        "mlr",
+        move || {
+            let mut cmd = Command::new("mlr");
+            cmd.args(["--icsv", "--ocsv", "filter", "$amount > 1000"]).arg(&csv_for_mlr);
+            cmd
+        },
+        &mlr_out,
+    )?;
+    step.done();
+    let lines = |p: &Path| std::fs::read_to_string(p).map(|t| t.lines().count()).unwrap_or(0);
+    let (ours, theirs) = (lines(&filtered), lines(&mlr_out));
+    if ours != theirs || ours < 2 {
+        return Err(format!("Switchyard kept {ours} lines, Miller {theirs}; see {}", home.display()));
+    }
+
+    let xlsx = home.join("orders.xlsx");
+    let step = Step::start(&format!("bench io: writing {XLSX_ROWS} XLSX rows with openpyxl"));
+    let python = crate::setup::test_python()?;
+    util::run(Command::new(python).arg("-c").arg(format!(
+        "import sys\nfrom openpyxl import Workbook\nwb = Workbook(write_only=True)\nws = wb.create_sheet('Orders')\n\
+         ws.append(['id', 'customer', 'amount', 'paid'])\nfor i in range({XLSX_ROWS}):\n    ws.append([i, 'Ada Lovelace', i * 1.5, i % 2 == 0])\n\
+         wb.save(sys.argv[1])"
+    )).arg(&xlsx))?;
+    step.done();
+    let xlsx_wf = workflow(
+        "xlsx-read",
+        &format!(
+            r#"{{"id": "t", "name": "Start", "type": "trigger.manual"}},
+               {{"id": "r", "name": "Read", "type": "file.read", "parameters": {{"path": "{}", "format": "file"}}}},
+               {{"id": "c", "name": "Rows", "type": "data.convert", "parameters": {{"format": "xlsx"}}}},
+               {{"id": "l", "name": "First", "type": "data.limit", "parameters": {{"maxItems": 1}}}}"#,
+            xlsx.display()
+        ),
+        &[("t", "r"), ("r", "c"), ("c", "l")],
+    )?;
+    let step = Step::start("bench io: reading the workbook");
+    let xl = measure("switchyard XLSX read", run_cli(xlsx_wf), &home.join("xlsx.out"))?;
+    step.done();
+
+    let csv_kib = csv_bytes / 1024;
+    let pass = |ok: bool| if ok { "**pass**" } else { "**FAIL**" };
+    let ratio = sy.seconds / mlr.seconds;
+    let mem_ratio = sy.peak_kib as f64 / csv_kib as f64;
+    Ok(format!(
+        "## Local I/O: CSV and XLSX (`cargo xtask bench io`)\n\n\
+         Input: {} generated order rows, {:.1} MiB of CSV (quoted fields included). Switchyard runs Read Files (as a \
+         file) → Convert Data (CSV → items) → Filter (amount > 1000) → Convert Data (items → CSV) → Write File through \
+         `switchyard run` (release build); Miller runs `mlr --icsv --ocsv filter '$amount > 1000'`. Both keep {} rows. \
+         Median wall time of {RUNS} whole-process runs; highest peak RSS.\n\n\
+         | Tool | Wall time | Rows/s | Peak RSS | RSS / CSV size |\n|---|---|---|---|---|\n\
+         | Switchyard | {:.2} s | {} | {} | {:.2}x |\n\
+         | {mlr_version} | {:.2} s | {} | {} | {:.2}x |\n\n\
+         Targets:\n\n\
+         - wall time ≤ Miller's: ratio {ratio:.2} — {}\n\
+         - peak RSS ≤ 3x the CSV size: {mem_ratio:.2}x — {}\n\n\
+         XLSX: {} rows (written by openpyxl) read by Read Files → Convert Data in {:.2} s: {} rows/s (whole process, \
+         peak {}).\n",
+        thousands(ROWS as u64),
+        csv_bytes as f64 / 1048576.0,
+        thousands(ours.saturating_sub(1) as u64),
+        sy.seconds,
+        thousands((ROWS as f64 / sy.seconds) as u64),
+        mib(sy.peak_kib),
+        mem_ratio,
+        mlr.seconds,
+        thousands((ROWS as f64 / mlr.seconds) as u64),
+        mib(mlr.peak_kib),
+        mlr.peak_kib as f64 / csv_kib as f64,
+        pass(ratio <= 1.0),
+        pass(mem_ratio <= 3.0),
+        thousands(XLSX_ROWS as u64),
+        xl.seconds,
+        thousands((XLSX_ROWS as f64 / xl.seconds) as u64),
+        mib(xl.peak_kib),
+    ))
 }
 
 /// A valid workflow of `count` nodes: a Manual Trigger feeding rows of 40 chained nodes of

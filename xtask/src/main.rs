@@ -22,7 +22,7 @@ fn usage() -> String {
   setup               install missing system packages, npm packages and tools
   deps                check that crates depend only on lower layers and never on tauri
   gen-types           regenerate ui/src/gen (TypeScript types) and docs/nodes.md from Rust
-  bench [SECTION...]  run benchmarks and write bench/REPORT.md (sections: engine)
+  bench [SECTION...]  run benchmarks and write bench/REPORT.md (sections: engine, io, ui, vault, resilience, webhooks, metrics)
   fuzz [--seconds N] [TARGET...]
                       run each fuzz target N seconds (default 60), save crash inputs into
                       tests/fixtures/fuzz/ and write bench/REPORT.md's Fuzzing section"

@@ -34,6 +34,8 @@ pub const APT_PACKAGES: &[&str] = &[
     "python3",
     "python3-venv",
     "curl",
+    // The local I/O benchmark's peer (Miller).
+    "miller",
 ];
 
 fn missing_packages() -> Vec<&'static str> {

@@ -15,7 +15,8 @@ pub struct WorkflowRecord {
     pub created_at: String,
     pub updated_at: String,
     /// Where the workflow came from when it was imported and the user has not trusted it
-    /// yet (a file name): until then it runs nothing that uses an account.
+    /// yet (a file name): until then it runs nothing that uses an account or reaches this
+    /// computer (programs, files, folders).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub untrusted: Option<String>,

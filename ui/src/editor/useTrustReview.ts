@@ -1,5 +1,5 @@
 // An imported workflow until the user trusts it: the review of the accounts and hosts it
-// would use, and trusting it.
+// would use and of what it reaches on this computer, and trusting it.
 import { useCallback, useEffect, useState } from "react";
 import { ApiFailure, call, errorMessage } from "../api/client";
 import { toast } from "../components/toasts";
@@ -18,9 +18,10 @@ export function useTrustReview(workflowId: string, initialUntrusted: string | nu
   }, [workflowId]);
   useEffect(() => {
     if (!initialUntrusted) return;
-    // Opened untrusted: ask at once when it uses accounts (it cannot run them until then).
+    // Opened untrusted: ask at once when it uses accounts or reaches this computer (programs,
+    // files, folders): it cannot run them until then.
     void call("workflow_trust_review", { id: workflowId })
-      .then((r) => r.accounts.length > 0 && setReview(r))
+      .then((r) => (r.accounts.length > 0 || r.local.some((l) => !l.approved)) && setReview(r))
       .catch(() => undefined);
   }, [initialUntrusted, workflowId]);
   const trust = useCallback(async () => {

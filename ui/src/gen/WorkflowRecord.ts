@@ -11,6 +11,7 @@ export type WorkflowRecord = { workflow: Workflow,
 version: number, active: boolean, createdAt: string, updatedAt: string, 
 /**
  * Where the workflow came from when it was imported and the user has not trusted it
- * yet (a file name): until then it runs nothing that uses an account.
+ * yet (a file name): until then it runs nothing that uses an account or reaches this
+ * computer (programs, files, folders).
  */
 untrusted?: string, };

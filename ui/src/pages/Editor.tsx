@@ -163,7 +163,7 @@ function EditorView(props: Props & { store: Store<S.EditorState>; initialUntrust
         )}
         {trust.untrusted && !viewing && (
           <div className="trust-banner" data-testid="trust-banner">
-            Imported from {trust.untrusted}: not trusted yet, so it runs nothing that uses an account.
+            Imported from {trust.untrusted}: not trusted yet, so it runs nothing that uses an account or reaches this computer (programs, files).
             <button onClick={() => void trust.openReview()} data-testid="trust-review">
               Review…
             </button>

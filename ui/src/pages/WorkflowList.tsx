@@ -79,7 +79,7 @@ export function WorkflowList({ onOpen }: { onOpen: (id: string) => void }) {
               <div className="name">
                 {w.name}
                 {w.untrusted && (
-                  <span className="untrusted-tag" title="Imported and not trusted yet: it runs nothing that uses an account until you review and trust it">
+                  <span className="untrusted-tag" title="Imported and not trusted yet: it runs nothing that uses an account or reaches this computer until you review and trust it">
                     untrusted
                   </span>
                 )}
