@@ -21,6 +21,7 @@ pub mod data_rename_keys;
 pub mod data_set;
 pub mod data_sort;
 pub mod data_split_out;
+pub mod datetime;
 pub mod file_read;
 pub mod file_write;
 pub mod flow_batch;

@@ -1,7 +1,8 @@
-//! Hash and UUID against other tools' answers.
+//! Hash and UUID against other tools' answers; Date & Time in zones and business days.
 
 use crate::support::{engine, jsons, run};
 use serde_json::json;
+use switchyard_model::error::ErrorCode;
 use switchyard_model::execution::RunStatus;
 
 use crate::support::after_start as one;
@@ -52,4 +53,53 @@ async fn uuids_are_new_for_every_item_and_v7_sorts_by_time() {
     let (outcome, _) = run(&engine(), one("util.uuid", json!({})), json!([{}, {}])).await;
     let ids: Vec<String> = jsons(&outcome.result).iter().map(|o| o["id"].as_str().unwrap().to_string()).collect();
     assert!(ids[0] != ids[1] && ids.iter().all(|id| id.as_bytes()[14] == b'4'), "{ids:?}");
+}
+
+#[tokio::test]
+async fn date_and_time_in_zones_with_business_days() {
+    let wf = |params: serde_json::Value| crate::support::after_start("datetime", params);
+    let input = json!([{"due": "2026-12-23 17:00", "opened": "2026-12-18", "closed": "2026-12-29"}]);
+    let (outcome, _) = run(
+        &engine(),
+        wf(json!({"operation": "add", "value": "{{ json.due }}", "amount": 2, "unit": "businessDays",
+                  "holidays": "2026-12-24, 2026-12-25", "timezone": "Europe/Paris", "field": "next"})),
+        input.clone(),
+    )
+    .await;
+    assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.error);
+    assert_eq!(
+        jsons(&outcome.result)[0]["next"],
+        "2026-12-29T17:00:00+01:00",
+        "Thu 24 and Fri 25 are off, then the weekend"
+    );
+
+    let (outcome, _) = run(
+        &engine(),
+        wf(json!({"operation": "difference", "value": "{{ json.opened }}", "other": "{{ json.closed }}", "unit": "businessDays", "field": "took"})),
+        input.clone(),
+    )
+    .await;
+    assert_eq!(jsons(&outcome.result)[0]["took"], 7);
+
+    let (outcome, _) = run(
+        &engine(),
+        wf(json!({"operation": "now", "timezone": "Asia/Tokyo", "outputFormat": "%Y-%m-%d %H:%M %Z"})),
+        json!(null),
+    )
+    .await;
+    assert_eq!(jsons(&outcome.result)[0]["date"], "2026-01-31 21:00 JST", "the run clock's now, shown in Tokyo");
+
+    let (outcome, _) =
+        run(&engine(), wf(json!({"value": "{{ json.when }}"})), json!([{"when": "2026-01-01"}, {"when": "soon"}]))
+            .await;
+    let error = outcome.error.unwrap();
+    assert_eq!(error.code, ErrorCode::ConversionFailed);
+    assert_eq!(error.parameter.as_deref(), Some("value"));
+    assert_eq!(error.item_index, Some(1));
+    assert!(error.message.contains("\"soon\" is not a date"), "{}", error.message);
+
+    let mut bad = wf(json!({}));
+    bad.nodes[1].parameters.insert("timezone".into(), json!("Mars/Olympus"));
+    let issues = engine().validate(&bad);
+    assert_eq!(issues[0].path, "$.nodes[1].parameters.timezone", "{issues:?}");
 }
