@@ -73,7 +73,16 @@ class App:
         # Every WebDriver command gets a deadline: a command that never returns becomes a
         # failure with a screenshot rather than a hung test run.
         config = ClientConfig(remote_server_addr=f"http://127.0.0.1:{DRIVER_PORT}", timeout=COMMAND_TIMEOUT)
-        self.driver = webdriver.Remote(command_executor=config.remote_server_addr, options=options, client_config=config)
+        # tauri-driver forwards to WebKitWebDriver, which it starts itself: its first session
+        # request can come before WebKitWebDriver listens (the connection is then dropped).
+        for attempt in range(3):
+            try:
+                self.driver = webdriver.Remote(command_executor=config.remote_server_addr, options=options, client_config=config)
+                break
+            except Exception:  # noqa: BLE001 - retried, then raised
+                if attempt == 2:
+                    raise
+                time.sleep(3)
         self.driver.set_window_size(1360, 860)
 
     def quit(self):
