@@ -54,6 +54,16 @@ pub fn all() -> Result {
     )?;
     step.done();
 
+    // Alone, so that its gigabyte of loopback and disk traffic slows no other test.
+    let step = Step::start("heavy: a 1 GiB download through switchyard run, peak memory under 200 MB");
+    let cli_tests = util::workspace_binary("switchyard-cli", "test", "cli")?;
+    util::run(
+        Command::new(&cli_tests)
+            .args(["--ignored", "--exact", "heavy_a_gigabyte_download_is_written_with_little_memory"])
+            .current_dir(root().join("crates/cli")),
+    )?;
+    step.done();
+
     let step = Step::start("generated TypeScript types and node reference are up to date");
     type_drift()?;
     step.done();

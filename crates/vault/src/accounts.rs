@@ -141,7 +141,7 @@ impl Vault {
         let status = if ty.auth == AuthKind::OAuth2Code { "notConnected" } else { "ready" };
         // Sealed with the key in use; if another process rotated it meanwhile, with the new one.
         for _ in 0..3 {
-            let sealed = self.seal_payload(&id, connection_type, &payload)?;
+            let (sealed, generation) = self.seal_payload(&id, connection_type, &payload)?;
             let now = self.now_text();
             let row = AccountRow {
                 id: id.clone(),
@@ -155,7 +155,7 @@ impl Vault {
                 created_at: now.clone(),
                 updated_at: now,
             };
-            let (ct, lb, generation) = (connection_type.to_string(), label.to_string(), self.generation());
+            let (ct, lb) = (connection_type.to_string(), label.to_string());
             match self.blocking(move |s| s.secrets().insert_account(&row, generation)).await {
                 Ok(()) => return self.account(&id).await,
                 Err(e) if is_stale(&e) => {

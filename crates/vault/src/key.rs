@@ -31,11 +31,6 @@ impl Vault {
         self.inner.key.read().ok().and_then(|k| k.clone())
     }
 
-    /// The generation of the key in use (what every write of sealed bytes is checked against).
-    pub(crate) fn generation(&self) -> i64 {
-        self.unlocked().map_or(0, |u| u.generation)
-    }
-
     /// Loads the key again when another process rotated it since this one was loaded; true
     /// when it did. A password vault uses the password it was unlocked with; when that no
     /// longer opens it (the password changed too) the vault locks and says so.

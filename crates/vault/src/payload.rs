@@ -109,9 +109,8 @@ impl Vault {
         status: &str,
         token_expires_at: Option<String>,
     ) -> Result<bool> {
-        let sealed = self.seal_payload(&row.id, &row.connection_type, payload)?;
-        let (id, old, status, now, generation) =
-            (row.id.clone(), row.sealed.clone(), status.to_string(), self.now_text(), self.generation());
+        let (sealed, generation) = self.seal_payload(&row.id, &row.connection_type, payload)?;
+        let (id, old, status, now) = (row.id.clone(), row.sealed.clone(), status.to_string(), self.now_text());
         let swapped = self
             .blocking(move |s| {
                 s.secrets().swap_sealed(&id, &old, &sealed, &status, token_expires_at.as_deref(), &now, generation)
@@ -136,10 +135,13 @@ impl Vault {
         serde_json::from_slice(&plain).map_err(|e| VaultError::Crypto(format!("account \"{}\": {e}", row.label)))
     }
 
-    pub(crate) fn seal_payload(&self, id: &str, connection_type: &str, payload: &Payload) -> Result<Vec<u8>> {
-        let key = self.key()?;
+    /// Seals a payload; also returns the generation of the key that sealed it, taken from
+    /// the same snapshot: a write checks that generation, so bytes sealed with a key another
+    /// task replaced meanwhile are never stored under the new generation.
+    pub(crate) fn seal_payload(&self, id: &str, connection_type: &str, payload: &Payload) -> Result<(Vec<u8>, i64)> {
+        let unlocked = self.unlocked().ok_or_else(|| VaultError::Locked("unlock it first".into()))?;
         let plain = Zeroizing::new(serde_json::to_vec(payload).map_err(|e| VaultError::Internal(e.to_string()))?);
-        crypto::seal(&key, &account_aad(id, connection_type), &plain)
+        Ok((crypto::seal(&unlocked.key, &account_aad(id, connection_type), &plain)?, unlocked.generation))
     }
 
     /// Opens an account, lets `edit` change its payload and re-seals it, compare-and-swap,
