@@ -162,8 +162,29 @@ fn start(host: Arc<dyn WatchHost>, watch: Arc<Watch>) -> Result<Running, String>
         // What is there now, and (catching up) what changed since the last watch.
         let scan_config = config.clone();
         let mut known = tokio::task::spawn_blocking(move || scan(&scan_config)).await.unwrap_or_default();
+        let before = host.known(&wf, &node);
+        // Files changing now: their last size and time, and when those last changed. A file
+        // written within the settle time (being copied as the watch starts: at start-up, or
+        // when a save reloads the triggers) waits to settle like any other; until then the
+        // watch knows it as it was stored, so it is reported once, as added or changed.
+        // (Those found at start are marked missed when they settle: they changed unwatched.)
+        let mut pending: HashMap<PathBuf, (Seen, Instant, bool)> = HashMap::new();
+        let cutoff = SystemTime::now().checked_sub(config.settle).unwrap_or(SystemTime::UNIX_EPOCH);
+        // (A first watch knows every file there: none is news.)
+        let recent: Vec<PathBuf> = known
+            .iter()
+            .filter(|(_, s)| before.is_some() && time_of(**s).is_none_or(|t| t > cutoff))
+            .map(|(p, _)| p.clone())
+            .collect();
+        for path in recent {
+            let Some(now) = known.remove(&path) else { continue };
+            if let Some(then) = before.as_ref().and_then(|b| b.get(&path)) {
+                known.insert(path.clone(), *then);
+            }
+            pending.insert(path, (now, Instant::now(), true));
+        }
         if config.catch_up
-            && let Some(before) = host.known(&wf, &node)
+            && let Some(before) = before
         {
             let mut paths: Vec<&PathBuf> = known.keys().chain(before.keys()).collect();
             paths.sort();
@@ -183,8 +204,6 @@ fn start(host: Arc<dyn WatchHost>, watch: Arc<Watch>) -> Result<Running, String>
             }
         }
         host.replace(&wf, &node, &known);
-        // Files changing now: their last size and time, and when those last changed.
-        let mut pending: HashMap<PathBuf, (Seen, Instant)> = HashMap::new();
         let mut tick = tokio::time::interval(TICK);
         loop {
             tokio::select! {
@@ -198,9 +217,9 @@ fn start(host: Arc<dyn WatchHost>, watch: Arc<Watch>) -> Result<Running, String>
                         match std::fs::metadata(&path) {
                             Ok(meta) if meta.is_file() => {
                                 let now = seen(&meta);
-                                let entry = pending.entry(path).or_insert((now, Instant::now()));
+                                let entry = pending.entry(path).or_insert((now, Instant::now(), false));
                                 if entry.0 != now {
-                                    *entry = (now, Instant::now());
+                                    (entry.0, entry.1) = (now, Instant::now());
                                 }
                             }
                             Ok(_) => {}
@@ -220,16 +239,16 @@ fn start(host: Arc<dyn WatchHost>, watch: Arc<Watch>) -> Result<Running, String>
                 _ = tick.tick() => {
                     let due: Vec<PathBuf> = pending
                         .iter()
-                        .filter(|(_, (_, since))| since.elapsed() >= config.settle)
+                        .filter(|(_, (_, since, _))| since.elapsed() >= config.settle)
                         .map(|(p, _)| p.clone())
                         .collect();
                     for path in due {
-                        let Some((last, _)) = pending.remove(&path) else { continue };
+                        let Some((last, _, missed)) = pending.remove(&path) else { continue };
                         let Ok(meta) = std::fs::metadata(&path) else { continue };
                         let now = seen(&meta);
                         if now != last {
                             // Still changing: wait again.
-                            pending.insert(path, (now, Instant::now()));
+                            pending.insert(path, (now, Instant::now(), missed));
                             continue;
                         }
                         let change = match known.get(&path) {
@@ -245,7 +264,7 @@ fn start(host: Arc<dyn WatchHost>, watch: Arc<Watch>) -> Result<Running, String>
                             Change::Removed => config.removed,
                         };
                         if wanted {
-                            host.fire(&watch, FolderEvent { change, path, size: now.0, modified: time_of(now), missed: false });
+                            host.fire(&watch, FolderEvent { change, path, size: now.0, modified: time_of(now), missed });
                         }
                     }
                 }

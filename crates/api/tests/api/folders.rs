@@ -129,5 +129,22 @@ async fn a_folder_trigger_runs_once_per_settled_change_and_catches_up_after_a_re
         caught,
         ["added while closed.csv (missed)", "changed before.csv (missed)", "removed renamed.csv (missed)"]
     );
+
+    // A file still being copied when the watch starts again (a save reloads the triggers)
+    // is reported once it settles, as added, never half-way.
+    let mut copying = std::fs::File::create(inbox.join("copying.csv")).unwrap();
+    writeln!(copying, "part 1").unwrap();
+    call(&reopened, "workflow_activate", json!({"id": "inbox", "active": false})).await.unwrap();
+    call(&reopened, "workflow_activate", json!({"id": "inbox", "active": true})).await.unwrap();
+    for i in 2..=4 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        writeln!(copying, "part {i}").unwrap();
+    }
+    drop(copying);
+    let seen = events(&reopened, 10).await;
+    assert_eq!(short(&seen[9..]), ["added copying.csv (missed)"], "begun while the watch was off");
+    assert_eq!(seen[9]["size"], 28, "the whole file");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(events(&reopened, 10).await.len(), 10, "reported once");
     reopened.stop_triggers().await;
 }
