@@ -226,6 +226,14 @@ class App:
             value,
         )
 
+    def drop_file(self, path):
+        """Drops a file on the window as the OS would (a drag-drop event from the shell)."""
+        self.driver.execute_script(
+            "return window.__TAURI_INTERNALS__.invoke('plugin:event|emit', "
+            "{event: 'tauri://drag-drop', payload: {paths: [arguments[0]], position: {x: 200, y: 200}}});",
+            path,
+        )
+
     def toast_contains(self, text):
         self.wait(lambda: any(text in self.text(t) for t in self.find_all('[data-testid="toast"]')), f'a message containing "{text}"')
 
@@ -381,11 +389,7 @@ def drop_file(app):
     """A workflow file dropped on the window is imported and opened. The drop itself comes
     through Tauri's drag-drop event (WebDriver cannot drag files in from outside)."""
     path = os.path.join(app.data_dir, "exported-orders.json")
-    app.driver.execute_script(
-        "return window.__TAURI_INTERNALS__.invoke('plugin:event|emit', "
-        "{event: 'tauri://drag-drop', payload: {paths: [arguments[0]], position: {x: 200, y: 200}}});",
-        path,
-    )
+    app.drop_file(path)
     app.toast_contains("Imported")
     app.node("Wait")
     app.button("← Workflows").click()
@@ -524,11 +528,7 @@ def account_in_workflow(app):
     with open(path, "w", encoding="utf-8") as f:
         json.dump(workflow, f)
     app.by_test_id("nav-workflows").click()
-    app.driver.execute_script(
-        "return window.__TAURI_INTERNALS__.invoke('plugin:event|emit', "
-        "{event: 'tauri://drag-drop', payload: {paths: [arguments[0]], position: {x: 200, y: 200}}});",
-        path,
-    )
+    app.drop_file(path)
     app.toast_contains("someone else")
     # An imported workflow that uses accounts is reviewed first: it names the account and
     # the host its token would go to, and runs nothing with it until trusted.
@@ -627,11 +627,7 @@ def local_files(app):
     with open(path, "w", encoding="utf-8") as f:
         json.dump(workflow, f)
     app.by_test_id("nav-workflows").click()
-    app.driver.execute_script(
-        "return window.__TAURI_INTERNALS__.invoke('plugin:event|emit', "
-        "{event: 'tauri://drag-drop', payload: {paths: [arguments[0]], position: {x: 200, y: 200}}});",
-        path,
-    )
+    app.drop_file(path)
     local = app.text(app.by_test_id("trust-local"))
     if "orders" not in local or "large.csv" not in local:
         raise Failure(f"the review does not list the paths: {local!r}")
@@ -717,11 +713,7 @@ def webhooks(app):
     path = os.path.join(app.data_dir, "order-hook.json")
     with open(path, "w", encoding="utf-8") as f:
         json.dump(ORDER_HOOK, f)
-    app.driver.execute_script(
-        "return window.__TAURI_INTERNALS__.invoke('plugin:event|emit', "
-        "{event: 'tauri://drag-drop', payload: {paths: [arguments[0]], position: {x: 200, y: 200}}});",
-        path,
-    )
+    app.drop_file(path)
     # Dropped, it got a new id (the file's is known to whoever has the file): its URLs use it,
     # and the toast says so.
     app.toast_contains("webhook URLs are new")

@@ -170,6 +170,11 @@ fn shown_name(data: &BinaryData) -> String {
     if data.file_name.is_empty() { format!("({} bytes)", data.size) } else { format!("\"{}\"", data.file_name) }
 }
 
+/// How messages name an item's file: its file name, else `the file "<property>"`.
+pub fn display_name(data: &BinaryData, property: &str) -> String {
+    if data.file_name.is_empty() { format!("the file \"{property}\"") } else { data.file_name.clone() }
+}
+
 /// A blob store failure as a node error.
 pub fn blob_error(e: BlobError) -> NodeError {
     match e {

@@ -117,10 +117,6 @@ fn copy_bounded(from: &mut impl Read, to: &mut SyncWriter, limit: u64, name: &st
     }
 }
 
-fn shown(data: &BinaryData, property: &str) -> String {
-    if data.file_name.is_empty() { format!("the file \"{property}\"") } else { data.file_name.clone() }
-}
-
 async fn zip(ctx: &NodeContext, item: &Item) -> Result<Item, NodeError> {
     let wanted = ctx.raw_param("binaryProperty").as_str().unwrap_or("").to_string();
     let names: Vec<String> = wanted.split(',').map(str::trim).filter(|n| !n.is_empty()).map(str::to_string).collect();
@@ -187,7 +183,7 @@ async fn unzip(ctx: &NodeContext, item: &Item) -> Result<Vec<Item>, NodeError> {
     let property = property_name(ctx.raw_param("binaryProperty"));
     let data = file_of(item, &property, "binaryProperty")?;
     let path = ctx.services.blobs.path(data)?;
-    let name = shown(data, &property);
+    let name = crate::binary::display_name(data, &property);
     let max_entries = ctx.raw_param("maxEntries").as_u64().unwrap_or(10_000).max(1) as usize;
     let limit = limit_bytes(ctx);
     let blobs = ctx.services.blobs.clone();
@@ -247,7 +243,7 @@ async fn gzip(ctx: &NodeContext, item: &Item, pack: bool) -> Result<Item, NodeEr
     let property = property_name(ctx.raw_param("binaryProperty"));
     let data = file_of(item, &property, "binaryProperty")?.clone();
     let path = ctx.services.blobs.path(&data)?;
-    let name = shown(&data, &property);
+    let name = crate::binary::display_name(&data, &property);
     let limit = limit_bytes(ctx);
     let blobs = ctx.services.blobs.clone();
     let handle = tokio::runtime::Handle::current();

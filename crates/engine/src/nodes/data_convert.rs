@@ -161,7 +161,7 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
 async fn to_items(ctx: &NodeContext, item: &Item, format: &str, property: &str) -> Result<Vec<Value>, NodeError> {
     let data = file_of(item, property, "binaryProperty")?;
     let path = ctx.services.blobs.path(data)?;
-    let name = if data.file_name.is_empty() { format!("the file \"{property}\"") } else { data.file_name.clone() };
+    let name = crate::binary::display_name(data, property);
     let mut budget = Budget::new(ctx.services.items.max_live_bytes, ctx.cancel.clone(), &name);
     let options = csv_options(ctx, format);
     let (format, sheet, element) = (format.to_string(), ctx.choice("sheet"), ctx.choice("itemElement"));
