@@ -121,27 +121,14 @@ impl Api {
         let store = self.inner.engine.services().blobs.store.clone();
         let source = store.path_of(&request.reference).map_err(|e| ApiError::bad_request(e.to_string()))?;
         let target = std::path::PathBuf::from(&request.path);
-        tokio::task::spawn_blocking(move || copy_atomically(&source, &target))
-            .await
-            .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?
-            .map_err(|e| ApiError::new(ErrorCode::Io, format!("cannot save {}: {e}", request.path)))?;
+        tokio::task::spawn_blocking(move || {
+            crate::files::write_atomically_with(&target, |to| {
+                std::io::copy(&mut std::fs::File::open(&source)?, to).map(|_| ())
+            })
+        })
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?
+        .map_err(|e| ApiError::new(ErrorCode::Io, format!("cannot save {}: {e}", request.path)))?;
         Ok(ChosenPath { path: Some(request.path) })
     }
-}
-
-fn copy_atomically(source: &std::path::Path, target: &std::path::Path) -> std::io::Result<()> {
-    let dir = target.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    let name = target.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let temp = dir.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
-    let result = (|| {
-        let mut from = std::fs::File::open(source)?;
-        let mut to = std::fs::File::create(&temp)?;
-        std::io::copy(&mut from, &mut to)?;
-        to.sync_all()?;
-        std::fs::rename(&temp, target)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result
 }

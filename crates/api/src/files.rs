@@ -6,12 +6,20 @@ use std::path::Path;
 /// Writes `contents` to a temporary file beside `path`, syncs it, then renames it over
 /// `path`: readers see the old file or the new one, never a mix.
 pub fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    write_atomically_with(path, |file| file.write_all(contents))
+}
+
+/// [`write_atomically`] with the contents written by `fill` (a copy in chunks, say).
+pub fn write_atomically_with(
+    path: &Path,
+    fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let temp = dir.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
     let result = (|| {
         let mut file = std::fs::File::create(&temp)?;
-        file.write_all(contents)?;
+        fill(&mut file)?;
         file.sync_all()?;
         std::fs::rename(&temp, path)
     })();
