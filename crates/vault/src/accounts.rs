@@ -257,7 +257,7 @@ impl Vault {
     pub async fn remove(&self, id: &str) -> Result<Option<String>> {
         self.unlock(None).await?;
         let row = self.row(id).await?;
-        let note = match self.open_payload(&row) {
+        let note = match self.open_row(&row).await {
             Ok(payload) => oauth::revoke(self, &payload).await.err(),
             Err(e) => Some(format!("its tokens could not be revoked: {e}")),
         };

@@ -104,7 +104,9 @@ pub(crate) async fn access_token(
     }
     let skew = vault.inner.options.refresh_skew;
     {
-        let payload = vault.open_payload(&row)?;
+        // open_row, not open_payload: the row may have been read before a rotation this
+        // process follows meanwhile (or another process made since).
+        let payload = vault.open_row(&row).await?;
         if let Some(tokens) = &payload.tokens
             && !force_refresh
             && !expiring(tokens, vault.now(), skew)
@@ -123,7 +125,9 @@ pub(crate) async fn access_token(
             return Err(e);
         }
         if current.sealed != row.sealed {
-            let payload = vault.open_payload(&current)?;
+            // Changed since: a refresh elsewhere, or a rotation re-sealed it under a key this
+            // process may not have loaded yet.
+            let payload = vault.open_row(&current).await?;
             if let Some(tokens) = &payload.tokens
                 && !expiring(tokens, vault.now(), skew)
             {
@@ -244,7 +248,7 @@ pub(crate) async fn refresh_due(vault: &Vault) -> crate::Result<()> {
             continue;
         }
         let due = {
-            let payload = vault.open_payload(&row)?;
+            let payload = vault.open_row(&row).await?;
             payload.tokens.as_ref().is_some_and(|t| expiring(t, vault.now(), vault.inner.options.refresh_skew))
         };
         if due && let Err(e) = access_token(vault, &ty, row.clone(), false).await {
@@ -285,7 +289,7 @@ impl Vault {
         if ty.auth != AuthKind::OAuth2Code {
             return Err(VaultError::InvalidField(format!("{} accounts do not sign in through a browser", ty.name)));
         }
-        let payload = self.open_payload(&row)?;
+        let payload = self.open_row(&row).await?;
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
             .await
             .map_err(|e| VaultError::OAuth(format!("cannot listen for the sign-in redirect: {e}")))?;
