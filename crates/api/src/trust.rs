@@ -54,10 +54,11 @@ impl TrustReview {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct TrustLocal {
-    /// `command`, `read` or `write`.
+    /// `command`, `read`, `write`, or `secret` (a node hands an account's secret to a
+    /// program or signs with it: it is no longer held to the account's hosts).
     pub kind: String,
-    /// The program or path; one ending in `**` is computed while running and may be anything
-    /// that starts so.
+    /// The program or path (`connection` or `connection/account` for `secret`); one ending
+    /// in `**` is computed while running and may be anything that starts so.
     pub target: String,
     /// The nodes that use it.
     pub nodes: Vec<String>,
@@ -66,11 +67,12 @@ pub struct TrustLocal {
 }
 
 impl TrustLocal {
-    /// What the workflow does with the target, for messages: `runs`, `reads`, `writes`.
+    /// What the workflow does with the target, for messages: `runs`, `reads`, `writes`, …
     pub fn verb(&self) -> &'static str {
         match self.kind.as_str() {
             "command" => "runs",
             "read" => "reads",
+            "secret" => "hands out the secret of",
             _ => "writes",
         }
     }
@@ -196,10 +198,11 @@ impl Api {
     /// Each access `workflow`'s nodes make on this machine, in node order, with its node.
     fn node_access<'a>(&'a self, workflow: &'a Workflow) -> impl Iterator<Item = (&'a Node, Access)> + 'a {
         let registry = self.inner.engine.registry();
-        workflow
-            .nodes
-            .iter()
-            .flat_map(move |n| registry.of(n).map(|e| e.access(n)).unwrap_or_default().into_iter().map(move |a| (n, a)))
+        workflow.nodes.iter().flat_map(move |n| {
+            // As it runs: an account chosen in the workflow's settings is the one it uses.
+            let access = registry.of(n).map(|e| e.access(&workflow.with_default_accounts(n))).unwrap_or_default();
+            access.into_iter().map(move |a| (n, a))
+        })
     }
 
     /// What `workflow`'s nodes reach on this machine, each access once, in node order.
@@ -501,6 +504,10 @@ impl CredentialProvider for Untrusted {
     }
 
     fn secret<'a>(&'a self, reference: &'a CredentialRef) -> BoxFuture<'a, Result<Secret, NodeError>> {
+        Box::pin(async move { Err(self.refuse(reference)) })
+    }
+
+    fn expose<'a>(&'a self, reference: &'a CredentialRef) -> BoxFuture<'a, Result<Secret, NodeError>> {
         Box::pin(async move { Err(self.refuse(reference)) })
     }
 }

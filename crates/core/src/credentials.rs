@@ -58,9 +58,12 @@ pub struct Authorization {
     pub scope: HostScope,
 }
 
-/// A signing secret and the hosts requests signed with it may go to.
+/// A signing secret and the hosts requests signed with it may go to; or, from
+/// [`CredentialProvider::expose`], an account's secret itself.
 pub struct Secret {
     pub value: Zeroizing<String>,
+    /// The account's user name, for accounts that have one (Basic).
+    pub user: Option<Zeroizing<String>>,
     pub scope: HostScope,
 }
 
@@ -122,6 +125,19 @@ pub trait CredentialProvider: Send + Sync {
             Err(NodeError::new(
                 ErrorCode::CredentialMissing,
                 format!("no signing secret is available for connection \"{}\"", reference.connection),
+            ))
+        })
+    }
+
+    /// The account's secret itself (the API key, token, password, signing secret, or a
+    /// current OAuth2 access token), for a node that uses it outside an HTTP request: an
+    /// environment variable of a program, an HMAC key. Its host scope does not apply to
+    /// such uses; callers check the run's local policy (`AccessKind::Secret`) first.
+    fn expose<'a>(&'a self, reference: &'a CredentialRef) -> BoxFuture<'a, Result<Secret, NodeError>> {
+        Box::pin(async move {
+            Err(NodeError::new(
+                ErrorCode::CredentialMissing,
+                format!("no secret is available for connection \"{}\"", reference.connection),
             ))
         })
     }

@@ -16,6 +16,10 @@ pub enum AccessKind {
     Command,
     Read,
     Write,
+    /// Uses an account's secret outside an HTTP request (a program's environment, an HMAC
+    /// key), where the account's allowed hosts cannot follow it. The target is the account
+    /// as the node names it: `connection` (its default account) or `connection/label`.
+    Secret,
 }
 
 impl AccessKind {
@@ -24,6 +28,7 @@ impl AccessKind {
             AccessKind::Command => "command",
             AccessKind::Read => "read",
             AccessKind::Write => "write",
+            AccessKind::Secret => "secret",
         }
     }
 }
@@ -51,11 +56,17 @@ impl Access {
         Access { kind, pattern: expanded }
     }
 
+    /// The access of a node that hands out the secret of the account `reference` names.
+    pub fn secret(reference: &switchyard_model::CredentialRef) -> Access {
+        Access { kind: AccessKind::Secret, pattern: secret_target(reference) }
+    }
+
     /// Whether `value` (a program or path as the node is about to use it) is within this.
     pub fn covers(&self, kind: AccessKind, value: &str) -> bool {
         self.kind == kind
             && match kind {
                 AccessKind::Command => matches(&self.pattern, value),
+                AccessKind::Secret => self.pattern == value,
                 AccessKind::Read | AccessKind::Write => path_matches(&self.pattern, value),
             }
     }
@@ -68,6 +79,15 @@ pub fn pattern_of(text: &str) -> String {
     match text.find("{{") {
         Some(at) => format!("{}**", &text[..at]),
         None => text.to_string(),
+    }
+}
+
+/// An account as a [`AccessKind::Secret`] access names it: `connection` for the type's
+/// default account, else `connection/label`.
+pub fn secret_target(reference: &switchyard_model::CredentialRef) -> String {
+    match &reference.account {
+        Some(label) => format!("{}/{label}", reference.connection),
+        None => reference.connection.clone(),
     }
 }
 
@@ -212,6 +232,7 @@ fn refusal(kind: AccessKind, value: &str, why: &str) -> NodeError {
         AccessKind::Command => "run",
         AccessKind::Read => "read",
         AccessKind::Write => "write",
+        AccessKind::Secret => "hand out the secret of",
     };
     NodeError::new(ErrorCode::LocalAccessRefused, format!("may not {verb} \"{value}\": {why}"))
         .with_class(ErrorClass::Permanent)

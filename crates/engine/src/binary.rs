@@ -78,6 +78,23 @@ impl Blobs {
         self.store.open(&data.reference).await.map_err(blob_error)
     }
 
+    /// Hands a file's bytes to `f` in chunks (for digests: never the whole file at once).
+    pub async fn each_chunk(&self, data: &BinaryData, mut f: impl FnMut(&[u8])) -> Result<(), NodeError> {
+        use tokio::io::AsyncReadExt;
+        let mut file = self.open(data).await?;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = file.read(&mut buf).await.map_err(|e| {
+                NodeError::new(ErrorCode::FileError, format!("cannot read the file {}: {e}", shown_name(data)))
+                    .with_class(ErrorClass::Transient)
+            })?;
+            if n == 0 {
+                return Ok(());
+            }
+            f(&buf[..n]);
+        }
+    }
+
     /// Where a file's bytes are on disk (for copying them without reading them whole).
     pub fn path(&self, data: &BinaryData) -> Result<std::path::PathBuf, NodeError> {
         self.store.path_of(&data.reference).map_err(blob_error)

@@ -269,6 +269,22 @@ impl Default for WorkflowSettings {
 }
 
 impl Workflow {
+    /// `node` as it runs: each credential slot without an account label names the account
+    /// the workflow's settings choose for its connection type (if any).
+    pub fn with_default_accounts<'a>(&self, node: &'a Node) -> std::borrow::Cow<'a, Node> {
+        if node.credentials.values().all(|r| r.account.is_some() || !self.settings.accounts.contains_key(&r.connection))
+        {
+            return std::borrow::Cow::Borrowed(node);
+        }
+        let mut node = node.clone();
+        for reference in node.credentials.values_mut() {
+            if reference.account.is_none() {
+                reference.account = self.settings.accounts.get(&reference.connection).cloned();
+            }
+        }
+        std::borrow::Cow::Owned(node)
+    }
+
     /// An empty workflow with a fresh id.
     pub fn new(name: impl Into<String>) -> Workflow {
         Workflow {

@@ -256,6 +256,22 @@ pub fn run_python(script: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// What a tool (`sha256sum`, `openssl dgst …`) prints for `input` on its standard input;
+/// panics when it fails.
+pub fn tool_output(program: &str, args: &[&str], input: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    child.stdin.take().expect("stdin").write_all(input).expect("write to the tool");
+    let output = child.wait_with_output().expect("the tool's output");
+    assert!(output.status.success(), "{program} failed");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 /// Byte `i` of what `/bytes/{n}` sends: a pattern a test can check without keeping it.
 pub fn pattern_byte(i: u64) -> u8 {
     (i.wrapping_mul(31).wrapping_add(i >> 13) % 251) as u8

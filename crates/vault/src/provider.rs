@@ -81,6 +81,10 @@ impl CredentialProvider for Vault {
     fn secret<'a>(&'a self, reference: &'a CredentialRef) -> BoxFuture<'a, Result<Secret, NodeError>> {
         Box::pin(async move { secret(self, reference).await.map_err(|e| node_error(e, reference)) })
     }
+
+    fn expose<'a>(&'a self, reference: &'a CredentialRef) -> BoxFuture<'a, Result<Secret, NodeError>> {
+        Box::pin(async move { expose(self, reference).await.map_err(|e| node_error(e, reference)) })
+    }
 }
 
 /// The `secret` field of a signing-secret account, and where requests signed with it may go.
@@ -97,6 +101,29 @@ pub(crate) async fn secret(vault: &Vault, reference: &CredentialRef) -> crate::R
     let payload = vault.open_row(&row).await?;
     Ok(Secret {
         value: Zeroizing::new(payload.fields.get("secret").cloned().unwrap_or_default()),
+        user: None,
         scope: scope(&ty, &row, &payload),
     })
+}
+
+/// The account's secret itself: the API key, token, password (with the user name), signing
+/// secret, or a current OAuth2 access token (refreshed when due).
+pub(crate) async fn expose(vault: &Vault, reference: &CredentialRef) -> crate::Result<Secret> {
+    vault.unlock(None).await?;
+    let ty = vault.connection_type(&reference.connection)?.clone();
+    let row = vault.find(&reference.connection, reference.account.as_deref()).await?;
+    let payload = vault.open_row(&row).await?;
+    let field = |name: &str| Zeroizing::new(payload.fields.get(name).cloned().unwrap_or_default());
+    let scope = scope(&ty, &row, &payload);
+    let (value, user) = match ty.auth {
+        AuthKind::ApiKeyHeader | AuthKind::ApiKeyQuery => (field("apiKey"), None),
+        AuthKind::Bearer => (field("token"), None),
+        AuthKind::Basic => (field("password"), Some(field("username"))),
+        AuthKind::SigningSecret => (field("secret"), None),
+        AuthKind::OAuth2Code | AuthKind::OAuth2ClientCredentials => {
+            drop(payload);
+            (oauth::access_token(vault, &ty, row, false).await?, None)
+        }
+    };
+    Ok(Secret { value, user, scope })
 }

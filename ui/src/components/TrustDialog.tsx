@@ -13,7 +13,7 @@ interface Props {
 
 export function TrustDialog({ review, busy, onTrust, onClose }: Props) {
   const adds = review.accounts.some((a) => a.newHosts.length > 0);
-  const verbs: Record<string, string> = { command: "runs", read: "reads", write: "writes" };
+  const verbs: Record<string, string> = { command: "runs", read: "reads", write: "writes", secret: "hands out the secret of" };
   return (
     <div className="overlay" onMouseDown={(e) => e.target === e.currentTarget && onClose()}>
       <div
@@ -69,6 +69,7 @@ export function TrustDialog({ review, busy, onTrust, onClose }: Props) {
                 <div className="muted">
                   used by {l.nodes.map((n) => `“${n}”`).join(", ")}
                   {l.target.endsWith("**") && " · computed while running: anything starting so"}
+                  {l.kind === "secret" && " · signs with it or gives it to a program: the account's allowed hosts cannot follow it"}
                 </div>
               </li>
             ))}

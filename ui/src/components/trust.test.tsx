@@ -27,6 +27,7 @@ const review: TrustReview = {
     { kind: "command", target: "/usr/local/bin/backup", nodes: ["Backup"], approved: false },
     { kind: "command", target: "/opt/tools/**", nodes: ["Tool"], approved: true },
     { kind: "read", target: "/home/me/in/*.csv", nodes: ["Read"], approved: true },
+    { kind: "secret", target: "webhook.secret/shop", nodes: ["Sign"], approved: false },
   ],
 };
 
@@ -44,7 +45,9 @@ describe("the trust dialog", () => {
     expect(bearer.textContent).not.toContain("api.example.comnew");
     expect(bearer.textContent).toContain("compute");
     expect(github.textContent).toContain("no such account here yet");
-    const [backup, tool] = within(dialog).getAllByTestId("trust-local-item");
+    const [backup, tool, , sign] = within(dialog).getAllByTestId("trust-local-item");
+    expect(sign.textContent).toContain("hands out the secret of webhook.secret/shopnew: trusting approves it");
+    expect(sign.textContent).toContain("the account's allowed hosts cannot follow it");
     expect(backup.textContent).toContain("runs /usr/local/bin/backupnew: trusting approves it");
     expect(backup.textContent).toContain("used by “Backup”");
     expect(tool.textContent).not.toContain("new:");

@@ -5,12 +5,13 @@
  */
 export type TrustLocal = { 
 /**
- * `command`, `read` or `write`.
+ * `command`, `read`, `write`, or `secret` (a node hands an account's secret to a
+ * program or signs with it: it is no longer held to the account's hosts).
  */
 kind: string, 
 /**
- * The program or path; one ending in `**` is computed while running and may be anything
- * that starts so.
+ * The program or path (`connection` or `connection/account` for `secret`); one ending
+ * in `**` is computed while running and may be anything that starts so.
  */
 target: string, 
 /**

@@ -7,6 +7,7 @@ mod folders;
 mod hardening;
 mod local;
 mod metrics;
+mod secrets;
 mod webhooks;
 
 use serde_json::{Value as Json, json};

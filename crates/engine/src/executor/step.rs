@@ -116,14 +116,8 @@ impl Run {
                 } else {
                     Arc::default()
                 };
-                let mut node = node.clone();
                 // A slot without an account label uses the workflow's choice for its type.
-                for reference in node.credentials.values_mut() {
-                    if reference.account.is_none() {
-                        reference.account = self.workflow().settings.accounts.get(&reference.connection).cloned();
-                    }
-                }
-                let node = Arc::new(node);
+                let node = Arc::new(self.workflow().with_default_accounts(node).into_owned());
                 let sink = Some(self.emitter.clone() as Arc<dyn ProgressSink>);
                 let services = self.services.clone();
                 let node_cancel = cancel.child_token();

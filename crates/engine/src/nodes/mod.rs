@@ -13,6 +13,7 @@ use switchyard_model::item::{Item, Paired};
 pub mod code_script;
 pub mod compression;
 pub mod crypto_hash;
+pub mod crypto_hmac;
 pub mod data_aggregate;
 pub mod data_convert;
 pub mod data_filter;

@@ -3,16 +3,18 @@
 //! stop (timeout, cancel) kills the program and every process it started.
 
 use crate::access::{Access, AccessKind};
+use crate::credentials::Secret;
 use crate::node::{NodeContext, NodeResult, Outputs};
 use crate::registry::NodeEntry;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, ParamSpec, Port};
+use switchyard_model::descriptor::{CredentialSlot, NodeDescriptor, NodeGroup, ParamSpec, Port};
 use switchyard_model::error::{ErrorClass, ErrorCode, NodeError};
 use switchyard_model::item::Item;
 use switchyard_model::value::{Object, Value};
 use switchyard_model::workflow::{MAIN, Node};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use zeroize::Zeroizing;
 
 pub const TYPE: &str = "shell.exec";
 
@@ -74,10 +76,23 @@ pub fn descriptor() -> NodeDescriptor {
                 "Add variable",
                 vec![
                     ParamSpec::string("name", "Name").required().literal().placeholder("BACKUP_TARGET"),
-                    ParamSpec::string("value", "Value"),
+                    ParamSpec::options(
+                        "source",
+                        "From",
+                        &[
+                            ("text", "A value"),
+                            ("secret", "The secret of the account below"),
+                            ("user", "The user name of the account below"),
+                        ],
+                        "text",
+                    ),
+                    ParamSpec::string("value", "Value").show_if("source", &["text"]),
                 ],
             )
-            .describe("Added to a clean environment (PATH, HOME, LANG and a few more are kept from the app's)."),
+            .describe(
+                "Added to a clean environment (PATH, HOME, LANG and a few more are kept from the app's). A secret comes \
+                 from the vault as the program starts and is never saved in the workflow.",
+            ),
             ParamSpec::string("stdin", "Standard input")
                 .placeholder("{{ json.text }}")
                 .describe("Text sent to the program."),
@@ -96,8 +111,43 @@ pub fn descriptor() -> NodeDescriptor {
             ),
         ],
     );
+    d.credentials = vec![CredentialSlot {
+        name: SECRETS_SLOT.into(),
+        label: "Account for secrets".into(),
+        connection_types: vec![],
+        required: false,
+        url_parameter: None,
+    }];
     d.per_item_calls = true;
     d
+}
+
+/// The credential slot whose account's secret (or user name) environment variables can hold.
+pub const SECRETS_SLOT: &str = "secrets";
+
+/// Where an environment variable's value comes from.
+#[derive(Clone, Copy, PartialEq)]
+enum Source {
+    Text,
+    Secret,
+    User,
+}
+
+fn source_of(entry: &serde_json::Value) -> Source {
+    match entry.get("source").and_then(|v| v.as_str()) {
+        Some("secret") => Source::Secret,
+        Some("user") => Source::User,
+        _ => Source::Text,
+    }
+}
+
+/// The account an environment variable takes its value from, if any does.
+fn secrets_account(node: &Node) -> Option<&switchyard_model::CredentialRef> {
+    let entries = node.parameters.get("environment").and_then(|v| v.as_array())?;
+    if entries.iter().all(|e| source_of(e) == Source::Text) {
+        return None;
+    }
+    node.credentials.get(SECRETS_SLOT)
 }
 
 /// What the trust review shows and an approval pins: the program, or the script with the
@@ -112,7 +162,10 @@ fn target(node: &Node, command: &str) -> String {
 
 fn access(node: &Node) -> Vec<Access> {
     let command = node.parameters.get("command").and_then(|v| v.as_str()).unwrap_or("");
-    vec![Access::new(AccessKind::Command, &target(node, command))]
+    let mut access = vec![Access::new(AccessKind::Command, &target(node, command))];
+    // Handed to a program, a secret is beyond its account's allowed hosts.
+    access.extend(secrets_account(node).map(Access::secret));
+    access
 }
 
 /// One run's settings, read once for all items.
@@ -133,9 +186,19 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
     };
     let arguments = compile_list(ctx, "arguments", "value")?;
     let environment = compile_list(ctx, "environment", "value")?;
-    let names: Vec<String> = list(ctx, "environment")
-        .iter()
-        .map(|e| e.get("name").and_then(|n| n.as_str()).unwrap_or("").trim().to_string())
+    let entries = list(ctx, "environment");
+    let names: Vec<String> =
+        entries.iter().map(|e| e.get("name").and_then(|n| n.as_str()).unwrap_or("").trim().to_string()).collect();
+    let sources: Vec<Source> = entries.iter().map(source_of).collect();
+    let secret = account_secret(ctx, &sources).await?;
+    let environment: Vec<Variable> = environment
+        .into_iter()
+        .zip(&sources)
+        .map(|(compiled, source)| match (source, &secret) {
+            (Source::Secret, Some(s)) => Variable::Fixed(s.value.clone()),
+            (Source::User, Some(s)) => Variable::Fixed(s.user.clone().unwrap_or_default()),
+            _ => Variable::Computed(compiled),
+        })
         .collect();
 
     let items = ctx.take_input(0).into_vec();
@@ -149,6 +212,47 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
         }
     }
     Ok(out)
+}
+
+/// An environment variable's value: computed per item, or an account's secret.
+enum Variable {
+    Computed(crate::expr::Compiled),
+    Fixed(Zeroizing<String>),
+}
+
+/// The secret of the account environment variables take values from, when one does: the
+/// run's policy must allow handing it out (a workflow from a file: only what was approved).
+async fn account_secret(ctx: &NodeContext, sources: &[Source]) -> Result<Option<Secret>, NodeError> {
+    let Some(at) = sources.iter().position(|s| *s != Source::Text) else { return Ok(None) };
+    let reference = ctx.node.credentials.get(SECRETS_SLOT).ok_or_else(|| {
+        NodeError::new(
+            ErrorCode::CredentialMissing,
+            "an environment variable takes its value from an account, but no account is chosen: pick one under \
+             \"Account for secrets\"",
+        )
+        .with_class(ErrorClass::Permanent)
+        .with_parameter(format!("environment[{at}].source"))
+    })?;
+    ctx.services.local.check(AccessKind::Secret, &crate::access::secret_target(reference))?;
+    let provider = ctx.services.credentials.clone().ok_or_else(|| {
+        NodeError::new(ErrorCode::CredentialMissing, "no credential vault is available to this run")
+            .with_class(ErrorClass::Permanent)
+    })?;
+    let secret = provider.expose(reference).await?;
+    if let Some(i) = sources.iter().position(|s| *s == Source::User)
+        && secret.user.is_none()
+    {
+        return Err(NodeError::new(
+            ErrorCode::InvalidParameter,
+            format!(
+                "account \"{}\" of {} has no user name (only user-and-password accounts do)",
+                secret.scope.account, secret.scope.connection
+            ),
+        )
+        .with_class(ErrorClass::Permanent)
+        .with_parameter(format!("environment[{i}].source")));
+    }
+    Ok(Some(secret))
 }
 
 /// The timeout parameter: left out, 60 s; 0 (or less): no limit.
@@ -181,7 +285,7 @@ async fn run_one(
     settings: &Settings,
     arguments: &[crate::expr::Compiled],
     names: &[String],
-    environment: &[crate::expr::Compiled],
+    environment: &[Variable],
 ) -> Result<Value, NodeError> {
     let eval = |c: &crate::expr::Compiled, parameter: String| {
         ctx.evaluator()
@@ -215,7 +319,10 @@ async fn run_one(
                 .with_parameter(format!("environment[{i}].name"))
                 .with_item(index));
         }
-        cmd.env(name, eval(value, format!("environment[{i}].value"))?);
+        match value {
+            Variable::Computed(compiled) => cmd.env(name, eval(compiled, format!("environment[{i}].value"))?),
+            Variable::Fixed(secret) => cmd.env(name, secret.as_str()),
+        };
     }
     let folder = ctx.eval("workingDirectory", item, index)?.to_text();
     if !folder.trim().is_empty() {

@@ -13,7 +13,7 @@ use switchyard_model::execution::RunStatus;
 use switchyard_testkit::{TestServer, pattern_byte, sha256_hex};
 
 /// An engine whose blob store is under `dir`, with a quota of `quota` bytes per run.
-fn with_blobs(dir: &Path, quota: u64) -> Engine {
+pub fn with_blobs(dir: &Path, quota: u64) -> Engine {
     let mut services = engine().services().clone();
     services.blobs = Blobs::new(Arc::new(BlobStore::new(dir.join("blobs"))), quota);
     Engine::new(Registry::builtin(), services)

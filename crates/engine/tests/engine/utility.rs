@@ -1,6 +1,6 @@
 //! Hash and UUID against other tools' answers; Date & Time in zones and business days.
 
-use crate::support::{engine, jsons, run};
+use crate::support::{chain, engine, jsons, p, run};
 use serde_json::json;
 use switchyard_model::error::ErrorCode;
 use switchyard_model::execution::RunStatus;
@@ -9,15 +9,7 @@ use crate::support::after_start as one;
 
 /// What `sha256sum`/`sha512sum`/`sha1sum` (coreutils) say of `text`.
 fn coreutils(tool: &str, text: &str) -> String {
-    use std::io::Write;
-    let mut child = std::process::Command::new(tool)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    String::from_utf8(out.stdout).unwrap().split_whitespace().next().unwrap().to_string()
+    switchyard_testkit::tool_output(tool, &[], text.as_bytes()).split_whitespace().next().unwrap().to_string()
 }
 
 #[tokio::test]
@@ -38,6 +30,106 @@ async fn hashes_agree_with_coreutils() {
     let wf = one("crypto.hash", json!({"value": "abc", "encoding": "base64"}));
     let (outcome, _) = run(&engine(), wf, json!(null)).await;
     assert_eq!(jsons(&outcome.result)[0]["hash"], "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=");
+}
+
+/// What `openssl dgst` says of a file, with `args` choosing the digest and key.
+fn openssl(args: &[&str], file: &std::path::Path) -> String {
+    let out = std::process::Command::new("openssl").args(["dgst"]).args(args).arg(file).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().rsplit(' ').next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn hmac_with_a_written_key_agrees_with_rfc_4231_and_openssl() {
+    // RFC 4231 test case 2 (key "Jefe") and test case 1 (a hex key of twenty 0x0b bytes).
+    let cases = [
+        (
+            json!({"value": "{{ json.text }}", "keySource": "text", "key": "Jefe"}),
+            "what do ya want for nothing?",
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+        ),
+        (
+            json!({"value": "{{ json.text }}", "keySource": "text", "key": "4a656665", "keyEncoding": "hex",
+                   "algorithm": "sha512"}),
+            "what do ya want for nothing?",
+            "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737",
+        ),
+        (
+            json!({"value": "{{ json.text }}", "keySource": "text", "key": "0b".repeat(20), "keyEncoding": "hex",
+                   "field": "sig.v1"}),
+            "Hi There",
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7",
+        ),
+    ];
+    for (params, text, expected) in cases {
+        let field = params["field"].as_str().unwrap_or("signature").to_string();
+        let (outcome, _) = run(&engine(), one("crypto.hmac", params), json!([{"text": text}])).await;
+        assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.error);
+        let item = &jsons(&outcome.result)[0];
+        let got = field.split('.').fold(item, |v, k| &v[k]);
+        assert_eq!(got, expected, "{text}");
+    }
+
+    // A Svix-style `whsec_` key is base64 after its prefix; base64 output.
+    let wf = one(
+        "crypto.hmac",
+        json!({"value": "msg_1.1700000000.{\"a\":1}", "keySource": "text", "key": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+               "keyEncoding": "base64", "encoding": "base64"}),
+    );
+    let (outcome, _) = run(&engine(), wf, json!(null)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let body = dir.path().join("body");
+    std::fs::write(&body, "msg_1.1700000000.{\"a\":1}").unwrap();
+    let hex_key: String =
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+            .unwrap()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+    let expected_hex = openssl(&["-sha256", "-mac", "HMAC", "-macopt", &format!("hexkey:{hex_key}")], &body);
+    let got = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        jsons(&outcome.result)[0]["signature"].as_str().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(got.iter().map(|b| format!("{b:02x}")).collect::<String>(), expected_hex);
+
+    // Bad keys name the parameter; an account key without an account names the slot.
+    let wf = one("crypto.hmac", json!({"value": "x", "keySource": "text", "key": "zz", "keyEncoding": "hex"}));
+    let (outcome, _) = run(&engine(), wf, json!(null)).await;
+    let error = outcome.error.unwrap();
+    assert_eq!((error.code, error.parameter.as_deref()), (ErrorCode::InvalidParameter, Some("keyEncoding")));
+    let (outcome, _) = run(&engine(), one("crypto.hmac", json!({"value": "x"})), json!(null)).await;
+    let error = outcome.error.unwrap();
+    assert_eq!(error.code, ErrorCode::CredentialMissing, "{}", error.message);
+    assert!(error.message.contains("pick the account"), "{}", error.message);
+}
+
+#[tokio::test]
+async fn hash_and_hmac_of_a_file_read_it_in_chunks_and_agree_with_openssl() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("export 2026 é.bin");
+    let bytes: Vec<u8> = (0..3_000_000u64).map(switchyard_testkit::pattern_byte).collect();
+    std::fs::write(&source, &bytes).unwrap();
+    let engine = crate::binary::with_blobs(dir.path(), 64 << 20);
+    let wf = chain(vec![
+        ("file.read", json!({"path": p(&source), "format": "file"})),
+        ("crypto.hash", json!({"input": "file", "algorithm": "sha512"})),
+        ("crypto.hmac", json!({"input": "file", "keySource": "text", "key": "k3y", "algorithm": "sha384"})),
+    ]);
+    let (outcome, _) = run(&engine, wf, json!(null)).await;
+    assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.error);
+    let item = &jsons(&outcome.result)[0];
+    assert_eq!(item["hash"], openssl(&["-sha512"], &source));
+    assert_eq!(item["signature"], openssl(&["-sha384", "-hmac", "k3y"], &source));
+    assert_eq!(outcome.result[0].file("data").unwrap().size, 3_000_000, "the file stays on the item");
+
+    // An item without that file fails naming the property.
+    let wf = chain(vec![("crypto.hash", json!({"input": "file", "binaryProperty": "scan"}))]);
+    let (outcome, _) = run(&engine, wf, json!([{"a": 1}])).await;
+    let error = outcome.error.unwrap();
+    assert_eq!(error.code, ErrorCode::MissingBinary);
+    assert_eq!(error.parameter.as_deref(), Some("binaryProperty"));
 }
 
 #[tokio::test]
