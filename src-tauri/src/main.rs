@@ -6,5 +6,6 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    switchyard_api::prefer_small_pages();
     switchyard_app::run();
 }

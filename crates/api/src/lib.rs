@@ -22,6 +22,7 @@ mod workflows;
 
 pub use error::{ApiError, ApiResult};
 pub use manifest::{COMMANDS, export_typescript};
+pub use switchyard_core::memory::prefer_small_pages;
 pub use trust::RunSource;
 
 use std::collections::HashMap;

@@ -218,6 +218,7 @@ impl From<ApiError> for Failure {
 pub(crate) type Outcome = Result<(), Failure>;
 
 fn main() -> std::process::ExitCode {
+    switchyard_api::prefer_small_pages();
     let cli = Cli::parse();
     // Commands that run workflows also log to the data folder's rotating log file.
     let _log_guard = match &cli.command {

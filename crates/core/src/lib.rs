@@ -9,6 +9,7 @@ pub mod blobs;
 pub mod clock;
 pub mod credentials;
 pub mod folder;
+pub mod memory;
 pub mod rollup;
 pub mod schedule;
 pub mod signature;

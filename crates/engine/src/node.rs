@@ -88,6 +88,16 @@ impl Outputs {
         self.port_mut(port).extend(items);
     }
 
+    /// Adds a list of items; the first list on a port is kept as it is (not copied).
+    pub fn append(&mut self, port: &str, mut items: Vec<Item>) {
+        let existing = self.port_mut(port);
+        if existing.is_empty() {
+            *existing = items;
+        } else {
+            existing.append(&mut items);
+        }
+    }
+
     pub fn get(&self, port: &str) -> &[Item] {
         self.ports.iter().find(|(n, _)| n == port).map_or(&[], |(_, items)| items)
     }

@@ -255,6 +255,69 @@ impl Object {
     }
 }
 
+/// One key list for many objects (the rows of a table): [`Template::build`] makes each row
+/// without looking its keys up again.
+#[derive(Clone)]
+pub struct Template {
+    keys: Shape,
+    /// The keys as given when some repeat (rows are then built one key at a time).
+    repeated: Option<Vec<Key>>,
+}
+
+impl Template {
+    pub fn new(keys: &[Key]) -> Template {
+        if has_duplicates(keys) {
+            return Template { keys: empty_shape(), repeated: Some(keys.to_vec()) };
+        }
+        Template { keys: shape_from(keys), repeated: None }
+    }
+
+    /// How many values a row has.
+    pub fn len(&self) -> usize {
+        self.repeated.as_ref().map_or(self.keys.len(), Vec::len)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// An object of these keys and `values` (one per key, in order), or the first error
+    /// `values` yields.
+    pub fn try_build<E>(&self, values: impl Iterator<Item = Result<Value, E>>) -> Result<Object, E> {
+        if let Some(keys) = &self.repeated {
+            let mut object = Object::new();
+            for (k, v) in keys.iter().zip(values) {
+                object.insert(k, v?);
+            }
+            return Ok(object);
+        }
+        let mut exact = ThinVec::with_capacity(self.keys.len());
+        for value in values.take(self.keys.len()) {
+            exact.push(value?);
+        }
+        exact.resize(self.keys.len(), Value::Null);
+        Ok(Object { keys: self.keys.clone(), values: exact })
+    }
+}
+
+impl Object {
+    /// Whether both objects have the very same key list (rows from one [`Template`]): then
+    /// a key's index in one is its index in the other.
+    pub fn shares_keys(&self, other: &Object) -> bool {
+        Arc::ptr_eq(&self.keys, &other.keys)
+    }
+
+    /// Where `key` is among the keys.
+    pub fn index_of(&self, key: &str) -> Option<usize> {
+        self.position(key)
+    }
+
+    /// The value at `index` (see [`Object::index_of`]).
+    pub fn value_at(&self, index: usize) -> Option<&Value> {
+        self.values.get(index)
+    }
+}
+
 fn has_duplicates(keys: &[Key]) -> bool {
     if keys.len() <= 16 {
         keys.iter().enumerate().any(|(i, k)| keys[..i].iter().any(|o| o == k))
@@ -807,6 +870,23 @@ macro_rules! value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_from_one_template_share_keys_and_repeated_keys_keep_the_last_value() {
+        let keys: Vec<Key> = ["id", "name"].iter().map(|k| intern(k)).collect();
+        let template = Template::new(&keys);
+        let a = template.try_build([Ok::<_, ()>(Value::Int(1)), Ok(Value::from("Ada"))].into_iter()).unwrap();
+        let b = template.try_build([Ok::<_, ()>(Value::Int(2))].into_iter()).unwrap();
+        assert!(a.shares_keys(&b));
+        assert_eq!(b.get("name"), Some(&Value::Null), "a short row is filled with null");
+        assert_eq!((a.index_of("name"), a.value_at(1)), (Some(1), Some(&Value::from("Ada"))));
+        assert_eq!(template.try_build([Ok(Value::Int(3)), Err("bad")].into_iter()).unwrap_err(), "bad");
+        let repeated: Vec<Key> = ["k", "k"].iter().map(|k| intern(k)).collect();
+        let template = Template::new(&repeated);
+        assert_eq!(template.len(), 2);
+        let o = template.try_build([Ok::<_, ()>(Value::Int(1)), Ok(Value::Int(2))].into_iter()).unwrap();
+        assert_eq!((o.len(), o.get("k")), (1, Some(&Value::Int(2))));
+    }
 
     #[test]
     fn value_stays_24_bytes() {

@@ -1,11 +1,11 @@
 //! CSV and TSV: read row by row from any reader (UTF-8 with or without a BOM, or Latin-1),
 //! written row by row to chunks.
 
-use super::{Budget, cell_text, failed, infer, row_cost};
+use super::{Budget, failed, infer, row_cost};
 use std::io::Read;
 use switchyard_model::error::NodeError;
 use switchyard_model::item::Item;
-use switchyard_model::value::{Key, Object, Value, intern};
+use switchyard_model::value::{Key, Object, Template, Value, intern};
 
 #[derive(Debug, Clone)]
 pub struct CsvOptions {
@@ -24,8 +24,9 @@ impl Default for CsvOptions {
     }
 }
 
-/// Reads every row as an item's JSON.
-pub fn read(reader: impl Read, options: &CsvOptions, budget: &mut Budget) -> Result<Vec<Value>, NodeError> {
+/// Reads every row as an item. Each field goes straight from the reader's buffer into its
+/// value (short texts are stored inline, numbers parsed in place), and rows share one key list.
+pub fn read(reader: impl Read, options: &CsvOptions, budget: &mut Budget) -> Result<Vec<Item>, NodeError> {
     let mut csv = ::csv::ReaderBuilder::new()
         .delimiter(options.delimiter)
         .quote(options.quote)
@@ -35,47 +36,66 @@ pub fn read(reader: impl Read, options: &CsvOptions, budget: &mut Budget) -> Res
         .from_reader(reader);
     let mut record = ::csv::ByteRecord::new();
     let mut keys: Vec<Key> = Vec::new();
+    let mut template: Option<Template> = None;
     let mut rows = Vec::new();
     let mut first = true;
-    let mut texts: Vec<String> = Vec::new();
+    let name = budget.name.clone();
     loop {
-        let more = csv.read_byte_record(&mut record).map_err(|e| csv_error(&budget.name, &e))?;
+        let more = csv.read_byte_record(&mut record).map_err(|e| csv_error(&name, &e))?;
         if !more {
             break;
         }
         let line = record.position().map_or(0, |p| p.line());
-        texts.clear();
-        for (column, field) in record.iter().enumerate() {
-            let text = decode(field, options.latin1).map_err(|valid| not_utf8(&budget.name, line, column, valid))?;
-            texts.push(text);
-        }
-        if first {
-            first = false;
-            if let Some(text) = texts.first_mut()
-                && let Some(rest) = text.strip_prefix('\u{feff}')
-            {
-                *text = rest.to_string();
+        if std::mem::take(&mut first) {
+            if record.get(0).is_some_and(|f| f.starts_with(BOM)) {
+                let fields: Vec<Vec<u8>> = record.iter().map(<[u8]>::to_vec).collect();
+                record.clear();
+                for (i, field) in fields.iter().enumerate() {
+                    record.push_field(if i == 0 { &field[BOM.len()..] } else { field });
+                }
             }
             if options.header {
+                let texts = record
+                    .iter()
+                    .enumerate()
+                    .map(|(column, field)| decode(field, options.latin1).map_err(|v| not_utf8(&name, line, column, v)))
+                    .collect::<Result<Vec<String>, _>>()?;
                 keys = header_keys(&texts);
                 continue;
             }
         }
-        while keys.len() < texts.len() {
-            keys.push(intern(&format!("column{}", keys.len() + 1)));
+        if keys.len() < record.len() {
+            while keys.len() < record.len() {
+                keys.push(intern(&format!("column{}", keys.len() + 1)));
+            }
+            template = None;
         }
-        let bytes: usize = texts.iter().map(String::len).sum();
-        budget.take(row_cost(keys.len(), bytes))?;
+        let template = template.get_or_insert_with(|| Template::new(&keys));
+        budget.take(row_cost(keys.len(), record.as_slice().len()))?;
         if rows.len() % 4096 == 0 {
             budget.check()?;
         }
-        let mut values: Vec<Value> =
-            texts.drain(..).map(|t| if options.infer { infer(&t) } else { Value::from(t) }).collect();
         // A short row has empty fields for the columns it lacks.
-        values.resize(keys.len(), Value::from(""));
-        rows.push(Value::object(Object::from_keys(&keys, values)));
+        let values = (0..template.len()).map(|column| match record.get(column) {
+            None => Ok(Value::from("")),
+            Some(field) => field_value(field, options).map_err(|v| not_utf8(&name, line, column, v)),
+        });
+        rows.push(Item::wrap(Value::object(template.try_build(values)?)));
     }
     Ok(rows)
+}
+
+const BOM: &[u8] = "\u{feff}".as_bytes();
+
+/// A field as a value: its text (numbers and booleans when inferring), or where its UTF-8
+/// goes wrong.
+fn field_value(field: &[u8], options: &CsvOptions) -> Result<Value, usize> {
+    if options.latin1 {
+        let text = decode(field, true)?;
+        return Ok(if options.infer { infer(&text) } else { Value::from(text) });
+    }
+    let text = std::str::from_utf8(field).map_err(|e| e.valid_up_to())?;
+    Ok(if options.infer { infer(text) } else { Value::from(text) })
 }
 
 /// Column names from a header row: empty ones become `columnN`, repeated ones get `_2`, `_3`.
@@ -134,37 +154,58 @@ pub fn write(
         .flexible(true)
         .buffer_capacity(64 * 1024)
         .from_writer(Chunks { buffer: Vec::with_capacity(CHUNK + 64 * 1024), sink, error: None });
-    let encode = |text: &str, row: usize, column: &str| -> Result<Vec<u8>, NodeError> {
-        if !options.latin1 {
-            return Ok(text.as_bytes().to_vec());
+    let mut text = Vec::new();
+    let mut latin1 = Vec::new();
+    // Writes one field: a value's text (numbers as JSON spells them), in Latin-1 if asked.
+    let mut field = |csv: &mut ::csv::Writer<_>, value: Option<&Value>, row: usize, column: &str| {
+        text.clear();
+        let bytes: &[u8] = match value {
+            None | Some(Value::Null) => b"",
+            Some(Value::String(s)) => s.as_bytes(),
+            Some(other) => {
+                serde_json::to_writer(&mut text, other).map_err(|e| failed("the file", "", e))?;
+                &text
+            }
+        };
+        if !options.latin1 || bytes.is_ascii() {
+            return csv.write_field(bytes).map_err(written);
         }
-        text.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect::<Option<Vec<u8>>>().ok_or_else(|| {
-            NodeError::new(
-                switchyard_model::error::ErrorCode::ConversionFailed,
-                format!("item {row}, field \"{column}\" has characters Latin-1 cannot hold (choose UTF-8)"),
-            )
-            .with_class(switchyard_model::error::ErrorClass::Permanent)
-            .with_item(row)
-        })
+        latin1.clear();
+        for c in String::from_utf8_lossy(bytes).chars() {
+            latin1.push(u8::try_from(u32::from(c)).map_err(|_| {
+                NodeError::new(
+                    switchyard_model::error::ErrorCode::ConversionFailed,
+                    format!("item {row}, field \"{column}\" has characters Latin-1 cannot hold (choose UTF-8)"),
+                )
+                .with_class(switchyard_model::error::ErrorClass::Permanent)
+                .with_item(row)
+            })?);
+        }
+        csv.write_field(&latin1).map_err(written)
     };
-    let mut fields: Vec<Vec<u8>> = Vec::with_capacity(columns.len());
     let result = (|| {
         if options.header && !columns.is_empty() {
-            let header: Vec<Vec<u8>> = columns.iter().map(|c| encode(c, 0, c)).collect::<Result<_, _>>()?;
-            csv.write_record(&header).map_err(written)?;
+            for column in &columns {
+                field(&mut csv, Some(&Value::from(column.as_str())), 0, column)?;
+            }
+            csv.write_record(None::<&[u8]>).map_err(written)?;
         }
+        // Where each column is in the last row's keys, reused while rows share their keys.
+        let mut last: Option<(&Object, Vec<Option<usize>>)> = None;
         for (row, item) in items.iter().enumerate() {
-            fields.clear();
             match item.json.as_object() {
                 Some(object) => {
-                    for column in &columns {
-                        let text = object.get(column).map(cell_text).unwrap_or_default();
-                        fields.push(encode(&text, row, column)?);
+                    if !last.as_ref().is_some_and(|(o, _)| o.shares_keys(object)) {
+                        last = Some((object, columns.iter().map(|c| object.index_of(c)).collect()));
+                    }
+                    let indexes = last.as_ref().map(|(_, i)| i.as_slice()).unwrap_or_default();
+                    for (column, index) in columns.iter().zip(indexes) {
+                        field(&mut csv, index.and_then(|i| object.value_at(i)), row, column)?;
                     }
                 }
-                None => fields.push(encode(&cell_text(&item.json), row, "")?),
+                None => field(&mut csv, Some(&item.json), row, "")?,
             }
-            csv.write_record(&fields).map_err(written)?;
+            csv.write_record(None::<&[u8]>).map_err(written)?;
         }
         csv.flush().map_err(|e| failed("the file", "", format!("cannot be written: {e}")))
     })();
@@ -230,7 +271,7 @@ mod tests {
     }
 
     fn rows(text: &[u8], options: &CsvOptions) -> Vec<serde_json::Value> {
-        read(text, options, &mut budget()).unwrap().iter().map(serde_json::Value::from).collect()
+        read(text, options, &mut budget()).unwrap().iter().map(|i| serde_json::Value::from(&i.json)).collect()
     }
 
     #[test]

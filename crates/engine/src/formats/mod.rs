@@ -108,8 +108,14 @@ pub fn cell_text(value: &Value) -> std::borrow::Cow<'_, str> {
 pub fn columns(items: &[Item]) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
     let mut columns = Vec::new();
+    let mut last: Option<&switchyard_model::value::Object> = None;
     for item in items {
         if let Some(object) = item.json.as_object() {
+            // Rows of one table share their keys: seen once, they add nothing.
+            if last.is_some_and(|l| l.shares_keys(object)) {
+                continue;
+            }
+            last = Some(object);
             for key in object.keys() {
                 if !seen.contains(key) {
                     seen.insert(key.to_string());

@@ -149,8 +149,11 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
     for (index, item) in items.into_iter().enumerate() {
         ctx.check_cancelled()?;
         match to_items(ctx, &item, &format, &property).await {
-            Ok(values) => {
-                out.extend(MAIN, values.into_iter().map(|v| Item { paired: Paired::item(index), ..Item::wrap(v) }))
+            Ok(mut rows) => {
+                for row in &mut rows {
+                    row.paired = Paired::item(index);
+                }
+                out.append(MAIN, rows)
             }
             Err(error) => ctx.item_failed(&mut out, item, index, error.with_item(index))?,
         }
@@ -158,7 +161,7 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
     Ok(out)
 }
 
-async fn to_items(ctx: &NodeContext, item: &Item, format: &str, property: &str) -> Result<Vec<Value>, NodeError> {
+async fn to_items(ctx: &NodeContext, item: &Item, format: &str, property: &str) -> Result<Vec<Item>, NodeError> {
     let data = file_of(item, property, "binaryProperty")?;
     let path = ctx.services.blobs.path(data)?;
     let name = crate::binary::display_name(data, property);
@@ -176,8 +179,8 @@ async fn to_items(ctx: &NodeContext, item: &Item, format: &str, property: &str) 
             })
         })?;
         let reader = BufReader::with_capacity(256 * 1024, file);
-        match format.as_str() {
-            "csv" | "tsv" => formats::csv::read(reader, &options, &mut budget),
+        let values = match format.as_str() {
+            "csv" | "tsv" => return formats::csv::read(reader, &options, &mut budget),
             "ndjson" => formats::json::read_lines(reader, &mut budget),
             "xml" => formats::xml::read(reader, &element, &mut budget),
             "xlsx" => formats::xlsx::read(reader, &sheet, options.header, &mut budget),
@@ -200,7 +203,8 @@ async fn to_items(ctx: &NodeContext, item: &Item, format: &str, property: &str) 
             }
             other => Err(NodeError::new(ErrorCode::UnknownOption, format!("cannot read \"{other}\" files into items"))
                 .with_parameter("format")),
-        }
+        };
+        values.map(|values| values.into_iter().map(Item::wrap).collect())
     })
     .await
     .map_err(|e| NodeError::new(ErrorCode::Internal, e.to_string()))?

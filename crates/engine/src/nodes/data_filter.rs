@@ -37,6 +37,6 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
         Ok(false) => Ok(None),
         Err(error) => Err((item, error)),
     })?;
-    out.extend("main", kept);
+    out.append("main", kept);
     Ok(out)
 }
