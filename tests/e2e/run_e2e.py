@@ -594,7 +594,7 @@ def retry_settings(app):
 
 
 def local_files(app):
-    """Read Files (CSV) → Convert → Filter → Convert → Write File: the review lists what it
+    """Read Files (CSV) → Convert → Filter → Convert → Write File, and Read Files of a PDF: the review lists what it
     reads and writes; after the run the written file is previewed in the inspector's Files
     view and saved through the (answered) save dialog."""
     folder = os.path.join(app.home, "e2e-orders")
@@ -602,9 +602,11 @@ def local_files(app):
     with open(os.path.join(folder, "orders.csv"), "w", encoding="utf-8") as f:
         f.write('order,customer,amount\nA-1,Ada,1200\nA-2,Lin,80\nA-3,"Doe, Jane",4000\n')
     target = os.path.join(folder, "large.csv")
+    with open(os.path.join(folder, "invoice 42.pdf"), "wb") as f:
+        f.write(one_page_pdf("Invoice 42"))
     path = os.path.join(app.data_dir, "local-files.json")
-    node = lambda id, name, type, x, params: {  # noqa: E731 - a table of nodes reads better
-        "id": id, "name": name, "type": type, "version": 1, "position": [x, 0], "parameters": params}
+    node = lambda id, name, type, x, params, y=0: {  # noqa: E731 - a table of nodes reads better
+        "id": id, "name": name, "type": type, "version": 1, "position": [x, y], "parameters": params}
     workflow = {
         "switchyard": 1,
         "id": "0193a1c0-0000-7000-8000-0000000000f1",
@@ -617,10 +619,11 @@ def local_files(app):
             node("large", "Large", "data.filter", 660, {"conditions": [{"left": "{{ json.amount }}", "operator": "gt", "right": "1000"}]}),
             node("csv", "As CSV", "data.convert", 880, {"operation": "toFile", "format": "csv", "fileName": "large.csv"}),
             node("write", "Write File", "file.write", 1100, {"path": target, "content": "file"}),
+            node("pdf", "Read PDF", "file.read", 220, {"path": os.path.join(folder, "*.pdf"), "format": "file"}, 160),
         ],
         "connections": [
             {"from": {"node": a}, "to": {"node": b}}
-            for a, b in [("start", "read"), ("read", "rows"), ("rows", "large"), ("large", "csv"), ("csv", "write")]
+            for a, b in [("start", "read"), ("read", "rows"), ("rows", "large"), ("large", "csv"), ("csv", "write"), ("start", "pdf")]
         ],
         "settings": {"timezone": "UTC", "timeoutSeconds": 60, "errorWorkflow": None},
     }
@@ -654,6 +657,54 @@ def local_files(app):
     with open(saved, encoding="utf-8") as f:
         if f.read() != written:
             raise Failure("the saved copy differs from the written file")
+    # A PDF's first page is drawn in the window (pdf.js into a canvas): its blue box shows.
+    app.node("Read PDF").click()
+    app.by_test_id("inspector-files").click()
+    app.wait(lambda: "invoice 42.pdf" in app.text(app.by_test_id("file-row")), "the PDF in the files view")
+    app.button("Preview").click()
+    app.wait(
+        lambda: app.by_test_id("pdf-preview").get_attribute("data-status") in ("shown", "failed"),
+        "the PDF's first page to be drawn",
+        timeout=30,
+    )
+    if app.by_test_id("pdf-preview").get_attribute("data-status") != "shown":
+        raise Failure(f"the PDF preview failed: {app.text(app.by_test_id('pdf-preview'))!r}")
+    blue = app.driver.execute_script(
+        "const c = document.querySelector('[data-testid=\"pdf-page\"]');"
+        "const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;"
+        "for (let i = 0; i < d.length; i += 4) if (d[i] < 40 && Math.abs(d[i + 1] - 102) < 30 && Math.abs(d[i + 2] - 204) < 30) n++;"
+        "return [n, c.width * c.height];"
+    )
+    if blue[0] < blue[1] * 0.02:
+        raise Failure(f"the PDF page shows {blue[0]} of {blue[1]} pixels in its box's blue")
+    if "page 1 of 1" not in app.text(app.by_test_id("pdf-preview")):
+        raise Failure(f"the PDF preview says {app.text(app.by_test_id('pdf-preview'))!r}")
+    app.driver.execute_script("const c = document.querySelector('.inspector .content'); c.scrollTop = c.scrollHeight;")
+    app.screenshot("18-pdf-preview")
+
+
+def one_page_pdf(text):
+    """A one-page PDF (A5) with a blue box and `text` in Helvetica, its cross-reference table
+    written with real offsets."""
+    content = f"0 0.4 0.8 rg 40 380 340 120 re f 0 0 0 rg BT /F1 32 Tf 50 300 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 420 595] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    for offset in offsets:
+        out += b"%010d 00000 n \n" % offset
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
 
 
 def settings_page(app):

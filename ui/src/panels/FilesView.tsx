@@ -1,12 +1,13 @@
 // The files (binary properties) of a node's items: name, type and size, a preview of text,
 // JSON, images and PDFs, and "Save as…" through the OS's dialog.
-import { useState } from "react";
+import { useRef, useState } from "react";
 import { call, errorMessage } from "../api/client";
 import { chooseSaveFilePath } from "../api/platform";
 import { toast } from "../components/toasts";
 import type { BinaryData } from "../gen/BinaryData";
 import type { FilePreview } from "../gen/FilePreview";
 import type { Item } from "../gen/Item";
+import { PdfPreview } from "./PdfPreview";
 
 const MAX_LISTED = 200;
 
@@ -33,23 +34,33 @@ export function filesOf(items: Item[]): { item: number; property: string; data: 
   return out;
 }
 
+/** Which file a row shows: its place and its content, so that a new file there is another row. */
+function keyOf(item: number, property: string, data: BinaryData): string {
+  return `${item}:${property}:${data.ref}`;
+}
+
 export function FilesView({ items }: { items: Item[] }) {
   const files = filesOf(items);
   const [open, setOpen] = useState<string | null>(null);
   const [preview, setPreview] = useState<FilePreview | null>(null);
+  // The preview asked for last: an answer for an earlier one is dropped.
+  const asked = useRef<string | null>(null);
 
   async function show(data: BinaryData, key: string) {
     if (open === key) {
       setOpen(null);
+      asked.current = null;
       return;
     }
     setOpen(key);
     setPreview(null);
+    asked.current = key;
     try {
-      setPreview(await call("file_preview", { reference: data.ref, mimeType: data.mimeType }));
+      const answer = await call("file_preview", { reference: data.ref, mimeType: data.mimeType });
+      if (asked.current === key) setPreview(answer);
     } catch (e) {
       toast(errorMessage(e), "error");
-      setOpen(null);
+      if (asked.current === key) setOpen(null);
     }
   }
 
@@ -65,6 +76,9 @@ export function FilesView({ items }: { items: Item[] }) {
   }
 
   if (files.length === 0) return <div className="muted">These items carry no files.</div>;
+  // Another node's items (or a new run) may have other files under the same names: a
+  // preview stays open only while its very file is listed.
+  const shown = open !== null && files.some(({ item, property, data }) => keyOf(item, property, data) === open);
   return (
     <div className="files-view" data-testid="files-view">
       <table className="items-table">
@@ -80,7 +94,7 @@ export function FilesView({ items }: { items: Item[] }) {
         </thead>
         <tbody>
           {files.slice(0, MAX_LISTED).map(({ item, property, data }) => {
-            const key = `${item}:${property}`;
+            const key = keyOf(item, property, data);
             return (
               <tr key={key} data-testid="file-row">
                 <td className="muted">{item}</td>
@@ -89,8 +103,8 @@ export function FilesView({ items }: { items: Item[] }) {
                 <td>{data.mimeType}</td>
                 <td title={`${data.size} bytes · sha256 ${data.sha256}`}>{formatSize(data.size)}</td>
                 <td>
-                  <button onClick={() => show(data, key)} aria-expanded={open === key}>
-                    {open === key ? "Hide" : "Preview"}
+                  <button onClick={() => show(data, key)} aria-expanded={shown && open === key}>
+                    {shown && open === key ? "Hide" : "Preview"}
                   </button>{" "}
                   <button onClick={() => save(data)} data-testid="file-save">
                     Save as…
@@ -102,7 +116,7 @@ export function FilesView({ items }: { items: Item[] }) {
         </tbody>
       </table>
       {files.length > MAX_LISTED && <div className="muted">first {MAX_LISTED} of {files.length} files</div>}
-      {open && (
+      {shown && (
         <div className="file-preview" data-testid="file-preview">
           {!preview && <div className="muted">Loading…</div>}
           {preview?.kind === "text" && (
@@ -112,11 +126,7 @@ export function FilesView({ items }: { items: Item[] }) {
             </pre>
           )}
           {preview?.kind === "image" && <img src={preview.dataUrl} alt="preview" style={{ maxWidth: "100%", maxHeight: 360 }} />}
-          {preview?.kind === "pdf" && (
-            <object data={preview.dataUrl} type="application/pdf" width="100%" height="420">
-              <div className="muted">This window cannot show PDFs: save it to open it.</div>
-            </object>
-          )}
+          {preview?.kind === "pdf" && preview.dataUrl && <PdfPreview dataUrl={preview.dataUrl} height={320} />}
           {preview?.kind === "none" && <div className="muted">No preview for this type or size ({formatSize(Number(preview.size))}): save it to open it.</div>}
         </div>
       )}

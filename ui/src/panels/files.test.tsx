@@ -38,6 +38,18 @@ describe("the files view", () => {
     expect(calls.find(([c]) => c === "file_save")?.[1]).toEqual({ reference: ref, path: "/home/me/copy.csv" });
   });
 
+  it("does not keep another node's preview open when the items change", async () => {
+    setTransport(async () => ({ kind: "text", text: "first file", truncated: false, size: 10 }));
+    const { rerender } = render(<FilesView items={items} />);
+    fireEvent.click(screen.getByText("Preview"));
+    await waitFor(() => expect(screen.getByTestId("file-preview").textContent).toContain("first file"));
+    // The inspector shows another node: a file under the same item and name, other bytes.
+    const other = "b".repeat(64);
+    rerender(<FilesView items={[{ json: {}, binary: { data: { fileName: "b.pdf", mimeType: "application/pdf", size: 9, sha256: other, ref: other } } }]} />);
+    expect(screen.queryByTestId("file-preview")).toBeNull();
+    expect(screen.getByText("Preview")).toBeTruthy();
+  });
+
   it("says when items carry no files, and sizes read well", () => {
     render(<FilesView items={[{ json: {} }]} />);
     expect(screen.getByText("These items carry no files.")).toBeTruthy();
