@@ -36,6 +36,9 @@ pub const APT_PACKAGES: &[&str] = &[
     "curl",
     // The local I/O benchmark's peer (Miller).
     "miller",
+    // Database servers the SQL nodes' tests start (each in its own folder, as `nobody`).
+    "postgresql",
+    "mariadb-server",
 ];
 
 fn missing_packages() -> Vec<&'static str> {

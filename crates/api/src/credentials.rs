@@ -178,7 +178,24 @@ impl Api {
     }
 
     pub async fn account_test(&self, request: IdRequest) -> ApiResult<TestOutcome> {
-        let outcome = self.inner.vault.test(&request.id).await?;
+        let info = self.inner.vault.account(&request.id).await?;
+        let outcome = match switchyard_engine::db::Kind::of(&info.connection_type) {
+            // A database: connect and ask for its version.
+            Some(kind) => {
+                let reference =
+                    switchyard_model::CredentialRef::new(info.connection_type.clone(), Some(info.label.clone()));
+                let tested = match switchyard_engine::CredentialProvider::fields(&self.inner.vault, &reference).await {
+                    Ok(fields) => switchyard_engine::db::test(kind, &fields).await,
+                    Err(e) => Err(e),
+                };
+                let (ok, message) = match tested {
+                    Ok(message) => (true, message),
+                    Err(e) => (false, e.message),
+                };
+                self.inner.vault.record_test(&request.id, ok, &message).await?
+            }
+            None => self.inner.vault.test(&request.id).await?,
+        };
         self.account_changed(&request.id);
         Ok(outcome)
     }

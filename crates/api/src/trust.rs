@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use switchyard_engine::access::{Access, LocalPolicy};
-use switchyard_engine::{Authorization, CredentialProvider, Secret, Services};
+use switchyard_engine::{Authorization, CredentialProvider, Fields, Secret, Services};
 use switchyard_model::CredentialRef;
 use switchyard_model::error::{ErrorClass, ErrorCode, NodeError};
 use switchyard_model::hosts;
@@ -508,6 +508,10 @@ impl CredentialProvider for Untrusted {
     }
 
     fn expose<'a>(&'a self, reference: &'a CredentialRef) -> BoxFuture<'a, Result<Secret, NodeError>> {
+        Box::pin(async move { Err(self.refuse(reference)) })
+    }
+
+    fn fields<'a>(&'a self, reference: &'a CredentialRef) -> BoxFuture<'a, Result<Fields, NodeError>> {
         Box::pin(async move { Err(self.refuse(reference)) })
     }
 }

@@ -25,10 +25,16 @@ impl HostScope {
     pub fn check(&self, url: &url::Url) -> Result<(), NodeError> {
         let host = url.host_str().unwrap_or("");
         let port = url.port_or_known_default().unwrap_or(0);
+        self.check_address(host, port, hosts::default_port(url.scheme()).unwrap_or(0))
+    }
+
+    /// [`HostScope::check`] for a server reached by host and port (a database, a mail
+    /// server); `default_port` is its protocol's, left out of messages.
+    pub fn check_address(&self, host: &str, port: u16, default_port: u16) -> Result<(), NodeError> {
         if hosts::allowed(&self.hosts, host, port) {
             return Ok(());
         }
-        let target = hosts::label(host, url.port(), hosts::default_port(url.scheme()));
+        let target = hosts::label(host, (port != default_port).then_some(port), Some(default_port));
         let allowed = if self.hosts.is_empty() { "none yet".to_string() } else { self.hosts.join(", ") };
         Err(NodeError::new(
             ErrorCode::CredentialHostNotAllowed,
@@ -65,6 +71,19 @@ pub struct Secret {
     /// The account's user name, for accounts that have one (Basic).
     pub user: Option<Zeroizing<String>>,
     pub scope: HostScope,
+}
+
+/// An account's fields, for nodes that connect by themselves ([`CredentialProvider::fields`]).
+pub struct Fields {
+    pub values: std::collections::BTreeMap<String, Zeroizing<String>>,
+    pub scope: HostScope,
+}
+
+impl Fields {
+    /// A field's value, empty when unset.
+    pub fn get(&self, name: &str) -> &str {
+        self.values.get(name).map_or("", |v| v.as_str())
+    }
 }
 
 impl Authorization {
@@ -125,6 +144,18 @@ pub trait CredentialProvider: Send + Sync {
             Err(NodeError::new(
                 ErrorCode::CredentialMissing,
                 format!("no signing secret is available for connection \"{}\"", reference.connection),
+            ))
+        })
+    }
+
+    /// Every field of an account (secrets included) and the hosts it may reach, for a node
+    /// that opens its own connection with them (databases, mail servers); the node checks
+    /// the host it connects to against the scope first.
+    fn fields<'a>(&'a self, reference: &'a CredentialRef) -> BoxFuture<'a, Result<Fields, NodeError>> {
+        Box::pin(async move {
+            Err(NodeError::new(
+                ErrorCode::CredentialMissing,
+                format!("no account is available for connection \"{}\"", reference.connection),
             ))
         })
     }

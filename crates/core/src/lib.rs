@@ -15,4 +15,4 @@ pub mod schedule;
 pub mod signature;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock, TokioClock};
-pub use credentials::{Authorization, CredentialProvider, HostScope, Secret};
+pub use credentials::{Authorization, CredentialProvider, Fields, HostScope, Secret};

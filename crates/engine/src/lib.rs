@@ -4,6 +4,7 @@
 pub mod access;
 pub mod binary;
 pub mod conditions;
+pub mod db;
 pub mod executor;
 pub mod expr;
 pub mod formats;
@@ -21,7 +22,7 @@ pub mod validate;
 pub use switchyard_core::{clock, credentials};
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock, TokioClock};
-pub use credentials::{Authorization, CredentialProvider, HostScope, Secret};
+pub use credentials::{Authorization, CredentialProvider, Fields, HostScope, Secret};
 pub use executor::{Engine, Prepared, RunListener, RunOutcome, RunRequest};
 pub use registry::{CheckContext, NodeEntry, Registry};
 pub use services::{ReplySlot, RunDataLimits, Services};

@@ -24,6 +24,10 @@ pub enum AuthKind {
     /// A shared secret that signs or verifies webhooks (secret `secret`); adds nothing to
     /// requests.
     SigningSecret,
+    /// A database server or file the node connects to itself (fields `host`, `port`,
+    /// `database`, `user`, secret `password`, `tls`, `caFile`; or `path` for SQLite); its
+    /// allowed hosts start with `host:port`.
+    Database,
 }
 
 impl AuthKind {

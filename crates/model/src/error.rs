@@ -53,6 +53,12 @@ pub enum ErrorCode {
     ConversionFailed,
     /// A circuit breaker is open: calls to the host fail fast until its reset timeout.
     CircuitOpen,
+    /// A database or mail server could not be reached, or the connection broke (the
+    /// message names the server).
+    ConnectionFailed,
+    /// A database refused a statement (SQL error, constraint, permission, login); the
+    /// message keeps its words and SQLSTATE.
+    QueryFailed,
     // Credentials
     VaultLocked,
     WrongPassword,

@@ -4,6 +4,7 @@
 //! real OpenID provider.
 
 pub mod oidc;
+pub mod servers;
 
 use axum::Router;
 use axum::body::Bytes;

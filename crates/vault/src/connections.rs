@@ -44,6 +44,31 @@ fn service(mut ty: ConnectionType, hosts: &[&str]) -> ConnectionType {
     ty
 }
 
+/// A database server: where it is, who logs in, and how the connection is encrypted. Its
+/// accounts may connect to their own `host:port` from the start.
+fn database(id: &str, name: &str, description: &str, port: &str) -> ConnectionType {
+    kind(
+        id,
+        name,
+        description,
+        AuthKind::Database,
+        vec![
+            F::text("host", "Host").default_value("127.0.0.1"),
+            F::text("port", "Port").default_value(port),
+            F::text("database", "Database"),
+            F::text("user", "User"),
+            F::secret("password", "Password").optional(),
+            F::text("tls", "TLS")
+                .default_value("prefer")
+                .describe("disable, prefer (TLS when the server offers it), require, or verify-full (check the certificate and host name)."),
+            F::text("caFile", "CA certificate file")
+                .optional()
+                .describe("A PEM file to trust instead of the system's certificates (for verify-full with a private CA)."),
+        ],
+        None,
+    )
+}
+
 pub fn builtin() -> Vec<ConnectionType> {
     let mut generic_code = oauth_code_fields("", "", "", "", "");
     generic_code.push(test_url());
@@ -109,6 +134,16 @@ pub fn builtin() -> Vec<ConnectionType> {
                 test_url(),
             ],
             Some("{testUrl}"),
+        ),
+        database("db.postgres", "PostgreSQL", "A PostgreSQL server (9.6 or newer).", "5432"),
+        database("db.mysql", "MySQL / MariaDB", "A MySQL (5.7 or newer) or MariaDB (10.3 or newer) server.", "3306"),
+        kind(
+            "db.sqlite",
+            "SQLite",
+            "A SQLite database file on this computer.",
+            AuthKind::Database,
+            vec![F::text("path", "Database file").describe("A full path; the file is created when missing.")],
+            None,
         ),
         kind(
             "webhook.secret",

@@ -4,7 +4,7 @@
 use crate::{Vault, VaultError, oauth};
 use base64::Engine as _;
 use futures::future::BoxFuture;
-use switchyard_core::{Authorization, CredentialProvider, HostScope, Secret};
+use switchyard_core::{Authorization, CredentialProvider, Fields, HostScope, Secret};
 use switchyard_model::CredentialRef;
 use switchyard_model::connection::{AuthKind, ConnectionType};
 use switchyard_model::error::{ErrorClass, ErrorCode, NodeError};
@@ -39,7 +39,7 @@ pub(crate) async fn authorize(
             let encoded = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(pair.as_bytes()));
             auth.headers.push(("Authorization".into(), Zeroizing::new(format!("Basic {}", *encoded))));
         }
-        AuthKind::SigningSecret => {}
+        AuthKind::SigningSecret | AuthKind::Database => {}
         AuthKind::OAuth2Code | AuthKind::OAuth2ClientCredentials => {
             drop(payload);
             let token = oauth::access_token(vault, &ty, row, force_refresh).await?;
@@ -85,6 +85,20 @@ impl CredentialProvider for Vault {
     fn expose<'a>(&'a self, reference: &'a CredentialRef) -> BoxFuture<'a, Result<Secret, NodeError>> {
         Box::pin(async move { expose(self, reference).await.map_err(|e| node_error(e, reference)) })
     }
+
+    fn fields<'a>(&'a self, reference: &'a CredentialRef) -> BoxFuture<'a, Result<Fields, NodeError>> {
+        Box::pin(async move { fields(self, reference).await.map_err(|e| node_error(e, reference)) })
+    }
+}
+
+/// Every field of an account, and where it may connect.
+pub(crate) async fn fields(vault: &Vault, reference: &CredentialRef) -> crate::Result<Fields> {
+    vault.unlock(None).await?;
+    let ty = vault.connection_type(&reference.connection)?.clone();
+    let row = vault.find(&reference.connection, reference.account.as_deref()).await?;
+    let payload = vault.open_row(&row).await?;
+    let values = payload.fields.iter().map(|(k, v)| (k.clone(), Zeroizing::new(v.clone()))).collect();
+    Ok(Fields { values, scope: scope(&ty, &row, &payload) })
 }
 
 /// The `secret` field of a signing-secret account, and where requests signed with it may go.
@@ -120,6 +134,7 @@ pub(crate) async fn expose(vault: &Vault, reference: &CredentialRef) -> crate::R
         AuthKind::Bearer => (field("token"), None),
         AuthKind::Basic => (field("password"), Some(field("username"))),
         AuthKind::SigningSecret => (field("secret"), None),
+        AuthKind::Database => (field("password"), Some(field("user"))),
         AuthKind::OAuth2Code | AuthKind::OAuth2ClientCredentials => {
             drop(payload);
             (oauth::access_token(vault, &ty, row, false).await?, None)

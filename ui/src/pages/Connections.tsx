@@ -21,6 +21,7 @@ const AUTH_TEXT: Record<ConnectionType["auth"], string> = {
   oAuth2Code: "OAuth2 sign-in",
   oAuth2ClientCredentials: "OAuth2 client credentials",
   signingSecret: "Signing secret",
+  database: "Database",
 };
 
 function until(iso: string, now = Date.now()): string {
@@ -322,7 +323,11 @@ function AccountRow({ account, type, signingIn, onAction }: { account: AccountIn
             {account.status === "notConnected" ? "Connect" : "Reconnect"}
           </button>
         )}
-        <button onClick={() => onAction("test")} disabled={!type?.test && !account.fields.testUrl} title={type?.test || account.fields.testUrl ? "Send an authenticated request" : "This type has no test request"}>
+        <button
+          onClick={() => onAction("test")}
+          disabled={!type?.test && !account.fields.testUrl && type?.auth !== "database"}
+          title={type?.auth === "database" ? "Connect and ask the server for its version" : type?.test || account.fields.testUrl ? "Send an authenticated request" : "This type has no test request"}
+        >
           Test
         </button>
         <button onClick={() => onAction("edit")}>Edit</button>

@@ -2,6 +2,7 @@
 //! dispatcher the desktop shell uses.
 
 mod credentials;
+mod databases;
 mod files;
 mod folders;
 mod hardening;

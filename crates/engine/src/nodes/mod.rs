@@ -23,6 +23,7 @@ pub mod data_set;
 pub mod data_sort;
 pub mod data_split_out;
 pub mod datetime;
+pub mod db_query;
 pub mod file_read;
 pub mod file_write;
 pub mod flow_batch;
@@ -129,4 +130,23 @@ pub(crate) fn with_field(
         return Err((Item { json, paired: Paired::item(index), error, binary }, problem));
     }
     Ok(Item { json, paired: Paired::item(index), error, binary })
+}
+
+/// Each entry's `field` of a list parameter `name`, compiled (expressions allowed); errors
+/// name the entry (`arguments[2].value`).
+pub(crate) fn compile_list(
+    ctx: &crate::node::NodeContext,
+    name: &str,
+    field: &str,
+) -> Result<Vec<crate::expr::Compiled>, NodeError> {
+    let entries = ctx.raw_param(name).as_array().cloned().unwrap_or_default();
+    entries
+        .iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            ctx.evaluator().compile(&entry.get(field).cloned().unwrap_or(serde_json::Value::Null)).map_err(|e| {
+                NodeError::new(ErrorCode::InvalidExpression, e.message).with_parameter(format!("{name}[{i}].{field}"))
+            })
+        })
+        .collect()
 }

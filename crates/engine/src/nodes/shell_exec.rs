@@ -184,8 +184,8 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
         max_output: p("maxOutputKb").as_u64().unwrap_or(1024).clamp(1, 65536) as usize * 1024,
         continue_on_error: ctx.choice("nonZero") == "continue",
     };
-    let arguments = compile_list(ctx, "arguments", "value")?;
-    let environment = compile_list(ctx, "environment", "value")?;
+    let arguments = super::compile_list(ctx, "arguments", "value")?;
+    let environment = super::compile_list(ctx, "environment", "value")?;
     let entries = list(ctx, "environment");
     let names: Vec<String> =
         entries.iter().map(|e| e.get("name").and_then(|n| n.as_str()).unwrap_or("").trim().to_string()).collect();
@@ -262,19 +262,6 @@ fn timeout_of(param: &serde_json::Value) -> Option<Duration> {
 
 fn list(ctx: &NodeContext, name: &str) -> Vec<serde_json::Value> {
     ctx.raw_param(name).as_array().cloned().unwrap_or_default()
-}
-
-/// Each entry's `field` of a list parameter, compiled (expressions allowed).
-fn compile_list(ctx: &NodeContext, name: &str, field: &str) -> Result<Vec<crate::expr::Compiled>, NodeError> {
-    list(ctx, name)
-        .iter()
-        .enumerate()
-        .map(|(i, entry)| {
-            ctx.evaluator().compile(&entry.get(field).cloned().unwrap_or(serde_json::Value::Null)).map_err(|e| {
-                NodeError::new(ErrorCode::InvalidExpression, e.message).with_parameter(format!("{name}[{i}].{field}"))
-            })
-        })
-        .collect()
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -1,0 +1,247 @@
+//! Databases for the SQL nodes: a connection to PostgreSQL or MySQL/MariaDB (sqlx) or to a
+//! SQLite file (rusqlite), SQL run with bound parameters (values never go into the SQL
+//! text), and rows turned into items' values: integers as integers, decimals as strings or
+//! numbers, timestamps as RFC 3339, JSON as objects, binary columns as files.
+
+mod mysql;
+mod postgres;
+mod sqlite;
+
+use crate::credentials::Fields;
+use switchyard_model::error::{ErrorClass, ErrorCode, NodeError};
+use switchyard_model::value::{Object, Value};
+
+/// Which database an account is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Postgres,
+    MySql,
+    Sqlite,
+}
+
+impl Kind {
+    /// The kind of a connection type (`db.postgres`, `db.mysql`, `db.sqlite`).
+    pub fn of(connection_type: &str) -> Option<Kind> {
+        match connection_type {
+            "db.postgres" => Some(Kind::Postgres),
+            "db.mysql" => Some(Kind::MySql),
+            "db.sqlite" => Some(Kind::Sqlite),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Postgres => "PostgreSQL",
+            Kind::MySql => "MySQL",
+            Kind::Sqlite => "SQLite",
+        }
+    }
+}
+
+/// How rows become values.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReadOptions {
+    /// DECIMAL/NUMERIC as JSON numbers (may lose digits) instead of strings.
+    pub decimals_as_numbers: bool,
+}
+
+/// One row: its columns as an object, and its binary columns' bytes (stored as the item's
+/// files by the node).
+#[derive(Debug, Default)]
+pub struct Row {
+    pub json: Object,
+    pub files: Vec<(String, Vec<u8>)>,
+}
+
+/// An open connection, for one node run.
+pub enum Connection {
+    Postgres(sqlx_postgres::PgConnection),
+    MySql(sqlx_mysql::MySqlConnection),
+    Sqlite(sqlite::Connection),
+}
+
+/// Where an account connects, for messages: `PostgreSQL "shop" at db.example.com:5432`.
+pub fn describe(kind: Kind, account: &str, fields: &Fields) -> String {
+    match kind {
+        Kind::Sqlite => format!("SQLite \"{account}\" ({})", fields.get("path")),
+        _ => format!("{} \"{account}\" at {}:{}", kind.name(), fields.get("host"), fields.get("port")),
+    }
+}
+
+/// The port in an account's fields, or the database's default.
+fn port(kind: Kind, fields: &Fields) -> Result<u16, NodeError> {
+    let text = fields.get("port").trim();
+    if text.is_empty() {
+        return Ok(if kind == Kind::Postgres { 5432 } else { 3306 });
+    }
+    text.parse().map_err(|_| {
+        NodeError::new(ErrorCode::InvalidParameter, format!("the account's port \"{text}\" is not a port number"))
+            .with_class(ErrorClass::Permanent)
+    })
+}
+
+/// TLS as an account asks for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tls {
+    Disable,
+    Prefer,
+    Require,
+    VerifyFull,
+}
+
+fn tls(fields: &Fields) -> Result<Tls, NodeError> {
+    match fields.get("tls").trim().to_ascii_lowercase().as_str() {
+        "" | "prefer" => Ok(Tls::Prefer),
+        "disable" | "off" => Ok(Tls::Disable),
+        "require" => Ok(Tls::Require),
+        "verify-full" | "verify_full" => Ok(Tls::VerifyFull),
+        other => Err(NodeError::new(
+            ErrorCode::InvalidParameter,
+            format!("the account's TLS setting \"{other}\" is not one of disable, prefer, require, verify-full"),
+        )
+        .with_class(ErrorClass::Permanent)),
+    }
+}
+
+impl Connection {
+    /// Connects with an account's fields (after checking the host is one the account may
+    /// reach). Errors name the server and never hold the password.
+    pub async fn open(kind: Kind, fields: &Fields) -> Result<Connection, NodeError> {
+        let place = describe(kind, &fields.scope.account, fields);
+        let failed = |e: NodeError| NodeError { message: format!("{place}: {}", e.message), ..e };
+        match kind {
+            Kind::Sqlite => sqlite::Connection::open(fields.get("path")).map(Connection::Sqlite).map_err(failed),
+            Kind::Postgres | Kind::MySql => {
+                let host = fields.get("host").trim();
+                let port = port(kind, fields)?;
+                let default = if kind == Kind::Postgres { 5432 } else { 3306 };
+                fields.scope.check_address(host, port, default)?;
+                let tls = tls(fields)?;
+                match kind {
+                    Kind::Postgres => postgres::connect(fields, host, port, tls).await.map(Connection::Postgres),
+                    _ => mysql::connect(fields, host, port, tls).await.map(Connection::MySql),
+                }
+                .map_err(failed)
+            }
+        }
+    }
+
+    /// Runs `sql` with `params` bound to its placeholders (`$1`… for PostgreSQL, `?` for
+    /// MySQL and SQLite) and returns its rows (none for statements without results).
+    pub async fn query(&mut self, sql: &str, params: &[Value], options: ReadOptions) -> Result<Vec<Row>, NodeError> {
+        match self {
+            Connection::Postgres(c) => postgres::query(c, sql, params, options).await,
+            Connection::MySql(c) => mysql::query(c, sql, params, options).await,
+            Connection::Sqlite(c) => c.query(sql, params).await,
+        }
+    }
+
+    /// Closes the connection politely (a server sees a goodbye, not a dropped socket).
+    pub async fn close(self) {
+        use sqlx_core::connection::Connection as _;
+        match self {
+            Connection::Postgres(c) => {
+                let _ = c.close().await;
+            }
+            Connection::MySql(c) => {
+                let _ = c.close().await;
+            }
+            Connection::Sqlite(_) => {}
+        }
+    }
+}
+
+/// "Test connection" for a database account: connect and `SELECT 1`. The message names the
+/// server and, on success, its version.
+pub async fn test(kind: Kind, fields: &Fields) -> Result<String, NodeError> {
+    let mut connection = Connection::open(kind, fields).await?;
+    let sql = match kind {
+        Kind::Postgres | Kind::MySql => "SELECT version() AS v",
+        Kind::Sqlite => "SELECT 'SQLite ' || sqlite_version() AS v",
+    };
+    let rows = connection.query(sql, &[], ReadOptions::default()).await;
+    connection.close().await;
+    let version = rows?.first().and_then(|r| r.json.get("v").and_then(|v| v.as_str()).map(str::to_string));
+    Ok(format!(
+        "connected to {}: {}",
+        describe(kind, &fields.scope.account, fields),
+        version.unwrap_or_else(|| "it answered".into())
+    ))
+}
+
+/// A database's error as a node error: connection trouble is transient (worth a retry),
+/// everything the server refused (SQL, permissions, constraints, login) is permanent; the
+/// message keeps the server's words and SQLSTATE.
+pub(crate) fn sqlx_error(e: sqlx_core::Error) -> NodeError {
+    match e {
+        sqlx_core::Error::Database(db) => {
+            let code = db.code().map(|c| format!(" (SQLSTATE {c})")).unwrap_or_default();
+            NodeError::new(ErrorCode::QueryFailed, format!("{}{code}", db.message()))
+                .with_class(ErrorClass::Permanent)
+                .with_details(serde_json::json!({ "sqlstate": db.code().map(|c| c.to_string()) }))
+        }
+        // rustls reports a certificate it refuses as an I/O error of the handshake.
+        sqlx_core::Error::Io(io) if io.to_string().contains("certificate") => {
+            NodeError::new(ErrorCode::ConnectionFailed, format!("TLS failed: {io}")).with_class(ErrorClass::Permanent)
+        }
+        sqlx_core::Error::Io(io) => {
+            NodeError::new(ErrorCode::ConnectionFailed, format!("cannot reach the server: {io}"))
+                .with_class(ErrorClass::Transient)
+        }
+        sqlx_core::Error::Tls(tls) => {
+            NodeError::new(ErrorCode::ConnectionFailed, format!("TLS failed: {tls}")).with_class(ErrorClass::Permanent)
+        }
+        sqlx_core::Error::Protocol(p) => {
+            NodeError::new(ErrorCode::ConnectionFailed, format!("the server answered unexpectedly: {p}"))
+                .with_class(ErrorClass::Transient)
+        }
+        other => NodeError::new(ErrorCode::QueryFailed, other.to_string()).with_class(ErrorClass::Permanent),
+    }
+}
+
+/// A parameter that cannot become the type the database expects.
+pub(crate) fn bad_parameter(index: usize, value: &Value, wanted: &str) -> NodeError {
+    let shown: String = value.to_json_string().chars().take(80).collect();
+    NodeError::new(
+        ErrorCode::InvalidParameter,
+        format!("query parameter {} is {shown}, which is not a {wanted} (the type the SQL expects there)", index + 1),
+    )
+    .with_class(ErrorClass::Permanent)
+    .with_parameter(format!("parameters[{index}].value"))
+}
+
+/// A column whose type the node cannot turn into a value.
+pub(crate) fn unsupported_column(column: &str, type_name: &str) -> NodeError {
+    NodeError::new(
+        ErrorCode::QueryFailed,
+        format!("column \"{column}\" has type {type_name}, which this node cannot read yet: cast it in the SQL (e.g. {column}::text)"),
+    )
+    .with_class(ErrorClass::Permanent)
+}
+
+/// A decimal as the options say: its exact text, or a JSON number.
+pub(crate) fn decimal(text: String, options: ReadOptions) -> Value {
+    if options.decimals_as_numbers
+        && let Ok(f) = text.parse::<f64>()
+        && f.is_finite()
+    {
+        return Value::Float(f);
+    }
+    Value::from(text)
+}
+
+/// The SQL's placeholders and the node's parameters do not match up.
+pub(crate) fn count_mismatch(placeholders: usize, given: usize, spelled: &str) -> NodeError {
+    NodeError::new(
+        ErrorCode::InvalidParameter,
+        format!(
+            "the SQL has {placeholders} placeholder{} ({spelled}) but {given} query parameter{} {} set",
+            if placeholders == 1 { "" } else { "s" },
+            if given == 1 { "" } else { "s" },
+            if given == 1 { "is" } else { "are" }
+        ),
+    )
+    .with_class(ErrorClass::Permanent)
+    .with_parameter("parameters")
+}

@@ -1,0 +1,235 @@
+//! Real database servers for tests, each in its own folder under `target/test-servers`, on
+//! a port of 127.0.0.1 chosen when it starts, stopped (and its folder removed) when dropped.
+//! PostgreSQL refuses to run as root: as root, its folder is handed to `nobody` and the
+//! server runs as that user (`runuser`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A folder for one server under `target/test-servers`.
+fn server_dir(kind: &str) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/test-servers")
+        .join(format!("{kind}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a server folder under target/");
+    dir
+}
+
+/// A port on 127.0.0.1 nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// `program` as the user servers run as: `nobody` when this process is root.
+fn as_server_user(program: &Path) -> Command {
+    if is_root() {
+        let mut cmd = Command::new("runuser");
+        cmd.args(["-u", "nobody", "--"]).arg(program);
+        cmd
+    } else {
+        Command::new(program)
+    }
+}
+
+fn give_to_server_user(dir: &Path) {
+    if is_root() {
+        let status = Command::new("chown").args(["-R", "nobody:nogroup"]).arg(dir).status().expect("chown");
+        assert!(status.success(), "chown of {} failed", dir.display());
+    }
+}
+
+/// Waits (at most `limit`) until `ready` says yes.
+fn wait_until(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !ready() {
+        assert!(started.elapsed() < limit, "{what} did not start within {} s", limit.as_secs());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Where PostgreSQL's server programs are: `SWITCHYARD_PG_BIN`, else the newest of
+/// `/usr/lib/postgresql/*/bin` (Debian's layout; `cargo xtask setup` installs it).
+fn pg_bin() -> PathBuf {
+    if let Ok(dir) = std::env::var("SWITCHYARD_PG_BIN") {
+        return PathBuf::from(dir);
+    }
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|d| d.flatten().map(|e| e.path().join("bin")).filter(|p| p.join("initdb").exists()).collect())
+        .unwrap_or_default();
+    versions.sort();
+    versions.pop().expect("PostgreSQL's server programs (run `cargo xtask setup`, or set SWITCHYARD_PG_BIN)")
+}
+
+/// A PostgreSQL server with password (SCRAM) authentication for `user`.
+pub struct Postgres {
+    pub port: u16,
+    pub user: String,
+    pub password: String,
+    pub database: String,
+    /// The CA that signed the server's certificate (PEM), when started with TLS.
+    pub certificate: Option<PathBuf>,
+    dir: PathBuf,
+    child: Child,
+}
+
+impl Postgres {
+    pub fn start() -> Postgres {
+        Postgres::start_with(false)
+    }
+
+    /// With `tls`, the server also speaks TLS, with a certificate for 127.0.0.1 from a CA the
+    /// test made.
+    pub fn start_with(tls: bool) -> Postgres {
+        let bin = pg_bin();
+        let dir = server_dir("postgres");
+        let (user, password) = ("switchyard".to_string(), "s3cret pass'word".to_string());
+        std::fs::write(dir.join("password"), &password).expect("password file");
+        let mut certificate = None;
+        if tls {
+            // A CA of its own and a certificate for 127.0.0.1 signed by it (a client that
+            // verifies trusts the CA; a certificate that is its own CA is refused as a leaf).
+            let openssl = |args: &[&str]| {
+                let status = Command::new("openssl")
+                    .args(args)
+                    .current_dir(&dir)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .expect("openssl");
+                assert!(status.success(), "openssl {} failed", args.join(" "));
+            };
+            openssl(&[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=Switchyard test CA",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.crt",
+            ]);
+            openssl(&[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+            ]);
+            std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+                .expect("extensions");
+            openssl(&[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                "san.ext",
+                "-out",
+                "server.crt",
+            ]);
+            certificate = Some(dir.join("ca.crt"));
+        }
+        give_to_server_user(&dir);
+        if tls {
+            let mut perms = std::fs::metadata(dir.join("server.key")).expect("key").permissions();
+            std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o600);
+            std::fs::set_permissions(dir.join("server.key"), perms).expect("key permissions");
+        }
+        let data = dir.join("data");
+        let out = as_server_user(&bin.join("initdb"))
+            .arg("-D")
+            .arg(&data)
+            .args(["-U", &user, "--auth=scram-sha-256", "-E", "UTF8", "--no-locale", "--no-sync"])
+            .arg(format!("--pwfile={}", dir.join("password").display()))
+            .output()
+            .expect("initdb");
+        assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
+        let port = free_port();
+        let mut cmd = as_server_user(&bin.join("postgres"));
+        cmd.arg("-D")
+            .arg(&data)
+            .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
+            .arg("-k")
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("server.log")).map(Stdio::from).unwrap_or(Stdio::null()));
+        if tls {
+            cmd.args(["-c", "ssl=on"])
+                .arg("-c")
+                .arg(format!("ssl_cert_file={}", dir.join("server.crt").display()))
+                .arg("-c")
+                .arg(format!("ssl_key_file={}", dir.join("server.key").display()));
+        }
+        let child = cmd.spawn().expect("postgres");
+        let server = Postgres { port, user, password, database: "postgres".into(), certificate, dir, child };
+        let isready = bin.join("pg_isready");
+        wait_until("PostgreSQL", Duration::from_secs(60), || {
+            Command::new(&isready)
+                .args(["-q", "-h", "127.0.0.1", "-p", &port.to_string()])
+                .status()
+                .is_ok_and(|s| s.success())
+        });
+        server
+    }
+
+    /// Runs SQL with `psql` as the server's user (for setting up and checking tables).
+    pub fn psql(&self, sql: &str) -> String {
+        let out = Command::new(pg_bin().join("psql"))
+            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1"])
+            .args(["-p", &self.port.to_string(), "-U", &self.user, "-d", &self.database, "-c", sql])
+            .env("PGPASSWORD", &self.password)
+            .output()
+            .expect("psql");
+        assert!(out.status.success(), "psql failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        // SIGINT to the server itself (runuser does not pass it on): a fast shutdown that
+        // ends sessions without waiting for clients.
+        let pid = std::fs::read_to_string(self.dir.join("data/postmaster.pid"))
+            .ok()
+            .and_then(|text| text.lines().next().map(|l| l.trim().to_string()))
+            .unwrap_or_else(|| self.child.id().to_string());
+        let _ = Command::new("kill").args(["-INT", &pid]).status();
+        let started = Instant::now();
+        let alive =
+            || Command::new("kill").args(["-0", &pid]).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+        while alive() && started.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if alive() {
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
