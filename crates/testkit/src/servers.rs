@@ -233,3 +233,97 @@ impl Drop for Postgres {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// A MariaDB server with a user that logs in with a password over TCP (real authentication,
+/// not `--skip-grant-tables`), and a database of its own.
+pub struct MariaDb {
+    pub port: u16,
+    pub user: String,
+    pub password: String,
+    pub database: String,
+    dir: PathBuf,
+    child: Child,
+}
+
+impl MariaDb {
+    pub fn start() -> MariaDb {
+        let dir = server_dir("mariadb");
+        give_to_server_user(&dir);
+        let data = dir.join("data");
+        let out = as_server_user(Path::new("mariadb-install-db"))
+            .arg(format!("--datadir={}", data.display()))
+            .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
+            .output()
+            .expect("mariadb-install-db (run `cargo xtask setup`)");
+        assert!(out.status.success(), "mariadb-install-db failed: {}", String::from_utf8_lossy(&out.stderr));
+        let port = free_port();
+        let socket = dir.join("mysql.sock");
+        let child = as_server_user(Path::new("/usr/sbin/mariadbd"))
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--socket={}", socket.display()))
+            .arg(format!("--pid-file={}", dir.join("mariadb.pid").display()))
+            .arg(format!("--log-error={}", dir.join("server.log").display()))
+            .args(["--bind-address=127.0.0.1", &format!("--port={port}"), "--skip-log-bin"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mariadbd");
+        let server = MariaDb {
+            port,
+            user: "switchyard".into(),
+            password: "s3cret pass'word".into(),
+            database: "app".into(),
+            dir,
+            child,
+        };
+        wait_until("MariaDB", Duration::from_secs(60), || {
+            Command::new("mysqladmin")
+                .arg(format!("--socket={}", socket.display()))
+                .args(["-u", "root", "ping"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        });
+        server.root_sql(&format!(
+            "CREATE DATABASE {db}; CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY 's3cret pass''word'; \
+             GRANT ALL ON {db}.* TO '{user}'@'127.0.0.1';",
+            db = server.database,
+            user = server.user
+        ));
+        server
+    }
+
+    /// Runs SQL as root over the server's socket.
+    pub fn root_sql(&self, sql: &str) -> String {
+        let out = Command::new("mariadb")
+            .arg(format!("--socket={}", self.dir.join("mysql.sock").display()))
+            .args(["-u", "root", "-N", "-B", "-e", sql])
+            .output()
+            .expect("mariadb client");
+        assert!(out.status.success(), "mariadb failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+impl Drop for MariaDb {
+    fn drop(&mut self) {
+        let pid = std::fs::read_to_string(self.dir.join("mariadb.pid")).ok().map(|t| t.trim().to_string());
+        if let Some(pid) = &pid {
+            let _ = Command::new("kill").args(["-TERM", pid]).status();
+            let started = Instant::now();
+            let alive =
+                || Command::new("kill").args(["-0", pid]).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+            while alive() && started.elapsed() < Duration::from_secs(20) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if alive() {
+                let _ = Command::new("kill").args(["-KILL", pid]).status();
+            }
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -5,7 +5,7 @@
 
 use crate::{call, open};
 use serde_json::{Value as Json, json};
-use switchyard_testkit::servers::Postgres;
+use switchyard_testkit::servers::{MariaDb, Postgres};
 
 async fn unlock(api: &switchyard_api::Api) {
     call(api, "vault_unlock", json!({"password": "correct horse battery"})).await.unwrap();
@@ -242,4 +242,72 @@ async fn an_expression_in_the_sql_text_is_refused_with_the_way_to_do_it() {
     let refused = call(&api, "workflow_validate", json!({"workflow": wf})).await;
     let text = format!("{refused:?}");
     assert!(text.contains("SQL injection") && text.contains("parameters.query"), "{text}");
+}
+
+#[tokio::test]
+async fn mariadb_binds_values_as_parameters_and_maps_types_with_real_authentication() {
+    let server = MariaDb::start();
+    server.root_sql(
+        "CREATE TABLE app.people (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(100) NOT NULL, age INT, \
+         score DECIMAL(10,2), active BOOLEAN, born DATE, seen DATETIME, profile JSON, photo BLOB, ratio DOUBLE, \
+         big BIGINT UNSIGNED)",
+    );
+    let (_dir, api, _) = open();
+    unlock(&api).await;
+    for (label, password) in [("local", server.password.as_str()), ("bad", "wrong-password-9c1")] {
+        call(
+            &api,
+            "account_add",
+            json!({"connectionType": "db.mysql", "label": label, "fields": {
+                "host": "127.0.0.1", "port": server.port.to_string(), "database": server.database,
+                "user": server.user, "password": password, "tls": "disable"}}),
+        )
+        .await
+        .unwrap();
+    }
+    let account = json!({"connection": "db.mysql", "account": "local"});
+    let evil = "Robert'); DROP TABLE people; --";
+    let insert = query_workflow(
+        account.clone(),
+        json!({"name": evil, "age": "42"}),
+        "INSERT INTO people (name, age, score, active, born, seen, profile, photo, ratio, big) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, x'00ff10', ?, 18446744073709551615)",
+        &[
+            "{{ json.name }}",
+            "{{ json.age }}",
+            "1234.50",
+            "{{ true }}",
+            "2026-01-31",
+            "2026-12-02 09:30:00",
+            "{\"city\": \"Köln\"}",
+            "{{ 0.25 }}",
+        ],
+    );
+    let result = run(&api, insert).await;
+    assert_eq!(result["status"], "success", "{result}");
+    let select = query_workflow(account.clone(), json!({}), "SELECT * FROM people WHERE name = ?", &[evil]);
+    let result = run(&api, select).await;
+    let row = &result["items"][0]["json"];
+    assert_eq!(row["name"], evil, "{result}");
+    assert_eq!(row["age"], 42, "text into an INT column: the server converts");
+    assert_eq!(row["score"], "1234.50");
+    assert_eq!(row["active"], true);
+    assert_eq!(row["born"], "2026-01-31");
+    assert_eq!(row["seen"], "2026-12-02T09:30:00");
+    assert_eq!(row["ratio"], 0.25);
+    assert_eq!(row["big"], "18446744073709551615", "beyond i64: exact text");
+    assert_eq!(result["items"][0]["binary"]["photo"]["size"], 3, "{result}");
+    assert_eq!(server.root_sql("SELECT count(*) FROM app.people"), "1", "the table is still there");
+
+    // A wrong password: a coded error without the password; Test connection agrees.
+    let bad = query_workflow(json!({"connection": "db.mysql", "account": "bad"}), json!({}), "SELECT 1", &[]);
+    let result = run(&api, bad).await;
+    assert_eq!(result["error"]["code"], "query_failed", "{result}");
+    assert!(result["error"]["message"].as_str().unwrap().contains("Access denied"), "{result}");
+    assert!(!result.to_string().contains("wrong-password-9c1"));
+    let accounts = call(&api, "account_list", json!({})).await.unwrap();
+    let local = accounts["accounts"].as_array().unwrap().iter().find(|a| a["label"] == "local").unwrap()["id"].clone();
+    let tested = call(&api, "account_test", json!({"id": local})).await.unwrap();
+    assert_eq!(tested["ok"], true, "{tested}");
+    assert!(tested["message"].as_str().unwrap().contains("MariaDB"), "{tested}");
 }
