@@ -12,7 +12,7 @@ impl Vault {
         self.unlock(None).await?;
         let row = self.row(id).await?;
         let ty = self.connection_type(&row.connection_type)?.clone();
-        let payload = self.open_payload(&row)?;
+        let payload = self.open_row(&row).await?;
         let outcome = match &ty.test {
             None => TestOutcome {
                 ok: false,
