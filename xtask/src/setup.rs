@@ -39,6 +39,9 @@ pub const APT_PACKAGES: &[&str] = &[
     // Database servers the SQL nodes' tests start (each in its own folder, as `nobody`).
     "postgresql",
     "mariadb-server",
+    // Mail servers the email nodes' tests start: SMTP (aiosmtpd) and IMAP (Dovecot).
+    "python3-aiosmtpd",
+    "dovecot-imapd",
 ];
 
 fn missing_packages() -> Vec<&'static str> {

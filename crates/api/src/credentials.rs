@@ -179,13 +179,13 @@ impl Api {
 
     pub async fn account_test(&self, request: IdRequest) -> ApiResult<TestOutcome> {
         let info = self.inner.vault.account(&request.id).await?;
-        let outcome = match switchyard_engine::db::Kind::of(&info.connection_type) {
-            // A database: connect and ask for its version.
-            Some(kind) => {
+        let outcome = match switchyard_engine::connect::tests_itself(&info.connection_type) {
+            // A database or mail server: connect, sign in, ask for something harmless.
+            true => {
                 let reference =
                     switchyard_model::CredentialRef::new(info.connection_type.clone(), Some(info.label.clone()));
                 let tested = match switchyard_engine::CredentialProvider::fields(&self.inner.vault, &reference).await {
-                    Ok(fields) => switchyard_engine::db::test(kind, &fields).await,
+                    Ok(fields) => switchyard_engine::connect::test(&info.connection_type, &fields).await,
                     Err(e) => Err(e),
                 };
                 let (ok, message) = match tested {
@@ -194,7 +194,7 @@ impl Api {
                 };
                 self.inner.vault.record_test(&request.id, ok, &message).await?
             }
-            None => self.inner.vault.test(&request.id).await?,
+            false => self.inner.vault.test(&request.id).await?,
         };
         self.account_changed(&request.id);
         Ok(outcome)

@@ -699,7 +699,7 @@ impl Api {
                 }
             })
             .collect();
-        let problems = self.inner.triggers.problems.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let problems = self.inner.trigger_problems();
         let alerts_firing = self.blocking(|store| Ok(store.metrics().alerts(true, 50)?)).await?;
         Ok(Dashboard {
             range: request.range,

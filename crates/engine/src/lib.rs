@@ -4,7 +4,9 @@
 pub mod access;
 pub mod binary;
 pub mod conditions;
+pub mod connect;
 pub mod db;
+pub mod email;
 pub mod executor;
 pub mod expr;
 pub mod formats;

@@ -25,6 +25,34 @@ pub enum Trigger {
     Schedule { config: fn(&Node) -> Result<ScheduleConfig, RuleError>, item: fn(ScheduleFire) -> Item },
     /// A file added, changed or removed in a folder, while the workflow is active.
     Folder { config: fn(&Node) -> Result<FolderConfig, String>, item: fn(FolderEvent) -> Item },
+    /// A connection the node holds open while the workflow is active (a database's LISTEN,
+    /// a mailbox's IDLE): `serve` runs until the host drops it, reconnecting as it sees fit,
+    /// and starts runs through its [`Listening`]. `check` says before activation whether
+    /// the node's settings can be served.
+    Listen { check: fn(&Node) -> Result<(), String>, serve: fn(Listening) -> futures::future::BoxFuture<'static, ()> },
+}
+
+/// What a connection-holding trigger gets from its host while it is served.
+#[derive(Clone)]
+pub struct Listening {
+    pub node: Node,
+    pub workflow_id: String,
+    /// The accounts this workflow may use (refusing ones its trust does not cover).
+    pub credentials: Option<std::sync::Arc<dyn crate::credentials::CredentialProvider>>,
+    /// Starts a run with these items: the execution id, or why it was not started (the
+    /// run queue is full).
+    pub fire: std::sync::Arc<dyn Fn(Vec<Item>) -> Result<String, String> + Send + Sync>,
+    /// Values this trigger keeps across restarts (in the store, per workflow and node).
+    pub state: std::sync::Arc<dyn TriggerState>,
+    /// How the connection stands: `Some(problem)` while it is down, `None` once it is up.
+    pub status: std::sync::Arc<dyn Fn(Option<String>) + Send + Sync>,
+}
+
+/// A trigger node's durable values (an IMAP mailbox's last UID): written before the run they
+/// concern starts.
+pub trait TriggerState: Send + Sync {
+    fn get(&self, key: &str) -> Option<String>;
+    fn set(&self, key: &str, value: &str) -> Result<(), String>;
 }
 
 impl std::fmt::Debug for Trigger {
@@ -35,6 +63,7 @@ impl std::fmt::Debug for Trigger {
             Trigger::Webhook { .. } => "Webhook",
             Trigger::Schedule { .. } => "Schedule",
             Trigger::Folder { .. } => "Folder",
+            Trigger::Listen { .. } => "Listen",
         })
     }
 }

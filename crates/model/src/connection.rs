@@ -28,6 +28,10 @@ pub enum AuthKind {
     /// `database`, `user`, secret `password`, `tls`, `caFile`; or `path` for SQLite); its
     /// allowed hosts start with `host:port`.
     Database,
+    /// A mail server the node connects to itself, SMTP or IMAP (fields `host`, `port`,
+    /// `security`, `user`, secret `password`, `caFile`, and `from` or `mailbox`); its allowed
+    /// hosts start with `host:port`.
+    Mail,
 }
 
 impl AuthKind {

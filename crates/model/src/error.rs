@@ -59,6 +59,9 @@ pub enum ErrorCode {
     /// A database refused a statement (SQL error, constraint, permission, login); the
     /// message keeps its words and SQLSTATE.
     QueryFailed,
+    /// A mail server refused a message, a recipient or the sign-in (the message keeps its
+    /// SMTP or IMAP reply); 4xx replies are transient, 5xx permanent.
+    MailRejected,
     // Credentials
     VaultLocked,
     WrongPassword,

@@ -71,6 +71,9 @@ pub enum RunMode {
     Schedule,
     /// Started by a Folder Trigger: a file added, changed or removed.
     Folder,
+    /// Started by a trigger that holds a connection open: a database notification, a new
+    /// email.
+    Event,
     Error,
     Test,
     /// Started by an alert rule's "run workflow" action.
@@ -85,6 +88,7 @@ impl RunMode {
             RunMode::Webhook => "webhook",
             RunMode::Schedule => "schedule",
             RunMode::Folder => "folder",
+            RunMode::Event => "event",
             RunMode::Error => "error",
             RunMode::Test => "test",
             RunMode::Alert => "alert",
@@ -98,6 +102,7 @@ impl RunMode {
             RunMode::Webhook,
             RunMode::Schedule,
             RunMode::Folder,
+            RunMode::Event,
             RunMode::Error,
             RunMode::Test,
             RunMode::Alert,

@@ -19,6 +19,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (10, include_str!("migrations/0010_local_access.sql")),
     (11, include_str!("migrations/0011_blobs.sql")),
     (12, include_str!("migrations/0012_folder_watch.sql")),
+    (13, include_str!("migrations/0013_trigger_state.sql")),
 ];
 
 pub fn latest_version() -> u32 {

@@ -119,8 +119,6 @@ impl Triggers {
         Ok(())
     }
 
-    /// Forgets the schedules of a workflow not in `keep_nodes` (triggers removed or the
-    /// workflow deleted).
     /// The files a Folder Trigger saw: path → (size, modified ms); None when it never
     /// watched (a row with an empty path marks a watch that ran).
     pub fn folder_files(&self, workflow_id: &str, node_id: &str) -> Result<Option<Vec<(String, u64, i64)>>> {
@@ -182,6 +180,27 @@ impl Triggers {
         Ok(())
     }
 
+    /// A value a trigger node keeps (see [`Triggers::set_value`]).
+    pub fn value(&self, workflow_id: &str, node_id: &str, key: &str) -> Result<Option<String>> {
+        let conn = self.db.lock();
+        let mut stmt = conn
+            .prepare_cached("SELECT value FROM trigger_state WHERE workflow_id = ?1 AND node_id = ?2 AND key = ?3")?;
+        Ok(stmt.query_row([workflow_id, node_id, key], |r| r.get(0)).optional()?)
+    }
+
+    /// Keeps a value for a trigger node across restarts (committed when this returns).
+    pub fn set_value(&self, workflow_id: &str, node_id: &str, key: &str, value: &str) -> Result<()> {
+        let conn = self.db.lock();
+        conn.execute(
+            "INSERT INTO trigger_state (workflow_id, node_id, key, value) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (workflow_id, node_id, key) DO UPDATE SET value = excluded.value",
+            [workflow_id, node_id, key, value],
+        )?;
+        Ok(())
+    }
+
+    /// Forgets the schedules of a workflow not in `keep_nodes` (triggers removed or the
+    /// workflow deleted).
     pub fn retain_schedules(&self, workflow_id: &str, keep_nodes: &[String]) -> Result<()> {
         let conn = self.db.lock();
         let mut stmt = conn.prepare("SELECT node_id FROM schedule_state WHERE workflow_id = ?1")?;

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A folder for one server under `target/test-servers`.
-fn server_dir(kind: &str) -> PathBuf {
+pub(crate) fn server_dir(kind: &str) -> PathBuf {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -47,12 +47,75 @@ fn give_to_server_user(dir: &Path) {
 }
 
 /// Waits (at most `limit`) until `ready` says yes.
-fn wait_until(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
+pub(crate) fn wait_until(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
     let started = Instant::now();
     while !ready() {
         assert!(started.elapsed() < limit, "{what} did not start within {} s", limit.as_secs());
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// A CA of its own in `dir` (`ca.crt`) and a certificate for 127.0.0.1 signed by it
+/// (`server.crt`, `server.key`): a client that verifies trusts the CA (a certificate that is
+/// its own CA is refused as a leaf). Returns the CA's path.
+pub fn make_certificate(dir: &Path) -> PathBuf {
+    let openssl = |args: &[&str]| {
+        let status = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl");
+        assert!(status.success(), "openssl {} failed", args.join(" "));
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=Switchyard test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+        .expect("extensions");
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "server.crt",
+    ]);
+    dir.join("ca.crt")
 }
 
 /// Where PostgreSQL's server programs are: `SWITCHYARD_PG_BIN`, else the newest of
@@ -94,65 +157,7 @@ impl Postgres {
         std::fs::write(dir.join("password"), &password).expect("password file");
         let mut certificate = None;
         if tls {
-            // A CA of its own and a certificate for 127.0.0.1 signed by it (a client that
-            // verifies trusts the CA; a certificate that is its own CA is refused as a leaf).
-            let openssl = |args: &[&str]| {
-                let status = Command::new("openssl")
-                    .args(args)
-                    .current_dir(&dir)
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status()
-                    .expect("openssl");
-                assert!(status.success(), "openssl {} failed", args.join(" "));
-            };
-            openssl(&[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=Switchyard test CA",
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.crt",
-            ]);
-            openssl(&[
-                "req",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-subj",
-                "/CN=127.0.0.1",
-                "-keyout",
-                "server.key",
-                "-out",
-                "server.csr",
-            ]);
-            std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
-                .expect("extensions");
-            openssl(&[
-                "x509",
-                "-req",
-                "-in",
-                "server.csr",
-                "-CA",
-                "ca.crt",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-days",
-                "2",
-                "-extfile",
-                "san.ext",
-                "-out",
-                "server.crt",
-            ]);
-            certificate = Some(dir.join("ca.crt"));
+            certificate = Some(make_certificate(&dir));
         }
         give_to_server_user(&dir);
         if tls {

@@ -61,12 +61,16 @@ fn database(id: &str, name: &str, description: &str, port: &str) -> ConnectionTy
             F::text("tls", "TLS")
                 .default_value("prefer")
                 .describe("disable, prefer (TLS when the server offers it), require, or verify-full (check the certificate and host name)."),
-            F::text("caFile", "CA certificate file")
-                .optional()
-                .describe("A PEM file to trust instead of the system's certificates (for verify-full with a private CA)."),
+            ca_file(),
         ],
         None,
     )
+}
+
+fn ca_file() -> F {
+    F::text("caFile", "CA certificate file")
+        .optional()
+        .describe("A PEM file to trust instead of the system's certificates (for a server with a private CA).")
 }
 
 pub fn builtin() -> Vec<ConnectionType> {
@@ -143,6 +147,42 @@ pub fn builtin() -> Vec<ConnectionType> {
             "A SQLite database file on this computer.",
             AuthKind::Database,
             vec![F::text("path", "Database file").describe("A full path; the file is created when missing.")],
+            None,
+        ),
+        kind(
+            "email.smtp",
+            "Email (SMTP)",
+            "An outgoing mail server: email is sent through it.",
+            AuthKind::Mail,
+            vec![
+                F::text("host", "Host"),
+                F::text("port", "Port").default_value("587"),
+                F::text("security", "Security")
+                    .default_value("starttls")
+                    .describe("starttls (port 587), tls (port 465) or none (only for a server on this computer)."),
+                F::text("user", "User").optional(),
+                F::secret("password", "Password").optional(),
+                F::text("from", "From address").describe("The sender, e.g. Reports <reports@example.com>."),
+                ca_file(),
+            ],
+            None,
+        ),
+        kind(
+            "email.imap",
+            "Email (IMAP)",
+            "A mailbox on an IMAP server: new messages start runs.",
+            AuthKind::Mail,
+            vec![
+                F::text("host", "Host"),
+                F::text("port", "Port").default_value("993"),
+                F::text("security", "Security")
+                    .default_value("tls")
+                    .describe("tls (port 993), starttls (port 143) or none (only for a server on this computer)."),
+                F::text("user", "User"),
+                F::secret("password", "Password"),
+                F::text("mailbox", "Mailbox").default_value("INBOX"),
+                ca_file(),
+            ],
             None,
         ),
         kind(

@@ -39,7 +39,7 @@ pub(crate) async fn authorize(
             let encoded = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(pair.as_bytes()));
             auth.headers.push(("Authorization".into(), Zeroizing::new(format!("Basic {}", *encoded))));
         }
-        AuthKind::SigningSecret | AuthKind::Database => {}
+        AuthKind::SigningSecret | AuthKind::Database | AuthKind::Mail => {}
         AuthKind::OAuth2Code | AuthKind::OAuth2ClientCredentials => {
             drop(payload);
             let token = oauth::access_token(vault, &ty, row, force_refresh).await?;
@@ -134,7 +134,7 @@ pub(crate) async fn expose(vault: &Vault, reference: &CredentialRef) -> crate::R
         AuthKind::Bearer => (field("token"), None),
         AuthKind::Basic => (field("password"), Some(field("username"))),
         AuthKind::SigningSecret => (field("secret"), None),
-        AuthKind::Database => (field("password"), Some(field("user"))),
+        AuthKind::Database | AuthKind::Mail => (field("password"), Some(field("user"))),
         AuthKind::OAuth2Code | AuthKind::OAuth2ClientCredentials => {
             drop(payload);
             (oauth::access_token(vault, &ty, row, false).await?, None)

@@ -22,6 +22,7 @@ const AUTH_TEXT: Record<ConnectionType["auth"], string> = {
   oAuth2ClientCredentials: "OAuth2 client credentials",
   signingSecret: "Signing secret",
   database: "Database",
+  mail: "Mail server",
 };
 
 function until(iso: string, now = Date.now()): string {
@@ -325,8 +326,16 @@ function AccountRow({ account, type, signingIn, onAction }: { account: AccountIn
         )}
         <button
           onClick={() => onAction("test")}
-          disabled={!type?.test && !account.fields.testUrl && type?.auth !== "database"}
-          title={type?.auth === "database" ? "Connect and ask the server for its version" : type?.test || account.fields.testUrl ? "Send an authenticated request" : "This type has no test request"}
+          disabled={!type?.test && !account.fields.testUrl && type?.auth !== "database" && type?.auth !== "mail"}
+          title={
+            type?.auth === "database"
+              ? "Connect and ask the server for its version"
+              : type?.auth === "mail"
+                ? "Connect and sign in to the mail server"
+                : type?.test || account.fields.testUrl
+                  ? "Send an authenticated request"
+                  : "This type has no test request"
+          }
         >
           Test
         </button>

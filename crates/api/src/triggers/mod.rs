@@ -6,9 +6,11 @@
 //!
 //! - [`webhooks`]: endpoints from webhook nodes, the delivery log, and deliveries becoming runs;
 //! - [`testing`]: the editor's test listening and its sample requests;
-//! - [`schedules`]: schedules from schedule nodes and fires becoming runs.
+//! - [`schedules`]: schedules from schedule nodes and fires becoming runs;
+//! - `folders`: folder watches; `listens`: triggers that hold a connection open.
 
 mod folders;
+mod listens;
 pub(crate) mod schedules;
 pub(crate) mod testing;
 pub(crate) mod webhooks;
@@ -71,6 +73,7 @@ pub(crate) struct TriggerState {
     listener: Mutex<Option<Listener>>,
     scheduler: Mutex<Option<Scheduler>>,
     watcher: Mutex<Option<Arc<switchyard_triggers::watcher::Watcher>>>,
+    listens: listens::Listens,
     status: Mutex<Option<ListenerStatus>>,
     pub(crate) problems: Mutex<Vec<String>>,
     /// Workflows the editor listens for: their test endpoints and a generation number, so
@@ -111,6 +114,14 @@ fn is_loopback(bind: &str) -> bool {
 }
 
 impl Inner {
+    /// What keeps active workflows' triggers from being served, and connections that are
+    /// down.
+    pub(crate) fn trigger_problems(&self) -> Vec<String> {
+        let mut problems = self.triggers.problems.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        problems.extend(self.triggers.listens.problems());
+        problems
+    }
+
     /// Whether [`Api::start_triggers`] was called (and not stopped).
     pub(crate) fn triggers_running(&self) -> bool {
         self.triggers.scheduler.lock().unwrap_or_else(|p| p.into_inner()).is_some()
@@ -220,6 +231,7 @@ impl Api {
         if let Some(watcher) = self.inner.triggers.watcher.lock().unwrap_or_else(|p| p.into_inner()).take() {
             watcher.stop();
         }
+        self.inner.triggers.listens.stop();
         let scheduler = self.inner.triggers.scheduler.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(scheduler) = scheduler {
             scheduler.shutdown().await;
@@ -263,7 +275,7 @@ impl Api {
         });
         let services = self.run_services(&settings);
         let (mut endpoints, mut schedules, mut problems) = (Vec::new(), Vec::new(), Vec::new());
-        let mut watches = Vec::new();
+        let (mut watches, mut listens) = (Vec::new(), Vec::new());
         for record in &active {
             let name = record.workflow.name.clone();
             // Activation refuses untrusted workflows that use accounts or reach this machine,
@@ -336,6 +348,15 @@ impl Api {
                             Err(e) => problems.push(format!("workflow \"{name}\", node \"{}\": {e}", node.name)),
                         }
                     }
+                    Some(Trigger::Listen { check, serve }) => match check(node) {
+                        Ok(()) => listens.push(listens::Wanted {
+                            prepared: prepared.clone(),
+                            node: node.clone(),
+                            services: services.clone(),
+                            serve,
+                        }),
+                        Err(e) => problems.push(format!("workflow \"{name}\", node \"{}\": {e}", node.name)),
+                    },
                     _ => {}
                 }
             }
@@ -350,6 +371,7 @@ impl Api {
         if let Some(watcher) = watcher {
             problems.extend(watcher.set(watches));
         }
+        self.inner.triggers.listens.set(&Arc::downgrade(&self.inner), listens);
         for p in &problems {
             tracing::warn!("{p}");
         }
@@ -423,11 +445,17 @@ impl Api {
             if !wf.nodes.iter().any(|n| {
                 matches!(
                     registry.trigger_of(n),
-                    Some(Trigger::Webhook { .. } | Trigger::Schedule { .. } | Trigger::Folder { .. })
+                    Some(
+                        Trigger::Webhook { .. }
+                            | Trigger::Schedule { .. }
+                            | Trigger::Folder { .. }
+                            | Trigger::Listen { .. }
+                    )
                 )
             }) {
                 return Err(ApiError::bad_request(format!(
-                    "workflow \"{}\" has no Webhook, Schedule or Folder trigger: activating it would start nothing",
+                    "workflow \"{}\" has no trigger that starts runs by itself (Webhook, Schedule, Folder, \
+                     Postgres or Email): activating it would start nothing",
                     wf.name
                 )));
             }

@@ -264,7 +264,7 @@ impl Api {
         let records = self.blocking(|store| Ok(store.workflows().records(false)?)).await?;
         let listener = self.listener_status();
         let mut endpoints = Vec::new();
-        let mut problems = self.inner.triggers.problems.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut problems = self.inner.trigger_problems();
         for record in records {
             for (node, config) in webhook_nodes(&self.inner.engine, &record.workflow) {
                 let config = match config {

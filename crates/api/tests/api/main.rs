@@ -3,6 +3,8 @@
 
 mod credentials;
 mod databases;
+mod db_write;
+mod email;
 mod files;
 mod folders;
 mod hardening;

@@ -6,6 +6,7 @@
 mod mysql;
 mod postgres;
 mod sqlite;
+pub mod write;
 
 use crate::credentials::Fields;
 use switchyard_model::error::{ErrorClass, ErrorCode, NodeError};
@@ -30,12 +31,34 @@ impl Kind {
         }
     }
 
+    /// The kind of the account a node was given, or an error naming its type.
+    pub(crate) fn of_account(reference: &switchyard_model::CredentialRef) -> Result<Kind, NodeError> {
+        Kind::of(&reference.connection).ok_or_else(|| {
+            NodeError::new(
+                ErrorCode::InvalidParameter,
+                format!("connection type \"{}\" is not a database (PostgreSQL, MySQL or SQLite)", reference.connection),
+            )
+            .with_class(ErrorClass::Permanent)
+        })
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Kind::Postgres => "PostgreSQL",
             Kind::MySql => "MySQL",
             Kind::Sqlite => "SQLite",
         }
+    }
+}
+
+/// The credential slot of a node that works on any database account.
+pub(crate) fn slot(name: &str) -> switchyard_model::descriptor::CredentialSlot {
+    switchyard_model::descriptor::CredentialSlot {
+        name: name.into(),
+        label: "Database".into(),
+        connection_types: vec!["db.postgres".into(), "db.mysql".into(), "db.sqlite".into()],
+        required: true,
+        url_parameter: None,
     }
 }
 
@@ -52,6 +75,15 @@ pub struct ReadOptions {
 pub struct Row {
     pub json: Object,
     pub files: Vec<(String, Vec<u8>)>,
+}
+
+/// What a statement gave back: its rows (for a query, or a write with `RETURNING`), and the
+/// number of rows it changed (for a write without rows).
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub rows: Vec<Row>,
+    /// `Some` for statements that return no rows: how many rows they changed.
+    pub affected: Option<u64>,
 }
 
 /// An open connection, for one node run.
@@ -128,12 +160,46 @@ impl Connection {
     }
 
     /// Runs `sql` with `params` bound to its placeholders (`$1`… for PostgreSQL, `?` for
-    /// MySQL and SQLite) and returns its rows (none for statements without results).
-    pub async fn query(&mut self, sql: &str, params: &[Value], options: ReadOptions) -> Result<Vec<Row>, NodeError> {
+    /// MySQL and SQLite) and returns its rows, or the count of rows it changed.
+    pub async fn query(&mut self, sql: &str, params: &[Value], options: ReadOptions) -> Result<Outcome, NodeError> {
         match self {
             Connection::Postgres(c) => postgres::query(c, sql, params, options).await,
             Connection::MySql(c) => mysql::query(c, sql, params, options).await,
             Connection::Sqlite(c) => c.query(sql, params).await,
+        }
+    }
+
+    /// Starts a transaction (SQLite takes its write lock at once, so a second writer waits
+    /// here rather than failing halfway).
+    pub async fn begin(&mut self) -> Result<(), NodeError> {
+        self.simple(if matches!(self, Connection::Sqlite(_)) { "BEGIN IMMEDIATE" } else { "BEGIN" }).await
+    }
+
+    pub async fn commit(&mut self) -> Result<(), NodeError> {
+        self.simple("COMMIT").await
+    }
+
+    /// Undoes the open transaction; a failure here is ignored (the server rolls back a
+    /// transaction whose connection goes away).
+    pub async fn rollback(&mut self) {
+        let _ = self.simple("ROLLBACK").await;
+    }
+
+    async fn simple(&mut self, sql: &'static str) -> Result<(), NodeError> {
+        use sqlx_core::executor::Executor;
+        match self {
+            Connection::Postgres(c) => c.execute(sqlx_core::raw_sql::raw_sql(sql)).await.map(drop).map_err(sqlx_error),
+            Connection::MySql(c) => c.execute(sqlx_core::raw_sql::raw_sql(sql)).await.map(drop).map_err(sqlx_error),
+            Connection::Sqlite(c) => c.query(sql, &[]).await.map(drop),
+        }
+    }
+
+    /// PostgreSQL's `COPY … FROM STDIN` with `data` in COPY's text format; returns the rows
+    /// copied. Only for PostgreSQL connections.
+    pub async fn copy_in(&mut self, statement: &str, data: Vec<u8>) -> Result<u64, NodeError> {
+        match self {
+            Connection::Postgres(c) => postgres::copy_in(c, statement, data).await,
+            _ => Err(NodeError::new(ErrorCode::Internal, "COPY is PostgreSQL's")),
         }
     }
 
@@ -162,7 +228,7 @@ pub async fn test(kind: Kind, fields: &Fields) -> Result<String, NodeError> {
     };
     let rows = connection.query(sql, &[], ReadOptions::default()).await;
     connection.close().await;
-    let version = rows?.first().and_then(|r| r.json.get("v").and_then(|v| v.as_str()).map(str::to_string));
+    let version = rows?.rows.first().and_then(|r| r.json.get("v").and_then(|v| v.as_str()).map(str::to_string));
     Ok(format!(
         "connected to {}: {}",
         describe(kind, &fields.scope.account, fields),
@@ -177,7 +243,14 @@ pub(crate) fn sqlx_error(e: sqlx_core::Error) -> NodeError {
     match e {
         sqlx_core::Error::Database(db) => {
             let code = db.code().map(|c| format!(" (SQLSTATE {c})")).unwrap_or_default();
-            NodeError::new(ErrorCode::QueryFailed, format!("{}{code}", db.message()))
+            // PostgreSQL says which key and which COPY line: worth keeping.
+            let detail = db
+                .try_downcast_ref::<sqlx_postgres::PgDatabaseError>()
+                .map(|pg| {
+                    [pg.detail(), pg.r#where()].into_iter().flatten().map(|t| format!(" {t}")).collect::<String>()
+                })
+                .unwrap_or_default();
+            NodeError::new(ErrorCode::QueryFailed, format!("{}{code}{detail}", db.message()))
                 .with_class(ErrorClass::Permanent)
                 .with_details(serde_json::json!({ "sqlstate": db.code().map(|c| c.to_string()) }))
         }

@@ -1,7 +1,7 @@
 //! MySQL and MariaDB through sqlx. Parameters go as their JSON types (the server converts
 //! them to the column's type, as MySQL does for prepared statements).
 
-use super::{ReadOptions, Row, Tls, decimal, sqlx_error, unsupported_column};
+use super::{Outcome, ReadOptions, Row, Tls, decimal, sqlx_error, unsupported_column};
 use crate::credentials::Fields;
 use sqlx_core::Either;
 use sqlx_core::arguments::Arguments;
@@ -45,7 +45,7 @@ pub(super) async fn query(
     sql: &str,
     params: &[Value],
     options: ReadOptions,
-) -> Result<Vec<Row>, NodeError> {
+) -> Result<Outcome, NodeError> {
     let statement = (&mut *conn).prepare(AssertSqlSafe(sql.to_string()).into_sql_str()).await.map_err(sqlx_error)?;
     let count = match statement.parameters() {
         Some(Either::Right(n)) => n,
@@ -71,8 +71,21 @@ pub(super) async fn query(
                 .with_parameter(format!("parameters[{index}].value"))
         })?;
     }
-    let rows = statement.query_with(args).fetch_all(&mut *conn).await.map_err(sqlx_error)?;
-    rows.iter().map(|r| row(r, options)).collect()
+    // Rows and counts as they come: MariaDB's prepared `INSERT … RETURNING` announces no
+    // columns, yet returns rows.
+    let (mut rows, mut affected) = (Vec::new(), 0u64);
+    {
+        use futures::TryStreamExt;
+        let mut steps = (&mut *conn).fetch_many(statement.query_with(args));
+        while let Some(step) = steps.try_next().await.map_err(sqlx_error)? {
+            match step {
+                Either::Left(done) => affected += done.rows_affected(),
+                Either::Right(r) => rows.push(row(&r, options)?),
+            }
+        }
+    }
+    let affected = (rows.is_empty() && statement.columns().is_empty()).then_some(affected);
+    Ok(Outcome { rows, affected })
 }
 
 fn row(row: &MySqlRow, options: ReadOptions) -> Result<Row, NodeError> {
@@ -114,6 +127,13 @@ fn row(row: &MySqlRow, options: ReadOptions) -> Result<Row, NodeError> {
             ),
             "DATE" => Value::from(row.try_get::<chrono::NaiveDate, _>(i).map_err(get_err)?.to_string()),
             "TIME" => Value::from(row.try_get::<chrono::NaiveTime, _>(i).map_err(get_err)?.to_string()),
+            // A text column with a `_bin` collation is reported with the BINARY flag (MariaDB's
+            // JSON columns are such text): only the binary collation means bytes.
+            "BLOB" | "TINYBLOB" | "MEDIUMBLOB" | "LONGBLOB" | "BINARY" | "VARBINARY"
+                if <String as sqlx_core::types::Type<sqlx_mysql::MySql>>::compatible(column.type_info()) =>
+            {
+                Value::from(row.try_get::<String, _>(i).map_err(get_err)?)
+            }
             "BLOB" | "TINYBLOB" | "MEDIUMBLOB" | "LONGBLOB" | "BINARY" | "VARBINARY" => {
                 out.files.push((name.to_string(), row.try_get::<Vec<u8>, _>(i).map_err(get_err)?));
                 continue;

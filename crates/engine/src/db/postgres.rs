@@ -2,7 +2,7 @@
 //! as the type the server inferred for its place (`$1` compared with an `int4` column is
 //! sent as an `int4`), converted from the item's value or refused with a message naming it.
 
-use super::{ReadOptions, Row, Tls, bad_parameter, decimal, sqlx_error, unsupported_column};
+use super::{Outcome, ReadOptions, Row, Tls, bad_parameter, decimal, sqlx_error, unsupported_column};
 use crate::credentials::Fields;
 use sqlx_core::Either;
 use sqlx_core::arguments::Arguments;
@@ -46,7 +46,7 @@ pub(super) async fn query(
     sql: &str,
     params: &[Value],
     options: ReadOptions,
-) -> Result<Vec<Row>, NodeError> {
+) -> Result<Outcome, NodeError> {
     let statement = (&mut *conn).prepare(AssertSqlSafe(sql.to_string()).into_sql_str()).await.map_err(sqlx_error)?;
     let types: Vec<PgTypeInfo> = match statement.parameters() {
         Some(Either::Left(types)) => types.to_vec(),
@@ -59,8 +59,21 @@ pub(super) async fn query(
     for (index, (ty, value)) in types.iter().zip(params).enumerate() {
         bind(&mut args, index, ty, value)?;
     }
+    if statement.columns().is_empty() {
+        let done = statement.query_with(args).execute(&mut *conn).await.map_err(sqlx_error)?;
+        return Ok(Outcome { rows: Vec::new(), affected: Some(done.rows_affected()) });
+    }
     let rows = statement.query_with(args).fetch_all(&mut *conn).await.map_err(sqlx_error)?;
-    rows.iter().map(|r| row(r, options)).collect()
+    Ok(Outcome { rows: rows.iter().map(|r| row(r, options)).collect::<Result<_, _>>()?, affected: None })
+}
+
+pub(super) async fn copy_in(conn: &mut PgConnection, statement: &str, data: Vec<u8>) -> Result<u64, NodeError> {
+    let mut copy = conn.copy_in_raw(statement).await.map_err(sqlx_error)?;
+    if let Err(e) = copy.send(data).await {
+        let _ = copy.abort("the rows could not be sent").await;
+        return Err(sqlx_error(e));
+    }
+    copy.finish().await.map_err(sqlx_error)
 }
 
 /// `value` or null, converted by `convert`; `None` when it cannot be.

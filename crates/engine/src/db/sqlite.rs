@@ -1,7 +1,7 @@
 //! SQLite files through rusqlite (the store's own library), on a blocking thread. Parameters
 //! go as their JSON types; columns come back as SQLite's storage classes.
 
-use super::Row;
+use super::{Outcome, Row};
 use std::sync::{Arc, Mutex};
 use switchyard_model::error::{ErrorClass, ErrorCode, NodeError};
 use switchyard_model::value::{Object, Value};
@@ -41,7 +41,7 @@ impl Connection {
         Ok(Connection(Arc::new(Mutex::new(connection))))
     }
 
-    pub(super) async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, NodeError> {
+    pub(super) async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Outcome, NodeError> {
         let (connection, sql, params) = (self.0.clone(), sql.to_string(), params.to_vec());
         tokio::task::spawn_blocking(move || {
             let connection = connection.lock().unwrap_or_else(|p| p.into_inner());
@@ -52,7 +52,7 @@ impl Connection {
     }
 }
 
-fn run(connection: &rusqlite::Connection, sql: &str, params: &[Value]) -> Result<Vec<Row>, NodeError> {
+fn run(connection: &rusqlite::Connection, sql: &str, params: &[Value]) -> Result<Outcome, NodeError> {
     let mut statement = connection.prepare(sql).map_err(error)?;
     let count = statement.parameter_count();
     if count != params.len() {
@@ -69,6 +69,10 @@ fn run(connection: &rusqlite::Connection, sql: &str, params: &[Value]) -> Result
             other => rusqlite::types::Value::Text(other.to_json_string()),
         })
         .collect();
+    if statement.column_count() == 0 {
+        let changed = statement.execute(rusqlite::params_from_iter(values)).map_err(error)?;
+        return Ok(Outcome { rows: Vec::new(), affected: Some(changed as u64) });
+    }
     let names: Vec<String> = statement.column_names().map(|n| n.to_string()).collect();
     let mut rows = statement.query(rusqlite::params_from_iter(values)).map_err(error)?;
     let mut out = Vec::new();
@@ -89,5 +93,5 @@ fn run(connection: &rusqlite::Connection, sql: &str, params: &[Value]) -> Result
         }
         out.push(item);
     }
-    Ok(out)
+    Ok(Outcome { rows: out, affected: None })
 }

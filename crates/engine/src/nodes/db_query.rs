@@ -1,12 +1,13 @@
 //! SQL Query: runs SQL on a PostgreSQL, MySQL/MariaDB or SQLite account with parameters bound
 //! from expressions (`$1`… or `?` in the SQL, never spliced into its text), once per item or
-//! once for all; each row becomes an item (binary columns become its files).
+//! once for all; each row becomes an item (binary columns become its files), and a statement
+//! without rows gives `{affectedRows}`.
 
 use crate::db::{Connection, Kind, ReadOptions};
 use crate::node::{NodeContext, NodeResult, Outputs};
 use crate::registry::{CheckContext, NodeEntry};
-use switchyard_model::descriptor::{CredentialSlot, NodeDescriptor, NodeGroup, ParamSpec, Port};
-use switchyard_model::error::{ErrorClass, ErrorCode, NodeError, ValidationIssue};
+use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, ParamSpec, Port};
+use switchyard_model::error::{ErrorClass, NodeError, ValidationIssue};
 use switchyard_model::item::{Item, Paired};
 use switchyard_model::value::Value;
 use switchyard_model::workflow::{MAIN, Node};
@@ -56,13 +57,7 @@ pub fn descriptor() -> NodeDescriptor {
             ),
         ],
     );
-    d.credentials = vec![CredentialSlot {
-        name: SLOT.into(),
-        label: "Database".into(),
-        connection_types: vec!["db.postgres".into(), "db.mysql".into(), "db.sqlite".into()],
-        required: true,
-        url_parameter: None,
-    }];
+    d.credentials = vec![crate::db::slot(SLOT)];
     d
 }
 
@@ -80,22 +75,8 @@ fn check(node: &Node, cx: &CheckContext<'_>) -> Vec<ValidationIssue> {
 }
 
 pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
-    let reference = ctx.node.credentials.get(SLOT).cloned().ok_or_else(|| {
-        NodeError::new(ErrorCode::CredentialMissing, "pick the database account to run the SQL on")
-            .with_class(ErrorClass::Permanent)
-    })?;
-    let kind = Kind::of(&reference.connection).ok_or_else(|| {
-        NodeError::new(
-            ErrorCode::InvalidParameter,
-            format!("connection type \"{}\" is not a database (PostgreSQL, MySQL or SQLite)", reference.connection),
-        )
-        .with_class(ErrorClass::Permanent)
-    })?;
-    let provider = ctx.services.credentials.clone().ok_or_else(|| {
-        NodeError::new(ErrorCode::CredentialMissing, "no credential vault is available to this run")
-            .with_class(ErrorClass::Permanent)
-    })?;
-    let fields = provider.fields(&reference).await?;
+    let (reference, fields) = super::account_fields(ctx, SLOT, "database account to run the SQL on").await?;
+    let kind = Kind::of_account(&reference)?;
     let place = crate::db::describe(kind, &fields.scope.account, &fields);
     let sql = ctx.raw_param("query").as_str().unwrap_or("").to_string();
     let options = ReadOptions { decimals_as_numbers: ctx.choice("decimals") == "number" };
@@ -144,8 +125,14 @@ async fn run(
             Err(e) => Err(e),
         };
         match rows {
-            Ok(rows) => {
-                for row in rows {
+            Ok(outcome) => {
+                // A statement without rows (UPDATE, DELETE, DDL) says how many rows it changed.
+                if let Some(affected) = outcome.affected {
+                    let mut json = switchyard_model::value::Object::new();
+                    json.insert("affectedRows", Value::Int(i64::try_from(affected).unwrap_or(i64::MAX)));
+                    out.push(MAIN, Item::with_paired(Value::object(json), Paired::item(index)));
+                }
+                for row in outcome.rows {
                     let mut out_item = Item::with_paired(Value::object(row.json), Paired::item(index));
                     for (column, bytes) in row.files {
                         let data = ctx.services.blobs.put(&bytes, &column, Some("application/octet-stream")).await?;

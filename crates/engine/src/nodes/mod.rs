@@ -24,6 +24,8 @@ pub mod data_sort;
 pub mod data_split_out;
 pub mod datetime;
 pub mod db_query;
+pub mod db_write;
+pub mod email_send;
 pub mod file_read;
 pub mod file_write;
 pub mod flow_batch;
@@ -130,6 +132,24 @@ pub(crate) fn with_field(
         return Err((Item { json, paired: Paired::item(index), error, binary }, problem));
     }
     Ok(Item { json, paired: Paired::item(index), error, binary })
+}
+
+/// The account in credential slot `slot` and its fields, for nodes that connect to a server
+/// themselves (databases, mail); `pick` is what the user should pick when the slot is empty.
+pub(crate) async fn account_fields(
+    ctx: &crate::node::NodeContext,
+    slot: &str,
+    pick: &str,
+) -> Result<(switchyard_model::CredentialRef, crate::credentials::Fields), NodeError> {
+    let reference = ctx.node.credentials.get(slot).cloned().ok_or_else(|| {
+        NodeError::new(ErrorCode::CredentialMissing, format!("pick the {pick}")).with_class(ErrorClass::Permanent)
+    })?;
+    let provider = ctx.services.credentials.clone().ok_or_else(|| {
+        NodeError::new(ErrorCode::CredentialMissing, "no credential vault is available to this run")
+            .with_class(ErrorClass::Permanent)
+    })?;
+    let fields = provider.fields(&reference).await?;
+    Ok((reference, fields))
 }
 
 /// Each entry's `field` of a list parameter `name`, compiled (expressions allowed); errors
