@@ -46,6 +46,7 @@ pub struct Listening {
     pub state: std::sync::Arc<dyn TriggerState>,
     /// How the connection stands: `Some(problem)` while it is down, `None` once it is up.
     pub status: std::sync::Arc<dyn Fn(Option<String>) + Send + Sync>,
+    pub clock: crate::clock::SharedClock,
 }
 
 /// A trigger node's durable values (an IMAP mailbox's last UID): written before the run they

@@ -126,6 +126,7 @@ impl Listens {
             fire,
             state: Arc::new(StoredState { inner: inner.clone(), workflow_id, node_id: node.id.clone() }),
             status,
+            clock: services.clock.clone(),
         }
     }
 }

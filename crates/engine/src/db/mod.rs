@@ -136,6 +136,24 @@ fn tls(fields: &Fields) -> Result<Tls, NodeError> {
     }
 }
 
+/// A server account's host, port and TLS, once the host is one the account may reach.
+fn server(kind: Kind, fields: &Fields) -> Result<(&str, u16, Tls), NodeError> {
+    let host = fields.get("host").trim();
+    let port = port(kind, fields)?;
+    let default = if kind == Kind::Postgres { 5432 } else { 3306 };
+    fields.scope.check_address(host, port, default)?;
+    Ok((host, port, tls(fields)?))
+}
+
+/// A connection that LISTENs on a PostgreSQL account (for the Postgres Trigger).
+pub async fn listener(fields: &Fields) -> Result<sqlx_postgres::PgListener, NodeError> {
+    let place = describe(Kind::Postgres, &fields.scope.account, fields);
+    let (host, port, tls) = server(Kind::Postgres, fields)?;
+    postgres::listener(fields, host, port, tls)
+        .await
+        .map_err(|e| NodeError { message: format!("{place}: {}", e.message), ..e })
+}
+
 impl Connection {
     /// Connects with an account's fields (after checking the host is one the account may
     /// reach). Errors name the server and never hold the password.
@@ -145,11 +163,7 @@ impl Connection {
         match kind {
             Kind::Sqlite => sqlite::Connection::open(fields.get("path")).map(Connection::Sqlite).map_err(failed),
             Kind::Postgres | Kind::MySql => {
-                let host = fields.get("host").trim();
-                let port = port(kind, fields)?;
-                let default = if kind == Kind::Postgres { 5432 } else { 3306 };
-                fields.scope.check_address(host, port, default)?;
-                let tls = tls(fields)?;
+                let (host, port, tls) = server(kind, fields)?;
                 match kind {
                     Kind::Postgres => postgres::connect(fields, host, port, tls).await.map(Connection::Postgres),
                     _ => mysql::connect(fields, host, port, tls).await.map(Connection::MySql),

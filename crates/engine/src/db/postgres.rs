@@ -19,6 +19,30 @@ use switchyard_model::error::{ErrorClass, ErrorCode, NodeError};
 use switchyard_model::value::{Object, Value};
 
 pub(super) async fn connect(fields: &Fields, host: &str, port: u16, tls: Tls) -> Result<PgConnection, NodeError> {
+    options(fields, host, port, tls).connect().await.map_err(sqlx_error)
+}
+
+/// A LISTEN connection (through a pool of one, as sqlx's listener wants).
+pub(super) async fn listener(
+    fields: &Fields,
+    host: &str,
+    port: u16,
+    tls: Tls,
+) -> Result<sqlx_postgres::PgListener, NodeError> {
+    // Connect once first: a refused connection or login then fails at once with its own
+    // words (the pool would retry until its timeout and say only that).
+    let probe = options(fields, host, port, tls).connect().await.map_err(sqlx_error)?;
+    let _ = sqlx_core::connection::Connection::close(probe).await;
+    let pool = sqlx_core::pool::PoolOptions::<sqlx_postgres::Postgres>::new()
+        .max_connections(1)
+        // The pool retries a refused connection until this timeout: fail within it, so the
+        // trigger can say so and pause.
+        .acquire_timeout(std::time::Duration::from_secs(10))
+        .connect_lazy_with(options(fields, host, port, tls));
+    sqlx_postgres::PgListener::connect_with(&pool).await.map_err(sqlx_error)
+}
+
+fn options(fields: &Fields, host: &str, port: u16, tls: Tls) -> PgConnectOptions {
     let mut options = PgConnectOptions::new_without_pgpass()
         .host(host)
         .port(port)
@@ -38,7 +62,7 @@ pub(super) async fn connect(fields: &Fields, host: &str, port: u16, tls: Tls) ->
     if !ca.is_empty() {
         options = options.ssl_root_cert(ca);
     }
-    options.connect().await.map_err(sqlx_error)
+    options
 }
 
 pub(super) async fn query(

@@ -42,6 +42,7 @@ pub mod shell_exec;
 pub mod trigger_error;
 pub mod trigger_file;
 pub mod trigger_manual;
+pub mod trigger_postgres;
 pub mod trigger_schedule;
 pub mod trigger_webhook;
 pub mod util_uuid;
