@@ -6,7 +6,7 @@ use switchyard_model::error::{ErrorClass, ErrorCode, NodeError};
 
 /// Whether accounts of this connection type are tested by connecting (not by a request).
 pub fn tests_itself(connection_type: &str) -> bool {
-    crate::db::Kind::of(connection_type).is_some() || matches!(connection_type, "email.smtp")
+    crate::db::Kind::of(connection_type).is_some() || matches!(connection_type, "email.smtp" | "email.imap")
 }
 
 /// Connects with the account's fields; the message names the server and what it said.
@@ -16,6 +16,7 @@ pub async fn test(connection_type: &str, fields: &Fields) -> Result<String, Node
     }
     match connection_type {
         "email.smtp" => crate::email::smtp::test(fields).await,
+        "email.imap" => crate::email::imap::test(fields).await,
         other => Err(NodeError::new(ErrorCode::Internal, format!("{other} accounts are tested by a request"))
             .with_class(ErrorClass::Permanent)),
     }

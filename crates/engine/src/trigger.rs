@@ -47,6 +47,47 @@ pub struct Listening {
     /// How the connection stands: `Some(problem)` while it is down, `None` once it is up.
     pub status: std::sync::Arc<dyn Fn(Option<String>) + Send + Sync>,
     pub clock: crate::clock::SharedClock,
+    /// Where files the trigger receives go (email attachments).
+    pub blobs: crate::binary::Blobs,
+}
+
+/// Pauses between attempts of a connection-holding trigger to connect again: 1 s, doubling
+/// up to a minute; back to 1 s once it is connected.
+#[derive(Debug)]
+pub struct Backoff(std::time::Duration);
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff(std::time::Duration::from_secs(1))
+    }
+}
+
+impl Backoff {
+    pub const MAX: std::time::Duration = std::time::Duration::from_secs(60);
+
+    /// The pause the next [`Backoff::wait`] takes.
+    pub fn next(&self) -> std::time::Duration {
+        self.0
+    }
+
+    pub fn reset(&mut self) {
+        self.0 = std::time::Duration::from_secs(1);
+    }
+
+    /// Sleeps the current pause and doubles it (up to [`Backoff::MAX`]).
+    pub async fn wait(&mut self) {
+        tokio::time::sleep(self.0).await;
+        self.0 = (self.0 * 2).min(Backoff::MAX);
+    }
+}
+
+/// The validation issue of a trigger whose settings `config` refuses (`"param: why"`).
+pub(crate) fn config_issues(
+    node: &Node,
+    cx: &crate::registry::CheckContext<'_>,
+    config: fn(&Node) -> Result<(), String>,
+) -> Vec<switchyard_model::error::ValidationIssue> {
+    config(node).err().map(|e| cx.parameter_issue(e)).into_iter().collect()
 }
 
 /// A trigger node's durable values (an IMAP mailbox's last UID): written before the run they

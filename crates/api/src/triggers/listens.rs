@@ -127,6 +127,7 @@ impl Listens {
             state: Arc::new(StoredState { inner: inner.clone(), workflow_id, node_id: node.id.clone() }),
             status,
             clock: services.clock.clone(),
+            blobs: services.blobs.clone(),
         }
     }
 }

@@ -8,6 +8,7 @@ mod email;
 mod files;
 mod folders;
 mod hardening;
+mod imap;
 mod listen;
 mod local;
 mod metrics;

@@ -4,6 +4,7 @@
 //! and trust the system's certificates or the account's CA file. Errors name the server and
 //! never hold the password.
 
+pub mod imap;
 pub mod smtp;
 
 use crate::credentials::Fields;

@@ -41,6 +41,7 @@ pub mod http_request;
 pub mod shell_exec;
 pub mod trigger_error;
 pub mod trigger_file;
+pub mod trigger_imap;
 pub mod trigger_manual;
 pub mod trigger_postgres;
 pub mod trigger_schedule;

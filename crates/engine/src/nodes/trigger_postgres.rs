@@ -6,8 +6,7 @@
 
 use crate::node::{NodeContext, NodeResult, Outputs};
 use crate::registry::{CheckContext, NodeEntry};
-use crate::trigger::{Listening, Trigger};
-use std::time::Duration;
+use crate::trigger::{Backoff, Listening, Trigger};
 use switchyard_model::descriptor::{CredentialSlot, NodeDescriptor, NodeGroup, ParamSpec, Port};
 use switchyard_model::error::ValidationIssue;
 use switchyard_model::item::Item;
@@ -18,9 +17,6 @@ pub const TYPE: &str = "trigger.postgres";
 
 /// The credential slot of the PostgreSQL account.
 pub const SLOT: &str = "database";
-
-/// The longest pause between attempts to connect again.
-const MAX_PAUSE: Duration = Duration::from_secs(60);
 
 /// This node type, as the registry holds it.
 pub fn entry() -> NodeEntry {
@@ -69,17 +65,11 @@ fn config_check(node: &Node) -> Result<(), String> {
     if channel.len() > 63 || channel.contains('\0') {
         return Err(format!("channel: \"{channel}\" is not a PostgreSQL identifier (at most 63 bytes)"));
     }
-    if !node.credentials.contains_key(SLOT) {
-        return Err("credentials: pick the PostgreSQL account to listen on".into());
-    }
     Ok(())
 }
 
 fn check(node: &Node, cx: &CheckContext<'_>) -> Vec<ValidationIssue> {
-    match config_check(node) {
-        Err(e) if !e.starts_with("credentials") => vec![cx.parameter_issue(e)],
-        _ => Vec::new(),
-    }
+    crate::trigger::config_issues(node, cx, config_check)
 }
 
 /// The item a notification starts its run with.
@@ -98,8 +88,10 @@ fn item(channel: &str, payload: &str, process_id: u32, parse_json: bool, receive
 async fn serve(listening: Listening) {
     let channel = channel(&listening.node);
     let parse_json = listening.node.parameters.get("parseJson").and_then(|v| v.as_bool()).unwrap_or(true);
-    let Some(reference) = listening.node.credentials.get(SLOT).cloned() else { return };
-    let mut pause = Duration::from_secs(1);
+    let Some(reference) = listening.node.credentials.get(SLOT).cloned() else {
+        return (listening.status)(Some("pick the PostgreSQL account to listen on".into()));
+    };
+    let mut pause = Backoff::default();
     loop {
         let connected = async {
             let provider = listening.credentials.clone().ok_or("no credential vault is available".to_string())?;
@@ -113,7 +105,7 @@ async fn serve(listening: Listening) {
         match connected {
             Ok(mut listener) => {
                 (listening.status)(None);
-                pause = Duration::from_secs(1);
+                pause.reset();
                 tracing::info!(workflow = %listening.workflow_id, channel = %channel, "listening for PostgreSQL notifications");
                 let lost = loop {
                     match listener.try_recv().await {
@@ -133,15 +125,14 @@ async fn serve(listening: Listening) {
                     }
                 };
                 (listening.status)(Some(format!("not listening on \"{channel}\": {lost}; connecting again")));
-                tokio::time::sleep(pause).await;
+                tokio::time::sleep(pause.next()).await;
             }
             Err(why) => {
                 (listening.status)(Some(format!(
                     "cannot listen on \"{channel}\": {why}; trying again in {} s",
-                    pause.as_secs()
+                    pause.next().as_secs()
                 )));
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(MAX_PAUSE);
+                pause.wait().await;
             }
         }
     }
