@@ -953,3 +953,90 @@ fn heavy_a_gigabyte_download_is_written_with_little_memory() {
         at += n as u64;
     }
 }
+
+/// kill -9 of the process while SQL Write is sending 100,000 rows to a real PostgreSQL in
+/// one transaction: no row is left behind, and the run shows as interrupted.
+#[test]
+fn a_process_killed_during_a_database_write_leaves_no_partial_rows() {
+    let server = switchyard_testkit::servers::Postgres::start();
+    server.psql("CREATE TABLE big (id int PRIMARY KEY, name text NOT NULL, qty int, price numeric(10,2), note text)");
+    let data = tempfile::tempdir().unwrap();
+    let with_vault = |cmd: &mut Command| {
+        cmd.env("SWITCHYARD_KEYRING", "off")
+            .env("SWITCHYARD_MASTER_PASSWORD", "kill test pass")
+            .env("PG_PASS", &server.password);
+    };
+    let mut add = cli(data.path());
+    with_vault(&mut add);
+    add.args(["connections", "add", "db.postgres", "local"])
+        .args(["--field", "host=127.0.0.1", "--field", &format!("port={}", server.port)])
+        .args(["--field", &format!("database={}", server.database), "--field", &format!("user={}", server.user)])
+        .args(["--field", "password=@env:PG_PASS", "--field", "tls=disable"])
+        .write_stdin("")
+        .assert()
+        .success();
+    let csv = data.path().join("rows.csv");
+    let mut rows = String::from("id,name,qty,price,note\n");
+    for i in 0..100_000 {
+        rows.push_str(&format!("{i},row {i},{},1.50,x\n", i % 7));
+    }
+    std::fs::write(&csv, rows).unwrap();
+    let workflow = data.path().join("load.json");
+    std::fs::write(
+        &workflow,
+        json!({
+            "switchyard": 1, "id": "w-load", "name": "Load",
+            "nodes": [
+                {"id": "t", "name": "Start", "type": "trigger.manual"},
+                {"id": "r", "name": "Read", "type": "file.read", "parameters": {"path": csv.display().to_string(), "format": "file"}},
+                {"id": "c", "name": "Rows", "type": "data.convert", "parameters": {"operation": "toItems", "format": "csv"}},
+                {"id": "w", "name": "Write", "type": "db.write", "parameters": {"table": "big", "batchSize": 500},
+                 "credentials": {"database": {"connection": "db.postgres", "account": "local"}}}
+            ],
+            "connections": [{"from": {"node": "t"}, "to": {"node": "r"}}, {"from": {"node": "r"}, "to": {"node": "c"}},
+                            {"from": {"node": "c"}, "to": {"node": "w"}}]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let mut run = std::process::Command::new(assert_cmd::cargo::cargo_bin("switchyard"));
+    // Home is the data folder: the CSV is inside the folders workflows may use by default.
+    run.args(["run", workflow.to_str().unwrap(), "--trust"])
+        .env("HOME", data.path())
+        .env("SWITCHYARD_DATA_DIR", data.path())
+        .env("SWITCHYARD_KEYRING", "off")
+        .env("SWITCHYARD_MASTER_PASSWORD", "kill test pass")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(data.path().join("run.log")).unwrap());
+    let mut child = run.spawn().unwrap();
+    // Killed once the write's transaction holds rows (the server assigned it a transaction
+    // id), well before it commits.
+    let writing = || {
+        server.psql(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'switchyard' AND backend_xid IS NOT NULL",
+        ) == "1"
+    };
+    let started = std::time::Instant::now();
+    while !writing() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "the write never started");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed: {}",
+            std::fs::read_to_string(data.path().join("run.log")).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // The server rolls the transaction back when the connection goes: no row, no lock.
+    assert_eq!(server.psql("SELECT count(*) FROM big"), "0");
+    let started = std::time::Instant::now();
+    while server.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'switchyard'") != "0" {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "the killed session stayed");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    server.psql("INSERT INTO big (id, name) VALUES (0, 'the table is not locked')");
+    let list = stdout_json(&cli(data.path()).args(["executions", "--json"]).output().unwrap());
+    assert_eq!(list[0]["status"], "interrupted", "{list}");
+}
