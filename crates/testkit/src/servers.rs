@@ -246,13 +246,22 @@ pub struct MariaDb {
     pub user: String,
     pub password: String,
     pub database: String,
+    /// The CA that signed the server's certificate (PEM), when started with TLS.
+    pub certificate: Option<PathBuf>,
     dir: PathBuf,
     child: Child,
 }
 
 impl MariaDb {
     pub fn start() -> MariaDb {
+        MariaDb::start_with(false)
+    }
+
+    /// With `tls`, the server also speaks TLS, with a certificate for 127.0.0.1 from a CA the
+    /// test made.
+    pub fn start_with(tls: bool) -> MariaDb {
         let dir = server_dir("mariadb");
+        let certificate = tls.then(|| make_certificate(&dir));
         give_to_server_user(&dir);
         let data = dir.join("data");
         let out = as_server_user(Path::new("mariadb-install-db"))
@@ -263,22 +272,27 @@ impl MariaDb {
         assert!(out.status.success(), "mariadb-install-db failed: {}", String::from_utf8_lossy(&out.stderr));
         let port = free_port();
         let socket = dir.join("mysql.sock");
-        let child = as_server_user(Path::new("/usr/sbin/mariadbd"))
-            .arg("--no-defaults")
+        let mut cmd = as_server_user(Path::new("/usr/sbin/mariadbd"));
+        cmd.arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
             .arg(format!("--socket={}", socket.display()))
             .arg(format!("--pid-file={}", dir.join("mariadb.pid").display()))
             .arg(format!("--log-error={}", dir.join("server.log").display()))
             .args(["--bind-address=127.0.0.1", &format!("--port={port}"), "--skip-log-bin"])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("mariadbd");
+            .stderr(Stdio::null());
+        if let Some(ca) = &certificate {
+            cmd.arg(format!("--ssl-ca={}", ca.display()))
+                .arg(format!("--ssl-cert={}", dir.join("server.crt").display()))
+                .arg(format!("--ssl-key={}", dir.join("server.key").display()));
+        }
+        let child = cmd.spawn().expect("mariadbd");
         let server = MariaDb {
             port,
             user: "switchyard".into(),
             password: "s3cret pass'word".into(),
             database: "app".into(),
+            certificate,
             dir,
             child,
         };

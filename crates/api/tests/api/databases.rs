@@ -311,3 +311,39 @@ async fn mariadb_binds_values_as_parameters_and_maps_types_with_real_authenticat
     assert_eq!(tested["ok"], true, "{tested}");
     assert!(tested["message"].as_str().unwrap().contains("MariaDB"), "{tested}");
 }
+
+#[tokio::test]
+async fn mariadb_tls_require_and_verify_full_against_a_server_with_a_self_signed_certificate() {
+    let server = MariaDb::start_with(true);
+    let (_dir, api, _) = open();
+    unlock(&api).await;
+    let ca = server.certificate.as_ref().unwrap().display().to_string();
+    let mut ids = Vec::new();
+    for (label, tls, ca_file) in
+        [("require", "require", ""), ("verify", "verify-full", ca.as_str()), ("unverified", "verify-full", "")]
+    {
+        let added = call(
+            &api,
+            "account_add",
+            json!({"connectionType": "db.mysql", "label": label, "fields": {
+                "host": "127.0.0.1", "port": server.port.to_string(), "database": server.database,
+                "user": server.user, "password": server.password, "tls": tls, "caFile": ca_file}}),
+        )
+        .await
+        .unwrap();
+        ids.push(added["id"].clone());
+    }
+    for (id, ok) in ids.iter().zip([true, true, false]) {
+        let tested = call(&api, "account_test", json!({"id": id})).await.unwrap();
+        assert_eq!(tested["ok"], ok, "{id}: {tested}");
+    }
+    // The session really is encrypted.
+    let wf = query_workflow(
+        json!({"connection": "db.mysql", "account": "verify"}),
+        json!({}),
+        "SELECT VARIABLE_VALUE AS cipher FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME = 'Ssl_cipher'",
+        &[],
+    );
+    let result = run(&api, wf).await;
+    assert!(!result["items"][0]["json"]["cipher"].as_str().unwrap_or("").is_empty(), "{result}");
+}
