@@ -325,6 +325,7 @@ impl Api {
                     }
                     ("runWorkflow", self.run_for_alert(workflow_id, alert).await)
                 }
+                AlertAction::Email { account, to } => ("email", self.mail_alert(account, to, &headline, alert).await),
             };
             if let Err(e) = &outcome {
                 tracing::warn!(rule = %rule.name, action = name, error = %e, "an alert action failed");
@@ -362,6 +363,25 @@ impl Api {
             let text = response.text().await.unwrap_or_default();
             Err(format!("POST {url}: {status} {}", text.chars().take(200).collect::<String>()))
         }
+    }
+
+    /// Sends the alert by email through an `email.smtp` account of the vault.
+    async fn mail_alert(&self, account: &str, to: &str, headline: &str, alert: &Alert) -> Result<String, String> {
+        let reference = switchyard_model::CredentialRef::new("email.smtp".to_string(), Some(account.to_string()));
+        let fields = switchyard_engine::CredentialProvider::fields(&self.inner.vault, &reference)
+            .await
+            .map_err(|e| format!("SMTP account \"{account}\": {}", e.message))?;
+        let text = format!(
+            "{headline}\n\n{}\n\nRule: {}\nSeverity: {}\nFired at: {}\n\nSent by Switchyard.",
+            alert.message,
+            alert.rule_name,
+            alert.severity.as_str(),
+            alert.fired_at
+        );
+        switchyard_engine::email::smtp::send_text(&fields, to, headline, &text)
+            .await
+            .map(|reply| format!("sent to {to}: {reply}"))
+            .map_err(|e| e.message)
     }
 
     async fn run_for_alert(&self, workflow_id: &str, alert: &Alert) -> Result<String, String> {

@@ -182,6 +182,9 @@ pub enum AlertAction {
     /// Runs a workflow with the alert as its input item.
     #[serde(rename_all = "camelCase")]
     RunWorkflow { workflow_id: String },
+    /// Sends an email through an `email.smtp` account (its label) to these addresses
+    /// (comma-separated).
+    Email { account: String, to: String },
 }
 
 /// A rule: "error rate > 10 over 5 minutes", with what to do about it.
@@ -236,6 +239,12 @@ impl AlertRule {
                 }
                 AlertAction::RunWorkflow { workflow_id } if workflow_id.trim().is_empty() => {
                     return Some(format!("actions[{i}].workflowId: choose the workflow to run"));
+                }
+                AlertAction::Email { account, .. } if account.trim().is_empty() => {
+                    return Some(format!("actions[{i}].account: choose the SMTP account to send with"));
+                }
+                AlertAction::Email { to, .. } if !to.contains('@') => {
+                    return Some(format!("actions[{i}].to: give the addresses to send to, found {to:?}"));
                 }
                 _ => {}
             }

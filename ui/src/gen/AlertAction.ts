@@ -3,4 +3,4 @@
 /**
  * What happens when an alert fires, escalates or resolves.
  */
-export type AlertAction = { "type": "notify" } | { "type": "webhook", url: string, } | { "type": "runWorkflow", workflowId: string, };
+export type AlertAction = { "type": "notify" } | { "type": "webhook", url: string, } | { "type": "runWorkflow", workflowId: string, } | { "type": "email", account: string, to: string, };

@@ -2,6 +2,7 @@
 // cooldown, severity with escalation, actions), switched on and off, edited, tested; alerts
 // with acknowledge, updated as they fire, escalate and resolve.
 import { useCallback, useEffect, useState } from "react";
+import { useAccounts } from "../api/accounts";
 import { call, errorMessage } from "../api/client";
 import { onApiEvent } from "../api/events";
 import { NumberField } from "../components/NumberField";
@@ -64,6 +65,20 @@ export function emptyRule(): AlertRule {
   };
 }
 
+/** One action, as the rules table lists it. */
+function actionText(a: AlertAction, workflowName: (id: string | null) => string): string {
+  switch (a.type) {
+    case "notify":
+      return "notify";
+    case "webhook":
+      return "webhook";
+    case "runWorkflow":
+      return `run ${workflowName(a.workflowId)}`;
+    case "email":
+      return `email ${a.to}`;
+  }
+}
+
 /** The form for one rule. */
 function RuleForm({ rule, workflows, onSave, onCancel }: { rule: AlertRule; workflows: WorkflowSummary[]; onSave: (r: AlertRule) => Promise<void>; onCancel: () => void }) {
   const [draft, setDraft] = useState<AlertRule>(rule);
@@ -72,11 +87,17 @@ function RuleForm({ rule, workflows, onSave, onCancel }: { rule: AlertRule; work
   const notify = draft.actions.some((a) => a.type === "notify");
   const webhook = draft.actions.find((a): a is Extract<AlertAction, { type: "webhook" }> => a.type === "webhook");
   const runWorkflow = draft.actions.find((a): a is Extract<AlertAction, { type: "runWorkflow" }> => a.type === "runWorkflow");
-  const setActions = (n: boolean, url: string | null, wf: string | null) => {
+  const email = draft.actions.find((a): a is Extract<AlertAction, { type: "email" }> => a.type === "email");
+  const smtpAccounts = useAccounts().accounts.filter((a) => a.connectionType === "email.smtp");
+  type Choice = { notify: boolean; url: string | null; wf: string | null; mail: { account: string; to: string } | null };
+  const current: Choice = { notify, url: webhook?.url ?? null, wf: runWorkflow?.workflowId ?? null, mail: email ? { account: email.account, to: email.to } : null };
+  const setActions = (change: Partial<Choice>) => {
+    const next = { ...current, ...change };
     const actions: AlertAction[] = [];
-    if (n) actions.push({ type: "notify" });
-    if (url !== null) actions.push({ type: "webhook", url });
-    if (wf !== null) actions.push({ type: "runWorkflow", workflowId: wf });
+    if (next.notify) actions.push({ type: "notify" });
+    if (next.url !== null) actions.push({ type: "webhook", url: next.url });
+    if (next.wf !== null) actions.push({ type: "runWorkflow", workflowId: next.wf });
+    if (next.mail !== null) actions.push({ type: "email", ...next.mail });
     set("actions", actions);
   };
   const gauge = METRICS.find((m) => m.value === draft.metric)?.gauge;
@@ -147,26 +168,54 @@ function RuleForm({ rule, workflows, onSave, onCancel }: { rule: AlertRule; work
       <fieldset>
         <legend>When it fires</legend>
         <label className="check">
-          <input type="checkbox" id="rule-notify" checked={notify} onChange={(e) => setActions(e.target.checked, webhook?.url ?? null, runWorkflow?.workflowId ?? null)} />
+          <input type="checkbox" id="rule-notify" checked={notify} onChange={(e) => setActions({ notify: e.target.checked })} />
           Desktop notification
         </label>
         <label className="check">
-          <input type="checkbox" checked={webhook !== undefined} onChange={(e) => setActions(notify, e.target.checked ? "https://" : null, runWorkflow?.workflowId ?? null)} />
+          <input type="checkbox" checked={webhook !== undefined} onChange={(e) => setActions({ url: e.target.checked ? "https://" : null })} />
           Post to a webhook (Slack or Discord incoming-webhook URL)
         </label>
-        {webhook && <input id="rule-webhook" className="mono" value={webhook.url} onChange={(e) => setActions(notify, e.target.value, runWorkflow?.workflowId ?? null)} />}
+        {webhook && <input id="rule-webhook" className="mono" value={webhook.url} onChange={(e) => setActions({ url: e.target.value })} />}
         <label className="check">
-          <input type="checkbox" checked={runWorkflow !== undefined} onChange={(e) => setActions(notify, webhook?.url ?? null, e.target.checked ? workflows[0]?.id ?? "" : null)} />
+          <input type="checkbox" checked={runWorkflow !== undefined} onChange={(e) => setActions({ wf: e.target.checked ? (workflows[0]?.id ?? "") : null })} />
           Run a workflow (the alert is its input)
         </label>
         {runWorkflow && (
-          <select id="rule-run-workflow" value={runWorkflow.workflowId} onChange={(e) => setActions(notify, webhook?.url ?? null, e.target.value)}>
+          <select id="rule-run-workflow" value={runWorkflow.workflowId} onChange={(e) => setActions({ wf: e.target.value })}>
             {workflows.map((w) => (
               <option key={w.id} value={w.id}>
                 {w.name}
               </option>
             ))}
           </select>
+        )}
+        <label className="check">
+          <input
+            type="checkbox"
+            id="rule-email"
+            checked={email !== undefined}
+            onChange={(e) => setActions({ mail: e.target.checked ? { account: smtpAccounts[0]?.label ?? "", to: "" } : null })}
+          />
+          Send an email (through an SMTP account of Connections)
+        </label>
+        {email && (
+          <div className="row">
+            <label>
+              Account
+              <select id="rule-email-account" value={email.account} onChange={(e) => setActions({ mail: { account: e.target.value, to: email.to } })}>
+                {smtpAccounts.length === 0 && <option value="">No SMTP account yet: add one in Connections</option>}
+                {smtpAccounts.map((a) => (
+                  <option key={a.id} value={a.label}>
+                    {a.label}
+                  </option>
+                ))}
+              </select>
+            </label>
+            <label>
+              To
+              <input id="rule-email-to" value={email.to} placeholder="ops@example.com" onChange={(e) => setActions({ mail: { account: email.account, to: e.target.value } })} />
+            </label>
+          </div>
         )}
       </fieldset>
       <div className="row">
@@ -283,7 +332,7 @@ export function Alerts() {
                     <div className="muted small">
                       cooldown {r.cooldownMinutes} min{r.escalateAfterMinutes > 0 && ` · escalates every ${r.escalateAfterMinutes} min`}
                       {" · "}
-                      {r.actions.length === 0 ? "no actions" : r.actions.map((a) => (a.type === "notify" ? "notify" : a.type === "webhook" ? "webhook" : `run ${workflowName(a.workflowId)}`)).join(", ")}
+                      {r.actions.length === 0 ? "no actions" : r.actions.map((a) => actionText(a, workflowName)).join(", ")}
                     </div>
                   </>
                 ),

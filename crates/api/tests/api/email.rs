@@ -175,3 +175,34 @@ async fn a_plain_local_relay_and_a_host_the_account_does_not_allow() {
     assert_eq!(result["error"]["code"], "credential_host_not_allowed", "{result}");
     assert_eq!(server.received().len(), 1);
 }
+
+#[tokio::test]
+async fn an_alert_rule_emails_through_an_smtp_account() {
+    let server = SmtpServer::start(SmtpMode::StartTls);
+    let (_dir, api, _) = open();
+    unlock(&api).await;
+    add_smtp(&api, &server, "alerts", json!({})).await;
+    let rules = call(&api, "alert_rules", json!({})).await.unwrap();
+    let mut rule = rules["rules"][0].clone();
+    rule["actions"] =
+        json!([{"type": "email", "account": "alerts", "to": "Ops <ops@example.test>, oncall@example.test"}]);
+    call(&api, "alert_rule_save", rule.clone()).await.unwrap();
+    let results = call(&api, "alert_rule_test", json!({"id": rule["id"]})).await.unwrap()["results"].clone();
+    assert_eq!(results[0]["ok"], true, "{results}");
+    assert_eq!(results[0]["action"], "email");
+    let mail = &server.wait_for(1)[0];
+    assert_eq!(mail.to, ["ops@example.test", "oncall@example.test"]);
+    let parsed = mail_parser::MessageParser::default().parse(&mail.raw).unwrap();
+    assert!(parsed.subject().unwrap().contains(rule["name"].as_str().unwrap()), "{:?}", parsed.subject());
+    assert!(parsed.body_text(0).unwrap().contains("Sent by Switchyard."));
+
+    // An account that does not exist, and a rule without addresses: said plainly.
+    rule["actions"] = json!([{"type": "email", "account": "nobody", "to": "ops@example.test"}]);
+    call(&api, "alert_rule_save", rule.clone()).await.unwrap();
+    let results = call(&api, "alert_rule_test", json!({"id": rule["id"]})).await.unwrap()["results"].clone();
+    assert_eq!(results[0]["ok"], false, "{results}");
+    assert!(results[0]["message"].as_str().unwrap().contains("SMTP account \"nobody\""), "{results}");
+    rule["actions"] = json!([{"type": "email", "account": "alerts", "to": ""}]);
+    let refused = call(&api, "alert_rule_save", rule).await.unwrap_err();
+    assert!(refused.message.contains("actions[0].to"), "{}", refused.message);
+}

@@ -62,6 +62,12 @@ pub(crate) enum AlertsCommand {
         /// Run this workflow (id) with the alert as its input.
         #[arg(long, value_name = "WORKFLOW_ID")]
         run: Option<String>,
+        /// Email the alert to these addresses (comma-separated), through --email-account.
+        #[arg(long, value_name = "ADDRESSES", requires = "email_account")]
+        email: Option<String>,
+        /// The email.smtp account (its label) that sends --email.
+        #[arg(long, value_name = "LABEL", requires = "email")]
+        email_account: Option<String>,
         /// Add it switched off.
         #[arg(long)]
         disabled: bool,
@@ -131,6 +137,8 @@ pub(crate) async fn alerts(data_dir: Option<PathBuf>, command: AlertsCommand) ->
             notify,
             webhook,
             run,
+            email,
+            email_account,
             disabled,
         } => {
             let metrics = AlertMetric::ALL.map(|m| m.as_str()).join(", ");
@@ -143,6 +151,9 @@ pub(crate) async fn alerts(data_dir: Option<PathBuf>, command: AlertsCommand) ->
             }
             if let Some(workflow_id) = run {
                 actions.push(AlertAction::RunWorkflow { workflow_id });
+            }
+            if let (Some(to), Some(account)) = (email, email_account) {
+                actions.push(AlertAction::Email { account, to });
             }
             let rule = AlertRule {
                 id: String::new(),

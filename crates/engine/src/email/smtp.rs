@@ -88,6 +88,30 @@ impl Sender {
     }
 }
 
+/// Sends a plain-text message from the account's From address to `to` (comma-separated):
+/// for messages the app itself sends (alerts). The server's reply.
+pub async fn send_text(fields: &Fields, to: &str, subject: &str, text: &str) -> Result<String, NodeError> {
+    let sender = Sender::open(fields)?;
+    let invalid = |what: String| at(&sender.place, ErrorCode::InvalidParameter, ErrorClass::Permanent, what);
+    let from: lettre::message::Mailbox =
+        sender.from.parse().map_err(|e| invalid(format!("the account's From address \"{}\": {e}", sender.from)))?;
+    let recipients: lettre::message::Mailboxes =
+        to.parse().map_err(|e| invalid(format!("\"{to}\" is not a list of email addresses: {e}")))?;
+    let domain = from.email.domain().to_string();
+    let mut builder = Message::builder()
+        .from(from)
+        .subject(subject)
+        .message_id(Some(format!("<{}@{domain}>", uuid::Uuid::now_v7())))
+        .date_now();
+    for mailbox in recipients {
+        builder = builder.to(mailbox);
+    }
+    let message = builder
+        .singlepart(lettre::message::SinglePart::plain(text.to_string()))
+        .map_err(|e| invalid(format!("the message cannot be built: {e}")))?;
+    sender.send(message).await
+}
+
 /// "Test connection" for an `email.smtp` account.
 pub async fn test(fields: &Fields) -> Result<String, NodeError> {
     Sender::open(fields)?.test().await
