@@ -5,6 +5,7 @@ mod credentials;
 mod databases;
 mod db_write;
 mod email;
+mod examples_mail;
 mod files;
 mod folders;
 mod hardening;
@@ -54,7 +55,7 @@ pub async fn import_trusted(api: &Api, wf: &Json) -> Json {
     imported
 }
 
-fn example(name: &str) -> String {
+pub fn example(name: &str) -> String {
     std::fs::read_to_string(format!("{}/../../assets/examples/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
 
