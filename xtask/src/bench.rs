@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-const SECTIONS: &[&str] = &["engine", "io", "ui", "vault", "resilience", "webhooks", "metrics"];
+const SECTIONS: &[&str] = &["engine", "io", "db", "ui", "vault", "resilience", "webhooks", "metrics"];
 const ITEMS: usize = 1_000_000;
 const RUNS: usize = 3;
 
@@ -26,6 +26,17 @@ pub fn run(args: &[String]) -> Result {
         let text = match section {
             "engine" => engine(&out)?,
             "io" => io(&out)?,
+            "db" => {
+                // The example runs the release CLI against a PostgreSQL it starts.
+                let step = Step::start("bench db: building the CLI (release)");
+                util::run(util::cargo().args(["build", "--release", "--locked", "-p", "switchyard-cli"]))?;
+                step.done();
+                example(
+                    "switchyard-cli",
+                    "bench-db",
+                    "1,000,000 rows into PostgreSQL by SQL Write and by psql \\copy, then queried back",
+                )?
+            }
             "ui" => ui(&out)?,
             "vault" => vault()?,
             "resilience" => {

@@ -43,7 +43,7 @@ fn node_data(node_id: &str, items: usize) -> NodeRunData {
 #[test]
 fn opens_with_wal_full_sync_and_migrations() {
     let (dir, store) = temp_store();
-    assert_eq!(store.schema_version().unwrap(), 12);
+    assert_eq!(store.schema_version().unwrap(), 13);
     assert_eq!(store.integrity_check().unwrap(), "ok");
     let conn = rusqlite::Connection::open(store.path()).unwrap();
     let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
@@ -51,11 +51,11 @@ fn opens_with_wal_full_sync_and_migrations() {
     drop(store);
     // Reopening does not migrate again.
     let store = Store::open_in(dir.path()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 12);
+    assert_eq!(store.schema_version().unwrap(), 13);
     drop(store);
     conn.pragma_update(None, "user_version", 99).unwrap();
     let err = Store::open_in(dir.path()).unwrap_err();
-    assert!(matches!(err, StoreError::TooNew { found: 99, known: 12, .. }), "{err}");
+    assert!(matches!(err, StoreError::TooNew { found: 99, known: 13, .. }), "{err}");
     assert!(err.to_string().contains("newer than this build knows"));
 }
 
@@ -543,4 +543,20 @@ fn a_live_process_keeps_its_runs_and_a_dead_owner_with_a_reused_pid_does_not() {
     drop(store);
     let left: Vec<_> = std::fs::read_dir(&lock_dir).unwrap().collect();
     assert!(left.is_empty(), "closed stores remove their lock files: {left:?}");
+}
+
+#[test]
+fn trigger_values_are_kept_per_workflow_and_node_across_a_reopen() {
+    let (dir, store) = temp_store();
+    let triggers = store.triggers();
+    assert_eq!(triggers.value("wf", "mail", "lastUid").unwrap(), None);
+    triggers.set_value("wf", "mail", "uidValidity", "1796235793").unwrap();
+    triggers.set_value("wf", "mail", "lastUid", "41").unwrap();
+    triggers.set_value("wf", "mail", "lastUid", "42").unwrap();
+    triggers.set_value("other", "mail", "lastUid", "7").unwrap();
+    drop(store);
+    let store = Store::open_in(dir.path()).unwrap();
+    assert_eq!(store.triggers().value("wf", "mail", "lastUid").unwrap().as_deref(), Some("42"));
+    assert_eq!(store.triggers().value("wf", "mail", "uidValidity").unwrap().as_deref(), Some("1796235793"));
+    assert_eq!(store.triggers().value("other", "mail", "lastUid").unwrap().as_deref(), Some("7"));
 }
