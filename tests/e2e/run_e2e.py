@@ -888,6 +888,189 @@ def alerts(app):
     app.wait(lambda: "acknowledged" in app.text(app.find('[data-testid="alert-state"]')), "the acknowledgement")
 
 
+class PostgresServer:
+    """A PostgreSQL for the database scenario: initdb into a temporary folder (as nobody when
+    this runs as root: PostgreSQL refuses root), password (SCRAM) login, a free port."""
+
+    PASSWORD = "e2e pg pass"
+
+    def __init__(self):
+        versions = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+        if not versions:
+            raise Failure("PostgreSQL's server programs are missing (run `cargo xtask setup`)")
+        self.bin = os.path.dirname(versions[-1])
+        self.dir = tempfile.mkdtemp(prefix="switchyard-e2e-pg-")
+        os.chmod(self.dir, 0o777)
+        as_user = ["runuser", "-u", "nobody", "--"] if os.geteuid() == 0 else []
+        password = os.path.join(self.dir, "password")
+        with open(password, "w", encoding="utf-8") as f:
+            f.write(self.PASSWORD)
+        os.chmod(password, 0o644)
+        data = os.path.join(self.dir, "data")
+        subprocess.run(
+            as_user + [os.path.join(self.bin, "initdb"), "-D", data, "-U", "switchyard", "--auth=scram-sha-256",
+                       f"--pwfile={password}", "-E", "UTF8", "--no-locale", "--no-sync"],
+            check=True, capture_output=True,
+        )
+        self.port = free_port()
+        self.log = open(os.path.join(self.dir, "server.log"), "w", encoding="utf-8")
+        self.proc = subprocess.Popen(
+            as_user + [os.path.join(self.bin, "postgres"), "-D", data, "-p", str(self.port), "-k", self.dir,
+                       "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"],
+            stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        self.pid_file = os.path.join(data, "postmaster.pid")
+        wait_port(self.port, 60)
+        deadline = time.time() + 30
+        while subprocess.run([os.path.join(self.bin, "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)]).returncode != 0:
+            if time.time() > deadline:
+                raise Failure("PostgreSQL did not start")
+            time.sleep(0.2)
+
+    def psql(self, sql):
+        out = subprocess.run(
+            [os.path.join(self.bin, "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1",
+             "-p", str(self.port), "-U", "switchyard", "-d", "postgres", "-c", sql],
+            env=dict(os.environ, PGPASSWORD=self.PASSWORD), capture_output=True, text=True, check=True,
+        )
+        return out.stdout.strip()
+
+    def stop(self):
+        # SIGINT to the server itself (runuser does not pass signals on): a fast shutdown.
+        try:
+            with open(self.pid_file, encoding="utf-8") as f:
+                os.kill(int(f.readline().strip()), 2)
+        except (OSError, ValueError):
+            pass
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class SmtpServer:
+    """The tests' SMTP server (crates/testkit/src/smtp_server.py, aiosmtpd from apt) as a
+    local relay with a password user; every accepted message is a file in its folder."""
+
+    USER, PASSWORD = "mailer", "e2e smtp pass"
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="switchyard-e2e-smtp-")
+        self.port = free_port()
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../crates/testkit/src/smtp_server.py")
+        self.proc = subprocess.Popen(
+            ["/usr/bin/python3", script, "--port", str(self.port), "--dir", self.dir, "--mode", "none",
+             "--user", self.USER, "--password", self.PASSWORD],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )
+        if self.proc.stdout.readline().strip() != "ready":
+            raise Failure("the SMTP server did not start")
+
+    def messages(self):
+        found = []
+        for path in sorted(glob.glob(os.path.join(self.dir, "*.eml"))):
+            with open(path, encoding="utf-8", errors="replace") as f:
+                found.append(f.read())
+        return found
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def add_account(app, connection_type, label, fields):
+    """Adds an account on the Connections page through its form."""
+    app.by_test_id("nav-connections").click()
+    app.by_test_id("vault-bar")
+    app.by_test_id("add-account").click()
+    form = app.by_test_id("account-form")
+    app.select(form.find_element(By.CSS_SELECTOR, "#account-type"), connection_type)
+    first = next(iter(fields))
+    app.wait(lambda: form.find_element(By.CSS_SELECTOR, f"#account-field-{first}"), f"the {first} field")
+    app.type_into(form.find_element(By.CSS_SELECTOR, "#account-label"), label)
+    for name, value in fields.items():
+        app.type_into(form.find_element(By.CSS_SELECTOR, f"#account-field-{name}"), value)
+    app.button("Add").click()
+    return account_row(app, label)
+
+
+def database_and_email(app):
+    """A PostgreSQL account and an SMTP account added on the Connections page and tested;
+    Manual → SQL Query → Send Email built on the canvas, run: the rows in the inspector, one
+    email per row at the SMTP server."""
+    app.button("← Workflows").click()
+    db, smtp = PostgresServer(), SmtpServer()
+    try:
+        db.psql("CREATE TABLE orders (id int PRIMARY KEY, customer text, total numeric(10,2)); "
+                "INSERT INTO orders VALUES (1, 'Ada', 19.90), (2, 'Lin', 5.10)")
+        row = add_account(app, "db.postgres", "shop", {
+            "host": "127.0.0.1", "port": str(db.port), "database": "postgres", "user": "switchyard",
+            "password": db.PASSWORD, "tls": "disable"})
+        app.wait(lambda: "Ready" in app.text(row), "the PostgreSQL account")
+        row_button(row, "Test").click()
+        app.toast_contains("connected to PostgreSQL")
+        app.screenshot("19-database-account")
+        row = add_account(app, "email.smtp", "mail", {
+            "host": "127.0.0.1", "port": str(smtp.port), "security": "none", "user": SmtpServer.USER,
+            "password": SmtpServer.PASSWORD, "from": "Shop <shop@example.test>"})
+        app.wait(lambda: "Ready" in app.text(row), "the SMTP account")
+        row_button(row, "Test").click()
+        app.toast_contains("signed in to SMTP")
+
+        app.by_test_id("nav-workflows").click()
+        app.button("New workflow").click()
+        name_input = app.find('[role="dialog"] input')
+        name_input.send_keys("E2E orders mail")
+        name_input.send_keys(Keys.ENTER)
+        r = app.rect(app.node("Start"))
+        app.drag_from_palette("db.query", r["x"] + r["width"] + 140, r["y"] + r["height"] / 2)
+        # Below it: the cards of a new workflow are drawn large, and the next one to the
+        # right would leave the canvas.
+        r = app.rect(app.node("SQL Query"))
+        app.drag_from_palette("email.send", r["x"] + r["width"] / 2, r["y"] + r["height"] + 140)
+        app.node("Send Email")
+        app.connect("Start", "main", "SQL Query")
+        app.wait(lambda: app.edge_count() == 1, "Start → SQL Query")
+        app.connect("SQL Query", "main", "Send Email")
+        app.wait(lambda: app.edge_count() == 2, "SQL Query → Send Email")
+
+        app.actions().double_click(app.node("SQL Query")).perform()
+        panel = app.by_test_id("node-panel")
+        app.select(panel.find_element(By.CSS_SELECTOR, "#credential-database"), json.dumps(["db.postgres", "shop"], separators=(",", ":")))
+        app.type_into(panel.find_element(By.CSS_SELECTOR, '[aria-label="SQL"]'), "SELECT id, customer, total FROM orders ORDER BY id")
+        app.keys(Keys.ESCAPE)
+        app.gone('[data-testid="node-panel"]')
+        app.actions().double_click(app.node("Send Email")).perform()
+        panel = app.by_test_id("node-panel")
+        app.select(panel.find_element(By.CSS_SELECTOR, "#credential-smtp"), json.dumps(["email.smtp", "mail"], separators=(",", ":")))
+        app.type_into(panel.find_element(By.CSS_SELECTOR, '[aria-label="To"]'), "team@example.test")
+        app.type_into(panel.find_element(By.CSS_SELECTOR, '[aria-label="Subject"]'), "Order {{ json.id }} from {{ json.customer }}")
+        app.type_into(panel.find_element(By.CSS_SELECTOR, '[aria-label="Text"]'), "Total: {{ json.total }}")
+        app.keys(Keys.ESCAPE)
+        app.gone('[data-testid="node-panel"]')
+
+        app.by_test_id("run").click()
+        app.wait(lambda: "success" in app.text(app.by_test_id("run-status")), "the run to succeed", timeout=30)
+        app.node("SQL Query").click()
+        table = app.by_test_id("items-table")
+        app.wait(lambda: "Ada" in app.text(table) and "Lin" in app.text(table) and "19.90" in app.text(table), "the rows in the inspector")
+        app.wait(lambda: len(smtp.messages()) == 2, "two emails at the SMTP server")
+        mails = smtp.messages()
+        if "Subject: Order 1 from Ada" not in mails[0] or "Total: 19.90" not in mails[0]:
+            raise Failure(f"the first email reads {mails[0][:400]!r}")
+        app.keys("s", ctrl=True)
+        app.toast_contains("Saved")
+    finally:
+        db.stop()
+        smtp.stop()
+
+
 SCENARIOS = [
     ("01-create-by-dragging", create_by_dragging),
     ("02-set-parameters", set_parameters),
@@ -907,6 +1090,7 @@ SCENARIOS = [
     ("16-dashboard", dashboard),
     ("17-alerts", alerts),
     ("18-local-files", local_files),
+    ("19-database-and-email", database_and_email),
 ]
 
 
