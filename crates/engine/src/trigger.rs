@@ -39,9 +39,9 @@ pub struct Listening {
     pub workflow_id: String,
     /// The accounts this workflow may use (refusing ones its trust does not cover).
     pub credentials: Option<std::sync::Arc<dyn crate::credentials::CredentialProvider>>,
-    /// Starts a run with these items: the execution id, or why it was not started (the
-    /// run queue is full).
-    pub fire: std::sync::Arc<dyn Fn(Vec<Item>) -> Result<String, String> + Send + Sync>,
+    /// Starts a run with these items, or says why it was not started (the run queue is
+    /// full).
+    pub fire: std::sync::Arc<dyn Fn(Vec<Item>) -> Result<Started, String> + Send + Sync>,
     /// Values this trigger keeps across restarts (in the store, per workflow and node).
     pub state: std::sync::Arc<dyn TriggerState>,
     /// How the connection stands: `Some(problem)` while it is down, `None` once it is up.
@@ -88,6 +88,13 @@ pub(crate) fn config_issues(
     config: fn(&Node) -> Result<(), String>,
 ) -> Vec<switchyard_model::error::ValidationIssue> {
     config(node).err().map(|e| cx.parameter_issue(e)).into_iter().collect()
+}
+
+/// A run a connection-holding trigger started.
+pub struct Started {
+    pub execution_id: String,
+    /// Resolves with the run's final status when it ends (`None` if it could not be told).
+    pub finished: futures::future::BoxFuture<'static, Option<switchyard_model::execution::RunStatus>>,
 }
 
 /// A trigger node's durable values (an IMAP mailbox's last UID): written before the run they

@@ -8,7 +8,7 @@ use crate::{Api, Inner};
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, Weak};
-use switchyard_engine::trigger::{Listening, TriggerState};
+use switchyard_engine::trigger::{Listening, Started, TriggerState};
 use switchyard_engine::{Prepared, Services};
 use switchyard_model::execution::RunMode;
 use switchyard_model::workflow::Node;
@@ -99,9 +99,10 @@ impl Listens {
                 if let Some(full) = api.inner.queue.queue_full() {
                     return Err(full);
                 }
-                let (id, _) =
+                let (execution_id, run) =
                     api.launch(prepared.clone(), services.clone(), items, RunMode::Event, Some(node_id.clone()), None);
-                Ok(id)
+                let finished = Box::pin(async move { run.await.ok().map(|outcome| outcome.status) });
+                Ok(Started { execution_id, finished })
             })
         };
         let status = {

@@ -2,7 +2,7 @@
 //! maildir the test delivers into): each new message starts exactly one run — two arriving
 //! together give two runs, a restart does not start old messages again (and starts those
 //! that came meanwhile), a recreated mailbox (new UIDVALIDITY) starts over — IDLE wakes the
-//! trigger, and messages are marked read once their run started.
+//! trigger, and messages are marked read once their run succeeded.
 
 use super::webhooks::{executions, open_with_host};
 use super::{call, import_trusted};
@@ -90,8 +90,10 @@ async fn each_new_message_starts_exactly_one_run_across_restarts_and_a_recreated
         &api,
         &json!({"switchyard": 1, "id": "mail", "name": "Mail",
             "nodes": [{"id": "in", "name": "New mail", "type": "trigger.imap", "parameters": {"afterRun": "read"},
-                       "credentials": {"imap": {"connection": "email.imap", "account": "inbox"}}}],
-            "connections": []}),
+                       "credentials": {"imap": {"connection": "email.imap", "account": "inbox"}}},
+                      {"id": "check", "name": "Check", "type": "code.script", "parameters": {"code":
+                        "items.map(|m| { if m.subject.contains(\"FAIL\") { throw \"refused\"; } m })"}}],
+            "connections": [{"from": {"node": "in"}, "to": {"node": "check"}}]}),
     )
     .await;
     call(&api, "workflow_activate", json!({"id": "mail", "active": true})).await.unwrap();
@@ -135,15 +137,30 @@ async fn each_new_message_starts_exactly_one_run_across_restarts_and_a_recreated
     assert_eq!(seen_after.len(), 3, "no message started twice");
     assert_eq!(seen[2]["subject"], "While stopped");
 
+    // A message whose run fails is not marked read: it stays for someone to look at.
+    server.deliver(&message(5, "FAIL: broken order", b"5"));
+    let seen = mails(&api, 4).await;
+    assert_eq!(seen[3]["subject"], "FAIL: broken order");
+    let runs = executions(&api, "mail").await;
+    assert_eq!(runs[0]["status"], "error", "{runs:?}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.seen_flags().iter().filter(|f| f.contains('S')).count() < 3 {
+        assert!(Instant::now() < deadline, "the third message marked read: {:?}", server.seen_flags());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let flags = server.seen_flags();
+    assert_eq!(flags.iter().filter(|f| f.contains('S')).count(), 3, "the failed one stays unread: {flags:?}");
+
     // The mailbox is removed and made again (a new UIDVALIDITY): the trigger starts over, so
     // the message in the new mailbox starts a run although its UID is low again.
     api.stop_triggers().await;
     server.recreate_inbox();
     server.deliver(&message(4, "New mailbox", b"4"));
     api.start_triggers().await.unwrap();
-    let seen = mails(&api, 4).await;
-    assert_eq!(seen.len(), 4, "{seen:?}");
-    assert_eq!(seen[3]["subject"], "New mailbox");
-    assert_eq!(seen[3]["uid"], 1);
+    let seen = mails(&api, 5).await;
+    assert_eq!(seen.len(), 5, "{seen:?}");
+    assert_eq!(seen[4]["subject"], "New mailbox");
+    assert_eq!(seen[4]["uid"], 1);
     api.stop_triggers().await;
 }

@@ -4,6 +4,7 @@
 //! started a run are stored before the run starts, so a restart does not start old messages
 //! again, and messages that arrive together each start their own run. A mailbox whose
 //! UIDVALIDITY changed (deleted and made again) starts over: its messages count as new.
+//! Marking read or moving waits for the message's run and happens only when it succeeded.
 
 use crate::node::{NodeContext, NodeResult, Outputs};
 use crate::registry::{CheckContext, NodeEntry};
@@ -12,6 +13,7 @@ use mail_parser::{MessageParser, MimeHeaders};
 use std::time::Duration;
 use switchyard_model::descriptor::{CredentialSlot, NodeDescriptor, NodeGroup, ParamSpec, Port};
 use switchyard_model::error::{ErrorCode, NodeError, ValidationIssue};
+use switchyard_model::execution::RunStatus;
 use switchyard_model::item::Item;
 use switchyard_model::value::{Object, Value};
 use switchyard_model::workflow::Node;
@@ -47,7 +49,7 @@ pub fn descriptor() -> NodeDescriptor {
                 .describe("Empty: the account's mailbox."),
             ParamSpec::options(
                 "afterRun",
-                "Once the run has started",
+                "After a run that succeeded",
                 &[("none", "Leave the message as it is"), ("read", "Mark it read"), ("move", "Move it to a mailbox")],
                 "none",
             ),
@@ -216,18 +218,29 @@ async fn serve(listening: Listening) {
                     // Stored before the run starts: a restart never starts it again.
                     listening.state.set("lastUid", &uid.to_string())?;
                     last = uid;
-                    match parsed {
-                        Some(Ok(item)) => {
-                            if let Err(why) = (listening.fire)(vec![item]) {
+                    let started = match parsed {
+                        Some(Ok(item)) => match (listening.fire)(vec![item]) {
+                            Ok(started) => started,
+                            Err(why) => {
                                 tracing::warn!(uid, "a new message starts no run: {why}");
                                 continue;
                             }
-                        }
+                        },
                         Some(Err(e)) => {
                             tracing::warn!(uid, "a new message starts no run: {}", e.message);
                             continue;
                         }
                         None => continue,
+                    };
+                    if after_run == "none" {
+                        continue;
+                    }
+                    // After the run, and only when it succeeded: a message whose run failed
+                    // stays unread where it was, for someone to look at.
+                    let status = started.finished.await;
+                    if status != Some(RunStatus::Success) {
+                        tracing::warn!(uid, execution = %started.execution_id, ?status, "the run did not succeed: the message is left as it is");
+                        continue;
                     }
                     match after_run.as_str() {
                         "read" => connection.mark_read(uid).await.map_err(|e| e.message)?,
