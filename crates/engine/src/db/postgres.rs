@@ -16,7 +16,7 @@ use sqlx_core::type_info::TypeInfo;
 use sqlx_core::value::ValueRef;
 use sqlx_postgres::{PgArguments, PgConnectOptions, PgConnection, PgRow, PgSslMode, PgTypeInfo};
 use switchyard_model::error::{ErrorClass, ErrorCode, NodeError};
-use switchyard_model::value::{Object, Value};
+use switchyard_model::value::{Key, Template, Value, intern};
 
 pub(super) async fn connect(fields: &Fields, host: &str, port: u16, tls: Tls) -> Result<PgConnection, NodeError> {
     options(fields, host, port, tls).connect().await.map_err(sqlx_error)
@@ -87,8 +87,31 @@ pub(super) async fn query(
         let done = statement.query_with(args).execute(&mut *conn).await.map_err(sqlx_error)?;
         return Ok(Outcome { rows: Vec::new(), affected: Some(done.rows_affected()) });
     }
-    let rows = statement.query_with(args).fetch_all(&mut *conn).await.map_err(sqlx_error)?;
-    Ok(Outcome { rows: rows.iter().map(|r| row(r, options)).collect::<Result<_, _>>()?, affected: None })
+    // Rows become values as they arrive (no second copy of the whole result), and every
+    // row shares one key list.
+    let shape = Shape::of(statement.columns());
+    let mut rows = Vec::new();
+    let mut stream = statement.query_with(args).fetch(&mut *conn);
+    while let Some(r) = futures::TryStreamExt::try_next(&mut stream).await.map_err(sqlx_error)? {
+        rows.push(row(&r, &shape, options)?);
+    }
+    Ok(Outcome { rows, affected: None })
+}
+
+/// Which columns go into the item's JSON (the rest, binary, become files) and their keys.
+struct Shape {
+    json: Vec<usize>,
+    files: Vec<usize>,
+    template: Template,
+}
+
+impl Shape {
+    fn of(columns: &[sqlx_postgres::PgColumn]) -> Shape {
+        let (files, json): (Vec<usize>, Vec<usize>) =
+            (0..columns.len()).partition(|&i| columns[i].type_info().name() == "BYTEA");
+        let keys: Vec<Key> = json.iter().map(|&i| intern(columns[i].name())).collect();
+        Shape { json, files, template: Template::new(&keys) }
+    }
 }
 
 pub(super) async fn copy_in(conn: &mut PgConnection, statement: &str, data: Vec<u8>) -> Result<u64, NodeError> {
@@ -197,61 +220,71 @@ fn bind(args: &mut PgArguments, index: usize, ty: &PgTypeInfo, value: &Value) ->
     })
 }
 
-fn row(row: &PgRow, options: ReadOptions) -> Result<Row, NodeError> {
-    let mut out = Row { json: Object::new(), files: Vec::new() };
-    for (i, column) in row.columns().iter().enumerate() {
-        let name = column.name();
-        let ty = column.type_info().name();
-        let raw = row.try_get_raw(i).map_err(sqlx_error)?;
-        if raw.is_null() {
-            out.json.insert(name, Value::Null);
-            continue;
+fn row(row: &PgRow, shape: &Shape, options: ReadOptions) -> Result<Row, NodeError> {
+    let mut json = shape.template.try_build(shape.json.iter().map(|&i| value(row, i, options)))?;
+    let mut files = Vec::with_capacity(shape.files.len());
+    for &i in &shape.files {
+        let name = row.columns()[i].name();
+        let bytes: Option<Vec<u8>> =
+            row.try_get(i).map_err(|e| NodeError::new(ErrorCode::QueryFailed, format!("column \"{name}\": {e}")))?;
+        match bytes {
+            Some(bytes) => files.push((name.to_string(), bytes)),
+            // A null binary column is a null field, not a file.
+            None => {
+                json.insert(name, Value::Null);
+            }
         }
-        let get_err = |e: sqlx_core::Error| NodeError::new(ErrorCode::QueryFailed, format!("column \"{name}\": {e}"));
-        let value = match ty {
-            "BOOL" => Value::Bool(row.try_get(i).map_err(get_err)?),
-            "INT2" => Value::Int(i64::from(row.try_get::<i16, _>(i).map_err(get_err)?)),
-            "INT4" => Value::Int(i64::from(row.try_get::<i32, _>(i).map_err(get_err)?)),
-            "INT8" => Value::Int(row.try_get::<i64, _>(i).map_err(get_err)?),
-            "OID" => Value::Int(i64::from(row.try_get::<sqlx_postgres::types::Oid, _>(i).map_err(get_err)?.0)),
-            "FLOAT4" => Value::Float(f64::from(row.try_get::<f32, _>(i).map_err(get_err)?)),
-            "FLOAT8" => Value::Float(row.try_get::<f64, _>(i).map_err(get_err)?),
-            "NUMERIC" => {
-                let text = match raw.format() {
-                    sqlx_postgres::PgValueFormat::Binary => raw.as_bytes().ok().and_then(numeric_text),
-                    sqlx_postgres::PgValueFormat::Text => raw.as_str().ok().map(str::to_string),
-                };
-                decimal(text.ok_or_else(|| unsupported_column(name, "NUMERIC (NaN or infinite)"))?, options)
-            }
-            "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "CHAR" | "CITEXT" | "UNKNOWN" => {
-                Value::from(row.try_get::<String, _>(i).map_err(get_err)?)
-            }
-            "JSON" | "JSONB" => Value::from(row.try_get::<serde_json::Value, _>(i).map_err(get_err)?),
-            "TIMESTAMPTZ" => Value::from(
-                row.try_get::<chrono::DateTime<chrono::Utc>, _>(i)
-                    .map_err(get_err)?
-                    .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-            ),
-            "TIMESTAMP" => Value::from(
-                row.try_get::<chrono::NaiveDateTime, _>(i).map_err(get_err)?.format("%Y-%m-%dT%H:%M:%S%.f").to_string(),
-            ),
-            "DATE" => Value::from(row.try_get::<chrono::NaiveDate, _>(i).map_err(get_err)?.to_string()),
-            "TIME" => Value::from(row.try_get::<chrono::NaiveTime, _>(i).map_err(get_err)?.to_string()),
-            "UUID" => Value::from(row.try_get::<uuid::Uuid, _>(i).map_err(get_err)?.to_string()),
-            "BYTEA" => {
-                out.files.push((name.to_string(), row.try_get::<Vec<u8>, _>(i).map_err(get_err)?));
-                continue;
-            }
-            "TEXT[]" | "VARCHAR[]" => {
-                Value::from(serde_json::Value::from(row.try_get::<Vec<String>, _>(i).map_err(get_err)?))
-            }
-            "INT4[]" => Value::from(serde_json::Value::from(row.try_get::<Vec<i32>, _>(i).map_err(get_err)?)),
-            "INT8[]" => Value::from(serde_json::Value::from(row.try_get::<Vec<i64>, _>(i).map_err(get_err)?)),
-            other => return Err(unsupported_column(name, other)),
-        };
-        out.json.insert(name, value);
     }
-    Ok(out)
+    Ok(Row { json, files })
+}
+
+/// Column `i` of a row as a value.
+fn value(row: &PgRow, i: usize, options: ReadOptions) -> Result<Value, NodeError> {
+    let column = &row.columns()[i];
+    let name = column.name();
+    let ty = column.type_info().name();
+    let raw = row.try_get_raw(i).map_err(sqlx_error)?;
+    if raw.is_null() {
+        return Ok(Value::Null);
+    }
+    let get_err = |e: sqlx_core::Error| NodeError::new(ErrorCode::QueryFailed, format!("column \"{name}\": {e}"));
+    Ok(match ty {
+        "BOOL" => Value::Bool(row.try_get(i).map_err(get_err)?),
+        "INT2" => Value::Int(i64::from(row.try_get::<i16, _>(i).map_err(get_err)?)),
+        "INT4" => Value::Int(i64::from(row.try_get::<i32, _>(i).map_err(get_err)?)),
+        "INT8" => Value::Int(row.try_get::<i64, _>(i).map_err(get_err)?),
+        "OID" => Value::Int(i64::from(row.try_get::<sqlx_postgres::types::Oid, _>(i).map_err(get_err)?.0)),
+        "FLOAT4" => Value::Float(f64::from(row.try_get::<f32, _>(i).map_err(get_err)?)),
+        "FLOAT8" => Value::Float(row.try_get::<f64, _>(i).map_err(get_err)?),
+        "NUMERIC" => {
+            let text = match raw.format() {
+                sqlx_postgres::PgValueFormat::Binary => raw.as_bytes().ok().and_then(numeric_text),
+                sqlx_postgres::PgValueFormat::Text => raw.as_str().ok().map(str::to_string),
+            };
+            decimal(text.ok_or_else(|| unsupported_column(name, "NUMERIC (NaN or infinite)"))?, options)
+        }
+        "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "CHAR" | "CITEXT" | "UNKNOWN" => {
+            Value::from(row.try_get::<&str, _>(i).map_err(get_err)?)
+        }
+        "JSON" | "JSONB" => Value::from(row.try_get::<serde_json::Value, _>(i).map_err(get_err)?),
+        "TIMESTAMPTZ" => Value::from(
+            row.try_get::<chrono::DateTime<chrono::Utc>, _>(i)
+                .map_err(get_err)?
+                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        ),
+        "TIMESTAMP" => Value::from(
+            row.try_get::<chrono::NaiveDateTime, _>(i).map_err(get_err)?.format("%Y-%m-%dT%H:%M:%S%.f").to_string(),
+        ),
+        "DATE" => Value::from(row.try_get::<chrono::NaiveDate, _>(i).map_err(get_err)?.to_string()),
+        "TIME" => Value::from(row.try_get::<chrono::NaiveTime, _>(i).map_err(get_err)?.to_string()),
+        "UUID" => Value::from(row.try_get::<uuid::Uuid, _>(i).map_err(get_err)?.to_string()),
+        "TEXT[]" | "VARCHAR[]" => {
+            Value::from(serde_json::Value::from(row.try_get::<Vec<String>, _>(i).map_err(get_err)?))
+        }
+        "INT4[]" => Value::from(serde_json::Value::from(row.try_get::<Vec<i32>, _>(i).map_err(get_err)?)),
+        "INT8[]" => Value::from(serde_json::Value::from(row.try_get::<Vec<i64>, _>(i).map_err(get_err)?)),
+        other => return Err(unsupported_column(name, other)),
+    })
 }
 
 /// A NUMERIC in PostgreSQL's binary form as exact text with its declared scale (`1234.50`
