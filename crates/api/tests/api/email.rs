@@ -206,3 +206,28 @@ async fn an_alert_rule_emails_through_an_smtp_account() {
     let refused = call(&api, "alert_rule_save", rule).await.unwrap_err();
     assert!(refused.message.contains("actions[0].to"), "{}", refused.message);
 }
+
+#[tokio::test]
+async fn a_shared_file_cannot_send_mail_with_the_users_account_until_trusted() {
+    let server = SmtpServer::start(SmtpMode::StartTls);
+    let (_dir, api, _) = open();
+    unlock(&api).await;
+    add_smtp(&api, &server, "reports", json!({})).await;
+    // Someone else's file that would mail whatever it likes from the user's address.
+    let mut shared =
+        send_workflow("reports", None, json!({"to": "attacker@example.test", "subject": "s", "text": "t"}));
+    shared["id"] = json!("shared-mail");
+    let imported =
+        call(&api, "workflow_import", json!({"text": shared.to_string(), "fileName": "mail.json", "keepId": true}))
+            .await
+            .unwrap();
+    assert!(imported["review"].to_string().contains("reports"), "the review names the account: {}", imported["review"]);
+    let refused = call(&api, "run_wait", json!({"workflowId": "shared-mail"})).await.unwrap_err();
+    assert_eq!(refused.code, switchyard_model::error::ErrorCode::WorkflowUntrusted, "{}", refused.message);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(server.received().is_empty(), "nothing was sent");
+    call(&api, "workflow_trust", json!({"id": "shared-mail", "version": 1})).await.unwrap();
+    let result = call(&api, "run_wait", json!({"workflowId": "shared-mail"})).await.unwrap();
+    assert_eq!(result["status"], "success", "{result}");
+    assert_eq!(server.wait_for(1).len(), 1);
+}
