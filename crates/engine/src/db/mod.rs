@@ -69,12 +69,15 @@ pub struct ReadOptions {
     pub decimals_as_numbers: bool,
 }
 
+/// Binary columns of a row: name and bytes.
+pub type Files = Vec<(String, Vec<u8>)>;
+
 /// One row: its columns as an object, and its binary columns' bytes (stored as the item's
 /// files by the node).
 #[derive(Debug, Default)]
 pub struct Row {
     pub json: Object,
-    pub files: Vec<(String, Vec<u8>)>,
+    pub files: Files,
 }
 
 /// What a statement gave back: its rows (for a query, or a write with `RETURNING`), and the
@@ -181,6 +184,24 @@ impl Connection {
             Connection::MySql(c) => mysql::query(c, sql, params, options).await,
             Connection::Sqlite(c) => c.query(sql, params).await,
         }
+    }
+
+    /// Like [`Connection::query`], handing each row to `each` as it comes instead of
+    /// collecting them (PostgreSQL streams; the others read the result whole first). Returns
+    /// the count of changed rows for a statement without rows.
+    pub async fn query_each(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        options: ReadOptions,
+        each: &mut (dyn FnMut(Row) + Send),
+    ) -> Result<Option<u64>, NodeError> {
+        if let Connection::Postgres(c) = self {
+            return postgres::query_each(c, sql, params, options, each).await;
+        }
+        let outcome = self.query(sql, params, options).await?;
+        outcome.rows.into_iter().for_each(&mut *each);
+        Ok(outcome.affected)
     }
 
     /// Starts a transaction (SQLite takes its write lock at once, so a second writer waits

@@ -71,6 +71,20 @@ pub(super) async fn query(
     params: &[Value],
     options: ReadOptions,
 ) -> Result<Outcome, NodeError> {
+    let mut rows = Vec::new();
+    let affected = query_each(conn, sql, params, options, &mut |row| rows.push(row)).await?;
+    Ok(Outcome { rows, affected })
+}
+
+/// Runs the statement and hands each row to `each` as it arrives (the rows count of a
+/// statement without rows is returned instead).
+pub(super) async fn query_each(
+    conn: &mut PgConnection,
+    sql: &str,
+    params: &[Value],
+    options: ReadOptions,
+    each: &mut (dyn FnMut(Row) + Send),
+) -> Result<Option<u64>, NodeError> {
     let statement = (&mut *conn).prepare(AssertSqlSafe(sql.to_string()).into_sql_str()).await.map_err(sqlx_error)?;
     let types: Vec<PgTypeInfo> = match statement.parameters() {
         Some(Either::Left(types)) => types.to_vec(),
@@ -85,17 +99,16 @@ pub(super) async fn query(
     }
     if statement.columns().is_empty() {
         let done = statement.query_with(args).execute(&mut *conn).await.map_err(sqlx_error)?;
-        return Ok(Outcome { rows: Vec::new(), affected: Some(done.rows_affected()) });
+        return Ok(Some(done.rows_affected()));
     }
     // Rows become values as they arrive (no second copy of the whole result), and every
     // row shares one key list.
     let shape = Shape::of(statement.columns());
-    let mut rows = Vec::new();
     let mut stream = statement.query_with(args).fetch(&mut *conn);
     while let Some(r) = futures::TryStreamExt::try_next(&mut stream).await.map_err(sqlx_error)? {
-        rows.push(row(&r, &shape, options)?);
+        each(row(&r, &shape, options)?);
     }
-    Ok(Outcome { rows, affected: None })
+    Ok(None)
 }
 
 /// Which columns go into the item's JSON (the rest, binary, become files) and their keys.

@@ -120,26 +120,36 @@ async fn run(
                 })
             })
             .collect::<Result<Vec<Value>, NodeError>>();
-        let rows = match values {
-            Ok(values) => connection.query(sql, &values, options).await.map_err(|e| named(e, place)),
+        // Rows become items as they arrive; their binary columns are stored afterwards.
+        let mut items: Vec<Item> = Vec::new();
+        let mut files: Vec<(usize, crate::db::Files)> = Vec::new();
+        let outcome = match values {
+            Ok(values) => connection
+                .query_each(sql, &values, options, &mut |row| {
+                    if !row.files.is_empty() {
+                        files.push((items.len(), row.files));
+                    }
+                    items.push(Item::with_paired(Value::object(row.json), Paired::item(index)));
+                })
+                .await
+                .map_err(|e| named(e, place)),
             Err(e) => Err(e),
         };
-        match rows {
-            Ok(outcome) => {
+        match outcome {
+            Ok(affected) => {
                 // A statement without rows (UPDATE, DELETE, DDL) says how many rows it changed.
-                if let Some(affected) = outcome.affected {
+                if let Some(affected) = affected {
                     let mut json = switchyard_model::value::Object::new();
                     json.insert("affectedRows", Value::Int(i64::try_from(affected).unwrap_or(i64::MAX)));
                     out.push(MAIN, Item::with_paired(Value::object(json), Paired::item(index)));
                 }
-                for row in outcome.rows {
-                    let mut out_item = Item::with_paired(Value::object(row.json), Paired::item(index));
-                    for (column, bytes) in row.files {
+                for (at, row_files) in files {
+                    for (column, bytes) in row_files {
                         let data = ctx.services.blobs.put(&bytes, &column, Some("application/octet-stream")).await?;
-                        out_item.set_file(column, data);
+                        items[at].set_file(column, data);
                     }
-                    out.push(MAIN, out_item);
                 }
+                out.append(MAIN, items);
             }
             Err(error) if error.class == ErrorClass::Transient => return Err(error),
             Err(error) => ctx.item_failed(&mut out, item, index, error.with_item(index))?,
