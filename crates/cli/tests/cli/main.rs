@@ -954,8 +954,9 @@ fn heavy_a_gigabyte_download_is_written_with_little_memory() {
     }
 }
 
-/// kill -9 of the process while SQL Write is sending 100,000 rows to a real PostgreSQL in
-/// one transaction: no row is left behind, and the run shows as interrupted.
+/// kill -9 of `switchyard serve` while SQL Write (in a run a webhook started) is sending
+/// 100,000 rows to a real PostgreSQL in one transaction: no row is left behind, the table is
+/// not locked, and the run shows as interrupted.
 #[test]
 fn a_process_killed_during_a_database_write_leaves_no_partial_rows() {
     let server = switchyard_testkit::servers::Postgres::start();
@@ -987,7 +988,7 @@ fn a_process_killed_during_a_database_write_leaves_no_partial_rows() {
         json!({
             "switchyard": 1, "id": "w-load", "name": "Load",
             "nodes": [
-                {"id": "t", "name": "Start", "type": "trigger.manual"},
+                {"id": "t", "name": "Load", "type": "trigger.webhook", "parameters": {"path": "load"}},
                 {"id": "r", "name": "Read", "type": "file.read", "parameters": {"path": csv.display().to_string(), "format": "file"}},
                 {"id": "c", "name": "Rows", "type": "data.convert", "parameters": {"operation": "toItems", "format": "csv"}},
                 {"id": "w", "name": "Write", "type": "db.write", "parameters": {"table": "big", "batchSize": 500},
@@ -999,16 +1000,41 @@ fn a_process_killed_during_a_database_write_leaves_no_partial_rows() {
         .to_string(),
     )
     .unwrap();
-    let mut run = std::process::Command::new(assert_cmd::cargo::cargo_bin("switchyard"));
     // Home is the data folder: the CSV is inside the folders workflows may use by default.
-    run.args(["run", workflow.to_str().unwrap(), "--trust"])
-        .env("HOME", data.path())
-        .env("SWITCHYARD_DATA_DIR", data.path())
-        .env("SWITCHYARD_KEYRING", "off")
-        .env("SWITCHYARD_MASTER_PASSWORD", "kill test pass")
+    let with_env = |cmd: &mut std::process::Command| {
+        cmd.env("HOME", data.path())
+            .env("SWITCHYARD_DATA_DIR", data.path())
+            .env("SWITCHYARD_KEYRING", "off")
+            .env("SWITCHYARD_MASTER_PASSWORD", "kill test pass")
+            .env_remove("SWITCHYARD_LOG");
+    };
+    for args in [
+        vec!["import", workflow.to_str().unwrap(), "--keep-id"],
+        vec!["trust", "w-load", "--yes"],
+        vec!["activate", "w-load"],
+    ] {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("switchyard"));
+        with_env(&mut cmd);
+        let out = cmd.args(&args).stdin(Stdio::null()).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let mut serve = std::process::Command::new(assert_cmd::cargo::cargo_bin("switchyard"));
+    with_env(&mut serve);
+    let mut child = serve
+        .args(["serve", "--port", &port])
         .stdout(Stdio::null())
-        .stderr(std::fs::File::create(data.path().join("run.log")).unwrap());
-    let mut child = run.spawn().unwrap();
+        .stderr(std::fs::File::create(data.path().join("run.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let addr = format!("127.0.0.1:{port}");
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "serve did not listen");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let (status, body) = http_post(&addr, "/webhook/w-load/load", "{}");
+    assert_eq!(status, 202, "{body}");
     // Killed once the write's transaction holds rows (the server assigned it a transaction
     // id), well before it commits.
     let writing = || {
@@ -1021,7 +1047,7 @@ fn a_process_killed_during_a_database_write_leaves_no_partial_rows() {
         assert!(started.elapsed() < std::time::Duration::from_secs(60), "the write never started");
         assert!(
             child.try_wait().unwrap().is_none(),
-            "the run ended before it could be killed: {}",
+            "serve ended before it could be killed: {}",
             std::fs::read_to_string(data.path().join("run.log")).unwrap_or_default()
         );
         std::thread::sleep(std::time::Duration::from_millis(10));
