@@ -189,6 +189,12 @@ impl NodeContext {
         self.inputs.get_mut(index).map(std::mem::take).unwrap_or_default()
     }
 
+    /// Takes the run's input items (what started the run) out of the context: a trigger
+    /// node emits them.
+    pub fn take_run_input(&mut self) -> Vec<Item> {
+        Arc::unwrap_or_clone(std::mem::take(&mut self.run_input))
+    }
+
     /// A parameter's raw value, or the descriptor's default.
     pub fn raw_param(&self, name: &str) -> serde_json::Value {
         self.node

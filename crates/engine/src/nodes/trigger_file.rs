@@ -123,7 +123,7 @@ fn item(event: FolderEvent) -> Item {
 
 /// Run by hand: an "added" item for each matching file in the folder now (at most 100).
 pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
-    let items = std::sync::Arc::unwrap_or_clone(std::mem::take(&mut ctx.run_input));
+    let items = ctx.take_run_input();
     if !items.is_empty() && items.iter().any(|i| i.json.get("event").is_some()) {
         return Ok(Outputs::main(items));
     }

@@ -270,7 +270,7 @@ async fn serve(listening: Listening) {
 /// Run by hand: the message that started the run, or the newest message of the mailbox (read
 /// only: nothing is marked or stored).
 pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
-    let items = std::sync::Arc::unwrap_or_clone(std::mem::take(&mut ctx.run_input));
+    let items = ctx.take_run_input();
     if !items.is_empty() {
         return Ok(Outputs::main(items));
     }

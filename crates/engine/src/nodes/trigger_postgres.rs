@@ -140,7 +140,7 @@ async fn serve(listening: Listening) {
 
 /// Run by hand: the notification that started the run, or an item without a payload.
 pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
-    let items = std::sync::Arc::unwrap_or_clone(std::mem::take(&mut ctx.run_input));
+    let items = ctx.take_run_input();
     if !items.is_empty() {
         return Ok(Outputs::main(items));
     }

@@ -97,7 +97,7 @@ pub fn descriptor() -> NodeDescriptor {
 }
 
 pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
-    let items = std::sync::Arc::unwrap_or_clone(std::mem::take(&mut ctx.run_input));
+    let items = ctx.take_run_input();
     if !items.is_empty() {
         return Ok(Outputs::main(items));
     }

@@ -250,7 +250,7 @@ pub fn secret_slot() -> CredentialSlot {
 }
 
 pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
-    let items = std::sync::Arc::unwrap_or_clone(std::mem::take(&mut ctx.run_input));
+    let items = ctx.take_run_input();
     // Run by hand, without a request, it emits one empty item.
     Ok(Outputs::main(if items.is_empty() { vec![Item::empty()] } else { items }))
 }
