@@ -131,6 +131,20 @@ fn pg_bin() -> PathBuf {
     versions.pop().expect("PostgreSQL's server programs (run `cargo xtask setup`, or set SWITCHYARD_PG_BIN)")
 }
 
+/// Sends `signal` to a server process (by pid: `runuser` does not pass signals on), waits up
+/// to 20 s for it to end, then kills it.
+fn stop_pid(pid: &str, signal: &str) {
+    let _ = Command::new("kill").args([signal, pid]).status();
+    let started = Instant::now();
+    let alive = || Command::new("kill").args(["-0", pid]).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    while alive() && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if alive() {
+        let _ = Command::new("kill").args(["-KILL", pid]).status();
+    }
+}
+
 /// A PostgreSQL server with password (SCRAM) authentication for `user`.
 pub struct Postgres {
     pub port: u16,
@@ -223,16 +237,7 @@ impl Drop for Postgres {
             .ok()
             .and_then(|text| text.lines().next().map(|l| l.trim().to_string()))
             .unwrap_or_else(|| self.child.id().to_string());
-        let _ = Command::new("kill").args(["-INT", &pid]).status();
-        let started = Instant::now();
-        let alive =
-            || Command::new("kill").args(["-0", &pid]).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
-        while alive() && started.elapsed() < Duration::from_secs(20) {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        if alive() {
-            let _ = Command::new("kill").args(["-KILL", &pid]).status();
-        }
+        stop_pid(&pid, "-INT");
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -330,16 +335,7 @@ impl Drop for MariaDb {
     fn drop(&mut self) {
         let pid = std::fs::read_to_string(self.dir.join("mariadb.pid")).ok().map(|t| t.trim().to_string());
         if let Some(pid) = &pid {
-            let _ = Command::new("kill").args(["-TERM", pid]).status();
-            let started = Instant::now();
-            let alive =
-                || Command::new("kill").args(["-0", pid]).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
-            while alive() && started.elapsed() < Duration::from_secs(20) {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            if alive() {
-                let _ = Command::new("kill").args(["-KILL", pid]).status();
-            }
+            stop_pid(pid, "-TERM");
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
