@@ -18,6 +18,7 @@ fn kind_name(kind: &ParamKind) -> String {
         ParamKind::KeyValue => "list of `{name, value}`".into(),
         ParamKind::List { .. } => "list (fields below)".into(),
         ParamKind::Code { language } => format!("{language} script"),
+        ParamKind::Workflow => "saved workflow id".into(),
     }
 }
 

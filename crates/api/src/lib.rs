@@ -4,6 +4,7 @@
 
 mod alerts;
 mod binary;
+mod calls;
 mod credentials;
 pub mod docs;
 mod error;

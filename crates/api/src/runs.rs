@@ -81,7 +81,12 @@ pub struct RunCancelResponse {
     pub cancelled: bool,
 }
 
-/// Forwards run events and node data to the host.
+/// How a called run is tied to its caller.
+pub(crate) struct Called {
+    pub(crate) by: switchyard_model::execution::CallLink,
+    pub(crate) cancel: CancellationToken,
+}
+
 /// How many runs may go at once (Settings → Runs at once) and how many may wait for a slot
 /// (Settings → Runs that may wait); past that, new runs are refused rather than piled up.
 #[derive(Default)]
@@ -135,6 +140,7 @@ pub(crate) fn local_roots(configured: &[String]) -> Vec<std::path::PathBuf> {
     given.into_iter().map(|r| real_location(&expand_home(r))).collect()
 }
 
+/// Forwards run events and node data to the host.
 struct HostForwarder(Arc<dyn Host>);
 
 impl RunListener for HostForwarder {
@@ -237,7 +243,15 @@ impl Api {
             (None, None) => return Err(ApiError::bad_request("give a workflow or a workflowId to run")),
         };
         let settings = self.settings_get(Empty {}).await?;
-        let services = self.trusted_services(&workflow, &source, self.run_services(&settings)).await?;
+        let mut services = self.run_services(&settings);
+        if let RunSource::File { path, .. } = &source {
+            // Its calls of workflow files by relative path start from its folder.
+            services.workflow_file = std::path::absolute(path).ok();
+        }
+        let services = self.trusted_services(&workflow, &source, services).await?;
+        if let Some(cycle) = self.call_cycle(&workflow).await? {
+            return Err(ApiError::invalid(vec![cycle], ""));
+        }
         let prepared = self.inner.engine.prepare(workflow).map_err(|issues| ApiError::invalid(issues, ""))?;
         for (field, id) in [("untilNode", &request.until_node), ("startNode", &request.start_node)] {
             if let Some(id) = id
@@ -273,6 +287,8 @@ impl Api {
             roots: local_roots(&settings.local_roots),
             ..LocalPolicy::default()
         });
+        services.max_call_depth = settings.max_call_depth.max(1);
+        services.subflows = Some(crate::calls::host(self));
         services
     }
 
@@ -288,11 +304,28 @@ impl Api {
         start: Option<String>,
         until: Option<String>,
     ) -> (String, JoinHandle<RunOutcome>) {
+        self.launch_run(prepared, services, input, mode, start, until, None)
+    }
+
+    /// [`Api::launch`], for a run another run called: recorded with its caller, stopped with
+    /// `called.cancel`, and outside the run queue (it is part of its caller's run, which
+    /// holds a slot already: waiting for another would let a full queue wait on itself).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn launch_run(
+        &self,
+        prepared: Arc<Prepared>,
+        services: Services,
+        input: Vec<Item>,
+        mode: RunMode,
+        start: Option<String>,
+        until: Option<String>,
+        called: Option<Called>,
+    ) -> (String, JoinHandle<RunOutcome>) {
         let engine = switchyard_engine::Engine::new(self.inner.engine.registry().clone(), services);
         let execution_id = new_id();
         // With a concurrency limit, a run takes a free slot now or waits in the queue for one.
         // Taken here, not in the run's task: a burst of launches must see each other's slots.
-        let (_, slots) = self.inner.queue.slots();
+        let slots = if called.is_some() { None } else { self.inner.queue.slots().1 };
         let slot = slots.as_ref().and_then(|s| s.clone().try_acquire_owned().ok());
         let queued = slots.is_some() && slot.is_none();
         let waiting = self.inner.queue.waiting.clone();
@@ -300,7 +333,10 @@ impl Api {
             waiting.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             self.record(switchyard_metrics::recorder::Sample::RunQueued);
         }
-        let cancel = CancellationToken::new();
+        let (cancel, called_by) = match called {
+            Some(c) => (c.cancel, Some(c.by)),
+            None => (CancellationToken::new(), None),
+        };
         let entry = crate::RunEntry { workflow_id: Arc::from(prepared.workflow.id.as_str()), cancel: cancel.clone() };
         self.inner.runs.lock().unwrap_or_else(|p| p.into_inner()).insert(execution_id.clone(), entry);
         let log = self.inner.store.log();
@@ -309,6 +345,7 @@ impl Api {
             workflow: (*prepared.workflow).clone(),
             mode,
             started_at: self.now(),
+            called_by,
         });
         let run_request = RunRequest {
             execution_id: execution_id.clone(),

@@ -73,6 +73,9 @@ pub struct AppSettings {
     pub allow_commands: bool,
     /// Folders file nodes may read and write (and their subfolders); empty: the home folder.
     pub local_roots: Vec<String>,
+    /// How deep workflows may call workflows (Execute Workflow within a called workflow …);
+    /// a call past it fails with `call_depth`.
+    pub max_call_depth: u32,
 }
 
 impl Default for AppSettings {
@@ -103,6 +106,7 @@ impl Default for AppSettings {
             max_run_files_mb: 8192,
             allow_commands: true,
             local_roots: Vec::new(),
+            max_call_depth: switchyard_engine::subflow::DEFAULT_MAX_DEPTH,
         }
     }
 }
@@ -161,6 +165,12 @@ impl Api {
                     "rateLimits[{i}] ({host}): perSecond must be 0 or more and burst at least 1"
                 )));
             }
+        }
+        if !(1..=64).contains(&settings.max_call_depth) {
+            return Err(ApiError::bad_request(format!(
+                "maxCallDepth must be between 1 and 64, found {}",
+                settings.max_call_depth
+            )));
         }
         if settings.metrics_retention_days == 0 {
             return Err(ApiError::bad_request("metricsRetentionDays must be at least 1"));

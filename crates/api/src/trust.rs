@@ -54,8 +54,9 @@ impl TrustReview {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct TrustLocal {
-    /// `command`, `read`, `write`, or `secret` (a node hands an account's secret to a
-    /// program or signs with it: it is no longer held to the account's hosts).
+    /// `command`, `read`, `write`, `secret` (a node hands an account's secret to a program
+    /// or signs with it: it is no longer held to the account's hosts), or `call` (a saved
+    /// workflow's id or a workflow file it calls, which runs as the user's own).
     pub kind: String,
     /// The program or path (`connection` or `connection/account` for `secret`); one ending
     /// in `**` is computed while running and may be anything that starts so.
@@ -73,6 +74,7 @@ impl TrustLocal {
             "command" => "runs",
             "read" => "reads",
             "secret" => "hands out the secret of",
+            "call" => "calls",
             _ => "writes",
         }
     }

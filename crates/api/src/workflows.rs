@@ -188,7 +188,8 @@ impl Api {
         if request.workflow.id.trim().is_empty() {
             return Err(ApiError::bad_request("a workflow needs an id"));
         }
-        let issues = self.inner.engine.validate(&request.workflow);
+        let mut issues = self.inner.engine.validate(&request.workflow);
+        issues.extend(self.call_cycle(&request.workflow).await?);
         let now = self.now();
         let record = self
             .blocking(move |store| {
@@ -445,7 +446,11 @@ impl Api {
 
     pub async fn workflow_validate(&self, request: WorkflowValidateRequest) -> ApiResult<ValidationReport> {
         let issues = match (request.workflow, request.text) {
-            (Some(wf), _) => self.inner.engine.validate(&wf),
+            (Some(wf), _) => {
+                let mut issues = self.inner.engine.validate(&wf);
+                issues.extend(self.call_cycle(&wf).await?);
+                issues
+            }
             (None, Some(text)) => validate_text(&text, self.inner.engine.registry()).issues,
             (None, None) => return Err(ApiError::bad_request("give a workflow or a file's text to validate")),
         };

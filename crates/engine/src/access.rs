@@ -20,6 +20,9 @@ pub enum AccessKind {
     /// key), where the account's allowed hosts cannot follow it. The target is the account
     /// as the node names it: `connection` (its default account) or `connection/label`.
     Secret,
+    /// Calls another workflow (which then runs with the user's accounts and access): the
+    /// target is a saved workflow's id, or a workflow file's path as the node writes it.
+    Call,
 }
 
 impl AccessKind {
@@ -29,6 +32,7 @@ impl AccessKind {
             AccessKind::Read => "read",
             AccessKind::Write => "write",
             AccessKind::Secret => "secret",
+            AccessKind::Call => "call",
         }
     }
 }
@@ -67,6 +71,8 @@ impl Access {
             && match kind {
                 AccessKind::Command => matches(&self.pattern, value),
                 AccessKind::Secret => self.pattern == value,
+                AccessKind::Call if is_workflow_id(&self.pattern) => self.pattern == value,
+                AccessKind::Call => path_matches(&self.pattern, value),
                 AccessKind::Read | AccessKind::Write => path_matches(&self.pattern, value),
             }
     }
@@ -80,6 +86,12 @@ pub fn pattern_of(text: &str) -> String {
         Some(at) => format!("{}**", &text[..at]),
         None => text.to_string(),
     }
+}
+
+/// Whether a call's target is a saved workflow's id (letters, digits, `-` and `_`) rather
+/// than a file's path.
+pub fn is_workflow_id(text: &str) -> bool {
+    !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// An account as a [`AccessKind::Secret`] access names it: `connection` for the type's
@@ -166,7 +178,7 @@ fn glob(pattern: &str, value: &str) -> bool {
 }
 
 /// `value` with `.` and `..` segments resolved lexically (`/` and `\` both separate).
-fn resolve_dots(value: &str) -> String {
+pub fn resolve_dots(value: &str) -> String {
     let absolute = value.starts_with('/') || value.starts_with('\\');
     let mut parts: Vec<&str> = Vec::new();
     for part in value.split(['/', '\\']) {
@@ -233,6 +245,7 @@ fn refusal(kind: AccessKind, value: &str, why: &str) -> NodeError {
         AccessKind::Read => "read",
         AccessKind::Write => "write",
         AccessKind::Secret => "hand out the secret of",
+        AccessKind::Call => "call",
     };
     NodeError::new(ErrorCode::LocalAccessRefused, format!("may not {verb} \"{value}\": {why}"))
         .with_class(ErrorClass::Permanent)
@@ -279,8 +292,16 @@ impl LocalPolicy {
         let path = PathBuf::from(resolve_dots(&expanded.to_string_lossy()));
         let shown = path.to_string_lossy().into_owned();
         self.check(kind, &shown)?;
+        self.check_roots(kind, &path)?;
+        Ok(path)
+    }
+
+    /// Fails with `local_access_refused` unless `path` (absolute, dots resolved) is inside
+    /// one of the allowed folders where it really is.
+    pub fn check_roots(&self, kind: AccessKind, path: &std::path::Path) -> Result<(), NodeError> {
+        let shown = path.to_string_lossy().into_owned();
         if !self.roots.is_empty() {
-            let real = real_location(&path);
+            let real = real_location(path);
             if !self.roots.iter().any(|root| real.starts_with(root)) {
                 let roots: Vec<String> = self.roots.iter().map(|r| r.display().to_string()).collect();
                 let why = if real == path {
@@ -295,7 +316,7 @@ impl LocalPolicy {
                 return Err(refusal(kind, &shown, &format!("{why}; Settings → Local access")));
             }
         }
-        Ok(path)
+        Ok(())
     }
 
     /// Fails with `local_access_refused`, naming what and why, unless a node may make this

@@ -17,6 +17,7 @@ pub mod registry;
 pub mod resilience;
 pub mod schedule;
 pub mod services;
+pub mod subflow;
 pub mod trigger;
 pub mod validate;
 

@@ -61,6 +61,16 @@ pub struct Services {
     pub local: Arc<LocalPolicy>,
     /// Where the bytes of items' files go, and how much a run may store.
     pub blobs: Blobs,
+    /// Where workflows called by Execute Workflow come from and how their runs start; none
+    /// means runs cannot call workflows.
+    pub subflows: Option<Arc<dyn crate::subflow::SubWorkflows>>,
+    /// How deep this run is in a chain of calls (0: not called by another run).
+    pub call_depth: u32,
+    /// How deep calls may nest (Settings → Call depth).
+    pub max_call_depth: u32,
+    /// The file this run's workflow came from, if it came from one (relative paths of its
+    /// calls start there).
+    pub workflow_file: Option<std::path::PathBuf>,
 }
 
 /// The answer a webhook caller waits for; the first Respond node to send wins.
@@ -100,6 +110,10 @@ impl Services {
             reply: None,
             local: Arc::new(LocalPolicy::default()),
             blobs: Blobs::temporary(),
+            subflows: None,
+            call_depth: 0,
+            max_call_depth: crate::subflow::DEFAULT_MAX_DEPTH,
+            workflow_file: None,
         }
     }
 

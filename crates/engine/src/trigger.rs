@@ -18,6 +18,9 @@ pub enum Trigger {
     Manual,
     /// A failed run of a workflow that names this workflow as its error workflow.
     Error,
+    /// A call from another workflow (Execute Workflow, an agent's tool call): `inputs` are
+    /// the fields the node declares (see [`crate::subflow`]).
+    Called { inputs: fn(&Node) -> Vec<crate::subflow::InputField> },
     /// An HTTP request on the webhook listener, while the workflow is active or the
     /// editor listens for a test event.
     Webhook { config: fn(&Node) -> Result<WebhookConfig, String>, item: fn(WebhookRequest) -> Item },
@@ -109,6 +112,7 @@ impl std::fmt::Debug for Trigger {
         f.write_str(match self {
             Trigger::Manual => "Manual",
             Trigger::Error => "Error",
+            Trigger::Called { .. } => "Called",
             Trigger::Webhook { .. } => "Webhook",
             Trigger::Schedule { .. } => "Schedule",
             Trigger::Folder { .. } => "Folder",

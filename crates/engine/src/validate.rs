@@ -873,7 +873,7 @@ fn check_value(
         return;
     }
     match &spec.kind {
-        ParamKind::String { .. } => {
+        ParamKind::String { .. } | ParamKind::Workflow => {
             if !value.is_string() {
                 wrong("text");
             }

@@ -139,6 +139,8 @@ pub enum ParamKind {
     Code {
         language: String,
     },
+    /// The id of a saved workflow, picked from the saved workflows.
+    Workflow,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -218,6 +220,11 @@ impl ParamSpec {
         ParamSpec::new(name, label, ParamKind::List { fields, add_label: add_label.into() })
             .default_value(serde_json::json!([]))
             .literal()
+    }
+
+    /// A saved workflow's id, picked from a list (never an expression).
+    pub fn workflow(name: &str, label: &str) -> ParamSpec {
+        ParamSpec::new(name, label, ParamKind::Workflow).literal()
     }
 
     pub fn code(name: &str, label: &str, language: &str) -> ParamSpec {

@@ -62,6 +62,10 @@ pub enum ErrorCode {
     /// A mail server refused a message, a recipient or the sign-in (the message keeps its
     /// SMTP or IMAP reply); 4xx replies are transient, 5xx permanent.
     MailRejected,
+    /// Calls of workflows by workflows nested deeper than Settings → Call depth allows.
+    CallDepth,
+    /// Workflows call each other in a circle (A calls B calls A); the message names it.
+    CallCycle,
     // Credentials
     VaultLocked,
     WrongPassword,
@@ -105,6 +109,19 @@ pub enum ErrorClass {
     Network,
     #[default]
     Unknown,
+}
+
+impl ErrorClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::Transient => "transient",
+            ErrorClass::Permanent => "permanent",
+            ErrorClass::RateLimit => "rate_limit",
+            ErrorClass::Timeout => "timeout",
+            ErrorClass::Network => "network",
+            ErrorClass::Unknown => "unknown",
+        }
+    }
 }
 
 /// An error raised while running a node, with where it happened.

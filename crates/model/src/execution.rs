@@ -78,6 +78,8 @@ pub enum RunMode {
     Test,
     /// Started by an alert rule's "run workflow" action.
     Alert,
+    /// Called by another workflow's Execute Workflow node.
+    Called,
 }
 
 impl RunMode {
@@ -92,6 +94,7 @@ impl RunMode {
             RunMode::Error => "error",
             RunMode::Test => "test",
             RunMode::Alert => "alert",
+            RunMode::Called => "called",
         }
     }
 
@@ -106,6 +109,7 @@ impl RunMode {
             RunMode::Error,
             RunMode::Test,
             RunMode::Alert,
+            RunMode::Called,
         ]
         .into_iter()
         .find(|m| m.as_str() == s)
@@ -127,6 +131,18 @@ pub struct ExecutionSummary {
     pub duration_ms: Option<u32>,
     #[ts(optional)]
     pub error: Option<NodeError>,
+    /// The run that called this one (Execute Workflow), and its calling node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub called_by: Option<CallLink>,
+}
+
+/// A call between runs: the calling execution and the Execute Workflow node that called.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct CallLink {
+    pub execution_id: String,
+    pub node_id: String,
 }
 
 /// The items a node emitted on one output, possibly cut to the stored size cap.
@@ -162,4 +178,8 @@ pub struct Execution {
     pub summary: ExecutionSummary,
     pub workflow: Workflow,
     pub nodes: Vec<NodeRunData>,
+    /// The runs this one called (their `calledBy` names the calling node), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[ts(as = "Option<Vec<ExecutionSummary>>", optional)]
+    pub calls: Vec<ExecutionSummary>,
 }

@@ -8,7 +8,7 @@ use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use switchyard_model::error::NodeError;
-use switchyard_model::execution::{Execution, ExecutionSummary, NodeRunData, RunMode, RunStatus};
+use switchyard_model::execution::{CallLink, Execution, ExecutionSummary, NodeRunData, RunMode, RunStatus};
 use switchyard_model::webhook::Delivery;
 use switchyard_model::workflow::Workflow;
 
@@ -19,6 +19,8 @@ pub struct ExecutionStart {
     pub workflow: Workflow,
     pub mode: RunMode,
     pub started_at: String,
+    /// The run that called this one, if another run did.
+    pub called_by: Option<CallLink>,
 }
 
 enum Message {
@@ -285,8 +287,8 @@ fn write_batch(conn: &mut Connection, batch: &[Message], owner: &Owner, delivery
                 tx.prepare_cached("INSERT OR IGNORE INTO workflow_snapshots (hash, definition) VALUES (?1, ?2)")?
                     .execute(params![hash, definition])?;
                 tx.prepare_cached(
-                    "INSERT OR REPLACE INTO executions (id, workflow_id, workflow_name, workflow_definition, snapshot, status, mode, started_at, owner_pid, owner)
-                     VALUES (?1, ?2, ?3, '', ?4, 'running', ?5, ?6, ?7, ?8)",
+                    "INSERT OR REPLACE INTO executions (id, workflow_id, workflow_name, workflow_definition, snapshot, status, mode, started_at, owner_pid, owner, parent_execution, parent_node)
+                     VALUES (?1, ?2, ?3, '', ?4, 'running', ?5, ?6, ?7, ?8, ?9, ?10)",
                 )?
                 .execute(params![
                     start.id,
@@ -296,7 +298,9 @@ fn write_batch(conn: &mut Connection, batch: &[Message], owner: &Owner, delivery
                     start.mode.as_str(),
                     start.started_at,
                     owner.pid,
-                    owner.token
+                    owner.token,
+                    start.called_by.as_ref().map(|c| &c.execution_id),
+                    start.called_by.as_ref().map(|c| &c.node_id)
                 ])?;
             }
             Message::Node(id, data) => {
@@ -437,8 +441,7 @@ pub struct ExecutionHistory {
     db: Arc<Db>,
 }
 
-const SUMMARY_COLUMNS: &str =
-    "id, workflow_id, workflow_name, status, mode, started_at, finished_at, duration_ms, error";
+const SUMMARY_COLUMNS: &str = "id, workflow_id, workflow_name, status, mode, started_at, finished_at, duration_ms, error, parent_execution, parent_node";
 
 fn summary(row: &Row<'_>) -> rusqlite::Result<ExecutionSummary> {
     let status: String = row.get(3)?;
@@ -454,6 +457,10 @@ fn summary(row: &Row<'_>) -> rusqlite::Result<ExecutionSummary> {
         finished_at: row.get(6)?,
         duration_ms: row.get(7)?,
         error: error.and_then(|e| serde_json::from_str(&e).ok()),
+        called_by: match (row.get::<_, Option<String>>(9)?, row.get::<_, Option<String>>(10)?) {
+            (Some(execution_id), Some(node_id)) => Some(CallLink { execution_id, node_id }),
+            _ => None,
+        },
     })
 }
 
@@ -491,7 +498,7 @@ impl ExecutionHistory {
                      FROM executions WHERE id = ?1"
                 ),
                 [id],
-                |r| Ok((summary(r)?, r.get::<_, String>(9)?)),
+                |r| Ok((summary(r)?, r.get::<_, String>(11)?)),
             )
             .optional()?;
         let Some((summary, definition)) = row else { return Err(StoreError::ExecutionNotFound(id.to_string())) };
@@ -508,7 +515,11 @@ impl ExecutionHistory {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Execution { summary, workflow, nodes })
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {SUMMARY_COLUMNS} FROM executions WHERE parent_execution = ?1 ORDER BY started_at, rowid"
+        ))?;
+        let calls = stmt.query_map([id], self::summary)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(Execution { summary, workflow, nodes, calls })
     }
 
     /// Deletes finished executions by age and count; returns how many went.

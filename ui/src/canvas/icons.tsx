@@ -29,6 +29,7 @@ const paths: Record<string, string> = {
   code_tags: "M8 8l-4 4 4 4M16 8l4 4-4 4M13 6l-2 12",
   calendar_clock: "M4 6h16v14H4zM4 10h16M8 3v5M16 3v5M12 13v3l2 1",
   mail: "M3 6h18v12H3zM3 7l9 6 9-6",
+  workflow: "M3 4h7v6H3zM14 14h7v6h-7zM6.5 10v7h7.5M17.5 14V7H10",
   database: "M4 6c0-1.7 3.6-3 8-3s8 1.3 8 3-3.6 3-8 3-8-1.3-8-3zM4 6v12c0 1.7 3.6 3 8 3s8-1.3 8-3V6M4 12c0 1.7 3.6 3 8 3s8-1.3 8-3",
 };
 

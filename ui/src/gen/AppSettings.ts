@@ -112,4 +112,9 @@ allowCommands: boolean,
 /**
  * Folders file nodes may read and write (and their subfolders); empty: the home folder.
  */
-localRoots: Array<string>, };
+localRoots: Array<string>, 
+/**
+ * How deep workflows may call workflows (Execute Workflow within a called workflow …);
+ * a call past it fails with `call_depth`.
+ */
+maxCallDepth: number, };

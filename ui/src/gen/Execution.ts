@@ -6,4 +6,8 @@ import type { Workflow } from "./Workflow";
 /**
  * A whole execution: summary, the workflow as it ran, and each node's data.
  */
-export type Execution = { summary: ExecutionSummary, workflow: Workflow, nodes: Array<NodeRunData>, };
+export type Execution = { summary: ExecutionSummary, workflow: Workflow, nodes: Array<NodeRunData>, 
+/**
+ * The runs this one called (their `calledBy` names the calling node), oldest first.
+ */
+calls?: Array<ExecutionSummary>, };

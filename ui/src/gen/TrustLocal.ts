@@ -5,8 +5,9 @@
  */
 export type TrustLocal = { 
 /**
- * `command`, `read`, `write`, or `secret` (a node hands an account's secret to a
- * program or signs with it: it is no longer held to the account's hosts).
+ * `command`, `read`, `write`, `secret` (a node hands an account's secret to a program
+ * or signs with it: it is no longer held to the account's hosts), or `call` (a saved
+ * workflow's id or a workflow file it calls, which runs as the user's own).
  */
 kind: string, 
 /**

@@ -155,7 +155,13 @@ function EditorView(props: Props & { store: Store<S.EditorState>; initialUntrust
       <div className="canvas" ref={canvasRef} tabIndex={0} data-testid="canvas">
         {viewing && (
           <div className="viewing-banner" data-testid="viewing-banner">
-            Viewing the run of {new Date(viewing.summary.startedAt).toLocaleString()} ({viewing.summary.status}), read-only
+            Viewing the run of {viewing.summary.workflowId !== state.workflow.id && <>“{viewing.summary.workflowName}” </>}
+            {new Date(viewing.summary.startedAt).toLocaleString()} ({viewing.summary.status}), read-only
+            {viewing.summary.calledBy && (
+              <button onClick={() => void openExecution(viewing.summary.calledBy!.executionId)} data-testid="open-caller">
+                Called by… ↑
+              </button>
+            )}
             <button className="primary" onClick={runs.backToEditing}>
               Back to editing
             </button>
@@ -192,6 +198,8 @@ function EditorView(props: Props & { store: Store<S.EditorState>; initialUntrust
         onToggle={() => setInspectorCollapsed(!inspectorCollapsed)}
         onPin={(items) => inspected && update((s) => S.pin(s, inspected.id, items))}
         readOnly={readOnly}
+        calls={viewing?.calls}
+        onOpenExecution={(id) => void openExecution(id)}
       />
 
       <SidePanels

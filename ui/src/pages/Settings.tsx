@@ -181,6 +181,7 @@ export function SettingsPage() {
           <NumberField whole id="set-item-mb" label="Largest item (MiB)" value={draft.maxItemMb} min={1} hint="A node that makes a larger item fails, naming it." onChange={(n) => set({ maxItemMb: n })} />
           <NumberField whole id="set-run-mb" label="Items a run may hold (MiB)" value={draft.maxRunItemsMb} min={1} hint="Outputs waiting for the next nodes plus the result; past it the run fails at the node that made too much." onChange={(n) => set({ maxRunItemsMb: n })} />
           <NumberField whole id="set-run-files-mb" label="Files a run may store (MiB)" value={draft.maxRunFilesMb} min={1} hint="Binary properties (downloads, files read) go to the blob store on disk, not memory; past it the node storing one fails." onChange={(n) => set({ maxRunFilesMb: n })} />
+          <NumberField whole id="set-call-depth" label="Call depth" value={draft.maxCallDepth} min={1} max={64} hint="How deep workflows may call workflows (Execute Workflow); a deeper call fails." onChange={(n) => set({ maxCallDepth: n })} />
           <NumberField whole id="set-metrics-days" label="Days of metrics kept" value={draft.metricsRetentionDays} min={1} hint="Per minute for a day, per hour after." onChange={(n) => set({ metricsRetentionDays: n })} />
         </div>
       </section>

@@ -32,6 +32,7 @@ const defaults: AppSettings = {
   maxItemMb: 16,
   maxRunItemsMb: 1024,
   maxRunFilesMb: 8192,
+  maxCallDepth: 16,
   allowCommands: true,
   localRoots: [],
 };

@@ -190,6 +190,34 @@ function ListInput({ field, fields, addLabel, onChange, context }: { field: Fiel
   );
 }
 
+/** Picks a saved workflow (other than the one being edited) by name; stores its id. */
+function WorkflowPicker({ field, onChange, context }: { field: Field; onChange: (v: unknown) => void; context: PreviewContext }) {
+  const [workflows, setWorkflows] = useState<{ id: string; name: string }[] | null>(null);
+  const [problem, setProblem] = useState<string | null>(null);
+  useEffect(() => {
+    call("workflow_list", {})
+      .then((r) => setWorkflows(r.workflows.map((w) => ({ id: w.id, name: w.name }))))
+      .catch((e) => setProblem(errorMessage(e)));
+  }, []);
+  const value = typeof field.value === "string" ? field.value : "";
+  const choices = (workflows ?? []).filter((w) => w.id !== context.workflow.id);
+  const known = value === "" || choices.some((w) => w.id === value);
+  return (
+    <>
+      <select id={`param-${field.spec.name}`} aria-label={field.spec.label} value={value} onChange={(e) => onChange(e.target.value)}>
+        <option value="">{workflows ? "Choose a workflow…" : "Loading…"}</option>
+        {!known && <option value={value}>{value} (not saved here)</option>}
+        {choices.map((w) => (
+          <option key={w.id} value={w.id}>
+            {w.name}
+          </option>
+        ))}
+      </select>
+      {problem && <div className="problem">{problem}</div>}
+    </>
+  );
+}
+
 function FieldEditor({ field, onChange, context }: { field: Field; onChange: (v: unknown) => void; context: PreviewContext }) {
   const kind = field.spec.kind;
   switch (kind.type) {
@@ -223,6 +251,8 @@ function FieldEditor({ field, onChange, context }: { field: Field; onChange: (v:
       return <JsonInput field={field} onChange={onChange} context={context} />;
     case "keyValue":
       return <KeyValueInput field={field} onChange={onChange} context={context} />;
+    case "workflow":
+      return <WorkflowPicker field={field} onChange={onChange} context={context} />;
     case "list":
       return <ListInput field={field} fields={kind.fields} addLabel={kind.addLabel} onChange={onChange} context={context} />;
     case "code":

@@ -1,5 +1,6 @@
 // The output inspector: a node's input and output items, as a table or as JSON.
 import { useMemo, useState } from "react";
+import type { ExecutionSummary } from "../gen/ExecutionSummary";
 import type { Item } from "../gen/Item";
 import type { Node } from "../gen/Node";
 import type { Workflow } from "../gen/Workflow";
@@ -66,9 +67,12 @@ interface Props {
   onToggle: () => void;
   onPin: (items: Item[] | null) => void;
   readOnly: boolean;
+  /** The runs the viewed execution called (Execute Workflow), each naming its calling node. */
+  calls?: ExecutionSummary[];
+  onOpenExecution?: (id: string) => void;
 }
 
-export function Inspector({ workflow, node, run, collapsed, onToggle, onPin, readOnly }: Props) {
+export function Inspector({ workflow, node, run, collapsed, onToggle, onPin, readOnly, calls, onOpenExecution }: Props) {
   const [view, setView] = useState<"table" | "json" | "files">("table");
   const [tab, setTab] = useState<string>("output:main");
   const data = node ? run.data[node.id] : undefined;
@@ -86,6 +90,7 @@ export function Inspector({ workflow, node, run, collapsed, onToggle, onPin, rea
   const current = tabs.find((t) => t.key === tab) ?? tabs.find((t) => t.key.startsWith("output")) ?? tabs[0];
   const pinned = node ? workflow.pinData?.[node.id] : undefined;
   const fileCount = current ? filesOf(current.items).length : 0;
+  const called = node ? (calls ?? []).filter((c) => c.calledBy?.nodeId === node.id) : [];
   return (
     <section className={`inspector ${collapsed ? "collapsed" : ""}`} aria-label="Output inspector" data-testid="inspector">
       <header>
@@ -145,6 +150,18 @@ export function Inspector({ workflow, node, run, collapsed, onToggle, onPin, rea
             </pre>
           )}
           {node && data?.error && <div className="error-text">Error: {data.error.message}</div>}
+          {called.length > 0 && (
+            <div className="called-runs" data-testid="called-runs">
+              <span className="muted">Called runs:</span>
+              {called.slice(0, 50).map((c, i) => (
+                <button key={c.id} onClick={() => onOpenExecution?.(c.id)} title={c.error?.message} data-testid="open-called-run">
+                  <span className={`status-dot ${c.status}`} /> {called.length > 1 ? `#${i + 1} ` : ""}
+                  {c.workflowName} ({c.status})
+                </button>
+              ))}
+              {called.length > 50 && <span className="muted">and {called.length - 50} more</span>}
+            </div>
+          )}
         </div>
       )}
     </section>

@@ -37,6 +37,27 @@ describe("form generation from descriptors", () => {
     expect(newListEntry(rules.kind.fields)).toEqual({ output: "", left: "", operator: "equals", right: "" });
   });
 
+  it("picks a saved workflow by name, leaving out the one being edited", async () => {
+    setTransport(async (command) => {
+      if (command !== "workflow_list") throw new Error(`unexpected ${command}`);
+      return {
+        workflows: [
+          { id: "wf", name: "Test" },
+          { id: "enrich", name: "Enrich customer" },
+        ],
+      };
+    });
+    const onChange = vi.fn();
+    const specs = descriptor("flow.execute_workflow").parameters;
+    render(<ParameterForm specs={specs} values={{ workflowId: "gone" }} onChange={onChange} context={{ workflow: workflow(), nodeId: "s", runKey: null }} />);
+    const picker = screen.getByLabelText("Saved workflow") as HTMLSelectElement;
+    await screen.findByText("Enrich customer");
+    const labels = Array.from(picker.options).map((o) => o.textContent);
+    expect(labels).toEqual(["Choose a workflow…", "gone (not saved here)", "Enrich customer"]);
+    fireEvent.change(picker, { target: { value: "enrich" } });
+    expect(onChange).toHaveBeenLastCalledWith("workflowId", "enrich");
+  });
+
   it("reads numbers and keeps expressions", () => {
     expect(parseNumberInput("42")).toBe(42);
     expect(parseNumberInput("{{ json.n }}")).toBe("{{ json.n }}");

@@ -45,6 +45,15 @@ pub(crate) async fn execution(data_dir: Option<PathBuf>, id: String, json: bool)
     if let Some(e) = &s.error {
         println!("error: {}", e.describe());
     }
+    if let Some(by) = &s.called_by {
+        let node = execution_node_name(&api, &by.execution_id, &by.node_id).await;
+        println!("called by {} (node \"{node}\")", by.execution_id);
+    }
+    for child in &execution.calls {
+        let node = child.called_by.as_ref().map(|c| c.node_id.as_str()).unwrap_or("");
+        let node = execution.workflow.nodes.iter().find(|n| n.id == node).map_or(node, |n| n.name.as_str());
+        println!("calls {} \"{}\" {} (node \"{node}\")", child.id, child.workflow_name, child.status.as_str());
+    }
     let rows = execution
         .nodes
         .iter()
@@ -65,6 +74,14 @@ pub(crate) async fn execution(data_dir: Option<PathBuf>, id: String, json: bool)
         .collect();
     print_table(&["NODE", "STATUS", "IN", "OUT", "TIME"], rows);
     Ok(())
+}
+
+/// The name of node `node_id` in execution `id`'s workflow (its id when unknown).
+async fn execution_node_name(api: &switchyard_api::Api, id: &str, node_id: &str) -> String {
+    match api.execution_get(IdRequest { id: id.to_string() }).await {
+        Ok(e) => e.workflow.nodes.iter().find(|n| n.id == node_id).map_or(node_id.to_string(), |n| n.name.clone()),
+        Err(_) => node_id.to_string(),
+    }
 }
 
 pub(crate) async fn prune(data_dir: Option<PathBuf>, older_than: Option<u32>, keep_last: Option<u32>) -> Outcome {

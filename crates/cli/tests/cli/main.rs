@@ -770,6 +770,60 @@ fn a_shared_file_uses_no_account_until_trusted_from_the_command_line() {
     run(&["run", "shared-cli"]).success();
 }
 
+/// A workflow file calls another by a path relative to itself: the called run is recorded
+/// with its caller (`switchyard execution` shows both ways); a shared file calls nothing
+/// without `--trust`.
+#[test]
+fn a_workflow_file_calls_a_workflow_file_beside_it() {
+    let home = tempfile::tempdir().unwrap();
+    let (dir, data) = (home.path().join("flows"), home.path().join("data"));
+    std::fs::create_dir_all(dir.join("lib")).unwrap();
+    let child = json!({"switchyard": 1, "id": "tax", "name": "Add tax",
+        "nodes": [
+            {"id": "c", "name": "Called", "type": "trigger.workflow",
+             "parameters": {"inputs": [{"name": "net", "type": "number", "required": true}]}},
+            {"id": "s", "name": "Tax", "type": "data.set",
+             "parameters": {"assignments": [{"name": "gross", "value": "{{ json.net * 1.25 }}"}]}}
+        ],
+        "connections": [{"from": {"node": "c"}, "to": {"node": "s"}}]});
+    std::fs::write(dir.join("lib/tax.json"), child.to_string()).unwrap();
+    let parent = json!({"switchyard": 1, "id": "invoice", "name": "Invoice",
+        "nodes": [
+            {"id": "t", "name": "Start", "type": "trigger.manual"},
+            {"id": "x", "name": "Price", "type": "flow.execute_workflow",
+             "parameters": {"source": "file", "path": "lib/tax.json", "mode": "each", "concurrency": 2}}
+        ],
+        "connections": [{"from": {"node": "t"}, "to": {"node": "x"}}]});
+    let file = dir.join("invoice.json");
+    std::fs::write(&file, parent.to_string()).unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = cli(&data);
+        cmd.env("HOME", home.path()).args(args).write_stdin("");
+        cmd
+    };
+    let path = file.to_str().unwrap();
+    let input = r#"[{"net": 100}, {"net": 8}]"#;
+    run(&["run", path, "--input", input])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is not trusted yet").and(predicate::str::contains("calls \"lib/tax.json\"")));
+    let output = run(&["run", path, "--trust", "--json", "--quiet", "--input", input]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let result = stdout_json(&output);
+    let gross: Vec<Json> = result["items"].as_array().unwrap().iter().map(|i| i["json"]["gross"].clone()).collect();
+    assert_eq!(gross, vec![json!(125.0), json!(10.0)]);
+    let execution = result["executionId"].as_str().unwrap();
+    let shown = run(&["execution", execution]).output().unwrap();
+    let shown = String::from_utf8_lossy(&shown.stdout).into_owned();
+    assert_eq!(shown.matches("calls ").count(), 2, "{shown}");
+    assert!(shown.contains("\"Add tax\" success (node \"Price\")"), "{shown}");
+    let child_id = shown.lines().find(|l| l.starts_with("calls ")).unwrap().split(' ').nth(1).unwrap().to_string();
+    let shown = run(&["execution", &child_id]).output().unwrap();
+    let shown = String::from_utf8_lossy(&shown.stdout).into_owned();
+    assert!(shown.contains(&format!("called by {execution} (node \"Price\")")), "{shown}");
+    assert!(shown.contains("(called)"), "{shown}");
+}
+
 /// A shared file that runs a program runs nothing until the user approves it: by path only
 /// with `--trust` (there is no terminal to ask on here), once imported only after `switchyard
 /// trust`, which lists the program.

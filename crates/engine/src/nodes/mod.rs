@@ -29,6 +29,7 @@ pub mod email_send;
 pub mod file_read;
 pub mod file_write;
 pub mod flow_batch;
+pub mod flow_execute_workflow;
 pub mod flow_if;
 pub mod flow_merge;
 pub mod flow_noop;
@@ -46,6 +47,7 @@ pub mod trigger_manual;
 pub mod trigger_postgres;
 pub mod trigger_schedule;
 pub mod trigger_webhook;
+pub mod trigger_workflow;
 pub mod util_uuid;
 pub mod webhook_send;
 

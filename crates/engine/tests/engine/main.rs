@@ -14,6 +14,7 @@ mod ownership;
 mod parallel;
 mod resilience;
 mod shell;
+mod subflows;
 mod support;
 mod utility;
 mod validation;
