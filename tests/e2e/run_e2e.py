@@ -1071,6 +1071,66 @@ def database_and_email(app):
         smtp.stop()
 
 
+ENRICH = {
+    "switchyard": 1, "id": "e2e-enrich", "name": "E2E enrich",
+    "nodes": [
+        {"id": "c", "name": "Called", "type": "trigger.workflow", "position": [0, 0]},
+        {"id": "s", "name": "Greeting", "type": "data.set", "position": [320, 0],
+         "parameters": {"assignments": [{"name": "greeting", "value": "Hello from {{ workflow.name }}"}]}},
+    ],
+    "connections": [{"from": {"node": "c"}, "to": {"node": "s"}}],
+}
+
+
+def sub_workflows(app):
+    """A saved workflow that starts when called; a new workflow built on the canvas calls it
+    (picked by name in the node panel) and shows the called workflow's result; from the past
+    run, the Execute Workflow node opens the called run on the canvas, and back."""
+    imported = api_call(app, "workflow_import", {"text": json.dumps(ENRICH), "keepId": True})
+    api_call(app, "workflow_trust", {"id": "e2e-enrich", "version": imported["record"]["version"]})
+    app.button("← Workflows").click()
+    app.button("New workflow").click()
+    name_input = app.find('[role="dialog"] input')
+    name_input.send_keys("E2E caller")
+    name_input.send_keys(Keys.ENTER)
+    r = app.rect(app.node("Start"))
+    app.drag_from_palette("flow.execute_workflow", r["x"] + r["width"] + 140, r["y"] + r["height"] / 2)
+    app.node("Execute Workflow")
+    app.connect("Start", "main", "Execute Workflow")
+    app.wait(lambda: app.edge_count() == 1, "Start → Execute Workflow")
+    app.actions().double_click(app.node("Execute Workflow")).perform()
+    panel = app.by_test_id("node-panel")
+    picker = panel.find_element(By.CSS_SELECTOR, '[aria-label="Saved workflow"]')
+    app.wait(lambda: "E2E enrich" in app.text(picker), "the saved workflows in the picker")
+    app.select(picker, "e2e-enrich")
+    app.screenshot("20-pick-workflow")
+    app.keys(Keys.ESCAPE)
+    app.gone('[data-testid="node-panel"]')
+    app.keys("s", ctrl=True)
+    app.toast_contains("Saved")
+    app.by_test_id("run").click()
+    app.wait(lambda: "success" in app.text(app.by_test_id("run-status")), "the run to succeed", timeout=30)
+    app.node("Execute Workflow").click()
+    app.wait(lambda: "Hello from E2E enrich" in app.text(app.by_test_id("inspector")), "the called workflow's result")
+    # The past run: the node lists the run it called; opening it shows the called workflow.
+    app.by_test_id("history-button").click()
+    app.wait(lambda: len(app.find_all('[data-testid="history-row"]')) >= 1, "the run in the history")
+    app.find_all('[data-testid="history-row"]')[0].click()
+    app.by_test_id("viewing-banner")
+    app.node("Execute Workflow").click()
+    app.wait(lambda: len(app.find_all('[data-testid="open-called-run"]')) == 1, "the called run under the node")
+    app.screenshot("20-called-runs")
+    app.by_test_id("open-called-run").click()
+    app.wait(lambda: "E2E enrich" in app.text(app.by_test_id("viewing-banner")), "the called run on the canvas")
+    app.wait(lambda: app.node("Greeting").get_attribute("data-status") == "success", "the called run's states")
+    app.screenshot("20-called-run")
+    app.by_test_id("open-caller").click()
+    app.wait(lambda: "E2E enrich" not in app.text(app.by_test_id("viewing-banner")), "back at the calling run")
+    app.node("Execute Workflow")
+    app.button("Back to editing").click()
+    app.gone('[data-testid="viewing-banner"]')
+
+
 SCENARIOS = [
     ("01-create-by-dragging", create_by_dragging),
     ("02-set-parameters", set_parameters),
@@ -1091,6 +1151,7 @@ SCENARIOS = [
     ("17-alerts", alerts),
     ("18-local-files", local_files),
     ("19-database-and-email", database_and_email),
+    ("20-sub-workflows", sub_workflows),
 ]
 
 

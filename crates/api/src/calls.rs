@@ -6,14 +6,17 @@
 use crate::runs::Called;
 use crate::trust::RunSource;
 use crate::types::{Empty, IdRequest};
+use crate::workflows::{WorkflowImportRequest, WorkflowImportResponse};
 use crate::{Api, ApiError, ApiResult, Inner};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Weak};
 use switchyard_engine::access::{AccessKind, is_workflow_id};
 use switchyard_engine::node::BoxFuture;
 use switchyard_engine::subflow::{Callable, Caller, ChildCall, ChildOutcome, SubWorkflows, Target, read_workflow_file};
+use switchyard_engine::validate::Report;
 use switchyard_model::error::{ErrorClass, ErrorCode, NodeError, ValidationIssue};
 use switchyard_model::execution::{CallLink, RunMode, RunStatus};
+use switchyard_model::ids::new_id;
 use switchyard_model::workflow::Workflow;
 use tokio_util::sync::CancellationToken;
 
@@ -44,6 +47,12 @@ impl SubWorkflows for Calls {
         Box::pin(async move {
             let api = api_of(&self.0)?;
             let engine = &api.inner.engine;
+            if let Target::Saved(id) = target
+                && let Some(workflow) = caller.bundled(id)
+            {
+                // From the caller's bundle file: as if it were a file beside it.
+                return Callable::new(engine, target.clone(), workflow, caller.file.clone());
+            }
             match target {
                 Target::Saved(id) => {
                     let record =
@@ -67,11 +76,12 @@ impl SubWorkflows for Calls {
             let mut base = api.run_services(&settings);
             base.call_depth = call.caller.depth + 1;
             base.workflow_file = call.callable.file.clone();
+            base.bundle = call.caller.bundle.clone();
             // A saved workflow runs as its own trust allows (an imported one not trusted yet
             // is refused); a file the caller was allowed to call runs as the caller's own.
-            let source = match target {
-                Target::Saved(_) => RunSource::Saved,
-                Target::File(path) => RunSource::File { path: path.clone(), trusted: true },
+            let source = match (&call.callable.file, target) {
+                (None, _) => RunSource::Saved,
+                (Some(file), _) => RunSource::File { path: file.display().to_string(), trusted: true, bundle: vec![] },
             };
             let services = api
                 .trusted_services(call.callable.workflow(), &source, base)
@@ -182,5 +192,127 @@ impl Api {
         }
         chain.pop();
         false
+    }
+}
+
+impl Api {
+    /// Every saved workflow `workflow` calls, and those they call, each once, ready to leave
+    /// this computer (see [`crate::workflows::scrubbed`]). A call of a workflow not saved
+    /// here fails the export, naming the node: the bundle would be incomplete.
+    pub(crate) async fn called_workflows(&self, workflow: &Workflow, strip: bool) -> ApiResult<Vec<Workflow>> {
+        let mut found: Vec<Workflow> = Vec::new();
+        let mut queue = vec![workflow.clone()];
+        while let Some(next) = queue.pop() {
+            for (index, id) in self.saved_calls(&next) {
+                if id == workflow.id || found.iter().any(|w| w.id == id) {
+                    continue;
+                }
+                let called = match self.workflow_get(IdRequest { id: id.clone() }).await {
+                    Ok(record) => record.workflow,
+                    Err(e) if e.code == ErrorCode::NotFound => {
+                        return Err(ApiError::not_found(format!(
+                            "workflow \"{}\", node \"{}\" calls workflow {id}, which is not saved here: the bundle would be incomplete",
+                            next.name, next.nodes[index].name
+                        )));
+                    }
+                    Err(e) => return Err(e),
+                };
+                let name = called.name.clone();
+                let called = crate::workflows::scrubbed(called, strip)
+                    .map_err(|e| ApiError { message: format!("workflow \"{name}\": {}", e.message), ..e })?;
+                queue.push(called.clone());
+                found.push(called);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Notes naming the saved workflows `workflow` calls that are not here.
+    pub(crate) async fn missing_calls(&self, workflow: &Workflow) -> ApiResult<Vec<String>> {
+        let mut notes = Vec::new();
+        for (index, id) in self.saved_calls(workflow) {
+            let key = id.clone();
+            if self.blocking(move |store| Ok(store.workflows().find(&key)?)).await?.is_none() {
+                notes.push(format!(
+                    "node \"{}\" calls workflow {id}, which is not here: import it too (the sender can export \
+                     the workflow with its called workflows, as one bundle file)",
+                    workflow.nodes[index].name
+                ));
+            }
+        }
+        Ok(notes)
+    }
+
+    /// Imports a bundle: the workflows it calls first (keeping their ids, so the calls find
+    /// them; one whose id is taken by another workflow gets a new id and the bundle's calls
+    /// are changed to it; one that is here already, the same, is not imported twice), then
+    /// its first workflow as any import. Every imported workflow is untrusted.
+    pub(crate) async fn import_bundle(
+        &self,
+        mut workflows: Vec<Workflow>,
+        request: WorkflowImportRequest,
+    ) -> ApiResult<WorkflowImportResponse> {
+        let mut notes = Vec::new();
+        let mut import = Vec::new();
+        for index in 1..workflows.len() {
+            let called = workflows[index].clone();
+            let id = called.id.clone();
+            let here = self.blocking(move |store| Ok(store.workflows().find(&id)?)).await?;
+            match here {
+                None => import.push(index),
+                Some(record) if record.workflow == called => {
+                    notes.push(format!("\"{}\" ({}) from the bundle is here already", called.name, called.id));
+                }
+                Some(_) => {
+                    let new = new_id();
+                    for wf in &mut workflows {
+                        self.rewrite_calls(wf, &called.id, &new);
+                    }
+                    notes.push(format!(
+                        "\"{}\" from the bundle got the new id {new} (another workflow here has its id {}); the \
+                         bundle's calls of it were changed to match",
+                        called.name, called.id
+                    ));
+                    workflows[index].id = new;
+                    import.push(index);
+                }
+            }
+        }
+        let file_name = request.file_name.clone();
+        for index in import {
+            let report = Report { issues: Vec::new(), workflow: Some(workflows[index].clone()) };
+            let request = WorkflowImportRequest { text: String::new(), file_name: file_name.clone(), keep_id: true };
+            let response = self.import_workflow(report, request).await?;
+            notes.push(format!(
+                "also imported \"{}\" ({}), which it calls: it is not trusted yet either; review and trust it too",
+                response.record.workflow.name, response.record.workflow.id
+            ));
+        }
+        let main = Report { issues: Vec::new(), workflow: workflows.into_iter().next() };
+        let mut response = self.import_workflow(main, request).await?;
+        notes.append(&mut response.notes);
+        response.notes = notes;
+        Ok(response)
+    }
+
+    /// Changes `workflow`'s calls of saved workflow `old` to `new` (the parameter values of
+    /// its calling nodes that name `old`).
+    fn rewrite_calls(&self, workflow: &mut Workflow, old: &str, new: &str) {
+        let registry = self.inner.engine.registry();
+        for node in &mut workflow.nodes {
+            let calls_old = registry
+                .of(node)
+                .map(|e| e.access(node))
+                .unwrap_or_default()
+                .iter()
+                .any(|a| a.kind == AccessKind::Call && a.pattern == old);
+            if calls_old {
+                for value in node.parameters.values_mut() {
+                    if value.as_str() == Some(old) {
+                        *value = serde_json::Value::String(new.to_string());
+                    }
+                }
+            }
+        }
     }
 }

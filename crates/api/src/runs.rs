@@ -244,9 +244,10 @@ impl Api {
         };
         let settings = self.settings_get(Empty {}).await?;
         let mut services = self.run_services(&settings);
-        if let RunSource::File { path, .. } = &source {
+        if let RunSource::File { path, bundle, .. } = &source {
             // Its calls of workflow files by relative path start from its folder.
             services.workflow_file = std::path::absolute(path).ok();
+            services.bundle = (!bundle.is_empty()).then(|| Arc::new(bundle.clone()));
         }
         let services = self.trusted_services(&workflow, &source, services).await?;
         if let Some(cycle) = self.call_cycle(&workflow).await? {

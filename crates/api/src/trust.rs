@@ -132,7 +132,8 @@ pub enum RunSource {
     /// imported and not trusted yet.
     Saved,
     /// A file run by path (`switchyard run FILE`): untrusted unless the user said `--trust`.
-    File { path: String, trusted: bool },
+    /// A bundle file's other workflows come along: its calls find them by id.
+    File { path: String, trusted: bool, bundle: Vec<Workflow> },
 }
 
 impl Api {
@@ -332,7 +333,7 @@ impl Api {
     ) -> ApiResult<Services> {
         let (untrusted, approved) = match source {
             RunSource::File { trusted: true, .. } => (None, None),
-            RunSource::File { path, trusted: false } => (Some(path.clone()), None),
+            RunSource::File { path, trusted: false, .. } => (Some(path.clone()), None),
             RunSource::Saved => {
                 let id = workflow.id.clone();
                 let (untrusted, approved) = self

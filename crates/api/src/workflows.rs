@@ -6,7 +6,7 @@ use crate::files::{file_name_for, write_atomically};
 use crate::types::*;
 use serde::{Deserialize, Serialize};
 use switchyard_engine::trigger::Trigger;
-use switchyard_engine::validate::validate_text;
+use switchyard_engine::validate::{Report, validate_file};
 use switchyard_model::descriptor::NodeDescriptor;
 use switchyard_model::error::ErrorCode;
 use switchyard_model::error::ValidationIssue;
@@ -96,6 +96,11 @@ pub struct WorkflowExportRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub path: Option<String>,
+    /// Write a bundle: the workflow and every saved workflow it calls (and they call), in
+    /// one file (`{"switchyardBundle": 1, "workflows": […]}`).
+    #[serde(default)]
+    #[ts(optional, as = "Option<bool>")]
+    pub with_called: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -262,7 +267,24 @@ impl Api {
 
     pub async fn workflow_import(&self, request: WorkflowImportRequest) -> ApiResult<WorkflowImportResponse> {
         let file = request.file_name.clone().unwrap_or_default();
-        let mut report = validate_text(&request.text, self.inner.engine.registry());
+        let report = validate_file(&request.text, self.inner.engine.registry());
+        if report.bundle {
+            if !report.issues.is_empty() {
+                return Err(ApiError::invalid(report.issues, &file));
+            }
+            return self.import_bundle(report.workflows, request).await;
+        }
+        let report = Report { issues: report.issues, workflow: report.workflows.into_iter().next() };
+        self.import_workflow(report, request).await
+    }
+
+    /// Imports one workflow file's workflow, as checked in `report`.
+    pub(crate) async fn import_workflow(
+        &self,
+        mut report: Report,
+        request: WorkflowImportRequest,
+    ) -> ApiResult<WorkflowImportResponse> {
+        let file = request.file_name.clone().unwrap_or_default();
         // An id that cannot name a webhook URL is replaced, not refused: ids in shared files
         // are the sender's choice.
         let bad_id = report.issues.iter().any(|i| i.code == ErrorCode::InvalidWorkflowId);
@@ -311,6 +333,7 @@ impl Api {
             .await?;
         let mut notes = notes;
         notes.extend(self.missing_accounts(&record.workflow).await);
+        notes.extend(self.missing_calls(&record.workflow).await?);
         let review = self.review(&record.workflow, record.version, record.untrusted.clone()).await;
         Ok(WorkflowImportResponse { record, notes, review })
     }
@@ -409,28 +432,15 @@ impl Api {
 
     pub async fn workflow_export(&self, request: WorkflowExportRequest) -> ApiResult<WorkflowExportResponse> {
         let record = self.workflow_get(IdRequest { id: request.id.clone() }).await?;
-        let mut workflow = record.workflow;
-        let findings = switchyard_vault::scan::find_secrets(&workflow);
-        if !findings.is_empty() {
-            if !request.strip_secrets {
-                let first = &findings[0];
-                let more = match findings.len() {
-                    1 => String::new(),
-                    n => format!(" (and {} more)", n - 1),
-                };
-                return Err(ApiError::new(
-                    ErrorCode::SecretsInExport,
-                    format!(
-                        "node \"{}\", parameter {}: {}{more}. Move it into a connection account, or export with the secrets stripped",
-                        first.node, first.parameter, first.reason
-                    ),
-                )
-                .with_details(serde_json::json!({ "findings": findings })));
-            }
-            switchyard_vault::scan::strip_secrets(&mut workflow, &findings);
-        }
+        let workflow = scrubbed(record.workflow, request.strip_secrets)?;
         let record = WorkflowRecord { workflow, ..record };
-        let text = record.workflow.to_pretty_json();
+        let text = if request.with_called {
+            let mut workflows = vec![record.workflow.clone()];
+            workflows.extend(self.called_workflows(&record.workflow, request.strip_secrets).await?);
+            switchyard_model::workflow::Bundle::new(workflows).to_pretty_json()
+        } else {
+            record.workflow.to_pretty_json()
+        };
         let file_name = file_name_for(&record.workflow.name);
         if let Some(path) = &request.path {
             self.check_path(path)?;
@@ -451,7 +461,7 @@ impl Api {
                 issues.extend(self.call_cycle(&wf).await?);
                 issues
             }
-            (None, Some(text)) => validate_text(&text, self.inner.engine.registry()).issues,
+            (None, Some(text)) => validate_file(&text, self.inner.engine.registry()).issues,
             (None, None) => return Err(ApiError::bad_request("give a workflow or a file's text to validate")),
         };
         Ok(ValidationReport { valid: issues.is_empty(), issues })
@@ -481,4 +491,29 @@ impl Api {
             tracing::warn!("flushing the history before deleting workflow {workflow_id}: {}", e.message);
         }
     }
+}
+
+/// `workflow` as it may leave this computer: refused when a parameter looks like a secret
+/// (naming the node and parameter), or with those blanked when `strip` says so.
+pub(crate) fn scrubbed(mut workflow: Workflow, strip: bool) -> ApiResult<Workflow> {
+    let findings = switchyard_vault::scan::find_secrets(&workflow);
+    if !findings.is_empty() {
+        if !strip {
+            let first = &findings[0];
+            let more = match findings.len() {
+                1 => String::new(),
+                n => format!(" (and {} more)", n - 1),
+            };
+            return Err(ApiError::new(
+                ErrorCode::SecretsInExport,
+                format!(
+                    "node \"{}\", parameter {}: {}{more}. Move it into a connection account, or export with the secrets stripped",
+                    first.node, first.parameter, first.reason
+                ),
+            )
+            .with_details(serde_json::json!({ "findings": findings })));
+        }
+        switchyard_vault::scan::strip_secrets(&mut workflow, &findings);
+    }
+    Ok(workflow)
 }

@@ -87,6 +87,10 @@ enum Command {
         /// Blank parameter values that look like secrets instead of refusing.
         #[arg(long)]
         strip_secrets: bool,
+        /// Write a bundle: the workflow and every saved workflow it calls, in one file
+        /// (`switchyard run` and `import` read it).
+        #[arg(long)]
+        with_called: bool,
     },
     /// List saved workflows.
     List {

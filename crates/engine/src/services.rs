@@ -71,6 +71,9 @@ pub struct Services {
     /// The file this run's workflow came from, if it came from one (relative paths of its
     /// calls start there).
     pub workflow_file: Option<std::path::PathBuf>,
+    /// The other workflows of the bundle file this run's workflow came from: its calls of
+    /// saved workflows find them there first.
+    pub bundle: Option<Arc<Vec<switchyard_model::workflow::Workflow>>>,
 }
 
 /// The answer a webhook caller waits for; the first Respond node to send wins.
@@ -114,6 +117,7 @@ impl Services {
             call_depth: 0,
             max_call_depth: crate::subflow::DEFAULT_MAX_DEPTH,
             workflow_file: None,
+            bundle: None,
         }
     }
 

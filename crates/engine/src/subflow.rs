@@ -186,6 +186,16 @@ pub struct Caller {
     pub depth: u32,
     /// The calling workflow's file, when it came from one: relative paths start there.
     pub file: Option<PathBuf>,
+    /// The workflows of the bundle file the calling workflow came from, found by id before
+    /// saved ones.
+    pub bundle: Option<Arc<Vec<Workflow>>>,
+}
+
+impl Caller {
+    /// The workflow with `id` in the caller's bundle, if it came from one that holds it.
+    pub fn bundled(&self, id: &str) -> Option<Workflow> {
+        self.bundle.as_ref().and_then(|b| b.iter().find(|w| w.id == id).cloned())
+    }
 }
 
 /// A workflow ready to be called: prepared, with where it starts and what it takes.
@@ -340,6 +350,11 @@ impl SubWorkflows for InProcess {
     fn load<'a>(&'a self, target: &'a Target, caller: &'a Caller) -> BoxFuture<'a, Result<Callable, NodeError>> {
         Box::pin(async move {
             let engine = self.engine()?;
+            if let Target::Saved(id) = target
+                && let Some(workflow) = caller.bundled(id)
+            {
+                return Callable::new(&engine, target.clone(), workflow, caller.file.clone());
+            }
             match target {
                 Target::Saved(id) => {
                     let workflow = self.saved.get(id).cloned().ok_or_else(|| {
@@ -365,6 +380,7 @@ impl SubWorkflows for InProcess {
             let mut services = engine.services().clone();
             services.call_depth = call.caller.depth + 1;
             services.workflow_file = call.callable.file.clone();
+            services.bundle = call.caller.bundle.clone();
             let child = crate::Engine::new(engine.registry().clone(), services);
             let execution_id = format!("{}-call-{n}", call.caller.execution_id);
             let cancel = if call.wait { call.cancel.child_token() } else { CancellationToken::new() };

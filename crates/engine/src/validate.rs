@@ -12,7 +12,7 @@ use switchyard_model::descriptor::{NodeDescriptor, ParamKind, ParamSpec};
 use switchyard_model::error::{ErrorCode, ValidationIssue};
 use switchyard_model::json_pos::{self, Locations};
 use switchyard_model::retry::RetryPolicy;
-use switchyard_model::workflow::{FORMAT_VERSION, JsonMap, MAX_CONCURRENCY, Workflow};
+use switchyard_model::workflow::{BUNDLE_FORMAT_VERSION, FORMAT_VERSION, JsonMap, MAX_CONCURRENCY, Workflow};
 
 /// The result of checking a workflow file.
 #[derive(Debug)]
@@ -85,6 +85,82 @@ pub fn validate_text(text: &str, registry: &Registry) -> Report {
         }
     }
     Report { issues, workflow }
+}
+
+/// The result of checking a file that holds a workflow or a bundle of them.
+#[derive(Debug)]
+pub struct FileReport {
+    pub issues: Vec<ValidationIssue>,
+    /// The workflows, the bundle's first (the one it is of) first; empty when the file
+    /// could not be read.
+    pub workflows: Vec<Workflow>,
+    pub bundle: bool,
+}
+
+/// Checks a workflow file, or a bundle file (`{"switchyardBundle": 1, "workflows": […]}`):
+/// each of its workflows as a file of its own, issues placed at `$.workflows[i]…` with the
+/// bundle's lines and columns.
+pub fn validate_file(text: &str, registry: &Registry) -> FileReport {
+    let bundle = match serde_json::from_str::<Json>(text) {
+        Ok(Json::Object(o)) if o.contains_key("switchyardBundle") => o,
+        _ => {
+            let report = validate_text(text, registry);
+            return FileReport {
+                issues: report.issues,
+                workflows: report.workflow.into_iter().collect(),
+                bundle: false,
+            };
+        }
+    };
+    let mut issues = Vec::new();
+    let mut workflows = Vec::new();
+    match bundle.get("switchyardBundle") {
+        Some(v) if v.as_u64() == Some(u64::from(BUNDLE_FORMAT_VERSION)) => {}
+        Some(v) => issues.push(ValidationIssue::new(
+            ErrorCode::UnsupportedFormatVersion,
+            "$.switchyardBundle",
+            format!("bundle format {v} is not supported; this build reads version {BUNDLE_FORMAT_VERSION}"),
+        )),
+        None => {}
+    }
+    match bundle.get("workflows") {
+        Some(Json::Array(list)) if !list.is_empty() => {
+            let mut ids = HashSet::new();
+            for (i, value) in list.iter().enumerate() {
+                let report = validate_text(&value.to_string(), registry);
+                for mut issue in report.issues {
+                    issue.path = format!("$.workflows[{i}]{}", issue.path.strip_prefix('$').unwrap_or(&issue.path));
+                    (issue.line, issue.column) = (None, None);
+                    issues.push(issue);
+                }
+                if let Some(wf) = report.workflow {
+                    if !ids.insert(wf.id.clone()) {
+                        issues.push(ValidationIssue::new(
+                            ErrorCode::InvalidWorkflow,
+                            format!("$.workflows[{i}].id"),
+                            format!("the bundle holds two workflows with id \"{}\"", wf.id),
+                        ));
+                    }
+                    workflows.push(wf);
+                }
+            }
+        }
+        _ => issues.push(ValidationIssue::new(
+            ErrorCode::InvalidWorkflow,
+            "$",
+            "a bundle file needs \"workflows\": a list of at least one workflow",
+        )),
+    }
+    if !issues.is_empty() {
+        let locations = Locations::scan(text, issues.iter().map(|i| i.path.as_str()));
+        for issue in &mut issues {
+            if let Some((line, column)) = locations.find(&issue.path) {
+                issue.line = Some(line);
+                issue.column = Some(column);
+            }
+        }
+    }
+    FileReport { issues, workflows, bundle: true }
 }
 
 fn json_error_message(e: &serde_json::Error) -> String {

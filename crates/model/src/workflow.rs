@@ -9,6 +9,30 @@ use ts_rs::TS;
 /// The format version this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
 
+/// The format version of a bundle file: a workflow and the workflows it calls, in one file
+/// (`{"switchyardBundle": 1, "workflows": [main, called…]}`).
+pub const BUNDLE_FORMAT_VERSION: u32 = 1;
+
+/// A bundle file's contents; the first workflow is the one the bundle is of.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Bundle {
+    pub switchyard_bundle: u32,
+    pub workflows: Vec<Workflow>,
+}
+
+impl Bundle {
+    pub fn new(workflows: Vec<Workflow>) -> Bundle {
+        Bundle { switchyard_bundle: BUNDLE_FORMAT_VERSION, workflows }
+    }
+
+    pub fn to_pretty_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+}
+
 /// The name of the default input and output of a node.
 pub const MAIN: &str = "main";
 

@@ -4,7 +4,7 @@ import { useReactFlow } from "@xyflow/react";
 import { type RefObject, useCallback } from "react";
 import { call, errorMessage } from "../api/client";
 import { chooseOpenPath, chooseSavePath } from "../api/platform";
-import { prompt } from "../components/dialogs";
+import { choose, prompt } from "../components/dialogs";
 import { toast } from "../components/toasts";
 import type { Execution } from "../gen/Execution";
 import type { NodeDescriptor } from "../gen/NodeDescriptor";
@@ -93,9 +93,20 @@ export function useEditActions({ store, canvasRef, viewing, save, askToLeave, on
     const wf = store.get().workflow;
     try {
       const preview = await call("workflow_export", { id: wf.id });
+      // A workflow that calls saved workflows may take them along, as one bundle file.
+      let withCalled = false;
+      const bundle = await call("workflow_export", { id: wf.id, withCalled: true }).catch(() => null);
+      if (bundle && (JSON.parse(bundle.text).workflows?.length ?? 0) > 1) {
+        const choice = await choose("Export", `“${wf.name}” calls other saved workflows. Export them with it, as one bundle file?`, [
+          { label: "With called workflows", value: "bundle", kind: "primary" },
+          { label: "Only this workflow", value: "single" },
+        ]);
+        if (!choice) return;
+        withCalled = choice === "bundle";
+      }
       const path = await chooseSavePath(preview.fileName);
       if (!path) return;
-      await call("workflow_export", { id: wf.id, path });
+      await call("workflow_export", { id: wf.id, path, withCalled });
       toast(`Exported to ${path}`, "success");
     } catch (e) {
       toast(errorMessage(e), "error");

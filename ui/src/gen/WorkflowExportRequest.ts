@@ -8,4 +8,9 @@ stripSecrets?: boolean,
 /**
  * Where to write the file (atomically); without it only the text is returned.
  */
-path?: string, };
+path?: string, 
+/**
+ * Write a bundle: the workflow and every saved workflow it calls (and they call), in
+ * one file (`{"switchyardBundle": 1, "workflows": […]}`).
+ */
+withCalled?: boolean, };

@@ -191,3 +191,71 @@ async fn an_imported_file_cannot_call_the_users_workflows_until_it_is_trusted() 
     assert_eq!(refused.code, ErrorCode::WorkflowUntrusted);
     assert!(refused.message.contains("calls \"other\""), "{}", refused.message);
 }
+
+#[tokio::test]
+async fn a_workflow_exports_with_its_called_workflows_and_the_bundle_imports_elsewhere() {
+    let (_dir, api, _) = open();
+    let tax = json!({"id": "s", "name": "Tax", "type": "data.set", "parameters": {"assignments": [{"name": "gross", "value": "{{ json.n * 2 }}"}]}});
+    save(&api, callable("tax", "Add tax", vec![tax])).await;
+    let nested =
+        json!({"id": "x", "name": "Call tax", "type": "flow.execute_workflow", "parameters": {"workflowId": "tax"}});
+    save(&api, callable("price", "Price", vec![nested])).await;
+    save(&api, caller("invoice", "Invoice", "price")).await;
+    let single = call(&api, "workflow_export", json!({"id": "invoice"})).await.unwrap();
+    assert!(single["text"].as_str().unwrap().starts_with("{\n  \"switchyard\": 1"));
+    let bundle = call(&api, "workflow_export", json!({"id": "invoice", "withCalled": true})).await.unwrap();
+    let text = bundle["text"].as_str().unwrap().to_string();
+    let parsed: Json = serde_json::from_str(&text).unwrap();
+    assert_eq!(parsed["switchyardBundle"], 1);
+    let names: Vec<&str> =
+        parsed["workflows"].as_array().unwrap().iter().map(|w| w["name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["Invoice", "Price", "Add tax"]);
+
+    // Elsewhere, a workflow of another kind already has the id "tax".
+    let (_other_dir, other, _) = open();
+    save(&other, callable("tax", "Someone else's tax", vec![])).await;
+    // The caller alone: the note names what is missing.
+    let alone =
+        call(&other, "workflow_import", json!({"text": single["text"], "fileName": "invoice.json"})).await.unwrap();
+    let notes = alone["notes"].as_array().unwrap();
+    assert!(
+        notes.iter().any(|n| n.as_str().unwrap().contains("node \"Call\" calls workflow price, which is not here")),
+        "{notes:?}"
+    );
+
+    let imported =
+        call(&other, "workflow_import", json!({"text": text, "fileName": "invoice.bundle.json", "keepId": true}))
+            .await
+            .unwrap();
+    assert_eq!(imported["record"]["workflow"]["name"], "Invoice");
+    let notes: Vec<String> =
+        imported["notes"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_string()).collect();
+    assert!(notes.iter().any(|n| n.contains("\"Add tax\" from the bundle got the new id")), "{notes:?}");
+    assert!(notes.iter().any(|n| n.contains("also imported \"Price\" (price)")), "{notes:?}");
+    let new_tax =
+        notes.iter().find_map(|n| n.split("got the new id ").nth(1)).unwrap().split(' ').next().unwrap().to_string();
+    let price = call(&other, "workflow_get", json!({"id": "price"})).await.unwrap();
+    assert_eq!(price["workflow"]["nodes"][1]["parameters"]["workflowId"], new_tax.as_str());
+    assert!(price["untrusted"].is_string(), "imported workflows are untrusted");
+    // Trusted one by one, the three run together as they did where they were written.
+    for id in ["invoice", "price", new_tax.as_str()] {
+        let record = call(&other, "workflow_get", json!({"id": id})).await.unwrap();
+        call(&other, "workflow_trust", json!({"id": id, "version": record["version"]})).await.unwrap();
+    }
+    let result = call(&other, "run_wait", json!({"workflowId": "invoice", "input": {"n": 21}})).await.unwrap();
+    assert_eq!(result["status"], "success", "{result}");
+    assert_eq!(result["items"][0]["json"]["gross"], 42);
+    // Where the called workflows are already, the same, they are not imported twice.
+    let again = call(&api, "workflow_import", json!({"text": text, "fileName": "invoice.bundle.json"})).await.unwrap();
+    let notes = again["notes"].as_array().unwrap();
+    assert!(
+        notes.iter().any(|n| n.as_str().unwrap().contains("\"Price\" (price) from the bundle is here already")),
+        "{notes:?}"
+    );
+    assert!(
+        notes.iter().any(|n| n.as_str().unwrap().contains("\"Add tax\" (tax) from the bundle is here already")),
+        "{notes:?}"
+    );
+    let listed = call(&api, "workflow_list", json!({})).await.unwrap();
+    assert_eq!(listed["workflows"].as_array().unwrap().len(), 4, "only the caller was imported again");
+}

@@ -25,7 +25,9 @@ pub(crate) async fn dispatch(cli: Cli) -> Outcome {
         }
         Command::Validate { file, json } => workflows::validate(&file, json),
         Command::Import { file, keep_id } => workflows::import(data_dir, &file, keep_id).await,
-        Command::Export { id, output, strip_secrets } => workflows::export(data_dir, id, output, strip_secrets).await,
+        Command::Export { id, output, strip_secrets, with_called } => {
+            workflows::export(data_dir, id, output, strip_secrets, with_called).await
+        }
         Command::List { search, json } => workflows::list(data_dir, search, json).await,
         Command::Executions { workflow, limit, json } => executions::executions(data_dir, workflow, limit, json).await,
         Command::Execution { id, json } => executions::execution(data_dir, id, json).await,

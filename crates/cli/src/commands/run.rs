@@ -52,13 +52,14 @@ pub(crate) async fn run(
 ) -> Outcome {
     let path = Path::new(target);
     let from_file = path.is_file();
-    let workflow = if from_file {
+    let (workflow, bundle) = if from_file {
         let (text, _) = read_file(path)?;
-        Some(check_file(path, &text)?)
+        let (workflow, bundle) = check_file(path, &text)?;
+        (Some(workflow), bundle)
     } else if target.ends_with(".json") || target.contains(std::path::MAIN_SEPARATOR) {
         return Err(Failure::invalid(format!("switchyard: cannot read {target}: no such file")));
     } else {
-        None
+        (None, Vec::new())
     };
     let items = input.map(read_input).transpose()?;
     let api = open_api(data_dir, Arc::new(progress::Progress::new(quiet)))?;
@@ -92,7 +93,7 @@ pub(crate) async fn run(
             }
         });
     let source = match from_file {
-        true => switchyard_api::RunSource::File { path: target.to_string(), trusted: trust },
+        true => switchyard_api::RunSource::File { path: target.to_string(), trusted: trust, bundle },
         false => switchyard_api::RunSource::Saved,
     };
     if from_file && trust {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use switchyard_api::SilentHost;
 use switchyard_api::types::*;
-use switchyard_engine::validate::validate_text;
+use switchyard_engine::validate::validate_file;
 use switchyard_model::error::ErrorCode;
 use switchyard_model::workflow::Workflow;
 
@@ -17,18 +17,22 @@ pub(crate) fn read_file(path: &Path) -> Result<(String, String), Failure> {
     Ok((text, path.display().to_string()))
 }
 
-/// Validates a file's text; any issue is a bad-input failure listing them all.
-pub(crate) fn check_file(path: &Path, text: &str) -> Result<Workflow, Failure> {
-    let report = validate_text(text, &switchyard_engine::Registry::builtin());
+/// Validates a file's text (a workflow, or a bundle of them); any issue is a bad-input
+/// failure listing them all. Returns the workflow (a bundle's first) and a bundle's others.
+pub(crate) fn check_file(path: &Path, text: &str) -> Result<(Workflow, Vec<Workflow>), Failure> {
+    let report = validate_file(text, &switchyard_engine::Registry::builtin());
     if !report.issues.is_empty() {
         return Err(Failure::invalid(render_issues(&report.issues, &path.display().to_string())));
     }
-    report.workflow.ok_or_else(|| Failure::invalid(format!("{}: no workflow in the file", path.display())))
+    let mut workflows = report.workflows.into_iter();
+    let first =
+        workflows.next().ok_or_else(|| Failure::invalid(format!("{}: no workflow in the file", path.display())))?;
+    Ok((first, workflows.collect()))
 }
 
 pub(crate) fn validate(file: &Path, json: bool) -> Outcome {
     let (text, _) = read_file(file)?;
-    let report = validate_text(&text, &switchyard_engine::Registry::builtin());
+    let report = validate_file(&text, &switchyard_engine::Registry::builtin());
     if json {
         print_json(&ValidationReport { valid: report.issues.is_empty(), issues: report.issues.clone() });
         return if report.issues.is_empty() { Ok(()) } else { Err(Failure::invalid("")) };
@@ -36,8 +40,12 @@ pub(crate) fn validate(file: &Path, json: bool) -> Outcome {
     if !report.issues.is_empty() {
         return Err(Failure::invalid(render_issues(&report.issues, &file.display().to_string())));
     }
-    let nodes = report.workflow.map_or(0, |w| w.nodes.len());
-    println!("{}: valid ({} nodes)", file.display(), nodes);
+    let nodes: usize = report.workflows.iter().map(|w| w.nodes.len()).sum();
+    if report.bundle {
+        println!("{}: valid bundle ({} workflows, {nodes} nodes)", file.display(), report.workflows.len());
+    } else {
+        println!("{}: valid ({nodes} nodes)", file.display());
+    }
     Ok(())
 }
 
@@ -63,10 +71,17 @@ pub(crate) async fn import(data_dir: Option<PathBuf>, file: &Path, keep_id: bool
     Ok(())
 }
 
-pub(crate) async fn export(data_dir: Option<PathBuf>, id: String, output: String, strip_secrets: bool) -> Outcome {
+pub(crate) async fn export(
+    data_dir: Option<PathBuf>,
+    id: String,
+    output: String,
+    strip_secrets: bool,
+    with_called: bool,
+) -> Outcome {
     let api = open_api(data_dir, Arc::new(SilentHost))?;
     let path = (output != "-").then(|| output.clone());
-    let response = api.workflow_export(WorkflowExportRequest { id, path, strip_secrets }).await.map_err(|e| {
+    let request = WorkflowExportRequest { id, path, strip_secrets, with_called };
+    let response = api.workflow_export(request).await.map_err(|e| {
         if e.code == ErrorCode::SecretsInExport {
             Failure::invalid(format!("switchyard: {} (--strip-secrets)", e.message))
         } else {

@@ -824,6 +824,48 @@ fn a_workflow_file_calls_a_workflow_file_beside_it() {
     assert!(shown.contains("(called)"), "{shown}");
 }
 
+/// `export --with-called` writes a bundle; `run` of the bundle file on another machine (an
+/// empty data folder) finds the called workflow in the bundle.
+#[test]
+fn a_bundle_runs_headless_without_importing_anything() {
+    let home = tempfile::tempdir().unwrap();
+    let (here, there) = (home.path().join("here"), home.path().join("there"));
+    let child = json!({"switchyard": 1, "id": "tax", "name": "Add tax",
+        "nodes": [
+            {"id": "c", "name": "Called", "type": "trigger.workflow"},
+            {"id": "s", "name": "Tax", "type": "data.set",
+             "parameters": {"assignments": [{"name": "gross", "value": "{{ json.net * 2 }}"}]}}
+        ],
+        "connections": [{"from": {"node": "c"}, "to": {"node": "s"}}]});
+    let parent = json!({"switchyard": 1, "id": "invoice", "name": "Invoice",
+        "nodes": [
+            {"id": "t", "name": "Start", "type": "trigger.manual"},
+            {"id": "x", "name": "Price", "type": "flow.execute_workflow", "parameters": {"workflowId": "tax"}}
+        ],
+        "connections": [{"from": {"node": "t"}, "to": {"node": "x"}}]});
+    for (name, wf) in [("tax.json", &child), ("invoice.json", &parent)] {
+        let file = home.path().join(name);
+        std::fs::write(&file, wf.to_string()).unwrap();
+        cli(&here).args(["import", file.to_str().unwrap(), "--keep-id"]).assert().success();
+    }
+    let bundle = home.path().join("invoice.bundle.json");
+    cli(&here).args(["export", "invoice", "--with-called", "-o", bundle.to_str().unwrap()]).assert().success();
+    cli(&there)
+        .args(["validate", bundle.to_str().unwrap()])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("valid bundle (2 workflows, 4 nodes)"));
+    let output = cli(&there)
+        .args(["run", bundle.to_str().unwrap(), "--trust", "--json", "--quiet", "--input", r#"{"net": 21}"#])
+        .write_stdin("")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(stdout_json(&output)["items"][0]["json"]["gross"], 42);
+    let saved = cli(&there).args(["list", "--json"]).output().unwrap();
+    assert_eq!(stdout_json(&saved).as_array().map(Vec::len), Some(0), "nothing was imported");
+}
+
 /// A shared file that runs a program runs nothing until the user approves it: by path only
 /// with `--trust` (there is no terminal to ask on here), once imported only after `switchyard
 /// trust`, which lists the program.

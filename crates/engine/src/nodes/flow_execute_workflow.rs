@@ -129,6 +129,7 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
         node_name: ctx.node.name.clone(),
         depth: ctx.services.call_depth,
         file: ctx.services.workflow_file.clone(),
+        bundle: ctx.services.bundle.clone(),
     };
     if caller.depth >= ctx.services.max_call_depth {
         return Err(depth_error(ctx.services.max_call_depth, &caller));
