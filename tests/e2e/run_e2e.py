@@ -241,11 +241,16 @@ class App:
 # Scenarios. Each builds on the state the previous one left.
 
 
-def create_by_dragging(app):
+def new_workflow(app, name):
+    """Makes a new workflow from the workflows page, named `name`; its editor opens."""
     app.button("New workflow").click()
     name_input = app.find('[role="dialog"] input')
-    name_input.send_keys("E2E orders")
+    name_input.send_keys(name)
     name_input.send_keys(Keys.ENTER)
+
+
+def create_by_dragging(app):
+    new_workflow(app, "E2E orders")
     start = app.node("Start")
     r = app.rect(start)
     app.drag_from_palette("data.set", r["x"] + r["width"] + 140, r["y"] + r["height"] / 2)
@@ -1024,10 +1029,7 @@ def database_and_email(app):
         app.toast_contains("signed in to SMTP")
 
         app.by_test_id("nav-workflows").click()
-        app.button("New workflow").click()
-        name_input = app.find('[role="dialog"] input')
-        name_input.send_keys("E2E orders mail")
-        name_input.send_keys(Keys.ENTER)
+        new_workflow(app, "E2E orders mail")
         r = app.rect(app.node("Start"))
         app.drag_from_palette("db.query", r["x"] + r["width"] + 140, r["y"] + r["height"] / 2)
         # Below it: the cards of a new workflow are drawn large, and the next one to the
@@ -1089,10 +1091,7 @@ def sub_workflows(app):
     imported = api_call(app, "workflow_import", {"text": json.dumps(ENRICH), "keepId": True})
     api_call(app, "workflow_trust", {"id": "e2e-enrich", "version": imported["record"]["version"]})
     app.button("← Workflows").click()
-    app.button("New workflow").click()
-    name_input = app.find('[role="dialog"] input')
-    name_input.send_keys("E2E caller")
-    name_input.send_keys(Keys.ENTER)
+    new_workflow(app, "E2E caller")
     r = app.rect(app.node("Start"))
     app.drag_from_palette("flow.execute_workflow", r["x"] + r["width"] + 140, r["y"] + r["height"] / 2)
     app.node("Execute Workflow")
