@@ -411,10 +411,22 @@ class ApiServer:
     def __init__(self):
         self.authorizations = []
         self.flaky_calls = 0
+        self.counted = {}
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 - the http.server API
+                if self.path.startswith("/count/"):
+                    # Counts calls per path; "/count/broken-once" fails the first time.
+                    outer.counted[self.path] = outer.counted.get(self.path, 0) + 1
+                    ok = not (self.path == "/count/broken-once" and outer.counted[self.path] == 1)
+                    body = json.dumps({"calls": outer.counted[self.path]}).encode()
+                    self.send_response(200 if ok else 503)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
                 if self.path.startswith("/flaky"):
                     # Two 503s, then an answer: for the retry policy.
                     outer.flaky_calls += 1
@@ -1084,6 +1096,17 @@ ENRICH = {
 }
 
 
+def open_last_run(app):
+    """Opens the newest run from the history panel, then closes the panel (it covers the
+    right of the canvas)."""
+    app.by_test_id("history-button").click()
+    app.wait(lambda: len(app.find_all('[data-testid="history-row"]')) >= 1, "a run in the history")
+    app.find_all('[data-testid="history-row"]')[0].click()
+    app.by_test_id("viewing-banner")
+    app.find('[aria-label="Close history"]').click()
+    app.gone('[data-testid="history"]')
+
+
 def sub_workflows(app):
     """A saved workflow that starts when called; a new workflow built on the canvas calls it
     (picked by name in the node panel) and shows the called workflow's result; from the past
@@ -1112,10 +1135,7 @@ def sub_workflows(app):
     app.node("Execute Workflow").click()
     app.wait(lambda: "Hello from E2E enrich" in app.text(app.by_test_id("inspector")), "the called workflow's result")
     # The past run: the node lists the run it called; opening it shows the called workflow.
-    app.by_test_id("history-button").click()
-    app.wait(lambda: len(app.find_all('[data-testid="history-row"]')) >= 1, "the run in the history")
-    app.find_all('[data-testid="history-row"]')[0].click()
-    app.by_test_id("viewing-banner")
+    open_last_run(app)
     app.node("Execute Workflow").click()
     app.wait(lambda: len(app.find_all('[data-testid="open-called-run"]')) == 1, "the called run under the node")
     app.screenshot("20-called-runs")
@@ -1128,6 +1148,42 @@ def sub_workflows(app):
     app.node("Execute Workflow")
     app.button("Back to editing").click()
     app.gone('[data-testid="viewing-banner"]')
+
+
+def flaky_workflow():
+    fetch = lambda node_id, name, x, path: {  # noqa: E731
+        "id": node_id, "name": name, "type": "http.request", "position": [x, 0], "parameters": {"url": f"{API.url}{path}"}}
+    return {
+        "switchyard": 1, "id": "e2e-flaky", "name": "E2E flaky",
+        "nodes": [
+            {"id": "t", "name": "Start", "type": "trigger.manual", "position": [0, 0]},
+            fetch("a", "Orders", 300, "/count/orders"),
+            fetch("b", "Stock", 600, "/count/broken-once"),
+        ],
+        "connections": [{"from": {"node": "t"}, "to": {"node": "a"}}, {"from": {"node": "a"}, "to": {"node": "b"}}],
+    }
+
+
+def retry_from_failed(app):
+    """A run fails at its second call; from the failed run, "Retry from failed node" runs only
+    that node again (the first call is not made twice) and the new run plays on the canvas."""
+    imported = api_call(app, "workflow_import", {"text": json.dumps(flaky_workflow()), "keepId": True})
+    api_call(app, "workflow_trust", {"id": "e2e-flaky", "version": imported["record"]["version"]})
+    app.button("← Workflows").click()
+    app.wait(lambda: any("E2E flaky" in app.text(r) for r in app.find_all('[data-testid="workflow-row"]')), "the workflow in the list")
+    next(r for r in app.find_all('[data-testid="workflow-row"]') if "E2E flaky" in app.text(r)).click()
+    app.node("Stock")
+    app.by_test_id("run").click()
+    app.wait(lambda: "error" in app.text(app.by_test_id("run-status")), "the run to fail at Stock", timeout=30)
+    open_last_run(app)
+    app.screenshot("21-failed-run")
+    app.by_test_id("retry-failed").click()
+    app.gone('[data-testid="viewing-banner"]')
+    app.wait(lambda: "success" in app.text(app.by_test_id("run-status")), "the retry to succeed", timeout=30)
+    app.wait(lambda: "reused" in app.text(app.node("Orders")), "Orders reused, not run again")
+    calls = (API.counted.get("/count/orders"), API.counted.get("/count/broken-once"))
+    if calls != (1, 2):
+        raise Failure(f"calls to the server (orders, stock): {calls}, expected (1, 2)")
 
 
 SCENARIOS = [
@@ -1151,6 +1207,7 @@ SCENARIOS = [
     ("18-local-files", local_files),
     ("19-database-and-email", database_and_email),
     ("20-sub-workflows", sub_workflows),
+    ("21-retry-from-failed", retry_from_failed),
 ]
 
 

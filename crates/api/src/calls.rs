@@ -3,7 +3,7 @@
 //! in the history with its caller, its events sent to the host — with the services its own
 //! trust allows, one level deeper, stopped with the calling node, and outside the run queue.
 
-use crate::runs::Called;
+use crate::runs::{Called, LaunchOptions};
 use crate::trust::RunSource;
 use crate::types::{Empty, IdRequest};
 use crate::workflows::{WorkflowImportRequest, WorkflowImportResponse};
@@ -90,15 +90,13 @@ impl SubWorkflows for Calls {
             // Waited for, the child stops with the calling node; not waited for, it runs on.
             let cancel = if call.wait { call.cancel.child_token() } else { CancellationToken::new() };
             let by = CallLink { execution_id: call.caller.execution_id.clone(), node_id: call.caller.node_id.clone() };
-            let (execution_id, handle) = api.launch_run(
-                call.callable.prepared.clone(),
-                services,
-                call.input,
-                RunMode::Called,
-                Some(call.callable.start.clone()),
-                None,
-                Some(Called { by, cancel: cancel.clone() }),
-            );
+            let options = LaunchOptions {
+                mode: RunMode::Called,
+                start: Some(call.callable.start.clone()),
+                called: Some(Called { by, cancel: cancel.clone() }),
+                ..LaunchOptions::default()
+            };
+            let (execution_id, handle) = api.launch_with(call.callable.prepared.clone(), services, call.input, options);
             drop(api);
             if !call.wait {
                 return Ok(ChildOutcome { execution_id, status: RunStatus::Running, error: None, items: Vec::new() });

@@ -14,6 +14,7 @@ pub mod logging;
 mod manifest;
 mod metrics;
 mod preview;
+mod retry;
 mod runs;
 mod settings;
 mod triggers;

@@ -131,6 +131,8 @@ manifest! {
     execution_list(ExecutionListRequest) -> ExecutionListResponse;
     execution_get(IdRequest) -> Execution;
     execution_prune(ExecutionPruneRequest) -> ExecutionPruneResponse;
+    /// Runs an execution again, from the start or from its failed node; returns at once.
+    execution_retry(ExecutionRetryRequest) -> RunStartResponse;
     /// Whether the vault exists, is unlocked, and where its key lives.
     vault_status(Empty) -> VaultStatusResponse;
     /// Unlocks (creating on first use) the vault; a password vault needs its password.

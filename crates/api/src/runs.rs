@@ -81,6 +81,35 @@ pub struct RunCancelResponse {
     pub cancelled: bool,
 }
 
+/// How a run is launched beyond its workflow, services and input.
+pub(crate) struct LaunchOptions {
+    pub(crate) mode: RunMode,
+    /// The trigger to start from; the node to stop after.
+    pub(crate) start: Option<String>,
+    pub(crate) until: Option<String>,
+    /// For a run another run called: recorded with its caller, stopped with `cancel`, and
+    /// outside the run queue (it is part of its caller's run, which holds a slot already:
+    /// waiting for another would let a full queue wait on itself).
+    pub(crate) called: Option<Called>,
+    /// Outputs to reuse instead of running nodes (see `RunRequest::reuse`).
+    pub(crate) reuse: switchyard_engine::Reuse,
+    /// The execution this run retries.
+    pub(crate) retry_of: Option<String>,
+}
+
+impl Default for LaunchOptions {
+    fn default() -> Self {
+        LaunchOptions {
+            mode: RunMode::Manual,
+            start: None,
+            until: None,
+            called: None,
+            reuse: Default::default(),
+            retry_of: None,
+        }
+    }
+}
+
 /// How a called run is tied to its caller.
 pub(crate) struct Called {
     pub(crate) by: switchyard_model::execution::CallLink,
@@ -305,23 +334,18 @@ impl Api {
         start: Option<String>,
         until: Option<String>,
     ) -> (String, JoinHandle<RunOutcome>) {
-        self.launch_run(prepared, services, input, mode, start, until, None)
+        self.launch_with(prepared, services, input, LaunchOptions { mode, start, until, ..LaunchOptions::default() })
     }
 
-    /// [`Api::launch`], for a run another run called: recorded with its caller, stopped with
-    /// `called.cancel`, and outside the run queue (it is part of its caller's run, which
-    /// holds a slot already: waiting for another would let a full queue wait on itself).
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn launch_run(
+    /// [`Api::launch`] with every option: see [`LaunchOptions`].
+    pub(crate) fn launch_with(
         &self,
         prepared: Arc<Prepared>,
         services: Services,
         input: Vec<Item>,
-        mode: RunMode,
-        start: Option<String>,
-        until: Option<String>,
-        called: Option<Called>,
+        options: LaunchOptions,
     ) -> (String, JoinHandle<RunOutcome>) {
+        let LaunchOptions { mode, start, until, called, reuse, retry_of } = options;
         let engine = switchyard_engine::Engine::new(self.inner.engine.registry().clone(), services);
         let execution_id = new_id();
         // With a concurrency limit, a run takes a free slot now or waits in the queue for one.
@@ -347,6 +371,7 @@ impl Api {
             mode,
             started_at: self.now(),
             called_by,
+            retry_of,
         });
         let run_request = RunRequest {
             execution_id: execution_id.clone(),
@@ -354,6 +379,7 @@ impl Api {
             input,
             start,
             until,
+            reuse,
             listeners: vec![
                 Arc::new(Recorder(log.clone())),
                 Arc::new(HostForwarder(self.inner.host.clone())),

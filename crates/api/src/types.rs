@@ -19,6 +19,7 @@ pub use crate::metrics::{
     QueueStatus, Trend, WorkflowMetrics,
 };
 pub use crate::preview::{ExpressionPreviewRequest, ExpressionPreviewResponse};
+pub use crate::retry::ExecutionRetryRequest;
 pub use crate::runs::{RunCancelRequest, RunCancelResponse, RunResult, RunStartRequest, RunStartResponse};
 pub use crate::settings::{AppSettings, DEFAULT_WEBHOOK_PORT, ResilienceState};
 pub use crate::triggers::schedules::ScheduleListResponse;

@@ -55,6 +55,25 @@ enum Command {
         #[arg(long)]
         trust: bool,
     },
+    /// Run an execution again: from the start with the same trigger items, or from the node
+    /// that failed, reusing what the nodes before it emitted.
+    Retry {
+        /// The execution's id (`switchyard executions`).
+        execution: String,
+        /// Start at the failed node; the nodes that succeeded are not run again.
+        #[arg(long)]
+        from_failed: bool,
+        /// Run the workflow as it ran then, not as it is saved now.
+        #[arg(long)]
+        original: bool,
+        #[arg(long)]
+        json: bool,
+        #[arg(long, short)]
+        quiet: bool,
+        /// Trust a workflow that is not saved here (the run of a file).
+        #[arg(long)]
+        trust: bool,
+    },
     /// Show what an imported workflow would use (accounts, the hosts they go to) and trust
     /// it: until then it runs nothing that uses an account.
     Trust {
@@ -226,7 +245,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // Commands that run workflows also log to the data folder's rotating log file.
     let _log_guard = match &cli.command {
-        Command::Run { .. } | Command::Serve { .. } => {
+        Command::Run { .. } | Command::Retry { .. } | Command::Serve { .. } => {
             Some(switchyard_api::logging::init(&switchyard_store::paths::data_dir(cli.data_dir.clone()), "warn"))
         }
         _ => {

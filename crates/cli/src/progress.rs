@@ -94,6 +94,9 @@ impl Host for Progress {
                     NodeRunStatus::Skipped => format!("  - {node_name}: skipped (no input items)"),
                     NodeRunStatus::Disabled => format!("  - {node_name}: disabled, passed items through"),
                     NodeRunStatus::Pinned => format!("  * {node_name}: pinned data, {}", counts.join(", ")),
+                    NodeRunStatus::Reused => {
+                        format!("  * {node_name}: reused from the retried run, {}", counts.join(", "))
+                    }
                     NodeRunStatus::Error => {
                         format!("  ! {node_name}: failed items passed on, {} in {duration_ms} ms", counts.join(", "))
                     }

@@ -26,6 +26,6 @@ pub use switchyard_core::{clock, credentials};
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock, TokioClock};
 pub use credentials::{Authorization, CredentialProvider, Fields, HostScope, Secret};
-pub use executor::{Engine, Prepared, RunListener, RunOutcome, RunRequest};
+pub use executor::{Engine, Prepared, Reuse, RunListener, RunOutcome, RunRequest};
 pub use registry::{CheckContext, NodeEntry, Registry};
 pub use services::{ReplySlot, RunDataLimits, Services};

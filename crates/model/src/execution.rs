@@ -59,6 +59,8 @@ pub enum NodeRunStatus {
     Disabled,
     /// The node did not run; its pinned items were used.
     Pinned,
+    /// The node did not run; its outputs were taken from the run this one retries.
+    Reused,
 }
 
 /// How a run was started.
@@ -80,6 +82,8 @@ pub enum RunMode {
     Alert,
     /// Called by another workflow's Execute Workflow node.
     Called,
+    /// A retry of an earlier execution (from the start, or from its failed node).
+    Retry,
 }
 
 impl RunMode {
@@ -95,6 +99,7 @@ impl RunMode {
             RunMode::Test => "test",
             RunMode::Alert => "alert",
             RunMode::Called => "called",
+            RunMode::Retry => "retry",
         }
     }
 
@@ -110,6 +115,7 @@ impl RunMode {
             RunMode::Test,
             RunMode::Alert,
             RunMode::Called,
+            RunMode::Retry,
         ]
         .into_iter()
         .find(|m| m.as_str() == s)
@@ -135,6 +141,10 @@ pub struct ExecutionSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub called_by: Option<CallLink>,
+    /// The execution this one retries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub retry_of: Option<String>,
 }
 
 /// A call between runs: the calling execution and the Execute Workflow node that called.

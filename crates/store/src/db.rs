@@ -21,6 +21,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (12, include_str!("migrations/0012_folder_watch.sql")),
     (13, include_str!("migrations/0013_trigger_state.sql")),
     (14, include_str!("migrations/0014_called_runs.sql")),
+    (15, include_str!("migrations/0015_retries.sql")),
 ];
 
 pub fn latest_version() -> u32 {

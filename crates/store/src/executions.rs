@@ -21,6 +21,8 @@ pub struct ExecutionStart {
     pub started_at: String,
     /// The run that called this one, if another run did.
     pub called_by: Option<CallLink>,
+    /// The execution this one retries.
+    pub retry_of: Option<String>,
 }
 
 enum Message {
@@ -287,8 +289,8 @@ fn write_batch(conn: &mut Connection, batch: &[Message], owner: &Owner, delivery
                 tx.prepare_cached("INSERT OR IGNORE INTO workflow_snapshots (hash, definition) VALUES (?1, ?2)")?
                     .execute(params![hash, definition])?;
                 tx.prepare_cached(
-                    "INSERT OR REPLACE INTO executions (id, workflow_id, workflow_name, workflow_definition, snapshot, status, mode, started_at, owner_pid, owner, parent_execution, parent_node)
-                     VALUES (?1, ?2, ?3, '', ?4, 'running', ?5, ?6, ?7, ?8, ?9, ?10)",
+                    "INSERT OR REPLACE INTO executions (id, workflow_id, workflow_name, workflow_definition, snapshot, status, mode, started_at, owner_pid, owner, parent_execution, parent_node, retry_of)
+                     VALUES (?1, ?2, ?3, '', ?4, 'running', ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 )?
                 .execute(params![
                     start.id,
@@ -300,7 +302,8 @@ fn write_batch(conn: &mut Connection, batch: &[Message], owner: &Owner, delivery
                     owner.pid,
                     owner.token,
                     start.called_by.as_ref().map(|c| &c.execution_id),
-                    start.called_by.as_ref().map(|c| &c.node_id)
+                    start.called_by.as_ref().map(|c| &c.node_id),
+                    start.retry_of
                 ])?;
             }
             Message::Node(id, data) => {
@@ -441,7 +444,7 @@ pub struct ExecutionHistory {
     db: Arc<Db>,
 }
 
-const SUMMARY_COLUMNS: &str = "id, workflow_id, workflow_name, status, mode, started_at, finished_at, duration_ms, error, parent_execution, parent_node";
+const SUMMARY_COLUMNS: &str = "id, workflow_id, workflow_name, status, mode, started_at, finished_at, duration_ms, error, parent_execution, parent_node, retry_of";
 
 fn summary(row: &Row<'_>) -> rusqlite::Result<ExecutionSummary> {
     let status: String = row.get(3)?;
@@ -461,6 +464,7 @@ fn summary(row: &Row<'_>) -> rusqlite::Result<ExecutionSummary> {
             (Some(execution_id), Some(node_id)) => Some(CallLink { execution_id, node_id }),
             _ => None,
         },
+        retry_of: row.get(11)?,
     })
 }
 
@@ -498,7 +502,7 @@ impl ExecutionHistory {
                      FROM executions WHERE id = ?1"
                 ),
                 [id],
-                |r| Ok((summary(r)?, r.get::<_, String>(11)?)),
+                |r| Ok((summary(r)?, r.get::<_, String>(12)?)),
             )
             .optional()?;
         let Some((summary, definition)) = row else { return Err(StoreError::ExecutionNotFound(id.to_string())) };

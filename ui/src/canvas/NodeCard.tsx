@@ -52,6 +52,7 @@ function Badge({ state }: { state: NodeState | undefined }) {
     }
     case "success":
     case "pinned":
+    case "reused":
     case "disabled": {
       const count = emitted(state) ?? 0;
       const label = state.status === "success" ? "✓" : state.status;

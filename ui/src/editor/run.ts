@@ -10,7 +10,7 @@ import type { RunStatus } from "../gen/RunStatus";
 import type { Workflow } from "../gen/Workflow";
 import { MAIN } from "./model";
 
-export type NodeStatus = "waiting" | "running" | "success" | "error" | "skipped" | "disabled" | "pinned";
+export type NodeStatus = "waiting" | "running" | "success" | "error" | "skipped" | "disabled" | "pinned" | "reused";
 
 export interface NodeState {
   status: NodeStatus;

@@ -69,9 +69,25 @@ export function useRunView({ store, openReview, setIssues, onShow }: Options) {
     [onShow],
   );
   const backToEditing = useCallback(() => setViewing(null), []);
+  /** Runs a past execution again, from the start or from its failed node, and follows the
+   * new run live on the editor's canvas. */
+  const retryExecution = useCallback(
+    async (executionId: string, fromFailed: boolean) => {
+      try {
+        const r = await call("execution_retry", { executionId, fromFailed });
+        setViewing(null);
+        setRun((view) => (view.executionId === r.executionId ? view : { ...emptyRun(), executionId: r.executionId, workflowId: store.get().workflow.id, running: true }));
+        onShow();
+        toast(fromFailed ? "Retrying from the failed node" : "Retrying from the start");
+      } catch (e) {
+        toast(errorMessage(e), "error");
+      }
+    },
+    [store, onShow],
+  );
 
   useAllowHostPrompt(run);
-  return { run, viewing, startRun, stopRun, openExecution, backToEditing };
+  return { run, viewing, startRun, stopRun, openExecution, backToEditing, retryExecution };
 }
 
 /** A run that failed because an account may not go to a host: offer to allow it (the

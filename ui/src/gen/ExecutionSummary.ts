@@ -8,4 +8,8 @@ export type ExecutionSummary = { id: string, workflowId: string, workflowName: s
 /**
  * The run that called this one (Execute Workflow), and its calling node.
  */
-calledBy?: CallLink, };
+calledBy?: CallLink, 
+/**
+ * The execution this one retries.
+ */
+retryOf?: string, };

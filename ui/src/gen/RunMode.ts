@@ -3,4 +3,4 @@
 /**
  * How a run was started.
  */
-export type RunMode = "manual" | "cli" | "webhook" | "schedule" | "folder" | "event" | "error" | "test" | "alert" | "called";
+export type RunMode = "manual" | "cli" | "webhook" | "schedule" | "folder" | "event" | "error" | "test" | "alert" | "called" | "retry";

@@ -30,6 +30,7 @@ import type { ExecutionListRequest } from "./ExecutionListRequest";
 import type { ExecutionListResponse } from "./ExecutionListResponse";
 import type { ExecutionPruneRequest } from "./ExecutionPruneRequest";
 import type { ExecutionPruneResponse } from "./ExecutionPruneResponse";
+import type { ExecutionRetryRequest } from "./ExecutionRetryRequest";
 import type { ExpressionPreviewRequest } from "./ExpressionPreviewRequest";
 import type { ExpressionPreviewResponse } from "./ExpressionPreviewResponse";
 import type { FilePreview } from "./FilePreview";
@@ -124,6 +125,8 @@ export type Commands = {
   execution_list: { request: ExecutionListRequest; response: ExecutionListResponse };
   execution_get: { request: IdRequest; response: Execution };
   execution_prune: { request: ExecutionPruneRequest; response: ExecutionPruneResponse };
+  /** Runs an execution again, from the start or from its failed node; returns at once. */
+  execution_retry: { request: ExecutionRetryRequest; response: RunStartResponse };
   /** Whether the vault exists, is unlocked, and where its key lives. */
   vault_status: { request: Empty; response: VaultStatusResponse };
   /** Unlocks (creating on first use) the vault; a password vault needs its password. */
@@ -216,6 +219,7 @@ export const COMMAND_NAMES: CommandName[] = [
   "execution_list",
   "execution_get",
   "execution_prune",
+  "execution_retry",
   "vault_status",
   "vault_unlock",
   "vault_change_password",

@@ -157,6 +157,18 @@ function EditorView(props: Props & { store: Store<S.EditorState>; initialUntrust
           <div className="viewing-banner" data-testid="viewing-banner">
             Viewing the run of {viewing.summary.workflowId !== state.workflow.id && <>“{viewing.summary.workflowName}” </>}
             {new Date(viewing.summary.startedAt).toLocaleString()} ({viewing.summary.status}), read-only
+            {viewing.summary.workflowId === state.workflow.id && ["error", "cancelled", "timeout", "interrupted"].includes(viewing.summary.status) && (
+              <>
+                {viewing.nodes.some((n) => n.status === "error") && (
+                  <button onClick={() => void runs.retryExecution(viewing.summary.id, true)} data-testid="retry-failed" title="Run the failed node and what follows; the nodes that succeeded are not run again">
+                    Retry from failed node
+                  </button>
+                )}
+                <button onClick={() => void runs.retryExecution(viewing.summary.id, false)} data-testid="retry-start" title="Run it again with the same trigger items">
+                  Retry
+                </button>
+              </>
+            )}
             {viewing.summary.calledBy && (
               <button onClick={() => void openExecution(viewing.summary.calledBy!.executionId)} data-testid="open-caller">
                 Called by… ↑

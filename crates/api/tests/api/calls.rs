@@ -35,12 +35,12 @@ fn caller(id: &str, name: &str, target: &str) -> Json {
     })
 }
 
-async fn save(api: &switchyard_api::Api, wf: Json) -> Json {
+pub(crate) async fn save(api: &switchyard_api::Api, wf: Json) -> Json {
     call(api, "workflow_save", json!({"workflow": wf})).await.unwrap()
 }
 
 /// Waits until `id`'s record is no longer running; returns the execution.
-async fn settled(api: &switchyard_api::Api, id: &str) -> Json {
+pub(crate) async fn settled(api: &switchyard_api::Api, id: &str) -> Json {
     for _ in 0..500 {
         api.flush_history().await.unwrap();
         let execution = call(api, "execution_get", json!({"id": id})).await.unwrap();

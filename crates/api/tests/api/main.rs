@@ -14,6 +14,7 @@ mod imap;
 mod listen;
 mod local;
 mod metrics;
+mod retry;
 mod secrets;
 mod webhooks;
 

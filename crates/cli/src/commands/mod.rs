@@ -30,6 +30,9 @@ pub(crate) async fn dispatch(cli: Cli) -> Outcome {
         }
         Command::List { search, json } => workflows::list(data_dir, search, json).await,
         Command::Executions { workflow, limit, json } => executions::executions(data_dir, workflow, limit, json).await,
+        Command::Retry { execution, from_failed, original, json, quiet, trust } => {
+            run::retry(data_dir, execution, from_failed, original, (json, quiet, trust)).await
+        }
         Command::Execution { id, json } => executions::execution(data_dir, id, json).await,
         Command::Prune { older_than, keep_last } => executions::prune(data_dir, older_than, keep_last).await,
         Command::Serve { port, bind, grace } => serve::serve(data_dir, port, bind, grace).await,

@@ -102,6 +102,37 @@ pub(crate) async fn run(
     let request =
         RunStartRequest { workflow: Some(workflow), until_node: until, mode: Some(RunMode::Cli), ..Default::default() };
     let (execution_id, handle) = api.spawn_run_from(request, items, RunMode::Cli, source).await?;
+    report(&api, execution_id, handle, json, quiet).await
+}
+
+/// `switchyard retry`: an execution again, from the start or from its failed node.
+pub(crate) async fn retry(
+    data_dir: Option<PathBuf>,
+    execution: String,
+    from_failed: bool,
+    original: bool,
+    options: (bool, bool, bool),
+) -> Outcome {
+    let (json, quiet, trust) = options;
+    let api = open_api(data_dir, Arc::new(progress::Progress::new(quiet)))?;
+    let old = api.execution_get(IdRequest { id: execution.clone() }).await?;
+    if old.workflow.nodes.iter().any(|n| !n.credentials.is_empty()) {
+        credentials::unlock(&api).await?;
+    }
+    let request = ExecutionRetryRequest { execution_id: execution, from_failed, original };
+    let (execution_id, handle) = api.spawn_retry(request, trust).await?;
+    report(&api, execution_id, handle, json, quiet).await
+}
+
+/// Waits for a run, writes its history, prints its items (or its record with `--json`)
+/// and how it ended.
+async fn report(
+    api: &switchyard_api::Api,
+    execution_id: String,
+    handle: tokio::task::JoinHandle<switchyard_engine::RunOutcome>,
+    json: bool,
+    quiet: bool,
+) -> Outcome {
     let outcome =
         handle.await.map_err(|e| Failure::failed(format!("switchyard: run {execution_id} did not complete: {e}")))?;
     api.flush_history().await.map_err(|e| {

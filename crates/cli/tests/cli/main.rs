@@ -866,6 +866,68 @@ fn a_bundle_runs_headless_without_importing_anything() {
     assert_eq!(stdout_json(&saved).as_array().map(Vec::len), Some(0), "nothing was imported");
 }
 
+/// `switchyard retry --from-failed` runs the failed node and what comes after it, reusing
+/// what the nodes before it emitted (a request counter on the test server shows the first
+/// call is not made again); `retry` from the start makes it again.
+#[test]
+fn retry_from_the_failed_node_runs_only_that_node_and_after() {
+    let server = TestServer::start_in_thread();
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data");
+    let fetch =
+        |name: &str, url: String| json!({"id": name, "name": name, "type": "http.request", "parameters": {"url": url}});
+    let wf = json!({"switchyard": 1, "id": "flaky", "name": "Flaky",
+    "nodes": [
+        {"id": "t", "name": "Start", "type": "trigger.manual"},
+        fetch("first", server.url("/fault/first")),
+        fetch("second", server.url("/fault/second?fail=1")),
+        {"id": "last", "name": "last", "type": "data.set",
+         "parameters": {"assignments": [{"name": "done", "value": "{{ json.attempt }}"}]}}
+    ],
+    "connections": [
+        {"from": {"node": "t"}, "to": {"node": "first"}},
+        {"from": {"node": "first"}, "to": {"node": "second"}},
+        {"from": {"node": "second"}, "to": {"node": "last"}}
+    ]});
+    let file = home.path().join("flaky.json");
+    std::fs::write(&file, wf.to_string()).unwrap();
+    let output = cli(&data)
+        .args(["run", file.to_str().unwrap(), "--json", "--quiet", "--input", r#"{"order": 7}"#])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "the second call fails the first time");
+    let failed = stdout_json(&output);
+    let failed_id = failed["executionId"].as_str().unwrap().to_string();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let hits = |key: &str| runtime.block_on(server.fault_log(key)).0;
+    assert_eq!((hits("first"), hits("second")), (1, 1));
+
+    let output = cli(&data).args(["retry", &failed_id, "--from-failed", "--json", "--quiet"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let retried = stdout_json(&output);
+    assert_eq!(retried["items"][0]["json"]["done"], 2, "the second call's second attempt");
+    assert_eq!((hits("first"), hits("second")), (1, 2), "the first call was not made again");
+    let retried_id = retried["executionId"].as_str().unwrap().to_string();
+    let shown = cli(&data).args(["execution", &retried_id, "--json"]).output().unwrap();
+    let shown = stdout_json(&shown);
+    assert_eq!(shown["summary"]["retryOf"], failed_id.as_str());
+    assert_eq!(shown["summary"]["mode"], "retry");
+    let status =
+        |id: &str| shown["nodes"].as_array().unwrap().iter().find(|n| n["nodeId"] == id).unwrap()["status"].clone();
+    assert_eq!((status("first"), status("second")), (json!("reused"), json!("success")));
+
+    // From the start, with the same trigger items: every call again.
+    let output = cli(&data).args(["retry", &failed_id, "--json", "--quiet"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!((hits("first"), hits("second")), (2, 3));
+    // A run that succeeded has no failed node to start from.
+    cli(&data)
+        .args(["retry", &retried_id, "--from-failed"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("has no failed node (success): retry it from the start"));
+}
+
 /// A shared file that runs a program runs nothing until the user approves it: by path only
 /// with `--trust` (there is no terminal to ask on here), once imported only after `switchyard
 /// trust`, which lists the program.

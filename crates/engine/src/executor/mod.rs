@@ -82,7 +82,14 @@ pub struct RunRequest {
     pub until: Option<String>,
     pub listeners: Vec<Arc<dyn RunListener>>,
     pub cancel: CancellationToken,
+    /// Outputs (by output name) to use instead of running these nodes, by node id: a retry
+    /// from the failed node reuses what succeeded before. Region nodes (Batch, Parallel) and
+    /// the nodes in their regions run again all the same.
+    pub reuse: Reuse,
 }
+
+/// Recorded outputs that stand in for nodes (by node id): each output's name and items.
+pub type Reuse = HashMap<String, Vec<(String, Vec<Item>)>>;
 
 /// How a run ended.
 #[derive(Debug, Clone)]
@@ -198,6 +205,7 @@ enum Decision {
     Skip,
     PassThrough,
     Pinned(Vec<Item>),
+    Reused(Vec<(String, Vec<Item>)>),
 }
 
 struct Finished {

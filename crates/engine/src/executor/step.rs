@@ -50,7 +50,12 @@ impl Run {
         }
         let items_in: usize = inputs.iter().map(Input::len).sum();
         let started_at = self.services.clock.now();
-        let decision = if let Some(pinned) = self.workflow().pin_data.get(&node.id) {
+        let in_region = self.prepared.regions[index].is_some()
+            || plan.branches.values().flatten().any(|(_, members)| members.contains(&index));
+        let reused = if in_region { None } else { self.request.reuse.remove(&node.id) };
+        let decision = if let Some(outputs) = reused {
+            Decision::Reused(outputs)
+        } else if let Some(pinned) = self.workflow().pin_data.get(&node.id) {
             Decision::Pinned(pinned.iter().map(|p| p.item.clone()).collect())
         } else if node.settings.disabled {
             Decision::PassThrough
@@ -76,6 +81,13 @@ impl Run {
             Decision::Skip => Some(immediate(NodeRunStatus::Skipped, Ok(Outputs::new()))),
             // A pinned or disabled Parallel node sends its items straight out of "done".
             Decision::Pinned(items) => Some(immediate(NodeRunStatus::Pinned, Ok(pass_on(&entry, items)))),
+            Decision::Reused(outputs) => {
+                let mut out = Outputs::new();
+                for (port, items) in outputs {
+                    out.append(&port, items);
+                }
+                Some(immediate(NodeRunStatus::Reused, Ok(out)))
+            }
             Decision::PassThrough => {
                 let first = inputs.into_iter().next().map(Input::into_vec).unwrap_or_default();
                 let items = first

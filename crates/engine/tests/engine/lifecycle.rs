@@ -179,3 +179,31 @@ async fn a_failing_node_stops_the_run_and_names_itself() {
     assert!(collector.data.lock().unwrap().iter().all(|d| d.node_id != "after"));
     let _ = RunRequest::default();
 }
+
+#[tokio::test(start_paused = true)]
+async fn reused_outputs_stand_in_for_their_nodes_on_every_output() {
+    use switchyard_model::item::Item;
+    use switchyard_model::value::Value;
+    // Start → Route (IF: true/false) → Shape on "false"; the recorded outputs of Route are
+    // reused on both its outputs, Shape runs on what Route emitted then.
+    let wf = workflow(json!({
+        "nodes": [
+            {"id": "start", "name": "Start", "type": "trigger.manual"},
+            {"id": "if", "name": "Route", "type": "flow.if", "parameters": {"conditions": [{"left": "{{ json.n }}", "operator": "gt", "right": "1"}]}},
+            {"id": "s", "name": "Shape", "type": "data.set", "parameters": {"assignments": [{"name": "small", "value": "{{ json.n }}"}]}},
+        ],
+        "connections": [
+            {"from": {"node": "start"}, "to": {"node": "if"}},
+            {"from": {"node": "if", "output": "false"}, "to": {"node": "s"}},
+        ],
+    }));
+    let engine = engine();
+    let prepared = engine.prepare(wf).unwrap();
+    let (mut request, collector) = request(Item::from_input(Value::from(json!([{"n": 5}]))));
+    let recorded = |n: i64| vec![Item::new(Value::from(json!({"n": n})))];
+    request.reuse.insert("if".into(), vec![("true".into(), recorded(9)), ("false".into(), recorded(0))]);
+    let outcome = engine.run(prepared, request).await;
+    assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.error);
+    assert_eq!(node_data(&collector, "if").status, NodeRunStatus::Reused);
+    assert_eq!(jsons(&outcome.result), vec![json!({"n": 0, "small": 0})], "Shape got what Route emitted then");
+}

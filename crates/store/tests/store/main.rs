@@ -43,7 +43,7 @@ fn node_data(node_id: &str, items: usize) -> NodeRunData {
 #[test]
 fn opens_with_wal_full_sync_and_migrations() {
     let (dir, store) = temp_store();
-    assert_eq!(store.schema_version().unwrap(), 14);
+    assert_eq!(store.schema_version().unwrap(), 15);
     assert_eq!(store.integrity_check().unwrap(), "ok");
     let conn = rusqlite::Connection::open(store.path()).unwrap();
     let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
@@ -51,11 +51,11 @@ fn opens_with_wal_full_sync_and_migrations() {
     drop(store);
     // Reopening does not migrate again.
     let store = Store::open_in(dir.path()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 14);
+    assert_eq!(store.schema_version().unwrap(), 15);
     drop(store);
     conn.pragma_update(None, "user_version", 99).unwrap();
     let err = Store::open_in(dir.path()).unwrap_err();
-    assert!(matches!(err, StoreError::TooNew { found: 99, known: 14, .. }), "{err}");
+    assert!(matches!(err, StoreError::TooNew { found: 99, known: 15, .. }), "{err}");
     assert!(err.to_string().contains("newer than this build knows"));
 }
 
@@ -141,6 +141,7 @@ fn executions_are_logged_listed_and_pruned() {
             mode: RunMode::Cli,
             started_at: format!("2026-01-0{}T00:00:00Z", i + 1),
             called_by: None,
+            retry_of: None,
         });
         log.node(&id, node_data("t", 2));
         log.node(&id, node_data("s", 1));
@@ -190,6 +191,7 @@ fn each_workflow_version_is_stored_once_for_all_its_runs() {
             mode: RunMode::Manual,
             started_at: format!("2026-01-{day:02}T00:00:00Z"),
             called_by: None,
+            retry_of: None,
         });
         log.finished(&id, RunStatus::Success, "2026-02-01T00:00:00Z", 1, None);
     };
@@ -238,6 +240,7 @@ fn a_held_up_writer_makes_senders_wait_and_loses_nothing() {
                 mode: RunMode::Manual,
                 started_at: "2026-01-01T00:00:00Z".into(),
                 called_by: None,
+                retry_of: None,
             });
             counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
@@ -264,6 +267,7 @@ fn pruning_by_age() {
             mode: RunMode::Manual,
             started_at: format!("2026-01-0{day}T00:00:00Z"),
             called_by: None,
+            retry_of: None,
         });
         log.finished(&id, RunStatus::Success, "2026-01-06T00:00:00Z", 1, None);
     }
@@ -286,6 +290,7 @@ fn deleting_a_workflow_deletes_its_executions() {
         mode: RunMode::Manual,
         started_at: "2026-01-01T00:00:00Z".into(),
         called_by: None,
+        retry_of: None,
     });
     store.log().node("e", node_data("t", 1));
     store.log().finished("e", RunStatus::Success, "2026-01-01T00:00:01Z", 1, None);
@@ -336,6 +341,7 @@ fn crash_child() {
             mode: RunMode::Cli,
             started_at: "2026-01-01T00:00:00Z".into(),
             called_by: None,
+            retry_of: None,
         });
         store.log().flush().unwrap();
         println!("committed held");
@@ -365,6 +371,7 @@ fn crash_child() {
                     mode: RunMode::Cli,
                     started_at: "2026-01-01T00:00:00Z".into(),
                     called_by: None,
+                    retry_of: None,
                 });
                 store.log().node(&id, node_data("t", 200));
                 store.log().flush().unwrap();
@@ -495,6 +502,7 @@ fn a_message_that_cannot_be_written_loses_no_other_runs_history() {
         mode: RunMode::Cli,
         started_at: "2026-01-01T00:00:00Z".into(),
         called_by: None,
+        retry_of: None,
     };
     let log = store.log();
     log.started(start("e-doomed", "doomed"));

@@ -1,0 +1,158 @@
+//! Retrying an execution: from the start with the same trigger items, or from the node that
+//! failed, reusing what every node that succeeded emitted then. The new execution records
+//! the one it retries.
+
+use crate::Api;
+use crate::error::{ApiError, ApiResult};
+use crate::runs::LaunchOptions;
+use crate::trust::RunSource;
+use crate::types::*;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use switchyard_engine::{Reuse, RunOutcome};
+use switchyard_model::error::ErrorCode;
+use switchyard_model::execution::{Execution, NodeRunStatus, RunMode, RunStatus};
+use switchyard_model::item::Item;
+use switchyard_model::workflow::Workflow;
+use tokio::task::JoinHandle;
+use ts_rs::TS;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionRetryRequest {
+    pub execution_id: String,
+    /// Start at the node that failed, reusing the recorded output of every node that
+    /// succeeded; otherwise from the start with the same trigger items.
+    #[serde(default)]
+    #[ts(optional, as = "Option<bool>")]
+    pub from_failed: bool,
+    /// Run the workflow as it ran then, not as it is saved now.
+    #[serde(default)]
+    #[ts(optional, as = "Option<bool>")]
+    pub original: bool,
+}
+
+impl Api {
+    pub async fn execution_retry(&self, request: ExecutionRetryRequest) -> ApiResult<RunStartResponse> {
+        let (execution_id, _) = self.spawn_retry(request, false).await?;
+        Ok(RunStartResponse { execution_id })
+    }
+
+    /// Starts a retry; `trust_file` trusts a workflow that is not saved here (`switchyard
+    /// retry --trust` of a file's run), which otherwise runs as an untrusted file.
+    pub async fn spawn_retry(
+        &self,
+        request: ExecutionRetryRequest,
+        trust_file: bool,
+    ) -> ApiResult<(String, JoinHandle<RunOutcome>)> {
+        let old = self.execution_get(IdRequest { id: request.execution_id.clone() }).await?;
+        let id = &old.summary.id;
+        if old.summary.status == RunStatus::Running {
+            return Err(ApiError::new(ErrorCode::Conflict, format!("execution {id} is still running")));
+        }
+        // The workflow as saved now (a fix since takes effect), or as it ran.
+        let saved = match request.original {
+            true => None,
+            false => self.workflow_get(IdRequest { id: old.workflow.id.clone() }).await.ok().map(|r| r.workflow),
+        };
+        let source = match saved {
+            Some(_) => RunSource::Saved,
+            None => RunSource::File { path: format!("execution {id}"), trusted: trust_file, bundle: vec![] },
+        };
+        let workflow = saved.unwrap_or_else(|| old.workflow.clone());
+        let (trigger, input) = self.trigger_items(&old, &workflow)?;
+        let reuse = if request.from_failed { self.reusable(&old, &workflow)? } else { HashMap::new() };
+        let settings = self.settings_get(Empty {}).await?;
+        let services = self.trusted_services(&workflow, &source, self.run_services(&settings)).await?;
+        let prepared = self.inner.engine.prepare(workflow).map_err(|issues| ApiError::invalid(issues, ""))?;
+        if let Some(full) = self.inner.queue.queue_full() {
+            return Err(ApiError::new(ErrorCode::Conflict, format!("{full}; try again when some have finished")));
+        }
+        let options = LaunchOptions {
+            mode: RunMode::Retry,
+            start: Some(trigger),
+            reuse,
+            retry_of: Some(id.clone()),
+            ..LaunchOptions::default()
+        };
+        Ok(self.launch_with(prepared, services, input, options))
+    }
+
+    /// The trigger that started `old` and the items it emitted (they must be whole).
+    fn trigger_items(&self, old: &Execution, workflow: &Workflow) -> ApiResult<(String, Vec<Item>)> {
+        let registry = self.inner.engine.registry();
+        let id = &old.summary.id;
+        let data = old
+            .nodes
+            .iter()
+            .find(|d| {
+                old.workflow
+                    .nodes
+                    .iter()
+                    .any(|n| n.id == d.node_id && registry.of(n).is_some_and(|e| e.descriptor.is_trigger()))
+            })
+            .ok_or_else(|| {
+                ApiError::bad_request(format!("execution {id} has no recorded trigger items to start again from"))
+            })?;
+        if !workflow.nodes.iter().any(|n| n.id == data.node_id) {
+            return Err(ApiError::bad_request(format!(
+                "the trigger \"{}\" that started execution {id} is no longer in the workflow: retry it with the workflow as it ran (original)",
+                data.node_name
+            )));
+        }
+        let output = data.outputs.iter().find(|o| o.name == switchyard_model::workflow::MAIN);
+        let items = match output {
+            Some(o) if o.truncated => {
+                return Err(ApiError::bad_request(format!(
+                    "execution {id} kept only {} of the {} items its trigger \"{}\" emitted (Settings → run data), so it cannot be run again with them",
+                    o.items.len(),
+                    o.total,
+                    data.node_name
+                )));
+            }
+            Some(o) => o.items.clone(),
+            None => Vec::new(),
+        };
+        Ok((data.node_id.clone(), items))
+    }
+
+    /// What a retry from the failed node reuses: each node that ran once in `old` and
+    /// succeeded (or used pinned data), with all its outputs as recorded. Refused when `old`
+    /// did not fail, or when a node's recorded output was cut (only "from the start" can
+    /// run then).
+    fn reusable(&self, old: &Execution, workflow: &Workflow) -> ApiResult<Reuse> {
+        let id = &old.summary.id;
+        let failed = old.nodes.iter().find(|d| d.status == NodeRunStatus::Error).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "execution {id} has no failed node ({}): retry it from the start",
+                old.summary.status.as_str()
+            ))
+        })?;
+        let mut runs: HashMap<&str, usize> = HashMap::new();
+        for d in &old.nodes {
+            *runs.entry(d.node_id.as_str()).or_default() += 1;
+        }
+        let mut reuse = HashMap::new();
+        for data in &old.nodes {
+            let ok = matches!(data.status, NodeRunStatus::Success | NodeRunStatus::Pinned | NodeRunStatus::Reused);
+            if !ok || data.node_id == failed.node_id || runs[data.node_id.as_str()] != 1 {
+                continue;
+            }
+            if !workflow.nodes.iter().any(|n| n.id == data.node_id) {
+                continue;
+            }
+            if let Some(cut) = data.outputs.iter().find(|o| o.truncated) {
+                return Err(ApiError::bad_request(format!(
+                    "execution {id} kept only {} of the {} items node \"{}\" emitted (Settings → run data), so it can only be retried from the start",
+                    cut.items.len(),
+                    cut.total,
+                    data.node_name
+                ))
+                .with_details(serde_json::json!({ "fromStartOnly": true, "node": data.node_name })));
+            }
+            let outputs = data.outputs.iter().map(|o| (o.name.clone(), o.items.clone())).collect();
+            reuse.insert(data.node_id.clone(), outputs);
+        }
+        Ok(reuse)
+    }
+}
