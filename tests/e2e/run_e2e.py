@@ -1186,6 +1186,38 @@ def retry_from_failed(app):
         raise Failure(f"calls to the server (orders, stock): {calls}, expected (1, 2)")
 
 
+def versions(app):
+    """A save through the API changes a node; the Versions panel lists both versions, marks
+    the changed node on the canvas against version 1, lists the change, and restores it."""
+    record = api_call(app, "workflow_get", {"id": "e2e-flaky"})
+    workflow = record["workflow"]
+    next(n for n in workflow["nodes"] if n["name"] == "Stock")["parameters"]["url"] = f"{API.url}/count/stock-v2"
+    api_call(app, "workflow_save", {"workflow": workflow, "expectedVersion": record["version"], "note": "new stock path"})
+    # Open it again, so the editor holds the new version.
+    app.button("← Workflows").click()
+    next(r for r in app.find_all('[data-testid="workflow-row"]') if "E2E flaky" in app.text(r)).click()
+    app.node("Stock")
+    app.by_test_id("versions-button").click()
+    app.wait(lambda: len(app.find_all('[data-testid="version-row"]')) >= 2, "the versions")
+    rows = app.find_all('[data-testid="version-row"]')
+    if "new stock path" not in app.text(rows[0]):
+        raise Failure(f"the newest version reads {app.text(rows[0])!r}")
+    rows[-1].click()
+    app.wait(lambda: app.node("Stock").get_attribute("data-mark") == "changed", "Stock marked as changed")
+    diff = app.text(app.by_test_id("version-diff"))
+    if "parameters.url" not in diff or "stock-v2" not in diff:
+        raise Failure(f"the diff reads {diff!r}")
+    app.screenshot("22-version-diff")
+    app.by_test_id("version-restore").click()
+    app.find('[role="dialog"]').find_element(By.XPATH, './/button[normalize-space(.)="Restore"]').click()
+    app.toast_contains("Restored: saved as version")
+    app.wait(lambda: app.node("Stock").get_attribute("data-mark") is None, "no marks after restoring")
+    restored = api_call(app, "workflow_get", {"id": "e2e-flaky"})
+    url = next(n for n in restored["workflow"]["nodes"] if n["name"] == "Stock")["parameters"]["url"]
+    if not url.endswith("/count/broken-once"):
+        raise Failure(f"the restored Stock URL is {url}")
+
+
 SCENARIOS = [
     ("01-create-by-dragging", create_by_dragging),
     ("02-set-parameters", set_parameters),
@@ -1208,6 +1240,7 @@ SCENARIOS = [
     ("19-database-and-email", database_and_email),
     ("20-sub-workflows", sub_workflows),
     ("21-retry-from-failed", retry_from_failed),
+    ("22-versions", versions),
 ]
 
 

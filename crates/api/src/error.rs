@@ -52,7 +52,9 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         let code = match &e {
-            StoreError::WorkflowNotFound(_) | StoreError::ExecutionNotFound(_) => ErrorCode::NotFound,
+            StoreError::WorkflowNotFound(_) | StoreError::ExecutionNotFound(_) | StoreError::VersionNotFound { .. } => {
+                ErrorCode::NotFound
+            }
             StoreError::Conflict { .. } | StoreError::AlreadyExists(_) => ErrorCode::Conflict,
             StoreError::DataDir { .. } => ErrorCode::Io,
             _ => ErrorCode::Storage,

@@ -20,6 +20,7 @@ mod settings;
 mod triggers;
 mod trust;
 pub mod types;
+mod versions;
 mod workflows;
 
 pub use error::{ApiError, ApiResult};

@@ -9,9 +9,11 @@ use std::fmt::Write as _;
 use std::path::Path;
 use switchyard_model::alerts::{Alert, AlertRule};
 use switchyard_model::connection::{AccountInfo, TestOutcome};
+use switchyard_model::diff::WorkflowDiff;
 use switchyard_model::error::ErrorCode;
 use switchyard_model::execution::Execution;
 use switchyard_model::records::WorkflowRecord;
+use switchyard_model::workflow::Workflow;
 use ts_rs::TS;
 
 macro_rules! manifest {
@@ -119,6 +121,14 @@ manifest! {
     /// A workflow as a file (credentials as references only).
     workflow_export(WorkflowExportRequest) -> WorkflowExportResponse;
     workflow_validate(WorkflowValidateRequest) -> ValidationReport;
+    /// A workflow's saved versions, newest first.
+    workflow_versions(IdRequest) -> WorkflowVersionsResponse;
+    /// One saved version of a workflow.
+    workflow_version_get(WorkflowVersionRequest) -> Workflow;
+    /// What changed between two versions (or a version and the workflow saved now).
+    workflow_diff(WorkflowDiffRequest) -> WorkflowDiff;
+    /// Saves an older version again, as the newest.
+    workflow_restore(WorkflowVersionRequest) -> WorkflowRecord;
     /// Evaluates an expression for a node's first input item from the last run.
     expression_preview(ExpressionPreviewRequest) -> ExpressionPreviewResponse;
     /// Every node type's descriptor, for the palette and the node forms.

@@ -76,6 +76,12 @@ pub struct AppSettings {
     /// How deep workflows may call workflows (Execute Workflow within a called workflow …);
     /// a call past it fails with `call_depth`.
     pub max_call_depth: u32,
+    /// Every saved version of a workflow is kept this many days (0: forever); older ones are
+    /// thinned out to every `versionKeepEvery`-th.
+    pub version_keep_days: u32,
+    /// Of the versions older than `versionKeepDays`, every this-many-th is kept (by number;
+    /// 0: none of them). The newest version is always kept.
+    pub version_keep_every: u32,
 }
 
 impl Default for AppSettings {
@@ -107,6 +113,8 @@ impl Default for AppSettings {
             allow_commands: true,
             local_roots: Vec::new(),
             max_call_depth: switchyard_engine::subflow::DEFAULT_MAX_DEPTH,
+            version_keep_days: 30,
+            version_keep_every: 10,
         }
     }
 }

@@ -27,6 +27,7 @@ pub use crate::triggers::testing::{SampleSendRequest, SampleSendResponse, TestLi
 pub use crate::triggers::webhooks::{DeliveryListRequest, DeliveryListResponse, WebhookListResponse};
 pub use crate::triggers::{ListenerStatus, WorkflowActivateRequest};
 pub use crate::trust::{AccountHostsRequest, TrustAccount, TrustReview, WorkflowTrustRequest};
+pub use crate::versions::{WorkflowDiffRequest, WorkflowVersionRequest, WorkflowVersionsResponse};
 pub use crate::workflows::{
     ChosenPath, ImportFileRequest, NodeTypesResponse, SaveDialogRequest, ValidationReport, WorkflowCreateRequest,
     WorkflowExportRequest, WorkflowExportResponse, WorkflowImportRequest, WorkflowImportResponse, WorkflowListRequest,

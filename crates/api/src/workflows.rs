@@ -43,6 +43,10 @@ pub struct WorkflowSaveRequest {
     #[serde(default)]
     #[ts(optional)]
     pub expected_version: Option<u32>,
+    /// A note for the version history ("fixed the retry policy").
+    #[serde(default)]
+    #[ts(optional)]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -207,9 +211,11 @@ impl Api {
                         id.chars().take(80).collect::<String>()
                     )));
                 }
-                Ok(store.workflows().save(&request.workflow, request.expected_version, &now)?)
+                let note = request.note.as_deref().map(str::trim).unwrap_or("");
+                Ok(store.workflows().save_with_note(&request.workflow, request.expected_version, &now, note)?)
             })
             .await?;
+        self.prune_versions(&record.workflow.id).await;
         if record.active {
             self.triggers_changed();
         }
@@ -226,8 +232,9 @@ impl Api {
             .blocking(move |store| {
                 let record = store.workflows().get(&request.id)?;
                 let mut wf = record.workflow;
+                let note = format!("renamed from \"{}\"", wf.name);
                 wf.name = name;
-                Ok(store.workflows().save(&wf, Some(record.version), &now)?)
+                Ok(store.workflows().save_with_note(&wf, Some(record.version), &now, &note)?)
             })
             .await?;
         if record.active {

@@ -111,6 +111,23 @@ enum Command {
         #[arg(long)]
         with_called: bool,
     },
+    /// A saved workflow's versions, newest first (each save is one).
+    Versions {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// What changed between two versions of a saved workflow (without TO: up to the
+    /// version saved now).
+    Diff {
+        id: String,
+        from: u32,
+        to: Option<u32>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Saves an older version of a workflow again, as its newest version.
+    Restore { id: String, version: u32 },
     /// List saved workflows.
     List {
         #[arg(long)]

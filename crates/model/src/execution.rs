@@ -145,6 +145,10 @@ pub struct ExecutionSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub retry_of: Option<String>,
+    /// The saved version of the workflow it ran, when it ran one exactly as saved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub workflow_version: Option<u32>,
 }
 
 /// A call between runs: the calling execution and the Execute Workflow node that called.

@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod connection;
 pub mod descriptor;
+pub mod diff;
 pub mod error;
 pub mod events;
 pub mod execution;

@@ -38,3 +38,16 @@ pub struct WorkflowSummary {
     #[serde(default)]
     pub untrusted: bool,
 }
+
+/// One saved version of a workflow, as the version history lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionSummary {
+    pub version: u32,
+    pub saved_at: String,
+    /// What the user said about the save (empty when nothing), or what made it ("restored
+    /// version 3", "imported from …").
+    pub note: String,
+    pub name: String,
+    pub node_count: u32,
+}

@@ -22,6 +22,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (13, include_str!("migrations/0013_trigger_state.sql")),
     (14, include_str!("migrations/0014_called_runs.sql")),
     (15, include_str!("migrations/0015_retries.sql")),
+    (16, include_str!("migrations/0016_workflow_versions.sql")),
 ];
 
 pub fn latest_version() -> u32 {

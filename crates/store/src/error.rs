@@ -14,6 +14,8 @@ pub enum StoreError {
     WorkflowNotFound(String),
     #[error("execution {0} not found")]
     ExecutionNotFound(String),
+    #[error("workflow {id} has no saved version {version} (`switchyard versions {id}` lists them)")]
+    VersionNotFound { id: String, version: u32 },
     #[error(
         "workflow {id} was changed elsewhere (stored version {stored}, this edit started from {expected}); reload it"
     )]

@@ -261,7 +261,7 @@ struct Owner {
 }
 
 /// The key of a workflow snapshot: the SHA-256 of its JSON, in hex.
-fn snapshot_hash(definition: &str) -> String {
+pub(crate) fn snapshot_hash(definition: &str) -> String {
     ring::digest::digest(&ring::digest::SHA256, definition.as_bytes())
         .as_ref()
         .iter()
@@ -269,10 +269,12 @@ fn snapshot_hash(definition: &str) -> String {
         .collect()
 }
 
-/// Deletes the snapshots no execution refers to any more (after executions were deleted).
+/// Deletes the snapshots no execution and no saved version refers to any more (after
+/// executions or versions were deleted).
 pub(crate) fn drop_unused_snapshots(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<usize> {
     tx.execute(
-        "DELETE FROM workflow_snapshots WHERE NOT EXISTS (SELECT 1 FROM executions WHERE executions.snapshot = workflow_snapshots.hash)",
+        "DELETE FROM workflow_snapshots WHERE NOT EXISTS (SELECT 1 FROM executions WHERE executions.snapshot = workflow_snapshots.hash)
+         AND NOT EXISTS (SELECT 1 FROM workflow_versions WHERE workflow_versions.snapshot = workflow_snapshots.hash)",
         [],
     )
 }
@@ -444,7 +446,8 @@ pub struct ExecutionHistory {
     db: Arc<Db>,
 }
 
-const SUMMARY_COLUMNS: &str = "id, workflow_id, workflow_name, status, mode, started_at, finished_at, duration_ms, error, parent_execution, parent_node, retry_of";
+const SUMMARY_COLUMNS: &str = "id, workflow_id, workflow_name, status, mode, started_at, finished_at, duration_ms, error, parent_execution, parent_node, retry_of,
+     (SELECT MAX(version) FROM workflow_versions v WHERE v.workflow_id = executions.workflow_id AND v.snapshot = executions.snapshot)";
 
 fn summary(row: &Row<'_>) -> rusqlite::Result<ExecutionSummary> {
     let status: String = row.get(3)?;
@@ -465,6 +468,7 @@ fn summary(row: &Row<'_>) -> rusqlite::Result<ExecutionSummary> {
             _ => None,
         },
         retry_of: row.get(11)?,
+        workflow_version: row.get(12)?,
     })
 }
 
@@ -502,7 +506,7 @@ impl ExecutionHistory {
                      FROM executions WHERE id = ?1"
                 ),
                 [id],
-                |r| Ok((summary(r)?, r.get::<_, String>(12)?)),
+                |r| Ok((summary(r)?, r.get::<_, String>(13)?)),
             )
             .optional()?;
         let Some((summary, definition)) = row else { return Err(StoreError::ExecutionNotFound(id.to_string())) };

@@ -64,6 +64,7 @@ impl Store {
         db::migrate(&mut conn, path)?;
         let owner = Arc::new(owner::Owner::claim(path)?);
         executions::mark_interrupted(&conn, path)?;
+        workflows::record_missing_versions(&mut conn)?;
         let log = ExecutionLog::start(db::connect(path)?, owner.token().to_string());
         Ok(Store { db: Arc::new(Db { path: path.to_path_buf(), conn: Mutex::new(conn) }), log, _owner: owner })
     }

@@ -2,9 +2,9 @@
 
 use crate::Db;
 use crate::error::{Result, StoreError};
-use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use std::sync::Arc;
-use switchyard_model::records::{WorkflowRecord, WorkflowSummary};
+use switchyard_model::records::{VersionSummary, WorkflowRecord, WorkflowSummary};
 use switchyard_model::workflow::Workflow;
 
 #[derive(Debug, Clone)]
@@ -44,6 +44,42 @@ fn record((id, definition, version, active, created_at, updated_at, untrusted): 
 
 fn to_text(wf: &Workflow) -> String {
     serde_json::to_string(wf).unwrap_or_default()
+}
+
+/// Records version `version` of `wf` (its JSON stored once, as a snapshot executions share).
+fn record_version(conn: &Connection, wf: &Workflow, version: u32, saved_at: &str, note: &str) -> rusqlite::Result<()> {
+    let text = to_text(wf);
+    let hash = crate::executions::snapshot_hash(&text);
+    conn.prepare_cached("INSERT OR IGNORE INTO workflow_snapshots (hash, definition) VALUES (?1, ?2)")?
+        .execute(params![hash, text])?;
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO workflow_versions (workflow_id, version, snapshot, saved_at, note, name, node_count)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![wf.id, version, hash, saved_at, note, wf.name, wf.nodes.len() as u32])?;
+    Ok(())
+}
+
+/// Records the current version of every workflow that has none recorded (workflows saved
+/// before versions were kept; a crash between a save and its version).
+pub(crate) fn record_missing_versions(conn: &mut Connection) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let missing: Vec<(String, String, u32, String)> = tx
+        .prepare(
+            "SELECT id, definition, version, updated_at FROM workflows w WHERE NOT EXISTS
+             (SELECT 1 FROM workflow_versions v WHERE v.workflow_id = w.id AND v.version = w.version)",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, definition, version, updated_at) in missing {
+        let Ok(wf) = serde_json::from_str::<Workflow>(&definition) else {
+            tracing::warn!(workflow = %id, "cannot read a stored workflow to record its version");
+            continue;
+        };
+        record_version(&tx, &wf, version, &updated_at, "")?;
+    }
+    tx.commit()?;
+    Ok(())
 }
 
 fn escape_like(s: &str) -> String {
@@ -95,7 +131,8 @@ impl Workflows {
     /// Stores a new workflow; its id must be free. `untrusted` names where an imported
     /// workflow came from: it stays untrusted until [`Workflows::trust`].
     pub fn create(&self, wf: &Workflow, untrusted: Option<&str>, now: &str) -> Result<WorkflowRecord> {
-        let conn = self.db.lock();
+        let mut lock = self.db.lock();
+        let conn = lock.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let inserted = conn.execute(
             "INSERT INTO workflows (id, name, description, active, definition, node_count, version, created_at, updated_at, untrusted)
              VALUES (?1, ?2, ?3, 0, ?4, ?5, 1, ?6, ?6, ?7) ON CONFLICT (id) DO NOTHING",
@@ -104,6 +141,9 @@ impl Workflows {
         if inserted == 0 {
             return Err(StoreError::AlreadyExists(wf.id.clone()));
         }
+        let note = untrusted.map(|from| format!("imported from {from}")).unwrap_or_default();
+        record_version(&conn, wf, 1, now, &note)?;
+        conn.commit()?;
         Ok(WorkflowRecord {
             workflow: wf.clone(),
             version: 1,
@@ -150,7 +190,8 @@ impl Workflows {
     /// Stores `wf` (a new id) as a copy of workflow `from`: as untrusted as the original,
     /// and held to the local access the original was approved for, in one statement.
     pub fn create_copy(&self, from: &str, wf: &Workflow, now: &str) -> Result<WorkflowRecord> {
-        let conn = self.db.lock();
+        let mut lock = self.db.lock();
+        let conn = lock.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let inserted = conn.execute(
             "INSERT INTO workflows (id, name, description, active, definition, node_count, version, created_at, updated_at, untrusted, approved_access)
              SELECT ?1, ?2, ?3, 0, ?4, ?5, 1, ?6, ?6, untrusted, approved_access FROM workflows WHERE id = ?7
@@ -160,13 +201,26 @@ impl Workflows {
         if inserted == 0 {
             return Err(StoreError::AlreadyExists(wf.id.clone()));
         }
-        drop(conn);
+        record_version(&conn, wf, 1, now, &format!("a copy of {from}"))?;
+        conn.commit()?;
+        drop(lock);
         self.get(&wf.id)
     }
 
     /// Saves a workflow: creates it, or updates it when `expected_version` (if given) is
     /// still the stored one. The check and the write are one transaction.
     pub fn save(&self, wf: &Workflow, expected_version: Option<u32>, now: &str) -> Result<WorkflowRecord> {
+        self.save_with_note(wf, expected_version, now, "")
+    }
+
+    /// [`Workflows::save`], recording `note` with the new version in the version history.
+    pub fn save_with_note(
+        &self,
+        wf: &Workflow,
+        expected_version: Option<u32>,
+        now: &str,
+        note: &str,
+    ) -> Result<WorkflowRecord> {
         let mut conn = self.db.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let current: Option<(u32, bool, String, Option<String>)> = tx
@@ -203,6 +257,7 @@ impl Workflows {
                 WorkflowRecord { workflow: wf.clone(), version, active, created_at, updated_at: now.into(), untrusted }
             }
         };
+        record_version(&tx, wf, record.version, now, note)?;
         tx.commit()?;
         Ok(record)
     }
@@ -228,8 +283,72 @@ impl Workflows {
             return Err(StoreError::WorkflowNotFound(id.to_string()));
         }
         tx.execute("DELETE FROM executions WHERE workflow_id = ?1", [id])?;
+        tx.execute("DELETE FROM workflow_versions WHERE workflow_id = ?1", [id])?;
         crate::executions::drop_unused_snapshots(&tx)?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// A workflow's saved versions, newest first.
+    pub fn versions(&self, id: &str) -> Result<Vec<VersionSummary>> {
+        let conn = self.db.lock();
+        let mut stmt = conn.prepare(
+            "SELECT version, saved_at, note, name, node_count FROM workflow_versions WHERE workflow_id = ?1
+             ORDER BY version DESC",
+        )?;
+        let rows = stmt.query_map([id], |r| {
+            Ok(VersionSummary {
+                version: r.get(0)?,
+                saved_at: r.get(1)?,
+                note: r.get(2)?,
+                name: r.get(3)?,
+                node_count: r.get(4)?,
+            })
+        })?;
+        let list: Vec<VersionSummary> = rows.collect::<rusqlite::Result<_>>()?;
+        drop(stmt);
+        drop(conn);
+        if list.is_empty() && self.find(id)?.is_none() {
+            return Err(StoreError::WorkflowNotFound(id.to_string()));
+        }
+        Ok(list)
+    }
+
+    /// Version `version` of a workflow, as it was saved.
+    pub fn version(&self, id: &str, version: u32) -> Result<Workflow> {
+        let text: Option<String> = self
+            .db
+            .lock()
+            .query_row(
+                "SELECT s.definition FROM workflow_versions v JOIN workflow_snapshots s ON s.hash = v.snapshot
+                 WHERE v.workflow_id = ?1 AND v.version = ?2",
+                params![id, version],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let text = text.ok_or_else(|| StoreError::VersionNotFound { id: id.to_string(), version })?;
+        serde_json::from_str(&text).map_err(|e| StoreError::Corrupt {
+            what: format!("workflow {id} version {version}"),
+            message: e.to_string(),
+        })
+    }
+
+    /// Thins out a workflow's old versions: those saved before `keep_after` (RFC 3339) go,
+    /// except every `every`-th version (by number; 0 keeps none of them) and the newest.
+    /// Returns how many went.
+    pub fn prune_versions(&self, id: &str, keep_after: &str, every: u32) -> Result<u32> {
+        let mut conn = self.db.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let deleted = tx.execute(
+            "DELETE FROM workflow_versions WHERE workflow_id = ?1 AND saved_at < ?2
+             AND (?3 = 0 OR version % ?3 != 0)
+             AND version < (SELECT MAX(version) FROM workflow_versions WHERE workflow_id = ?1)",
+            params![id, keep_after, every],
+        )?;
+        if deleted > 0 {
+            crate::executions::drop_unused_snapshots(&tx)?;
+        }
+        tx.commit()?;
+        Ok(deleted as u32)
     }
 }

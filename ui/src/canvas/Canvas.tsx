@@ -25,7 +25,7 @@ import type { RunView } from "../editor/run";
 import type { Selection } from "../editor/store";
 import { markAfterPaint } from "../marks";
 import { groupColors } from "./icons";
-import { NodeCard, type NodeCardData, type NodeCardNode } from "./NodeCard";
+import { NodeCard, type NodeCardData, type NodeCardNode, type NodeMark } from "./NodeCard";
 
 const nodeTypes = { switchyard: NodeCard };
 
@@ -35,6 +35,8 @@ export interface CanvasProps {
   selection: Selection;
   run: RunView;
   issues: Map<string, ValidationIssue[]>;
+  /** What changed since a version the user compares with, per node (a visual diff). */
+  marks?: Map<string, NodeMark>;
   readOnly: boolean;
   onSelect: (selection: Selection) => void;
   onMove: (positions: Record<string, Position>) => void;
@@ -56,7 +58,8 @@ export function Canvas(props: CanvasProps) {
       const state = run.nodes[node.id];
       const nodeIssues = issues.get(node.id) ?? NO_ISSUES;
       const pinned = Boolean(workflow.pinData?.[node.id]);
-      const deps = [node, descriptor, state, nodeIssues, pinned];
+      const mark = props.marks?.get(node.id);
+      const deps = [node, descriptor, state, nodeIssues, pinned, mark];
       const hit = cache.current.get(node.id);
       if (hit && hit.deps.every((d, i) => d === deps[i])) return hit.data;
       const data: NodeCardData = {
@@ -67,11 +70,12 @@ export function Canvas(props: CanvasProps) {
         inputs: inputNames(descriptor),
         outputs: outputNames(descriptor, node),
         pinned,
+        mark,
       };
       cache.current.set(node.id, { deps, data });
       return data;
     },
-    [descriptors, run.nodes, issues, workflow.pinData],
+    [descriptors, run.nodes, issues, workflow.pinData, props.marks],
   );
 
   const built = useMemo<NodeCardNode[]>(() => {

@@ -13,6 +13,8 @@ export interface NodeCardData extends Record<string, unknown> {
   descriptor: NodeDescriptor | undefined;
   state: NodeState | undefined;
   issues: ValidationIssue[];
+  /** Added, changed or moved since the version being compared with. */
+  mark?: NodeMark;
   inputs: string[];
   outputs: string[];
   pinned: boolean;
@@ -100,6 +102,9 @@ function ports(names: string[], type: "source" | "target") {
   });
 }
 
+/** How a node differs from the version it is compared with. */
+export type NodeMark = "added" | "changed" | "moved";
+
 export const NodeCard = memo(function NodeCard({ data, selected }: NodeProps<NodeCardNode>) {
   const { node, descriptor, state, issues } = data;
   const group = descriptor?.group ?? "action";
@@ -109,9 +114,10 @@ export const NodeCard = memo(function NodeCard({ data, selected }: NodeProps<Nod
     node.settings.disabled ? "disabled" : "",
     state ? `status-${state.status}` : "",
     issues.length ? "has-issues" : "",
+    data.mark ? `mark-${data.mark}` : "",
   ];
   return (
-    <div className={classes.join(" ")} data-testid={`node-${node.name}`} data-status={state?.status ?? "idle"}>
+    <div className={classes.join(" ")} data-testid={`node-${node.name}`} data-status={state?.status ?? "idle"} data-mark={data.mark}>
       {ports(data.inputs, "target")}
       <div className="head">
         <div className="icon" style={{ background: "var(--panel-2)" }}>

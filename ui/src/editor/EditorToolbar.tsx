@@ -4,7 +4,7 @@ import type { RunView } from "./run";
 import * as S from "./store";
 import { ActiveSwitch, TestListener } from "./TriggerControls";
 
-export type Side = "node" | "history" | "settings" | null;
+export type Side = "node" | "history" | "versions" | "settings" | null;
 
 interface Props {
   state: S.EditorState;
@@ -81,6 +81,9 @@ export function EditorToolbar({ state, dirty, saving, readOnly, run, side, updat
       </button>
       <button onClick={() => toggle("history")} data-testid="history-button">
         History
+      </button>
+      <button onClick={() => toggle("versions")} data-testid="versions-button" title="Saved versions: compare and restore">
+        Versions
       </button>
       <button onClick={on.onImport}>Import…</button>
       <button onClick={on.onExport} data-testid="export">

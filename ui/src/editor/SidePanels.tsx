@@ -6,7 +6,10 @@ import type { Execution } from "../gen/Execution";
 import type { NodeDescriptor } from "../gen/NodeDescriptor";
 import type { ValidationIssue } from "../gen/ValidationIssue";
 import type { Workflow } from "../gen/Workflow";
+import type { NodeMark } from "../canvas/NodeCard";
+import type { WorkflowRecord } from "../gen/WorkflowRecord";
 import { History } from "../panels/History";
+import { Versions } from "../panels/Versions";
 import { NodePanel } from "../panels/NodePanel";
 import { WorkflowSettingsPanel } from "../panels/WorkflowSettings";
 import type { Side } from "./EditorToolbar";
@@ -28,6 +31,11 @@ interface Props {
   update: (f: (s: S.EditorState) => S.EditorState) => void;
   onManageConnections: () => void;
   onOpenExecution: (id: string) => void;
+  /** The saved version the editor holds, and whether it has unsaved edits. */
+  version: number | null;
+  dirty: boolean;
+  onMarks: (marks: Map<string, NodeMark> | null) => void;
+  onRestored: (record: WorkflowRecord) => void;
   onClose: () => void;
 }
 
@@ -77,6 +85,19 @@ export function SidePanels(p: Props) {
         refreshKey={p.run.status}
         initialFailedOnly={p.initialFailedRuns}
         onOpen={p.onOpenExecution}
+        onClose={p.onClose}
+      />
+    );
+  }
+  if (p.side === "versions") {
+    return (
+      <Versions
+        workflowId={p.workflowId}
+        version={p.version}
+        dirty={p.dirty}
+        refreshKey={p.version}
+        onMarks={p.onMarks}
+        onRestored={p.onRestored}
         onClose={p.onClose}
       />
     );

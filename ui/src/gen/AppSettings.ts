@@ -117,4 +117,14 @@ localRoots: Array<string>,
  * How deep workflows may call workflows (Execute Workflow within a called workflow …);
  * a call past it fails with `call_depth`.
  */
-maxCallDepth: number, };
+maxCallDepth: number, 
+/**
+ * Every saved version of a workflow is kept this many days (0: forever); older ones are
+ * thinned out to every `versionKeepEvery`-th.
+ */
+versionKeepDays: number, 
+/**
+ * Of the versions older than `versionKeepDays`, every this-many-th is kept (by number;
+ * 0: none of them). The newest version is always kept.
+ */
+versionKeepEvery: number, };

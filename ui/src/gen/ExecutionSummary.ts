@@ -12,4 +12,8 @@ calledBy?: CallLink,
 /**
  * The execution this one retries.
  */
-retryOf?: string, };
+retryOf?: string, 
+/**
+ * The saved version of the workflow it ran, when it ran one exactly as saved.
+ */
+workflowVersion?: number, };

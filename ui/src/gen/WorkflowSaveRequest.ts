@@ -6,4 +6,8 @@ export type WorkflowSaveRequest = { workflow: Workflow,
  * The version the edit started from; a newer stored version makes the save fail
  * with `conflict` instead of overwriting someone else's change.
  */
-expectedVersion?: number, };
+expectedVersion?: number, 
+/**
+ * A note for the version history ("fixed the retry policy").
+ */
+note?: string, };

@@ -62,8 +62,11 @@ import type { VaultRotateResponse } from "./VaultRotateResponse";
 import type { VaultStatusResponse } from "./VaultStatusResponse";
 import type { VaultUnlockRequest } from "./VaultUnlockRequest";
 import type { WebhookListResponse } from "./WebhookListResponse";
+import type { Workflow } from "./Workflow";
 import type { WorkflowActivateRequest } from "./WorkflowActivateRequest";
 import type { WorkflowCreateRequest } from "./WorkflowCreateRequest";
+import type { WorkflowDiff } from "./WorkflowDiff";
+import type { WorkflowDiffRequest } from "./WorkflowDiffRequest";
 import type { WorkflowExportRequest } from "./WorkflowExportRequest";
 import type { WorkflowExportResponse } from "./WorkflowExportResponse";
 import type { WorkflowImportRequest } from "./WorkflowImportRequest";
@@ -76,6 +79,8 @@ import type { WorkflowSaveRequest } from "./WorkflowSaveRequest";
 import type { WorkflowSaveResponse } from "./WorkflowSaveResponse";
 import type { WorkflowTrustRequest } from "./WorkflowTrustRequest";
 import type { WorkflowValidateRequest } from "./WorkflowValidateRequest";
+import type { WorkflowVersionRequest } from "./WorkflowVersionRequest";
+import type { WorkflowVersionsResponse } from "./WorkflowVersionsResponse";
 
 /** Every API command with its request and response type. */
 export type Commands = {
@@ -113,6 +118,14 @@ export type Commands = {
   /** A workflow as a file (credentials as references only). */
   workflow_export: { request: WorkflowExportRequest; response: WorkflowExportResponse };
   workflow_validate: { request: WorkflowValidateRequest; response: ValidationReport };
+  /** A workflow's saved versions, newest first. */
+  workflow_versions: { request: IdRequest; response: WorkflowVersionsResponse };
+  /** One saved version of a workflow. */
+  workflow_version_get: { request: WorkflowVersionRequest; response: Workflow };
+  /** What changed between two versions (or a version and the workflow saved now). */
+  workflow_diff: { request: WorkflowDiffRequest; response: WorkflowDiff };
+  /** Saves an older version again, as the newest. */
+  workflow_restore: { request: WorkflowVersionRequest; response: WorkflowRecord };
   /** Evaluates an expression for a node's first input item from the last run. */
   expression_preview: { request: ExpressionPreviewRequest; response: ExpressionPreviewResponse };
   /** Every node type's descriptor, for the palette and the node forms. */
@@ -211,6 +224,10 @@ export const COMMAND_NAMES: CommandName[] = [
   "workflow_trust",
   "workflow_export",
   "workflow_validate",
+  "workflow_versions",
+  "workflow_version_get",
+  "workflow_diff",
+  "workflow_restore",
   "expression_preview",
   "node_types",
   "run_start",

@@ -4,9 +4,11 @@ import { ReactFlowProvider } from "@xyflow/react";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { call, errorMessage } from "../api/client";
 import { Canvas } from "../canvas/Canvas";
+import type { NodeMark } from "../canvas/NodeCard";
 import { Palette } from "../canvas/Palette";
 import { ContextMenu } from "../components/ContextMenu";
 import { HelpOverlay } from "../components/HelpOverlay";
+import { toast } from "../components/toasts";
 import { TrustDialog } from "../components/TrustDialog";
 import { EditorToolbar, type Side } from "../editor/EditorToolbar";
 import { descriptorKey } from "../editor/model";
@@ -82,6 +84,7 @@ function EditorView(props: Props & { store: Store<S.EditorState>; initialUntrust
   const [side, setSide] = useState<Side>(initialFailedRuns ? "history" : null);
   const [inspectorCollapsed, setInspectorCollapsed] = useState(false);
   const [help, setHelp] = useState(false);
+  const [diffMarks, setDiffMarks] = useState<Map<string, NodeMark> | null>(null);
 
   const doc = useWorkflowDocument(store, registerLeaveGuard);
   const { state, update, save, askToLeave } = doc;
@@ -193,6 +196,7 @@ function EditorView(props: Props & { store: Store<S.EditorState>; initialUntrust
           selection={state.selection}
           run={run}
           issues={viewing ? new Map() : doc.issueMap}
+          marks={viewing ? undefined : (diffMarks ?? undefined)}
           readOnly={readOnly}
           onSelect={(selection) => update((s) => S.select(s, selection))}
           onMove={(positions) => update((s) => S.moveNodes(s, positions))}
@@ -227,6 +231,13 @@ function EditorView(props: Props & { store: Store<S.EditorState>; initialUntrust
         update={update}
         onManageConnections={() => void manageConnections()}
         onOpenExecution={(id) => void openExecution(id)}
+        version={state.version}
+        dirty={doc.dirty}
+        onMarks={setDiffMarks}
+        onRestored={(record) => {
+          store.set(S.initialState(record.workflow, record.version));
+          toast(`Restored: saved as version ${record.version}`, "success");
+        }}
         onClose={() => setSide(null)}
       />
 

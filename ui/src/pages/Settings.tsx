@@ -182,6 +182,8 @@ export function SettingsPage() {
           <NumberField whole id="set-run-mb" label="Items a run may hold (MiB)" value={draft.maxRunItemsMb} min={1} hint="Outputs waiting for the next nodes plus the result; past it the run fails at the node that made too much." onChange={(n) => set({ maxRunItemsMb: n })} />
           <NumberField whole id="set-run-files-mb" label="Files a run may store (MiB)" value={draft.maxRunFilesMb} min={1} hint="Binary properties (downloads, files read) go to the blob store on disk, not memory; past it the node storing one fails." onChange={(n) => set({ maxRunFilesMb: n })} />
           <NumberField whole id="set-call-depth" label="Call depth" value={draft.maxCallDepth} min={1} max={64} hint="How deep workflows may call workflows (Execute Workflow); a deeper call fails." onChange={(n) => set({ maxCallDepth: n })} />
+          <NumberField whole id="set-version-days" label="Keep every version (days)" value={draft.versionKeepDays} min={0} hint="Saved versions of a workflow younger than this are all kept (0: all, forever)." onChange={(n) => set({ versionKeepDays: n })} />
+          <NumberField whole id="set-version-every" label="Then keep every n-th version" value={draft.versionKeepEvery} min={0} hint="Of older versions, every n-th by number stays (0: none); the newest always does." onChange={(n) => set({ versionKeepEvery: n })} />
           <NumberField whole id="set-metrics-days" label="Days of metrics kept" value={draft.metricsRetentionDays} min={1} hint="Per minute for a day, per hour after." onChange={(n) => set({ metricsRetentionDays: n })} />
         </div>
       </section>

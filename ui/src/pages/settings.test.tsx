@@ -33,6 +33,8 @@ const defaults: AppSettings = {
   maxRunItemsMb: 1024,
   maxRunFilesMb: 8192,
   maxCallDepth: 16,
+  versionKeepDays: 30,
+  versionKeepEvery: 10,
   allowCommands: true,
   localRoots: [],
 };

@@ -16,6 +16,7 @@ mod local;
 mod metrics;
 mod retry;
 mod secrets;
+mod versions;
 mod webhooks;
 
 use serde_json::{Value as Json, json};

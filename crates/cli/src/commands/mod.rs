@@ -6,6 +6,7 @@ pub(crate) mod executions;
 pub(crate) mod run;
 pub(crate) mod serve;
 pub(crate) mod trust;
+pub(crate) mod versions;
 pub(crate) mod workflows;
 
 use crate::{Cli, Command, Outcome, open_api};
@@ -29,6 +30,9 @@ pub(crate) async fn dispatch(cli: Cli) -> Outcome {
             workflows::export(data_dir, id, output, strip_secrets, with_called).await
         }
         Command::List { search, json } => workflows::list(data_dir, search, json).await,
+        Command::Versions { id, json } => versions::versions(data_dir, id, json).await,
+        Command::Diff { id, from, to, json } => versions::diff(data_dir, id, from, to, json).await,
+        Command::Restore { id, version } => versions::restore(data_dir, id, version).await,
         Command::Executions { workflow, limit, json } => executions::executions(data_dir, workflow, limit, json).await,
         Command::Retry { execution, from_failed, original, json, quiet, trust } => {
             run::retry(data_dir, execution, from_failed, original, (json, quiet, trust)).await

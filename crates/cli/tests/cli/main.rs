@@ -928,6 +928,51 @@ fn retry_from_the_failed_node_runs_only_that_node_and_after() {
         .stderr(predicate::str::contains("has no failed node (success): retry it from the start"));
 }
 
+/// `versions`, `diff` and `restore` on the command line: an import is version 1, an
+/// imported edit version 2; the diff names the changed parameter; restore saves 1 again.
+#[test]
+fn versions_diff_and_restore_from_the_command_line() {
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data");
+    let mut wf = json!({"switchyard": 1, "id": "orders", "name": "Orders",
+        "nodes": [
+            {"id": "t", "name": "Start", "type": "trigger.manual"},
+            {"id": "h", "name": "Fetch", "type": "http.request", "parameters": {"url": "https://a.example.test"}}
+        ],
+        "connections": [{"from": {"node": "t"}, "to": {"node": "h"}}]});
+    let file = home.path().join("orders.json");
+    std::fs::write(&file, wf.to_string()).unwrap();
+    cli(&data).args(["import", file.to_str().unwrap(), "--keep-id"]).assert().success();
+    // An edit, saved through the same API the app uses.
+    wf["nodes"][1]["parameters"]["url"] = json!("https://b.example.test");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let api = switchyard_api::Api::open(&data, std::sync::Arc::new(switchyard_api::SilentHost)).unwrap();
+        let request =
+            serde_json::from_value(json!({"workflow": wf, "expectedVersion": 1, "note": "new host"})).unwrap();
+        api.workflow_save(request).await.unwrap();
+    });
+    cli(&data)
+        .args(["versions", "orders"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("new host").and(predicate::str::contains("imported from")));
+    cli(&data).args(["diff", "orders", "1", "2"]).assert().success().stdout(predicate::str::contains(
+        "~ node \"Fetch\": parameters.url: \"https://a.example.test\" → \"https://b.example.test\"",
+    ));
+    cli(&data)
+        .args(["restore", "orders", "1"])
+        .assert()
+        .success()
+        .stdout("Restored version 1 of \"Orders\" as version 3\n");
+    cli(&data).args(["diff", "orders", "1"]).assert().success().stdout("No changes.\n");
+    cli(&data)
+        .args(["restore", "orders", "9"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("workflow orders has no saved version 9"));
+}
+
 /// A shared file that runs a program runs nothing until the user approves it: by path only
 /// with `--trust` (there is no terminal to ask on here), once imported only after `switchyard
 /// trust`, which lists the program.

@@ -1,0 +1,49 @@
+import { fireEvent, render, screen } from "@testing-library/react";
+import { describe, expect, it, vi } from "vitest";
+import { setTransport } from "../api/client";
+import type { WorkflowDiff } from "../gen/WorkflowDiff";
+import { marksOf, Versions } from "./Versions";
+
+const diff: WorkflowDiff = {
+  added: [{ id: "n", name: "New", type: "flow.noop" }],
+  removed: [{ id: "o", name: "Old", type: "flow.noop" }],
+  changed: [
+    { id: "h", name: "Fetch", moved: false, changes: [{ path: "parameters.url", before: "https://a.test", after: "https://b.test" }] },
+    { id: "t", name: "Start", moved: true, changes: [] },
+  ],
+  connectionsAdded: [],
+  connectionsRemoved: [],
+  workflow: [],
+};
+
+describe("versions", () => {
+  it("marks added, changed and moved nodes", () => {
+    expect([...marksOf(diff).entries()]).toEqual([
+      ["n", "added"],
+      ["h", "changed"],
+      ["t", "moved"],
+    ]);
+  });
+
+  it("lists versions, shows the changes since one and marks them", async () => {
+    setTransport(async (command) => {
+      if (command === "workflow_versions")
+        return {
+          versions: [
+            { version: 2, savedAt: "2026-12-02T10:00:00Z", note: "new host", name: "Orders", nodeCount: 3 },
+            { version: 1, savedAt: "2026-12-01T10:00:00Z", note: "", name: "Orders", nodeCount: 2 },
+          ],
+        };
+      if (command === "workflow_diff") return diff;
+      throw new Error(`unexpected ${command}`);
+    });
+    const onMarks = vi.fn();
+    render(<Versions workflowId="w" version={2} dirty={false} refreshKey={2} onMarks={onMarks} onRestored={() => {}} onClose={() => {}} />);
+    await screen.findByText("new host");
+    fireEvent.click(screen.getByText("Version 1"));
+    await screen.findByText(/parameters.url: "https:\/\/a.test" → "https:\/\/b.test"/);
+    expect(screen.getByText("− Old")).toBeTruthy();
+    expect(onMarks).toHaveBeenLastCalledWith(marksOf(diff));
+    expect(screen.getByTestId("version-restore").textContent).toBe("Restore version 1");
+  });
+});
