@@ -1096,6 +1096,14 @@ ENRICH = {
 }
 
 
+def open_workflow(app, name):
+    """Goes back to the workflows page and opens the workflow called `name`."""
+    app.button("← Workflows").click()
+    row = lambda: next((r for r in app.find_all('[data-testid="workflow-row"]') if name in app.text(r)), None)  # noqa: E731
+    app.wait(lambda: row() is not None, f"{name} in the list")
+    row().click()
+
+
 def open_last_run(app):
     """Opens the newest run from the history panel, then closes the panel (it covers the
     right of the canvas)."""
@@ -1169,9 +1177,7 @@ def retry_from_failed(app):
     that node again (the first call is not made twice) and the new run plays on the canvas."""
     imported = api_call(app, "workflow_import", {"text": json.dumps(flaky_workflow()), "keepId": True})
     api_call(app, "workflow_trust", {"id": "e2e-flaky", "version": imported["record"]["version"]})
-    app.button("← Workflows").click()
-    app.wait(lambda: any("E2E flaky" in app.text(r) for r in app.find_all('[data-testid="workflow-row"]')), "the workflow in the list")
-    next(r for r in app.find_all('[data-testid="workflow-row"]') if "E2E flaky" in app.text(r)).click()
+    open_workflow(app, "E2E flaky")
     app.node("Stock")
     app.by_test_id("run").click()
     app.wait(lambda: "error" in app.text(app.by_test_id("run-status")), "the run to fail at Stock", timeout=30)
@@ -1194,8 +1200,7 @@ def versions(app):
     next(n for n in workflow["nodes"] if n["name"] == "Stock")["parameters"]["url"] = f"{API.url}/count/stock-v2"
     api_call(app, "workflow_save", {"workflow": workflow, "expectedVersion": record["version"], "note": "new stock path"})
     # Open it again, so the editor holds the new version.
-    app.button("← Workflows").click()
-    next(r for r in app.find_all('[data-testid="workflow-row"]') if "E2E flaky" in app.text(r)).click()
+    open_workflow(app, "E2E flaky")
     app.node("Stock")
     app.by_test_id("versions-button").click()
     app.wait(lambda: len(app.find_all('[data-testid="version-row"]')) >= 2, "the versions")
@@ -1216,6 +1221,39 @@ def versions(app):
     url = next(n for n in restored["workflow"]["nodes"] if n["name"] == "Stock")["parameters"]["url"]
     if not url.endswith("/count/broken-once"):
         raise Failure(f"the restored Stock URL is {url}")
+
+
+def pin_and_run_from_here(app):
+    """Pinned data written as JSON in the inspector stands in for a node in a run started by
+    hand; "Run from here" runs only a node and what follows, on what came before last time."""
+    orders, stock = "/count/orders", "/count/broken-once"
+    before = (API.counted.get(orders, 0), API.counted.get(stock, 0))
+    app.find('[aria-label="Close versions"]').click()
+    app.gone('[data-testid="versions"]')
+    app.node("Orders").click()
+    app.by_test_id("edit-pin").click()
+    editor = app.find('[aria-label="Pinned items (JSON)"]')
+    app.type_into(editor, '[{"calls": 99, "from": "pin"}]')
+    app.find('[data-testid="pin-editor"]').find_element(By.XPATH, './/button[normalize-space(.)="Pin"]').click()
+    app.gone('[data-testid="pin-editor"]')
+    app.wait(lambda: len(app.node("Orders").find_elements(By.CSS_SELECTOR, ".pin")) == 1, "the pin marker on Orders")
+    app.by_test_id("run").click()
+    app.wait(lambda: "success" in app.text(app.by_test_id("run-status")), "the run with the pin", timeout=30)
+    app.screenshot("23-pinned")
+    after = (API.counted.get(orders, 0), API.counted.get(stock, 0))
+    if after != (before[0], before[1] + 1):
+        raise Failure(f"calls (orders, stock) went from {before} to {after}: the pinned node must not run")
+    # Unpinned again; from Stock on, Orders stands in with what it emitted in that run.
+    app.node("Orders").click()
+    app.button("Unpin").click()
+    app.context_menu(app.node("Stock"))
+    app.find('[role="menu"]')
+    app.button("Run from here").click()
+    app.wait(lambda: API.counted.get(stock, 0) == before[1] + 2, "Stock to run again")
+    app.wait(lambda: "success" in app.text(app.by_test_id("run-status")), "the run from Stock", timeout=30)
+    app.wait(lambda: "reused" in app.text(app.node("Orders")), "Orders reused from the last run")
+    if API.counted.get(orders, 0) != before[0]:
+        raise Failure("Run from here called Orders again")
 
 
 SCENARIOS = [
@@ -1241,6 +1279,7 @@ SCENARIOS = [
     ("20-sub-workflows", sub_workflows),
     ("21-retry-from-failed", retry_from_failed),
     ("22-versions", versions),
+    ("23-pin-and-run-from-here", pin_and_run_from_here),
 ]
 
 

@@ -392,6 +392,7 @@ impl Api {
             start_node: None,
             until_node: None,
             mode: Some(RunMode::Alert),
+            ..RunStartRequest::default()
         };
         match self.spawn_run(request, None, RunMode::Alert).await {
             Ok((execution_id, _)) => Ok(format!("started run {execution_id}")),

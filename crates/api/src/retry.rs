@@ -8,7 +8,7 @@ use crate::runs::LaunchOptions;
 use crate::trust::RunSource;
 use crate::types::*;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use switchyard_engine::{Reuse, RunOutcome};
 use switchyard_model::error::ErrorCode;
 use switchyard_model::execution::{Execution, NodeRunStatus, RunMode, RunStatus};
@@ -61,7 +61,17 @@ impl Api {
         };
         let workflow = saved.unwrap_or_else(|| old.workflow.clone());
         let (trigger, input) = self.trigger_items(&old, &workflow)?;
-        let reuse = if request.from_failed { self.reusable(&old, &workflow)? } else { HashMap::new() };
+        let reuse = if request.from_failed {
+            let failed = old.nodes.iter().find(|d| d.status == NodeRunStatus::Error).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "execution {id} has no failed node ({}): retry it from the start",
+                    old.summary.status.as_str()
+                ))
+            })?;
+            self.reusable(&old, &workflow, &HashSet::from([failed.node_id.clone()]), "retried from the start")?
+        } else {
+            Reuse::new()
+        };
         let settings = self.settings_get(Empty {}).await?;
         let services = self.trusted_services(&workflow, &source, self.run_services(&settings)).await?;
         let prepared = self.inner.engine.prepare(workflow).map_err(|issues| ApiError::invalid(issues, ""))?;
@@ -116,18 +126,18 @@ impl Api {
         Ok((data.node_id.clone(), items))
     }
 
-    /// What a retry from the failed node reuses: each node that ran once in `old` and
-    /// succeeded (or used pinned data), with all its outputs as recorded. Refused when `old`
-    /// did not fail, or when a node's recorded output was cut (only "from the start" can
-    /// run then).
-    fn reusable(&self, old: &Execution, workflow: &Workflow) -> ApiResult<Reuse> {
+    /// What a run that starts again part-way reuses from `old`: each node that ran once in
+    /// it and succeeded (or used pinned data), except those in `run_again`, with all its
+    /// outputs as recorded. Refused, naming the node, when a node's recorded output was cut
+    /// (`instead` says what can run then).
+    fn reusable(
+        &self,
+        old: &Execution,
+        workflow: &Workflow,
+        run_again: &HashSet<String>,
+        instead: &str,
+    ) -> ApiResult<Reuse> {
         let id = &old.summary.id;
-        let failed = old.nodes.iter().find(|d| d.status == NodeRunStatus::Error).ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "execution {id} has no failed node ({}): retry it from the start",
-                old.summary.status.as_str()
-            ))
-        })?;
         let mut runs: HashMap<&str, usize> = HashMap::new();
         for d in &old.nodes {
             *runs.entry(d.node_id.as_str()).or_default() += 1;
@@ -135,7 +145,7 @@ impl Api {
         let mut reuse = HashMap::new();
         for data in &old.nodes {
             let ok = matches!(data.status, NodeRunStatus::Success | NodeRunStatus::Pinned | NodeRunStatus::Reused);
-            if !ok || data.node_id == failed.node_id || runs[data.node_id.as_str()] != 1 {
+            if !ok || run_again.contains(&data.node_id) || runs[data.node_id.as_str()] != 1 {
                 continue;
             }
             if !workflow.nodes.iter().any(|n| n.id == data.node_id) {
@@ -143,7 +153,7 @@ impl Api {
             }
             if let Some(cut) = data.outputs.iter().find(|o| o.truncated) {
                 return Err(ApiError::bad_request(format!(
-                    "execution {id} kept only {} of the {} items node \"{}\" emitted (Settings → run data), so it can only be retried from the start",
+                    "execution {id} kept only {} of the {} items node \"{}\" emitted (Settings → run data), so it can only be {instead}",
                     cut.items.len(),
                     cut.total,
                     data.node_name
@@ -154,5 +164,49 @@ impl Api {
             reuse.insert(data.node_id.clone(), outputs);
         }
         Ok(reuse)
+    }
+
+    /// A run from `node`: the trigger and items that started `from` (by default the
+    /// workflow's newest run), and what every node outside `node` and the nodes after it
+    /// emitted then.
+    pub(crate) async fn run_from(
+        &self,
+        workflow: &Workflow,
+        node: &str,
+        from: Option<&str>,
+    ) -> ApiResult<(String, Vec<Item>, Reuse)> {
+        let name = workflow.nodes.iter().find(|n| n.id == node).map_or(node, |n| n.name.as_str());
+        let from = match from {
+            Some(id) => id.to_string(),
+            None => {
+                let request = ExecutionListRequest {
+                    workflow_id: Some(workflow.id.clone()),
+                    limit: Some(1),
+                    ..Default::default()
+                };
+                let newest = self.execution_list(request).await?.executions.into_iter().next();
+                newest.map(|e| e.id).ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "run the workflow once first: \"Run from here\" feeds node \"{name}\" what the nodes before it emitted in a run"
+                    ))
+                })?
+            }
+        };
+        let old = self.execution_get(IdRequest { id: from }).await?;
+        if old.summary.status == RunStatus::Running {
+            return Err(ApiError::new(ErrorCode::Conflict, format!("execution {} is still running", old.summary.id)));
+        }
+        let (trigger, items) = self.trigger_items(&old, workflow)?;
+        let mut again: HashSet<String> = HashSet::from([node.to_string()]);
+        let mut queue = vec![node.to_string()];
+        while let Some(next) = queue.pop() {
+            for c in workflow.connections.iter().filter(|c| c.from.node == next) {
+                if again.insert(c.to.node.clone()) {
+                    queue.push(c.to.node.clone());
+                }
+            }
+        }
+        let reuse = self.reusable(&old, workflow, &again, "run from the start")?;
+        Ok((trigger, items, reuse))
     }
 }

@@ -48,6 +48,13 @@ pub struct RunStartRequest {
     pub start_node: Option<String>,
     #[ts(optional)]
     pub mode: Option<RunMode>,
+    /// Run this node and everything after it, feeding the nodes before it what they emitted
+    /// in `fromExecution` (by default the workflow's newest run) instead of running them.
+    #[ts(optional)]
+    pub from_node: Option<String>,
+    /// The run whose recorded outputs `fromNode` starts from.
+    #[ts(optional)]
+    pub from_execution: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -283,22 +290,31 @@ impl Api {
             return Err(ApiError::invalid(vec![cycle], ""));
         }
         let prepared = self.inner.engine.prepare(workflow).map_err(|issues| ApiError::invalid(issues, ""))?;
-        for (field, id) in [("untilNode", &request.until_node), ("startNode", &request.start_node)] {
+        for (field, id) in
+            [("untilNode", &request.until_node), ("startNode", &request.start_node), ("fromNode", &request.from_node)]
+        {
             if let Some(id) = id
                 && prepared.node_index(id).is_none()
             {
                 return Err(ApiError::bad_request(format!("{field}: the workflow has no node with id \"{id}\"")));
             }
         }
-        let input = match items {
+        let mut input = match items {
             Some(items) => items,
             None => request.input.map(|v| Item::from_input(Value::from(v))).unwrap_or_default(),
         };
         let mode = request.mode.unwrap_or(default_mode);
+        let mut options =
+            LaunchOptions { mode, start: request.start_node, until: request.until_node, ..Default::default() };
+        if let Some(node) = &request.from_node {
+            let (start, items, reuse) =
+                self.run_from(&prepared.workflow, node, request.from_execution.as_deref()).await?;
+            (options.start, options.reuse, input) = (Some(start), reuse, items);
+        }
         if let Some(full) = self.inner.queue.queue_full() {
             return Err(ApiError::new(ErrorCode::Conflict, format!("{full}; try again when some have finished")));
         }
-        Ok(self.launch(prepared, services, input, mode, request.start_node, request.until_node))
+        Ok(self.launch_with(prepared, services, input, options))
     }
 
     /// The engine's services with the settings' run-data limits.
@@ -469,6 +485,7 @@ impl Api {
                 input: Some(failure),
                 until_node: None,
                 mode: Some(RunMode::Error),
+                ..RunStartRequest::default()
             };
             let (execution_id, _) = api.spawn_run(request, None, RunMode::Error).await?;
             Ok(execution_id)

@@ -217,6 +217,9 @@ impl Api {
             .await?;
         self.prune_versions(&record.workflow.id).await;
         if record.active {
+            issues.extend(pinned_warnings(&record.workflow));
+        }
+        if record.active {
             self.triggers_changed();
         }
         Ok(WorkflowSaveResponse { record, issues })
@@ -498,6 +501,27 @@ impl Api {
             tracing::warn!("flushing the history before deleting workflow {workflow_id}: {}", e.message);
         }
     }
+}
+
+/// Warnings for an active workflow's pinned data: its triggered runs ignore pins.
+pub(crate) fn pinned_warnings(workflow: &Workflow) -> Vec<ValidationIssue> {
+    let mut ids: Vec<&String> = workflow.pin_data.keys().collect();
+    ids.sort();
+    ids.into_iter()
+        .filter_map(|id| workflow.nodes.iter().find(|n| &n.id == id))
+        .map(|node| {
+            ValidationIssue::new(
+                ErrorCode::PinnedData,
+                format!("$.pinData.{}", node.id),
+                format!(
+                    "node \"{}\" has pinned data and the workflow is active: runs its triggers start ignore pins \
+                     (pins stand in for nodes only in runs started by hand); unpin it when you are done",
+                    node.name
+                ),
+            )
+            .at_node(&node.id, &node.name)
+        })
+        .collect()
 }
 
 /// `workflow` as it may leave this computer: refused when a parameter looks like a secret

@@ -66,6 +66,8 @@ pub enum ErrorCode {
     CallDepth,
     /// Workflows call each other in a circle (A calls B calls A); the message names it.
     CallCycle,
+    /// A warning: an active workflow still has pinned data, which its triggered runs ignore.
+    PinnedData,
     // Credentials
     VaultLocked,
     WrongPassword,

@@ -16,7 +16,7 @@ interface Options {
   readOnly: boolean;
   update: (f: (s: S.EditorState) => S.EditorState) => void;
   openPanel: (id: string) => void;
-  startRun: (untilNode?: string) => Promise<void>;
+  startRun: (untilNode?: string, fromNode?: string) => Promise<void>;
   rename: (id: string) => Promise<void>;
   copy: (cut: boolean) => string | null;
   pasteText: (text: string) => void;
@@ -45,6 +45,7 @@ export function useCanvasMenu(o: Options) {
         items = [
           { label: "Open", action: () => openPanel(nodeId) },
           { label: "Run up to here", action: () => void startRun(nodeId), disabled: readOnly },
+          { label: "Run from here", action: () => void startRun(undefined, nodeId), disabled: readOnly },
           { label: "Rename…", action: () => void rename(nodeId), disabled: readOnly || targets.length > 1 },
           { label: "Duplicate", action: () => update((st) => S.duplicate(st, targets)), disabled: readOnly },
           {

@@ -25,15 +25,19 @@ export function useRunView({ store, openReview, setIssues, onShow }: Options) {
   const [run, setRun] = useState<RunView>(emptyRun);
   const [viewing, setViewing] = useState<Execution | null>(null);
   const workflowId = store.get().workflow.id;
+  const lastRun = useRef<string | null>(null);
+  lastRun.current = run.executionId;
 
   // Live run events for this workflow.
   useEffect(() => onApiEvent((event) => setRun((view) => applyEvent(view, workflowId, event))), [workflowId]);
 
   const startRun = useCallback(
-    async (untilNode?: string) => {
+    async (untilNode?: string, fromNode?: string) => {
       setViewing(null);
       try {
-        const r = await call("run_start", { workflow: store.get().workflow, untilNode });
+        // Run from here: the nodes before it stand in with what they emitted in the run shown last.
+        const fromExecution = fromNode ? (lastRun.current ?? undefined) : undefined;
+        const r = await call("run_start", { workflow: store.get().workflow, untilNode, fromNode, fromExecution });
         setRun((view) => (view.executionId === r.executionId ? view : { ...emptyRun(), executionId: r.executionId, workflowId: store.get().workflow.id, running: true }));
         onShow();
       } catch (e) {

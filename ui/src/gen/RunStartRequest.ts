@@ -22,4 +22,13 @@ untilNode?: string,
 /**
  * The trigger to start from (default: the manual triggers).
  */
-startNode?: string, mode?: RunMode, };
+startNode?: string, mode?: RunMode, 
+/**
+ * Run this node and everything after it, feeding the nodes before it what they emitted
+ * in `fromExecution` (by default the workflow's newest run) instead of running them.
+ */
+fromNode?: string, 
+/**
+ * The run whose recorded outputs `fromNode` starts from.
+ */
+fromExecution?: string, };

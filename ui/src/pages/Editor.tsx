@@ -212,7 +212,12 @@ function EditorView(props: Props & { store: Store<S.EditorState>; initialUntrust
         run={run}
         collapsed={inspectorCollapsed}
         onToggle={() => setInspectorCollapsed(!inspectorCollapsed)}
-        onPin={(items) => inspected && update((s) => S.pin(s, inspected.id, items))}
+        onPin={(items) => {
+          if (!inspected) return;
+          update((s) => S.pin(s, inspected.id, items));
+          if (viewing) toast(`Pinned ${items?.length ?? 0} items on “${inspected.name}” from this run (save to keep them)`, "success");
+        }}
+        canPinFromPast={viewing !== null && inspected !== null && state.workflow.nodes.some((n) => n.id === inspected.id)}
         readOnly={readOnly}
         calls={viewing?.calls}
         onOpenExecution={(id) => void openExecution(id)}

@@ -70,10 +70,13 @@ interface Props {
   /** The runs the viewed execution called (Execute Workflow), each naming its calling node. */
   calls?: ExecutionSummary[];
   onOpenExecution?: (id: string) => void;
+  /** Viewing a past run whose node is in the workflow being edited: its items can be pinned there. */
+  canPinFromPast?: boolean;
 }
 
-export function Inspector({ workflow, node, run, collapsed, onToggle, onPin, readOnly, calls, onOpenExecution }: Props) {
+export function Inspector({ workflow, node, run, collapsed, onToggle, onPin, readOnly, calls, onOpenExecution, canPinFromPast }: Props) {
   const [view, setView] = useState<"table" | "json" | "files">("table");
+  const [editing, setEditing] = useState(false);
   const [tab, setTab] = useState<string>("output:main");
   const data = node ? run.data[node.id] : undefined;
   const inputs = node ? inputItems(workflow, run, node.id) : [];
@@ -93,6 +96,17 @@ export function Inspector({ workflow, node, run, collapsed, onToggle, onPin, rea
   const called = node ? (calls ?? []).filter((c) => c.calledBy?.nodeId === node.id) : [];
   return (
     <section className={`inspector ${collapsed ? "collapsed" : ""}`} aria-label="Output inspector" data-testid="inspector">
+      {editing && node && (
+        <PinEditor
+          nodeName={node.name}
+          items={pinned ?? current?.items ?? []}
+          onSave={(items) => {
+            onPin(items);
+            setEditing(false);
+          }}
+          onClose={() => setEditing(false)}
+        />
+      )}
       <header>
         <button className="icon" onClick={onToggle} aria-label={collapsed ? "Show the inspector" : "Hide the inspector"}>
           {collapsed ? "▴" : "▾"}
@@ -118,14 +132,23 @@ export function Inspector({ workflow, node, run, collapsed, onToggle, onPin, rea
             <button className={view === "json" ? "primary" : ""} onClick={() => setView("json")}>
               JSON
             </button>
+            {node && !readOnly && (
+              <button onClick={() => setEditing(true)} title="Pin items you write or paste as JSON" data-testid="edit-pin">
+                {pinned ? "Edit pin…" : "Pin JSON…"}
+              </button>
+            )}
             {fileCount > 0 && (
               <button className={view === "files" ? "primary" : ""} onClick={() => setView("files")} data-testid="inspector-files">
                 Files ({fileCount})
               </button>
             )}
-            {node && current.key.startsWith("output") && !readOnly && (
-              <button onClick={() => onPin(pinned ? null : current.items)} title="A pinned node emits these items instead of running">
-                {pinned ? "Unpin" : "Pin"}
+            {node && current.key.startsWith("output") && (!readOnly || canPinFromPast) && (
+              <button
+                onClick={() => onPin(pinned && !readOnly ? null : current.items)}
+                title={readOnly ? "Pin these items from the run shown on the node in the workflow you edit" : "A pinned node emits these items instead of running (in runs you start)"}
+                data-testid="pin"
+              >
+                {readOnly ? "Pin from this run" : pinned ? "Unpin" : "Pin"}
               </button>
             )}
           </>
@@ -165,5 +188,58 @@ export function Inspector({ workflow, node, run, collapsed, onToggle, onPin, rea
         </div>
       )}
     </section>
+  );
+}
+
+/** Parses what the user wrote as pinned items: a JSON list of objects (or one object). */
+export function parsePinned(text: string): Item[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`not JSON: ${(e as Error).message}`);
+  }
+  const list = Array.isArray(value) ? value : [value];
+  return list.map((v, i) => {
+    if (v === null || typeof v !== "object" || Array.isArray(v)) throw new Error(`item ${i} is not an object: each item is {"field": value, …}`);
+    return { json: v as Item["json"] };
+  });
+}
+
+/** Edits a node's pinned items as JSON (pasted sample data included). */
+function PinEditor({ nodeName, items, onSave, onClose }: { nodeName: string; items: Item[]; onSave: (items: Item[]) => void; onClose: () => void }) {
+  const [text, setText] = useState(() => JSON.stringify(items.map((i) => i.json), null, 2));
+  const [problem, setProblem] = useState<string | null>(null);
+  const save = () => {
+    try {
+      onSave(parsePinned(text));
+    } catch (e) {
+      setProblem((e as Error).message);
+    }
+  };
+  return (
+    <div className="overlay" data-testid="pin-editor">
+      <div
+        className="dialog"
+        role="dialog"
+        aria-label={`Pinned data of ${nodeName}`}
+        style={{ width: 620 }}
+        onKeyDown={(e) => {
+          if (e.key === "Escape") onClose();
+          e.stopPropagation();
+        }}
+      >
+        <h2>Pinned data of “{nodeName}”</h2>
+        <p className="muted">A list of items as JSON; paste sample data here. In runs you start, the node emits these instead of running.</p>
+        <textarea aria-label="Pinned items (JSON)" rows={14} spellCheck={false} value={text} onChange={(e) => setText(e.target.value)} style={{ width: "100%", fontFamily: "monospace" }} />
+        {problem && <div className="problem">{problem}</div>}
+        <div className="buttons">
+          <button onClick={onClose}>Cancel</button>
+          <button className="primary" onClick={save}>
+            Pin
+          </button>
+        </div>
+      </div>
+    </div>
   );
 }

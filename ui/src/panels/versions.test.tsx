@@ -2,6 +2,7 @@ import { fireEvent, render, screen } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
 import { setTransport } from "../api/client";
 import type { WorkflowDiff } from "../gen/WorkflowDiff";
+import { parsePinned } from "./Inspector";
 import { marksOf, Versions } from "./Versions";
 
 const diff: WorkflowDiff = {
@@ -45,5 +46,14 @@ describe("versions", () => {
     expect(screen.getByText("− Old")).toBeTruthy();
     expect(onMarks).toHaveBeenLastCalledWith(marksOf(diff));
     expect(screen.getByTestId("version-restore").textContent).toBe("Restore version 1");
+  });
+});
+
+describe("pinned data written as JSON", () => {
+  it("takes a list of objects or one object, and names what is wrong", () => {
+    expect(parsePinned('[{"a": 1}, {"b": 2}]')).toEqual([{ json: { a: 1 } }, { json: { b: 2 } }]);
+    expect(parsePinned('{"a": 1}')).toEqual([{ json: { a: 1 } }]);
+    expect(() => parsePinned("[1]")).toThrow("item 0 is not an object");
+    expect(() => parsePinned("{oops")).toThrow(/^not JSON/);
   });
 });

@@ -473,6 +473,11 @@ impl Api {
         let active = request.active;
         self.blocking(move |store| Ok(store.workflows().set_active(&id, active, &now)?)).await?;
         self.reload_triggers().await;
+        if active {
+            for warning in crate::workflows::pinned_warnings(&record.workflow) {
+                self.inner.host.emit(ApiEvent::Notice { level: "warning".into(), message: warning.message });
+            }
+        }
         let id = request.id;
         self.blocking(move |store| Ok(store.workflows().get(&id)?)).await
     }

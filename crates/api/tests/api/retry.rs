@@ -63,3 +63,61 @@ async fn a_retry_from_the_failed_node_reuses_what_succeeded_and_links_to_the_old
         refused.message
     );
 }
+
+#[tokio::test]
+async fn run_from_here_feeds_a_node_what_the_nodes_before_it_emitted_last_time() {
+    let server = switchyard_testkit::TestServer::start().await;
+    let (_dir, api, _) = open();
+    let fetch =
+        |id: &str, url: String| json!({"id": id, "name": id, "type": "http.request", "parameters": {"url": url}});
+    let mut wf = json!({"switchyard": 1, "id": "from", "name": "From here",
+    "nodes": [
+        {"id": "t", "name": "Start", "type": "trigger.manual"},
+        fetch("first", server.url("/fault/from-first")),
+        fetch("second", server.url("/fault/from-second")),
+    ],
+    "connections": [
+        {"from": {"node": "t"}, "to": {"node": "first"}},
+        {"from": {"node": "first"}, "to": {"node": "second"}}
+    ]});
+    let refused = call(&api, "run_wait", json!({"workflow": wf, "fromNode": "second"})).await.unwrap_err();
+    assert!(refused.message.contains("run the workflow once first"), "{}", refused.message);
+    let first = call(&api, "run_wait", json!({"workflow": wf})).await.unwrap();
+    assert_eq!(first["status"], "success");
+    // The second node changed in the editor: from here, only it runs, on what "first" emitted.
+    wf["nodes"][2]["parameters"]["url"] = json!(server.url("/fault/from-second-edited"));
+    let again = call(&api, "run_wait", json!({"workflow": wf, "fromNode": "second"})).await.unwrap();
+    assert_eq!(again["status"], "success", "{again}");
+    assert_eq!(server.fault_log("from-first").await.0, 1, "the first call was not made again");
+    assert_eq!(server.fault_log("from-second-edited").await.0, 1);
+    api.flush_history().await.unwrap();
+    let execution = call(&api, "execution_get", json!({"id": again["executionId"]})).await.unwrap();
+    let status =
+        |id: &str| execution["nodes"].as_array().unwrap().iter().find(|n| n["nodeId"] == id).unwrap()["status"].clone();
+    assert_eq!((status("t"), status("first"), status("second")), (json!("reused"), json!("reused"), json!("success")));
+    // From a chosen run: the first one.
+    let chosen =
+        call(&api, "run_wait", json!({"workflow": wf, "fromNode": "second", "fromExecution": first["executionId"]}))
+            .await
+            .unwrap();
+    assert_eq!(chosen["status"], "success");
+    assert_eq!(server.fault_log("from-first").await.0, 1);
+}
+
+#[tokio::test]
+async fn an_active_workflow_with_pinned_data_is_warned_about() {
+    let (_dir, api, _) = open();
+    let wf = json!({"switchyard": 1, "id": "pins", "name": "Pins",
+        "nodes": [
+            {"id": "t", "name": "Every hour", "type": "trigger.schedule", "parameters": {"mode": "interval", "interval": 1, "unit": "hours"}},
+            {"id": "s", "name": "Shape", "type": "data.set", "parameters": {"assignments": [{"name": "x", "value": "1"}]}}
+        ],
+        "connections": [{"from": {"node": "t"}, "to": {"node": "s"}}],
+        "pinData": {"s": [{"json": {"x": "pinned"}}]}});
+    let saved = save(&api, wf.clone()).await;
+    assert!(saved["issues"].as_array().unwrap().is_empty(), "an inactive workflow may hold pins");
+    call(&api, "workflow_activate", json!({"id": "pins", "active": true})).await.unwrap();
+    let saved = save(&api, wf).await;
+    let issue = saved["issues"].as_array().unwrap().iter().find(|i| i["code"] == "pinned_data").expect("a warning");
+    assert!(issue["message"].as_str().unwrap().contains("node \"Shape\" has pinned data and the workflow is active"));
+}

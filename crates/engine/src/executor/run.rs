@@ -70,6 +70,14 @@ impl Run {
         &self.prepared.workflow
     }
 
+    /// Whether pinned data stands in for nodes: in runs started by hand (the editor,
+    /// `switchyard run`, a test event), never in runs a trigger, another workflow or a retry
+    /// started — an active workflow runs for real.
+    pub(super) fn pins_apply(&self) -> bool {
+        use switchyard_model::execution::RunMode;
+        matches!(self.request.mode.unwrap_or(RunMode::Manual), RunMode::Manual | RunMode::Cli | RunMode::Test)
+    }
+
     pub(super) fn start_nodes(&self) -> Result<Vec<usize>, NodeError> {
         let nodes = &self.workflow().nodes;
         if let Some(id) = &self.request.start {

@@ -55,7 +55,7 @@ impl Run {
         let reused = if in_region { None } else { self.request.reuse.remove(&node.id) };
         let decision = if let Some(outputs) = reused {
             Decision::Reused(outputs)
-        } else if let Some(pinned) = self.workflow().pin_data.get(&node.id) {
+        } else if let Some(pinned) = self.workflow().pin_data.get(&node.id).filter(|_| self.pins_apply()) {
             Decision::Pinned(pinned.iter().map(|p| p.item.clone()).collect())
         } else if node.settings.disabled {
             Decision::PassThrough

@@ -260,4 +260,25 @@ async fn disabled_nodes_pass_through_and_pins_replace_output() {
     assert_eq!(node_data(&collector, "off").outputs[0].items[0].json, switchyard_model::value!({"a": 1}));
     assert_eq!(node_data(&collector, "pinned").status, NodeRunStatus::Pinned);
     assert_eq!(jsons(&outcome.result), vec![json!({"from": "pin"})]);
+
+    // A run a trigger started (here: a webhook) runs the node for real: pins are for runs
+    // started by hand.
+    let engine = engine();
+    let prepared = engine.prepare(wf_with_pin()).unwrap();
+    let (mut request, collector) = request(vec![]);
+    request.mode = Some(switchyard_model::execution::RunMode::Webhook);
+    let outcome = engine.run(prepared, request).await;
+    assert_eq!(outcome.status, RunStatus::Error, "the pinned node ran and could not connect");
+    assert_eq!(node_data(&collector, "pinned").status, NodeRunStatus::Error);
+}
+
+fn wf_with_pin() -> switchyard_model::workflow::Workflow {
+    workflow(json!({
+        "nodes": [
+            {"id": "t", "name": "Start", "type": "trigger.manual"},
+            {"id": "pinned", "name": "Pinned", "type": "http.request", "parameters": {"url": "http://127.0.0.1:1/never"}}
+        ],
+        "connections": [{"from": {"node": "t"}, "to": {"node": "pinned"}}],
+        "pinData": {"pinned": [{"json": {"from": "pin"}}]}
+    }))
 }
