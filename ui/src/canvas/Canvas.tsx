@@ -14,6 +14,7 @@ import {
   type NodeChange,
   ReactFlow,
   useNodesInitialized,
+  useReactFlow,
 } from "@xyflow/react";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { Connection } from "../gen/Connection";
@@ -169,6 +170,23 @@ export function Canvas(props: CanvasProps) {
 
   // Benchmarks read when a workflow's nodes are all laid out and painted.
   const initialized = useNodesInitialized();
+  // Another workflow shown in place (a called run opened from its caller, and back): frame
+  // it once its nodes are measured, as the first one was.
+  const flow = useReactFlow();
+  const shownId = useRef(workflow.id);
+  const [refit, setRefit] = useState(false);
+  useEffect(() => {
+    if (shownId.current !== workflow.id) {
+      shownId.current = workflow.id;
+      setRefit(true);
+    }
+  }, [workflow.id]);
+  useEffect(() => {
+    if (refit && initialized) {
+      setRefit(false);
+      void flow.fitView({ padding: 0.2, maxZoom: 1.2 });
+    }
+  }, [refit, initialized, flow]);
   useEffect(() => {
     if (initialized) {
       markAfterPaint((m, now) => {

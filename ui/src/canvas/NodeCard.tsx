@@ -129,6 +129,11 @@ export const NodeCard = memo(function NodeCard({ data, selected }: NodeProps<Nod
         </div>
       </div>
       <Badge state={state} />
+      {node.settings.notes.trim() !== "" && (
+        <div className="node-notes" title={node.settings.notes} data-testid="node-notes">
+          {node.settings.notes.length > 120 ? `${node.settings.notes.slice(0, 119)}…` : node.settings.notes}
+        </div>
+      )}
       {issues.length > 0 && (
         <div className="issues" title={issues.map((i) => i.message).join("\n")}>
           ⚠ {issues[0].message}

@@ -122,6 +122,11 @@ export function Inspector({ workflow, node, run, collapsed, onToggle, onPin, rea
           </div>
         )}
         <span className="spacer" />
+        {!collapsed && node && !readOnly && (
+          <button onClick={() => setEditing(true)} title="Pin items you write or paste as JSON" data-testid="edit-pin">
+            {pinned ? "Edit pin…" : "Pin JSON…"}
+          </button>
+        )}
         {!collapsed && current && (
           <>
             {current.truncated && <span className="muted">showing {current.items.length} of {current.total}</span>}
@@ -132,11 +137,6 @@ export function Inspector({ workflow, node, run, collapsed, onToggle, onPin, rea
             <button className={view === "json" ? "primary" : ""} onClick={() => setView("json")}>
               JSON
             </button>
-            {node && !readOnly && (
-              <button onClick={() => setEditing(true)} title="Pin items you write or paste as JSON" data-testid="edit-pin">
-                {pinned ? "Edit pin…" : "Pin JSON…"}
-              </button>
-            )}
             {fileCount > 0 && (
               <button className={view === "files" ? "primary" : ""} onClick={() => setView("files")} data-testid="inspector-files">
                 Files ({fileCount})
