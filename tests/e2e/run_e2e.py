@@ -1268,6 +1268,22 @@ def pin_and_run_from_here(app):
         raise Failure("Run from here called Orders again")
 
 
+def templates(app):
+    """"New from template" lists the examples with their drawings; using one opens a new
+    workflow made from it."""
+    app.keys("s", ctrl=True)
+    app.toast_contains("Saved")
+    app.button("← Workflows").click()
+    app.by_test_id("new-from-template").click()
+    app.wait(lambda: len(app.find_all('[data-testid="template-card"]')) >= 5, "the examples in the gallery")
+    app.screenshot("24-templates")
+    app.by_test_id("use-example:hello-world").click()
+    app.node("Greet")
+    saved = api_call(app, "workflow_list", {"search": "Hello world"})["workflows"]
+    if len(saved) != 1:
+        raise Failure(f"workflows named Hello world: {saved}")
+
+
 SCENARIOS = [
     ("01-create-by-dragging", create_by_dragging),
     ("02-set-parameters", set_parameters),
@@ -1292,6 +1308,7 @@ SCENARIOS = [
     ("21-retry-from-failed", retry_from_failed),
     ("22-versions", versions),
     ("23-pin-and-run-from-here", pin_and_run_from_here),
+    ("24-templates", templates),
 ]
 
 

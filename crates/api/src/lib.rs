@@ -17,6 +17,7 @@ mod preview;
 mod retry;
 mod runs;
 mod settings;
+mod templates;
 mod triggers;
 mod trust;
 pub mod types;

@@ -121,6 +121,10 @@ manifest! {
     /// A workflow as a file (credentials as references only).
     workflow_export(WorkflowExportRequest) -> WorkflowExportResponse;
     workflow_validate(WorkflowValidateRequest) -> ValidationReport;
+    /// The templates for "New from template": the examples and the user's templates folder.
+    template_list(Empty) -> TemplateListResponse;
+    /// A new workflow from a template.
+    template_use(TemplateUseRequest) -> WorkflowRecord;
     /// A workflow's saved versions, newest first.
     workflow_versions(IdRequest) -> WorkflowVersionsResponse;
     /// One saved version of a workflow.

@@ -22,6 +22,7 @@ pub use crate::preview::{ExpressionPreviewRequest, ExpressionPreviewResponse};
 pub use crate::retry::ExecutionRetryRequest;
 pub use crate::runs::{RunCancelRequest, RunCancelResponse, RunResult, RunStartRequest, RunStartResponse};
 pub use crate::settings::{AppSettings, DEFAULT_WEBHOOK_PORT, ResilienceState};
+pub use crate::templates::{Template, TemplateListResponse, TemplateUseRequest};
 pub use crate::triggers::schedules::ScheduleListResponse;
 pub use crate::triggers::testing::{SampleSendRequest, SampleSendResponse, TestListenRequest, TestListenResponse};
 pub use crate::triggers::webhooks::{DeliveryListRequest, DeliveryListResponse, WebhookListResponse};

@@ -310,7 +310,7 @@ impl Api {
         // Someone else's file: untrusted until the user reviews and trusts it.
         let source = match request.file_name.as_deref().map(str::trim) {
             Some(name) if !name.is_empty() => name.to_string(),
-            _ => "an imported file".to_string(),
+            _ => "an unnamed file".to_string(),
         };
         let (record, notes) = self
             .blocking(move |store| {

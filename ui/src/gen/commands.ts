@@ -52,6 +52,8 @@ import type { SampleSendRequest } from "./SampleSendRequest";
 import type { SampleSendResponse } from "./SampleSendResponse";
 import type { SaveDialogRequest } from "./SaveDialogRequest";
 import type { ScheduleListResponse } from "./ScheduleListResponse";
+import type { TemplateListResponse } from "./TemplateListResponse";
+import type { TemplateUseRequest } from "./TemplateUseRequest";
 import type { TestListenRequest } from "./TestListenRequest";
 import type { TestListenResponse } from "./TestListenResponse";
 import type { TestOutcome } from "./TestOutcome";
@@ -118,6 +120,10 @@ export type Commands = {
   /** A workflow as a file (credentials as references only). */
   workflow_export: { request: WorkflowExportRequest; response: WorkflowExportResponse };
   workflow_validate: { request: WorkflowValidateRequest; response: ValidationReport };
+  /** The templates for "New from template": the examples and the user's templates folder. */
+  template_list: { request: Empty; response: TemplateListResponse };
+  /** A new workflow from a template. */
+  template_use: { request: TemplateUseRequest; response: WorkflowRecord };
   /** A workflow's saved versions, newest first. */
   workflow_versions: { request: IdRequest; response: WorkflowVersionsResponse };
   /** One saved version of a workflow. */
@@ -224,6 +230,8 @@ export const COMMAND_NAMES: CommandName[] = [
   "workflow_trust",
   "workflow_export",
   "workflow_validate",
+  "template_list",
+  "template_use",
   "workflow_versions",
   "workflow_version_get",
   "workflow_diff",

@@ -7,10 +7,12 @@ import { toast } from "../components/toasts";
 import type { WorkflowSummary } from "../gen/WorkflowSummary";
 import { setActive } from "../api/workflows";
 import { relativeTime } from "../lib/time";
+import { TemplateGallery } from "../components/TemplateGallery";
 
 export function WorkflowList({ onOpen }: { onOpen: (id: string) => void }) {
   const [search, setSearch] = useState("");
   const [list, setList] = useState<WorkflowSummary[] | null>(null);
+  const [gallery, setGallery] = useState(false);
   const refresh = useCallback(() => {
     call("workflow_list", { search: search || undefined })
       .then((r) => setList(r.workflows))
@@ -64,13 +66,17 @@ export function WorkflowList({ onOpen }: { onOpen: (id: string) => void }) {
         <button onClick={() => void importFile(true)} title="Keeps the file's workflow id, so its webhook URLs stay the same (for your own workflows)">
           Import keeping its id…
         </button>
+        <button onClick={() => setGallery(!gallery)} data-testid="new-from-template">
+          New from template…
+        </button>
         <button className="primary" onClick={create} data-testid="new-workflow">
           New workflow
         </button>
       </div>
       {list === null && <div className="muted">Loading…</div>}
+      {(gallery || (list?.length === 0 && !search)) && <TemplateGallery onOpen={onOpen} onClose={list?.length ? () => setGallery(false) : undefined} />}
       {list?.length === 0 && (
-        <div className="empty">{search ? `No workflow matches “${search}”.` : "No workflows yet. Create one, or import a workflow file (you can also drop it on this window)."}</div>
+        <div className="empty">{search ? `No workflow matches “${search}”.` : "No workflows yet. Start from a template below, create one, or import a workflow file (you can also drop it on this window)."}</div>
       )}
       <div className="workflow-rows">
         {list?.map((w) => (

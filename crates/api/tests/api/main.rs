@@ -16,6 +16,7 @@ mod local;
 mod metrics;
 mod retry;
 mod secrets;
+mod templates;
 mod versions;
 mod webhooks;
 
