@@ -415,38 +415,29 @@ class ApiServer:
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            def reply(self, status, value):
+                body = json.dumps(value).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
             def do_GET(self):  # noqa: N802 - the http.server API
                 if self.path.startswith("/count/"):
                     # Counts calls per path; "/count/broken-once" fails the first time.
                     outer.counted[self.path] = outer.counted.get(self.path, 0) + 1
                     ok = not (self.path == "/count/broken-once" and outer.counted[self.path] == 1)
-                    body = json.dumps({"calls": outer.counted[self.path]}).encode()
-                    self.send_response(200 if ok else 503)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                    return
+                    return self.reply(200 if ok else 503, {"calls": outer.counted[self.path]})
                 if self.path.startswith("/flaky"):
                     # Two 503s, then an answer: for the retry policy.
                     outer.flaky_calls += 1
                     ok = outer.flaky_calls > 2
-                    body = json.dumps({"ok": True, "calls": outer.flaky_calls} if ok else {"error": "busy"}).encode()
-                    self.send_response(200 if ok else 503)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                    return
+                    return self.reply(200 if ok else 503, {"ok": True, "calls": outer.flaky_calls} if ok else {"error": "busy"})
                 auth = self.headers.get("Authorization")
                 outer.authorizations.append(auth)
                 ok = auth == f"Bearer {E2E_TOKEN}"
-                body = json.dumps({"user": "e2e-user", "path": self.path} if ok else {"error": "unauthorized"}).encode()
-                self.send_response(200 if ok else 401)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.reply(200 if ok else 401, {"user": "e2e-user", "path": self.path} if ok else {"error": "unauthorized"})
 
             def log_message(self, *args):
                 pass

@@ -3,24 +3,25 @@
 
 use crate::calls::{save, settled};
 use crate::{call, open};
-use serde_json::json;
+use serde_json::{Value as Json, json};
+
+/// Manual Trigger (`t`) → GET `first` → GET `second` (node ids "first" and "second").
+fn two_calls(id: &str, first: String, second: String) -> Json {
+    let fetch =
+        |id: &str, url: String| json!({"id": id, "name": id, "type": "http.request", "parameters": {"url": url}});
+    json!({"switchyard": 1, "id": id, "name": id,
+    "nodes": [{"id": "t", "name": "Start", "type": "trigger.manual"}, fetch("first", first), fetch("second", second)],
+    "connections": [
+        {"from": {"node": "t"}, "to": {"node": "first"}},
+        {"from": {"node": "first"}, "to": {"node": "second"}}
+    ]})
+}
 
 #[tokio::test]
 async fn a_retry_from_the_failed_node_reuses_what_succeeded_and_links_to_the_old_run() {
     let server = switchyard_testkit::TestServer::start().await;
     let (_dir, api, _) = open();
-    let fetch =
-        |id: &str, url: String| json!({"id": id, "name": id, "type": "http.request", "parameters": {"url": url}});
-    let wf = json!({"switchyard": 1, "id": "flaky", "name": "Flaky",
-    "nodes": [
-        {"id": "t", "name": "Start", "type": "trigger.manual"},
-        fetch("first", server.url("/fault/api-first")),
-        fetch("second", server.url("/fault/api-second?fail=1")),
-    ],
-    "connections": [
-        {"from": {"node": "t"}, "to": {"node": "first"}},
-        {"from": {"node": "first"}, "to": {"node": "second"}}
-    ]});
+    let wf = two_calls("flaky", server.url("/fault/api-first"), server.url("/fault/api-second?fail=1"));
     save(&api, wf).await;
     let failed = call(&api, "run_wait", json!({"workflowId": "flaky", "input": {"n": 1}})).await.unwrap();
     assert_eq!(failed["status"], "error");
@@ -68,18 +69,7 @@ async fn a_retry_from_the_failed_node_reuses_what_succeeded_and_links_to_the_old
 async fn run_from_here_feeds_a_node_what_the_nodes_before_it_emitted_last_time() {
     let server = switchyard_testkit::TestServer::start().await;
     let (_dir, api, _) = open();
-    let fetch =
-        |id: &str, url: String| json!({"id": id, "name": id, "type": "http.request", "parameters": {"url": url}});
-    let mut wf = json!({"switchyard": 1, "id": "from", "name": "From here",
-    "nodes": [
-        {"id": "t", "name": "Start", "type": "trigger.manual"},
-        fetch("first", server.url("/fault/from-first")),
-        fetch("second", server.url("/fault/from-second")),
-    ],
-    "connections": [
-        {"from": {"node": "t"}, "to": {"node": "first"}},
-        {"from": {"node": "first"}, "to": {"node": "second"}}
-    ]});
+    let mut wf = two_calls("from", server.url("/fault/from-first"), server.url("/fault/from-second"));
     let refused = call(&api, "run_wait", json!({"workflow": wf, "fromNode": "second"})).await.unwrap_err();
     assert!(refused.message.contains("run the workflow once first"), "{}", refused.message);
     let first = call(&api, "run_wait", json!({"workflow": wf})).await.unwrap();
