@@ -72,12 +72,6 @@ impl Api {
         } else {
             Reuse::new()
         };
-        let settings = self.settings_get(Empty {}).await?;
-        let services = self.trusted_services(&workflow, &source, self.run_services(&settings)).await?;
-        let prepared = self.inner.engine.prepare(workflow).map_err(|issues| ApiError::invalid(issues, ""))?;
-        if let Some(full) = self.inner.queue.queue_full() {
-            return Err(ApiError::new(ErrorCode::Conflict, format!("{full}; try again when some have finished")));
-        }
         let options = LaunchOptions {
             mode: RunMode::Retry,
             start: Some(trigger),
@@ -85,7 +79,7 @@ impl Api {
             retry_of: Some(id.clone()),
             ..LaunchOptions::default()
         };
-        Ok(self.launch_with(prepared, services, input, options))
+        self.launch_checked(workflow, &source, input, options).await
     }
 
     /// The trigger that started `old` and the items it emitted (they must be whole).

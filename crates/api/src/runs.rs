@@ -278,23 +278,11 @@ impl Api {
             (None, Some(id)) => self.workflow_get(IdRequest { id: id.clone() }).await?.workflow,
             (None, None) => return Err(ApiError::bad_request("give a workflow or a workflowId to run")),
         };
-        let settings = self.settings_get(Empty {}).await?;
-        let mut services = self.run_services(&settings);
-        if let RunSource::File { path, bundle, .. } = &source {
-            // Its calls of workflow files by relative path start from its folder.
-            services.workflow_file = std::path::absolute(path).ok();
-            services.bundle = (!bundle.is_empty()).then(|| Arc::new(bundle.clone()));
-        }
-        let services = self.trusted_services(&workflow, &source, services).await?;
-        if let Some(cycle) = self.call_cycle(&workflow).await? {
-            return Err(ApiError::invalid(vec![cycle], ""));
-        }
-        let prepared = self.inner.engine.prepare(workflow).map_err(|issues| ApiError::invalid(issues, ""))?;
         for (field, id) in
             [("untilNode", &request.until_node), ("startNode", &request.start_node), ("fromNode", &request.from_node)]
         {
             if let Some(id) = id
-                && prepared.node_index(id).is_none()
+                && !workflow.nodes.iter().any(|n| &n.id == id)
             {
                 return Err(ApiError::bad_request(format!("{field}: the workflow has no node with id \"{id}\"")));
             }
@@ -307,10 +295,35 @@ impl Api {
         let mut options =
             LaunchOptions { mode, start: request.start_node, until: request.until_node, ..Default::default() };
         if let Some(node) = &request.from_node {
-            let (start, items, reuse) =
-                self.run_from(&prepared.workflow, node, request.from_execution.as_deref()).await?;
+            let (start, items, reuse) = self.run_from(&workflow, node, request.from_execution.as_deref()).await?;
             (options.start, options.reuse, input) = (Some(start), reuse, items);
         }
+        self.launch_checked(workflow, &source, input, options).await
+    }
+
+    /// Starts a run of `workflow` from `source` once it may: the services its trust allows
+    /// (a file's folder and bundle for its calls), no circle of calls, valid, and room in
+    /// the run queue.
+    pub(crate) async fn launch_checked(
+        &self,
+        workflow: Workflow,
+        source: &RunSource,
+        input: Vec<Item>,
+        options: LaunchOptions,
+    ) -> ApiResult<(String, JoinHandle<RunOutcome>)> {
+        let settings = self.settings_get(Empty {}).await?;
+        let mut services = self.run_services(&settings);
+        if let RunSource::File { path, bundle, .. } = source {
+            // Its calls of workflow files by relative path start from its folder (a source
+            // that is not a file, such as a retried run's, has none).
+            services.workflow_file = std::path::absolute(path).ok().filter(|p| p.is_file());
+            services.bundle = (!bundle.is_empty()).then(|| Arc::new(bundle.clone()));
+        }
+        let services = self.trusted_services(&workflow, source, services).await?;
+        if let Some(cycle) = self.call_cycle(&workflow).await? {
+            return Err(ApiError::invalid(vec![cycle], ""));
+        }
+        let prepared = self.inner.engine.prepare(workflow).map_err(|issues| ApiError::invalid(issues, ""))?;
         if let Some(full) = self.inner.queue.queue_full() {
             return Err(ApiError::new(ErrorCode::Conflict, format!("{full}; try again when some have finished")));
         }
