@@ -208,7 +208,19 @@ async fn serve(listening: Listening) {
             pause.reset();
             loop {
                 connection.drain();
-                for uid in connection.uids_after(last).await.map_err(|e| e.message)? {
+                let news = connection.uids_after(last).await.map_err(|e| e.message)?;
+                // Wait only when nothing is new: mail that came while the last ones ran was
+                // announced then, not during the next IDLE, and would wait for its renewal.
+                if news.is_empty() {
+                    connection = if connection.idle {
+                        connection.idle_until_news(IDLE_FOR).await.map_err(|e| e.message)?
+                    } else {
+                        tokio::time::sleep(poll).await;
+                        connection
+                    };
+                    continue;
+                }
+                for uid in news {
                     let raw = connection.fetch(uid).await.map_err(|e| e.message)?;
                     let blobs = with_files.then(|| listening.blobs.for_run());
                     let parsed = match &raw {
@@ -248,12 +260,6 @@ async fn serve(listening: Listening) {
                         _ => {}
                     }
                 }
-                connection = if connection.idle {
-                    connection.idle_until_news(IDLE_FOR).await.map_err(|e| e.message)?
-                } else {
-                    tokio::time::sleep(poll).await;
-                    connection
-                };
             }
         }
         .await;
