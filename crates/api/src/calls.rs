@@ -126,10 +126,25 @@ impl Api {
         if self.saved_calls(workflow).is_empty() {
             return Ok(None);
         }
-        let saved = self.blocking(|store| Ok(store.workflows().records(false)?)).await?;
-        let mut by_id: HashMap<String, Workflow> =
-            saved.into_iter().map(|r| (r.workflow.id.clone(), r.workflow)).collect();
-        by_id.insert(workflow.id.clone(), workflow.clone());
+        // Only the saved workflows its calls reach, each read once.
+        let registry = self.inner.engine.registry().clone();
+        let start = workflow.clone();
+        let by_id = self
+            .blocking(move |store| {
+                let mut queue: Vec<String> = calls_of(&registry, &start).into_iter().map(|(_, id)| id).collect();
+                let mut by_id = HashMap::from([(start.id.clone(), start)]);
+                while let Some(id) = queue.pop() {
+                    if by_id.contains_key(&id) {
+                        continue;
+                    }
+                    if let Some(record) = store.workflows().find(&id)? {
+                        queue.extend(calls_of(&registry, &record.workflow).into_iter().map(|(_, id)| id));
+                        by_id.insert(id, record.workflow);
+                    }
+                }
+                Ok(by_id)
+            })
+            .await?;
         for (index, first) in self.saved_calls(workflow) {
             if first == workflow.id {
                 continue; // A workflow calling itself is the engine's validation issue.
@@ -154,16 +169,7 @@ impl Api {
 
     /// The saved workflows `workflow`'s nodes call, with the calling node's position.
     fn saved_calls(&self, workflow: &Workflow) -> Vec<(usize, String)> {
-        let registry = self.inner.engine.registry();
-        let mut calls = Vec::new();
-        for (index, node) in workflow.nodes.iter().enumerate().filter(|(_, n)| !n.settings.disabled) {
-            for access in registry.of(node).map(|e| e.access(node)).unwrap_or_default() {
-                if access.kind == AccessKind::Call && is_workflow_id(&access.pattern) {
-                    calls.push((index, access.pattern));
-                }
-            }
-        }
-        calls
+        calls_of(self.inner.engine.registry(), workflow)
     }
 
     /// Whether calls from `id` lead back to `start`; `chain` ends with the way there.
@@ -313,4 +319,17 @@ impl Api {
             }
         }
     }
+}
+
+/// The saved workflows `workflow`'s enabled nodes call, with the calling node's position.
+fn calls_of(registry: &switchyard_engine::Registry, workflow: &Workflow) -> Vec<(usize, String)> {
+    let mut calls = Vec::new();
+    for (index, node) in workflow.nodes.iter().enumerate().filter(|(_, n)| !n.settings.disabled) {
+        for access in registry.of(node).map(|e| e.access(node)).unwrap_or_default() {
+            if access.kind == AccessKind::Call && is_workflow_id(&access.pattern) {
+                calls.push((index, access.pattern));
+            }
+        }
+    }
+    calls
 }
