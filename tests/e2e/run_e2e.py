@@ -1275,6 +1275,42 @@ def templates(app):
         raise Failure(f"workflows named Hello world: {saved}")
 
 
+def breakpoints(app):
+    """A breakpoint (context menu) pauses a run before its node: the canvas shows the paused
+    node and the items about to go in; Step runs just that node and pauses before the next;
+    Continue runs on; F9 removes the breakpoint."""
+    orders, stock = "/count/orders", "/count/broken-once"
+    open_workflow(app, "E2E flaky")
+    app.context_menu(app.node("Orders"))
+    app.find('[role="menu"]')
+    app.button("Add breakpoint").click()
+    app.wait(lambda: len(app.node("Orders").find_elements(By.CSS_SELECTOR, '[data-testid="breakpoint"]')) == 1, "the breakpoint dot")
+    before = (API.counted.get(orders, 0), API.counted.get(stock, 0))
+    app.by_test_id("run").click()
+    banner = app.by_test_id("paused-banner")
+    app.wait(lambda: "Paused before “Orders”: 1 item about to go in" in app.text(banner), "the pause before Orders")
+    app.wait(lambda: app.node("Orders").get_attribute("data-status") == "paused", "Orders shown paused")
+    app.by_test_id("paused-show").click()
+    app.wait(lambda: "(about to go in)" in app.text(app.by_test_id("inspector")), "the items about to go in")
+    time.sleep(0.3)
+    app.screenshot("25-paused")
+    if (API.counted.get(orders, 0), API.counted.get(stock, 0)) != before:
+        raise Failure("a node ran past the breakpoint")
+    app.by_test_id("debug-step").click()
+    app.wait(lambda: "Paused before “Stock” (step)" in app.text(app.by_test_id("paused-banner")), "the step to pause before Stock")
+    app.wait(lambda: app.node("Orders").get_attribute("data-status") == "success", "Orders ran")
+    if (API.counted.get(orders, 0), API.counted.get(stock, 0)) != (before[0] + 1, before[1]):
+        raise Failure("Step ran more than Orders")
+    app.screenshot("25-stepped")
+    app.by_test_id("debug-continue").click()
+    app.gone('[data-testid="paused-banner"]')
+    app.wait(lambda: "success" in app.text(app.by_test_id("run-status")), "the run to go on to the end", timeout=30)
+    # F9 on the selected node removes the breakpoint again.
+    app.node("Orders").click()
+    app.keys(Keys.F9)
+    app.wait(lambda: len(app.node("Orders").find_elements(By.CSS_SELECTOR, '[data-testid="breakpoint"]')) == 0, "the breakpoint removed")
+
+
 SCENARIOS = [
     ("01-create-by-dragging", create_by_dragging),
     ("02-set-parameters", set_parameters),
@@ -1300,6 +1336,7 @@ SCENARIOS = [
     ("22-versions", versions),
     ("23-pin-and-run-from-here", pin_and_run_from_here),
     ("24-templates", templates),
+    ("25-breakpoints", breakpoints),
 ]
 
 

@@ -93,7 +93,6 @@ pub(crate) struct Inner {
     pub(crate) engine: Engine,
     pub(crate) vault: switchyard_vault::Vault,
     pub(crate) data_dir: PathBuf,
-    /// Runs in progress, by execution id.
     /// Runs in progress in this process, by execution id.
     pub(crate) runs: Mutex<HashMap<String, RunEntry>>,
     pub(crate) last_prune: Mutex<Option<std::time::Instant>>,
@@ -223,11 +222,13 @@ pub(crate) fn secret_token() -> String {
     format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
 }
 
-/// A run in progress: its workflow and how to cancel it.
+/// A run in progress: its workflow, how to cancel it, and its breakpoints' control when it
+/// was started with breakpoints.
 #[derive(Clone)]
 pub(crate) struct RunEntry {
     pub(crate) workflow_id: Arc<str>,
     pub(crate) cancel: CancellationToken,
+    pub(crate) debug: Option<switchyard_engine::DebugControl>,
 }
 
 /// The stack of the runtime's threads. Expressions run on them, and the script engine copies

@@ -142,6 +142,8 @@ manifest! {
     /// Runs and waits for the result.
     run_wait(RunStartRequest) -> RunResult;
     run_cancel(RunCancelRequest) -> RunCancelResponse;
+    /// Continue, step or stop a run paused at a breakpoint, or change its breakpoints.
+    run_debug(RunDebugRequest) -> Empty;
     execution_list(ExecutionListRequest) -> ExecutionListResponse;
     execution_get(IdRequest) -> Execution;
     execution_prune(ExecutionPruneRequest) -> ExecutionPruneResponse;

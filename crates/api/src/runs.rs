@@ -17,7 +17,7 @@ use switchyard_engine::trigger::Trigger;
 use switchyard_engine::{Prepared, RunDataLimits, RunListener, RunOutcome, RunRequest, Services};
 use switchyard_model::error::ErrorCode;
 use switchyard_model::events::RunEvent;
-use switchyard_model::execution::{NodeRunData, RunMode, RunStatus};
+use switchyard_model::execution::{DebugAction, NodeRunData, RunMode, RunStatus};
 use switchyard_model::ids::new_id;
 use switchyard_model::item::Item;
 use switchyard_model::value::Value;
@@ -55,6 +55,25 @@ pub struct RunStartRequest {
     /// The run whose recorded outputs `fromNode` starts from.
     #[ts(optional)]
     pub from_execution: Option<String>,
+    /// Breakpoints (node ids): the run pauses before each of these nodes until `run_debug`
+    /// says what to do. Given (even empty), the run can take breakpoints while it goes.
+    /// Only for runs started by hand.
+    #[ts(optional)]
+    pub breakpoints: Option<Vec<String>>,
+}
+
+/// Tells a run started with breakpoints what to do: continue, step or stop when paused,
+/// and/or replace its breakpoints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct RunDebugRequest {
+    pub execution_id: String,
+    #[serde(default)]
+    #[ts(optional)]
+    pub action: Option<DebugAction>,
+    #[serde(default)]
+    #[ts(optional)]
+    pub breakpoints: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -102,6 +121,8 @@ pub(crate) struct LaunchOptions {
     pub(crate) reuse: switchyard_engine::Reuse,
     /// The execution this run retries.
     pub(crate) retry_of: Option<String>,
+    /// Breakpoints, for a run started by hand (see `RunStartRequest::breakpoints`).
+    pub(crate) breakpoints: Option<Vec<String>>,
 }
 
 impl Default for LaunchOptions {
@@ -113,6 +134,7 @@ impl Default for LaunchOptions {
             called: None,
             reuse: Default::default(),
             retry_of: None,
+            breakpoints: None,
         }
     }
 }
@@ -241,6 +263,32 @@ impl Api {
         }
     }
 
+    /// Continue, step or stop a run paused at a breakpoint; change a run's breakpoints.
+    pub async fn run_debug(&self, request: RunDebugRequest) -> ApiResult<Empty> {
+        let entry = self.inner.runs.lock().unwrap_or_else(|p| p.into_inner()).get(&request.execution_id).cloned();
+        let Some(entry) = entry else {
+            let id = request.execution_id.clone();
+            self.blocking(move |store| store.history().get(&id).map_err(ApiError::from)).await?;
+            return Err(ApiError::new(
+                ErrorCode::Conflict,
+                format!("run {} has finished already", request.execution_id),
+            ));
+        };
+        let Some(control) = entry.debug else {
+            return Err(ApiError::bad_request(format!(
+                "run {} was not started with breakpoints (only runs started in the editor or by `switchyard run --break` can pause)",
+                request.execution_id
+            )));
+        };
+        if let Some(nodes) = request.breakpoints {
+            control.set_breakpoints(nodes);
+        }
+        if let Some(action) = request.action {
+            control.send(action);
+        }
+        Ok(Empty {})
+    }
+
     /// Waits until every execution record sent so far is on disk, and writes the metrics
     /// rollups.
     pub async fn flush_history(&self) -> ApiResult<()> {
@@ -278,12 +326,14 @@ impl Api {
             (None, Some(id)) => self.workflow_get(IdRequest { id: id.clone() }).await?.workflow,
             (None, None) => return Err(ApiError::bad_request("give a workflow or a workflowId to run")),
         };
+        let breakpoints = request.breakpoints.iter().flatten().map(|id| ("breakpoints", id));
         for (field, id) in
             [("untilNode", &request.until_node), ("startNode", &request.start_node), ("fromNode", &request.from_node)]
+                .into_iter()
+                .filter_map(|(field, id)| id.as_ref().map(|id| (field, id)))
+                .chain(breakpoints)
         {
-            if let Some(id) = id
-                && !workflow.nodes.iter().any(|n| &n.id == id)
-            {
+            if !workflow.nodes.iter().any(|n| &n.id == id) {
                 return Err(ApiError::bad_request(format!("{field}: the workflow has no node with id \"{id}\"")));
             }
         }
@@ -292,8 +342,19 @@ impl Api {
             None => request.input.map(|v| Item::from_input(Value::from(v))).unwrap_or_default(),
         };
         let mode = request.mode.unwrap_or(default_mode);
-        let mut options =
-            LaunchOptions { mode, start: request.start_node, until: request.until_node, ..Default::default() };
+        if request.breakpoints.is_some() && !matches!(mode, RunMode::Manual | RunMode::Cli | RunMode::Test) {
+            return Err(ApiError::bad_request(format!(
+                "breakpoints: only a run started by hand can pause at breakpoints, not a {} run",
+                mode.as_str()
+            )));
+        }
+        let mut options = LaunchOptions {
+            mode,
+            start: request.start_node,
+            until: request.until_node,
+            breakpoints: request.breakpoints,
+            ..Default::default()
+        };
         if let Some(node) = &request.from_node {
             let (start, items, reuse) = self.run_from(&workflow, node, request.from_execution.as_deref()).await?;
             (options.start, options.reuse, input) = (Some(start), reuse, items);
@@ -374,7 +435,7 @@ impl Api {
         input: Vec<Item>,
         options: LaunchOptions,
     ) -> (String, JoinHandle<RunOutcome>) {
-        let LaunchOptions { mode, start, until, called, reuse, retry_of } = options;
+        let LaunchOptions { mode, start, until, called, reuse, retry_of, breakpoints } = options;
         let engine = switchyard_engine::Engine::new(self.inner.engine.registry().clone(), services);
         let execution_id = new_id();
         // With a concurrency limit, a run takes a free slot now or waits in the queue for one.
@@ -391,7 +452,15 @@ impl Api {
             Some(c) => (c.cancel, Some(c.by)),
             None => (CancellationToken::new(), None),
         };
-        let entry = crate::RunEntry { workflow_id: Arc::from(prepared.workflow.id.as_str()), cancel: cancel.clone() };
+        let (debug, debugger) = match breakpoints {
+            Some(nodes) => {
+                let (control, debugger) = switchyard_engine::DebugControl::new(nodes);
+                (Some(control), Some(debugger))
+            }
+            None => (None, None),
+        };
+        let entry =
+            crate::RunEntry { workflow_id: Arc::from(prepared.workflow.id.as_str()), cancel: cancel.clone(), debug };
         self.inner.runs.lock().unwrap_or_else(|p| p.into_inner()).insert(execution_id.clone(), entry);
         let log = self.inner.store.log();
         log.started(ExecutionStart {
@@ -409,6 +478,7 @@ impl Api {
             start,
             until,
             reuse,
+            debugger,
             listeners: vec![
                 Arc::new(Recorder(log.clone())),
                 Arc::new(HostForwarder(self.inner.host.clone())),

@@ -20,7 +20,9 @@ pub use crate::metrics::{
 };
 pub use crate::preview::{ExpressionPreviewRequest, ExpressionPreviewResponse};
 pub use crate::retry::ExecutionRetryRequest;
-pub use crate::runs::{RunCancelRequest, RunCancelResponse, RunResult, RunStartRequest, RunStartResponse};
+pub use crate::runs::{
+    RunCancelRequest, RunCancelResponse, RunDebugRequest, RunResult, RunStartRequest, RunStartResponse,
+};
 pub use crate::settings::{AppSettings, DEFAULT_WEBHOOK_PORT, ResilienceState};
 pub use crate::templates::{Template, TemplateListResponse, TemplateUseRequest};
 pub use crate::triggers::schedules::ScheduleListResponse;

@@ -54,6 +54,11 @@ enum Command {
         /// refused: read it first.
         #[arg(long)]
         trust: bool,
+        /// Pause before this node (name or id; repeatable) and ask on the terminal what to do:
+        /// continue, step (run just that node, pause before the next), show the items going
+        /// in, or stop.
+        #[arg(long = "break", value_name = "NODE")]
+        breaks: Vec<String>,
     },
     /// Run an execution again: from the start with the same trigger items, or from the node
     /// that failed, reusing what the nodes before it emitted.

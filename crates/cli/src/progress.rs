@@ -7,13 +7,15 @@ use std::sync::Mutex;
 use std::time::Duration;
 use switchyard_api::Host;
 use switchyard_api::types::ApiEvent;
-use switchyard_model::events::RunEventKind;
+use switchyard_model::events::{RunEvent, RunEventKind};
 use switchyard_model::execution::NodeRunStatus;
 
 pub struct Progress {
     quiet: bool,
     terminal: bool,
     state: Mutex<State>,
+    /// Where pauses at breakpoints go (`run --break`), to ask what to do next.
+    pauses: Option<tokio::sync::mpsc::UnboundedSender<RunEvent>>,
 }
 
 #[derive(Default)]
@@ -25,7 +27,12 @@ struct State {
 
 impl Progress {
     pub fn new(quiet: bool) -> Progress {
-        Progress { quiet, terminal: std::io::stderr().is_terminal(), state: Mutex::new(State::default()) }
+        Progress { quiet, terminal: std::io::stderr().is_terminal(), state: Mutex::new(State::default()), pauses: None }
+    }
+
+    /// Sends pauses at breakpoints to `pauses`.
+    pub fn with_pauses(self, pauses: tokio::sync::mpsc::UnboundedSender<RunEvent>) -> Progress {
+        Progress { pauses: Some(pauses), ..self }
     }
 
     fn line(&self, state: &State, text: String) {
@@ -52,10 +59,19 @@ fn plural(n: u32, word: &str) -> String {
 
 impl Host for Progress {
     fn emit(&self, event: ApiEvent) {
+        let ApiEvent::Run { event } = event else { return };
+        if let (RunEventKind::NodePaused { .. }, Some(pauses)) = (&event.kind, &self.pauses) {
+            // The prompt takes the terminal: no bar redraws over it for the rest of the run.
+            let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            for bar in state.overall.take().into_iter().chain(state.nodes.drain().map(|(_, b)| b)) {
+                bar.finish_and_clear();
+            }
+            let _ = pauses.send(event);
+            return;
+        }
         if self.quiet {
             return;
         }
-        let ApiEvent::Run { event } = event else { return };
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         match event.kind {
             RunEventKind::RunStarted { workflow_name, node_ids } => {
@@ -128,7 +144,12 @@ impl Host for Progress {
                 }
                 self.line(&state, format!("  ✗ {node_name}: {} [{}]", error.message, error.code));
             }
-            RunEventKind::NodeThrottled { .. } | RunEventKind::BreakerChanged { .. } => {}
+            RunEventKind::RunResumed { action, .. } => {
+                self.line(&state, format!("  ▶ {}", action.as_str()));
+            }
+            RunEventKind::NodeThrottled { .. }
+            | RunEventKind::BreakerChanged { .. }
+            | RunEventKind::NodePaused { .. } => {}
             RunEventKind::RunFinished { .. } => {
                 for (_, bar) in state.nodes.drain() {
                     bar.finish_and_clear();

@@ -6,6 +6,7 @@ pub mod binary;
 pub mod conditions;
 pub mod connect;
 pub mod db;
+pub mod debugger;
 pub mod email;
 pub mod executor;
 pub mod expr;
@@ -26,6 +27,7 @@ pub use switchyard_core::{clock, credentials};
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock, TokioClock};
 pub use credentials::{Authorization, CredentialProvider, Fields, HostScope, Secret};
+pub use debugger::{DebugControl, Debugger};
 pub use executor::{Engine, Prepared, Reuse, RunListener, RunOutcome, RunRequest};
 pub use registry::{CheckContext, NodeEntry, Registry};
 pub use services::{ReplySlot, RunDataLimits, Services};

@@ -1,7 +1,7 @@
 //! Events a run streams to its listeners (the editor, the CLI, metrics).
 
 use crate::error::NodeError;
-use crate::execution::{NodeRunStatus, RunStatus};
+use crate::execution::{DebugAction, NodeRunStatus, OutputData, RunStatus};
 use crate::retry::BreakerState;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -80,6 +80,22 @@ pub enum RunEventKind {
         node_name: String,
         error: NodeError,
         duration_ms: u32,
+    },
+    /// A manual run stopped before a node with a breakpoint (or the next node, after a
+    /// step): nothing new starts until it is told to continue, step or stop. `inputs` are
+    /// the items about to go in, per input, cut to the run-data limits.
+    NodePaused {
+        node_id: String,
+        node_name: String,
+        items_in: u32,
+        inputs: Vec<OutputData>,
+        /// Paused after a step rather than at a breakpoint.
+        stepping: bool,
+    },
+    /// A paused run goes on (`continue` or `step`; `stop` ends it as cancelled).
+    RunResumed {
+        node_id: String,
+        action: DebugAction,
     },
     RunFinished {
         status: RunStatus,

@@ -63,6 +63,28 @@ pub enum NodeRunStatus {
     Reused,
 }
 
+/// What a run paused at a breakpoint does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum DebugAction {
+    /// Run on until the next breakpoint.
+    Continue,
+    /// Run just the node it paused before, then pause before the next one.
+    Step,
+    /// End the run here (recorded as cancelled).
+    Stop,
+}
+
+impl DebugAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DebugAction::Continue => "continue",
+            DebugAction::Step => "step",
+            DebugAction::Stop => "stop",
+        }
+    }
+}
+
 /// How a run was started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]

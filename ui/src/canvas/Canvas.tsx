@@ -38,6 +38,8 @@ export interface CanvasProps {
   issues: Map<string, ValidationIssue[]>;
   /** What changed since a version the user compares with, per node (a visual diff). */
   marks?: Map<string, NodeMark>;
+  /** Nodes with a breakpoint (ids). */
+  breakpoints?: string[];
   readOnly: boolean;
   onSelect: (selection: Selection) => void;
   onMove: (positions: Record<string, Position>) => void;
@@ -60,7 +62,8 @@ export function Canvas(props: CanvasProps) {
       const nodeIssues = issues.get(node.id) ?? NO_ISSUES;
       const pinned = Boolean(workflow.pinData?.[node.id]);
       const mark = props.marks?.get(node.id);
-      const deps = [node, descriptor, state, nodeIssues, pinned, mark];
+      const breakpoint = props.breakpoints?.includes(node.id) ?? false;
+      const deps = [node, descriptor, state, nodeIssues, pinned, mark, breakpoint];
       const hit = cache.current.get(node.id);
       if (hit && hit.deps.every((d, i) => d === deps[i])) return hit.data;
       const data: NodeCardData = {
@@ -72,11 +75,12 @@ export function Canvas(props: CanvasProps) {
         outputs: outputNames(descriptor, node),
         pinned,
         mark,
+        breakpoint,
       };
       cache.current.set(node.id, { deps, data });
       return data;
     },
-    [descriptors, run.nodes, issues, workflow.pinData, props.marks],
+    [descriptors, run.nodes, issues, workflow.pinData, props.marks, props.breakpoints],
   );
 
   const built = useMemo<NodeCardNode[]>(() => {

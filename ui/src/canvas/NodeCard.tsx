@@ -18,6 +18,8 @@ export interface NodeCardData extends Record<string, unknown> {
   inputs: string[];
   outputs: string[];
   pinned: boolean;
+  /** A run started here pauses before this node. */
+  breakpoint?: boolean;
 }
 
 export type NodeCardNode = FlowNode<NodeCardData, "switchyard">;
@@ -31,6 +33,12 @@ function Badge({ state }: { state: NodeState | undefined }) {
   switch (state.status) {
     case "waiting":
       return <div className="badge muted">waiting</div>;
+    case "paused":
+      return (
+        <div className="badge paused" data-testid="node-paused">
+          paused · {plural(state.itemsIn ?? 0, "item")} in
+        </div>
+      );
     case "running": {
       const p = state.progress;
       return (
@@ -119,6 +127,7 @@ export const NodeCard = memo(function NodeCard({ data, selected }: NodeProps<Nod
   return (
     <div className={classes.join(" ")} data-testid={`node-${node.name}`} data-status={state?.status ?? "idle"} data-mark={data.mark}>
       {ports(data.inputs, "target")}
+      {data.breakpoint && <span className="breakpoint" title="Breakpoint: a run started here pauses before this node (F9)" data-testid="breakpoint" />}
       <div className="head">
         <div className="icon" style={{ background: "var(--panel-2)" }}>
           <NodeIcon name={descriptor?.icon ?? ""} group={group} />

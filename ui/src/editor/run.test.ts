@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { ApiEvent } from "../gen/ApiEvent";
 import { workflow } from "../test-support";
 import { applyEvent, emptyRun, fromExecution, inputItems } from "./run";
+import { toggled } from "./useBreakpoints";
 
 const base = { executionId: "e1", workflowId: "wf", at: "2026-01-01T00:00:00.000Z" };
 const ev = (seq: number, kind: Record<string, unknown>): ApiEvent => ({ kind: "run", event: { ...base, seq, ...kind } as never });
@@ -24,6 +25,30 @@ describe("live run view", () => {
     v = applyEvent(v, "wf", ev(5, { type: "runFinished", status: "error", durationMs: 9, error: { code: "expression_failed", class: "unknown", message: "boom" } }));
     expect(v.running).toBe(false);
     expect(v.status).toBe("error");
+  });
+
+  it("shows a pause at a breakpoint with the items about to go in, until the run resumes", () => {
+    let v = applyEvent(emptyRun(), "wf", ev(0, { type: "runStarted", workflowName: "T", nodeIds: ["t", "s"] }));
+    const inputs = [{ name: "main", total: 3, items: [{ json: { a: 1 } }], truncated: true }];
+    v = applyEvent(v, "wf", ev(1, { type: "nodePaused", nodeId: "s", nodeName: "Set", itemsIn: 3, inputs, stepping: false }));
+    expect(v.nodes.s.status).toBe("paused");
+    expect(v.paused).toMatchObject({ nodeId: "s", nodeName: "Set", itemsIn: 3 });
+    // The inspector's input of the paused node is what waits to go in, not rebuilt from sources.
+    expect(inputItems(workflow(), v, "s")).toEqual([{ input: "main", items: [{ json: { a: 1 } }], total: 3, truncated: true }]);
+    v = applyEvent(v, "wf", ev(2, { type: "runResumed", nodeId: "s", action: "step" }));
+    expect(v.paused).toBeNull();
+    expect(v.nodes.s.status).toBe("waiting");
+    v = applyEvent(v, "wf", ev(3, { type: "nodePaused", nodeId: "s", nodeName: "Set", itemsIn: 3, inputs, stepping: true }));
+    v = applyEvent(v, "wf", ev(4, { type: "runFinished", status: "cancelled", durationMs: 9 }));
+    expect(v.paused).toBeNull();
+    expect(v.running).toBe(false);
+  });
+
+  it("toggles breakpoints on a selection: adds when any lacks one, removes when all have one", () => {
+    expect(toggled([], ["a"])).toEqual(["a"]);
+    expect(toggled(["a"], ["a", "b"])).toEqual(["a", "b"]);
+    expect(toggled(["a", "b", "c"], ["a", "b"])).toEqual(["c"]);
+    expect(toggled(["a"], [])).toEqual(["a"]);
   });
 
   it("ignores other workflows and other runs", () => {

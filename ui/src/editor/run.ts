@@ -6,11 +6,12 @@ import type { Item } from "../gen/Item";
 import type { NodeError } from "../gen/NodeError";
 import type { NodeRunData } from "../gen/NodeRunData";
 import type { OutputCount } from "../gen/OutputCount";
+import type { OutputData } from "../gen/OutputData";
 import type { RunStatus } from "../gen/RunStatus";
 import type { Workflow } from "../gen/Workflow";
 import { MAIN } from "./model";
 
-export type NodeStatus = "waiting" | "running" | "success" | "error" | "skipped" | "disabled" | "pinned" | "reused";
+export type NodeStatus = "waiting" | "paused" | "running" | "success" | "error" | "skipped" | "disabled" | "pinned" | "reused";
 
 export interface NodeState {
   status: NodeStatus;
@@ -34,10 +35,13 @@ export interface RunView {
   data: Record<string, NodeRunData>;
   /** Set when the view shows a stored execution rather than a live run. */
   fromHistory: { startedAt: string } | null;
+  /** The node a live run is paused before (a breakpoint, or after a step), with the items
+   * about to go in. */
+  paused: { nodeId: string; nodeName: string; itemsIn: number; inputs: OutputData[]; stepping: boolean } | null;
 }
 
 export function emptyRun(): RunView {
-  return { executionId: null, workflowId: null, running: false, status: null, error: null, durationMs: null, nodes: {}, data: {}, fromHistory: null };
+  return { executionId: null, workflowId: null, running: false, status: null, error: null, durationMs: null, nodes: {}, data: {}, fromHistory: null, paused: null };
 }
 
 /** Updates the view with an event for `workflowId`; events of other workflows are ignored. */
@@ -59,6 +63,13 @@ export function applyEvent(view: RunView, workflowId: string, event: ApiEvent): 
   switch (e.type) {
     case "nodeStarted":
       return setNode(e.nodeId, { status: "running", itemsIn: e.itemsIn });
+    case "nodePaused":
+      return {
+        ...setNode(e.nodeId, { status: "paused", itemsIn: e.itemsIn }),
+        paused: { nodeId: e.nodeId, nodeName: e.nodeName, itemsIn: e.itemsIn, inputs: e.inputs, stepping: e.stepping },
+      };
+    case "runResumed":
+      return { ...setNode(e.nodeId, { status: "waiting" }), paused: null };
     case "nodeProgress":
       return setNode(e.nodeId, { ...view.nodes[e.nodeId], status: "running", progress: { done: e.done, total: e.total, etaMs: e.etaMs } });
     case "nodeRetrying": {
@@ -83,7 +94,7 @@ export function applyEvent(view: RunView, workflowId: string, event: ApiEvent): 
     case "runFinished": {
       // Nodes that never started stay visible as waiting only while the run goes.
       const nodes = Object.fromEntries(Object.entries(view.nodes).filter(([, s]) => s.status !== "waiting"));
-      return { ...view, running: false, status: e.status, error: e.error ?? null, durationMs: e.durationMs, nodes };
+      return { ...view, running: false, status: e.status, error: e.error ?? null, durationMs: e.durationMs, nodes, paused: null };
     }
   }
   return view;
@@ -114,11 +125,14 @@ export function fromExecution(execution: Execution): RunView {
     nodes,
     data,
     fromHistory: { startedAt: s.startedAt },
+    paused: null,
   };
 }
 
-/** The items a node received on each input, rebuilt from its sources' stored outputs. */
-export function inputItems(workflow: Workflow, view: RunView, nodeId: string): { input: string; items: Item[]; truncated: boolean }[] {
+/** The items a node received on each input, rebuilt from its sources' stored outputs; for
+ * the node a run is paused before, the items waiting to go in. */
+export function inputItems(workflow: Workflow, view: RunView, nodeId: string): { input: string; items: Item[]; total: number; truncated: boolean }[] {
+  if (view.paused?.nodeId === nodeId) return view.paused.inputs.map((i) => ({ input: i.name, items: i.items, total: i.total, truncated: i.truncated }));
   const byInput = new Map<string, { items: Item[]; truncated: boolean }>();
   for (const c of workflow.connections) {
     if (c.to.node !== nodeId) continue;
@@ -130,7 +144,7 @@ export function inputItems(workflow: Workflow, view: RunView, nodeId: string): {
     entry.truncated ||= output.truncated;
     byInput.set(c.to.input, entry);
   }
-  return [...byInput.entries()].map(([input, v]) => ({ input, ...v }));
+  return [...byInput.entries()].map(([input, v]) => ({ input, total: v.items.length, ...v }));
 }
 
 /** Total items a node emitted, for its badge. */

@@ -21,6 +21,8 @@ interface Options {
   copy: (cut: boolean) => string | null;
   pasteText: (text: string) => void;
   addAt: (descriptor: NodeDescriptor, position: Position) => void;
+  breakpoints: string[];
+  toggleBreakpoints: (nodeIds: string[]) => void;
 }
 
 export interface CanvasMenu {
@@ -32,7 +34,7 @@ export interface CanvasMenu {
 export function useCanvasMenu(o: Options) {
   const flow = useReactFlow();
   const [menu, setMenu] = useState<CanvasMenu | null>(null);
-  const { store, workflow, descriptors, readOnly, update, openPanel, startRun, rename, copy, pasteText, addAt } = o;
+  const { store, workflow, descriptors, readOnly, update, openPanel, startRun, rename, copy, pasteText, addAt, breakpoints, toggleBreakpoints } = o;
   const showMenu = useCallback(
     ({ x, y, nodeId, connectionId: edgeId }: { x: number; y: number; nodeId?: string; connectionId?: string }) => {
       const at = flow.screenToFlowPosition({ x, y });
@@ -46,6 +48,11 @@ export function useCanvasMenu(o: Options) {
           { label: "Open", action: () => openPanel(nodeId) },
           { label: "Run up to here", action: () => void startRun(nodeId), disabled: readOnly },
           { label: "Run from here", action: () => void startRun(undefined, nodeId), disabled: readOnly },
+          {
+            label: targets.every((id) => breakpoints.includes(id)) ? "Remove breakpoint" : "Add breakpoint",
+            action: () => toggleBreakpoints(targets),
+            disabled: readOnly,
+          },
           { label: "Rename…", action: () => void rename(nodeId), disabled: readOnly || targets.length > 1 },
           { label: "Duplicate", action: () => update((st) => S.duplicate(st, targets)), disabled: readOnly },
           {
@@ -84,7 +91,7 @@ export function useCanvasMenu(o: Options) {
       }
       setMenu({ x, y, items });
     },
-    [flow, store, update, workflow.nodes, openPanel, startRun, readOnly, rename, copy, descriptors, addAt, pasteText],
+    [flow, store, update, workflow.nodes, openPanel, startRun, readOnly, rename, copy, descriptors, addAt, pasteText, breakpoints, toggleBreakpoints],
   );
   const closeMenu = useCallback(() => setMenu(null), []);
   return { menu, showMenu, closeMenu };

@@ -5,6 +5,7 @@ import { ApiFailure, call, errorMessage } from "../api/client";
 import { onApiEvent } from "../api/events";
 import { choose } from "../components/dialogs";
 import { toast } from "../components/toasts";
+import type { DebugAction } from "../gen/DebugAction";
 import type { Execution } from "../gen/Execution";
 import type { ValidationIssue } from "../gen/ValidationIssue";
 import type { Store } from "../lib/store";
@@ -19,9 +20,11 @@ interface Options {
   setIssues: (issues: ValidationIssue[]) => void;
   /** A run started or a past run opened: the inspector shows it. */
   onShow: () => void;
+  /** The breakpoints a run started here pauses before (node ids). */
+  breakpoints: () => string[];
 }
 
-export function useRunView({ store, openReview, setIssues, onShow }: Options) {
+export function useRunView({ store, openReview, setIssues, onShow, breakpoints }: Options) {
   const [run, setRun] = useState<RunView>(emptyRun);
   const [viewing, setViewing] = useState<Execution | null>(null);
   const workflowId = store.get().workflow.id;
@@ -37,7 +40,10 @@ export function useRunView({ store, openReview, setIssues, onShow }: Options) {
       try {
         // Run from here: the nodes before it stand in with what they emitted in the run shown last.
         const fromExecution = fromNode ? (lastRun.current ?? undefined) : undefined;
-        const r = await call("run_start", { workflow: store.get().workflow, untilNode, fromNode, fromExecution });
+        // Always given (even none), so breakpoints set while the run goes still apply.
+        const workflow = store.get().workflow;
+        const marked = breakpoints().filter((id) => workflow.nodes.some((n) => n.id === id));
+        const r = await call("run_start", { workflow, untilNode, fromNode, fromExecution, breakpoints: marked });
         setRun((view) => (view.executionId === r.executionId ? view : { ...emptyRun(), executionId: r.executionId, workflowId: store.get().workflow.id, running: true }));
         onShow();
       } catch (e) {
@@ -53,7 +59,14 @@ export function useRunView({ store, openReview, setIssues, onShow }: Options) {
         }
       }
     },
-    [store, openReview, setIssues, onShow],
+    [store, openReview, setIssues, onShow, breakpoints],
+  );
+  /** Continue, step or stop a run paused at a breakpoint. */
+  const debugRun = useCallback(
+    async (action: DebugAction) => {
+      if (run.executionId) await call("run_debug", { executionId: run.executionId, action }).catch((e) => toast(errorMessage(e), "error"));
+    },
+    [run.executionId],
   );
   const stopRun = useCallback(async () => {
     if (run.executionId) await call("run_cancel", { executionId: run.executionId }).catch((e) => toast(errorMessage(e), "error"));
@@ -91,7 +104,7 @@ export function useRunView({ store, openReview, setIssues, onShow }: Options) {
   );
 
   useAllowHostPrompt(run);
-  return { run, viewing, startRun, stopRun, openExecution, backToEditing, retryExecution };
+  return { run, viewing, startRun, stopRun, debugRun, openExecution, backToEditing, retryExecution };
 }
 
 /** A run that failed because an account may not go to a host: offer to allow it (the

@@ -28,6 +28,10 @@ interface Options {
   showHelp: () => void;
   copy: (cut: boolean) => string | null;
   pasteText: (text: string) => void;
+  toggleBreakpoints: (nodeIds: string[]) => void;
+  /** A run is paused at a breakpoint: F8 continues, F10 steps. */
+  paused: boolean;
+  debugRun: (action: "continue" | "step") => void;
 }
 
 export function useShortcuts(options: Options) {
@@ -76,6 +80,12 @@ export function useShortcuts(options: Options) {
       } else if ((e.key === "Delete" || e.key === "Backspace") && !readOnly) {
         e.preventDefault();
         update(S.deleteSelection);
+      } else if ((e.key === "F8" || e.key === "F10") && o.paused) {
+        e.preventDefault();
+        o.debugRun(e.key === "F8" ? "continue" : "step");
+      } else if (e.key === "F9" && selectedIds.length > 0 && !readOnly) {
+        e.preventDefault();
+        o.toggleBreakpoints(selectedIds);
       } else if (e.key === "F2" && selectedIds.length === 1 && !readOnly) {
         e.preventDefault();
         void o.rename(selectedIds[0]);

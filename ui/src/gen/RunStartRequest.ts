@@ -31,4 +31,10 @@ fromNode?: string,
 /**
  * The run whose recorded outputs `fromNode` starts from.
  */
-fromExecution?: string, };
+fromExecution?: string, 
+/**
+ * Breakpoints (node ids): the run pauses before each of these nodes until `run_debug`
+ * says what to do. Given (even empty), the run can take breakpoints while it goes.
+ * Only for runs started by hand.
+ */
+breakpoints?: Array<string>, };

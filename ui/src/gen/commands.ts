@@ -45,6 +45,7 @@ import type { NodeTypesResponse } from "./NodeTypesResponse";
 import type { ResilienceState } from "./ResilienceState";
 import type { RunCancelRequest } from "./RunCancelRequest";
 import type { RunCancelResponse } from "./RunCancelResponse";
+import type { RunDebugRequest } from "./RunDebugRequest";
 import type { RunResult } from "./RunResult";
 import type { RunStartRequest } from "./RunStartRequest";
 import type { RunStartResponse } from "./RunStartResponse";
@@ -141,6 +142,8 @@ export type Commands = {
   /** Runs and waits for the result. */
   run_wait: { request: RunStartRequest; response: RunResult };
   run_cancel: { request: RunCancelRequest; response: RunCancelResponse };
+  /** Continue, step or stop a run paused at a breakpoint, or change its breakpoints. */
+  run_debug: { request: RunDebugRequest; response: Empty };
   execution_list: { request: ExecutionListRequest; response: ExecutionListResponse };
   execution_get: { request: IdRequest; response: Execution };
   execution_prune: { request: ExecutionPruneRequest; response: ExecutionPruneResponse };
@@ -241,6 +244,7 @@ export const COMMAND_NAMES: CommandName[] = [
   "run_start",
   "run_wait",
   "run_cancel",
+  "run_debug",
   "execution_list",
   "execution_get",
   "execution_prune",

@@ -14,6 +14,7 @@ import { EditorToolbar, type Side } from "../editor/EditorToolbar";
 import { descriptorKey } from "../editor/model";
 import { SidePanels } from "../editor/SidePanels";
 import * as S from "../editor/store";
+import { useBreakpoints } from "../editor/useBreakpoints";
 import { useCanvasMenu } from "../editor/useCanvasMenu";
 import { useEditActions } from "../editor/useEditActions";
 import { useRunView } from "../editor/useRunView";
@@ -90,8 +91,12 @@ function EditorView(props: Props & { store: Store<S.EditorState>; initialUntrust
   const { state, update, save, askToLeave } = doc;
   const trust = useTrustReview(state.workflow.id, props.initialUntrusted);
   const showInspector = useCallback(() => setInspectorCollapsed(false), []);
-  const runs = useRunView({ store, openReview: trust.openReview, setIssues: doc.setIssues, onShow: showInspector });
+  const breakpointIds = useRef<string[]>([]);
+  const currentBreakpoints = useCallback(() => breakpointIds.current, []);
+  const runs = useRunView({ store, openReview: trust.openReview, setIssues: doc.setIssues, onShow: showInspector, breakpoints: currentBreakpoints });
   const { run, viewing } = runs;
+  const breakpoints = useBreakpoints(state.workflow.id, run.running ? run.executionId : null);
+  breakpointIds.current = breakpoints.ids;
   const workflow = viewing ? viewing.workflow : state.workflow;
   const readOnly = viewing !== null;
   const edit = useEditActions({ store, canvasRef, viewing, save, askToLeave, onOpenOther });
@@ -99,7 +104,21 @@ function EditorView(props: Props & { store: Store<S.EditorState>; initialUntrust
     setOpenNode(id);
     setSide("node");
   }, []);
-  const menu = useCanvasMenu({ store, workflow, descriptors, readOnly, update, openPanel, startRun: runs.startRun, rename: edit.rename, copy: edit.copy, pasteText: edit.pasteText, addAt: edit.addAt });
+  const menu = useCanvasMenu({
+    store,
+    workflow,
+    descriptors,
+    readOnly,
+    update,
+    openPanel,
+    startRun: runs.startRun,
+    rename: edit.rename,
+    copy: edit.copy,
+    pasteText: edit.pasteText,
+    addAt: edit.addAt,
+    breakpoints: breakpoints.ids,
+    toggleBreakpoints: breakpoints.toggle,
+  });
   const selectedIds = state.selection.nodes;
   useShortcuts({
     workflow,
@@ -117,6 +136,9 @@ function EditorView(props: Props & { store: Store<S.EditorState>; initialUntrust
     showHelp: () => setHelp(true),
     copy: edit.copy,
     pasteText: edit.pasteText,
+    toggleBreakpoints: breakpoints.toggle,
+    paused: run.paused !== null,
+    debugRun: (action) => void runs.debugRun(action),
   });
 
   // Opened from the dashboard on a failed run: show it.
@@ -182,6 +204,23 @@ function EditorView(props: Props & { store: Store<S.EditorState>; initialUntrust
             </button>
           </div>
         )}
+        {run.paused && !viewing && (
+          <div className="paused-banner" data-testid="paused-banner" role="status">
+            Paused before “{run.paused.nodeName}”{run.paused.stepping ? " (step)" : ""}: {run.paused.itemsIn} item{run.paused.itemsIn === 1 ? "" : "s"} about to go in.
+            <button onClick={() => update((s) => S.select(s, { nodes: [run.paused!.nodeId], connections: [] }))} data-testid="paused-show" title="Show the items in the inspector">
+              Show items
+            </button>
+            <button className="primary" onClick={() => void runs.debugRun("continue")} data-testid="debug-continue" title="Run on to the next breakpoint (F8)">
+              ▶ Continue
+            </button>
+            <button onClick={() => void runs.debugRun("step")} data-testid="debug-step" title="Run just this node, then pause before the next (F10)">
+              Step
+            </button>
+            <button className="danger" onClick={() => void runs.debugRun("stop")} data-testid="debug-stop" title="End the run here">
+              ■ Stop
+            </button>
+          </div>
+        )}
         {trust.untrusted && !viewing && (
           <div className="trust-banner" data-testid="trust-banner">
             Imported from {trust.untrusted}: not trusted yet, so it runs nothing that uses an account or reaches this computer (programs, files).
@@ -197,6 +236,7 @@ function EditorView(props: Props & { store: Store<S.EditorState>; initialUntrust
           run={run}
           issues={viewing ? new Map() : doc.issueMap}
           marks={viewing ? undefined : (diffMarks ?? undefined)}
+          breakpoints={viewing ? undefined : breakpoints.ids}
           readOnly={readOnly}
           onSelect={(selection) => update((s) => S.select(s, selection))}
           onMove={(positions) => update((s) => S.moveNodes(s, positions))}

@@ -81,7 +81,13 @@ export function Inspector({ workflow, node, run, collapsed, onToggle, onPin, rea
   const data = node ? run.data[node.id] : undefined;
   const inputs = node ? inputItems(workflow, run, node.id) : [];
   const tabs: { key: string; label: string; items: Item[]; total: number; truncated: boolean }[] = [
-    ...inputs.map((i) => ({ key: `input:${i.input}`, label: inputs.length > 1 ? `Input ${i.input}` : "Input", items: i.items, total: i.items.length, truncated: i.truncated })),
+    ...inputs.map((i) => ({
+      key: `input:${i.input}`,
+      label: `${inputs.length > 1 ? `Input ${i.input}` : "Input"}${run.paused?.nodeId === node?.id ? " (about to go in)" : ""}`,
+      items: i.items,
+      total: i.total,
+      truncated: i.truncated,
+    })),
     ...(data?.outputs ?? []).map((o) => ({
       key: `output:${o.name}`,
       label: (data?.outputs.length ?? 0) > 1 ? `Output ${o.name}` : "Output",

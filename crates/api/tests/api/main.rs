@@ -5,6 +5,7 @@ mod calls;
 mod credentials;
 mod databases;
 mod db_write;
+mod debug;
 mod email;
 mod examples_mail;
 mod files;

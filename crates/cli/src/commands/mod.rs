@@ -17,8 +17,9 @@ use switchyard_api::SilentHost;
 pub(crate) async fn dispatch(cli: Cli) -> Outcome {
     let data_dir = cli.data_dir;
     match cli.command {
-        Command::Run { workflow, input, json, until, quiet, trust } => {
-            run::run(data_dir, &workflow, input.as_deref(), json, until, quiet, trust).await
+        Command::Run { workflow, input, json, until, quiet, trust, breaks } => {
+            let options = run::RunOptions { input, json, until, quiet, trust, breaks };
+            run::run(data_dir, &workflow, options).await
         }
         Command::Trust { id, yes } => {
             let api = open_api(data_dir, Arc::new(SilentHost))?;

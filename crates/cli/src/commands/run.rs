@@ -41,15 +41,24 @@ fn strip_location(e: &serde_json::Error) -> String {
     text.rsplit_once(" at line ").map_or(text.clone(), |(m, _)| m.to_string())
 }
 
-pub(crate) async fn run(
-    data_dir: Option<PathBuf>,
-    target: &str,
-    input: Option<&str>,
-    json: bool,
-    until: Option<String>,
-    quiet: bool,
-    trust: bool,
-) -> Outcome {
+/// `switchyard run`'s options.
+pub(crate) struct RunOptions {
+    pub(crate) input: Option<String>,
+    pub(crate) json: bool,
+    pub(crate) until: Option<String>,
+    pub(crate) quiet: bool,
+    pub(crate) trust: bool,
+    /// Nodes (names or ids) to pause before.
+    pub(crate) breaks: Vec<String>,
+}
+
+pub(crate) async fn run(data_dir: Option<PathBuf>, target: &str, options: RunOptions) -> Outcome {
+    let RunOptions { input, json, until, quiet, trust, breaks } = options;
+    if !breaks.is_empty() && input.as_deref() == Some("-") {
+        return Err(Failure::invalid(
+            "switchyard: --break asks what to do on stdin, so --input cannot read stdin too (use --input @FILE)",
+        ));
+    }
     let path = Path::new(target);
     let from_file = path.is_file();
     let (workflow, bundle) = if from_file {
@@ -61,8 +70,11 @@ pub(crate) async fn run(
     } else {
         (None, Vec::new())
     };
-    let items = input.map(read_input).transpose()?;
-    let api = open_api(data_dir, Arc::new(progress::Progress::new(quiet)))?;
+    let items = input.as_deref().map(read_input).transpose()?;
+    let (pauses, paused) = tokio::sync::mpsc::unbounded_channel();
+    let progress = progress::Progress::new(quiet);
+    let progress = if breaks.is_empty() { progress } else { progress.with_pauses(pauses) };
+    let api = open_api(data_dir, Arc::new(progress))?;
     let workflow = match workflow {
         Some(wf) => wf,
         None => {
@@ -99,10 +111,93 @@ pub(crate) async fn run(
     if from_file && trust {
         trust::allow_file(&api, &workflow, target, quiet).await?;
     }
-    let request =
-        RunStartRequest { workflow: Some(workflow), until_node: until, mode: Some(RunMode::Cli), ..Default::default() };
+    let breakpoints = if breaks.is_empty() { None } else { Some(breakpoint_ids(&workflow, &breaks)?) };
+    let request = RunStartRequest {
+        workflow: Some(workflow),
+        until_node: until,
+        mode: Some(RunMode::Cli),
+        breakpoints,
+        ..Default::default()
+    };
     let (execution_id, handle) = api.spawn_run_from(request, items, RunMode::Cli, source).await?;
-    report(&api, execution_id, handle, json, quiet).await
+    let debugger = (!breaks.is_empty()).then(|| tokio::spawn(debug_prompt(api.clone(), paused)));
+    let reported = report(&api, execution_id, handle, json, quiet).await;
+    if let Some(task) = debugger {
+        task.abort();
+    }
+    reported
+}
+
+/// The ids of the nodes `--break` names (by name or id).
+fn breakpoint_ids(workflow: &switchyard_model::workflow::Workflow, breaks: &[String]) -> Result<Vec<String>, Failure> {
+    breaks
+        .iter()
+        .map(|wanted| {
+            workflow.nodes.iter().find(|n| &n.name == wanted || &n.id == wanted).map(|n| n.id.clone()).ok_or_else(
+                || {
+                    let names: Vec<&str> = workflow.nodes.iter().map(|n| n.name.as_str()).collect();
+                    Failure::invalid(format!(
+                        "switchyard: --break {wanted}: \"{}\" has no node of that name or id (its nodes: {})",
+                        workflow.name,
+                        names.join(", ")
+                    ))
+                },
+            )
+        })
+        .collect()
+}
+
+/// Asks on stderr/stdin what a paused run does next: continue, step, show the items going
+/// in, or stop (also at the end of stdin).
+async fn debug_prompt(
+    api: switchyard_api::Api,
+    mut paused: tokio::sync::mpsc::UnboundedReceiver<switchyard_model::events::RunEvent>,
+) {
+    use switchyard_model::events::RunEventKind;
+    use switchyard_model::execution::DebugAction;
+    while let Some(event) = paused.recv().await {
+        let RunEventKind::NodePaused { node_name, inputs, .. } = event.kind else { continue };
+        let action = loop {
+            let prompt = format!("  ⏸ paused before {node_name}: [c]ontinue, [s]tep, [i]tems, [q]uit? ");
+            let line = tokio::task::spawn_blocking(move || {
+                eprint!("{prompt}");
+                let mut line = String::new();
+                match std::io::stdin().read_line(&mut line) {
+                    Ok(0) | Err(_) => None,
+                    Ok(_) => Some(line.trim().to_lowercase()),
+                }
+            })
+            .await
+            .ok()
+            .flatten();
+            match line.as_deref() {
+                None | Some("q" | "quit" | "stop") => break DebugAction::Stop,
+                Some("c" | "continue" | "") => break DebugAction::Continue,
+                Some("s" | "step") => break DebugAction::Step,
+                Some("i" | "items") => {
+                    for input in &inputs {
+                        let shown: Vec<&Value> = input.items.iter().map(|i| &i.json).collect();
+                        let more = if input.truncated {
+                            format!(" (first {} of {})", shown.len(), input.total)
+                        } else {
+                            String::new()
+                        };
+                        eprintln!(
+                            "  {} → {node_name}{more}:\n{}",
+                            input.name,
+                            serde_json::to_string_pretty(&shown).unwrap_or_default()
+                        );
+                    }
+                }
+                Some(other) => eprintln!("  \"{other}\": type c, s, i or q"),
+            }
+        };
+        let request =
+            RunDebugRequest { execution_id: event.execution_id.clone(), action: Some(action), breakpoints: None };
+        if let Err(e) = api.run_debug(request).await {
+            eprintln!("switchyard: {}", e.message);
+        }
+    }
 }
 
 /// `switchyard retry`: an execution again, from the start or from its failed node.

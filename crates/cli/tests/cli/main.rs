@@ -1269,3 +1269,62 @@ fn a_process_killed_during_a_database_write_leaves_no_partial_rows() {
     let list = stdout_json(&cli(data.path()).args(["executions", "--json"]).output().unwrap());
     assert_eq!(list[0]["status"], "interrupted", "{list}");
 }
+
+/// `switchyard run --break NODE` pauses before the node and asks on stdin: items shows what
+/// goes in, step runs just that node and pauses before the next, continue runs on, quit
+/// stops the run (recorded as cancelled).
+#[test]
+fn run_with_breakpoints_asks_what_to_do_at_each_pause() {
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data");
+    let set = |id: &str| {
+        json!({"id": id, "name": id.to_uppercase(), "type": "data.set",
+        "parameters": {"assignments": [{"name": id, "value": "{{ json.n }}"}]}})
+    };
+    let wf = json!({"switchyard": 1, "id": "steps", "name": "Steps",
+    "nodes": [{"id": "t", "name": "Start", "type": "trigger.manual"}, set("a"), set("b"), set("c")],
+    "connections": [
+        {"from": {"node": "t"}, "to": {"node": "a"}},
+        {"from": {"node": "a"}, "to": {"node": "b"}},
+        {"from": {"node": "b"}, "to": {"node": "c"}}
+    ]});
+    let file = home.path().join("steps.json");
+    std::fs::write(&file, wf.to_string()).unwrap();
+    let file = file.to_str().unwrap();
+
+    let output = cli(&data)
+        .args(["run", file, "--break", "A", "--input", r#"{"n": 4}"#])
+        .write_stdin("i\nwhat\ns\nc\n")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(stdout_json(&output), json!([{"n": 4, "a": 4, "b": 4, "c": 4}]));
+    let prompts: Vec<&str> = stderr.lines().filter(|l| l.contains("⏸ paused before")).collect();
+    assert!(stderr.contains("paused before A: [c]ontinue, [s]tep, [i]tems, [q]uit?"), "{stderr}");
+    assert!(stderr.contains("main → A:\n[\n  {\n    \"n\": 4\n  }\n]"), "the items going in: {stderr}");
+    assert!(stderr.contains("\"what\": type c, s, i or q"), "{stderr}");
+    assert!(stderr.contains("paused before B"), "a step pauses before the next node: {stderr}");
+    assert!(!stderr.contains("paused before C"), "continue runs on: {stderr}");
+    assert!(!prompts.is_empty());
+
+    // Quit stops the run before the node; the end of stdin does too.
+    for stdin in ["q\n", ""] {
+        let output =
+            cli(&data).args(["run", file, "--break", "b", "--json", "-q"]).write_stdin(stdin).output().unwrap();
+        assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+        let result = stdout_json(&output);
+        assert_eq!(result["status"], "cancelled");
+        assert!(result["error"]["message"].as_str().unwrap().contains("breakpoint before \"B\""), "{result}");
+    }
+
+    cli(&data).args(["run", file, "--break", "Nope"]).write_stdin("").assert().code(2).stderr(
+        predicate::str::contains(r#"--break Nope: "Steps" has no node of that name or id (its nodes: Start, A, B, C)"#),
+    );
+    cli(&data)
+        .args(["run", file, "--break", "A", "--input", "-"])
+        .write_stdin("{}")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--input cannot read stdin too"));
+}

@@ -86,6 +86,8 @@ pub struct RunRequest {
     /// from the failed node reuses what succeeded before. Region nodes (Batch, Parallel) and
     /// the nodes in their regions run again all the same.
     pub reuse: Reuse,
+    /// Breakpoints: the run pauses before marked nodes (see [`crate::debugger`]).
+    pub debugger: Option<crate::debugger::Debugger>,
 }
 
 /// Recorded outputs that stand in for nodes (by node id): each output's name and items.

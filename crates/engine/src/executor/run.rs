@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use switchyard_model::error::{ErrorCode, NodeError};
 use switchyard_model::events::RunEventKind;
-use switchyard_model::execution::{NodeRunStatus, RunStatus};
+use switchyard_model::execution::{DebugAction, NodeRunStatus, RunStatus};
 use switchyard_model::item::Item;
 use switchyard_model::workflow::{OnError, Workflow};
 use tokio::task::JoinSet;
@@ -159,20 +159,35 @@ impl Run {
         let mut schedule = Schedule::new(&plan);
         let mut tasks: JoinSet<Finished> = JoinSet::new();
         let cancel = self.request.cancel.child_token();
+        let mut debug = self.request.debugger.take().map(|debugger| Paused { debugger, at: None, stepping: false });
+        // Time spent paused does not count against the run's timeout.
+        let mut deadline = deadline;
         let outcome = 'run: loop {
-            while let Some(index) = schedule.next_ready() {
+            while debug.as_ref().is_none_or(|d| d.at.is_none())
+                && let Some(index) = schedule.next_ready()
+            {
+                if let Some(d) = debug.as_mut()
+                    && (d.stepping || d.debugger.breaks_at(&self.workflow().nodes[index].id))
+                    && self.runs_for_real(index, &plan)
+                {
+                    d.debugger.drain();
+                    d.at = Some((index, tokio::time::Instant::now()));
+                    self.emit_paused(index, &plan, d.stepping);
+                    break;
+                }
                 if let Some(finished) = self.start_node(index, &plan, &mut tasks, &cancel)
                     && let Err(error) = self.complete(finished, &plan, &mut schedule)
                 {
                     break 'run (RunStatus::Error, Some(error));
                 }
             }
-            if tasks.is_empty() {
+            let paused = debug.as_ref().and_then(|d| d.at).map(|(index, _)| index);
+            if tasks.is_empty() && paused.is_none() {
                 break (RunStatus::Success, None);
             }
             let branch_deadline = self.parallels.values().filter_map(|p| p.deadline).min();
             tokio::select! {
-                joined = tasks.join_next_with_id() => {
+                joined = tasks.join_next_with_id(), if !tasks.is_empty() => {
                     let Some(joined) = joined else { continue };
                     let finished = match joined {
                         Ok((_, f)) => f,
@@ -190,6 +205,33 @@ impl Run {
                         break (status, Some(error));
                     }
                 }
+                action = async {
+                    match debug.as_mut() {
+                        Some(d) => d.debugger.next().await,
+                        None => std::future::pending().await,
+                    }
+                }, if paused.is_some() => {
+                    let Some(d) = debug.as_mut() else { continue };
+                    let Some((index, since)) = d.at.take() else { continue };
+                    deadline += since.elapsed();
+                    let node = &self.prepared.workflow.nodes[index];
+                    self.emitter.emit(RunEventKind::RunResumed { node_id: node.id.clone(), action });
+                    match action {
+                        DebugAction::Stop => {
+                            let message = format!("the run was stopped at the breakpoint before \"{}\"", node.name);
+                            break (RunStatus::Cancelled, Some(NodeError::new(ErrorCode::Cancelled, message)));
+                        }
+                        DebugAction::Continue => d.stepping = false,
+                        DebugAction::Step => d.stepping = true,
+                    }
+                    // Its branch may have been stopped while it waited.
+                    if !schedule.is_finished(index)
+                        && let Some(finished) = self.start_node(index, &plan, &mut tasks, &cancel)
+                        && let Err(error) = self.complete(finished, &plan, &mut schedule)
+                    {
+                        break (RunStatus::Error, Some(error));
+                    }
+                }
                 () = async {
                     match branch_deadline {
                         Some(d) => tokio::time::sleep_until(d).await,
@@ -203,7 +245,7 @@ impl Run {
                 () = self.request.cancel.cancelled() => {
                     break (RunStatus::Cancelled, Some(NodeError::new(ErrorCode::Cancelled, "the run was cancelled")));
                 }
-                () = tokio::time::sleep_until(deadline) => {
+                () = tokio::time::sleep_until(deadline), if paused.is_none() => {
                     let seconds = self.workflow().settings.timeout_seconds;
                     break (RunStatus::Timeout, Some(NodeError::new(ErrorCode::Timeout, format!("the run took longer than its timeout of {seconds} s"))));
                 }
@@ -212,6 +254,55 @@ impl Run {
         cancel.cancel();
         tasks.shutdown().await;
         outcome
+    }
+
+    /// Whether a node about to start would run for real: not reused from an earlier run,
+    /// pinned, disabled (passed through) or skipped for want of items. Only those pause at
+    /// a breakpoint.
+    fn runs_for_real(&self, index: usize, plan: &Plan) -> bool {
+        let node = &self.workflow().nodes[index];
+        if (!self.in_region(index, plan) && self.request.reuse.contains_key(&node.id))
+            || (self.pins_apply() && self.workflow().pin_data.contains_key(&node.id))
+            || node.settings.disabled
+        {
+            return false;
+        }
+        self.prepared.entries[index].descriptor.is_trigger()
+            || plan.inputs[index].iter().flatten().any(|source| {
+                self.slots.get(&(source.node, source.output.clone())).is_some_and(|(items, _)| !items.is_empty())
+            })
+    }
+
+    /// Reports a pause before `index` with the items waiting on each of its inputs.
+    fn emit_paused(&self, index: usize, plan: &Plan, stepping: bool) {
+        let limits = self.services.run_data;
+        let mut inputs = Vec::new();
+        let mut items_in = 0;
+        for (name, sources) in self.prepared.input_names[index].iter().zip(&plan.inputs[index]) {
+            let mut items = Vec::new();
+            let mut total = 0;
+            for source in sources {
+                if let Some((waiting, _)) = self.slots.get(&(source.node, source.output.clone())) {
+                    total += waiting.len();
+                    items.extend(waiting.iter().take(limits.max_items.saturating_sub(items.len())).cloned());
+                }
+            }
+            items_in += total;
+            let mut cut = super::cut_outputs(&[(name.clone(), items)], limits);
+            if let Some(data) = cut.first_mut() {
+                data.truncated |= total > data.items.len();
+                data.total = total as u32;
+            }
+            inputs.extend(cut);
+        }
+        let node = &self.workflow().nodes[index];
+        self.emitter.emit(RunEventKind::NodePaused {
+            node_id: node.id.clone(),
+            node_name: node.name.clone(),
+            items_in: items_in as u32,
+            inputs,
+            stepping,
+        });
     }
 
     /// Takes in a finished node: stores its outputs, moves the schedule on, and keeps the
@@ -343,6 +434,14 @@ impl Run {
         });
         self.record(&node, NodeRunStatus::Error, self.services.clock.now(), Duration::ZERO, 0, Vec::new(), Some(error));
     }
+}
+
+/// A run with breakpoints: its debugger, the node it is paused before (with since when),
+/// and whether it steps (pauses before every node that runs).
+struct Paused {
+    debugger: crate::debugger::Debugger,
+    at: Option<(usize, tokio::time::Instant)>,
+    stepping: bool,
 }
 
 /// Items a node passes on without running, on its result port (main, or a region node's

@@ -50,9 +50,7 @@ impl Run {
         }
         let items_in: usize = inputs.iter().map(Input::len).sum();
         let started_at = self.services.clock.now();
-        let in_region = self.prepared.regions[index].is_some()
-            || plan.branches.values().flatten().any(|(_, members)| members.contains(&index));
-        let reused = if in_region { None } else { self.request.reuse.remove(&node.id) };
+        let reused = if self.in_region(index, plan) { None } else { self.request.reuse.remove(&node.id) };
         let decision = if let Some(outputs) = reused {
             Decision::Reused(outputs)
         } else if let Some(pinned) = self.workflow().pin_data.get(&node.id).filter(|_| self.pins_apply()) {
@@ -187,6 +185,13 @@ impl Run {
                 None
             }
         }
+    }
+
+    /// Whether a node is a region node (Batch, Parallel) or in a region: such nodes run again
+    /// on a retry rather than reuse their recorded outputs.
+    pub(super) fn in_region(&self, index: usize, plan: &Plan) -> bool {
+        self.prepared.regions[index].is_some()
+            || plan.branches.values().flatten().any(|(_, members)| members.contains(&index))
     }
 
     /// A slot's items are no longer held: their bytes leave the run's count.

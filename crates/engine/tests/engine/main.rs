@@ -3,6 +3,7 @@
 mod archives;
 mod batch;
 mod binary;
+mod breakpoints;
 mod convert;
 mod examples;
 mod expressions;

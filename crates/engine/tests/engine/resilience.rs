@@ -37,18 +37,12 @@ fn retry(max_tries: u32) -> Json {
 }
 
 fn retries(collector: &Collector) -> Vec<(Option<u32>, u32, u32, ErrorClass)> {
-    collector
-        .events
-        .lock()
-        .unwrap()
-        .iter()
-        .filter_map(|e| match &e.kind {
-            RunEventKind::NodeRetrying { item_index, attempt, delay_ms, error, .. } => {
-                Some((*item_index, *attempt, *delay_ms, error.class))
-            }
-            _ => None,
-        })
-        .collect()
+    collector.picked(|kind| match kind {
+        RunEventKind::NodeRetrying { item_index, attempt, delay_ms, error, .. } => {
+            Some((*item_index, *attempt, *delay_ms, error.class))
+        }
+        _ => None,
+    })
 }
 
 fn engine_with(resilience: Resilience) -> Engine {

@@ -87,6 +87,11 @@ impl RunListener for Collector {
 }
 
 impl Collector {
+    /// What `pick` takes from each event it matches, in order.
+    pub fn picked<T>(&self, pick: impl Fn(&switchyard_model::events::RunEventKind) -> Option<T>) -> Vec<T> {
+        self.events.lock().unwrap().iter().filter_map(|e| pick(&e.kind)).collect()
+    }
+
     pub fn kinds(&self) -> Vec<String> {
         self.events
             .lock()
