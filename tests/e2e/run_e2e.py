@@ -1311,6 +1311,57 @@ def breakpoints(app):
     app.wait(lambda: len(app.node("Orders").find_elements(By.CSS_SELECTOR, '[data-testid="breakpoint"]')) == 0, "the breakpoint removed")
 
 
+def sticky_notes(app):
+    """A sticky note added from the canvas menu: markdown written in place shows rendered (a
+    heading, bold, a link), the note takes another colour and a new size, its link asks
+    before opening the browser, and the note is saved in the file."""
+    pane = app.find(".react-flow__pane")
+    r = app.rect(pane)
+    app.driver.execute_script(
+        """arguments[0].dispatchEvent(new MouseEvent('contextmenu', {bubbles: true, cancelable: true, button: 2,
+          clientX: arguments[1], clientY: arguments[2]}));""",
+        pane, r["x"] + 120, r["y"] + 40,
+    )
+    app.find('[role="menu"]')
+    app.button("Add sticky note").click()
+    note = app.by_test_id("sticky-note")
+    app.actions().double_click(app.by_test_id("note-body")).perform()
+    editor = app.find('[aria-label="Note text (markdown)"]')
+    app.type_into(editor, "# Checklist")
+    editor.send_keys(Keys.ENTER, "**Check** the [stock docs](https://example.com/stock)", Keys.ENTER, "- counts first")
+    written = editor.get_attribute("value")
+    if written != "# Checklist\n**Check** the [stock docs](https://example.com/stock)\n- counts first":
+        raise Failure(f"the note holds {written!r}")
+    app.keys(Keys.ESCAPE)
+    app.gone('[aria-label="Note text (markdown)"]')
+    body = app.by_test_id("note-body")
+    app.wait(lambda: app.text(body.find_element(By.CSS_SELECTOR, "h2")) == "Checklist", "the heading rendered")
+    if app.text(body.find_element(By.CSS_SELECTOR, "strong")) != "Check":
+        raise Failure(f"the note reads {app.text(body)!r}")
+    # Selected: colour swatches and resize handles.
+    note.click()
+    app.by_test_id("note-color-blue").click()
+    app.wait(lambda: app.by_test_id("sticky-note").get_attribute("data-color") == "blue", "the note turned blue")
+    handle = app.find(".react-flow__resize-control.handle.bottom.right")
+    app.actions().click_and_hold(handle).move_by_offset(40, 20).move_by_offset(40, 20).release().perform()
+    # A link in a note is confirmed before the browser opens.
+    app.by_test_id("note-body").find_element(By.CSS_SELECTOR, "a").click()
+    dialog = app.find('[role="dialog"]')
+    if "https://example.com/stock" not in app.text(dialog):
+        raise Failure(f"the dialog reads {app.text(dialog)!r}")
+    app.screenshot("26-link-confirm")
+    dialog.find_element(By.XPATH, './/button[normalize-space(.)="Cancel"]').click()
+    app.gone('[role="dialog"]')
+    app.keys("s", ctrl=True)
+    app.toast_contains("Saved")
+    saved = api_call(app, "workflow_get", {"id": "e2e-flaky"})["workflow"].get("notes", [])
+    if len(saved) != 1 or saved[0]["color"] != "blue" or not saved[0]["content"].startswith("# Checklist"):
+        raise Failure(f"the saved notes: {saved}")
+    if saved[0]["size"][0] <= 260 or saved[0]["size"][1] <= 160:
+        raise Failure(f"the note was not resized: {saved[0]['size']}")
+    app.click_empty_canvas()
+
+
 SCENARIOS = [
     ("01-create-by-dragging", create_by_dragging),
     ("02-set-parameters", set_parameters),
@@ -1337,6 +1388,7 @@ SCENARIOS = [
     ("23-pin-and-run-from-here", pin_and_run_from_here),
     ("24-templates", templates),
     ("25-breakpoints", breakpoints),
+    ("26-sticky-notes", sticky_notes),
 ]
 
 

@@ -38,7 +38,7 @@ use switchyard_model::error::ErrorCode;
 use switchyard_store::Store;
 use switchyard_vault::{Vault, VaultOptions};
 use tokio_util::sync::CancellationToken;
-use types::{ApiEvent, AppInfo, Empty};
+use types::{ApiEvent, AppInfo, Empty, LinkOpenRequest};
 
 /// What the API needs from whoever hosts it (the desktop shell, the CLI, a test).
 pub trait Host: Send + Sync + 'static {
@@ -202,6 +202,25 @@ impl Api {
             database_path: self.inner.store.path().display().to_string(),
             node_types: self.inner.engine.registry().descriptors().len() as u32,
         })
+    }
+
+    /// Opens a web or mail link in the user's browser or mail program. Only http, https and
+    /// mailto: a link in a shared workflow must not start programs or open local files.
+    pub async fn link_open(&self, request: LinkOpenRequest) -> ApiResult<Empty> {
+        let shown: String = request.url.chars().take(200).collect();
+        let url = reqwest::Url::parse(request.url.trim())
+            .map_err(|e| ApiError::bad_request(format!("url: \"{shown}\" is not a link: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https" | "mailto") {
+            return Err(ApiError::bad_request(format!(
+                "url: only http, https and mailto links open from the app, not {}: (\"{shown}\")",
+                url.scheme()
+            )));
+        }
+        self.inner
+            .host
+            .open_url(url.as_str())
+            .map_err(|e| ApiError::new(ErrorCode::Internal, format!("cannot open {url}: {e}")))?;
+        Ok(Empty {})
     }
 
     /// Runs blocking store work off the async runtime.

@@ -89,6 +89,8 @@ fn parse<T: serde::de::DeserializeOwned>(command: &str, payload: serde_json::Val
 manifest! {
     /// Version and where the data lives.
     app_info(Empty) -> AppInfo;
+    /// Opens an http, https or mailto link in the browser (a sticky note's link, confirmed).
+    link_open(LinkOpenRequest) -> Empty;
     /// Saved workflows, most recently changed first.
     workflow_list(WorkflowListRequest) -> WorkflowListResponse;
     workflow_get(IdRequest) -> WorkflowRecord;

@@ -272,6 +272,17 @@ fn structure(root: &Json) -> Vec<ValidationIssue> {
             );
         }
     }
+    match obj.get("notes") {
+        None => {}
+        Some(Json::Array(notes)) => {
+            for (i, note) in notes.iter().enumerate() {
+                c.note(note, &format!("$.notes[{i}]"));
+            }
+        }
+        Some(other) => {
+            c.issue(ErrorCode::InvalidWorkflow, "$.notes", format!("\"notes\" must be a list, found {}", kind(other)))
+        }
+    }
     if let Some(pins) = obj.get("pinData")
         && let Some(pins) = c.object(pins, "$.pinData")
     {
@@ -347,6 +358,35 @@ impl Checker {
                 &format!("{path}.{key}"),
                 format!("\"{key}\" must be a string, found {}", kind(other)),
             ),
+        }
+    }
+
+    /// A sticky note's shape: an id, text, [x, y], [width, height] and a known colour (the
+    /// limits are checked on the typed workflow, see [`note_issues`]).
+    fn note(&mut self, note: &Json, path: &str) {
+        let Some(obj) = self.object(note, path) else { return };
+        self.string(obj, path, "id", true, true);
+        self.string(obj, path, "content", false, false);
+        for (key, shape) in [("position", "[x, y]"), ("size", "[width, height]")] {
+            if let Some(p) = obj.get(key)
+                && !p.as_array().is_some_and(|a| a.len() == 2 && a.iter().all(Json::is_number))
+            {
+                self.issue(
+                    ErrorCode::InvalidWorkflow,
+                    &format!("{path}.{key}"),
+                    format!("\"{key}\" must be {shape}, found {}", short(p)),
+                );
+            }
+        }
+        let names = switchyard_model::workflow::NoteColor::NAMES;
+        if let Some(color) = obj.get("color")
+            && !color.as_str().is_some_and(|c| names.contains(&c))
+        {
+            self.issue(
+                ErrorCode::InvalidWorkflow,
+                &format!("{path}.color"),
+                format!("\"color\" must be one of {}, found {}", names.join(", "), short(color)),
+            );
         }
     }
 
@@ -517,9 +557,44 @@ fn key_path(key: &str) -> String {
     switchyard_model::path::Segment::Key(key.to_string()).to_string()
 }
 
+/// Sticky notes: unique ids, text within the size limit, sizes within bounds.
+fn note_issues(wf: &Workflow) -> Vec<ValidationIssue> {
+    use switchyard_model::workflow::{NOTE_MAX_CHARS, NOTE_MAX_SIDE, NOTE_MIN_SIDE};
+    let mut issues = Vec::new();
+    let mut ids: HashMap<&str, usize> = HashMap::new();
+    for (i, note) in wf.notes.iter().enumerate() {
+        let path = format!("$.notes[{i}]");
+        let issue = |field: &str, message: String| {
+            ValidationIssue::new(ErrorCode::InvalidWorkflow, format!("{path}.{field}"), message)
+        };
+        if note.id.trim().is_empty() {
+            issues.push(issue("id", "a note needs an id".into()));
+        } else if let Some(first) = ids.insert(&note.id, i) {
+            issues.push(issue("id", format!("note id \"{}\" is already used by $.notes[{first}]", note.id)));
+        }
+        let chars = note.content.chars().count();
+        if chars > NOTE_MAX_CHARS {
+            issues.push(issue("content", format!("a note holds at most {NOTE_MAX_CHARS} characters, found {chars}")));
+        }
+        if !note.size.iter().all(|v| (NOTE_MIN_SIDE..=NOTE_MAX_SIDE).contains(v)) {
+            issues.push(issue(
+                "size",
+                format!(
+                    "a note's width and height must be from {NOTE_MIN_SIDE} to {NOTE_MAX_SIDE}, found [{}, {}]",
+                    note.size[0], note.size[1]
+                ),
+            ));
+        }
+        if !note.position.iter().all(|v| v.is_finite()) {
+            issues.push(issue("position", "a note's position must be two finite numbers".into()));
+        }
+    }
+    issues
+}
+
 /// Semantic checks of a typed workflow against the node types.
 pub fn validate_workflow(wf: &Workflow, registry: &Registry) -> Vec<ValidationIssue> {
-    let mut issues = Vec::new();
+    let mut issues = note_issues(wf);
     if !switchyard_model::ids::valid_workflow_id(&wf.id) {
         issues.push(ValidationIssue::new(
             ErrorCode::InvalidWorkflowId,

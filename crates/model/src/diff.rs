@@ -16,7 +16,8 @@ pub struct WorkflowDiff {
     pub changed: Vec<NodeChange>,
     pub connections_added: Vec<Connection>,
     pub connections_removed: Vec<Connection>,
-    /// The workflow's name, description, settings and pinned data, by path.
+    /// The workflow's name, description, settings, pinned data and sticky notes (by note id:
+    /// `notes.<id>.content`), by path.
     pub workflow: Vec<FieldChange>,
 }
 
@@ -100,6 +101,17 @@ pub fn diff(old: &Workflow, new: &Workflow) -> WorkflowDiff {
             for key in ["nodes", "connections", "id", "switchyard"] {
                 map.remove(key);
             }
+            // Sticky notes by id, so a change reads `notes.<id>.content` rather than the list.
+            if let Some(Json::Array(notes)) = map.remove("notes") {
+                let by_id = notes
+                    .into_iter()
+                    .map(|mut n| {
+                        let id = n.as_object_mut().and_then(|o| o.remove("id"));
+                        (id.and_then(|i| i.as_str().map(str::to_string)).unwrap_or_default(), n)
+                    })
+                    .collect();
+                map.insert("notes".into(), Json::Object(by_id));
+            }
         }
         v
     };
@@ -164,5 +176,21 @@ mod tests {
         assert!(d.connections_removed.is_empty());
         assert_eq!(d.workflow.iter().map(|c| c.path.as_str()).collect::<Vec<_>>(), vec!["name"]);
         assert!(diff(&new, &new).is_empty());
+    }
+
+    #[test]
+    fn sticky_notes_are_compared_by_id() {
+        let base = |notes: serde_json::Value| {
+            wf(serde_json::json!({"switchyard": 1, "id": "w", "name": "N", "nodes": [], "notes": notes}))
+        };
+        let old = base(serde_json::json!([{"id": "a", "content": "# Plan"}, {"id": "b", "content": "gone"}]));
+        let new = base(
+            serde_json::json!([{"id": "c", "content": "new"}, {"id": "a", "content": "# Plan v2", "color": "blue"}]),
+        );
+        let d = diff(&old, &new);
+        let paths: Vec<&str> = d.workflow.iter().map(|c| c.path.as_str()).collect();
+        assert_eq!(paths, vec!["notes.a.color", "notes.a.content", "notes.b", "notes.c"]);
+        assert_eq!(d.workflow[1].after, Some(serde_json::json!("# Plan v2")));
+        assert_eq!(d.workflow[2].after, None, "b was removed");
     }
 }

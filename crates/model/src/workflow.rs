@@ -60,10 +60,58 @@ pub struct Workflow {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[ts(as = "Option<BTreeMap<String, Vec<Item>>>", optional)]
     pub pin_data: BTreeMap<String, Vec<PinnedItem>>,
+    /// Sticky notes on the canvas (markdown); they take no part in runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[ts(as = "Option<Vec<StickyNote>>", optional)]
+    pub notes: Vec<StickyNote>,
     /// Top-level keys this version does not know, kept so that a round trip loses nothing.
     #[serde(flatten)]
     #[ts(skip)]
     pub extra: JsonMap,
+}
+
+/// A sticky note on the canvas: markdown text in a coloured box, positioned and sized like
+/// nodes. Shown, never run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct StickyNote {
+    pub id: String,
+    /// Markdown (shown without raw HTML; links open in the browser after a confirmation).
+    #[serde(default)]
+    pub content: String,
+    #[serde(default, serialize_with = "position_as_written")]
+    pub position: [f64; 2],
+    /// Width and height on the canvas.
+    #[serde(default = "default_note_size", serialize_with = "position_as_written")]
+    pub size: [f64; 2],
+    #[serde(default)]
+    pub color: NoteColor,
+}
+
+/// The longest note text a file may hold (characters).
+pub const NOTE_MAX_CHARS: usize = 20_000;
+/// The smallest and largest width or height of a note.
+pub const NOTE_MIN_SIDE: f64 = 60.0;
+pub const NOTE_MAX_SIDE: f64 = 4000.0;
+
+fn default_note_size() -> [f64; 2] {
+    [260.0, 160.0]
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum NoteColor {
+    #[default]
+    Yellow,
+    Blue,
+    Green,
+    Pink,
+    Purple,
+    Gray,
+}
+
+impl NoteColor {
+    pub const NAMES: &[&str] = &["yellow", "blue", "green", "pink", "purple", "gray"];
 }
 
 /// One node on the canvas.
@@ -320,6 +368,7 @@ impl Workflow {
             connections: Vec::new(),
             settings: WorkflowSettings::default(),
             pin_data: BTreeMap::new(),
+            notes: Vec::new(),
             extra: JsonMap::new(),
         }
     }

@@ -21,14 +21,17 @@ import type { Connection } from "../gen/Connection";
 import type { NodeDescriptor } from "../gen/NodeDescriptor";
 import type { ValidationIssue } from "../gen/ValidationIssue";
 import type { Workflow } from "../gen/Workflow";
-import { connectionId, descriptorKey, inputNames, outputNames, type Position, wouldCycle } from "../editor/model";
+import { connectionId, descriptorKey, inputNames, NOTE_PREFIX, outputNames, type Position, wouldCycle } from "../editor/model";
 import type { RunView } from "../editor/run";
 import type { Selection } from "../editor/store";
 import { markAfterPaint } from "../marks";
 import { groupColors } from "./icons";
 import { NodeCard, type NodeCardData, type NodeCardNode, type NodeMark } from "./NodeCard";
+import { NOTE_SWATCH, type NoteChange, StickyNoteCard, type StickyNode } from "./StickyNoteCard";
 
-const nodeTypes = { switchyard: NodeCard };
+const nodeTypes = { switchyard: NodeCard, sticky: StickyNoteCard };
+
+type CanvasNode = NodeCardNode | StickyNode;
 
 export interface CanvasProps {
   workflow: Workflow;
@@ -45,7 +48,10 @@ export interface CanvasProps {
   onMove: (positions: Record<string, Position>) => void;
   onConnect: (connection: Connection) => void;
   onOpenNode: (id: string) => void;
-  onContextMenu: (event: { x: number; y: number; nodeId?: string; connectionId?: string }) => void;
+  /** `nodeId` or `noteId`: what was right-clicked (nothing: the canvas itself). */
+  onContextMenu: (event: { x: number; y: number; nodeId?: string; noteId?: string; connectionId?: string }) => void;
+  onNoteChange: (id: string, change: NoteChange) => void;
+  onOpenLink: (url: string) => void;
 }
 
 const NO_ISSUES: ValidationIssue[] = [];
@@ -83,18 +89,35 @@ export function Canvas(props: CanvasProps) {
     [descriptors, run.nodes, issues, workflow.pinData, props.marks, props.breakpoints],
   );
 
-  const built = useMemo<NodeCardNode[]>(() => {
+  // Sticky notes sit behind the nodes; their canvas ids carry a prefix.
+  const { onNoteChange, onOpenLink } = props;
+  const notes = useMemo<StickyNode[]>(() => {
+    const selected = new Set(selection.notes ?? []);
+    return (workflow.notes ?? []).map((note) => ({
+      id: NOTE_PREFIX + note.id,
+      type: "sticky" as const,
+      position: { x: note.position[0], y: note.position[1] },
+      width: note.size[0],
+      height: note.size[1],
+      zIndex: -1,
+      selected: selected.has(note.id),
+      data: { note, readOnly, onChange: onNoteChange, onOpenLink },
+    }));
+  }, [workflow.notes, selection.notes, readOnly, onNoteChange, onOpenLink]);
+
+  const built = useMemo<CanvasNode[]>(() => {
     const selected = new Set(selection.nodes);
-    return workflow.nodes.map((n) => ({
+    const cards: CanvasNode[] = workflow.nodes.map((n) => ({
       id: n.id,
       type: "switchyard" as const,
       position: { x: n.position[0], y: n.position[1] },
       selected: selected.has(n.id),
       data: dataFor(n),
     }));
-  }, [workflow.nodes, selection.nodes, dataFor]);
+    return notes.length ? [...notes, ...cards] : cards;
+  }, [workflow.nodes, selection.nodes, dataFor, notes]);
 
-  const [nodes, setNodes] = useState<NodeCardNode[]>(built);
+  const [nodes, setNodes] = useState<CanvasNode[]>(built);
   useEffect(() => {
     // Keep React Flow's measurements, and the position of a node being dragged right now.
     setNodes((prev) => {
@@ -112,8 +135,8 @@ export function Canvas(props: CanvasProps) {
     latestSelection.current = selection;
   }, [selection]);
   const changeSelection = useCallback(
-    (kind: "nodes" | "connections", changes: { id: string; selected: boolean }[]) => {
-      const current = new Set(latestSelection.current[kind]);
+    (kind: "nodes" | "connections" | "notes", changes: { id: string; selected: boolean }[]) => {
+      const current = new Set(latestSelection.current[kind] ?? []);
       for (const c of changes) {
         if (c.selected) current.add(c.id);
         else current.delete(c.id);
@@ -148,10 +171,14 @@ export function Canvas(props: CanvasProps) {
   useEffect(() => setEdges(builtEdges), [builtEdges]);
 
   const onNodesChange = useCallback(
-    (changes: NodeChange<NodeCardNode>[]) => {
+    (changes: NodeChange<CanvasNode>[]) => {
       setNodes((ns) => applyNodeChanges(changes, ns));
       const selects = changes.flatMap((c) => (c.type === "select" ? [{ id: c.id, selected: c.selected }] : []));
-      if (selects.length) changeSelection("nodes", selects);
+      const isNote = (id: string) => id.startsWith(NOTE_PREFIX);
+      const nodeSelects = selects.filter((c) => !isNote(c.id));
+      const noteSelects = selects.filter((c) => isNote(c.id)).map((c) => ({ ...c, id: c.id.slice(NOTE_PREFIX.length) }));
+      if (nodeSelects.length) changeSelection("nodes", nodeSelects);
+      if (noteSelects.length) changeSelection("notes", noteSelects);
     },
     [changeSelection],
   );
@@ -202,13 +229,13 @@ export function Canvas(props: CanvasProps) {
     }
   }, [initialized, workflow.nodes.length]);
 
-  const minimapColor = useCallback(
-    (n: NodeCardNode) => (n.data.descriptor ? groupColors[n.data.descriptor.group] : "#999"),
-    [],
-  );
+  const minimapColor = useCallback((n: CanvasNode) => {
+    if (n.type === "sticky") return NOTE_SWATCH[n.data.note.color];
+    return n.data.descriptor ? groupColors[n.data.descriptor.group] : "#999";
+  }, []);
 
   return (
-    <ReactFlow<NodeCardNode, Edge>
+    <ReactFlow<CanvasNode, Edge>
       nodes={nodes}
       edges={edges}
       nodeTypes={nodeTypes}
@@ -223,10 +250,11 @@ export function Canvas(props: CanvasProps) {
         for (const n of dragged) positions[n.id] = [n.position.x, n.position.y];
         props.onMove(positions);
       }}
-      onNodeDoubleClick={(_, n) => props.onOpenNode(n.id)}
+      onNodeDoubleClick={(_, n) => n.type !== "sticky" && props.onOpenNode(n.id)}
       onNodeContextMenu={(e, n) => {
         e.preventDefault();
-        props.onContextMenu({ x: e.clientX, y: e.clientY, nodeId: n.id });
+        const target = n.type === "sticky" ? { noteId: n.data.note.id } : { nodeId: n.id };
+        props.onContextMenu({ x: e.clientX, y: e.clientY, ...target });
       }}
       onEdgeContextMenu={(e, edge) => {
         e.preventDefault();
@@ -240,6 +268,7 @@ export function Canvas(props: CanvasProps) {
       nodesConnectable={!readOnly}
       elementsSelectable
       deleteKeyCode={null}
+      elevateNodesOnSelect={false}
       selectionKeyCode="Shift"
       multiSelectionKeyCode={["Meta", "Control"]}
       onlyRenderVisibleElements={workflow.nodes.length > 150}

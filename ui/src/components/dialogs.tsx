@@ -89,7 +89,7 @@ export function DialogHost() {
         }}
       >
         <h2>{request.title}</h2>
-        {request.message && <div>{request.message}</div>}
+        {request.message && <div style={{ whiteSpace: "pre-line", overflowWrap: "anywhere" }}>{request.message}</div>}
         {request.input && (
           <input ref={inputRef} aria-label={request.title} type={request.input.secret ? "password" : "text"} value={text} placeholder={request.input.placeholder} onChange={(e) => setText(e.target.value)} />
         )}

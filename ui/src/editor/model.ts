@@ -5,6 +5,7 @@ import type { CredentialRef } from "../gen/CredentialRef";
 import type { Node } from "../gen/Node";
 import type { NodeDescriptor } from "../gen/NodeDescriptor";
 import type { NodeSettings } from "../gen/NodeSettings";
+import type { StickyNote } from "../gen/StickyNote";
 import type { Workflow } from "../gen/Workflow";
 import type { WorkflowSettings } from "../gen/WorkflowSettings";
 
@@ -209,4 +210,50 @@ export function wouldCycle(workflow: Workflow, from: string, to: string): boolea
 
 export function descriptorKey(type: string, version: number): string {
   return `${type}@${version}`;
+}
+
+// Sticky notes. On the canvas their ids are prefixed, so they never clash with node ids.
+
+export const NOTE_PREFIX = "note:";
+export const NOTE_MIN_SIDE = 60;
+export const NOTE_MAX_SIDE = 4000;
+
+export function addNote(workflow: Workflow, position: Position, content = ""): { workflow: Workflow; note: StickyNote } {
+  const notes = workflow.notes ?? [];
+  let id = "";
+  do id = `s${Math.random().toString(36).slice(2, 10)}`;
+  while (notes.some((n) => n.id === id));
+  const note: StickyNote = { id, content, position: [Math.round(position[0]), Math.round(position[1])], size: [260, 160], color: "yellow" };
+  return { workflow: { ...workflow, notes: [...notes, note] }, note };
+}
+
+export function updateNote(workflow: Workflow, id: string, change: Partial<Omit<StickyNote, "id">>): Workflow {
+  const clamp = (v: number) => Math.round(Math.min(NOTE_MAX_SIDE, Math.max(NOTE_MIN_SIDE, v)));
+  return {
+    ...workflow,
+    notes: (workflow.notes ?? []).map((n) => {
+      if (n.id !== id) return n;
+      const next = { ...n, ...change };
+      if (change.size) next.size = [clamp(change.size[0]), clamp(change.size[1])];
+      if (change.position) next.position = [Math.round(change.position[0]), Math.round(change.position[1])];
+      return next;
+    }),
+  };
+}
+
+export function removeNotes(workflow: Workflow, ids: string[]): Workflow {
+  if (ids.length === 0) return workflow;
+  const gone = new Set(ids);
+  return { ...workflow, notes: (workflow.notes ?? []).filter((n) => !gone.has(n.id)) };
+}
+
+export function moveNotes(workflow: Workflow, positions: Record<string, Position>): Workflow {
+  if (Object.keys(positions).length === 0) return workflow;
+  return {
+    ...workflow,
+    notes: (workflow.notes ?? []).map((n) => {
+      const p = positions[n.id];
+      return p ? { ...n, position: [Math.round(p[0]), Math.round(p[1])] } : n;
+    }),
+  };
 }

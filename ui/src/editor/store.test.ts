@@ -154,3 +154,28 @@ describe("graph edits", () => {
     expect(s.workflow.pinData).toEqual({});
   });
 });
+
+describe("sticky notes", () => {
+  it("adds, edits, moves with nodes, resizes within bounds and deletes notes, each undoable", () => {
+    let s = S.initialState(workflow(), 1);
+    s = S.addNote(s, [100.4, -200.6]);
+    const note = s.workflow.notes![0];
+    expect(note).toMatchObject({ content: "", position: [100, -201], size: [260, 160], color: "yellow" });
+    expect(s.selection.notes).toEqual([note.id]);
+    // Typing in one note is one undo step.
+    s = S.updateNote(s, note.id, { content: "# Plan" });
+    s = S.updateNote(s, note.id, { content: "# Plan\n- first" });
+    expect(s.past).toHaveLength(2);
+    s = S.updateNote(s, note.id, { color: "blue", size: [10, 99999] });
+    expect(s.workflow.notes![0]).toMatchObject({ color: "blue", size: [60, 4000], content: "# Plan\n- first" });
+    // One drag moves nodes and notes together, in one step.
+    s = S.moveNodes(s, { s: [5, 5], [`note:${note.id}`]: [40, 50] });
+    expect(s.workflow.notes![0].position).toEqual([40, 50]);
+    expect(s.workflow.nodes.find((n) => n.id === "s")!.position).toEqual([5, 5]);
+    s = S.deleteSelection(S.select(s, { nodes: [], connections: [], notes: [note.id] }));
+    expect(s.workflow.notes).toEqual([]);
+    s = S.undo(s);
+    expect(s.workflow.notes).toHaveLength(1);
+    expect(S.undo(S.undo(S.undo(S.undo(s)))).workflow.notes ?? []).toEqual([]);
+  });
+});

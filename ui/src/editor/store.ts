@@ -16,6 +16,8 @@ export const HISTORY_LIMIT = 200;
 export interface Selection {
   nodes: string[];
   connections: string[];
+  /** Sticky notes (their ids in the file). */
+  notes?: string[];
 }
 
 export interface EditorState {
@@ -84,9 +86,11 @@ export function redo(state: EditorState): EditorState {
 function keepExisting(selection: Selection, workflow: Workflow): Selection {
   const nodes = new Set(workflow.nodes.map((n) => n.id));
   const connections = new Set(workflow.connections.map(model.connectionId));
+  const notes = new Set((workflow.notes ?? []).map((n) => n.id));
   return {
     nodes: selection.nodes.filter((id) => nodes.has(id)),
     connections: selection.connections.filter((id) => connections.has(id)),
+    notes: (selection.notes ?? []).filter((id) => notes.has(id)),
   };
 }
 
@@ -105,8 +109,15 @@ export function addNode(state: EditorState, descriptor: NodeDescriptor, position
   return { ...edit(state, workflow), selection: { nodes: [node.id], connections: [] } };
 }
 
+/** Moves nodes and sticky notes (keys of notes carry `model.NOTE_PREFIX`) in one step. */
 export function moveNodes(state: EditorState, positions: Record<string, model.Position>): EditorState {
-  return edit(state, model.moveNodes(state.workflow, positions));
+  const nodes: Record<string, model.Position> = {};
+  const notes: Record<string, model.Position> = {};
+  for (const [id, p] of Object.entries(positions)) {
+    if (id.startsWith(model.NOTE_PREFIX)) notes[id.slice(model.NOTE_PREFIX.length)] = p;
+    else nodes[id] = p;
+  }
+  return edit(state, model.moveNotes(model.moveNodes(state.workflow, nodes), notes));
 }
 
 export function connect(state: EditorState, connection: Connection): EditorState {
@@ -115,10 +126,22 @@ export function connect(state: EditorState, connection: Connection): EditorState
 }
 
 export function deleteSelection(state: EditorState): EditorState {
-  const { nodes, connections } = state.selection;
-  if (nodes.length === 0 && connections.length === 0) return state;
-  const next = edit(state, model.remove(state.workflow, nodes, connections));
-  return { ...next, selection: { nodes: [], connections: [] } };
+  const { nodes, connections, notes = [] } = state.selection;
+  if (nodes.length === 0 && connections.length === 0 && notes.length === 0) return state;
+  const next = edit(state, model.removeNotes(model.remove(state.workflow, nodes, connections), notes));
+  return { ...next, selection: { nodes: [], connections: [], notes: [] } };
+}
+
+/** A new sticky note at `position`, selected. */
+export function addNote(state: EditorState, position: model.Position): EditorState {
+  const { workflow, note } = model.addNote(state.workflow, position);
+  return { ...edit(state, workflow), selection: { nodes: [], connections: [], notes: [note.id] } };
+}
+
+/** Changes a note; typing in one note's text is one undo step. */
+export function updateNote(state: EditorState, id: string, change: Parameters<typeof model.updateNote>[2]): EditorState {
+  const key = change.content !== undefined ? `note:${id}:content` : null;
+  return edit(state, model.updateNote(state.workflow, id, change), key);
 }
 
 export function renameNode(state: EditorState, id: string, name: string): EditorState {

@@ -1,6 +1,7 @@
 // The canvas's context menu: for a node, a connection, or the empty canvas.
 import { useReactFlow } from "@xyflow/react";
 import { useCallback, useState } from "react";
+import { NOTE_COLORS } from "../canvas/StickyNoteCard";
 import type { MenuItem } from "../components/ContextMenu";
 import type { NodeDescriptor } from "../gen/NodeDescriptor";
 import type { Workflow } from "../gen/Workflow";
@@ -36,10 +37,26 @@ export function useCanvasMenu(o: Options) {
   const [menu, setMenu] = useState<CanvasMenu | null>(null);
   const { store, workflow, descriptors, readOnly, update, openPanel, startRun, rename, copy, pasteText, addAt, breakpoints, toggleBreakpoints } = o;
   const showMenu = useCallback(
-    ({ x, y, nodeId, connectionId: edgeId }: { x: number; y: number; nodeId?: string; connectionId?: string }) => {
+    ({ x, y, nodeId, noteId, connectionId: edgeId }: { x: number; y: number; nodeId?: string; noteId?: string; connectionId?: string }) => {
       const at = flow.screenToFlowPosition({ x, y });
       let items: MenuItem[];
-      if (nodeId) {
+      if (noteId) {
+        const note = workflow.notes?.find((n) => n.id === noteId);
+        items = [
+          ...NOTE_COLORS.map((color) => ({
+            label: `${note?.color === color ? "✓ " : ""}Colour: ${color}`,
+            action: () => update((st) => S.updateNote(st, noteId, { color })),
+            disabled: readOnly,
+          })),
+          {
+            label: "Delete note",
+            action: () => update((st) => S.deleteSelection(S.select(st, { nodes: [], connections: [], notes: [noteId] }))),
+            danger: true,
+            disabled: readOnly,
+            separatorBefore: true,
+          },
+        ];
+      } else if (nodeId) {
         const s = store.get();
         const targets = s.selection.nodes.includes(nodeId) ? s.selection.nodes : [nodeId];
         if (!s.selection.nodes.includes(nodeId)) update((st) => S.select(st, { nodes: [nodeId], connections: [] }));
@@ -84,14 +101,15 @@ export function useCanvasMenu(o: Options) {
             .filter((d) => d.group !== "trigger" || !workflow.nodes.some((n) => n.type === d.type))
             .slice(0, 40)
             .map((d, i) => ({ label: `Add ${d.displayName}`, action: () => addAt(d, [at.x, at.y] as Position), disabled: readOnly, separatorBefore: i === 0 ? false : undefined })),
-          { label: "Paste", action: () => void readClipboard().then((t) => t && pasteText(t)), disabled: readOnly, separatorBefore: true },
+          { label: "Add sticky note", action: () => update((st) => S.addNote(st, [at.x, at.y])), disabled: readOnly, separatorBefore: true },
+          { label: "Paste", action: () => void readClipboard().then((t) => t && pasteText(t)), disabled: readOnly },
           { label: "Tidy up", action: () => update(S.autoLayout), disabled: readOnly },
           { label: "Fit view", action: () => void flow.fitView({ padding: 0.2 }) },
         ];
       }
       setMenu({ x, y, items });
     },
-    [flow, store, update, workflow.nodes, openPanel, startRun, readOnly, rename, copy, descriptors, addAt, pasteText, breakpoints, toggleBreakpoints],
+    [flow, store, update, workflow.nodes, workflow.notes, openPanel, startRun, readOnly, rename, copy, descriptors, addAt, pasteText, breakpoints, toggleBreakpoints],
   );
   const closeMenu = useCallback(() => setMenu(null), []);
   return { menu, showMenu, closeMenu };

@@ -32,6 +32,8 @@ interface Options {
   /** A run is paused at a breakpoint: F8 continues, F10 steps. */
   paused: boolean;
   debugRun: (action: "continue" | "step") => void;
+  /** Adds a sticky note in the middle of the canvas (Shift+S). */
+  addNote: () => void;
 }
 
 export function useShortcuts(options: Options) {
@@ -83,6 +85,9 @@ export function useShortcuts(options: Options) {
       } else if ((e.key === "F8" || e.key === "F10") && o.paused) {
         e.preventDefault();
         o.debugRun(e.key === "F8" ? "continue" : "step");
+      } else if (e.shiftKey && !mod && !e.altKey && key === "s" && !readOnly) {
+        e.preventDefault();
+        o.addNote();
       } else if (e.key === "F9" && selectedIds.length > 0 && !readOnly) {
         e.preventDefault();
         o.toggleBreakpoints(selectedIds);

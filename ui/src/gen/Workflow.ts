@@ -2,6 +2,7 @@
 import type { Connection } from "./Connection";
 import type { Item } from "./Item";
 import type { Node } from "./Node";
+import type { StickyNote } from "./StickyNote";
 import type { WorkflowSettings } from "./WorkflowSettings";
 
 /**
@@ -15,4 +16,8 @@ switchyard: number, id: string, name: string, description: string, nodes: Array<
 /**
  * Items pinned on a node: the node does not run and emits these instead.
  */
-pinData?: { [key in string]: Array<Item> }, };
+pinData?: { [key in string]: Array<Item> }, 
+/**
+ * Sticky notes on the canvas (markdown); they take no part in runs.
+ */
+notes?: Array<StickyNote>, };

@@ -6,6 +6,7 @@ import type { NodeRef } from "./NodeRef";
 
 export type WorkflowDiff = { added: Array<NodeRef>, removed: Array<NodeRef>, changed: Array<NodeChange>, connectionsAdded: Array<Connection>, connectionsRemoved: Array<Connection>, 
 /**
- * The workflow's name, description, settings and pinned data, by path.
+ * The workflow's name, description, settings, pinned data and sticky notes (by note id:
+ * `notes.<id>.content`), by path.
  */
 workflow: Array<FieldChange>, };

@@ -38,6 +38,7 @@ import type { FilePreviewRequest } from "./FilePreviewRequest";
 import type { FileSaveRequest } from "./FileSaveRequest";
 import type { IdRequest } from "./IdRequest";
 import type { ImportFileRequest } from "./ImportFileRequest";
+import type { LinkOpenRequest } from "./LinkOpenRequest";
 import type { MetricsTextResponse } from "./MetricsTextResponse";
 import type { NodeMetricsRequest } from "./NodeMetricsRequest";
 import type { NodeMetricsResponse } from "./NodeMetricsResponse";
@@ -89,6 +90,8 @@ import type { WorkflowVersionsResponse } from "./WorkflowVersionsResponse";
 export type Commands = {
   /** Version and where the data lives. */
   app_info: { request: Empty; response: AppInfo };
+  /** Opens an http, https or mailto link in the browser (a sticky note's link, confirmed). */
+  link_open: { request: LinkOpenRequest; response: Empty };
   /** Saved workflows, most recently changed first. */
   workflow_list: { request: WorkflowListRequest; response: WorkflowListResponse };
   workflow_get: { request: IdRequest; response: WorkflowRecord };
@@ -215,6 +218,7 @@ export type CommandName = keyof Commands;
 
 export const COMMAND_NAMES: CommandName[] = [
   "app_info",
+  "link_open",
   "workflow_list",
   "workflow_get",
   "workflow_create",

@@ -1,13 +1,15 @@
 // The workflow editor page: the toolbar, palette, canvas, inspector and side panels, put
 // together from the editor's hooks (editor/use*.ts) and parts.
-import { ReactFlowProvider } from "@xyflow/react";
+import { ReactFlowProvider, useReactFlow } from "@xyflow/react";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { call, errorMessage } from "../api/client";
 import { Canvas } from "../canvas/Canvas";
 import type { NodeMark } from "../canvas/NodeCard";
+import type { NoteChange } from "../canvas/StickyNoteCard";
 import { Palette } from "../canvas/Palette";
 import { ContextMenu } from "../components/ContextMenu";
 import { HelpOverlay } from "../components/HelpOverlay";
+import { choose } from "../components/dialogs";
 import { toast } from "../components/toasts";
 import { TrustDialog } from "../components/TrustDialog";
 import { EditorToolbar, type Side } from "../editor/EditorToolbar";
@@ -76,9 +78,25 @@ function EditorLoader(props: Props) {
   return <EditorView {...props} store={store} initialUntrusted={untrusted} />;
 }
 
+/** A link in a sticky note: the note may come from someone else's file, so the full address
+ * is shown and confirmed before the browser opens it. */
+async function openLink(url: string) {
+  const choice = await choose("Open this link?", `${url}\n\nIt opens in your browser. Links in notes come from whoever wrote the workflow: open it only if you trust where it goes.`, [
+    { label: "Cancel", value: "no" },
+    { label: "Open in browser", value: "open", kind: "primary" },
+  ]);
+  if (choice !== "open") return;
+  try {
+    await call("link_open", { url });
+  } catch (e) {
+    toast(errorMessage(e), "error");
+  }
+}
+
 function EditorView(props: Props & { store: Store<S.EditorState>; initialUntrusted: string | null }) {
   const { store, descriptors, onBack, onConnections, onOpenOther, registerLeaveGuard, initialExecution, initialFailedRuns } = props;
   const canvasRef = useRef<HTMLDivElement>(null);
+  const flow = useReactFlow();
   const paletteSearch = useRef<HTMLInputElement>(null);
   const descriptorMap = useMemo(() => new Map(descriptors.map((d) => [descriptorKey(d.type, d.version), d])), [descriptors]);
   const [openNode, setOpenNode] = useState<string | null>(null);
@@ -139,7 +157,13 @@ function EditorView(props: Props & { store: Store<S.EditorState>; initialUntrust
     toggleBreakpoints: breakpoints.toggle,
     paused: run.paused !== null,
     debugRun: (action) => void runs.debugRun(action),
+    addNote: () => {
+      const rect = canvasRef.current?.getBoundingClientRect();
+      const p = flow.screenToFlowPosition({ x: (rect?.left ?? 0) + (rect?.width ?? 800) / 2, y: (rect?.top ?? 0) + (rect?.height ?? 600) / 2 });
+      update((s) => S.addNote(s, [p.x - 130, p.y - 80]));
+    },
   });
+  const changeNote = useCallback((id: string, change: NoteChange) => update((s) => S.updateNote(s, id, change)), [update]);
 
   // Opened from the dashboard on a failed run: show it.
   const { openExecution } = runs;
@@ -243,6 +267,8 @@ function EditorView(props: Props & { store: Store<S.EditorState>; initialUntrust
           onConnect={(c) => update((s) => S.connect(s, c))}
           onOpenNode={openPanel}
           onContextMenu={menu.showMenu}
+          onNoteChange={changeNote}
+          onOpenLink={openLink}
         />
       </div>
 

@@ -6,6 +6,7 @@ import type { Node } from "../gen/Node";
 import type { Workflow } from "../gen/Workflow";
 import { inputItems, type RunView } from "../editor/run";
 import { FilesView, filesOf } from "./FilesView";
+import { PinEditor } from "./PinEditor";
 
 const ROWS = 200;
 
@@ -194,58 +195,5 @@ export function Inspector({ workflow, node, run, collapsed, onToggle, onPin, rea
         </div>
       )}
     </section>
-  );
-}
-
-/** Parses what the user wrote as pinned items: a JSON list of objects (or one object). */
-export function parsePinned(text: string): Item[] {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    throw new Error(`not JSON: ${(e as Error).message}`);
-  }
-  const list = Array.isArray(value) ? value : [value];
-  return list.map((v, i) => {
-    if (v === null || typeof v !== "object" || Array.isArray(v)) throw new Error(`item ${i} is not an object: each item is {"field": value, …}`);
-    return { json: v as Item["json"] };
-  });
-}
-
-/** Edits a node's pinned items as JSON (pasted sample data included). */
-function PinEditor({ nodeName, items, onSave, onClose }: { nodeName: string; items: Item[]; onSave: (items: Item[]) => void; onClose: () => void }) {
-  const [text, setText] = useState(() => JSON.stringify(items.map((i) => i.json), null, 2));
-  const [problem, setProblem] = useState<string | null>(null);
-  const save = () => {
-    try {
-      onSave(parsePinned(text));
-    } catch (e) {
-      setProblem((e as Error).message);
-    }
-  };
-  return (
-    <div className="overlay" data-testid="pin-editor">
-      <div
-        className="dialog"
-        role="dialog"
-        aria-label={`Pinned data of ${nodeName}`}
-        style={{ width: 620 }}
-        onKeyDown={(e) => {
-          if (e.key === "Escape") onClose();
-          e.stopPropagation();
-        }}
-      >
-        <h2>Pinned data of “{nodeName}”</h2>
-        <p className="muted">A list of items as JSON; paste sample data here. In runs you start, the node emits these instead of running.</p>
-        <textarea aria-label="Pinned items (JSON)" rows={14} spellCheck={false} value={text} onChange={(e) => setText(e.target.value)} style={{ width: "100%", fontFamily: "monospace" }} />
-        {problem && <div className="problem">{problem}</div>}
-        <div className="buttons">
-          <button onClick={onClose}>Cancel</button>
-          <button className="primary" onClick={save}>
-            Pin
-          </button>
-        </div>
-      </div>
-    </div>
   );
 }

@@ -2,7 +2,7 @@ import { fireEvent, render, screen } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
 import { setTransport } from "../api/client";
 import type { WorkflowDiff } from "../gen/WorkflowDiff";
-import { parsePinned } from "./Inspector";
+import { parsePinned } from "./PinEditor";
 import { marksOf, Versions } from "./Versions";
 
 const diff: WorkflowDiff = {

@@ -29,13 +29,34 @@ use switchyard_api::{Api, ApiError, COMMANDS, Host};
 use switchyard_engine::{Services, TokioClock};
 use switchyard_model::error::ErrorCode;
 
+/// Records the events and the links the API would open in the browser.
 #[derive(Default)]
-pub struct RecordingHost(pub Mutex<Vec<ApiEvent>>);
+pub struct RecordingHost(pub Mutex<Vec<ApiEvent>>, pub Mutex<Vec<String>>);
 
 impl Host for RecordingHost {
     fn emit(&self, event: ApiEvent) {
         self.0.lock().unwrap().push(event);
     }
+
+    fn open_url(&self, url: &str) -> Result<(), String> {
+        self.1.lock().unwrap().push(url.to_string());
+        Ok(())
+    }
+}
+
+/// A sticky note's link opens in the browser only when it is a web or mail link: a shared
+/// workflow's `file:` or `javascript:` link is refused before anything opens.
+#[tokio::test]
+async fn links_open_in_the_browser_only_for_web_and_mail() {
+    let (_dir, api, host) = open();
+    call(&api, "link_open", json!({"url": " https://example.com/docs?q=1 "})).await.unwrap();
+    call(&api, "link_open", json!({"url": "mailto:ops@example.com"})).await.unwrap();
+    for bad in ["file:///etc/passwd", "javascript:alert(1)", "smb://host/share", "not a link"] {
+        let err = call(&api, "link_open", json!({"url": bad})).await.unwrap_err();
+        assert_eq!(err.code, ErrorCode::BadRequest, "{bad}");
+        assert!(err.message.starts_with("url: "), "{}", err.message);
+    }
+    assert_eq!(*host.1.lock().unwrap(), vec!["https://example.com/docs?q=1", "mailto:ops@example.com"]);
 }
 
 fn open() -> (tempfile::TempDir, Api, Arc<RecordingHost>) {

@@ -48,7 +48,7 @@ fn every_invalid_file_is_reported_exactly() {
         cli(data.path()).args(["run", &relative]).assert().code(2).stdout("").stderr(predicate::eq(expected.as_str()));
         checked += 1;
     }
-    assert_eq!(checked, 13);
+    assert_eq!(checked, 14);
     assert_eq!(std::fs::read_dir(data.path()).unwrap().count(), 0, "no database was created for invalid input");
 }
 

@@ -157,3 +157,38 @@ fn pinned_data_must_name_nodes_and_hold_items() {
         ["wf.json:2:23: $.pinData.ghost: pinned data for unknown node id \"ghost\" [unknown_node]"]
     );
 }
+
+#[test]
+fn sticky_notes_are_checked_for_unique_ids_text_length_and_size() {
+    let long = "x".repeat(switchyard_model::workflow::NOTE_MAX_CHARS + 1);
+    let text = serde_json::json!({
+        "switchyard": 1, "id": "notes", "name": "Notes",
+        "nodes": [{"id": "t", "name": "Start", "type": "trigger.manual"}],
+        "notes": [
+            {"id": "a", "content": "**ok**", "size": [300, 200], "color": "green"},
+            {"id": "a", "content": long},
+            {"id": "tiny", "size": [10, 9000]}
+        ]
+    })
+    .to_string();
+    let got: Vec<(String, String)> = issues(&text).into_iter().map(|i| (i.path, i.message)).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("$.notes[1].id".to_string(), "note id \"a\" is already used by $.notes[0]".to_string()),
+            ("$.notes[1].content".to_string(), "a note holds at most 20000 characters, found 20001".to_string()),
+            (
+                "$.notes[2].size".to_string(),
+                "a note's width and height must be from 60 to 4000, found [10, 9000]".to_string()
+            ),
+        ]
+    );
+    // Notes round-trip: defaults filled in, whole numbers written as such.
+    let wf: switchyard_model::workflow::Workflow =
+        serde_json::from_str(r#"{"switchyard": 1, "id": "n", "name": "N", "nodes": [], "notes": [{"id": "a"}]}"#)
+            .unwrap();
+    assert_eq!(
+        serde_json::to_value(&wf.notes).unwrap(),
+        serde_json::json!([{"id": "a", "content": "", "position": [0, 0], "size": [260, 160], "color": "yellow"}])
+    );
+}
