@@ -1162,6 +1162,8 @@ def flaky_workflow():
             {"id": "t", "name": "Start", "type": "trigger.manual", "position": [0, 0]},
             fetch("a", "Orders", 300, "/count/orders"),
             fetch("b", "Stock", 600, "/count/broken-once"),
+            # Not wired: the versions scenario removes it and sees it drawn as removed.
+            {"id": "spare", "name": "Spare", "type": "flow.noop", "position": [300, 200]},
         ],
         "connections": [{"from": {"node": "t"}, "to": {"node": "a"}}, {"from": {"node": "a"}, "to": {"node": "b"}}],
     }
@@ -1193,6 +1195,7 @@ def versions(app):
     record = api_call(app, "workflow_get", {"id": "e2e-flaky"})
     workflow = record["workflow"]
     next(n for n in workflow["nodes"] if n["name"] == "Stock")["parameters"]["url"] = f"{API.url}/count/stock-v2"
+    workflow["nodes"] = [n for n in workflow["nodes"] if n["name"] != "Spare"]
     api_call(app, "workflow_save", {"workflow": workflow, "expectedVersion": record["version"], "note": "new stock path"})
     # Open it again, so the editor holds the new version.
     open_workflow(app, "E2E flaky")
@@ -1204,6 +1207,7 @@ def versions(app):
         raise Failure(f"the newest version reads {app.text(rows[0])!r}")
     rows[-1].click()
     app.wait(lambda: app.node("Stock").get_attribute("data-mark") == "changed", "Stock marked as changed")
+    app.wait(lambda: app.node("Spare").get_attribute("data-mark") == "removed", "Spare drawn as removed")
     diff = app.text(app.by_test_id("version-diff"))
     if "parameters.url" not in diff or "stock-v2" not in diff:
         raise Failure(f"the diff reads {diff!r}")
@@ -1311,16 +1315,29 @@ def breakpoints(app):
     app.wait(lambda: len(app.node("Orders").find_elements(By.CSS_SELECTOR, '[data-testid="breakpoint"]')) == 0, "the breakpoint removed")
 
 
+def free_spot(app, width, height):
+    """A point of the canvas with a width × height box right and below it clear of nodes and
+    of the minimap (window coordinates), for something added there to be clickable."""
+    r = app.rect(app.find(".react-flow__pane"))
+    taken = [app.rect(e) for e in app.find_all(".react-flow__node, .react-flow__minimap, .react-flow__controls")]
+    for y in range(int(r["y"]) + 40, int(r["y"] + r["height"] - height), 20):
+        for x in range(int(r["x"]) + 60, int(r["x"] + r["width"] - width), 20):
+            clear = all(x + width < t["x"] or t["x"] + t["width"] < x or y + height < t["y"] or t["y"] + t["height"] < y for t in taken)
+            if clear:
+                return x, y
+    raise Failure("no free space on the canvas for a note")
+
+
 def sticky_notes(app):
     """A sticky note added from the canvas menu: markdown written in place shows rendered (a
     heading, bold, a link), the note takes another colour and a new size, its link asks
     before opening the browser, and the note is saved in the file."""
     pane = app.find(".react-flow__pane")
-    r = app.rect(pane)
+    x, y = free_spot(app, 360, 230)
     app.driver.execute_script(
         """arguments[0].dispatchEvent(new MouseEvent('contextmenu', {bubbles: true, cancelable: true, button: 2,
           clientX: arguments[1], clientY: arguments[2]}));""",
-        pane, r["x"] + 120, r["y"] + 40,
+        pane, x, y,
     )
     app.find('[role="menu"]')
     app.button("Add sticky note").click()

@@ -41,6 +41,9 @@ export interface CanvasProps {
   issues: Map<string, ValidationIssue[]>;
   /** What changed since a version the user compares with, per node (a visual diff). */
   marks?: Map<string, NodeMark>;
+  /** Nodes the version compared with had and the canvas no longer has: drawn faded where
+   * they stood, marked removed. */
+  removed?: Workflow["nodes"];
   /** Nodes with a breakpoint (ids). */
   breakpoints?: string[];
   readOnly: boolean;
@@ -55,6 +58,10 @@ export interface CanvasProps {
 }
 
 const NO_ISSUES: ValidationIssue[] = [];
+
+/** Removed nodes of a compared version, drawn for the diff only. */
+const GHOST_PREFIX = "removed:";
+const isGhost = (id: string) => id.startsWith(GHOST_PREFIX);
 
 export function Canvas(props: CanvasProps) {
   const { workflow, descriptors, selection, run, issues, readOnly } = props;
@@ -114,8 +121,20 @@ export function Canvas(props: CanvasProps) {
       selected: selected.has(n.id),
       data: dataFor(n),
     }));
-    return notes.length ? [...notes, ...cards] : cards;
-  }, [workflow.nodes, selection.nodes, dataFor, notes]);
+    const ghosts: CanvasNode[] = (props.removed ?? []).map((n) => {
+      const descriptor = descriptors.get(descriptorKey(n.type, n.version));
+      return {
+        id: GHOST_PREFIX + n.id,
+        type: "switchyard" as const,
+        position: { x: n.position[0], y: n.position[1] },
+        selectable: false,
+        draggable: false,
+        connectable: false,
+        data: { node: n, descriptor, state: undefined, issues: NO_ISSUES, inputs: [], outputs: [], pinned: false, mark: "removed" as const },
+      };
+    });
+    return [...notes, ...cards, ...ghosts];
+  }, [workflow.nodes, selection.nodes, dataFor, notes, props.removed, descriptors]);
 
   const [nodes, setNodes] = useState<CanvasNode[]>(built);
   useEffect(() => {
@@ -212,6 +231,11 @@ export function Canvas(props: CanvasProps) {
       setRefit(true);
     }
   }, [workflow.id]);
+  // Removed nodes drawn for a diff may stand outside the view: frame them too.
+  const removedCount = props.removed?.length ?? 0;
+  useEffect(() => {
+    if (removedCount > 0) setRefit(true);
+  }, [removedCount]);
   useEffect(() => {
     if (refit && initialized) {
       setRefit(false);
@@ -250,9 +274,10 @@ export function Canvas(props: CanvasProps) {
         for (const n of dragged) positions[n.id] = [n.position.x, n.position.y];
         props.onMove(positions);
       }}
-      onNodeDoubleClick={(_, n) => n.type !== "sticky" && props.onOpenNode(n.id)}
+      onNodeDoubleClick={(_, n) => n.type !== "sticky" && !isGhost(n.id) && props.onOpenNode(n.id)}
       onNodeContextMenu={(e, n) => {
         e.preventDefault();
+        if (isGhost(n.id)) return;
         const target = n.type === "sticky" ? { noteId: n.data.note.id } : { nodeId: n.id };
         props.onContextMenu({ x: e.clientX, y: e.clientY, ...target });
       }}

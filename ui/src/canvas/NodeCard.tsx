@@ -110,8 +110,9 @@ function ports(names: string[], type: "source" | "target") {
   });
 }
 
-/** How a node differs from the version it is compared with. */
-export type NodeMark = "added" | "changed" | "moved";
+/** How a node differs from the version it is compared with ("removed": a node of the older
+ * version drawn where it stood). */
+export type NodeMark = "added" | "changed" | "moved" | "removed";
 
 export const NodeCard = memo(function NodeCard({ data, selected }: NodeProps<NodeCardNode>) {
   const { node, descriptor, state, issues } = data;

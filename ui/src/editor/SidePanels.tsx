@@ -6,10 +6,9 @@ import type { Execution } from "../gen/Execution";
 import type { NodeDescriptor } from "../gen/NodeDescriptor";
 import type { ValidationIssue } from "../gen/ValidationIssue";
 import type { Workflow } from "../gen/Workflow";
-import type { NodeMark } from "../canvas/NodeCard";
 import type { WorkflowRecord } from "../gen/WorkflowRecord";
 import { History } from "../panels/History";
-import { Versions } from "../panels/Versions";
+import { type DiffMarks, Versions } from "../panels/Versions";
 import { NodePanel } from "../panels/NodePanel";
 import { WorkflowSettingsPanel } from "../panels/WorkflowSettings";
 import type { Side } from "./EditorToolbar";
@@ -34,7 +33,7 @@ interface Props {
   /** The saved version the editor holds, and whether it has unsaved edits. */
   version: number | null;
   dirty: boolean;
-  onMarks: (marks: Map<string, NodeMark> | null) => void;
+  onMarks: (marks: DiffMarks | null) => void;
   onRestored: (record: WorkflowRecord) => void;
   onClose: () => void;
 }

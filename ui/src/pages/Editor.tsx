@@ -4,7 +4,6 @@ import { ReactFlowProvider, useReactFlow } from "@xyflow/react";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { call, errorMessage } from "../api/client";
 import { Canvas } from "../canvas/Canvas";
-import type { NodeMark } from "../canvas/NodeCard";
 import type { NoteChange } from "../canvas/StickyNoteCard";
 import { Palette } from "../canvas/Palette";
 import { ContextMenu } from "../components/ContextMenu";
@@ -27,6 +26,7 @@ import type { NodeDescriptor } from "../gen/NodeDescriptor";
 import { Store } from "../lib/store";
 import { marks } from "../marks";
 import { Inspector } from "../panels/Inspector";
+import type { DiffMarks } from "../panels/Versions";
 
 interface Props {
   workflowId: string;
@@ -103,7 +103,7 @@ function EditorView(props: Props & { store: Store<S.EditorState>; initialUntrust
   const [side, setSide] = useState<Side>(initialFailedRuns ? "history" : null);
   const [inspectorCollapsed, setInspectorCollapsed] = useState(false);
   const [help, setHelp] = useState(false);
-  const [diffMarks, setDiffMarks] = useState<Map<string, NodeMark> | null>(null);
+  const [diffMarks, setDiffMarks] = useState<DiffMarks | null>(null);
 
   const doc = useWorkflowDocument(store, registerLeaveGuard);
   const { state, update, save, askToLeave } = doc;
@@ -259,7 +259,8 @@ function EditorView(props: Props & { store: Store<S.EditorState>; initialUntrust
           selection={state.selection}
           run={run}
           issues={viewing ? new Map() : doc.issueMap}
-          marks={viewing ? undefined : (diffMarks ?? undefined)}
+          marks={viewing ? undefined : diffMarks?.marks}
+          removed={viewing ? undefined : diffMarks?.removed}
           breakpoints={viewing ? undefined : breakpoints.ids}
           readOnly={readOnly}
           onSelect={(selection) => update((s) => S.select(s, selection))}

@@ -5,6 +5,7 @@ import { call, errorMessage } from "../api/client";
 import type { NodeMark } from "../canvas/NodeCard";
 import { confirm } from "../components/dialogs";
 import type { FieldChange } from "../gen/FieldChange";
+import type { Node } from "../gen/Node";
 import type { VersionSummary } from "../gen/VersionSummary";
 import type { WorkflowDiff } from "../gen/WorkflowDiff";
 import type { WorkflowRecord } from "../gen/WorkflowRecord";
@@ -32,13 +33,20 @@ export function marksOf(diff: WorkflowDiff): Map<string, NodeMark> {
   return marks;
 }
 
+/** A diff drawn on the canvas: marks on the nodes shown, and the nodes the older version had
+ * that are gone now (drawn where they were, faded, struck out). */
+export interface DiffMarks {
+  marks: Map<string, NodeMark>;
+  removed: Node[];
+}
+
 interface Props {
   workflowId: string;
   /** The saved version the editor holds, and whether it has unsaved edits. */
   version: number | null;
   dirty: boolean;
   refreshKey: unknown;
-  onMarks: (marks: Map<string, NodeMark> | null) => void;
+  onMarks: (marks: DiffMarks | null) => void;
   onRestored: (record: WorkflowRecord) => void;
   onClose: () => void;
 }
@@ -63,8 +71,11 @@ export function Versions({ workflowId, version, dirty, refreshKey, onMarks, onRe
     setPicked(v);
     try {
       const d = await call("workflow_diff", { id: workflowId, from: v });
+      // The removed nodes are drawn from the older version, where they stood.
+      const older = d.removed.length > 0 ? await call("workflow_version_get", { id: workflowId, version: v }) : null;
+      const gone = new Set(d.removed.map((n) => n.id));
       setDiff(d);
-      onMarks(marksOf(d));
+      onMarks({ marks: marksOf(d), removed: older?.nodes.filter((n) => gone.has(n.id)) ?? [] });
     } catch (e) {
       setError(errorMessage(e));
     }

@@ -1,7 +1,9 @@
 import { fireEvent, render, screen } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
 import { setTransport } from "../api/client";
+import { defaultSettings } from "../editor/model";
 import type { WorkflowDiff } from "../gen/WorkflowDiff";
+import { workflow } from "../test-support";
 import { parsePinned } from "./PinEditor";
 import { marksOf, Versions } from "./Versions";
 
@@ -36,6 +38,8 @@ describe("versions", () => {
           ],
         };
       if (command === "workflow_diff") return diff;
+      if (command === "workflow_version_get")
+        return { ...workflow(), nodes: [{ id: "o", name: "Old", type: "flow.noop", version: 1, position: [300, 40], parameters: {}, settings: defaultSettings() }] };
       throw new Error(`unexpected ${command}`);
     });
     const onMarks = vi.fn();
@@ -44,7 +48,11 @@ describe("versions", () => {
     fireEvent.click(screen.getByText("Version 1"));
     await screen.findByText(/parameters.url: "https:\/\/a.test" → "https:\/\/b.test"/);
     expect(screen.getByText("− Old")).toBeTruthy();
-    expect(onMarks).toHaveBeenLastCalledWith(marksOf(diff));
+    // The removed node is drawn from version 1, where it stood.
+    await vi.waitFor(() => expect(onMarks).toHaveBeenCalled());
+    const drawn = onMarks.mock.lastCall![0];
+    expect(drawn.marks).toEqual(marksOf(diff));
+    expect(drawn.removed.map((n: { id: string; position: number[] }) => [n.id, n.position])).toEqual([["o", [300, 40]]]);
     expect(screen.getByTestId("version-restore").textContent).toBe("Restore version 1");
   });
 });
