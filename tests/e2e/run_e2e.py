@@ -1379,6 +1379,110 @@ def sticky_notes(app):
     app.click_empty_canvas()
 
 
+class LlmServer:
+    """The scripted chat model server (crates/testkit's `llm-server` program, which the Rust
+    tests build): answers OpenAI's API on a free port until its input closes."""
+
+    def __init__(self):
+        program = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../target/debug/llm-server")
+        if not os.path.exists(program):
+            raise Failure("target/debug/llm-server is missing: `cargo test --workspace` (or `cargo xtask test`) builds it")
+        self.proc = subprocess.Popen([program], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline().strip()
+        if not line.isdigit():
+            raise Failure(f"the model server did not start (it printed {line!r})")
+        self.port = int(line)
+
+    def stop(self):
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def ai_chat(app):
+    """A chat model account from the Ollama preset, pointed at the scripted model server and
+    tested (it lists the models); Manual → AI Chat built on the canvas: the answer streams
+    onto the node while it comes in, and with a schema made from an example the answer's
+    fields show in the inspector."""
+    app.button("← Workflows").click()
+    llm = LlmServer()
+    try:
+        app.by_test_id("nav-connections").click()
+        app.by_test_id("vault-bar")
+        app.by_test_id("add-account").click()
+        form = app.by_test_id("account-form")
+        app.select(form.find_element(By.CSS_SELECTOR, "#account-type"), "llm.openaiCompatible")
+        app.wait(lambda: form.find_element(By.CSS_SELECTOR, "#account-preset"), "the preset list")
+        app.select(form.find_element(By.CSS_SELECTOR, "#account-preset"), "ollama")
+        base = form.find_element(By.CSS_SELECTOR, "#account-field-baseUrl")
+        app.wait(lambda: base.get_attribute("value") == "http://127.0.0.1:11434/v1", "Ollama's base URL from the preset")
+        if form.find_element(By.CSS_SELECTOR, "#account-label").get_attribute("value") != "Ollama":
+            raise Failure("the preset did not name the account")
+        app.type_into(base, f"http://127.0.0.1:{llm.port}/v1")
+        app.screenshot("27-model-account-form")
+        app.button("Add").click()
+        row = account_row(app, "Ollama")
+        app.wait(lambda: "Ready" in app.text(row), "the model account")
+        row_button(row, "Test").click()
+        app.toast_contains("10 models")
+
+        app.by_test_id("nav-workflows").click()
+        new_workflow(app, "E2E AI chat")
+        r = app.rect(app.node("Start"))
+        app.drag_from_palette("ai.chat", r["x"] + r["width"] + 140, r["y"] + r["height"] / 2)
+        app.node("AI Chat")
+        app.connect("Start", "main", "AI Chat")
+        app.wait(lambda: app.edge_count() == 1, "Start → AI Chat")
+        app.actions().double_click(app.node("AI Chat")).perform()
+        panel = app.by_test_id("node-panel")
+        app.select(panel.find_element(By.CSS_SELECTOR, "#credential-model"), json.dumps(["llm.openaiCompatible", "Ollama"], separators=(",", ":")))
+        app.type_into(panel.find_element(By.CSS_SELECTOR, '[aria-label="Model"]'), "slow")
+        prompt = "Tell me, slowly and at length, how a switchyard sorts the freight cars of an incoming train onto their tracks."
+        app.type_into(panel.find_element(By.CSS_SELECTOR, '[aria-label="Prompt"]'), prompt)
+        app.keys(Keys.ESCAPE)
+        app.gone('[data-testid="node-panel"]')
+
+        # The slow model writes four characters every 40 ms: the card shows part of the
+        # answer before the whole of it.
+        app.by_test_id("run").click()
+        streamed = lambda: app.find('[data-testid="node-streamed"]')  # noqa: E731
+        app.wait(lambda: streamed() is not None and 8 < len(app.text(streamed())) and "tracks." not in app.text(streamed()), "part of the answer on the node")
+        app.screenshot("27-answer-streaming")
+        app.wait(lambda: "success" in app.text(app.by_test_id("run-status")), "the run to succeed", timeout=30)
+        app.node("AI Chat").click()
+        table = app.by_test_id("items-table")
+        app.wait(lambda: "incoming train onto their tracks." in app.text(table), "the whole answer in the inspector")
+        if "tokens" not in app.text(app.node("AI Chat")):
+            raise Failure(f"the node does not show the tokens used: {app.text(app.node('AI Chat'))!r}")
+
+        # Structured output: a schema made from an example answer.
+        app.actions().double_click(app.node("AI Chat")).perform()
+        panel = app.by_test_id("node-panel")
+        app.select(panel.find_element(By.CSS_SELECTOR, '[aria-label="Answer as"]'), json.dumps("schema"))
+        app.type_into(panel.find_element(By.CSS_SELECTOR, '[aria-label="Model"]'), "schema")
+        app.wait(lambda: panel.find_element(By.CSS_SELECTOR, '[data-testid="schema-from-example"]'), "the schema editor")
+        panel.find_element(By.CSS_SELECTOR, '[data-testid="schema-from-example"]').click()
+        app.type_into(panel.find_element(By.CSS_SELECTOR, '[aria-label="Example answer"]'), '{"category": "billing", "urgency": 3}')
+        panel.find_element(By.CSS_SELECTOR, '[data-testid="schema-infer"]').click()
+        schema = panel.find_element(By.CSS_SELECTOR, '[aria-label="Output schema"]')
+        app.wait(lambda: '"urgency": {' in schema.get_attribute("value"), "the schema made from the example")
+        app.screenshot("27-output-schema")
+        app.keys(Keys.ESCAPE)
+        app.gone('[data-testid="node-panel"]')
+        app.by_test_id("run").click()
+        app.wait(lambda: "success" in app.text(app.by_test_id("run-status")), "the structured run to succeed", timeout=30)
+        app.node("AI Chat").click()
+        table = app.by_test_id("items-table")
+        app.wait(lambda: "category" in app.text(table) and "urgency" in app.text(table), "the answer's fields as columns")
+        app.screenshot("27-structured-output")
+        app.keys("s", ctrl=True)
+        app.toast_contains("Saved")
+    finally:
+        llm.stop()
+
+
 SCENARIOS = [
     ("01-create-by-dragging", create_by_dragging),
     ("02-set-parameters", set_parameters),
@@ -1406,6 +1510,7 @@ SCENARIOS = [
     ("24-templates", templates),
     ("25-breakpoints", breakpoints),
     ("26-sticky-notes", sticky_notes),
+    ("27-ai-chat", ai_chat),
 ]
 
 

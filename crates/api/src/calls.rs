@@ -301,7 +301,7 @@ impl Api {
 
     /// Changes `workflow`'s calls of saved workflow `old` to `new` (the parameter values of
     /// its calling nodes that name `old`).
-    fn rewrite_calls(&self, workflow: &mut Workflow, old: &str, new: &str) {
+    pub(crate) fn rewrite_calls(&self, workflow: &mut Workflow, old: &str, new: &str) {
         let registry = self.inner.engine.registry();
         for node in &mut workflow.nodes {
             let calls_old = registry
@@ -312,12 +312,31 @@ impl Api {
                 .any(|a| a.kind == AccessKind::Call && a.pattern == old);
             if calls_old {
                 for value in node.parameters.values_mut() {
-                    if value.as_str() == Some(old) {
-                        *value = serde_json::Value::String(new.to_string());
-                    }
+                    rename_calls(value, old, new);
                 }
             }
         }
+    }
+}
+
+/// `value` with every mention of workflow `old` as a whole string made `new`: a parameter
+/// itself, or `workflowId` fields inside its lists and objects (an agent's tools).
+fn rename_calls(value: &mut serde_json::Value, old: &str, new: &str) {
+    match value {
+        serde_json::Value::String(s) if s == old => *s = new.to_string(),
+        serde_json::Value::Array(list) => {
+            for entry in list {
+                rename_calls(entry, old, new);
+            }
+        }
+        serde_json::Value::Object(fields) => {
+            for (key, v) in fields.iter_mut() {
+                if key == "workflowId" || v.is_array() || v.is_object() {
+                    rename_calls(v, old, new);
+                }
+            }
+        }
+        _ => {}
     }
 }
 

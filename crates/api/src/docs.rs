@@ -15,6 +15,7 @@ fn kind_name(kind: &ParamKind) -> String {
             format!("one of {}", values.join(", "))
         }
         ParamKind::Json => "JSON".into(),
+        ParamKind::JsonSchema => "JSON schema".into(),
         ParamKind::KeyValue => "list of `{name, value}`".into(),
         ParamKind::List { .. } => "list (fields below)".into(),
         ParamKind::Code { language } => format!("{language} script"),

@@ -5,6 +5,7 @@
 mod alerts;
 mod binary;
 mod calls;
+mod conversations;
 mod credentials;
 pub mod docs;
 mod error;

@@ -107,6 +107,28 @@ pub struct WorkflowMetrics {
     pub trend_reason: String,
     #[ts(optional)]
     pub last_error: Option<LastError>,
+    /// Tokens its AI nodes used, in and out.
+    pub tokens_in: u64,
+    pub tokens_out: u64,
+    /// What those tokens cost by the price table (Settings → Model prices), in US dollars;
+    /// absent when none of its models has a price.
+    #[ts(optional)]
+    pub cost_usd: Option<f64>,
+}
+
+/// What one model (of one account) was used for over the range.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelUsage {
+    pub model: String,
+    /// `connection/label` of the account.
+    pub account: String,
+    pub calls: u64,
+    pub tokens_in: u64,
+    pub tokens_out: u64,
+    /// Absent when the price table has no price for the model.
+    #[ts(optional)]
+    pub cost_usd: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -178,6 +200,8 @@ pub struct Dashboard {
     pub connections: Vec<ConnectionHealth>,
     pub listener: ListenerHealth,
     pub alerts_firing: Vec<switchyard_model::alerts::Alert>,
+    /// AI models used over the range, the most tokens first.
+    pub models: Vec<ModelUsage>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -206,6 +230,9 @@ pub struct NodeMetrics {
     /// Circuit breaker state changes its calls caused.
     pub breaker_changes: u64,
     pub errors: Vec<ErrorClassCount>,
+    /// Tokens its model calls used (AI nodes).
+    pub tokens_in: u64,
+    pub tokens_out: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -310,6 +337,15 @@ impl RunListener for MetricsListener {
             RunEventKind::NodeThrottled { node_name, waited_ms, .. } => {
                 Sample::RateWait { workflow, node: Arc::from(node_name.as_str()), millis: u64::from(*waited_ms), at_ms }
             }
+            RunEventKind::ModelUsage { node_name, model, account, tokens_in, tokens_out, .. } => Sample::ModelUsage {
+                workflow,
+                node: Arc::from(node_name.as_str()),
+                model: Arc::from(model.as_str()),
+                account: Arc::from(account.as_str()),
+                tokens_in: u64::from(*tokens_in),
+                tokens_out: u64::from(*tokens_out),
+                at_ms,
+            },
             RunEventKind::BreakerChanged { node_name, .. } => {
                 Sample::BreakerChange { workflow, node: Arc::from(node_name.as_str()), at_ms }
             }
@@ -338,6 +374,46 @@ impl RunListener for MetricsListener {
     }
 
     fn node_data(&self, _execution_id: &str, _data: &NodeRunData) {}
+}
+
+/// The estimated cost of tokens by model, in US dollars; `None` when no model used has a price.
+pub(crate) fn cost(
+    prices: &[crate::settings::ModelPrice],
+    tokens: &BTreeMap<String, switchyard_metrics::Tokens>,
+) -> Option<f64> {
+    let mut sum = None;
+    for (key, used) in tokens {
+        let (model, _) = switchyard_metrics::split_model_key(key);
+        if let Some(price) = crate::settings::price_of(prices, model) {
+            *sum.get_or_insert(0.0) += price.cost(used.tokens_in, used.tokens_out);
+        }
+    }
+    sum
+}
+
+/// Rows of the dashboard's models table, the most tokens first.
+fn model_usage(
+    prices: &[crate::settings::ModelPrice],
+    tokens: &BTreeMap<String, switchyard_metrics::Tokens>,
+) -> Vec<ModelUsage> {
+    let mut rows: Vec<ModelUsage> = tokens
+        .iter()
+        .map(|(key, used)| {
+            let (model, account) = switchyard_metrics::split_model_key(key);
+            ModelUsage {
+                model: model.to_string(),
+                account: account.to_string(),
+                calls: used.calls,
+                tokens_in: used.tokens_in,
+                tokens_out: used.tokens_out,
+                cost_usd: crate::settings::price_of(prices, model).map(|p| p.cost(used.tokens_in, used.tokens_out)),
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        (b.tokens_in + b.tokens_out).cmp(&(a.tokens_in + a.tokens_out)).then_with(|| a.model.cmp(&b.model))
+    });
+    rows
 }
 
 fn point(t: i64, b: &Bucket) -> MetricsPoint {
@@ -438,8 +514,20 @@ impl Api {
                 .map(|l| (l.host, l.waits, l.waited_ms as f64 / 1000.0))
                 .collect(),
             history_stalled: self.inner.store.log().stalled().is_some(),
+            prices: HashMap::new(),
         };
-        switchyard_metrics::exposition::prometheus_text(&m.live(), &extra)
+        let table = self.stored_settings().model_prices;
+        let live = m.live();
+        let mut extra = extra;
+        for bucket in live.nodes.values().flatten() {
+            for key in bucket.counts.tokens.keys() {
+                let (model, _) = switchyard_metrics::split_model_key(key);
+                if let Some(price) = crate::settings::price_of(&table, model) {
+                    extra.prices.insert(model.to_string(), (price.input_per_million, price.output_per_million));
+                }
+            }
+        }
+        switchyard_metrics::exposition::prometheus_text(&live, &extra)
     }
 
     pub(crate) fn record(&self, sample: Sample) {
@@ -597,6 +685,7 @@ impl Api {
                 add(&mut h.all, second);
             }
         }
+        let prices = self.stored_settings().model_prices;
         let mut total = Bucket::new(from, to - from);
         let mut errors: BTreeMap<String, u64> = BTreeMap::new();
         for h in per_workflow.values() {
@@ -647,7 +736,11 @@ impl Api {
                     message: e.error.as_ref().map_or_else(|| "failed".to_string(), |err| err.message.clone()),
                     node: e.error.as_ref().and_then(|err| err.node_name.clone()),
                 });
+                let tokens = all.counts.token_totals();
                 Some(WorkflowMetrics {
+                    tokens_in: tokens.tokens_in,
+                    tokens_out: tokens.tokens_out,
+                    cost_usd: cost(&prices, &all.counts.tokens),
                     workflow_id: id,
                     name,
                     started: all.counts.started,
@@ -719,6 +812,7 @@ impl Api {
             connections,
             listener: ListenerHealth { listener: self.listener_status(), deliveries, problems },
             alerts_firing,
+            models: model_usage(&prices, &total.counts.tokens),
         })
     }
 
@@ -754,6 +848,8 @@ impl Api {
                 rate_waits: b.counts.rate_waits,
                 rate_wait_ms: b.counts.rate_wait_ms,
                 breaker_changes: b.counts.breaker_changes,
+                tokens_in: b.counts.token_totals().tokens_in,
+                tokens_out: b.counts.token_totals().tokens_out,
                 errors: b
                     .counts
                     .errors

@@ -409,6 +409,7 @@ impl Api {
         });
         services.max_call_depth = settings.max_call_depth.max(1);
         services.subflows = Some(crate::calls::host(self));
+        services.memory = Some(crate::conversations::memory(self));
         services
     }
 

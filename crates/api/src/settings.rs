@@ -82,6 +82,56 @@ pub struct AppSettings {
     /// Of the versions older than `versionKeepDays`, every this-many-th is kept (by number;
     /// 0: none of them). The newest version is always kept.
     pub version_keep_every: u32,
+    /// What models cost, for the dashboard's and Prometheus' cost estimates.
+    pub model_prices: Vec<ModelPrice>,
+}
+
+/// What a model costs, in US dollars per million tokens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelPrice {
+    /// The model's name as the server reports it, or a prefix ending in `*` (`gpt-4o-mini*`).
+    pub model: String,
+    pub input_per_million: f64,
+    pub output_per_million: f64,
+}
+
+impl ModelPrice {
+    /// Dollars for these tokens.
+    pub fn cost(&self, tokens_in: u64, tokens_out: u64) -> f64 {
+        (tokens_in as f64 * self.input_per_million + tokens_out as f64 * self.output_per_million) / 1_000_000.0
+    }
+}
+
+/// The price of `model`: an entry naming it exactly, else the longest matching prefix.
+pub(crate) fn price_of<'a>(prices: &'a [ModelPrice], model: &str) -> Option<&'a ModelPrice> {
+    prices.iter().find(|p| p.model == model).or_else(|| {
+        prices
+            .iter()
+            .filter_map(|p| {
+                p.model.strip_suffix('*').filter(|prefix| model.starts_with(prefix)).map(|prefix| (prefix.len(), p))
+            })
+            .max_by_key(|(len, _)| *len)
+            .map(|(_, p)| p)
+    })
+}
+
+/// Prices as the providers published them (USD per million tokens, December 2026 lists;
+/// edit them to your contract). Local models cost nothing here: add them at 0 to show so.
+fn default_prices() -> Vec<ModelPrice> {
+    let price = |model: &str, input: f64, output: f64| ModelPrice {
+        model: model.into(),
+        input_per_million: input,
+        output_per_million: output,
+    };
+    vec![
+        price("gpt-4o-mini*", 0.15, 0.60),
+        price("gpt-4o*", 2.50, 10.00),
+        price("gpt-4.1-mini*", 0.40, 1.60),
+        price("gpt-4.1*", 2.00, 8.00),
+        price("mistral-small*", 0.10, 0.30),
+        price("llama-3.1-8b-instant", 0.05, 0.08),
+    ]
 }
 
 impl Default for AppSettings {
@@ -115,6 +165,7 @@ impl Default for AppSettings {
             max_call_depth: switchyard_engine::subflow::DEFAULT_MAX_DEPTH,
             version_keep_days: 30,
             version_keep_every: 10,
+            model_prices: default_prices(),
         }
     }
 }
@@ -179,6 +230,15 @@ impl Api {
                 "maxCallDepth must be between 1 and 64, found {}",
                 settings.max_call_depth
             )));
+        }
+        for (i, price) in settings.model_prices.iter_mut().enumerate() {
+            price.model = price.model.trim().to_string();
+            let finite = |x: f64| x.is_finite() && x >= 0.0;
+            if price.model.is_empty() || !finite(price.input_per_million) || !finite(price.output_per_million) {
+                return Err(ApiError::bad_request(format!(
+                    "modelPrices[{i}]: a price needs a model name and prices of 0 or more per million tokens"
+                )));
+            }
         }
         if settings.metrics_retention_days == 0 {
             return Err(ApiError::bad_request("metricsRetentionDays must be at least 1"));

@@ -1,12 +1,13 @@
 //! Templates: "New from template" starts a workflow from one of the examples shipped with
 //! the app (assets/examples, embedded when it is built) or from a workflow file of the
-//! user's own in the `templates` folder of the data folder.
+//! user's own in the `templates` folder of the data folder. A bundle file is a template too:
+//! its first workflow, with the workflows it calls saved beside it.
 
 use crate::Api;
 use crate::error::{ApiError, ApiResult};
 use crate::types::*;
 use serde::{Deserialize, Serialize};
-use switchyard_engine::validate::validate_text;
+use switchyard_engine::validate::validate_file;
 use switchyard_model::error::ErrorCode;
 use switchyard_model::ids::new_id;
 use switchyard_model::records::WorkflowRecord;
@@ -28,6 +29,10 @@ pub struct Template {
     pub node_count: u32,
     /// The workflow, for the preview.
     pub workflow: Workflow,
+    /// The workflows it calls, from a bundle file: saved with it when it is used.
+    #[serde(skip)]
+    #[ts(skip)]
+    pub calls: Vec<Workflow>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -45,15 +50,27 @@ pub struct TemplateUseRequest {
     pub id: String,
 }
 
-fn template(id: String, source: &str, workflow: Workflow) -> Template {
-    Template {
+/// A template from a workflow file's (or a bundle's) workflows, the first one being it.
+fn template(id: String, source: &str, mut workflows: Vec<Workflow>) -> Option<Template> {
+    if workflows.is_empty() {
+        return None;
+    }
+    let workflow = workflows.remove(0);
+    Some(Template {
         id,
         name: workflow.name.clone(),
         description: workflow.description.clone(),
         source: source.into(),
         node_count: workflow.nodes.len() as u32,
         workflow,
-    }
+        calls: workflows,
+    })
+}
+
+/// The template id part of a file name: without `.json` (and `.bundle`).
+fn stem(file: &str) -> &str {
+    let stem = file.trim_end_matches(".json");
+    stem.strip_suffix(".bundle").unwrap_or(stem)
 }
 
 impl Api {
@@ -71,12 +88,11 @@ impl Api {
         let mut templates: Vec<Template> = EXAMPLES
             .iter()
             .filter_map(|(file, text)| {
-                let report = validate_text(text, self.inner.engine.registry());
-                let stem = file.trim_end_matches(".json");
-                report
-                    .workflow
-                    .filter(|_| report.issues.is_empty())
-                    .map(|wf| template(format!("example:{stem}"), "example", wf))
+                let report = validate_file(text, self.inner.engine.registry());
+                if !report.issues.is_empty() {
+                    return None;
+                }
+                template(format!("example:{}", stem(file)), "example", report.workflows)
             })
             .collect();
         templates.extend(mine);
@@ -97,6 +113,27 @@ impl Api {
         let now = self.now();
         let untrusted =
             (found.source != "example").then(|| format!("the template {}", request.id.trim_start_matches("mine:")));
+        // The workflows it calls: kept where they are here already, the same; saved with their
+        // ids otherwise (a new one when another workflow has it, and the calls changed to it).
+        let mut calls = found.calls;
+        for index in 0..calls.len() {
+            let id = calls[index].id.clone();
+            let here = self.blocking(move |store| Ok(store.workflows().find(&id)?)).await?;
+            match here {
+                Some(record) if record.workflow == calls[index] => continue,
+                Some(_) => {
+                    let (old, new) = (calls[index].id.clone(), new_id());
+                    self.rewrite_calls(&mut workflow, &old, &new);
+                    for other in &mut calls {
+                        self.rewrite_calls(other, &old, &new);
+                    }
+                    calls[index].id = new;
+                }
+                None => {}
+            }
+            let (called, now, untrusted) = (calls[index].clone(), now.clone(), untrusted.clone());
+            self.blocking(move |store| Ok(store.workflows().create(&called, untrusted.as_deref(), &now)?)).await?;
+        }
         self.blocking(move |store| Ok(store.workflows().create(&workflow, untrusted.as_deref(), &now)?)).await
     }
 }
@@ -126,13 +163,13 @@ fn read_folder(folder: &std::path::Path, registry: &switchyard_engine::Registry)
                 }
             },
         };
-        let report = validate_text(&text, registry);
-        match (report.workflow, report.issues.first()) {
-            (Some(wf), None) => {
-                templates.push(template(format!("mine:{}", name.trim_end_matches(".json")), "mine", wf));
-            }
-            (_, Some(issue)) => problems.push(issue.render(&name)),
-            (None, None) => problems.push(format!("{name}: not a workflow")),
+        let report = validate_file(&text, registry);
+        match report.issues.first() {
+            Some(issue) => problems.push(issue.render(&name)),
+            None => match template(format!("mine:{}", stem(&name)), "mine", report.workflows) {
+                Some(t) => templates.push(t),
+                None => problems.push(format!("{name}: not a workflow")),
+            },
         }
     }
     (templates, problems)

@@ -147,8 +147,16 @@ impl Host for Progress {
             RunEventKind::RunResumed { action, .. } => {
                 self.line(&state, format!("  ▶ {}", action.as_str()));
             }
+            RunEventKind::ModelUsage { node_name, model, tokens_in, tokens_out, duration_ms, .. } => {
+                self.line(
+                    &state,
+                    format!("  · {node_name}: {model}, {tokens_in} tokens in, {tokens_out} out, {duration_ms} ms"),
+                );
+            }
             RunEventKind::NodeThrottled { .. }
             | RunEventKind::BreakerChanged { .. }
+            | RunEventKind::NodeStreamed { .. }
+            | RunEventKind::AgentStep { .. }
             | RunEventKind::NodePaused { .. } => {}
             RunEventKind::RunFinished { .. } => {
                 for (_, bar) in state.nodes.drain() {

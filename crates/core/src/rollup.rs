@@ -60,6 +60,38 @@ pub struct Counts {
     /// Circuit breaker state changes the calls caused.
     #[serde(default)]
     pub breaker_changes: u64,
+    /// What AI nodes' model calls used, by [`model_key`] (model and account).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tokens: BTreeMap<String, Tokens>,
+}
+
+/// Model calls and the tokens they used.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tokens {
+    pub calls: u64,
+    #[serde(rename = "in")]
+    pub tokens_in: u64,
+    #[serde(rename = "out")]
+    pub tokens_out: u64,
+}
+
+impl Tokens {
+    pub fn add(&mut self, other: Tokens) {
+        self.calls += other.calls;
+        self.tokens_in += other.tokens_in;
+        self.tokens_out += other.tokens_out;
+    }
+}
+
+/// The key of a model's tokens in [`Counts::tokens`]: `model @ account`.
+pub fn model_key(model: &str, account: &str) -> String {
+    format!("{model} @ {account}")
+}
+
+/// The model and account of a [`model_key`].
+pub fn split_model_key(key: &str) -> (&str, &str) {
+    key.rsplit_once(" @ ").unwrap_or((key, ""))
 }
 
 impl Counts {
@@ -76,6 +108,18 @@ impl Counts {
         for (class, n) in &other.errors {
             *self.errors.entry(class.clone()).or_default() += n;
         }
+        for (key, t) in &other.tokens {
+            self.tokens.entry(key.clone()).or_default().add(*t);
+        }
+    }
+
+    /// Tokens in and out across every model.
+    pub fn token_totals(&self) -> Tokens {
+        let mut all = Tokens::default();
+        for t in self.tokens.values() {
+            all.add(*t);
+        }
+        all
     }
 }
 

@@ -1,5 +1,6 @@
-//! "Test connection" for accounts whose nodes connect to their server themselves (databases
-//! and mail servers, not HTTP): connect, sign in, ask something harmless.
+//! Accounts whose nodes connect to their server themselves (databases, mail servers, model
+//! servers): the account's fields for a node ([`account_fields`]), and "Test connection"
+//! for them (not HTTP): connect, sign in, ask something harmless.
 
 use crate::credentials::Fields;
 use switchyard_model::error::{ErrorClass, ErrorCode, NodeError};
@@ -20,4 +21,22 @@ pub async fn test(connection_type: &str, fields: &Fields) -> Result<String, Node
         other => Err(NodeError::new(ErrorCode::Internal, format!("{other} accounts are tested by a request"))
             .with_class(ErrorClass::Permanent)),
     }
+}
+
+/// The account in credential slot `slot` and its fields, for nodes that connect to a server
+/// themselves (databases, mail); `pick` is what the user should pick when the slot is empty.
+pub(crate) async fn account_fields(
+    ctx: &crate::node::NodeContext,
+    slot: &str,
+    pick: &str,
+) -> Result<(switchyard_model::CredentialRef, crate::credentials::Fields), NodeError> {
+    let reference = ctx.node.credentials.get(slot).cloned().ok_or_else(|| {
+        NodeError::new(ErrorCode::CredentialMissing, format!("pick the {pick}")).with_class(ErrorClass::Permanent)
+    })?;
+    let provider = ctx.services.credentials.clone().ok_or_else(|| {
+        NodeError::new(ErrorCode::CredentialMissing, "no credential vault is available to this run")
+            .with_class(ErrorClass::Permanent)
+    })?;
+    let fields = provider.fields(&reference).await?;
+    Ok((reference, fields))
 }

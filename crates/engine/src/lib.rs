@@ -11,6 +11,8 @@ pub mod email;
 pub mod executor;
 pub mod expr;
 pub mod formats;
+pub mod http;
+pub mod llm;
 pub mod node;
 pub mod nodes;
 pub mod region;

@@ -119,6 +119,15 @@ pub trait ProgressSink: Send + Sync {
 
     /// A call moved the breaker of `key` to `state`.
     fn breaker_changed(&self, _node: &Node, _key: &str, _state: switchyard_model::retry::BreakerState) {}
+
+    /// A model's answer for input item `item` grew by `text` (`fresh`: it starts over).
+    fn streamed(&self, _node: &Node, _item: usize, _text: &str, _fresh: bool) {}
+
+    /// A model call ended; what it used.
+    fn model_usage(&self, _node: &Node, _usage: &crate::llm::ModelCall) {}
+
+    /// An AI agent's step for item `item` (its model turn `step`).
+    fn agent_step(&self, _node: &Node, _item: usize, _step: u32, _entry: &switchyard_model::events::AgentEntry) {}
 }
 
 /// Everything a node's execute function gets.
@@ -313,10 +322,79 @@ impl NodeContext {
         }
     }
 
+    /// Shows more of a model's answer for item `item` while it streams in.
+    pub fn report_streamed(&self, item: usize, text: &str, fresh: bool) {
+        if let Some(sink) = &self.progress {
+            sink.streamed(&self.node, item, text, fresh);
+        }
+    }
+
+    /// Reports what a model call used (tokens, time) for the metrics.
+    pub fn report_model_usage(&self, usage: &crate::llm::ModelCall) {
+        if let Some(sink) = &self.progress {
+            sink.model_usage(&self.node, usage);
+        }
+    }
+
+    /// Adds an entry to an AI agent's live transcript.
+    pub fn report_agent_step(&self, item: usize, step: u32, entry: &switchyard_model::events::AgentEntry) {
+        if let Some(sink) = &self.progress {
+            sink.agent_step(&self.node, item, step, entry);
+        }
+    }
+
     /// Reports that a call changed a breaker's state.
     pub fn report_breaker(&self, key: &str, state: switchyard_model::retry::BreakerState) {
         if let Some(sink) = &self.progress {
             sink.breaker_changed(&self.node, key, state);
+        }
+    }
+
+    /// Calls out once per item, up to the node's concurrency setting at once (a call starts
+    /// as soon as any other ended), and hands the results on in the items' order: each
+    /// item's result items on the main output, or its failure where `onError` says. `call`
+    /// gets the item and gives it back with its result. Progress is reported from 10 items.
+    pub async fn each_item<F, Fut>(&self, items: Vec<Item>, call: F) -> NodeResult
+    where
+        F: Fn(usize, Item) -> Fut,
+        Fut: Future<Output = (Item, Result<Vec<Item>, NodeError>)>,
+    {
+        use futures::StreamExt;
+        let total = items.len();
+        let concurrency = self.node.settings.concurrency.clamp(1, switchyard_model::workflow::MAX_CONCURRENCY) as usize;
+        let call = &call;
+        let mut results = futures::stream::iter(items.into_iter().enumerate().map(|(index, item)| async move {
+            let (item, result) = call(index, item).await;
+            (index, item, result)
+        }))
+        .buffer_unordered(concurrency);
+        let mut out = Outputs::new();
+        let mut waiting = std::collections::BTreeMap::new();
+        let (mut next, mut done) = (0, 0);
+        while let Some((index, item, result)) = results.next().await {
+            self.check_cancelled()?;
+            done += 1;
+            if total >= 10 {
+                self.progress(done, total);
+            }
+            waiting.insert(index, (item, result));
+            while let Some((item, result)) = waiting.remove(&next) {
+                match result {
+                    Ok(results) => out.extend(MAIN, results),
+                    Err(error) => self.item_failed(&mut out, item, next, error)?,
+                }
+                next += 1;
+            }
+        }
+        Ok(out)
+    }
+
+    /// A number parameter that may be left empty (`None`); otherwise as [`NodeContext::f64_param`].
+    pub fn optional_f64_param(&self, name: &str, item: &Item, index: usize) -> Result<Option<f64>, NodeError> {
+        match self.eval(name, item, index)? {
+            Value::Null => Ok(None),
+            Value::String(s) if s.trim().is_empty() => Ok(None),
+            _ => self.f64_param(name, item, index).map(Some),
         }
     }
 

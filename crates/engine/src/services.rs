@@ -64,6 +64,8 @@ pub struct Services {
     /// Where workflows called by Execute Workflow come from and how their runs start; none
     /// means runs cannot call workflows.
     pub subflows: Option<Arc<dyn crate::subflow::SubWorkflows>>,
+    /// Where AI agents keep conversations between runs; none means agents cannot keep any.
+    pub memory: Option<Arc<dyn crate::llm::Memory>>,
     /// How deep this run is in a chain of calls (0: not called by another run).
     pub call_depth: u32,
     /// How deep calls may nest (Settings → Call depth).
@@ -114,6 +116,7 @@ impl Services {
             local: Arc::new(LocalPolicy::default()),
             blobs: Blobs::temporary(),
             subflows: None,
+            memory: None,
             call_depth: 0,
             max_call_depth: crate::subflow::DEFAULT_MAX_DEPTH,
             workflow_file: None,

@@ -192,6 +192,21 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The run of the node `ctx` runs, as a caller.
+    pub fn of(ctx: &crate::node::NodeContext) -> Caller {
+        let env = ctx.evaluator().env();
+        Caller {
+            execution_id: env.execution_id.clone(),
+            workflow_id: env.workflow_id.clone(),
+            workflow_name: env.workflow_name.clone(),
+            node_id: ctx.node.id.clone(),
+            node_name: ctx.node.name.clone(),
+            depth: ctx.services.call_depth,
+            file: ctx.services.workflow_file.clone(),
+            bundle: ctx.services.bundle.clone(),
+        }
+    }
+
     /// The workflow with `id` in the caller's bundle, if it came from one that holds it.
     pub fn bundled(&self, id: &str) -> Option<Workflow> {
         self.bundle.as_ref().and_then(|b| b.iter().find(|w| w.id == id).cloned())

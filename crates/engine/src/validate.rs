@@ -1061,6 +1061,15 @@ fn check_value(
             }
         }
         ParamKind::Json => check_expressions(value, path, evaluator, issues),
+        ParamKind::JsonSchema => {
+            if let Err(message) = crate::llm::schema::check(value) {
+                issues.push(ValidationIssue::new(
+                    ErrorCode::InvalidParameter,
+                    path.to_string(),
+                    format!("{}: {message}", spec.name),
+                ));
+            }
+        }
         ParamKind::KeyValue => match value {
             Json::Array(pairs) => {
                 for (i, pair) in pairs.iter().enumerate() {

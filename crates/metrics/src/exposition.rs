@@ -44,6 +44,9 @@ pub struct Extra {
     pub rate_waits: Vec<(String, u64, f64)>,
     /// The execution history cannot be written right now (a full disk, a locked database).
     pub history_stalled: bool,
+    /// The price of each model used that has one (US dollars per million tokens in, out),
+    /// for the cost estimate.
+    pub prices: std::collections::HashMap<String, (f64, f64)>,
 }
 
 /// The Prometheus text format (version 0.0.4, what `promtool check metrics` and every
@@ -94,6 +97,9 @@ fn openmetrics_text(live: &Live, extra: &Extra) -> String {
     let breaker_changes = Family::<Labels, Counter>::default();
     let rate_waits = Family::<Labels, Counter>::default();
     let rate_wait_seconds = Family::<Labels, Counter<f64, AtomicU64>>::default();
+    let model_calls = Family::<Labels, Counter>::default();
+    let model_tokens = Family::<Labels, Counter>::default();
+    let model_cost = Family::<Labels, Counter<f64, AtomicU64>>::default();
 
     let mut workflows: Vec<_> = live.workflows.iter().collect();
     workflows.sort_by(|a, b| a.0.cmp(b.0));
@@ -139,6 +145,20 @@ fn openmetrics_text(live: &Live, extra: &Extra) -> String {
         if total.counts.breaker_changes > 0 {
             node_breakers.get_or_create(&labels(&base)).inc_by(total.counts.breaker_changes);
         }
+        for (key, used) in &total.counts.tokens {
+            let (model, account) = crate::split_model_key(key);
+            let model_base = [base[0], base[1], ("model", model), ("account", account)];
+            model_calls.get_or_create(&labels(&model_base)).inc_by(used.calls);
+            for (direction, n) in [("in", used.tokens_in), ("out", used.tokens_out)] {
+                let mut with = model_base.to_vec();
+                with.push(("direction", direction));
+                model_tokens.get_or_create(&labels(&with)).inc_by(n);
+            }
+            if let Some((input, output)) = extra.prices.get(model) {
+                let dollars = (used.tokens_in as f64 * input + used.tokens_out as f64 * output) / 1_000_000.0;
+                model_cost.get_or_create(&labels(&model_base)).inc_by(dollars);
+            }
+        }
     }
     for (status, n) in &live.deliveries {
         deliveries.get_or_create(&labels(&[("status", &status.to_string())])).inc_by(*n);
@@ -166,6 +186,13 @@ fn openmetrics_text(live: &Live, extra: &Extra) -> String {
     registry.register("node_rate_limit_waits", "Node calls that waited for a rate limit", node_waits);
     registry.register("node_rate_limit_wait_seconds", "Time node calls waited for rate limits", node_wait_seconds);
     registry.register("node_breaker_changes", "Circuit breaker state changes caused by node calls", node_breakers);
+    registry.register("model_calls", "Model calls of AI nodes", model_calls);
+    registry.register("model_tokens", "Tokens AI nodes' model calls used, in (prompt) and out (answer)", model_tokens);
+    registry.register(
+        "model_cost_dollars",
+        "Estimated cost of AI nodes' model calls by the price table (US dollars)",
+        model_cost,
+    );
     registry.register("webhook_deliveries", "Webhook requests answered, by HTTP status", deliveries);
     registry.register("active_runs", "Runs in progress", active);
     registry.register("queued_runs", "Runs waiting for a free slot (the concurrency limit)", waiting);
@@ -231,6 +258,17 @@ mod tests {
         });
         recorder.record(Sample::RateWait { workflow: wf.clone(), node: node.clone(), millis: 1500, at_ms: 0 });
         recorder.record(Sample::BreakerChange { workflow: wf.clone(), node: node.clone(), at_ms: 0 });
+        for _ in 0..2 {
+            recorder.record(Sample::ModelUsage {
+                workflow: wf.clone(),
+                node: node.clone(),
+                model: Arc::from("gpt-4o-mini"),
+                account: Arc::from("llm.openaiCompatible/work"),
+                tokens_in: 1000,
+                tokens_out: 250,
+                at_ms: 0,
+            });
+        }
         recorder.record(Sample::RunStarted { workflow: wf, name, queued: false, at_ms: 0 });
         recorder.record(Sample::Delivery { status: 202, at_ms: 0 });
         recorder.flush();
@@ -239,6 +277,7 @@ mod tests {
             breakers: vec![("api.example.com".into(), "open".into(), 3)],
             rate_waits: vec![("api.github.com".into(), 4, 1.5)],
             history_stalled: false,
+            prices: [("gpt-4o-mini".to_string(), (0.15, 0.60))].into_iter().collect(),
         };
         super::prometheus_text(&live.lock().unwrap(), &extra)
     }
@@ -275,6 +314,12 @@ mod tests {
                 "switchyard_node_breaker_changes_total{workflow=\"wf-\\\"quoted\\\"\",node=\"Fetch users\"} 1"
             )
         );
+        let model = "workflow=\"wf-\\\"quoted\\\"\",node=\"Fetch users\",model=\"gpt-4o-mini\",account=\"llm.openaiCompatible/work\"";
+        assert!(text.contains(&format!("switchyard_model_calls_total{{{model}}} 2")), "{text}");
+        assert!(text.contains(&format!("switchyard_model_tokens_total{{{model},direction=\"in\"}} 2000")), "{text}");
+        assert!(text.contains(&format!("switchyard_model_tokens_total{{{model},direction=\"out\"}} 500")), "{text}");
+        // 2000 × $0.15 + 500 × $0.60 per million.
+        assert!(text.contains(&format!("switchyard_model_cost_dollars_total{{{model}}} 0.0006")), "{text}");
         assert!(text.contains("percentile=\"p99\""));
         assert!(text.contains("# TYPE switchyard_runs_total counter"));
         assert!(!text.contains("# EOF"));

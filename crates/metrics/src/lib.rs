@@ -9,5 +9,6 @@ pub mod process;
 pub mod recorder;
 
 pub use switchyard_core::rollup::{
-    Bucket, BucketRecord, Counts, HOUR_MS, MINUTE_MS, MetricsError, Outcome, Series, floor,
+    Bucket, BucketRecord, Counts, HOUR_MS, MINUTE_MS, MetricsError, Outcome, Series, Tokens, floor, model_key,
+    split_model_key,
 };

@@ -64,6 +64,16 @@ pub enum Sample {
         status: u16,
         at_ms: i64,
     },
+    /// An AI node's model call and the tokens it used.
+    ModelUsage {
+        workflow: Arc<str>,
+        node: Arc<str>,
+        model: Arc<str>,
+        account: Arc<str>,
+        tokens_in: u64,
+        tokens_out: u64,
+        at_ms: i64,
+    },
 }
 
 enum Message {
@@ -183,6 +193,11 @@ impl Live {
             }
             Sample::BreakerChange { workflow, node, at_ms } => {
                 self.count(workflow, node, at_ms, |c| c.breaker_changes += 1);
+            }
+            Sample::ModelUsage { workflow, node, model, account, tokens_in, tokens_out, at_ms } => {
+                let key = crate::model_key(&model, &account);
+                let used = crate::Tokens { calls: 1, tokens_in, tokens_out };
+                self.count(workflow, node, at_ms, |c| c.tokens.entry(key.clone()).or_default().add(used));
             }
             Sample::Delivery { status, at_ms } => {
                 *self.deliveries.entry(status).or_default() += 1;

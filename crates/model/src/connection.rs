@@ -32,6 +32,10 @@ pub enum AuthKind {
     /// `security`, `user`, secret `password`, `caFile`, and `from` or `mailbox`); its allowed
     /// hosts start with `host:port`.
     Mail,
+    /// A chat model server speaking OpenAI's API (fields `baseUrl`, `model`, `headers`,
+    /// secret `apiKey` sent as a bearer token when set); its allowed hosts start with the
+    /// base URL's host.
+    Llm,
 }
 
 impl AuthKind {
@@ -114,6 +118,23 @@ pub struct ConnectionType {
     /// [`crate::hosts`]); generic types add the host of the account's test URL.
     #[serde(default)]
     pub hosts: Vec<String>,
+    /// Ready-made field values for well-known services (the form's "Preset" list).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[ts(optional, as = "Option<Vec<ConnectionPreset>>")]
+    pub presets: Vec<ConnectionPreset>,
+}
+
+/// Field values that set a connection up for one service (e.g. Ollama's base URL).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionPreset {
+    pub id: String,
+    pub name: String,
+    pub fields: std::collections::BTreeMap<String, String>,
+    /// A hint shown under the list (where to get a key, what to start first).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[ts(optional, as = "Option<String>")]
+    pub note: String,
 }
 
 /// Whether an account can be used.

@@ -127,6 +127,9 @@ pub enum ParamKind {
     },
     /// Any JSON value (object, array, …), edited as JSON text.
     Json,
+    /// A JSON schema (the shape of a model's answer), edited as JSON text or made from an
+    /// example; checked when the workflow is (only the keywords that are enforced).
+    JsonSchema,
     /// A list of `{name, value}` pairs (headers, query parameters).
     KeyValue,
     /// A list of objects, each with the given fields.
@@ -210,6 +213,11 @@ impl ParamSpec {
 
     pub fn json(name: &str, label: &str) -> ParamSpec {
         ParamSpec::new(name, label, ParamKind::Json)
+    }
+
+    /// A JSON schema, never an expression.
+    pub fn json_schema(name: &str, label: &str) -> ParamSpec {
+        ParamSpec::new(name, label, ParamKind::JsonSchema).literal()
     }
 
     pub fn key_value(name: &str, label: &str) -> ParamSpec {

@@ -68,6 +68,18 @@ pub enum ErrorCode {
     CallCycle,
     /// A warning: an active workflow still has pinned data, which its triggered runs ignore.
     PinnedData,
+    /// A model's answer did not match what the node asked for (not JSON, or not valid for
+    /// the node's JSON schema); the message says where. Class `invalid_output`.
+    InvalidOutput,
+    /// The prompt (with the answer's room) is longer than the model's context window.
+    ContextTooLong,
+    /// A model server's streamed answer ended before it was complete (no end marker).
+    StreamCut,
+    /// An AI agent did not give its final answer within its step limit (it kept calling
+    /// tools); the message names the tools it called.
+    StepLimit,
+    /// An AI agent's model calls used more tokens than its budget.
+    TokenBudget,
     // Credentials
     VaultLocked,
     WrongPassword,
@@ -109,6 +121,9 @@ pub enum ErrorClass {
     RateLimit,
     Timeout,
     Network,
+    /// A model answered, but not in the shape asked for (a JSON schema); another try may
+    /// answer better, so retry policies can name it.
+    InvalidOutput,
     #[default]
     Unknown,
 }
@@ -121,6 +136,7 @@ impl ErrorClass {
             ErrorClass::RateLimit => "rate_limit",
             ErrorClass::Timeout => "timeout",
             ErrorClass::Network => "network",
+            ErrorClass::InvalidOutput => "invalid_output",
             ErrorClass::Unknown => "unknown",
         }
     }

@@ -67,6 +67,33 @@ pub enum RunEventKind {
         key: String,
         state: BreakerState,
     },
+    /// A model's answer as it streams in (AI nodes): `text` follows what the item's answer
+    /// showed so far; `fresh` starts the answer over (a new try).
+    NodeStreamed {
+        node_id: String,
+        item_index: u32,
+        text: String,
+        fresh: bool,
+    },
+    /// An AI agent's step, for the live transcript: the model's text, a tool it called (with
+    /// the arguments), or a tool's result. `step` counts the model's turns from 1.
+    AgentStep {
+        node_id: String,
+        item_index: u32,
+        step: u32,
+        entry: AgentEntry,
+    },
+    /// What one model call used (AI nodes), for the node's metrics and the cost estimate.
+    ModelUsage {
+        node_id: String,
+        node_name: String,
+        model: String,
+        /// `connection/label` of the account called.
+        account: String,
+        tokens_in: u32,
+        tokens_out: u32,
+        duration_ms: u32,
+    },
     NodeFinished {
         node_id: String,
         node_name: String,
@@ -103,6 +130,40 @@ pub enum RunEventKind {
         #[ts(optional)]
         error: Option<NodeError>,
     },
+}
+
+/// One entry of an AI agent's transcript.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentEntry {
+    pub role: AgentRole,
+    /// The model's text, or the tool's result (cut to 2,000 characters in events).
+    pub content: String,
+    /// The tool called, for calls and results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub tool: Option<String>,
+    /// A call's arguments as the model wrote them (JSON text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub arguments: Option<String>,
+    /// A result that is an error (the tool failed, timed out or got bad arguments).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[ts(optional, as = "Option<bool>")]
+    pub error: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum AgentRole {
+    /// The user's prompt.
+    User,
+    /// The model's text.
+    Assistant,
+    /// The model asked for a tool.
+    Call,
+    /// A tool's answer.
+    Result,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]

@@ -73,10 +73,17 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// Transient failures, rate limits, timeouts and network errors: the classes a retry
-    /// can fix. Permanent errors (most 4xx, bad parameters) are not retried by default.
+    /// Transient failures, rate limits, timeouts, network errors and a model's answer in the
+    /// wrong shape: the classes a retry can fix. Permanent errors (most 4xx, bad parameters)
+    /// are not retried by default.
     pub fn default_classes() -> Vec<ErrorClass> {
-        vec![ErrorClass::Transient, ErrorClass::RateLimit, ErrorClass::Timeout, ErrorClass::Network]
+        vec![
+            ErrorClass::Transient,
+            ErrorClass::RateLimit,
+            ErrorClass::Timeout,
+            ErrorClass::Network,
+            ErrorClass::InvalidOutput,
+        ]
     }
 
     /// Whether the policy retries at all.

@@ -23,6 +23,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (14, include_str!("migrations/0014_called_runs.sql")),
     (15, include_str!("migrations/0015_retries.sql")),
     (16, include_str!("migrations/0016_workflow_versions.sql")),
+    (17, include_str!("migrations/0017_agent_memory.sql")),
 ];
 
 pub fn latest_version() -> u32 {

@@ -9,6 +9,7 @@
 mod db;
 mod error;
 mod executions;
+mod memory;
 mod metrics;
 mod owner;
 pub mod paths;
@@ -21,6 +22,7 @@ pub use error::{Result, StoreError};
 pub use executions::{
     ExecutionFilter, ExecutionHistory, ExecutionLog, ExecutionStart, PruneRule, QUEUE as HISTORY_QUEUE,
 };
+pub use memory::Conversations;
 pub use metrics::{BucketRow, Metrics};
 pub use secrets::{AccountRow, Secrets, VaultHeaderRow};
 pub use settings::Settings;
@@ -98,6 +100,11 @@ impl Store {
     /// The webhook delivery log and schedule state.
     pub fn triggers(&self) -> Triggers {
         Triggers::new(self.db.clone())
+    }
+
+    /// AI agents' conversations.
+    pub fn conversations(&self) -> Conversations {
+        Conversations::new(self.db.clone())
     }
 
     pub fn metrics(&self) -> Metrics {

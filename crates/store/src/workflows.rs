@@ -284,6 +284,7 @@ impl Workflows {
         }
         tx.execute("DELETE FROM executions WHERE workflow_id = ?1", [id])?;
         tx.execute("DELETE FROM workflow_versions WHERE workflow_id = ?1", [id])?;
+        tx.execute("DELETE FROM agent_memory WHERE workflow_id = ?1", [id])?;
         crate::executions::drop_unused_snapshots(&tx)?;
         tx.commit()?;
         Ok(())

@@ -3,6 +3,7 @@
 //! on demand (sequences of failures, Retry-After, slow answers, dropped connections). [`oidc`] runs a
 //! real OpenID provider.
 
+pub mod llm;
 pub mod mail;
 pub mod oidc;
 pub mod servers;

@@ -104,6 +104,9 @@ impl Vault {
                 out.insert(f.name.clone(), value);
             }
         }
+        if ty.auth == AuthKind::Llm {
+            check_llm_fields(ty, &out)?;
+        }
         Ok(out)
     }
 
@@ -286,4 +289,38 @@ fn normalize_hosts(label: &str, given: &[String]) -> Result<Vec<String>> {
         }
     }
     Ok(out)
+}
+
+/// A chat model account's base URL is an http(s) URL without a query, and each line of its
+/// extra headers is `Name: value` with a valid header name.
+fn check_llm_fields(ty: &ConnectionType, fields: &BTreeMap<String, String>) -> Result<()> {
+    let base = fields.get("baseUrl").map(|b| b.trim()).unwrap_or("");
+    match url::Url::parse(base) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.query().is_none() && url.has_host() => {}
+        _ => {
+            return Err(VaultError::InvalidField(format!(
+                "{}: \"Base URL\" (baseUrl) must be an http:// or https:// URL such as http://127.0.0.1:11434/v1, \
+                 got \"{base}\"",
+                ty.name
+            )));
+        }
+    }
+    for (number, line) in fields.get("headers").map(String::as_str).unwrap_or("").lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let valid = line.split_once(':').is_some_and(|(name, value)| {
+            reqwest::header::HeaderName::from_bytes(name.trim().as_bytes()).is_ok()
+                && reqwest::header::HeaderValue::from_str(value.trim()).is_ok()
+        });
+        if !valid {
+            return Err(VaultError::InvalidField(format!(
+                "{}: \"Extra headers\" (headers) line {}: expected Name: value, got \"{}\"",
+                ty.name,
+                number + 1,
+                line.trim()
+            )));
+        }
+    }
+    Ok(())
 }

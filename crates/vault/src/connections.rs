@@ -1,8 +1,9 @@
 //! The built-in connection types: a generic HTTP type per auth kind, and OAuth2 presets for
 //! GitHub, Slack and Google (whose accounts may go to the service's API hosts from the start;
-//! a generic account starts with the host of its test URL).
+//! a generic account starts with the host of its test URL), and chat model servers with
+//! presets for the usual ones.
 
-use switchyard_model::connection::{AuthKind, ConnectionField as F, ConnectionType, TestRequest};
+use switchyard_model::connection::{AuthKind, ConnectionField as F, ConnectionPreset, ConnectionType, TestRequest};
 
 fn test_url() -> F {
     F::text("testUrl", "Test URL").optional().describe("\"Test connection\" sends an authenticated GET here.")
@@ -35,6 +36,7 @@ fn kind(id: &str, name: &str, description: &str, auth: AuthKind, fields: Vec<F>,
         fields,
         test: test.map(|url| TestRequest { method: "GET".into(), url: url.into() }),
         hosts: Vec::new(),
+        presets: Vec::new(),
     }
 }
 
@@ -71,6 +73,87 @@ fn ca_file() -> F {
     F::text("caFile", "CA certificate file")
         .optional()
         .describe("A PEM file to trust instead of the system's certificates (for a server with a private CA).")
+}
+
+/// A chat model server speaking OpenAI's `/v1/chat/completions`, with presets for the
+/// usual hosted and local servers.
+fn chat_models() -> ConnectionType {
+    let mut ty = kind(
+        "llm.openaiCompatible",
+        "Chat model (OpenAI-compatible)",
+        "A chat model server speaking OpenAI's API: OpenAI, Ollama, LM Studio, llama.cpp's server, Groq, OpenRouter, \
+         Mistral and others. \"Test connection\" lists its models.",
+        AuthKind::Llm,
+        vec![
+            F::text("baseUrl", "Base URL")
+                .default_value("http://127.0.0.1:11434/v1")
+                .describe("Where the API starts: requests go to <base URL>/chat/completions and <base URL>/models."),
+            F::secret("apiKey", "API key").optional().describe("Sent as a bearer token. Local servers need none."),
+            F::text("model", "Default model")
+                .optional()
+                .describe("Used by AI nodes that name no model, e.g. llama3.2 or gpt-4o-mini."),
+            F::text("headers", "Extra headers")
+                .optional()
+                .describe("One per line, as Name: value (e.g. OpenRouter's HTTP-Referer)."),
+        ],
+        Some("{baseUrl}/models"),
+    );
+    let preset = |id: &str, name: &str, base: &str, model: &str, note: &str| ConnectionPreset {
+        id: id.into(),
+        name: name.into(),
+        fields: [("baseUrl", base), ("model", model)]
+            .into_iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        note: note.into(),
+    };
+    ty.presets = vec![
+        preset(
+            "openai",
+            "OpenAI",
+            "https://api.openai.com/v1",
+            "gpt-4o-mini",
+            "Needs an API key (platform.openai.com).",
+        ),
+        preset(
+            "ollama",
+            "Ollama",
+            "http://127.0.0.1:11434/v1",
+            "llama3.2",
+            "Start Ollama first; `ollama pull llama3.2` fetches the model. No key.",
+        ),
+        preset("lmstudio", "LM Studio", "http://127.0.0.1:1234/v1", "", "Start LM Studio's local server. No key."),
+        preset(
+            "llamacpp",
+            "llama.cpp server",
+            "http://127.0.0.1:8080/v1",
+            "",
+            "Start llama-server with a model (-m model.gguf). No key.",
+        ),
+        preset(
+            "groq",
+            "Groq",
+            "https://api.groq.com/openai/v1",
+            "llama-3.1-8b-instant",
+            "Needs an API key (console.groq.com).",
+        ),
+        preset(
+            "openrouter",
+            "OpenRouter",
+            "https://openrouter.ai/api/v1",
+            "openai/gpt-4o-mini",
+            "Needs an API key (openrouter.ai).",
+        ),
+        preset(
+            "mistral",
+            "Mistral",
+            "https://api.mistral.ai/v1",
+            "mistral-small-latest",
+            "Needs an API key (console.mistral.ai).",
+        ),
+    ];
+    ty
 }
 
 pub fn builtin() -> Vec<ConnectionType> {
@@ -185,6 +268,7 @@ pub fn builtin() -> Vec<ConnectionType> {
             ],
             None,
         ),
+        chat_models(),
         kind(
             "webhook.secret",
             "Webhook signing secret",

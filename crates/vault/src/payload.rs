@@ -39,7 +39,8 @@ impl Payload {
         hosts
     }
 
-    /// The host an account is tested against: its test URL's, or a database's `host:port`.
+    /// The host an account is tested against: its test URL's (a chat model server's base
+    /// URL's), or a database's `host:port`.
     pub(crate) fn test_host(&self) -> Option<String> {
         if let Some(host) = self.fields.get("host").map(|h| h.trim()).filter(|h| !h.is_empty()) {
             return Some(match self.fields.get("port").map(|p| p.trim()).filter(|p| !p.is_empty()) {
@@ -47,7 +48,7 @@ impl Payload {
                 None => host.to_string(),
             });
         }
-        self.fields.get("testUrl").and_then(|url| hosts::static_host(url))
+        ["testUrl", "baseUrl"].iter().find_map(|f| self.fields.get(*f).and_then(|url| hosts::static_host(url)))
     }
 }
 

@@ -40,6 +40,19 @@ pub(crate) async fn authorize(
             auth.headers.push(("Authorization".into(), Zeroizing::new(format!("Basic {}", *encoded))));
         }
         AuthKind::SigningSecret | AuthKind::Database | AuthKind::Mail => {}
+        AuthKind::Llm => {
+            let key = field(&payload, "apiKey");
+            if !key.trim().is_empty() {
+                auth.headers.push(("Authorization".into(), Zeroizing::new(format!("Bearer {}", key.trim()))));
+            }
+            for line in field(&payload, "headers").lines() {
+                if let Some((name, value)) = line.split_once(':')
+                    && !name.trim().is_empty()
+                {
+                    auth.headers.push((name.trim().to_string(), Zeroizing::new(value.trim().to_string())));
+                }
+            }
+        }
         AuthKind::OAuth2Code | AuthKind::OAuth2ClientCredentials => {
             drop(payload);
             let token = oauth::access_token(vault, &ty, row, force_refresh).await?;
@@ -130,7 +143,7 @@ pub(crate) async fn expose(vault: &Vault, reference: &CredentialRef) -> crate::R
     let field = |name: &str| Zeroizing::new(payload.fields.get(name).cloned().unwrap_or_default());
     let scope = scope(&ty, &row, &payload);
     let (value, user) = match ty.auth {
-        AuthKind::ApiKeyHeader | AuthKind::ApiKeyQuery => (field("apiKey"), None),
+        AuthKind::ApiKeyHeader | AuthKind::ApiKeyQuery | AuthKind::Llm => (field("apiKey"), None),
         AuthKind::Bearer => (field("token"), None),
         AuthKind::Basic => (field("password"), Some(field("username"))),
         AuthKind::SigningSecret => (field("secret"), None),

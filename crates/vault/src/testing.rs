@@ -2,7 +2,7 @@
 //! only to the account's allowed hosts; the stored outcome holds no secret.
 
 use crate::{Result, Vault, provider};
-use switchyard_model::connection::TestOutcome;
+use switchyard_model::connection::{AuthKind, TestOutcome};
 use switchyard_model::redact::redact_urls;
 use switchyard_store::AccountRow;
 
@@ -23,7 +23,10 @@ impl Vault {
                 let mut url = test.url.clone();
                 for f in &ty.fields {
                     if !f.secret {
-                        url = url.replace(&format!("{{{}}}", f.name), payload.fields.get(&f.name).map_or("", |v| v));
+                        let value = payload.fields.get(&f.name).map_or("", |v| v.as_str());
+                        // A base URL is a prefix: `{baseUrl}/models` with or without its last slash.
+                        let value = if f.name == "baseUrl" { value.trim().trim_end_matches('/') } else { value };
+                        url = url.replace(&format!("{{{}}}", f.name), value);
                     }
                 }
                 drop(payload);
@@ -70,10 +73,32 @@ impl Vault {
         };
         // The outcome is stored with the account: no URL in it keeps its query string (an
         // API key in the query would otherwise sit there in plain text).
+        let lists_models = self.connection_type(&row.connection_type).is_ok_and(|t| t.auth == AuthKind::Llm);
         let (ok, message) = match request.send().await {
+            Ok(response) if lists_models && response.status().is_success() => {
+                let status = response.status();
+                (true, format!("{url} answered {status}: {}", models_of(response).await))
+            }
             Ok(response) => (response.status().is_success(), format!("{url} answered {}", response.status())),
             Err(e) => (false, format!("{url}: {e}")),
         };
         TestOutcome { ok, message: redact_urls(&message), at }
+    }
+}
+
+/// The models a chat model server lists (`GET /models`: `{"data": [{"id": …}]}`), for the
+/// test's message; the first 20 by name.
+async fn models_of(response: reqwest::Response) -> String {
+    const SHOWN: usize = 20;
+    let body: serde_json::Value = match response.json().await {
+        Ok(body) => body,
+        Err(_) => return "its answer is not a model list (JSON)".into(),
+    };
+    let mut ids: Vec<&str> = body["data"].as_array().into_iter().flatten().filter_map(|m| m["id"].as_str()).collect();
+    ids.sort_unstable();
+    match ids.len() {
+        0 => "it lists no models".into(),
+        n if n <= SHOWN => format!("{n} model{}: {}", if n == 1 { "" } else { "s" }, ids.join(", ")),
+        n => format!("{n} models: {}, …", ids[..SHOWN].join(", ")),
     }
 }

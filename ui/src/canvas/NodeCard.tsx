@@ -57,6 +57,7 @@ function Badge({ state }: { state: NodeState | undefined }) {
               ↻ {state.retry.itemIndex !== undefined ? `item ${state.retry.itemIndex}: ` : ""}try {state.retry.attempt}/{state.retry.maxTries} in {(state.retry.delayMs / 1000).toFixed(1)} s
             </div>
           )}
+          <Streamed state={state} />
         </>
       );
     }
@@ -71,6 +72,11 @@ function Badge({ state }: { state: NodeState | undefined }) {
           {label} {plural(count, "item")}
           {state.durationMs !== undefined && state.status === "success" && <span className="muted">· {state.durationMs} ms</span>}
           {state.retry && <span className="muted"> · {plural(state.retry.retries, "retry").replace("retrys", "retries")}</span>}
+          {state.usage && (
+            <span className="muted" data-testid="node-tokens" title={`${state.usage.model}: ${plural(state.usage.calls, "call")}`}>
+              {" "}· {state.usage.tokensIn + state.usage.tokensOut} tokens
+            </span>
+          )}
         </div>
       );
     }
@@ -78,11 +84,38 @@ function Badge({ state }: { state: NodeState | undefined }) {
       return <div className="badge muted">skipped (no items)</div>;
     case "error":
       return (
-        <div className="badge error" data-testid="node-badge" title={state.message}>
-          ✗ <span className="message">{state.message ?? "failed"}</span>
-        </div>
+        <>
+          <div className="badge error" data-testid="node-badge" title={state.message}>
+            ✗ <span className="message">{state.message ?? "failed"}</span>
+          </div>
+          <Streamed state={state} />
+        </>
       );
   }
+}
+
+/** What an agent does now (its last tool call or result), or the end of the answer a model
+ * is writing, while it runs. */
+function Streamed({ state }: { state: NodeState }) {
+  const s = state.streamed;
+  const latest = s?.latest ?? 0;
+  const last = state.transcript?.[latest]?.at(-1);
+  if (last && (last.role === "call" || last.role === "result")) {
+    const text = last.role === "call" ? `→ ${last.tool}(${last.arguments ?? ""})` : `${last.error ? "✗" : "←"} ${last.tool}: ${last.content}`;
+    return (
+      <div className="streamed" data-testid="node-agent-step">
+        {text.slice(0, 160)}
+      </div>
+    );
+  }
+  if (!s) return null;
+  const text = s.byItem[s.latest] ?? "";
+  return (
+    <div className="streamed" data-testid="node-streamed" aria-live="polite">
+      {Object.keys(s.byItem).length > 1 && <span className="muted">item {s.latest}: </span>}
+      {text.slice(-160) || "…"}
+    </div>
+  );
 }
 
 function ports(names: string[], type: "source" | "target") {

@@ -3,6 +3,7 @@ import type { NodeGroup } from "../gen/NodeGroup";
 
 const paths: Record<string, string> = {
   play: "M8 5v14l11-7z",
+  sparkles: "M12 3l1.8 5.2L19 10l-5.2 1.8L12 17l-1.8-5.2L5 10l5.2-1.8zM19 15l.8 2.2L22 18l-2.2.8L19 21l-.8-2.2L16 18l2.2-.8z",
   globe: "M12 3a9 9 0 1 0 0 18a9 9 0 1 0 0-18zM3 12h18M12 3c2.5 2.5 3.5 5.5 3.5 9s-1 6.5-3.5 9c-2.5-2.5-3.5-5.5-3.5-9s1-6.5 3.5-9z",
   pencil: "M4 20h4l10-10-4-4L4 16zM13 7l4 4",
   filter: "M4 5h16l-6 8v6l-4-2v-4z",

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ApiEvent } from "../gen/ApiEvent";
 import { workflow } from "../test-support";
-import { applyEvent, emptyRun, fromExecution, inputItems } from "./run";
+import { STREAM_KEEP, applyEvent, emptyRun, fromExecution, inputItems } from "./run";
 import { toggled } from "./useBreakpoints";
 
 const base = { executionId: "e1", workflowId: "wf", at: "2026-01-01T00:00:00.000Z" };
@@ -66,5 +66,48 @@ describe("live run view", () => {
     });
     expect(v.fromHistory).toEqual({ startedAt: "2026-01-01T00:00:00Z" });
     expect(v.nodes.t.outputs).toEqual([{ name: "main", items: 3 }]);
+  });
+});
+
+describe("streamed answers", () => {
+  it("grow per item, start over on a fresh try, and keep the tokens used after the node ends", () => {
+    let v = applyEvent(emptyRun(), "wf", ev(0, { type: "runStarted", workflowName: "W", nodeIds: ["c"] }));
+    v = applyEvent(v, "wf", ev(1, { type: "nodeStarted", nodeId: "c", nodeName: "Chat", itemsIn: 2 }));
+    v = applyEvent(v, "wf", ev(2, { type: "nodeStreamed", nodeId: "c", itemIndex: 0, text: "", fresh: true }));
+    v = applyEvent(v, "wf", ev(3, { type: "nodeStreamed", nodeId: "c", itemIndex: 0, text: "Hel", fresh: false }));
+    v = applyEvent(v, "wf", ev(4, { type: "nodeStreamed", nodeId: "c", itemIndex: 1, text: "Other", fresh: true }));
+    v = applyEvent(v, "wf", ev(5, { type: "nodeStreamed", nodeId: "c", itemIndex: 0, text: "lo", fresh: false }));
+    expect(v.nodes.c.streamed).toEqual({ byItem: { 0: "Hello", 1: "Other" }, latest: 0 });
+    expect(v.nodes.c.status).toBe("running");
+    // A retry starts item 0's answer over.
+    v = applyEvent(v, "wf", ev(6, { type: "nodeStreamed", nodeId: "c", itemIndex: 0, text: "Again", fresh: true }));
+    expect(v.nodes.c.streamed?.byItem[0]).toBe("Again");
+    v = applyEvent(v, "wf", ev(7, { type: "modelUsage", nodeId: "c", nodeName: "Chat", model: "m", account: "llm.openaiCompatible/a", tokensIn: 10, tokensOut: 3, durationMs: 5 }));
+    v = applyEvent(v, "wf", ev(8, { type: "modelUsage", nodeId: "c", nodeName: "Chat", model: "m", account: "llm.openaiCompatible/a", tokensIn: 4, tokensOut: 2, durationMs: 5 }));
+    v = applyEvent(v, "wf", ev(9, { type: "nodeFinished", nodeId: "c", nodeName: "Chat", status: "success", itemsIn: 2, outputs: [{ name: "main", items: 2 }], durationMs: 20 }));
+    expect(v.nodes.c.usage).toEqual({ model: "m", tokensIn: 14, tokensOut: 5, calls: 2 });
+    expect(v.nodes.c.streamed).toBeUndefined();
+  });
+
+  it("keeps only the end of a very long answer", () => {
+    let v = applyEvent(emptyRun(), "wf", ev(0, { type: "runStarted", workflowName: "W", nodeIds: ["c"] }));
+    v = applyEvent(v, "wf", ev(1, { type: "nodeStreamed", nodeId: "c", itemIndex: 0, text: "x".repeat(STREAM_KEEP) + "END", fresh: true }));
+    const text = v.nodes.c.streamed?.byItem[0] ?? "";
+    expect(text.length).toBe(STREAM_KEEP);
+    expect(text.endsWith("END")).toBe(true);
+  });
+});
+
+describe("agent transcripts", () => {
+  it("collect each item's steps while the agent runs and stay when it fails", () => {
+    let v = applyEvent(emptyRun(), "wf", ev(0, { type: "runStarted", workflowName: "W", nodeIds: ["a"] }));
+    v = applyEvent(v, "wf", ev(1, { type: "nodeStarted", nodeId: "a", nodeName: "Agent", itemsIn: 1 }));
+    v = applyEvent(v, "wf", ev(2, { type: "agentStep", nodeId: "a", itemIndex: 0, step: 0, entry: { role: "user", content: "Where is A-42?" } }));
+    v = applyEvent(v, "wf", ev(3, { type: "agentStep", nodeId: "a", itemIndex: 0, step: 1, entry: { role: "call", content: "", tool: "lookup", arguments: '{"id":"A-42"}' } }));
+    v = applyEvent(v, "wf", ev(4, { type: "agentStep", nodeId: "a", itemIndex: 0, step: 1, entry: { role: "result", content: "no such order", tool: "lookup", error: true } }));
+    expect(v.nodes.a.transcript?.[0].map((e) => e.role)).toEqual(["user", "call", "result"]);
+    v = applyEvent(v, "wf", ev(5, { type: "nodeFailed", nodeId: "a", nodeName: "Agent", error: { code: "step_limit", class: "permanent", message: "gave up" }, durationMs: 9 }));
+    expect(v.nodes.a.status).toBe("error");
+    expect(v.nodes.a.transcript?.[0]).toHaveLength(3);
   });
 });

@@ -1,5 +1,6 @@
 // What the canvas shows about a run: each node's live state and its data, built from API
 // events while a run goes, or from a stored execution when looking at the history.
+import type { AgentEntry } from "../gen/AgentEntry";
 import type { ApiEvent } from "../gen/ApiEvent";
 import type { Execution } from "../gen/Execution";
 import type { Item } from "../gen/Item";
@@ -22,7 +23,20 @@ export interface NodeState {
   progress?: { done: number; total: number; etaMs?: number };
   /** The latest retry: the try about to start, of how many, after how long, and why. */
   retry?: { attempt: number; maxTries: number; delayMs: number; itemIndex?: number; message: string; retries: number };
+  /** A model's answers as they stream in, by item index (the last {@link STREAM_KEEP}
+   * characters of each); `latest` is the item that streamed last. */
+  streamed?: { byItem: Record<number, string>; latest: number };
+  /** What the node's model calls used so far. */
+  usage?: { model: string; tokensIn: number; tokensOut: number; calls: number };
+  /** An AI agent's live transcript, by item index (the last {@link TRANSCRIPT_KEEP} entries). */
+  transcript?: Record<number, AgentEntry[]>;
 }
+
+/** How many transcript entries the view keeps per item. */
+export const TRANSCRIPT_KEEP = 200;
+
+/** How much of a streamed answer the view keeps per item. */
+export const STREAM_KEEP = 4000;
 
 export interface RunView {
   executionId: string | null;
@@ -80,17 +94,42 @@ export function applyEvent(view: RunView, workflowId: string, event: ApiEvent): 
         retry: { attempt: e.attempt, maxTries: e.maxTries, delayMs: e.delayMs, itemIndex: e.itemIndex, message: e.error.message, retries: (before?.retry?.retries ?? 0) + 1 },
       });
     }
-    case "nodeFinished":
+    case "nodeStreamed": {
+      const before = view.nodes[e.nodeId] ?? { status: "running" };
+      const byItem = { ...before.streamed?.byItem };
+      byItem[e.itemIndex] = ((e.fresh ? "" : byItem[e.itemIndex] ?? "") + e.text).slice(-STREAM_KEEP);
+      return setNode(e.nodeId, { ...before, streamed: { byItem, latest: e.itemIndex } });
+    }
+    case "agentStep": {
+      const before = view.nodes[e.nodeId] ?? { status: "running" };
+      const entries = [...(before.transcript?.[e.itemIndex] ?? []), e.entry].slice(-TRANSCRIPT_KEEP);
+      return setNode(e.nodeId, { ...before, transcript: { ...before.transcript, [e.itemIndex]: entries } });
+    }
+    case "modelUsage": {
+      const before = view.nodes[e.nodeId] ?? { status: "running" };
+      const u = before.usage;
+      return setNode(e.nodeId, {
+        ...before,
+        usage: { model: e.model, tokensIn: (u?.tokensIn ?? 0) + e.tokensIn, tokensOut: (u?.tokensOut ?? 0) + e.tokensOut, calls: (u?.calls ?? 0) + 1 },
+      });
+    }
+    case "nodeFinished": {
+      const before = view.nodes[e.nodeId];
       return setNode(e.nodeId, {
         status: e.status,
         itemsIn: e.itemsIn,
         outputs: e.outputs,
         durationMs: e.durationMs,
         message: e.status === "error" ? view.data[e.nodeId]?.error?.message : undefined,
-        retry: view.nodes[e.nodeId]?.retry,
+        retry: before?.retry,
+        usage: before?.usage,
       });
-    case "nodeFailed":
-      return setNode(e.nodeId, { status: "error", message: e.error.message, durationMs: e.durationMs, retry: view.nodes[e.nodeId]?.retry });
+    }
+    case "nodeFailed": {
+      const before = view.nodes[e.nodeId];
+      // A failed answer stays visible: what came in before it broke off.
+      return setNode(e.nodeId, { status: "error", message: e.error.message, durationMs: e.durationMs, retry: before?.retry, usage: before?.usage, streamed: before?.streamed, transcript: before?.transcript });
+    }
     case "runFinished": {
       // Nodes that never started stay visible as waiting only while the run goes.
       const nodes = Object.fromEntries(Object.entries(view.nodes).filter(([, s]) => s.status !== "waiting"));

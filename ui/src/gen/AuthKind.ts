@@ -3,4 +3,4 @@
 /**
  * How requests are authenticated.
  */
-export type AuthKind = "apiKeyHeader" | "apiKeyQuery" | "bearer" | "basic" | "oAuth2Code" | "oAuth2ClientCredentials" | "signingSecret" | "database" | "mail";
+export type AuthKind = "apiKeyHeader" | "apiKeyQuery" | "bearer" | "basic" | "oAuth2Code" | "oAuth2ClientCredentials" | "signingSecret" | "database" | "mail" | "llm";

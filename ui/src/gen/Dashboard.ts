@@ -5,6 +5,7 @@ import type { ErrorClassCount } from "./ErrorClassCount";
 import type { ListenerHealth } from "./ListenerHealth";
 import type { MetricsPoint } from "./MetricsPoint";
 import type { MetricsRange } from "./MetricsRange";
+import type { ModelUsage } from "./ModelUsage";
 import type { ProcessStatus } from "./ProcessStatus";
 import type { QueueStatus } from "./QueueStatus";
 import type { WorkflowMetrics } from "./WorkflowMetrics";
@@ -20,4 +21,8 @@ points: Array<MetricsPoint>,
 /**
  * The whole range in one.
  */
-total: MetricsPoint, workflows: Array<WorkflowMetrics>, errors: Array<ErrorClassCount>, queue: QueueStatus, process?: ProcessStatus, connections: Array<ConnectionHealth>, listener: ListenerHealth, alertsFiring: Array<Alert>, };
+total: MetricsPoint, workflows: Array<WorkflowMetrics>, errors: Array<ErrorClassCount>, queue: QueueStatus, process?: ProcessStatus, connections: Array<ConnectionHealth>, listener: ListenerHealth, alertsFiring: Array<Alert>, 
+/**
+ * AI models used over the range, the most tokens first.
+ */
+models: Array<ModelUsage>, };

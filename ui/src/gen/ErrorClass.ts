@@ -3,4 +3,4 @@
 /**
  * What kind of failure a node error is; decides whether a retry can help.
  */
-export type ErrorClass = "transient" | "permanent" | "rate_limit" | "timeout" | "network" | "unknown";
+export type ErrorClass = "transient" | "permanent" | "rate_limit" | "timeout" | "network" | "invalid_output" | "unknown";

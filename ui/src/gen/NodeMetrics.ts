@@ -12,4 +12,8 @@ rateWaits: number, rateWaitMs: number,
 /**
  * Circuit breaker state changes its calls caused.
  */
-breakerChanges: number, errors: Array<ErrorClassCount>, };
+breakerChanges: number, errors: Array<ErrorClassCount>, 
+/**
+ * Tokens its model calls used (AI nodes).
+ */
+tokensIn: number, tokensOut: number, };

@@ -2,4 +2,4 @@
 import type { Choice } from "./Choice";
 import type { ParamSpec } from "./ParamSpec";
 
-export type ParamKind = { "type": "string", rows: number, } | { "type": "number", min?: number, max?: number, integer: boolean, } | { "type": "boolean" } | { "type": "options", choices: Array<Choice>, } | { "type": "json" } | { "type": "keyValue" } | { "type": "list", fields: Array<ParamSpec>, addLabel: string, } | { "type": "code", language: string, } | { "type": "workflow" };
+export type ParamKind = { "type": "string", rows: number, } | { "type": "number", min?: number, max?: number, integer: boolean, } | { "type": "boolean" } | { "type": "options", choices: Array<Choice>, } | { "type": "json" } | { "type": "jsonSchema" } | { "type": "keyValue" } | { "type": "list", fields: Array<ParamSpec>, addLabel: string, } | { "type": "code", language: string, } | { "type": "workflow" };

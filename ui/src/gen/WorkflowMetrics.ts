@@ -13,4 +13,13 @@ successRate: number | null, p50Ms: number | null, p95Ms: number | null, retries:
 /**
  * Why the trend reads as it does ("p95 1.2 s → 2.9 s").
  */
-trendReason: string, lastError?: LastError, };
+trendReason: string, lastError?: LastError, 
+/**
+ * Tokens its AI nodes used, in and out.
+ */
+tokensIn: number, tokensOut: number, 
+/**
+ * What those tokens cost by the price table (Settings → Model prices), in US dollars;
+ * absent when none of its models has a price.
+ */
+costUsd?: number, };

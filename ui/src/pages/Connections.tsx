@@ -23,6 +23,7 @@ const AUTH_TEXT: Record<ConnectionType["auth"], string> = {
   signingSecret: "Signing secret",
   database: "Database",
   mail: "Mail server",
+  llm: "Chat model server (OpenAI's API)",
 };
 
 function until(iso: string, now = Date.now()): string {
@@ -146,12 +147,16 @@ function AccountForm({ types, accounts, initial, onClose, onSaved }: { types: Co
   const [form, setForm] = useState(initial);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [preset, setPreset] = useState("");
+  const [labelTouched, setLabelTouched] = useState(false);
   const editing = form.account !== undefined;
   const type = types.find((t) => t.id === form.type);
+  const chosenPreset = type?.presets?.find((p) => p.id === preset);
   const groups = useMemo(
     () => [
       { name: "Generic HTTP", types: types.filter((t) => t.id.startsWith("http.")) },
-      { name: "Services", types: types.filter((t) => !t.id.startsWith("http.")) },
+      { name: "AI models", types: types.filter((t) => t.id.startsWith("llm.")) },
+      { name: "Services", types: types.filter((t) => !t.id.startsWith("http.") && !t.id.startsWith("llm.")) },
     ],
     [types],
   );
@@ -212,6 +217,7 @@ function AccountForm({ types, accounts, initial, onClose, onSaved }: { types: Co
             onChange={(e) => {
               const next = types.find((t) => t.id === e.target.value);
               if (next) setForm(blankForm(next, accounts));
+              setPreset("");
             }}
           >
             {groups.map((g) => (
@@ -232,24 +238,59 @@ function AccountForm({ types, accounts, initial, onClose, onSaved }: { types: Co
         </div>
         <div className="field">
           <label htmlFor="account-label">Label</label>
-          <input id="account-label" value={form.label} onChange={(e) => setForm({ ...form, label: e.target.value })} />
+          <input id="account-label" value={form.label} onChange={(e) => {
+              setLabelTouched(true);
+              setForm({ ...form, label: e.target.value });
+            }} />
           <div className="muted">Workflows and nodes choose accounts by type and label.</div>
         </div>
+        {type?.presets && type.presets.length > 0 && (
+          <div className="field">
+            <label htmlFor="account-preset">Preset</label>
+            <select
+              id="account-preset"
+              value={preset}
+              onChange={(e) => {
+                const chosen = type.presets?.find((p) => p.id === e.target.value);
+                setPreset(e.target.value);
+                if (!chosen) return;
+                setForm((f) => ({
+                  ...f,
+                  // A label still as it was made up follows the preset.
+                  label: !editing && !labelTouched ? chosen.name : f.label,
+                  fields: { ...f.fields, ...Object.fromEntries(type.fields.filter((x) => !x.secret && x.name !== "headers").map((x) => [x.name, chosen.fields[x.name] ?? ""])) },
+                }));
+              }}
+            >
+              <option value="">Choose a server…</option>
+              {type.presets.map((p) => (
+                <option key={p.id} value={p.id}>
+                  {p.name}
+                </option>
+              ))}
+            </select>
+            {chosenPreset?.note && <div className="muted">{chosenPreset.note}</div>}
+          </div>
+        )}
         {type?.fields.map((f) => (
           <div className="field" key={f.name}>
             <label htmlFor={`account-field-${f.name}`}>
               {f.label}
               {f.required && !(editing && f.secret) ? " *" : ""}
             </label>
-            <input
-              id={`account-field-${f.name}`}
-              type={f.secret ? "password" : "text"}
-              autoComplete="off"
-              spellCheck={false}
-              value={form.fields[f.name] ?? ""}
-              placeholder={f.secret && editing && form.account?.fields[f.name] === SECRET_SET ? "saved; type to replace" : ""}
-              onChange={(e) => setField(f.name, e.target.value)}
-            />
+            {f.name === "headers" ? (
+              <textarea id={`account-field-${f.name}`} rows={2} spellCheck={false} value={form.fields[f.name] ?? ""} onChange={(e) => setField(f.name, e.target.value)} />
+            ) : (
+              <input
+                id={`account-field-${f.name}`}
+                type={f.secret ? "password" : "text"}
+                autoComplete="off"
+                spellCheck={false}
+                value={form.fields[f.name] ?? ""}
+                placeholder={f.secret && editing && form.account?.fields[f.name] === SECRET_SET ? "saved; type to replace" : ""}
+                onChange={(e) => setField(f.name, e.target.value)}
+              />
+            )}
             {f.description && <div className="muted">{f.description}</div>}
           </div>
         ))}
@@ -260,7 +301,7 @@ function AccountForm({ types, accounts, initial, onClose, onSaved }: { types: Co
             rows={2}
             spellCheck={false}
             value={form.hosts}
-            placeholder={editing ? "none yet" : defaultHosts(type, form.fields.testUrl).join("\n") || "api.example.com"}
+            placeholder={editing ? "none yet" : defaultHosts(type, form.fields.testUrl || form.fields.baseUrl).join("\n") || "api.example.com"}
             onChange={(e) => setForm({ ...form, hosts: e.target.value })}
           />
           <div className="muted">

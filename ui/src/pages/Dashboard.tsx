@@ -14,6 +14,7 @@ import type { MetricsPoint } from "../gen/MetricsPoint";
 import type { MetricsRange } from "../gen/MetricsRange";
 import type { NodeMetrics } from "../gen/NodeMetrics";
 import type { Trend } from "../gen/Trend";
+import type { WorkflowMetrics } from "../gen/WorkflowMetrics";
 import { DataTable } from "../components/DataTable";
 import { relativeTime } from "../lib/time";
 
@@ -34,6 +35,13 @@ export function percent(rate: number | null | undefined): string {
   if (rate === null || rate === undefined) return "–";
   const p = rate * 100;
   return `${p >= 99.95 || p === 0 ? p.toFixed(0) : p.toFixed(1)} %`;
+}
+
+/** An estimated cost in dollars: cents below $100, whole dollars above; "–" without a price. */
+export function dollars(v: number | null | undefined): string {
+  if (v === null || v === undefined) return "–";
+  if (v > 0 && v < 0.01) return "< $0.01";
+  return v >= 100 ? `$${Math.round(v).toLocaleString()}` : `$${v.toFixed(2)}`;
 }
 
 function bytes(n: number): string {
@@ -380,6 +388,9 @@ export function Dashboard({ onOpen, onOpenRun, onAlerts }: Props) {
                 { header: "Success", testId: "wm-success", cell: (w) => percent(w.successRate) },
                 { header: "p50", cell: (w) => ms(w.p50Ms) },
                 { header: "p95", testId: "wm-p95", cell: (w) => ms(w.p95Ms) },
+                ...(data.workflows.some((w) => w.tokensIn + w.tokensOut > 0)
+                  ? [{ header: "Tokens", testId: "wm-tokens", title: (w: WorkflowMetrics) => `${w.tokensIn} in, ${w.tokensOut} out · ${dollars(w.costUsd)}`, cell: (w: WorkflowMetrics) => (w.tokensIn + w.tokensOut).toLocaleString() }]
+                  : []),
                 {
                   header: "Trend",
                   testId: "wm-trend",
@@ -410,6 +421,27 @@ export function Dashboard({ onOpen, onOpenRun, onAlerts }: Props) {
               ]}
             />
           </section>
+
+          {data.models.length > 0 && (
+            <section className="settings-section" data-testid="model-usage">
+              <h3>AI models</h3>
+              <DataTable
+                rows={data.models}
+                rowKey={(m) => `${m.model} @ ${m.account}`}
+                empty="No model calls in this range."
+                testId="model-usage-table"
+                rowTestId="model-usage-row"
+                columns={[
+                  { header: "Model", cell: (m) => m.model },
+                  { header: "Account", cell: (m) => m.account.replace(/^llm\.openaiCompatible\//, "") },
+                  { header: "Calls", cell: (m) => m.calls },
+                  { header: "Tokens in", testId: "mu-in", cell: (m) => m.tokensIn.toLocaleString() },
+                  { header: "Tokens out", testId: "mu-out", cell: (m) => m.tokensOut.toLocaleString() },
+                  { header: "Cost (est.)", testId: "mu-cost", title: () => "From the price table in Settings → AI model prices", cell: (m) => dollars(m.costUsd) },
+                ]}
+              />
+            </section>
+          )}
 
           <div className="panels">
             <section className="settings-section" data-testid="errors-by-class">

@@ -8,6 +8,7 @@ import { NumberField } from "../components/NumberField";
 import { toast } from "../components/toasts";
 import type { AppSettings } from "../gen/AppSettings";
 import type { HostRate } from "../gen/HostRate";
+import type { ModelPrice } from "../gen/ModelPrice";
 import type { ResilienceState } from "../gen/ResilienceState";
 
 function rate(r: { perSecond: number; burst: number }): string {
@@ -42,6 +43,7 @@ export function SettingsPage() {
   const dirty = JSON.stringify(draft) !== JSON.stringify(saved);
   const set = (change: Partial<AppSettings>) => setDraft({ ...draft, ...change });
   const setRate = (i: number, change: Partial<HostRate>) => set({ rateLimits: draft.rateLimits.map((r, n) => (n === i ? { ...r, ...change } : r)) });
+  const setPrice = (i: number, change: Partial<ModelPrice>) => set({ modelPrices: draft.modelPrices.map((p, n) => (n === i ? { ...p, ...change } : p)) });
   const save = async () => {
     try {
       const webhookAllowedHosts = draft.webhookAllowedHosts.map((h) => h.trim()).filter((h) => h !== "");
@@ -172,6 +174,26 @@ export function SettingsPage() {
           />
           <div className="muted">One per line, with their subfolders (~/ is your home folder). Empty: your home folder. A file reached through a link counts where it really is.</div>
         </div>
+      </section>
+      <section className="settings-section" data-testid="model-prices">
+        <h3>AI model prices</h3>
+        <p className="muted">
+          The dashboard and <code>/metrics</code> estimate what AI nodes cost from these prices, in US dollars per million tokens. A name ending in <code>*</code> covers every model that
+          starts with it. Local models cost nothing: add them at 0 to show so.
+        </p>
+        {draft.modelPrices.map((p, i) => (
+          <div className="row rate-row" key={i} data-testid="price-row">
+            <input aria-label="Model" placeholder="gpt-4o-mini*" value={p.model} onChange={(e) => setPrice(i, { model: e.target.value })} />
+            <input aria-label="Dollars per million tokens in" inputMode="decimal" value={String(p.inputPerMillion)} onChange={(e) => setPrice(i, { inputPerMillion: Number(e.target.value) || 0 })} />
+            <input aria-label="Dollars per million tokens out" inputMode="decimal" value={String(p.outputPerMillion)} onChange={(e) => setPrice(i, { outputPerMillion: Number(e.target.value) || 0 })} />
+            <button className="danger" onClick={() => set({ modelPrices: draft.modelPrices.filter((_, n) => n !== i) })}>
+              Remove
+            </button>
+          </div>
+        ))}
+        <button onClick={() => set({ modelPrices: [...draft.modelPrices, { model: "", inputPerMillion: 0, outputPerMillion: 0 }] })} data-testid="add-price">
+          + Add a price
+        </button>
       </section>
       <section className="settings-section" data-testid="run-settings">
         <h3>Runs and metrics</h3>

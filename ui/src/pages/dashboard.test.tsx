@@ -5,7 +5,7 @@ import type { Alert } from "../gen/Alert";
 import type { AlertRule } from "../gen/AlertRule";
 import type { Dashboard as Data } from "../gen/Dashboard";
 import { Alerts, describe as describeRule, emptyRule } from "./Alerts";
-import { Dashboard, ms, percent } from "./Dashboard";
+import { Dashboard, dollars, ms, percent } from "./Dashboard";
 
 afterEach(cleanup);
 
@@ -48,6 +48,9 @@ function dashboard(runs: number): Data {
         trend: "degrading",
         trendReason: "success 100 % → 80 %",
         lastError: { executionId: "e9", at: new Date().toISOString(), message: "the API answered 503", node: "Fetch" },
+        tokensIn: 1200,
+        tokensOut: 300,
+        costUsd: 0.42,
       },
     ],
     errors: [
@@ -66,6 +69,7 @@ function dashboard(runs: number): Data {
       problems: [],
     },
     alertsFiring: [alert],
+    models: [{ model: "gpt-4o-mini", account: "llm.openaiCompatible/work", calls: 4, tokensIn: 1200, tokensOut: 300, costUsd: 0.42 }],
   };
 }
 
@@ -73,6 +77,7 @@ describe("the dashboard", () => {
   it("formats durations and rates", () => {
     expect([ms(0.4), ms(250), ms(1500), ms(25_000), ms(null)]).toEqual(["0 ms", "250 ms", "1.5 s", "25 s", "–"]);
     expect([percent(1), percent(0.8), percent(0.987), percent(null)]).toEqual(["100 %", "80.0 %", "98.7 %", "–"]);
+    expect([dollars(null), dollars(0), dollars(0.004), dollars(0.42), dollars(1234.4)]).toEqual(["–", "$0.00", "< $0.01", "$0.42", "$1,234"]);
   });
 
   it("shows live numbers, refreshes every second, links to the workflow and its failed run, switches range and acknowledges", async () => {
@@ -99,6 +104,10 @@ describe("the dashboard", () => {
     expect(screen.getByTestId("wm-trend").textContent).toContain("degrading");
     expect(screen.getByTestId("wm-trend").getAttribute("title")).toBe("success 100 % → 80 %");
     expect(screen.getByTestId("queue-waiting").textContent).toBe("3");
+    expect(screen.getByTestId("wm-tokens").textContent).toBe((1500).toLocaleString());
+    expect(screen.getByTestId("wm-tokens").getAttribute("title")).toBe("1200 in, 300 out · $0.42");
+    expect(screen.getByTestId("mu-cost").textContent).toBe("$0.42");
+    expect(screen.getByTestId("model-usage").textContent).toContain("gpt-4o-mini");
     expect(screen.getByTestId("errors-by-class").textContent).toContain("rate limit");
     expect(screen.getByTestId("connection-health").textContent).toContain("failing");
     expect(screen.getByTestId("listener-health").textContent).toContain("5× 200");

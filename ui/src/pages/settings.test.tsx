@@ -35,6 +35,7 @@ const defaults: AppSettings = {
   maxCallDepth: 16,
   versionKeepDays: 30,
   versionKeepEvery: 10,
+  modelPrices: [{ model: "gpt-4o-mini*", inputPerMillion: 0.15, outputPerMillion: 0.6 }],
   allowCommands: true,
   localRoots: [],
 };
@@ -83,6 +84,23 @@ describe("the Settings page", () => {
     fireEvent.click(screen.getByTestId("settings-save"));
     await waitFor(() => expect(updates.length).toBe(1));
     expect(updates[0]).toEqual({ ...defaults, breakerThreshold: 3, rateLimits: [{ host: "connection:github", perSecond: 2, burst: 4 }] });
+  });
+
+  it("edits the AI model price table", async () => {
+    const updates = fakeSettingsApi();
+    render(<SettingsPage />);
+    const model = await screen.findByLabelText<HTMLInputElement>("Model");
+    expect(model.value).toBe("gpt-4o-mini*");
+    fireEvent.click(screen.getByTestId("add-price"));
+    const models = screen.getAllByLabelText("Model");
+    fireEvent.change(models[1], { target: { value: "llama3.2" } });
+    fireEvent.change(screen.getAllByLabelText("Dollars per million tokens out")[0], { target: { value: "0.75" } });
+    fireEvent.click(screen.getByTestId("settings-save"));
+    await waitFor(() => expect(updates.length).toBe(1));
+    expect(updates[0].modelPrices).toEqual([
+      { model: "gpt-4o-mini*", inputPerMillion: 0.15, outputPerMillion: 0.75 },
+      { model: "llama3.2", inputPerMillion: 0, outputPerMillion: 0 },
+    ]);
   });
 
   it("warns when the webhook listener would be reachable from other machines", async () => {

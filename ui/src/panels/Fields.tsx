@@ -3,6 +3,7 @@ import { useEffect, useState } from "react";
 import { call, errorMessage } from "../api/client";
 import type { ParamSpec } from "../gen/ParamSpec";
 import type { Workflow } from "../gen/Workflow";
+import { inferSchema } from "../lib/schema";
 import { type Field, formFields, hasExpression, newListEntry, parseNumberInput } from "./form";
 
 /** What expression previews need: the workflow as edited and the node being edited. */
@@ -113,6 +114,63 @@ function JsonInput({ field, onChange, context }: { field: Field; onChange: (v: u
       />
       {problem && <div className="problem">{problem}</div>}
       {!problem && JSON.stringify(field.value).includes("{{") && <ExpressionPreview value={field.value} context={context} />}
+    </>
+  );
+}
+
+/** A JSON schema: edited as JSON, or made from an example answer pasted in. */
+function SchemaInput({ field, onChange }: { field: Field; onChange: (v: unknown) => void }) {
+  const [text, setText] = useState(() => JSON.stringify(field.value ?? {}, null, 2));
+  const [problem, setProblem] = useState<string | null>(null);
+  const [example, setExample] = useState<string | null>(null);
+  const fromExample = () => {
+    if (example === null) return;
+    try {
+      const schema = inferSchema(JSON.parse(example));
+      setText(JSON.stringify(schema, null, 2));
+      onChange(schema);
+      setProblem(null);
+      setExample(null);
+    } catch (err) {
+      setProblem(`the example is not valid JSON: ${(err as Error).message}`);
+    }
+  };
+  return (
+    <>
+      <textarea
+        id={`param-${field.spec.name}`}
+        aria-label={field.spec.label}
+        rows={8}
+        spellCheck={false}
+        value={text}
+        onChange={(e) => {
+          setText(e.target.value);
+          try {
+            onChange(JSON.parse(e.target.value));
+            setProblem(null);
+          } catch (err) {
+            setProblem(`not valid JSON yet: ${(err as Error).message}`);
+          }
+        }}
+      />
+      {example === null ? (
+        <div>
+          <button onClick={() => setExample("")} data-testid="schema-from-example">
+            From an example…
+          </button>
+        </div>
+      ) : (
+        <div className="schema-example">
+          <textarea aria-label="Example answer" rows={4} spellCheck={false} placeholder='{"category": "billing", "urgency": 3}' value={example} onChange={(e) => setExample(e.target.value)} />
+          <div className="row">
+            <button className="primary" onClick={fromExample} data-testid="schema-infer">
+              Make the schema
+            </button>
+            <button onClick={() => setExample(null)}>Cancel</button>
+          </div>
+        </div>
+      )}
+      {problem && <div className="problem">{problem}</div>}
     </>
   );
 }
@@ -249,6 +307,8 @@ function FieldEditor({ field, onChange, context }: { field: Field; onChange: (v:
       );
     case "json":
       return <JsonInput field={field} onChange={onChange} context={context} />;
+    case "jsonSchema":
+      return <SchemaInput field={field} onChange={onChange} />;
     case "keyValue":
       return <KeyValueInput field={field} onChange={onChange} context={context} />;
     case "workflow":

@@ -4,7 +4,7 @@ import type { ExecutionSummary } from "../gen/ExecutionSummary";
 import type { Item } from "../gen/Item";
 import type { Node } from "../gen/Node";
 import type { Workflow } from "../gen/Workflow";
-import { inputItems, type RunView } from "../editor/run";
+import { inputItems, type NodeState, type RunView } from "../editor/run";
 import { FilesView, filesOf } from "./FilesView";
 import { PinEditor } from "./PinEditor";
 
@@ -57,6 +57,33 @@ export function ItemsTable({ items }: { items: Item[] }) {
         })}
       </tbody>
     </table>
+  );
+}
+
+/** A model's answers while they stream in (and after one broke off), with the tokens used. */
+function StreamedAnswers({ state }: { state: NodeState | undefined }) {
+  const s = state?.streamed;
+  if (!state || (!s && !state.transcript) || (state.status !== "running" && state.status !== "error")) return null;
+  const indexes = [...new Set([...Object.keys(s?.byItem ?? {}), ...Object.keys(state.transcript ?? {})])];
+  const items = indexes.map((i) => [i, s?.byItem[Number(i)] ?? ""] as const);
+  return (
+    <div className="streamed-answers" data-testid="inspector-streamed">
+      <div className="muted">
+        {state.status === "running" ? "Answering…" : "What came in before the error:"}
+        {state.usage && ` ${state.usage.tokensIn} tokens in, ${state.usage.tokensOut} out so far`}
+      </div>
+      {items.map(([index, text]) => (
+        <div key={index}>
+          {items.length > 1 && <strong>Item {index}</strong>}
+          {(state.transcript?.[Number(index)] ?? []).map((entry, i) => (
+            <div key={i} className={`transcript-entry ${entry.role}${entry.error ? " error-text" : ""}`} data-testid="transcript-entry">
+              <span className="muted">{entry.role === "call" ? `→ ${entry.tool}` : entry.role === "result" ? `← ${entry.tool}` : entry.role}</span> {entry.role === "call" ? entry.arguments : entry.content}
+            </div>
+          ))}
+          {text && <pre className="json">{text}</pre>}
+        </div>
+      ))}
+    </div>
   );
 }
 
@@ -180,6 +207,7 @@ export function Inspector({ workflow, node, run, collapsed, onToggle, onPin, rea
             </pre>
           )}
           {node && data?.error && <div className="error-text">Error: {data.error.message}</div>}
+          {node && <StreamedAnswers state={run.nodes[node.id]} />}
           {called.length > 0 && (
             <div className="called-runs" data-testid="called-runs">
               <span className="muted">Called runs:</span>

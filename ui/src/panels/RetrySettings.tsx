@@ -13,7 +13,7 @@ export const DEFAULT_RETRY: RetryPolicy = {
   factor: 2,
   maxDelayMs: 30000,
   jitter: "quarter",
-  retryOn: ["transient", "rate_limit", "timeout", "network"],
+  retryOn: ["transient", "rate_limit", "timeout", "network", "invalid_output"],
 };
 
 const BACKOFFS: [Backoff, string][] = [
@@ -33,7 +33,8 @@ const CLASSES: [ErrorClass, string, string][] = [
   ["transient", "Server errors", "5xx answers, an open circuit breaker"],
   ["rate_limit", "Rate limited", "429; waits as long as the server asks"],
   ["timeout", "Timeouts", "no answer in time, 408"],
-  ["network", "Network", "refused or dropped connections, DNS"],
+  ["network", "Network", "refused or dropped connections, DNS, a model's answer broken off"],
+  ["invalid_output", "Invalid output", "a model's answer that is not the JSON asked for"],
   ["permanent", "Permanent", "401, 403 and other 4xx; bad certificates"],
   ["unknown", "Other", "errors of no known class (e.g. a Code node's throw)"],
 ];

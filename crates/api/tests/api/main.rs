@@ -1,6 +1,7 @@
 //! API tests: the handlers over a real SQLite file, called through the same string
 //! dispatcher the desktop shell uses.
 
+mod ai;
 mod calls;
 mod credentials;
 mod databases;

@@ -44,3 +44,37 @@ async fn new_workflows_come_from_the_examples_and_the_templates_folder() {
     let missing = call(&api, "template_use", json!({"id": "example:nope"})).await.unwrap_err();
     assert_eq!(missing.message, "there is no template example:nope");
 }
+
+/// A bundle example is a template too: using it saves the workflows it calls beside it, once.
+#[tokio::test]
+async fn a_bundle_template_brings_the_workflows_it_calls() {
+    let (_dir, api, _) = open();
+    let list = call(&api, "template_list", json!({})).await.unwrap();
+    let assistant =
+        list["templates"].as_array().unwrap().iter().find(|t| t["id"] == "example:order-assistant").cloned();
+    let assistant = assistant.expect("the order assistant bundle as a template");
+    assert_eq!(assistant["name"], "Order assistant");
+    let lookup_id = "0193a1c0-0000-7000-8000-000000000021";
+    let first = call(&api, "template_use", json!({"id": "example:order-assistant"})).await.unwrap();
+    let tools = &first["workflow"]["nodes"][2]["parameters"]["tools"];
+    assert_eq!(tools[0]["workflowId"], lookup_id);
+    let lookup = call(&api, "workflow_get", json!({"id": lookup_id})).await.unwrap();
+    assert_eq!(lookup["workflow"]["name"], "Look up order");
+    assert!(lookup.get("untrusted").is_none(), "the app's own examples are trusted");
+    // Used again: the lookup is there already, the same, and is not saved twice.
+    let second = call(&api, "template_use", json!({"id": "example:order-assistant"})).await.unwrap();
+    assert_ne!(second["workflow"]["id"], first["workflow"]["id"]);
+    assert_eq!(second["workflow"]["nodes"][2]["parameters"]["tools"][0]["workflowId"], lookup_id);
+    let all = call(&api, "workflow_list", json!({})).await.unwrap();
+    let names: Vec<&str> = all["workflows"].as_array().unwrap().iter().map(|w| w["name"].as_str().unwrap()).collect();
+    assert_eq!(names.iter().filter(|n| **n == "Look up order").count(), 1, "{names:?}");
+    // Changed here, the called workflow keeps its id and the next copy calls a new one.
+    let mut changed = lookup["workflow"].clone();
+    changed["description"] = json!("my own lookup");
+    call(&api, "workflow_save", json!({"workflow": changed})).await.unwrap();
+    let third = call(&api, "template_use", json!({"id": "example:order-assistant"})).await.unwrap();
+    let called = third["workflow"]["nodes"][2]["parameters"]["tools"][0]["workflowId"].as_str().unwrap().to_string();
+    assert_ne!(called, lookup_id);
+    let copy = call(&api, "workflow_get", json!({"id": called})).await.unwrap();
+    assert_eq!(copy["workflow"]["description"], lookup["workflow"]["description"]);
+}

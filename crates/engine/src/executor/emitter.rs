@@ -80,6 +80,36 @@ impl ProgressSink for Emitter {
         });
     }
 
+    fn streamed(&self, node: &Node, item: usize, text: &str, fresh: bool) {
+        self.emit(RunEventKind::NodeStreamed {
+            node_id: node.id.clone(),
+            item_index: item as u32,
+            text: text.to_string(),
+            fresh,
+        });
+    }
+
+    fn model_usage(&self, node: &Node, usage: &crate::llm::ModelCall) {
+        self.emit(RunEventKind::ModelUsage {
+            node_id: node.id.clone(),
+            node_name: node.name.clone(),
+            model: usage.model.clone(),
+            account: usage.account.clone(),
+            tokens_in: usage.tokens_in,
+            tokens_out: usage.tokens_out,
+            duration_ms: millis(usage.duration),
+        });
+    }
+
+    fn agent_step(&self, node: &Node, item: usize, step: u32, entry: &switchyard_model::events::AgentEntry) {
+        // Events carry the start of long texts; the node's output keeps them whole.
+        let mut entry = entry.clone();
+        if entry.content.chars().count() > 2000 {
+            entry.content = format!("{}…", entry.content.chars().take(2000).collect::<String>());
+        }
+        self.emit(RunEventKind::AgentStep { node_id: node.id.clone(), item_index: item as u32, step, entry });
+    }
+
     fn progress(&self, node_id: &str, done: usize, total: usize) {
         let now = tokio::time::Instant::now();
         let started =

@@ -120,17 +120,7 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
         each: ctx.choice("mode") == "each",
         concurrency: ctx.raw_param("concurrency").as_u64().unwrap_or(1).clamp(1, 50) as usize,
     };
-    let env = ctx.evaluator().env();
-    let caller = Caller {
-        execution_id: env.execution_id.clone(),
-        workflow_id: env.workflow_id.clone(),
-        workflow_name: env.workflow_name.clone(),
-        node_id: ctx.node.id.clone(),
-        node_name: ctx.node.name.clone(),
-        depth: ctx.services.call_depth,
-        file: ctx.services.workflow_file.clone(),
-        bundle: ctx.services.bundle.clone(),
-    };
+    let caller = Caller::of(ctx);
     if caller.depth >= ctx.services.max_call_depth {
         return Err(depth_error(ctx.services.max_call_depth, &caller));
     }

@@ -10,6 +10,8 @@ use switchyard_model::item::{Item, Paired};
 
 // One line per node type: its file. `all()` lists every file of this folder (written by
 // build.rs), so adding a node type is its file plus its line here.
+pub mod ai_agent;
+pub mod ai_chat;
 pub mod code_script;
 pub mod compression;
 pub mod crypto_hash;
@@ -138,23 +140,7 @@ pub(crate) fn with_field(
     Ok(Item { json, paired: Paired::item(index), error, binary })
 }
 
-/// The account in credential slot `slot` and its fields, for nodes that connect to a server
-/// themselves (databases, mail); `pick` is what the user should pick when the slot is empty.
-pub(crate) async fn account_fields(
-    ctx: &crate::node::NodeContext,
-    slot: &str,
-    pick: &str,
-) -> Result<(switchyard_model::CredentialRef, crate::credentials::Fields), NodeError> {
-    let reference = ctx.node.credentials.get(slot).cloned().ok_or_else(|| {
-        NodeError::new(ErrorCode::CredentialMissing, format!("pick the {pick}")).with_class(ErrorClass::Permanent)
-    })?;
-    let provider = ctx.services.credentials.clone().ok_or_else(|| {
-        NodeError::new(ErrorCode::CredentialMissing, "no credential vault is available to this run")
-            .with_class(ErrorClass::Permanent)
-    })?;
-    let fields = provider.fields(&reference).await?;
-    Ok((reference, fields))
-}
+pub(crate) use crate::connect::account_fields;
 
 /// Each entry's `field` of a list parameter `name`, compiled (expressions allowed); errors
 /// name the entry (`arguments[2].value`).

@@ -3,9 +3,10 @@
 //! 8 and 16 s unless the node's retry settings say otherwise. Emits one delivery result per
 //! item.
 
-use super::http_request::{Auth, Read, guarded_send, header_map, status_error};
+use super::http_request::header_map;
 use super::trigger_webhook::{SECRET_SLOT, preset, secret_slot, signature_params};
 use crate::credentials::Secret;
+use crate::http::{Auth, Read, guarded_send, status_error};
 use crate::node::{NodeContext, NodeResult, Outputs};
 use crate::registry::{CheckContext, NodeEntry};
 use reqwest::header::CONTENT_TYPE;

@@ -11,8 +11,14 @@ fn every_example_is_valid() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "json") {
             let text = std::fs::read_to_string(&path).unwrap();
-            let wf = parse(&text);
-            assert!(!wf.description.is_empty(), "{} needs a description", path.display());
+            // A bundle holds a workflow and the workflows it calls; each must be valid.
+            let report = switchyard_engine::validate::validate_file(&text, &switchyard_engine::Registry::builtin());
+            let rendered: Vec<String> = report.issues.iter().map(|i| i.render("")).collect();
+            assert!(report.issues.is_empty(), "{}:\n{}", path.display(), rendered.join("\n"));
+            assert_eq!(report.bundle, path.to_string_lossy().ends_with(".bundle.json"), "{}", path.display());
+            for wf in &report.workflows {
+                assert!(!wf.description.is_empty(), "{} needs a description", path.display());
+            }
             count += 1;
         }
     }
