@@ -285,8 +285,10 @@ async fn a_bounded_flood_gets_every_answer_right_and_loses_no_record() {
             .await
     };
     let started = std::time::Instant::now();
+    // A guard against a hang, not a speed target (that is `cargo xtask bench webhooks`): on a
+    // busy 2-core machine beside the other tests the flood takes 15–25 s.
     let answered =
-        tokio::time::timeout(std::time::Duration::from_secs(20), flood).await.expect("the flood took over 20 s");
+        tokio::time::timeout(std::time::Duration::from_secs(120), flood).await.expect("the flood took over 120 s");
     eprintln!("flood: {REQUESTS} requests in {:?}", started.elapsed());
     assert_eq!(answered, REQUESTS);
     api.stop_triggers().await;
