@@ -38,6 +38,9 @@ pub enum Turn {
     ToolCalls(Vec<(String, Value)>),
     /// Answers with this status and JSON body, and a Retry-After (seconds) when given.
     Status(u16, Value, Option<u64>),
+    /// Streams this text, then an error event with this message (as OpenRouter and
+    /// llama.cpp's server report a failure that happens mid-answer).
+    StreamError(String, String),
 }
 
 impl Turn {
@@ -265,6 +268,15 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
         }
         Turn::Text(text) => (text, Vec::new()),
         Turn::ToolCalls(calls) => (String::new(), calls),
+        Turn::StreamError(text, message) => {
+            let first = json!({"id": "chatcmpl-error", "object": "chat.completion.chunk", "model": model,
+                "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": null}]});
+            let body = format!("data: {first}\n\ndata: {}\n\n", json!({"error": {"message": message, "code": 502}}));
+            return Response::builder()
+                .header(header::CONTENT_TYPE, "text/event-stream")
+                .body(Body::from(body))
+                .unwrap();
+        }
     };
     let finish = if calls.is_empty() { "stop" } else { "tool_calls" };
     let usage_json = json!({

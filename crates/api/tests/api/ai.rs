@@ -297,6 +297,15 @@ async fn a_stream_that_breaks_off_is_an_error_never_a_shorter_answer() {
         );
         assert!(message.contains("the partial answer is not used"), "{message}");
     }
+    // A server that reports a failure in the middle of its stream: its words, not a cut.
+    server.script("scripted", vec![Turn::StreamError("Half an ans".into(), "upstream provider timed out".into())]);
+    let result = run(&api, chat_workflow("local", json!({"model": "scripted", "prompt": "hi"}))).await;
+    let error = &result["error"];
+    assert_eq!((error["code"].as_str(), error["class"].as_str()), (Some("http_request_failed"), Some("transient")));
+    assert!(
+        error["message"].as_str().unwrap().ends_with("failed while answering: upstream provider timed out"),
+        "{result}"
+    );
 }
 
 #[tokio::test]

@@ -289,13 +289,20 @@ impl ChatModel {
                 state.received += chunk.len();
                 let StreamState { parser, answer, done, .. } = &mut *state;
                 let max = ctx.services.items.max_item_bytes;
-                parser.feed(chunk, &mut |data: &str| stream_event(data, answer, done, on_text, max, &self.host()))
+                let read =
+                    parser.feed(chunk, &mut |data: &str| stream_event(data, answer, done, on_text, max, &self.host()));
+                // What the server said (an error event, a bad event) is its own error, not a cut.
+                state.refused = read.is_err();
+                read
             };
             let read = if request.stream { Read::Stream(&sink) } else { Read::Memory };
             let sent = guarded_send(ctx, &self.auth, builder, &url, index, read).await;
             let (status, headers, body) = match sent {
                 Ok(answer) => answer,
-                Err(e) if e.code == ErrorCode::HttpRequestFailed && stream.lock().is_ok_and(|s| s.received > 0) => {
+                Err(e)
+                    if e.code == ErrorCode::HttpRequestFailed
+                        && stream.lock().is_ok_and(|s| s.received > 0 && !s.refused) =>
+                {
                     return Err(self.cut(&stream, &e.message).with_item(index));
                 }
                 Err(e) => return Err(e),
@@ -497,6 +504,8 @@ struct StreamState {
     answer: Answer,
     done: bool,
     received: usize,
+    /// The stream's own content failed it (an error event, an event that is not JSON).
+    refused: bool,
 }
 
 /// One streamed event: text and tool-call pieces added to the answer, the end noted.
