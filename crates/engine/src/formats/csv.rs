@@ -16,15 +16,11 @@ pub struct CsvOptions {
     pub latin1: bool,
     /// Numbers and true/false become numbers and booleans (see [`infer`]).
     pub infer: bool,
-    /// The input's size in bytes when known (0: unknown): the list of rows is sized from it
-    /// after the first rows instead of doubling as it grows (a doubling's old and new lists
-    /// live at once, a third more memory at the peak).
-    pub size_hint: u64,
 }
 
 impl Default for CsvOptions {
     fn default() -> Self {
-        CsvOptions { delimiter: b',', quote: b'"', header: true, latin1: false, infer: true, size_hint: 0 }
+        CsvOptions { delimiter: b',', quote: b'"', header: true, latin1: false, infer: true }
     }
 }
 
@@ -84,32 +80,12 @@ pub fn read(reader: impl Read, options: &CsvOptions, budget: &mut Budget) -> Res
             None => Ok(Value::from("")),
             Some(field) => field_value(field, options).map_err(|v| not_utf8(&name, line, column, v)),
         });
-        // Sized from the input after the first rows, and again if that was too little.
-        if rows.len() == SAMPLE_ROWS || (rows.len() == rows.capacity() && rows.len() > SAMPLE_ROWS) {
-            reserve_for(&mut rows, options.size_hint, record.position().map_or(0, |p| p.byte()));
-        }
         rows.push(Item::wrap(Value::object(template.try_build(values)?)));
     }
     Ok(rows)
 }
 
 const BOM: &[u8] = "\u{feff}".as_bytes();
-
-/// Rows read before the list is sized from the input's size.
-const SAMPLE_ROWS: usize = 1024;
-
-/// Sizes `rows` for the whole input: its size over the bytes the rows read so far took,
-/// with 2 % to spare (an estimate too small is grown as usual).
-fn reserve_for(rows: &mut Vec<Item>, size: u64, read: u64) {
-    if size == 0 || read == 0 || size <= read || rows.is_empty() {
-        return;
-    }
-    let per_row = read as f64 / rows.len() as f64;
-    let expected = (size as f64 / per_row * 1.02) as usize + 64;
-    if expected > rows.capacity() {
-        rows.reserve_exact(expected - rows.len());
-    }
-}
 
 /// A field as a value: its text (numbers and booleans when inferring), or where its UTF-8
 /// goes wrong.
@@ -292,23 +268,6 @@ mod tests {
 
     fn budget() -> Budget {
         Budget::new(1 << 20, CancellationToken::new(), "t.csv")
-    }
-
-    #[test]
-    fn a_known_size_sizes_the_rows_once_instead_of_doubling() {
-        let mut text = String::from("id,name,amount\n");
-        for i in 0..5000 {
-            text.push_str(&format!("{i},customer {i},{}.50\n", i % 977));
-        }
-        let options = CsvOptions { size_hint: text.len() as u64, ..CsvOptions::default() };
-        let mut budget = Budget::new(1 << 30, CancellationToken::new(), "t.csv");
-        let read = read(text.as_bytes(), &options, &mut budget).unwrap();
-        assert_eq!(read.len(), 5000);
-        // The first rows are shorter (fewer digits) than the average: a little to spare.
-        assert!((5000..=5000 * 115 / 100).contains(&read.capacity()), "capacity {}", read.capacity());
-        // Without the size, the list doubles: 8192 places for 5000 rows.
-        let read = super::read(text.as_bytes(), &CsvOptions::default(), &mut budget).unwrap();
-        assert_eq!(read.capacity(), 8192);
     }
 
     fn rows(text: &[u8], options: &CsvOptions) -> Vec<serde_json::Value> {

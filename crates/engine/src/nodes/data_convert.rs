@@ -134,7 +134,6 @@ fn csv_options(ctx: &NodeContext, format: &str) -> CsvOptions {
         header: ctx.raw_param("headerRow").as_bool().unwrap_or(true),
         latin1: ctx.choice("encoding") == "latin1",
         infer: ctx.raw_param("inferTypes").as_bool().unwrap_or(true),
-        size_hint: 0,
     }
 }
 
@@ -167,7 +166,7 @@ async fn to_items(ctx: &NodeContext, item: &Item, format: &str, property: &str) 
     let path = ctx.services.blobs.path(data)?;
     let name = crate::binary::display_name(data, property);
     let mut budget = Budget::new(ctx.services.items.max_live_bytes, ctx.cancel.clone(), &name);
-    let options = CsvOptions { size_hint: data.size, ..csv_options(ctx, format) };
+    let options = csv_options(ctx, format);
     let (format, sheet, element) = (format.to_string(), ctx.choice("sheet"), ctx.choice("itemElement"));
     let max_whole = ctx.services.items.max_item_bytes;
     let size = data.size;
