@@ -98,6 +98,9 @@ impl Api {
         let blobs = self.inner.engine.services().blobs.store.clone();
         self.blocking(move |store| {
             store.triggers().prune_deliveries(keep_deliveries)?;
+            if let Some(before) = &rule.started_before {
+                store.conversations().forget_before(before)?;
+            }
             let deleted = store.history().prune(&rule)?;
             sweep_blobs(store, &blobs)?;
             Ok(deleted)

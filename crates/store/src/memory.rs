@@ -76,6 +76,21 @@ impl Conversations {
     }
 }
 
+impl Conversations {
+    /// Forgets the conversations whose last message is older than `before` (RFC 3339), with
+    /// the execution history's age limit: a webhook caller inventing new keys cannot make
+    /// them pile up forever. Returns how many messages went.
+    pub fn forget_before(&self, before: &str) -> Result<u64> {
+        let deleted = self.db.lock().execute(
+            "DELETE FROM agent_memory WHERE (workflow_id, node_id, session) IN
+               (SELECT workflow_id, node_id, session FROM agent_memory
+                GROUP BY workflow_id, node_id, session HAVING MAX(at) < ?1)",
+            [before],
+        )?;
+        Ok(deleted as u64)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::Store;
@@ -95,5 +110,10 @@ mod tests {
         );
         assert_eq!(c.recall("w", "agent", "chat-2", 10).unwrap(), vec![m("user", "other")]);
         assert!(c.recall("w", "other-node", "chat-1", 10).unwrap().is_empty());
+        // A conversation is forgotten whole, once its last message is old.
+        c.remember("w", "agent", "chat-2", &[m("user", "later")], "t4").unwrap();
+        assert_eq!(c.forget_before("t3").unwrap(), 4, "chat-1 ended at t2");
+        assert!(c.recall("w", "agent", "chat-1", 10).unwrap().is_empty());
+        assert_eq!(c.recall("w", "agent", "chat-2", 10).unwrap(), vec![m("user", "other"), m("user", "later")]);
     }
 }
