@@ -1420,7 +1420,9 @@ def ai_chat(app):
         app.wait(lambda: base.get_attribute("value") == "http://127.0.0.1:11434/v1", "Ollama's base URL from the preset")
         if form.find_element(By.CSS_SELECTOR, "#account-label").get_attribute("value") != "Ollama":
             raise Failure("the preset did not name the account")
-        app.type_into(base, f"http://127.0.0.1:{llm.port}/v1")
+        url = f"http://127.0.0.1:{llm.port}/v1"
+        app.type_into(base, url)
+        app.wait(lambda: base.get_attribute("value") == url, "the model server's base URL in the form")
         app.screenshot("27-model-account-form")
         app.button("Add").click()
         row = account_row(app, "Ollama")
