@@ -87,6 +87,22 @@ function NumberInput({ field, onChange, context }: { field: Field; onChange: (v:
   );
 }
 
+/** Hands JSON typed into a field on as its value; returns why it is not JSON yet, or null.
+ * With `expressions`, a whole-field expression (not an object or list) is kept as text. */
+function applyJson(text: string, expressions: boolean, onChange: (v: unknown) => void): string | null {
+  try {
+    onChange(JSON.parse(text));
+    return null;
+  } catch (err) {
+    const t = text.trim();
+    if (expressions && hasExpression(text) && !t.startsWith("{") && !t.startsWith("[")) {
+      onChange(text);
+      return null;
+    }
+    return `not valid JSON yet: ${(err as Error).message}`;
+  }
+}
+
 function JsonInput({ field, onChange, context }: { field: Field; onChange: (v: unknown) => void; context: PreviewContext }) {
   const [text, setText] = useState(() => JSON.stringify(field.value ?? null, null, 2));
   const [problem, setProblem] = useState<string | null>(null);
@@ -98,18 +114,7 @@ function JsonInput({ field, onChange, context }: { field: Field; onChange: (v: u
         value={text}
         onChange={(e) => {
           setText(e.target.value);
-          try {
-            onChange(JSON.parse(e.target.value));
-            setProblem(null);
-          } catch (err) {
-            // A whole-body expression is a string: keep it as such.
-            if (hasExpression(e.target.value) && !e.target.value.trim().startsWith("{") && !e.target.value.trim().startsWith("[")) {
-              onChange(e.target.value);
-              setProblem(null);
-            } else {
-              setProblem(`not valid JSON yet: ${(err as Error).message}`);
-            }
-          }
+          setProblem(applyJson(e.target.value, true, onChange));
         }}
       />
       {problem && <div className="problem">{problem}</div>}
@@ -145,12 +150,7 @@ function SchemaInput({ field, onChange }: { field: Field; onChange: (v: unknown)
         value={text}
         onChange={(e) => {
           setText(e.target.value);
-          try {
-            onChange(JSON.parse(e.target.value));
-            setProblem(null);
-          } catch (err) {
-            setProblem(`not valid JSON yet: ${(err as Error).message}`);
-          }
+          setProblem(applyJson(e.target.value, false, onChange));
         }}
       />
       {example === null ? (
