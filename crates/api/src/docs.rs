@@ -100,7 +100,18 @@ pub fn nodes_markdown(descriptors: &[NodeDescriptor]) -> String {
             }
             let _ = writeln!(out, "- Outputs: {}, plus `error` when `onError` is `errorOutput`", outputs.join(", "));
             for slot in &d.credentials {
-                let _ = writeln!(out, "- Credential slot `{}` ({})", slot.name, slot.label);
+                match &slot.per_entry {
+                    Some(list) => {
+                        let _ = writeln!(
+                            out,
+                            "- Credential slots `{}:<name>` ({}), one per entry of `{list}`",
+                            slot.name, slot.label
+                        );
+                    }
+                    None => {
+                        let _ = writeln!(out, "- Credential slot `{}` ({})", slot.name, slot.label);
+                    }
+                }
             }
             if d.parameters.is_empty() {
                 let _ = writeln!(out, "\nNo parameters.");

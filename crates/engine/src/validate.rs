@@ -8,7 +8,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use serde_json::Value as Json;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use switchyard_model::descriptor::{NodeDescriptor, ParamKind, ParamSpec};
+use switchyard_model::descriptor::{CredentialSlot, NodeDescriptor, ParamKind, ParamSpec};
 use switchyard_model::error::{ErrorCode, ValidationIssue};
 use switchyard_model::json_pos::{self, Locations};
 use switchyard_model::retry::RetryPolicy;
@@ -690,13 +690,30 @@ pub fn validate_workflow(wf: &Workflow, registry: &Registry) -> Vec<ValidationIs
             &mut param_issues,
         );
         for slot in node.credentials.keys() {
-            if !descriptor.credentials.iter().any(|s| &s.name == slot) {
-                param_issues.push(ValidationIssue::new(
-                    ErrorCode::InvalidParameter,
-                    format!("{path}.credentials{}", key_path(slot)),
-                    format!("node type \"{}\" has no credential slot \"{slot}\"", node.node_type),
-                ));
+            if descriptor.credentials.iter().any(|s| &s.name == slot && s.per_entry.is_none()) {
+                continue;
             }
+            let per_entry = CredentialSlot::split_entry_key(slot).and_then(|(name, entry)| {
+                let list = descriptor.credentials.iter().find(|s| s.name == name)?.per_entry.as_deref()?;
+                Some((list, entry))
+            });
+            let problem = match per_entry {
+                None => format!("node type \"{}\" has no credential slot \"{slot}\"", node.node_type),
+                Some((list, entry)) => {
+                    let named = node.parameters.get(list).and_then(|v| v.as_array()).is_some_and(|entries| {
+                        entries.iter().any(|e| e.get("name").and_then(|n| n.as_str()).map(str::trim) == Some(entry))
+                    });
+                    if named {
+                        continue;
+                    }
+                    format!("the account \"{slot}\" is for an entry of {list} called \"{entry}\", but there is none")
+                }
+            };
+            param_issues.push(ValidationIssue::new(
+                ErrorCode::InvalidParameter,
+                format!("{path}.credentials{}", key_path(slot)),
+                problem,
+            ));
         }
         issues.extend(param_issues.into_iter().map(|i| i.at_node(&node.id, &node.name)));
         descriptors.push(Some(descriptor));

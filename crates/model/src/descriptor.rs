@@ -173,6 +173,20 @@ pub struct CredentialSlot {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub url_parameter: Option<String>,
+    /// One slot per entry of this list parameter instead of one slot: the node's credential
+    /// `<name>:<the entry's name field>` is that entry's account (e.g. `agent:critic`); an
+    /// entry without one uses the node's other slot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub per_entry: Option<String>,
+}
+
+impl CredentialSlot {
+    /// The per-entry slot name `key` belongs to, and the entry's name: `agent:critic` →
+    /// (`agent`, `critic`).
+    pub fn split_entry_key(key: &str) -> Option<(&str, &str)> {
+        key.split_once(':').filter(|(slot, entry)| !slot.is_empty() && !entry.is_empty())
+    }
 }
 
 impl ParamSpec {

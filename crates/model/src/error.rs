@@ -80,6 +80,9 @@ pub enum ErrorCode {
     StepLimit,
     /// An AI agent's model calls used more tokens than its budget.
     TokenBudget,
+    /// The agents of a consensus orchestration did not agree: no answer had the votes
+    /// needed, or answers tied; the error's details hold the vote table.
+    NoConsensus,
     // Credentials
     VaultLocked,
     WrongPassword,

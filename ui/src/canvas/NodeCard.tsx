@@ -100,8 +100,16 @@ function Streamed({ state }: { state: NodeState }) {
   const s = state.streamed;
   const latest = s?.latest ?? 0;
   const last = state.transcript?.[latest]?.at(-1);
-  if (last && (last.role === "call" || last.role === "result")) {
-    const text = last.role === "call" ? `→ ${last.tool}(${last.arguments ?? ""})` : `${last.error ? "✗" : "←"} ${last.tool}: ${last.content}`;
+  // Agents of an orchestration that answer at once do not stream: their turns show instead.
+  if (last && (last.role === "call" || last.role === "result" || (last.agent && !s))) {
+    const who = last.agent ? `${last.agent} ` : "";
+    const what =
+      last.role === "call"
+        ? `→ ${last.tool}(${last.arguments ?? ""})`
+        : last.role === "result"
+          ? `${last.error ? "✗" : "←"} ${last.tool}: ${last.content}`
+          : `${last.role === "user" ? "asked" : "answered"}: ${last.content}`;
+    const text = who + what;
     return (
       <div className="streamed" data-testid="node-agent-step">
         {text.slice(0, 160)}

@@ -20,4 +20,8 @@ arguments?: string,
 /**
  * A result that is an error (the tool failed, timed out or got bad arguments).
  */
-error?: boolean, };
+error?: boolean, 
+/**
+ * Which agent of an orchestration this is (none for an AI Agent node).
+ */
+agent?: string, };

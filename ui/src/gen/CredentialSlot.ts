@@ -10,4 +10,10 @@ connectionTypes: Array<string>, required: boolean,
  * read the host from it); none when the node sends them nowhere (e.g. it only
  * verifies signatures).
  */
-urlParameter?: string, };
+urlParameter?: string, 
+/**
+ * One slot per entry of this list parameter instead of one slot: the node's credential
+ * `<name>:<the entry's name field>` is that entry's account (e.g. `agent:critic`); an
+ * entry without one uses the node's other slot.
+ */
+perEntry?: string, };

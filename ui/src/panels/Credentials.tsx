@@ -83,21 +83,54 @@ function AccountStatusLine({ state, workflow, value }: { state: AccountsState; w
   return null;
 }
 
+/** The slots to show: a per-entry slot becomes one slot per named entry of its list
+ *  (`agent:critic` for the agent called critic), none of them required. */
+export function expandSlots(
+  slots: CredentialSlot[],
+  parameters: Record<string, unknown> | undefined,
+  credentials: Record<string, CredentialRef> | undefined,
+): CredentialSlot[] {
+  const out: CredentialSlot[] = [];
+  for (const slot of slots) {
+    if (!slot.perEntry) {
+      out.push(slot);
+      continue;
+    }
+    const entries = parameters?.[slot.perEntry];
+    const names = Array.isArray(entries) ? entries.map((e) => (e && typeof e === "object" ? String((e as Record<string, unknown>).name ?? "").trim() : "")) : [];
+    const named = new Set(names.filter((n) => n !== ""));
+    for (const name of named) {
+      out.push({ name: `${slot.name}:${name}`, label: `${slot.label} “${name}”`, connectionTypes: slot.connectionTypes, required: false });
+    }
+    // An account kept for an entry that was renamed or removed: shown so it can be cleared.
+    for (const key of Object.keys(credentials ?? {})) {
+      const name = key.slice(slot.name.length + 1);
+      if (key.startsWith(`${slot.name}:`) && !named.has(name)) {
+        out.push({ name: key, label: `${slot.label} “${name}” (no such entry: choose “The node's account”)`, connectionTypes: slot.connectionTypes, required: false });
+      }
+    }
+  }
+  return out;
+}
+
 /** One select per credential slot of a node. */
 export function CredentialSlots({
-  slots,
+  slots: declared,
+  parameters,
   credentials,
   workflow,
   onChange,
   onManage,
 }: {
   slots: CredentialSlot[];
+  parameters?: Record<string, unknown>;
   credentials: Record<string, CredentialRef> | undefined;
   workflow: Workflow;
   onChange: (slot: string, ref: CredentialRef | null) => void;
   onManage: () => void;
 }) {
   const state = useAccounts();
+  const slots = expandSlots(declared, parameters, credentials);
   if (slots.length === 0) return null;
   return (
     <div className="credential-slots" data-testid="credential-slots">
@@ -127,7 +160,7 @@ export function CredentialSlots({
               {slot.required ? " *" : ""}
             </label>
             <select id={`credential-${slot.name}`} aria-label={slot.label} value={current ? encode(current) : NONE} onChange={(e) => onChange(slot.name, decode(e.target.value))}>
-              <option value={NONE}>{slot.required ? "Choose an account…" : "None"}</option>
+              <option value={NONE}>{slot.required ? "Choose an account…" : slot.name.includes(":") ? "The node's account" : "None"}</option>
               {[...typeIds]
                 .sort((a, b) => typeName(state.types, a).localeCompare(typeName(state.types, b)))
                 .map((type) => (

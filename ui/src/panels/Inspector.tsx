@@ -77,7 +77,7 @@ function StreamedAnswers({ state }: { state: NodeState | undefined }) {
           {items.length > 1 && <strong>Item {index}</strong>}
           {(state.transcript?.[Number(index)] ?? []).map((entry, i) => (
             <div key={i} className={`transcript-entry ${entry.role}${entry.error ? " error-text" : ""}`} data-testid="transcript-entry">
-              <span className="muted">{entry.role === "call" ? `→ ${entry.tool}` : entry.role === "result" ? `← ${entry.tool}` : entry.role}</span> {entry.role === "call" ? entry.arguments : entry.content}
+              <span className="muted">{entry.agent ? `${entry.agent} ` : ""}{entry.role === "call" ? `→ ${entry.tool}` : entry.role === "result" ? `← ${entry.tool}` : entry.role}</span> {entry.role === "call" ? entry.arguments : entry.content}
             </div>
           ))}
           {text && <pre className="json">{text}</pre>}

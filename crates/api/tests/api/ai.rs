@@ -10,12 +10,18 @@ use switchyard_model::error::ErrorCode;
 use switchyard_model::events::RunEventKind;
 use switchyard_testkit::llm::{LlmServer, Turn};
 
-async fn unlock(api: &switchyard_api::Api) {
+pub(crate) async fn unlock(api: &switchyard_api::Api) {
     call(api, "vault_unlock", json!({"password": "correct horse battery"})).await.unwrap();
 }
 
 /// Adds a chat model account on `server` labelled `label`, with `key` and default `model`.
-async fn add_account(api: &switchyard_api::Api, server: &LlmServer, label: &str, key: &str, model: &str) -> String {
+pub(crate) async fn add_account(
+    api: &switchyard_api::Api,
+    server: &LlmServer,
+    label: &str,
+    key: &str,
+    model: &str,
+) -> String {
     let added = call(
         api,
         "account_add",
@@ -47,12 +53,12 @@ fn ticket_schema() -> Json {
         "required": ["category", "urgency"], "additionalProperties": false})
 }
 
-async fn run(api: &switchyard_api::Api, wf: Json) -> Json {
+pub(crate) async fn run(api: &switchyard_api::Api, wf: Json) -> Json {
     call(api, "run_wait", json!({"workflow": wf})).await.unwrap()
 }
 
 /// The run events of one execution the host saw.
-fn events(host: &RecordingHost, execution: &str) -> Vec<RunEventKind> {
+pub(crate) fn events(host: &RecordingHost, execution: &str) -> Vec<RunEventKind> {
     host.0
         .lock()
         .unwrap()

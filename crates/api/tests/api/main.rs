@@ -16,6 +16,7 @@ mod imap;
 mod listen;
 mod local;
 mod metrics;
+mod orchestrate;
 mod retry;
 mod secrets;
 mod templates;

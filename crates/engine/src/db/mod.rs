@@ -59,6 +59,7 @@ pub(crate) fn slot(name: &str) -> switchyard_model::descriptor::CredentialSlot {
         connection_types: vec!["db.postgres".into(), "db.mysql".into(), "db.sqlite".into()],
         required: true,
         url_parameter: None,
+        per_entry: None,
     }
 }
 

@@ -5,6 +5,7 @@
 //! rules and error classes as HTTP Request. Answers stream in as server-sent events; a
 //! stream that ends without its end marker is an error, never a shorter answer.
 
+pub mod agent;
 pub mod schema;
 pub mod sse;
 
@@ -28,6 +29,7 @@ pub fn slot(name: &str) -> CredentialSlot {
         connection_types: vec![CONNECTION.into()],
         required: true,
         url_parameter: None,
+        per_entry: None,
     }
 }
 
@@ -724,6 +726,35 @@ impl<'a> Streamer<'a> {
     }
 }
 
+/// The answer's JSON when the node asked for JSON: parsed and validated, or an
+/// `invalid_output` error saying what is wrong (and that a retry may help).
+pub fn shaped(shape: &Shape, answer: &Answer, model: &str) -> Result<Option<serde_json::Value>, NodeError> {
+    let invalid = |why: String| {
+        let cut = if answer.finish_reason == "length" { " (the answer was cut off at Max tokens)" } else { "" };
+        NodeError::new(ErrorCode::InvalidOutput, format!("model \"{model}\" answered in the wrong shape{cut}: {why}"))
+            .with_class(ErrorClass::InvalidOutput)
+            .with_details(serde_json::json!({ "answer": answer.content.chars().take(2000).collect::<String>() }))
+    };
+    match shape {
+        Shape::Text => Ok(None),
+        Shape::Json => {
+            let value = answer_json(&answer.content).map_err(invalid)?;
+            if !value.is_object() {
+                return Err(invalid(format!(
+                    "expected a JSON object, got {}",
+                    crate::node::describe(&switchyard_model::value::Value::from(&value))
+                )));
+            }
+            Ok(Some(value))
+        }
+        Shape::Schema(s) => {
+            let value = answer_json(&answer.content).map_err(invalid)?;
+            schema::validate(s, &value).map_err(|m| invalid(format!("the answer does not match the schema: {m}")))?;
+            Ok(Some(value))
+        }
+    }
+}
+
 /// The JSON in a model's answer: the whole text, or the inside of a ```json fence around it.
 pub fn answer_json(content: &str) -> Result<Json, String> {
     let text = content.trim();
@@ -735,6 +766,23 @@ pub fn answer_json(content: &str) -> Result<Json, String> {
     serde_json::from_str(inner.trim()).map_err(|e| {
         format!("the answer is not JSON ({e}); it starts: {}", snippet(&text.chars().take(120).collect::<String>()))
     })
+}
+
+/// An item's fields as an object to add an answer to (a value that is not an object goes
+/// under `data`).
+pub fn answer_object(json: switchyard_model::value::Value) -> switchyard_model::value::Object {
+    match json {
+        switchyard_model::value::Value::Object(o) => o,
+        other => [("data", other)].into_iter().collect(),
+    }
+}
+
+/// The field the node puts its answer in (`answerField`, `answer` when empty).
+pub fn answer_field(ctx: &NodeContext) -> String {
+    match ctx.raw_param("answerField").as_str().map(str::trim) {
+        Some(field) if !field.is_empty() => field.to_string(),
+        _ => "answer".to_string(),
+    }
 }
 
 #[cfg(test)]

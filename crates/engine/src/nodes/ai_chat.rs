@@ -4,8 +4,8 @@
 //! answer that does not fit is an `invalid_output` error, which a retry policy may retry).
 //! The answer streams onto the canvas while it comes in.
 
-use crate::llm::{Answer, ChatModel, ChatRequest, Message, Role, Shape, Streamer, answer_json, schema};
-use crate::node::{NodeContext, NodeResult, describe};
+use crate::llm::{Answer, ChatModel, ChatRequest, Message, Role, Shape, Streamer, schema, shaped};
+use crate::node::{NodeContext, NodeResult};
 use crate::registry::{CheckContext, NodeEntry};
 use std::time::Duration;
 use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, ParamSpec, Port};
@@ -275,32 +275,6 @@ async fn ask(
     Ok((answer, value))
 }
 
-/// The answer's JSON when the node asked for JSON: parsed and validated, or an
-/// `invalid_output` error saying what is wrong (and that a retry may help).
-pub(crate) fn shaped(shape: &Shape, answer: &Answer, model: &str) -> Result<Option<serde_json::Value>, NodeError> {
-    let invalid = |why: String| {
-        let cut = if answer.finish_reason == "length" { " (the answer was cut off at Max tokens)" } else { "" };
-        NodeError::new(ErrorCode::InvalidOutput, format!("model \"{model}\" answered in the wrong shape{cut}: {why}"))
-            .with_class(ErrorClass::InvalidOutput)
-            .with_details(serde_json::json!({ "answer": answer.content.chars().take(2000).collect::<String>() }))
-    };
-    match shape {
-        Shape::Text => Ok(None),
-        Shape::Json => {
-            let value = answer_json(&answer.content).map_err(invalid)?;
-            if !value.is_object() {
-                return Err(invalid(format!("expected a JSON object, got {}", describe(&Value::from(&value)))));
-            }
-            Ok(Some(value))
-        }
-        Shape::Schema(s) => {
-            let value = answer_json(&answer.content).map_err(invalid)?;
-            schema::validate(s, &value).map_err(|m| invalid(format!("the answer does not match the schema: {m}")))?;
-            Ok(Some(value))
-        }
-    }
-}
-
 /// The item with the answer added where the node says.
 fn merged(
     ctx: &NodeContext,
@@ -310,14 +284,10 @@ fn merged(
     value: Option<serde_json::Value>,
 ) -> Result<Item, NodeError> {
     let Item { json, error, binary, .. } = item;
-    let mut object = match json {
-        Value::Object(o) => o,
-        other => [("data", other)].into_iter().collect::<Object>(),
-    };
+    let mut object = crate::llm::answer_object(json);
     match value {
         None => {
-            let field = ctx.raw_param("answerField").as_str().unwrap_or("answer").trim().to_string();
-            let field = if field.is_empty() { "answer".to_string() } else { field };
+            let field = crate::llm::answer_field(ctx);
             object.insert(field.as_str(), Value::from(answer.content.as_str()));
         }
         Some(value) => {

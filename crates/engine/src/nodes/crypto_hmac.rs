@@ -68,6 +68,7 @@ pub fn descriptor() -> NodeDescriptor {
         connection_types: vec![],
         required: false,
         url_parameter: None,
+        per_entry: None,
     }];
     d
 }

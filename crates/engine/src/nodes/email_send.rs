@@ -63,6 +63,7 @@ pub fn descriptor() -> NodeDescriptor {
         connection_types: vec!["email.smtp".into()],
         required: true,
         url_parameter: None,
+        per_entry: None,
     }];
     d.per_item_calls = true;
     d

@@ -112,6 +112,7 @@ pub fn descriptor() -> NodeDescriptor {
         connection_types: vec![],
         required: false,
         url_parameter: Some("url".into()),
+        per_entry: None,
     }];
     d
 }

@@ -12,6 +12,7 @@ use switchyard_model::item::{Item, Paired};
 // build.rs), so adding a node type is its file plus its line here.
 pub mod ai_agent;
 pub mod ai_chat;
+pub mod ai_orchestrate;
 pub mod code_script;
 pub mod compression;
 pub mod crypto_hash;

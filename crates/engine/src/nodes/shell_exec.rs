@@ -117,6 +117,7 @@ pub fn descriptor() -> NodeDescriptor {
         connection_types: vec![],
         required: false,
         url_parameter: None,
+        per_entry: None,
     }];
     d.per_item_calls = true;
     d

@@ -67,6 +67,7 @@ pub fn descriptor() -> NodeDescriptor {
         connection_types: vec!["email.imap".into()],
         required: true,
         url_parameter: None,
+        per_entry: None,
     }];
     d
 }

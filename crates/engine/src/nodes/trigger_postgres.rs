@@ -49,6 +49,7 @@ pub fn descriptor() -> NodeDescriptor {
         connection_types: vec!["db.postgres".into()],
         required: true,
         url_parameter: None,
+        per_entry: None,
     }];
     d
 }

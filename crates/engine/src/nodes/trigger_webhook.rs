@@ -246,6 +246,7 @@ pub fn secret_slot() -> CredentialSlot {
         connection_types: vec!["webhook.secret".into()],
         required: false,
         url_parameter: None,
+        per_entry: None,
     }
 }
 
