@@ -1401,88 +1401,155 @@ class LlmServer:
             self.proc.kill()
 
 
+# The model server the "Ollama" account of scenario 27 points at; scenario 28 uses it too.
+_llm = None
+
+
+def shared_llm():
+    global _llm
+    if _llm is None:
+        _llm = LlmServer()
+    return _llm
+
+
+def stop_shared_llm():
+    global _llm
+    if _llm is not None:
+        _llm.stop()
+        _llm = None
+
+
 def ai_chat(app):
     """A chat model account from the Ollama preset, pointed at the scripted model server and
     tested (it lists the models); Manual → AI Chat built on the canvas: the answer streams
     onto the node while it comes in, and with a schema made from an example the answer's
     fields show in the inspector."""
     app.button("← Workflows").click()
-    llm = LlmServer()
-    try:
-        app.by_test_id("nav-connections").click()
-        app.by_test_id("vault-bar")
-        app.by_test_id("add-account").click()
-        form = app.by_test_id("account-form")
-        app.select(form.find_element(By.CSS_SELECTOR, "#account-type"), "llm.openaiCompatible")
-        app.wait(lambda: form.find_element(By.CSS_SELECTOR, "#account-preset"), "the preset list")
-        app.select(form.find_element(By.CSS_SELECTOR, "#account-preset"), "ollama")
-        base = form.find_element(By.CSS_SELECTOR, "#account-field-baseUrl")
-        app.wait(lambda: base.get_attribute("value") == "http://127.0.0.1:11434/v1", "Ollama's base URL from the preset")
-        if form.find_element(By.CSS_SELECTOR, "#account-label").get_attribute("value") != "Ollama":
-            raise Failure("the preset did not name the account")
-        url = f"http://127.0.0.1:{llm.port}/v1"
-        app.type_into(base, url)
-        app.wait(lambda: base.get_attribute("value") == url, "the model server's base URL in the form")
-        app.screenshot("27-model-account-form")
-        app.button("Add").click()
-        row = account_row(app, "Ollama")
-        app.wait(lambda: "Ready" in app.text(row), "the model account")
-        row_button(row, "Test").click()
-        app.toast_contains("10 models")
+    llm = shared_llm()
+    app.by_test_id("nav-connections").click()
+    app.by_test_id("vault-bar")
+    app.by_test_id("add-account").click()
+    form = app.by_test_id("account-form")
+    app.select(form.find_element(By.CSS_SELECTOR, "#account-type"), "llm.openaiCompatible")
+    app.wait(lambda: form.find_element(By.CSS_SELECTOR, "#account-preset"), "the preset list")
+    app.select(form.find_element(By.CSS_SELECTOR, "#account-preset"), "ollama")
+    base = form.find_element(By.CSS_SELECTOR, "#account-field-baseUrl")
+    app.wait(lambda: base.get_attribute("value") == "http://127.0.0.1:11434/v1", "Ollama's base URL from the preset")
+    if form.find_element(By.CSS_SELECTOR, "#account-label").get_attribute("value") != "Ollama":
+        raise Failure("the preset did not name the account")
+    url = f"http://127.0.0.1:{llm.port}/v1"
+    app.type_into(base, url)
+    app.wait(lambda: base.get_attribute("value") == url, "the model server's base URL in the form")
+    app.screenshot("27-model-account-form")
+    app.button("Add").click()
+    row = account_row(app, "Ollama")
+    app.wait(lambda: "Ready" in app.text(row), "the model account")
+    row_button(row, "Test").click()
+    app.toast_contains("10 models")
 
-        app.by_test_id("nav-workflows").click()
-        new_workflow(app, "E2E AI chat")
-        r = app.rect(app.node("Start"))
-        app.drag_from_palette("ai.chat", r["x"] + r["width"] + 140, r["y"] + r["height"] / 2)
-        app.node("AI Chat")
-        app.connect("Start", "main", "AI Chat")
-        app.wait(lambda: app.edge_count() == 1, "Start → AI Chat")
-        app.actions().double_click(app.node("AI Chat")).perform()
-        panel = app.by_test_id("node-panel")
-        app.select(panel.find_element(By.CSS_SELECTOR, "#credential-model"), json.dumps(["llm.openaiCompatible", "Ollama"], separators=(",", ":")))
-        app.type_into(panel.find_element(By.CSS_SELECTOR, '[aria-label="Model"]'), "slow")
-        prompt = "Tell me, slowly and at length, how a switchyard sorts the freight cars of an incoming train onto their tracks."
-        app.type_into(panel.find_element(By.CSS_SELECTOR, '[aria-label="Prompt"]'), prompt)
-        app.keys(Keys.ESCAPE)
-        app.gone('[data-testid="node-panel"]')
+    app.by_test_id("nav-workflows").click()
+    new_workflow(app, "E2E AI chat")
+    r = app.rect(app.node("Start"))
+    app.drag_from_palette("ai.chat", r["x"] + r["width"] + 140, r["y"] + r["height"] / 2)
+    app.node("AI Chat")
+    app.connect("Start", "main", "AI Chat")
+    app.wait(lambda: app.edge_count() == 1, "Start → AI Chat")
+    app.actions().double_click(app.node("AI Chat")).perform()
+    panel = app.by_test_id("node-panel")
+    app.select(panel.find_element(By.CSS_SELECTOR, "#credential-model"), json.dumps(["llm.openaiCompatible", "Ollama"], separators=(",", ":")))
+    app.type_into(panel.find_element(By.CSS_SELECTOR, '[aria-label="Model"]'), "slow")
+    prompt = "Tell me, slowly and at length, how a switchyard sorts the freight cars of an incoming train onto their tracks."
+    app.type_into(panel.find_element(By.CSS_SELECTOR, '[aria-label="Prompt"]'), prompt)
+    app.keys(Keys.ESCAPE)
+    app.gone('[data-testid="node-panel"]')
 
-        # The slow model writes four characters every 40 ms: the card shows part of the
-        # answer before the whole of it.
-        app.by_test_id("run").click()
-        streamed = lambda: app.find('[data-testid="node-streamed"]')  # noqa: E731
-        app.wait(lambda: streamed() is not None and 8 < len(app.text(streamed())) and "tracks." not in app.text(streamed()), "part of the answer on the node")
-        app.screenshot("27-answer-streaming")
-        app.wait(lambda: "success" in app.text(app.by_test_id("run-status")), "the run to succeed", timeout=30)
-        app.node("AI Chat").click()
-        table = app.by_test_id("items-table")
-        app.wait(lambda: "incoming train onto their tracks." in app.text(table), "the whole answer in the inspector")
-        if "tokens" not in app.text(app.node("AI Chat")):
-            raise Failure(f"the node does not show the tokens used: {app.text(app.node('AI Chat'))!r}")
+    # The slow model writes four characters every 40 ms: the card shows part of the
+    # answer before the whole of it.
+    app.by_test_id("run").click()
+    streamed = lambda: app.find('[data-testid="node-streamed"]')  # noqa: E731
+    app.wait(lambda: streamed() is not None and 8 < len(app.text(streamed())) and "tracks." not in app.text(streamed()), "part of the answer on the node")
+    app.screenshot("27-answer-streaming")
+    app.wait(lambda: "success" in app.text(app.by_test_id("run-status")), "the run to succeed", timeout=30)
+    app.node("AI Chat").click()
+    table = app.by_test_id("items-table")
+    app.wait(lambda: "incoming train onto their tracks." in app.text(table), "the whole answer in the inspector")
+    if "tokens" not in app.text(app.node("AI Chat")):
+        raise Failure(f"the node does not show the tokens used: {app.text(app.node('AI Chat'))!r}")
 
-        # Structured output: a schema made from an example answer.
-        app.actions().double_click(app.node("AI Chat")).perform()
-        panel = app.by_test_id("node-panel")
-        app.select(panel.find_element(By.CSS_SELECTOR, '[aria-label="Answer as"]'), json.dumps("schema"))
-        app.type_into(panel.find_element(By.CSS_SELECTOR, '[aria-label="Model"]'), "schema")
-        app.wait(lambda: panel.find_element(By.CSS_SELECTOR, '[data-testid="schema-from-example"]'), "the schema editor")
-        panel.find_element(By.CSS_SELECTOR, '[data-testid="schema-from-example"]').click()
-        app.type_into(panel.find_element(By.CSS_SELECTOR, '[aria-label="Example answer"]'), '{"category": "billing", "urgency": 3}')
-        panel.find_element(By.CSS_SELECTOR, '[data-testid="schema-infer"]').click()
-        schema = panel.find_element(By.CSS_SELECTOR, '[aria-label="Output schema"]')
-        app.wait(lambda: '"urgency": {' in schema.get_attribute("value"), "the schema made from the example")
-        app.screenshot("27-output-schema")
-        app.keys(Keys.ESCAPE)
-        app.gone('[data-testid="node-panel"]')
-        app.by_test_id("run").click()
-        app.wait(lambda: "success" in app.text(app.by_test_id("run-status")), "the structured run to succeed", timeout=30)
-        app.node("AI Chat").click()
-        table = app.by_test_id("items-table")
-        app.wait(lambda: "category" in app.text(table) and "urgency" in app.text(table), "the answer's fields as columns")
-        app.screenshot("27-structured-output")
-        app.keys("s", ctrl=True)
-        app.toast_contains("Saved")
-    finally:
-        llm.stop()
+    # Structured output: a schema made from an example answer.
+    app.actions().double_click(app.node("AI Chat")).perform()
+    panel = app.by_test_id("node-panel")
+    app.select(panel.find_element(By.CSS_SELECTOR, '[aria-label="Answer as"]'), json.dumps("schema"))
+    app.type_into(panel.find_element(By.CSS_SELECTOR, '[aria-label="Model"]'), "schema")
+    app.wait(lambda: panel.find_element(By.CSS_SELECTOR, '[data-testid="schema-from-example"]'), "the schema editor")
+    panel.find_element(By.CSS_SELECTOR, '[data-testid="schema-from-example"]').click()
+    app.type_into(panel.find_element(By.CSS_SELECTOR, '[aria-label="Example answer"]'), '{"category": "billing", "urgency": 3}')
+    panel.find_element(By.CSS_SELECTOR, '[data-testid="schema-infer"]').click()
+    schema = panel.find_element(By.CSS_SELECTOR, '[aria-label="Output schema"]')
+    app.wait(lambda: '"urgency": {' in schema.get_attribute("value"), "the schema made from the example")
+    app.screenshot("27-output-schema")
+    app.keys(Keys.ESCAPE)
+    app.gone('[data-testid="node-panel"]')
+    app.by_test_id("run").click()
+    app.wait(lambda: "success" in app.text(app.by_test_id("run-status")), "the structured run to succeed", timeout=30)
+    app.node("AI Chat").click()
+    table = app.by_test_id("items-table")
+    app.wait(lambda: "category" in app.text(table) and "urgency" in app.text(table), "the answer's fields as columns")
+    app.screenshot("27-structured-output")
+    app.keys("s", ctrl=True)
+    app.toast_contains("Saved")
+
+
+def ai_orchestrate(app):
+    """Three agents voting on the canvas (two say "billing", one "bug"), the third on its own
+    model; each agent's account can be chosen in the panel. The run's answer is the
+    majority's, and the Orchestrations page shows the vote table and the agents' figures."""
+    app.button("← Workflows").click()
+    shared_llm()
+    new_workflow(app, "E2E consensus")
+    r = app.rect(app.node("Start"))
+    app.drag_from_palette("ai.orchestrate", r["x"] + r["width"] + 140, r["y"] + r["height"] / 2)
+    app.node("AI Orchestrate")
+    app.connect("Start", "main", "AI Orchestrate")
+    app.wait(lambda: app.edge_count() == 1, "Start → AI Orchestrate")
+    app.actions().double_click(app.node("AI Orchestrate")).perform()
+    panel = app.by_test_id("node-panel")
+    ollama = json.dumps(["llm.openaiCompatible", "Ollama"], separators=(",", ":"))
+    app.select(panel.find_element(By.CSS_SELECTOR, "#credential-model"), ollama)
+    # One picker per agent, named after it.
+    third = panel.find_element(By.CSS_SELECTOR, '[id="credential-agent:third"]')
+    app.select(third, ollama)
+    entries = panel.find_elements(By.CSS_SELECTOR, '[data-testid="list-agents"] .list-entry')
+    if len(entries) != 3:
+        raise Failure(f"expected the three default agents, found {len(entries)}")
+    for entry, model in zip(entries, ["say:billing", "say:Billing.", "say:bug"]):
+        app.type_into(entry.find_element(By.CSS_SELECTOR, '[aria-label="Model"]'), model)
+    app.type_into(panel.find_element(By.CSS_SELECTOR, '[aria-label="Task"]'), "Classify: my invoice is wrong")
+    app.screenshot("28-agents-panel")
+    app.keys(Keys.ESCAPE)
+    app.gone('[data-testid="node-panel"]')
+    app.by_test_id("run").click()
+    app.wait(lambda: "success" in app.text(app.by_test_id("run-status")), "the orchestration to succeed", timeout=30)
+    app.node("AI Orchestrate").click()
+    table = app.by_test_id("items-table")
+    app.wait(lambda: "billing" in app.text(table), "the majority's answer in the inspector")
+    app.keys("s", ctrl=True)
+    app.toast_contains("Saved")
+
+    app.button("← Workflows").click()
+    app.by_test_id("nav-orchestrations").click()
+    node = app.wait(lambda: app.find('[data-testid="orchestration-node"]'), "the orchestration on its page")
+    app.wait(lambda: "E2E consensus" in app.text(node) and app.find('[data-testid="record-winner"]') is not None, "its run's record")
+    winner = app.text(app.by_test_id("record-winner"))
+    if winner != "first":
+        raise Failure(f"the winner should be the first agent, the page says {winner!r}")
+    tally = app.text(app.by_test_id("record-tally"))
+    if "first, second (2) vs third (1)" not in tally:
+        raise Failure(f"unexpected vote tally {tally!r}")
+    votes = [app.text(row) for row in app.find_all('[data-testid="vote-row"]')]
+    if len(votes) != 3 or "say:bug" not in votes[2] or "group 2" not in votes[2]:
+        raise Failure(f"unexpected vote table {votes!r}")
+    app.screenshot("28-orchestrations-page")
 
 
 SCENARIOS = [
@@ -1513,6 +1580,7 @@ SCENARIOS = [
     ("25-breakpoints", breakpoints),
     ("26-sticky-notes", sticky_notes),
     ("27-ai-chat", ai_chat),
+    ("28-ai-orchestrate", ai_orchestrate),
 ]
 
 
@@ -1576,6 +1644,7 @@ def main():
             if args.only and name.startswith(args.only):
                 break
     finally:
+        stop_shared_llm()
         if app:
             app.quit()
         driver.terminate()

@@ -11,11 +11,12 @@ import { Alerts } from "./pages/Alerts";
 import { Connections } from "./pages/Connections";
 import { Dashboard } from "./pages/Dashboard";
 import { Editor } from "./pages/Editor";
+import { Orchestrations } from "./pages/Orchestrations";
 import { SettingsPage } from "./pages/Settings";
 import { Webhooks } from "./pages/Webhooks";
 import { WorkflowList } from "./pages/WorkflowList";
 
-type Page = "list" | "dashboard" | "alerts" | "webhooks" | "connections" | "settings";
+type Page = "list" | "dashboard" | "orchestrations" | "alerts" | "webhooks" | "connections" | "settings";
 /** The editor can open with a past run shown, or with its history of failed runs. */
 type Route = { page: Page } | { page: "editor"; id: string; execution?: string; failedRuns?: boolean };
 
@@ -27,6 +28,9 @@ function TopNav({ page, onGo }: { page: Page; onGo: (page: Page) => void }) {
       </button>
       <button className={page === "dashboard" ? "active" : ""} onClick={() => onGo("dashboard")} data-testid="nav-dashboard">
         Dashboard
+      </button>
+      <button className={page === "orchestrations" ? "active" : ""} onClick={() => onGo("orchestrations")} data-testid="nav-orchestrations">
+        Orchestrations
       </button>
       <button className={page === "alerts" ? "active" : ""} onClick={() => onGo("alerts")} data-testid="nav-alerts">
         Alerts
@@ -144,6 +148,9 @@ export function App() {
               onOpenRun={(id, execution) => setRoute({ page: "editor", id, execution: execution ?? undefined, failedRuns: true })}
               onAlerts={() => setRoute({ page: "alerts" })}
             />
+          )}
+          {route.page === "orchestrations" && (
+            <Orchestrations onOpen={(id) => setRoute({ page: "editor", id })} onOpenRun={(id, execution) => setRoute({ page: "editor", id, execution })} />
           )}
           {route.page === "alerts" && <Alerts />}
           {route.page === "webhooks" && <Webhooks onOpen={(id) => setRoute({ page: "editor", id })} />}

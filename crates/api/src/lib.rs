@@ -14,6 +14,7 @@ pub mod files;
 pub mod logging;
 mod manifest;
 mod metrics;
+mod orchestrations;
 mod preview;
 mod retry;
 mod runs;

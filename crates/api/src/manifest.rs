@@ -201,6 +201,9 @@ manifest! {
     metrics_dashboard(DashboardRequest) -> Dashboard;
     /// One workflow's nodes over a range: runs, failures, percentiles, items, retries, errors.
     metrics_nodes(NodeMetricsRequest) -> NodeMetricsResponse;
+    /// Every AI Orchestrate node of the saved workflows with its last runs' records (vote
+    /// tables, each agent's answer, tokens and latency) and per-agent figures.
+    orchestration_list(OrchestrationListRequest) -> OrchestrationListResponse;
     alert_rules(Empty) -> AlertRulesResponse;
     /// Adds or replaces an alert rule (an empty id gets a new one).
     alert_rule_save(AlertRule) -> AlertRule;

@@ -18,6 +18,9 @@ pub use crate::metrics::{
     MetricsRange, MetricsTextResponse, NodeMetrics, NodeMetricsRequest, NodeMetricsResponse, ProcessStatus,
     QueueStatus, Trend, WorkflowMetrics,
 };
+pub use crate::orchestrations::{
+    OrchestrationAgent, OrchestrationListRequest, OrchestrationListResponse, OrchestrationNode, OrchestrationRun,
+};
 pub use crate::preview::{ExpressionPreviewRequest, ExpressionPreviewResponse};
 pub use crate::retry::ExecutionRetryRequest;
 pub use crate::runs::{

@@ -43,6 +43,8 @@ import type { MetricsTextResponse } from "./MetricsTextResponse";
 import type { NodeMetricsRequest } from "./NodeMetricsRequest";
 import type { NodeMetricsResponse } from "./NodeMetricsResponse";
 import type { NodeTypesResponse } from "./NodeTypesResponse";
+import type { OrchestrationListRequest } from "./OrchestrationListRequest";
+import type { OrchestrationListResponse } from "./OrchestrationListResponse";
 import type { ResilienceState } from "./ResilienceState";
 import type { RunCancelRequest } from "./RunCancelRequest";
 import type { RunCancelResponse } from "./RunCancelResponse";
@@ -202,6 +204,9 @@ export type Commands = {
   metrics_dashboard: { request: DashboardRequest; response: Dashboard };
   /** One workflow's nodes over a range: runs, failures, percentiles, items, retries, errors. */
   metrics_nodes: { request: NodeMetricsRequest; response: NodeMetricsResponse };
+  /** Every AI Orchestrate node of the saved workflows with its last runs' records (vote */
+  /** tables, each agent's answer, tokens and latency) and per-agent figures. */
+  orchestration_list: { request: OrchestrationListRequest; response: OrchestrationListResponse };
   alert_rules: { request: Empty; response: AlertRulesResponse };
   /** Adds or replaces an alert rule (an empty id gets a new one). */
   alert_rule_save: { request: AlertRule; response: AlertRule };
@@ -280,6 +285,7 @@ export const COMMAND_NAMES: CommandName[] = [
   "metrics_text",
   "metrics_dashboard",
   "metrics_nodes",
+  "orchestration_list",
   "alert_rules",
   "alert_rule_save",
   "alert_rule_delete",

@@ -373,3 +373,122 @@ async fn the_trust_review_lists_every_agents_account() {
     assert_eq!(refused.code, switchyard_model::error::ErrorCode::WorkflowUntrusted, "{}", refused.message);
     assert!(server.requests().is_empty());
 }
+
+#[tokio::test]
+async fn the_orchestrations_view_lists_each_nodes_last_runs_with_vote_tables_and_agent_figures() {
+    let server = LlmServer::start(None);
+    let (_dir, api, _) = open();
+    unlock(&api).await;
+    add_account(&api, &server, "local", "", "echo").await;
+    add_account(&api, &server, "second", "", "echo").await;
+    // Saved: three agents voting; the third has its own account. Runs: a win, then a failure.
+    server.script("flip", vec![Turn::text("billing"), Turn::text("question")]);
+    let mut wf = orchestration(
+        "local",
+        json!({"agents": agents(&[("a", "say:billing"), ("b", "flip"), ("c", "say:bug")]),
+            "prompt": "{{ json.text }}", "strategy": "consensus"}),
+    );
+    wf["nodes"][2]["credentials"]["agent:c"] = json!({"connection": LLM, "account": "second"});
+    crate::calls::save(&api, wf).await;
+    // A workflow without orchestrations is not listed.
+    crate::calls::save(
+        &api,
+        json!({"switchyard": 1, "id": "plain", "name": "Plain", "nodes": [
+        {"id": "t", "name": "Start", "type": "trigger.manual"}], "connections": []}),
+    )
+    .await;
+    let first = call(&api, "run_wait", json!({"workflowId": "orch"})).await.unwrap();
+    assert_eq!(first["status"], "success", "{first}");
+    let second = call(&api, "run_wait", json!({"workflowId": "orch"})).await.unwrap();
+    assert_eq!(second["status"], "error");
+    assert_eq!(second["error"]["code"], "no_consensus", "{second}");
+    api.flush_history().await.unwrap();
+
+    let listed = call(&api, "orchestration_list", json!({})).await.unwrap();
+    let nodes = listed["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 1, "{listed}");
+    let node = &nodes[0];
+    assert_eq!((node["workflowName"].as_str(), node["nodeName"].as_str()), (Some("Orchestration"), Some("Agents")));
+    assert_eq!(node["strategy"], "consensus");
+    let runs = node["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    // Newest first: the failed run keeps its vote table in the error's record.
+    assert_eq!(runs[0]["executionId"], second["executionId"]);
+    assert_eq!(runs[0]["status"], "error");
+    assert_eq!(runs[0]["error"]["code"], "no_consensus");
+    assert_eq!(runs[0]["records"][0]["groups"].as_array().unwrap().len(), 3);
+    assert_eq!(runs[1]["status"], "success");
+    assert_eq!(runs[1]["records"][0]["winner"], "a");
+    assert_eq!(runs[1]["records"][0]["groups"][0]["agents"], json!(["a", "b"]));
+    let figures: Vec<(String, Option<String>, u64, u64, u64)> = node["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap().to_string(),
+                a["account"].as_str().map(str::to_string),
+                a["asked"].as_u64().unwrap(),
+                a["answered"].as_u64().unwrap(),
+                a["won"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        figures,
+        [
+            ("a".to_string(), None, 2, 2, 1),
+            ("b".to_string(), None, 2, 2, 0),
+            ("c".to_string(), Some("second".to_string()), 2, 2, 0)
+        ]
+    );
+    assert!(node["agents"][0]["tokensIn"].as_u64().unwrap() > 0);
+    // Fewer runs when asked.
+    let one = call(&api, "orchestration_list", json!({"runs": 1})).await.unwrap();
+    assert_eq!(one["nodes"][0]["runs"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_ticket_consensus_example_labels_each_ticket_by_the_majority_of_three_agents() {
+    let server = LlmServer::start(None);
+    let (_dir, api, _) = open();
+    unlock(&api).await;
+    add_account(&api, &server, "local", "", "scripted").await;
+    let text = crate::example("ticket-consensus.json");
+    let imported = call(&api, "workflow_import", json!({"text": text, "keepId": true})).await.unwrap();
+    let id = "0193a1c0-0000-7000-8000-000000000030";
+    call(&api, "workflow_trust", json!({"id": id, "version": imported["record"]["version"]})).await.unwrap();
+    // Tickets go one after another, their three agents at once: per ticket, which agent gets
+    // which answer varies, the answers do not.
+    let answers =
+        ["billing", "Billing.", "bug", "bug", "It is a bug", "question", "question", "feature request", "question"];
+    server.script("scripted", answers.iter().map(|a| Turn::text(a)).collect());
+    let result = call(&api, "run_wait", json!({"workflowId": id})).await.unwrap();
+    assert_eq!(result["status"], "success", "{result}");
+    let labels: Vec<&str> =
+        result["items"].as_array().unwrap().iter().map(|i| i["json"]["category"].as_str().unwrap()).collect();
+    assert_eq!(labels.len(), 3);
+    let votes: Vec<u64> = result["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["json"]["orchestration"]["groups"][0]["votes"].as_u64().unwrap())
+        .collect();
+    assert_eq!(votes, [2, 2, 2], "{result}");
+    // The winner's own words are the answer; its vote is the label.
+    let winners: Vec<String> = result["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let record = &i["json"]["orchestration"];
+            let winner = record["winner"].as_str().unwrap();
+            let agent = record["agents"].as_array().unwrap().iter().find(|a| a["agent"] == winner).unwrap();
+            agent["vote"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(winners, ["billing", "bug", "question"]);
+    let first = &server.requests()[0];
+    assert_eq!(first["temperature"], 0.0);
+    assert!(first["messages"][1]["content"].as_str().unwrap().starts_with("Ticket #101: I was charged twice"));
+}

@@ -926,6 +926,8 @@ async fn consensus(
             }
         }
     }
+    // The most votes first (equal ones in the agents' order).
+    groups.sort_by_key(|members| std::cmp::Reverse(members.len()));
     for (g, members) in groups.iter().enumerate() {
         for &agent in members {
             records[agent].group = Some(g);
