@@ -92,14 +92,21 @@ pub fn apt() -> Result {
     Ok(())
 }
 
-/// Installs the npm packages of the UI and of the OAuth2 test server (oidc-provider) when
-/// their package-lock.json changed since the last install.
+/// Installs the npm packages of the UI, of the OAuth2 test server (oidc-provider) and of
+/// the real-inference model server (node-llama-cpp) when their package-lock.json changed
+/// since the last install.
 pub fn npm() -> Result {
-    npm_in("ui", "the UI's npm packages")?;
-    npm_in("tests/oauth", "the OAuth2 test server's npm packages (oidc-provider)")
+    npm_in("ui", "the UI's npm packages", &[])?;
+    npm_in("tests/oauth", "the OAuth2 test server's npm packages (oidc-provider)", &[])?;
+    // Its prebuilt llama.cpp is for linux-x64; the other platforms' (CUDA, Vulkan, … 700 MB)
+    // are optional packages, left out.
+    if cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+        npm_in("tests/llm", "the model server's npm packages (node-llama-cpp 3.21.1)", &["--omit=optional"])?;
+    }
+    Ok(())
 }
 
-fn npm_in(folder: &str, what: &str) -> Result {
+fn npm_in(folder: &str, what: &str, extra: &[&str]) -> Result {
     let dir = root().join(folder);
     if !dir.join("package.json").exists() {
         return Ok(());
@@ -114,7 +121,7 @@ fn npm_in(folder: &str, what: &str) -> Result {
     }
     let step = Step::start(&format!("installing {what}"));
     let mut cmd = Command::new("npm");
-    cmd.current_dir(&dir).args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]);
+    cmd.current_dir(&dir).args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]).args(extra);
     util::run(&mut cmd)?;
     std::fs::write(&stamp, lock).map_err(|e| format!("cannot write {}: {e}", stamp.display()))?;
     step.done();

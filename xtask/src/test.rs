@@ -64,6 +64,20 @@ pub fn all() -> Result {
     )?;
     step.done();
 
+    // llama.cpp (node-llama-cpp) with a tiny model the test writes: seconds, but a second
+    // runtime and a model server of its own.
+    if cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+        let step = Step::start("heavy: real inference on llama.cpp (AI Chat and AI Orchestrate, tests/llm)");
+        let api_tests = util::workspace_binary("switchyard-api", "test", "api")?;
+        util::run(
+            Command::new(&api_tests)
+                .args(["--ignored", "--exact", "ai_real::heavy_real_inference_chat_and_consensus_on_a_llama_cpp_model"])
+                .current_dir(root().join("crates/api"))
+                .env("SWITCHYARD_TEST_PYTHON", setup::test_python()?),
+        )?;
+        step.done();
+    }
+
     let step = Step::start("generated TypeScript types and node reference are up to date");
     type_drift()?;
     step.done();

@@ -2,6 +2,7 @@
 //! dispatcher the desktop shell uses.
 
 mod ai;
+mod ai_real;
 mod calls;
 mod credentials;
 mod databases;
