@@ -169,6 +169,9 @@ struct Shared {
     /// The address the socket is bound to, and the host names the user allows besides.
     bound: SocketAddr,
     allowed_hosts: RwLock<Arc<Vec<String>>>,
+    /// Set once the first endpoints are: until then connections wait in the socket's queue
+    /// instead of being answered 404 for an active workflow not loaded yet.
+    ready: CancellationToken,
 }
 
 /// How long a client may take to send a request's headers (also the idle keep-alive time).
@@ -218,12 +221,20 @@ impl Listener {
             body_deadline_ms: std::sync::atomic::AtomicU64::new(DEFAULT_BODY_DEADLINE.as_millis() as u64),
             bound: addr,
             allowed_hosts: RwLock::new(Arc::new(Vec::new())),
+            ready: CancellationToken::new(),
         });
         let app = router(shared.clone());
         let (stop, kill) = (CancellationToken::new(), CancellationToken::new());
         let connections = tokio_util::task::TaskTracker::new();
         let slots = Arc::new(tokio::sync::Semaphore::new(max_connections.max(1)));
-        let task = tokio::spawn(accept(socket, app, slots, stop.clone(), kill.clone(), connections.clone()));
+        let ready = shared.ready.clone();
+        let (task_stop, task_kill, task_connections) = (stop.clone(), kill.clone(), connections.clone());
+        let task = tokio::spawn(async move {
+            tokio::select! {
+                _ = ready.cancelled() => accept(socket, app, slots, task_stop, task_kill, task_connections).await,
+                _ = task_stop.cancelled() => {}
+            }
+        });
         Ok(Listener { shared, addr, stop, kill, connections, task })
     }
 
@@ -233,8 +244,10 @@ impl Listener {
 
     /// Replaces the served endpoints. Two endpoints with the same workflow and path: the
     /// first is served (the host reports the clash).
+    /// The first call starts answering: connections made before wait in the socket's queue.
     pub fn set_endpoints(&self, endpoints: Vec<Endpoint>) {
         *self.shared.endpoints.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(table(endpoints));
+        self.shared.ready.cancel();
     }
 
     /// The endpoints listening for a test event (replaced as a whole).
