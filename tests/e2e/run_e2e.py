@@ -234,6 +234,12 @@ class App:
             path,
         )
 
+    def dismiss_toasts(self):
+        """Closes every message (errors stay until closed), so a scenario starts clean."""
+        self.driver.execute_script(
+            "document.querySelectorAll('[data-testid=\"toast\"] button[aria-label=\"Dismiss\"]').forEach(b => b.click());"
+        )
+
     def toast_contains(self, text):
         self.wait(lambda: any(text in self.text(t) for t in self.find_all('[data-testid="toast"]')), f'a message containing "{text}"')
 
@@ -1535,11 +1541,15 @@ def ai_orchestrate(app):
     app.wait(lambda: "billing" in app.text(table), "the majority's answer in the inspector")
     app.keys("s", ctrl=True)
     app.toast_contains("Saved")
+    # The minimap can be hidden, and stays hidden when the editor opens again.
+    app.find(".react-flow__minimap")
+    app.by_test_id("toggle-minimap").click()
+    app.gone(".react-flow__minimap")
 
     app.button("← Workflows").click()
     app.by_test_id("nav-orchestrations").click()
-    node = app.wait(lambda: app.find('[data-testid="orchestration-node"]'), "the orchestration on its page")
-    app.wait(lambda: "E2E consensus" in app.text(node) and app.find('[data-testid="record-winner"]') is not None, "its run's record")
+    node = app.by_test_id("orchestration-node")
+    app.wait(lambda: "E2E consensus" in app.text(node) and app.find_all('[data-testid="record-winner"]'), "its run's record")
     winner = app.text(app.by_test_id("record-winner"))
     if winner != "first":
         raise Failure(f"the winner should be the first agent, the page says {winner!r}")
@@ -1550,6 +1560,14 @@ def ai_orchestrate(app):
     if len(votes) != 3 or "say:bug" not in votes[2] or "group 2" not in votes[2]:
         raise Failure(f"unexpected vote table {votes!r}")
     app.screenshot("28-orchestrations-page")
+    app.by_test_id("nav-workflows").click()
+    row = app.wait(lambda: next((r for r in app.find_all('[data-testid="workflow-row"]') if "E2E consensus" in app.text(r)), None), "the workflow's row")
+    row.click()
+    app.node("AI Orchestrate")
+    if app.find_all(".react-flow__minimap"):
+        raise Failure("the hidden minimap came back when the editor opened again")
+    app.by_test_id("toggle-minimap").click()
+    app.wait(lambda: app.find_all(".react-flow__minimap"), "the minimap shown again")
 
 
 SCENARIOS = [
@@ -1631,6 +1649,7 @@ def main():
         for name, scenario in SCENARIOS:
             started = time.time()
             try:
+                app.dismiss_toasts()
                 scenario(app)
                 app.screenshot(name)
                 passed += 1

@@ -6,6 +6,7 @@ import {
   applyNodeChanges,
   Background,
   type Connection as FlowConnection,
+  ControlButton,
   Controls,
   type Edge,
   type EdgeChange,
@@ -15,6 +16,7 @@ import {
   ReactFlow,
   useNodesInitialized,
   useReactFlow,
+  useStore,
 } from "@xyflow/react";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { Connection } from "../gen/Connection";
@@ -55,6 +57,32 @@ export interface CanvasProps {
   onContextMenu: (event: { x: number; y: number; nodeId?: string; noteId?: string; connectionId?: string }) => void;
   onNoteChange: (id: string, change: NoteChange) => void;
   onOpenLink: (url: string) => void;
+  /** A node to keep in view (the one whose panel is open): panned to when the canvas
+   * shrinks beside the panel, or when it opens, if it is not fully visible. */
+  focusNode?: string | null;
+}
+
+const MINIMAP_KEY = "switchyard.minimap";
+
+/** Where the viewport must move so the rectangle `node` (flow coordinates) is fully inside
+ * a pane of `pane` size with `margin` around it; null when it already is. A node larger
+ * than the pane is aligned to the pane's top left. */
+export function panToShow(
+  node: { x: number; y: number; width: number; height: number },
+  viewport: { x: number; y: number; zoom: number },
+  pane: { width: number; height: number },
+  margin = 24,
+): { x: number; y: number } | null {
+  const shift = (start: number, size: number, room: number) => {
+    if (start < margin || size > room - 2 * margin) return margin - start;
+    if (start + size > room - margin) return room - margin - (start + size);
+    return 0;
+  };
+  const left = node.x * viewport.zoom + viewport.x;
+  const top = node.y * viewport.zoom + viewport.y;
+  const dx = shift(left, node.width * viewport.zoom, pane.width);
+  const dy = shift(top, node.height * viewport.zoom, pane.height);
+  return dx === 0 && dy === 0 ? null : { x: viewport.x + dx, y: viewport.y + dy };
 }
 
 const NO_ISSUES: ValidationIssue[] = [];
@@ -242,6 +270,34 @@ export function Canvas(props: CanvasProps) {
       void flow.fitView({ padding: 0.2, maxZoom: 1.2 });
     }
   }, [refit, initialized, flow]);
+  // The node whose panel is open stays in view when the canvas narrows beside the panel.
+  const paneWidth = useStore((s) => s.width);
+  const paneHeight = useStore((s) => s.height);
+  const focusNode = props.focusNode ?? null;
+  useEffect(() => {
+    if (!focusNode || !initialized || paneWidth === 0) return;
+    const node = flow.getInternalNode(focusNode);
+    if (!node) return;
+    const rect = {
+      x: node.internals.positionAbsolute.x,
+      y: node.internals.positionAbsolute.y,
+      width: node.measured.width ?? 0,
+      height: node.measured.height ?? 0,
+    };
+    const viewport = flow.getViewport();
+    const to = panToShow(rect, viewport, { width: paneWidth, height: paneHeight });
+    if (to) void flow.setViewport({ ...to, zoom: viewport.zoom }, { duration: 200 });
+  }, [focusNode, paneWidth, paneHeight, initialized, flow]);
+  const [minimap, setMinimap] = useState(() => localStorage.getItem(MINIMAP_KEY) !== "hidden");
+  const toggleMinimap = () => {
+    const next = !minimap;
+    setMinimap(next);
+    try {
+      localStorage.setItem(MINIMAP_KEY, next ? "shown" : "hidden");
+    } catch {
+      // Not kept: the choice holds for this session.
+    }
+  };
   useEffect(() => {
     if (initialized) {
       markAfterPaint((m, now) => {
@@ -304,8 +360,15 @@ export function Canvas(props: CanvasProps) {
       proOptions={{ hideAttribution: true }}
     >
       <Background gap={20} />
-      <MiniMap pannable zoomable nodeColor={minimapColor} />
-      <Controls showInteractive={false} />
+      {minimap && <MiniMap pannable zoomable nodeColor={minimapColor} />}
+      <Controls showInteractive={false}>
+        <ControlButton onClick={toggleMinimap} title={minimap ? "Hide the minimap" : "Show the minimap"} aria-label={minimap ? "Hide the minimap" : "Show the minimap"} data-testid="toggle-minimap">
+          <svg viewBox="0 0 16 16" width="12" height="12" aria-hidden="true">
+            <rect x="1.5" y="2.5" width="13" height="11" rx="1.5" fill="none" stroke="currentColor" strokeWidth="1.5" />
+            <rect x="8" y="8" width="5" height="4" fill={minimap ? "currentColor" : "none"} stroke="currentColor" />
+          </svg>
+        </ControlButton>
+      </Controls>
     </ReactFlow>
   );
 }

@@ -1,7 +1,7 @@
 // The node palette: every node type from the descriptors, grouped and searchable. Drag an
 // entry onto the canvas (pointer events, so it works with mouse, pen and touch), or click it
 // to add the node in the middle of the view.
-import { forwardRef, useEffect, useMemo, useState } from "react";
+import { forwardRef, useCallback, useEffect, useMemo, useState } from "react";
 import type { NodeDescriptor } from "../gen/NodeDescriptor";
 import type { NodeGroup } from "../gen/NodeGroup";
 import { NodeIcon } from "./icons";
@@ -12,6 +12,24 @@ const GROUPS: [NodeGroup, string][] = [
   ["data", "Data"],
   ["action", "Actions"],
 ];
+
+const RECENT_KEY = "switchyard.recentNodes";
+/** How many recently used node types the palette shows first. */
+export const RECENT_MAX = 5;
+
+/** `type` moved to the front of the recently used list (once, at most RECENT_MAX). */
+export function remember(recent: string[], type: string): string[] {
+  return [type, ...recent.filter((t) => t !== type)].slice(0, RECENT_MAX);
+}
+
+function loadRecent(): string[] {
+  try {
+    const value: unknown = JSON.parse(localStorage.getItem(RECENT_KEY) ?? "[]");
+    return Array.isArray(value) ? value.filter((t): t is string => typeof t === "string").slice(0, RECENT_MAX) : [];
+  } catch {
+    return [];
+  }
+}
 
 export function matches(d: NodeDescriptor, query: string): boolean {
   const q = query.trim().toLowerCase();
@@ -39,7 +57,40 @@ interface Props {
 export const Palette = forwardRef<HTMLInputElement, Props>(function Palette({ descriptors, onDrop, onAdd, disabled }, searchRef) {
   const [query, setQuery] = useState("");
   const [drag, setDrag] = useState<DragState | null>(null);
+  const [recent, setRecent] = useState<string[]>(loadRecent);
   const visible = useMemo(() => descriptors.filter((d) => matches(d, query)), [descriptors, query]);
+  const used = useCallback((d: NodeDescriptor) => {
+    setRecent((list) => {
+      const next = remember(list, d.type);
+      try {
+        localStorage.setItem(RECENT_KEY, JSON.stringify(next));
+      } catch {
+        // Not kept (storage full or off): the list still works for this session.
+      }
+      return next;
+    });
+  }, []);
+  const add = useCallback(
+    (d: NodeDescriptor) => {
+      used(d);
+      onAdd(d);
+    },
+    [onAdd, used],
+  );
+  const drop = useCallback(
+    (d: NodeDescriptor, x: number, y: number) => {
+      used(d);
+      onDrop(d, x, y);
+    },
+    [onDrop, used],
+  );
+  // The newest version of each recently used type, while nothing is searched.
+  const recentItems = query.trim()
+    ? []
+    : recent.flatMap((type) => {
+        const versions = descriptors.filter((d) => d.type === type);
+        return versions.length ? [versions.reduce((a, b) => (b.version > a.version ? b : a))] : [];
+      });
 
   useEffect(() => {
     if (!drag) return;
@@ -47,8 +98,8 @@ export const Palette = forwardRef<HTMLInputElement, Props>(function Palette({ de
     const up = (e: PointerEvent) => {
       const moved = Math.hypot(e.clientX - drag.startX, e.clientY - drag.startY) > 5;
       setDrag(null);
-      if (moved) onDrop(drag.descriptor, e.clientX, e.clientY);
-      else onAdd(drag.descriptor);
+      if (moved) drop(drag.descriptor, e.clientX, e.clientY);
+      else add(drag.descriptor);
     };
     window.addEventListener("pointermove", move);
     window.addEventListener("pointerup", up, { once: true });
@@ -56,7 +107,30 @@ export const Palette = forwardRef<HTMLInputElement, Props>(function Palette({ de
       window.removeEventListener("pointermove", move);
       window.removeEventListener("pointerup", up);
     };
-  }, [drag, onDrop, onAdd]);
+  }, [drag, drop, add]);
+
+  const item = (d: NodeDescriptor, prefix: string) => (
+    <div
+      key={`${prefix}${d.type}@${d.version}`}
+      className="palette-item"
+      data-testid={`palette-${prefix}${d.type}`}
+      title={`${d.description}\n(${d.type})`}
+      role="button"
+      tabIndex={0}
+      onKeyDown={(e) => e.key === "Enter" && !disabled && add(d)}
+      onPointerDown={(e) => {
+        if (disabled || e.button !== 0) return;
+        e.preventDefault();
+        setDrag({ descriptor: d, x: e.clientX, y: e.clientY, startX: e.clientX, startY: e.clientY });
+      }}
+    >
+      <NodeIcon name={d.icon} group={d.group} />
+      <div className="palette-text">
+        <div>{d.displayName}</div>
+        <div className="desc">{d.description}</div>
+      </div>
+    </div>
+  );
 
   return (
     <aside className="palette" aria-label="Node palette">
@@ -68,39 +142,24 @@ export const Palette = forwardRef<HTMLInputElement, Props>(function Palette({ de
         value={query}
         onChange={(e) => setQuery(e.target.value)}
         onKeyDown={(e) => {
-          if (e.key === "Enter" && visible[0] && !disabled) onAdd(visible[0]);
+          if (e.key === "Enter" && visible[0] && !disabled) add(visible[0]);
           if (e.key === "Escape") setQuery("");
         }}
       />
       <div className="groups">
+        {recentItems.length > 0 && (
+          <section data-testid="palette-recent">
+            <h3>Recently used</h3>
+            {recentItems.map((d) => item(d, "recent-"))}
+          </section>
+        )}
         {GROUPS.map(([group, title]) => {
           const items = visible.filter((d) => d.group === group);
           if (items.length === 0) return null;
           return (
             <section key={group}>
               <h3>{title}</h3>
-              {items.map((d) => (
-                <div
-                  key={`${d.type}@${d.version}`}
-                  className="palette-item"
-                  data-testid={`palette-${d.type}`}
-                  title={d.description}
-                  role="button"
-                  tabIndex={0}
-                  onKeyDown={(e) => e.key === "Enter" && !disabled && onAdd(d)}
-                  onPointerDown={(e) => {
-                    if (disabled || e.button !== 0) return;
-                    e.preventDefault();
-                    setDrag({ descriptor: d, x: e.clientX, y: e.clientY, startX: e.clientX, startY: e.clientY });
-                  }}
-                >
-                  <NodeIcon name={d.icon} group={d.group} />
-                  <div>
-                    <div>{d.displayName}</div>
-                    <div className="desc">{d.type}</div>
-                  </div>
-                </div>
-              ))}
+              {items.map((d) => item(d, ""))}
             </section>
           );
         })}

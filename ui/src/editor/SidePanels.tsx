@@ -1,7 +1,7 @@
 // The side panel the editor shows: a node's form, the workflow's settings, or its
 // execution history.
 import { errorMessage } from "../api/client";
-import { toast } from "../components/toasts";
+import { toast, useToastsBesidePanel } from "../components/toasts";
 import type { Execution } from "../gen/Execution";
 import type { NodeDescriptor } from "../gen/NodeDescriptor";
 import type { ValidationIssue } from "../gen/ValidationIssue";
@@ -41,6 +41,7 @@ interface Props {
 export function SidePanels(p: Props) {
   const readOnly = p.viewing !== null;
   const node = p.openNode ? p.workflow.nodes.find((n) => n.id === p.openNode) : undefined;
+  useToastsBesidePanel(p.side !== null && (p.side !== "node" || node !== undefined));
   if (p.side === "node" && node) {
     return (
       <NodePanel

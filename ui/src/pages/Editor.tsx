@@ -254,6 +254,7 @@ function EditorView(props: Props & { store: Store<S.EditorState>; initialUntrust
           </div>
         )}
         <Canvas
+          focusNode={side === "node" ? openNode : null}
           workflow={workflow}
           descriptors={descriptorMap}
           selection={state.selection}
