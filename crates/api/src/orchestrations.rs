@@ -1,5 +1,5 @@
-//! The Orchestrations view: every AI Orchestrate node of the saved workflows, with its
-//! agents, its last runs (each item's record: the vote table, every agent's answer, tokens
+//! The Orchestrations view: every node of the saved workflows whose type is a team of AI
+//! agents (its registry entry outlines them: AI Orchestrate), with its agents, its last runs (each item's record: the vote table, every agent's answer, tokens
 //! and latency — or the error and the records it kept) and per-agent figures over those runs.
 
 use crate::Api;
@@ -7,7 +7,6 @@ use crate::error::ApiResult;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
-use switchyard_engine::nodes::ai_orchestrate;
 use switchyard_model::error::NodeError;
 use switchyard_model::execution::NodeRunStatus;
 use switchyard_store::ExecutionFilter;
@@ -120,6 +119,7 @@ fn count(agents: &mut [OrchestrationAgent], record: &Json) {
 impl Api {
     pub async fn orchestration_list(&self, request: OrchestrationListRequest) -> ApiResult<OrchestrationListResponse> {
         let wanted = request.runs.unwrap_or(5).clamp(1, 50) as usize;
+        let registry = self.inner.engine.registry().clone();
         self.blocking(move |store| {
             let mut nodes = Vec::new();
             let mut workflows = store.workflows().records(false)?;
@@ -129,34 +129,29 @@ impl Api {
                 let mut found: Vec<OrchestrationNode> = wf
                     .nodes
                     .iter()
-                    .filter(|n| n.node_type == ai_orchestrate::TYPE)
-                    .map(|n| OrchestrationNode {
-                        workflow_id: wf.id.clone(),
-                        workflow_name: wf.name.clone(),
-                        node_id: n.id.clone(),
-                        node_name: n.name.clone(),
-                        strategy: n.parameters.get("strategy").and_then(|s| s.as_str()).unwrap_or("consensus").into(),
-                        agents: n
-                            .parameters
-                            .get("agents")
-                            .and_then(|a| a.as_array())
-                            .into_iter()
-                            .flatten()
-                            .map(|a| {
-                                let name = a.get("name").and_then(|v| v.as_str()).unwrap_or("").trim().to_string();
-                                let account = n
-                                    .credentials
-                                    .get(&format!("{}:{name}", ai_orchestrate::AGENT_SLOT))
-                                    .map(|r| r.account.clone().unwrap_or_else(|| "default".into()));
-                                OrchestrationAgent {
-                                    model: a.get("model").and_then(|v| v.as_str()).unwrap_or("").trim().to_string(),
-                                    account,
-                                    name,
+                    .filter_map(|n| {
+                        let outline = registry.get(&n.node_type, n.version)?.agents(n)?;
+                        Some(OrchestrationNode {
+                            workflow_id: wf.id.clone(),
+                            workflow_name: wf.name.clone(),
+                            node_id: n.id.clone(),
+                            node_name: n.name.clone(),
+                            strategy: outline.strategy,
+                            agents: outline
+                                .agents
+                                .into_iter()
+                                .map(|a| OrchestrationAgent {
+                                    account: n
+                                        .credentials
+                                        .get(&a.slot)
+                                        .map(|r| r.account.clone().unwrap_or_else(|| "default".into())),
+                                    name: a.name,
+                                    model: a.model,
                                     ..OrchestrationAgent::default()
-                                }
-                            })
-                            .collect(),
-                        runs: Vec::new(),
+                                })
+                                .collect(),
+                            runs: Vec::new(),
+                        })
                     })
                     .collect();
                 if found.is_empty() {

@@ -18,6 +18,25 @@ pub type CheckFn = fn(&Node, &CheckContext<'_>) -> Vec<ValidationIssue>;
 pub type RegionFn = fn(&Node) -> Region;
 /// What a node reaches on this machine, from its parameters.
 pub type AccessFn = fn(&Node) -> Vec<Access>;
+/// What a team of AI agents in one node is made of (the Orchestrations page lists them).
+pub type AgentsFn = fn(&Node) -> AgentsOutline;
+
+/// A node's agents, as configured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentsOutline {
+    /// How they work together (`sequential`, `parallel`, `consensus`).
+    pub strategy: String,
+    pub agents: Vec<AgentOutline>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentOutline {
+    pub name: String,
+    /// Its own model, or empty.
+    pub model: String,
+    /// The node's credential slot of its own account (filled or not).
+    pub slot: String,
+}
 
 /// What a node type's check sees: the whole workflow and where the node is in it.
 pub struct CheckContext<'a> {
@@ -56,6 +75,7 @@ pub struct NodeEntry {
     trigger: Option<Trigger>,
     region: Option<RegionFn>,
     access: Option<AccessFn>,
+    agents: Option<AgentsFn>,
 }
 
 impl std::fmt::Debug for NodeEntry {
@@ -66,7 +86,15 @@ impl std::fmt::Debug for NodeEntry {
 
 impl NodeEntry {
     pub fn new(descriptor: NodeDescriptor, execute: ExecuteFn) -> NodeEntry {
-        NodeEntry { descriptor: Arc::new(descriptor), execute, check: None, trigger: None, region: None, access: None }
+        NodeEntry {
+            descriptor: Arc::new(descriptor),
+            execute,
+            check: None,
+            trigger: None,
+            region: None,
+            access: None,
+            agents: None,
+        }
     }
 
     /// Adds the type's own validation, run after the descriptor's parameter checks.
@@ -92,6 +120,17 @@ impl NodeEntry {
     pub fn with_access(mut self, access: AccessFn) -> NodeEntry {
         self.access = Some(access);
         self
+    }
+
+    /// Makes the type a team of AI agents: the Orchestrations page lists its nodes.
+    pub fn with_agents(mut self, agents: AgentsFn) -> NodeEntry {
+        self.agents = Some(agents);
+        self
+    }
+
+    /// A team node's agents; `None` for other nodes.
+    pub fn agents(&self, node: &Node) -> Option<AgentsOutline> {
+        self.agents.map(|agents| agents(node))
     }
 
     pub fn execute<'a>(&self, ctx: &'a mut NodeContext) -> BoxFuture<'a, NodeResult> {

@@ -20,7 +20,7 @@ use crate::llm::agent::{
 use crate::llm::{Answer, ChatModel, ChatRequest, Message, Role, Shape, shaped};
 use crate::node::{NodeContext, NodeResult};
 use crate::nodes::ai_chat::{Settings, model_parameters};
-use crate::registry::{CheckContext, NodeEntry};
+use crate::registry::{AgentOutline, AgentsOutline, CheckContext, NodeEntry};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use serde::Serialize;
@@ -47,7 +47,10 @@ pub const TIE_SLOT: &str = "tieBreaker";
 
 /// This node type, as the registry holds it.
 pub fn entry() -> NodeEntry {
-    NodeEntry::new(descriptor(), |ctx| Box::pin(execute(ctx))).with_check(check).with_access(access)
+    NodeEntry::new(descriptor(), |ctx| Box::pin(execute(ctx)))
+        .with_check(check)
+        .with_access(access)
+        .with_agents(outline)
 }
 
 const STRATEGIES: &[(&str, &str)] = &[
@@ -217,6 +220,20 @@ pub fn descriptor() -> NodeDescriptor {
 
 fn access(node: &Node) -> Vec<Access> {
     tool_access(node)
+}
+
+/// Its agents and strategy, for the Orchestrations page.
+fn outline(node: &Node) -> AgentsOutline {
+    let strategy = node.parameters.get("strategy").and_then(|s| s.as_str()).unwrap_or("consensus").to_string();
+    let agents = agent_entries(node)
+        .iter()
+        .map(|entry| AgentOutline {
+            name: text(entry, "name").to_string(),
+            model: text(entry, "model").to_string(),
+            slot: format!("{AGENT_SLOT}:{}", text(entry, "name")),
+        })
+        .collect();
+    AgentsOutline { strategy, agents }
 }
 
 fn agent_entries(node: &Node) -> Vec<Json> {
