@@ -1570,6 +1570,86 @@ def ai_orchestrate(app):
     app.wait(lambda: app.find_all(".react-flow__minimap"), "the minimap shown again")
 
 
+AXE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "node_modules/axe-core/axe.min.js")
+
+
+def axe_violations(app):
+    """Runs axe-core (injected into the page) on the document; returns its violations of
+    impact serious or critical, and all of them."""
+    if not os.path.exists(AXE):
+        raise Failure("tests/e2e/node_modules/axe-core is missing: run `cargo xtask setup`")
+    with open(AXE, encoding="utf-8") as f:
+        app.driver.execute_script(f.read() + "\n;window.__axe = axe;")
+    app.driver.set_script_timeout(60)
+    found = app.driver.execute_async_script(
+        """
+        const done = arguments[arguments.length - 1];
+        window.__axe.run(document, {resultTypes: ["violations"]})
+          .then((r) => done(JSON.stringify(r.violations.map((v) => ({
+            id: v.id, impact: v.impact, help: v.help, helpUrl: v.helpUrl,
+            nodes: v.nodes.map((n) => ({target: n.target, html: n.html.slice(0, 300), summary: n.failureSummary})),
+          })))))
+          .catch((e) => done(JSON.stringify({error: String(e)})));
+        """
+    )
+    found = json.loads(found)
+    if isinstance(found, dict):
+        raise Failure(f"axe-core failed: {found['error']}")
+    return [v for v in found if v["impact"] in ("serious", "critical")], found
+
+
+def set_theme(app, theme):
+    app.by_test_id("nav-settings").click()
+    app.select(app.find("#theme"), theme)
+    app.wait(lambda: app.driver.execute_script("return document.documentElement.dataset.theme") == theme, f"the {theme} theme")
+
+
+def accessibility(app):
+    """axe-core in the real window on every page — workflows, the editor with a node panel
+    open, dashboard, orchestrations, alerts, webhooks, connections, settings — in the light
+    and the dark theme: no violation of impact serious or critical. The report is saved
+    beside the screenshots."""
+    app.dismiss_toasts()
+    if app.find_all('[data-testid="editor"]') or app.find_all('button[title="Back to workflows"]'):
+        app.button("← Workflows").click()
+    report = {}
+    problems = []
+
+    def check(page):
+        serious, everything = axe_violations(app)
+        report[page] = everything
+        for v in serious:
+            where = "; ".join(" ".join(n["target"]) for n in v["nodes"][:4])
+            problems.append(f"{page}: {v['id']} ({v['impact']}): {v['help']} — {where}")
+
+    for theme in ("light", "dark"):
+        set_theme(app, theme)
+        check(f"settings/{theme}")
+        app.by_test_id("nav-workflows").click()
+        app.by_test_id("new-workflow")
+        check(f"workflows/{theme}")
+        for nav in ("dashboard", "orchestrations", "alerts", "webhooks", "connections"):
+            app.by_test_id(f"nav-{nav}").click()
+            app.by_test_id(f"{nav}-page" if nav in ("orchestrations", "webhooks") else f"nav-{nav}")
+            time.sleep(0.5)
+            check(f"{nav}/{theme}")
+        app.by_test_id("nav-workflows").click()
+        new_workflow(app, f"E2E accessibility {theme}")
+        app.gone('[role="dialog"]')
+        app.wait(lambda: app.node("Start").is_displayed(), "the Start node")
+        time.sleep(0.5)
+        app.actions().double_click(app.node("Start")).perform()
+        app.by_test_id("node-panel")
+        check(f"editor-with-node-panel/{theme}")
+        app.screenshot(f"29-editor-{theme}")
+        app.keys(Keys.ESCAPE)
+        app.button("← Workflows").click()
+    with open(os.path.join(app.out_dir, "29-accessibility.json"), "w", encoding="utf-8") as f:
+        json.dump(report, f, indent=1)
+    if problems:
+        raise Failure("accessibility violations (serious or critical):\n  " + "\n  ".join(problems))
+
+
 SCENARIOS = [
     ("01-create-by-dragging", create_by_dragging),
     ("02-set-parameters", set_parameters),
@@ -1599,6 +1679,7 @@ SCENARIOS = [
     ("26-sticky-notes", sticky_notes),
     ("27-ai-chat", ai_chat),
     ("28-ai-orchestrate", ai_orchestrate),
+    ("29-accessibility", accessibility),
 ]
 
 
@@ -1607,6 +1688,7 @@ def main():
     parser.add_argument("--app", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--only", help="run scenarios up to and including this one")
+    parser.add_argument("--scenario", action="append", help="run only this scenario (repeatable)")
     args = parser.parse_args()
     if os.environ.get("E2E_TRACE"):
         # Every WebDriver request and response, to find the step a hang happens in.
@@ -1647,6 +1729,8 @@ def main():
         app.wait(lambda: app.button("New workflow"), "the workflows page", timeout=40)
         app.screenshot("00-start")
         for name, scenario in SCENARIOS:
+            if args.scenario and name not in args.scenario:
+                continue
             started = time.time()
             try:
                 app.dismiss_toasts()

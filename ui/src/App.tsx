@@ -141,6 +141,7 @@ export function App() {
       ) : (
         <div className="page">
           <TopNav page={route.page} onGo={(page) => setRoute({ page })} />
+          <main className="page-main">
           {route.page === "list" && <WorkflowList onOpen={(id) => setRoute({ page: "editor", id })} />}
           {route.page === "dashboard" && (
             <Dashboard
@@ -156,6 +157,7 @@ export function App() {
           {route.page === "webhooks" && <Webhooks onOpen={(id) => setRoute({ page: "editor", id })} />}
           {route.page === "connections" && <Connections />}
           {route.page === "settings" && <SettingsPage />}
+          </main>
         </div>
       )}
       <DialogHost />

@@ -4,6 +4,9 @@ import "./styles.css";
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { App } from "./App";
+import { applyTheme } from "./lib/theme";
+
+applyTheme();
 
 const root = document.getElementById("root");
 if (root) {

@@ -92,12 +92,13 @@ pub fn apt() -> Result {
     Ok(())
 }
 
-/// Installs the npm packages of the UI, of the OAuth2 test server (oidc-provider) and of
-/// the real-inference model server (node-llama-cpp) when their package-lock.json changed
-/// since the last install.
+/// Installs the npm packages of the UI, of the OAuth2 test server (oidc-provider), of the
+/// end-to-end tests (axe-core) and of the real-inference model server (node-llama-cpp) when
+/// their package-lock.json changed since the last install.
 pub fn npm() -> Result {
     npm_in("ui", "the UI's npm packages", &[])?;
     npm_in("tests/oauth", "the OAuth2 test server's npm packages (oidc-provider)", &[])?;
+    npm_in("tests/e2e", "the end-to-end tests' npm packages (axe-core)", &[])?;
     // Its prebuilt llama.cpp is for linux-x64; the other platforms' (CUDA, Vulkan, … 700 MB)
     // are optional packages, left out.
     if cfg!(all(target_os = "linux", target_arch = "x86_64")) {

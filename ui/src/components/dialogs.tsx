@@ -7,6 +7,8 @@ interface DialogRequest {
   title: string;
   message?: string;
   input?: { value: string; placeholder?: string; secret?: boolean };
+  /** A list to choose one entry of (its value is the result's text). */
+  list?: { value: string; label: string }[];
   buttons: { label: string; value: string; kind?: "primary" | "danger" }[];
   resolve: (result: { button: string; text: string } | null) => void;
 }
@@ -61,14 +63,30 @@ export async function choose(title: string, message: string, buttons: DialogRequ
   return result?.button ?? null;
 }
 
+/** One entry of a list (keyboard: arrows, Enter); its value, or null when cancelled. */
+export async function pick(title: string, message: string, options: { value: string; label: string }[], action = "OK"): Promise<string | null> {
+  if (options.length === 0) return null;
+  const result = await open({
+    title,
+    message,
+    list: options,
+    buttons: [
+      { label: "Cancel", value: "cancel" },
+      { label: action, value: "ok", kind: "primary" },
+    ],
+  });
+  return result?.button === "ok" ? result.text : null;
+}
+
 export function DialogHost() {
   const request = useSyncExternalStore(current.subscribe, current.get);
   const [text, setText] = useState("");
   const inputRef = useRef<HTMLInputElement>(null);
+  const listRef = useRef<HTMLSelectElement>(null);
   const firstButton = useRef<HTMLButtonElement>(null);
   useEffect(() => {
-    setText(request?.input?.value ?? "");
-    setTimeout(() => (request?.input ? inputRef.current?.select() : firstButton.current?.focus()), 0);
+    setText(request?.input?.value ?? request?.list?.[0]?.value ?? "");
+    setTimeout(() => (request?.input ? inputRef.current?.select() : request?.list ? listRef.current?.focus() : firstButton.current?.focus()), 0);
   }, [request]);
   if (!request) return null;
   const finish = (button: string | null) => {
@@ -84,7 +102,7 @@ export function DialogHost() {
         aria-label={request.title}
         onKeyDown={(e) => {
           if (e.key === "Escape") finish(null);
-          if (e.key === "Enter" && request.input) finish(primary.value);
+          if (e.key === "Enter" && (request.input || request.list)) finish(primary.value);
           e.stopPropagation();
         }}
       >
@@ -92,6 +110,15 @@ export function DialogHost() {
         {request.message && <div style={{ whiteSpace: "pre-line", overflowWrap: "anywhere" }}>{request.message}</div>}
         {request.input && (
           <input ref={inputRef} aria-label={request.title} type={request.input.secret ? "password" : "text"} value={text} placeholder={request.input.placeholder} onChange={(e) => setText(e.target.value)} />
+        )}
+        {request.list && (
+          <select ref={listRef} aria-label={request.title} size={Math.min(8, Math.max(2, request.list.length))} value={text} onChange={(e) => setText(e.target.value)} onDoubleClick={() => finish(primary.value)} data-testid="dialog-list">
+            {request.list.map((o) => (
+              <option key={o.value} value={o.value}>
+                {o.label}
+              </option>
+            ))}
+          </select>
         )}
         <div className="buttons">
           {request.buttons.map((b, i) => (

@@ -208,6 +208,33 @@ export function wouldCycle(workflow: Workflow, from: string, to: string): boolea
   return false;
 }
 
+/** The wires that may start at node `from` (each output to each input of every other node,
+ * without cycles or repeats), labelled for a keyboard picker. */
+export function connectOptions(
+  workflow: Workflow,
+  descriptors: Map<string, NodeDescriptor>,
+  from: string,
+): { label: string; connection: Connection }[] {
+  const node = workflow.nodes.find((n) => n.id === from);
+  if (!node) return [];
+  const outputs = outputNames(descriptors.get(descriptorKey(node.type, node.version)), node);
+  const existing = new Set(workflow.connections.map(connectionId));
+  const out: { label: string; connection: Connection }[] = [];
+  for (const target of workflow.nodes) {
+    if (target.id === from || wouldCycle(workflow, from, target.id)) continue;
+    const inputs = inputNames(descriptors.get(descriptorKey(target.type, target.version)));
+    for (const output of outputs) {
+      for (const input of inputs) {
+        const connection: Connection = { from: { node: from, output }, to: { node: target.id, input } };
+        if (existing.has(connectionId(connection))) continue;
+        const label = `${output === MAIN ? "" : `${output} `}→ ${target.name}${input === MAIN ? "" : ` (input ${input})`}`;
+        out.push({ label, connection });
+      }
+    }
+  }
+  return out;
+}
+
 export function descriptorKey(type: string, version: number): string {
   return `${type}@${version}`;
 }

@@ -6,7 +6,9 @@ import type { MenuItem } from "../components/ContextMenu";
 import type { NodeDescriptor } from "../gen/NodeDescriptor";
 import type { Workflow } from "../gen/Workflow";
 import type { Store } from "../lib/store";
-import type { Position } from "./model";
+import { pick } from "../components/dialogs";
+import { toast } from "../components/toasts";
+import { connectOptions, descriptorKey, type Position } from "./model";
 import * as S from "./store";
 import { readClipboard, writeClipboard } from "./useEditActions";
 
@@ -36,6 +38,21 @@ export function useCanvasMenu(o: Options) {
   const flow = useReactFlow();
   const [menu, setMenu] = useState<CanvasMenu | null>(null);
   const { store, workflow, descriptors, readOnly, update, openPanel, startRun, rename, copy, pasteText, addAt, breakpoints, toggleBreakpoints } = o;
+  // Wiring without a pointer: the node's outputs to the other nodes' inputs, from a list.
+  const connectFrom = useCallback(
+    async (nodeId: string) => {
+      const map = new Map(descriptors.map((d) => [descriptorKey(d.type, d.version), d]));
+      const options = connectOptions(store.get().workflow, map, nodeId);
+      const name = store.get().workflow.nodes.find((n) => n.id === nodeId)?.name ?? nodeId;
+      if (options.length === 0) {
+        toast(`“${name}” cannot be connected to any other node (no free input, or the wire would close a loop).`);
+        return;
+      }
+      const chosen = await pick(`Connect “${name}” to`, "Choose the node (and port) the wire goes to.", options.map((o, i) => ({ value: String(i), label: o.label })), "Connect");
+      if (chosen !== null) update((st) => S.connect(st, options[Number(chosen)].connection));
+    },
+    [descriptors, store, update],
+  );
   const showMenu = useCallback(
     ({ x, y, nodeId, noteId, connectionId: edgeId }: { x: number; y: number; nodeId?: string; noteId?: string; connectionId?: string }) => {
       const at = flow.screenToFlowPosition({ x, y });
@@ -63,6 +80,7 @@ export function useCanvasMenu(o: Options) {
         const node = workflow.nodes.find((n) => n.id === nodeId);
         items = [
           { label: "Open", action: () => openPanel(nodeId) },
+          { label: "Connect to…", action: () => void connectFrom(nodeId), disabled: readOnly || targets.length > 1 },
           { label: "Run up to here", action: () => void startRun(nodeId), disabled: readOnly },
           { label: "Run from here", action: () => void startRun(undefined, nodeId), disabled: readOnly },
           {
@@ -109,7 +127,7 @@ export function useCanvasMenu(o: Options) {
       }
       setMenu({ x, y, items });
     },
-    [flow, store, update, workflow.nodes, workflow.notes, openPanel, startRun, readOnly, rename, copy, descriptors, addAt, pasteText, breakpoints, toggleBreakpoints],
+    [flow, store, update, workflow.nodes, workflow.notes, openPanel, startRun, readOnly, rename, copy, descriptors, addAt, pasteText, breakpoints, toggleBreakpoints, connectFrom],
   );
   const closeMenu = useCallback(() => setMenu(null), []);
   return { menu, showMenu, closeMenu };

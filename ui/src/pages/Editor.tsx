@@ -178,7 +178,7 @@ function EditorView(props: Props & { store: Store<S.EditorState>; initialUntrust
   const inspected = selectedIds.length === 1 ? workflow.nodes.find((n) => n.id === selectedIds[0]) ?? null : openNodeData ?? null;
 
   return (
-    <div className="editor">
+    <main className="editor">
       <EditorToolbar
         state={state}
         dirty={doc.dirty}
@@ -317,6 +317,6 @@ function EditorView(props: Props & { store: Store<S.EditorState>; initialUntrust
       {menu.menu && <ContextMenu x={menu.menu.x} y={menu.menu.y} items={menu.menu.items} onClose={menu.closeMenu} />}
       {help && <HelpOverlay onClose={() => setHelp(false)} />}
       {trust.review && <TrustDialog review={trust.review} busy={trust.trusting} onTrust={() => void trust.trust()} onClose={trust.closeReview} />}
-    </div>
+    </main>
   );
 }

@@ -10,6 +10,7 @@ import type { AppSettings } from "../gen/AppSettings";
 import type { HostRate } from "../gen/HostRate";
 import type { ModelPrice } from "../gen/ModelPrice";
 import type { ResilienceState } from "../gen/ResilienceState";
+import { type ThemeChoice, setTheme, storedTheme } from "../lib/theme";
 
 function rate(r: { perSecond: number; burst: number }): string {
   const perMinute = r.perSecond * 60;
@@ -22,6 +23,7 @@ export function SettingsPage() {
   const [draft, setDraft] = useState<AppSettings | null>(null);
   const [state, setState] = useState<ResilienceState | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [theme, setThemeChoice] = useState<ThemeChoice>(storedTheme);
   const refreshState = useCallback(() => {
     call("resilience_state", {})
       .then(setState)
@@ -60,6 +62,26 @@ export function SettingsPage() {
   return (
     <div className="list-page" data-testid="settings-page">
       <h1>Settings</h1>
+      <section className="settings-section" data-testid="appearance">
+        <h3>Appearance</h3>
+        <div className="field">
+          <label htmlFor="theme">Theme</label>
+          <select
+            id="theme"
+            value={theme}
+            onChange={(e) => {
+              const choice = e.target.value as ThemeChoice;
+              setThemeChoice(choice);
+              setTheme(choice);
+            }}
+          >
+            <option value="system">As the system</option>
+            <option value="light">Light</option>
+            <option value="dark">Dark</option>
+          </select>
+          <div className="hint">Kept on this computer; applies at once.</div>
+        </div>
+      </section>
       <section className="settings-section">
         <h3>Execution history</h3>
         <div className="field-grid">
