@@ -18,7 +18,7 @@ import {
   useReactFlow,
   useStore,
 } from "@xyflow/react";
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
 import type { Connection } from "../gen/Connection";
 import type { NodeDescriptor } from "../gen/NodeDescriptor";
 import type { ValidationIssue } from "../gen/ValidationIssue";
@@ -26,6 +26,7 @@ import type { Workflow } from "../gen/Workflow";
 import { connectionId, descriptorKey, inputNames, NOTE_PREFIX, outputNames, type Position, wouldCycle } from "../editor/model";
 import type { RunView } from "../editor/run";
 import type { Selection } from "../editor/store";
+import { shownTheme } from "../lib/theme";
 import { markAfterPaint } from "../marks";
 import { groupColors } from "./icons";
 import { NodeCard, type NodeCardData, type NodeCardNode, type NodeMark } from "./NodeCard";
@@ -288,6 +289,7 @@ export function Canvas(props: CanvasProps) {
     const to = panToShow(rect, viewport, { width: paneWidth, height: paneHeight });
     if (to) void flow.setViewport({ ...to, zoom: viewport.zoom }, { duration: 200 });
   }, [focusNode, paneWidth, paneHeight, initialized, flow]);
+  const colorMode = useSyncExternalStore(shownTheme.subscribe, shownTheme.get);
   const [minimap, setMinimap] = useState(() => localStorage.getItem(MINIMAP_KEY) !== "hidden");
   const toggleMinimap = () => {
     const next = !minimap;
@@ -358,6 +360,7 @@ export function Canvas(props: CanvasProps) {
       minZoom={0.05}
       maxZoom={2}
       proOptions={{ hideAttribution: true }}
+      colorMode={colorMode}
     >
       <Background gap={20} />
       {minimap && <MiniMap pannable zoomable nodeColor={minimapColor} />}

@@ -1,4 +1,5 @@
-// A right-click menu at the pointer.
+// A right-click menu at the pointer (or under a node, from the keyboard). The first item has
+// the focus; arrow keys, Home and End move it, Enter chooses, Escape closes.
 import { useEffect, useRef } from "react";
 
 export interface MenuItem {
@@ -15,7 +16,20 @@ export function ContextMenu({ x, y, items, onClose }: { x: number; y: number; it
     const close = (e: MouseEvent) => {
       if (!ref.current?.contains(e.target as Node)) onClose();
     };
-    const key = (e: KeyboardEvent) => e.key === "Escape" && onClose();
+    const key = (e: KeyboardEvent) => {
+      if (e.key === "Escape") {
+        onClose();
+        return;
+      }
+      const buttons = [...(ref.current?.querySelectorAll<HTMLButtonElement>("button:not(:disabled)") ?? [])];
+      if (buttons.length === 0 || !["ArrowDown", "ArrowUp", "Home", "End"].includes(e.key)) return;
+      e.preventDefault();
+      const at = buttons.indexOf(document.activeElement as HTMLButtonElement);
+      const next =
+        e.key === "Home" ? 0 : e.key === "End" ? buttons.length - 1 : e.key === "ArrowDown" ? (at + 1) % buttons.length : (at - 1 + buttons.length) % buttons.length;
+      buttons[next].focus();
+    };
+    ref.current?.querySelector<HTMLButtonElement>("button:not(:disabled)")?.focus();
     window.addEventListener("mousedown", close);
     window.addEventListener("keydown", key);
     return () => {

@@ -11,6 +11,7 @@ export const SHORTCUTS: [string, string][] = [
   ["Shift + drag", "Select with a box"],
   ["Enter, double-click", "Open the selected node"],
   ["F2", "Rename the selected node"],
+  ["Menu key, Shift + F10", "The selected node's menu (arrows move, Enter chooses; Connect to… wires it)"],
   ["Shift + S", "Add a sticky note"],
   ["F9", "Add or remove a breakpoint on the selected nodes"],
   ["F8 / F10", "At a breakpoint: continue / step"],

@@ -29,6 +29,8 @@ interface Options {
   copy: (cut: boolean) => string | null;
   pasteText: (text: string) => void;
   toggleBreakpoints: (nodeIds: string[]) => void;
+  /** Opens a node's context menu from the keyboard (the menu key, Shift+F10). */
+  nodeMenu: (id: string) => void;
   /** A run is paused at a breakpoint: F8 continues, F10 steps. */
   paused: boolean;
   debugRun: (action: "continue" | "step") => void;
@@ -91,6 +93,9 @@ export function useShortcuts(options: Options) {
       } else if (e.key === "F9" && selectedIds.length > 0 && !readOnly) {
         e.preventDefault();
         o.toggleBreakpoints(selectedIds);
+      } else if ((e.key === "ContextMenu" || (e.shiftKey && e.key === "F10")) && selectedIds.length === 1) {
+        e.preventDefault();
+        o.nodeMenu(selectedIds[0]);
       } else if (e.key === "F2" && selectedIds.length === 1 && !readOnly) {
         e.preventDefault();
         void o.rename(selectedIds[0]);

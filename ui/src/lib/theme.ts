@@ -1,7 +1,12 @@
 // The app's colour theme: the OS's (system), light or dark. The choice is kept in this
 // window's storage; the document gets data-theme="light" | "dark", which the styles read.
 
+import { Store } from "./store";
+
 export type ThemeChoice = "system" | "light" | "dark";
+
+/** The theme shown now, for parts that style themselves (the canvas). */
+export const shownTheme = new Store<"light" | "dark">("light");
 
 const KEY = "switchyard.theme";
 const DARK = "(prefers-color-scheme: dark)";
@@ -28,7 +33,9 @@ export function applyTheme(choice: ThemeChoice = storedTheme()): void {
   unfollow = null;
   const media = typeof window.matchMedia === "function" ? window.matchMedia(DARK) : null;
   const show = () => {
-    document.documentElement.dataset.theme = resolveTheme(choice, media?.matches ?? false);
+    const theme = resolveTheme(choice, media?.matches ?? false);
+    document.documentElement.dataset.theme = theme;
+    shownTheme.set(theme);
   };
   show();
   if (choice === "system" && media) {

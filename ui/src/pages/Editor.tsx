@@ -155,6 +155,10 @@ function EditorView(props: Props & { store: Store<S.EditorState>; initialUntrust
     copy: edit.copy,
     pasteText: edit.pasteText,
     toggleBreakpoints: breakpoints.toggle,
+    nodeMenu: (id) => {
+      const box = document.querySelector(`.react-flow__node[data-id="${CSS.escape(id)}"]`)?.getBoundingClientRect();
+      if (box) menu.showMenu({ x: box.left + box.width / 2, y: box.bottom + 4, nodeId: id });
+    },
     paused: run.paused !== null,
     debugRun: (action) => void runs.debugRun(action),
     addNote: () => {
