@@ -700,7 +700,9 @@ pub fn validate_workflow(wf: &Workflow, registry: &Registry) -> Vec<ValidationIs
             let problem = match per_entry {
                 None => format!("node type \"{}\" has no credential slot \"{slot}\"", node.node_type),
                 Some((list, entry)) => {
-                    let named = node.parameters.get(list).and_then(|v| v.as_array()).is_some_and(|entries| {
+                    // The list as written, or its default (what a new node shows and runs with).
+                    let written = node.parameters.get(list).or_else(|| descriptor.param(list).map(|p| &p.default));
+                    let named = written.and_then(|v| v.as_array()).is_some_and(|entries| {
                         entries.iter().any(|e| e.get("name").and_then(|n| n.as_str()).map(str::trim) == Some(entry))
                     });
                     if named {

@@ -89,6 +89,7 @@ export function expandSlots(
   slots: CredentialSlot[],
   parameters: Record<string, unknown> | undefined,
   credentials: Record<string, CredentialRef> | undefined,
+  defaults: Record<string, unknown> = {},
 ): CredentialSlot[] {
   const out: CredentialSlot[] = [];
   for (const slot of slots) {
@@ -96,7 +97,8 @@ export function expandSlots(
       out.push(slot);
       continue;
     }
-    const entries = parameters?.[slot.perEntry];
+    // The list as written, or its default (what a new node shows and runs with).
+    const entries = parameters?.[slot.perEntry] ?? defaults[slot.perEntry];
     const names = Array.isArray(entries) ? entries.map((e) => (e && typeof e === "object" ? String((e as Record<string, unknown>).name ?? "").trim() : "")) : [];
     const named = new Set(names.filter((n) => n !== ""));
     for (const name of named) {
@@ -117,6 +119,7 @@ export function expandSlots(
 export function CredentialSlots({
   slots: declared,
   parameters,
+  defaults,
   credentials,
   workflow,
   onChange,
@@ -124,13 +127,15 @@ export function CredentialSlots({
 }: {
   slots: CredentialSlot[];
   parameters?: Record<string, unknown>;
+  /** The node type's parameter defaults (for lists not written yet). */
+  defaults?: Record<string, unknown>;
   credentials: Record<string, CredentialRef> | undefined;
   workflow: Workflow;
   onChange: (slot: string, ref: CredentialRef | null) => void;
   onManage: () => void;
 }) {
   const state = useAccounts();
-  const slots = expandSlots(declared, parameters, credentials);
+  const slots = expandSlots(declared, parameters, credentials, defaults);
   if (slots.length === 0) return null;
   return (
     <div className="credential-slots" data-testid="credential-slots">

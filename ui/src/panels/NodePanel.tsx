@@ -76,7 +76,7 @@ export function NodePanel({ node, descriptor, issues, context, readOnly, onRenam
           </ul>
         )}
         {tab === "parameters" && descriptor && descriptor.credentials.length > 0 && (
-          <CredentialSlots slots={descriptor.credentials} parameters={node.parameters as Record<string, unknown>} credentials={node.credentials} workflow={context.workflow} onChange={onCredential} onManage={onManageConnections} />
+          <CredentialSlots slots={descriptor.credentials} parameters={node.parameters as Record<string, unknown>} defaults={Object.fromEntries(descriptor.parameters.map((p) => [p.name, p.default]))} credentials={node.credentials} workflow={context.workflow} onChange={onCredential} onManage={onManageConnections} />
         )}
         {tab === "parameters" &&
           (descriptor && descriptor.parameters.length > 0 ? (

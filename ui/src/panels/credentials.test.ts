@@ -15,6 +15,11 @@ describe("per-entry credential slots", () => {
     expect(out[1].required).toBe(false);
   });
 
+  it("come from the list's default while the node has not written it", () => {
+    const out = expandSlots(slots, {}, undefined, { agents: [{ name: "first" }, { name: "second" }] });
+    expect(out.map((s) => s.name)).toEqual(["model", "agent:first", "agent:second"]);
+  });
+
   it("keep an account of a renamed entry visible so it can be cleared", () => {
     const out = expandSlots(slots, { agents: [{ name: "critic" }] }, { "agent:old": { connection: "llm.openaiCompatible" } });
     expect(out.map((s) => s.name)).toEqual(["model", "agent:critic", "agent:old"]);

@@ -492,3 +492,26 @@ async fn the_ticket_consensus_example_labels_each_ticket_by_the_majority_of_thre
     assert_eq!(first["temperature"], 0.0);
     assert!(first["messages"][1]["content"].as_str().unwrap().starts_with("Ticket #101: I was charged twice"));
 }
+
+#[tokio::test]
+async fn a_new_node_runs_with_its_default_agents_which_may_have_their_own_accounts() {
+    let server = LlmServer::start(None);
+    let (_dir, api, _) = open();
+    unlock(&api).await;
+    add_account(&api, &server, "local", "", "say:billing").await;
+    add_account(&api, &server, "second", "", "say:bug").await;
+    // As the palette adds it: no agents written, so the three default ones (first, second,
+    // third) work; the second on its own account.
+    let mut wf = orchestration("local", json!({"prompt": "{{ json.text }}"}));
+    wf["nodes"][2]["credentials"]["agent:second"] = json!({"connection": LLM, "account": "second"});
+    let checked = call(&api, "workflow_validate", json!({"workflow": wf})).await.unwrap();
+    assert_eq!(checked["issues"], json!([]), "{checked}");
+    let result = run(&api, wf).await;
+    assert_eq!(result["status"], "success", "{result}");
+    let record = &result["items"][0]["json"]["orchestration"];
+    let accounts: Vec<&str> =
+        record["agents"].as_array().unwrap().iter().map(|a| a["account"].as_str().unwrap()).collect();
+    assert_eq!(accounts, ["llm.openaiCompatible/local", "llm.openaiCompatible/second", "llm.openaiCompatible/local"]);
+    assert_eq!(result["items"][0]["json"]["answer"], "billing");
+    assert_eq!(record["groups"][1]["agents"], json!(["second"]));
+}

@@ -82,11 +82,7 @@ pub fn descriptor() -> NodeDescriptor {
             ],
         )
         .required()
-        .default_value(json!([
-            {"name": "first", "systemPrompt": ""},
-            {"name": "second", "systemPrompt": ""},
-            {"name": "third", "systemPrompt": ""}
-        ]))
+        .default_value(default_agents())
         .describe("Each agent may have its own account: choose it under Accounts (\"Account of agent …\")."),
         ParamSpec::string("prompt", "Task").required().rows(4).placeholder("Classify this ticket: {{ json.text }}"),
         ParamSpec::options("strategy", "Strategy", STRATEGIES, "consensus"),
@@ -236,8 +232,19 @@ fn outline(node: &Node) -> AgentsOutline {
     AgentsOutline { strategy, agents }
 }
 
+/// A new node's agents.
+fn default_agents() -> Json {
+    json!([
+        {"name": "first", "systemPrompt": ""},
+        {"name": "second", "systemPrompt": ""},
+        {"name": "third", "systemPrompt": ""}
+    ])
+}
+
+/// The agents as written, or the default ones a new node shows (and runs with).
 fn agent_entries(node: &Node) -> Vec<Json> {
-    node.parameters.get("agents").and_then(|v| v.as_array()).cloned().unwrap_or_default()
+    let agents = node.parameters.get("agents").cloned().unwrap_or_else(default_agents);
+    agents.as_array().cloned().unwrap_or_default()
 }
 
 fn text<'a>(entry: &'a Json, key: &str) -> &'a str {
