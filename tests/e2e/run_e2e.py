@@ -255,6 +255,21 @@ def new_workflow(app, name):
     name_input.send_keys(Keys.ENTER)
 
 
+def first_run(app):
+    """A new user's empty workflows page: the examples to start from, first steps, and the
+    guide shipped with the app (Help), whose pages link to each other."""
+    app.by_test_id("first-steps")
+    app.wait(lambda: app.find_all(".template-card"), "the examples to start from")
+    app.by_test_id("open-guide").click()
+    text = app.by_test_id("help-text")
+    app.wait(lambda: "The desktop app" in app.text(text) and "Keyboard" in app.text(text), "the guide's first page")
+    app.screenshot("00-help")
+    app.by_test_id("help-ai").click()
+    app.wait(lambda: "AI Orchestrate" in app.text(text), "the AI page of the guide")
+    app.by_test_id("nav-workflows").click()
+    app.by_test_id("new-workflow")
+
+
 def create_by_dragging(app):
     new_workflow(app, "E2E orders")
     start = app.node("Start")
@@ -1606,7 +1621,7 @@ def set_theme(app, theme):
 
 def accessibility(app):
     """axe-core in the real window on every page — workflows, the editor with a node panel
-    open, dashboard, orchestrations, alerts, webhooks, connections, settings — in the light
+    open, dashboard, orchestrations, alerts, webhooks, connections, settings, help — in the light
     and the dark theme: no violation of impact serious or critical. The report is saved
     beside the screenshots."""
     app.dismiss_toasts()
@@ -1628,9 +1643,9 @@ def accessibility(app):
         app.by_test_id("nav-workflows").click()
         app.by_test_id("new-workflow")
         check(f"workflows/{theme}")
-        for nav in ("dashboard", "orchestrations", "alerts", "webhooks", "connections"):
+        for nav in ("dashboard", "orchestrations", "alerts", "webhooks", "connections", "help"):
             app.by_test_id(f"nav-{nav}").click()
-            app.by_test_id(f"{nav}-page" if nav in ("orchestrations", "webhooks") else f"nav-{nav}")
+            app.by_test_id(f"{nav}-page" if nav in ("orchestrations", "webhooks", "help") else f"nav-{nav}")
             time.sleep(0.5)
             check(f"{nav}/{theme}")
         app.by_test_id("nav-workflows").click()
@@ -1651,6 +1666,7 @@ def accessibility(app):
 
 
 SCENARIOS = [
+    ("00-first-run", first_run),
     ("01-create-by-dragging", create_by_dragging),
     ("02-set-parameters", set_parameters),
     ("03-run-and-watch", run_and_watch),

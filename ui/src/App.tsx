@@ -11,12 +11,13 @@ import { Alerts } from "./pages/Alerts";
 import { Connections } from "./pages/Connections";
 import { Dashboard } from "./pages/Dashboard";
 import { Editor } from "./pages/Editor";
+import { Help } from "./pages/Help";
 import { Orchestrations } from "./pages/Orchestrations";
 import { SettingsPage } from "./pages/Settings";
 import { Webhooks } from "./pages/Webhooks";
 import { WorkflowList } from "./pages/WorkflowList";
 
-type Page = "list" | "dashboard" | "orchestrations" | "alerts" | "webhooks" | "connections" | "settings";
+type Page = "list" | "dashboard" | "orchestrations" | "alerts" | "webhooks" | "connections" | "settings" | "help";
 /** The editor can open with a past run shown, or with its history of failed runs. */
 type Route = { page: Page } | { page: "editor"; id: string; execution?: string; failedRuns?: boolean };
 
@@ -43,6 +44,9 @@ function TopNav({ page, onGo }: { page: Page; onGo: (page: Page) => void }) {
       </button>
       <button className={page === "settings" ? "active" : ""} onClick={() => onGo("settings")} data-testid="nav-settings">
         Settings
+      </button>
+      <button className={page === "help" ? "active" : ""} onClick={() => onGo("help")} data-testid="nav-help">
+        Help
       </button>
     </nav>
   );
@@ -142,7 +146,7 @@ export function App() {
         <div className="page">
           <TopNav page={route.page} onGo={(page) => setRoute({ page })} />
           <main className="page-main">
-          {route.page === "list" && <WorkflowList onOpen={(id) => setRoute({ page: "editor", id })} />}
+          {route.page === "list" && <WorkflowList onOpen={(id) => setRoute({ page: "editor", id })} onHelp={() => setRoute({ page: "help" })} />}
           {route.page === "dashboard" && (
             <Dashboard
               onOpen={(id) => setRoute({ page: "editor", id })}
@@ -157,6 +161,7 @@ export function App() {
           {route.page === "webhooks" && <Webhooks onOpen={(id) => setRoute({ page: "editor", id })} />}
           {route.page === "connections" && <Connections />}
           {route.page === "settings" && <SettingsPage />}
+          {route.page === "help" && <Help />}
           </main>
         </div>
       )}

@@ -10,6 +10,7 @@ mod credentials;
 pub mod docs;
 mod error;
 mod executions;
+mod help;
 pub mod files;
 pub mod logging;
 mod manifest;

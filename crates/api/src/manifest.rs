@@ -204,6 +204,10 @@ manifest! {
     /// Every AI Orchestrate node of the saved workflows with its last runs' records (vote
     /// tables, each agent's answer, tokens and latency) and per-agent figures.
     orchestration_list(OrchestrationListRequest) -> OrchestrationListResponse;
+    /// The user guide's pages (shipped with the app), in reading order.
+    help_pages(Empty) -> HelpPagesResponse;
+    /// One page of the user guide, as Markdown.
+    help_page(HelpPageRequest) -> HelpPage;
     alert_rules(Empty) -> AlertRulesResponse;
     /// Adds or replaces an alert rule (an empty id gets a new one).
     alert_rule_save(AlertRule) -> AlertRule;

@@ -18,6 +18,7 @@ pub use crate::metrics::{
     MetricsRange, MetricsTextResponse, NodeMetrics, NodeMetricsRequest, NodeMetricsResponse, ProcessStatus,
     QueueStatus, Trend, WorkflowMetrics,
 };
+pub use crate::help::{HelpPage, HelpPageRequest, HelpPageSummary, HelpPagesResponse};
 pub use crate::orchestrations::{
     OrchestrationAgent, OrchestrationListRequest, OrchestrationListResponse, OrchestrationNode, OrchestrationRun,
 };

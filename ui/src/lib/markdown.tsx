@@ -1,4 +1,5 @@
-// A small markdown renderer for sticky notes. It builds React elements, never HTML strings:
+// A small markdown renderer for sticky notes and the user guide. It builds React elements,
+// never HTML strings:
 // whatever a shared file's note holds (<script>, <img onerror=…>, raw HTML) shows as text.
 // Links become links only for http, https and mailto; the caller decides what a click does
 // (the editor asks before opening the browser).
@@ -12,7 +13,7 @@ export function safeUrl(url: string): boolean {
 }
 
 interface Block {
-  kind: "p" | "h" | "ul" | "ol" | "quote" | "code" | "hr";
+  kind: "p" | "h" | "ul" | "ol" | "quote" | "code" | "hr" | "table";
   level?: number;
   lines: string[];
 }
@@ -38,7 +39,22 @@ export function blocks(text: string): Block[] {
       out.push({ kind: "code", lines: code });
       continue;
     }
+    // A table: a header row, a |---| row, and the rows after.
+    if (/^\s*\|/.test(line) && i + 1 < lines.length && /^\s*\|?\s*:?-{2,}/.test(lines[i + 1])) {
+      const rows = [line];
+      i += 2;
+      while (i < lines.length && /^\s*\|/.test(lines[i])) rows.push(lines[i++]);
+      out.push({ kind: "table", lines: rows });
+      continue;
+    }
     let m: RegExpExecArray | null;
+    const last = out[out.length - 1];
+    // An indented line right after a list item goes on with that item.
+    if (last && (last.kind === "ul" || last.kind === "ol") && /^\s{2,}\S/.test(line) && !/^\s*([-*+]|\d+[.)])\s+/.test(line)) {
+      last.lines[last.lines.length - 1] += ` ${line.trim()}`;
+      i += 1;
+      continue;
+    }
     if ((m = /^(#{1,6})\s+(.*)$/.exec(line))) push("h", m[2], m[1].length);
     else if (/^\s*([-*_])(\s*\1){2,}\s*$/.test(line)) push("hr", "");
     else if ((m = /^\s*[-*+]\s+(.*)$/.exec(line))) push("ul", m[1]);
@@ -53,8 +69,27 @@ export function blocks(text: string): Block[] {
 
 const INLINE = /(`[^`]+`)|(\*\*[^*]+\*\*|__[^_]+__)|(~~[^~]+~~)|(\*[^*\s][^*]*\*|_[^_\s][^_]*_)|(\[[^\]]*\]\([^)\s]*\))|(<?(?:https?:\/\/|mailto:)[^\s<>)]+>?)/;
 
+/** A table row's cells (`\\|` is a bar inside a cell). */
+export function cells(row: string): string[] {
+  const inner = row.trim().replace(/^\|/, "").replace(/\|$/, "");
+  return inner.split(/(?<!\\)\|/).map((c) => c.trim().replace(/\\\|/g, "|"));
+}
+
+/** A link to another page of the guide (`ai.md`, `ai.md#errors`), as the page's name. */
+export function guidePage(url: string): string | null {
+  const m = /^(?:\.\/)?([a-z0-9-]+)\.md(?:#[\w-]*)?$/i.exec(url.trim());
+  return m ? m[1] : null;
+}
+
+/** Where links lead: `open` gets web and mail links; `page`, when given, links to other
+ * pages of the guide. */
+export interface Links {
+  open: OpenLink;
+  page?: (name: string) => void;
+}
+
 /** Inline markdown: code, bold, italic, strike-through, links and bare web addresses. */
-export function inline(text: string, open: OpenLink, key = "i"): ReactNode[] {
+export function inline(text: string, open: OpenLink | Links, key = "i"): ReactNode[] {
   const out: ReactNode[] = [];
   let rest = text;
   let n = 0;
@@ -83,7 +118,25 @@ export function inline(text: string, open: OpenLink, key = "i"): ReactNode[] {
   return out;
 }
 
-function Link({ url, label, open }: { url: string; label: ReactNode; open: OpenLink }) {
+function Link({ url, label, open: to }: { url: string; label: ReactNode; open: OpenLink | Links }) {
+  const links: Links = typeof to === "function" ? { open: to } : to;
+  const open = links.open;
+  const page = guidePage(url);
+  if (page && links.page) {
+    const go = links.page;
+    return (
+      <a
+        href={`#${page}`}
+        onClick={(e) => {
+          e.preventDefault();
+          e.stopPropagation();
+          go(page);
+        }}
+      >
+        {label}
+      </a>
+    );
+  }
   if (!safeUrl(url)) {
     // Not a web or mail link (javascript:, file:, a relative path): shown, not followed.
     return (
@@ -107,18 +160,21 @@ function Link({ url, label, open }: { url: string; label: ReactNode; open: OpenL
   );
 }
 
-export function Markdown({ text, open }: { text: string; open: OpenLink }) {
+/** `prose`: a paragraph's lines flow together (the guide); else each line stays a line (notes). */
+export function Markdown({ text, open, prose = false }: { text: string; open: OpenLink | Links; prose?: boolean }) {
   return (
     <>
       {blocks(text).map((b, i) => {
         const k = `b${i}`;
         const lines = (ls: string[]) =>
-          ls.map((l, j) => (
-            <Fragment key={j}>
-              {j > 0 && <br />}
-              {inline(l, open, `${k}.${j}`)}
-            </Fragment>
-          ));
+          prose
+            ? inline(ls.join(" "), open, k)
+            : ls.map((l, j) => (
+                <Fragment key={j}>
+                  {j > 0 && <br />}
+                  {inline(l, open, `${k}.${j}`)}
+                </Fragment>
+              ));
         switch (b.kind) {
           case "h": {
             const H = `h${Math.min(6, (b.level ?? 1) + 1)}` as "h2";
@@ -145,6 +201,29 @@ export function Markdown({ text, open }: { text: string; open: OpenLink }) {
           }
           case "quote":
             return <blockquote key={k}>{lines(b.lines)}</blockquote>;
+          case "table": {
+            const [head, ...rows] = b.lines.map(cells);
+            return (
+              <table key={k} className="plain">
+                <thead>
+                  <tr>
+                    {head.map((c, j) => (
+                      <th key={j}>{inline(c, open, `${k}.h${j}`)}</th>
+                    ))}
+                  </tr>
+                </thead>
+                <tbody>
+                  {rows.map((r, ri) => (
+                    <tr key={ri}>
+                      {r.map((c, j) => (
+                        <td key={j}>{inline(c, open, `${k}.${ri}.${j}`)}</td>
+                      ))}
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            );
+          }
           default:
             return <p key={k}>{lines(b.lines)}</p>;
         }

@@ -9,7 +9,7 @@ import { setActive } from "../api/workflows";
 import { relativeTime } from "../lib/time";
 import { TemplateGallery } from "../components/TemplateGallery";
 
-export function WorkflowList({ onOpen }: { onOpen: (id: string) => void }) {
+export function WorkflowList({ onOpen, onHelp }: { onOpen: (id: string) => void; onHelp?: () => void }) {
   const [search, setSearch] = useState("");
   const [list, setList] = useState<WorkflowSummary[] | null>(null);
   const [gallery, setGallery] = useState(false);
@@ -75,8 +75,24 @@ export function WorkflowList({ onOpen }: { onOpen: (id: string) => void }) {
       </div>
       {list === null && <div className="muted">Loading…</div>}
       {(gallery || (list?.length === 0 && !search)) && <TemplateGallery onOpen={onOpen} onClose={list?.length ? () => setGallery(false) : undefined} />}
+      {list?.length === 0 && !search && (
+        <div className="first-steps" data-testid="first-steps">
+          <h2>First steps</h2>
+          <ol>
+            <li>Open an example above, or press <strong>New workflow</strong>: it starts with a Manual Trigger.</li>
+            <li>Drag nodes from the palette onto the canvas and wire an output to an input; double-click a node to set it up.</li>
+            <li>Press <strong>Run</strong> (Ctrl+Enter) and click a node to see the items it made.</li>
+            <li>Accounts for the services you use go on the <strong>Connections</strong> page, into the encrypted vault.</li>
+          </ol>
+          {onHelp && (
+            <button className="link" onClick={onHelp} data-testid="open-guide">
+              Read the guide (Help): the editor, nodes, expressions and more →
+            </button>
+          )}
+        </div>
+      )}
       {list?.length === 0 && (
-        <div className="empty">{search ? `No workflow matches “${search}”.` : "No workflows yet. Start from a template below, create one, or import a workflow file (you can also drop it on this window)."}</div>
+        <div className="empty">{search ? `No workflow matches “${search}”.` : "No workflows yet. Start from a template above, create one, or import a workflow file (you can also drop it on this window)."}</div>
       )}
       <div className="workflow-rows">
         {list?.map((w) => (

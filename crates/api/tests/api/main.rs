@@ -13,6 +13,7 @@ mod examples_mail;
 mod files;
 mod folders;
 mod hardening;
+mod help;
 mod imap;
 mod listen;
 mod local;
