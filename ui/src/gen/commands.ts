@@ -36,6 +36,9 @@ import type { ExpressionPreviewResponse } from "./ExpressionPreviewResponse";
 import type { FilePreview } from "./FilePreview";
 import type { FilePreviewRequest } from "./FilePreviewRequest";
 import type { FileSaveRequest } from "./FileSaveRequest";
+import type { HelpPage } from "./HelpPage";
+import type { HelpPageRequest } from "./HelpPageRequest";
+import type { HelpPagesResponse } from "./HelpPagesResponse";
 import type { IdRequest } from "./IdRequest";
 import type { ImportFileRequest } from "./ImportFileRequest";
 import type { LinkOpenRequest } from "./LinkOpenRequest";
@@ -207,6 +210,10 @@ export type Commands = {
   /** Every AI Orchestrate node of the saved workflows with its last runs' records (vote */
   /** tables, each agent's answer, tokens and latency) and per-agent figures. */
   orchestration_list: { request: OrchestrationListRequest; response: OrchestrationListResponse };
+  /** The user guide's pages (shipped with the app), in reading order. */
+  help_pages: { request: Empty; response: HelpPagesResponse };
+  /** One page of the user guide, as Markdown. */
+  help_page: { request: HelpPageRequest; response: HelpPage };
   alert_rules: { request: Empty; response: AlertRulesResponse };
   /** Adds or replaces an alert rule (an empty id gets a new one). */
   alert_rule_save: { request: AlertRule; response: AlertRule };
@@ -286,6 +293,8 @@ export const COMMAND_NAMES: CommandName[] = [
   "metrics_dashboard",
   "metrics_nodes",
   "orchestration_list",
+  "help_pages",
+  "help_page",
   "alert_rules",
   "alert_rule_save",
   "alert_rule_delete",
