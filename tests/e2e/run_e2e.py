@@ -255,6 +255,14 @@ def new_workflow(app, name):
     name_input.send_keys(Keys.ENTER)
 
 
+def leave_editor(app):
+    """Back to the pages from the editor, if it is open (scenarios run alone start anywhere)."""
+    back = app.driver.find_elements(By.XPATH, '//button[normalize-space(.)="← Workflows"]')
+    if back:
+        back[0].click()
+    app.by_test_id("nav-workflows")
+
+
 def first_run(app):
     """A new user's empty workflows page: the examples to start from, first steps, and the
     guide shipped with the app (Help), whose pages link to each other."""
@@ -1445,7 +1453,7 @@ def ai_chat(app):
     tested (it lists the models); Manual → AI Chat built on the canvas: the answer streams
     onto the node while it comes in, and with a schema made from an example the answer's
     fields show in the inspector."""
-    app.button("← Workflows").click()
+    leave_editor(app)
     llm = shared_llm()
     app.by_test_id("nav-connections").click()
     app.by_test_id("vault-bar")
@@ -1525,7 +1533,7 @@ def ai_orchestrate(app):
     """Three agents voting on the canvas (two say "billing", one "bug"), the third on its own
     model; each agent's account can be chosen in the panel. The run's answer is the
     majority's, and the Orchestrations page shows the vote table and the agents' figures."""
-    app.button("← Workflows").click()
+    leave_editor(app)
     shared_llm()
     new_workflow(app, "E2E consensus")
     r = app.rect(app.node("Start"))
@@ -1624,9 +1632,7 @@ def accessibility(app):
     open, dashboard, orchestrations, alerts, webhooks, connections, settings, help — in the light
     and the dark theme: no violation of impact serious or critical. The report is saved
     beside the screenshots."""
-    app.dismiss_toasts()
-    if app.find_all('[data-testid="editor"]') or app.find_all('button[title="Back to workflows"]'):
-        app.button("← Workflows").click()
+    leave_editor(app)
     report = {}
     problems = []
 
