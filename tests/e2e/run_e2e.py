@@ -1660,7 +1660,14 @@ def accessibility(app):
         app.wait(lambda: app.node("Start").is_displayed(), "the Start node")
         time.sleep(0.5)
         app.actions().double_click(app.node("Start")).perform()
-        app.by_test_id("node-panel")
+        panel = app.rect(app.by_test_id("node-panel"))
+        # The canvas narrows beside the panel, and the open node stays in view.
+        canvas = app.rect(app.find(".canvas"))
+        node = app.rect(app.node("Start"))
+        if canvas["x"] + canvas["width"] > panel["x"] + 1:
+            raise Failure(f"the canvas runs under the side panel: {canvas} / {panel}")
+        if not (canvas["x"] <= node["x"] and node["x"] + node["width"] <= canvas["x"] + canvas["width"]):
+            raise Failure(f"the open node is not in view beside the panel: {node} / {canvas}")
         check(f"editor-with-node-panel/{theme}")
         app.screenshot(f"29-editor-{theme}")
         app.keys(Keys.ESCAPE)

@@ -60,8 +60,10 @@ fn title_of(text: &str) -> String {
 
 impl Api {
     pub async fn help_pages(&self, _: crate::types::Empty) -> ApiResult<HelpPagesResponse> {
-        let pages =
-            PAGES.iter().map(|(name, text)| HelpPageSummary { name: name.to_string(), title: title_of(text) }).collect();
+        let pages = PAGES
+            .iter()
+            .map(|(name, text)| HelpPageSummary { name: name.to_string(), title: title_of(text) })
+            .collect();
         Ok(HelpPagesResponse { pages })
     }
 

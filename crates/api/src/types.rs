@@ -13,12 +13,12 @@ pub use crate::credentials::{
 pub use crate::executions::{
     ExecutionListRequest, ExecutionListResponse, ExecutionPruneRequest, ExecutionPruneResponse,
 };
+pub use crate::help::{HelpPage, HelpPageRequest, HelpPageSummary, HelpPagesResponse};
 pub use crate::metrics::{
     ConnectionHealth, Dashboard, DashboardRequest, ErrorClassCount, LastError, ListenerHealth, MetricsPoint,
     MetricsRange, MetricsTextResponse, NodeMetrics, NodeMetricsRequest, NodeMetricsResponse, ProcessStatus,
     QueueStatus, Trend, WorkflowMetrics,
 };
-pub use crate::help::{HelpPage, HelpPageRequest, HelpPageSummary, HelpPagesResponse};
 pub use crate::orchestrations::{
     OrchestrationAgent, OrchestrationListRequest, OrchestrationListResponse, OrchestrationNode, OrchestrationRun,
 };

@@ -41,12 +41,20 @@ async fn the_guide_has_every_page_and_its_links_lead_to_pages_it_has() {
         let page = call(&api, "help_page", json!({"name": name})).await.unwrap();
         let text = page["text"].as_str().unwrap();
         assert_eq!(page["title"], title.as_str());
-        assert_eq!(text, std::fs::read_to_string(docs.join(format!("{name}.md"))).unwrap(), "{name} is the file's text");
+        assert_eq!(
+            text,
+            std::fs::read_to_string(docs.join(format!("{name}.md"))).unwrap(),
+            "{name} is the file's text"
+        );
         for target in targets(text) {
             assert!(shipped.contains(&target), "{name}.md links to {target}.md, which the guide lacks");
         }
     }
     let missing = call(&api, "help_page", json!({"name": "../Cargo"})).await.unwrap_err();
     assert_eq!(missing.code, ErrorCode::NotFound);
-    assert!(missing.message.starts_with("the guide has no page \"../Cargo\" (its pages: desktop-app, "), "{}", missing.message);
+    assert!(
+        missing.message.starts_with("the guide has no page \"../Cargo\" (its pages: desktop-app, "),
+        "{}",
+        missing.message
+    );
 }
