@@ -149,7 +149,7 @@ export const Palette = forwardRef<HTMLInputElement, Props>(function Palette({ de
       <div className="groups">
         {recentItems.length > 0 && (
           <section data-testid="palette-recent">
-            <h3>Recently used</h3>
+            <h2>Recently used</h2>
             {recentItems.map((d) => item(d, "recent-"))}
           </section>
         )}
@@ -158,7 +158,7 @@ export const Palette = forwardRef<HTMLInputElement, Props>(function Palette({ de
           if (items.length === 0) return null;
           return (
             <section key={group}>
-              <h3>{title}</h3>
+              <h2>{title}</h2>
               {items.map((d) => item(d, ""))}
             </section>
           );

@@ -33,7 +33,7 @@ export function DataTable<T>({ rows, columns, rowKey, empty, className = "plain"
         <thead>
           <tr>
             {columns.map((c, i) => (
-              <th key={i}>{c.header}</th>
+              <th key={i}>{c.header ?? <span className="visually-hidden">Actions</span>}</th>
             ))}
           </tr>
         </thead>

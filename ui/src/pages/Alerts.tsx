@@ -302,7 +302,7 @@ export function Alerts() {
       {error && <div className="error-text">{error}</div>}
       {editing && <RuleForm key={editing.id || "new"} rule={editing} workflows={workflows} onSave={save} onCancel={() => setEditing(null)} />}
       <section className="settings-section">
-        <h3>Rules</h3>
+        <h2>Rules</h2>
         {rules && (
           <DataTable
             rows={rules}
@@ -355,7 +355,7 @@ export function Alerts() {
         )}
       </section>
       <section className="settings-section">
-        <h3>History</h3>
+        <h2>History</h2>
         <DataTable
           rows={alerts}
           rowKey={(a) => a.id}

@@ -530,7 +530,7 @@ export function Connections() {
           )}
           {[...byType.entries()].map(([typeId, list]) => (
             <section key={typeId} className="account-group">
-              <h3>{typeName(types, typeId)}</h3>
+              <h2>{typeName(types, typeId)}</h2>
               <div className="workflow-rows">
                 {list.map((a) => (
                   <AccountRow key={a.id} account={a} type={types.find((t) => t.id === typeId)} signingIn={signingIn.has(a.id)} onAction={(action) => void act(a, action)} />

@@ -140,7 +140,7 @@ function Chart({ title, points, stepMs, series, testId, yRange }: ChartProps) {
   });
   return (
     <div className="chart" data-testid={testId}>
-      <h4>{title}</h4>
+      <h2>{title}</h2>
       <div ref={box} />
     </div>
   );
@@ -357,7 +357,7 @@ export function Dashboard({ onOpen, onOpenRun, onAlerts }: Props) {
           </div>
 
           <section className="settings-section">
-            <h3>Workflows</h3>
+            <h2>Workflows</h2>
             <DataTable
               rows={data.workflows}
               rowKey={(w) => w.workflowId}
@@ -424,7 +424,7 @@ export function Dashboard({ onOpen, onOpenRun, onAlerts }: Props) {
 
           {data.models.length > 0 && (
             <section className="settings-section" data-testid="model-usage">
-              <h3>AI models</h3>
+              <h2>AI models</h2>
               <DataTable
                 rows={data.models}
                 rowKey={(m) => `${m.model} @ ${m.account}`}
@@ -445,7 +445,7 @@ export function Dashboard({ onOpen, onOpenRun, onAlerts }: Props) {
 
           <div className="panels">
             <section className="settings-section" data-testid="errors-by-class">
-              <h3>Errors by class</h3>
+              <h2>Errors by class</h2>
               {data.errors.length === 0 ? (
                 <div className="muted">No errors in this range.</div>
               ) : (
@@ -459,7 +459,7 @@ export function Dashboard({ onOpen, onOpenRun, onAlerts }: Props) {
               )}
             </section>
             <section className="settings-section" data-testid="queue-panel">
-              <h3>Jobs</h3>
+              <h2>Jobs</h2>
               <table className="plain compact">
                 <tbody>
                   <tr>
@@ -483,7 +483,7 @@ export function Dashboard({ onOpen, onOpenRun, onAlerts }: Props) {
               <div className="muted small">{data.queue.limit > 0 ? `At most ${data.queue.limit} at once (Settings)` : "No concurrency limit (Settings)"} · since the app started</div>
             </section>
             <section className="settings-section" data-testid="connection-health">
-              <h3>Connections</h3>
+              <h2>Connections</h2>
               {data.connections.length === 0 && <div className="muted">No accounts.</div>}
               {data.connections.map((c) => (
                 <div key={c.id} className="health-row" title={c.lastTest?.message ?? ""}>
@@ -497,7 +497,7 @@ export function Dashboard({ onOpen, onOpenRun, onAlerts }: Props) {
               ))}
             </section>
             <section className="settings-section" data-testid="listener-health">
-              <h3>Webhook listener</h3>
+              <h2>Webhook listener</h2>
               <div className="health-row">
                 <span className={`status-dot ${data.listener.listener.running ? "success" : data.listener.listener.error ? "error" : ""}`} />
                 <span>{data.listener.listener.running ? `listening on ${data.listener.listener.address}` : data.listener.listener.error ?? "not running"}</span>

@@ -183,6 +183,7 @@ function EditorView(props: Props & { store: Store<S.EditorState>; initialUntrust
 
   return (
     <main className="editor">
+      <h1 className="visually-hidden">{workflow.name}</h1>
       <EditorToolbar
         state={state}
         dirty={doc.dirty}

@@ -118,12 +118,12 @@ function RunView({ run, onOpenRun }: { run: OrchestrationRun; onOpenRun: () => v
 function NodeView({ node, onOpen, onOpenRun }: { node: OrchestrationNode; onOpen: () => void; onOpenRun: (execution: string) => void }) {
   return (
     <section className="settings-section" data-testid="orchestration-node">
-      <h3>
+      <h2>
         <button className="link" onClick={onOpen} title="Open the workflow">
           {node.workflowName}
         </button>{" "}
         · {node.nodeName} <span className="muted">({node.strategy})</span>
-      </h3>
+      </h2>
       <DataTable
         rows={node.agents}
         rowKey={(a) => a.name}

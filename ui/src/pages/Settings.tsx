@@ -63,7 +63,7 @@ export function SettingsPage() {
     <div className="list-page" data-testid="settings-page">
       <h1>Settings</h1>
       <section className="settings-section" data-testid="appearance">
-        <h3>Appearance</h3>
+        <h2>Appearance</h2>
         <div className="field">
           <label htmlFor="theme">Theme</label>
           <select
@@ -83,7 +83,7 @@ export function SettingsPage() {
         </div>
       </section>
       <section className="settings-section">
-        <h3>Execution history</h3>
+        <h2>Execution history</h2>
         <div className="field-grid">
           <NumberField whole id="set-items" label="Items kept per node output" value={draft.runDataMaxItems} min={1} hint="More are counted but not stored." onChange={(n) => set({ runDataMaxItems: n })} />
           <NumberField whole id="set-bytes" label="Bytes kept per node" value={draft.runDataMaxBytes} min={1024} hint="JSON size of a node's stored items." onChange={(n) => set({ runDataMaxBytes: n })} />
@@ -92,14 +92,14 @@ export function SettingsPage() {
         </div>
       </section>
       <section className="settings-section">
-        <h3>Circuit breakers</h3>
+        <h2>Circuit breakers</h2>
         <div className="field-grid">
           <NumberField whole id="set-threshold" label="Failures in a row that open a breaker" value={draft.breakerThreshold} min={1} hint="5xx answers, timeouts and network errors count." onChange={(n) => set({ breakerThreshold: n })} />
           <NumberField whole id="set-reset" label="Seconds before a trial call" value={draft.breakerResetSeconds} min={1} hint="While open, calls fail at once." onChange={(n) => set({ breakerResetSeconds: n })} />
         </div>
       </section>
       <section className="settings-section">
-        <h3>Rate limits</h3>
+        <h2>Rate limits</h2>
         <p className="muted">
           Calls wait their turn instead of failing. Your limits replace the presets; a host of <code>connection:github</code> limits every call made with a GitHub account. 0 per second turns a
           preset off. After a 429 the rate halves, then recovers.
@@ -130,7 +130,7 @@ export function SettingsPage() {
         )}
       </section>
       <section className="settings-section" data-testid="webhook-settings">
-        <h3>Webhooks and running in the background</h3>
+        <h2>Webhooks and running in the background</h2>
         <div className="field-grid">
           <NumberField whole id="set-port" label="Webhook listener port" value={draft.webhookPort} min={0} max={65535} hint="Webhook URLs start with http://127.0.0.1:PORT." onChange={(n) => set({ webhookPort: n })} />
           <div className="field">
@@ -178,7 +178,7 @@ export function SettingsPage() {
         )}
       </section>
       <section className="settings-section">
-        <h3>Local access</h3>
+        <h2>Local access</h2>
         <label className="switch">
           <input type="checkbox" checked={draft.allowCommands} onChange={(e) => set({ allowCommands: e.target.checked })} data-testid="set-commands" />
           Let workflows run programs on this computer (Execute Command)
@@ -198,7 +198,7 @@ export function SettingsPage() {
         </div>
       </section>
       <section className="settings-section" data-testid="model-prices">
-        <h3>AI model prices</h3>
+        <h2>AI model prices</h2>
         <p className="muted">
           The dashboard and <code>/metrics</code> estimate what AI nodes cost from these prices, in US dollars per million tokens. A name ending in <code>*</code> covers every model that
           starts with it. Local models cost nothing: add them at 0 to show so.
@@ -218,7 +218,7 @@ export function SettingsPage() {
         </button>
       </section>
       <section className="settings-section" data-testid="run-settings">
-        <h3>Runs and metrics</h3>
+        <h2>Runs and metrics</h2>
         <div className="field-grid">
           <NumberField whole id="set-concurrency" label="Runs at once" value={draft.maxConcurrentRuns} min={0} hint="More wait in the queue (0: no limit)." onChange={(n) => set({ maxConcurrentRuns: n })} />
           <NumberField whole id="set-waiting" label="Runs that may wait" value={draft.maxWaitingRuns} min={0} hint="Beyond it webhooks get 503 with Retry-After and schedule fires are skipped (0: no cap)." onChange={(n) => set({ maxWaitingRuns: n })} />
@@ -240,7 +240,7 @@ export function SettingsPage() {
         </button>
       </div>
       <section className="settings-section" data-testid="resilience-state">
-        <h3>Now</h3>
+        <h2>Now</h2>
         {state && state.breakers.length === 0 && state.limits.length === 0 && <div className="muted">No breaker or limit has been used since the app started.</div>}
         {state && (
           <DataTable

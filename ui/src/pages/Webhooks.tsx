@@ -146,7 +146,7 @@ export function Webhooks({ onOpen }: { onOpen: (workflowId: string) => void }) {
         </div>
       ))}
       <section className="settings-section">
-        <h3>Webhook endpoints</h3>
+        <h2>Webhook endpoints</h2>
         {list && list.endpoints.length === 0 && <div className="empty">No workflow has a Webhook trigger yet. Add one in the editor (Triggers → Webhook).</div>}
         <table className="plain endpoints">
           <tbody>
@@ -209,7 +209,7 @@ export function Webhooks({ onOpen }: { onOpen: (workflowId: string) => void }) {
         </table>
       </section>
       <section className="settings-section">
-        <h3>Schedules</h3>
+        <h2>Schedules</h2>
         {schedules.length === 0 && <div className="empty">No workflow has a Schedule trigger yet.</div>}
         <DataTable
           rows={schedules}
