@@ -353,6 +353,8 @@ struct Referee {
     account: Arc<ChatModel>,
     model: String,
     instructions: String,
+    /// The node's model timeout.
+    timeout: Duration,
 }
 
 struct Plan {
@@ -473,6 +475,7 @@ async fn prepare(ctx: &NodeContext) -> Result<Plan, NodeError> {
             account: account_in(ctx, JUDGE_SLOT, &mut accounts).await?,
             model: ctx.choice("judgeModel").trim().to_string(),
             instructions: ctx.choice("judgeInstructions"),
+            timeout: settings.timeout,
         })
     } else {
         None
@@ -482,6 +485,7 @@ async fn prepare(ctx: &NodeContext) -> Result<Plan, NodeError> {
             account: account_in(ctx, TIE_SLOT, &mut accounts).await?,
             model: ctx.choice("tieBreakerModel").trim().to_string(),
             instructions: ctx.choice("tieBreakerInstructions"),
+            timeout: settings.timeout,
         })
     } else {
         None
@@ -530,6 +534,26 @@ struct Record {
     /// Consensus: the index of its answer's group.
     #[serde(skip_serializing_if = "Option::is_none")]
     group: Option<usize>,
+}
+
+impl Record {
+    /// An agent's record before it did anything.
+    fn new(spec: &AgentSpec, status: &'static str) -> Record {
+        Record {
+            agent: spec.name.clone(),
+            model: String::new(),
+            account: spec.account.account.clone(),
+            prompt_hash: String::new(),
+            tokens_in: 0,
+            tokens_out: 0,
+            latency_ms: 0,
+            status,
+            answer: None,
+            error: None,
+            vote: None,
+            group: None,
+        }
+    }
 }
 
 /// A judge's or tie-breaker's call.
@@ -601,20 +625,7 @@ async fn run_agent(
 ) -> (Record, Result<Conversed, NodeError>) {
     let spec = &plan.agents[agent];
     let started = tokio::time::Instant::now();
-    let mut record = Record {
-        agent: spec.name.clone(),
-        model: String::new(),
-        account: spec.account.account.clone(),
-        prompt_hash: String::new(),
-        tokens_in: 0,
-        tokens_out: 0,
-        latency_ms: 0,
-        status: "failed",
-        answer: None,
-        error: None,
-        vote: None,
-        group: None,
-    };
+    let mut record = Record::new(spec, "failed");
     let request = (|| -> Result<ChatRequest, NodeError> {
         let system = ctx
             .evaluator()
@@ -793,22 +804,7 @@ async fn orchestrate(ctx: &NodeContext, plan: &Plan, item: &Item, index: usize) 
             done.agents = records
                 .into_iter()
                 .enumerate()
-                .map(|(agent, record)| {
-                    record.unwrap_or_else(|| Record {
-                        agent: plan.agents[agent].name.clone(),
-                        model: String::new(),
-                        account: plan.agents[agent].account.account.clone(),
-                        prompt_hash: String::new(),
-                        tokens_in: 0,
-                        tokens_out: 0,
-                        latency_ms: 0,
-                        status: "cancelled",
-                        answer: None,
-                        error: None,
-                        vote: None,
-                        group: None,
-                    })
-                })
+                .map(|(agent, record)| record.unwrap_or_else(|| Record::new(&plan.agents[agent], "cancelled")))
                 .collect();
             if let (None, Some((code, class))) = (&done.winner, first_error) {
                 let message = format!("no agent answered: {}", failures(&done.agents));
@@ -904,7 +900,6 @@ async fn consensus(
     .await;
     // Group the answers: by their vote, or as the judge says.
     let mut groups: Vec<Vec<usize>> = Vec::new();
-    let mut keys: Vec<String> = Vec::new();
     let answered: Vec<usize> = results.iter().enumerate().filter(|(_, (_, a))| a.is_ok()).map(|(i, _)| i).collect();
     let mut records: Vec<Record> = results.iter().map(|(r, _)| r.clone()).collect();
     match (&plan.compare, &plan.judge) {
@@ -925,10 +920,11 @@ async fn consensus(
             done.referees.push(record);
             for members in judged {
                 groups.push(members.into_iter().map(|m| answered[m]).collect());
-                keys.push(String::new());
             }
         }
         _ => {
+            // The vote each group was made by, in the groups' order.
+            let mut keys: Vec<String> = Vec::new();
             for &agent in &answered {
                 let Ok(conversed) = &results[agent].1 else { continue };
                 match vote_of(&plan.compare, conversed) {
@@ -1016,17 +1012,17 @@ async fn consensus(
     Ok(done)
 }
 
-/// One structured call of a judge or tie-breaker, retried by the item's policy when its
-/// answer does not fit (`fits` says why not).
-async fn ask_referee(
+/// One structured call of a judge or tie-breaker, read by `parse`; retried by the item's
+/// policy when the answer does not fit (`parse` says why not).
+async fn ask_referee<T>(
     ctx: &NodeContext,
     referee: &Referee,
     role: &'static str,
     [system, user]: [String; 2],
     answer_schema: Json,
     (item, index): (&Item, usize),
-    fits: &(dyn Fn(&Json) -> Result<(), String> + Sync),
-) -> Result<(Json, RefereeRecord), NodeError> {
+    parse: &(dyn Fn(&Json) -> Result<T, String> + Sync),
+) -> Result<(T, RefereeRecord), NodeError> {
     let asked = if referee.model.is_empty() { ctx.str_param("model", item, index)? } else { referee.model.clone() };
     let model = referee.account.model_name(&asked, if role == "judge" { "judgeModel" } else { "tieBreakerModel" })?;
     let request = ChatRequest {
@@ -1039,19 +1035,19 @@ async fn ask_referee(
         shape: Shape::Schema(answer_schema),
         tools: Vec::new(),
         stream: false,
-        timeout: plan_timeout(ctx),
+        timeout: referee.timeout,
     };
     let started = tokio::time::Instant::now();
-    let (answer, value): (Answer, Json) = ctx
+    let (answer, value, parsed): (Answer, Json, T) = ctx
         .retry_item(index, || async {
             let answer = referee.account.chat(ctx, &request, index, &|_| {}).await?;
             let value = shaped(&request.shape, &answer, &model)?.unwrap_or(Json::Null);
-            fits(&value).map_err(|why| {
+            let parsed = parse(&value).map_err(|why| {
                 NodeError::new(ErrorCode::InvalidOutput, format!("the {role} model \"{model}\" answered: {why}"))
                     .with_class(ErrorClass::InvalidOutput)
                     .with_item(index)
             })?;
-            Ok((answer, value))
+            Ok((answer, value, parsed))
         })
         .await?;
     let record = RefereeRecord {
@@ -1061,14 +1057,9 @@ async fn ask_referee(
         tokens_in: u64::from(answer.tokens_in),
         tokens_out: u64::from(answer.tokens_out),
         latency_ms: started.elapsed().as_millis() as u64,
-        answer: value.clone(),
+        answer: value,
     };
-    Ok((value, record))
-}
-
-fn plan_timeout(ctx: &NodeContext) -> Duration {
-    let t = ctx.raw_param("timeout").as_f64().unwrap_or(300.0);
-    Duration::from_secs_f64(if t.is_finite() && t > 0.0 { t } else { 300.0 })
+    Ok((parsed, record))
 }
 
 fn numbered(answers: &[String]) -> String {
@@ -1098,10 +1089,8 @@ async fn judge_groups(
         "required": ["groups"],
         "additionalProperties": false
     });
-    let fits = |value: &Json| -> Result<(), String> { partition(value, n).map(|_| ()) };
-    let (value, record) = ask_referee(ctx, judge, "judge", [system, user], answer_schema, (item, index), &fits).await?;
-    let groups = partition(&value, n).map_err(|m| NodeError::new(ErrorCode::InvalidOutput, m))?;
-    Ok((groups, record))
+    let parse = |value: &Json| partition(value, n);
+    ask_referee(ctx, judge, "judge", [system, user], answer_schema, (item, index), &parse).await
 }
 
 /// The judge's groups as 0-based indexes, if they put every answer in exactly one group.
@@ -1153,11 +1142,15 @@ async fn tie_break(
         "required": ["choice"],
         "additionalProperties": false
     });
-    let fits = |_: &Json| Ok(());
-    let (value, record) =
-        ask_referee(ctx, tie, "tieBreaker", [system, user], answer_schema, (item, index), &fits).await?;
-    let choice = value.get("choice").and_then(Json::as_u64).unwrap_or(1).clamp(1, n as u64) as usize - 1;
-    Ok((choice, record))
+    // The schema bounds the number: 1 to n.
+    let parse = |value: &Json| {
+        value
+            .get("choice")
+            .and_then(Json::as_u64)
+            .map(|k| k.clamp(1, n as u64) as usize - 1)
+            .ok_or("no choice".to_string())
+    };
+    ask_referee(ctx, tie, "tieBreaker", [system, user], answer_schema, (item, index), &parse).await
 }
 
 /// The item with the answer and the record added.
