@@ -16,6 +16,9 @@ pub fn log_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("logs")
 }
 
+/// Lines waiting for the log writer thread at most.
+const LOG_QUEUE: usize = 8192;
+
 /// Installs the global subscriber. `SWITCHYARD_LOG` (an env-filter such as `debug` or
 /// `switchyard_engine=trace`) sets the level of both; without it the file gets info and up,
 /// stderr `stderr_level` and up. The log folder and file are made at the first line logged,
@@ -24,7 +27,11 @@ pub fn log_dir(data_dir: &Path) -> PathBuf {
 pub fn init(data_dir: &Path, stderr_level: &str) -> tracing_appender::non_blocking::WorkerGuard {
     let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter(stderr_level));
     let file_filter = filter("info");
-    let (writer, guard) = tracing_appender::non_blocking(LazyFile { dir: log_dir(data_dir), state: Lazy::NotYet });
+    // Lines waiting for the writer thread at most (past it new lines are dropped). The buffer
+    // is allocated up front: the default 128,000 lines are 4 MB of every process's memory.
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(LOG_QUEUE)
+        .finish(LazyFile { dir: log_dir(data_dir), state: Lazy::NotYet });
     let file = tracing_subscriber::fmt::layer().with_ansi(false).with_writer(writer).with_filter(file_filter);
     let _ = tracing_subscriber::registry().with(stderr).with(file).try_init();
     guard

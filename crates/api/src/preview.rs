@@ -102,8 +102,7 @@ impl History for StoredHistory {
             if source == target {
                 return Ok(item.json);
             }
-            let paired =
-                item.paired.as_slice().first().copied().ok_or_else(|| format!("no lineage back to \"{name}\""))?;
+            let paired = item.source().ok_or_else(|| format!("no lineage back to \"{name}\""))?;
             current = source;
             index = paired.item as usize;
         }

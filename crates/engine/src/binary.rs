@@ -209,7 +209,7 @@ pub fn blob_error(e: BlobError) -> NodeError {
 /// error naming the property and the files the item does have.
 pub fn file_of<'a>(item: &'a Item, property: &str, parameter: &str) -> Result<&'a BinaryData, NodeError> {
     item.file(property).ok_or_else(|| {
-        let names: Vec<&str> = item.binary.iter().flat_map(|b| b.keys()).map(String::as_str).collect();
+        let names: Vec<&str> = item.binary().into_iter().flat_map(|b| b.keys()).map(String::as_str).collect();
         let has = if names.is_empty() {
             "it has no files (Read Files as \"File\" or an HTTP Request with \"Response format: File\" add one)"
                 .to_string()

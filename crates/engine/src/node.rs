@@ -422,8 +422,8 @@ impl NodeContext {
         if self.on_error() == OnError::Stop {
             return Err(error);
         }
-        item.paired = switchyard_model::item::Paired::item(index);
-        item.error = Some(Box::new(error));
+        item.set_paired(switchyard_model::item::Paired::item(index));
+        item.set_error(error);
         if self.on_error() == OnError::ErrorOutput {
             out.push(ERROR_OUTPUT, item);
             return Ok(None);

@@ -281,8 +281,9 @@ fn node_finished(b: &mut Bucket, outcome: Outcome, millis: u64, items_in: u64, i
 }
 
 /// Samples waiting for the aggregator at most; past it a sender waits for it to catch up
-/// (it folds thousands a millisecond, so only a stalled aggregator makes anyone wait).
-pub const QUEUE: usize = 65_536;
+/// (it folds thousands a millisecond, so only a stalled aggregator makes anyone wait). The
+/// queue's slots are allocated up front: 8,192 of them are under 1 MB.
+pub const QUEUE: usize = 8192;
 
 /// The sending side: cheap to clone; blocks only when [`QUEUE`] samples wait.
 #[derive(Debug, Clone)]

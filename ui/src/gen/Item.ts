@@ -10,6 +10,6 @@ import type { JsonValue } from "./serde_json/JsonValue";
  */
 export type Item = { json: JsonValue, pairedItem?: Array<PairedItem>, error?: NodeError, 
 /**
- * Files by property name (boxed: most items carry none).
+ * Files by property name.
  */
 binary?: { [key in string]: BinaryData }, };

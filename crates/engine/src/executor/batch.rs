@@ -155,12 +155,12 @@ impl Run {
             && chain.contains(&index)
         {
             let items = sink_items.clone().or(main_out).unwrap_or_default();
-            run.lineage.insert(index, items.iter().map(|i| i.paired.as_slice().first().map(|p| p.item)).collect());
+            run.lineage.insert(index, items.iter().map(|i| i.source().map(|p| p.item)).collect());
             // Items that failed here (and went on carrying their error) fail their batch item.
-            for item in items.iter().filter(|i| i.error.is_some()) {
+            for item in items.iter().filter(|i| i.error().is_some()) {
                 let origin = run.trace(index, item);
                 if origin != usize::MAX
-                    && let Some(error) = item.error.as_deref()
+                    && let Some(error) = item.error()
                 {
                     run.item_failures.entry(origin).or_insert_with(|| error.clone());
                 }
@@ -199,7 +199,7 @@ impl Run {
         if let Some(error) = run.batch_error.take() {
             for &i in &run.current {
                 let mut item = run.all[i].clone();
-                item.error = Some(Box::new(error.clone()));
+                item.set_error(error.clone());
                 failures.push((i, item, error.clone()));
             }
         } else {
@@ -211,7 +211,7 @@ impl Run {
                     if failed.contains_key(&origin) {
                         continue;
                     }
-                    match item.error.as_deref().cloned() {
+                    match item.error().cloned() {
                         Some(error) => failures.push((origin, item, error)),
                         None => run.done.push((origin, item)),
                     }
@@ -220,8 +220,8 @@ impl Run {
             // A batch item that failed along the way leaves as itself, with its error.
             for (origin, error) in failed {
                 let mut item = run.all[origin].clone();
-                item.paired = Paired::item(origin);
-                item.error = Some(Box::new(error.clone()));
+                item.set_paired(Paired::item(origin));
+                item.set_error(error.clone());
                 failures.push((origin, item, error));
             }
             failures.sort_by_key(|(origin, ..)| *origin);
@@ -272,7 +272,7 @@ impl BatchRun {
     pub(super) fn trace(&self, sink: usize, item: &Item) -> usize {
         let Some(chain) = &self.chain else { return usize::MAX };
         let Some(mut k) = chain.iter().position(|&n| n == sink) else { return usize::MAX };
-        let mut position = item.paired.as_slice().first().map(|p| p.item as usize);
+        let mut position = item.source().map(|p| p.item as usize);
         while let Some(pos) = position {
             if k == 0 {
                 return self.current.get(pos).copied().unwrap_or(usize::MAX);

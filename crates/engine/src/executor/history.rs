@@ -71,7 +71,7 @@ impl History for HistoryView {
             if segment.node == target {
                 return Ok(item.json.clone());
             }
-            let paired = item.paired.as_slice().first().copied().ok_or_else(|| {
+            let paired = item.source().ok_or_else(|| {
                 format!("item {index} has no lineage back to \"{name}\" (is \"{name}\" upstream of this node?)")
             })?;
             segments = source.inputs.get(paired.input as usize).cloned().unwrap_or_default();

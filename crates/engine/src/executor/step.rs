@@ -92,7 +92,7 @@ impl Run {
                     .into_iter()
                     .enumerate()
                     .map(|(i, mut item)| {
-                        item.paired = Paired::item(i);
+                        item.set_paired(Paired::item(i));
                         item
                     })
                     .collect();
@@ -297,8 +297,8 @@ impl Run {
                             .into_iter()
                             .enumerate()
                             .map(|(i, mut item)| {
-                                item.paired = Paired::item(i);
-                                item.error = Some(Box::new(error.clone()));
+                                item.set_paired(Paired::item(i));
+                                item.set_error(error.clone());
                                 item
                             })
                             .collect::<Vec<_>>();

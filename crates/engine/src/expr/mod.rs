@@ -478,12 +478,12 @@ impl Evaluator {
         // Files' metadata only (name, type, size, hash), never their bytes.
         scope.push_constant(
             "binary",
-            if item.binary.is_some() { convert::to_dynamic(&item.binary_value()) } else { Dynamic::from(Map::new()) },
+            if item.binary().is_some() { convert::to_dynamic(&item.binary_value()) } else { Dynamic::from(Map::new()) },
         );
         scope.push_constant("index", index as i64);
         scope.push_constant(
             "error",
-            item.error.as_ref().map_or(Dynamic::UNIT, |e| {
+            item.error().map_or(Dynamic::UNIT, |e| {
                 convert::to_dynamic(&Value::from(serde_json::to_value(e).unwrap_or_default()))
             }),
         );

@@ -196,7 +196,8 @@ async fn run_item(
 
 /// The item with the answer (and the transcript) added.
 fn merged(ctx: &NodeContext, item: Item, index: usize, answer: String, transcript: Vec<AgentEntry>) -> Item {
-    let Item { json, error, binary, .. } = item;
+    let mut item = item;
+    let json = item.take_json();
     let mut object = crate::llm::answer_object(json);
     let field = crate::llm::answer_field(ctx);
     object.insert(field.as_str(), Value::from(answer));
@@ -204,5 +205,5 @@ fn merged(ctx: &NodeContext, item: Item, index: usize, answer: String, transcrip
         let entries = serde_json::to_value(&transcript).unwrap_or(Json::Null);
         object.insert("transcript", Value::from(entries));
     }
-    Item { json: Value::object(object), paired: Paired::item(index), error, binary }
+    item.reshaped(Value::object(object), Paired::item(index))
 }

@@ -283,7 +283,8 @@ fn merged(
     answer: &Answer,
     value: Option<serde_json::Value>,
 ) -> Result<Item, NodeError> {
-    let Item { json, error, binary, .. } = item;
+    let mut item = item;
+    let json = item.take_json();
     let mut object = crate::llm::answer_object(json);
     match value {
         None => {
@@ -318,5 +319,5 @@ fn merged(
         .collect();
         object.insert("chat", Value::object(details));
     }
-    Ok(Item { json: Value::object(object), paired: Paired::item(index), error, binary })
+    Ok(item.reshaped(Value::object(object), Paired::item(index)))
 }

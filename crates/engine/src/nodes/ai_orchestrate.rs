@@ -1155,14 +1155,15 @@ async fn tie_break(
 
 /// The item with the answer and the record added.
 fn merged(ctx: &NodeContext, item: Item, index: usize, done: Done) -> Item {
-    let Item { json, error, binary, .. } = item;
+    let mut item = item;
+    let json = item.take_json();
     let mut object = crate::llm::answer_object(json);
     let field = crate::llm::answer_field(ctx);
     object.insert(field.as_str(), Value::from(done.answer.clone()));
     if ctx.raw_param("records").as_bool().unwrap_or(true) {
         object.insert("orchestration", Value::from(serde_json::to_value(&done).unwrap_or(Json::Null)));
     }
-    Item { json: Value::object(object), paired: Paired::item(index), error, binary }
+    item.reshaped(Value::object(object), Paired::item(index))
 }
 
 #[cfg(test)]

@@ -114,7 +114,9 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
                     // The item's files stay with it.
                     Ok(d) => match to_item_json(&d) {
                         Ok(json) => {
-                            out.push(Ok(Item { json, binary: item.binary, ..Item::derived(Value::Null, index) }))
+                            let mut made = Item::derived(json, index);
+                            made.set_binary(item.binary().cloned().unwrap_or_default());
+                            out.push(Ok(made))
                         }
                         Err(e) => out.push(Err((item, index, e))),
                     },

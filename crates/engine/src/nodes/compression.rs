@@ -78,7 +78,7 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
             _ => zip(ctx, &item).await.map(|i| vec![i]),
         };
         match result {
-            Ok(made) => out.extend(MAIN, made.into_iter().map(|i| Item { paired: Paired::item(index), ..i })),
+            Ok(made) => out.extend(MAIN, made.into_iter().map(|i| i.reshaped_paired(Paired::item(index)))),
             Err(error) => ctx.item_failed(&mut out, item, index, error.with_item(index))?,
         }
     }
@@ -122,7 +122,7 @@ async fn zip(ctx: &NodeContext, item: &Item) -> Result<Item, NodeError> {
     let names: Vec<String> = wanted.split(',').map(str::trim).filter(|n| !n.is_empty()).map(str::to_string).collect();
     let mut files: Vec<BinaryData> = Vec::new();
     if names.is_empty() {
-        files.extend(item.binary.iter().flat_map(|b| b.values().cloned()));
+        files.extend(item.binary().into_iter().flat_map(|b| b.values().cloned()));
         if files.is_empty() {
             return Err(file_of(item, "data", "binaryProperty").expect_err("the item has no files"));
         }

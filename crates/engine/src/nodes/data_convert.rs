@@ -151,7 +151,7 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
         match to_items(ctx, &item, &format, &property).await {
             Ok(mut rows) => {
                 for row in &mut rows {
-                    row.paired = Paired::item(index);
+                    row.set_paired(Paired::item(index));
                 }
                 out.append(MAIN, rows)
             }

@@ -31,7 +31,7 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
     let mut out = Outputs::new();
     let kept = ctx.map_items(items, &mut out, |mut item, index| match conditions.matches(ctx, &item, index) {
         Ok(true) => {
-            item.paired = Paired::item(index);
+            item.set_paired(Paired::item(index));
             Ok(Some(item))
         }
         Ok(false) => Ok(None),

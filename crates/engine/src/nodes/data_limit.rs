@@ -47,7 +47,7 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
         items.truncate(max);
     }
     for (i, item) in items.iter_mut().enumerate() {
-        item.paired = Paired::item(start + i);
+        item.set_paired(Paired::item(start + i));
     }
     Ok(Outputs::main(items))
 }

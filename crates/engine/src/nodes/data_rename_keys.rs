@@ -6,7 +6,7 @@ use crate::node::{NodeContext, NodeResult, Outputs, field_path};
 use crate::registry::{CheckContext, NodeEntry};
 use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, ParamSpec, Port};
 use switchyard_model::error::{ErrorCode, NodeError, ValidationIssue};
-use switchyard_model::item::{Item, Paired};
+use switchyard_model::item::Paired;
 use switchyard_model::path::Segment;
 use switchyard_model::value::{Object, Value};
 use switchyard_model::workflow::Node;
@@ -144,8 +144,8 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
     let out = items
         .into_iter()
         .enumerate()
-        .map(|(index, item)| {
-            let mut json = item.json;
+        .map(|(index, mut item)| {
+            let mut json = item.take_json();
             for rename in &renames {
                 if let Some(value) = json.remove_path(&rename.from) {
                     json.set_path(&rename.to, value);
@@ -154,7 +154,7 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
             if let Some(re) = &pattern {
                 json = rename_matching(json, re, &replacement, every_level);
             }
-            Item { json, paired: Paired::item(index), error: item.error, binary: item.binary }
+            item.reshaped(json, Paired::item(index))
         })
         .collect();
     Ok(Outputs::main(out))

@@ -113,12 +113,12 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
     let result = ctx.map_items(items, &mut out, |item, index| {
         match evaluate(ctx, &item, index, dot, json_mode, &assignments) {
             // The item is owned here: its JSON is changed in place, not copied.
-            Ok(values) => Ok(Some(Item {
-                json: apply(item.json, &keep, values),
-                paired: Paired::item(index),
-                error: None,
-                binary: item.binary,
-            })),
+            Ok(values) => {
+                let mut item = item;
+                let json = item.take_json();
+                item.take_error();
+                Ok(Some(item.reshaped(apply(json, &keep, values), Paired::item(index))))
+            }
             Err(error) => Err((item, error)),
         }
     })?;

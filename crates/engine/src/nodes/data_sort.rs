@@ -93,7 +93,7 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
         indexed
             .into_iter()
             .map(|(i, mut item)| {
-                item.paired = Paired::item(i);
+                item.set_paired(Paired::item(i));
                 item
             })
             .collect(),

@@ -157,7 +157,7 @@ async fn message(ctx: &NodeContext, sender: &Sender, item: &Item, index: usize) 
     let html = ctx.str_param("html", item, index)?;
     let names = ctx.str_param("attachments", item, index)?;
     let names: Vec<String> = if names.trim() == "*" {
-        item.binary.as_ref().map(|files| files.keys().cloned().collect()).unwrap_or_default()
+        item.binary().map(|files| files.keys().cloned().collect()).unwrap_or_default()
     } else {
         names.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
     };

@@ -99,7 +99,7 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
         match read_for(ctx, &item, index, &options).await {
             Ok(files) => {
                 for file in files {
-                    out.push(MAIN, Item { paired: Paired::item(index), ..file });
+                    out.push(MAIN, file.reshaped_paired(Paired::item(index)));
                 }
             }
             Err(error) => ctx.item_failed(&mut out, item, index, error)?,

@@ -11,7 +11,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, ParamSpec, Port};
 use switchyard_model::error::{ErrorCode, NodeError};
-use switchyard_model::item::{Item, Paired};
+use switchyard_model::item::Paired;
 use switchyard_model::value::{Object, Value};
 use switchyard_model::workflow::{MAIN, Node};
 
@@ -114,14 +114,16 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
         .await;
         match written {
             Ok((path, size)) => {
-                let mut json = item.json;
+                let mut item = item;
+                let mut json = item.take_json();
                 let mut info = Object::new();
                 info.insert("path", Value::from(path.display().to_string()));
                 info.insert("bytes", Value::from(size as i64));
                 if let Some(object) = json.as_object_mut() {
                     object.insert("written", Value::object(info));
                 }
-                out.push(MAIN, Item { json, paired: Paired::item(index), error: None, binary: item.binary });
+                item.take_error();
+                out.push(MAIN, item.reshaped(json, Paired::item(index)));
             }
             Err(error) => ctx.item_failed(&mut out, item, index, error.with_item(index))?,
         }

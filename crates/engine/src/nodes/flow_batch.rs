@@ -63,7 +63,7 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
     out.extend(
         BATCH,
         items.into_iter().enumerate().map(|(i, mut item)| {
-            item.paired = Paired::item(i);
+            item.set_paired(Paired::item(i));
             item
         }),
     );

@@ -170,7 +170,7 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
             Ok(result) => out.extend(
                 MAIN,
                 result.into_iter().map(|mut r| {
-                    r.paired = Paired::item(index);
+                    r.set_paired(Paired::item(index));
                     r
                 }),
             ),
@@ -253,11 +253,11 @@ fn fail_all(ctx: &NodeContext, out: &mut Outputs, items: Vec<Item>, error: NodeE
 fn pair_all(mut result: Vec<Item>, given: usize) -> Vec<Item> {
     let same = result.len() == given;
     for (i, item) in result.iter_mut().enumerate() {
-        item.paired = match (given, same) {
+        item.set_paired(match (given, same) {
             (1, _) => Paired::item(0),
             (_, true) => Paired::item(i),
             _ => Paired::None,
-        };
+        });
     }
     result
 }

@@ -32,7 +32,7 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
     for (index, mut item) in items.into_iter().enumerate() {
         match conditions.matches(ctx, &item, index) {
             Ok(pass) => {
-                item.paired = Paired::item(index);
+                item.set_paired(Paired::item(index));
                 out.push(if pass { "true" } else { "false" }, item);
             }
             Err(error) => ctx.item_failed(&mut out, item, index, error)?,

@@ -85,7 +85,7 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
 }
 
 fn with_paired(mut item: Item, paired: Paired) -> Item {
-    item.paired = paired;
+    item.set_paired(paired);
     item
 }
 
@@ -105,17 +105,17 @@ fn pair(a: usize, b: usize) -> Paired {
 }
 
 /// Both items' files; the first item's win on a name both use.
-fn files(a: &Item, b: &Item) -> Option<Box<switchyard_model::item::Binaries>> {
-    match (&a.binary, &b.binary) {
-        (None, None) => None,
-        (Some(x), None) => Some(x.clone()),
-        (None, Some(y)) => Some(y.clone()),
-        (Some(x), Some(y)) => {
-            let mut all = y.clone();
-            all.extend(x.iter().map(|(k, v)| (k.clone(), v.clone())));
-            Some(all)
-        }
-    }
+fn files(a: &Item, b: &Item) -> switchyard_model::item::Binaries {
+    let mut all = b.binary().cloned().unwrap_or_default();
+    all.extend(a.binary().into_iter().flatten().map(|(k, v)| (k.clone(), v.clone())));
+    all
+}
+
+/// Two items merged into one, with both items' files.
+fn merged(a: &Item, b: &Item, paired: Paired, prefer_first: bool) -> Item {
+    let mut item = Item::with_paired(combine(&a.json, &b.json, prefer_first), paired);
+    item.set_binary(files(a, b));
+    item
 }
 
 fn by_position(first: Vec<Item>, second: Vec<Item>, include_unpaired: bool, prefer_first: bool) -> Vec<Item> {
@@ -123,12 +123,7 @@ fn by_position(first: Vec<Item>, second: Vec<Item>, include_unpaired: bool, pref
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
         match (first.get(i), second.get(i)) {
-            (Some(a), Some(b)) => out.push(Item {
-                json: combine(&a.json, &b.json, prefer_first),
-                paired: pair(i, i),
-                error: None,
-                binary: files(a, b),
-            }),
+            (Some(a), Some(b)) => out.push(merged(a, b, pair(i, i), prefer_first)),
             (Some(a), None) if include_unpaired => out.push(with_paired(a.clone(), Paired::from_input(0, i))),
             (None, Some(b)) if include_unpaired => out.push(with_paired(b.clone(), Paired::from_input(1, i))),
             _ => {}
@@ -160,12 +155,7 @@ fn by_key(
             Some(js) => {
                 for &j in js {
                     matched_second[j] = true;
-                    out.push(Item {
-                        json: combine(&a.json, &second[j].json, prefer_first),
-                        paired: pair(i, j),
-                        error: None,
-                        binary: files(a, &second[j]),
-                    });
+                    out.push(merged(a, &second[j], pair(i, j), prefer_first));
                 }
             }
             None if join == "left" || join == "outer" => out.push(with_paired(a.clone(), Paired::from_input(0, i))),

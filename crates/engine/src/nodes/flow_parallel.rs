@@ -98,7 +98,7 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
     for name in branch_names(&ctx.node) {
         let copies = items.iter().enumerate().map(|(i, item)| {
             let mut item = item.clone();
-            item.paired = Paired::item(i);
+            item.set_paired(Paired::item(i));
             item
         });
         out.extend(&name, copies);

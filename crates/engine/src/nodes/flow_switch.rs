@@ -73,7 +73,7 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
     let items = ctx.take_input(0).into_vec();
     let mut out = Outputs::new();
     for (index, mut item) in items.into_iter().enumerate() {
-        item.paired = Paired::item(index);
+        item.set_paired(Paired::item(index));
         let targets: Result<Vec<String>, NodeError> = if by_expression {
             ctx.str_param("value", &item, index).and_then(|name| {
                 if outputs.contains(&name) && name != FALLBACK {

@@ -7,7 +7,7 @@ use crate::registry::{CheckContext, NodeEntry};
 use scraper::{ElementRef, Html, Selector};
 use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, ParamSpec, Port};
 use switchyard_model::error::{ErrorClass, ErrorCode, NodeError, ValidationIssue};
-use switchyard_model::item::{Item, Paired};
+use switchyard_model::item::Item;
 use switchyard_model::value::Value;
 use switchyard_model::workflow::{MAIN, Node};
 
@@ -158,9 +158,9 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
                     for field in &fields {
                         json.insert(&field.name, extract(root, field));
                     }
-                    let mut made = Item { paired: Paired::item(index), ..Item::new(Value::object(json)) };
+                    let mut made = Item::derived(Value::object(json), index);
                     if base.is_some() {
-                        made.binary = item.binary.clone();
+                        made.set_binary(item.binary().cloned().unwrap_or_default());
                     }
                     made
                 };

@@ -355,7 +355,7 @@ async fn download(
     }
     let mut out = Item::derived(Value::object(json), index);
     // The input item's files stay; the download is added under its property.
-    out.binary = item.binary.clone();
+    out.set_binary(item.binary().cloned().unwrap_or_default());
     out.set_file(property, data);
     Ok(vec![out])
 }

@@ -102,7 +102,7 @@ pub(crate) fn pass_through(items: Vec<Item>) -> Vec<Item> {
         .into_iter()
         .enumerate()
         .map(|(i, mut item)| {
-            item.paired = Paired::item(i);
+            item.set_paired(Paired::item(i));
             item
         })
         .collect()
@@ -129,16 +129,17 @@ pub(crate) fn with_field(
     field: &[switchyard_model::path::Segment],
     value: switchyard_model::value::Value,
 ) -> Result<Item, (Item, NodeError)> {
-    let Item { mut json, error, binary, .. } = item;
-    if !json.set_path(field, value) {
+    let mut item = item;
+    item.set_paired(Paired::item(index));
+    if !item.json.set_path(field, value) {
         let problem = NodeError::new(
             ErrorCode::InvalidParameter,
-            format!("the item's JSON is {}, which has no field to set", json.type_name()),
+            format!("the item's JSON is {}, which has no field to set", item.json.type_name()),
         )
         .with_parameter("field");
-        return Err((Item { json, paired: Paired::item(index), error, binary }, problem));
+        return Err((item, problem));
     }
-    Ok(Item { json, paired: Paired::item(index), error, binary })
+    Ok(item)
 }
 
 pub(crate) use crate::connect::account_fields;

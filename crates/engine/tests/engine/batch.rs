@@ -101,8 +101,8 @@ async fn failed_items_are_collected_and_only_they_run_again() {
     // its error.
     assert_eq!((results[1]["key"].clone(), results[1]["attempt"].clone()), (json!("i1"), json!(3)));
     assert_eq!(results[4], json!({"k": "i4"}));
-    assert!(outcome.result[4].error.is_some(), "i4 keeps its error");
-    assert_eq!(outcome.result[4].error.as_ref().unwrap().code, ErrorCode::HttpStatus);
+    assert!(outcome.result[4].error().is_some(), "i4 keeps its error");
+    assert_eq!(outcome.result[4].error().unwrap().code, ErrorCode::HttpStatus);
     for (key, calls) in [("i0", 1), ("i1", 3), ("i2", 1), ("i3", 1), ("i4", 3), ("i5", 1)] {
         assert_eq!(server.fault_log(key).await.0, calls, "{key}: only failed items run again");
     }

@@ -50,7 +50,7 @@ async fn csv_from_pythons_csv_module_round_trips_through_a_filter() {
     assert_eq!(rows[0], json!({"id": 1, "name": "Doe, Jane", "note": "said \"hi\"\nthen left", "amount": 120.5}));
     assert_eq!(rows[1], json!({"id": 2, "name": "Ünal", "note": "", "amount": 80}));
     assert_eq!(rows[2]["amount"], "007", "codes with leading zeros stay text");
-    assert_eq!(outcome.result[2].paired, switchyard_model::item::Paired::item(0), "rows pair with the file's item");
+    assert_eq!(outcome.result[2].paired(), switchyard_model::item::Paired::item(0), "rows pair with the file's item");
 
     // Read → Convert → Filter → Convert → Write, read back by Python's csv module.
     let target = dir.path().join("out/big spenders.csv");

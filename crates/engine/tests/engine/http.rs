@@ -33,7 +33,7 @@ async fn get_sends_query_and_headers_per_item() {
     assert_eq!(items[1]["query"], json!({"id": "2", "q": "a b"}));
     assert_eq!(items[1]["headers"]["x-trace"], "t-2");
     assert!(items[0]["headers"]["user-agent"].as_str().unwrap().starts_with("Switchyard/"));
-    assert_eq!(outcome.result[1].paired, switchyard_model::item::Paired::item(1));
+    assert_eq!(outcome.result[1].paired(), switchyard_model::item::Paired::item(1));
 }
 
 #[tokio::test]
@@ -140,7 +140,7 @@ async fn on_error_continue_and_error_output_handle_each_item() {
     assert_eq!(outcome.result.len(), 3);
     let failed = &outcome.result[1];
     assert_eq!(Json::from(&failed.json), json!({"code": 500}));
-    assert_eq!(failed.error.as_ref().unwrap().code, ErrorCode::HttpStatus);
+    assert_eq!(failed.error().unwrap().code, ErrorCode::HttpStatus);
 
     let wf = workflow(json!({
         "nodes": [
@@ -160,7 +160,7 @@ async fn on_error_continue_and_error_output_handle_each_item() {
     assert_eq!(node_data(&collector, "ok").outputs[0].total, 2);
     let bad = node_data(&collector, "bad");
     assert_eq!(bad.outputs[0].total, 1);
-    assert_eq!(bad.outputs[0].items[0].error.as_ref().unwrap().item_index, Some(1));
+    assert_eq!(bad.outputs[0].items[0].error().unwrap().item_index, Some(1));
 }
 
 #[tokio::test(start_paused = true)]

@@ -125,7 +125,7 @@ async fn all_branches_with_a_timeout_and_the_on_error_setting() {
     assert_eq!(Json::from(&outcome.result[0].json)["seen"], "yes");
     let p = node_data(&collector, "p");
     let done = p.outputs.iter().find(|o| o.name == "done").unwrap();
-    assert_eq!(done.items[0].error.as_ref().unwrap().code, ErrorCode::Timeout);
+    assert_eq!(done.items[0].error().unwrap().code, ErrorCode::Timeout);
     assert_eq!(Json::from(&done.items[0].json), json!({"n": 1}));
     assert_eq!(status_of(&collector, "h-b").0, NodeRunStatus::Error);
 

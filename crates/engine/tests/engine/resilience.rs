@@ -157,7 +157,7 @@ async fn failed_items_reach_the_error_output_only_after_the_last_try() {
     assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.error);
     let failed = node_data(&collector, "failed");
     assert_eq!(failed.outputs[0].total, 1);
-    let error = failed.outputs[0].items[0].error.as_ref().unwrap();
+    let error = failed.outputs[0].items[0].error().unwrap();
     assert_eq!((error.item_index, error.class), (Some(1), ErrorClass::Transient));
     assert_eq!(server.fault_log("e1").await.0, 2);
     assert_eq!(server.fault_log("e2").await.0, 3, "three tries, then the error output");
@@ -214,9 +214,9 @@ async fn a_breaker_opens_after_failures_fails_fast_and_closes_after_a_good_trial
     let (outcome, _) = run(&engine, wf.clone(), input.clone()).await;
     assert_eq!(outcome.status, RunStatus::Success);
     let codes: Vec<String> =
-        outcome.result.iter().map(|i| i.error.as_ref().map_or("ok".into(), |e| e.code.to_string())).collect();
+        outcome.result.iter().map(|i| i.error().map_or("ok".into(), |e| e.code.to_string())).collect();
     assert_eq!(codes, ["http_status", "http_status", "http_status", "circuit_open", "circuit_open"]);
-    assert!(outcome.result[3].error.as_ref().unwrap().message.contains("paused"), "a clear message");
+    assert!(outcome.result[3].error().unwrap().message.contains("paused"), "a clear message");
     assert_eq!(server.fault_log("b").await.0, 3, "an open breaker sends nothing");
     let host = format!("127.0.0.1:{}", server.addr.port());
     let open = engine.services().resilience.breakers().into_iter().find(|b| b.key == host).unwrap();
@@ -226,12 +226,12 @@ async fn a_breaker_opens_after_failures_fails_fast_and_closes_after_a_good_trial
     // the breaker opens again at once.
     tokio::time::advance(Duration::from_secs(10)).await;
     let (outcome, _) = run(&engine, wf.clone(), json!([{}, {}])).await;
-    let codes: Vec<String> = outcome.result.iter().map(|i| i.error.as_ref().unwrap().code.to_string()).collect();
+    let codes: Vec<String> = outcome.result.iter().map(|i| i.error().unwrap().code.to_string()).collect();
     assert_eq!(codes, ["http_status", "circuit_open"]);
     // The next trial succeeds and closes it.
     tokio::time::advance(Duration::from_secs(10)).await;
     let (outcome, _) = run(&engine, wf, json!([{}, {}])).await;
-    assert!(outcome.result.iter().all(|i| i.error.is_none()), "{:?}", outcome.result);
+    assert!(outcome.result.iter().all(|i| i.error().is_none()), "{:?}", outcome.result);
     let closed = engine.services().resilience.breakers().into_iter().find(|b| b.key == host).unwrap();
     assert_eq!(closed.state, BreakerState::Closed);
     assert_eq!(closed.transitions, 5, "open, half-open, open, half-open, closed");

@@ -88,7 +88,7 @@ async fn run_with(engine: &Engine, wf: Workflow, input: serde_json::Value, cance
 }
 
 fn paired(items: &[Item]) -> Vec<Paired> {
-    items.iter().map(|i| i.paired.clone()).collect()
+    items.iter().map(|i| i.paired()).collect()
 }
 
 #[tokio::test(start_paused = true)]
@@ -179,8 +179,8 @@ async fn a_child_failing_under_continue_returns_its_error_items() {
     let outcome = run(&engine, parent, json!([{"bad": false}, {"bad": true}, {"bad": false}])).await;
     assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.error);
     assert_eq!(outcome.result.len(), 3);
-    assert!(outcome.result[0].error.is_none() && outcome.result[2].error.is_none());
-    let error = outcome.result[1].error.as_ref().expect("the failed item carries its error");
+    assert!(outcome.result[0].error().is_none() && outcome.result[2].error().is_none());
+    let error = outcome.result[1].error().expect("the failed item carries its error");
     assert!(error.message.contains("in node \"Boom\"") && error.message.contains("bad item"), "{}", error.message);
     assert_eq!(error.item_index, Some(1));
     assert_eq!(paired(&outcome.result), (0..3).map(Paired::item).collect::<Vec<_>>());
