@@ -43,6 +43,12 @@ pub fn all() -> Result {
     )?;
     step.done();
 
+    // The workspace's one unsafe module (items' packed tail) under Miri, which checks every
+    // pointer use of its tests for undefined behaviour.
+    let step = Step::start("unsafe code under Miri (switchyard-model's item tail, strict provenance)");
+    miri()?;
+    step.done();
+
     // The test binary the workspace run just built, run directly: `cargo test -p
     // switchyard-vault` would resolve the vault's features on its own and rebuild ~140 crates.
     let step = Step::start("vault tests against a real gnome-keyring (dbus-run-session)");
@@ -90,6 +96,36 @@ pub fn all() -> Result {
 
     eprintln!("\nAll checks passed.");
     Ok(())
+}
+
+/// Installs nightly Miri when missing, then runs the model crate's item tests under it.
+fn miri() -> Result {
+    let has_miri = Command::new("cargo")
+        .args(["+nightly", "miri", "--version"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_miri {
+        util::run(Command::new("rustup").args([
+            "toolchain",
+            "install",
+            "nightly",
+            "--profile",
+            "minimal",
+            "--component",
+            "miri,rust-src",
+        ]))?;
+    }
+    let target = root().join("target/miri");
+    util::run(
+        Command::new("cargo")
+            .current_dir(root())
+            .args(["+nightly", "miri", "test", "-p", "switchyard-model", "--lib", "--target-dir"])
+            .arg(&target)
+            .args(["--", "item"])
+            .env("MIRIFLAGS", "-Zmiri-strict-provenance"),
+    )
 }
 
 /// Builds the app (debug, serving the built UI) and drives its real window.
