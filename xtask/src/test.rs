@@ -70,6 +70,15 @@ pub fn all() -> Result {
     )?;
     step.done();
 
+    // 20 SIGKILLs of `serve` under 16 clients of webhooks, and a restart after each.
+    let step = Step::start("heavy: serve killed (SIGKILL) 20 times under webhook load, no acknowledged delivery lost");
+    util::run(
+        Command::new(&cli_tests)
+            .args(["--ignored", "--exact", "heavy_acknowledged_deliveries_survive_sigkill_under_load", "--nocapture"])
+            .current_dir(root().join("crates/cli")),
+    )?;
+    step.done();
+
     // llama.cpp (node-llama-cpp) with a tiny model the test writes: seconds, but a second
     // runtime and a model server of its own.
     if cfg!(all(target_os = "linux", target_arch = "x86_64")) {

@@ -123,6 +123,11 @@ pub(crate) struct LaunchOptions {
     pub(crate) retry_of: Option<String>,
     /// Breakpoints, for a run started by hand (see `RunStartRequest::breakpoints`).
     pub(crate) breakpoints: Option<Vec<String>>,
+    /// The execution id to use (a re-run claimed it before starting); a new one otherwise.
+    pub(crate) execution_id: Option<String>,
+    /// Told once the run's start, with its input, is committed to disk (a webhook answers
+    /// only then).
+    pub(crate) durable: Option<tokio::sync::oneshot::Sender<Result<(), String>>>,
 }
 
 impl Default for LaunchOptions {
@@ -135,6 +140,8 @@ impl Default for LaunchOptions {
             reuse: Default::default(),
             retry_of: None,
             breakpoints: None,
+            execution_id: None,
+            durable: None,
         }
     }
 }
@@ -436,9 +443,9 @@ impl Api {
         input: Vec<Item>,
         options: LaunchOptions,
     ) -> (String, JoinHandle<RunOutcome>) {
-        let LaunchOptions { mode, start, until, called, reuse, retry_of, breakpoints } = options;
+        let LaunchOptions { mode, start, until, called, reuse, retry_of, breakpoints, execution_id, durable } = options;
         let engine = switchyard_engine::Engine::new(self.inner.engine.registry().clone(), services);
-        let execution_id = new_id();
+        let execution_id = execution_id.unwrap_or_else(new_id);
         // With a concurrency limit, a run takes a free slot now or waits in the queue for one.
         // Taken here, not in the run's task: a burst of launches must see each other's slots.
         let slots = if called.is_some() { None } else { self.inner.queue.slots().1 };
@@ -464,14 +471,27 @@ impl Api {
             crate::RunEntry { workflow_id: Arc::from(prepared.workflow.id.as_str()), cancel: cancel.clone(), debug };
         self.inner.runs.lock().unwrap_or_else(|p| p.into_inner()).insert(execution_id.clone(), entry);
         let log = self.inner.store.log();
-        log.started(ExecutionStart {
+        // A run's input is kept with it (to run it again after a crash) unless another run
+        // called it: that one's input is its caller's business, and may be large.
+        let kept_input = (called_by.is_none() && !input.is_empty()).then(|| run_input_json(&input)).flatten();
+        let record = ExecutionStart {
             id: execution_id.clone(),
-            workflow: (*prepared.workflow).clone(),
+            workflow: prepared.workflow.clone(),
             mode,
             started_at: self.now(),
             called_by,
             retry_of,
-        });
+            input: kept_input,
+        };
+        match durable {
+            Some(tx) => log.started_durable(
+                record,
+                Box::new(move |outcome| {
+                    let _ = tx.send(outcome);
+                }),
+            ),
+            None => log.started(record),
+        }
         let run_request = RunRequest {
             execution_id: execution_id.clone(),
             mode: Some(mode),
@@ -542,6 +562,47 @@ impl Api {
         (execution_id, handle)
     }
 
+    /// Runs again, from their kept input, the runs a crash interrupted of workflows whose
+    /// "Re-run interrupted runs at start" setting is on. Each is claimed in the store first,
+    /// so it is re-run once however often the app or `serve` starts. Returns how many started.
+    pub(crate) async fn rerun_interrupted(&self) -> ApiResult<u32> {
+        let interrupted = self.blocking(|store| Ok(store.history().interrupted_to_rerun()?)).await?;
+        let mut started = 0;
+        for run in interrupted {
+            let Ok(record) = self.workflow_get(IdRequest { id: run.workflow_id.clone() }).await else { continue };
+            if !record.workflow.settings.rerun_interrupted {
+                continue;
+            }
+            let input: Vec<switchyard_model::item::Item> = match serde_json::from_str(&run.input) {
+                Ok(input) => input,
+                Err(e) => {
+                    tracing::warn!(execution = %run.id, "the kept input of an interrupted run cannot be read: {e}");
+                    continue;
+                }
+            };
+            let rerun_id = new_id();
+            let (id, claimed) = (run.id.clone(), rerun_id.clone());
+            if !self.blocking(move |store| Ok(store.history().claim_rerun(&id, &claimed)?)).await? {
+                continue;
+            }
+            let source = RunSource::Saved;
+            let options = LaunchOptions {
+                mode: run.mode,
+                retry_of: Some(run.id.clone()),
+                execution_id: Some(rerun_id),
+                ..LaunchOptions::default()
+            };
+            match self.launch_checked(record.workflow, &source, input, options).await {
+                Ok(_) => {
+                    tracing::info!(execution = %run.id, "re-running a run a crash interrupted");
+                    started += 1;
+                }
+                Err(e) => tracing::warn!(execution = %run.id, "cannot re-run the interrupted run: {}", e.message),
+            }
+        }
+        Ok(started)
+    }
+
     /// Starts `target` from its Error Trigger with the failure as the trigger's item. Boxed
     /// (a run that fails starts a run): the future's type names no run inside itself.
     fn start_error_workflow(
@@ -592,4 +653,11 @@ impl Api {
             }
         });
     }
+}
+
+/// A run's input as kept with it: the items as JSON, or none past 16 MiB (such a run is not
+/// re-run after a crash; its error says it was interrupted all the same).
+fn run_input_json(input: &[switchyard_model::item::Item]) -> Option<String> {
+    const MAX_KEPT_INPUT: usize = 16 * 1024 * 1024;
+    serde_json::to_string(input).ok().filter(|text| text.len() <= MAX_KEPT_INPUT)
 }

@@ -315,6 +315,12 @@ pub struct WorkflowSettings {
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     #[ts(optional, as = "Option<std::collections::BTreeMap<String, String>>")]
     pub accounts: std::collections::BTreeMap<String, String>,
+    /// When the app or `switchyard serve` starts, run again, from their kept input, the runs
+    /// of this workflow that a crash interrupted (each once). Off by default: a re-run repeats
+    /// whatever side effects the interrupted run had already caused.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[ts(optional, as = "Option<bool>")]
+    pub rerun_interrupted: bool,
     #[serde(flatten)]
     #[ts(skip)]
     pub extra: JsonMap,
@@ -335,6 +341,7 @@ impl Default for WorkflowSettings {
             timeout_seconds: default_timeout(),
             error_workflow: None,
             accounts: Default::default(),
+            rerun_interrupted: false,
             extra: JsonMap::new(),
         }
     }

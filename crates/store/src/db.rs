@@ -24,6 +24,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (15, include_str!("migrations/0015_retries.sql")),
     (16, include_str!("migrations/0016_workflow_versions.sql")),
     (17, include_str!("migrations/0017_agent_memory.sql")),
+    (18, include_str!("migrations/0018_run_input.sql")),
 ];
 
 pub fn latest_version() -> u32 {

@@ -16,17 +16,26 @@ use switchyard_model::workflow::Workflow;
 #[derive(Debug, Clone)]
 pub struct ExecutionStart {
     pub id: String,
-    pub workflow: Workflow,
+    /// The workflow as it runs: shared, not copied per run. The writer stores its JSON once
+    /// per version (and serializes it once while the same `Arc` keeps coming).
+    pub workflow: Arc<Workflow>,
     pub mode: RunMode,
     pub started_at: String,
     /// The run that called this one, if another run did.
     pub called_by: Option<CallLink>,
     /// The execution this one retries.
     pub retry_of: Option<String>,
+    /// The items that started the run, as JSON (a trigger's), kept so that the run can be
+    /// started again from them if a crash interrupts it.
+    pub input: Option<String>,
 }
 
+/// Called once the start it came with is committed to disk (or could not be): a webhook
+/// answers its sender only then.
+pub type Durable = Box<dyn FnOnce(std::result::Result<(), String>) + Send>;
+
 enum Message {
-    Start(Box<ExecutionStart>),
+    Start(Box<ExecutionStart>, Option<Durable>),
     Node(String, Box<NodeRunData>),
     Finish { id: String, status: RunStatus, finished_at: String, duration_ms: u32, error: Option<Box<NodeError>> },
     Delivery(Box<Delivery>),
@@ -99,7 +108,18 @@ impl ExecutionLog {
 
     /// Records that a run started (status `running`, owned by this process).
     pub fn started(&self, start: ExecutionStart) {
-        self.send(Message::Start(Box::new(start)));
+        self.send(Message::Start(Box::new(start), None));
+    }
+
+    /// [`ExecutionLog::started`], calling `durable` once the start is committed (with the
+    /// other messages of its batch: one fsync for many concurrent runs).
+    pub fn started_durable(&self, start: ExecutionStart, durable: Durable) {
+        if let Err(std::sync::mpsc::SendError(Message::Start(_, Some(durable)))) =
+            self.tx.send(Message::Start(Box::new(start), Some(durable)))
+        {
+            self.fail("the writer thread has stopped".into());
+            durable(Err("the execution history writer has stopped".into()));
+        }
     }
 
     /// Records one node's data.
@@ -164,6 +184,7 @@ fn writer(
     owner: String,
 ) {
     let owner = Owner { pid: std::process::id(), token: owner };
+    let mut snapshots = Snapshots::default();
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < BATCH {
@@ -182,8 +203,11 @@ fn writer(
         let mut waited = Duration::ZERO;
         loop {
             let keep = delivery_keep.load(std::sync::atomic::Ordering::Relaxed);
-            match write_batch(&mut conn, &batch, &owner, keep) {
-                Ok(()) => break,
+            match write_batch(&mut conn, &batch, &owner, keep, &mut snapshots) {
+                Ok(()) => {
+                    settle(&mut batch, Ok(()));
+                    break;
+                }
                 Err(e) if is_resource_error(&e) => {
                     let message = format!("writing the execution history failed: {e}; retrying");
                     if waited.is_zero() {
@@ -203,9 +227,12 @@ fn writer(
                     );
                     for message in batch.drain(..) {
                         let keep = delivery_keep.load(std::sync::atomic::Ordering::Relaxed);
-                        if let Err(e) = write_batch(&mut conn, std::slice::from_ref(&message), &owner, keep) {
-                            tracing::error!("dropped {} from the history: {e}", describe(&message));
+                        let mut one = [message];
+                        let written = write_batch(&mut conn, &one, &owner, keep, &mut snapshots);
+                        if let Err(e) = &written {
+                            tracing::error!("dropped {} from the history: {e}", describe(&one[0]));
                         }
+                        settle(&mut one, written.map_err(|e| e.to_string()));
                     }
                     break;
                 }
@@ -218,6 +245,49 @@ fn writer(
             outcome = Ok(());
         }
         answer(&flushes, &outcome);
+    }
+}
+
+/// Tells the runs waiting for their start to be on disk how it went.
+fn settle(batch: &mut [Message], outcome: std::result::Result<(), String>) {
+    for message in batch {
+        if let Message::Start(_, durable) = message
+            && let Some(durable) = durable.take()
+        {
+            durable(outcome.clone());
+        }
+    }
+}
+
+/// Workflow snapshots (hash and JSON) by the `Arc` the runs share: a run of a version
+/// already seen costs no serialization and no hashing. The `Arc`s are kept, so an address is
+/// never reused for another workflow while it is in here.
+#[derive(Default)]
+struct Snapshots {
+    known: Vec<(Arc<Workflow>, Arc<Snapshot>)>,
+}
+
+/// A workflow as stored for its runs: the hash of its JSON, and the JSON.
+struct Snapshot {
+    hash: String,
+    definition: String,
+}
+
+impl Snapshots {
+    const KEEP: usize = 64;
+
+    /// The workflow's hash and JSON.
+    fn of(&mut self, workflow: &Arc<Workflow>) -> Arc<Snapshot> {
+        if let Some((_, known)) = self.known.iter().find(|(w, _)| Arc::ptr_eq(w, workflow)) {
+            return known.clone();
+        }
+        let definition = serde_json::to_string(&**workflow).unwrap_or_default();
+        let known = Arc::new(Snapshot { hash: snapshot_hash(&definition), definition });
+        if self.known.len() >= Self::KEEP {
+            self.known.remove(0);
+        }
+        self.known.push((workflow.clone(), known.clone()));
+        known
     }
 }
 
@@ -245,7 +315,7 @@ fn is_resource_error(e: &rusqlite::Error) -> bool {
 /// What a message is about, for the log line of a dropped one.
 fn describe(message: &Message) -> String {
     match message {
-        Message::Start(start) => format!("the start of execution {}", start.id),
+        Message::Start(start, _) => format!("the start of execution {}", start.id),
         Message::Node(id, data) => format!("node \"{}\" of execution {id}", data.node_name),
         Message::Finish { id, .. } => format!("the end of execution {id}"),
         Message::Delivery(d) => format!("webhook delivery {} of workflow {}", d.id, d.workflow_id),
@@ -279,20 +349,28 @@ pub(crate) fn drop_unused_snapshots(tx: &rusqlite::Transaction<'_>) -> rusqlite:
     )
 }
 
-fn write_batch(conn: &mut Connection, batch: &[Message], owner: &Owner, delivery_keep: u32) -> rusqlite::Result<()> {
+fn write_batch(
+    conn: &mut Connection,
+    batch: &[Message],
+    owner: &Owner,
+    delivery_keep: u32,
+    snapshots: &mut Snapshots,
+) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut logged: Vec<&str> = Vec::new();
     for message in batch {
         match message {
-            Message::Start(start) => {
+            Message::Start(start, _) => {
                 // The workflow as it ran, stored once per version and referenced by hash.
-                let definition = serde_json::to_string(&start.workflow).unwrap_or_default();
-                let hash = snapshot_hash(&definition);
+                // (Inserted every time: pruning may have deleted it since; present, it is a
+                // primary-key lookup.)
+                let snapshot = snapshots.of(&start.workflow);
+                let hash = &snapshot.hash;
                 tx.prepare_cached("INSERT OR IGNORE INTO workflow_snapshots (hash, definition) VALUES (?1, ?2)")?
-                    .execute(params![hash, definition])?;
+                    .execute(params![hash, snapshot.definition])?;
                 tx.prepare_cached(
-                    "INSERT OR REPLACE INTO executions (id, workflow_id, workflow_name, workflow_definition, snapshot, status, mode, started_at, owner_pid, owner, parent_execution, parent_node, retry_of)
-                     VALUES (?1, ?2, ?3, '', ?4, 'running', ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                    "INSERT OR REPLACE INTO executions (id, workflow_id, workflow_name, workflow_definition, snapshot, status, mode, started_at, owner_pid, owner, parent_execution, parent_node, retry_of, input)
+                     VALUES (?1, ?2, ?3, '', ?4, 'running', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 )?
                 .execute(params![
                     start.id,
@@ -305,7 +383,8 @@ fn write_batch(conn: &mut Connection, batch: &[Message], owner: &Owner, delivery
                     owner.token,
                     start.called_by.as_ref().map(|c| &c.execution_id),
                     start.called_by.as_ref().map(|c| &c.node_id),
-                    start.retry_of
+                    start.retry_of,
+                    start.input
                 ])?;
             }
             Message::Node(id, data) => {
@@ -431,6 +510,16 @@ pub struct ExecutionFilter {
     pub limit: Option<u32>,
 }
 
+/// A run a crash interrupted, with the input that started it.
+#[derive(Debug, Clone)]
+pub struct Interrupted {
+    pub id: String,
+    pub workflow_id: String,
+    pub mode: RunMode,
+    /// The items that started it, as JSON.
+    pub input: String,
+}
+
 /// Which executions pruning removes. Running executions are never pruned.
 #[derive(Debug, Clone, Default)]
 pub struct PruneRule {
@@ -548,6 +637,39 @@ impl ExecutionHistory {
         drop_unused_snapshots(&tx)?;
         tx.commit()?;
         Ok(deleted as u32)
+    }
+
+    /// Runs a crash interrupted that kept their input and have not been run again (or whose
+    /// re-run never got recorded), oldest first.
+    pub fn interrupted_to_rerun(&self) -> Result<Vec<Interrupted>> {
+        let conn = self.db.lock();
+        let mut stmt = conn.prepare(
+            "SELECT id, workflow_id, mode, input FROM executions e
+             WHERE status = 'interrupted' AND input IS NOT NULL
+               AND (rerun_as IS NULL OR NOT EXISTS (SELECT 1 FROM executions r WHERE r.id = e.rerun_as))
+             ORDER BY started_at, rowid",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let mode: String = r.get(2)?;
+            Ok(Interrupted {
+                id: r.get(0)?,
+                workflow_id: r.get(1)?,
+                mode: RunMode::parse(&mode).unwrap_or(RunMode::Webhook),
+                input: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Marks an interrupted run as run again by `rerun_id`, unless another process did so
+    /// first (then false). Committed before the re-run starts, so a run is re-run once.
+    pub fn claim_rerun(&self, id: &str, rerun_id: &str) -> Result<bool> {
+        let changed = self.db.lock().execute(
+            "UPDATE executions SET rerun_as = ?2 WHERE id = ?1 AND status = 'interrupted'
+               AND (rerun_as IS NULL OR NOT EXISTS (SELECT 1 FROM executions r WHERE r.id = executions.rerun_as))",
+            params![id, rerun_id],
+        )?;
+        Ok(changed == 1)
     }
 
     /// Every blob the stored executions refer to.

@@ -20,7 +20,8 @@ mod workflows;
 
 pub use error::{Result, StoreError};
 pub use executions::{
-    ExecutionFilter, ExecutionHistory, ExecutionLog, ExecutionStart, PruneRule, QUEUE as HISTORY_QUEUE,
+    Durable, ExecutionFilter, ExecutionHistory, ExecutionLog, ExecutionStart, Interrupted, PruneRule,
+    QUEUE as HISTORY_QUEUE,
 };
 pub use memory::Conversations;
 pub use metrics::{BucketRow, Metrics};

@@ -17,4 +17,10 @@ errorWorkflow: string | null,
  * The account each connection type uses in this workflow (type id → account label),
  * unless a node names its own. Types not listed use their default account.
  */
-accounts?: { [key in string]: string }, };
+accounts?: { [key in string]: string }, 
+/**
+ * When the app or `switchyard serve` starts, run again, from their kept input, the runs
+ * of this workflow that a crash interrupted (each once). Off by default: a re-run repeats
+ * whatever side effects the interrupted run had already caused.
+ */
+rerunInterrupted?: boolean, };

@@ -1,5 +1,5 @@
-// Workflow settings: run timeout, time zone, error workflow, and the account each connection
-// type uses in this workflow.
+// Workflow settings: run timeout, time zone, error workflow, re-running interrupted runs, and
+// the account each connection type uses in this workflow.
 import { useEffect, useMemo, useState } from "react";
 import { call } from "../api/client";
 import { NumberField } from "../components/NumberField";
@@ -73,6 +73,21 @@ export function WorkflowSettingsPanel({ workflow, readOnly, onChange, onManageCo
             {errorWorkflowMissing && <option value={workflow.settings.errorWorkflow ?? ""}>{`${workflow.settings.errorWorkflow} (missing)`}</option>}
           </select>
           <div className="hint">Started when a run of this workflow fails.</div>
+        </div>
+        <div className="field">
+          <label>
+            <input
+              type="checkbox"
+              data-testid="wf-rerun-interrupted"
+              checked={workflow.settings.rerunInterrupted ?? false}
+              onChange={(e) => onChange({ rerunInterrupted: e.target.checked })}
+            />{" "}
+            Re-run interrupted runs at start
+          </label>
+          <div className="hint">
+            When the app or switchyard serve starts, runs of this workflow that a crash stopped run again from the input that started them, once each.
+            Their side effects before the crash (sent requests, written rows) happen again.
+          </div>
         </div>
         <WorkflowAccounts workflow={workflow} onChange={(type, label) => onChange({}, { [type]: label })} onManage={onManageConnections} />
       </fieldset>

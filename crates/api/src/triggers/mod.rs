@@ -212,6 +212,12 @@ impl Api {
         *self.inner.triggers.watcher.lock().unwrap_or_else(|p| p.into_inner()) =
             Some(Arc::new(switchyard_triggers::watcher::Watcher::new(host)));
         self.reload_triggers().await;
+        // Runs a crash interrupted, of workflows that want them run again (claimed first: once).
+        match self.rerun_interrupted().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("re-running {n} run(s) a crash interrupted"),
+            Err(e) => tracing::warn!("cannot look for interrupted runs to re-run: {}", e.message),
+        }
         Ok(self.listener_status())
     }
 

@@ -3,6 +3,7 @@
 
 use super::{QUEUE_RETRY_AFTER_SECONDS, REFUSED_LOGGED_PER_SECOND};
 use crate::error::ApiResult;
+use crate::runs::LaunchOptions;
 use crate::types::*;
 use crate::{Api, Inner};
 use futures::future::BoxFuture;
@@ -143,6 +144,10 @@ impl Target for WebhookHost {
 }
 
 /// Why a run that did not succeed ended: its error, else its status.
+/// How long a delivery waits for its run's start to be on disk before it is answered 503
+/// (a full or failing disk: the writer keeps trying, the sender should send again).
+const DURABLE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 pub(super) fn failure_message(outcome: switchyard_engine::RunOutcome) -> String {
     outcome.error.map(|e| e.message).unwrap_or_else(|| format!("the run ended {}", outcome.status.as_str()))
 }
@@ -325,8 +330,24 @@ impl Api {
             answer.error = Some(message);
             return answer;
         }
-        let (execution_id, handle) =
-            self.launch(hook.prepared.clone(), services, vec![item], mode, Some(hook.node_id.clone()), None);
+        // The run's start, with the request as its input, is on disk before any answer
+        // leaves: a sender that got a 2xx does not send again, so it must not be lost.
+        let (durable_tx, durable) = tokio::sync::oneshot::channel();
+        let options = LaunchOptions {
+            mode,
+            start: Some(hook.node_id.clone()),
+            durable: Some(durable_tx),
+            ..LaunchOptions::default()
+        };
+        let (execution_id, handle) = self.launch_with(hook.prepared.clone(), services, vec![item], options);
+        let durable = async move {
+            match tokio::time::timeout(DURABLE_WAIT, durable).await {
+                Ok(Ok(Ok(()))) => Ok(()),
+                Ok(Ok(Err(e))) => Err(e),
+                Ok(Err(_)) => Err("the history writer stopped".to_string()),
+                Err(_) => Err(format!("not on disk after {} s", DURABLE_WAIT.as_secs())),
+            }
+        };
         let handle = self.forget_delivery_unless_success(handle, replay_keys);
         if hook.test {
             let workflow_id = hook.prepared.workflow.id.clone();
@@ -338,7 +359,7 @@ impl Api {
             let api = self.clone();
             tokio::spawn(async move { api.end_test(&workflow_id, None).await });
         }
-        match hook.response {
+        let answer = match hook.response {
             Response::LastNode { all_items } => match handle.await {
                 Ok(outcome) if outcome.status == RunStatus::Success => {
                     let body = if all_items {
@@ -349,7 +370,7 @@ impl Api {
                         outcome.result.first().map(|i| serde_json::Value::from(&i.json)).unwrap_or_else(|| json!({}))
                     };
                     let mut answer = Answer::json(200, &body);
-                    answer.execution_id = Some(execution_id);
+                    answer.execution_id = Some(execution_id.clone());
                     answer
                 }
                 Ok(outcome) => {
@@ -358,21 +379,19 @@ impl Api {
                 }
                 Err(e) => error_answer(500, &format!("the run failed: {e}"), &execution_id),
             },
-            Response::RespondNode => {
-                let Some(mut rx) = receiver else { return error_answer(500, "no reply channel", &execution_id) };
-                let mut handle = handle;
-                tokio::select! {
-                    reply = &mut rx => match reply {
-                        Ok(reply) => reply_answer(reply, execution_id),
-                        Err(_) => error_answer(500, "the run ended without a Respond to Webhook node answering", &execution_id),
-                    },
-                    outcome = &mut handle => {
-                        // The run ended: a Respond node may have answered just before.
-                        if let Ok(reply) = rx.try_recv() {
-                            return reply_answer(reply, execution_id);
-                        }
-                        match outcome {
-                            Ok(o) if o.status != RunStatus::Success => {
+            Response::RespondNode => match receiver {
+                None => error_answer(500, "no reply channel", &execution_id),
+                Some(mut rx) => {
+                    let mut handle = handle;
+                    tokio::select! {
+                        reply = &mut rx => match reply {
+                            Ok(reply) => reply_answer(reply, execution_id.clone()),
+                            Err(_) => error_answer(500, "the run ended without a Respond to Webhook node answering", &execution_id),
+                        },
+                        outcome = &mut handle => match (rx.try_recv(), outcome) {
+                            // The run ended: a Respond node may have answered just before.
+                            (Ok(reply), _) => reply_answer(reply, execution_id.clone()),
+                            (_, Ok(o)) if o.status != RunStatus::Success => {
                                 let message = failure_message(o);
                                 error_answer(500, &message, &execution_id)
                             }
@@ -380,10 +399,24 @@ impl Api {
                         }
                     }
                 }
-            }
+            },
             Response::Immediately => {
-                let mut answer = Answer::json(202, &json!({ "executionId": execution_id, "status": "started" }));
-                answer.execution_id = Some(execution_id);
+                let mut answer =
+                    Answer::json(202, &json!({ "executionId": execution_id.clone(), "status": "started" }));
+                answer.execution_id = Some(execution_id.clone());
+                answer
+            }
+        };
+        match durable.await {
+            Ok(()) => answer,
+            Err(e) => {
+                tracing::error!(execution = %execution_id, "a webhook delivery could not be recorded: {e}");
+                let mut answer = error_answer(
+                    503,
+                    &format!("the delivery could not be recorded ({e}); send it again"),
+                    &execution_id,
+                );
+                answer.headers.push(("retry-after".into(), QUEUE_RETRY_AFTER_SECONDS.to_string()));
                 answer
             }
         }

@@ -1328,3 +1328,170 @@ fn run_with_breakpoints_asks_what_to_do_at_each_pause() {
         .code(2)
         .stderr(predicate::str::contains("--input cannot read stdin too"));
 }
+
+/// One POST over a plain socket that may fail (the server may be killed meanwhile): the
+/// status, or none when there was no complete answer.
+fn try_post(addr: &str, path: &str, body: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).ok()?;
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).ok()?;
+    let text = String::from_utf8_lossy(&response);
+    let (head, rest) = text.split_once("\r\n\r\n")?;
+    let status: u16 = head.split(' ').nth(1)?.parse().ok()?;
+    // Only a whole answer counts: a body cut by the kill was not received.
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string()))
+        .and_then(|v| v.parse().ok())?;
+    (rest.len() >= length).then_some(status)
+}
+
+/// An execution row: id, status, input, retry_of, rerun_as.
+type Run = (String, String, Option<String>, Option<String>, Option<String>);
+
+/// Acknowledged means durable (issue 21). 16 clients post to two webhooks of `serve` (one
+/// answers at once, one with its last node's item, both runs taking 200 ms) and `serve` is
+/// killed with SIGKILL after 1–3 s, 20 times over one data folder. Every delivery answered
+/// 2xx has its execution, with the request as its kept input. The workflow re-runs interrupted
+/// runs: every interrupted run is run again exactly once at the next start, and its chain of
+/// re-runs ends in a success once `serve` runs undisturbed.
+#[test]
+#[ignore = "heavy: its own stage of cargo xtask test"]
+fn heavy_acknowledged_deliveries_survive_sigkill_under_load() {
+    const ROUNDS: u64 = 20;
+    const CLIENTS: u64 = 16;
+    let data = tempfile::tempdir().unwrap();
+    let file = data.path().join("durable.json");
+    let hook = |id: &str, path: &str, mode: &str| json!({"id": id, "name": id, "type": "trigger.webhook", "parameters": {"path": path, "responseMode": mode}});
+    std::fs::write(
+        &file,
+        json!({
+            "switchyard": 1, "id": "durable", "name": "Durable",
+            "settings": {"rerunInterrupted": true},
+            "nodes": [
+                hook("now", "now", "immediately"),
+                hook("last", "last", "lastNode"),
+                {"id": "wait", "name": "Wait", "type": "flow.wait", "parameters": {"amount": 200, "unit": "milliseconds"}},
+                {"id": "set", "name": "Answer", "type": "data.set", "parameters": {
+                    "assignments": [{"name": "got", "value": "{{ json.body.n }}"}], "keep": "none"}}
+            ],
+            "connections": [
+                {"from": {"node": "now"}, "to": {"node": "wait"}},
+                {"from": {"node": "last"}, "to": {"node": "wait"}},
+                {"from": {"node": "wait"}, "to": {"node": "set"}}
+            ]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    cli(data.path()).arg("import").arg(&file).arg("--keep-id").assert().success();
+    cli(data.path()).args(["activate", "durable"]).assert().success();
+
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u64>::new()));
+    let mut sent = 0u64;
+    for round in 0..ROUNDS {
+        let (mut server, stderr, _port, addr) = spawn_serve(data.path(), &[]);
+        // Drain its log so that a full pipe never blocks it.
+        std::thread::spawn(move || std::io::copy(&mut stderr.into_inner(), &mut std::io::sink()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|c| {
+                let (addr, stop, acknowledged) = (addr.clone(), stop.clone(), acknowledged.clone());
+                std::thread::spawn(move || {
+                    let mut count = 0u64;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let n = (round * 100 + c) * 1_000_000 + count;
+                        count += 1;
+                        let path = if n.is_multiple_of(2) { "/webhook/durable/now" } else { "/webhook/durable/last" };
+                        match try_post(&addr, path, &format!(r#"{{"n": {n}}}"#)) {
+                            Some(status) if (200..300).contains(&status) => acknowledged.lock().unwrap().push(n),
+                            Some(_) => {}
+                            None => std::thread::sleep(std::time::Duration::from_millis(5)),
+                        }
+                    }
+                    count
+                })
+            })
+            .collect();
+        std::thread::sleep(std::time::Duration::from_millis(1000 + (round * 2000) / ROUNDS));
+        server.kill().unwrap();
+        server.wait().unwrap();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        sent += clients.into_iter().map(|c| c.join().unwrap()).sum::<u64>();
+    }
+    // A last start re-runs what the last kill interrupted; then a clean stop.
+    let (server, stderr, _port, _addr) = spawn_serve(data.path(), &[]);
+    std::thread::spawn(move || std::io::copy(&mut stderr.into_inner(), &mut std::io::sink()));
+    let db = rusqlite::Connection::open(data.path().join("switchyard.db")).unwrap();
+    let running = || -> i64 {
+        db.query_row("SELECT COUNT(*) FROM executions WHERE status = 'running'", [], |r| r.get(0)).unwrap_or(1)
+    };
+    let started = std::time::Instant::now();
+    while running() > 0 && started.elapsed() < std::time::Duration::from_secs(120) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(std::process::Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap().success());
+    let mut server = server;
+    assert!(server.wait().unwrap().success());
+    assert_eq!(running(), 0, "every run ended");
+
+    // Every acknowledged delivery has an execution that kept its request.
+    let mut stmt = db.prepare("SELECT id, status, input, retry_of, rerun_as FROM executions").unwrap();
+    let rows: Vec<Run> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let mut recorded = std::collections::HashSet::new();
+    for (_, _, input, retry_of, _) in &rows {
+        let items: Json = serde_json::from_str(input.as_deref().expect("every webhook run keeps its input")).unwrap();
+        let n = items[0]["json"]["body"]["n"].as_u64().expect("the request's body is the input");
+        if retry_of.is_none() {
+            assert!(recorded.insert(n), "one execution per delivery: {n} twice");
+        }
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    let lost: Vec<&u64> = acknowledged.iter().filter(|n| !recorded.contains(n)).collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged deliveries have no execution: {lost:?}",
+        lost.len(),
+        acknowledged.len()
+    );
+
+    // Each interrupted run was run again exactly once, and each chain ends in a success.
+    let by_id: std::collections::HashMap<&str, _> = rows.iter().map(|r| (r.0.as_str(), r)).collect();
+    let mut reruns = std::collections::HashMap::<&str, u32>::new();
+    for (_, _, _, retry_of, _) in &rows {
+        if let Some(of) = retry_of {
+            *reruns.entry(of.as_str()).or_default() += 1;
+        }
+    }
+    let interrupted: Vec<_> = rows.iter().filter(|r| r.1 == "interrupted").collect();
+    for (id, _, _, _, rerun_as) in &interrupted {
+        assert_eq!(reruns.get(id.as_str()), Some(&1), "interrupted run {id} re-run once");
+        let mut at = rerun_as.as_deref().expect("the re-run is named");
+        let mut hops = 0;
+        while by_id[at].1 == "interrupted" {
+            at = by_id[at].4.as_deref().expect("an interrupted re-run is re-run too");
+            hops += 1;
+            assert!(hops < ROUNDS, "a chain of re-runs ends");
+        }
+        assert_eq!(by_id[at].1, "success", "the re-run of {id} ({at}) succeeded");
+    }
+    assert!(reruns.values().all(|&n| n == 1), "no run was re-run twice");
+    assert!(!interrupted.is_empty(), "the kills interrupted runs ({} rows)", rows.len());
+    eprintln!(
+        "{ROUNDS} kills: {sent} requests sent, {} acknowledged and all recorded; {} runs interrupted, each re-run once",
+        acknowledged.len(),
+        interrupted.len()
+    );
+}

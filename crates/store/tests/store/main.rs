@@ -45,7 +45,7 @@ fn node_data(node_id: &str, items: usize) -> NodeRunData {
 #[test]
 fn opens_with_wal_full_sync_and_migrations() {
     let (dir, store) = temp_store();
-    assert_eq!(store.schema_version().unwrap(), 17);
+    assert_eq!(store.schema_version().unwrap(), 18);
     assert_eq!(store.integrity_check().unwrap(), "ok");
     let conn = rusqlite::Connection::open(store.path()).unwrap();
     let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
@@ -53,11 +53,11 @@ fn opens_with_wal_full_sync_and_migrations() {
     drop(store);
     // Reopening does not migrate again.
     let store = Store::open_in(dir.path()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 17);
+    assert_eq!(store.schema_version().unwrap(), 18);
     drop(store);
     conn.pragma_update(None, "user_version", 99).unwrap();
     let err = Store::open_in(dir.path()).unwrap_err();
-    assert!(matches!(err, StoreError::TooNew { found: 99, known: 17, .. }), "{err}");
+    assert!(matches!(err, StoreError::TooNew { found: 99, known: 18, .. }), "{err}");
     assert!(err.to_string().contains("newer than this build knows"));
 }
 
@@ -139,11 +139,12 @@ fn executions_are_logged_listed_and_pruned() {
         let id = format!("e{i}");
         log.started(ExecutionStart {
             id: id.clone(),
-            workflow: wf.clone(),
+            workflow: wf.clone().into(),
             mode: RunMode::Cli,
             started_at: format!("2026-01-0{}T00:00:00Z", i + 1),
             called_by: None,
             retry_of: None,
+            input: None,
         });
         log.node(&id, node_data("t", 2));
         log.node(&id, node_data("s", 1));
@@ -189,11 +190,12 @@ fn each_workflow_version_is_stored_once_for_all_its_runs() {
     let run = |id: String, wf: &switchyard_model::Workflow, day: u32| {
         log.started(ExecutionStart {
             id: id.clone(),
-            workflow: wf.clone(),
+            workflow: wf.clone().into(),
             mode: RunMode::Manual,
             started_at: format!("2026-01-{day:02}T00:00:00Z"),
             called_by: None,
             retry_of: None,
+            input: None,
         });
         log.finished(&id, RunStatus::Success, "2026-02-01T00:00:00Z", 1, None);
     };
@@ -238,11 +240,12 @@ fn a_held_up_writer_makes_senders_wait_and_loses_nothing() {
         for i in 0..runs {
             log.started(ExecutionStart {
                 id: format!("e{i}"),
-                workflow: workflow("w", "W"),
+                workflow: workflow("w", "W").into(),
                 mode: RunMode::Manual,
                 started_at: "2026-01-01T00:00:00Z".into(),
                 called_by: None,
                 retry_of: None,
+                input: None,
             });
             counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
@@ -265,11 +268,12 @@ fn pruning_by_age() {
         let id = format!("e{day}");
         log.started(ExecutionStart {
             id: id.clone(),
-            workflow: workflow("w", "W"),
+            workflow: workflow("w", "W").into(),
             mode: RunMode::Manual,
             started_at: format!("2026-01-0{day}T00:00:00Z"),
             called_by: None,
             retry_of: None,
+            input: None,
         });
         log.finished(&id, RunStatus::Success, "2026-01-06T00:00:00Z", 1, None);
     }
@@ -288,11 +292,12 @@ fn deleting_a_workflow_deletes_its_executions() {
     store.workflows().create(&workflow("w1", "A"), None, "2026-01-01T00:00:00Z").unwrap();
     store.log().started(ExecutionStart {
         id: "e".into(),
-        workflow: workflow("w1", "A"),
+        workflow: workflow("w1", "A").into(),
         mode: RunMode::Manual,
         started_at: "2026-01-01T00:00:00Z".into(),
         called_by: None,
         retry_of: None,
+        input: None,
     });
     store.log().node("e", node_data("t", 1));
     store.log().finished("e", RunStatus::Success, "2026-01-01T00:00:01Z", 1, None);
@@ -339,11 +344,12 @@ fn crash_child() {
         // Starts a run and keeps it going until killed.
         store.log().started(ExecutionStart {
             id: "held".into(),
-            workflow: workflow("w", "W"),
+            workflow: workflow("w", "W").into(),
             mode: RunMode::Cli,
             started_at: "2026-01-01T00:00:00Z".into(),
             called_by: None,
             retry_of: None,
+            input: None,
         });
         store.log().flush().unwrap();
         println!("committed held");
@@ -369,11 +375,12 @@ fn crash_child() {
                 let id = format!("e{i}");
                 store.log().started(ExecutionStart {
                     id: id.clone(),
-                    workflow: workflow("w", "W"),
+                    workflow: workflow("w", "W").into(),
                     mode: RunMode::Cli,
                     started_at: "2026-01-01T00:00:00Z".into(),
                     called_by: None,
                     retry_of: None,
+                    input: None,
                 });
                 store.log().node(&id, node_data("t", 200));
                 store.log().flush().unwrap();
@@ -500,11 +507,12 @@ fn a_message_that_cannot_be_written_loses_no_other_runs_history() {
     store.workflows().save(&workflow("other", "Other"), None, "2026-01-01T00:00:00Z").unwrap();
     let start = |id: &str, wf: &str| ExecutionStart {
         id: id.into(),
-        workflow: workflow(wf, wf),
+        workflow: workflow(wf, wf).into(),
         mode: RunMode::Cli,
         started_at: "2026-01-01T00:00:00Z".into(),
         called_by: None,
         retry_of: None,
+        input: None,
     };
     let log = store.log();
     log.started(start("e-doomed", "doomed"));
@@ -577,4 +585,46 @@ fn trigger_values_are_kept_per_workflow_and_node_across_a_reopen() {
     assert_eq!(store.triggers().value("wf", "mail", "lastUid").unwrap().as_deref(), Some("42"));
     assert_eq!(store.triggers().value("wf", "mail", "uidValidity").unwrap().as_deref(), Some("1796235793"));
     assert_eq!(store.triggers().value("other", "mail", "lastUid").unwrap().as_deref(), Some("7"));
+}
+
+/// A start is on disk, with its input, when its durable callback is told; an interrupted run
+/// with input is listed for a re-run until a re-run that exists claims it, and is claimed once.
+#[test]
+fn interrupted_runs_keep_their_input_and_are_claimed_for_a_rerun_once() {
+    let (_dir, store) = temp_store();
+    let start = |id: &str, retry_of: Option<&str>| ExecutionStart {
+        id: id.into(),
+        workflow: workflow("w", "W").into(),
+        mode: RunMode::Webhook,
+        started_at: "2026-01-01T00:00:00Z".into(),
+        called_by: None,
+        retry_of: retry_of.map(str::to_string),
+        input: Some(r#"[{"json":{"n":1}}]"#.into()),
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    store.log().started_durable(start("r1", None), Box::new(move |outcome| tx.send(outcome).unwrap()));
+    rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap().unwrap();
+    // Read by another connection: committed, not only queued.
+    let conn = rusqlite::Connection::open(store.path()).unwrap();
+    let input: String = conn.query_row("SELECT input FROM executions WHERE id = 'r1'", [], |r| r.get(0)).unwrap();
+    assert_eq!(input, r#"[{"json":{"n":1}}]"#);
+    // As a crash leaves it once the next start marks it.
+    conn.execute("UPDATE executions SET status = 'interrupted', owner = NULL, owner_pid = NULL WHERE id = 'r1'", [])
+        .unwrap();
+
+    let history = store.history();
+    let found = history.interrupted_to_rerun().unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        (found[0].id.as_str(), found[0].mode, found[0].input.as_str()),
+        ("r1", RunMode::Webhook, input.as_str())
+    );
+    assert!(history.claim_rerun("r1", "r2").unwrap());
+    // r2 never got recorded (a crash right after the claim): r1 is still to be re-run.
+    assert_eq!(history.interrupted_to_rerun().unwrap().len(), 1);
+    assert!(history.claim_rerun("r1", "r3").unwrap());
+    store.log().started(start("r3", Some("r1")));
+    store.log().flush().unwrap();
+    assert!(history.interrupted_to_rerun().unwrap().is_empty(), "claimed by a recorded re-run");
+    assert!(!history.claim_rerun("r1", "r4").unwrap(), "a run is claimed once");
 }

@@ -34,11 +34,12 @@ fn every_save_is_a_version_and_runs_of_a_saved_version_name_it() {
     // an unsaved edit names none.
     let start = |id: &str, wf: &switchyard_model::workflow::Workflow| ExecutionStart {
         id: id.into(),
-        workflow: wf.clone(),
+        workflow: wf.clone().into(),
         mode: RunMode::Manual,
         started_at: "2026-01-04T00:00:00Z".into(),
         called_by: None,
         retry_of: None,
+        input: None,
     };
     store.log().started(start("saved", &wf));
     let mut edited = wf.clone();
