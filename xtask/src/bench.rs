@@ -42,11 +42,29 @@ pub fn run(args: &[String]) -> Result {
             "resilience" => {
                 example("switchyard-engine", "bench-http", "HTTP node vs a plain reqwest loop, resilience overhead")?
             }
-            "webhooks" => example(
-                "switchyard-api",
-                "bench-webhook",
-                "webhook → set → respond under wrk at 1, 10 and 50 connections, next to a bare axum echo",
-            )?,
+            "webhooks" => {
+                crate::setup::node_red()?;
+                let step = Step::start("bench bench-webhook: building (release)");
+                util::run(util::cargo().args([
+                    "build",
+                    "--release",
+                    "--locked",
+                    "-p",
+                    "switchyard-api",
+                    "--example",
+                    "bench-webhook",
+                ]))?;
+                step.done();
+                let step = Step::start(
+                    "bench bench-webhook: webhook → set → respond under wrk at 1, 10 and 50 connections, next to Node-RED and a bare axum echo",
+                );
+                let text = util::output(
+                    Command::new(root().join("target/release/examples/bench-webhook"))
+                        .env("SWITCHYARD_BENCH_NODERED", root().join("tests/nodered")),
+                )?;
+                step.done();
+                text
+            }
             "metrics" => {
                 let recording = example(
                     "switchyard-metrics",
@@ -245,6 +263,31 @@ fn engine(out: &Path) -> Result<String> {
     )?;
     step.done();
 
+    // The faster members of the jq family, on the same data with the same filter.
+    let jaq_path = crate::setup::jaq()?;
+    let mut peers = Vec::new();
+    for (name, program) in [("jaq", jaq_path), ("gojq", std::path::PathBuf::from("gojq"))] {
+        let step = Step::start(&format!("bench engine: the same with {name}"));
+        let version = util::output(Command::new(&program).arg("--version")).unwrap_or_default().trim().to_string();
+        let peer_out = out.join(format!("{name}.json"));
+        let items_for_peer = items.clone();
+        let measured = measure(
+            name,
+            move || {
+                let mut cmd = Command::new(&program);
+                cmd.args(["-c", filter]).arg(&items_for_peer);
+                cmd
+            },
+            &peer_out,
+        )?;
+        step.done();
+        if !same_json(&peer_out, &jq_out)? {
+            return Err(format!("{name}'s output differs from jq's; see {}", out.display()));
+        }
+        let version = if version.starts_with(name) { version } else { format!("{name} {version}") };
+        peers.push((version, measured));
+    }
+
     let same = same_json(&sy_out, &jq_out)?;
     let same_code = same_json(&code_out, &jq_out)?;
     let kept = count_items(&sy_out)?;
@@ -274,6 +317,8 @@ fn engine(out: &Path) -> Result<String> {
         ("Switchyard: Set → Filter → Limit", &sy, Some(same)),
         ("Switchyard: Code node (rhai, once per item) → Limit", &code, Some(same_code)),
         (&*format!("{jq_version}: the same transformation"), &jq, None),
+        (&*format!("{}: the same", peers[0].0), &peers[0].1, None),
+        (&*format!("{}: the same", peers[1].0), &peers[1].1, None),
     ] {
         text.push_str(&format!(
             "| {name} | {:.2} s | {} | {} | {:.2}x | {} |\n",
@@ -284,16 +329,26 @@ fn engine(out: &Path) -> Result<String> {
             same.map_or("—".into(), |s| if s { "yes".to_string() } else { "**no**".to_string() })
         ));
     }
+    let jaq_ratio = sy.seconds / peers[0].1.seconds;
+    let gojq_ratio = sy.seconds / peers[1].1.seconds;
     text.push_str(&format!(
         "\nTargets:\n\n\
          - Set→Filter wall time ≤ jq's: {:.2} s vs {:.2} s, ratio {:.2} — {}\n\
-         - Memory ≤ 3x the items' JSON size: {:.2}x — {}\n",
+         - Set→Filter wall time ≤ jaq's: {:.2} s vs {:.2} s, ratio {:.2} — {}\n\
+         - Memory ≤ 3x the items' JSON size: {:.2}x — {}\n\n\
+         For reference, gojq: {:.2} s, ratio {:.2}.\n",
         sy.seconds,
         jq.seconds,
         time_ratio,
         pass(time_ratio <= 1.0),
+        sy.seconds,
+        peers[0].1.seconds,
+        jaq_ratio,
+        pass(jaq_ratio <= 1.0),
         ratio_mem(&sy),
-        pass(ratio_mem(&sy) <= 3.0)
+        pass(ratio_mem(&sy) <= 3.0),
+        peers[1].1.seconds,
+        gojq_ratio
     ));
     if !same || !same_code {
         return Err(format!("the benchmark outputs differ from jq's; see {}", out.display()));

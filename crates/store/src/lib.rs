@@ -1,6 +1,7 @@
 //! Switchyard's SQLite store. One database file per data folder, opened in WAL mode with
 //! `synchronous=FULL`, so that a crash at any moment leaves every committed workflow and
-//! execution intact.
+//! execution intact. (The execution history's writer syncs only the commits someone waits on
+//! and lets the next one carry the rest: see `executions.rs`.)
 //!
 //! Access is split by what a caller needs: [`Workflows`] (read and write workflows),
 //! [`ExecutionLog`] (write runs, from a background writer so runs never wait on disk),
