@@ -44,26 +44,12 @@ pub fn run(args: &[String]) -> Result {
             }
             "webhooks" => {
                 crate::setup::node_red()?;
-                let step = Step::start("bench bench-webhook: building (release)");
-                util::run(util::cargo().args([
-                    "build",
-                    "--release",
-                    "--locked",
-                    "-p",
+                example_with(
                     "switchyard-api",
-                    "--example",
                     "bench-webhook",
-                ]))?;
-                step.done();
-                let step = Step::start(
-                    "bench bench-webhook: webhook → set → respond under wrk at 1, 10 and 50 connections, next to Node-RED and a bare axum echo",
-                );
-                let text = util::output(
-                    Command::new(root().join("target/release/examples/bench-webhook"))
-                        .env("SWITCHYARD_BENCH_NODERED", root().join("tests/nodered")),
-                )?;
-                step.done();
-                text
+                    "webhook → set → respond under wrk at 1, 10 and 50 connections, next to Node-RED and a bare axum echo",
+                    &[("SWITCHYARD_BENCH_NODERED", root().join("tests/nodered"))],
+                )?
             }
             "metrics" => {
                 let recording = example(
@@ -662,11 +648,20 @@ fn ui(out: &Path) -> Result<String> {
 
 /// A benchmark that is an example program printing its own report section.
 fn example(package: &str, name: &str, what: &str) -> Result<String> {
+    example_with(package, name, what, &[])
+}
+
+/// [`example`] with environment variables for the example.
+fn example_with(package: &str, name: &str, what: &str, env: &[(&str, std::path::PathBuf)]) -> Result<String> {
     let step = Step::start(&format!("bench {name}: building (release)"));
     util::run(util::cargo().args(["build", "--release", "--locked", "-p", package, "--example", name]))?;
     step.done();
     let step = Step::start(&format!("bench {name}: {what}"));
-    let text = util::output(&mut Command::new(root().join("target/release/examples").join(name)))?;
+    let mut cmd = Command::new(root().join("target/release/examples").join(name));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let text = util::output(&mut cmd)?;
     step.done();
     Ok(text)
 }
