@@ -659,5 +659,12 @@ impl Api {
 /// re-run after a crash; its error says it was interrupted all the same).
 fn run_input_json(input: &[switchyard_model::item::Item]) -> Option<String> {
     const MAX_KEPT_INPUT: usize = 16 * 1024 * 1024;
+    // Measured first (stopping at the limit): a million items given with `--input` are not
+    // written out as text only to be thrown away.
+    let mut left = MAX_KEPT_INPUT;
+    for item in input {
+        let size = item.json.measure(left, switchyard_model::value::MAX_DEPTH).ok()?;
+        left = left.checked_sub(size + 64)?;
+    }
     serde_json::to_string(input).ok().filter(|text| text.len() <= MAX_KEPT_INPUT)
 }
