@@ -482,6 +482,7 @@ impl Api {
             called_by,
             retry_of,
             input: kept_input,
+            start_node: start.clone(),
         };
         match durable {
             Some(tx) => log.started_durable(
@@ -588,6 +589,7 @@ impl Api {
             let source = RunSource::Saved;
             let options = LaunchOptions {
                 mode: run.mode,
+                start: run.start_node.clone(),
                 retry_of: Some(run.id.clone()),
                 execution_id: Some(rerun_id),
                 ..LaunchOptions::default()

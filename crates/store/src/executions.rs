@@ -28,6 +28,8 @@ pub struct ExecutionStart {
     /// The items that started the run, as JSON (a trigger's), kept so that the run can be
     /// started again from them if a crash interrupts it.
     pub input: Option<String>,
+    /// The trigger node the run started from, when one was named.
+    pub start_node: Option<String>,
 }
 
 /// Called once the start it came with is committed to disk (or could not be): a webhook
@@ -463,8 +465,8 @@ fn write_batch(
                 tx.prepare_cached("INSERT OR IGNORE INTO workflow_snapshots (hash, definition) VALUES (?1, ?2)")?
                     .execute(params![hash, snapshot.definition])?;
                 tx.prepare_cached(
-                    "INSERT OR REPLACE INTO executions (id, workflow_id, workflow_name, workflow_definition, snapshot, status, mode, started_at, owner_pid, owner, parent_execution, parent_node, retry_of, input)
-                     VALUES (?1, ?2, ?3, '', ?4, 'running', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                    "INSERT OR REPLACE INTO executions (id, workflow_id, workflow_name, workflow_definition, snapshot, status, mode, started_at, owner_pid, owner, parent_execution, parent_node, retry_of, input, start_node)
+                     VALUES (?1, ?2, ?3, '', ?4, 'running', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 )?
                 .execute(params![
                     start.id,
@@ -478,7 +480,8 @@ fn write_batch(
                     start.called_by.as_ref().map(|c| &c.execution_id),
                     start.called_by.as_ref().map(|c| &c.node_id),
                     start.retry_of,
-                    start.input
+                    start.input,
+                    start.start_node
                 ])?;
             }
             Message::Node(id, data) => {
@@ -626,6 +629,8 @@ pub struct Interrupted {
     pub mode: RunMode,
     /// The items that started it, as JSON.
     pub input: String,
+    /// The trigger node it started from, if one was named.
+    pub start_node: Option<String>,
 }
 
 /// Which executions pruning removes. Running executions are never pruned.
@@ -752,7 +757,7 @@ impl ExecutionHistory {
     pub fn interrupted_to_rerun(&self) -> Result<Vec<Interrupted>> {
         let conn = self.db.lock();
         let mut stmt = conn.prepare(
-            "SELECT id, workflow_id, mode, input FROM executions e
+            "SELECT id, workflow_id, mode, input, start_node FROM executions e
              WHERE status = 'interrupted' AND input IS NOT NULL
                AND (rerun_as IS NULL OR NOT EXISTS (SELECT 1 FROM executions r WHERE r.id = e.rerun_as))
              ORDER BY started_at, rowid",
@@ -764,6 +769,7 @@ impl ExecutionHistory {
                 workflow_id: r.get(1)?,
                 mode: RunMode::parse(&mode).unwrap_or(RunMode::Webhook),
                 input: r.get(3)?,
+                start_node: r.get(4)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -143,11 +143,11 @@ impl Target for WebhookHost {
     }
 }
 
-/// Why a run that did not succeed ended: its error, else its status.
 /// How long a delivery waits for its run's start to be on disk before it is answered 503
 /// (a full or failing disk: the writer keeps trying, the sender should send again).
 const DURABLE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// Why a run that did not succeed ended: its error, else its status.
 pub(super) fn failure_message(outcome: switchyard_engine::RunOutcome) -> String {
     outcome.error.map(|e| e.message).unwrap_or_else(|| format!("the run ended {}", outcome.status.as_str()))
 }

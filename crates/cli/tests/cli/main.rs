@@ -1444,6 +1444,16 @@ fn heavy_acknowledged_deliveries_survive_sigkill_under_load() {
     assert_eq!(running(), 0, "every run ended");
 
     // Every acknowledged delivery has an execution that kept its request.
+    // A re-run starts from the trigger its run started at (not from both webhooks).
+    let strays: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM executions r JOIN executions o ON r.retry_of = o.id
+             WHERE r.start_node IS NOT o.start_node OR r.start_node IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(strays, 0, "re-runs start where their runs started");
     let mut stmt = db.prepare("SELECT id, status, input, retry_of, rerun_as FROM executions").unwrap();
     let rows: Vec<Run> = stmt
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))

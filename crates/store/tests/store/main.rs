@@ -145,6 +145,7 @@ fn executions_are_logged_listed_and_pruned() {
             called_by: None,
             retry_of: None,
             input: None,
+            start_node: None,
         });
         log.node(&id, node_data("t", 2));
         log.node(&id, node_data("s", 1));
@@ -196,6 +197,7 @@ fn each_workflow_version_is_stored_once_for_all_its_runs() {
             called_by: None,
             retry_of: None,
             input: None,
+            start_node: None,
         });
         log.finished(&id, RunStatus::Success, "2026-02-01T00:00:00Z", 1, None);
     };
@@ -246,6 +248,7 @@ fn a_held_up_writer_makes_senders_wait_and_loses_nothing() {
                 called_by: None,
                 retry_of: None,
                 input: None,
+                start_node: None,
             });
             counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
@@ -274,6 +277,7 @@ fn pruning_by_age() {
             called_by: None,
             retry_of: None,
             input: None,
+            start_node: None,
         });
         log.finished(&id, RunStatus::Success, "2026-01-06T00:00:00Z", 1, None);
     }
@@ -298,6 +302,7 @@ fn deleting_a_workflow_deletes_its_executions() {
         called_by: None,
         retry_of: None,
         input: None,
+        start_node: None,
     });
     store.log().node("e", node_data("t", 1));
     store.log().finished("e", RunStatus::Success, "2026-01-01T00:00:01Z", 1, None);
@@ -350,6 +355,7 @@ fn crash_child() {
             called_by: None,
             retry_of: None,
             input: None,
+            start_node: None,
         });
         store.log().flush().unwrap();
         println!("committed held");
@@ -381,6 +387,7 @@ fn crash_child() {
                     called_by: None,
                     retry_of: None,
                     input: None,
+                    start_node: None,
                 });
                 store.log().node(&id, node_data("t", 200));
                 store.log().flush().unwrap();
@@ -513,6 +520,7 @@ fn a_message_that_cannot_be_written_loses_no_other_runs_history() {
         called_by: None,
         retry_of: None,
         input: None,
+        start_node: None,
     };
     let log = store.log();
     log.started(start("e-doomed", "doomed"));
@@ -600,6 +608,7 @@ fn interrupted_runs_keep_their_input_and_are_claimed_for_a_rerun_once() {
         called_by: None,
         retry_of: retry_of.map(str::to_string),
         input: Some(r#"[{"json":{"n":1}}]"#.into()),
+        start_node: Some("hook".into()),
     };
     let (tx, rx) = std::sync::mpsc::channel();
     store.log().started_durable(start("r1", None), Box::new(move |outcome| tx.send(outcome).unwrap()));
@@ -619,6 +628,7 @@ fn interrupted_runs_keep_their_input_and_are_claimed_for_a_rerun_once() {
         (found[0].id.as_str(), found[0].mode, found[0].input.as_str()),
         ("r1", RunMode::Webhook, input.as_str())
     );
+    assert_eq!(found[0].start_node.as_deref(), Some("hook"), "from the trigger it started at");
     assert!(history.claim_rerun("r1", "r2").unwrap());
     // r2 never got recorded (a crash right after the claim): r1 is still to be re-run.
     assert_eq!(history.interrupted_to_rerun().unwrap().len(), 1);

@@ -40,6 +40,7 @@ fn every_save_is_a_version_and_runs_of_a_saved_version_name_it() {
         called_by: None,
         retry_of: None,
         input: None,
+        start_node: None,
     };
     store.log().started(start("saved", &wf));
     let mut edited = wf.clone();
