@@ -374,15 +374,20 @@ struct DeliveryCounts {
 impl DeliveryCounts {
     const RECOUNT_EVERY: u32 = 1024;
 
-    fn count(&mut self, tx: &rusqlite::Transaction<'_>, workflow_id: &str) -> rusqlite::Result<&mut u64> {
-        if !self.rows.contains_key(workflow_id) {
-            let n: i64 =
-                tx.query_row("SELECT COUNT(*) FROM webhook_deliveries WHERE workflow_id = ?1", [workflow_id], |r| {
-                    r.get(0)
-                })?;
-            self.rows.insert(workflow_id.to_string(), n.max(0) as u64);
+    /// The workflow's row count once this batch's `added` rows are in (counted in the
+    /// transaction the first time, which already holds them).
+    fn add(&mut self, tx: &rusqlite::Transaction<'_>, workflow_id: &str, added: u64) -> rusqlite::Result<u64> {
+        if let Some(count) = self.rows.get_mut(workflow_id) {
+            *count += added;
+            return Ok(*count);
         }
-        Ok(self.rows.get_mut(workflow_id).expect("counted above"))
+        let n: i64 =
+            tx.query_row("SELECT COUNT(*) FROM webhook_deliveries WHERE workflow_id = ?1", [workflow_id], |r| {
+                r.get(0)
+            })?;
+        let n = n.max(0) as u64;
+        self.rows.insert(workflow_id.to_string(), n);
+        Ok(n)
     }
 }
 
@@ -559,15 +564,13 @@ fn write_batch(
         logs.rows.clear();
     }
     for (workflow_id, added) in logged {
-        let count = logs.count(&tx, workflow_id)?;
-        *count += added;
-        if *count > u64::from(delivery_keep) {
+        if logs.add(&tx, workflow_id, added)? > u64::from(delivery_keep) {
             tx.prepare_cached(
                 "DELETE FROM webhook_deliveries WHERE workflow_id = ?1 AND rowid < (
                      SELECT rowid FROM webhook_deliveries WHERE workflow_id = ?1 ORDER BY rowid DESC LIMIT 1 OFFSET ?2)",
             )?
             .execute(params![workflow_id, delivery_keep - 1])?;
-            *count = u64::from(delivery_keep);
+            logs.rows.insert(workflow_id.to_string(), u64::from(delivery_keep));
         }
     }
     let committed = tx.commit();

@@ -348,19 +348,25 @@ fn vault_and_connections_from_the_command_line() {
 
 /// One HTTP/1.1 request over a plain socket; returns the status and the body.
 fn http_post(addr: &str, path: &str, body: &str) -> (u16, String) {
+    let response = post_exchange(addr, path, body, None).unwrap();
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    (status, body)
+}
+
+/// Sends one JSON POST (`Connection: close`) and reads the whole response as text.
+fn post_exchange(addr: &str, path: &str, body: &str, timeout: Option<std::time::Duration>) -> std::io::Result<String> {
     use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    stream.set_read_timeout(timeout)?;
     write!(
         stream,
         "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
-    (status, body)
+    )?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response)?;
+    Ok(String::from_utf8_lossy(&response).into_owned())
 }
 
 /// `switchyard serve` on a free port with one active workflow: the process, its stderr
@@ -1332,18 +1338,7 @@ fn run_with_breakpoints_asks_what_to_do_at_each_pause() {
 /// One POST over a plain socket that may fail (the server may be killed meanwhile): the
 /// status, or none when there was no complete answer.
 fn try_post(addr: &str, path: &str, body: &str) -> Option<u16> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr).ok()?;
-    stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).ok()?;
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .ok()?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).ok()?;
-    let text = String::from_utf8_lossy(&response);
+    let text = post_exchange(addr, path, body, Some(std::time::Duration::from_secs(10))).ok()?;
     let (head, rest) = text.split_once("\r\n\r\n")?;
     let status: u16 = head.split(' ').nth(1)?.parse().ok()?;
     // Only a whole answer counts: a body cut by the kill was not received.
