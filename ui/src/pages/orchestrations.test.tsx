@@ -97,7 +97,8 @@ describe("the Orchestrations page", () => {
   it("says what to do when there is none, and reads records defensively", async () => {
     setTransport(async () => ({ nodes: [] }));
     render(<Orchestrations onOpen={() => {}} onOpenRun={() => {}} />);
-    expect((await screen.findByTestId("orchestrations-page")).textContent).toContain("No saved workflow has an AI Orchestrate node yet");
+    const page = await screen.findByTestId("orchestrations-page");
+    await waitFor(() => expect(page.textContent).toContain("No saved workflow has an AI Orchestrate node yet"));
     expect(asRecord({ strategy: "race" })).toBeNull();
     expect(asRecord(null)).toBeNull();
     expect(answerText({ category: "bug" })).toBe('{"category":"bug"}');
