@@ -144,7 +144,15 @@ pub fn configure<R: Runtime>(
     builder
         // A second launch shows the running app's window instead of starting another app
         // on the same database.
-        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| show_window(app)))
+        // Files it was given (a double-click on a workflow file while the app runs) go to it.
+        .plugin(tauri_plugin_single_instance::init(|app, args, cwd| {
+            if let Some(api) = app.try_state::<Api>() {
+                for path in opened_files(args.into_iter(), std::path::Path::new(&cwd)) {
+                    api.request_open(path);
+                }
+            }
+            show_window(app)
+        }))
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_opener::init())
@@ -168,6 +176,11 @@ pub fn configure<R: Runtime>(
                     Err(e) => tracing::error!("cannot start the triggers: {}", e.message),
                 }
             });
+            if let Ok(cwd) = std::env::current_dir() {
+                for path in opened_files(std::env::args(), &cwd) {
+                    api.request_open(path);
+                }
+            }
             app.manage(api);
             if with_tray && let Err(e) = tray(app) {
                 tracing::warn!("no tray icon ({e}): closing the window quits the app");
@@ -265,6 +278,22 @@ fn data_dir_argument(args: impl Iterator<Item = String>) -> Option<PathBuf> {
         }
     }
     None
+}
+
+/// The files on a command line (the desktop entry's `Exec=switchyard-app %F`): every
+/// argument but the program, options and `--data-dir`'s value, relative to `cwd`.
+fn opened_files(args: impl Iterator<Item = String>, cwd: &std::path::Path) -> Vec<PathBuf> {
+    let mut args = args.skip(1);
+    let mut files = Vec::new();
+    while let Some(arg) = args.next() {
+        if arg == "--data-dir" {
+            args.next();
+        } else if !arg.starts_with('-') && !arg.is_empty() {
+            let arg = arg.strip_prefix("file://").unwrap_or(&arg);
+            files.push(cwd.join(arg));
+        }
+    }
+    files
 }
 
 /// Starts the desktop app. `--data-dir DIR` chooses the data folder (as does
@@ -407,5 +436,11 @@ mod tests {
         assert_eq!(data_dir_argument(args(&["app", "--data-dir", "/x"])), Some(PathBuf::from("/x")));
         assert_eq!(data_dir_argument(args(&["app", "--data-dir=/y"])), Some(PathBuf::from("/y")));
         assert_eq!(data_dir_argument(args(&["app"])), None);
+        let cwd = std::path::Path::new("/home/me");
+        assert_eq!(
+            opened_files(args(&["app", "--data-dir", "/x", "--hidden", "a.switchyard.json", "/tmp/b.json"]), cwd),
+            [PathBuf::from("/home/me/a.switchyard.json"), PathBuf::from("/tmp/b.json")]
+        );
+        assert_eq!(opened_files(args(&["app", "--data-dir=/y"]), cwd), Vec::<PathBuf>::new());
     }
 }

@@ -496,6 +496,24 @@ def connections(app):
     app.type_into(app.find("#vault-password-repeat"), E2E_PASSWORD)
     app.button("Create the vault").click()
     app.by_test_id("vault-bar")
+    # A new vault offers its recovery key: made, shown once, closed only once kept.
+    app.wait(lambda: "Make a recovery key now?" in app.text(app.find('[role="dialog"]')), "the recovery key offer")
+    app.button("Make one").click()
+    app.type_into(app.find('[role="dialog"] input'), E2E_PASSWORD)
+    app.button("Next").click()
+    kit = app.by_test_id("recovery-kit")
+    key = app.text(app.by_test_id("recovery-key"))
+    if len(key) != 44 or key.count("-") != 8:
+        raise Failure(f"the recovery key reads {key!r}")
+    if not app.by_test_id("recovery-done").get_attribute("disabled"):
+        raise Failure("the kit closes before it was kept")
+    app.screenshot("11-recovery-kit")
+    app.by_test_id("recovery-kept").click()
+    app.by_test_id("recovery-done").click()
+    app.gone('[data-testid="recovery-kit"]')
+    app.wait(lambda: "Recovery key made" in app.text(app.by_test_id("recovery-status")), "the vault bar to say a recovery key exists")
+    if key in app.driver.page_source:
+        raise Failure("the recovery key is still in the page")
     app.by_test_id("add-account").click()
     form = app.by_test_id("account-form")
     app.select(form.find_element(By.CSS_SELECTOR, "#account-type"), "http.bearer")
@@ -757,6 +775,16 @@ def settings_page(app):
     app.type_into(app.find("#set-threshold"), "3")
     app.by_test_id("settings-save").click()
     app.toast_contains("Settings saved")
+    # Backups: one now, while the app runs; it is listed with its size.
+    section = app.by_test_id("backup-settings")
+    app.driver.execute_script("arguments[0].scrollIntoView()", section)
+    app.by_test_id("backup-now").click()
+    app.toast_contains("Backup written")
+    app.wait(lambda: len(app.find_all('[data-testid="backup-row"]')) == 1, "the new backup in the list")
+    row = app.text(app.find('[data-testid="backup-row"]'))
+    if "switchyard-backup-" not in row or "KiB" not in row and "MiB" not in row:
+        raise Failure(f"the backup row reads {row!r}")
+    app.screenshot("14-backups")
 
 
 def post_json(url, body):
@@ -884,6 +912,9 @@ def dashboard(app):
         raise Failure(f"the Order hook row reads {order!r}")
     app.wait(lambda: app.text(app.by_test_id("stat-active")).startswith("0"), "no run in progress")
     # The hour view reads the rollups in SQLite.
+    # The backup of the settings scenario, on the Backups panel.
+    if not app.text(app.by_test_id("last-backup")).startswith("last "):
+        raise Failure(f"the dashboard's backup panel reads {app.text(app.by_test_id('last-backup'))!r}")
     app.by_test_id("range-1h").click()
     app.wait(lambda: "Per 1 min" in app.text(app.by_test_id("dashboard-updated")), "the hour view")
     app.wait(lambda: row("Slow hook") is not None and "100 %" in app.text(row("Slow hook")), "the finished run in the hour view")

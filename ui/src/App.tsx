@@ -4,6 +4,7 @@ import { call, errorMessage, inDesktopShell } from "./api/client";
 import { onApiEvent } from "./api/events";
 import { onFileDrop } from "./api/platform";
 import { DialogHost } from "./components/dialogs";
+import { RecoveryKitHost } from "./components/RecoveryKit";
 import { Toasts, toast } from "./components/toasts";
 import type { NodeDescriptor } from "./gen/NodeDescriptor";
 import { markAfterPaint } from "./marks";
@@ -92,13 +93,13 @@ export function App() {
     [],
   );
 
-  // Dropping workflow files onto the window imports them and opens the last one.
+  // Dropping workflow files onto the window, or opening them with the app (a double-click
+  // on a .switchyard.json file, "Open with"), imports them and opens the last one.
   useEffect(() => {
-    let unlisten: (() => void) | null = null;
-    void onFileDrop(async (paths) => {
+    const importFiles = async (paths: string[], dropped: boolean) => {
       const files = paths.filter((p) => p.toLowerCase().endsWith(".json"));
       if (files.length === 0) {
-        toast("Drop Switchyard workflow files (.json) to import them", "error");
+        toast(dropped ? "Drop Switchyard workflow files (.json) to import them" : `Not a workflow file: ${paths.join(", ")}`, "error");
         return;
       }
       if (leaveGuard.current && !(await leaveGuard.current())) return;
@@ -114,8 +115,22 @@ export function App() {
         }
       }
       if (last) setRoute({ page: "editor", id: last });
-    }).then((u) => (unlisten = u));
-    return () => unlisten?.();
+    };
+    let unlisten: (() => void) | null = null;
+    void onFileDrop((paths) => void importFiles(paths, true)).then((u) => (unlisten = u));
+    const takeOpened = () => {
+      call("open_requests", {})
+        .then((r) => (r.paths.length > 0 ? importFiles(r.paths, false) : undefined))
+        .catch(() => {});
+    };
+    if (inDesktopShell()) takeOpened();
+    const stop = onApiEvent((e) => {
+      if (e.kind === "openFiles") takeOpened();
+    });
+    return () => {
+      unlisten?.();
+      stop();
+    };
   }, []);
 
   if (!inDesktopShell()) {
@@ -166,6 +181,7 @@ export function App() {
         </div>
       )}
       <DialogHost />
+      <RecoveryKitHost />
       <Toasts />
     </div>
   );

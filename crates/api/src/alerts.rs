@@ -183,7 +183,7 @@ impl Api {
         // After a restart: pick up the alerts still firing.
         let states = guard.get_or_insert_with(|| {
             let mut states: HashMap<String, RuleState> = HashMap::new();
-            for a in &firing {
+            for a in firing.iter().filter(|a| a.rule_id != crate::backups::BACKUP_ALERT_RULE) {
                 states.entry(a.rule_id.clone()).or_default().firing = Some(Firing {
                     alert_id: a.id.clone(),
                     since_ms: parse_ms(&a.fired_at),

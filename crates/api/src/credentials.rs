@@ -21,6 +21,10 @@ pub struct VaultStatusResponse {
     #[ts(optional)]
     pub keyring_message: Option<String>,
     pub accounts: u32,
+    /// When the vault's recovery key was made; absent when it has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub recovery_key_created_at: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -37,6 +41,37 @@ pub struct VaultChangePasswordRequest {
     #[ts(optional)]
     pub current: Option<String>,
     pub new: String,
+}
+
+/// A new recovery key: shown once, never stored.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct VaultRecoveryKeyResponse {
+    /// Nine groups of four letters and digits.
+    pub recovery_key: String,
+    pub created_at: String,
+}
+
+impl std::fmt::Debug for VaultRecoveryKeyResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VaultRecoveryKeyResponse").field("created_at", &self.created_at).finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct VaultRecoverRequest {
+    pub recovery_key: String,
+    /// Keep the master key behind this new master password; without it, in the OS keyring.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub new_password: Option<String>,
+}
+
+impl std::fmt::Debug for VaultRecoverRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("VaultRecoverRequest(redacted)")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -111,6 +146,7 @@ impl Api {
             keyring_available: s.keyring_available,
             keyring_message: s.keyring_message,
             accounts: s.accounts,
+            recovery_key_created_at: s.recovery_key_created_at,
         })
     }
 
@@ -127,6 +163,17 @@ impl Api {
     pub async fn vault_rotate_key(&self, request: VaultUnlockRequest) -> ApiResult<VaultRotateResponse> {
         let resealed = self.inner.vault.rotate_key(request.password.as_deref()).await?;
         Ok(VaultRotateResponse { resealed })
+    }
+
+    pub async fn vault_recovery_key(&self, request: VaultUnlockRequest) -> ApiResult<VaultRecoveryKeyResponse> {
+        let key = self.inner.vault.create_recovery_key(request.password.as_deref()).await?;
+        let created_at = self.vault_status(Empty {}).await?.recovery_key_created_at.unwrap_or_default();
+        Ok(VaultRecoveryKeyResponse { recovery_key: key.display().to_string(), created_at })
+    }
+
+    pub async fn vault_recover(&self, request: VaultRecoverRequest) -> ApiResult<VaultStatusResponse> {
+        self.inner.vault.recover(&request.recovery_key, request.new_password.as_deref()).await?;
+        self.vault_status(Empty {}).await
     }
 
     pub async fn connection_types(&self, _: Empty) -> ApiResult<ConnectionTypesResponse> {

@@ -56,7 +56,7 @@ impl From<StoreError> for ApiError {
                 ErrorCode::NotFound
             }
             StoreError::Conflict { .. } | StoreError::AlreadyExists(_) => ErrorCode::Conflict,
-            StoreError::DataDir { .. } => ErrorCode::Io,
+            StoreError::DataDir { .. } | StoreError::Backup(_) => ErrorCode::Io,
             _ => ErrorCode::Storage,
         };
         ApiError::new(code, e.to_string())

@@ -24,6 +24,7 @@ const PAGES: &[(&str, &str)] = &[
     ("debugging", include_str!("../../../docs/debugging.md")),
     ("resilience", include_str!("../../../docs/resilience.md")),
     ("metrics", include_str!("../../../docs/metrics.md")),
+    ("backup", include_str!("../../../docs/backup.md")),
     ("cli", include_str!("../../../docs/cli.md")),
     ("security", include_str!("../../../docs/security.md")),
     ("architecture", include_str!("../../../docs/architecture.md")),

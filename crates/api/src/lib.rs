@@ -3,6 +3,7 @@
 //! this one.
 
 mod alerts;
+mod backups;
 mod binary;
 mod calls;
 mod conversations;
@@ -103,6 +104,8 @@ pub(crate) struct Inner {
     /// Paths the user chose in a file dialog or dropped on the window in this session: the
     /// only ones a path-restricting host's requests may read or write.
     pub(crate) granted_paths: Mutex<std::collections::HashSet<PathBuf>>,
+    /// Files opened with the app that the UI has not taken yet (see [`Api::request_open`]).
+    pub(crate) open_requests: Mutex<Vec<String>>,
     /// The live metrics, the run queue's slots and the alert checker's state.
     pub(crate) metrics: metrics::MetricsState,
     /// The concurrency limit runs wait for, and the runs waiting.
@@ -167,6 +170,7 @@ impl Api {
                 runs: Mutex::new(HashMap::new()),
                 last_prune: Mutex::new(None),
                 granted_paths: Mutex::new(std::collections::HashSet::new()),
+                open_requests: Mutex::new(Vec::new()),
                 triggers: triggers::TriggerState::default(),
                 metrics: metrics::MetricsState::start(),
                 queue: runs::RunQueue::default(),
@@ -182,7 +186,11 @@ impl Api {
     /// alert rules. Call it inside the async runtime; the work goes on (until the API is
     /// dropped) whether or not the handles are kept.
     pub fn start_background(&self) -> Vec<tokio::task::JoinHandle<()>> {
-        vec![self.inner.vault.spawn_refresher(std::time::Duration::from_secs(60)), self.spawn_metrics_tasks()]
+        vec![
+            self.inner.vault.spawn_refresher(std::time::Duration::from_secs(60)),
+            self.spawn_metrics_tasks(),
+            self.spawn_backup_task(),
+        ]
     }
 
     pub fn store(&self) -> &Store {

@@ -105,6 +105,9 @@ manifest! {
     workflow_import(WorkflowImportRequest) -> WorkflowImportResponse;
     /// Imports a workflow file from a path (file dialogs, files dropped on the window).
     workflow_import_file(ImportFileRequest) -> WorkflowImportResponse;
+    /// Workflow files opened with the app (double-click, "Open with") not taken yet; the
+    /// `openFiles` event says when more arrive.
+    open_requests(Empty) -> OpenRequestsResponse;
     /// The OS's dialog for a workflow file to import; the app may then read the chosen path.
     dialog_open_workflow(Empty) -> ChosenPath;
     /// The OS's dialog for where to export; the app may then write the chosen path.
@@ -159,6 +162,14 @@ manifest! {
     vault_change_password(VaultChangePasswordRequest) -> VaultStatusResponse;
     /// A new master key; every account re-sealed in one transaction.
     vault_rotate_key(VaultUnlockRequest) -> VaultRotateResponse;
+    /// A backup of the data folder now (database and files), to a new file.
+    backup_create(BackupCreateRequest) -> BackupEntry;
+    /// The backup folder's backups, the last good one and the last failure.
+    backup_list(Empty) -> BackupListResponse;
+    /// A new recovery key for the vault (shown once; an earlier one stops working).
+    vault_recovery_key(VaultUnlockRequest) -> VaultRecoveryKeyResponse;
+    /// Opens the vault with its recovery key and keeps its key again (keyring or new password).
+    vault_recover(VaultRecoverRequest) -> VaultStatusResponse;
     /// Connection types' descriptors, for the Connections page's forms.
     connection_types(Empty) -> ConnectionTypesResponse;
     /// Every account; secret values are never included.

@@ -202,6 +202,12 @@ pub struct Dashboard {
     pub alerts_firing: Vec<switchyard_model::alerts::Alert>,
     /// AI models used over the range, the most tokens first.
     pub models: Vec<ModelUsage>,
+    /// The last good backup of the data folder.
+    #[ts(optional)]
+    pub last_backup: Option<crate::backups::BackupEntry>,
+    /// The last backup failure, when it came after the last good backup.
+    #[ts(optional)]
+    pub backup_failure: Option<crate::backups::BackupFailure>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -794,6 +800,7 @@ impl Api {
             .collect();
         let problems = self.inner.trigger_problems();
         let alerts_firing = self.blocking(|store| Ok(store.metrics().alerts(true, 50)?)).await?;
+        let (last_backup, backup_failure) = self.backup_state().await?;
         Ok(Dashboard {
             range: request.range,
             from_ms: from,
@@ -813,6 +820,8 @@ impl Api {
             listener: ListenerHealth { listener: self.listener_status(), deliveries, problems },
             alerts_firing,
             models: model_usage(&prices, &total.counts.tokens),
+            last_backup,
+            backup_failure,
         })
     }
 

@@ -84,6 +84,12 @@ pub struct AppSettings {
     pub version_keep_every: u32,
     /// What models cost, for the dashboard's and Prometheus' cost estimates.
     pub model_prices: Vec<ModelPrice>,
+    /// Back the data folder up once a day while the app or `serve` runs.
+    pub backup_daily: bool,
+    /// Where daily backups go (an absolute folder); empty: `backups` in the data folder.
+    pub backup_folder: String,
+    /// Daily backups older than this many days are removed (0: keep them all).
+    pub backup_keep_days: u32,
 }
 
 /// What a model costs, in US dollars per million tokens.
@@ -166,6 +172,9 @@ impl Default for AppSettings {
             version_keep_days: 30,
             version_keep_every: 10,
             model_prices: default_prices(),
+            backup_daily: true,
+            backup_folder: String::new(),
+            backup_keep_days: 30,
         }
     }
 }
@@ -206,6 +215,13 @@ impl Api {
         if settings.run_data_max_items == 0 || settings.run_data_max_bytes < 1024 {
             return Err(ApiError::bad_request("runDataMaxItems must be at least 1 and runDataMaxBytes at least 1024"));
         }
+        let folder = settings.backup_folder.trim();
+        if !folder.is_empty() && !std::path::Path::new(folder).is_absolute() {
+            return Err(ApiError::bad_request(format!(
+                "backupFolder must be an absolute folder (or empty for the data folder's backups), found \"{folder}\""
+            )));
+        }
+        settings.backup_folder = folder.to_string();
         if settings.breaker_threshold == 0 || settings.breaker_reset_seconds == 0 {
             return Err(ApiError::bad_request("breakerThreshold and breakerResetSeconds must be at least 1"));
         }

@@ -5,10 +5,12 @@
 //! and holds the few every part shares.
 
 pub use crate::alerts::{AlertListRequest, AlertListResponse, AlertRulesResponse, AlertTestResponse};
+pub use crate::backups::{BackupCreateRequest, BackupEntry, BackupFailure, BackupListResponse};
 pub use crate::binary::{FilePreview, FilePreviewRequest, FileSaveRequest};
 pub use crate::credentials::{
     AccountAddRequest, AccountListResponse, AccountRemoveResponse, AccountRenameRequest, AccountUpdateRequest,
-    ConnectionTypesResponse, VaultChangePasswordRequest, VaultRotateResponse, VaultStatusResponse, VaultUnlockRequest,
+    ConnectionTypesResponse, VaultChangePasswordRequest, VaultRecoverRequest, VaultRecoveryKeyResponse,
+    VaultRotateResponse, VaultStatusResponse, VaultUnlockRequest,
 };
 pub use crate::executions::{
     ExecutionListRequest, ExecutionListResponse, ExecutionPruneRequest, ExecutionPruneResponse,
@@ -36,9 +38,10 @@ pub use crate::triggers::{ListenerStatus, WorkflowActivateRequest};
 pub use crate::trust::{AccountHostsRequest, TrustAccount, TrustReview, WorkflowTrustRequest};
 pub use crate::versions::{WorkflowDiffRequest, WorkflowVersionRequest, WorkflowVersionsResponse};
 pub use crate::workflows::{
-    ChosenPath, ImportFileRequest, NodeTypesResponse, SaveDialogRequest, ValidationReport, WorkflowCreateRequest,
-    WorkflowExportRequest, WorkflowExportResponse, WorkflowImportRequest, WorkflowImportResponse, WorkflowListRequest,
-    WorkflowListResponse, WorkflowRenameRequest, WorkflowSaveRequest, WorkflowSaveResponse, WorkflowValidateRequest,
+    ChosenPath, ImportFileRequest, NodeTypesResponse, OpenRequestsResponse, SaveDialogRequest, ValidationReport,
+    WorkflowCreateRequest, WorkflowExportRequest, WorkflowExportResponse, WorkflowImportRequest,
+    WorkflowImportResponse, WorkflowListRequest, WorkflowListResponse, WorkflowRenameRequest, WorkflowSaveRequest,
+    WorkflowSaveResponse, WorkflowValidateRequest,
 };
 
 use serde::{Deserialize, Serialize};
@@ -95,4 +98,7 @@ pub enum ApiEvent {
     /// Something the user should know now (e.g. the history cannot be written: disk full).
     /// `level` is `error`, `info` or `success`.
     Notice { level: String, message: String },
+    /// Workflow files the user opened with the app (a double-click, "Open with", a second
+    /// launch with paths): the UI imports them as it does dropped files.
+    OpenFiles { paths: Vec<String> },
 }

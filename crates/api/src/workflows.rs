@@ -16,6 +16,12 @@ use switchyard_model::records::WorkflowSummary;
 use switchyard_model::workflow::{Node, Workflow};
 use ts_rs::TS;
 
+/// Workflow files opened with the app, waiting for the UI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct OpenRequestsResponse {
+    pub paths: Vec<String>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase", default)]
 pub struct WorkflowListRequest {
@@ -377,6 +383,23 @@ impl Api {
     /// this with what the user chose).
     pub fn grant_path(&self, path: impl Into<std::path::PathBuf>) {
         self.inner.granted_paths.lock().unwrap_or_else(|p| p.into_inner()).insert(path.into());
+    }
+
+    /// A workflow file the user opened with the app (the desktop entry's `%f`, a second
+    /// launch forwarded by the single-instance plugin): the path is the user's choice, so it
+    /// is granted; it waits until the UI takes it (`open_requests`) and the UI is told.
+    pub fn request_open(&self, path: impl Into<std::path::PathBuf>) {
+        let path = path.into();
+        let text = path.display().to_string();
+        self.grant_path(path);
+        self.inner.open_requests.lock().unwrap_or_else(|p| p.into_inner()).push(text.clone());
+        self.inner.host.emit(ApiEvent::OpenFiles { paths: vec![text] });
+    }
+
+    /// The files opened with the app since the UI last asked, once each.
+    pub async fn open_requests(&self, _: Empty) -> ApiResult<OpenRequestsResponse> {
+        let paths = std::mem::take(&mut *self.inner.open_requests.lock().unwrap_or_else(|p| p.into_inner()));
+        Ok(OpenRequestsResponse { paths })
     }
 
     /// Refuses a path the user did not choose in this session, where the host restricts

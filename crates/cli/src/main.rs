@@ -131,8 +131,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Saves an older version of a workflow again, as its newest version.
-    Restore { id: String, version: u32 },
+    /// `restore FILE`: restore a backup into the data folder (refused while the app or
+    /// `serve` has it open; the database it replaces is kept beside it).
+    /// `restore ID VERSION`: save an older version of a workflow again, as its newest.
+    Restore {
+        /// A backup file, or a workflow's id (with VERSION).
+        target: String,
+        version: Option<u32>,
+        #[arg(long)]
+        json: bool,
+    },
     /// List saved workflows.
     List {
         #[arg(long)]
@@ -155,7 +163,7 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// The credential vault: status, unlock, change-password, rotate-key.
+    /// The credential vault: status, unlock, change-password, rotate-key, recovery-key, recover.
     Vault {
         #[command(subcommand)]
         action: credentials::VaultAction,
@@ -214,6 +222,17 @@ enum Command {
         workflow: Option<String>,
         #[arg(long, default_value_t = 20)]
         limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Back the data folder up (database and files) to a new file; the app may keep running.
+    Backup {
+        /// The file to write (must not exist); default: a new file in the backup folder.
+        #[arg(long, value_name = "FILE")]
+        to: Option<PathBuf>,
+        /// List the backup folder's backups instead.
+        #[arg(long)]
+        list: bool,
         #[arg(long)]
         json: bool,
     },

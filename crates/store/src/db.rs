@@ -25,6 +25,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (16, include_str!("migrations/0016_workflow_versions.sql")),
     (17, include_str!("migrations/0017_agent_memory.sql")),
     (18, include_str!("migrations/0018_run_input.sql")),
+    (19, include_str!("migrations/0019_vault_recovery.sql")),
 ];
 
 pub fn latest_version() -> u32 {

@@ -7,6 +7,7 @@
 //! [`ExecutionLog`] (write runs, from a background writer so runs never wait on disk),
 //! [`ExecutionHistory`] (read and prune runs) and [`Settings`].
 
+pub mod backup;
 mod db;
 mod error;
 mod executions;

@@ -80,3 +80,13 @@ pub(crate) fn is_alive(db_path: &Path, token: &str) -> bool {
         },
     }
 }
+
+/// Whether any process has the database at `db_path` open now (a lock file of its owners
+/// directory is still locked). Lock files of ended processes are removed on the way.
+pub(crate) fn any_alive(db_path: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(owners_dir(db_path)) else { return false };
+    entries.flatten().any(|e| {
+        let name = e.file_name().to_string_lossy().into_owned();
+        name.strip_suffix(".lock").is_some_and(|token| is_alive(db_path, token))
+    })
+}

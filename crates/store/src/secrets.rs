@@ -21,6 +21,11 @@ pub struct VaultHeaderRow {
     pub updated_at: String,
     /// Which master key seals the accounts; one more with every rotation.
     pub generation: i64,
+    /// The master key sealed under the recovery key's derived key, when there is one.
+    pub recovery_wrapped: Option<Vec<u8>>,
+    /// The recovery key's derived key sealed under the master key (to re-wrap on rotation).
+    pub recovery_sealed: Option<Vec<u8>>,
+    pub recovery_created_at: Option<String>,
 }
 
 /// One account row.
@@ -60,7 +65,8 @@ fn account(row: &Row<'_>) -> rusqlite::Result<AccountRow> {
 fn write_header(conn: &rusqlite::Connection, header: &VaultHeaderRow) -> Result<()> {
     let n = conn.execute(
         "UPDATE vault_header SET key_source = ?1, key_id = ?2, kdf = ?3, wrapped_key = ?4, check_value = ?5,
-         updated_at = ?6, generation = ?7 WHERE id = 1",
+         updated_at = ?6, generation = ?7, recovery_wrapped = ?8, recovery_sealed = ?9, recovery_created_at = ?10
+         WHERE id = 1",
         params![
             header.key_source,
             header.key_id,
@@ -68,7 +74,10 @@ fn write_header(conn: &rusqlite::Connection, header: &VaultHeaderRow) -> Result<
             header.wrapped_key,
             header.check_value,
             header.updated_at,
-            header.generation
+            header.generation,
+            header.recovery_wrapped,
+            header.recovery_sealed,
+            header.recovery_created_at
         ],
     )?;
     if n != 1 {
@@ -100,7 +109,8 @@ impl Secrets {
         let conn = self.db.lock();
         Ok(conn
             .query_row(
-                "SELECT vault_id, key_source, key_id, kdf, wrapped_key, check_value, created_at, updated_at, generation
+                "SELECT vault_id, key_source, key_id, kdf, wrapped_key, check_value, created_at, updated_at, generation,
+                        recovery_wrapped, recovery_sealed, recovery_created_at
                  FROM vault_header WHERE id = 1",
                 [],
                 |r| {
@@ -114,6 +124,9 @@ impl Secrets {
                         created_at: r.get(6)?,
                         updated_at: r.get(7)?,
                         generation: r.get(8)?,
+                        recovery_wrapped: r.get(9)?,
+                        recovery_sealed: r.get(10)?,
+                        recovery_created_at: r.get(11)?,
                     })
                 },
             )
@@ -125,9 +138,23 @@ impl Secrets {
     pub fn create_header(&self, h: &VaultHeaderRow) -> Result<()> {
         let conn = self.db.lock();
         let n = conn.execute(
-            "INSERT OR IGNORE INTO vault_header (id, vault_id, key_source, key_id, kdf, wrapped_key, check_value, created_at, updated_at, generation)
-             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![h.vault_id, h.key_source, h.key_id, h.kdf, h.wrapped_key, h.check_value, h.created_at, h.updated_at, h.generation],
+            "INSERT OR IGNORE INTO vault_header (id, vault_id, key_source, key_id, kdf, wrapped_key, check_value, created_at,
+                 updated_at, generation, recovery_wrapped, recovery_sealed, recovery_created_at)
+             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            params![
+                h.vault_id,
+                h.key_source,
+                h.key_id,
+                h.kdf,
+                h.wrapped_key,
+                h.check_value,
+                h.created_at,
+                h.updated_at,
+                h.generation,
+                h.recovery_wrapped,
+                h.recovery_sealed,
+                h.recovery_created_at
+            ],
         )?;
         if n == 0 {
             return Err(StoreError::AlreadyExists("vault header".into()));

@@ -6,9 +6,13 @@ pub enum VaultError {
     Locked(String),
     #[error("wrong master password; nothing was changed")]
     WrongPassword,
+    #[error("wrong recovery key: it does not open this vault; nothing was changed")]
+    WrongRecoveryKey,
     #[error("the OS keyring cannot be used: {0}")]
     KeyringUnavailable(String),
-    #[error("the OS keyring has no key for this vault ({0}); it may have been deleted")]
+    #[error(
+        "the OS keyring has no key for this vault ({0}); it may have been deleted. `switchyard vault recover` (or Connections → Recover) opens the vault with its recovery key"
+    )]
     KeyMissing(String),
     #[error("{what} failed its integrity check: it was changed, moved from another record, or sealed with another key")]
     Tampered { what: String },
@@ -38,7 +42,7 @@ impl VaultError {
     pub fn code(&self) -> ErrorCode {
         match self {
             VaultError::Locked(_) => ErrorCode::VaultLocked,
-            VaultError::WrongPassword => ErrorCode::WrongPassword,
+            VaultError::WrongPassword | VaultError::WrongRecoveryKey => ErrorCode::WrongPassword,
             VaultError::KeyringUnavailable(_) | VaultError::KeyMissing(_) => ErrorCode::KeyringUnavailable,
             VaultError::Tampered { .. } | VaultError::Header(_) | VaultError::Crypto(_) => ErrorCode::SecretTampered,
             VaultError::UnknownType(_) | VaultError::InvalidField(_) => ErrorCode::BadRequest,

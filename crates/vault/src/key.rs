@@ -102,6 +102,7 @@ impl Vault {
             keyring_available,
             keyring_message,
             accounts,
+            recovery_key_created_at: header.and_then(|h| h.recovery_created_at),
         })
     }
 
@@ -156,6 +157,9 @@ impl Vault {
                 created_at: now.clone(),
                 updated_at: now,
                 generation: 1,
+                recovery_wrapped: None,
+                recovery_sealed: None,
+                recovery_created_at: None,
             },
             Err(KeyringError::Unavailable(why)) | Err(KeyringError::Failed(why)) => {
                 let Some(password) = password else {
@@ -175,6 +179,9 @@ impl Vault {
                     created_at: now.clone(),
                     updated_at: now,
                     generation: 1,
+                    recovery_wrapped: None,
+                    recovery_sealed: None,
+                    recovery_created_at: None,
                 }
             }
             Err(KeyringError::NoEntry) => return Err(VaultError::Internal("keyring set returned no entry".into())),
@@ -280,8 +287,15 @@ impl Vault {
         }
         let mut outcome = Err(VaultError::Internal("the vault key kept being rotated elsewhere; try again".into()));
         for _ in 0..3 {
-            let written =
-                VaultHeaderRow { generation: header.generation + 1, updated_at: self.now_text(), ..new_header.clone() };
+            let recovery = crate::recovery::rewrap(&header, &old, &new)?;
+            let written = VaultHeaderRow {
+                generation: header.generation + 1,
+                updated_at: self.now_text(),
+                recovery_wrapped: recovery.recovery_wrapped,
+                recovery_sealed: recovery.recovery_sealed,
+                recovery_created_at: recovery.recovery_created_at,
+                ..new_header.clone()
+            };
             let (from, old_key, new_key) = (header.generation, old.clone(), new.clone());
             let rotated = self
                 .blocking(move |s| {
@@ -340,7 +354,7 @@ impl Vault {
     // Accounts
 }
 
-async fn wrap(key: &MasterKey, vault_id: &str, password: &str) -> Result<(String, Vec<u8>)> {
+pub(crate) async fn wrap(key: &MasterKey, vault_id: &str, password: &str) -> Result<(String, Vec<u8>)> {
     let params = KdfParams::new_default()?;
     let pw = Zeroizing::new(password.to_string());
     let p = params.clone();

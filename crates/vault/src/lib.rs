@@ -16,6 +16,7 @@ mod oauth;
 pub mod password;
 mod payload;
 mod provider;
+mod recovery;
 mod refresher;
 pub mod scan;
 mod testing;
@@ -25,6 +26,7 @@ pub use error::{Result, VaultError};
 pub use keyring::{KeyStore, KeyringError, OsKeyring};
 pub use oauth::PendingLogin;
 pub(crate) use payload::{Payload, Tokens};
+pub use recovery::{Recovered, RecoveryKey};
 
 use crate::crypto::MasterKey;
 use serde::{Deserialize, Serialize};
@@ -70,6 +72,8 @@ pub struct VaultStatus {
     pub keyring_available: bool,
     pub keyring_message: Option<String>,
     pub accounts: u32,
+    /// When the vault's recovery key was made; none when it has none.
+    pub recovery_key_created_at: Option<String>,
 }
 
 /// Opens a URL in the user's browser.

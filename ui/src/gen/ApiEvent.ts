@@ -6,4 +6,4 @@ import type { RunEvent } from "./RunEvent";
 /**
  * Something the UI (or the terminal) should hear about.
  */
-export type ApiEvent = { "kind": "run", event: RunEvent, } | { "kind": "nodeData", executionId: string, data: NodeRunData, } | { "kind": "account", id: string, } | { "kind": "testDelivery", workflowId: string, nodeId: string, executionId: string, } | { "kind": "triggers", } | { "kind": "alert", alert: Alert, } | { "kind": "notice", level: string, message: string, };
+export type ApiEvent = { "kind": "run", event: RunEvent, } | { "kind": "nodeData", executionId: string, data: NodeRunData, } | { "kind": "account", id: string, } | { "kind": "testDelivery", workflowId: string, nodeId: string, executionId: string, } | { "kind": "triggers", } | { "kind": "alert", alert: Alert, } | { "kind": "notice", level: string, message: string, } | { "kind": "openFiles", paths: Array<string>, };

@@ -132,4 +132,16 @@ versionKeepEvery: number,
 /**
  * What models cost, for the dashboard's and Prometheus' cost estimates.
  */
-modelPrices: Array<ModelPrice>, };
+modelPrices: Array<ModelPrice>, 
+/**
+ * Back the data folder up once a day while the app or `serve` runs.
+ */
+backupDaily: boolean, 
+/**
+ * Where daily backups go (an absolute folder); empty: `backups` in the data folder.
+ */
+backupFolder: string, 
+/**
+ * Daily backups older than this many days are removed (0: keep them all).
+ */
+backupKeepDays: number, };

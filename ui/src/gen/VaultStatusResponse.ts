@@ -4,4 +4,8 @@ export type VaultStatusResponse = { initialized: boolean, unlocked: boolean,
 /**
  * `keyring` or `password`; absent before the vault exists.
  */
-keySource?: string, keyringAvailable: boolean, keyringMessage?: string, accounts: number, };
+keySource?: string, keyringAvailable: boolean, keyringMessage?: string, accounts: number, 
+/**
+ * When the vault's recovery key was made; absent when it has none.
+ */
+recoveryKeyCreatedAt?: string, };

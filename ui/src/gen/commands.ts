@@ -17,6 +17,9 @@ import type { ApiError } from "./ApiError";
 import type { ApiEvent } from "./ApiEvent";
 import type { AppInfo } from "./AppInfo";
 import type { AppSettings } from "./AppSettings";
+import type { BackupCreateRequest } from "./BackupCreateRequest";
+import type { BackupEntry } from "./BackupEntry";
+import type { BackupListResponse } from "./BackupListResponse";
 import type { ChosenPath } from "./ChosenPath";
 import type { ConnectionTypesResponse } from "./ConnectionTypesResponse";
 import type { Dashboard } from "./Dashboard";
@@ -46,6 +49,7 @@ import type { MetricsTextResponse } from "./MetricsTextResponse";
 import type { NodeMetricsRequest } from "./NodeMetricsRequest";
 import type { NodeMetricsResponse } from "./NodeMetricsResponse";
 import type { NodeTypesResponse } from "./NodeTypesResponse";
+import type { OpenRequestsResponse } from "./OpenRequestsResponse";
 import type { OrchestrationListRequest } from "./OrchestrationListRequest";
 import type { OrchestrationListResponse } from "./OrchestrationListResponse";
 import type { ResilienceState } from "./ResilienceState";
@@ -67,6 +71,8 @@ import type { TestOutcome } from "./TestOutcome";
 import type { TrustReview } from "./TrustReview";
 import type { ValidationReport } from "./ValidationReport";
 import type { VaultChangePasswordRequest } from "./VaultChangePasswordRequest";
+import type { VaultRecoverRequest } from "./VaultRecoverRequest";
+import type { VaultRecoveryKeyResponse } from "./VaultRecoveryKeyResponse";
 import type { VaultRotateResponse } from "./VaultRotateResponse";
 import type { VaultStatusResponse } from "./VaultStatusResponse";
 import type { VaultUnlockRequest } from "./VaultUnlockRequest";
@@ -111,6 +117,9 @@ export type Commands = {
   workflow_import: { request: WorkflowImportRequest; response: WorkflowImportResponse };
   /** Imports a workflow file from a path (file dialogs, files dropped on the window). */
   workflow_import_file: { request: ImportFileRequest; response: WorkflowImportResponse };
+  /** Workflow files opened with the app (double-click, "Open with") not taken yet; the */
+  /** `openFiles` event says when more arrive. */
+  open_requests: { request: Empty; response: OpenRequestsResponse };
   /** The OS's dialog for a workflow file to import; the app may then read the chosen path. */
   dialog_open_workflow: { request: Empty; response: ChosenPath };
   /** The OS's dialog for where to export; the app may then write the chosen path. */
@@ -165,6 +174,14 @@ export type Commands = {
   vault_change_password: { request: VaultChangePasswordRequest; response: VaultStatusResponse };
   /** A new master key; every account re-sealed in one transaction. */
   vault_rotate_key: { request: VaultUnlockRequest; response: VaultRotateResponse };
+  /** A backup of the data folder now (database and files), to a new file. */
+  backup_create: { request: BackupCreateRequest; response: BackupEntry };
+  /** The backup folder's backups, the last good one and the last failure. */
+  backup_list: { request: Empty; response: BackupListResponse };
+  /** A new recovery key for the vault (shown once; an earlier one stops working). */
+  vault_recovery_key: { request: VaultUnlockRequest; response: VaultRecoveryKeyResponse };
+  /** Opens the vault with its recovery key and keeps its key again (keyring or new password). */
+  vault_recover: { request: VaultRecoverRequest; response: VaultStatusResponse };
   /** Connection types' descriptors, for the Connections page's forms. */
   connection_types: { request: Empty; response: ConnectionTypesResponse };
   /** Every account; secret values are never included. */
@@ -240,6 +257,7 @@ export const COMMAND_NAMES: CommandName[] = [
   "workflow_delete",
   "workflow_import",
   "workflow_import_file",
+  "open_requests",
   "dialog_open_workflow",
   "dialog_save_workflow",
   "dialog_save_file",
@@ -269,6 +287,10 @@ export const COMMAND_NAMES: CommandName[] = [
   "vault_unlock",
   "vault_change_password",
   "vault_rotate_key",
+  "backup_create",
+  "backup_list",
+  "vault_recovery_key",
+  "vault_recover",
   "connection_types",
   "account_list",
   "account_add",

@@ -3,6 +3,7 @@
 import { type FormEvent, useMemo, useState } from "react";
 import { STATUS_TEXT, refreshAccounts, typeName, unlockVault, useAccounts, vaultNeed } from "../api/accounts";
 import { call, errorMessage } from "../api/client";
+import { makeRecoveryKey, recoverVault } from "../components/RecoveryKit";
 import { askPassword, confirm, prompt } from "../components/dialogs";
 import { toast } from "../components/toasts";
 import type { AccountInfo } from "../gen/AccountInfo";
@@ -57,6 +58,7 @@ export function VaultGate({ status, onDone }: { status: VaultStatusResponse; onD
       setPassword("");
       setRepeat("");
       onDone?.();
+      if (need === "create") void offerRecoveryKey();
     } catch (err) {
       setError(errorMessage(err));
     } finally {
@@ -94,9 +96,16 @@ export function VaultGate({ status, onDone }: { status: VaultStatusResponse; onD
           {error}
         </div>
       )}
-      <button className="primary" type="submit" disabled={busy || password === ""}>
-        {need === "unlock" ? "Unlock" : "Create the vault"}
-      </button>
+      <div className="row">
+        <button className="primary" type="submit" disabled={busy || password === ""}>
+          {need === "unlock" ? "Unlock" : "Create the vault"}
+        </button>
+        {need === "unlock" && status.recoveryKeyCreatedAt !== undefined && (
+          <button type="button" onClick={() => void recoverVault()} data-testid="vault-recover">
+            Forgot it? Use the recovery key…
+          </button>
+        )}
+      </div>
     </form>
   );
 }
@@ -391,6 +400,12 @@ function AccountRow({ account, type, signingIn, onAction }: { account: AccountIn
   );
 }
 
+/** Right after the vault was created: offers to make its recovery key. */
+async function offerRecoveryKey(): Promise<void> {
+  const status = await call("vault_status", {});
+  if (status.initialized && status.recoveryKeyCreatedAt === undefined) await makeRecoveryKey(status, true);
+}
+
 function VaultBar({ status }: { status: VaultStatusResponse }) {
   const password = status.keySource === "password";
   const changePassword = async () => {
@@ -426,7 +441,13 @@ function VaultBar({ status }: { status: VaultStatusResponse }) {
       <span>
         Credentials are encrypted (AES-256-GCM) with a key {password ? "protected by your master password" : "kept in the OS keyring"}.
       </span>
+      <span className={status.recoveryKeyCreatedAt ? "muted" : "warning-text"} data-testid="recovery-status">
+        {status.recoveryKeyCreatedAt ? `Recovery key made ${relativeTime(status.recoveryKeyCreatedAt)}.` : "No recovery key yet: a lost keyring entry or password would lose every credential."}
+      </span>
       <span className="spacer" />
+      <button onClick={() => void makeRecoveryKey(status)} data-testid="make-recovery-key">
+        {status.recoveryKeyCreatedAt ? "New recovery key…" : "Make a recovery key…"}
+      </button>
       <button onClick={() => void changePassword()}>{password ? "Change master password" : "Use a master password"}</button>
       <button onClick={() => void rotate()}>Rotate key</button>
     </div>
@@ -516,6 +537,13 @@ export function Connections() {
           {error && (
             <div className="error-text" data-testid="accounts-error">
               {error}
+              {status.initialized && !status.unlocked && status.recoveryKeyCreatedAt !== undefined && (
+                <div>
+                  <button onClick={() => void recoverVault()} data-testid="vault-recover">
+                    Recover with the recovery key…
+                  </button>
+                </div>
+              )}
             </div>
           )}
           <div className="list-toolbar">
@@ -549,6 +577,7 @@ export function Connections() {
           onClose={() => setForm(null)}
           onSaved={(saved) => {
             const editing = form.account !== undefined;
+            if (!editing && status && !status.initialized) void offerRecoveryKey();
             setForm(null);
             toast(editing ? `Saved “${saved.label}”` : `Added “${saved.label}”`, "success");
             const type = types.find((t) => t.id === saved.connectionType);

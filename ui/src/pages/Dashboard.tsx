@@ -17,6 +17,7 @@ import type { Trend } from "../gen/Trend";
 import type { WorkflowMetrics } from "../gen/WorkflowMetrics";
 import { DataTable } from "../components/DataTable";
 import { relativeTime } from "../lib/time";
+import { bytes as size } from "../components/Backups";
 
 const RANGES: { range: MetricsRange; label: string }[] = [
   { range: "live", label: "Live" },
@@ -513,6 +514,21 @@ export function Dashboard({ onOpen, onOpenRun, onAlerts }: Props) {
                   {p}
                 </div>
               ))}
+            </section>
+            <section className="settings-section" data-testid="backup-health">
+              <h2>Backups</h2>
+              <div className="health-row" title={data.lastBackup?.path ?? ""}>
+                <span className={`status-dot ${data.backupFailure ? "error" : data.lastBackup ? "success" : ""}`} />
+                <span data-testid="last-backup">
+                  {data.lastBackup ? `last ${relativeTime(data.lastBackup.createdAt)}, ${size(data.lastBackup.size)}` : "no backup yet"}
+                </span>
+              </div>
+              {data.backupFailure && (
+                <div className="error-text small" data-testid="backup-failed">
+                  Failed {relativeTime(data.backupFailure.at)}: {data.backupFailure.message}
+                </div>
+              )}
+              <div className="muted small">Daily while Switchyard runs (Settings → Backups)</div>
             </section>
           </div>
         </>

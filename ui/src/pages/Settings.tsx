@@ -3,6 +3,7 @@
 // listener and starting at login.
 import { useCallback, useEffect, useState } from "react";
 import { call, errorMessage } from "../api/client";
+import { BackupSettings } from "../components/Backups";
 import { DataTable } from "../components/DataTable";
 import { NumberField } from "../components/NumberField";
 import { toast } from "../components/toasts";
@@ -231,6 +232,7 @@ export function SettingsPage() {
           <NumberField whole id="set-metrics-days" label="Days of metrics kept" value={draft.metricsRetentionDays} min={1} hint="Per minute for a day, per hour after." onChange={(n) => set({ metricsRetentionDays: n })} />
         </div>
       </section>
+      <BackupSettings draft={draft} set={set} />
       <div className="list-toolbar">
         <button className="primary" disabled={!dirty} onClick={() => void save()} data-testid="settings-save">
           Save

@@ -2,6 +2,7 @@ import { act, cleanup, fireEvent, render, screen, waitFor, within } from "@testi
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { resetAccounts, resolveRef, vaultNeed } from "../api/accounts";
 import { setTransport } from "../api/client";
+import { RecoveryKitHost } from "../components/RecoveryKit";
 import { DialogHost } from "../components/dialogs";
 import connectionTypes from "../gen/connection-types.json";
 import type { AccountInfo } from "../gen/AccountInfo";
@@ -57,6 +58,8 @@ class FakeApi {
         this.status = { ...this.status, unlocked: true };
         return this.status;
       case "account_list":
+        if (this.status.initialized && !this.status.unlocked && this.status.keySource === "keyring")
+          return fail("keyring_unavailable", "the OS keyring has no key for this vault (entry vault-1); it may have been deleted");
         return { accounts: this.accounts };
       case "account_add": {
         const type = types.find((t) => t.id === p.connectionType)!;
@@ -79,6 +82,13 @@ class FakeApi {
       }
       case "account_test":
         return { ok: true, message: "200 OK", at: "2026-11-22T10:00:00Z" };
+      case "vault_recovery_key":
+        this.status = { ...this.status, recoveryKeyCreatedAt: "2026-12-03T10:00:00Z" };
+        return { recoveryKey: "7KQ2-AB3C-DE4F-GH5J-KM6N-PQ7R-ST8V-WX9Y-Z0A1", createdAt: "2026-12-03T10:00:00Z" };
+      case "vault_recover":
+        if (p.recoveryKey !== "7KQ2-AB3C-DE4F-GH5J-KM6N-PQ7R-ST8V-WX9Y-Z0A1") return fail("wrong_password", "wrong recovery key: it does not open this vault; nothing was changed");
+        this.status = { ...this.status, unlocked: true };
+        return this.status;
       default:
         return fail("internal", `unexpected command ${command}`);
     }
@@ -284,5 +294,50 @@ describe("credential edits", () => {
     expect(chosen.settings).toEqual({ ...wf.settings, timeoutSeconds: 60, accounts: { github: "work", slack: "team" } });
     const cleared = model.setWorkflowSettings(model.setWorkflowSettings(chosen, {}, { github: null }), {}, { slack: null });
     expect("accounts" in cleared.settings).toBe(false);
+  });
+
+  it("makes a recovery key, shows it once, and closes only once it was kept", async () => {
+    api.status = { initialized: true, unlocked: true, keySource: "keyring", keyringAvailable: true, accounts: 0 };
+    render(
+      <>
+        <Connections />
+        <DialogHost />
+        <RecoveryKitHost />
+      </>,
+    );
+    expect((await screen.findByTestId("recovery-status")).textContent).toContain("No recovery key yet");
+    fireEvent.click(screen.getByTestId("make-recovery-key"));
+    fireEvent.click(await screen.findByText("Make a recovery key"));
+    const kit = await screen.findByTestId("recovery-kit");
+    expect(within(kit).getByTestId("recovery-key").textContent).toBe("7KQ2-AB3C-DE4F-GH5J-KM6N-PQ7R-ST8V-WX9Y-Z0A1");
+    expect(within(kit).getByTestId<HTMLButtonElement>("recovery-done").disabled).toBe(true);
+    fireEvent.click(within(kit).getByTestId("recovery-kept"));
+    fireEvent.click(within(kit).getByTestId("recovery-done"));
+    expect(screen.queryByTestId("recovery-kit")).toBeNull();
+    await waitFor(() => expect(screen.getByTestId("recovery-status").textContent).toContain("Recovery key made"));
+    expect(screen.getByTestId("make-recovery-key").textContent).toBe("New recovery key…");
+  });
+
+  it("opens a vault whose keyring entry is gone with its recovery key", async () => {
+    api.status = { initialized: true, unlocked: false, keySource: "keyring", keyringAvailable: true, accounts: 0, recoveryKeyCreatedAt: "2026-12-01T10:00:00Z" };
+    api.account("github", "work");
+    render(
+      <>
+        <Connections />
+        <DialogHost />
+      </>,
+    );
+    expect((await screen.findByTestId("accounts-error")).textContent).toContain("no key for this vault");
+    fireEvent.click(screen.getByTestId("vault-recover"));
+    const input = await screen.findByRole("textbox", { name: "Recover the vault" });
+    fireEvent.change(input, { target: { value: "0000-1111-2222-3333-4444-5555-6666-7777-8888" } });
+    fireEvent.click(screen.getByText("OK"));
+    await waitFor(() => expect(api.calls.some(([c]) => c === "vault_recover")).toBe(true));
+    expect(screen.queryByTestId("account-work")).toBeNull();
+    fireEvent.click(screen.getByTestId("vault-recover"));
+    fireEvent.change(await screen.findByRole("textbox", { name: "Recover the vault" }), { target: { value: "7KQ2-AB3C-DE4F-GH5J-KM6N-PQ7R-ST8V-WX9Y-Z0A1" } });
+    fireEvent.click(screen.getByText("OK"));
+    await screen.findByTestId("account-work");
+    expect(screen.queryByTestId("accounts-error")).toBeNull();
   });
 });

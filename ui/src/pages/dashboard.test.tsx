@@ -70,6 +70,8 @@ function dashboard(runs: number): Data {
     },
     alertsFiring: [alert],
     models: [{ model: "gpt-4o-mini", account: "llm.openaiCompatible/work", calls: 4, tokensIn: 1200, tokensOut: 300, costUsd: 0.42 }],
+    lastBackup: { path: "/data/backups/switchyard-backup-1.zip", createdAt: new Date(Date.now() - 3 * 3600_000).toISOString(), size: 3 * 1024 * 1024, files: 2, scheduled: true },
+    backupFailure: { at: new Date().toISOString(), message: "/mnt/usb/backups: No such file or directory" },
   };
 }
 
@@ -112,6 +114,8 @@ describe("the dashboard", () => {
     expect(screen.getByTestId("connection-health").textContent).toContain("failing");
     expect(screen.getByTestId("listener-health").textContent).toContain("5× 200");
     expect(screen.getByTestId("stat-memory").textContent).toContain("150 MiB");
+    expect(screen.getByTestId("last-backup").textContent).toMatch(/^last .*, 3\.0 MiB$/);
+    expect(screen.getByTestId("backup-failed").textContent).toContain("/mnt/usb/backups: No such file or directory");
 
     runs = 12;
     await vi.advanceTimersByTimeAsync(1100);

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { setTransport } from "../api/client";
 import { DialogHost } from "../components/dialogs";
 import type { AppSettings } from "../gen/AppSettings";
+import type { BackupListResponse } from "../gen/BackupListResponse";
 import type { ResilienceState } from "../gen/ResilienceState";
 import { SettingsPage } from "./Settings";
 
@@ -38,6 +39,9 @@ const defaults: AppSettings = {
   modelPrices: [{ model: "gpt-4o-mini*", inputPerMillion: 0.15, outputPerMillion: 0.6 }],
   allowCommands: true,
   localRoots: [],
+  backupDaily: true,
+  backupFolder: "",
+  backupKeepDays: 30,
 };
 
 const state: ResilienceState = {
@@ -46,12 +50,26 @@ const state: ResilienceState = {
   presets: [{ host: "api.github.com", perSecond: 5000 / 3600, burst: 50 }],
 };
 
+let backups: BackupListResponse;
+
 /** Serves the settings and the resilience state; returns the saved settings, in order. */
 function fakeSettingsApi(): AppSettings[] {
   const updates: AppSettings[] = [];
+  backups = {
+    folder: "/data/backups",
+    backups: [{ path: "/data/backups/switchyard-backup-20261202T120000Z.zip", createdAt: "2026-12-02T12:00:00Z", size: 5 * 1024 * 1024, files: 3, scheduled: true }],
+    lastFailure: { at: "2026-12-03T11:00:00Z", message: "/mnt/usb: No such file or directory" },
+  };
   setTransport(async (command, payload) => {
     if (command === "settings_get") return defaults;
     if (command === "resilience_state") return state;
+    if (command === "backup_list") return backups;
+    if (command === "backup_create") {
+      const made = { path: "/data/backups/switchyard-backup-20261203T120000Z.zip", createdAt: "2026-12-03T12:00:00Z", size: 2048, files: 1, scheduled: false };
+      backups.backups.unshift(made);
+      backups.lastFailure = undefined;
+      return made;
+    }
     if (command === "settings_update") {
       updates.push(payload as AppSettings);
       return payload;
@@ -116,5 +134,24 @@ describe("the Settings page", () => {
     fireEvent.click(screen.getByTestId("settings-save"));
     await waitFor(() => expect(updates).toHaveLength(1));
     expect(updates[0]).toMatchObject({ webhookBind: "0.0.0.0", webhookPort: 8080, startAtLogin: true, metricsEndpoint: true });
+  });
+
+  it("sets up daily backups, lists them, and backs up on demand", async () => {
+    const updates = fakeSettingsApi();
+    render(<SettingsPage />);
+    const rows = await screen.findAllByTestId("backup-row");
+    expect(rows).toHaveLength(1);
+    expect(rows[0].textContent).toContain("5.0 MiB");
+    expect(screen.getByTestId("backup-failure").textContent).toContain("/mnt/usb: No such file or directory");
+    expect(screen.getByLabelText<HTMLInputElement>("Backup folder").placeholder).toBe("/data/backups");
+    fireEvent.click(screen.getByTestId("backup-now"));
+    await waitFor(() => expect(screen.getAllByTestId("backup-row")).toHaveLength(2));
+    expect(screen.queryByTestId("backup-failure")).toBeNull();
+    fireEvent.click(screen.getByTestId("set-backup-daily"));
+    fireEvent.change(screen.getByLabelText("Backup folder"), { target: { value: "/mnt/usb/backups" } });
+    fireEvent.change(screen.getByLabelText("Keep daily backups (days)"), { target: { value: "7" } });
+    fireEvent.click(screen.getByTestId("settings-save"));
+    await waitFor(() => expect(updates).toHaveLength(1));
+    expect(updates[0]).toMatchObject({ backupDaily: false, backupFolder: "/mnt/usb/backups", backupKeepDays: 7 });
   });
 });

@@ -3,6 +3,7 @@
 
 mod ai;
 mod ai_real;
+mod backups;
 mod calls;
 mod credentials;
 mod databases;
@@ -61,6 +62,28 @@ async fn links_open_in_the_browser_only_for_web_and_mail() {
         assert!(err.message.starts_with("url: "), "{}", err.message);
     }
     assert_eq!(*host.1.lock().unwrap(), vec!["https://example.com/docs?q=1", "mailto:ops@example.com"]);
+}
+
+/// A workflow file opened with the app (double-click, "Open with", a second launch) waits
+/// for the UI, which is told, takes it once and may import it.
+#[tokio::test]
+async fn files_opened_with_the_app_wait_for_the_ui_once() {
+    let (dir, api, host) = open();
+    let file = dir.path().join("shared.switchyard.json");
+    std::fs::write(&file, json!({"switchyard": 1, "id": "opened", "name": "Opened", "nodes": [{"id": "t", "name": "Start", "type": "trigger.manual"}], "connections": []}).to_string()).unwrap();
+    api.request_open(&file);
+    let told = host
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|e| matches!(e, ApiEvent::OpenFiles { paths } if paths == &[file.display().to_string()]));
+    assert!(told, "the UI hears about it");
+    let taken = call(&api, "open_requests", json!({})).await.unwrap();
+    assert_eq!(taken["paths"], json!([file.display().to_string()]));
+    assert_eq!(call(&api, "open_requests", json!({})).await.unwrap()["paths"], json!([]), "taken once");
+    let imported = call(&api, "workflow_import_file", json!({"path": file})).await.unwrap();
+    assert_eq!(imported["record"]["workflow"]["name"], "Opened");
 }
 
 fn open() -> (tempfile::TempDir, Api, Arc<RecordingHost>) {
@@ -197,6 +220,7 @@ async fn runs_are_recorded_and_streamed() {
             ApiEvent::Alert { .. } => "alert".into(),
             ApiEvent::TestDelivery { .. } => "testDelivery".into(),
             ApiEvent::Notice { .. } => "notice".into(),
+            ApiEvent::OpenFiles { .. } => "openFiles".into(),
         })
         .collect();
     assert_eq!(

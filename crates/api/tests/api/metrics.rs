@@ -144,9 +144,9 @@ async fn the_queue_holds_runs_beyond_the_concurrency_limit() {
 
 /// A host that keeps the desktop notifications it was asked to show.
 #[derive(Default)]
-struct NotifyingHost {
-    events: RecordingHost,
-    notes: Mutex<Vec<String>>,
+pub struct NotifyingHost {
+    pub events: RecordingHost,
+    pub notes: Mutex<Vec<String>>,
 }
 
 impl switchyard_api::Host for NotifyingHost {

@@ -23,6 +23,64 @@ pub enum VaultAction {
     ChangePassword,
     /// Replace the master key and re-seal every account in one transaction.
     RotateKey,
+    /// Make a recovery key (shown once; an earlier one stops working). It opens the vault
+    /// when its keyring entry is gone or its master password forgotten: keep it offline.
+    RecoveryKey {
+        /// Also write a printable recovery kit to this file (created, never overwritten).
+        #[arg(long, value_name = "FILE")]
+        kit: Option<std::path::PathBuf>,
+    },
+    /// Open the vault with its recovery key (from SWITCHYARD_RECOVERY_KEY, --kit, or asked
+    /// for) and keep its key again: in the OS keyring, or behind a new master password.
+    Recover {
+        /// A recovery kit file written by `vault recovery-key --kit`.
+        #[arg(long, value_name = "FILE")]
+        kit: Option<std::path::PathBuf>,
+        /// Keep the key behind a new master password (SWITCHYARD_MASTER_PASSWORD, or asked
+        /// for) instead of the OS keyring.
+        #[arg(long)]
+        password: bool,
+    },
+}
+
+/// The environment variable a headless `vault recover` reads the recovery key from.
+pub const RECOVERY_ENV: &str = "SWITCHYARD_RECOVERY_KEY";
+
+/// The recovery key in a kit file: its "Recovery key:" line, or the whole file.
+fn key_from_kit(path: &std::path::Path) -> Result<String, Failure> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| Failure::failed(format!("switchyard: {}: {e}", path.display())))?;
+    Ok(text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Recovery key:").map(|k| k.trim().to_string()))
+        .unwrap_or_else(|| text.trim().to_string()))
+}
+
+/// Creates `path` (never over another file) readable by its owner only.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+fn kit_text(api_path: &std::path::Path, key: &str, created_at: &str) -> String {
+    format!(
+        "Switchyard vault recovery kit\n\n\
+         Data folder:  {}\n\
+         Made:         {created_at}\n\
+         Recovery key: {key}\n\n\
+         This key opens the credential vault when its OS keyring entry is gone (a new machine,\n\
+         a reinstalled system) or its master password is forgotten:\n\
+         \n    switchyard vault recover --kit THIS-FILE\n\n\
+         Anyone with this key and a copy of the data folder (or a backup) can read every\n\
+         credential in it. Print it or keep it offline; do not keep it beside your backups.\n",
+        api_path.display()
+    )
 }
 
 #[derive(Subcommand)]
@@ -162,6 +220,78 @@ pub async fn vault(api: &Api, action: VaultAction) -> Outcome {
             let password = current_password(api, "Master password").await?;
             let r = api.vault_rotate_key(VaultUnlockRequest { password }).await?;
             eprintln!("New master key; {} account(s) re-sealed.", r.resealed);
+            Ok(())
+        }
+        VaultAction::RecoveryKey { kit } => {
+            if let Some(path) = &kit
+                && path.exists()
+            {
+                return Err(Failure::invalid(format!(
+                    "switchyard: {} exists; a recovery kit is never written over another file",
+                    path.display()
+                )));
+            }
+            if !api.vault_status(Empty {}).await?.initialized {
+                unlock(api).await?;
+            }
+            let password = current_password(api, "Master password").await?;
+            let r = api.vault_recovery_key(VaultUnlockRequest { password }).await?;
+            if let Some(path) = &kit {
+                let folder = api.store().path().parent().map(|p| p.to_path_buf()).unwrap_or_default();
+                let text = kit_text(&folder, &r.recovery_key, &r.created_at);
+                write_private(path, text.as_bytes())
+                    .map_err(|e| Failure::failed(format!("switchyard: {}: {e}", path.display())))?;
+                eprintln!("Recovery kit written to {}.", path.display());
+            }
+            println!("{}", r.recovery_key);
+            eprintln!(
+                "This is the vault's recovery key; it is shown once and an earlier one no longer works.\n\
+                 Keep it offline. `switchyard vault recover` opens the vault with it."
+            );
+            Ok(())
+        }
+        VaultAction::Recover { kit, password } => {
+            let key = match (&kit, std::env::var(RECOVERY_ENV)) {
+                (Some(path), _) => key_from_kit(path)?,
+                (None, Ok(k)) if !k.trim().is_empty() => k,
+                _ => ask_or("Recovery key", &format!("set {RECOVERY_ENV} or give --kit FILE"))?,
+            };
+            let new_password = |api_prompt: &str| -> Result<String, Failure> {
+                if let Ok(p) = std::env::var(switchyard_vault::PASSWORD_ENV)
+                    && !p.is_empty()
+                {
+                    return Ok(p);
+                }
+                let p = ask(api_prompt)?;
+                if ask("Repeat the new master password")? != p {
+                    return Err(Failure::invalid("switchyard: the passwords differ; nothing was changed"));
+                }
+                Ok(p)
+            };
+            let new = if password { Some(new_password("New master password")?) } else { None };
+            let status =
+                match api.vault_recover(VaultRecoverRequest { recovery_key: key.clone(), new_password: new }).await {
+                    // No keyring here: keep the key behind a new master password instead.
+                    Err(e)
+                        if e.code == ErrorCode::VaultLocked
+                            && !password
+                            && e.message.contains("no OS keyring is usable") =>
+                    {
+                        eprintln!("{}", e.message);
+                        let new = new_password("New master password")?;
+                        api.vault_recover(VaultRecoverRequest { recovery_key: key, new_password: Some(new) }).await?
+                    }
+                    other => other?,
+                };
+            eprintln!(
+                "The vault is open again; its key is {} and its {} account(s) can be read.",
+                if status.key_source.as_deref() == Some("password") {
+                    "behind the new master password"
+                } else {
+                    "in the OS keyring"
+                },
+                status.accounts
+            );
             Ok(())
         }
     }

@@ -1,6 +1,7 @@
 //! One module per subcommand (or group of them); [`dispatch`] runs the one asked for.
 
 pub(crate) mod alerts;
+pub(crate) mod backups;
 pub(crate) mod credentials;
 pub(crate) mod executions;
 pub(crate) mod run;
@@ -33,7 +34,8 @@ pub(crate) async fn dispatch(cli: Cli) -> Outcome {
         Command::List { search, json } => workflows::list(data_dir, search, json).await,
         Command::Versions { id, json } => versions::versions(data_dir, id, json).await,
         Command::Diff { id, from, to, json } => versions::diff(data_dir, id, from, to, json).await,
-        Command::Restore { id, version } => versions::restore(data_dir, id, version).await,
+        Command::Restore { target, version: Some(version), .. } => versions::restore(data_dir, target, version).await,
+        Command::Restore { target, version: None, json } => backups::restore(data_dir, target.into(), json).await,
         Command::Executions { workflow, limit, json } => executions::executions(data_dir, workflow, limit, json).await,
         Command::Retry { execution, from_failed, original, json, quiet, trust } => {
             run::retry(data_dir, execution, from_failed, original, (json, quiet, trust)).await
@@ -47,6 +49,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Outcome {
         Command::Metrics { enable, token, port } => serve::metrics(data_dir, enable, token, port).await,
         Command::Deliveries { workflow, limit, json } => serve::deliveries(data_dir, workflow, limit, json).await,
         Command::Alerts { command } => alerts::alerts(data_dir, command).await,
+        Command::Backup { to, list, json } => backups::backup(data_dir, to, list, json).await,
         Command::Vault { action } => {
             let api = open_api(data_dir, Arc::new(SilentHost))?;
             credentials::vault(&api, action).await

@@ -1500,3 +1500,117 @@ fn heavy_acknowledged_deliveries_survive_sigkill_under_load() {
         interrupted.len()
     );
 }
+
+/// Issue 20: a backup restored on a "new machine" (another data folder, another
+/// gnome-keyring that never held the vault's key) cannot read its credentials until the
+/// vault's recovery key opens it; then a workflow using an account runs as before. Each
+/// machine is a real gnome-keyring of its own, in a D-Bus session per command.
+#[test]
+fn a_backup_restored_on_a_new_machine_opens_with_the_recovery_key() {
+    for tool in ["dbus-run-session", "gnome-keyring-daemon"] {
+        assert!(
+            std::process::Command::new("sh")
+                .args(["-c", &format!("command -v {tool}")])
+                .output()
+                .unwrap()
+                .status
+                .success(),
+            "{tool} is missing: `cargo xtask setup` installs it"
+        );
+    }
+    let root = tempfile::tempdir().unwrap();
+    let server = TestServer::start_in_thread();
+    let url = server.url("/auth/inspect");
+    let host = url.trim_start_matches("http://").split('/').next().unwrap().to_string();
+    let file = root.path().join("uses-account.json");
+    let workflow = json!({"switchyard": 1, "id": "uses-account", "name": "Uses an account",
+        "nodes": [
+            {"id": "t", "name": "Start", "type": "trigger.manual"},
+            {"id": "h", "name": "Fetch", "type": "http.request", "parameters": {"url": url},
+             "credentials": {"auth": {"connection": "http.bearer", "account": "work"}}}
+        ],
+        "connections": [{"from": {"node": "t"}, "to": {"node": "h"}}]});
+    std::fs::write(&file, workflow.to_string()).unwrap();
+    let (kit, backup) = (root.path().join("kit.txt"), root.path().join("backup.zip"));
+    let bin = assert_cmd::cargo::cargo_bin("switchyard");
+    // One command on one machine: its own data folder and its own keyring.
+    let on = |machine: &str, args: &[&str]| {
+        let home = root.path().join(machine);
+        let mut cmd = Command::new("dbus-run-session");
+        cmd.args(["--", "sh", "-c"])
+            .arg("echo -n switchyard | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec \"$@\"")
+            .arg("sh")
+            .arg(&bin)
+            .args(args)
+            .env("SWITCHYARD_DATA_DIR", home.join("data"))
+            .env("XDG_DATA_HOME", home.join("share"))
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .env_remove("SWITCHYARD_KEYRING")
+            .env_remove("SWITCHYARD_MASTER_PASSWORD")
+            .env_remove("SWITCHYARD_RECOVERY_KEY")
+            .env("MY_TOKEN", "restored-token-5e6f7a8b")
+            .write_stdin("");
+        cmd.assert()
+    };
+    let path = file.to_str().unwrap();
+    on("a", &["connections", "add", "http.bearer", "work", "--field", "token=@env:MY_TOKEN", "--host", &host])
+        .success();
+    let status = on("a", &["vault", "status", "--json"]).success().get_output().clone();
+    assert_eq!(stdout_json(&status)["keySource"], "keyring", "machine a keeps the key in its keyring");
+    let made = on("a", &["vault", "recovery-key", "--kit", kit.to_str().unwrap()]).success().get_output().clone();
+    let key = String::from_utf8(made.stdout).unwrap().trim().to_string();
+    assert_eq!(key.len(), 44, "nine groups of four: {key}");
+    let kit_text = std::fs::read_to_string(&kit).unwrap();
+    assert!(kit_text.contains(&format!("Recovery key: {key}")), "{kit_text}");
+    on("a", &["vault", "recovery-key", "--kit", kit.to_str().unwrap()])
+        .code(2)
+        .stderr(predicate::str::contains("never written over another file"));
+    let first = on("a", &["run", path, "--trust", "--json"]).success().get_output().clone();
+    let authorization = stdout_json(&first)["items"][0]["json"]["authorization"].clone();
+    assert!(authorization.is_string(), "{}", String::from_utf8_lossy(&first.stdout));
+    let written = on("a", &["backup", "--to", backup.to_str().unwrap(), "--json"]).success().get_output().clone();
+    assert_eq!(stdout_json(&written)["path"], backup.to_str().unwrap());
+
+    // The new machine: the backup restores, but its keyring never held the vault's key.
+    on("b", &["restore", backup.to_str().unwrap()])
+        .success()
+        .stderr(predicate::str::contains("Restored").and(predicate::str::contains("switchyard vault recover")));
+    on("b", &["run", path, "--trust"]).code(1).stderr(predicate::str::contains("switchyard vault recover"));
+    on("b", &["vault", "recover"]).code(1).stderr(predicate::str::contains("SWITCHYARD_RECOVERY_KEY"));
+    let wrong_kit = root.path().join("wrong.txt");
+    std::fs::write(&wrong_kit, format!("Recovery key: {}", key.replace(&key[..4], "ZZZZ"))).unwrap();
+    on("b", &["vault", "recover", "--kit", wrong_kit.to_str().unwrap()])
+        .code(2)
+        .stderr(predicate::str::contains("has a typo"));
+    on("b", &["vault", "recover", "--kit", kit.to_str().unwrap()])
+        .success()
+        .stderr(predicate::str::contains("in the OS keyring and its 1 account(s) can be read"));
+    let after = on("b", &["run", path, "--trust", "--json"]).success().get_output().clone();
+    assert_eq!(stdout_json(&after)["items"][0]["json"]["authorization"], authorization, "the same token");
+    // Restoring again keeps the database it replaces.
+    on("b", &["restore", backup.to_str().unwrap(), "--json"])
+        .success()
+        .stdout(predicate::str::contains("switchyard.db.replaced-"));
+
+    // A data folder a running `serve` has open is never restored over.
+    let data = root.path().join("b/data");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let mut serve = std::process::Command::new(&bin)
+        .args(["serve", "--port", &port])
+        .env("SWITCHYARD_DATA_DIR", &data)
+        .env("SWITCHYARD_KEYRING", "off")
+        .env_remove("SWITCHYARD_LOG")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(serve.stderr.take().unwrap()).read_line(&mut line).unwrap();
+    assert!(line.contains("listening on"), "{line}");
+    let before = std::fs::read_dir(&data).unwrap().count();
+    on("b", &["restore", backup.to_str().unwrap()])
+        .code(1)
+        .stderr(predicate::str::contains("is open in a running Switchyard"));
+    assert_eq!(std::fs::read_dir(&data).unwrap().count(), before, "nothing added beside the database");
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+}

@@ -9,6 +9,7 @@ use switchyard_model::value::Value;
 use switchyard_model::workflow::{Node, Workflow};
 use switchyard_store::{ExecutionFilter, ExecutionStart, PruneRule, Store, StoreError};
 
+mod backups;
 mod versions;
 
 fn temp_store() -> (tempfile::TempDir, Store) {
@@ -22,6 +23,20 @@ fn workflow(id: &str, name: &str) -> Workflow {
     wf.id = id.into();
     wf.nodes.push(Node::new("t", "Start", "trigger.manual"));
     wf
+}
+
+/// A run started from the CLI on 2026-01-01.
+fn cli_run(id: impl Into<String>, workflow: Workflow) -> ExecutionStart {
+    ExecutionStart {
+        id: id.into(),
+        workflow: workflow.into(),
+        mode: RunMode::Cli,
+        started_at: "2026-01-01T00:00:00Z".into(),
+        called_by: None,
+        retry_of: None,
+        input: None,
+        start_node: None,
+    }
 }
 
 fn node_data(node_id: &str, items: usize) -> NodeRunData {
@@ -45,7 +60,7 @@ fn node_data(node_id: &str, items: usize) -> NodeRunData {
 #[test]
 fn opens_with_wal_full_sync_and_migrations() {
     let (dir, store) = temp_store();
-    assert_eq!(store.schema_version().unwrap(), 18);
+    assert_eq!(store.schema_version().unwrap(), 19);
     assert_eq!(store.integrity_check().unwrap(), "ok");
     let conn = rusqlite::Connection::open(store.path()).unwrap();
     let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
@@ -53,11 +68,11 @@ fn opens_with_wal_full_sync_and_migrations() {
     drop(store);
     // Reopening does not migrate again.
     let store = Store::open_in(dir.path()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 18);
+    assert_eq!(store.schema_version().unwrap(), 19);
     drop(store);
     conn.pragma_update(None, "user_version", 99).unwrap();
     let err = Store::open_in(dir.path()).unwrap_err();
-    assert!(matches!(err, StoreError::TooNew { found: 99, known: 18, .. }), "{err}");
+    assert!(matches!(err, StoreError::TooNew { found: 99, known: 19, .. }), "{err}");
     assert!(err.to_string().contains("newer than this build knows"));
 }
 
@@ -347,16 +362,7 @@ fn crash_child() {
     let store = Store::open(std::path::Path::new(&db)).unwrap();
     if role == "hold" {
         // Starts a run and keeps it going until killed.
-        store.log().started(ExecutionStart {
-            id: "held".into(),
-            workflow: workflow("w", "W").into(),
-            mode: RunMode::Cli,
-            started_at: "2026-01-01T00:00:00Z".into(),
-            called_by: None,
-            retry_of: None,
-            input: None,
-            start_node: None,
-        });
+        store.log().started(cli_run("held", workflow("w", "W")));
         store.log().flush().unwrap();
         println!("committed held");
         loop {
@@ -379,16 +385,7 @@ fn crash_child() {
             }
             _ => {
                 let id = format!("e{i}");
-                store.log().started(ExecutionStart {
-                    id: id.clone(),
-                    workflow: workflow("w", "W").into(),
-                    mode: RunMode::Cli,
-                    started_at: "2026-01-01T00:00:00Z".into(),
-                    called_by: None,
-                    retry_of: None,
-                    input: None,
-                    start_node: None,
-                });
+                store.log().started(cli_run(id.clone(), workflow("w", "W")));
                 store.log().node(&id, node_data("t", 200));
                 store.log().flush().unwrap();
                 println!("committed {id}");
@@ -512,16 +509,7 @@ fn a_message_that_cannot_be_written_loses_no_other_runs_history() {
     let (_dir, store) = temp_store();
     store.workflows().save(&workflow("doomed", "Doomed"), None, "2026-01-01T00:00:00Z").unwrap();
     store.workflows().save(&workflow("other", "Other"), None, "2026-01-01T00:00:00Z").unwrap();
-    let start = |id: &str, wf: &str| ExecutionStart {
-        id: id.into(),
-        workflow: workflow(wf, wf).into(),
-        mode: RunMode::Cli,
-        started_at: "2026-01-01T00:00:00Z".into(),
-        called_by: None,
-        retry_of: None,
-        input: None,
-        start_node: None,
-    };
+    let start = |id: &str, wf: &str| cli_run(id, workflow(wf, wf));
     let log = store.log();
     log.started(start("e-doomed", "doomed"));
     log.flush().unwrap();

@@ -35,7 +35,7 @@ pub fn fields(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
-fn db_bytes(dir: &std::path::Path) -> Vec<u8> {
+pub fn db_bytes(dir: &std::path::Path) -> Vec<u8> {
     let mut all = Vec::new();
     for name in ["switchyard.db", "switchyard.db-wal"] {
         if let Ok(b) = std::fs::read(dir.join(name)) {
@@ -171,4 +171,39 @@ async fn accounts_validate_fields_labels_and_defaults() {
     let e = vault.authorize(&CredentialRef::new("http.bearer", Some("gone".into())), false).await.unwrap_err();
     assert_eq!(e.code, switchyard_model::error::ErrorCode::CredentialMissing);
     assert!(e.message.contains("\"gone\" for Bearer token"), "{}", e.message);
+}
+
+/// A forgotten master password: the recovery key opens the vault and a new password keeps
+/// it. Without a keyring and without a new password, recovering asks for one.
+#[tokio::test]
+async fn a_forgotten_master_password_is_replaced_with_the_recovery_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, vault) = open(dir.path(), None);
+    vault.unlock(Some("first password")).await.unwrap();
+    vault.add_account("http.bearer", "work", fields(&[("token", SECRET)]), false).await.unwrap();
+    let (_, fresh) = open(dir.path(), None);
+    let e = fresh.recover("0000-0000-0000-0000-0000-0000-0000-0000-0000", None).await.unwrap_err();
+    assert!(e.to_string().contains("has a typo") || e.to_string().contains("no recovery key"), "{e}");
+    let valid_but_none = switchyard_vault::RecoveryKey::generate().unwrap().display();
+    let e = fresh.recover(&valid_but_none, Some("another password")).await.unwrap_err();
+    assert!(e.to_string().contains("this vault has no recovery key"), "{e}");
+
+    let kit = vault.create_recovery_key(Some("first password")).await.unwrap().display();
+    let before = store.secrets().header().unwrap().unwrap();
+    let (_, forgot) = open(dir.path(), None);
+    let e = forgot.recover(&kit, None).await.unwrap_err();
+    assert!(e.to_string().contains("choose a new master password"), "{e}");
+    let e = forgot.recover(&kit, Some("short")).await.unwrap_err();
+    assert!(e.to_string().contains("at least 8 characters"), "{e}");
+    assert_eq!(store.secrets().header().unwrap().unwrap(), before, "nothing changed");
+    let recovered = forgot.recover(&kit, Some("second password")).await.unwrap();
+    assert_eq!(recovered.key_source, KeySource::Password);
+    let work = CredentialRef::new("http.bearer", Some("work".into()));
+    assert!(forgot.authorize(&work, false).await.is_ok());
+
+    let (_, later) = open(dir.path(), None);
+    assert!(matches!(later.unlock(Some("first password")).await.unwrap_err(), VaultError::WrongPassword));
+    later.unlock(Some("second password")).await.unwrap();
+    let auth = later.authorize(&work, false).await.unwrap();
+    assert_eq!(auth.headers[0].1.as_str(), format!("Bearer {SECRET}"));
 }
