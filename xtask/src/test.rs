@@ -101,6 +101,16 @@ pub fn all() -> Result {
         let step = Step::start("end-to-end tests of the real app window (Xvfb, tauri-driver, WebKitWebDriver)");
         e2e()?;
         step.done();
+
+        // The debug builds the stages above made, packaged as release packages are (same
+        // bundler, same files), installed with apt, used and removed; the .rpm into a folder.
+        if cfg!(target_os = "linux") {
+            let step =
+                Step::start("heavy: .deb and .rpm packages installed, used (CLI, app, desktop entry) and removed");
+            let packages = crate::bundle::make(false)?;
+            crate::bundle::check_installed(&packages)?;
+            step.done();
+        }
     }
 
     eprintln!("\nAll checks passed.");

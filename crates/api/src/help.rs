@@ -25,6 +25,8 @@ const PAGES: &[(&str, &str)] = &[
     ("resilience", include_str!("../../../docs/resilience.md")),
     ("metrics", include_str!("../../../docs/metrics.md")),
     ("backup", include_str!("../../../docs/backup.md")),
+    ("install", include_str!("../../../docs/install.md")),
+    ("platforms", include_str!("../../../docs/platforms.md")),
     ("cli", include_str!("../../../docs/cli.md")),
     ("security", include_str!("../../../docs/security.md")),
     ("architecture", include_str!("../../../docs/architecture.md")),

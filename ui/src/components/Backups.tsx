@@ -58,14 +58,14 @@ export function BackupSettings({ draft, set }: { draft: AppSettings; set: (chang
           The last backup failed {relativeTime(list.lastFailure.at)}: {list.lastFailure.message}
         </div>
       )}
+      <p className="muted">
+        Credentials stay encrypted in a backup: on another computer they open with the vault's recovery key (Connections). Restore with Switchyard closed:{" "}
+        <code>switchyard restore FILE</code>.
+      </p>
       <div className="list-toolbar">
         <button onClick={() => void now()} disabled={busy} data-testid="backup-now">
           {busy ? "Backing up…" : "Back up now"}
         </button>
-        <span className="muted">
-          Credentials stay encrypted in a backup: on another computer they open with the vault's recovery key (Connections). Restore with Switchyard closed:{" "}
-          <code>switchyard restore FILE</code>.
-        </span>
       </div>
       {list && (
         <DataTable

@@ -1,0 +1,6 @@
+#!/bin/sh
+# Forgets the workflow file type and the desktop entry once they are removed.
+set -e
+if command -v update-mime-database >/dev/null 2>&1; then update-mime-database /usr/share/mime || true; fi
+if command -v update-desktop-database >/dev/null 2>&1; then update-desktop-database -q /usr/share/applications || true; fi
+exit 0

@@ -1,0 +1,357 @@
+//! `cargo xtask bundle`: the app and the headless CLI, packaged by Tauri's bundler as .deb
+//! and .rpm (packaging/: the Tauri CLI from npm, the desktop entry, the MIME type).
+//!
+//! `cargo xtask bundle` builds release binaries; `cargo xtask test` packages the debug
+//! builds it already has (the same packaging, in a fraction of the time) and installs them.
+//! AppImage is not built here: Tauri's AppImage bundler downloads linuxdeploy and its
+//! plugins from GitHub at bundle time, which no package registry provides (docs/install.md).
+
+use crate::setup;
+use crate::util::{self, Result, Step, root};
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The packages one bundling made.
+pub struct Packages {
+    pub deb: PathBuf,
+    pub rpm: PathBuf,
+    /// The desktop app and the CLI they hold.
+    pub app: PathBuf,
+    pub cli: PathBuf,
+}
+
+impl Packages {
+    /// Sizes for bench/REPORT.md: the packages, what the .deb installs, the two binaries.
+    pub fn sizes(&self) -> Result<String> {
+        let size = |p: &PathBuf| std::fs::metadata(p).map(|m| m.len() as f64 / 1e6).unwrap_or(0.0);
+        let installed_kib: f64 =
+            text(Command::new("dpkg-deb").args(["-f"]).arg(&self.deb).arg("Installed-Size"))?.parse().unwrap_or(0.0);
+        let deb = size(&self.deb);
+        Ok(format!(
+            "| what | size |\n|---|---|\n| .deb | {deb:.1} MB |\n| .rpm | {:.1} MB |\n| installed (.deb's Installed-Size) | {:.1} MB |\n| app binary (switchyard-app) | {:.1} MB |\n| CLI binary (switchyard) | {:.1} MB |\n\nTarget: .deb ≤ 15 MB: {:.1} MB, {}.\n",
+            size(&self.rpm),
+            installed_kib * 1024.0 / 1e6,
+            size(&self.app),
+            size(&self.cli),
+            deb,
+            if deb <= 15.0 { "met" } else { "not met" }
+        ))
+    }
+}
+
+pub fn run(args: &[String]) -> Result {
+    let debug = args.iter().any(|a| a == "--debug");
+    let packages = make(!debug)?;
+    for p in [&packages.deb, &packages.rpm] {
+        let size = std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        println!("{} ({:.1} MB)", p.display(), size as f64 / 1e6);
+    }
+    if args.iter().any(|a| a == "--install-test") {
+        let step = Step::start("the packages installed, used and removed");
+        check_installed(&packages)?;
+        step.done();
+    }
+    Ok(())
+}
+
+/// Builds the app (serving the built UI) and the CLI, then the packages. `release` picks the
+/// profile; debug builds are the ones `cargo test --workspace` and the e2e stage made.
+pub fn make(release: bool) -> Result<Packages> {
+    setup::packaging()?;
+    let profile = if release { "release" } else { "debug" };
+    let step = Step::start(&format!("building the UI, the app and the CLI ({profile})"));
+    util::run(Command::new("npm").current_dir(root().join("ui")).args(["run", "--silent", "build"]))?;
+    if release {
+        // One build of both, so their dependencies' features are resolved once.
+        util::run(util::cargo().args([
+            "build",
+            "--locked",
+            "--release",
+            "-p",
+            "switchyard-app",
+            "-p",
+            "switchyard-cli",
+            "--features",
+            "switchyard-app/custom-protocol",
+        ]))?;
+    } else {
+        // As the e2e stage builds it (nothing to rebuild after it); the CLI as the workspace's
+        // test build made it.
+        util::run(util::cargo().args(["build", "--locked", "-p", "switchyard-app", "--features", "custom-protocol"]))?;
+        util::run(util::cargo().args(["test", "--workspace", "--locked", "--no-run"]))?;
+    }
+    step.done();
+
+    let target = root().join("target").join(profile);
+    let (app, cli) = (target.join("switchyard-app"), target.join("switchyard"));
+    for binary in [&app, &cli] {
+        if !binary.exists() {
+            return Err(format!("{} was not built", binary.display()));
+        }
+    }
+    let step = Step::start(&format!("packaging .deb and .rpm (Tauri's bundler, {profile})"));
+    let out = target.join("bundle");
+    let _ = std::fs::remove_dir_all(&out);
+    let stage = stage_config(&cli)?;
+    let mut bundle = Command::new(root().join("packaging/node_modules/.bin/tauri"));
+    bundle
+        .current_dir(&stage)
+        .args(["bundle", "--bundles", "deb,rpm"])
+        .env("TAURI_APP_PATH", &stage)
+        .env("CARGO_TARGET_DIR", root().join("target"));
+    if !release {
+        bundle.arg("--debug");
+    }
+    util::run(&mut bundle)?;
+    let find = |kind: &str| -> Result<PathBuf> {
+        let dir = out.join(kind);
+        std::fs::read_dir(&dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == kind))
+            .ok_or_else(|| format!("the bundler made no .{kind} in {}", dir.display()))
+    };
+    let packages = Packages { deb: find("deb")?, rpm: find("rpm")?, app, cli };
+    step.done();
+    Ok(packages)
+}
+
+/// The Tauri CLI wants tauri.conf.json beside a Cargo.toml with a `[package]`; ours sits at
+/// the repository root (beside the workspace manifest) and the app's package in src-tauri.
+/// So the bundler gets a folder of its own under target/: the configuration with every path
+/// made absolute and the CLI added as /usr/bin/switchyard, and a manifest naming the app's
+/// binary (its own workspace; CARGO_TARGET_DIR points the bundler at the real builds).
+fn stage_config(cli: &std::path::Path) -> Result<PathBuf> {
+    let stage = root().join("target/bundle-config");
+    let _ = std::fs::remove_dir_all(&stage);
+    std::fs::create_dir_all(&stage).map_err(|e| format!("{}: {e}", stage.display()))?;
+    let read = |path: PathBuf| std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()));
+    let mut config: serde_json::Value =
+        serde_json::from_str(&read(root().join("tauri.conf.json"))?).map_err(|e| format!("tauri.conf.json: {e}"))?;
+    let absolute = |relative: &str| root().join(relative).display().to_string();
+    config["build"]["frontendDist"] = absolute("ui/dist").into();
+    if let Some(icons) = config["bundle"]["icon"].as_array_mut() {
+        for icon in icons {
+            *icon = absolute(icon.as_str().unwrap_or_default()).into();
+        }
+    }
+    for kind in ["deb", "rpm"] {
+        let linux = &mut config["bundle"]["linux"][kind];
+        for key in ["desktopTemplate", "postInstallScript", "postRemoveScript"] {
+            if let Some(path) = linux[key].as_str().map(str::to_string) {
+                linux[key] = absolute(&path).into();
+            }
+        }
+        let mut files = serde_json::Map::new();
+        if let Some(listed) = linux["files"].as_object() {
+            for (to, from) in listed {
+                files.insert(to.clone(), absolute(from.as_str().unwrap_or_default()).into());
+            }
+        }
+        files.insert("/usr/bin/switchyard".into(), cli.display().to_string().into());
+        linux["files"] = files.into();
+    }
+    let text = serde_json::to_string_pretty(&config).map_err(|e| e.to_string())?;
+    std::fs::write(stage.join("tauri.conf.json"), text).map_err(|e| e.to_string())?;
+    let manifest = format!(
+        "[package]\nname = \"switchyard-app\"\nversion = \"{version}\"\nedition = \"2024\"\n\
+         description = \"A native workflow builder: drag nodes onto a canvas, wire them, run workflows locally and share them as files\"\n\
+         license = \"MIT OR Apache-2.0\"\npublish = false\n\n[[bin]]\nname = \"switchyard-app\"\npath = \"main.rs\"\n\n[workspace]\n",
+        version = config["version"].as_str().unwrap_or("0.0.0")
+    );
+    std::fs::write(stage.join("Cargo.toml"), manifest).map_err(|e| e.to_string())?;
+    std::fs::write(stage.join("main.rs"), "fn main() {}\n").map_err(|e| e.to_string())?;
+    Ok(stage)
+}
+
+/// The version the packages carry (tauri.conf.json's, as the workspace's crates have).
+fn app_version() -> Result<String> {
+    let text = std::fs::read_to_string(root().join("tauri.conf.json")).map_err(|e| e.to_string())?;
+    let config: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    config["version"].as_str().map(str::to_string).ok_or_else(|| "tauri.conf.json has no version".into())
+}
+
+/// Runs `cmd` as root: directly when this process is root, else through sudo.
+fn as_root(program: &str) -> Command {
+    if util::is_root() {
+        Command::new(program)
+    } else {
+        let mut cmd = Command::new("sudo");
+        cmd.arg(program);
+        cmd
+    }
+}
+
+fn text(cmd: &mut Command) -> Result<String> {
+    util::output(cmd).map(|s| s.trim().to_string())
+}
+
+/// The package test: the .deb installed on this machine with apt, used (the CLI's version, an
+/// example run, the app under Xvfb on its own and through the desktop entry's `Exec` line
+/// with a workflow file, screenshots), then removed leaving nothing but the data folder;
+/// the .rpm installed into a folder of its own (`rpm --root`) and removed.
+pub fn check_installed(p: &Packages) -> Result {
+    let work = root().join("target/package-test");
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
+    deb(p, &work)?;
+    rpm(p, &work)
+}
+
+fn deb(p: &Packages, work: &std::path::Path) -> Result {
+    let name = text(Command::new("dpkg-deb").args(["-f"]).arg(&p.deb).arg("Package"))?;
+    let installed = |name: &str| {
+        Command::new("dpkg-query")
+            .args(["-W", "-f=${Status}", name])
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+    };
+    if installed(&name) {
+        // Left by an interrupted run.
+        util::run(as_root("apt-get").args(["remove", "--purge", "-y", "-o", "DPkg::Lock::Timeout=600", &name]))?;
+    }
+    util::run(as_root("apt-get").args(["install", "-y", "-o", "DPkg::Lock::Timeout=600"]).arg(&p.deb))?;
+    let listed = text(Command::new("dpkg").args(["-L", &name]))?;
+    let files: Vec<PathBuf> = listed.lines().map(PathBuf::from).filter(|p| p.is_file()).collect();
+    let has = |path: &str| files.iter().any(|f| f == std::path::Path::new(path));
+    for wanted in ["/usr/bin/switchyard", "/usr/bin/switchyard-app", "/usr/share/mime/packages/switchyard.xml"] {
+        if !has(wanted) {
+            return Err(format!("the .deb does not install {wanted}; it has:\n{listed}"));
+        }
+    }
+    let icons = files.iter().filter(|f| f.starts_with("/usr/share/icons/hicolor")).count();
+    if icons < 3 {
+        return Err(format!("the .deb installs {icons} icon sizes; it has:\n{listed}"));
+    }
+    let desktop = files
+        .iter()
+        .find(|f| f.starts_with("/usr/share/applications") && f.extension().is_some_and(|e| e == "desktop"))
+        .ok_or_else(|| format!("the .deb has no desktop entry; it has:\n{listed}"))?
+        .clone();
+    util::run(Command::new("desktop-file-validate").arg(&desktop))?;
+    let entry = std::fs::read_to_string(&desktop).map_err(|e| format!("{}: {e}", desktop.display()))?;
+    if !entry.lines().any(|l| l == "MimeType=application/x-switchyard-workflow;") {
+        return Err(format!("{} names no workflow MIME type:\n{entry}", desktop.display()));
+    }
+    // The post-install script registered the type with the system's MIME database.
+    let registered = std::path::Path::new("/usr/share/mime/application/x-switchyard-workflow.xml");
+    if !registered.exists() {
+        return Err(format!("{} is missing: the MIME type was not registered", registered.display()));
+    }
+    let exec = entry
+        .lines()
+        .find_map(|l| l.strip_prefix("Exec="))
+        .ok_or_else(|| format!("{} has no Exec line", desktop.display()))?
+        .to_string();
+    if !exec.ends_with(" %F") {
+        return Err(format!("the desktop entry's Exec line takes no files: {exec}"));
+    }
+
+    // The installed CLI.
+    let version = text(Command::new("/usr/bin/switchyard").arg("--version"))?;
+    if version != format!("switchyard {}", app_version()?) {
+        return Err(format!("/usr/bin/switchyard --version says {version:?}"));
+    }
+    let data = work.join("data");
+    let ran = text(
+        Command::new("/usr/bin/switchyard")
+            .args(["run", "--json", "--quiet"])
+            .arg(root().join("assets/examples/order-totals.json"))
+            .env("SWITCHYARD_DATA_DIR", &data)
+            .env("SWITCHYARD_KEYRING", "off"),
+    )?;
+    if !ran.contains("\"status\": \"success\"") && !ran.contains("\"status\":\"success\"") {
+        return Err(format!("the installed CLI ran the example as:\n{ran}"));
+    }
+
+    // The installed app: on its own (the workflows page), then a workflow file opened through
+    // the desktop entry's Exec line, which the running app receives (single instance).
+    let file = work.join("hello.switchyard.json");
+    std::fs::copy(root().join("assets/examples/hello-world.json"), &file).map_err(|e| e.to_string())?;
+    let open_line = exec.replace("%F", &format!("'{}'", file.display()));
+    let data = work.join("app-data");
+    let script = format!(
+        r#"set -u
+export SWITCHYARD_DATA_DIR='{data}' SWITCHYARD_KEYRING=off WEBKIT_DISABLE_COMPOSITING_MODE=1
+/usr/bin/switchyard-app & app=$!
+i=0; until [ -e '{data}/switchyard.db' ] || [ $i -ge 120 ]; do sleep 0.5; i=$((i+1)); done
+sleep 6; import -window root '{work}/installed-app.png'
+timeout 30 {open_line}; echo $? > '{work}/second-launch.txt'
+i=0; until /usr/bin/switchyard list 2>/dev/null | grep -q 'Hello world' || [ $i -ge 120 ]; do sleep 0.5; i=$((i+1)); done
+sleep 3; import -window root '{work}/opened-file.png'
+/usr/bin/switchyard list > '{work}/list.txt' 2>&1
+kill $app; wait $app
+exit 0"#,
+        data = data.display(),
+        work = work.display(),
+    );
+    util::run(
+        Command::new("xvfb-run")
+            .args(["-a", "-s", "-screen 0 1280x800x24", "dbus-run-session", "--", "sh", "-c", &script])
+            .current_dir(work),
+    )?;
+    let list = std::fs::read_to_string(work.join("list.txt")).unwrap_or_default();
+    if !list.contains("Hello world") {
+        return Err(format!(
+            "the app did not import the file opened through its desktop entry ({open_line}); `switchyard list` says:\n{list}"
+        ));
+    }
+    // The second launch handed the file to the running app and ended (single instance),
+    // instead of opening a second app on the same data folder.
+    let second = std::fs::read_to_string(work.join("second-launch.txt")).unwrap_or_default();
+    if second.trim() != "0" {
+        return Err(format!("the desktop entry's launch with a file did not end at once (exit {:?})", second.trim()));
+    }
+    for shot in ["installed-app.png", "opened-file.png"] {
+        if std::fs::metadata(work.join(shot)).map(|m| m.len()).unwrap_or(0) < 10_000 {
+            return Err(format!("no screenshot {}", work.join(shot).display()));
+        }
+    }
+
+    // Removed: nothing of it is left but the user's data folder.
+    util::run(as_root("apt-get").args(["remove", "--purge", "-y", "-o", "DPkg::Lock::Timeout=600", &name]))?;
+    let left: Vec<String> = files.iter().filter(|f| f.exists()).map(|f| f.display().to_string()).collect();
+    if !left.is_empty() {
+        return Err(format!("removing the .deb left {}", left.join(", ")));
+    }
+    if registered.exists() {
+        return Err(format!("{} is still registered after removal", registered.display()));
+    }
+    if !data.join("switchyard.db").exists() || !work.join("data/switchyard.db").exists() {
+        return Err("removing the package removed the user's data folder".into());
+    }
+    Ok(())
+}
+
+fn rpm(p: &Packages, work: &std::path::Path) -> Result {
+    // Debian's rpm cannot resolve the package's dependencies (they are Fedora's names), so
+    // it goes into a folder of its own without them or its scripts; the file list is checked.
+    let tree = work.join("rpm-root");
+    std::fs::create_dir_all(&tree).map_err(|e| e.to_string())?;
+    util::run(Command::new("rpm").arg("--root").arg(&tree).arg("--initdb"))?;
+    let listed = text(Command::new("rpm").args(["-qlp"]).arg(&p.rpm))?;
+    let name = text(Command::new("rpm").args(["-qp", "--queryformat", "%{NAME}"]).arg(&p.rpm))?;
+    for wanted in ["/usr/bin/switchyard", "/usr/bin/switchyard-app", "/usr/share/mime/packages/switchyard.xml"] {
+        if !listed.lines().any(|l| l == wanted) {
+            return Err(format!("the .rpm does not hold {wanted}; it has:\n{listed}"));
+        }
+    }
+    util::run(Command::new("rpm").args(["-i", "--nodeps", "--noscripts", "--root"]).arg(&tree).arg(&p.rpm))?;
+    let inside = |path: &str| tree.join(path.trim_start_matches('/'));
+    let files: Vec<&str> = listed.lines().filter(|l| !inside(l).is_dir()).collect();
+    let missing: Vec<&str> = files.iter().copied().filter(|f| !inside(f).exists()).collect();
+    if !missing.is_empty() {
+        return Err(format!("the .rpm installed without {}", missing.join(", ")));
+    }
+    let version = text(Command::new(inside("/usr/bin/switchyard")).arg("--version"))?;
+    if !version.ends_with(&app_version()?) {
+        return Err(format!("the .rpm's switchyard --version says {version:?}"));
+    }
+    util::run(Command::new("rpm").args(["-e", "--nodeps", "--noscripts", "--root"]).arg(&tree).arg(&name))?;
+    let left: Vec<&str> = files.iter().copied().filter(|f| inside(f).exists()).collect();
+    if !left.is_empty() {
+        return Err(format!("removing the .rpm left {}", left.join(", ")));
+    }
+    Ok(())
+}
