@@ -40,6 +40,11 @@ impl Packages {
 }
 
 pub fn run(args: &[String]) -> Result {
+    let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
+    if let Some(target) = value("--target") {
+        let bundles = value("--bundles").ok_or("--target needs --bundles (e.g. dmg,app or msi,nsis)")?;
+        return pipeline(&target, &bundles, args.iter().any(|a| a == "--updater"));
+    }
     let debug = args.iter().any(|a| a == "--debug");
     let packages = make(!debug)?;
     for p in [&packages.deb, &packages.rpm] {
@@ -92,7 +97,7 @@ pub fn make(release: bool) -> Result<Packages> {
     let step = Step::start(&format!("packaging .deb and .rpm (Tauri's bundler, {profile})"));
     let out = target.join("bundle");
     let _ = std::fs::remove_dir_all(&out);
-    let stage = stage_config(&cli)?;
+    let stage = stage_config(&cli, "linux", false)?;
     let mut bundle = Command::new(root().join("packaging/node_modules/.bin/tauri"));
     bundle
         .current_dir(&stage)
@@ -122,7 +127,7 @@ pub fn make(release: bool) -> Result<Packages> {
 /// So the bundler gets a folder of its own under target/: the configuration with every path
 /// made absolute and the CLI added as /usr/bin/switchyard, and a manifest naming the app's
 /// binary (its own workspace; CARGO_TARGET_DIR points the bundler at the real builds).
-fn stage_config(cli: &std::path::Path) -> Result<PathBuf> {
+fn stage_config(cli: &std::path::Path, os: &str, updater: bool) -> Result<PathBuf> {
     let stage = root().join("target/bundle-config");
     let _ = std::fs::remove_dir_all(&stage);
     std::fs::create_dir_all(&stage).map_err(|e| format!("{}: {e}", stage.display()))?;
@@ -149,8 +154,30 @@ fn stage_config(cli: &std::path::Path) -> Result<PathBuf> {
                 files.insert(to.clone(), absolute(from.as_str().unwrap_or_default()).into());
             }
         }
-        files.insert("/usr/bin/switchyard".into(), cli.display().to_string().into());
+        if os == "linux" {
+            files.insert("/usr/bin/switchyard".into(), cli.display().to_string().into());
+        }
         linux["files"] = files.into();
+    }
+    // The CLI beside the app on the other systems too: in the .app's MacOS folder, and in
+    // the Windows install folder.
+    if os == "macos" {
+        config["bundle"]["macOS"]["files"] = serde_json::json!({"MacOS/switchyard": cli.display().to_string()});
+    }
+    if os == "windows" {
+        config["bundle"]["resources"] = serde_json::json!({cli.display().to_string(): "switchyard.exe"});
+        // Authenticode with the certificate the pipeline imported (its thumbprint).
+        if let Ok(thumbprint) = std::env::var("WINDOWS_CERTIFICATE_THUMBPRINT")
+            && !thumbprint.is_empty()
+        {
+            config["bundle"]["windows"]["certificateThumbprint"] = thumbprint.into();
+            config["bundle"]["windows"]["digestAlgorithm"] = "sha256".into();
+            config["bundle"]["windows"]["timestampUrl"] = "http://timestamp.digicert.com".into();
+        }
+    }
+    // Signed updater artifacts (.sig beside each package) need TAURI_SIGNING_PRIVATE_KEY.
+    if updater {
+        config["bundle"]["createUpdaterArtifacts"] = true.into();
     }
     let text = serde_json::to_string_pretty(&config).map_err(|e| e.to_string())?;
     std::fs::write(stage.join("tauri.conf.json"), text).map_err(|e| e.to_string())?;
@@ -163,6 +190,74 @@ fn stage_config(cli: &std::path::Path) -> Result<PathBuf> {
     std::fs::write(stage.join("Cargo.toml"), manifest).map_err(|e| e.to_string())?;
     std::fs::write(stage.join("main.rs"), "fn main() {}\n").map_err(|e| e.to_string())?;
     Ok(stage)
+}
+
+/// The release pipeline's bundling (`.github/workflows/release.yml`, on GitHub's runners):
+/// release builds for `target` (`universal-apple-darwin` builds both Mac architectures and
+/// joins them with lipo), then Tauri's bundler for `bundles`; signing and notarisation come
+/// from the environment the bundler reads (docs/platforms.md, "Release pipeline").
+fn pipeline(target: &str, bundles: &str, updater: bool) -> Result {
+    setup::packaging()?;
+    let step = Step::start(&format!("release builds for {target}"));
+    util::run(Command::new("npm").current_dir(root().join("ui")).args(["run", "--silent", "build"]))?;
+    let build = |triple: &str| {
+        util::run(util::cargo().args([
+            "build",
+            "--locked",
+            "--release",
+            "--target",
+            triple,
+            "-p",
+            "switchyard-app",
+            "-p",
+            "switchyard-cli",
+            "--features",
+            "switchyard-app/custom-protocol",
+        ]))
+    };
+    let exe = if target.contains("windows") { ".exe" } else { "" };
+    let out = root().join("target").join(target).join("release");
+    if target == "universal-apple-darwin" {
+        let arches = ["aarch64-apple-darwin", "x86_64-apple-darwin"];
+        for triple in arches {
+            build(triple)?;
+        }
+        std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+        for binary in ["switchyard-app", "switchyard"] {
+            let mut lipo = Command::new("lipo");
+            lipo.arg("-create").arg("-output").arg(out.join(binary));
+            for triple in arches {
+                lipo.arg(root().join("target").join(triple).join("release").join(binary));
+            }
+            util::run(&mut lipo)?;
+        }
+    } else {
+        build(target)?;
+    }
+    step.done();
+    let os = if target.contains("apple") {
+        "macos"
+    } else if target.contains("windows") {
+        "windows"
+    } else {
+        "linux"
+    };
+    let stage = stage_config(&out.join(format!("switchyard{exe}")), os, updater)?;
+    let step = Step::start(&format!("bundling {bundles} for {target}"));
+    util::run(
+        Command::new(root().join("packaging/node_modules/.bin").join(if exe.is_empty() {
+            "tauri"
+        } else {
+            "tauri.cmd"
+        }))
+        .current_dir(&stage)
+        .args(["bundle", "--target", target, "--bundles", bundles])
+        .env("TAURI_APP_PATH", &stage)
+        .env("CARGO_TARGET_DIR", root().join("target")),
+    )?;
+    step.done();
+    println!("{}", out.join("bundle").display());
+    Ok(())
 }
 
 /// The version the packages carry (tauri.conf.json's, as the workspace's crates have).

