@@ -67,18 +67,7 @@ pub fn make(release: bool) -> Result<Packages> {
     let step = Step::start(&format!("building the UI, the app and the CLI ({profile})"));
     util::run(Command::new("npm").current_dir(root().join("ui")).args(["run", "--silent", "build"]))?;
     if release {
-        // One build of both, so their dependencies' features are resolved once.
-        util::run(util::cargo().args([
-            "build",
-            "--locked",
-            "--release",
-            "-p",
-            "switchyard-app",
-            "-p",
-            "switchyard-cli",
-            "--features",
-            "switchyard-app/custom-protocol",
-        ]))?;
+        release_build(None)?;
     } else {
         // As the e2e stage builds it (nothing to rebuild after it); the CLI as the workspace's
         // test build made it.
@@ -192,6 +181,24 @@ fn stage_config(cli: &std::path::Path, os: &str, updater: bool) -> Result<PathBu
     Ok(stage)
 }
 
+/// The app (serving the built UI) and the CLI in one release build, so that their
+/// dependencies' features are resolved once; for `target` when given.
+fn release_build(target: Option<&str>) -> Result {
+    let mut cmd = util::cargo();
+    cmd.args(["build", "--locked", "--release"]);
+    if let Some(triple) = target {
+        cmd.args(["--target", triple]);
+    }
+    util::run(cmd.args([
+        "-p",
+        "switchyard-app",
+        "-p",
+        "switchyard-cli",
+        "--features",
+        "switchyard-app/custom-protocol",
+    ]))
+}
+
 /// The release pipeline's bundling (`.github/workflows/release.yml`, on GitHub's runners):
 /// release builds for `target` (`universal-apple-darwin` builds both Mac architectures and
 /// joins them with lipo), then Tauri's bundler for `bundles`; signing and notarisation come
@@ -200,21 +207,7 @@ fn pipeline(target: &str, bundles: &str, updater: bool) -> Result {
     setup::packaging()?;
     let step = Step::start(&format!("release builds for {target}"));
     util::run(Command::new("npm").current_dir(root().join("ui")).args(["run", "--silent", "build"]))?;
-    let build = |triple: &str| {
-        util::run(util::cargo().args([
-            "build",
-            "--locked",
-            "--release",
-            "--target",
-            triple,
-            "-p",
-            "switchyard-app",
-            "-p",
-            "switchyard-cli",
-            "--features",
-            "switchyard-app/custom-protocol",
-        ]))
-    };
+    let build = |triple: &str| release_build(Some(triple));
     let exe = if target.contains("windows") { ".exe" } else { "" };
     let out = root().join("target").join(target).join("release");
     if target == "universal-apple-darwin" {
