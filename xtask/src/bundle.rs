@@ -11,7 +11,7 @@ use crate::util::{self, Result, Step, root};
 use std::path::PathBuf;
 use std::process::Command;
 
-/// The packages one bundling made.
+/// The packages one bundling made (under target/package-binaries/<profile>/bundle/).
 pub struct Packages {
     pub deb: PathBuf,
     pub rpm: PathBuf,
@@ -84,15 +84,26 @@ pub fn make(release: bool) -> Result<Packages> {
         }
     }
     let step = Step::start(&format!("packaging .deb and .rpm (Tauri's bundler, {profile})"));
-    let out = target.join("bundle");
-    let _ = std::fs::remove_dir_all(&out);
-    let stage = stage_config(&cli, "linux", false)?;
+    // Packages carry stripped copies (symbols are half a binary; the builds keep theirs for
+    // profilers): the bundler reads them from a target folder of their own.
+    let packed = root().join("target/package-binaries");
+    let packed_dir = packed.join(profile);
+    let _ = std::fs::remove_dir_all(&packed);
+    std::fs::create_dir_all(&packed_dir).map_err(|e| format!("{}: {e}", packed_dir.display()))?;
+    for binary in [&app, &cli] {
+        let copy = packed_dir.join(binary.file_name().unwrap_or_default());
+        std::fs::copy(binary, &copy).map_err(|e| format!("{}: {e}", copy.display()))?;
+        util::run(Command::new("strip").arg(&copy))?;
+    }
+    let (app, cli) = (packed_dir.join("switchyard-app"), packed_dir.join("switchyard"));
+    let out = packed_dir.join("bundle");
+    let stage = stage_config(&cli, "linux", false, !release)?;
     let mut bundle = Command::new(root().join("packaging/node_modules/.bin/tauri"));
     bundle
         .current_dir(&stage)
         .args(["bundle", "--bundles", "deb,rpm"])
         .env("TAURI_APP_PATH", &stage)
-        .env("CARGO_TARGET_DIR", root().join("target"));
+        .env("CARGO_TARGET_DIR", &packed);
     if !release {
         bundle.arg("--debug");
     }
@@ -107,6 +118,19 @@ pub fn make(release: bool) -> Result<Packages> {
             .ok_or_else(|| format!("the bundler made no .{kind} in {}", dir.display()))
     };
     let packages = Packages { deb: find("deb")?, rpm: find("rpm")?, app, cli };
+    // Tauri's bundler compresses the .deb with gzip; xz (what Debian's own packages use)
+    // makes it less than half the size. Not for the test's debug packages.
+    if release {
+        let unpacked = packed.join("deb-tree");
+        util::run(Command::new("dpkg-deb").arg("-R").arg(&packages.deb).arg(&unpacked))?;
+        util::run(
+            Command::new("dpkg-deb")
+                .args(["--root-owner-group", "-Zxz", "-z9", "-Sextreme", "-b"])
+                .arg(&unpacked)
+                .arg(&packages.deb),
+        )?;
+        let _ = std::fs::remove_dir_all(&unpacked);
+    }
     step.done();
     Ok(packages)
 }
@@ -116,7 +140,7 @@ pub fn make(release: bool) -> Result<Packages> {
 /// So the bundler gets a folder of its own under target/: the configuration with every path
 /// made absolute and the CLI added as /usr/bin/switchyard, and a manifest naming the app's
 /// binary (its own workspace; CARGO_TARGET_DIR points the bundler at the real builds).
-fn stage_config(cli: &std::path::Path, os: &str, updater: bool) -> Result<PathBuf> {
+fn stage_config(cli: &std::path::Path, os: &str, updater: bool, quick: bool) -> Result<PathBuf> {
     let stage = root().join("target/bundle-config");
     let _ = std::fs::remove_dir_all(&stage);
     std::fs::create_dir_all(&stage).map_err(|e| format!("{}: {e}", stage.display()))?;
@@ -163,6 +187,10 @@ fn stage_config(cli: &std::path::Path, os: &str, updater: bool) -> Result<PathBu
             config["bundle"]["windows"]["digestAlgorithm"] = "sha256".into();
             config["bundle"]["windows"]["timestampUrl"] = "http://timestamp.digicert.com".into();
         }
+    }
+    // The test's packages of the debug builds: fast compression (their size means nothing).
+    if quick {
+        config["bundle"]["linux"]["rpm"]["compression"] = serde_json::json!({"type": "gzip", "level": 1});
     }
     // Signed updater artifacts (.sig beside each package) need TAURI_SIGNING_PRIVATE_KEY.
     if updater {
@@ -235,7 +263,7 @@ fn pipeline(target: &str, bundles: &str, updater: bool) -> Result {
     } else {
         "linux"
     };
-    let stage = stage_config(&out.join(format!("switchyard{exe}")), os, updater)?;
+    let stage = stage_config(&out.join(format!("switchyard{exe}")), os, updater, false)?;
     let step = Step::start(&format!("bundling {bundles} for {target}"));
     util::run(
         Command::new(root().join("packaging/node_modules/.bin").join(if exe.is_empty() {

@@ -427,7 +427,15 @@ pub fn restore(archive: &Path, data_dir: &Path, tag: &str) -> Result<Restored> {
         let _ = std::fs::remove_file(data_dir.join("switchyard.db-shm"));
         replaced = Some(aside);
     }
-    std::fs::rename(&incoming_path, &db_path).map_err(|e| failed(&db_path, e))?;
+    if let Err(e) = std::fs::rename(&incoming_path, &db_path) {
+        // Put the old database back: the folder must never be left without one.
+        if let Some(aside) = &replaced {
+            let _ = std::fs::rename(aside, &db_path);
+            let aside_wal = data_dir.join(format!("switchyard.db.replaced-{tag}-wal"));
+            let _ = std::fs::rename(&aside_wal, data_dir.join("switchyard.db-wal"));
+        }
+        return Err(failed(&db_path, e));
+    }
     incoming.keep();
     sync_dir(data_dir);
     Ok(Restored { manifest, replaced, files_added })

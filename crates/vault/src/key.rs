@@ -287,7 +287,15 @@ impl Vault {
         }
         let mut outcome = Err(VaultError::Internal("the vault key kept being rotated elsewhere; try again".into()));
         for _ in 0..3 {
-            let recovery = crate::recovery::rewrap(&header, &old, &new)?;
+            // The recovery key's wrapping moves to the new key too (its new keyring entry is
+            // removed below if this fails).
+            let recovery = match crate::recovery::rewrap(&header, &old, &new) {
+                Ok(r) => r,
+                Err(e) => {
+                    outcome = Err(e);
+                    break;
+                }
+            };
             let written = VaultHeaderRow {
                 generation: header.generation + 1,
                 updated_at: self.now_text(),
