@@ -32,6 +32,8 @@ pub enum StoreError {
     HistoryNotWritten(String),
     #[error("the execution log writer stopped: {0}")]
     WriterStopped(String),
+    #[error("the vault's recovery key was replaced by another process meanwhile; read the header again")]
+    RecoveryChanged,
     #[error("backup: {0}")]
     Backup(String),
     #[error("database error: {0}")]

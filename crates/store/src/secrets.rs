@@ -176,6 +176,13 @@ impl Secrets {
         let mut conn = self.db.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         check_generation(&tx, from_generation)?;
+        // The recovery wrapping was re-made for the recovery key the caller read; a new one
+        // made since (another process) must not be overwritten with the old one.
+        let recovery: Option<String> =
+            tx.query_row("SELECT recovery_created_at FROM vault_header WHERE id = 1", [], |r| r.get(0))?;
+        if recovery != header.recovery_created_at {
+            return Err(StoreError::RecoveryChanged);
+        }
         let rows = {
             let mut stmt = tx.prepare(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts"))?;
             stmt.query_map([], account)?.collect::<rusqlite::Result<Vec<_>>>()?

@@ -215,5 +215,5 @@ impl Vault {
 
 /// Whether an error says the key in use was rotated by another process.
 pub(crate) fn is_stale(e: &VaultError) -> bool {
-    matches!(e, VaultError::Store(StoreError::StaleKey { .. }))
+    matches!(e, VaultError::Store(StoreError::StaleKey { .. } | StoreError::RecoveryChanged))
 }

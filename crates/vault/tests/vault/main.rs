@@ -207,3 +207,27 @@ async fn a_forgotten_master_password_is_replaced_with_the_recovery_key() {
     let auth = later.authorize(&work, false).await.unwrap();
     assert_eq!(auth.headers[0].1.as_str(), format!("Bearer {SECRET}"));
 }
+
+/// A rotation that read the header before another process made a new recovery key must not
+/// write the old key's wrapping back: the write is refused and redone from the new header,
+/// and the newest kit is the one that works.
+#[tokio::test]
+async fn a_rotation_never_brings_back_a_replaced_recovery_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, vault) = open(dir.path(), None);
+    vault.unlock(Some("rotation password")).await.unwrap();
+    vault.add_account("http.bearer", "work", fields(&[("token", SECRET)]), false).await.unwrap();
+    let first = vault.create_recovery_key(Some("rotation password")).await.unwrap().display();
+    let read_before = store.secrets().header().unwrap().unwrap();
+    let second = vault.create_recovery_key(Some("rotation password")).await.unwrap().display();
+    let stale = switchyard_store::VaultHeaderRow { generation: read_before.generation + 1, ..read_before.clone() };
+    let e = store.secrets().replace_key(&stale, read_before.generation, &mut |row| Ok(row.sealed.clone())).unwrap_err();
+    assert!(matches!(e, switchyard_store::StoreError::RecoveryChanged), "{e}");
+
+    assert_eq!(vault.rotate_key(Some("rotation password")).await.unwrap(), 1);
+    let (_, other) = open(dir.path(), None);
+    assert!(matches!(other.recover(&first, Some("new password 1")).await.unwrap_err(), VaultError::WrongRecoveryKey));
+    other.recover(&second, Some("new password 1")).await.unwrap();
+    let auth = other.authorize(&CredentialRef::new("http.bearer", Some("work".into())), false).await.unwrap();
+    assert_eq!(auth.headers[0].1.as_str(), format!("Bearer {SECRET}"));
+}
