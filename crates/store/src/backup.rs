@@ -153,6 +153,11 @@ fn blob_references(db: &Path) -> Result<Vec<String>> {
     Ok(refs.into_iter().filter(|r| is_blob_name(r)).collect())
 }
 
+/// The two parts of an archive entry `blobs/ab/cdef…` (the folder and the file name).
+fn blob_entry(name: &str) -> Option<(&str, &str)> {
+    name.strip_prefix("blobs/")?.split_once('/')
+}
+
 /// A blob's name: the SHA-256 of its bytes in lowercase hex.
 fn is_blob_name(name: &str) -> bool {
     name.len() == 64 && name.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
@@ -214,7 +219,7 @@ pub fn create(db_path: &Path, blobs: &Path, dest: &Path, created_at: &str, app_v
     let dir = dest.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| failed(dir, e))?;
     let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tag = format!("{}-{:x}", std::process::id(), rand_tag());
+    let tag = owner::unique_tag();
     let copy = TempFile(Some(dir.join(format!(".{name}.{tag}.db"))));
     let partial = TempFile(Some(dir.join(format!(".{name}.{tag}.partial"))));
     let copy_path = copy.0.clone().unwrap_or_default();
@@ -278,11 +283,6 @@ pub fn create(db_path: &Path, blobs: &Path, dest: &Path, created_at: &str, app_v
     Ok(BackupInfo { path: dest.to_path_buf(), size, manifest })
 }
 
-fn rand_tag() -> u64 {
-    use std::hash::BuildHasher;
-    std::collections::hash_map::RandomState::new().hash_one(std::time::SystemTime::now())
-}
-
 fn open_archive(archive: &Path) -> Result<zip::ZipArchive<std::io::BufReader<std::fs::File>>> {
     let file = std::fs::File::open(archive).map_err(|e| failed(archive, e))?;
     zip::ZipArchive::new(std::io::BufReader::new(file))
@@ -338,7 +338,7 @@ pub fn restore(archive: &Path, data_dir: &Path, tag: &str) -> Result<Restored> {
     // Only the names a backup has; anything else (another path, `..`) is refused.
     for i in 0..zip.len() {
         let name = zip.by_index_raw(i).map_err(|e| failed(archive, e))?.name().to_string();
-        let blob = name.strip_prefix("blobs/").and_then(|rest| rest.split_once('/')).map(|(a, b)| format!("{a}{b}"));
+        let blob = blob_entry(&name).map(|(a, b)| format!("{a}{b}"));
         let known = name == MANIFEST || name == DATABASE || blob.as_deref().is_some_and(is_blob_name);
         if !known {
             return Err(failed(
@@ -390,7 +390,7 @@ pub fn restore(archive: &Path, data_dir: &Path, tag: &str) -> Result<Restored> {
     let mut files_added = 0u32;
     for i in 0..zip.len() {
         let mut entry = zip.by_index(i).map_err(|e| failed(archive, e))?;
-        let Some((a, b)) = entry.name().strip_prefix("blobs/").and_then(|r| r.split_once('/')) else { continue };
+        let Some((a, b)) = blob_entry(entry.name()) else { continue };
         let (a, b) = (a.to_string(), b.to_string());
         let target = blobs.join(&a).join(&b);
         if target.exists() {

@@ -9,6 +9,14 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
 
+/// A name no other process or call makes: the process id and a random number
+/// (`1234-9f0c…`), for lock files and temporary files.
+pub(crate) fn unique_tag() -> String {
+    let random =
+        std::collections::hash_map::RandomState::new().hash_one((std::process::id(), std::time::SystemTime::now()));
+    format!("{}-{random:016x}", std::process::id())
+}
+
 /// This process's claim on its runs: the locked file, unlocked and removed when dropped.
 #[derive(Debug)]
 pub(crate) struct Owner {
@@ -33,9 +41,7 @@ impl Owner {
         let dir = owners_dir(db_path);
         let io = |source| StoreError::DataDir { path: dir.clone(), source };
         std::fs::create_dir_all(&dir).map_err(io)?;
-        let random =
-            std::collections::hash_map::RandomState::new().hash_one((std::process::id(), std::time::SystemTime::now()));
-        let token = format!("{}-{random:016x}", std::process::id());
+        let token = unique_tag();
         let path = lock_path(db_path, &token);
         let file = OpenOptions::new().create_new(true).read(true).write(true).open(&path).map_err(io)?;
         file.try_lock().map_err(|e| {

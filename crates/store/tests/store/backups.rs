@@ -67,14 +67,21 @@ fn rewrite(from: &Path, to: &Path, change: impl Fn(String, Vec<u8>) -> Vec<(Stri
     out.finish().unwrap();
 }
 
+/// A store in `dir` with workflow w1 named `name`, one finished run `run` and a file of it;
+/// returns the store and the file's blob name.
+fn store_with_a_run(dir: &Path, name: &str, run: &str, file: &[u8]) -> (Store, String) {
+    let store = Store::open_in(dir).unwrap();
+    store.workflows().save(&workflow("w1", name), None, "2026-01-01T00:00:00Z").unwrap();
+    start(&store, run);
+    store.log().flush().unwrap();
+    let blob = add_blob(dir, &store, run, file);
+    (store, blob)
+}
+
 #[test]
 fn a_backup_taken_while_runs_are_written_restores_into_a_new_folder() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open_in(dir.path()).unwrap();
-    store.workflows().save(&workflow("w1", "Backed up"), None, "2026-01-01T00:00:00Z").unwrap();
-    start(&store, "first");
-    store.log().flush().unwrap();
-    let blob = add_blob(dir.path(), &store, "first", b"an invoice, as bytes");
+    let (store, blob) = store_with_a_run(dir.path(), "Backed up", "first", b"an invoice, as bytes");
     // A file no execution refers to stays out of the backup.
     let folder = dir.path().join("blobs/00");
     std::fs::create_dir_all(&folder).unwrap();
@@ -136,11 +143,7 @@ fn a_backup_taken_while_runs_are_written_restores_into_a_new_folder() {
 #[test]
 fn restore_checks_everything_first_refuses_an_open_folder_and_keeps_the_replaced_database() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open_in(dir.path()).unwrap();
-    store.workflows().save(&workflow("w1", "From the backup"), None, "2026-01-01T00:00:00Z").unwrap();
-    start(&store, "e1");
-    store.log().flush().unwrap();
-    add_blob(dir.path(), &store, "e1", b"attached");
+    let (store, _) = store_with_a_run(dir.path(), "From the backup", "e1", b"attached");
     let archive = dir.path().join("b.zip");
     backup::create(store.path(), &dir.path().join("blobs"), &archive, "2026-12-03T10:00:00Z", "0.1.0").unwrap();
 
