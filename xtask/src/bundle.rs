@@ -288,15 +288,9 @@ fn app_version() -> Result<String> {
     config["version"].as_str().map(str::to_string).ok_or_else(|| "tauri.conf.json has no version".into())
 }
 
-/// Runs `cmd` as root: directly when this process is root, else through sudo.
-fn as_root(program: &str) -> Command {
-    if util::is_root() {
-        Command::new(program)
-    } else {
-        let mut cmd = Command::new("sudo");
-        cmd.arg(program);
-        cmd
-    }
+/// apt-get as root, or why the package test cannot run.
+fn apt() -> Result<Command> {
+    util::apt_get().ok_or_else(|| "installing the .deb needs root or password-less sudo".to_string())
 }
 
 fn text(cmd: &mut Command) -> Result<String> {
@@ -325,9 +319,9 @@ fn deb(p: &Packages, work: &std::path::Path) -> Result {
     };
     if installed(&name) {
         // Left by an interrupted run.
-        util::run(as_root("apt-get").args(["remove", "--purge", "-y", "-o", "DPkg::Lock::Timeout=600", &name]))?;
+        util::run(apt()?.args(["remove", "--purge", "-y", &name]))?;
     }
-    util::run(as_root("apt-get").args(["install", "-y", "-o", "DPkg::Lock::Timeout=600"]).arg(&p.deb))?;
+    util::run(apt()?.args(["install", "-y"]).arg(&p.deb))?;
     let listed = text(Command::new("dpkg").args(["-L", &name]))?;
     let files: Vec<PathBuf> = listed.lines().map(PathBuf::from).filter(|p| p.is_file()).collect();
     let has = |path: &str| files.iter().any(|f| f == std::path::Path::new(path));
@@ -426,7 +420,7 @@ exit 0"#,
     }
 
     // Removed: nothing of it is left but the user's data folder.
-    util::run(as_root("apt-get").args(["remove", "--purge", "-y", "-o", "DPkg::Lock::Timeout=600", &name]))?;
+    util::run(apt()?.args(["remove", "--purge", "-y", &name]))?;
     let left: Vec<String> = files.iter().filter(|f| f.exists()).map(|f| f.display().to_string()).collect();
     if !left.is_empty() {
         return Err(format!("removing the .deb left {}", left.join(", ")));

@@ -73,26 +73,15 @@ pub fn apt() -> Result {
         return Ok(());
     }
     let step = Step::start(&format!("installing system packages: {}", missing.join(" ")));
-    let prefix: Vec<&str> = if util::is_root() {
-        vec![]
-    } else if which("sudo").is_some() && Command::new("sudo").args(["-n", "true"]).status().is_ok_and(|s| s.success()) {
-        vec!["sudo", "-n"]
-    } else {
+    if util::apt_get().is_none() {
         return Err(format!(
             "these system packages are missing and I cannot install them without root:\n  sudo apt-get install -y {}",
             missing.join(" ")
         ));
-    };
-    let apt = |args: &[&str]| {
-        let mut all: Vec<&str> = prefix.clone();
-        all.push("apt-get");
-        all.extend_from_slice(args);
-        let mut cmd = Command::new(all[0]);
-        cmd.args(&all[1..]).env("DEBIAN_FRONTEND", "noninteractive");
-        util::run(&mut cmd)
-    };
-    apt(&["-o", "DPkg::Lock::Timeout=600", "update"])?;
-    let mut args = vec!["-o", "DPkg::Lock::Timeout=600", "install", "-y", "--no-install-recommends"];
+    }
+    let apt = |args: &[&str]| util::run(util::apt_get().expect("checked above").args(args));
+    apt(&["update"])?;
+    let mut args = vec!["install", "-y", "--no-install-recommends"];
     args.extend(missing.iter().copied());
     apt(&args)?;
     step.done();

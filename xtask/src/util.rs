@@ -88,6 +88,22 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// `apt-get` as root (directly, or through password-less sudo), non-interactive and waiting
+/// up to 10 minutes for dpkg's lock; `None` when neither root nor sudo is at hand.
+pub fn apt_get() -> Option<Command> {
+    let mut cmd = if is_root() {
+        Command::new("apt-get")
+    } else if which("sudo").is_some() && Command::new("sudo").args(["-n", "true"]).status().is_ok_and(|s| s.success()) {
+        let mut sudo = Command::new("sudo");
+        sudo.args(["-n", "apt-get"]);
+        sudo
+    } else {
+        return None;
+    };
+    cmd.args(["-o", "DPkg::Lock::Timeout=600"]).env("DEBIAN_FRONTEND", "noninteractive");
+    Some(cmd)
+}
+
 /// Whether this process runs as root.
 pub fn is_root() -> bool {
     Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
