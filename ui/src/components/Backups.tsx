@@ -5,17 +5,12 @@ import { useCallback, useEffect, useState } from "react";
 import { call, errorMessage } from "../api/client";
 import type { AppSettings } from "../gen/AppSettings";
 import type { BackupListResponse } from "../gen/BackupListResponse";
+import { formatSize } from "../lib/size";
 import { relativeTime } from "../lib/time";
 import { DataTable } from "./DataTable";
 import { NumberField } from "./NumberField";
 import { toast } from "./toasts";
 
-export function bytes(n: number): string {
-  if (n >= 1 << 30) return `${(n / (1 << 30)).toFixed(1)} GiB`;
-  if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MiB`;
-  if (n >= 1 << 10) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${n} bytes`;
-}
 
 export function BackupSettings({ draft, set }: { draft: AppSettings; set: (change: Partial<AppSettings>) => void }) {
   const [list, setList] = useState<BackupListResponse | null>(null);
@@ -30,7 +25,7 @@ export function BackupSettings({ draft, set }: { draft: AppSettings; set: (chang
     setBusy(true);
     try {
       const b = await call("backup_create", {});
-      toast(`Backup written: ${bytes(b.size)}`, "success");
+      toast(`Backup written: ${formatSize(b.size)}`, "success");
       load();
     } catch (e) {
       toast(errorMessage(e), "error");
@@ -76,7 +71,7 @@ export function BackupSettings({ draft, set }: { draft: AppSettings; set: (chang
           empty={`No backups in ${list.folder} yet.`}
           columns={[
             { header: "Made", cell: (b) => (b.createdAt ? relativeTime(b.createdAt) : "?"), title: (b) => b.createdAt },
-            { header: "Size", cell: (b) => bytes(b.size) },
+            { header: "Size", cell: (b) => formatSize(b.size) },
             { header: "Files", cell: (b) => b.files },
             { header: "Path", cell: (b) => b.path, className: "mono" },
           ]}

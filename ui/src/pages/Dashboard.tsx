@@ -16,8 +16,8 @@ import type { NodeMetrics } from "../gen/NodeMetrics";
 import type { Trend } from "../gen/Trend";
 import type { WorkflowMetrics } from "../gen/WorkflowMetrics";
 import { DataTable } from "../components/DataTable";
+import { formatSize } from "../lib/size";
 import { relativeTime } from "../lib/time";
-import { bytes as size } from "../components/Backups";
 
 const RANGES: { range: MetricsRange; label: string }[] = [
   { range: "live", label: "Live" },
@@ -520,7 +520,7 @@ export function Dashboard({ onOpen, onOpenRun, onAlerts }: Props) {
               <div className="health-row" title={data.lastBackup?.path ?? ""}>
                 <span className={`status-dot ${data.backupFailure ? "error" : data.lastBackup ? "success" : ""}`} />
                 <span data-testid="last-backup">
-                  {data.lastBackup ? `last ${relativeTime(data.lastBackup.createdAt)}, ${size(data.lastBackup.size)}` : "no backup yet"}
+                  {data.lastBackup ? `last ${relativeTime(data.lastBackup.createdAt)}, ${formatSize(data.lastBackup.size)}` : "no backup yet"}
                 </span>
               </div>
               {data.backupFailure && (

@@ -7,21 +7,11 @@ import { toast } from "../components/toasts";
 import type { BinaryData } from "../gen/BinaryData";
 import type { FilePreview } from "../gen/FilePreview";
 import type { Item } from "../gen/Item";
+import { formatSize } from "../lib/size";
 import { PdfPreview } from "./PdfPreview";
 
 const MAX_LISTED = 200;
 
-export function formatSize(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
-}
 
 /** Every file of the items, with the item it belongs to. */
 export function filesOf(items: Item[]): { item: number; property: string; data: BinaryData }[] {

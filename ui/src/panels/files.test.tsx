@@ -2,7 +2,8 @@ import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/re
 import { afterEach, describe, expect, it } from "vitest";
 import { setTransport } from "../api/client";
 import type { Item } from "../gen/Item";
-import { FilesView, formatSize } from "./FilesView";
+import { formatSize } from "../lib/size";
+import { FilesView } from "./FilesView";
 
 afterEach(cleanup);
 
