@@ -82,12 +82,12 @@ fn created_from_name(name: &str) -> Option<chrono::DateTime<chrono::Utc>> {
 impl Api {
     /// The folder daily backups go to: the setting, else `backups` in the data folder.
     pub fn backup_folder(&self) -> PathBuf {
-        let configured = self.stored_settings().backup_folder;
-        if configured.trim().is_empty() {
-            self.inner.data_dir.join("backups")
-        } else {
-            PathBuf::from(configured.trim())
-        }
+        self.folder_in(&self.stored_settings())
+    }
+
+    fn folder_in(&self, settings: &crate::types::AppSettings) -> PathBuf {
+        let configured = settings.backup_folder.trim();
+        if configured.is_empty() { self.inner.data_dir.join("backups") } else { PathBuf::from(configured) }
     }
 
     async fn write_backup(&self, to: PathBuf, scheduled: bool) -> ApiResult<BackupEntry> {
@@ -116,24 +116,11 @@ impl Api {
     pub async fn backup_create(&self, request: BackupCreateRequest) -> ApiResult<BackupEntry> {
         let to = match request.to.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
             Some(path) => PathBuf::from(path),
-            None => self.new_backup_path(),
+            None => new_backup_path(&self.backup_folder(), self.inner.engine.services().clock.now()),
         };
         let entry = self.write_backup(to, false).await?;
         self.resolve_backup_alert(&entry).await;
         Ok(entry)
-    }
-
-    fn new_backup_path(&self) -> PathBuf {
-        let now = self.inner.engine.services().clock.now();
-        let folder = self.backup_folder();
-        let base = format!("{PREFIX}{}", now.format("%Y%m%dT%H%M%SZ"));
-        let mut path = folder.join(format!("{base}{SUFFIX}"));
-        let mut n = 1;
-        while path.exists() {
-            n += 1;
-            path = folder.join(format!("{base}-{n}{SUFFIX}"));
-        }
-        path
     }
 
     pub async fn backup_list(&self, _: Empty) -> ApiResult<BackupListResponse> {
@@ -178,14 +165,13 @@ impl Api {
         if !due {
             return Ok(None);
         }
-        let path = self.new_backup_path();
-        match self.write_backup(path, true).await {
+        let folder = self.folder_in(&settings);
+        match self.write_backup(new_backup_path(&folder, now), true).await {
             Ok(entry) => {
                 tracing::info!(path = %entry.path, size = entry.size, "daily backup written");
                 self.resolve_backup_alert(&entry).await;
                 if settings.backup_keep_days > 0 {
-                    let (folder, keep) =
-                        (self.backup_folder(), chrono::Duration::days(settings.backup_keep_days.into()));
+                    let keep = chrono::Duration::days(settings.backup_keep_days.into());
                     let removed = tokio::task::spawn_blocking(move || remove_older(&folder, now - keep))
                         .await
                         .unwrap_or_default();
@@ -281,6 +267,18 @@ impl Api {
             }
         })
     }
+}
+
+/// A new file in `folder` named for `now` (`-2`, `-3`… when that name is taken).
+fn new_backup_path(folder: &Path, now: chrono::DateTime<chrono::Utc>) -> PathBuf {
+    let base = format!("{PREFIX}{}", now.format("%Y%m%dT%H%M%SZ"));
+    let mut path = folder.join(format!("{base}{SUFFIX}"));
+    let mut n = 1;
+    while path.exists() {
+        n += 1;
+        path = folder.join(format!("{base}-{n}{SUFFIX}"));
+    }
+    path
 }
 
 /// The app's backups in `folder` (by their names), newest first.
