@@ -148,6 +148,15 @@ fn ask_or(prompt: &str, hint: &str) -> Result<String, Failure> {
     rpassword::prompt_password(format!("{prompt}: ")).map_err(|e| Failure::failed(format!("switchyard: {e}")))
 }
 
+/// A new master password, asked twice on the terminal.
+fn ask_new_password() -> Result<String, Failure> {
+    let new = ask("New master password")?;
+    if ask("Repeat the new master password")? != new {
+        return Err(Failure::invalid("switchyard: the passwords differ; nothing was changed"));
+    }
+    Ok(new)
+}
+
 /// Unlocks the vault, asking for the master password on a terminal when it needs one.
 pub async fn unlock(api: &Api) -> Outcome {
     match api.vault_unlock(VaultUnlockRequest { password: None }).await {
@@ -208,10 +217,7 @@ pub async fn vault(api: &Api, action: VaultAction) -> Outcome {
         }
         VaultAction::ChangePassword => {
             let current = current_password(api, "Current master password").await?;
-            let new = ask("New master password")?;
-            if ask("Repeat the new master password")? != new {
-                return Err(Failure::invalid("switchyard: the passwords differ; nothing was changed"));
-            }
+            let new = ask_new_password()?;
             api.vault_change_password(VaultChangePasswordRequest { current, new }).await?;
             eprintln!("The master password was changed.");
             Ok(())
@@ -256,19 +262,12 @@ pub async fn vault(api: &Api, action: VaultAction) -> Outcome {
                 (None, Ok(k)) if !k.trim().is_empty() => k,
                 _ => ask_or("Recovery key", &format!("set {RECOVERY_ENV} or give --kit FILE"))?,
             };
-            let new_password = |api_prompt: &str| -> Result<String, Failure> {
-                if let Ok(p) = std::env::var(switchyard_vault::PASSWORD_ENV)
-                    && !p.is_empty()
-                {
-                    return Ok(p);
-                }
-                let p = ask(api_prompt)?;
-                if ask("Repeat the new master password")? != p {
-                    return Err(Failure::invalid("switchyard: the passwords differ; nothing was changed"));
-                }
-                Ok(p)
+            // A headless recovery takes the new password from the environment.
+            let new_password = || match std::env::var(switchyard_vault::PASSWORD_ENV) {
+                Ok(p) if !p.is_empty() => Ok(p),
+                _ => ask_new_password(),
             };
-            let new = if password { Some(new_password("New master password")?) } else { None };
+            let new = if password { Some(new_password()?) } else { None };
             let status =
                 match api.vault_recover(VaultRecoverRequest { recovery_key: key.clone(), new_password: new }).await {
                     // No keyring here: keep the key behind a new master password instead.
@@ -278,7 +277,7 @@ pub async fn vault(api: &Api, action: VaultAction) -> Outcome {
                             && e.message.contains("no OS keyring is usable") =>
                     {
                         eprintln!("{}", e.message);
-                        let new = new_password("New master password")?;
+                        let new = new_password()?;
                         api.vault_recover(VaultRecoverRequest { recovery_key: key, new_password: Some(new) }).await?
                     }
                     other => other?,
