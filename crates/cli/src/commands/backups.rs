@@ -2,20 +2,12 @@
 
 use crate::output::print_json;
 use crate::{Failure, Outcome, open_api};
+use indicatif::HumanBytes;
 use std::path::PathBuf;
 use std::sync::Arc;
 use switchyard_api::SilentHost;
 use switchyard_api::types::*;
 use switchyard_model::error::ErrorCode;
-
-fn size(bytes: u64) -> String {
-    match bytes {
-        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
-        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
-        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
-        b => format!("{b} bytes"),
-    }
-}
 
 /// Writes a backup (the app may keep running), or lists the backup folder.
 pub async fn backup(data_dir: Option<PathBuf>, to: Option<PathBuf>, list: bool, json: bool) -> Outcome {
@@ -34,7 +26,7 @@ pub async fn backup(data_dir: Option<PathBuf>, to: Option<PathBuf>, list: bool, 
             println!("no backups there yet (`switchyard backup` makes one)");
         }
         for b in &l.backups {
-            println!("{}  {:>10}  {} file(s)  {}", b.created_at, size(b.size), b.files, b.path);
+            println!("{}  {:>10}  {} file(s)  {}", b.created_at, HumanBytes(b.size).to_string(), b.files, b.path);
         }
         return Ok(());
     }
@@ -43,7 +35,7 @@ pub async fn backup(data_dir: Option<PathBuf>, to: Option<PathBuf>, list: bool, 
         print_json(&entry);
     } else {
         println!("{}", entry.path);
-        eprintln!("Backup written: {}, {} file(s) of binary data.", size(entry.size), entry.files);
+        eprintln!("Backup written: {}, {} file(s) of binary data.", HumanBytes(entry.size), entry.files);
     }
     Ok(())
 }
