@@ -3,10 +3,13 @@
 //! events for the UI, and the tray that keeps active workflows running when the window is
 //! closed.
 
+mod updates;
+
+use futures::future::BoxFuture;
 use std::path::PathBuf;
 use std::sync::Arc;
-use switchyard_api::types::ApiEvent;
-use switchyard_api::{Api, ApiError, Host};
+use switchyard_api::types::{ApiEvent, UpdateOffer};
+use switchyard_api::{Api, ApiError, ApiResult, Host, Installed};
 use tauri::{AppHandle, Emitter, Manager, Runtime, State};
 
 /// The Tauri event name the UI listens to.
@@ -65,6 +68,22 @@ impl<R: Runtime> Host for TauriHost<R> {
         use tauri_plugin_dialog::DialogExt;
         let chosen = self.0.dialog().file().set_file_name(name).blocking_save_file();
         chosen.map(|p| p.into_path().map(|p| p.display().to_string()).map_err(|e| e.to_string())).transpose()
+    }
+
+    fn check_update(&self, url: String) -> BoxFuture<'static, ApiResult<Option<UpdateOffer>>> {
+        let app = self.0.clone();
+        Box::pin(async move { updates::check(&app, &url, None).await })
+    }
+
+    fn install_update(&self, version: String) -> BoxFuture<'static, ApiResult<Installed>> {
+        let app = self.0.clone();
+        Box::pin(async move { updates::install(&app, &version).await })
+    }
+
+    /// Quits as at the tray's Quit (triggers stopped, history written), then starts again.
+    fn restart(&self) -> Result<(), String> {
+        self.0.request_restart();
+        Ok(())
     }
 }
 
@@ -161,6 +180,9 @@ pub fn configure<R: Runtime>(
             tauri_plugin_autostart::MacosLauncher::LaunchAgent,
             Some(vec![HIDDEN_ARG]),
         ))
+        // Used only through the API's update commands; the window has no updater permission.
+        .plugin(tauri_plugin_updater::Builder::new().build())
+        .manage(updates::Pending::default())
         .setup(move |app| {
             let dir = switchyard_store::paths::data_dir(data_dir.clone());
             let api = Api::open(&dir, Arc::new(TauriHost(app.handle().clone())))

@@ -85,6 +85,10 @@ export function App() {
           toast(e.message, e.level === "error" ? "error" : e.level === "success" ? "success" : "info");
           return;
         }
+        if (e.kind === "updateAvailable") {
+          toast(`Switchyard ${e.offer.version} is available: Settings → Updates installs it`, "info");
+          return;
+        }
         if (e.kind !== "alert") return;
         const a = e.alert;
         if (a.state === "resolved") toast(`Resolved: ${a.ruleName}`, "success");

@@ -232,6 +232,13 @@ fn release_build(target: Option<&str>) -> Result {
 /// joins them with lipo), then Tauri's bundler for `bundles`; signing and notarisation come
 /// from the environment the bundler reads (docs/platforms.md, "Release pipeline").
 fn pipeline(target: &str, bundles: &str, updater: bool) -> Result {
+    // The app verifies updates with the release key built into it; an updater build without
+    // it would make installers whose app never updates.
+    if updater && std::env::var("SWITCHYARD_UPDATER_PUBKEY").map_or(true, |k| k.trim().is_empty()) {
+        return Err("--updater needs SWITCHYARD_UPDATER_PUBKEY (the release key's public half, built into the app) \
+                    and TAURI_SIGNING_PRIVATE_KEY (its secret half); docs/platforms.md, \"Updates\""
+            .into());
+    }
     setup::packaging()?;
     let step = Step::start(&format!("release builds for {target}"));
     util::run(Command::new("npm").current_dir(root().join("ui")).args(["run", "--silent", "build"]))?;
@@ -277,7 +284,37 @@ fn pipeline(target: &str, bundles: &str, updater: bool) -> Result {
         .env("CARGO_TARGET_DIR", root().join("target")),
     )?;
     step.done();
+    if updater {
+        let step = Step::start("updater signatures bound to the version");
+        sign_for_version(&out.join("bundle"), &app_version()?)?;
+        step.done();
+    }
     println!("{}", out.join("bundle").display());
+    Ok(())
+}
+
+/// Signs every installer in `bundle` again with `tauri signer sign --app-version`: the
+/// signature's trusted comment then names the version, and the app (`requireSignedVersion`)
+/// refuses a manifest that pairs a newer version number with an older release's file.
+fn sign_for_version(bundle: &std::path::Path, version: &str) -> Result {
+    let installers = [".AppImage", ".deb", ".rpm", ".msi", ".exe", ".app.tar.gz"];
+    let mut signed = 0;
+    for dir in std::fs::read_dir(bundle).map_err(|e| format!("{}: {e}", bundle.display()))?.flatten() {
+        for file in std::fs::read_dir(dir.path()).into_iter().flatten().flatten() {
+            let path = file.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            if !installers.iter().any(|suffix| name.ends_with(suffix)) {
+                continue;
+            }
+            let tauri =
+                root().join("packaging/node_modules/.bin").join(if cfg!(windows) { "tauri.cmd" } else { "tauri" });
+            util::run(Command::new(tauri).args(["signer", "sign", "--app-version", version]).arg(&path))?;
+            signed += 1;
+        }
+    }
+    if signed == 0 {
+        return Err(format!("no installers to sign in {}", bundle.display()));
+    }
     Ok(())
 }
 

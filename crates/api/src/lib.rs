@@ -25,6 +25,7 @@ mod templates;
 mod triggers;
 mod trust;
 pub mod types;
+mod updates;
 mod versions;
 mod workflows;
 
@@ -33,6 +34,7 @@ pub use manifest::{COMMANDS, export_typescript};
 pub use switchyard_core::memory::prefer_small_pages;
 pub use trust::RunSource;
 
+use futures::future::BoxFuture;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -42,7 +44,8 @@ use switchyard_model::error::ErrorCode;
 use switchyard_store::Store;
 use switchyard_vault::{Vault, VaultOptions};
 use tokio_util::sync::CancellationToken;
-use types::{ApiEvent, AppInfo, Empty, LinkOpenRequest};
+use types::{ApiEvent, AppInfo, Empty, LinkOpenRequest, UpdateOffer};
+pub use updates::Installed;
 
 /// What the API needs from whoever hosts it (the desktop shell, the CLI, a test).
 pub trait Host: Send + Sync + 'static {
@@ -81,7 +84,29 @@ pub trait Host: Send + Sync + 'static {
     fn choose_save_path(&self, _name: &str) -> Result<Option<String>, String> {
         Err("file dialogs are shown by the desktop app".into())
     }
+
+    /// Asks the update server at `url` for a version newer than this one, and remembers the
+    /// offer for [`Host::install_update`].
+    fn check_update(&self, _url: String) -> BoxFuture<'static, ApiResult<Option<UpdateOffer>>> {
+        Box::pin(async { Err(ApiError::bad_request(NOT_UPDATED_HERE)) })
+    }
+
+    /// Downloads the offered `version`, verifies its signature and installs it. Nothing is
+    /// replaced when any step fails.
+    fn install_update(&self, _version: String) -> BoxFuture<'static, ApiResult<updates::Installed>> {
+        Box::pin(async { Err(ApiError::bad_request(NOT_UPDATED_HERE)) })
+    }
+
+    /// Restarts the app (to run an installed update).
+    fn restart(&self) -> Result<(), String> {
+        Err("only the desktop app restarts itself".into())
+    }
 }
+
+/// Why a host without a desktop does not update: the CLI and `serve` come with the app's
+/// package and are updated with it (or by the system's package manager).
+const NOT_UPDATED_HERE: &str =
+    "only the desktop app updates itself; the command-line tool is updated with the app's package";
 
 /// A host that drops events (for scripts and tests that only need results).
 #[derive(Debug, Default)]
@@ -190,6 +215,7 @@ impl Api {
             self.inner.vault.spawn_refresher(std::time::Duration::from_secs(60)),
             self.spawn_metrics_tasks(),
             self.spawn_backup_task(),
+            self.spawn_update_task(),
         ]
     }
 

@@ -166,6 +166,12 @@ manifest! {
     backup_create(BackupCreateRequest) -> BackupEntry;
     /// The backup folder's backups, the last good one and the last failure.
     backup_list(Empty) -> BackupListResponse;
+    /// Asks the update URL (Settings → Updates) for a newer version of the app.
+    update_check(Empty) -> UpdateCheckResponse;
+    /// Downloads the offered version, verifies its signature and installs it.
+    update_install(UpdateInstallRequest) -> UpdateInstallResponse;
+    /// Restarts the app (to run an installed update).
+    app_restart(Empty) -> Empty;
     /// A new recovery key for the vault (shown once; an earlier one stops working).
     vault_recovery_key(VaultUnlockRequest) -> VaultRecoveryKeyResponse;
     /// Opens the vault with its recovery key and keeps its key again (keyring or new password).

@@ -90,6 +90,10 @@ pub struct AppSettings {
     pub backup_folder: String,
     /// Daily backups older than this many days are removed (0: keep them all).
     pub backup_keep_days: u32,
+    /// Where the app looks for updates (an https URL of a release manifest); empty: it never
+    /// checks. Updates install only when you confirm, and only when signed with the
+    /// release key built into the app.
+    pub update_url: String,
 }
 
 /// What a model costs, in US dollars per million tokens.
@@ -175,6 +179,7 @@ impl Default for AppSettings {
             backup_daily: true,
             backup_folder: String::new(),
             backup_keep_days: 30,
+            update_url: String::new(),
         }
     }
 }
@@ -222,6 +227,7 @@ impl Api {
             )));
         }
         settings.backup_folder = folder.to_string();
+        settings.update_url = crate::updates::check_update_url(&settings.update_url).map_err(ApiError::bad_request)?;
         if settings.breaker_threshold == 0 || settings.breaker_reset_seconds == 0 {
             return Err(ApiError::bad_request("breakerThreshold and breakerResetSeconds must be at least 1"));
         }

@@ -36,6 +36,7 @@ pub use crate::triggers::testing::{SampleSendRequest, SampleSendResponse, TestLi
 pub use crate::triggers::webhooks::{DeliveryListRequest, DeliveryListResponse, WebhookListResponse};
 pub use crate::triggers::{ListenerStatus, WorkflowActivateRequest};
 pub use crate::trust::{AccountHostsRequest, TrustAccount, TrustReview, WorkflowTrustRequest};
+pub use crate::updates::{UpdateCheckResponse, UpdateInstallRequest, UpdateInstallResponse, UpdateOffer};
 pub use crate::versions::{WorkflowDiffRequest, WorkflowVersionRequest, WorkflowVersionsResponse};
 pub use crate::workflows::{
     ChosenPath, ImportFileRequest, NodeTypesResponse, OpenRequestsResponse, SaveDialogRequest, ValidationReport,
@@ -101,4 +102,6 @@ pub enum ApiEvent {
     /// Workflow files the user opened with the app (a double-click, "Open with", a second
     /// launch with paths): the UI imports them as it does dropped files.
     OpenFiles { paths: Vec<String> },
+    /// The daily check found a newer version of the app (Settings → Updates installs it).
+    UpdateAvailable { offer: UpdateOffer },
 }

@@ -99,6 +99,11 @@ pub enum ErrorCode {
     NeedsReconnect,
     OAuthFailed,
     SecretsInExport,
+    // Updates
+    /// An app update was refused before anything was replaced: its signature does not verify
+    /// with the release key built into the app (a changed file, another key, no key), or it
+    /// is not for this version or installation.
+    UpdateRejected,
     // API and storage
     NotFound,
     Conflict,
@@ -106,6 +111,19 @@ pub enum ErrorCode {
     Storage,
     Io,
     Internal,
+}
+
+/// An error with its causes, outermost first: "error sending request: connection refused".
+/// The innermost cause often says most; the outer ones say what was being done.
+pub fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 impl fmt::Display for ErrorCode {

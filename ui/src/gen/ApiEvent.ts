@@ -2,8 +2,9 @@
 import type { Alert } from "./Alert";
 import type { NodeRunData } from "./NodeRunData";
 import type { RunEvent } from "./RunEvent";
+import type { UpdateOffer } from "./UpdateOffer";
 
 /**
  * Something the UI (or the terminal) should hear about.
  */
-export type ApiEvent = { "kind": "run", event: RunEvent, } | { "kind": "nodeData", executionId: string, data: NodeRunData, } | { "kind": "account", id: string, } | { "kind": "testDelivery", workflowId: string, nodeId: string, executionId: string, } | { "kind": "triggers", } | { "kind": "alert", alert: Alert, } | { "kind": "notice", level: string, message: string, } | { "kind": "openFiles", paths: Array<string>, };
+export type ApiEvent = { "kind": "run", event: RunEvent, } | { "kind": "nodeData", executionId: string, data: NodeRunData, } | { "kind": "account", id: string, } | { "kind": "testDelivery", workflowId: string, nodeId: string, executionId: string, } | { "kind": "triggers", } | { "kind": "alert", alert: Alert, } | { "kind": "notice", level: string, message: string, } | { "kind": "openFiles", paths: Array<string>, } | { "kind": "updateAvailable", offer: UpdateOffer, };

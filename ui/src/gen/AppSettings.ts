@@ -144,4 +144,10 @@ backupFolder: string,
 /**
  * Daily backups older than this many days are removed (0: keep them all).
  */
-backupKeepDays: number, };
+backupKeepDays: number, 
+/**
+ * Where the app looks for updates (an https URL of a release manifest); empty: it never
+ * checks. Updates install only when you confirm, and only when signed with the
+ * release key built into the app.
+ */
+updateUrl: string, };

@@ -69,6 +69,9 @@ import type { TestListenRequest } from "./TestListenRequest";
 import type { TestListenResponse } from "./TestListenResponse";
 import type { TestOutcome } from "./TestOutcome";
 import type { TrustReview } from "./TrustReview";
+import type { UpdateCheckResponse } from "./UpdateCheckResponse";
+import type { UpdateInstallRequest } from "./UpdateInstallRequest";
+import type { UpdateInstallResponse } from "./UpdateInstallResponse";
 import type { ValidationReport } from "./ValidationReport";
 import type { VaultChangePasswordRequest } from "./VaultChangePasswordRequest";
 import type { VaultRecoverRequest } from "./VaultRecoverRequest";
@@ -178,6 +181,12 @@ export type Commands = {
   backup_create: { request: BackupCreateRequest; response: BackupEntry };
   /** The backup folder's backups, the last good one and the last failure. */
   backup_list: { request: Empty; response: BackupListResponse };
+  /** Asks the update URL (Settings → Updates) for a newer version of the app. */
+  update_check: { request: Empty; response: UpdateCheckResponse };
+  /** Downloads the offered version, verifies its signature and installs it. */
+  update_install: { request: UpdateInstallRequest; response: UpdateInstallResponse };
+  /** Restarts the app (to run an installed update). */
+  app_restart: { request: Empty; response: Empty };
   /** A new recovery key for the vault (shown once; an earlier one stops working). */
   vault_recovery_key: { request: VaultUnlockRequest; response: VaultRecoveryKeyResponse };
   /** Opens the vault with its recovery key and keeps its key again (keyring or new password). */
@@ -289,6 +298,9 @@ export const COMMAND_NAMES: CommandName[] = [
   "vault_rotate_key",
   "backup_create",
   "backup_list",
+  "update_check",
+  "update_install",
+  "app_restart",
   "vault_recovery_key",
   "vault_recover",
   "connection_types",

@@ -4,6 +4,7 @@
 import { useCallback, useEffect, useState } from "react";
 import { call, errorMessage } from "../api/client";
 import { BackupSettings } from "../components/Backups";
+import { UpdateSettings } from "../components/Updates";
 import { DataTable } from "../components/DataTable";
 import { NumberField } from "../components/NumberField";
 import { toast } from "../components/toasts";
@@ -233,6 +234,7 @@ export function SettingsPage() {
         </div>
       </section>
       <BackupSettings draft={draft} set={set} />
+      <UpdateSettings draft={draft} savedUrl={saved.updateUrl} set={set} />
       <div className="list-toolbar">
         <button className="primary" disabled={!dirty} onClick={() => void save()} data-testid="settings-save">
           Save

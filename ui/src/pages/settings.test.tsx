@@ -42,6 +42,7 @@ const defaults: AppSettings = {
   backupDaily: true,
   backupFolder: "",
   backupKeepDays: 30,
+  updateUrl: "",
 };
 
 const state: ResilienceState = {
@@ -51,17 +52,33 @@ const state: ResilienceState = {
 };
 
 let backups: BackupListResponse;
+/** The update commands the page sent, with their payloads. */
+let updateCalls: [string, unknown][];
 
 /** Serves the settings and the resilience state; returns the saved settings, in order. */
 function fakeSettingsApi(): AppSettings[] {
   const updates: AppSettings[] = [];
+  let current = defaults;
+  updateCalls = [];
   backups = {
     folder: "/data/backups",
     backups: [{ path: "/data/backups/switchyard-backup-20261202T120000Z.zip", createdAt: "2026-12-02T12:00:00Z", size: 5 * 1024 * 1024, files: 3, scheduled: true }],
     lastFailure: { at: "2026-12-03T11:00:00Z", message: "/mnt/usb: No such file or directory" },
   };
   setTransport(async (command, payload) => {
-    if (command === "settings_get") return defaults;
+    if (command === "settings_get") return current;
+    if (command === "update_check" || command === "update_install" || command === "app_restart") {
+      updateCalls.push([command, payload]);
+      if (command === "update_check") {
+        return {
+          currentVersion: "0.1.0",
+          checkedAt: "2026-12-03T12:00:00Z",
+          update: { version: "0.2.0", currentVersion: "0.1.0", notes: "Faster webhooks.\n<b>not bold</b>", date: "2026-12-01T10:00:00Z" },
+        };
+      }
+      if (command === "update_install") return { version: "0.2.0", message: "Switchyard 0.2.0 is installed: restart the app to use it", restartNeeded: true };
+      return {};
+    }
     if (command === "resilience_state") return state;
     if (command === "backup_list") return backups;
     if (command === "backup_create") {
@@ -72,6 +89,7 @@ function fakeSettingsApi(): AppSettings[] {
     }
     if (command === "settings_update") {
       updates.push(payload as AppSettings);
+      current = payload as AppSettings;
       return payload;
     }
     throw { code: "internal", message: `unexpected ${command}` };
@@ -153,5 +171,40 @@ describe("the Settings page", () => {
     fireEvent.click(screen.getByTestId("settings-save"));
     await waitFor(() => expect(updates).toHaveLength(1));
     expect(updates[0]).toMatchObject({ backupDaily: false, backupFolder: "/mnt/usb/backups", backupKeepDays: 7 });
+  });
+
+  it("checks the update URL once saved, shows the release notes as text, and installs only when confirmed", async () => {
+    const updates = fakeSettingsApi();
+    render(
+      <>
+        <SettingsPage />
+        <DialogHost />
+      </>,
+    );
+    const check = await screen.findByTestId<HTMLButtonElement>("update-check");
+    expect(check.disabled).toBe(true);
+    fireEvent.change(screen.getByLabelText("Update URL"), { target: { value: "https://releases.example.com/latest.json" } });
+    fireEvent.click(screen.getByTestId("settings-save"));
+    await waitFor(() => expect(updates).toHaveLength(1));
+    expect(updates[0].updateUrl).toBe("https://releases.example.com/latest.json");
+    await waitFor(() => expect(check.disabled).toBe(false));
+    fireEvent.click(check);
+    const notes = await screen.findByTestId("update-notes");
+    expect(notes.textContent).toBe("Faster webhooks.\n<b>not bold</b>");
+    expect(notes.querySelector("b")).toBeNull();
+    expect(screen.getByTestId("update-offer").textContent).toContain("Switchyard 0.2.0 is available (you have 0.1.0)");
+
+    // Cancelled: nothing is installed.
+    fireEvent.click(screen.getByTestId("update-install"));
+    fireEvent.click(await screen.findByText("Cancel"));
+    await waitFor(() => expect(screen.queryByText("Install Switchyard 0.2.0?")).toBeNull());
+    expect(updateCalls.map(([c]) => c)).toEqual(["update_check"]);
+
+    fireEvent.click(screen.getByTestId("update-install"));
+    fireEvent.click(await screen.findByRole("button", { name: "Install 0.2.0" }));
+    expect((await screen.findByTestId("update-installed")).textContent).toBe("Switchyard 0.2.0 is installed: restart the app to use it");
+    fireEvent.click(screen.getByTestId("update-restart"));
+    await waitFor(() => expect(updateCalls.map(([c]) => c)).toEqual(["update_check", "update_install", "app_restart"]));
+    expect(updateCalls[1][1]).toEqual({ version: "0.2.0" });
   });
 });

@@ -23,6 +23,7 @@ mod orchestrate;
 mod retry;
 mod secrets;
 mod templates;
+mod updates;
 mod versions;
 mod webhooks;
 
@@ -221,6 +222,7 @@ async fn runs_are_recorded_and_streamed() {
             ApiEvent::TestDelivery { .. } => "testDelivery".into(),
             ApiEvent::Notice { .. } => "notice".into(),
             ApiEvent::OpenFiles { .. } => "openFiles".into(),
+            ApiEvent::UpdateAvailable { .. } => "updateAvailable".into(),
         })
         .collect();
     assert_eq!(

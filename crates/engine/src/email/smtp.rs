@@ -66,14 +66,8 @@ impl Sender {
     }
 
     fn error(&self, e: lettre::transport::smtp::Error) -> NodeError {
-        use std::error::Error as _;
         // The innermost cause says most ("connection refused", "invalid peer certificate").
-        let mut cause = e.to_string();
-        let mut source = e.source();
-        while let Some(inner) = source {
-            cause = format!("{cause}: {inner}");
-            source = inner.source();
-        }
+        let cause = switchyard_model::error::with_causes(&e);
         let code = e.status().map(|c| c.to_string());
         let (error_code, class) = if e.is_permanent() {
             (ErrorCode::MailRejected, ErrorClass::Permanent)
