@@ -90,6 +90,10 @@ impl<R: Runtime> Host for TauriHost<R> {
 /// The argument the login item starts the app with: no window, only the tray.
 pub const HIDDEN_ARG: &str = "--hidden";
 
+/// As the first argument: run the `switchyard` command line instead of the app
+/// (`switchyard-app --cli run flow.json`).
+pub const CLI_ARG: &str = "--cli";
+
 /// Shows the main window, making it again if it was closed.
 fn show_window<R: Runtime>(app: &AppHandle<R>) {
     let window = match app.get_webview_window("main") {

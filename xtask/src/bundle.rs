@@ -15,10 +15,14 @@ use std::process::Command;
 pub struct Packages {
     pub deb: PathBuf,
     pub rpm: PathBuf,
-    /// The desktop app and the CLI they hold.
+    /// The desktop app they hold, which is also the CLI (`switchyard-app --cli`).
     pub app: PathBuf,
-    pub cli: PathBuf,
 }
+
+/// What the Linux packages install as /usr/bin/switchyard: a script running the app's binary
+/// with `--cli`. The app and the CLI share nearly all their code, so one binary instead of
+/// two halves the package.
+const CLI_SCRIPT: &str = "packaging/linux/switchyard";
 
 impl Packages {
     /// Sizes for bench/REPORT.md: the packages, what the .deb installs, the two binaries.
@@ -28,11 +32,10 @@ impl Packages {
             text(Command::new("dpkg-deb").args(["-f"]).arg(&self.deb).arg("Installed-Size"))?.parse().unwrap_or(0.0);
         let deb = size(&self.deb);
         Ok(format!(
-            "| what | size |\n|---|---|\n| .deb | {deb:.1} MB |\n| .rpm | {:.1} MB |\n| installed (.deb's Installed-Size) | {:.1} MB |\n| app binary (switchyard-app) | {:.1} MB |\n| CLI binary (switchyard) | {:.1} MB |\n\nTarget: .deb ≤ 15 MB: {:.1} MB, {}.\n",
+            "| what | size |\n|---|---|\n| .deb | {deb:.1} MB |\n| .rpm | {:.1} MB |\n| installed (.deb's Installed-Size) | {:.1} MB |\n| app binary (switchyard-app, stripped; also the CLI: /usr/bin/switchyard runs it with --cli) | {:.1} MB |\n\nTarget: .deb ≤ 15 MB: {:.1} MB, {}.\n",
             size(&self.rpm),
             installed_kib * 1024.0 / 1e6,
             size(&self.app),
-            size(&self.cli),
             deb,
             if deb <= 15.0 { "met" } else { "not met" }
         ))
@@ -59,29 +62,24 @@ pub fn run(args: &[String]) -> Result {
     Ok(())
 }
 
-/// Builds the app (serving the built UI) and the CLI, then the packages. `release` picks the
-/// profile; debug builds are the ones `cargo test --workspace` and the e2e stage made.
+/// Builds the app (serving the built UI; it is the CLI too), then the packages. `release`
+/// picks the profile; the debug build is the one the e2e stage made.
 pub fn make(release: bool) -> Result<Packages> {
     setup::packaging()?;
     let profile = if release { "release" } else { "debug" };
-    let step = Step::start(&format!("building the UI, the app and the CLI ({profile})"));
+    let step = Step::start(&format!("building the UI and the app ({profile})"));
     util::run(Command::new("npm").current_dir(root().join("ui")).args(["run", "--silent", "build"]))?;
     if release {
         release_build(None)?;
     } else {
-        // As the e2e stage builds it (nothing to rebuild after it); the CLI as the workspace's
-        // test build made it.
+        // As the e2e stage builds it (nothing to rebuild after it).
         util::run(util::cargo().args(["build", "--locked", "-p", "switchyard-app", "--features", "custom-protocol"]))?;
-        util::run(util::cargo().args(["test", "--workspace", "--locked", "--no-run"]))?;
     }
     step.done();
 
-    let target = root().join("target").join(profile);
-    let (app, cli) = (target.join("switchyard-app"), target.join("switchyard"));
-    for binary in [&app, &cli] {
-        if !binary.exists() {
-            return Err(format!("{} was not built", binary.display()));
-        }
+    let app = root().join("target").join(profile).join("switchyard-app");
+    if !app.exists() {
+        return Err(format!("{} was not built", app.display()));
     }
     let step = Step::start(&format!("packaging .deb and .rpm (Tauri's bundler, {profile})"));
     // Packages carry stripped copies (symbols are half a binary; the builds keep theirs for
@@ -90,14 +88,12 @@ pub fn make(release: bool) -> Result<Packages> {
     let packed_dir = packed.join(profile);
     let _ = std::fs::remove_dir_all(&packed);
     std::fs::create_dir_all(&packed_dir).map_err(|e| format!("{}: {e}", packed_dir.display()))?;
-    for binary in [&app, &cli] {
-        let copy = packed_dir.join(binary.file_name().unwrap_or_default());
-        std::fs::copy(binary, &copy).map_err(|e| format!("{}: {e}", copy.display()))?;
-        util::run(Command::new("strip").arg(&copy))?;
-    }
-    let (app, cli) = (packed_dir.join("switchyard-app"), packed_dir.join("switchyard"));
+    let copy = packed_dir.join("switchyard-app");
+    std::fs::copy(&app, &copy).map_err(|e| format!("{}: {e}", copy.display()))?;
+    util::run(Command::new("strip").arg(&copy))?;
+    let app = copy;
     let out = packed_dir.join("bundle");
-    let stage = stage_config(&cli, "linux", false, !release)?;
+    let stage = stage_config(&root().join(CLI_SCRIPT), "linux", false, !release)?;
     let mut bundle = Command::new(root().join("packaging/node_modules/.bin/tauri"));
     bundle
         .current_dir(&stage)
@@ -117,7 +113,7 @@ pub fn make(release: bool) -> Result<Packages> {
             .find(|p| p.extension().is_some_and(|x| x == kind))
             .ok_or_else(|| format!("the bundler made no .{kind} in {}", dir.display()))
     };
-    let packages = Packages { deb: find("deb")?, rpm: find("rpm")?, app, cli };
+    let packages = Packages { deb: find("deb")?, rpm: find("rpm")?, app };
     // Tauri's bundler compresses the .deb with gzip; xz (what Debian's own packages use)
     // makes it less than half the size. Not for the test's debug packages.
     if release {
@@ -138,7 +134,8 @@ pub fn make(release: bool) -> Result<Packages> {
 /// The Tauri CLI wants tauri.conf.json beside a Cargo.toml with a `[package]`; ours sits at
 /// the repository root (beside the workspace manifest) and the app's package in src-tauri.
 /// So the bundler gets a folder of its own under target/: the configuration with every path
-/// made absolute and the CLI added as /usr/bin/switchyard, and a manifest naming the app's
+/// made absolute and the CLI added (`cli`: on Linux the script, elsewhere the CLI's binary),
+/// and a manifest naming the app's
 /// binary (its own workspace; CARGO_TARGET_DIR points the bundler at the real builds).
 fn stage_config(cli: &std::path::Path, os: &str, updater: bool, quick: bool) -> Result<PathBuf> {
     let stage = root().join("target/bundle-config");
@@ -270,7 +267,8 @@ fn pipeline(target: &str, bundles: &str, updater: bool) -> Result {
     } else {
         "linux"
     };
-    let stage = stage_config(&out.join(format!("switchyard{exe}")), os, updater, false)?;
+    let cli = if os == "linux" { root().join(CLI_SCRIPT) } else { out.join(format!("switchyard{exe}")) };
+    let stage = stage_config(&cli, os, updater, false)?;
     let step = Step::start(&format!("bundling {bundles} for {target}"));
     util::run(
         Command::new(root().join("packaging/node_modules/.bin").join(if exe.is_empty() {
@@ -491,9 +489,14 @@ fn rpm(p: &Packages, work: &std::path::Path) -> Result {
     if !missing.is_empty() {
         return Err(format!("the .rpm installed without {}", missing.join(", ")));
     }
-    let version = text(Command::new(inside("/usr/bin/switchyard")).arg("--version"))?;
+    // /usr/bin/switchyard runs /usr/bin/switchyard-app --cli: that, inside the folder.
+    let script = std::fs::read_to_string(inside("/usr/bin/switchyard")).map_err(|e| e.to_string())?;
+    if !script.contains("exec /usr/bin/switchyard-app --cli \"$@\"") {
+        return Err(format!("the .rpm's /usr/bin/switchyard is not the CLI script:\n{script}"));
+    }
+    let version = text(Command::new(inside("/usr/bin/switchyard-app")).args(["--cli", "--version"]))?;
     if !version.ends_with(&app_version()?) {
-        return Err(format!("the .rpm's switchyard --version says {version:?}"));
+        return Err(format!("the .rpm's switchyard-app --cli --version says {version:?}"));
     }
     util::run(Command::new("rpm").args(["-e", "--nodeps", "--noscripts", "--root"]).arg(&tree).arg(&name))?;
     let left: Vec<&str> = files.iter().copied().filter(|f| inside(f).exists()).collect();
