@@ -8,6 +8,7 @@
 pub mod blobs;
 pub mod clock;
 pub mod credentials;
+pub mod drain;
 pub mod folder;
 pub mod memory;
 pub mod rollup;

@@ -325,8 +325,19 @@ impl Recorder {
     }
 }
 
+/// How long the aggregator sleeps between batches while samples keep coming (see
+/// `switchyard_core::drain`): samples are folded a little later, and sent without a wake-up.
+const TICK: std::time::Duration = std::time::Duration::from_millis(2);
+
 fn aggregate(rx: Receiver<Message>, live: Arc<Mutex<Live>>) {
-    while let Ok(first) = rx.recv() {
+    use switchyard_core::drain::{Drain, Next};
+    let mut drain = Drain::new(TICK);
+    loop {
+        let first = match drain.next(&rx, std::time::Duration::from_secs(3600)) {
+            Next::Message(first) => first,
+            Next::Idle => continue,
+            Next::Closed => break,
+        };
         // Fold everything waiting under one lock.
         let mut acks = Vec::new();
         let mut guard = live.lock().unwrap_or_else(|p| p.into_inner());

@@ -189,14 +189,16 @@ fn writer(
     let mut snapshots = Snapshots::default();
     let mut logs = DeliveryCounts::default();
     let mut sync = Syncing::new(&conn);
+    let mut drain = switchyard_core::drain::Drain::new(TICK);
     loop {
-        let first = match rx.recv_timeout(SYNC_IDLE) {
-            Ok(first) => first,
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+        use switchyard_core::drain::Next;
+        let first = match drain.next(&rx, SYNC_IDLE) {
+            Next::Message(first) => first,
+            Next::Idle => {
                 sync.now();
                 continue;
             }
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            Next::Closed => {
                 sync.now();
                 break;
             }
@@ -273,6 +275,10 @@ fn writer(
 
 /// How long the writer waits without messages before it syncs what it committed without.
 const SYNC_IDLE: Duration = Duration::from_millis(500);
+/// How long the writer sleeps between batches while messages keep coming (see
+/// `switchyard_core::drain`): runs then send without waking it, and batches grow. A start
+/// someone waits on waits at most this much longer for its commit.
+const TICK: Duration = Duration::from_micros(500);
 
 /// Whether the history writer's commits are synced to disk as they happen, and what it
 /// committed without a sync since.

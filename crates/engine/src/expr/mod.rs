@@ -18,7 +18,7 @@ use switchyard_model::value::{Excess, MAX_DEPTH, Object, Value};
 use template::Part;
 
 /// Sandbox limits for scripts.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ScriptLimits {
     pub max_operations: u64,
     pub max_string_size: usize,
@@ -150,6 +150,33 @@ fn shared_engine(limits: ScriptLimits) -> Arc<Engine> {
     engines.push((limits, engine.clone()));
     engine
 }
+
+/// Scripts compiled once for the process, by their limits and source: a workflow's
+/// expressions are parsed on their first run, not on every run (a webhook's Set node parsed
+/// its expressions per request: a twentieth of the process's time under load). The same
+/// source under the same limits always compiles to the same script, with the same variables
+/// declared. Bounded: past [`COMPILED_MAX`] scripts it starts over; long sources are not kept.
+fn compiled(engine: &Engine, limits: ScriptLimits, source: &str) -> Result<Arc<AST>, rhai::ParseError> {
+    type Compiled = std::collections::HashMap<(ScriptLimits, Box<str>), Arc<AST>>;
+    static CACHE: std::sync::OnceLock<Mutex<Compiled>> = std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let key = (limits, Box::<str>::from(source));
+    if let Some(ast) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        return Ok(ast.clone());
+    }
+    let ast = Arc::new(engine.compile_with_scope(&compile_scope(), source)?);
+    if source.len() <= COMPILED_MAX_SOURCE {
+        let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= COMPILED_MAX {
+            cache.clear();
+        }
+        cache.insert(key, ast.clone());
+    }
+    Ok(ast)
+}
+
+const COMPILED_MAX: usize = 1024;
+const COMPILED_MAX_SOURCE: usize = 1024;
 
 fn build(source: EnvSource, limits: ScriptLimits) -> Engine {
     let mut engine = Engine::new();
@@ -393,11 +420,9 @@ impl Evaluator {
         if let Some(path) = template::as_item_path(source) {
             return Ok(Expr::ItemPath(path));
         }
-        let ast = self
-            .engine()
-            .compile_with_scope(&compile_scope(), source)
+        let ast = compiled(self.engine(), self.env.limits, source)
             .map_err(|e| ExprError::new(format!("in {{{{{source}}}}}: {e}")))?;
-        Ok(Expr::Script { ast: Arc::new(ast), source: source.trim().to_string() })
+        Ok(Expr::Script { ast, source: source.trim().to_string() })
     }
 
     /// Evaluates a compiled parameter for the item at `index`. A value larger than the
@@ -540,6 +565,29 @@ mod tests {
         let ev = evaluator();
         let compiled = ev.compile(&src)?;
         ev.eval(&compiled, &Item::new(json), 0)
+    }
+
+    /// A workflow's expressions are parsed once for the process: the next run (a new
+    /// evaluator) gets the same script, and it still evaluates per item.
+    #[tokio::test]
+    async fn expressions_are_parsed_once_and_shared_by_later_runs() {
+        let source = "{{ json.qty * json.price + 0.25 }}";
+        let script = |e: &Evaluator| match e.compile_str(source).unwrap() {
+            Compiled::Whole(Expr::Script { ast, .. }) => ast,
+            _ => panic!("a script"),
+        };
+        let (first, second) = (evaluator(), evaluator());
+        assert!(Arc::ptr_eq(&script(&first), &script(&second)));
+        let compiled = second.compile_str(source).unwrap();
+        assert_eq!(
+            second.eval(&compiled, &Item::new(value!({"qty": 3, "price": 4.5})), 0).unwrap(),
+            Value::from(13.75)
+        );
+        // A source that does not parse is an error every time, naming it.
+        for _ in 0..2 {
+            let error = first.compile_str("{{ json.qty * }}").unwrap_err();
+            assert!(error.message.starts_with("in {{ json.qty * }}"), "{}", error.message);
+        }
     }
 
     #[tokio::test]
