@@ -328,10 +328,12 @@ impl Recorder {
 /// How long the aggregator sleeps between batches while samples keep coming (see
 /// `switchyard_core::drain`): samples are folded a little later, and sent without a wake-up.
 const TICK: std::time::Duration = std::time::Duration::from_millis(2);
+/// A batch this large means samples come in numbers (not one request at a time).
+const BUSY_AT: usize = 16;
 
 fn aggregate(rx: Receiver<Message>, live: Arc<Mutex<Live>>) {
     use switchyard_core::drain::{Drain, Next};
-    let mut drain = Drain::new(TICK);
+    let mut drain = Drain::new(TICK, BUSY_AT);
     loop {
         let first = match drain.next(&rx, std::time::Duration::from_secs(3600)) {
             Next::Message(first) => first,
@@ -342,14 +344,17 @@ fn aggregate(rx: Receiver<Message>, live: Arc<Mutex<Live>>) {
         let mut acks = Vec::new();
         let mut guard = live.lock().unwrap_or_else(|p| p.into_inner());
         let mut next = Some(first);
+        let mut taken = 0;
         while let Some(message) = next {
             match message {
                 Message::Sample(s) => guard.apply(s),
                 Message::Flush(ack) => acks.push(ack),
             }
+            taken += 1;
             next = rx.try_recv().ok();
         }
         drop(guard);
+        drain.took(taken);
         for ack in acks {
             let _ = ack.send(());
         }

@@ -189,7 +189,7 @@ fn writer(
     let mut snapshots = Snapshots::default();
     let mut logs = DeliveryCounts::default();
     let mut sync = Syncing::new(&conn);
-    let mut drain = switchyard_core::drain::Drain::new(TICK);
+    let mut drain = switchyard_core::drain::Drain::new(TICK, BUSY_AT);
     loop {
         use switchyard_core::drain::Next;
         let first = match drain.next(&rx, SYNC_IDLE) {
@@ -210,6 +210,7 @@ fn writer(
                 Err(_) => break,
             }
         }
+        drain.took(batch.len());
         let (flushes, mut batch): (Vec<Message>, Vec<Message>) =
             batch.into_iter().partition(|m| matches!(m, Message::Flush(_)));
         // A batch with a start someone waits on is committed with an fsync (FULL), which
@@ -279,6 +280,9 @@ const SYNC_IDLE: Duration = Duration::from_millis(500);
 /// `switchyard_core::drain`): runs then send without waking it, and batches grow. A start
 /// someone waits on waits at most this much longer for its commit.
 const TICK: Duration = Duration::from_micros(500);
+/// A batch this large means many runs at once: then the writer ticks (one run at a time
+/// keeps waking it at once, so its start is committed without the tick's delay).
+const BUSY_AT: usize = 16;
 
 /// Whether the history writer's commits are synced to disk as they happen, and what it
 /// committed without a sync since.
