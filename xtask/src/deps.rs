@@ -22,8 +22,10 @@ pub const LAYERS: &[(&str, u8)] = &[
     ("switchyard-fuzzing", 3),
     ("switchyard-api", 4),
     ("switchyard-cli", 5),
-    ("switchyard-app", 5),
-    ("xtask", 6),
+    // The desktop app's binary is also the CLI (`switchyard-app --cli`, the Linux packages'
+    // /usr/bin/switchyard): it sits above the CLI's library.
+    ("switchyard-app", 6),
+    ("xtask", 7),
 ];
 
 /// Runs `cargo metadata` and fails with every broken rule.
