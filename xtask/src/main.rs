@@ -58,19 +58,23 @@ fn main() {
     }
 }
 
-/// Writes the generated TypeScript types and node reference into `ui_gen` and `nodes_doc`.
-pub fn generate(ui_gen: &std::path::Path, nodes_doc: &std::path::Path) -> Result {
+/// Writes the generated TypeScript types, node reference and OpenAPI document into `ui_gen`,
+/// `nodes_doc` and `openapi`.
+pub fn generate(ui_gen: &std::path::Path, nodes_doc: &std::path::Path, openapi: &std::path::Path) -> Result {
     if ui_gen.exists() {
         std::fs::remove_dir_all(ui_gen).map_err(|e| format!("cannot clear {}: {e}", ui_gen.display()))?;
     }
     // The example as the workspace's test build makes it (see `workspace_binary`).
     let generator = util::workspace_binary("switchyard-api", "example", "gen-types")?;
-    util::run(std::process::Command::new(generator).current_dir(root()).arg(ui_gen).arg(nodes_doc))
+    if let Some(dir) = openapi.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    util::run(std::process::Command::new(generator).current_dir(root()).arg(ui_gen).arg(nodes_doc).arg(openapi))
 }
 
 fn gen_types() -> Result {
-    let step = util::Step::start("generating TypeScript types and the node reference");
-    generate(&root().join("ui/src/gen"), &root().join("docs/nodes.md"))?;
+    let step = util::Step::start("generating TypeScript types, the node reference and the OpenAPI document");
+    generate(&root().join("ui/src/gen"), &root().join("docs/nodes.md"), &root().join("docs/api/openapi.json"))?;
     step.done();
     Ok(())
 }

@@ -184,7 +184,8 @@ fn type_drift() -> Result {
     let scratch = root().join("target/xtask/drift");
     let fresh_dir = scratch.join("gen");
     let doc = scratch.join("nodes.md");
-    crate::generate(&fresh_dir, &doc)?;
+    let openapi = scratch.join("openapi.json");
+    crate::generate(&fresh_dir, &doc, &openapi)?;
     let committed = root().join("ui/src/gen");
     let mut problems = Vec::new();
     let fresh_files = files_under(&fresh_dir);
@@ -202,6 +203,9 @@ fn type_drift() -> Result {
     }
     if std::fs::read(&doc).ok() != std::fs::read(root().join("docs/nodes.md")).ok() {
         problems.push("docs/nodes.md differs".into());
+    }
+    if std::fs::read(&openapi).ok() != std::fs::read(root().join("docs/api/openapi.json")).ok() {
+        problems.push("docs/api/openapi.json differs".into());
     }
     if problems.is_empty() {
         Ok(())

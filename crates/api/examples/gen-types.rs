@@ -1,13 +1,14 @@
 //! Writes the UI's TypeScript types and the node reference:
-//! `cargo run -p switchyard-api --example gen-types -- TYPES_DIR [NODES_MD]`.
-//! `cargo xtask gen-types` runs this into ui/src/gen and docs/nodes.md. It also writes the
+//! `cargo run -p switchyard-api --example gen-types -- TYPES_DIR [NODES_MD [OPENAPI_JSON]]`.
+//! `cargo xtask gen-types` runs this into ui/src/gen, docs/nodes.md and docs/api/openapi.json
+//! (the REST API's OpenAPI document, as `serve` answers it at /api/v1/openapi.json). It also writes the
 //! node descriptors and connection types as ui/src/gen/node-types.json and
 //! connection-types.json for the UI's tests.
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let Some(dir) = args.next() else {
-        eprintln!("usage: gen-types TYPES_DIR [NODES_MD]");
+        eprintln!("usage: gen-types TYPES_DIR [NODES_MD [OPENAPI_JSON]]");
         std::process::exit(2);
     };
     let dir = std::path::PathBuf::from(dir);
@@ -29,6 +30,12 @@ fn main() {
                 let descriptors = switchyard_engine::Registry::builtin().descriptors();
                 std::fs::write(&doc, switchyard_api::docs::nodes_markdown(&descriptors))
                     .map_err(|e| format!("{doc}: {e}"))
+            }
+            None => Ok(()),
+        })
+        .and_then(|()| match args.next() {
+            Some(path) => {
+                std::fs::write(&path, switchyard_api::rest::openapi_json()).map_err(|e| format!("{path}: {e}"))
             }
             None => Ok(()),
         });

@@ -7,6 +7,7 @@ use crate::Api;
 use crate::error::{ApiError, ApiResult};
 use crate::types::{ApiEvent, Empty, IdRequest, RunStartRequest};
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -18,13 +19,13 @@ use switchyard_model::execution::RunMode;
 use switchyard_model::ids::new_id;
 use ts_rs::TS;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AlertRulesResponse {
     pub rules: Vec<switchyard_model::alerts::AlertRule>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AlertListRequest {
     #[serde(default)]
@@ -34,13 +35,13 @@ pub struct AlertListRequest {
     pub limit: Option<u32>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AlertListResponse {
     pub alerts: Vec<switchyard_model::alerts::Alert>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AlertTestResponse {
     pub results: Vec<switchyard_model::alerts::ActionResult>,

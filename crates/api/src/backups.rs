@@ -6,6 +6,7 @@
 use crate::Api;
 use crate::error::{ApiError, ApiResult};
 use crate::types::{ApiEvent, Empty};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -25,7 +26,7 @@ const DAILY: chrono::Duration = chrono::Duration::hours(24);
 pub const BACKUP_ALERT_RULE: &str = "system:backup";
 
 /// A backup file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BackupEntry {
     pub path: String,
@@ -40,14 +41,14 @@ pub struct BackupEntry {
 }
 
 /// A backup that failed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BackupFailure {
     pub at: String,
     pub message: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct BackupCreateRequest {
     /// The file to write (must not exist); default: a new file in the backup folder.
@@ -55,7 +56,7 @@ pub struct BackupCreateRequest {
     pub to: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BackupListResponse {
     /// Where the daily backups go.

@@ -5,6 +5,7 @@ use crate::Api;
 use crate::error::{ApiError, ApiResult};
 use crate::workflows::ChosenPath;
 use base64::Engine as _;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use switchyard_model::error::ErrorCode;
 use ts_rs::TS;
@@ -13,7 +14,7 @@ use ts_rs::TS;
 const TEXT_PREVIEW: usize = 256 * 1024;
 const MEDIA_PREVIEW: u64 = 10 * 1024 * 1024;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FilePreviewRequest {
     /// The file's `ref` (its SHA-256).
@@ -21,7 +22,7 @@ pub struct FilePreviewRequest {
     pub mime_type: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FilePreview {
     /// `text` (also JSON, CSV, XML…), `image`, `pdf`, or `none` (no preview for this type
@@ -41,7 +42,7 @@ pub struct FilePreview {
     pub size: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FileSaveRequest {
     pub reference: String,

@@ -2,12 +2,13 @@
 
 use crate::types::*;
 use crate::{Api, ApiResult};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use switchyard_model::connection::{AccountInfo, TestOutcome};
 use switchyard_vault::KeySource;
 use ts_rs::TS;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VaultStatusResponse {
     pub initialized: bool,
@@ -27,7 +28,7 @@ pub struct VaultStatusResponse {
     pub recovery_key_created_at: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 pub struct VaultUnlockRequest {
     /// The master password, for a vault that uses one (or to create one where no keyring works).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -35,7 +36,7 @@ pub struct VaultUnlockRequest {
     pub password: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 pub struct VaultChangePasswordRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
@@ -44,7 +45,7 @@ pub struct VaultChangePasswordRequest {
 }
 
 /// A new recovery key: shown once, never stored.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VaultRecoveryKeyResponse {
     /// Nine groups of four letters and digits.
@@ -58,7 +59,7 @@ impl std::fmt::Debug for VaultRecoveryKeyResponse {
     }
 }
 
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VaultRecoverRequest {
     pub recovery_key: String,
@@ -74,24 +75,24 @@ impl std::fmt::Debug for VaultRecoverRequest {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 pub struct VaultRotateResponse {
     /// How many accounts were re-sealed.
     pub resealed: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionTypesResponse {
     pub connection_types: Vec<switchyard_model::connection::ConnectionType>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 pub struct AccountListResponse {
     pub accounts: Vec<switchyard_model::connection::AccountInfo>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AccountAddRequest {
     pub connection_type: String,
@@ -107,20 +108,20 @@ pub struct AccountAddRequest {
     pub allowed_hosts: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 pub struct AccountUpdateRequest {
     pub id: String,
     /// Changed field values; a secret field left out (or sent as the "set" marker) keeps its value.
     pub fields: std::collections::BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 pub struct AccountRenameRequest {
     pub id: String,
     pub label: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 pub struct AccountRemoveResponse {
     pub id: String,
     /// Set when the provider's tokens could not be revoked (the account is removed anyway).

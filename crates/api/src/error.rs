@@ -1,11 +1,12 @@
 //! The API's error: a stable code, a message for people, and details for the UI.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use switchyard_model::error::{ErrorCode, ValidationIssue};
 use switchyard_store::StoreError;
 use ts_rs::TS;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema, thiserror::Error)]
 #[error("{message}")]
 pub struct ApiError {
     pub code: ErrorCode,

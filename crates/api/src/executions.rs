@@ -3,6 +3,7 @@
 use crate::Api;
 use crate::error::{ApiError, ApiResult};
 use crate::types::*;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use switchyard_model::error::ErrorCode;
 use switchyard_model::execution::Execution;
@@ -11,7 +12,7 @@ use switchyard_model::execution::RunStatus;
 use switchyard_store::{ExecutionFilter, PruneRule};
 use ts_rs::TS;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ExecutionListRequest {
     #[ts(optional)]
@@ -25,12 +26,12 @@ pub struct ExecutionListRequest {
     pub limit: Option<u32>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 pub struct ExecutionListResponse {
     pub executions: Vec<ExecutionSummary>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ExecutionPruneRequest {
     #[ts(optional)]
@@ -39,7 +40,7 @@ pub struct ExecutionPruneRequest {
     pub keep_last: Option<u32>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 pub struct ExecutionPruneResponse {
     pub deleted: u32,
 }

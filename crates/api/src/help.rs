@@ -4,6 +4,7 @@
 
 use crate::Api;
 use crate::error::{ApiError, ApiResult};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use switchyard_model::error::ErrorCode;
 use ts_rs::TS;
@@ -28,28 +29,29 @@ const PAGES: &[(&str, &str)] = &[
     ("install", include_str!("../../../docs/install.md")),
     ("platforms", include_str!("../../../docs/platforms.md")),
     ("cli", include_str!("../../../docs/cli.md")),
+    ("server", include_str!("../../../docs/server.md")),
     ("security", include_str!("../../../docs/security.md")),
     ("architecture", include_str!("../../../docs/architecture.md")),
 ];
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 pub struct HelpPagesResponse {
     pub pages: Vec<HelpPageSummary>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 pub struct HelpPageSummary {
     pub name: String,
     /// Its first heading.
     pub title: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 pub struct HelpPageRequest {
     pub name: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 pub struct HelpPage {
     pub name: String,
     pub title: String,

@@ -16,12 +16,15 @@ mod help;
 pub mod logging;
 mod manifest;
 mod metrics;
+mod openapi;
 mod orchestrations;
 mod preview;
+pub mod rest;
 mod retry;
 mod runs;
 mod settings;
 mod templates;
+pub mod tokens;
 mod triggers;
 mod trust;
 pub mod types;
@@ -135,6 +138,9 @@ pub(crate) struct Inner {
     pub(crate) metrics: metrics::MetricsState,
     /// The concurrency limit runs wait for, and the runs waiting.
     pub(crate) queue: runs::RunQueue,
+    /// Requests per second per token, when the webhook listener also serves the REST API
+    /// (`switchyard serve`); `None` in the desktop app.
+    pub(crate) rest_rate: Mutex<Option<u32>>,
 }
 
 /// The API: cheap to clone, safe to share.
@@ -199,6 +205,7 @@ impl Api {
                 triggers: triggers::TriggerState::default(),
                 metrics: metrics::MetricsState::start(),
                 queue: runs::RunQueue::default(),
+                rest_rate: Mutex::new(None),
             }),
         };
         api.apply_resilience(&api.stored_settings());
@@ -217,6 +224,13 @@ impl Api {
             self.spawn_backup_task(),
             self.spawn_update_task(),
         ]
+    }
+
+    /// Makes the webhook listener also serve the REST API under `/api/v1` (for `serve`),
+    /// allowing each API token `per_second` requests per second. Takes effect when the
+    /// triggers start.
+    pub fn serve_rest_api(&self, per_second: u32) {
+        *self.inner.rest_rate.lock().unwrap_or_else(|p| p.into_inner()) = Some(per_second);
     }
 
     pub fn store(&self) -> &Store {

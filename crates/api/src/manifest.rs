@@ -3,6 +3,7 @@
 //! a command cannot drift between the two.
 
 use crate::error::ApiError;
+use crate::tokens::{ApiToken, Scope, TokenCreateRequest, TokenCreateResponse, TokenListResponse};
 use crate::types::*;
 use crate::{Api, ApiResult};
 use std::fmt::Write as _;
@@ -16,10 +17,47 @@ use switchyard_model::records::WorkflowRecord;
 use switchyard_model::workflow::Workflow;
 use ts_rs::TS;
 
+/// Who may call a command over HTTP: a scope, or nobody (`desktop`: dialogs, passwords,
+/// the editor's live tools).
+macro_rules! scope {
+    (desktop) => {
+        None
+    };
+    (read) => {
+        Some(Scope::Read)
+    };
+    (run) => {
+        Some(Scope::Run)
+    };
+    (admin) => {
+        Some(Scope::Admin)
+    };
+}
+
+macro_rules! route {
+    () => {
+        None::<(&'static str, &'static str)>
+    };
+    ($method:ident $path:literal) => {
+        Some((stringify!($method), $path))
+    };
+}
+
 macro_rules! manifest {
-    ($($(#[doc = $doc:literal])* $name:ident($request:ty) -> $response:ty;)*) => {
+    ($($(#[doc = $doc:literal])* [$scope:ident $($method:ident $path:literal)?] $name:ident($request:ty) -> $response:ty;)*) => {
         /// Every command name, in manifest order.
         pub const COMMANDS: &[&str] = &[$(stringify!($name)),*];
+
+        /// The REST API's OpenAPI document and its routes, from the commands with a scope.
+        pub fn openapi() -> (serde_json::Value, Vec<crate::openapi::RouteShape>) {
+            let mut builder = crate::openapi::Builder::new();
+            $(
+                if let (Some(scope), Some((method, path))) = (scope!($scope), route!($($method $path)?)) {
+                    builder.operation::<$request, $response>(stringify!($name), scope, method, path, &[$($doc),*]);
+                }
+            )*
+            builder.finish()
+        }
 
         impl Api {
             /// Runs a command by name with a JSON payload, as the desktop shell does.
@@ -88,151 +126,173 @@ fn parse<T: serde::de::DeserializeOwned>(command: &str, payload: serde_json::Val
 
 manifest! {
     /// Version and where the data lives.
-    app_info(Empty) -> AppInfo;
+    [read GET "/info"] app_info(Empty) -> AppInfo;
     /// Opens an http, https or mailto link in the browser (a sticky note's link, confirmed).
-    link_open(LinkOpenRequest) -> Empty;
+    [desktop] link_open(LinkOpenRequest) -> Empty;
     /// Saved workflows, most recently changed first.
-    workflow_list(WorkflowListRequest) -> WorkflowListResponse;
-    workflow_get(IdRequest) -> WorkflowRecord;
+    [read GET "/workflows"] workflow_list(WorkflowListRequest) -> WorkflowListResponse;
+    /// A saved workflow with its version, activation and trust.
+    [read GET "/workflows/{id}"] workflow_get(IdRequest) -> WorkflowRecord;
     /// A new workflow with a Manual Trigger.
-    workflow_create(WorkflowCreateRequest) -> WorkflowRecord;
+    [admin POST "/workflows"] workflow_create(WorkflowCreateRequest) -> WorkflowRecord;
     /// Saves the editor's workflow; fails with `conflict` if it changed elsewhere.
-    workflow_save(WorkflowSaveRequest) -> WorkflowSaveResponse;
-    workflow_rename(WorkflowRenameRequest) -> WorkflowRecord;
-    workflow_duplicate(IdRequest) -> WorkflowRecord;
-    workflow_delete(IdRequest) -> DeletedResponse;
+    [admin PUT "/workflows"] workflow_save(WorkflowSaveRequest) -> WorkflowSaveResponse;
+    /// Renames a workflow (a new version).
+    [admin POST "/workflows/{id}/rename"] workflow_rename(WorkflowRenameRequest) -> WorkflowRecord;
+    /// A copy of a workflow under a new id (untrusted if the original is).
+    [admin POST "/workflows/{id}/duplicate"] workflow_duplicate(IdRequest) -> WorkflowRecord;
+    /// Deletes a workflow with its versions and executions; its runs in progress are cancelled first.
+    [admin DELETE "/workflows/{id}"] workflow_delete(IdRequest) -> DeletedResponse;
     /// Imports a workflow file; an invalid file changes nothing.
-    workflow_import(WorkflowImportRequest) -> WorkflowImportResponse;
+    [admin POST "/workflows/import"] workflow_import(WorkflowImportRequest) -> WorkflowImportResponse;
     /// Imports a workflow file from a path (file dialogs, files dropped on the window).
-    workflow_import_file(ImportFileRequest) -> WorkflowImportResponse;
+    [desktop] workflow_import_file(ImportFileRequest) -> WorkflowImportResponse;
     /// Workflow files opened with the app (double-click, "Open with") not taken yet; the
     /// `openFiles` event says when more arrive.
-    open_requests(Empty) -> OpenRequestsResponse;
+    [desktop] open_requests(Empty) -> OpenRequestsResponse;
     /// The OS's dialog for a workflow file to import; the app may then read the chosen path.
-    dialog_open_workflow(Empty) -> ChosenPath;
+    [desktop] dialog_open_workflow(Empty) -> ChosenPath;
     /// The OS's dialog for where to export; the app may then write the chosen path.
-    dialog_save_workflow(SaveDialogRequest) -> ChosenPath;
+    [desktop] dialog_save_workflow(SaveDialogRequest) -> ChosenPath;
     /// The OS's dialog for where to save an item's file; `file_save` may then write there.
-    dialog_save_file(SaveDialogRequest) -> ChosenPath;
+    [desktop] dialog_save_file(SaveDialogRequest) -> ChosenPath;
     /// A preview of an item's file: its text, or an image or PDF as a data URL.
-    file_preview(FilePreviewRequest) -> FilePreview;
+    [desktop] file_preview(FilePreviewRequest) -> FilePreview;
     /// Writes an item's file to a path chosen in the dialog.
-    file_save(FileSaveRequest) -> ChosenPath;
+    [desktop] file_save(FileSaveRequest) -> ChosenPath;
     /// What a workflow would use that needs consent (accounts, the hosts they go to).
-    workflow_trust_review(IdRequest) -> TrustReview;
+    [read GET "/workflows/{id}/trust"] workflow_trust_review(IdRequest) -> TrustReview;
     /// Trusts an imported workflow at the version reviewed, allowing the reviewed hosts on
     /// its accounts.
-    workflow_trust(WorkflowTrustRequest) -> WorkflowRecord;
+    [admin POST "/workflows/{id}/trust"] workflow_trust(WorkflowTrustRequest) -> WorkflowRecord;
     /// A workflow as a file (credentials as references only).
-    workflow_export(WorkflowExportRequest) -> WorkflowExportResponse;
-    workflow_validate(WorkflowValidateRequest) -> ValidationReport;
+    [read GET "/workflows/{id}/export"] workflow_export(WorkflowExportRequest) -> WorkflowExportResponse;
+    /// Checks a workflow or a workflow file's text and lists every issue with its place.
+    [read POST "/workflows/validate"] workflow_validate(WorkflowValidateRequest) -> ValidationReport;
     /// The templates for "New from template": the examples and the user's templates folder.
-    template_list(Empty) -> TemplateListResponse;
+    [read GET "/templates"] template_list(Empty) -> TemplateListResponse;
     /// A new workflow from a template.
-    template_use(TemplateUseRequest) -> WorkflowRecord;
+    [admin POST "/templates/{id}/use"] template_use(TemplateUseRequest) -> WorkflowRecord;
     /// A workflow's saved versions, newest first.
-    workflow_versions(IdRequest) -> WorkflowVersionsResponse;
+    [read GET "/workflows/{id}/versions"] workflow_versions(IdRequest) -> WorkflowVersionsResponse;
     /// One saved version of a workflow.
-    workflow_version_get(WorkflowVersionRequest) -> Workflow;
+    [read GET "/workflows/{id}/versions/{version}"] workflow_version_get(WorkflowVersionRequest) -> Workflow;
     /// What changed between two versions (or a version and the workflow saved now).
-    workflow_diff(WorkflowDiffRequest) -> WorkflowDiff;
+    [read GET "/workflows/{id}/diff"] workflow_diff(WorkflowDiffRequest) -> WorkflowDiff;
     /// Saves an older version again, as the newest.
-    workflow_restore(WorkflowVersionRequest) -> WorkflowRecord;
+    [admin POST "/workflows/{id}/versions/{version}/restore"] workflow_restore(WorkflowVersionRequest) -> WorkflowRecord;
     /// Evaluates an expression for a node's first input item from the last run.
-    expression_preview(ExpressionPreviewRequest) -> ExpressionPreviewResponse;
+    [desktop] expression_preview(ExpressionPreviewRequest) -> ExpressionPreviewResponse;
     /// Every node type's descriptor, for the palette and the node forms.
-    node_types(Empty) -> NodeTypesResponse;
+    [read GET "/node-types"] node_types(Empty) -> NodeTypesResponse;
     /// Starts a run and returns at once; progress arrives as `run` events.
-    run_start(RunStartRequest) -> RunStartResponse;
+    [run POST "/runs"] run_start(RunStartRequest) -> RunStartResponse;
     /// Runs and waits for the result.
-    run_wait(RunStartRequest) -> RunResult;
-    run_cancel(RunCancelRequest) -> RunCancelResponse;
+    [run POST "/runs/wait"] run_wait(RunStartRequest) -> RunResult;
+    /// Cancels a run in progress.
+    [run POST "/runs/{executionId}/cancel"] run_cancel(RunCancelRequest) -> RunCancelResponse;
     /// Continue, step or stop a run paused at a breakpoint, or change its breakpoints.
-    run_debug(RunDebugRequest) -> Empty;
-    execution_list(ExecutionListRequest) -> ExecutionListResponse;
-    execution_get(IdRequest) -> Execution;
-    execution_prune(ExecutionPruneRequest) -> ExecutionPruneResponse;
+    [desktop] run_debug(RunDebugRequest) -> Empty;
+    /// Executions, newest first, by workflow and status, a page at a time.
+    [read GET "/executions"] execution_list(ExecutionListRequest) -> ExecutionListResponse;
+    /// One execution with every node's items.
+    [read GET "/executions/{id}"] execution_get(IdRequest) -> Execution;
+    /// Deletes executions older than some days or beyond the last n.
+    [admin POST "/executions/prune"] execution_prune(ExecutionPruneRequest) -> ExecutionPruneResponse;
     /// Runs an execution again, from the start or from its failed node; returns at once.
-    execution_retry(ExecutionRetryRequest) -> RunStartResponse;
+    [run POST "/executions/{executionId}/retry"] execution_retry(ExecutionRetryRequest) -> RunStartResponse;
     /// Whether the vault exists, is unlocked, and where its key lives.
-    vault_status(Empty) -> VaultStatusResponse;
+    [read GET "/vault"] vault_status(Empty) -> VaultStatusResponse;
     /// Unlocks (creating on first use) the vault; a password vault needs its password.
-    vault_unlock(VaultUnlockRequest) -> VaultStatusResponse;
+    [desktop] vault_unlock(VaultUnlockRequest) -> VaultStatusResponse;
     /// Sets a new master password (moves a keyring vault to a password).
-    vault_change_password(VaultChangePasswordRequest) -> VaultStatusResponse;
+    [desktop] vault_change_password(VaultChangePasswordRequest) -> VaultStatusResponse;
     /// A new master key; every account re-sealed in one transaction.
-    vault_rotate_key(VaultUnlockRequest) -> VaultRotateResponse;
+    [desktop] vault_rotate_key(VaultUnlockRequest) -> VaultRotateResponse;
     /// A backup of the data folder now (database and files), to a new file.
-    backup_create(BackupCreateRequest) -> BackupEntry;
+    [admin POST "/backups"] backup_create(BackupCreateRequest) -> BackupEntry;
     /// The backup folder's backups, the last good one and the last failure.
-    backup_list(Empty) -> BackupListResponse;
+    [read GET "/backups"] backup_list(Empty) -> BackupListResponse;
     /// Asks the update URL (Settings → Updates) for a newer version of the app.
-    update_check(Empty) -> UpdateCheckResponse;
+    [desktop] update_check(Empty) -> UpdateCheckResponse;
     /// Downloads the offered version, verifies its signature and installs it.
-    update_install(UpdateInstallRequest) -> UpdateInstallResponse;
+    [desktop] update_install(UpdateInstallRequest) -> UpdateInstallResponse;
     /// Restarts the app (to run an installed update).
-    app_restart(Empty) -> Empty;
+    [desktop] app_restart(Empty) -> Empty;
     /// A new recovery key for the vault (shown once; an earlier one stops working).
-    vault_recovery_key(VaultUnlockRequest) -> VaultRecoveryKeyResponse;
+    [desktop] vault_recovery_key(VaultUnlockRequest) -> VaultRecoveryKeyResponse;
     /// Opens the vault with its recovery key and keeps its key again (keyring or new password).
-    vault_recover(VaultRecoverRequest) -> VaultStatusResponse;
+    [desktop] vault_recover(VaultRecoverRequest) -> VaultStatusResponse;
     /// Connection types' descriptors, for the Connections page's forms.
-    connection_types(Empty) -> ConnectionTypesResponse;
+    [read GET "/connection-types"] connection_types(Empty) -> ConnectionTypesResponse;
     /// Every account; secret values are never included.
-    account_list(Empty) -> AccountListResponse;
-    account_add(AccountAddRequest) -> AccountInfo;
-    account_update(AccountUpdateRequest) -> AccountInfo;
+    [read GET "/accounts"] account_list(Empty) -> AccountListResponse;
+    /// Adds an account of a connection type; its secrets are sealed in the vault.
+    [admin POST "/accounts"] account_add(AccountAddRequest) -> AccountInfo;
+    /// Replaces an account's fields (secrets sealed again).
+    [admin PUT "/accounts/{id}"] account_update(AccountUpdateRequest) -> AccountInfo;
     /// Replaces the hosts an account's credentials may be sent to.
-    account_hosts(AccountHostsRequest) -> AccountInfo;
-    account_rename(AccountRenameRequest) -> AccountInfo;
-    account_set_default(IdRequest) -> AccountInfo;
+    [admin PUT "/accounts/{id}/hosts"] account_hosts(AccountHostsRequest) -> AccountInfo;
+    /// Renames an account.
+    [admin POST "/accounts/{id}/rename"] account_rename(AccountRenameRequest) -> AccountInfo;
+    /// Makes an account the default of its connection type.
+    [admin POST "/accounts/{id}/default"] account_set_default(IdRequest) -> AccountInfo;
     /// Removes an account, revoking its OAuth2 tokens where the provider allows.
-    account_remove(IdRequest) -> AccountRemoveResponse;
+    [admin DELETE "/accounts/{id}"] account_remove(IdRequest) -> AccountRemoveResponse;
     /// "Test connection": an authenticated request to the type's test URL.
-    account_test(IdRequest) -> TestOutcome;
+    [run POST "/accounts/{id}/test"] account_test(IdRequest) -> TestOutcome;
     /// OAuth2 sign-in (or reconnect) through the browser; waits for it to finish.
-    account_login(IdRequest) -> AccountInfo;
-    settings_get(Empty) -> AppSettings;
+    [desktop] account_login(IdRequest) -> AccountInfo;
+    /// The settings.
+    [admin GET "/settings"] settings_get(Empty) -> AppSettings;
     /// Saves the settings; breaker and rate-limit changes apply at once.
-    settings_update(AppSettings) -> AppSettings;
+    [desktop] settings_update(AppSettings) -> AppSettings;
     /// Circuit breakers (per host and account) and rate limits as they stand.
-    resilience_state(Empty) -> ResilienceState;
+    [read GET "/resilience"] resilience_state(Empty) -> ResilienceState;
     /// Activates a workflow (its Webhook and Schedule triggers are served) or pauses it.
-    workflow_activate(WorkflowActivateRequest) -> WorkflowRecord;
+    [admin POST "/workflows/{id}/activate"] workflow_activate(WorkflowActivateRequest) -> WorkflowRecord;
     /// Every Webhook trigger of every workflow, with the listener's state.
-    webhook_list(Empty) -> WebhookListResponse;
+    [read GET "/webhooks"] webhook_list(Empty) -> WebhookListResponse;
     /// The delivery log, newest first.
-    webhook_deliveries(DeliveryListRequest) -> DeliveryListResponse;
+    [read GET "/webhooks/deliveries"] webhook_deliveries(DeliveryListRequest) -> DeliveryListResponse;
     /// Listens for one test event per Webhook trigger of the editor's workflow (120 s).
-    webhook_listen_test(TestListenRequest) -> TestListenResponse;
+    [desktop] webhook_listen_test(TestListenRequest) -> TestListenResponse;
     /// Stops listening for a test event.
-    webhook_stop_test(IdRequest) -> Empty;
+    [desktop] webhook_stop_test(IdRequest) -> Empty;
     /// Sends a sample payload to an endpoint, signed the way the endpoint checks.
-    webhook_send_sample(SampleSendRequest) -> SampleSendResponse;
+    [desktop] webhook_send_sample(SampleSendRequest) -> SampleSendResponse;
     /// Every Schedule trigger of the active workflows, with its next fire time.
-    schedule_list(Empty) -> ScheduleListResponse;
+    [read GET "/schedules"] schedule_list(Empty) -> ScheduleListResponse;
     /// The live metrics of this process as Prometheus text.
-    metrics_text(Empty) -> MetricsTextResponse;
+    [read GET "/metrics/prometheus"] metrics_text(Empty) -> MetricsTextResponse;
     /// The dashboard for a time range: charts, the workflow table, errors by class, the
     /// queue, the process, connection and listener health, firing alerts.
-    metrics_dashboard(DashboardRequest) -> Dashboard;
+    [read GET "/metrics/dashboard"] metrics_dashboard(DashboardRequest) -> Dashboard;
     /// One workflow's nodes over a range: runs, failures, percentiles, items, retries, errors.
-    metrics_nodes(NodeMetricsRequest) -> NodeMetricsResponse;
+    [read GET "/metrics/nodes"] metrics_nodes(NodeMetricsRequest) -> NodeMetricsResponse;
     /// Every AI Orchestrate node of the saved workflows with its last runs' records (vote
     /// tables, each agent's answer, tokens and latency) and per-agent figures.
-    orchestration_list(OrchestrationListRequest) -> OrchestrationListResponse;
+    [read GET "/orchestrations"] orchestration_list(OrchestrationListRequest) -> OrchestrationListResponse;
     /// The user guide's pages (shipped with the app), in reading order.
-    help_pages(Empty) -> HelpPagesResponse;
+    [read GET "/help"] help_pages(Empty) -> HelpPagesResponse;
     /// One page of the user guide, as Markdown.
-    help_page(HelpPageRequest) -> HelpPage;
-    alert_rules(Empty) -> AlertRulesResponse;
+    [read GET "/help/{name}"] help_page(HelpPageRequest) -> HelpPage;
+    /// The alert rules.
+    [read GET "/alert-rules"] alert_rules(Empty) -> AlertRulesResponse;
     /// Adds or replaces an alert rule (an empty id gets a new one).
-    alert_rule_save(AlertRule) -> AlertRule;
-    alert_rule_delete(IdRequest) -> Empty;
+    [admin POST "/alert-rules"] alert_rule_save(AlertRule) -> AlertRule;
+    /// Deletes an alert rule.
+    [admin DELETE "/alert-rules/{id}"] alert_rule_delete(IdRequest) -> Empty;
     /// Runs a rule's actions once with a test message.
-    alert_rule_test(IdRequest) -> AlertTestResponse;
+    [run POST "/alert-rules/{id}/test"] alert_rule_test(IdRequest) -> AlertTestResponse;
     /// Alerts, newest first.
-    alerts_list(AlertListRequest) -> AlertListResponse;
+    [read GET "/alerts"] alerts_list(AlertListRequest) -> AlertListResponse;
     /// Acknowledges an alert: it stops escalating (it still resolves on its own).
-    alert_ack(IdRequest) -> Alert;
+    [run POST "/alerts/{id}/ack"] alert_ack(IdRequest) -> Alert;
+    /// API tokens for the REST API, newest first (never the tokens themselves).
+    [admin GET "/tokens"] token_list(Empty) -> TokenListResponse;
+    /// A new API token; the answer holds it, this once.
+    [admin POST "/tokens"] token_create(TokenCreateRequest) -> TokenCreateResponse;
+    /// Revokes an API token: it is refused from now on.
+    [admin DELETE "/tokens/{id}"] token_revoke(IdRequest) -> ApiToken;
 }

@@ -7,6 +7,7 @@ use crate::Api;
 use crate::error::{ApiError, ApiResult};
 use crate::types::Empty;
 use crate::types::ListenerStatus;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -23,7 +24,7 @@ use switchyard_model::execution::{NodeRunData, NodeRunStatus, RunStatus};
 use switchyard_store::{BucketRow, ExecutionFilter};
 use ts_rs::TS;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MetricsTextResponse {
     /// The Prometheus text format (0.0.4).
@@ -31,7 +32,7 @@ pub struct MetricsTextResponse {
 }
 
 /// A dashboard time range.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 pub enum MetricsRange {
     /// The last 15 minutes, from memory.
     #[serde(rename = "live")]
@@ -46,13 +47,13 @@ pub enum MetricsRange {
     Month,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 pub struct DashboardRequest {
     pub range: MetricsRange,
 }
 
 /// One step of a chart: runs that finished in it and their duration percentiles.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MetricsPoint {
     /// Start of the step, Unix ms.
@@ -66,7 +67,7 @@ pub struct MetricsPoint {
 }
 
 /// Whether a workflow got better or worse over the range (second half against first half).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Trend {
     Improving,
@@ -77,7 +78,7 @@ pub enum Trend {
 }
 
 /// A workflow's latest failed run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LastError {
     pub execution_id: String,
@@ -88,7 +89,7 @@ pub struct LastError {
 }
 
 /// A row of the dashboard's workflow table.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkflowMetrics {
     pub workflow_id: String,
@@ -117,7 +118,7 @@ pub struct WorkflowMetrics {
 }
 
 /// What one model (of one account) was used for over the range.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ModelUsage {
     pub model: String,
@@ -131,7 +132,7 @@ pub struct ModelUsage {
     pub cost_usd: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorClassCount {
     pub class: String,
@@ -139,7 +140,7 @@ pub struct ErrorClassCount {
 }
 
 /// Runs waiting for a slot, running, and finished since the app started.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct QueueStatus {
     pub waiting: i64,
@@ -150,7 +151,7 @@ pub struct QueueStatus {
     pub limit: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProcessStatus {
     pub memory_bytes: u64,
@@ -158,7 +159,7 @@ pub struct ProcessStatus {
 }
 
 /// A connection account's health: its status and last "Test connection".
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionHealth {
     pub id: String,
@@ -171,7 +172,7 @@ pub struct ConnectionHealth {
 }
 
 /// The webhook listener's health: its state and the deliveries answered since start.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ListenerHealth {
     pub listener: ListenerStatus,
@@ -181,7 +182,7 @@ pub struct ListenerHealth {
 }
 
 /// Everything the dashboard shows.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Dashboard {
     pub range: MetricsRange,
@@ -210,7 +211,7 @@ pub struct Dashboard {
     pub backup_failure: Option<crate::backups::BackupFailure>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeMetricsRequest {
     pub workflow_id: String,
@@ -218,7 +219,7 @@ pub struct NodeMetricsRequest {
 }
 
 /// A node's numbers over a range.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeMetrics {
     pub node: String,
@@ -241,7 +242,7 @@ pub struct NodeMetrics {
     pub tokens_out: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeMetricsResponse {
     pub nodes: Vec<NodeMetrics>,

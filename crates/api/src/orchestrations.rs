@@ -4,6 +4,7 @@
 
 use crate::Api;
 use crate::error::ApiResult;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
@@ -12,7 +13,7 @@ use switchyard_model::execution::NodeRunStatus;
 use switchyard_store::ExecutionFilter;
 use ts_rs::TS;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrchestrationListRequest {
     /// Runs per node, newest first (default 5, at most 50).
@@ -21,14 +22,14 @@ pub struct OrchestrationListRequest {
     pub runs: Option<u32>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrchestrationListResponse {
     /// By workflow name, then node name.
     pub nodes: Vec<OrchestrationNode>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrchestrationNode {
     pub workflow_id: String,
@@ -42,7 +43,7 @@ pub struct OrchestrationNode {
     pub runs: Vec<OrchestrationRun>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrchestrationAgent {
     pub name: String,
@@ -62,7 +63,7 @@ pub struct OrchestrationAgent {
     pub mean_latency_ms: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrchestrationRun {
     pub execution_id: String,

@@ -4,6 +4,7 @@
 use crate::Api;
 use crate::error::ApiResult;
 use crate::types::*;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use switchyard_model::value::Value;
 use switchyard_model::workflow::{MAIN, Workflow};
 use ts_rs::TS;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExpressionPreviewRequest {
     /// The workflow as the editor holds it.
@@ -30,7 +31,7 @@ pub struct ExpressionPreviewRequest {
     pub execution_id: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExpressionPreviewResponse {
     /// The value for the node's first input item.

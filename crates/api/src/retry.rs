@@ -7,6 +7,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::runs::LaunchOptions;
 use crate::trust::RunSource;
 use crate::types::*;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use switchyard_engine::{Reuse, RunOutcome};
@@ -17,7 +18,7 @@ use switchyard_model::workflow::Workflow;
 use tokio::task::JoinHandle;
 use ts_rs::TS;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExecutionRetryRequest {
     pub execution_id: String,

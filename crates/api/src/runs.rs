@@ -5,6 +5,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::trust::RunSource;
 use crate::types::*;
 use crate::{Api, Host};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -28,7 +29,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use ts_rs::TS;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct RunStartRequest {
     /// A saved workflow to run…
@@ -64,7 +65,7 @@ pub struct RunStartRequest {
 
 /// Tells a run started with breakpoints what to do: continue, step or stop when paused,
 /// and/or replace its breakpoints.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RunDebugRequest {
     pub execution_id: String,
@@ -76,14 +77,14 @@ pub struct RunDebugRequest {
     pub breakpoints: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RunStartResponse {
     pub execution_id: String,
 }
 
 /// How a run ended, with the items of its last nodes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RunResult {
     pub execution_id: String,
@@ -95,13 +96,13 @@ pub struct RunResult {
     pub items: Vec<Item>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RunCancelRequest {
     pub execution_id: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 pub struct RunCancelResponse {
     /// False when the run had already finished.
     pub cancelled: bool,

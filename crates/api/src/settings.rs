@@ -3,6 +3,7 @@
 use crate::Api;
 use crate::error::{ApiError, ApiResult};
 use crate::types::*;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use switchyard_engine::resilience::{BreakerSettings, preset_rates};
 use switchyard_model::retry::{BreakerInfo, HostRate, LimitInfo};
@@ -12,7 +13,7 @@ use ts_rs::TS;
 pub const DEFAULT_WEBHOOK_PORT: u16 = 5680;
 
 /// Settings a user can change.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct AppSettings {
     /// Items kept per node output in the execution history.
@@ -97,7 +98,7 @@ pub struct AppSettings {
 }
 
 /// What a model costs, in US dollars per million tokens.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ModelPrice {
     /// The model's name as the server reports it, or a prefix ending in `*` (`gpt-4o-mini*`).
@@ -185,7 +186,7 @@ impl Default for AppSettings {
 }
 
 /// Circuit breakers and rate limits as they stand, with the rate presets.
-#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ResilienceState {
     pub breakers: Vec<BreakerInfo>,

@@ -6,6 +6,7 @@
 use crate::Api;
 use crate::error::{ApiError, ApiResult};
 use crate::types::*;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use switchyard_engine::validate::validate_file;
 use switchyard_model::error::ErrorCode;
@@ -17,7 +18,7 @@ use ts_rs::TS;
 /// The examples shipped with the app: file name and text.
 const EXAMPLES: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/examples.rs"));
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Template {
     /// `example:NAME` or `mine:NAME` (the file name without `.json`).
@@ -35,7 +36,7 @@ pub struct Template {
     pub calls: Vec<Workflow>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TemplateListResponse {
     pub templates: Vec<Template>,
@@ -45,7 +46,7 @@ pub struct TemplateListResponse {
     pub problems: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 pub struct TemplateUseRequest {
     pub id: String,
 }

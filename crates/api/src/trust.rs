@@ -10,6 +10,7 @@ use crate::Api;
 use crate::error::{ApiError, ApiResult};
 use crate::types::*;
 use futures::future::BoxFuture;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -25,7 +26,7 @@ use ts_rs::TS;
 /// What a workflow uses that needs the user's consent before it runs: its accounts and the
 /// hosts their credentials would go to. An imported workflow is untrusted until the user
 /// confirms this ([`WorkflowTrustRequest`]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TrustReview {
     pub workflow_id: String,
@@ -51,7 +52,7 @@ impl TrustReview {
 }
 
 /// One program or path a workflow reaches on this machine.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TrustLocal {
     /// `command`, `read`, `write`, `secret` (a node hands an account's secret to a program
@@ -81,7 +82,7 @@ impl TrustLocal {
 }
 
 /// One account a workflow uses.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TrustAccount {
     /// Connection type id and name.
@@ -109,7 +110,7 @@ pub struct TrustAccount {
     pub computed_urls: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkflowTrustRequest {
     pub id: String,
@@ -117,7 +118,7 @@ pub struct WorkflowTrustRequest {
     pub version: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AccountHostsRequest {
     pub id: String,

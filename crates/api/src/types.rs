@@ -45,22 +45,23 @@ pub use crate::workflows::{
     WorkflowSaveResponse, WorkflowValidateRequest,
 };
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use switchyard_model::events::RunEvent;
 use switchyard_model::execution::NodeRunData;
 use ts_rs::TS;
 
 /// A request with no fields.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 pub struct Empty {}
 
 /// A link to open in the user's browser (a sticky note's, once the user confirmed it).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 pub struct LinkOpenRequest {
     pub url: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AppInfo {
     pub version: String,
@@ -69,18 +70,18 @@ pub struct AppInfo {
     pub node_types: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 pub struct IdRequest {
     pub id: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 pub struct DeletedResponse {
     pub id: String,
 }
 
 /// Something the UI (or the terminal) should hear about.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum ApiEvent {
     /// A run's progress.

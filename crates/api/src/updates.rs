@@ -8,13 +8,14 @@
 use crate::Api;
 use crate::error::{ApiError, ApiResult};
 use crate::types::{ApiEvent, Empty};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use switchyard_model::error::ErrorCode;
 use ts_rs::TS;
 
 /// What an update server offers: a version newer than this one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateOffer {
     pub version: String,
@@ -28,7 +29,7 @@ pub struct UpdateOffer {
     pub date: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateCheckResponse {
     /// The newer version, or none when this one is the newest.
@@ -38,14 +39,14 @@ pub struct UpdateCheckResponse {
     pub checked_at: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateInstallRequest {
     /// The version the user confirmed (the last check's offer); anything else is refused.
     pub version: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateInstallResponse {
     pub version: String,

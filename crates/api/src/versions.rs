@@ -5,25 +5,26 @@
 use crate::Api;
 use crate::error::{ApiError, ApiResult};
 use crate::types::*;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use switchyard_model::diff::{WorkflowDiff, diff};
 use switchyard_model::records::{VersionSummary, WorkflowRecord};
 use switchyard_model::workflow::Workflow;
 use ts_rs::TS;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 pub struct WorkflowVersionsResponse {
     /// Newest first.
     pub versions: Vec<VersionSummary>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 pub struct WorkflowVersionRequest {
     pub id: String,
     pub version: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkflowDiffRequest {
     pub id: String,

@@ -4,6 +4,7 @@ use crate::Api;
 use crate::error::{ApiError, ApiResult};
 use crate::files::{file_name_for, write_atomically};
 use crate::types::*;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use switchyard_engine::trigger::Trigger;
 use switchyard_engine::validate::{Report, validate_file};
@@ -17,12 +18,12 @@ use switchyard_model::workflow::{Node, Workflow};
 use ts_rs::TS;
 
 /// Workflow files opened with the app, waiting for the UI.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 pub struct OpenRequestsResponse {
     pub paths: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct WorkflowListRequest {
     /// Matches name or description, ignoring case.
@@ -30,17 +31,17 @@ pub struct WorkflowListRequest {
     pub search: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 pub struct WorkflowListResponse {
     pub workflows: Vec<WorkflowSummary>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 pub struct WorkflowCreateRequest {
     pub name: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkflowSaveRequest {
     pub workflow: Workflow,
@@ -55,20 +56,20 @@ pub struct WorkflowSaveRequest {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 pub struct WorkflowSaveResponse {
     pub record: WorkflowRecord,
     /// Problems to show on the canvas; saving an unfinished workflow is allowed.
     pub issues: Vec<ValidationIssue>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 pub struct WorkflowRenameRequest {
     pub id: String,
     pub name: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkflowImportRequest {
     /// The file's text.
@@ -85,7 +86,7 @@ pub struct WorkflowImportRequest {
     pub keep_id: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 pub struct WorkflowImportResponse {
     pub record: WorkflowRecord,
     /// Things the user should know, e.g. that the workflow got a new id.
@@ -94,7 +95,7 @@ pub struct WorkflowImportResponse {
     pub review: TrustReview,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkflowExportRequest {
     pub id: String,
@@ -113,7 +114,7 @@ pub struct WorkflowExportRequest {
     pub with_called: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkflowExportResponse {
     pub text: String,
@@ -124,7 +125,7 @@ pub struct WorkflowExportResponse {
     pub path: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(default)]
 pub struct WorkflowValidateRequest {
     /// A workflow as the editor holds it…
@@ -135,32 +136,32 @@ pub struct WorkflowValidateRequest {
     pub text: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 pub struct ValidationReport {
     pub valid: bool,
     pub issues: Vec<ValidationIssue>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeTypesResponse {
     pub node_types: Vec<NodeDescriptor>,
 }
 
 /// What the user chose in a file dialog; none when they cancelled.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 pub struct ChosenPath {
     pub path: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SaveDialogRequest {
     /// The file name the dialog suggests.
     pub default_name: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ImportFileRequest {
     /// A workflow file on this computer (from a file dialog or a file dropped on the window).

@@ -10,7 +10,7 @@ mod commands;
 mod output;
 mod progress;
 
-use commands::{alerts, credentials};
+use commands::{alerts, credentials, tokens};
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -184,6 +184,10 @@ enum Command {
         /// Seconds runs in progress get to finish at shutdown before they are cancelled.
         #[arg(long, default_value_t = 30, value_name = "SECONDS")]
         grace: u64,
+        /// Requests per second each API token may send to the REST API at /api/v1 (bursts of
+        /// twice that; more are answered 429).
+        #[arg(long, default_value_t = switchyard_api::rest::DEFAULT_RATE_PER_SECOND, value_name = "PER_SECOND")]
+        api_rate_limit: u32,
     },
     /// Activate a saved workflow: its Webhook and Schedule triggers are served.
     Activate { id: String },
@@ -212,6 +216,11 @@ enum Command {
     Alerts {
         #[command(subcommand)]
         command: alerts::AlertsCommand,
+    },
+    /// API tokens for the REST API that `serve` answers at /api/v1: list, create, revoke.
+    Tokens {
+        #[command(subcommand)]
+        command: tokens::TokensCommand,
     },
     /// The webhook delivery log, newest first.
     Deliveries {

@@ -1,12 +1,13 @@
 //! Alert rules over metrics and the alerts they raise. Pure data; the evaluation lives in
 //! `switchyard-metrics`, the loop and the actions in the API.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 /// What a rule watches. Rates and percentiles are over the rule's window; gauges are read
 /// as they stand.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum AlertMetric {
     /// Failed runs as a percentage of finished runs (0–100).
@@ -97,7 +98,7 @@ impl AlertMetric {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Comparison {
     Gt,
@@ -136,7 +137,7 @@ impl Comparison {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Severity {
     Info,
@@ -172,7 +173,7 @@ impl Severity {
 }
 
 /// What happens when an alert fires, escalates or resolves.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum AlertAction {
     /// A desktop notification (the desktop app; `serve` writes it to its log).
@@ -188,7 +189,7 @@ pub enum AlertAction {
 }
 
 /// A rule: "error rate > 10 over 5 minutes", with what to do about it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AlertRule {
     pub id: String,
@@ -259,7 +260,7 @@ impl AlertRule {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum AlertState {
     Firing,
@@ -267,7 +268,7 @@ pub enum AlertState {
 }
 
 /// How one action went.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ActionResult {
     pub at: String,
@@ -278,7 +279,7 @@ pub struct ActionResult {
 }
 
 /// An alert: a rule's condition held from `firedAt` until `resolvedAt`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Alert {
     pub id: String,

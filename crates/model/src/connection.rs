@@ -2,11 +2,12 @@
 //! credentials for a type, by label). Secrets never appear in these types: an account's
 //! fields are shown with secret values replaced by a marker.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 /// How requests are authenticated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum AuthKind {
     /// A key in a request header (field `headerName`, secret `apiKey`).
@@ -45,7 +46,7 @@ impl AuthKind {
 }
 
 /// One field of a connection's form.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionField {
     pub name: String,
@@ -94,7 +95,7 @@ impl ConnectionField {
 }
 
 /// A request that proves an account works ("Test connection").
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TestRequest {
     pub method: String,
@@ -103,7 +104,7 @@ pub struct TestRequest {
 }
 
 /// A connection type: the form, how it authenticates and how it is tested.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionType {
     pub id: String,
@@ -125,7 +126,7 @@ pub struct ConnectionType {
 }
 
 /// Field values that set a connection up for one service (e.g. Ollama's base URL).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionPreset {
     pub id: String,
@@ -138,7 +139,7 @@ pub struct ConnectionPreset {
 }
 
 /// Whether an account can be used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum AccountStatus {
     Ready,
@@ -149,7 +150,7 @@ pub enum AccountStatus {
 }
 
 /// An account as the UI and CLI see it: secret field values are replaced by [`SECRET_SET`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AccountInfo {
     pub id: String,
@@ -177,7 +178,7 @@ pub struct AccountInfo {
 pub const SECRET_SET: &str = "••••••••";
 
 /// The result of "Test connection".
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TestOutcome {
     pub ok: bool,

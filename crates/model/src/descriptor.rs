@@ -2,11 +2,12 @@
 //! from its descriptor and the validator checks parameters against it.
 
 use crate::workflow::{ERROR_OUTPUT, JsonMap, MAIN, Node, OnError};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 /// Where a node type sits in the palette.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum NodeGroup {
     Trigger,
@@ -15,7 +16,7 @@ pub enum NodeGroup {
     Action,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeDescriptor {
     #[serde(rename = "type")]
@@ -43,7 +44,7 @@ pub struct NodeDescriptor {
     pub per_item_calls: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 pub struct Port {
     pub name: String,
     pub label: String,
@@ -61,7 +62,7 @@ impl Port {
 
 /// Outputs taken from a list parameter: each entry's `field` names an output, plus an
 /// optional fallback output enabled by a boolean parameter.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DynamicOutputs {
     pub list_parameter: String,
@@ -72,7 +73,7 @@ pub struct DynamicOutputs {
     pub fallback_name: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ParamSpec {
     pub name: String,
@@ -97,14 +98,14 @@ pub struct ParamSpec {
 }
 
 /// The parameter named `parameter` has one of `values`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 pub struct ShowIf {
     pub parameter: String,
     #[ts(type = "unknown[]")]
     pub values: Vec<serde_json::Value>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum ParamKind {
     String {
@@ -146,7 +147,7 @@ pub enum ParamKind {
     Workflow,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 pub struct Choice {
     #[ts(type = "unknown")]
     pub value: serde_json::Value,
@@ -159,7 +160,7 @@ impl Choice {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CredentialSlot {
     pub name: String,

@@ -4,11 +4,12 @@
 //! the CLI show this.
 
 use crate::workflow::{Connection, Workflow};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use ts_rs::TS;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkflowDiff {
     pub added: Vec<NodeRef>,
@@ -32,7 +33,7 @@ impl WorkflowDiff {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeRef {
     pub id: String,
@@ -42,7 +43,7 @@ pub struct NodeRef {
 }
 
 /// A node in both versions that differs: only moved on the canvas, or changed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeChange {
     pub id: String,
@@ -54,7 +55,7 @@ pub struct NodeChange {
     pub changes: Vec<FieldChange>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FieldChange {
     pub path: String,

@@ -1,11 +1,12 @@
 //! Error codes shared by every layer, so the UI and scripts can react without matching text.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use ts_rs::TS;
 
 /// A stable, machine-readable error code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     // Workflow files and validation
@@ -105,6 +106,12 @@ pub enum ErrorCode {
     /// is not for this version or installation.
     UpdateRejected,
     // API and storage
+    /// The REST API: no token, an unknown one or a revoked one (HTTP 401).
+    Unauthorized,
+    /// The REST API: the token's scope does not allow this command (HTTP 403).
+    Forbidden,
+    /// The REST API: too many requests with this token (HTTP 429, with `Retry-After`).
+    RateLimited,
     NotFound,
     Conflict,
     BadRequest,
@@ -134,7 +141,7 @@ impl fmt::Display for ErrorCode {
 }
 
 /// What kind of failure a node error is; decides whether a retry can help.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorClass {
     Transient,
@@ -164,7 +171,7 @@ impl ErrorClass {
 }
 
 /// An error raised while running a node, with where it happened.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeError {
     pub code: ErrorCode,
@@ -262,7 +269,7 @@ impl fmt::Display for NodeError {
 impl std::error::Error for NodeError {}
 
 /// One problem found in a workflow file, with where it is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ValidationIssue {
     pub code: ErrorCode,

@@ -3,10 +3,11 @@
 use crate::error::NodeError;
 use crate::execution::{DebugAction, NodeRunStatus, OutputData, RunStatus};
 use crate::retry::BreakerState;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RunEvent {
     pub execution_id: String,
@@ -19,7 +20,7 @@ pub struct RunEvent {
     pub kind: RunEventKind,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum RunEventKind {
     RunStarted {
@@ -133,7 +134,7 @@ pub enum RunEventKind {
 }
 
 /// One entry of an AI agent's transcript.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AgentEntry {
     pub role: AgentRole,
@@ -157,7 +158,7 @@ pub struct AgentEntry {
     pub agent: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum AgentRole {
     /// The user's prompt.
@@ -170,7 +171,7 @@ pub enum AgentRole {
     Result,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 pub struct OutputCount {
     pub name: String,
     pub items: u32,

@@ -3,10 +3,11 @@
 use crate::error::NodeError;
 use crate::item::Item;
 use crate::workflow::Workflow;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum RunStatus {
     Running,
@@ -48,7 +49,7 @@ impl RunStatus {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum NodeRunStatus {
     Success,
@@ -64,7 +65,7 @@ pub enum NodeRunStatus {
 }
 
 /// What a run paused at a breakpoint does next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum DebugAction {
     /// Run on until the next breakpoint.
@@ -86,7 +87,7 @@ impl DebugAction {
 }
 
 /// How a run was started.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum RunMode {
     Manual,
@@ -144,7 +145,7 @@ impl RunMode {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExecutionSummary {
     pub id: String,
@@ -174,7 +175,7 @@ pub struct ExecutionSummary {
 }
 
 /// A call between runs: the calling execution and the Execute Workflow node that called.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CallLink {
     pub execution_id: String,
@@ -182,7 +183,7 @@ pub struct CallLink {
 }
 
 /// The items a node emitted on one output, possibly cut to the stored size cap.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OutputData {
     pub name: String,
@@ -193,7 +194,7 @@ pub struct OutputData {
     pub truncated: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeRunData {
     pub node_id: String,
@@ -208,7 +209,7 @@ pub struct NodeRunData {
 }
 
 /// A whole execution: summary, the workflow as it ran, and each node's data.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Execution {
     pub summary: ExecutionSummary,

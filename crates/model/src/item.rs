@@ -2,6 +2,7 @@
 
 use crate::error::NodeError;
 use crate::value::{Object, Value};
+use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use ts_rs::TS;
 
@@ -10,7 +11,7 @@ use tail::{Tail, View};
 
 /// Which input item an output item came from: the index of the item in the node's input
 /// `input` (0 for the first input).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 pub struct PairedItem {
     pub item: u32,
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -94,7 +95,7 @@ impl<'de> Deserialize<'de> for Paired {
 
 /// A file carried by an item: its metadata here, its bytes in the blob store under `ref`
 /// (never inline in items, events or the history).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BinaryData {
     /// The file's name, as read or downloaded (`report.csv`); may be empty.
@@ -137,13 +138,16 @@ pub struct Item {
 }
 
 /// What an item looks like outside (JSON, the UI's types).
-#[derive(Serialize, Deserialize, TS)]
+#[derive(Serialize, Deserialize, TS, JsonSchema)]
 #[ts(rename = "Item")]
+#[schemars(rename = "Item")]
 struct ItemShape {
     #[ts(as = "serde_json::Value")]
+    #[schemars(with = "serde_json::Value")]
     json: Value,
     #[serde(rename = "pairedItem", default, skip_serializing_if = "Paired::is_none")]
     #[ts(as = "Option<Vec<PairedItem>>", optional)]
+    #[schemars(with = "Option<PairedShape>")]
     paired: Paired,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
@@ -152,6 +156,17 @@ struct ItemShape {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional, as = "Option<std::collections::BTreeMap<String, BinaryData>>")]
     binary: Option<Binaries>,
+}
+
+/// What `pairedItem` may hold: one source as an object, several as a list, or (in files
+/// written by hand) just an item index.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum PairedShape {
+    One(PairedItem),
+    Many(Vec<PairedItem>),
+    Index(u32),
 }
 
 /// The JSON form of an item, borrowing it.
@@ -171,6 +186,16 @@ fn lineage<S: Serializer>(paired: &&[PairedItem], s: S) -> Result<S::Ok, S::Erro
     match paired {
         [one] => one.serialize(s),
         many => many.serialize(s),
+    }
+}
+
+impl JsonSchema for Item {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        ItemShape::schema_name()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        ItemShape::json_schema(generator)
     }
 }
 

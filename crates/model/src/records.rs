@@ -1,11 +1,12 @@
 //! Stored workflow records as the API returns them.
 
 use crate::workflow::Workflow;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 /// A saved workflow with its bookkeeping.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkflowRecord {
     pub workflow: Workflow,
@@ -23,7 +24,7 @@ pub struct WorkflowRecord {
 }
 
 /// A workflow in the list.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkflowSummary {
     pub id: String,
@@ -40,7 +41,7 @@ pub struct WorkflowSummary {
 }
 
 /// One saved version of a workflow, as the version history lists it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VersionSummary {
     pub version: u32,

@@ -3,6 +3,7 @@
 //! shows it. Pure data and arithmetic; the engine does the waiting.
 
 use crate::error::ErrorClass;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use ts_rs::TS;
@@ -13,7 +14,7 @@ pub const MAX_TRIES: u32 = 20;
 pub const MAX_DELAY_MS: u64 = 60 * 60 * 1000;
 
 /// How the wait grows from one retry to the next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Backoff {
     /// The initial delay every time.
@@ -28,7 +29,7 @@ pub enum Backoff {
 }
 
 /// Randomness added to each wait, so many clients do not retry in step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Jitter {
     None,
@@ -40,7 +41,7 @@ pub enum Jitter {
 }
 
 /// Retry settings of a node. The empty object means one try (no retries).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct RetryPolicy {
     /// Tries in all, the first included: 1 means no retry.
@@ -148,7 +149,7 @@ impl RetryPolicy {
 // --- Resilience state, as the API shows it -------------------------------------------
 
 /// A breaker's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum BreakerState {
     /// Calls pass.
@@ -160,7 +161,7 @@ pub enum BreakerState {
 }
 
 /// A breaker as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BreakerInfo {
     /// The host (`example.com:443`), or `account:<type>/<label>` for a connection account.
@@ -176,7 +177,7 @@ pub struct BreakerInfo {
 }
 
 /// A rate: `per_second` sustained, bursts of up to `burst` calls.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Rate {
     pub per_second: f64,
@@ -184,7 +185,7 @@ pub struct Rate {
 }
 
 /// A rate for one host: a preset, or the user's override.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HostRate {
     /// The host name, e.g. `api.github.com`, or `connection:<type>` for every call made with
@@ -195,7 +196,7 @@ pub struct HostRate {
 }
 
 /// A host's limit as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LimitInfo {
     pub host: String,

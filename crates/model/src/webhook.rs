@@ -1,11 +1,12 @@
 //! Webhooks and schedules as the API shows them: endpoints, deliveries, replies of a
 //! Respond node, and schedule state. Pure data.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 /// What a Respond to Webhook node sends back to the caller.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookReply {
     pub status: u16,
@@ -17,7 +18,7 @@ pub struct WebhookReply {
 }
 
 /// How a delivery's signature was checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Verification {
     /// The endpoint checks no signature.
@@ -45,7 +46,7 @@ impl Verification {
 }
 
 /// One request the webhook listener answered.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Delivery {
     pub id: String,
@@ -72,7 +73,7 @@ pub struct Delivery {
 }
 
 /// A webhook endpoint: one Webhook trigger of a saved workflow.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookEndpoint {
     pub workflow_id: String,
@@ -92,7 +93,7 @@ pub struct WebhookEndpoint {
 }
 
 /// A Schedule trigger's state, kept in the database so next-fire times survive restarts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ScheduleState {
     pub workflow_id: String,

@@ -2,6 +2,7 @@
 
 use crate::item::Item;
 use crate::retry::RetryPolicy;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use ts_rs::TS;
@@ -42,7 +43,7 @@ pub const ERROR_OUTPUT: &str = "error";
 pub type JsonMap = serde_json::Map<String, serde_json::Value>;
 
 /// A workflow as stored in a `.json` file and shared between people.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Workflow {
     /// The format version; always [`FORMAT_VERSION`] when written by this build.
@@ -72,7 +73,7 @@ pub struct Workflow {
 
 /// A sticky note on the canvas: markdown text in a coloured box, positioned and sized like
 /// nodes. Shown, never run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StickyNote {
     pub id: String,
@@ -98,7 +99,7 @@ fn default_note_size() -> [f64; 2] {
     [260.0, 160.0]
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum NoteColor {
     #[default]
@@ -115,7 +116,7 @@ impl NoteColor {
 }
 
 /// One node on the canvas.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Node {
     /// Stable id; connections refer to nodes by id so renaming never breaks them.
@@ -161,7 +162,7 @@ fn default_version() -> u32 {
 }
 
 /// A reference to a stored connection account. The secret stays in the vault.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CredentialRef {
     /// The connection type, e.g. `github`.
@@ -183,7 +184,7 @@ impl CredentialRef {
 }
 
 /// What a node does when it fails.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum OnError {
     /// The run fails.
@@ -198,7 +199,7 @@ pub enum OnError {
 /// The most items a node may call out for at the same time.
 pub const MAX_CONCURRENCY: u32 = 50;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeSettings {
     /// Retry policy (see docs/workflow-format.md); absent or empty means one try.
@@ -244,7 +245,7 @@ fn is_one(n: &u32) -> bool {
 }
 
 /// A wire from a node's output to another node's input.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 pub struct Connection {
     pub from: OutputRef,
     pub to: InputRef,
@@ -265,7 +266,7 @@ impl Connection {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 pub struct OutputRef {
     pub node: String,
     #[serde(default = "main")]
@@ -275,7 +276,7 @@ pub struct OutputRef {
     pub extra: JsonMap,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 pub struct InputRef {
     pub node: String,
     #[serde(default = "main")]
@@ -286,7 +287,7 @@ pub struct InputRef {
 }
 
 /// An item pinned on a node, with keys this version does not know kept for the round trip.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PinnedItem {
     #[serde(flatten)]
     pub item: Item,
@@ -298,7 +299,7 @@ fn main() -> String {
     MAIN.to_string()
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkflowSettings {
     /// IANA time zone used by schedules and date expressions.

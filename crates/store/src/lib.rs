@@ -17,6 +17,7 @@ mod owner;
 pub mod paths;
 mod secrets;
 mod settings;
+mod tokens;
 mod triggers;
 mod workflows;
 
@@ -29,6 +30,7 @@ pub use memory::Conversations;
 pub use metrics::{BucketRow, Metrics};
 pub use secrets::{AccountRow, Secrets, VaultHeaderRow};
 pub use settings::Settings;
+pub use tokens::{ApiTokens, TokenRow};
 pub use triggers::{ScheduleRow, Triggers};
 pub use workflows::Workflows;
 
@@ -112,6 +114,11 @@ impl Store {
 
     pub fn metrics(&self) -> Metrics {
         Metrics::new(self.db.clone())
+    }
+
+    /// The REST API's tokens (hashes only).
+    pub fn tokens(&self) -> ApiTokens {
+        ApiTokens::new(self.db.clone())
     }
 
     pub fn settings(&self) -> Settings {

@@ -211,6 +211,17 @@ impl Listener {
         target: Arc<dyn Target>,
         max_connections: usize,
     ) -> std::io::Result<Listener> {
+        Listener::bind_serving(addr, target, max_connections, None).await
+    }
+
+    /// [`Listener::bind_with`], also serving `api` under `/api/v1` (the REST API of
+    /// `switchyard serve`), behind the same host check and connection cap.
+    pub async fn bind_serving(
+        addr: SocketAddr,
+        target: Arc<dyn Target>,
+        max_connections: usize,
+        api: Option<Router>,
+    ) -> std::io::Result<Listener> {
         let socket = tokio::net::TcpListener::bind(addr).await?;
         let addr = socket.local_addr()?;
         let shared = Arc::new(Shared {
@@ -223,7 +234,7 @@ impl Listener {
             allowed_hosts: RwLock::new(Arc::new(Vec::new())),
             ready: CancellationToken::new(),
         });
-        let app = router(shared.clone());
+        let app = router(shared.clone(), api);
         let (stop, kill) = (CancellationToken::new(), CancellationToken::new());
         let connections = tokio_util::task::TaskTracker::new();
         let slots = Arc::new(tokio::sync::Semaphore::new(max_connections.max(1)));
@@ -350,17 +361,20 @@ fn table(endpoints: Vec<Endpoint>) -> HashMap<String, Arc<Endpoint>> {
     map
 }
 
-fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
+fn router(shared: Arc<Shared>, api: Option<Router>) -> Router {
+    let mut app = Router::new()
         .route("/webhook/{workflow}", any(production_root))
         .route("/webhook/{workflow}/{*path}", any(production))
         .route("/webhook-test/{workflow}", any(test_root))
         .route("/webhook-test/{workflow}/{*path}", any(test))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
-        .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no webhook is served at this path") })
-        .layer(axum::middleware::from_fn_with_state(shared.clone(), check_host))
-        .with_state(shared)
+        .with_state(shared.clone());
+    if let Some(api) = api {
+        app = app.nest("/api/v1", api);
+    }
+    app.fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no webhook is served at this path") })
+        .layer(axum::middleware::from_fn_with_state(shared, check_host))
 }
 
 /// Refuses requests naming another host than this listener (421): a web page on a name that

@@ -249,6 +249,8 @@ impl Vault {
     }
 
     pub async fn set_default(&self, id: &str) -> Result<AccountInfo> {
+        // An unknown id is "no such account", not a damaged store.
+        self.row(id).await?;
         let rid = id.to_string();
         self.blocking(move |s| s.secrets().set_default(&rid)).await?;
         self.account(id).await

@@ -15,6 +15,7 @@ import type { AlertRulesResponse } from "./AlertRulesResponse";
 import type { AlertTestResponse } from "./AlertTestResponse";
 import type { ApiError } from "./ApiError";
 import type { ApiEvent } from "./ApiEvent";
+import type { ApiToken } from "./ApiToken";
 import type { AppInfo } from "./AppInfo";
 import type { AppSettings } from "./AppSettings";
 import type { BackupCreateRequest } from "./BackupCreateRequest";
@@ -68,6 +69,9 @@ import type { TemplateUseRequest } from "./TemplateUseRequest";
 import type { TestListenRequest } from "./TestListenRequest";
 import type { TestListenResponse } from "./TestListenResponse";
 import type { TestOutcome } from "./TestOutcome";
+import type { TokenCreateRequest } from "./TokenCreateRequest";
+import type { TokenCreateResponse } from "./TokenCreateResponse";
+import type { TokenListResponse } from "./TokenListResponse";
 import type { TrustReview } from "./TrustReview";
 import type { UpdateCheckResponse } from "./UpdateCheckResponse";
 import type { UpdateInstallRequest } from "./UpdateInstallRequest";
@@ -108,13 +112,17 @@ export type Commands = {
   link_open: { request: LinkOpenRequest; response: Empty };
   /** Saved workflows, most recently changed first. */
   workflow_list: { request: WorkflowListRequest; response: WorkflowListResponse };
+  /** A saved workflow with its version, activation and trust. */
   workflow_get: { request: IdRequest; response: WorkflowRecord };
   /** A new workflow with a Manual Trigger. */
   workflow_create: { request: WorkflowCreateRequest; response: WorkflowRecord };
   /** Saves the editor's workflow; fails with `conflict` if it changed elsewhere. */
   workflow_save: { request: WorkflowSaveRequest; response: WorkflowSaveResponse };
+  /** Renames a workflow (a new version). */
   workflow_rename: { request: WorkflowRenameRequest; response: WorkflowRecord };
+  /** A copy of a workflow under a new id (untrusted if the original is). */
   workflow_duplicate: { request: IdRequest; response: WorkflowRecord };
+  /** Deletes a workflow with its versions and executions; its runs in progress are cancelled first. */
   workflow_delete: { request: IdRequest; response: DeletedResponse };
   /** Imports a workflow file; an invalid file changes nothing. */
   workflow_import: { request: WorkflowImportRequest; response: WorkflowImportResponse };
@@ -140,6 +148,7 @@ export type Commands = {
   workflow_trust: { request: WorkflowTrustRequest; response: WorkflowRecord };
   /** A workflow as a file (credentials as references only). */
   workflow_export: { request: WorkflowExportRequest; response: WorkflowExportResponse };
+  /** Checks a workflow or a workflow file's text and lists every issue with its place. */
   workflow_validate: { request: WorkflowValidateRequest; response: ValidationReport };
   /** The templates for "New from template": the examples and the user's templates folder. */
   template_list: { request: Empty; response: TemplateListResponse };
@@ -161,11 +170,15 @@ export type Commands = {
   run_start: { request: RunStartRequest; response: RunStartResponse };
   /** Runs and waits for the result. */
   run_wait: { request: RunStartRequest; response: RunResult };
+  /** Cancels a run in progress. */
   run_cancel: { request: RunCancelRequest; response: RunCancelResponse };
   /** Continue, step or stop a run paused at a breakpoint, or change its breakpoints. */
   run_debug: { request: RunDebugRequest; response: Empty };
+  /** Executions, newest first, by workflow and status, a page at a time. */
   execution_list: { request: ExecutionListRequest; response: ExecutionListResponse };
+  /** One execution with every node's items. */
   execution_get: { request: IdRequest; response: Execution };
+  /** Deletes executions older than some days or beyond the last n. */
   execution_prune: { request: ExecutionPruneRequest; response: ExecutionPruneResponse };
   /** Runs an execution again, from the start or from its failed node; returns at once. */
   execution_retry: { request: ExecutionRetryRequest; response: RunStartResponse };
@@ -195,11 +208,15 @@ export type Commands = {
   connection_types: { request: Empty; response: ConnectionTypesResponse };
   /** Every account; secret values are never included. */
   account_list: { request: Empty; response: AccountListResponse };
+  /** Adds an account of a connection type; its secrets are sealed in the vault. */
   account_add: { request: AccountAddRequest; response: AccountInfo };
+  /** Replaces an account's fields (secrets sealed again). */
   account_update: { request: AccountUpdateRequest; response: AccountInfo };
   /** Replaces the hosts an account's credentials may be sent to. */
   account_hosts: { request: AccountHostsRequest; response: AccountInfo };
+  /** Renames an account. */
   account_rename: { request: AccountRenameRequest; response: AccountInfo };
+  /** Makes an account the default of its connection type. */
   account_set_default: { request: IdRequest; response: AccountInfo };
   /** Removes an account, revoking its OAuth2 tokens where the provider allows. */
   account_remove: { request: IdRequest; response: AccountRemoveResponse };
@@ -207,6 +224,7 @@ export type Commands = {
   account_test: { request: IdRequest; response: TestOutcome };
   /** OAuth2 sign-in (or reconnect) through the browser; waits for it to finish. */
   account_login: { request: IdRequest; response: AccountInfo };
+  /** The settings. */
   settings_get: { request: Empty; response: AppSettings };
   /** Saves the settings; breaker and rate-limit changes apply at once. */
   settings_update: { request: AppSettings; response: AppSettings };
@@ -240,9 +258,11 @@ export type Commands = {
   help_pages: { request: Empty; response: HelpPagesResponse };
   /** One page of the user guide, as Markdown. */
   help_page: { request: HelpPageRequest; response: HelpPage };
+  /** The alert rules. */
   alert_rules: { request: Empty; response: AlertRulesResponse };
   /** Adds or replaces an alert rule (an empty id gets a new one). */
   alert_rule_save: { request: AlertRule; response: AlertRule };
+  /** Deletes an alert rule. */
   alert_rule_delete: { request: IdRequest; response: Empty };
   /** Runs a rule's actions once with a test message. */
   alert_rule_test: { request: IdRequest; response: AlertTestResponse };
@@ -250,6 +270,12 @@ export type Commands = {
   alerts_list: { request: AlertListRequest; response: AlertListResponse };
   /** Acknowledges an alert: it stops escalating (it still resolves on its own). */
   alert_ack: { request: IdRequest; response: Alert };
+  /** API tokens for the REST API, newest first (never the tokens themselves). */
+  token_list: { request: Empty; response: TokenListResponse };
+  /** A new API token; the answer holds it, this once. */
+  token_create: { request: TokenCreateRequest; response: TokenCreateResponse };
+  /** Revokes an API token: it is refused from now on. */
+  token_revoke: { request: IdRequest; response: ApiToken };
 };
 
 export type CommandName = keyof Commands;
@@ -335,6 +361,9 @@ export const COMMAND_NAMES: CommandName[] = [
   "alert_rule_test",
   "alerts_list",
   "alert_ack",
+  "token_list",
+  "token_create",
+  "token_revoke",
 ];
 
 export type { ApiEvent };

@@ -3,6 +3,7 @@
 // listener and starting at login.
 import { useCallback, useEffect, useState } from "react";
 import { call, errorMessage } from "../api/client";
+import { ApiTokens } from "../components/ApiTokens";
 import { BackupSettings } from "../components/Backups";
 import { UpdateSettings } from "../components/Updates";
 import { DataTable } from "../components/DataTable";
@@ -243,6 +244,7 @@ export function SettingsPage() {
           Discard changes
         </button>
       </div>
+      <ApiTokens />
       <section className="settings-section" data-testid="resilience-state">
         <h2>Now</h2>
         {state && state.breakers.length === 0 && state.limits.length === 0 && <div className="muted">No breaker or limit has been used since the app started.</div>}

@@ -2,6 +2,7 @@ import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/re
 import { afterEach, describe, expect, it } from "vitest";
 import { setTransport } from "../api/client";
 import { DialogHost } from "../components/dialogs";
+import type { ApiToken } from "../gen/ApiToken";
 import type { AppSettings } from "../gen/AppSettings";
 import type { BackupListResponse } from "../gen/BackupListResponse";
 import type { ResilienceState } from "../gen/ResilienceState";
@@ -54,12 +55,17 @@ const state: ResilienceState = {
 let backups: BackupListResponse;
 /** The update commands the page sent, with their payloads. */
 let updateCalls: [string, unknown][];
+/** The API tokens listed, and the token commands sent. */
+let tokens: ApiToken[];
+let tokenCalls: [string, unknown][];
 
 /** Serves the settings and the resilience state; returns the saved settings, in order. */
 function fakeSettingsApi(): AppSettings[] {
   const updates: AppSettings[] = [];
   let current = defaults;
   updateCalls = [];
+  tokenCalls = [];
+  tokens = [{ id: "t0", name: "Grafana", scope: "read", prefix: "syt_99887766", createdAt: "2026-12-01T12:00:00Z", lastUsedAt: "2026-12-03T11:59:00Z" }];
   backups = {
     folder: "/data/backups",
     backups: [{ path: "/data/backups/switchyard-backup-20261202T120000Z.zip", createdAt: "2026-12-02T12:00:00Z", size: 5 * 1024 * 1024, files: 3, scheduled: true }],
@@ -80,6 +86,20 @@ function fakeSettingsApi(): AppSettings[] {
       return {};
     }
     if (command === "resilience_state") return state;
+    if (command === "token_list") return { tokens: tokens.map((t) => ({ ...t })) };
+    if (command === "token_create") {
+      const { name, scope } = payload as { name: string; scope: "read" | "run" | "admin" };
+      const token = { id: `t${tokens.length + 1}`, name, scope, prefix: "syt_0123abcd", createdAt: "2026-12-03T12:00:00Z" };
+      tokens.unshift(token);
+      tokenCalls.push([command, payload]);
+      return { token, secret: `syt_${"0123abcd".repeat(8)}` };
+    }
+    if (command === "token_revoke") {
+      tokenCalls.push([command, payload]);
+      const token = tokens.find((t) => t.id === (payload as { id: string }).id)!;
+      token.revokedAt = "2026-12-03T12:01:00Z";
+      return token;
+    }
     if (command === "backup_list") return backups;
     if (command === "backup_create") {
       const made = { path: "/data/backups/switchyard-backup-20261203T120000Z.zip", createdAt: "2026-12-03T12:00:00Z", size: 2048, files: 1, scheduled: false };
@@ -206,5 +226,41 @@ describe("the Settings page", () => {
     fireEvent.click(screen.getByTestId("update-restart"));
     await waitFor(() => expect(updateCalls.map(([c]) => c)).toEqual(["update_check", "update_install", "app_restart"]));
     expect(updateCalls[1][1]).toEqual({ version: "0.2.0" });
+  });
+
+  it("creates an API token, shows it once, and revokes one only when confirmed", async () => {
+    fakeSettingsApi();
+    render(
+      <>
+        <SettingsPage />
+        <DialogHost />
+      </>,
+    );
+    const rows = await screen.findAllByTestId("token-row");
+    expect(rows).toHaveLength(1);
+    expect(rows[0].textContent).toContain("Grafana");
+    expect(rows[0].textContent).toContain("syt_99887766…");
+    const create = screen.getByTestId<HTMLButtonElement>("token-create");
+    expect(create.disabled).toBe(true);
+    fireEvent.change(screen.getByTestId("token-name"), { target: { value: "  CI deploys " } });
+    fireEvent.change(screen.getByTestId("token-scope"), { target: { value: "run" } });
+    fireEvent.click(create);
+    expect((await screen.findByTestId("token-secret")).textContent).toBe(`syt_${"0123abcd".repeat(8)}`);
+    expect(tokenCalls).toEqual([["token_create", { name: "CI deploys", scope: "run" }]]);
+    await waitFor(() => expect(screen.getAllByTestId("token-row")).toHaveLength(2));
+    // Dismissed, the token is gone from the page: the list holds only its first characters.
+    fireEvent.click(screen.getByTestId("token-done"));
+    expect(screen.queryByTestId("token-secret")).toBeNull();
+    expect(document.body.textContent).not.toContain("0123abcd0123abcd");
+
+    // Revoking asks first; cancelled, nothing is sent.
+    const revoke = () => screen.getAllByTestId("token-row")[0].querySelector<HTMLButtonElement>("[data-testid=token-revoke]")!;
+    fireEvent.click(revoke());
+    fireEvent.click(await screen.findByText("Cancel"));
+    expect(tokenCalls).toHaveLength(1);
+    fireEvent.click(revoke());
+    fireEvent.click(await screen.findByRole("button", { name: "Revoke token" }));
+    await waitFor(() => expect(tokenCalls[1]).toEqual(["token_revoke", { id: "t2" }]));
+    await waitFor(() => expect(screen.getAllByTestId("token-row")[0].textContent).toContain("revoked"));
   });
 });

@@ -16,6 +16,7 @@ pub(crate) mod testing;
 pub(crate) mod webhooks;
 
 use schedules::{Scheduled, SchedulerHost};
+use schemars::JsonSchema;
 use testing::TestHook;
 use webhooks::{WebhookHost, webhook_nodes};
 
@@ -33,7 +34,7 @@ use switchyard_triggers::listener::{Listener, Target};
 use switchyard_triggers::scheduler::{Fire, Schedule, Scheduler};
 use ts_rs::TS;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkflowActivateRequest {
     pub id: String,
@@ -41,7 +42,7 @@ pub struct WorkflowActivateRequest {
 }
 
 /// The webhook listener as it stands.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ListenerStatus {
     pub running: bool,
@@ -178,11 +179,19 @@ impl Api {
             tracing::warn!(bind = %bind, "the webhook listener is bound beyond this computer: other machines can call its webhooks");
         }
         let target: Arc<dyn Target> = Arc::new(WebhookHost(Arc::downgrade(&self.inner)));
+        let rest_rate = *self.inner.rest_rate.lock().unwrap_or_else(|p| p.into_inner());
         let parsed = bind_address(&bind, settings.webhook_port);
         let wanted = parsed.map_or_else(|| format!("{bind}:{}", settings.webhook_port), |a| a.to_string());
         let (running, address, error) = match parsed {
             None => (false, wanted.clone(), Some(format!("webhookBind: \"{bind}\" is not an IP address"))),
-            Some(addr) => match Listener::bind_with(addr, target, settings.webhook_max_connections as usize).await {
+            Some(addr) => match Listener::bind_serving(
+                addr,
+                target,
+                settings.webhook_max_connections as usize,
+                rest_rate.map(|rate| crate::rest::router(Arc::downgrade(&self.inner), rate)),
+            )
+            .await
+            {
                 Ok(listener) => {
                     let address = listener.local_addr().to_string();
                     configure(&listener, &settings);

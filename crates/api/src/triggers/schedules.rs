@@ -5,6 +5,7 @@ use crate::error::ApiResult;
 use crate::types::*;
 use crate::{Api, Inner};
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Weak};
 use switchyard_engine::trigger::{ScheduleFire, Trigger};
@@ -14,7 +15,7 @@ use switchyard_model::webhook::ScheduleState;
 use switchyard_triggers::scheduler::{Fire, Schedule, Stored};
 use ts_rs::TS;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ScheduleListResponse {
     pub schedules: Vec<switchyard_model::webhook::ScheduleState>,

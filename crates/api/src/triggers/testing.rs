@@ -6,6 +6,7 @@ use super::webhooks::webhook_nodes;
 use crate::Api;
 use crate::error::{ApiError, ApiResult};
 use crate::types::*;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,14 +17,14 @@ use switchyard_model::workflow::Node;
 use switchyard_model::workflow::Workflow;
 use ts_rs::TS;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TestListenRequest {
     /// The workflow as the editor holds it (saved or not).
     pub workflow: Workflow,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TestListenResponse {
     /// The test URL of each Webhook trigger.
@@ -32,7 +33,7 @@ pub struct TestListenResponse {
     pub seconds: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SampleSendRequest {
     pub workflow_id: String,
@@ -47,7 +48,7 @@ pub struct SampleSendRequest {
     pub test: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SampleSendResponse {
     pub url: String,

@@ -7,6 +7,7 @@ use crate::runs::LaunchOptions;
 use crate::types::*;
 use crate::{Api, Inner};
 use futures::future::BoxFuture;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::sync::{Arc, Weak};
@@ -19,7 +20,7 @@ use switchyard_model::workflow::Node;
 use switchyard_triggers::listener::{Answer, DeliveryRecord, Endpoint, Incoming, SignatureCheck, Target};
 use ts_rs::TS;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookListResponse {
     pub endpoints: Vec<switchyard_model::webhook::WebhookEndpoint>,
@@ -28,7 +29,7 @@ pub struct WebhookListResponse {
     pub problems: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryListRequest {
     #[serde(default)]
@@ -39,7 +40,7 @@ pub struct DeliveryListRequest {
     pub limit: Option<u32>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryListResponse {
     pub deliveries: Vec<switchyard_model::webhook::Delivery>,

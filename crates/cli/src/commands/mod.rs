@@ -6,6 +6,7 @@ pub(crate) mod credentials;
 pub(crate) mod executions;
 pub(crate) mod run;
 pub(crate) mod serve;
+pub(crate) mod tokens;
 pub(crate) mod trust;
 pub(crate) mod versions;
 pub(crate) mod workflows;
@@ -42,13 +43,16 @@ pub(crate) async fn dispatch(cli: Cli) -> Outcome {
         }
         Command::Execution { id, json } => executions::execution(data_dir, id, json).await,
         Command::Prune { older_than, keep_last } => executions::prune(data_dir, older_than, keep_last).await,
-        Command::Serve { port, bind, grace } => serve::serve(data_dir, port, bind, grace).await,
+        Command::Serve { port, bind, grace, api_rate_limit } => {
+            serve::serve(data_dir, port, bind, grace, api_rate_limit).await
+        }
         Command::Activate { id } => serve::activate(data_dir, id, true).await,
         Command::Deactivate { id } => serve::activate(data_dir, id, false).await,
         Command::Triggers { json } => serve::triggers(data_dir, json).await,
         Command::Metrics { enable, token, port } => serve::metrics(data_dir, enable, token, port).await,
         Command::Deliveries { workflow, limit, json } => serve::deliveries(data_dir, workflow, limit, json).await,
         Command::Alerts { command } => alerts::alerts(data_dir, command).await,
+        Command::Tokens { command } => tokens::tokens(data_dir, command).await,
         Command::Backup { to, list, json } => backups::backup(data_dir, to, list, json).await,
         Command::Vault { action } => {
             let api = open_api(data_dir, Arc::new(SilentHost))?;

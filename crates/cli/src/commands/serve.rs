@@ -31,10 +31,17 @@ async fn shutdown_signal() {
     }
 }
 
-pub(crate) async fn serve(data_dir: Option<PathBuf>, port: Option<u16>, bind: Option<String>, grace: u64) -> Outcome {
+pub(crate) async fn serve(
+    data_dir: Option<PathBuf>,
+    port: Option<u16>,
+    bind: Option<String>,
+    grace: u64,
+    api_rate_limit: u32,
+) -> Outcome {
     // Alert notifications go to the log: there is no desktop to show them on.
     let api = open_api(data_dir, Arc::new(crate::alerts::LogHost))?;
     let _background = api.start_background();
+    api.serve_rest_api(api_rate_limit);
     let status = api.start_triggers_on(bind, port).await?;
     if let Some(error) = &status.error {
         return Err(Failure::failed(format!("switchyard serve: {error}")));
@@ -46,10 +53,18 @@ pub(crate) async fn serve(data_dir: Option<PathBuf>, port: Option<u16>, bind: Op
     for problem in &problems {
         eprintln!("warning: {problem}");
     }
-    eprintln!(
-        "switchyard serve: listening on {} ({} active workflows, {} schedules); stop with Ctrl-C or SIGTERM",
-        status.base_url, status.active_workflows, status.schedules
+    // One write of both lines (stderr is unbuffered: `eprintln!` writes piece by piece): a
+    // caller that reads the first line and closes the pipe must not fail a later piece.
+    let base = status.base_url.trim_end_matches('/');
+    let started = format!(
+        "switchyard serve: listening on {} ({} active workflows, {} schedules); stop with Ctrl-C or SIGTERM\n\
+         switchyard serve: REST API at {base}{api} with an API token (`switchyard tokens create`); docs at {base}{api}/docs\n",
+        status.base_url,
+        status.active_workflows,
+        status.schedules,
+        api = switchyard_api::rest::BASE
     );
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), started.as_bytes());
     shutdown_signal().await;
     eprintln!("switchyard serve: stopping: answering requests in progress, waiting up to {grace} s for runs");
     // Requests and runs share the grace period: a stalled client cannot stretch it.

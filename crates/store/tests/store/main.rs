@@ -60,7 +60,7 @@ fn node_data(node_id: &str, items: usize) -> NodeRunData {
 #[test]
 fn opens_with_wal_full_sync_and_migrations() {
     let (dir, store) = temp_store();
-    assert_eq!(store.schema_version().unwrap(), 19);
+    assert_eq!(store.schema_version().unwrap(), 20);
     assert_eq!(store.integrity_check().unwrap(), "ok");
     let conn = rusqlite::Connection::open(store.path()).unwrap();
     let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
@@ -68,7 +68,7 @@ fn opens_with_wal_full_sync_and_migrations() {
     drop(store);
     // Reopening does not migrate again.
     let store = Store::open_in(dir.path()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 19);
+    assert_eq!(store.schema_version().unwrap(), 20);
     drop(store);
     conn.pragma_update(None, "user_version", 99).unwrap();
     let err = Store::open_in(dir.path()).unwrap_err();
@@ -625,4 +625,35 @@ fn interrupted_runs_keep_their_input_and_are_claimed_for_a_rerun_once() {
     store.log().flush().unwrap();
     assert!(history.interrupted_to_rerun().unwrap().is_empty(), "claimed by a recorded re-run");
     assert!(!history.claim_rerun("r1", "r4").unwrap(), "a run is claimed once");
+}
+
+#[test]
+fn api_tokens_are_found_by_hash_revoked_once_and_touched_forward() {
+    let (_dir, store) = temp_store();
+    let tokens = store.tokens();
+    let row = |id: &str, created_ms: i64| switchyard_store::TokenRow {
+        id: id.into(),
+        name: format!("token {id}"),
+        scope: "read".into(),
+        hash: id.as_bytes().repeat(8),
+        prefix: "syt_ab".into(),
+        created_ms,
+        last_used_ms: None,
+        revoked_ms: None,
+    };
+    tokens.insert(&row("a", 1)).unwrap();
+    tokens.insert(&row("b", 2)).unwrap();
+    // The hash is unique: a second token with the same hash is refused.
+    let mut same = row("c", 3);
+    same.hash = row("a", 1).hash;
+    assert!(tokens.insert(&same).is_err());
+    assert_eq!(tokens.list().unwrap().iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), ["b", "a"]);
+    assert_eq!(tokens.find(&row("b", 2).hash).unwrap().unwrap().id, "b");
+    assert!(tokens.find(b"nothing").unwrap().is_none());
+    tokens.touch("a", 50).unwrap();
+    tokens.touch("a", 40).unwrap();
+    assert_eq!(tokens.get("a").unwrap().unwrap().last_used_ms, Some(50));
+    assert_eq!(tokens.revoke("a", 60).unwrap().unwrap().revoked_ms, Some(60));
+    assert_eq!(tokens.revoke("a", 70).unwrap().unwrap().revoked_ms, Some(60));
+    assert!(tokens.revoke("zzz", 70).unwrap().is_none());
 }
