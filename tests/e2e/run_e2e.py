@@ -1709,6 +1709,51 @@ def accessibility(app):
         raise Failure("accessibility violations (serious or critical):\n  " + "\n  ".join(problems))
 
 
+def deploy_to_server(app):
+    """Deploy to…: a `switchyard serve` started here (the app's own binary in CLI mode, on
+    its own data folder) gets an admin API token; the app adds it as a Switchyard server
+    account, deploys a webhook workflow there and activates it, the server answers the
+    webhook, and the editor's history panel shows the server's run."""
+    leave_editor(app)
+    server_dir = tempfile.mkdtemp(prefix="switchyard-e2e-server-")
+    cli = [app.app_path, "--cli", "--data-dir", server_dir]
+    token = subprocess.run(cli + ["tokens", "create", "--name", "e2e", "--scope", "admin"], capture_output=True, text=True, check=True).stdout.strip()
+    port = free_port()
+    server = subprocess.Popen(cli + ["serve", "--port", str(port)], stderr=subprocess.PIPE, text=True)
+    try:
+        if "listening on" not in server.stderr.readline():
+            raise Failure("switchyard serve did not start")
+        hook = dict(ORDER_HOOK, id="e2e-deployed", name="Deployed hook")
+        api_call(app, "workflow_import", {"text": json.dumps(hook), "keepId": True})
+        add_account(app, "switchyard.server", "e2e-server", {"baseUrl": f"http://127.0.0.1:{port}", "token": token})
+        app.by_test_id("nav-workflows").click()
+        row = lambda: next((r for r in app.find_all('[data-testid="workflow-row"]') if "Deployed hook" in app.text(r)), None)  # noqa: E731
+        app.wait(lambda: row() is not None, "Deployed hook in the list")
+        row().click()
+        app.by_test_id("deploy").click()
+        app.by_test_id("deploy-dialog")
+        app.wait(lambda: app.by_test_id("deploy-server").get_attribute("value") == "e2e-server", "the server in the dialog")
+        app.by_test_id("deploy-confirm").click()
+        result = app.by_test_id("deploy-result")
+        app.wait(lambda: "Deployed to e2e-server" in app.text(result) and "active" in app.text(result), "the deploy's result")
+        app.screenshot("30-deploy-result")
+        status, body = post_json(f"http://127.0.0.1:{port}/webhook/e2e-deployed/orders", {"id": "A-1", "qty": 2, "price": 5})
+        if status != 200 or body.get("total") != 10:
+            raise Failure(f"the server answered {status}: {body}")
+        app.button("Close").click()
+        app.gone('[data-testid="deploy-dialog"]')
+        app.by_test_id("history-button").click()
+        app.select(app.by_test_id("history-source"), "e2e-server")
+        app.wait(lambda: any("webhook" in app.text(r) for r in app.find_all('[data-testid="history-row"]')), "the server's run in the history")
+    finally:
+        server.terminate()
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        shutil.rmtree(server_dir, ignore_errors=True)
+
+
 SCENARIOS = [
     ("00-first-run", first_run),
     ("01-create-by-dragging", create_by_dragging),
@@ -1740,6 +1785,7 @@ SCENARIOS = [
     ("27-ai-chat", ai_chat),
     ("28-ai-orchestrate", ai_orchestrate),
     ("29-accessibility", accessibility),
+    ("30-deploy-to-server", deploy_to_server),
 ]
 
 
@@ -1786,6 +1832,7 @@ def main():
         data_dir = tempfile.mkdtemp(prefix="switchyard-e2e-data-")
         app = App(app_path, out, data_dir)
         app.home = home
+        app.app_path = app_path
         app.wait(lambda: app.button("New workflow"), "the workflows page", timeout=40)
         app.screenshot("00-start")
         for name, scenario in SCENARIOS:

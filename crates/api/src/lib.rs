@@ -8,6 +8,7 @@ mod binary;
 mod calls;
 mod conversations;
 mod credentials;
+pub mod deploy;
 pub mod docs;
 mod error;
 mod executions;

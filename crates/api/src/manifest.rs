@@ -2,6 +2,7 @@
 //! string dispatcher the desktop shell calls and the TypeScript command map the UI uses, so
 //! a command cannot drift between the two.
 
+use crate::deploy::{DeploymentsResponse, ServerExecutionsRequest, WorkflowDeployRequest, WorkflowDeployResponse};
 use crate::error::ApiError;
 use crate::tokens::{ApiToken, Scope, TokenCreateRequest, TokenCreateResponse, TokenListResponse};
 use crate::types::*;
@@ -289,6 +290,14 @@ manifest! {
     [read GET "/alerts"] alerts_list(AlertListRequest) -> AlertListResponse;
     /// Acknowledges an alert: it stops escalating (it still resolves on its own).
     [run POST "/alerts/{id}/ack"] alert_ack(IdRequest) -> Alert;
+    /// Pushes a saved workflow to a Switchyard server (`switchyard serve`) with a
+    /// `switchyard.server` account, trusts it there, activates it if asked, and lists the
+    /// accounts the server lacks.
+    [desktop] workflow_deploy(WorkflowDeployRequest) -> WorkflowDeployResponse;
+    /// The servers a workflow was deployed to from here.
+    [desktop] workflow_deployments(IdRequest) -> DeploymentsResponse;
+    /// A deployed workflow's executions on a server, newest first.
+    [desktop] server_executions(ServerExecutionsRequest) -> ExecutionListResponse;
     /// API tokens for the REST API, newest first (never the tokens themselves).
     [admin GET "/tokens"] token_list(Empty) -> TokenListResponse;
     /// A new API token; the answer holds it, this once.

@@ -149,6 +149,10 @@ enum Command {
     Executions {
         #[arg(long, value_name = "ID")]
         workflow: Option<String>,
+        /// The workflow's runs on this Switchyard server (a `switchyard.server` account's
+        /// label) instead of here; needs --workflow.
+        #[arg(long, value_name = "LABEL")]
+        server: Option<String>,
         #[arg(long, default_value_t = 20)]
         limit: u32,
         #[arg(long)]
@@ -216,6 +220,23 @@ enum Command {
     Alerts {
         #[command(subcommand)]
         command: alerts::AlertsCommand,
+    },
+    /// Deploy a saved workflow to a Switchyard server (`switchyard serve`): pushed through its
+    /// REST API with a `switchyard.server` account, trusted there, activated if asked; accounts
+    /// go by reference and those the server lacks are listed.
+    Deploy {
+        id: String,
+        /// The `switchyard.server` account (its label).
+        #[arg(long, value_name = "LABEL")]
+        to: String,
+        /// Serve its triggers on the server (not while accounts are missing there).
+        #[arg(long)]
+        activate: bool,
+        /// Replace it even if it was changed on the server since it was last deployed from here.
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        json: bool,
     },
     /// API tokens for the REST API that `serve` answers at /api/v1: list, create, revoke.
     Tokens {

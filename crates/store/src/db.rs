@@ -27,6 +27,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (18, include_str!("migrations/0018_run_input.sql")),
     (19, include_str!("migrations/0019_vault_recovery.sql")),
     (20, include_str!("migrations/0020_api_tokens.sql")),
+    (21, include_str!("migrations/0021_deployments.sql")),
 ];
 
 pub fn latest_version() -> u32 {

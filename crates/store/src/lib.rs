@@ -9,6 +9,7 @@
 
 pub mod backup;
 mod db;
+mod deployments;
 mod error;
 mod executions;
 mod memory;
@@ -21,6 +22,7 @@ mod tokens;
 mod triggers;
 mod workflows;
 
+pub use deployments::{DeploymentRow, Deployments};
 pub use error::{Result, StoreError};
 pub use executions::{
     Durable, ExecutionFilter, ExecutionHistory, ExecutionLog, ExecutionStart, Interrupted, PruneRule,
@@ -114,6 +116,11 @@ impl Store {
 
     pub fn metrics(&self) -> Metrics {
         Metrics::new(self.db.clone())
+    }
+
+    /// Where workflows were deployed from here ("Deploy to…").
+    pub fn deployments(&self) -> Deployments {
+        Deployments::new(self.db.clone())
     }
 
     /// The REST API's tokens (hashes only).

@@ -193,6 +193,21 @@ pub fn builtin() -> Vec<ConnectionType> {
             Some("{testUrl}"),
         ),
         kind(
+            "switchyard.server",
+            "Switchyard server",
+            "A Switchyard server (`switchyard serve`) that workflows are deployed to with \"Deploy to…\": its URL and an \
+             API token made there with scope admin. The token goes only to the server's host.",
+            AuthKind::Bearer,
+            vec![
+                F::text("baseUrl", "Server URL").describe(
+                    "Where the server answers, e.g. https://automation.example.com or http://127.0.0.1:5680.",
+                ),
+                F::secret("token", "API token")
+                    .describe("Made on the server: `switchyard tokens create --scope admin`."),
+            ],
+            Some("{baseUrl}/api/v1/info"),
+        ),
+        kind(
             "http.basic",
             "Basic auth",
             "Sends a user name and password (Authorization: Basic).",

@@ -21,6 +21,7 @@ interface Props {
   onSide: (side: Side) => void;
   onImport: () => void;
   onExport: () => void;
+  onDeploy: () => void;
   onHelp: () => void;
 }
 
@@ -88,6 +89,9 @@ export function EditorToolbar({ state, dirty, saving, readOnly, run, side, updat
       <button onClick={on.onImport}>Import…</button>
       <button onClick={on.onExport} data-testid="export">
         Export…
+      </button>
+      <button onClick={on.onDeploy} disabled={readOnly} title="Push it to a Switchyard server (switchyard serve)" data-testid="deploy">
+        Deploy…
       </button>
       <button className="icon" onClick={on.onHelp} title="Keyboard shortcuts (?)" aria-label="Keyboard shortcuts">
         ?

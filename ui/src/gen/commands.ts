@@ -28,6 +28,7 @@ import type { DashboardRequest } from "./DashboardRequest";
 import type { DeletedResponse } from "./DeletedResponse";
 import type { DeliveryListRequest } from "./DeliveryListRequest";
 import type { DeliveryListResponse } from "./DeliveryListResponse";
+import type { DeploymentsResponse } from "./DeploymentsResponse";
 import type { Empty } from "./Empty";
 import type { Execution } from "./Execution";
 import type { ExecutionListRequest } from "./ExecutionListRequest";
@@ -64,6 +65,7 @@ import type { SampleSendRequest } from "./SampleSendRequest";
 import type { SampleSendResponse } from "./SampleSendResponse";
 import type { SaveDialogRequest } from "./SaveDialogRequest";
 import type { ScheduleListResponse } from "./ScheduleListResponse";
+import type { ServerExecutionsRequest } from "./ServerExecutionsRequest";
 import type { TemplateListResponse } from "./TemplateListResponse";
 import type { TemplateUseRequest } from "./TemplateUseRequest";
 import type { TestListenRequest } from "./TestListenRequest";
@@ -87,6 +89,8 @@ import type { WebhookListResponse } from "./WebhookListResponse";
 import type { Workflow } from "./Workflow";
 import type { WorkflowActivateRequest } from "./WorkflowActivateRequest";
 import type { WorkflowCreateRequest } from "./WorkflowCreateRequest";
+import type { WorkflowDeployRequest } from "./WorkflowDeployRequest";
+import type { WorkflowDeployResponse } from "./WorkflowDeployResponse";
 import type { WorkflowDiff } from "./WorkflowDiff";
 import type { WorkflowDiffRequest } from "./WorkflowDiffRequest";
 import type { WorkflowExportRequest } from "./WorkflowExportRequest";
@@ -270,6 +274,14 @@ export type Commands = {
   alerts_list: { request: AlertListRequest; response: AlertListResponse };
   /** Acknowledges an alert: it stops escalating (it still resolves on its own). */
   alert_ack: { request: IdRequest; response: Alert };
+  /** Pushes a saved workflow to a Switchyard server (`switchyard serve`) with a */
+  /** `switchyard.server` account, trusts it there, activates it if asked, and lists the */
+  /** accounts the server lacks. */
+  workflow_deploy: { request: WorkflowDeployRequest; response: WorkflowDeployResponse };
+  /** The servers a workflow was deployed to from here. */
+  workflow_deployments: { request: IdRequest; response: DeploymentsResponse };
+  /** A deployed workflow's executions on a server, newest first. */
+  server_executions: { request: ServerExecutionsRequest; response: ExecutionListResponse };
   /** API tokens for the REST API, newest first (never the tokens themselves). */
   token_list: { request: Empty; response: TokenListResponse };
   /** A new API token; the answer holds it, this once. */
@@ -361,6 +373,9 @@ export const COMMAND_NAMES: CommandName[] = [
   "alert_rule_test",
   "alerts_list",
   "alert_ack",
+  "workflow_deploy",
+  "workflow_deployments",
+  "server_executions",
   "token_list",
   "token_create",
   "token_revoke",

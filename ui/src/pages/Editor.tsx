@@ -10,6 +10,7 @@ import { ContextMenu } from "../components/ContextMenu";
 import { HelpOverlay } from "../components/HelpOverlay";
 import { choose } from "../components/dialogs";
 import { toast } from "../components/toasts";
+import { DeployDialog } from "../components/DeployDialog";
 import { TrustDialog } from "../components/TrustDialog";
 import { EditorToolbar, type Side } from "../editor/EditorToolbar";
 import { descriptorKey } from "../editor/model";
@@ -103,6 +104,7 @@ function EditorView(props: Props & { store: Store<S.EditorState>; initialUntrust
   const [side, setSide] = useState<Side>(initialFailedRuns ? "history" : null);
   const [inspectorCollapsed, setInspectorCollapsed] = useState(false);
   const [help, setHelp] = useState(false);
+  const [deploying, setDeploying] = useState(false);
   const [diffMarks, setDiffMarks] = useState<DiffMarks | null>(null);
 
   const doc = useWorkflowDocument(store, registerLeaveGuard);
@@ -201,6 +203,7 @@ function EditorView(props: Props & { store: Store<S.EditorState>; initialUntrust
         onSide={setSide}
         onImport={() => void edit.importFile()}
         onExport={() => void edit.exportFile()}
+        onDeploy={() => setDeploying(true)}
         onHelp={() => setHelp(true)}
       />
 
@@ -321,6 +324,18 @@ function EditorView(props: Props & { store: Store<S.EditorState>; initialUntrust
 
       {menu.menu && <ContextMenu x={menu.menu.x} y={menu.menu.y} items={menu.menu.items} onClose={menu.closeMenu} />}
       {help && <HelpOverlay onClose={() => setHelp(false)} />}
+      {deploying && (
+        <DeployDialog
+          workflowId={state.workflow.id}
+          name={state.workflow.name}
+          dirty={doc.dirty}
+          onManageConnections={() => {
+            setDeploying(false);
+            void manageConnections();
+          }}
+          onClose={() => setDeploying(false)}
+        />
+      )}
       {trust.review && <TrustDialog review={trust.review} busy={trust.trusting} onTrust={() => void trust.trust()} onClose={trust.closeReview} />}
     </main>
   );

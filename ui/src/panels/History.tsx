@@ -1,6 +1,9 @@
 // Execution history of the open workflow; opening a past run shows its data on the canvas.
+// A workflow deployed to servers ("Deploy to…") also shows each server's runs of it, read
+// through the server's REST API (those open on the server, not here).
 import { useEffect, useState } from "react";
 import { call, errorMessage } from "../api/client";
+import type { Deployment } from "../gen/Deployment";
 import type { ExecutionSummary } from "../gen/ExecutionSummary";
 
 function when(iso: string): string {
@@ -22,14 +25,27 @@ export function History({ workflowId, activeId, refreshKey, initialFailedOnly, o
   const [list, setList] = useState<ExecutionSummary[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [failedOnly, setFailedOnly] = useState(initialFailedOnly ?? false);
+  const [deployments, setDeployments] = useState<Deployment[]>([]);
+  /** "" is this computer; otherwise a server's account label. */
+  const [source, setSource] = useState("");
   useEffect(() => {
-    call("execution_list", { workflowId, limit: 100, status: failedOnly ? "error" : undefined })
+    call("workflow_deployments", { id: workflowId })
+      .then((r) => setDeployments(r.deployments))
+      .catch(() => setDeployments([]));
+  }, [workflowId]);
+  useEffect(() => {
+    setList(null);
+    const listed =
+      source === ""
+        ? call("execution_list", { workflowId, limit: 100, status: failedOnly ? "error" : undefined })
+        : call("server_executions", { id: workflowId, server: source, limit: 100 });
+    listed
       .then((r) => {
-        setList(r.executions);
+        setList(failedOnly && source !== "" ? r.executions.filter((e) => e.status === "error") : r.executions);
         setError(null);
       })
       .catch((e) => setError(errorMessage(e)));
-  }, [workflowId, refreshKey, failedOnly]);
+  }, [workflowId, refreshKey, failedOnly, source]);
   return (
     <aside className="side" aria-label="Execution history" data-testid="history">
       <header>
@@ -44,10 +60,28 @@ export function History({ workflowId, activeId, refreshKey, initialFailedOnly, o
         </button>
       </header>
       <div className="body">
+        {deployments.length > 0 && (
+          <select value={source} onChange={(e) => setSource(e.target.value)} aria-label="Runs on" data-testid="history-source">
+            <option value="">This computer</option>
+            {deployments.map((d) => (
+              <option key={d.server} value={d.server}>
+                {d.server} (version {d.version} deployed {when(d.deployedAt)})
+              </option>
+            ))}
+          </select>
+        )}
         {error && <div className="error-text">{error}</div>}
-        {list && list.length === 0 && <div className="muted">{failedOnly ? "No failed runs." : "No runs yet. Press Run (Ctrl+Enter)."}</div>}
+        {list && list.length === 0 && (
+          <div className="muted">{failedOnly ? "No failed runs." : source === "" ? "No runs yet. Press Run (Ctrl+Enter)." : `No runs on ${source} yet.`}</div>
+        )}
         {list?.map((e) => (
-          <div key={e.id} className={`history-row ${e.id === activeId ? "active" : ""}`} onClick={() => onOpen(e.id)} data-testid="history-row">
+          <div
+            key={e.id}
+            className={`history-row ${e.id === activeId ? "active" : ""}`}
+            onClick={() => source === "" && onOpen(e.id)}
+            title={source === "" ? undefined : `A run on ${source}: open it there`}
+            data-testid="history-row"
+          >
             <span className={`status-dot ${e.status}`} />
             <div style={{ minWidth: 0 }}>
               <div>

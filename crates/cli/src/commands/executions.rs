@@ -7,10 +7,29 @@ use std::sync::Arc;
 use switchyard_api::SilentHost;
 use switchyard_api::types::*;
 
-pub(crate) async fn executions(data_dir: Option<PathBuf>, workflow: Option<String>, limit: u32, json: bool) -> Outcome {
+pub(crate) async fn executions(
+    data_dir: Option<PathBuf>,
+    workflow: Option<String>,
+    server: Option<String>,
+    limit: u32,
+    json: bool,
+) -> Outcome {
     let api = open_api(data_dir, Arc::new(SilentHost))?;
-    let request = ExecutionListRequest { workflow_id: workflow, limit: Some(limit), ..Default::default() };
-    let response = api.execution_list(request).await?;
+    let response = match (server, workflow) {
+        (Some(server), Some(id)) => {
+            let request = switchyard_api::deploy::ServerExecutionsRequest { id, server, limit: Some(limit) };
+            api.server_executions(request).await?
+        }
+        (Some(_), None) => {
+            return Err(crate::Failure::invalid(
+                "switchyard executions: --server needs --workflow (the deployed workflow whose runs to list)",
+            ));
+        }
+        (None, workflow) => {
+            let request = ExecutionListRequest { workflow_id: workflow, limit: Some(limit), ..Default::default() };
+            api.execution_list(request).await?
+        }
+    };
     list(
         json,
         &response.executions,

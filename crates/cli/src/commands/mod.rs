@@ -3,6 +3,7 @@
 pub(crate) mod alerts;
 pub(crate) mod backups;
 pub(crate) mod credentials;
+pub(crate) mod deploy;
 pub(crate) mod executions;
 pub(crate) mod run;
 pub(crate) mod serve;
@@ -37,7 +38,9 @@ pub(crate) async fn dispatch(cli: Cli) -> Outcome {
         Command::Diff { id, from, to, json } => versions::diff(data_dir, id, from, to, json).await,
         Command::Restore { target, version: Some(version), .. } => versions::restore(data_dir, target, version).await,
         Command::Restore { target, version: None, json } => backups::restore(data_dir, target.into(), json).await,
-        Command::Executions { workflow, limit, json } => executions::executions(data_dir, workflow, limit, json).await,
+        Command::Executions { workflow, server, limit, json } => {
+            executions::executions(data_dir, workflow, server, limit, json).await
+        }
         Command::Retry { execution, from_failed, original, json, quiet, trust } => {
             run::retry(data_dir, execution, from_failed, original, (json, quiet, trust)).await
         }
@@ -53,6 +56,9 @@ pub(crate) async fn dispatch(cli: Cli) -> Outcome {
         Command::Deliveries { workflow, limit, json } => serve::deliveries(data_dir, workflow, limit, json).await,
         Command::Alerts { command } => alerts::alerts(data_dir, command).await,
         Command::Tokens { command } => tokens::tokens(data_dir, command).await,
+        Command::Deploy { id, to, activate, force, json } => {
+            deploy::deploy(data_dir, id, to, activate, force, json).await
+        }
         Command::Backup { to, list, json } => backups::backup(data_dir, to, list, json).await,
         Command::Vault { action } => {
             let api = open_api(data_dir, Arc::new(SilentHost))?;

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use switchyard_testkit::TestServer;
 
+mod deploy;
 mod rest;
 
 fn repo() -> PathBuf {
@@ -377,11 +378,33 @@ fn spawn_serve(
     data: &Path,
     args: &[&str],
 ) -> (std::process::Child, BufReader<std::process::ChildStderr>, String, String) {
+    let (server, stderr, port, addr, line) = start_serve(data, args, &[]);
+    assert!(line.contains("1 active workflows"), "{line}");
+    (server, stderr, port, addr)
+}
+
+/// [`spawn_serve`] on a data folder with any number of active workflows, with more
+/// environment variables.
+fn spawn_serve_any(
+    data: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (std::process::Child, BufReader<std::process::ChildStderr>, String, String) {
+    let (server, stderr, port, addr, _) = start_serve(data, args, env);
+    (server, stderr, port, addr)
+}
+
+fn start_serve(
+    data: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (std::process::Child, BufReader<std::process::ChildStderr>, String, String, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
     let mut server = std::process::Command::new(assert_cmd::cargo::cargo_bin("switchyard"))
         .args(["serve", "--port", &port])
         .args(args)
         .env("SWITCHYARD_DATA_DIR", data)
+        .envs(env.iter().copied())
         .env_remove("SWITCHYARD_LOG")
         .stderr(Stdio::piped())
         .spawn()
@@ -389,9 +412,9 @@ fn spawn_serve(
     let mut stderr = BufReader::new(server.stderr.take().unwrap());
     let mut line = String::new();
     stderr.read_line(&mut line).unwrap();
-    assert!(line.contains("listening on http://127.0.0.1:") && line.contains("1 active workflows"), "{line}");
+    assert!(line.contains("listening on http://127.0.0.1:"), "{line}");
     let addr = line.split("http://").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
-    (server, stderr, port, addr)
+    (server, stderr, port, addr, line)
 }
 
 #[test]

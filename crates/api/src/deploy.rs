@@ -1,0 +1,333 @@
+//! "Deploy to…": pushes a saved workflow to a Switchyard server (`switchyard serve`, through its
+//! REST API) with a `switchyard.server` account (the server's URL and an `admin` API token),
+//! trusts it there at the pushed version, activates it, and lists the accounts it needs that
+//! the server lacks (the server's own vault holds their secrets: references travel, secrets
+//! never do). The server's executions of a deployed workflow are read back the same way.
+
+use crate::types::{ExecutionListResponse, IdRequest, WorkflowExportRequest};
+use crate::{Api, ApiError, ApiResult};
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use switchyard_core::credentials::CredentialProvider;
+use switchyard_engine::clock::rfc3339;
+use switchyard_model::error::{ErrorCode, with_causes};
+use switchyard_model::redact::redact_urls;
+use switchyard_model::workflow::CredentialRef;
+use switchyard_store::DeploymentRow;
+use ts_rs::TS;
+
+/// The connection type of a Switchyard server: `baseUrl` and an API `token`.
+pub const SERVER_CONNECTION: &str = "switchyard.server";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowDeployRequest {
+    /// The saved workflow to deploy (its newest version).
+    pub id: String,
+    /// The `switchyard.server` account (its label) to deploy with.
+    pub server: String,
+    /// Serve its triggers on the server once it is there (not while accounts are missing).
+    #[serde(default)]
+    pub activate: bool,
+    /// Overwrite it even if it was changed on the server since this computer last deployed it.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// An account a deployed workflow uses that the server does not have yet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MissingAccount {
+    /// The connection type's id.
+    pub connection: String,
+    pub connection_name: String,
+    /// The account's label; none for the type's default account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub account: Option<String>,
+    /// The nodes that use it.
+    pub nodes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowDeployResponse {
+    pub server: String,
+    /// The server's address, as the account names it.
+    pub url: String,
+    pub workflow_id: String,
+    /// Its version on the server now.
+    pub version: u32,
+    /// It was new on the server (else a new version of what was there).
+    pub created: bool,
+    /// Its triggers are served there.
+    pub active: bool,
+    /// Accounts to add on the server (with the same connection and label) before it can run.
+    pub missing_accounts: Vec<MissingAccount>,
+    pub notes: Vec<String>,
+}
+
+/// Where a workflow was deployed from this computer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Deployment {
+    pub server: String,
+    pub url: String,
+    pub version: u32,
+    pub deployed_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
+pub struct DeploymentsResponse {
+    pub deployments: Vec<Deployment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerExecutionsRequest {
+    pub id: String,
+    pub server: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub limit: Option<u32>,
+}
+
+/// One server, as an account names it, and how to call it.
+struct Server<'a> {
+    api: &'a Api,
+    label: String,
+    base: url::Url,
+}
+
+impl Server<'_> {
+    fn fail(&self, code: ErrorCode, message: impl std::fmt::Display) -> ApiError {
+        ApiError::new(code, format!("server \"{}\" ({}): {message}", self.label, self.base))
+    }
+
+    /// Calls `/api/v1{path}` with the account's token (sent only to the account's hosts).
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> ApiResult<Value> {
+        let url = self
+            .base
+            .join(&format!("api/v1{path}"))
+            .map_err(|e| self.fail(ErrorCode::BadRequest, format!("{path}: {e}")))?;
+        let reference = CredentialRef {
+            connection: SERVER_CONNECTION.into(),
+            account: Some(self.label.clone()),
+            extra: Default::default(),
+        };
+        let node_error = |e: switchyard_model::error::NodeError| self.fail(e.code, e.message);
+        let authorization = self.api.inner.vault.authorize(&reference, false).await.map_err(node_error)?;
+        let services = self.api.inner.engine.services();
+        let mut request = services.http_direct.request(method.clone(), url.clone());
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let request = authorization.apply(request, &url).map_err(node_error)?;
+        let response = request.timeout(std::time::Duration::from_secs(60)).send().await.map_err(|e| {
+            self.fail(ErrorCode::ConnectionFailed, format!("cannot reach it: {}", redact_urls(&with_causes(&e))))
+        })?;
+        let status = response.status();
+        let text = response.text().await.map_err(|e| self.fail(ErrorCode::ConnectionFailed, e))?;
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if status.is_success() {
+            return Ok(value);
+        }
+        let message = value["message"].as_str().map_or_else(|| format!("HTTP {status}"), str::to_string);
+        let code = serde_json::from_value::<ErrorCode>(value["code"].clone()).unwrap_or(ErrorCode::HttpStatus);
+        Err(match status.as_u16() {
+            401 => self.fail(
+                ErrorCode::CredentialMissing,
+                format!(
+                    "it refused the API token ({message}); make a new one there (`switchyard tokens create --scope admin`) and update the account"
+                ),
+            ),
+            403 => self.fail(ErrorCode::Forbidden, format!("{message}; deploying needs a token with scope \"admin\"")),
+            404 if method == reqwest::Method::GET && path == "/info" => {
+                self.fail(ErrorCode::NotFound, "it does not answer the REST API at /api/v1: is it `switchyard serve`?")
+            }
+            _ => self.fail(code, format!("{method} {path}: {message}")),
+        })
+    }
+}
+
+fn at(ms: i64) -> String {
+    rfc3339(DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default())
+}
+
+fn field<T: serde::de::DeserializeOwned>(server: &Server<'_>, value: &Value, what: &str) -> ApiResult<T> {
+    serde_json::from_value(value.clone())
+        .map_err(|e| server.fail(ErrorCode::InvalidOutput, format!("its answer has no valid {what}: {e}")))
+}
+
+impl Api {
+    /// The server a `switchyard.server` account names.
+    async fn server(&self, label: &str) -> ApiResult<Server<'_>> {
+        let accounts = self.inner.vault.accounts().await?;
+        let account = accounts
+            .iter()
+            .find(|a| a.connection_type == SERVER_CONNECTION && a.label == label)
+            .ok_or_else(|| {
+                ApiError::not_found(format!(
+                    "Switchyard server account \"{label}\" (add one under Connections: Switchyard server, with the server's URL and an admin API token)"
+                ))
+            })?;
+        let text = account.fields.get("baseUrl").map(|u| u.trim()).unwrap_or_default();
+        let mut base = url::Url::parse(text)
+            .map_err(|e| ApiError::bad_request(format!("account \"{label}\": \"{text}\" is not a server URL: {e}")))?;
+        if !base.path().ends_with('/') {
+            base.set_path(&format!("{}/", base.path()));
+        }
+        Ok(Server { api: self, label: label.to_string(), base })
+    }
+
+    /// Deploys a saved workflow to a server: see the module's documentation.
+    pub async fn workflow_deploy(&self, request: WorkflowDeployRequest) -> ApiResult<WorkflowDeployResponse> {
+        let server = self.server(&request.server).await?;
+        let local = self.workflow_get(IdRequest { id: request.id.clone() }).await?;
+        let exported = self
+            .workflow_export(WorkflowExportRequest {
+                id: request.id.clone(),
+                strip_secrets: true,
+                with_called: false,
+                path: None,
+            })
+            .await?;
+        server.call(reqwest::Method::GET, "/info", None).await?;
+        let id = &request.id;
+        let last = self.inner.store.deployments().get(id, &server.label)?;
+        let existing = match server.call(reqwest::Method::GET, &format!("/workflows/{id}"), None).await {
+            Ok(record) => Some(field::<u32>(&server, &record["version"], "version")?),
+            Err(e) if e.code == ErrorCode::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        let mut notes = Vec::new();
+        let (created, version) = match existing {
+            None => {
+                let imported = server
+                    .call(
+                        reqwest::Method::POST,
+                        "/workflows/import",
+                        Some(json!({ "text": exported.text, "fileName": exported.file_name, "keepId": true })),
+                    )
+                    .await?;
+                (true, field::<u32>(&server, &imported["record"]["version"], "version")?)
+            }
+            Some(there) => {
+                if let Some(last) = last.as_ref().filter(|l| l.version != there as i64 && !request.force) {
+                    return Err(server.fail(
+                        ErrorCode::Conflict,
+                        format!(
+                            "\"{}\" was changed there since this computer deployed it (version {there} there, {} deployed); deploy again with force to replace it",
+                            local.workflow.name, last.version
+                        ),
+                    ));
+                }
+                if last.is_none() && !request.force {
+                    notes.push(format!("a workflow with id {id} was there already (version {there}): replaced"));
+                }
+                let workflow: Value = serde_json::from_str(&exported.text)
+                    .map_err(|e| ApiError::new(ErrorCode::Internal, format!("the exported workflow: {e}")))?;
+                let note = format!("deployed from {}", hostname());
+                let saved = server
+                    .call(
+                        reqwest::Method::PUT,
+                        "/workflows",
+                        Some(json!({ "workflow": workflow, "expectedVersion": there, "note": note })),
+                    )
+                    .await?;
+                (false, field::<u32>(&server, &saved["record"]["version"], "version")?)
+            }
+        };
+        // The user deploying it trusts it: on the server, at the version pushed.
+        let review = server.call(reqwest::Method::GET, &format!("/workflows/{id}/trust"), None).await?;
+        let reviewed = field::<u32>(&server, &review["version"], "review")?;
+        if review["untrusted"].is_string() || review["local"].as_array().is_some_and(|l| !l.is_empty()) {
+            server
+                .call(reqwest::Method::POST, &format!("/workflows/{id}/trust"), Some(json!({ "version": reviewed })))
+                .await?;
+        }
+        let missing: Vec<MissingAccount> = review["accounts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|a| a["accountId"].is_null())
+            .map(|a| MissingAccount {
+                connection: a["connection"].as_str().unwrap_or_default().to_string(),
+                connection_name: a["connectionName"].as_str().unwrap_or_default().to_string(),
+                account: a["account"].as_str().map(str::to_string),
+                nodes: a["nodes"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|n| n.as_str().map(str::to_string))
+                    .collect(),
+            })
+            .collect();
+        let mut active = false;
+        if request.activate {
+            if missing.is_empty() {
+                let record = server
+                    .call(reqwest::Method::POST, &format!("/workflows/{id}/activate"), Some(json!({ "active": true })))
+                    .await?;
+                active = record["active"].as_bool().unwrap_or(false);
+            } else {
+                notes.push("not activated: add the missing accounts on the server first, then deploy again".into());
+            }
+        }
+        let now = self.inner.engine.services().clock.now().timestamp_millis();
+        self.inner.store.deployments().record(&DeploymentRow {
+            workflow_id: id.clone(),
+            server: server.label.clone(),
+            url: server.base.to_string(),
+            version: i64::from(version),
+            deployed_ms: now,
+        })?;
+        Ok(WorkflowDeployResponse {
+            server: server.label.clone(),
+            url: server.base.to_string(),
+            workflow_id: id.clone(),
+            version,
+            created,
+            active,
+            missing_accounts: missing,
+            notes,
+        })
+    }
+
+    /// The servers this computer deployed a workflow to, most recent first.
+    pub async fn workflow_deployments(&self, request: IdRequest) -> ApiResult<DeploymentsResponse> {
+        let rows = self.inner.store.deployments().list(&request.id)?;
+        Ok(DeploymentsResponse {
+            deployments: rows
+                .into_iter()
+                .map(|r| Deployment {
+                    server: r.server,
+                    url: r.url,
+                    version: u32::try_from(r.version).unwrap_or(0),
+                    deployed_at: at(r.deployed_ms),
+                })
+                .collect(),
+        })
+    }
+
+    /// A deployed workflow's executions on the server, newest first.
+    pub async fn server_executions(&self, request: ServerExecutionsRequest) -> ApiResult<ExecutionListResponse> {
+        let server = self.server(&request.server).await?;
+        let limit = request.limit.unwrap_or(50).clamp(1, 500);
+        let id: String = url::form_urlencoded::byte_serialize(request.id.as_bytes()).collect();
+        let listed =
+            server.call(reqwest::Method::GET, &format!("/executions?workflowId={id}&limit={limit}"), None).await?;
+        field(&server, &listed, "execution list")
+    }
+}
+
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "another computer".into())
+}

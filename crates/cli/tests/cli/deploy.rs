@@ -1,0 +1,163 @@
+//! "Deploy to…" from the command line (issue 19): a desktop data folder deploys workflows to
+//! a real `switchyard serve` on another data folder through its REST API, with a
+//! `switchyard.server` account; the server runs them and the desktop reads its executions.
+
+use super::{cli, spawn_serve_any, stdout_json};
+use serde_json::{Value as Json, json};
+use std::path::Path;
+
+const PASSWORD: &str = "deploy test pass";
+
+/// The CLI on a data folder whose vault opens with a master password.
+fn on(data: &Path) -> assert_cmd::Command {
+    let mut cmd = cli(data);
+    cmd.env("SWITCHYARD_MASTER_PASSWORD", PASSWORD).env("SWITCHYARD_KEYRING", "off");
+    cmd
+}
+
+fn write(dir: &Path, workflow: &Json) -> String {
+    let file = dir.join(format!("{}.json", workflow["id"].as_str().unwrap()));
+    std::fs::write(&file, workflow.to_string()).unwrap();
+    file.to_str().unwrap().to_string()
+}
+
+fn server_token(server: &Path, scope: &str) -> String {
+    let out = on(server).args(["tokens", "create", "--name", scope, "--scope", scope]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn add_server(desktop: &Path, label: &str, addr: &str, token: &str) {
+    on(desktop)
+        .args(["connections", "add", "switchyard.server", label])
+        .args(["--field", &format!("baseUrl=http://{addr}"), "--field", "token=@env:SERVER_TOKEN"])
+        .env("SERVER_TOKEN", token)
+        .assert()
+        .success();
+}
+
+fn post(addr: &str, path: &str, token: Option<&str>, body: &Json) -> (u16, Json) {
+    let mut request = std::process::Command::new("curl");
+    request.args(["-s", "-w", "\n%{http_code}", "-X", "POST", "-H", "Content-Type: application/json", "-d"]);
+    request.arg(body.to_string());
+    if let Some(token) = token {
+        request.args(["-H", &format!("Authorization: Bearer {token}")]);
+    }
+    let out = request.arg(format!("http://{addr}{path}")).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (body, status) = text.rsplit_once('\n').unwrap();
+    (status.parse().unwrap(), serde_json::from_str(body).unwrap_or(Json::Null))
+}
+
+#[test]
+fn a_workflow_deployed_to_a_server_runs_there_with_its_accounts_by_reference() {
+    let server = tempfile::tempdir().unwrap();
+    let desktop = tempfile::tempdir().unwrap();
+    let admin = server_token(server.path(), "admin");
+    let read = server_token(server.path(), "read");
+    let (mut serve, _stderr, _port, addr) =
+        spawn_serve_any(server.path(), &[], &[("SWITCHYARD_MASTER_PASSWORD", PASSWORD)]);
+    add_server(desktop.path(), "prod", &addr, &admin);
+    add_server(desktop.path(), "viewer", &addr, &read);
+    let listed = stdout_json(&on(desktop.path()).args(["connections", "list", "--json"]).output().unwrap());
+    assert!(!listed.to_string().contains(&admin), "the token is sealed, never listed");
+
+    // A webhook workflow without accounts: deployed, trusted there and activated.
+    let hook = json!({
+        "switchyard": 1, "id": "hooked", "name": "Hooked",
+        "nodes": [
+            {"id": "hook", "name": "Hook", "type": "trigger.webhook", "parameters": {"path": "in", "responseMode": "lastNode"}},
+            {"id": "set", "name": "Answer", "type": "data.set", "parameters": {
+                "assignments": [{"name": "doubled", "value": "{{ json.body.n * 2 }}"}], "keep": "none"}}
+        ],
+        "connections": [{"from": {"node": "hook"}, "to": {"node": "set"}}]
+    });
+    on(desktop.path()).args(["import", &write(desktop.path(), &hook), "--keep-id"]).assert().success();
+    let deployed =
+        on(desktop.path()).args(["deploy", "hooked", "--to", "prod", "--activate", "--json"]).output().unwrap();
+    assert!(deployed.status.success(), "{}", String::from_utf8_lossy(&deployed.stderr));
+    let deployed = stdout_json(&deployed);
+    assert_eq!(deployed["created"], true, "{deployed}");
+    assert_eq!(deployed["active"], true, "{deployed}");
+    assert_eq!(deployed["missingAccounts"], json!([]));
+    let (status, answer) = post(&addr, "/webhook/hooked/in", None, &json!({"n": 21}));
+    assert_eq!((status, answer), (200, json!({"doubled": 42})));
+
+    // The desktop reads the server's executions of it.
+    let runs =
+        on(desktop.path()).args(["executions", "--workflow", "hooked", "--server", "prod", "--json"]).output().unwrap();
+    assert!(runs.status.success(), "{}", String::from_utf8_lossy(&runs.stderr));
+    let runs = stdout_json(&runs);
+    assert_eq!(runs.as_array().unwrap().len(), 1, "{runs}");
+    assert_eq!(runs[0]["status"], "success");
+    // And none ran on the desktop.
+    let local =
+        stdout_json(&on(desktop.path()).args(["executions", "--workflow", "hooked", "--json"]).output().unwrap());
+    assert_eq!(local, json!([]));
+
+    // Deployed again: a new version of the same workflow, still active.
+    let again = stdout_json(&on(desktop.path()).args(["deploy", "hooked", "--to", "prod", "--json"]).output().unwrap());
+    assert_eq!(again["created"], false, "{again}");
+    let version = again["version"].as_u64().unwrap();
+
+    // Changed on the server since: refused unless forced.
+    let (status, renamed) =
+        post(&addr, "/api/v1/workflows/hooked/rename", Some(&admin), &json!({"name": "Renamed there"}));
+    assert_eq!(status, 200, "{renamed}");
+    let refused = on(desktop.path()).args(["deploy", "hooked", "--to", "prod"]).output().unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        message.contains("was changed there since this computer deployed it") && message.contains("prod"),
+        "{message}"
+    );
+    let forced = stdout_json(
+        &on(desktop.path()).args(["deploy", "hooked", "--to", "prod", "--force", "--json"]).output().unwrap(),
+    );
+    assert!(forced["version"].as_u64().unwrap() > version, "{forced}");
+
+    // A workflow whose account the server lacks: pushed, the account listed, not activated.
+    let fetch = json!({
+        "switchyard": 1, "id": "fetches", "name": "Fetches",
+        "nodes": [
+            {"id": "hook", "name": "Hook", "type": "trigger.webhook", "parameters": {"path": "f"}},
+            {"id": "get", "name": "Get", "type": "http.request", "parameters": {"url": "https://api.example.com/x"},
+             "credentials": {"auth": {"connection": "http.bearer", "account": "work"}}}
+        ],
+        "connections": [{"from": {"node": "hook"}, "to": {"node": "get"}}]
+    });
+    on(desktop.path()).args(["import", &write(desktop.path(), &fetch), "--keep-id"]).assert().success();
+    let partial = stdout_json(
+        &on(desktop.path()).args(["deploy", "fetches", "--to", "prod", "--activate", "--json"]).output().unwrap(),
+    );
+    assert_eq!(partial["active"], false, "{partial}");
+    assert_eq!(partial["missingAccounts"][0]["connection"], "http.bearer", "{partial}");
+    assert_eq!(partial["missingAccounts"][0]["account"], "work");
+    assert!(partial["notes"].to_string().contains("add the missing accounts"), "{partial}");
+    let text = on(desktop.path()).args(["deploy", "fetches", "--to", "prod"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&text.stdout)
+            .contains("missing on the server: Bearer token account \"work\" (used by Get)")
+    );
+
+    // A read token cannot deploy; an unknown server account is named.
+    let viewer = on(desktop.path()).args(["deploy", "hooked", "--to", "viewer"]).output().unwrap();
+    assert_eq!(viewer.status.code(), Some(1));
+    let message = String::from_utf8_lossy(&viewer.stderr);
+    assert!(message.contains("server \"viewer\"") && message.contains("scope \"admin\""), "{message}");
+    let unknown = on(desktop.path()).args(["deploy", "hooked", "--to", "nowhere"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("Switchyard server account \"nowhere\""));
+
+    // The token revoked on the server: the desktop is told what to do.
+    let tokens = stdout_json(&on(server.path()).args(["tokens", "list", "--json"]).output().unwrap());
+    let id =
+        tokens.as_array().unwrap().iter().find(|t| t["scope"] == "admin").unwrap()["id"].as_str().unwrap().to_string();
+    on(server.path()).args(["tokens", "revoke", &id]).assert().success();
+    let revoked = on(desktop.path()).args(["deploy", "hooked", "--to", "prod"]).output().unwrap();
+    let message = String::from_utf8_lossy(&revoked.stderr);
+    assert!(message.contains("refused the API token") && message.contains("revoked"), "{message}");
+
+    let killed = std::process::Command::new("kill").args(["-TERM", &serve.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    assert!(serve.wait().unwrap().success());
+}

@@ -1,0 +1,72 @@
+//! Where workflows were deployed from this computer ("Deploy to…").
+
+use crate::Db;
+use crate::error::Result;
+use rusqlite::OptionalExtension;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentRow {
+    pub workflow_id: String,
+    /// The `switchyard.server` account's label.
+    pub server: String,
+    pub url: String,
+    /// The workflow's version on the server after the deploy.
+    pub version: i64,
+    pub deployed_ms: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Deployments {
+    db: Arc<Db>,
+}
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeploymentRow> {
+    Ok(DeploymentRow {
+        workflow_id: r.get(0)?,
+        server: r.get(1)?,
+        url: r.get(2)?,
+        version: r.get(3)?,
+        deployed_ms: r.get(4)?,
+    })
+}
+
+impl Deployments {
+    pub(crate) fn new(db: Arc<Db>) -> Deployments {
+        Deployments { db }
+    }
+
+    /// Records a deploy (replacing the last one to the same server).
+    pub fn record(&self, d: &DeploymentRow) -> Result<()> {
+        self.db.lock().execute(
+            "INSERT INTO deployments (workflow_id, server, url, version, deployed_ms) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (workflow_id, server) DO UPDATE SET url = excluded.url, version = excluded.version,
+             deployed_ms = excluded.deployed_ms",
+            rusqlite::params![d.workflow_id, d.server, d.url, d.version, d.deployed_ms],
+        )?;
+        Ok(())
+    }
+
+    pub fn get(&self, workflow_id: &str, server: &str) -> Result<Option<DeploymentRow>> {
+        Ok(self
+            .db
+            .lock()
+            .query_row(
+                "SELECT workflow_id, server, url, version, deployed_ms FROM deployments WHERE workflow_id = ?1 AND server = ?2",
+                [workflow_id, server],
+                row,
+            )
+            .optional()?)
+    }
+
+    /// A workflow's deployments, most recent first.
+    pub fn list(&self, workflow_id: &str) -> Result<Vec<DeploymentRow>> {
+        let conn = self.db.lock();
+        let mut stmt = conn.prepare(
+            "SELECT workflow_id, server, url, version, deployed_ms FROM deployments WHERE workflow_id = ?1
+             ORDER BY deployed_ms DESC, server",
+        )?;
+        let rows = stmt.query_map([workflow_id], row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+}
