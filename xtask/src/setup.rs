@@ -49,6 +49,8 @@ pub const APT_PACKAGES: &[&str] = &[
     "rpm",
     "desktop-file-utils",
     "shared-mime-info",
+    // systemd-analyze checks the service unit in deploy/systemd.
+    "systemd",
 ];
 
 fn missing_packages() -> Vec<&'static str> {

@@ -166,21 +166,26 @@ impl Secrets {
     /// account's sealed secrets, re-sealed by `reseal` from the rows as they are inside the
     /// same write transaction: no other process can refresh a token or add an account
     /// between the read and the write, and each row is still swapped only if unchanged.
-    /// Returns how many accounts were re-sealed.
+    /// `read_recovery` is the recovery key's wrapping (`recovery_sealed`) as the caller read
+    /// it: if another process made a new recovery key since, nothing is written
+    /// ([`StoreError::RecoveryChanged`]). Returns how many accounts were re-sealed.
     pub fn replace_key(
         &self,
         header: &VaultHeaderRow,
         from_generation: i64,
+        read_recovery: Option<&[u8]>,
         reseal: &mut dyn FnMut(&AccountRow) -> Result<Vec<u8>>,
     ) -> Result<u32> {
         let mut conn = self.db.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         check_generation(&tx, from_generation)?;
         // The recovery wrapping was re-made for the recovery key the caller read; a new one
-        // made since (another process) must not be overwritten with the old one.
-        let recovery: Option<String> =
-            tx.query_row("SELECT recovery_created_at FROM vault_header WHERE id = 1", [], |r| r.get(0))?;
-        if recovery != header.recovery_created_at {
+        // made since (another process) must not be overwritten with the old one. Compared by
+        // the sealed bytes (a random nonce each: unique per key), not by the time, which two
+        // recovery keys made within a millisecond share.
+        let recovery: Option<Vec<u8>> =
+            tx.query_row("SELECT recovery_sealed FROM vault_header WHERE id = 1", [], |r| r.get(0))?;
+        if recovery.as_deref() != read_recovery {
             return Err(StoreError::RecoveryChanged);
         }
         let rows = {

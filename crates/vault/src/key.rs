@@ -4,7 +4,8 @@
 use crate::crypto::{self, MasterKey, account_aad, check_aad, wrap_aad};
 use crate::password::{self, KdfParams};
 use crate::{
-    KeySource, KeyStore, KeyringError, PASSWORD_ENV, Result, Unlocked, Vault, VaultError, VaultStatus, is_stale,
+    KeySource, KeyStore, KeyringError, PASSWORD_CREDENTIAL, PASSWORD_ENV, PASSWORD_FILE_ENV, Result, Unlocked, Vault,
+    VaultError, VaultStatus, is_stale,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -106,8 +107,31 @@ impl Vault {
         })
     }
 
-    pub(crate) fn password_from_env() -> Option<Zeroizing<String>> {
-        std::env::var(PASSWORD_ENV).ok().filter(|p| !p.is_empty()).map(Zeroizing::new)
+    /// The master password a headless run was given: `SWITCHYARD_MASTER_PASSWORD`, else the
+    /// file `SWITCHYARD_MASTER_PASSWORD_FILE` names, else systemd's credential
+    /// `$CREDENTIALS_DIRECTORY/switchyard-master-password` (one trailing newline dropped).
+    /// A named file that cannot be read is an error naming it.
+    pub fn password_from_env() -> Result<Option<Zeroizing<String>>> {
+        if let Some(password) = std::env::var(PASSWORD_ENV).ok().filter(|p| !p.is_empty()) {
+            return Ok(Some(Zeroizing::new(password)));
+        }
+        let read = |path: &std::path::Path, from: &str| -> Result<Option<Zeroizing<String>>> {
+            let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
+                VaultError::Locked(format!("cannot read the master password from {} ({from}): {e}", path.display()))
+            })?);
+            let password = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text);
+            Ok(Some(Zeroizing::new(password.to_string())).filter(|p| !p.is_empty()))
+        };
+        if let Some(file) = std::env::var_os(PASSWORD_FILE_ENV).filter(|f| !f.is_empty()) {
+            return read(std::path::Path::new(&file), PASSWORD_FILE_ENV);
+        }
+        if let Some(dir) = std::env::var_os("CREDENTIALS_DIRECTORY").filter(|d| !d.is_empty()) {
+            let file = std::path::Path::new(&dir).join(PASSWORD_CREDENTIAL);
+            if file.exists() {
+                return read(&file, "the service's credential");
+            }
+        }
+        Ok(None)
     }
 
     /// Unlocks the vault, creating it on first use. The key comes from the OS keyring, or
@@ -128,8 +152,10 @@ impl Vault {
             };
             return if due { self.follow_rotation().await.map(|_| ()) } else { Ok(()) };
         }
-        let password: Option<Zeroizing<String>> =
-            password.map(|p| Zeroizing::new(p.to_string())).or_else(Vault::password_from_env);
+        let password: Option<Zeroizing<String>> = match password {
+            Some(p) => Some(Zeroizing::new(p.to_string())),
+            None => Vault::password_from_env()?,
+        };
         let (key, generation) = match self.header().await? {
             None => self.create(password.as_deref().map(String::as_str)).await?,
             Some(header) => (self.open_key(&header, password.as_deref().map(String::as_str)).await?, header.generation),
@@ -262,8 +288,10 @@ impl Vault {
     /// rotated and loads the new one before writing. A keyring vault stores the new key under
     /// a new entry first and removes the old entry only after the database switched over.
     pub async fn rotate_key(&self, password: Option<&str>) -> Result<u32> {
-        let password: Option<Zeroizing<String>> =
-            password.map(|p| Zeroizing::new(p.to_string())).or_else(Vault::password_from_env);
+        let password: Option<Zeroizing<String>> = match password {
+            Some(p) => Some(Zeroizing::new(p.to_string())),
+            None => Vault::password_from_env()?,
+        };
         let pw = password.as_deref().map(String::as_str);
         let mut header =
             self.header().await?.ok_or_else(|| VaultError::Locked("the vault is not set up yet".into()))?;
@@ -305,9 +333,10 @@ impl Vault {
                 ..new_header.clone()
             };
             let (from, old_key, new_key) = (header.generation, old.clone(), new.clone());
+            let read_recovery = header.recovery_sealed.clone();
             let rotated = self
                 .blocking(move |s| {
-                    s.secrets().replace_key(&written, from, &mut |row| {
+                    s.secrets().replace_key(&written, from, read_recovery.as_deref(), &mut |row| {
                         let aad = account_aad(&row.id, &row.connection_type);
                         let what = format!("account \"{}\"", row.label);
                         let corrupt =

@@ -42,6 +42,14 @@ use zeroize::Zeroizing;
 /// The environment variable that supplies the master password to headless runs.
 pub const PASSWORD_ENV: &str = "SWITCHYARD_MASTER_PASSWORD";
 
+/// The environment variable naming a file that holds the master password (a container's
+/// secret, `/run/secrets/…`).
+pub const PASSWORD_FILE_ENV: &str = "SWITCHYARD_MASTER_PASSWORD_FILE";
+
+/// The systemd credential (`LoadCredential=`) read from `$CREDENTIALS_DIRECTORY` for the
+/// master password.
+pub const PASSWORD_CREDENTIAL: &str = "switchyard-master-password";
+
 /// Set to `off` to keep the master key behind a master password even where a keyring works.
 pub const KEYRING_ENV: &str = "SWITCHYARD_KEYRING";
 

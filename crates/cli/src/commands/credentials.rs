@@ -161,7 +161,9 @@ fn ask_new_password() -> Result<String, Failure> {
 pub async fn unlock(api: &Api) -> Outcome {
     match api.vault_unlock(VaultUnlockRequest { password: None }).await {
         Ok(_) => Ok(()),
-        Err(e) if e.code == ErrorCode::VaultLocked => {
+        // A password given in the environment or a file that did not open it is reported,
+        // not asked for again.
+        Err(e) if e.code == ErrorCode::VaultLocked && headless_password()?.is_none() => {
             let creating = !api.vault_status(Empty {}).await?.initialized;
             let password = ask(if creating { "New master password" } else { "Master password" })?;
             if creating && ask("Repeat the master password")? != password {
@@ -179,10 +181,19 @@ async fn current_password(api: &Api, prompt: &str) -> Result<Option<String>, Fai
     if api.vault_status(Empty {}).await?.key_source.as_deref() != Some("password") {
         return Ok(None);
     }
-    match std::env::var(switchyard_vault::PASSWORD_ENV) {
-        Ok(p) if !p.is_empty() => Ok(Some(p)),
-        _ => ask(prompt).map(Some),
+    match headless_password()? {
+        Some(p) => Ok(Some(p)),
+        None => ask(prompt).map(Some),
     }
+}
+
+/// The master password from `SWITCHYARD_MASTER_PASSWORD`, the file
+/// `SWITCHYARD_MASTER_PASSWORD_FILE` names, or systemd's credential; an unreadable file is an
+/// error naming it.
+fn headless_password() -> Result<Option<String>, Failure> {
+    switchyard_vault::Vault::password_from_env()
+        .map(|p| p.map(|p| p.to_string()))
+        .map_err(|e| Failure::failed(format!("switchyard: {e}")))
 }
 
 pub async fn vault(api: &Api, action: VaultAction) -> Outcome {

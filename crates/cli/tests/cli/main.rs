@@ -11,6 +11,7 @@ use switchyard_testkit::TestServer;
 
 mod deploy;
 mod rest;
+mod server;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
@@ -21,6 +22,18 @@ fn cli(data: &Path) -> Command {
     let mut cmd = Command::cargo_bin("switchyard").unwrap();
     cmd.current_dir(repo()).env("SWITCHYARD_DATA_DIR", data).env_remove("SWITCHYARD_LOG");
     cmd
+}
+
+/// Workflow `uses-account`: a manual trigger and an HTTP Request to `url` with the
+/// `http.bearer` account "work".
+fn uses_account(url: &str) -> Json {
+    json!({"switchyard": 1, "id": "uses-account", "name": "Uses an account",
+        "nodes": [
+            {"id": "t", "name": "Start", "type": "trigger.manual"},
+            {"id": "h", "name": "Fetch", "type": "http.request", "parameters": {"url": url},
+             "credentials": {"auth": {"connection": "http.bearer", "account": "work"}}}
+        ],
+        "connections": [{"from": {"node": "t"}, "to": {"node": "h"}}]})
 }
 
 fn stdout_json(output: &std::process::Output) -> Json {
@@ -1548,14 +1561,7 @@ fn a_backup_restored_on_a_new_machine_opens_with_the_recovery_key() {
     let url = server.url("/auth/inspect");
     let host = url.trim_start_matches("http://").split('/').next().unwrap().to_string();
     let file = root.path().join("uses-account.json");
-    let workflow = json!({"switchyard": 1, "id": "uses-account", "name": "Uses an account",
-        "nodes": [
-            {"id": "t", "name": "Start", "type": "trigger.manual"},
-            {"id": "h", "name": "Fetch", "type": "http.request", "parameters": {"url": url},
-             "credentials": {"auth": {"connection": "http.bearer", "account": "work"}}}
-        ],
-        "connections": [{"from": {"node": "t"}, "to": {"node": "h"}}]});
-    std::fs::write(&file, workflow.to_string()).unwrap();
+    std::fs::write(&file, uses_account(&url).to_string()).unwrap();
     let (kit, backup) = (root.path().join("kit.txt"), root.path().join("backup.zip"));
     let bin = assert_cmd::cargo::cargo_bin("switchyard");
     // One command on one machine: its own data folder and its own keyring.

@@ -221,7 +221,11 @@ async fn a_rotation_never_brings_back_a_replaced_recovery_key() {
     let read_before = store.secrets().header().unwrap().unwrap();
     let second = vault.create_recovery_key(Some("rotation password")).await.unwrap().display();
     let stale = switchyard_store::VaultHeaderRow { generation: read_before.generation + 1, ..read_before.clone() };
-    let e = store.secrets().replace_key(&stale, read_before.generation, &mut |row| Ok(row.sealed.clone())).unwrap_err();
+    let read = read_before.recovery_sealed.as_deref();
+    let e = store
+        .secrets()
+        .replace_key(&stale, read_before.generation, read, &mut |row| Ok(row.sealed.clone()))
+        .unwrap_err();
     assert!(matches!(e, switchyard_store::StoreError::RecoveryChanged), "{e}");
 
     assert_eq!(vault.rotate_key(Some("rotation password")).await.unwrap(), 1);
