@@ -240,14 +240,13 @@ impl Api {
                 (false, field::<u32>(&server, &saved["record"]["version"], "version")?)
             }
         };
-        // The user deploying it trusts it: on the server, at the version pushed.
+        // The user deploying it trusts it: on the server, at the version pushed (which also lets
+        // the server's accounts reach the hosts this version names, as a review there would).
         let review = server.call(reqwest::Method::GET, &format!("/workflows/{id}/trust"), None).await?;
         let reviewed = field::<u32>(&server, &review["version"], "review")?;
-        if review["untrusted"].is_string() || review["local"].as_array().is_some_and(|l| !l.is_empty()) {
-            server
-                .call(reqwest::Method::POST, &format!("/workflows/{id}/trust"), Some(json!({ "version": reviewed })))
-                .await?;
-        }
+        server
+            .call(reqwest::Method::POST, &format!("/workflows/{id}/trust"), Some(json!({ "version": reviewed })))
+            .await?;
         let missing: Vec<MissingAccount> = review["accounts"]
             .as_array()
             .into_iter()
@@ -280,13 +279,13 @@ impl Api {
         self.inner.store.deployments().record(&DeploymentRow {
             workflow_id: id.clone(),
             server: server.label.clone(),
-            url: server.base.to_string(),
+            url: server.base.as_str().trim_end_matches('/').to_string(),
             version: i64::from(version),
             deployed_ms: now,
         })?;
         Ok(WorkflowDeployResponse {
             server: server.label.clone(),
-            url: server.base.to_string(),
+            url: server.base.as_str().trim_end_matches('/').to_string(),
             workflow_id: id.clone(),
             version,
             created,

@@ -146,7 +146,7 @@ struct ItemShape {
     #[schemars(with = "serde_json::Value")]
     json: Value,
     #[serde(rename = "pairedItem", default, skip_serializing_if = "Paired::is_none")]
-    #[ts(as = "Option<Vec<PairedItem>>", optional)]
+    #[ts(as = "Option<PairedShape>", optional)]
     #[schemars(with = "Option<PairedShape>")]
     paired: Paired,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -160,7 +160,7 @@ struct ItemShape {
 
 /// What `pairedItem` may hold: one source as an object, several as a list, or (in files
 /// written by hand) just an item index.
-#[derive(JsonSchema)]
+#[derive(TS, JsonSchema)]
 #[serde(untagged)]
 #[allow(dead_code)]
 enum PairedShape {
