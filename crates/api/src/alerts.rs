@@ -6,12 +6,12 @@
 use crate::Api;
 use crate::error::{ApiError, ApiResult};
 use crate::types::{ApiEvent, Empty, IdRequest, RunStartRequest};
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::time::Duration;
-use switchyard_engine::clock::rfc3339;
+use switchyard_engine::clock::rfc3339_ms;
 use switchyard_metrics::alerts::{Firing, RuleState, Transition, step, value};
 use switchyard_model::alerts::{ActionResult, Alert, AlertAction, AlertRule, AlertState as Firingness};
 use switchyard_model::error::ErrorCode;
@@ -60,10 +60,6 @@ pub(crate) struct AlertState {
 
 fn parse_ms(text: &str) -> i64 {
     DateTime::parse_from_rfc3339(text).map(|t| t.timestamp_millis()).unwrap_or_default()
-}
-
-fn at(ms: i64) -> String {
-    rfc3339(DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default())
 }
 
 impl Api {
@@ -195,7 +191,7 @@ impl Api {
             }
             states
         });
-        let now_ms = self.inner.engine.services().clock.now().timestamp_millis();
+        let now_ms = self.now_ms();
         self.inner.metrics.recorder.flush();
         let process = self.inner.metrics.process();
         let mut changes: Vec<(AlertRule, Transition, Option<f64>)> = Vec::new();
@@ -224,7 +220,7 @@ impl Api {
         for alert_id in resolved_orphans {
             if let Some(mut a) = by_id.get(&alert_id).cloned() {
                 a.state = Firingness::Resolved;
-                a.resolved_at = Some(at(now_ms));
+                a.resolved_at = Some(rfc3339_ms(now_ms));
                 a.message = format!("{} (resolved: the rule was deleted)", a.message);
                 self.store_alert(&a).await?;
             }
@@ -240,7 +236,7 @@ impl Api {
                     value: *value,
                     last_value: *value,
                     message: self.alert_message(&rule, *value).await,
-                    fired_at: at(now_ms),
+                    fired_at: rfc3339_ms(now_ms),
                     escalated_at: None,
                     acked_at: None,
                     resolved_at: None,
@@ -249,14 +245,14 @@ impl Api {
                 Transition::Escalated { alert_id, to, value, .. } => {
                     let Some(mut a) = by_id.get(alert_id).cloned() else { continue };
                     a.severity = *to;
-                    a.escalated_at = Some(at(now_ms));
+                    a.escalated_at = Some(rfc3339_ms(now_ms));
                     a.last_value = *value;
                     a
                 }
                 Transition::Resolved { alert_id, .. } => {
                     let Some(mut a) = by_id.get(alert_id).cloned() else { continue };
                     a.state = Firingness::Resolved;
-                    a.resolved_at = Some(at(now_ms));
+                    a.resolved_at = Some(rfc3339_ms(now_ms));
                     if let Some(v) = v {
                         a.last_value = v;
                     }

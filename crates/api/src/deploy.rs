@@ -6,12 +6,11 @@
 
 use crate::types::{ExecutionListResponse, IdRequest, WorkflowExportRequest};
 use crate::{Api, ApiError, ApiResult};
-use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use switchyard_core::credentials::CredentialProvider;
-use switchyard_engine::clock::rfc3339;
+use switchyard_engine::clock::rfc3339_ms;
 use switchyard_model::error::{ErrorCode, with_causes};
 use switchyard_model::redact::redact_urls;
 use switchyard_model::workflow::CredentialRef;
@@ -152,10 +151,6 @@ impl Server<'_> {
     }
 }
 
-fn at(ms: i64) -> String {
-    rfc3339(DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default())
-}
-
 fn field<T: serde::de::DeserializeOwned>(server: &Server<'_>, value: &Value, what: &str) -> ApiResult<T> {
     serde_json::from_value(value.clone())
         .map_err(|e| server.fail(ErrorCode::InvalidOutput, format!("its answer has no valid {what}: {e}")))
@@ -275,7 +270,7 @@ impl Api {
                 notes.push("not activated: add the missing accounts on the server first, then deploy again".into());
             }
         }
-        let now = self.inner.engine.services().clock.now().timestamp_millis();
+        let now = self.now_ms();
         self.inner.store.deployments().record(&DeploymentRow {
             workflow_id: id.clone(),
             server: server.label.clone(),
@@ -305,7 +300,7 @@ impl Api {
                     server: r.server,
                     url: r.url,
                     version: u32::try_from(r.version).unwrap_or(0),
-                    deployed_at: at(r.deployed_ms),
+                    deployed_at: rfc3339_ms(r.deployed_ms),
                 })
                 .collect(),
         })

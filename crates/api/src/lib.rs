@@ -234,6 +234,11 @@ impl Api {
         *self.inner.rest_rate.lock().unwrap_or_else(|p| p.into_inner()) = Some(per_second);
     }
 
+    /// Now, in Unix milliseconds, on the injected clock.
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.inner.engine.services().clock.now().timestamp_millis()
+    }
+
     pub fn store(&self) -> &Store {
         &self.inner.store
     }

@@ -545,7 +545,7 @@ impl Api {
     /// keeps the buckets for the next try), and forgets live minutes older than an hour.
     pub async fn flush_metrics(&self) -> ApiResult<()> {
         let api = self.clone();
-        let now = self.inner.engine.services().clock.now().timestamp_millis();
+        let now = self.now_ms();
         tokio::task::spawn_blocking(move || {
             let m = &api.inner.metrics;
             m.recorder.flush();
@@ -578,7 +578,7 @@ impl Api {
 
     /// Ages minute buckets older than a day into hours and drops hours past the retention.
     pub(crate) async fn maintain_metrics(&self) -> ApiResult<()> {
-        let now = self.inner.engine.services().clock.now().timestamp_millis();
+        let now = self.now_ms();
         let retention = i64::from(self.stored_settings().metrics_retention_days.max(1)) * 24 * HOUR_MS;
         self.blocking(move |store| {
             let metrics = store.metrics();
@@ -653,7 +653,7 @@ impl Api {
 
     /// Everything the dashboard shows for a range.
     pub async fn metrics_dashboard(&self, request: DashboardRequest) -> ApiResult<Dashboard> {
-        let now = self.inner.engine.services().clock.now().timestamp_millis();
+        let now = self.now_ms();
         let (from, to, step) = steps(request.range, now);
         let mid = from + (to - from) / 2;
         let count = ((to - from) / step) as usize;
@@ -829,7 +829,7 @@ impl Api {
     /// One workflow's nodes over a range, from the rollups (the live range reads the last
     /// 15 minutes of them too, after a flush).
     pub async fn metrics_nodes(&self, request: NodeMetricsRequest) -> ApiResult<NodeMetricsResponse> {
-        let now = self.inner.engine.services().clock.now().timestamp_millis();
+        let now = self.now_ms();
         let (from, to, _) = steps(request.range, now);
         self.flush_metrics().await?;
         let id = request.workflow_id.clone();

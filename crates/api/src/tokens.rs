@@ -3,10 +3,9 @@
 
 use crate::types::{Empty, IdRequest};
 use crate::{Api, ApiError, ApiResult};
-use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use switchyard_engine::clock::rfc3339;
+use switchyard_engine::clock::rfc3339_ms;
 use switchyard_model::error::ErrorCode;
 use switchyard_store::TokenRow;
 use ts_rs::TS;
@@ -85,10 +84,6 @@ pub const TOKEN_PREFIX: &str = "syt_";
 /// A token's last-used time is written at most this often.
 const TOUCH_EVERY_MS: i64 = 60_000;
 
-fn at(ms: i64) -> String {
-    rfc3339(DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default())
-}
-
 fn hash(secret: &str) -> Vec<u8> {
     ring::digest::digest(&ring::digest::SHA256, secret.as_bytes()).as_ref().to_vec()
 }
@@ -102,9 +97,9 @@ fn token(row: &TokenRow) -> ApiResult<ApiToken> {
         name: row.name.clone(),
         scope,
         prefix: row.prefix.clone(),
-        created_at: at(row.created_ms),
-        last_used_at: row.last_used_ms.map(at),
-        revoked_at: row.revoked_ms.map(at),
+        created_at: rfc3339_ms(row.created_ms),
+        last_used_at: row.last_used_ms.map(rfc3339_ms),
+        revoked_at: row.revoked_ms.map(rfc3339_ms),
     })
 }
 
@@ -116,10 +111,6 @@ pub struct Caller {
 }
 
 impl Api {
-    fn now_ms(&self) -> i64 {
-        self.inner.engine.services().clock.now().timestamp_millis()
-    }
-
     /// Every token, newest first, revoked ones included.
     pub async fn token_list(&self, _: Empty) -> ApiResult<TokenListResponse> {
         let rows = self.inner.store.tokens().list()?;

@@ -74,3 +74,8 @@ pub fn millis(d: Duration) -> u32 {
 pub fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
+
+/// [`rfc3339`] of Unix milliseconds (the epoch for a time out of range).
+pub fn rfc3339_ms(ms: i64) -> String {
+    rfc3339(DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default())
+}

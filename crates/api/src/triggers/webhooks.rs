@@ -112,7 +112,7 @@ impl Target for WebhookHost {
     }
 
     fn now_ms(&self) -> i64 {
-        Api::upgrade(&self.0).map(|api| api.inner.engine.services().clock.now().timestamp_millis()).unwrap_or_default()
+        Api::upgrade(&self.0).map(|api| api.now_ms()).unwrap_or_default()
     }
 
     fn metrics(&self) -> Option<String> {
