@@ -9,7 +9,7 @@ use crate::{Api, ApiError, ApiResult};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use switchyard_core::credentials::CredentialProvider;
+use switchyard_core::credentials::{Authorization, CredentialProvider};
 use switchyard_engine::clock::rfc3339_ms;
 use switchyard_model::error::{ErrorCode, with_causes};
 use switchyard_model::redact::redact_urls;
@@ -98,6 +98,8 @@ struct Server<'a> {
     api: &'a Api,
     label: String,
     base: url::Url,
+    /// The account's token, for its hosts only: opened once for all of a deploy's calls.
+    authorization: Authorization,
 }
 
 impl Server<'_> {
@@ -111,19 +113,12 @@ impl Server<'_> {
             .base
             .join(&format!("api/v1{path}"))
             .map_err(|e| self.fail(ErrorCode::BadRequest, format!("{path}: {e}")))?;
-        let reference = CredentialRef {
-            connection: SERVER_CONNECTION.into(),
-            account: Some(self.label.clone()),
-            extra: Default::default(),
-        };
-        let node_error = |e: switchyard_model::error::NodeError| self.fail(e.code, e.message);
-        let authorization = self.api.inner.vault.authorize(&reference, false).await.map_err(node_error)?;
         let services = self.api.inner.engine.services();
         let mut request = services.http_direct.request(method.clone(), url.clone());
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let request = authorization.apply(request, &url).map_err(node_error)?;
+        let request = self.authorization.apply(request, &url).map_err(|e| self.fail(e.code, e.message))?;
         let response = request.timeout(std::time::Duration::from_secs(60)).send().await.map_err(|e| {
             self.fail(ErrorCode::ConnectionFailed, format!("cannot reach it: {}", redact_urls(&with_causes(&e))))
         })?;
@@ -174,13 +169,23 @@ impl Api {
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
         }
-        Ok(Server { api: self, label: label.to_string(), base })
+        let reference = CredentialRef {
+            connection: SERVER_CONNECTION.into(),
+            account: Some(label.to_string()),
+            extra: Default::default(),
+        };
+        let authorization = self
+            .inner
+            .vault
+            .authorize(&reference, false)
+            .await
+            .map_err(|e| ApiError::new(e.code, format!("server \"{label}\" ({base}): {}", e.message)))?;
+        Ok(Server { api: self, label: label.to_string(), base, authorization })
     }
 
     /// Deploys a saved workflow to a server: see the module's documentation.
     pub async fn workflow_deploy(&self, request: WorkflowDeployRequest) -> ApiResult<WorkflowDeployResponse> {
         let server = self.server(&request.server).await?;
-        let local = self.workflow_get(IdRequest { id: request.id.clone() }).await?;
         let exported = self
             .workflow_export(WorkflowExportRequest {
                 id: request.id.clone(),
@@ -189,6 +194,8 @@ impl Api {
                 path: None,
             })
             .await?;
+        let workflow: Value = serde_json::from_str(&exported.text)
+            .map_err(|e| ApiError::new(ErrorCode::Internal, format!("the exported workflow: {e}")))?;
         server.call(reqwest::Method::GET, "/info", None).await?;
         let id = &request.id;
         let last = self.inner.store.deployments().get(id, &server.label)?;
@@ -215,15 +222,13 @@ impl Api {
                         ErrorCode::Conflict,
                         format!(
                             "\"{}\" was changed there since this computer deployed it (version {there} there, {} deployed); deploy again with force to replace it",
-                            local.workflow.name, last.version
+                            workflow["name"].as_str().unwrap_or(id), last.version
                         ),
                     ));
                 }
                 if last.is_none() && !request.force {
                     notes.push(format!("a workflow with id {id} was there already (version {there}): replaced"));
                 }
-                let workflow: Value = serde_json::from_str(&exported.text)
-                    .map_err(|e| ApiError::new(ErrorCode::Internal, format!("the exported workflow: {e}")))?;
                 let note = format!("deployed from {}", hostname());
                 let saved = server
                     .call(

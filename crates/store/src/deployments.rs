@@ -21,6 +21,8 @@ pub struct Deployments {
     db: Arc<Db>,
 }
 
+const COLUMNS: &str = "workflow_id, server, url, version, deployed_ms";
+
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeploymentRow> {
     Ok(DeploymentRow {
         workflow_id: r.get(0)?,
@@ -39,9 +41,11 @@ impl Deployments {
     /// Records a deploy (replacing the last one to the same server).
     pub fn record(&self, d: &DeploymentRow) -> Result<()> {
         self.db.lock().execute(
-            "INSERT INTO deployments (workflow_id, server, url, version, deployed_ms) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (workflow_id, server) DO UPDATE SET url = excluded.url, version = excluded.version,
-             deployed_ms = excluded.deployed_ms",
+            &format!(
+                "INSERT INTO deployments ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (workflow_id, server) DO UPDATE SET url = excluded.url, version = excluded.version,
+                 deployed_ms = excluded.deployed_ms"
+            ),
             rusqlite::params![d.workflow_id, d.server, d.url, d.version, d.deployed_ms],
         )?;
         Ok(())
@@ -52,7 +56,7 @@ impl Deployments {
             .db
             .lock()
             .query_row(
-                "SELECT workflow_id, server, url, version, deployed_ms FROM deployments WHERE workflow_id = ?1 AND server = ?2",
+                &format!("SELECT {COLUMNS} FROM deployments WHERE workflow_id = ?1 AND server = ?2"),
                 [workflow_id, server],
                 row,
             )
@@ -62,10 +66,9 @@ impl Deployments {
     /// A workflow's deployments, most recent first.
     pub fn list(&self, workflow_id: &str) -> Result<Vec<DeploymentRow>> {
         let conn = self.db.lock();
-        let mut stmt = conn.prepare(
-            "SELECT workflow_id, server, url, version, deployed_ms FROM deployments WHERE workflow_id = ?1
-             ORDER BY deployed_ms DESC, server",
-        )?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM deployments WHERE workflow_id = ?1 ORDER BY deployed_ms DESC, server"
+        ))?;
         let rows = stmt.query_map([workflow_id], row)?.collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
