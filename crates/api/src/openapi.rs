@@ -34,6 +34,11 @@ fn refused(command: &str) -> impl Iterator<Item = &'static str> + '_ {
     REFUSED_FIELDS.iter().filter(move |(c, _, _)| *c == command).map(|(_, field, _)| *field)
 }
 
+/// Why `command` does not take `field` over HTTP, if it does not.
+pub(crate) fn refusal(command: &str, field: &str) -> Option<&'static str> {
+    REFUSED_FIELDS.iter().find(|(c, f, _)| *c == command && *f == field).map(|(_, _, why)| *why)
+}
+
 fn path_fields(path: &str) -> Vec<String> {
     path.split('/').filter_map(|s| s.strip_prefix('{')?.strip_suffix('}')).map(str::to_string).collect()
 }

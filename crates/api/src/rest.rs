@@ -6,7 +6,7 @@
 //! codes. The OpenAPI document (`/api/v1/openapi.json`) and the docs page (`/api/v1/docs`)
 //! are served without a token: they hold nothing that is not in the source.
 
-use crate::openapi::{REFUSED_FIELDS, RouteShape};
+use crate::openapi::{RouteShape, refusal};
 use crate::tokens::Caller;
 use crate::{Api, ApiError, Inner};
 use axum::Router;
@@ -281,10 +281,10 @@ async fn payload(
     Ok(out)
 }
 
-/// Refuses a field this route does not take over HTTP (see [`REFUSED_FIELDS`]).
+/// Refuses a field this route does not take over HTTP (see [`crate::openapi::REFUSED_FIELDS`]).
 fn refuse(shape: &RouteShape, field: &str) -> Result<(), ApiError> {
-    match REFUSED_FIELDS.iter().find(|(command, f, _)| *command == shape.command && *f == field) {
-        Some((_, _, why)) => Err(ApiError::bad_request(format!("{field}: not taken over HTTP; {why}"))),
+    match refusal(shape.command, field) {
+        Some(why) => Err(ApiError::bad_request(format!("{field}: not taken over HTTP; {why}"))),
         None => Ok(()),
     }
 }
@@ -318,6 +318,7 @@ fn convert(name: &str, text: &str, kind: &str, what: &str) -> Result<Value, ApiE
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::openapi::REFUSED_FIELDS;
 
     fn shape(command: &str) -> RouteShape {
         routes().iter().find(|s| s.command == command).unwrap().clone()

@@ -111,7 +111,7 @@ impl Vault {
     /// file `SWITCHYARD_MASTER_PASSWORD_FILE` names, else systemd's credential
     /// `$CREDENTIALS_DIRECTORY/switchyard-master-password` (one trailing newline dropped).
     /// A named file that cannot be read is an error naming it.
-    pub fn password_from_env() -> Result<Option<Zeroizing<String>>> {
+    pub fn headless_password() -> Result<Option<Zeroizing<String>>> {
         if let Some(password) = std::env::var(PASSWORD_ENV).ok().filter(|p| !p.is_empty()) {
             return Ok(Some(Zeroizing::new(password)));
         }
@@ -154,7 +154,7 @@ impl Vault {
         }
         let password: Option<Zeroizing<String>> = match password {
             Some(p) => Some(Zeroizing::new(p.to_string())),
-            None => Vault::password_from_env()?,
+            None => Vault::headless_password()?,
         };
         let (key, generation) = match self.header().await? {
             None => self.create(password.as_deref().map(String::as_str)).await?,
@@ -290,7 +290,7 @@ impl Vault {
     pub async fn rotate_key(&self, password: Option<&str>) -> Result<u32> {
         let password: Option<Zeroizing<String>> = match password {
             Some(p) => Some(Zeroizing::new(p.to_string())),
-            None => Vault::password_from_env()?,
+            None => Vault::headless_password()?,
         };
         let pw = password.as_deref().map(String::as_str);
         let mut header =

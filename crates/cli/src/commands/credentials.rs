@@ -191,7 +191,7 @@ async fn current_password(api: &Api, prompt: &str) -> Result<Option<String>, Fai
 /// `SWITCHYARD_MASTER_PASSWORD_FILE` names, or systemd's credential; an unreadable file is an
 /// error naming it.
 fn headless_password() -> Result<Option<String>, Failure> {
-    switchyard_vault::Vault::password_from_env()
+    switchyard_vault::Vault::headless_password()
         .map(|p| p.map(|p| p.to_string()))
         .map_err(|e| Failure::failed(format!("switchyard: {e}")))
 }
