@@ -2,7 +2,8 @@
 //! a real `switchyard serve` on another data folder through its REST API, with a
 //! `switchyard.server` account; the server runs them and the desktop reads its executions.
 
-use super::{cli, spawn_serve_any, stdout_json};
+use super::rest::{call, stop};
+use super::{answering_hook, cli, spawn_serve_any, stdout_json};
 use serde_json::{Value as Json, json};
 use std::path::Path;
 
@@ -37,16 +38,8 @@ fn add_server(desktop: &Path, label: &str, addr: &str, token: &str) {
 }
 
 fn post(addr: &str, path: &str, token: Option<&str>, body: &Json) -> (u16, Json) {
-    let mut request = std::process::Command::new("curl");
-    request.args(["-s", "-w", "\n%{http_code}", "-X", "POST", "-H", "Content-Type: application/json", "-d"]);
-    request.arg(body.to_string());
-    if let Some(token) = token {
-        request.args(["-H", &format!("Authorization: Bearer {token}")]);
-    }
-    let out = request.arg(format!("http://{addr}{path}")).output().unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
-    let (body, status) = text.rsplit_once('\n').unwrap();
-    (status.parse().unwrap(), serde_json::from_str(body).unwrap_or(Json::Null))
+    let answer = call(addr, "POST", path, token, Some(body));
+    (answer.status, answer.json())
 }
 
 #[test]
@@ -63,15 +56,7 @@ fn a_workflow_deployed_to_a_server_runs_there_with_its_accounts_by_reference() {
     assert!(!listed.to_string().contains(&admin), "the token is sealed, never listed");
 
     // A webhook workflow without accounts: deployed, trusted there and activated.
-    let hook = json!({
-        "switchyard": 1, "id": "hooked", "name": "Hooked",
-        "nodes": [
-            {"id": "hook", "name": "Hook", "type": "trigger.webhook", "parameters": {"path": "in", "responseMode": "lastNode"}},
-            {"id": "set", "name": "Answer", "type": "data.set", "parameters": {
-                "assignments": [{"name": "doubled", "value": "{{ json.body.n * 2 }}"}], "keep": "none"}}
-        ],
-        "connections": [{"from": {"node": "hook"}, "to": {"node": "set"}}]
-    });
+    let hook = answering_hook("hooked", "Hooked", "doubled", "{{ json.body.n * 2 }}");
     on(desktop.path()).args(["import", &write(desktop.path(), &hook), "--keep-id"]).assert().success();
     let deployed =
         on(desktop.path()).args(["deploy", "hooked", "--to", "prod", "--activate", "--json"]).output().unwrap();
@@ -157,7 +142,5 @@ fn a_workflow_deployed_to_a_server_runs_there_with_its_accounts_by_reference() {
     let message = String::from_utf8_lossy(&revoked.stderr);
     assert!(message.contains("refused the API token") && message.contains("revoked"), "{message}");
 
-    let killed = std::process::Command::new("kill").args(["-TERM", &serve.id().to_string()]).status().unwrap();
-    assert!(killed.success());
-    assert!(serve.wait().unwrap().success());
+    stop(&mut serve);
 }

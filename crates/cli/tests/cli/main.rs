@@ -36,6 +36,20 @@ fn uses_account(url: &str) -> Json {
         "connections": [{"from": {"node": "t"}, "to": {"node": "h"}}]})
 }
 
+/// Workflow `id`: a Webhook at path `in` that answers with its last node, a Set node that
+/// keeps only `field`, computed by `value`.
+fn answering_hook(id: &str, name: &str, field: &str, value: &str) -> Json {
+    json!({
+        "switchyard": 1, "id": id, "name": name,
+        "nodes": [
+            {"id": "hook", "name": "Hook", "type": "trigger.webhook", "parameters": {"path": "in", "responseMode": "lastNode"}},
+            {"id": "set", "name": "Answer", "type": "data.set", "parameters": {
+                "assignments": [{"name": field, "value": value}], "keep": "none"}}
+        ],
+        "connections": [{"from": {"node": "hook"}, "to": {"node": "set"}}]
+    })
+}
+
 fn stdout_json(output: &std::process::Output) -> Json {
     serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))
@@ -606,20 +620,7 @@ fn serve_stops_within_grace_while_200_clients_stall() {
     use std::io::Write;
     let data = tempfile::tempdir().unwrap();
     let file = data.path().join("fast-hook.json");
-    std::fs::write(
-        &file,
-        json!({
-            "switchyard": 1, "id": "fast-hook", "name": "Fast hook",
-            "nodes": [
-                {"id": "hook", "name": "Hook", "type": "trigger.webhook", "parameters": {"path": "in", "responseMode": "lastNode"}},
-                {"id": "set", "name": "Answer", "type": "data.set", "parameters": {
-                    "assignments": [{"name": "got", "value": "{{ json.body.n }}"}], "keep": "none"}}
-            ],
-            "connections": [{"from": {"node": "hook"}, "to": {"node": "set"}}]
-        })
-        .to_string(),
-    )
-    .unwrap();
+    std::fs::write(&file, answering_hook("fast-hook", "Fast hook", "got", "{{ json.body.n }}").to_string()).unwrap();
     cli(data.path()).arg("import").arg(&file).arg("--keep-id").assert().success();
     cli(data.path()).args(["activate", "fast-hook"]).assert().success();
     const GRACE: u64 = 3;

@@ -3,20 +3,20 @@
 //! limits, the fields it refuses, a run, the docs page, and the document checked by external
 //! tools (openapi-spec-validator, and schemathesis walking every route).
 
-use super::{cli, repo, spawn_serve, stdout_json};
+use super::{answering_hook, cli, repo, spawn_serve, stdout_json};
 use serde_json::{Value as Json, json};
 use std::io::{Read, Write};
 use std::path::Path;
 
-struct Answer {
-    status: u16,
+pub(super) struct Answer {
+    pub(super) status: u16,
     /// Header lines, lowercase names.
     headers: Vec<(String, String)>,
     body: String,
 }
 
 impl Answer {
-    fn json(&self) -> Json {
+    pub(super) fn json(&self) -> Json {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
 
@@ -30,7 +30,7 @@ impl Answer {
 }
 
 /// One HTTP/1.1 request on its own connection.
-fn call(addr: &str, method: &str, path: &str, token: Option<&str>, body: Option<&Json>) -> Answer {
+pub(super) fn call(addr: &str, method: &str, path: &str, token: Option<&str>, body: Option<&Json>) -> Answer {
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(std::time::Duration::from_secs(60))).unwrap();
     let body = body.map(Json::to_string).unwrap_or_default();
@@ -94,19 +94,11 @@ fn data_with_workflow() -> tempfile::TempDir {
 }
 
 fn workflow_json() -> Json {
-    json!({
-        "switchyard": 1, "id": "hooked", "name": "Hooked",
-        "nodes": [
-            {"id": "hook", "name": "Hook", "type": "trigger.webhook", "parameters": {"path": "in", "responseMode": "lastNode"}},
-            {"id": "set", "name": "Answer", "type": "data.set", "parameters": {
-                "assignments": [{"name": "doubled", "value": "{{ json.n * 2 }}"}], "keep": "none"}}
-        ],
-        "connections": [{"from": {"node": "hook"}, "to": {"node": "set"}}]
-    })
+    answering_hook("hooked", "Hooked", "doubled", "{{ json.n * 2 }}")
 }
 
 /// SIGTERM, then `serve` exits 0.
-fn stop(server: &mut std::process::Child) {
+pub(super) fn stop(server: &mut std::process::Child) {
     let killed = std::process::Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
     assert!(killed.success());
     let status = server.wait().unwrap();

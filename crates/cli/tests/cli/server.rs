@@ -1,7 +1,9 @@
 //! Running as a service (docs/server.md): the systemd unit in deploy/systemd is valid, and
 //! the vault opens with the master password systemd hands over as a credential file.
 
+use super::rest::{call, stop};
 use super::{cli, repo, spawn_serve_any, stdout_json, uses_account};
+use serde_json::json;
 
 #[test]
 fn the_systemd_unit_verifies_and_serve_opens_the_vault_from_its_credential_file() {
@@ -79,24 +81,10 @@ fn the_systemd_unit_verifies_and_serve_opens_the_vault_from_its_credential_file(
             ("CREDENTIALS_DIRECTORY", credentials_dir),
         ],
     );
-    let ran = std::process::Command::new("curl")
-        .args([
-            "-s",
-            "-X",
-            "POST",
-            "-H",
-            &format!("Authorization: Bearer {token}"),
-            "-d",
-            r#"{"workflowId": "uses-account"}"#,
-        ])
-        .arg(format!("http://{addr}/api/v1/runs/wait"))
-        .output()
-        .unwrap();
-    let ran: serde_json::Value = serde_json::from_slice(&ran.stdout).unwrap();
+    let ran =
+        call(&addr, "POST", "/api/v1/runs/wait", Some(&token), Some(&json!({"workflowId": "uses-account"}))).json();
     assert_eq!(ran["status"], "success", "{ran}");
     let expected = switchyard_testkit::fingerprint("Bearer credential-token-1");
     assert_eq!(ran["items"][0]["json"]["authorization"], expected.as_str(), "{ran}");
-    let killed = std::process::Command::new("kill").args(["-TERM", &serve.id().to_string()]).status().unwrap();
-    assert!(killed.success());
-    assert!(serve.wait().unwrap().success());
+    stop(&mut serve);
 }
