@@ -92,7 +92,7 @@ impl Api {
     }
 
     async fn write_backup(&self, to: PathBuf, scheduled: bool) -> ApiResult<BackupEntry> {
-        let db = self.inner.store.path().to_path_buf();
+        let db = self.inner.store.require_file("a backup")?.to_path_buf();
         let blobs = self.inner.engine.services().blobs.store.root().to_path_buf();
         let created_at = self.now();
         let stamp = created_at.clone();

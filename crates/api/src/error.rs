@@ -58,6 +58,7 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Conflict { .. } | StoreError::AlreadyExists(_) => ErrorCode::Conflict,
             StoreError::DataDir { .. } | StoreError::Backup(_) => ErrorCode::Io,
+            StoreError::SqliteOnly(..) => ErrorCode::BadRequest,
             _ => ErrorCode::Storage,
         };
         ApiError::new(code, e.to_string())

@@ -45,7 +45,7 @@ use std::sync::{Arc, Mutex};
 use switchyard_engine::binary::Blobs;
 use switchyard_engine::{Engine, Registry, Services};
 use switchyard_model::error::ErrorCode;
-use switchyard_store::Store;
+use switchyard_store::{Location, Store};
 use switchyard_vault::{Vault, VaultOptions};
 use tokio_util::sync::CancellationToken;
 use types::{ApiEvent, AppInfo, Empty, LinkOpenRequest, UpdateOffer};
@@ -174,12 +174,34 @@ impl Api {
         data_dir: &Path,
         host: Arc<dyn Host>,
         services: Services,
+        vault_options: VaultOptions,
+    ) -> ApiResult<Api> {
+        Api::open_custom_at(data_dir, None, host, services, vault_options)
+    }
+
+    /// Opens the API on the store at `database` (server mode's PostgreSQL; `None`: the data
+    /// folder's SQLite file). The data folder still holds items' files and the log.
+    pub fn open_at(data_dir: &Path, database: Option<&Location>, host: Arc<dyn Host>) -> ApiResult<Api> {
+        let services = Services::system();
+        let vault = VaultOptions::system(services.clock.clone());
+        Api::open_custom_at(data_dir, database, host, services, vault)
+    }
+
+    /// [`Api::open_custom`] on the store at `database`.
+    pub fn open_custom_at(
+        data_dir: &Path,
+        database: Option<&Location>,
+        host: Arc<dyn Host>,
+        services: Services,
         mut vault_options: VaultOptions,
     ) -> ApiResult<Api> {
         std::fs::create_dir_all(data_dir).map_err(|e| {
             ApiError::new(ErrorCode::Io, format!("cannot create the data folder {}: {e}", data_dir.display()))
         })?;
-        let store = Store::open_in(data_dir)?;
+        let store = match database {
+            Some(location) => Store::open_at(location)?,
+            None => Store::open_in(data_dir)?,
+        };
         let opener = host.clone();
         vault_options.open_url = Arc::new(move |url| opener.open_url(url));
         let listener = host.clone();
@@ -256,7 +278,7 @@ impl Api {
         Ok(AppInfo {
             version: env!("CARGO_PKG_VERSION").to_string(),
             data_dir: self.inner.data_dir.display().to_string(),
-            database_path: self.inner.store.path().display().to_string(),
+            database_path: self.inner.store.location().to_string(),
             node_types: self.inner.engine.registry().descriptors().len() as u32,
         })
     }

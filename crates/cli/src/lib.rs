@@ -24,6 +24,11 @@ struct Cli {
     /// Where Switchyard keeps its database (default: the OS's per-user data folder).
     #[arg(long, global = true, env = "SWITCHYARD_DATA_DIR", value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// Keep workflows, runs and accounts in this database instead of the data folder's
+    /// SQLite file: `postgres://user:password@host/db` (server mode, shared by several
+    /// processes) or `sqlite:PATH`. Items' files and logs stay in the data folder.
+    #[arg(long, global = true, env = "SWITCHYARD_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    database: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -263,6 +268,21 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Copy everything a store holds (workflows, versions, runs, accounts, settings) into
+    /// another, empty one: the data folder's SQLite file into a server's PostgreSQL, or back.
+    /// Sealed account records move as they are; the vault opens the same way afterwards.
+    /// Nothing may have the source open meanwhile.
+    MigrateStore {
+        /// The store to copy: `sqlite:PATH`, a path, or `postgres://…` (default: the data
+        /// folder's, or --database).
+        #[arg(long, value_name = "URL")]
+        from: Option<String>,
+        /// The empty store to copy into: `postgres://user:password@host/db` or `sqlite:PATH`.
+        #[arg(long, value_name = "URL")]
+        to: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Delete old runs from the history.
     Prune {
         #[arg(long, value_name = "DAYS")]
@@ -347,9 +367,32 @@ where
     }
 }
 
-pub(crate) fn open_api(data_dir: Option<PathBuf>, host: Arc<dyn Host>) -> Result<Api, Failure> {
-    let dir = switchyard_store::paths::data_dir(data_dir);
-    Api::open(&dir, host).map_err(|e| Failure::failed(format!("switchyard: {}", e.message)))
+/// Where the command's data is: the data folder (`--data-dir`) and, in server mode, the
+/// database (`--database`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Place {
+    pub(crate) dir: Option<PathBuf>,
+    pub(crate) database: Option<String>,
+}
+
+impl Place {
+    /// The data folder (see [`switchyard_store::paths::data_dir`]).
+    pub(crate) fn folder(&self) -> PathBuf {
+        switchyard_store::paths::data_dir(self.dir.clone())
+    }
+
+    pub(crate) fn location(&self) -> Option<switchyard_store::Location> {
+        self.database.as_deref().filter(|d| !d.trim().is_empty()).map(switchyard_store::Location::parse)
+    }
+}
+
+pub(crate) fn open_api(place: Place, host: Arc<dyn Host>) -> Result<Api, Failure> {
+    let location = place.location();
+    let opened = match &location {
+        Some(location) => Api::open_at(&place.folder(), Some(location), host),
+        None => Api::open(&place.folder(), host),
+    };
+    opened.map_err(|e| Failure::failed(format!("switchyard: {}", e.message)))
 }
 
 pub(crate) fn render_issues(issues: &[ValidationIssue], file: &str) -> String {

@@ -12,7 +12,7 @@
 //! replaced database beside the new one.
 
 use crate::error::{Result, StoreError};
-use crate::{db, owner, paths};
+use crate::{owner, paths};
 use rusqlite::{Connection, OpenFlags};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -325,13 +325,13 @@ pub fn restore(archive: &Path, data_dir: &Path, tag: &str) -> Result<Restored> {
     }
     let mut zip = open_archive(archive)?;
     let manifest = read_manifest(archive, &mut zip)?;
-    if manifest.schema_version > db::latest_version() {
+    if manifest.schema_version > crate::sql::sqlite::latest_version() {
         return Err(failed(
             archive,
             format!(
                 "made by a newer Switchyard (schema version {}, this build knows {}); update Switchyard first",
                 manifest.schema_version,
-                db::latest_version()
+                crate::sql::sqlite::latest_version()
             ),
         ));
     }

@@ -2,7 +2,7 @@
 
 use crate::Db;
 use crate::error::Result;
-use rusqlite::OptionalExtension;
+use crate::sql::{Row, SqlResult, params};
 use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,7 +23,7 @@ pub struct Deployments {
 
 const COLUMNS: &str = "workflow_id, server, url, version, deployed_ms";
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeploymentRow> {
+fn row(r: &Row) -> SqlResult<DeploymentRow> {
     Ok(DeploymentRow {
         workflow_id: r.get(0)?,
         server: r.get(1)?,
@@ -46,30 +46,22 @@ impl Deployments {
                  ON CONFLICT (workflow_id, server) DO UPDATE SET url = excluded.url, version = excluded.version,
                  deployed_ms = excluded.deployed_ms"
             ),
-            rusqlite::params![d.workflow_id, d.server, d.url, d.version, d.deployed_ms],
+            params![d.workflow_id, d.server, d.url, d.version, d.deployed_ms],
         )?;
         Ok(())
     }
 
     pub fn get(&self, workflow_id: &str, server: &str) -> Result<Option<DeploymentRow>> {
-        Ok(self
-            .db
-            .lock()
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM deployments WHERE workflow_id = ?1 AND server = ?2"),
-                [workflow_id, server],
-                row,
-            )
-            .optional()?)
+        Ok(self.db.lock().query_opt(
+            &format!("SELECT {COLUMNS} FROM deployments WHERE workflow_id = ?1 AND server = ?2"),
+            params![workflow_id, server],
+            row,
+        )?)
     }
 
     /// A workflow's deployments, most recent first.
     pub fn list(&self, workflow_id: &str) -> Result<Vec<DeploymentRow>> {
-        let conn = self.db.lock();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {COLUMNS} FROM deployments WHERE workflow_id = ?1 ORDER BY deployed_ms DESC, server"
-        ))?;
-        let rows = stmt.query_map([workflow_id], row)?.collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        let sql = format!("SELECT {COLUMNS} FROM deployments WHERE workflow_id = ?1 ORDER BY deployed_ms DESC, server");
+        Ok(self.db.lock().query_map(&sql, params![workflow_id], row)?)
     }
 }

@@ -1,15 +1,18 @@
+pub use crate::sql::SqlError;
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot open the database {path}: {source}")]
-    Open { path: PathBuf, source: rusqlite::Error },
+    Open { path: PathBuf, source: SqlError },
+    #[error("cannot connect to the database {url}: {message}")]
+    Connect { url: String, message: String },
     #[error("cannot create the data folder {path}: {source}")]
     DataDir { path: PathBuf, source: std::io::Error },
     #[error("the database {path} has schema version {found}, newer than this build knows ({known}); update Switchyard")]
-    TooNew { path: PathBuf, found: u32, known: u32 },
+    TooNew { path: String, found: u32, known: u32 },
     #[error("migration {version} failed: {source}")]
-    Migration { version: u32, source: rusqlite::Error },
+    Migration { version: u32, source: SqlError },
     #[error("workflow {0} not found")]
     WorkflowNotFound(String),
     #[error("execution {0} not found")]
@@ -36,6 +39,10 @@ pub enum StoreError {
     RecoveryChanged,
     #[error("backup: {0}")]
     Backup(String),
+    #[error("{0} needs the embedded SQLite store; this one is PostgreSQL ({1})")]
+    SqliteOnly(&'static str, String),
+    #[error("database error: {0}")]
+    Database(#[from] SqlError),
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
 }

@@ -3,7 +3,7 @@
 
 use crate::Db;
 use crate::error::{Result, StoreError};
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use crate::sql::{Backend, Row, SqlError, SqlResult, params};
 use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -74,7 +74,7 @@ pub const QUEUE: usize = 8192;
 const DEFAULT_DELIVERY_KEEP: u32 = 1000;
 
 impl ExecutionLog {
-    pub(crate) fn start(conn: Connection, owner: String) -> ExecutionLog {
+    pub(crate) fn start(conn: Box<dyn Backend>, owner: String) -> ExecutionLog {
         let (tx, rx) = sync_channel(QUEUE);
         let failure = Arc::new(Mutex::new(None));
         let thread_failure = failure.clone();
@@ -179,7 +179,7 @@ struct WriterState {
 }
 
 fn writer(
-    mut conn: Connection,
+    mut conn: Box<dyn Backend>,
     rx: Receiver<Message>,
     state: WriterState,
     delivery_keep: Arc<std::sync::atomic::AtomicU32>,
@@ -188,18 +188,18 @@ fn writer(
     let owner = Owner { pid: std::process::id(), token: owner };
     let mut snapshots = Snapshots::default();
     let mut logs = DeliveryCounts::default();
-    let mut sync = Syncing::new(&conn);
+    let mut sync = Syncing::new();
     let mut drain = switchyard_core::drain::Drain::new(TICK, BUSY_AT);
     loop {
         use switchyard_core::drain::Next;
         let first = match drain.next(&rx, SYNC_IDLE) {
             Next::Message(first) => first,
             Next::Idle => {
-                sync.now();
+                sync.now(&mut *conn);
                 continue;
             }
             Next::Closed => {
-                sync.now();
+                sync.now(&mut *conn);
                 break;
             }
         };
@@ -217,7 +217,7 @@ fn writer(
         // puts every earlier commit on disk too; the others without (NORMAL), synced by the
         // next such batch, a flush, or half a second without messages.
         let durable = batch.iter().any(|m| matches!(m, Message::Start(_, Some(_))));
-        sync.mode(&conn, durable);
+        sync.mode(&mut *conn, durable);
         let mut outcome = Ok(());
         // One transaction for the batch; a disk that is full (or a database locked for
         // longer than the busy timeout) keeps the batch and tries again, so nothing is lost
@@ -226,7 +226,7 @@ fn writer(
         let mut waited = Duration::ZERO;
         loop {
             let keep = delivery_keep.load(std::sync::atomic::Ordering::Relaxed);
-            match write_batch(&mut conn, &batch, &owner, keep, &mut snapshots, &mut logs) {
+            match write_batch(&mut *conn, &batch, &owner, keep, &mut snapshots, &mut logs) {
                 Ok(()) => {
                     settle(&mut batch, Ok(()));
                     break;
@@ -251,7 +251,7 @@ fn writer(
                     for message in batch.drain(..) {
                         let keep = delivery_keep.load(std::sync::atomic::Ordering::Relaxed);
                         let mut one = [message];
-                        let written = write_batch(&mut conn, &one, &owner, keep, &mut snapshots, &mut logs);
+                        let written = write_batch(&mut *conn, &one, &owner, keep, &mut snapshots, &mut logs);
                         if let Err(e) = &written {
                             tracing::error!("dropped {} from the history: {e}", describe(&one[0]));
                         }
@@ -268,7 +268,7 @@ fn writer(
             outcome = Ok(());
         }
         if !flushes.is_empty() {
-            sync.now();
+            sync.now(&mut *conn);
         }
         answer(&flushes, &outcome);
     }
@@ -285,25 +285,22 @@ const TICK: Duration = Duration::from_micros(500);
 const BUSY_AT: usize = 16;
 
 /// Whether the history writer's commits are synced to disk as they happen, and what it
-/// committed without a sync since.
+/// committed without a sync since (see [`Backend::synced_commits`]).
 struct Syncing {
-    wal: Option<std::path::PathBuf>,
     full: bool,
     unsynced: bool,
 }
 
 impl Syncing {
-    fn new(conn: &Connection) -> Syncing {
-        let wal = conn.path().filter(|p| !p.is_empty()).map(|p| std::path::PathBuf::from(format!("{p}-wal")));
-        Syncing { wal, full: true, unsynced: false }
+    fn new() -> Syncing {
+        Syncing { full: true, unsynced: false }
     }
 
-    /// Sets `synchronous` for the next commit: FULL (synced, with all before it) or NORMAL.
-    fn mode(&mut self, conn: &Connection, full: bool) {
+    /// Sets how the next commit is made: synced (with all before it) or not.
+    fn mode(&mut self, conn: &mut dyn Backend, full: bool) {
         if full != self.full {
-            let value = if full { "FULL" } else { "NORMAL" };
-            if let Err(e) = conn.pragma_update(None, "synchronous", value) {
-                tracing::warn!("cannot set synchronous={value} for the history writer: {e}");
+            if let Err(e) = conn.synced_commits(full) {
+                tracing::warn!("cannot set the history writer's commits to synced={full}: {e}");
                 return;
             }
             self.full = full;
@@ -311,18 +308,13 @@ impl Syncing {
         self.unsynced = !full;
     }
 
-    /// Puts everything committed so far on disk: an fsync of the write-ahead log, which holds
-    /// every commit not yet checkpointed (a checkpoint syncs the log before it copies).
-    fn now(&mut self) {
+    /// Puts everything committed so far on disk.
+    fn now(&mut self, conn: &mut dyn Backend) {
         if !std::mem::take(&mut self.unsynced) {
             return;
         }
-        let Some(wal) = &self.wal else { return };
-        let synced = std::fs::OpenOptions::new().write(true).open(wal).and_then(|f| f.sync_all());
-        if let Err(e) = synced
-            && e.kind() != std::io::ErrorKind::NotFound
-        {
-            tracing::warn!("cannot sync the history's write-ahead log {}: {e}", wal.display());
+        if let Err(e) = conn.sync_now() {
+            tracing::warn!("{e}");
             self.unsynced = true;
         }
     }
@@ -386,15 +378,16 @@ impl DeliveryCounts {
 
     /// The workflow's row count once this batch's `added` rows are in (counted in the
     /// transaction the first time, which already holds them).
-    fn add(&mut self, tx: &rusqlite::Transaction<'_>, workflow_id: &str, added: u64) -> rusqlite::Result<u64> {
+    fn add(&mut self, tx: &mut dyn Backend, workflow_id: &str, added: u64) -> SqlResult<u64> {
         if let Some(count) = self.rows.get_mut(workflow_id) {
             *count += added;
             return Ok(*count);
         }
-        let n: i64 =
-            tx.query_row("SELECT COUNT(*) FROM webhook_deliveries WHERE workflow_id = ?1", [workflow_id], |r| {
-                r.get(0)
-            })?;
+        let n: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM webhook_deliveries WHERE workflow_id = ?1",
+            params![workflow_id],
+            |r| r.get(0),
+        )?;
         let n = n.max(0) as u64;
         self.rows.insert(workflow_id.to_string(), n);
         Ok(n)
@@ -414,12 +407,8 @@ fn answer(flushes: &[Message], outcome: &std::result::Result<(), String>) {
 
 /// Failures that writing again later can mend: a full disk or database, an I/O error, a
 /// database locked past the busy timeout.
-fn is_resource_error(e: &rusqlite::Error) -> bool {
-    use rusqlite::ErrorCode as C;
-    matches!(
-        e.sqlite_error_code(),
-        Some(C::DiskFull | C::SystemIoFailure | C::DatabaseBusy | C::DatabaseLocked | C::CannotOpen)
-    )
+fn is_resource_error(e: &SqlError) -> bool {
+    e.is_resource()
 }
 
 /// What a message is about, for the log line of a dropped one.
@@ -451,23 +440,23 @@ pub(crate) fn snapshot_hash(definition: &str) -> String {
 
 /// Deletes the snapshots no execution and no saved version refers to any more (after
 /// executions or versions were deleted).
-pub(crate) fn drop_unused_snapshots(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<usize> {
+pub(crate) fn drop_unused_snapshots(tx: &mut dyn Backend) -> SqlResult<usize> {
     tx.execute(
         "DELETE FROM workflow_snapshots WHERE NOT EXISTS (SELECT 1 FROM executions WHERE executions.snapshot = workflow_snapshots.hash)
          AND NOT EXISTS (SELECT 1 FROM workflow_versions WHERE workflow_versions.snapshot = workflow_snapshots.hash)",
-        [],
+        params![],
     )
 }
 
 fn write_batch(
-    conn: &mut Connection,
+    conn: &mut dyn Backend,
     batch: &[Message],
     owner: &Owner,
     delivery_keep: u32,
     snapshots: &mut Snapshots,
     logs: &mut DeliveryCounts,
-) -> rusqlite::Result<()> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+) -> SqlResult<()> {
+    let mut tx = conn.transaction()?;
     let mut logged: Vec<(&str, u64)> = Vec::new();
     for message in batch {
         match message {
@@ -477,13 +466,20 @@ fn write_batch(
                 // primary-key lookup.)
                 let snapshot = snapshots.of(&start.workflow);
                 let hash = &snapshot.hash;
-                tx.prepare_cached("INSERT OR IGNORE INTO workflow_snapshots (hash, definition) VALUES (?1, ?2)")?
-                    .execute(params![hash, snapshot.definition])?;
-                tx.prepare_cached(
-                    "INSERT OR REPLACE INTO executions (id, workflow_id, workflow_name, workflow_definition, snapshot, status, mode, started_at, owner_pid, owner, parent_execution, parent_node, retry_of, input, start_node)
-                     VALUES (?1, ?2, ?3, '', ?4, 'running', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                )?
-                .execute(params![
+                tx.execute(
+                    "INSERT INTO workflow_snapshots (hash, definition) VALUES (?1, ?2) ON CONFLICT (hash) DO NOTHING",
+                    params![hash, snapshot.definition],
+                )?;
+                tx.execute(
+                    "INSERT INTO executions (id, workflow_id, workflow_name, workflow_definition, snapshot, status, mode, started_at, owner_pid, owner, parent_execution, parent_node, retry_of, input, start_node)
+                     VALUES (?1, ?2, ?3, '', ?4, 'running', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                     ON CONFLICT (id) DO UPDATE SET workflow_id = excluded.workflow_id, workflow_name = excluded.workflow_name,
+                         workflow_definition = '', snapshot = excluded.snapshot, status = 'running', mode = excluded.mode,
+                         started_at = excluded.started_at, finished_at = NULL, duration_ms = NULL, error = NULL,
+                         owner_pid = excluded.owner_pid, owner = excluded.owner, parent_execution = excluded.parent_execution,
+                         parent_node = excluded.parent_node, retry_of = excluded.retry_of, input = excluded.input,
+                         start_node = excluded.start_node",
+                    params![
                     start.id,
                     start.workflow.id,
                     start.workflow.name,
@@ -497,44 +493,45 @@ fn write_batch(
                     start.retry_of,
                     start.input,
                     start.start_node
-                ])?;
+                    ],
+                )?;
             }
             Message::Node(id, data) => {
-                tx.prepare_cached(
+                tx.execute(
                     "INSERT INTO execution_nodes (execution_id, seq, node_id, data)
                      VALUES (?1, (SELECT COUNT(*) FROM execution_nodes WHERE execution_id = ?1), ?2, ?3)",
-                )?
-                .execute(params![
-                    id,
-                    data.node_id,
-                    serde_json::to_string(&data).unwrap_or_default()
-                ])?;
+                    params![id, data.node_id, serde_json::to_string(&data).unwrap_or_default()],
+                )?;
                 // The files the stored items hold, so that pruning knows which blobs are used.
-                let mut refer =
-                    tx.prepare_cached("INSERT OR IGNORE INTO execution_blobs (execution_id, blob) VALUES (?1, ?2)")?;
                 for item in data.outputs.iter().flat_map(|o| &o.items) {
                     for blob in item.references() {
-                        refer.execute(params![id, blob])?;
+                        tx.execute(
+                            "INSERT INTO execution_blobs (execution_id, blob) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                            params![id, blob],
+                        )?;
                     }
                 }
             }
             Message::Finish { id, status, finished_at, duration_ms, error } => {
                 let error = error.as_ref().map(|e| serde_json::to_string(e).unwrap_or_default());
-                tx.prepare_cached(
+                tx.execute(
                     "UPDATE executions SET status = ?2, finished_at = ?3, duration_ms = ?4, error = ?5, owner_pid = NULL, owner = NULL WHERE id = ?1",
-                )?
-                .execute(params![id, status.as_str(), finished_at, duration_ms, error])?;
+                    params![id, status.as_str(), finished_at, duration_ms, error],
+                )?;
             }
             Message::Delivery(d) => {
                 match logged.iter_mut().find(|(w, _)| *w == d.workflow_id) {
                     Some((_, n)) => *n += 1,
                     None => logged.push((&d.workflow_id, 1)),
                 }
-                tx.prepare_cached(
-                    "INSERT OR REPLACE INTO webhook_deliveries (id, workflow_id, node_id, received_at, method, path, status, verification, latency_ms, execution_id, error, body, test)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                )?
-                .execute(params![
+                tx.execute(
+                    "INSERT INTO webhook_deliveries (id, workflow_id, node_id, received_at, method, path, status, verification, latency_ms, execution_id, error, body, test)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                     ON CONFLICT (id) DO UPDATE SET workflow_id = excluded.workflow_id, node_id = excluded.node_id,
+                         received_at = excluded.received_at, method = excluded.method, path = excluded.path,
+                         status = excluded.status, verification = excluded.verification, latency_ms = excluded.latency_ms,
+                         execution_id = excluded.execution_id, error = excluded.error, body = excluded.body, test = excluded.test",
+                    params![
                     d.id,
                     d.workflow_id,
                     d.node_id,
@@ -548,21 +545,21 @@ fn write_batch(
                     d.error,
                     d.body,
                     d.test
-                ])?;
+                    ],
+                )?;
             }
             Message::Replay { keys, expires_at_ms } => {
-                let mut insert = tx.prepare_cached(
-                    "INSERT INTO webhook_replay (key, expires_at_ms) VALUES (?1, ?2)
-                     ON CONFLICT (key) DO UPDATE SET expires_at_ms = excluded.expires_at_ms",
-                )?;
                 for key in keys {
-                    insert.execute(params![key, expires_at_ms])?;
+                    tx.execute(
+                        "INSERT INTO webhook_replay (key, expires_at_ms) VALUES (?1, ?2)
+                         ON CONFLICT (key) DO UPDATE SET expires_at_ms = excluded.expires_at_ms",
+                        params![key, expires_at_ms],
+                    )?;
                 }
             }
             Message::ForgetReplay(keys) => {
-                let mut delete = tx.prepare_cached("DELETE FROM webhook_replay WHERE key = ?1")?;
                 for key in keys {
-                    delete.execute([key])?;
+                    tx.execute("DELETE FROM webhook_replay WHERE key = ?1", params![key])?;
                 }
             }
             Message::Flush(_) => {}
@@ -574,12 +571,12 @@ fn write_batch(
         logs.rows.clear();
     }
     for (workflow_id, added) in logged {
-        if logs.add(&tx, workflow_id, added)? > u64::from(delivery_keep) {
-            tx.prepare_cached(
+        if logs.add(&mut *tx, workflow_id, added)? > u64::from(delivery_keep) {
+            tx.execute(
                 "DELETE FROM webhook_deliveries WHERE workflow_id = ?1 AND rowid < (
                      SELECT rowid FROM webhook_deliveries WHERE workflow_id = ?1 ORDER BY rowid DESC LIMIT 1 OFFSET ?2)",
-            )?
-            .execute(params![workflow_id, delivery_keep - 1])?;
+                params![workflow_id, delivery_keep - 1],
+            )?;
             logs.rows.insert(workflow_id.to_string(), u64::from(delivery_keep));
         }
     }
@@ -591,13 +588,18 @@ fn write_batch(
 }
 
 /// Marks runs left `running` by a process that no longer exists as `interrupted`.
-pub(crate) fn mark_interrupted(conn: &Connection, db_path: &std::path::Path) -> Result<()> {
-    let mut stmt = conn.prepare("SELECT id, owner_pid, owner FROM executions WHERE status = 'running'")?;
+/// `owner_alive` says whether the store that wrote an owner token is still open.
+pub(crate) fn mark_interrupted(
+    conn: &mut dyn Backend,
+    owner_alive: &dyn Fn(&mut dyn Backend, &str) -> bool,
+) -> Result<()> {
     let rows: Vec<(String, Option<u32>, Option<String>)> =
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<rusqlite::Result<_>>()?;
+        conn.query_map("SELECT id, owner_pid, owner FROM executions WHERE status = 'running'", params![], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
     for (id, pid, owner) in rows {
         let alive = match owner {
-            Some(token) => crate::owner::is_alive(db_path, &token),
+            Some(token) => owner_alive(conn, &token),
             // Runs started before owners were recorded: by their process id.
             None => pid.is_some_and(process_alive),
         };
@@ -664,7 +666,7 @@ pub struct ExecutionHistory {
 const SUMMARY_COLUMNS: &str = "id, workflow_id, workflow_name, status, mode, started_at, finished_at, duration_ms, error, parent_execution, parent_node, retry_of,
      (SELECT MAX(version) FROM workflow_versions v WHERE v.workflow_id = executions.workflow_id AND v.snapshot = executions.snapshot)";
 
-fn summary(row: &Row<'_>) -> rusqlite::Result<ExecutionSummary> {
+fn summary(row: &Row) -> SqlResult<ExecutionSummary> {
     let status: String = row.get(3)?;
     let mode: String = row.get(4)?;
     let error: Option<String> = row.get(8)?;
@@ -678,7 +680,7 @@ fn summary(row: &Row<'_>) -> rusqlite::Result<ExecutionSummary> {
         finished_at: row.get(6)?,
         duration_ms: row.get(7)?,
         error: error.and_then(|e| serde_json::from_str(&e).ok()),
-        called_by: match (row.get::<_, Option<String>>(9)?, row.get::<_, Option<String>>(10)?) {
+        called_by: match (row.get::<Option<String>>(9)?, row.get::<Option<String>>(10)?) {
             (Some(execution_id), Some(node_id)) => Some(CallLink { execution_id, node_id }),
             _ => None,
         },
@@ -694,13 +696,13 @@ impl ExecutionHistory {
 
     /// Executions, newest first.
     pub fn list(&self, filter: &ExecutionFilter) -> Result<Vec<ExecutionSummary>> {
-        let conn = self.db.lock();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {SUMMARY_COLUMNS} FROM executions
-             WHERE (?1 IS NULL OR workflow_id = ?1) AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR started_at < ?3)
-             ORDER BY started_at DESC, id DESC LIMIT ?4"
-        ))?;
-        let rows = stmt.query_map(
+        let mut conn = self.db.lock();
+        Ok(conn.query_map(
+            &format!(
+                "SELECT {SUMMARY_COLUMNS} FROM executions
+                 WHERE (CAST(?1 AS TEXT) IS NULL OR workflow_id = ?1) AND (CAST(?2 AS TEXT) IS NULL OR status = ?2) AND (CAST(?3 AS TEXT) IS NULL OR started_at < ?3)
+                 ORDER BY started_at DESC, id DESC LIMIT ?4"
+            ),
             params![
                 filter.workflow_id,
                 filter.status.map(RunStatus::as_str),
@@ -708,59 +710,59 @@ impl ExecutionHistory {
                 filter.limit.unwrap_or(100).min(10_000)
             ],
             summary,
-        )?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        )?)
     }
 
     pub fn get(&self, id: &str) -> Result<Execution> {
-        let conn = self.db.lock();
-        let row = conn
-            .query_row(
-                &format!(
-                    "SELECT {SUMMARY_COLUMNS}, COALESCE((SELECT definition FROM workflow_snapshots WHERE hash = executions.snapshot), workflow_definition)
-                     FROM executions WHERE id = ?1"
-                ),
-                [id],
-                |r| Ok((summary(r)?, r.get::<_, String>(13)?)),
-            )
-            .optional()?;
+        let mut conn = self.db.lock();
+        let row = conn.query_opt(
+            &format!(
+                "SELECT {SUMMARY_COLUMNS}, COALESCE((SELECT definition FROM workflow_snapshots WHERE hash = executions.snapshot), workflow_definition)
+                 FROM executions WHERE id = ?1"
+            ),
+            params![id],
+            |r| Ok((summary(r)?, r.get::<String>(13)?)),
+        )?;
         let Some((summary, definition)) = row else { return Err(StoreError::ExecutionNotFound(id.to_string())) };
         let workflow: Workflow = serde_json::from_str(&definition)
             .map_err(|e| StoreError::Corrupt { what: format!("execution {id}"), message: e.to_string() })?;
-        let mut stmt = conn.prepare("SELECT data FROM execution_nodes WHERE execution_id = ?1 ORDER BY seq")?;
-        let nodes = stmt
-            .query_map([id], |r| r.get::<_, String>(0))?
+        let nodes = conn
+            .query_map("SELECT data FROM execution_nodes WHERE execution_id = ?1 ORDER BY seq", params![id], |r| {
+                r.get::<String>(0)
+            })?
+            .into_iter()
             .map(|text| {
-                let text = text?;
                 serde_json::from_str::<NodeRunData>(&text).map_err(|e| StoreError::Corrupt {
                     what: format!("execution {id} node data"),
                     message: e.to_string(),
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {SUMMARY_COLUMNS} FROM executions WHERE parent_execution = ?1 ORDER BY started_at, rowid"
-        ))?;
-        let calls = stmt.query_map([id], self::summary)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        let calls = conn.query_map(
+            &format!("SELECT {SUMMARY_COLUMNS} FROM executions WHERE parent_execution = ?1 ORDER BY started_at, rowid"),
+            params![id],
+            self::summary,
+        )?;
         Ok(Execution { summary, workflow, nodes, calls })
     }
 
     /// Deletes finished executions by age and count; returns how many went.
     pub fn prune(&self, rule: &PruneRule) -> Result<u32> {
         let mut conn = self.db.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut tx = conn.transaction()?;
         let mut deleted = 0;
         if let Some(before) = &rule.started_before {
-            deleted += tx.execute("DELETE FROM executions WHERE status != 'running' AND started_at < ?1", [before])?;
+            deleted +=
+                tx.execute("DELETE FROM executions WHERE status != 'running' AND started_at < ?1", params![before])?;
         }
         if let Some(keep) = rule.keep_last {
             deleted += tx.execute(
                 "DELETE FROM executions WHERE status != 'running' AND id NOT IN
                  (SELECT id FROM executions ORDER BY started_at DESC, id DESC LIMIT ?1)",
-                [keep],
+                params![keep],
             )?;
         }
-        drop_unused_snapshots(&tx)?;
+        drop_unused_snapshots(&mut *tx)?;
         tx.commit()?;
         Ok(deleted as u32)
     }
@@ -768,14 +770,12 @@ impl ExecutionHistory {
     /// Runs a crash interrupted that kept their input and have not been run again (or whose
     /// re-run never got recorded), oldest first.
     pub fn interrupted_to_rerun(&self) -> Result<Vec<Interrupted>> {
-        let conn = self.db.lock();
-        let mut stmt = conn.prepare(
-            "SELECT id, workflow_id, mode, input, start_node FROM executions e
+        let mut conn = self.db.lock();
+        let sql = "SELECT id, workflow_id, mode, input, start_node FROM executions e
              WHERE status = 'interrupted' AND input IS NOT NULL
                AND (rerun_as IS NULL OR NOT EXISTS (SELECT 1 FROM executions r WHERE r.id = e.rerun_as))
-             ORDER BY started_at, rowid",
-        )?;
-        let rows = stmt.query_map([], |r| {
+             ORDER BY started_at, rowid";
+        Ok(conn.query_map(sql, params![], |r| {
             let mode: String = r.get(2)?;
             Ok(Interrupted {
                 id: r.get(0)?,
@@ -784,8 +784,7 @@ impl ExecutionHistory {
                 input: r.get(3)?,
                 start_node: r.get(4)?,
             })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })?)
     }
 
     /// Marks an interrupted run as run again by `rerun_id`, unless another process did so
@@ -801,22 +800,21 @@ impl ExecutionHistory {
 
     /// Every blob the stored executions refer to.
     pub fn blob_references(&self) -> Result<std::collections::HashSet<String>> {
-        let conn = self.db.lock();
-        let mut stmt = conn.prepare("SELECT DISTINCT blob FROM execution_blobs")?;
-        let refs = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<_>>()?;
-        Ok(refs)
+        let refs = self.db.lock().query_map("SELECT DISTINCT blob FROM execution_blobs", params![], |r| r.get(0))?;
+        Ok(refs.into_iter().collect())
     }
 
     /// When the oldest run still going started (RFC 3339), if any runs.
     pub fn oldest_running(&self) -> Result<Option<String>> {
-        Ok(self
-            .db
-            .lock()
-            .query_row("SELECT MIN(started_at) FROM executions WHERE status = 'running'", [], |r| r.get(0))?)
+        Ok(self.db.lock().query_row(
+            "SELECT MIN(started_at) FROM executions WHERE status = 'running'",
+            params![],
+            |r| r.get(0),
+        )?)
     }
 
     /// How many executions are stored.
     pub fn count(&self) -> Result<u32> {
-        Ok(self.db.lock().query_row("SELECT COUNT(*) FROM executions", [], |r| r.get(0))?)
+        Ok(self.db.lock().query_row("SELECT COUNT(*) FROM executions", params![], |r| r.get(0))?)
     }
 }

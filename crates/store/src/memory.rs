@@ -3,7 +3,7 @@
 
 use crate::Db;
 use crate::error::Result;
-use rusqlite::{OptionalExtension, params};
+use crate::sql::params;
 use std::sync::Arc;
 
 /// Messages a conversation keeps at most (agents read a window of the last ones).
@@ -27,14 +27,13 @@ impl Conversations {
         session: &str,
         window: u32,
     ) -> Result<Vec<(String, String)>> {
-        let conn = self.db.lock();
-        let mut stmt = conn.prepare_cached(
+        Ok(self.db.lock().query_map(
             "SELECT role, content FROM (SELECT seq, role, content FROM agent_memory
-               WHERE workflow_id = ?1 AND node_id = ?2 AND session = ?3 ORDER BY seq DESC LIMIT ?4)
+               WHERE workflow_id = ?1 AND node_id = ?2 AND session = ?3 ORDER BY seq DESC LIMIT ?4) AS recent
              ORDER BY seq",
-        )?;
-        let rows = stmt.query_map(params![workflow_id, node_id, session, window], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+            params![workflow_id, node_id, session, window],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?)
     }
 
     /// Adds messages (role, content) at the end, in one transaction, and forgets what is
@@ -50,14 +49,13 @@ impl Conversations {
         let mut conn = self.db.lock();
         // Write-locked from the start: a read that turns into a write fails at once when
         // another connection wrote meanwhile.
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut tx = conn.transaction()?;
         let last: Option<i64> = tx
-            .query_row(
+            .query_opt(
                 "SELECT MAX(seq) FROM agent_memory WHERE workflow_id = ?1 AND node_id = ?2 AND session = ?3",
                 params![workflow_id, node_id, session],
                 |r| r.get(0),
-            )
-            .optional()?
+            )?
             .flatten();
         let mut seq = last.unwrap_or(0);
         for (role, content) in messages {
@@ -85,7 +83,7 @@ impl Conversations {
             "DELETE FROM agent_memory WHERE (workflow_id, node_id, session) IN
                (SELECT workflow_id, node_id, session FROM agent_memory
                 GROUP BY workflow_id, node_id, session HAVING MAX(at) < ?1)",
-            [before],
+            params![before],
         )?;
         Ok(deleted as u64)
     }

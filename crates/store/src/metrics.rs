@@ -3,7 +3,7 @@
 
 use crate::Db;
 use crate::error::{Result, StoreError};
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use crate::sql::{Backend, SqlResult, params};
 use std::collections::HashMap;
 use std::sync::Arc;
 use switchyard_core::rollup::{Bucket, BucketRecord, HOUR_MS, MINUTE_MS, floor};
@@ -37,15 +37,13 @@ fn encode(bucket: &Bucket) -> String {
 }
 
 /// Adds a bucket into its stored row (or stores it as the row).
-fn add_to_row(tx: &rusqlite::Transaction<'_>, workflow_id: &str, node: &str, bucket: &Bucket) -> Result<()> {
-    let mut get = tx.prepare_cached(
-        "SELECT record FROM metric_buckets WHERE workflow_id = ?1 AND node = ?2 AND width_ms = ?3 AND start_ms = ?4",
-    )?;
-    let mut put = tx.prepare_cached(
-        "INSERT OR REPLACE INTO metric_buckets (workflow_id, node, width_ms, start_ms, record) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?;
+fn add_to_row(tx: &mut dyn Backend, workflow_id: &str, node: &str, bucket: &Bucket) -> Result<()> {
     let (width, start) = (bucket.width_ms, bucket.start_ms);
-    let stored: Option<String> = get.query_row(params![workflow_id, node, width, start], |r| r.get(0)).optional()?;
+    let stored: Option<String> = tx.query_opt(
+        "SELECT record FROM metric_buckets WHERE workflow_id = ?1 AND node = ?2 AND width_ms = ?3 AND start_ms = ?4",
+        params![workflow_id, node, width, start],
+        |r| r.get(0),
+    )?;
     let merged = match stored {
         Some(json) => {
             let mut old = decode(workflow_id, node, start, &json)?;
@@ -54,7 +52,11 @@ fn add_to_row(tx: &rusqlite::Transaction<'_>, workflow_id: &str, node: &str, buc
         }
         None => bucket.clone(),
     };
-    put.execute(params![workflow_id, node, width, start, encode(&merged)])?;
+    tx.execute(
+        "INSERT INTO metric_buckets (workflow_id, node, width_ms, start_ms, record) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (workflow_id, node, width_ms, start_ms) DO UPDATE SET record = excluded.record",
+        params![workflow_id, node, width, start, encode(&merged)],
+    )?;
     Ok(())
 }
 
@@ -69,9 +71,9 @@ impl Metrics {
             return Ok(());
         }
         let mut conn = self.db.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut tx = conn.transaction()?;
         for row in rows {
-            add_to_row(&tx, &row.workflow_id, &row.node, &row.bucket)?;
+            add_to_row(&mut *tx, &row.workflow_id, &row.node, &row.bucket)?;
         }
         tx.commit()?;
         Ok(())
@@ -81,24 +83,22 @@ impl Metrics {
     /// one transaction. Returns how many minute buckets were aged.
     pub fn age(&self, before_ms: i64) -> Result<u32> {
         let mut conn = self.db.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut tx = conn.transaction()?;
         let mut hours: HashMap<(String, String, i64), Bucket> = HashMap::new();
         let mut aged = 0u32;
-        {
-            let mut stmt = tx.prepare_cached(
-                "SELECT workflow_id, node, start_ms, record FROM metric_buckets WHERE width_ms = ?1 AND start_ms < ?2",
-            )?;
-            let mut rows = stmt.query(params![MINUTE_MS, floor(before_ms, MINUTE_MS)])?;
-            while let Some(r) = rows.next()? {
-                let (wf, node, start): (String, String, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
-                let minute = decode(&wf, &node, start, &r.get::<_, String>(3)?)?;
-                let hour = floor(start, HOUR_MS);
-                hours.entry((wf, node, hour)).or_insert_with(|| Bucket::new(hour, HOUR_MS)).merge(&minute);
-                aged += 1;
-            }
+        let minutes: Vec<(String, String, i64, String)> = tx.query_map(
+            "SELECT workflow_id, node, start_ms, record FROM metric_buckets WHERE width_ms = ?1 AND start_ms < ?2",
+            params![MINUTE_MS, floor(before_ms, MINUTE_MS)],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
+        for (wf, node, start, record) in minutes {
+            let minute = decode(&wf, &node, start, &record)?;
+            let hour = floor(start, HOUR_MS);
+            hours.entry((wf, node, hour)).or_insert_with(|| Bucket::new(hour, HOUR_MS)).merge(&minute);
+            aged += 1;
         }
         for ((wf, node, _), bucket) in hours {
-            add_to_row(&tx, &wf, &node, &bucket)?;
+            add_to_row(&mut *tx, &wf, &node, &bucket)?;
         }
         tx.execute(
             "DELETE FROM metric_buckets WHERE width_ms = ?1 AND start_ms < ?2",
@@ -120,22 +120,23 @@ impl Metrics {
     /// Stored buckets that start in `[from_ms, to_ms)`: the workflows' own (`nodes` false)
     /// or their nodes', of one workflow or all, oldest first.
     pub fn buckets(&self, from_ms: i64, to_ms: i64, nodes: bool, workflow_id: Option<&str>) -> Result<Vec<BucketRow>> {
-        let conn = self.db.lock();
+        let mut conn = self.db.lock();
         // One width at a time, with the node condition as the index wants it.
         let sql = if nodes {
             "SELECT workflow_id, node, start_ms, record FROM metric_buckets
-             WHERE width_ms = ?1 AND node <> '' AND start_ms >= ?2 AND start_ms < ?3 AND (?4 IS NULL OR workflow_id = ?4)"
+             WHERE width_ms = ?1 AND node <> '' AND start_ms >= ?2 AND start_ms < ?3 AND (CAST(?4 AS TEXT) IS NULL OR workflow_id = ?4)"
         } else {
             "SELECT workflow_id, node, start_ms, record FROM metric_buckets
-             WHERE width_ms = ?1 AND node = '' AND start_ms >= ?2 AND start_ms < ?3 AND (?4 IS NULL OR workflow_id = ?4)"
+             WHERE width_ms = ?1 AND node = '' AND start_ms >= ?2 AND start_ms < ?3 AND (CAST(?4 AS TEXT) IS NULL OR workflow_id = ?4)"
         };
-        let mut stmt = conn.prepare_cached(sql)?;
         let mut out = Vec::new();
         for width in [HOUR_MS, MINUTE_MS] {
-            let mut rows = stmt.query(params![width, from_ms, to_ms, workflow_id])?;
-            while let Some(r) = rows.next()? {
-                let (wf, node, start): (String, String, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
-                let bucket = decode(&wf, &node, start, &r.get::<_, String>(3)?)?;
+            let rows: Vec<(String, String, i64, String)> =
+                conn.query_map(sql, params![width, from_ms, to_ms, workflow_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })?;
+            for (wf, node, start, record) in rows {
+                let bucket = decode(&wf, &node, start, &record)?;
                 out.push(BucketRow { workflow_id: wf, node, bucket });
             }
         }
@@ -145,9 +146,9 @@ impl Metrics {
 
     /// How many buckets are stored, by width (minutes, hours).
     pub fn bucket_counts(&self) -> Result<(u64, u64)> {
-        let conn = self.db.lock();
-        let count = |w: i64| -> rusqlite::Result<i64> {
-            conn.query_row("SELECT COUNT(*) FROM metric_buckets WHERE width_ms = ?1", [w], |r| r.get(0))
+        let mut conn = self.db.lock();
+        let mut count = |w: i64| -> SqlResult<i64> {
+            conn.query_row("SELECT COUNT(*) FROM metric_buckets WHERE width_ms = ?1", params![w], |r| r.get(0))
         };
         Ok((count(MINUTE_MS)? as u64, count(HOUR_MS)? as u64))
     }
@@ -155,12 +156,12 @@ impl Metrics {
     // --- Alert rules and alerts ------------------------------------------------------------
 
     pub fn rules(&self) -> Result<Vec<AlertRule>> {
-        let conn = self.db.lock();
-        let mut stmt = conn.prepare_cached("SELECT id, rule FROM alert_rules ORDER BY position, id")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let rows =
+            self.db.lock().query_map("SELECT id, rule FROM alert_rules ORDER BY position, id", params![], |r| {
+                Ok((r.get::<String>(0)?, r.get::<String>(1)?))
+            })?;
         let mut out = Vec::new();
-        for row in rows {
-            let (id, json) = row?;
+        for (id, json) in rows {
             out.push(
                 serde_json::from_str(&json)
                     .map_err(|e| StoreError::Corrupt { what: format!("alert rule {id}"), message: e.to_string() })?,
@@ -183,26 +184,26 @@ impl Metrics {
 
     /// Deletes a rule; false when there was none with that id.
     pub fn delete_rule(&self, id: &str) -> Result<bool> {
-        Ok(self.db.lock().execute("DELETE FROM alert_rules WHERE id = ?1", [id])? > 0)
+        Ok(self.db.lock().execute("DELETE FROM alert_rules WHERE id = ?1", params![id])? > 0)
     }
 
     /// Adds the predefined rules the first time only (a user who deletes them keeps them
     /// deleted). Returns whether they were added.
     pub fn seed_rules(&self, presets: &[AlertRule]) -> Result<bool> {
         let mut conn = self.db.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut tx = conn.transaction()?;
         let pending: Option<String> =
-            tx.query_row("SELECT value FROM store_meta WHERE key = 'alert_presets'", [], |r| r.get(0)).optional()?;
+            tx.query_opt("SELECT value FROM store_meta WHERE key = 'alert_presets'", params![], |r| r.get(0))?;
         if pending.as_deref() != Some("pending") {
             return Ok(false);
         }
         for (i, rule) in presets.iter().enumerate() {
             tx.execute(
-                "INSERT OR IGNORE INTO alert_rules (id, position, rule) VALUES (?1, ?2, ?3)",
+                "INSERT INTO alert_rules (id, position, rule) VALUES (?1, ?2, ?3) ON CONFLICT (id) DO NOTHING",
                 params![rule.id, i as i64, serde_json::to_string(rule).unwrap_or_default()],
             )?;
         }
-        tx.execute("UPDATE store_meta SET value = 'done' WHERE key = 'alert_presets'", [])?;
+        tx.execute("UPDATE store_meta SET value = 'done' WHERE key = 'alert_presets'", params![])?;
         tx.commit()?;
         Ok(true)
     }
@@ -214,7 +215,9 @@ impl Metrics {
             AlertState::Resolved => "resolved",
         };
         self.db.lock().execute(
-            "INSERT OR REPLACE INTO alerts (id, rule_id, state, fired_at, alert) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO alerts (id, rule_id, state, fired_at, alert) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (id) DO UPDATE SET rule_id = excluded.rule_id, state = excluded.state,
+                 fired_at = excluded.fired_at, alert = excluded.alert",
             params![alert.id, alert.rule_id, state, alert.fired_at, serde_json::to_string(alert).unwrap_or_default()],
         )?;
         Ok(())
@@ -222,21 +225,19 @@ impl Metrics {
 
     pub fn alert(&self, id: &str) -> Result<Option<Alert>> {
         let json: Option<String> =
-            self.db.lock().query_row("SELECT alert FROM alerts WHERE id = ?1", [id], |r| r.get(0)).optional()?;
+            self.db.lock().query_opt("SELECT alert FROM alerts WHERE id = ?1", params![id], |r| r.get(0))?;
         json.map(|j| parse_alert(id, &j)).transpose()
     }
 
     /// Alerts newest first: all, or only those still firing.
     pub fn alerts(&self, firing_only: bool, limit: u32) -> Result<Vec<Alert>> {
-        let conn = self.db.lock();
-        let mut stmt = conn.prepare_cached(
+        let rows = self.db.lock().query_map(
             "SELECT id, alert FROM alerts WHERE (?1 = 0 OR state = 'firing') ORDER BY fired_at DESC, id DESC LIMIT ?2",
+            params![firing_only, limit],
+            |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?)),
         )?;
-        let rows =
-            stmt.query_map(params![firing_only, limit], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
         let mut out = Vec::new();
-        for row in rows {
-            let (id, json) = row?;
+        for (id, json) in rows {
             out.push(parse_alert(&id, &json)?);
         }
         Ok(out)
@@ -247,7 +248,7 @@ impl Metrics {
         let n = self.db.lock().execute(
             "DELETE FROM alerts WHERE state <> 'firing' AND id NOT IN (
                  SELECT id FROM alerts ORDER BY fired_at DESC, id DESC LIMIT ?1)",
-            [keep],
+            params![keep],
         )?;
         Ok(n as u32)
     }

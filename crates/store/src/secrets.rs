@@ -3,7 +3,7 @@
 
 use crate::Db;
 use crate::error::{Result, StoreError};
-use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
+use crate::sql::{Backend, Row, SqlResult, params};
 use std::sync::Arc;
 
 /// The vault's single header row.
@@ -47,7 +47,7 @@ pub struct AccountRow {
 const ACCOUNT_COLUMNS: &str =
     "id, connection_type, label, is_default, status, sealed, token_expires_at, last_test, created_at, updated_at";
 
-fn account(row: &Row<'_>) -> rusqlite::Result<AccountRow> {
+fn account(row: &Row) -> SqlResult<AccountRow> {
     Ok(AccountRow {
         id: row.get(0)?,
         connection_type: row.get(1)?,
@@ -62,7 +62,7 @@ fn account(row: &Row<'_>) -> rusqlite::Result<AccountRow> {
     })
 }
 
-fn write_header(conn: &rusqlite::Connection, header: &VaultHeaderRow) -> Result<()> {
+fn write_header(conn: &mut dyn Backend, header: &VaultHeaderRow) -> Result<()> {
     let n = conn.execute(
         "UPDATE vault_header SET key_source = ?1, key_id = ?2, kdf = ?3, wrapped_key = ?4, check_value = ?5,
          updated_at = ?6, generation = ?7, recovery_wrapped = ?8, recovery_sealed = ?9, recovery_created_at = ?10
@@ -87,8 +87,8 @@ fn write_header(conn: &rusqlite::Connection, header: &VaultHeaderRow) -> Result<
 }
 
 /// Fails with [`StoreError::StaleKey`] unless `generation` is the stored key generation.
-fn check_generation(conn: &rusqlite::Connection, generation: i64) -> Result<()> {
-    let stored: i64 = conn.query_row("SELECT generation FROM vault_header WHERE id = 1", [], |r| r.get(0))?;
+fn check_generation(conn: &mut dyn Backend, generation: i64) -> Result<()> {
+    let stored: i64 = conn.query_row("SELECT generation FROM vault_header WHERE id = 1", params![], |r| r.get(0))?;
     if stored != generation {
         return Err(StoreError::StaleKey { stored, expected: generation });
     }
@@ -106,41 +106,38 @@ impl Secrets {
     }
 
     pub fn header(&self) -> Result<Option<VaultHeaderRow>> {
-        let conn = self.db.lock();
-        Ok(conn
-            .query_row(
-                "SELECT vault_id, key_source, key_id, kdf, wrapped_key, check_value, created_at, updated_at, generation,
+        let mut conn = self.db.lock();
+        Ok(conn.query_opt(
+            "SELECT vault_id, key_source, key_id, kdf, wrapped_key, check_value, created_at, updated_at, generation,
                         recovery_wrapped, recovery_sealed, recovery_created_at
                  FROM vault_header WHERE id = 1",
-                [],
-                |r| {
-                    Ok(VaultHeaderRow {
-                        vault_id: r.get(0)?,
-                        key_source: r.get(1)?,
-                        key_id: r.get(2)?,
-                        kdf: r.get(3)?,
-                        wrapped_key: r.get(4)?,
-                        check_value: r.get(5)?,
-                        created_at: r.get(6)?,
-                        updated_at: r.get(7)?,
-                        generation: r.get(8)?,
-                        recovery_wrapped: r.get(9)?,
-                        recovery_sealed: r.get(10)?,
-                        recovery_created_at: r.get(11)?,
-                    })
-                },
-            )
-            .optional()?)
+            params![],
+            |r| {
+                Ok(VaultHeaderRow {
+                    vault_id: r.get(0)?,
+                    key_source: r.get(1)?,
+                    key_id: r.get(2)?,
+                    kdf: r.get(3)?,
+                    wrapped_key: r.get(4)?,
+                    check_value: r.get(5)?,
+                    created_at: r.get(6)?,
+                    updated_at: r.get(7)?,
+                    generation: r.get(8)?,
+                    recovery_wrapped: r.get(9)?,
+                    recovery_sealed: r.get(10)?,
+                    recovery_created_at: r.get(11)?,
+                })
+            },
+        )?)
     }
 
     /// Creates the header. Fails if the vault already has one (two processes creating a
     /// vault at once must not both win).
     pub fn create_header(&self, h: &VaultHeaderRow) -> Result<()> {
-        let conn = self.db.lock();
-        let n = conn.execute(
-            "INSERT OR IGNORE INTO vault_header (id, vault_id, key_source, key_id, kdf, wrapped_key, check_value, created_at,
+        let n = self.db.lock().execute(
+            "INSERT INTO vault_header (id, vault_id, key_source, key_id, kdf, wrapped_key, check_value, created_at,
                  updated_at, generation, recovery_wrapped, recovery_sealed, recovery_created_at)
-             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT DO NOTHING",
             params![
                 h.vault_id,
                 h.key_source,
@@ -177,21 +174,18 @@ impl Secrets {
         reseal: &mut dyn FnMut(&AccountRow) -> Result<Vec<u8>>,
     ) -> Result<u32> {
         let mut conn = self.db.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        check_generation(&tx, from_generation)?;
+        let mut tx = conn.transaction()?;
+        check_generation(&mut *tx, from_generation)?;
         // The recovery wrapping was re-made for the recovery key the caller read; a new one
         // made since (another process) must not be overwritten with the old one. Compared by
         // the sealed bytes (a random nonce each: unique per key), not by the time, which two
         // recovery keys made within a millisecond share.
         let recovery: Option<Vec<u8>> =
-            tx.query_row("SELECT recovery_sealed FROM vault_header WHERE id = 1", [], |r| r.get(0))?;
+            tx.query_row("SELECT recovery_sealed FROM vault_header WHERE id = 1", params![], |r| r.get(0))?;
         if recovery.as_deref() != read_recovery {
             return Err(StoreError::RecoveryChanged);
         }
-        let rows = {
-            let mut stmt = tx.prepare(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts"))?;
-            stmt.query_map([], account)?.collect::<rusqlite::Result<Vec<_>>>()?
-        };
+        let rows = tx.query_map(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts"), params![], account)?;
         for row in &rows {
             let sealed = reseal(row)?;
             let n = tx.execute(
@@ -205,7 +199,7 @@ impl Secrets {
                 });
             }
         }
-        write_header(&tx, header)?;
+        write_header(&mut *tx, header)?;
         tx.commit()?;
         Ok(rows.len() as u32)
     }
@@ -214,49 +208,46 @@ impl Secrets {
     /// untouched. Refused with `StaleKey` when the key was rotated since `header` was read.
     pub fn update_header(&self, header: &VaultHeaderRow) -> Result<()> {
         let mut conn = self.db.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        check_generation(&tx, header.generation)?;
-        write_header(&tx, header)?;
+        let mut tx = conn.transaction()?;
+        check_generation(&mut *tx, header.generation)?;
+        write_header(&mut *tx, header)?;
         tx.commit()?;
         Ok(())
     }
 
     pub fn accounts(&self) -> Result<Vec<AccountRow>> {
-        let conn = self.db.lock();
-        let mut stmt =
-            conn.prepare(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY connection_type, label"))?;
-        let rows = stmt.query_map([], account)?.collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        Ok(self.db.lock().query_map(
+            &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY connection_type, label"),
+            params![],
+            account,
+        )?)
     }
 
     pub fn account(&self, id: &str) -> Result<Option<AccountRow>> {
-        let conn = self.db.lock();
-        Ok(conn
-            .query_row(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?1"), [id], account)
-            .optional()?)
+        Ok(self.db.lock().query_opt(
+            &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?1"),
+            params![id],
+            account,
+        )?)
     }
 
     /// The account of a type with this label, or the type's default when `label` is None.
     pub fn find(&self, connection_type: &str, label: Option<&str>) -> Result<Option<AccountRow>> {
-        let conn = self.db.lock();
+        let mut conn = self.db.lock();
         let row = match label {
-            Some(label) => conn
-                .query_row(
-                    &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE connection_type = ?1 AND label = ?2"),
-                    [connection_type, label],
-                    account,
-                )
-                .optional()?,
-            None => conn
-                .query_row(
-                    &format!(
-                        "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE connection_type = ?1
+            Some(label) => conn.query_opt(
+                &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE connection_type = ?1 AND label = ?2"),
+                params![connection_type, label],
+                account,
+            )?,
+            None => conn.query_opt(
+                &format!(
+                    "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE connection_type = ?1
                          ORDER BY is_default DESC, created_at LIMIT 1"
-                    ),
-                    [connection_type],
-                    account,
-                )
-                .optional()?,
+                ),
+                params![connection_type],
+                account,
+            )?,
         };
         Ok(row)
     }
@@ -265,11 +256,11 @@ impl Secrets {
     /// its default.
     pub fn insert_account(&self, row: &AccountRow, generation: i64) -> Result<()> {
         let mut conn = self.db.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        check_generation(&tx, generation)?;
+        let mut tx = conn.transaction()?;
+        check_generation(&mut *tx, generation)?;
         let exists: bool = tx.query_row(
             "SELECT EXISTS (SELECT 1 FROM accounts WHERE connection_type = ?1 AND label = ?2)",
-            [&row.connection_type, &row.label],
+            params![row.connection_type, row.label],
             |r| r.get(0),
         )?;
         if exists {
@@ -277,7 +268,7 @@ impl Secrets {
         }
         let first: bool = tx.query_row(
             "SELECT NOT EXISTS (SELECT 1 FROM accounts WHERE connection_type = ?1)",
-            [&row.connection_type],
+            params![row.connection_type],
             |r| r.get(0),
         )?;
         tx.execute(
@@ -297,8 +288,8 @@ impl Secrets {
         )?;
         if row.is_default && !first {
             tx.execute(
-                "UPDATE accounts SET is_default = (id = ?1) WHERE connection_type = ?2",
-                [&row.id, &row.connection_type],
+                "UPDATE accounts SET is_default = CASE WHEN id = ?1 THEN 1 ELSE 0 END WHERE connection_type = ?2",
+                params![row.id, row.connection_type],
             )?;
         }
         tx.commit()?;
@@ -320,8 +311,8 @@ impl Secrets {
         generation: i64,
     ) -> Result<bool> {
         let mut conn = self.db.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        check_generation(&tx, generation)?;
+        let mut tx = conn.transaction()?;
+        check_generation(&mut *tx, generation)?;
         let n = tx.execute(
             "UPDATE accounts SET sealed = ?3, status = ?4, token_expires_at = ?5, updated_at = ?6
              WHERE id = ?1 AND sealed = ?2",
@@ -340,26 +331,24 @@ impl Secrets {
     }
 
     pub fn rename(&self, id: &str, label: &str, now: &str) -> Result<()> {
-        let conn = self.db.lock();
-        let result =
-            conn.execute("UPDATE accounts SET label = ?2, updated_at = ?3 WHERE id = ?1", params![id, label, now]);
+        let result = self
+            .db
+            .lock()
+            .execute("UPDATE accounts SET label = ?2, updated_at = ?3 WHERE id = ?1", params![id, label, now]);
         match result {
             Ok(0) => Err(StoreError::Corrupt { what: format!("account {id}"), message: "not found".into() }),
             Ok(_) => Ok(()),
-            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
-                Err(StoreError::AlreadyExists(format!("account \"{label}\"")))
-            }
+            Err(e) if e.is_constraint() => Err(StoreError::AlreadyExists(format!("account \"{label}\""))),
             Err(e) => Err(e.into()),
         }
     }
 
     /// Makes an account its type's only default.
     pub fn set_default(&self, id: &str) -> Result<()> {
-        let conn = self.db.lock();
-        let n = conn.execute(
-            "UPDATE accounts SET is_default = (id = ?1)
+        let n = self.db.lock().execute(
+            "UPDATE accounts SET is_default = CASE WHEN id = ?1 THEN 1 ELSE 0 END
              WHERE connection_type = (SELECT connection_type FROM accounts WHERE id = ?1)",
-            [id],
+            params![id],
         )?;
         if n == 0 {
             return Err(StoreError::Corrupt { what: format!("account {id}"), message: "not found".into() });
@@ -371,26 +360,25 @@ impl Secrets {
     /// becomes the default.
     pub fn delete_account(&self, id: &str) -> Result<bool> {
         let mut conn = self.db.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let row: Option<(String, bool)> = tx
-            .query_row("SELECT connection_type, is_default FROM accounts WHERE id = ?1", [id], |r| {
+        let mut tx = conn.transaction()?;
+        let row: Option<(String, bool)> =
+            tx.query_opt("SELECT connection_type, is_default FROM accounts WHERE id = ?1", params![id], |r| {
                 Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()?;
+            })?;
         let Some((connection_type, was_default)) = row else { return Ok(false) };
-        tx.execute("DELETE FROM accounts WHERE id = ?1", [id])?;
+        tx.execute("DELETE FROM accounts WHERE id = ?1", params![id])?;
         if was_default {
             tx.execute(
                 "UPDATE accounts SET is_default = 1 WHERE id =
                  (SELECT id FROM accounts WHERE connection_type = ?1 ORDER BY created_at LIMIT 1)",
-                [&connection_type],
+                params![connection_type],
             )?;
         }
         tx.commit()?;
         Ok(true)
     }
 
-    fn update(&self, id: &str, sql: &str, params: impl rusqlite::Params) -> Result<()> {
+    fn update(&self, id: &str, sql: &str, params: &[&dyn crate::sql::ToParam]) -> Result<()> {
         let n = self.db.lock().execute(sql, params)?;
         if n == 0 {
             return Err(StoreError::Corrupt { what: format!("account {id}"), message: "not found".into() });

@@ -2,7 +2,7 @@
 
 use crate::Db;
 use crate::error::{Result, StoreError};
-use rusqlite::OptionalExtension;
+use crate::sql::params;
 use std::sync::Arc;
 
 #[derive(Debug, Clone)]
@@ -17,7 +17,7 @@ impl Settings {
 
     pub fn get(&self, key: &str) -> Result<Option<serde_json::Value>> {
         let text: Option<String> =
-            self.db.lock().query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0)).optional()?;
+            self.db.lock().query_opt("SELECT value FROM settings WHERE key = ?1", params![key], |r| r.get(0))?;
         text.map(|t| {
             serde_json::from_str(&t)
                 .map_err(|e| StoreError::Corrupt { what: format!("setting {key}"), message: e.to_string() })
@@ -28,18 +28,17 @@ impl Settings {
     pub fn set(&self, key: &str, value: &serde_json::Value) -> Result<()> {
         self.db.lock().execute(
             "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (key, value.to_string()),
+            params![key, value.to_string()],
         )?;
         Ok(())
     }
 
     pub fn all(&self) -> Result<serde_json::Map<String, serde_json::Value>> {
-        let conn = self.db.lock();
-        let mut stmt = conn.prepare("SELECT key, value FROM settings ORDER BY key")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let rows = self.db.lock().query_map("SELECT key, value FROM settings ORDER BY key", params![], |r| {
+            Ok((r.get::<String>(0)?, r.get::<String>(1)?))
+        })?;
         let mut out = serde_json::Map::new();
-        for row in rows {
-            let (k, v) = row?;
+        for (k, v) in rows {
             out.insert(k, serde_json::from_str(&v).unwrap_or(serde_json::Value::String(v)));
         }
         Ok(out)

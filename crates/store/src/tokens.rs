@@ -2,7 +2,7 @@
 
 use crate::Db;
 use crate::error::Result;
-use rusqlite::OptionalExtension;
+use crate::sql::{Row, SqlResult, params};
 use std::sync::Arc;
 
 /// One token as stored (its hash, never the token).
@@ -27,7 +27,7 @@ pub struct ApiTokens {
 
 const COLUMNS: &str = "id, name, scope, hash, prefix, created_ms, last_used_ms, revoked_ms";
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRow> {
+fn row(r: &Row) -> SqlResult<TokenRow> {
     Ok(TokenRow {
         id: r.get(0)?,
         name: r.get(1)?,
@@ -48,7 +48,7 @@ impl ApiTokens {
     pub fn insert(&self, token: &TokenRow) -> Result<()> {
         self.db.lock().execute(
             &format!("INSERT INTO api_tokens ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
-            rusqlite::params![
+            params![
                 token.id,
                 token.name,
                 token.scope,
@@ -64,28 +64,26 @@ impl ApiTokens {
 
     /// Every token, newest first (revoked ones too: the list shows when they were revoked).
     pub fn list(&self) -> Result<Vec<TokenRow>> {
-        let conn = self.db.lock();
-        let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM api_tokens ORDER BY created_ms DESC, id"))?;
-        let rows = stmt.query_map([], row)?.collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        let sql = format!("SELECT {COLUMNS} FROM api_tokens ORDER BY created_ms DESC, id");
+        Ok(self.db.lock().query_map(&sql, params![], row)?)
     }
 
     pub fn get(&self, id: &str) -> Result<Option<TokenRow>> {
-        let conn = self.db.lock();
-        Ok(conn.query_row(&format!("SELECT {COLUMNS} FROM api_tokens WHERE id = ?1"), [id], row).optional()?)
+        let mut conn = self.db.lock();
+        Ok(conn.query_opt(&format!("SELECT {COLUMNS} FROM api_tokens WHERE id = ?1"), params![id], row)?)
     }
 
     /// The token with this hash, revoked or not.
     pub fn find(&self, hash: &[u8]) -> Result<Option<TokenRow>> {
-        let conn = self.db.lock();
-        Ok(conn.query_row(&format!("SELECT {COLUMNS} FROM api_tokens WHERE hash = ?1"), [hash], row).optional()?)
+        let mut conn = self.db.lock();
+        Ok(conn.query_opt(&format!("SELECT {COLUMNS} FROM api_tokens WHERE hash = ?1"), params![hash], row)?)
     }
 
     /// Revokes a token (once: a second revocation keeps the first time). `None`: no such token.
     pub fn revoke(&self, id: &str, now_ms: i64) -> Result<Option<TokenRow>> {
         self.db.lock().execute(
             "UPDATE api_tokens SET revoked_ms = ?2 WHERE id = ?1 AND revoked_ms IS NULL",
-            rusqlite::params![id, now_ms],
+            params![id, now_ms],
         )?;
         self.get(id)
     }
@@ -94,7 +92,7 @@ impl ApiTokens {
     pub fn touch(&self, id: &str, now_ms: i64) -> Result<()> {
         self.db.lock().execute(
             "UPDATE api_tokens SET last_used_ms = ?2 WHERE id = ?1 AND (last_used_ms IS NULL OR last_used_ms < ?2)",
-            rusqlite::params![id, now_ms],
+            params![id, now_ms],
         )?;
         Ok(())
     }

@@ -3,7 +3,7 @@
 
 use crate::Db;
 use crate::error::Result;
-use rusqlite::{OptionalExtension, params};
+use crate::sql::params;
 use std::sync::Arc;
 use switchyard_model::webhook::{Delivery, Verification};
 
@@ -27,13 +27,10 @@ impl Triggers {
 
     /// A workflow's deliveries (or every workflow's), newest first.
     pub fn deliveries(&self, workflow_id: Option<&str>, limit: u32) -> Result<Vec<Delivery>> {
-        let conn = self.db.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, workflow_id, node_id, received_at, method, path, status, verification, latency_ms, execution_id, error, body, test
-             FROM webhook_deliveries WHERE ?1 IS NULL OR workflow_id = ?1
-             ORDER BY received_at DESC, rowid DESC LIMIT ?2",
-        )?;
-        let rows = stmt.query_map(params![workflow_id, limit], |r| {
+        let sql = "SELECT id, workflow_id, node_id, received_at, method, path, status, verification, latency_ms, execution_id, error, body, test
+             FROM webhook_deliveries WHERE CAST(?1 AS TEXT) IS NULL OR workflow_id = ?1
+             ORDER BY received_at DESC, rowid DESC LIMIT ?2";
+        Ok(self.db.lock().query_map(sql, params![workflow_id, limit], |r| {
             Ok(Delivery {
                 id: r.get(0)?,
                 workflow_id: r.get(1)?,
@@ -42,22 +39,21 @@ impl Triggers {
                 method: r.get(4)?,
                 path: r.get(5)?,
                 status: r.get(6)?,
-                verification: Verification::parse(&r.get::<_, String>(7)?),
+                verification: Verification::parse(&r.get::<String>(7)?),
                 latency_ms: r.get(8)?,
                 execution_id: r.get(9)?,
                 error: r.get(10)?,
                 body: r.get(11)?,
                 test: r.get(12)?,
             })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })?)
     }
 
     /// How many deliveries a workflow has in the log.
     pub fn delivery_count(&self, workflow_id: &str) -> Result<u64> {
         let n: i64 = self.db.lock().query_row(
             "SELECT COUNT(*) FROM webhook_deliveries WHERE workflow_id = ?1",
-            [workflow_id],
+            params![workflow_id],
             |r| r.get(0),
         )?;
         Ok(n as u64)
@@ -66,11 +62,10 @@ impl Triggers {
     /// The webhook replay keys that have not expired at `now_ms`, with when each expires
     /// (expired ones are deleted).
     pub fn replay_keys(&self, now_ms: i64) -> Result<Vec<(String, i64)>> {
-        let conn = self.db.lock();
-        conn.execute("DELETE FROM webhook_replay WHERE expires_at_ms <= ?1", [now_ms])?;
-        let mut stmt = conn.prepare("SELECT key, expires_at_ms FROM webhook_replay ORDER BY expires_at_ms")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        let mut conn = self.db.lock();
+        conn.execute("DELETE FROM webhook_replay WHERE expires_at_ms <= ?1", params![now_ms])?;
+        let sql = "SELECT key, expires_at_ms FROM webhook_replay ORDER BY expires_at_ms";
+        Ok(conn.query_map(sql, params![], |r| Ok((r.get(0)?, r.get(1)?)))?)
     }
 
     /// Keeps the newest `keep` deliveries of each workflow; returns how many went.
@@ -79,23 +74,19 @@ impl Triggers {
             "DELETE FROM webhook_deliveries WHERE rowid IN (
                  SELECT rowid FROM (
                      SELECT rowid, ROW_NUMBER() OVER (PARTITION BY workflow_id ORDER BY received_at DESC, rowid DESC) AS n
-                     FROM webhook_deliveries)
+                     FROM webhook_deliveries) AS ranked
                  WHERE n > ?1)",
-            [keep],
+            params![keep],
         )?;
         Ok(n as u32)
     }
 
     pub fn schedule(&self, workflow_id: &str, node_id: &str) -> Result<Option<ScheduleRow>> {
-        Ok(self
-            .db
-            .lock()
-            .query_row(
-                "SELECT rule, next_fire, last_fire FROM schedule_state WHERE workflow_id = ?1 AND node_id = ?2",
-                [workflow_id, node_id],
-                |r| Ok(ScheduleRow { rule: r.get(0)?, next_fire: r.get(1)?, last_fire: r.get(2)? }),
-            )
-            .optional()?)
+        Ok(self.db.lock().query_opt(
+            "SELECT rule, next_fire, last_fire FROM schedule_state WHERE workflow_id = ?1 AND node_id = ?2",
+            params![workflow_id, node_id],
+            |r| Ok(ScheduleRow { rule: r.get(0)?, next_fire: r.get(1)?, last_fire: r.get(2)? }),
+        )?)
     }
 
     /// Stores the next fire time; `fired` (when given) becomes the last fire time.
@@ -122,13 +113,11 @@ impl Triggers {
     /// The files a Folder Trigger saw: path → (size, modified ms); None when it never
     /// watched (a row with an empty path marks a watch that ran).
     pub fn folder_files(&self, workflow_id: &str, node_id: &str) -> Result<Option<Vec<(String, u64, i64)>>> {
-        let conn = self.db.lock();
-        let mut stmt = conn.prepare_cached(
+        let rows: Vec<(String, u64, i64)> = self.db.lock().query_map(
             "SELECT path, size, modified_ms FROM folder_files WHERE workflow_id = ?1 AND node_id = ?2",
+            params![workflow_id, node_id],
+            |r| Ok((r.get(0)?, r.get::<i64>(1)? as u64, r.get(2)?)),
         )?;
-        let rows =
-            stmt.query_map([workflow_id, node_id], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get(2)?)))?;
-        let rows: Vec<(String, u64, i64)> = rows.collect::<rusqlite::Result<_>>()?;
         if rows.is_empty() {
             return Ok(None);
         }
@@ -138,20 +127,18 @@ impl Triggers {
     /// Replaces what a Folder Trigger saw, in one transaction.
     pub fn replace_folder_files(&self, workflow_id: &str, node_id: &str, files: &[(String, u64, i64)]) -> Result<()> {
         let mut conn = self.db.lock();
-        let tx = conn.transaction()?;
-        tx.execute("DELETE FROM folder_files WHERE workflow_id = ?1 AND node_id = ?2", [workflow_id, node_id])?;
+        let mut tx = conn.transaction()?;
+        tx.execute("DELETE FROM folder_files WHERE workflow_id = ?1 AND node_id = ?2", params![workflow_id, node_id])?;
         // The marker of a watch that ran.
         tx.execute(
             "INSERT INTO folder_files (workflow_id, node_id, path, size, modified_ms) VALUES (?1, ?2, '', 0, 0)",
-            [workflow_id, node_id],
+            params![workflow_id, node_id],
         )?;
-        {
-            let mut insert = tx.prepare_cached(
+        for (path, size, modified) in files {
+            tx.execute(
                 "INSERT INTO folder_files (workflow_id, node_id, path, size, modified_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![workflow_id, node_id, path, *size as i64, modified],
             )?;
-            for (path, size, modified) in files {
-                insert.execute(rusqlite::params![workflow_id, node_id, path, *size as i64, modified])?;
-            }
         }
         tx.commit()?;
         Ok(())
@@ -165,16 +152,16 @@ impl Triggers {
         path: &str,
         seen: Option<(u64, i64)>,
     ) -> Result<()> {
-        let conn = self.db.lock();
+        let mut conn = self.db.lock();
         match seen {
             Some((size, modified)) => conn.execute(
                 "INSERT INTO folder_files (workflow_id, node_id, path, size, modified_ms) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (workflow_id, node_id, path) DO UPDATE SET size = excluded.size, modified_ms = excluded.modified_ms",
-                rusqlite::params![workflow_id, node_id, path, size as i64, modified],
+                params![workflow_id, node_id, path, size as i64, modified],
             )?,
             None => conn.execute(
                 "DELETE FROM folder_files WHERE workflow_id = ?1 AND node_id = ?2 AND path = ?3",
-                [workflow_id, node_id, path],
+                params![workflow_id, node_id, path],
             )?,
         };
         Ok(())
@@ -182,19 +169,20 @@ impl Triggers {
 
     /// A value a trigger node keeps (see [`Triggers::set_value`]).
     pub fn value(&self, workflow_id: &str, node_id: &str, key: &str) -> Result<Option<String>> {
-        let conn = self.db.lock();
-        let mut stmt = conn
-            .prepare_cached("SELECT value FROM trigger_state WHERE workflow_id = ?1 AND node_id = ?2 AND key = ?3")?;
-        Ok(stmt.query_row([workflow_id, node_id, key], |r| r.get(0)).optional()?)
+        Ok(self.db.lock().query_opt(
+            "SELECT value FROM trigger_state WHERE workflow_id = ?1 AND node_id = ?2 AND key = ?3",
+            params![workflow_id, node_id, key],
+            |r| r.get(0),
+        )?)
     }
 
     /// Keeps a value for a trigger node across restarts (committed when this returns).
     pub fn set_value(&self, workflow_id: &str, node_id: &str, key: &str, value: &str) -> Result<()> {
-        let conn = self.db.lock();
+        let mut conn = self.db.lock();
         conn.execute(
             "INSERT INTO trigger_state (workflow_id, node_id, key, value) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (workflow_id, node_id, key) DO UPDATE SET value = excluded.value",
-            [workflow_id, node_id, key, value],
+            params![workflow_id, node_id, key, value],
         )?;
         Ok(())
     }
@@ -202,11 +190,16 @@ impl Triggers {
     /// Forgets the schedules of a workflow not in `keep_nodes` (triggers removed or the
     /// workflow deleted).
     pub fn retain_schedules(&self, workflow_id: &str, keep_nodes: &[String]) -> Result<()> {
-        let conn = self.db.lock();
-        let mut stmt = conn.prepare("SELECT node_id FROM schedule_state WHERE workflow_id = ?1")?;
-        let nodes: Vec<String> = stmt.query_map([workflow_id], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+        let mut conn = self.db.lock();
+        let nodes: Vec<String> =
+            conn.query_map("SELECT node_id FROM schedule_state WHERE workflow_id = ?1", params![workflow_id], |r| {
+                r.get(0)
+            })?;
         for node in nodes.iter().filter(|n| !keep_nodes.contains(n)) {
-            conn.execute("DELETE FROM schedule_state WHERE workflow_id = ?1 AND node_id = ?2", [workflow_id, node])?;
+            conn.execute(
+                "DELETE FROM schedule_state WHERE workflow_id = ?1 AND node_id = ?2",
+                params![workflow_id, node],
+            )?;
         }
         Ok(())
     }

@@ -2,7 +2,7 @@
 
 use crate::Db;
 use crate::error::{Result, StoreError};
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use crate::sql::{Backend, Row, SqlResult, params};
 use std::sync::Arc;
 use switchyard_model::records::{VersionSummary, WorkflowRecord, WorkflowSummary};
 use switchyard_model::workflow::Workflow;
@@ -12,7 +12,7 @@ pub struct Workflows {
     db: Arc<Db>,
 }
 
-fn summary(row: &Row<'_>) -> rusqlite::Result<WorkflowSummary> {
+fn summary(row: &Row) -> SqlResult<WorkflowSummary> {
     Ok(WorkflowSummary {
         id: row.get(0)?,
         name: row.get(1)?,
@@ -22,7 +22,7 @@ fn summary(row: &Row<'_>) -> rusqlite::Result<WorkflowSummary> {
         node_count: row.get(5)?,
         created_at: row.get(6)?,
         updated_at: row.get(7)?,
-        untrusted: row.get::<_, Option<String>>(8)?.is_some(),
+        untrusted: row.get::<Option<String>>(8)?.is_some(),
     })
 }
 
@@ -32,7 +32,7 @@ type StoredRow = (String, String, u32, bool, String, String, Option<String>);
 
 const STORED_COLUMNS: &str = "id, definition, version, active, created_at, updated_at, untrusted";
 
-fn stored_row(r: &Row<'_>) -> rusqlite::Result<StoredRow> {
+fn stored_row(r: &Row) -> SqlResult<StoredRow> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
 }
 
@@ -47,36 +47,39 @@ fn to_text(wf: &Workflow) -> String {
 }
 
 /// Records version `version` of `wf` (its JSON stored once, as a snapshot executions share).
-fn record_version(conn: &Connection, wf: &Workflow, version: u32, saved_at: &str, note: &str) -> rusqlite::Result<()> {
+fn record_version(conn: &mut dyn Backend, wf: &Workflow, version: u32, saved_at: &str, note: &str) -> SqlResult<()> {
     let text = to_text(wf);
     let hash = crate::executions::snapshot_hash(&text);
-    conn.prepare_cached("INSERT OR IGNORE INTO workflow_snapshots (hash, definition) VALUES (?1, ?2)")?
-        .execute(params![hash, text])?;
-    conn.prepare_cached(
-        "INSERT OR REPLACE INTO workflow_versions (workflow_id, version, snapshot, saved_at, note, name, node_count)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![wf.id, version, hash, saved_at, note, wf.name, wf.nodes.len() as u32])?;
+    conn.execute(
+        "INSERT INTO workflow_snapshots (hash, definition) VALUES (?1, ?2) ON CONFLICT (hash) DO NOTHING",
+        params![hash, text],
+    )?;
+    conn.execute(
+        "INSERT INTO workflow_versions (workflow_id, version, snapshot, saved_at, note, name, node_count)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (workflow_id, version) DO UPDATE SET snapshot = excluded.snapshot, saved_at = excluded.saved_at,
+             note = excluded.note, name = excluded.name, node_count = excluded.node_count",
+        params![wf.id, version, hash, saved_at, note, wf.name, wf.nodes.len() as u32],
+    )?;
     Ok(())
 }
 
 /// Records the current version of every workflow that has none recorded (workflows saved
 /// before versions were kept; a crash between a save and its version).
-pub(crate) fn record_missing_versions(conn: &mut Connection) -> Result<()> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let missing: Vec<(String, String, u32, String)> = tx
-        .prepare(
-            "SELECT id, definition, version, updated_at FROM workflows w WHERE NOT EXISTS
-             (SELECT 1 FROM workflow_versions v WHERE v.workflow_id = w.id AND v.version = w.version)",
-        )?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+pub(crate) fn record_missing_versions(conn: &mut dyn Backend) -> Result<()> {
+    let mut tx = conn.transaction()?;
+    let missing: Vec<(String, String, u32, String)> = tx.query_map(
+        "SELECT id, definition, version, updated_at FROM workflows w WHERE NOT EXISTS
+         (SELECT 1 FROM workflow_versions v WHERE v.workflow_id = w.id AND v.version = w.version)",
+        params![],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )?;
     for (id, definition, version, updated_at) in missing {
         let Ok(wf) = serde_json::from_str::<Workflow>(&definition) else {
             tracing::warn!(workflow = %id, "cannot read a stored workflow to record its version");
             continue;
         };
-        record_version(&tx, &wf, version, &updated_at, "")?;
+        record_version(&mut *tx, &wf, version, &updated_at, "")?;
     }
     tx.commit()?;
     Ok(())
@@ -93,15 +96,15 @@ impl Workflows {
 
     /// Workflows, most recently changed first; `search` matches name or description.
     pub fn list(&self, search: Option<&str>) -> Result<Vec<WorkflowSummary>> {
-        let conn = self.db.lock();
+        // lower() on both sides: SQLite's LIKE ignores ASCII case, PostgreSQL's does not.
         let pattern = format!("%{}%", escape_like(search.unwrap_or("").trim()));
-        let mut stmt = conn.prepare(
+        Ok(self.db.lock().query_map(
             "SELECT id, name, description, version, active, node_count, created_at, updated_at, untrusted FROM workflows
-             WHERE name LIKE ?1 ESCAPE '\\' OR description LIKE ?1 ESCAPE '\\'
+             WHERE lower(name) LIKE lower(?1) ESCAPE '\\' OR lower(description) LIKE lower(?1) ESCAPE '\\'
              ORDER BY updated_at DESC, id DESC",
-        )?;
-        let rows = stmt.query_map([pattern], summary)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+            params![pattern],
+            summary,
+        )?)
     }
 
     pub fn get(&self, id: &str) -> Result<WorkflowRecord> {
@@ -109,22 +112,24 @@ impl Workflows {
     }
 
     pub fn find(&self, id: &str) -> Result<Option<WorkflowRecord>> {
-        let row = self
-            .db
-            .lock()
-            .query_row(&format!("SELECT {STORED_COLUMNS} FROM workflows WHERE id = ?1"), [id], stored_row)
-            .optional()?;
+        let row = self.db.lock().query_opt(
+            &format!("SELECT {STORED_COLUMNS} FROM workflows WHERE id = ?1"),
+            params![id],
+            stored_row,
+        )?;
         row.map(record).transpose()
     }
 
     /// Every saved workflow whole (or only the active ones), most recently changed first,
     /// in one query.
     pub fn records(&self, only_active: bool) -> Result<Vec<WorkflowRecord>> {
-        let conn = self.db.lock();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {STORED_COLUMNS} FROM workflows WHERE ?1 = 0 OR active = 1 ORDER BY updated_at DESC, id DESC"
-        ))?;
-        let rows = stmt.query_map([only_active], stored_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        let rows = self.db.lock().query_map(
+            &format!(
+                "SELECT {STORED_COLUMNS} FROM workflows WHERE ?1 = 0 OR active = 1 ORDER BY updated_at DESC, id DESC"
+            ),
+            params![only_active],
+            stored_row,
+        )?;
         rows.into_iter().map(record).collect()
     }
 
@@ -132,7 +137,7 @@ impl Workflows {
     /// workflow came from: it stays untrusted until [`Workflows::trust`].
     pub fn create(&self, wf: &Workflow, untrusted: Option<&str>, now: &str) -> Result<WorkflowRecord> {
         let mut lock = self.db.lock();
-        let conn = lock.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut conn = lock.transaction()?;
         let inserted = conn.execute(
             "INSERT INTO workflows (id, name, description, active, definition, node_count, version, created_at, updated_at, untrusted)
              VALUES (?1, ?2, ?3, 0, ?4, ?5, 1, ?6, ?6, ?7) ON CONFLICT (id) DO NOTHING",
@@ -142,7 +147,7 @@ impl Workflows {
             return Err(StoreError::AlreadyExists(wf.id.clone()));
         }
         let note = untrusted.map(|from| format!("imported from {from}")).unwrap_or_default();
-        record_version(&conn, wf, 1, now, &note)?;
+        record_version(&mut *conn, wf, 1, now, &note)?;
         conn.commit()?;
         Ok(WorkflowRecord {
             workflow: wf.clone(),
@@ -158,9 +163,9 @@ impl Workflows {
     /// the local access the user approved (JSON; see migration 10).
     pub fn trust(&self, id: &str, version: u32, approved_access: &str) -> Result<()> {
         let mut conn = self.db.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut tx = conn.transaction()?;
         let stored: Option<u32> =
-            tx.query_row("SELECT version FROM workflows WHERE id = ?1", [id], |r| r.get(0)).optional()?;
+            tx.query_opt("SELECT version FROM workflows WHERE id = ?1", params![id], |r| r.get(0))?;
         match stored {
             None => return Err(StoreError::WorkflowNotFound(id.to_string())),
             Some(stored) if stored != version => {
@@ -179,11 +184,10 @@ impl Workflows {
     /// The local access approved for a workflow from someone else (JSON), if any: `None`
     /// for the user's own workflows (and unknown ids).
     pub fn approved_access(&self, id: &str) -> Result<Option<String>> {
-        let row = self
-            .db
-            .lock()
-            .query_row("SELECT approved_access FROM workflows WHERE id = ?1", [id], |r| r.get::<_, Option<String>>(0))
-            .optional()?;
+        let row =
+            self.db.lock().query_opt("SELECT approved_access FROM workflows WHERE id = ?1", params![id], |r| {
+                r.get::<Option<String>>(0)
+            })?;
         Ok(row.flatten())
     }
 
@@ -191,7 +195,7 @@ impl Workflows {
     /// and held to the local access the original was approved for, in one statement.
     pub fn create_copy(&self, from: &str, wf: &Workflow, now: &str) -> Result<WorkflowRecord> {
         let mut lock = self.db.lock();
-        let conn = lock.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut conn = lock.transaction()?;
         let inserted = conn.execute(
             "INSERT INTO workflows (id, name, description, active, definition, node_count, version, created_at, updated_at, untrusted, approved_access)
              SELECT ?1, ?2, ?3, 0, ?4, ?5, 1, ?6, ?6, untrusted, approved_access FROM workflows WHERE id = ?7
@@ -201,7 +205,7 @@ impl Workflows {
         if inserted == 0 {
             return Err(StoreError::AlreadyExists(wf.id.clone()));
         }
-        record_version(&conn, wf, 1, now, &format!("a copy of {from}"))?;
+        record_version(&mut *conn, wf, 1, now, &format!("a copy of {from}"))?;
         conn.commit()?;
         drop(lock);
         self.get(&wf.id)
@@ -222,12 +226,12 @@ impl Workflows {
         note: &str,
     ) -> Result<WorkflowRecord> {
         let mut conn = self.db.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let current: Option<(u32, bool, String, Option<String>)> = tx
-            .query_row("SELECT version, active, created_at, untrusted FROM workflows WHERE id = ?1", [&wf.id], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })
-            .optional()?;
+        let mut tx = conn.transaction()?;
+        let current: Option<(u32, bool, String, Option<String>)> = tx.query_opt(
+            "SELECT version, active, created_at, untrusted FROM workflows WHERE id = ?1",
+            params![wf.id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
         let record = match current {
             None => {
                 tx.execute(
@@ -257,7 +261,7 @@ impl Workflows {
                 WorkflowRecord { workflow: wf.clone(), version, active, created_at, updated_at: now.into(), untrusted }
             }
         };
-        record_version(&tx, wf, record.version, now, note)?;
+        record_version(&mut *tx, wf, record.version, now, note)?;
         tx.commit()?;
         Ok(record)
     }
@@ -277,38 +281,35 @@ impl Workflows {
     /// Deletes a workflow and its executions in one transaction.
     pub fn delete(&self, id: &str) -> Result<()> {
         let mut conn = self.db.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let deleted = tx.execute("DELETE FROM workflows WHERE id = ?1", [id])?;
+        let mut tx = conn.transaction()?;
+        let deleted = tx.execute("DELETE FROM workflows WHERE id = ?1", params![id])?;
         if deleted == 0 {
             return Err(StoreError::WorkflowNotFound(id.to_string()));
         }
-        tx.execute("DELETE FROM executions WHERE workflow_id = ?1", [id])?;
-        tx.execute("DELETE FROM workflow_versions WHERE workflow_id = ?1", [id])?;
-        tx.execute("DELETE FROM agent_memory WHERE workflow_id = ?1", [id])?;
-        crate::executions::drop_unused_snapshots(&tx)?;
+        tx.execute("DELETE FROM executions WHERE workflow_id = ?1", params![id])?;
+        tx.execute("DELETE FROM workflow_versions WHERE workflow_id = ?1", params![id])?;
+        tx.execute("DELETE FROM agent_memory WHERE workflow_id = ?1", params![id])?;
+        crate::executions::drop_unused_snapshots(&mut *tx)?;
         tx.commit()?;
         Ok(())
     }
 
     /// A workflow's saved versions, newest first.
     pub fn versions(&self, id: &str) -> Result<Vec<VersionSummary>> {
-        let conn = self.db.lock();
-        let mut stmt = conn.prepare(
+        let list: Vec<VersionSummary> = self.db.lock().query_map(
             "SELECT version, saved_at, note, name, node_count FROM workflow_versions WHERE workflow_id = ?1
              ORDER BY version DESC",
+            params![id],
+            |r| {
+                Ok(VersionSummary {
+                    version: r.get(0)?,
+                    saved_at: r.get(1)?,
+                    note: r.get(2)?,
+                    name: r.get(3)?,
+                    node_count: r.get(4)?,
+                })
+            },
         )?;
-        let rows = stmt.query_map([id], |r| {
-            Ok(VersionSummary {
-                version: r.get(0)?,
-                saved_at: r.get(1)?,
-                note: r.get(2)?,
-                name: r.get(3)?,
-                node_count: r.get(4)?,
-            })
-        })?;
-        let list: Vec<VersionSummary> = rows.collect::<rusqlite::Result<_>>()?;
-        drop(stmt);
-        drop(conn);
         if list.is_empty() && self.find(id)?.is_none() {
             return Err(StoreError::WorkflowNotFound(id.to_string()));
         }
@@ -317,16 +318,12 @@ impl Workflows {
 
     /// Version `version` of a workflow, as it was saved.
     pub fn version(&self, id: &str, version: u32) -> Result<Workflow> {
-        let text: Option<String> = self
-            .db
-            .lock()
-            .query_row(
-                "SELECT s.definition FROM workflow_versions v JOIN workflow_snapshots s ON s.hash = v.snapshot
+        let text: Option<String> = self.db.lock().query_opt(
+            "SELECT s.definition FROM workflow_versions v JOIN workflow_snapshots s ON s.hash = v.snapshot
                  WHERE v.workflow_id = ?1 AND v.version = ?2",
-                params![id, version],
-                |r| r.get(0),
-            )
-            .optional()?;
+            params![id, version],
+            |r| r.get(0),
+        )?;
         let text = text.ok_or_else(|| StoreError::VersionNotFound { id: id.to_string(), version })?;
         serde_json::from_str(&text).map_err(|e| StoreError::Corrupt {
             what: format!("workflow {id} version {version}"),
@@ -339,7 +336,7 @@ impl Workflows {
     /// Returns how many went.
     pub fn prune_versions(&self, id: &str, keep_after: &str, every: u32) -> Result<u32> {
         let mut conn = self.db.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut tx = conn.transaction()?;
         let deleted = tx.execute(
             "DELETE FROM workflow_versions WHERE workflow_id = ?1 AND saved_at < ?2
              AND (?3 = 0 OR version % ?3 != 0)
@@ -347,7 +344,7 @@ impl Workflows {
             params![id, keep_after, every],
         )?;
         if deleted > 0 {
-            crate::executions::drop_unused_snapshots(&tx)?;
+            crate::executions::drop_unused_snapshots(&mut *tx)?;
         }
         tx.commit()?;
         Ok(deleted as u32)

@@ -216,6 +216,15 @@ impl Postgres {
         server
     }
 
+    /// A `postgres://` URL for `database` on this server, as the server's user (the password
+    /// percent-encoded).
+    pub fn url(&self, database: &str) -> String {
+        let mut url = url::Url::parse(&format!("postgres://127.0.0.1:{}/{database}", self.port)).expect("a URL");
+        let _ = url.set_username(&self.user);
+        let _ = url.set_password(Some(&self.password));
+        url.to_string()
+    }
+
     /// Runs SQL with `psql` as the server's user (for setting up and checking tables).
     pub fn psql(&self, sql: &str) -> String {
         let out = Command::new(pg_bin().join("psql"))
@@ -227,6 +236,17 @@ impl Postgres {
         assert!(out.status.success(), "psql failed: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
+}
+
+/// Runs SQL with `psql` against a `postgres://` URL; returns its output (unaligned, tuples
+/// only).
+pub fn psql_url(url: &str, sql: &str) -> String {
+    let out = Command::new(pg_bin().join("psql"))
+        .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
+        .output()
+        .expect("psql");
+    assert!(out.status.success(), "psql failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 impl Drop for Postgres {

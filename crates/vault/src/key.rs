@@ -233,7 +233,7 @@ impl Vault {
                 let bytes = self.keyring_call(move |k| k.get(&entry)).await.map_err(|e| match e {
                     KeyringError::NoEntry => VaultError::KeyMissing(format!("entry {}", header.key_id)),
                     KeyringError::Unavailable(why) | KeyringError::Failed(why) => VaultError::KeyringUnavailable(
-                        format!("{why}; the vault key of {} is kept there", self.inner.store.path().display()),
+                        format!("{why}; the vault key of {} is kept there", self.inner.store.location()),
                     ),
                 })?;
                 MasterKey::from_slice(&bytes)

@@ -178,9 +178,10 @@ impl Vault {
     /// the recovery key keeps working.
     pub async fn recover(&self, recovery_key: &str, new_password: Option<&str>) -> Result<Recovered> {
         let recovery = RecoveryKey::parse(recovery_key)?;
-        let header = self.header().await?.ok_or_else(|| {
-            VaultError::Locked(format!("{} has no vault to recover", self.inner.store.path().display()))
-        })?;
+        let header = self
+            .header()
+            .await?
+            .ok_or_else(|| VaultError::Locked(format!("{} has no vault to recover", self.inner.store.location())))?;
         let Some(wrapped) = &header.recovery_wrapped else {
             return Err(VaultError::Locked(
                 "this vault has no recovery key (it was never made); only its keyring entry or master password opens it"

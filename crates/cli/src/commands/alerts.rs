@@ -4,7 +4,6 @@
 use crate::output::list;
 use crate::{Failure, Outcome, open_api};
 use clap::Subcommand;
-use std::path::PathBuf;
 use std::sync::Arc;
 use switchyard_api::types::{AlertListRequest, Empty, IdRequest};
 use switchyard_api::{Api, Host, SilentHost};
@@ -97,7 +96,7 @@ async fn rule(api: &Api, id: &str) -> Result<AlertRule, Failure> {
     })
 }
 
-pub(crate) async fn alerts(data_dir: Option<PathBuf>, command: AlertsCommand) -> Outcome {
+pub(crate) async fn alerts(data_dir: crate::Place, command: AlertsCommand) -> Outcome {
     let api = open_api(data_dir, Arc::new(LogHost))?;
     match command {
         AlertsCommand::List { json } => {

@@ -10,7 +10,7 @@ use switchyard_api::types::*;
 use switchyard_model::error::ErrorCode;
 
 /// Writes a backup (the app may keep running), or lists the backup folder.
-pub async fn backup(data_dir: Option<PathBuf>, to: Option<PathBuf>, list: bool, json: bool) -> Outcome {
+pub async fn backup(data_dir: crate::Place, to: Option<PathBuf>, list: bool, json: bool) -> Outcome {
     let api = open_api(data_dir, Arc::new(SilentHost))?;
     if list {
         let l = api.backup_list(Empty {}).await?;
@@ -41,8 +41,13 @@ pub async fn backup(data_dir: Option<PathBuf>, to: Option<PathBuf>, list: bool, 
 }
 
 /// Restores a backup into the data folder, which no running Switchyard may have open.
-pub async fn restore(data_dir: Option<PathBuf>, file: PathBuf, json: bool) -> Outcome {
-    let dir = switchyard_store::paths::data_dir(data_dir.clone());
+pub async fn restore(data_dir: crate::Place, file: PathBuf, json: bool) -> Outcome {
+    if let Some(database) = data_dir.location() {
+        return Err(Failure::invalid(format!(
+            "switchyard: restore puts a backup into the data folder's own database, not into --database {database} (a PostgreSQL store is backed up and restored with pg_dump and pg_restore: docs/server.md)"
+        )));
+    }
+    let dir = data_dir.folder();
     let tag = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
     let (from, into) = (file.clone(), dir.clone());
     let restored = tokio::task::spawn_blocking(move || switchyard_store::backup::restore(&from, &into, &tag))

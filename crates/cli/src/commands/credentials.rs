@@ -254,7 +254,7 @@ pub async fn vault(api: &Api, action: VaultAction) -> Outcome {
             let password = current_password(api, "Master password").await?;
             let r = api.vault_recovery_key(VaultUnlockRequest { password }).await?;
             if let Some(path) = &kit {
-                let folder = api.store().path().parent().map(|p| p.to_path_buf()).unwrap_or_default();
+                let folder = api.store().file().and_then(|p| p.parent()).map(|p| p.to_path_buf()).unwrap_or_default();
                 let text = kit_text(&folder, &r.recovery_key, &r.created_at);
                 write_private(path, text.as_bytes())
                     .map_err(|e| Failure::failed(format!("switchyard: {}: {e}", path.display())))?;

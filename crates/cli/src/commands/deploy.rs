@@ -3,13 +3,12 @@
 
 use crate::output::print_json;
 use crate::{Outcome, open_api};
-use std::path::PathBuf;
 use std::sync::Arc;
 use switchyard_api::SilentHost;
 use switchyard_api::deploy::WorkflowDeployRequest;
 
 pub(crate) async fn deploy(
-    data_dir: Option<PathBuf>,
+    data_dir: crate::Place,
     id: String,
     server: String,
     activate: bool,

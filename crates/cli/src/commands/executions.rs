@@ -2,13 +2,12 @@
 
 use crate::output::{list, print_json, print_table};
 use crate::{Outcome, open_api};
-use std::path::PathBuf;
 use std::sync::Arc;
 use switchyard_api::SilentHost;
 use switchyard_api::types::*;
 
 pub(crate) async fn executions(
-    data_dir: Option<PathBuf>,
+    data_dir: crate::Place,
     workflow: Option<String>,
     server: Option<String>,
     limit: u32,
@@ -49,7 +48,7 @@ pub(crate) async fn executions(
     Ok(())
 }
 
-pub(crate) async fn execution(data_dir: Option<PathBuf>, id: String, json: bool) -> Outcome {
+pub(crate) async fn execution(data_dir: crate::Place, id: String, json: bool) -> Outcome {
     let api = open_api(data_dir, Arc::new(SilentHost))?;
     let execution = api.execution_get(IdRequest { id }).await?;
     if json {
@@ -103,7 +102,7 @@ async fn execution_node_name(api: &switchyard_api::Api, id: &str, node_id: &str)
     }
 }
 
-pub(crate) async fn prune(data_dir: Option<PathBuf>, older_than: Option<u32>, keep_last: Option<u32>) -> Outcome {
+pub(crate) async fn prune(data_dir: crate::Place, older_than: Option<u32>, keep_last: Option<u32>) -> Outcome {
     let api = open_api(data_dir, Arc::new(SilentHost))?;
     let response = api.execution_prune(ExecutionPruneRequest { older_than_days: older_than, keep_last }).await?;
     println!("Deleted {} executions", response.deleted);

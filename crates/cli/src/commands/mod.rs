@@ -5,6 +5,7 @@ pub(crate) mod backups;
 pub(crate) mod credentials;
 pub(crate) mod deploy;
 pub(crate) mod executions;
+pub(crate) mod migrate;
 pub(crate) mod run;
 pub(crate) mod serve;
 pub(crate) mod tokens;
@@ -18,7 +19,7 @@ use switchyard_api::SilentHost;
 
 /// Runs the subcommand on the command line.
 pub(crate) async fn dispatch(cli: Cli) -> Outcome {
-    let data_dir = cli.data_dir;
+    let data_dir = crate::Place { dir: cli.data_dir, database: cli.database };
     match cli.command {
         Command::Run { workflow, input, json, until, quiet, trust, breaks } => {
             let options = run::RunOptions { input, json, until, quiet, trust, breaks };
@@ -59,6 +60,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Outcome {
         Command::Deploy { id, to, activate, force, json } => {
             deploy::deploy(data_dir, id, to, activate, force, json).await
         }
+        Command::MigrateStore { from, to, json } => migrate::migrate_store(data_dir, from, to, json).await,
         Command::Backup { to, list, json } => backups::backup(data_dir, to, list, json).await,
         Command::Vault { action } => {
             let api = open_api(data_dir, Arc::new(SilentHost))?;

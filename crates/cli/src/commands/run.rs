@@ -5,7 +5,7 @@ use crate::commands::workflows::{check_file, read_file};
 use crate::commands::{credentials, trust};
 use crate::{Failure, Outcome, open_api, progress};
 use std::io::{BufReader, BufWriter, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use switchyard_api::types::*;
 use switchyard_model::error::ErrorCode;
@@ -52,7 +52,7 @@ pub(crate) struct RunOptions {
     pub(crate) breaks: Vec<String>,
 }
 
-pub(crate) async fn run(data_dir: Option<PathBuf>, target: &str, options: RunOptions) -> Outcome {
+pub(crate) async fn run(data_dir: crate::Place, target: &str, options: RunOptions) -> Outcome {
     let RunOptions { input, json, until, quiet, trust, breaks } = options;
     if !breaks.is_empty() && input.as_deref() == Some("-") {
         return Err(Failure::invalid(
@@ -202,7 +202,7 @@ async fn debug_prompt(
 
 /// `switchyard retry`: an execution again, from the start or from its failed node.
 pub(crate) async fn retry(
-    data_dir: Option<PathBuf>,
+    data_dir: crate::Place,
     execution: String,
     from_failed: bool,
     original: bool,

@@ -2,7 +2,6 @@
 
 use crate::output::{print_json, print_table};
 use crate::{Failure, Outcome, open_api};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use switchyard_api::SilentHost;
@@ -32,7 +31,7 @@ async fn shutdown_signal() {
 }
 
 pub(crate) async fn serve(
-    data_dir: Option<PathBuf>,
+    data_dir: crate::Place,
     port: Option<u16>,
     bind: Option<String>,
     grace: u64,
@@ -75,7 +74,7 @@ pub(crate) async fn serve(
     Ok(())
 }
 
-pub(crate) async fn activate(data_dir: Option<PathBuf>, id: String, active: bool) -> Outcome {
+pub(crate) async fn activate(data_dir: crate::Place, id: String, active: bool) -> Outcome {
     let api = open_api(data_dir, Arc::new(SilentHost))?;
     let record = api.workflow_activate(WorkflowActivateRequest { id, active }).await?;
     let state = if record.active { "active: `switchyard serve` (or the app) serves its triggers" } else { "paused" };
@@ -83,7 +82,7 @@ pub(crate) async fn activate(data_dir: Option<PathBuf>, id: String, active: bool
     Ok(())
 }
 
-pub(crate) async fn triggers(data_dir: Option<PathBuf>, json: bool) -> Outcome {
+pub(crate) async fn triggers(data_dir: crate::Place, json: bool) -> Outcome {
     let api = open_api(data_dir, Arc::new(SilentHost))?;
     let hooks = api.webhook_list(Empty {}).await?;
     let schedules = api.schedule_list(Empty {}).await?;
@@ -129,7 +128,7 @@ pub(crate) async fn triggers(data_dir: Option<PathBuf>, json: bool) -> Outcome {
     Ok(())
 }
 
-pub(crate) async fn deliveries(data_dir: Option<PathBuf>, workflow: Option<String>, limit: u32, json: bool) -> Outcome {
+pub(crate) async fn deliveries(data_dir: crate::Place, workflow: Option<String>, limit: u32, json: bool) -> Outcome {
     let api = open_api(data_dir, Arc::new(SilentHost))?;
     let list = api.webhook_deliveries(DeliveryListRequest { workflow_id: workflow, limit: Some(limit) }).await?;
     let headers = ["RECEIVED", "METHOD", "PATH", "STATUS", "SIGNATURE", "LATENCY", "RUN / ERROR"];
@@ -147,7 +146,7 @@ pub(crate) async fn deliveries(data_dir: Option<PathBuf>, workflow: Option<Strin
     Ok(())
 }
 
-pub(crate) async fn metrics(data_dir: Option<PathBuf>, enable: bool, token: bool, port: Option<u16>) -> Outcome {
+pub(crate) async fn metrics(data_dir: crate::Place, enable: bool, token: bool, port: Option<u16>) -> Outcome {
     let api = open_api(data_dir, Arc::new(SilentHost))?;
     let mut settings = api.settings_get(Empty {}).await?;
     if enable && !settings.metrics_endpoint {

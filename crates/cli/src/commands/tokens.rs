@@ -4,7 +4,6 @@
 use crate::output::{list, print_json};
 use crate::{Failure, Outcome, open_api};
 use clap::Subcommand;
-use std::path::PathBuf;
 use std::sync::Arc;
 use switchyard_api::SilentHost;
 use switchyard_api::tokens::{Scope, TokenCreateRequest};
@@ -34,7 +33,7 @@ pub(crate) enum TokensCommand {
     Revoke { id: String },
 }
 
-pub(crate) async fn tokens(data_dir: Option<PathBuf>, command: TokensCommand) -> Outcome {
+pub(crate) async fn tokens(data_dir: crate::Place, command: TokensCommand) -> Outcome {
     let api = open_api(data_dir, Arc::new(SilentHost))?;
     match command {
         TokensCommand::List { json } => {

@@ -2,14 +2,13 @@
 
 use crate::output::{list, print_json};
 use crate::{Outcome, open_api};
-use std::path::PathBuf;
 use std::sync::Arc;
 use switchyard_api::SilentHost;
 use switchyard_api::types::*;
 use switchyard_model::diff::FieldChange;
 use switchyard_model::workflow::Connection;
 
-pub(crate) async fn versions(data_dir: Option<PathBuf>, id: String, json: bool) -> Outcome {
+pub(crate) async fn versions(data_dir: crate::Place, id: String, json: bool) -> Outcome {
     let api = open_api(data_dir, Arc::new(SilentHost))?;
     let response = api.workflow_versions(IdRequest { id }).await?;
     list(json, &response.versions, "No saved versions.", &["VERSION", "SAVED", "NODES", "NOTE"], |v| {
@@ -18,7 +17,7 @@ pub(crate) async fn versions(data_dir: Option<PathBuf>, id: String, json: bool) 
     Ok(())
 }
 
-pub(crate) async fn diff(data_dir: Option<PathBuf>, id: String, from: u32, to: Option<u32>, json: bool) -> Outcome {
+pub(crate) async fn diff(data_dir: crate::Place, id: String, from: u32, to: Option<u32>, json: bool) -> Outcome {
     let api = open_api(data_dir, Arc::new(SilentHost))?;
     let diff = api.workflow_diff(WorkflowDiffRequest { id: id.clone(), from, to }).await?;
     if json {
@@ -78,7 +77,7 @@ fn change(c: &FieldChange) -> String {
     format!("{}: {} → {}", c.path, show(&c.before), show(&c.after))
 }
 
-pub(crate) async fn restore(data_dir: Option<PathBuf>, id: String, version: u32) -> Outcome {
+pub(crate) async fn restore(data_dir: crate::Place, id: String, version: u32) -> Outcome {
     let api = open_api(data_dir, Arc::new(SilentHost))?;
     let record = api.workflow_restore(WorkflowVersionRequest { id, version }).await?;
     println!("Restored version {version} of \"{}\" as version {}", record.workflow.name, record.version);

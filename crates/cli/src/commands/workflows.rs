@@ -3,7 +3,7 @@
 use crate::commands::trust;
 use crate::output::{list as print_list, print_json};
 use crate::{Failure, Outcome, open_api, render_issues};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use switchyard_api::SilentHost;
 use switchyard_api::types::*;
@@ -49,7 +49,7 @@ pub(crate) fn validate(file: &Path, json: bool) -> Outcome {
     Ok(())
 }
 
-pub(crate) async fn import(data_dir: Option<PathBuf>, file: &Path, keep_id: bool) -> Outcome {
+pub(crate) async fn import(data_dir: crate::Place, file: &Path, keep_id: bool) -> Outcome {
     let (text, _) = read_file(file)?;
     check_file(file, &text)?;
     let api = open_api(data_dir, Arc::new(SilentHost))?;
@@ -72,7 +72,7 @@ pub(crate) async fn import(data_dir: Option<PathBuf>, file: &Path, keep_id: bool
 }
 
 pub(crate) async fn export(
-    data_dir: Option<PathBuf>,
+    data_dir: crate::Place,
     id: String,
     output: String,
     strip_secrets: bool,
@@ -95,7 +95,7 @@ pub(crate) async fn export(
     Ok(())
 }
 
-pub(crate) async fn list(data_dir: Option<PathBuf>, search: Option<String>, json: bool) -> Outcome {
+pub(crate) async fn list(data_dir: crate::Place, search: Option<String>, json: bool) -> Outcome {
     let api = open_api(data_dir, Arc::new(SilentHost))?;
     let list = api.workflow_list(WorkflowListRequest { search }).await?;
     print_list(

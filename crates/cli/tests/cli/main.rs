@@ -10,6 +10,7 @@ use std::process::Stdio;
 use switchyard_testkit::TestServer;
 
 mod deploy;
+mod postgres;
 mod rest;
 mod server;
 

@@ -12,7 +12,7 @@ pub(super) struct Answer {
     pub(super) status: u16,
     /// Header lines, lowercase names.
     headers: Vec<(String, String)>,
-    body: String,
+    pub(super) body: String,
 }
 
 impl Answer {

@@ -27,7 +27,7 @@ fn add_blob(dir: &Path, store: &Store, id: &str, content: &[u8]) -> String {
     let folder = dir.join("blobs").join(&name[..2]);
     std::fs::create_dir_all(&folder).unwrap();
     std::fs::write(folder.join(&name[2..]), content).unwrap();
-    let conn = rusqlite::Connection::open(store.path()).unwrap();
+    let conn = rusqlite::Connection::open(store.file().unwrap()).unwrap();
     conn.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
     conn.execute("INSERT INTO execution_blobs (execution_id, blob) VALUES (?1, ?2)", [id, name.as_str()]).unwrap();
     name
@@ -103,7 +103,8 @@ fn a_backup_taken_while_runs_are_written_restores_into_a_new_folder() {
     };
     std::thread::sleep(std::time::Duration::from_millis(100));
     let dest = dir.path().join("backups/one.zip");
-    let info = backup::create(store.path(), &dir.path().join("blobs"), &dest, "2026-12-03T10:00:00Z", "0.1.0").unwrap();
+    let info = backup::create(store.file().unwrap(), &dir.path().join("blobs"), &dest, "2026-12-03T10:00:00Z", "0.1.0")
+        .unwrap();
     stop.store(true, Ordering::Relaxed);
     let written = writer.join().unwrap();
     assert!(written > 0);
@@ -112,7 +113,7 @@ fn a_backup_taken_while_runs_are_written_restores_into_a_new_folder() {
     assert_eq!(info.size, std::fs::metadata(&dest).unwrap().len());
     assert!(leftovers(dest.parent().unwrap()).is_empty());
     assert_eq!(backup::inspect(&dest).unwrap(), info.manifest);
-    let e = backup::create(store.path(), &dir.path().join("blobs"), &dest, "x", "0.1.0").unwrap_err();
+    let e = backup::create(store.file().unwrap(), &dir.path().join("blobs"), &dest, "x", "0.1.0").unwrap_err();
     assert!(e.to_string().contains("never written over"), "{e}");
 
     // Restored on a "new machine": a fresh folder.
@@ -145,7 +146,8 @@ fn restore_checks_everything_first_refuses_an_open_folder_and_keeps_the_replaced
     let dir = tempfile::tempdir().unwrap();
     let (store, _) = store_with_a_run(dir.path(), "From the backup", "e1", b"attached");
     let archive = dir.path().join("b.zip");
-    backup::create(store.path(), &dir.path().join("blobs"), &archive, "2026-12-03T10:00:00Z", "0.1.0").unwrap();
+    backup::create(store.file().unwrap(), &dir.path().join("blobs"), &archive, "2026-12-03T10:00:00Z", "0.1.0")
+        .unwrap();
 
     // The folder it came from is open (this store): refused, nothing touched.
     let e = backup::restore(&archive, dir.path(), "t").unwrap_err();

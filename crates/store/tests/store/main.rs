@@ -1,4 +1,8 @@
-//! Store tests on real SQLite files, including a real process killed mid-write.
+//! Store tests on real SQLite files, including a real process killed mid-write, and the same
+//! suite against a real PostgreSQL server: `the_suite_passes_on_postgres` starts one and runs
+//! this binary again with `SWITCHYARD_STORE_TEST_POSTGRES` set, where every store the tests
+//! open is a fresh database on that server (the SQLite-only tests, listed in `SQLITE_ONLY`,
+//! are skipped there).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -7,15 +11,136 @@ use switchyard_model::execution::{NodeRunData, NodeRunStatus, OutputData, RunMod
 use switchyard_model::item::Item;
 use switchyard_model::value::Value;
 use switchyard_model::workflow::{Node, Workflow};
-use switchyard_store::{ExecutionFilter, ExecutionStart, PruneRule, Store, StoreError};
+use switchyard_store::{ExecutionFilter, ExecutionStart, Location, PruneRule, Store, StoreError};
 
 mod backups;
 mod versions;
 
-fn temp_store() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open_in(dir.path()).unwrap();
-    (dir, store)
+/// The PostgreSQL server (an admin URL) this process's stores go to, in the suite's child.
+fn postgres_server() -> Option<String> {
+    std::env::var("SWITCHYARD_STORE_TEST_POSTGRES").ok()
+}
+
+/// Where one test keeps its store: a SQLite file in a temporary folder, or a new database on
+/// the suite's PostgreSQL server.
+pub(crate) struct Place {
+    dir: tempfile::TempDir,
+    location: Location,
+}
+
+impl Place {
+    pub(crate) fn new() -> Place {
+        let dir = tempfile::tempdir().unwrap();
+        let location = match postgres_server() {
+            Some(server) => {
+                static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+                let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let name = format!("store_{}_{n}", std::process::id());
+                switchyard_testkit::servers::psql_url(&server, &format!("CREATE DATABASE {name}"));
+                let mut url = url::Url::parse(&server).unwrap();
+                url.set_path(&name);
+                Location::Postgres(url.to_string())
+            }
+            None => Location::File(dir.path().join("switchyard.db")),
+        };
+        Place { dir, location }
+    }
+
+    pub(crate) fn open(&self) -> Store {
+        Store::open_at(&self.location).unwrap()
+    }
+
+    /// The location as the crash tests' children get it.
+    fn arg(&self) -> String {
+        match &self.location {
+            Location::File(path) => path.display().to_string(),
+            Location::Postgres(url) => url.clone(),
+        }
+    }
+}
+
+pub(crate) fn temp_store() -> (Place, Store) {
+    let place = Place::new();
+    let store = place.open();
+    (place, store)
+}
+
+/// A count the tests check, read on the store's own connection (either backend).
+pub(crate) fn count(store: &Store, sql: &str) -> i64 {
+    store.raw_scalar(sql).unwrap().unwrap_or(0)
+}
+
+/// Tests of what only the SQLite backend has (its file, its locks, its pragmas, its backups).
+const SQLITE_ONLY: &[&str] = &[
+    "opens_with_wal_full_sync_and_migrations",
+    "a_held_up_writer_makes_senders_wait_and_loses_nothing",
+    "a_live_process_keeps_its_runs_and_a_dead_owner_with_a_reused_pid_does_not",
+    "versions::a_database_from_before_versions_gets_its_current_versions_recorded",
+    "backups::",
+    "the_suite_passes_on_postgres",
+    "postgres_",
+];
+
+/// The whole suite against PostgreSQL 15: one server for this test, and this binary run
+/// again against it.
+#[test]
+fn the_suite_passes_on_postgres() {
+    if postgres_server().is_some() {
+        return;
+    }
+    let server = switchyard_testkit::servers::Postgres::start();
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.env("SWITCHYARD_STORE_TEST_POSTGRES", server.url("postgres")).arg("--test-threads=2");
+    for skip in SQLITE_ONLY {
+        cmd.args(["--skip", skip]);
+    }
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the suite failed on PostgreSQL:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // It ran: every test but the SQLite-only ones.
+    let passed = stdout.lines().filter(|l| l.ends_with("... ok")).count();
+    assert!(passed >= 15, "only {passed} tests ran on PostgreSQL:\n{stdout}");
+}
+
+/// PostgreSQL's own migrations: the schema is at the version SQLite's reached, a reopen does
+/// not migrate again, a database newer than this build is refused by name, and a second
+/// process opening at the same moment waits for the first one's migration.
+#[test]
+fn postgres_migrates_once_and_refuses_a_newer_schema() {
+    if postgres_server().is_some() {
+        return;
+    }
+    let server = switchyard_testkit::servers::Postgres::start();
+    server.psql("CREATE DATABASE fresh");
+    let url = server.url("fresh");
+    let opens: Vec<_> = (0..3)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || Store::connect(&url).map(|s| s.schema_version().unwrap()))
+        })
+        .collect();
+    for open in opens {
+        assert_eq!(open.join().unwrap().unwrap(), 21);
+    }
+    let store = Store::connect(&url).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 21);
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+    assert!(store.file().is_none());
+    assert!(!store.location().to_string().contains("pass'word"), "the password is not shown: {}", store.location());
+    drop(store);
+    switchyard_testkit::servers::psql_url(&url, "UPDATE store_schema SET version = 99");
+    let err = Store::connect(&url).unwrap_err();
+    assert!(matches!(err, StoreError::TooNew { found: 99, known: 21, .. }), "{err}");
+    assert!(err.to_string().contains("127.0.0.1") && !err.to_string().contains("pass'word"), "{err}");
+
+    let wrong = server.url("fresh").replace("pass", "nope");
+    let err = Store::connect(&wrong).unwrap_err();
+    assert!(matches!(err, StoreError::Connect { .. }), "{err}");
+    assert!(err.to_string().contains("127.0.0.1"), "names the server: {err}");
 }
 
 fn workflow(id: &str, name: &str) -> Workflow {
@@ -62,16 +187,16 @@ fn opens_with_wal_full_sync_and_migrations() {
     let (dir, store) = temp_store();
     assert_eq!(store.schema_version().unwrap(), 21);
     assert_eq!(store.integrity_check().unwrap(), "ok");
-    let conn = rusqlite::Connection::open(store.path()).unwrap();
+    let conn = rusqlite::Connection::open(store.file().unwrap()).unwrap();
     let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
     assert_eq!(mode, "wal");
     drop(store);
     // Reopening does not migrate again.
-    let store = Store::open_in(dir.path()).unwrap();
+    let store = Store::open_in(dir.dir.path()).unwrap();
     assert_eq!(store.schema_version().unwrap(), 21);
     drop(store);
     conn.pragma_update(None, "user_version", 99).unwrap();
-    let err = Store::open_in(dir.path()).unwrap_err();
+    let err = Store::open_in(dir.dir.path()).unwrap_err();
     assert!(matches!(err, StoreError::TooNew { found: 99, known: 21, .. }), "{err}");
     assert!(err.to_string().contains("newer than this build knows"));
 }
@@ -223,11 +348,9 @@ fn each_workflow_version_is_stored_once_for_all_its_runs() {
     wf.name = "Pinned, renamed".into();
     run("b".into(), &wf, 2);
     log.flush().unwrap();
-    let conn = rusqlite::Connection::open(store.path()).unwrap();
-    let snapshots = || -> u32 { conn.query_row("SELECT COUNT(*) FROM workflow_snapshots", [], |r| r.get(0)).unwrap() };
+    let snapshots = || count(&store, "SELECT COUNT(*) FROM workflow_snapshots");
     assert_eq!(snapshots(), 2, "one per version");
-    let stored: i64 =
-        conn.query_row("SELECT SUM(length(definition)) FROM workflow_snapshots", [], |r| r.get(0)).unwrap();
+    let stored = count(&store, "SELECT SUM(length(definition)) FROM workflow_snapshots");
     assert!(stored < 3_000_000, "{stored} bytes of workflow copies for 201 runs");
     assert_eq!(store.history().get("a7").unwrap().workflow, before);
     assert_eq!(store.history().get("b").unwrap().workflow.name, "Pinned, renamed");
@@ -247,7 +370,7 @@ fn each_workflow_version_is_stored_once_for_all_its_runs() {
 fn a_held_up_writer_makes_senders_wait_and_loses_nothing() {
     let (_dir, store) = temp_store();
     // A second connection holds the write lock: the writer waits on it.
-    let blocker = rusqlite::Connection::open(store.path()).unwrap();
+    let blocker = rusqlite::Connection::open(store.file().unwrap()).unwrap();
     blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
     let log = store.log();
     let runs = switchyard_store::HISTORY_QUEUE + 600;
@@ -324,9 +447,7 @@ fn deleting_a_workflow_deletes_its_executions() {
     store.log().flush().unwrap();
     store.workflows().delete("w1").unwrap();
     assert_eq!(store.history().count().unwrap(), 0);
-    let conn = rusqlite::Connection::open(store.path()).unwrap();
-    let nodes: u32 = conn.query_row("SELECT COUNT(*) FROM execution_nodes", [], |r| r.get(0)).unwrap();
-    assert_eq!(nodes, 0);
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM execution_nodes"), 0);
 }
 
 #[test]
@@ -341,7 +462,7 @@ fn settings_round_trip() {
 }
 
 /// Runs this test binary again as a child that performs `role` against `db`.
-fn spawn_child(role: &str, db: &std::path::Path) -> std::process::Child {
+fn spawn_child(role: &str, db: &str) -> std::process::Child {
     Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "crash_child", "--ignored", "--nocapture", "--test-threads=1"])
         .env("SWITCHYARD_CRASH_ROLE", role)
@@ -359,7 +480,7 @@ fn crash_child() {
     let (Ok(role), Ok(db)) = (std::env::var("SWITCHYARD_CRASH_ROLE"), std::env::var("SWITCHYARD_CRASH_DB")) else {
         return;
     };
-    let store = Store::open(std::path::Path::new(&db)).unwrap();
+    let store = Store::open_at(&Location::parse(&db)).unwrap();
     if role == "hold" {
         // Starts a run and keeps it going until killed.
         store.log().started(cli_run("held", workflow("w", "W")));
@@ -413,14 +534,13 @@ fn kill_after(child: &mut std::process::Child, commits: usize) -> Vec<String> {
 
 #[test]
 fn killed_during_saves_keeps_every_committed_workflow() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("switchyard.db");
-    Store::open(&db).unwrap();
-    let mut child = spawn_child("save", &db);
+    let place = Place::new();
+    place.open();
+    let mut child = spawn_child("save", &place.arg());
     let committed = kill_after(&mut child, 150);
     assert_eq!(committed.len(), 150, "the child committed saves before it was killed");
 
-    let store = Store::open(&db).unwrap();
+    let store = place.open();
     assert_eq!(store.integrity_check().unwrap(), "ok");
     for line in &committed {
         let mut parts = line.splitn(4, ' ');
@@ -433,13 +553,12 @@ fn killed_during_saves_keeps_every_committed_workflow() {
 
 #[test]
 fn killed_during_a_run_leaves_it_interrupted() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("switchyard.db");
-    Store::open(&db).unwrap();
-    let mut child = spawn_child("run", &db);
+    let place = Place::new();
+    place.open();
+    let mut child = spawn_child("run", &place.arg());
     let committed = kill_after(&mut child, 40);
 
-    let store = Store::open(&db).unwrap();
+    let store = place.open();
     assert_eq!(store.integrity_check().unwrap(), "ok");
     for line in &committed {
         let id = line.trim_start_matches("committed ");
@@ -475,14 +594,13 @@ fn save_race(store: &Store, who: &str) -> (u32, u32) {
 /// (a deferred one failed at once with SQLITE_BUSY, the busy timeout not applying).
 #[test]
 fn two_processes_saving_one_workflow_see_only_version_conflicts() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("switchyard.db");
-    let store = Store::open(&db).unwrap();
+    let place = Place::new();
+    let store = place.open();
     store.workflows().save(&workflow("shared", "Shared"), None, "2026-01-01T00:00:00Z").unwrap();
     let child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "crash_child", "--ignored", "--nocapture", "--test-threads=1"])
         .env("SWITCHYARD_CRASH_ROLE", "race")
-        .env("SWITCHYARD_CRASH_DB", &db)
+        .env("SWITCHYARD_CRASH_DB", place.arg())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -534,7 +652,7 @@ fn a_live_process_keeps_its_runs_and_a_dead_owner_with_a_reused_pid_does_not() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("switchyard.db");
     Store::open(&db).unwrap();
-    let mut child = spawn_child("hold", &db);
+    let mut child = spawn_child("hold", &db.display().to_string());
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
     assert!(lines.any(|l| l.unwrap().contains("committed held")), "the child started its run");
@@ -569,7 +687,7 @@ fn a_live_process_keeps_its_runs_and_a_dead_owner_with_a_reused_pid_does_not() {
 
 #[test]
 fn trigger_values_are_kept_per_workflow_and_node_across_a_reopen() {
-    let (dir, store) = temp_store();
+    let (place, store) = temp_store();
     let triggers = store.triggers();
     assert_eq!(triggers.value("wf", "mail", "lastUid").unwrap(), None);
     triggers.set_value("wf", "mail", "uidValidity", "1796235793").unwrap();
@@ -577,7 +695,7 @@ fn trigger_values_are_kept_per_workflow_and_node_across_a_reopen() {
     triggers.set_value("wf", "mail", "lastUid", "42").unwrap();
     triggers.set_value("other", "mail", "lastUid", "7").unwrap();
     drop(store);
-    let store = Store::open_in(dir.path()).unwrap();
+    let store = place.open();
     assert_eq!(store.triggers().value("wf", "mail", "lastUid").unwrap().as_deref(), Some("42"));
     assert_eq!(store.triggers().value("wf", "mail", "uidValidity").unwrap().as_deref(), Some("1796235793"));
     assert_eq!(store.triggers().value("other", "mail", "lastUid").unwrap().as_deref(), Some("7"));
@@ -601,12 +719,12 @@ fn interrupted_runs_keep_their_input_and_are_claimed_for_a_rerun_once() {
     let (tx, rx) = std::sync::mpsc::channel();
     store.log().started_durable(start("r1", None), Box::new(move |outcome| tx.send(outcome).unwrap()));
     rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap().unwrap();
-    // Read by another connection: committed, not only queued.
-    let conn = rusqlite::Connection::open(store.path()).unwrap();
-    let input: String = conn.query_row("SELECT input FROM executions WHERE id = 'r1'", [], |r| r.get(0)).unwrap();
-    assert_eq!(input, r#"[{"json":{"n":1}}]"#);
+    // Read by another connection than the writer's: committed, not only queued.
+    assert_eq!(count(&store, "SELECT length(input) FROM executions WHERE id = 'r1'"), 18);
+    let input = r#"[{"json":{"n":1}}]"#.to_string();
     // As a crash leaves it once the next start marks it.
-    conn.execute("UPDATE executions SET status = 'interrupted', owner = NULL, owner_pid = NULL WHERE id = 'r1'", [])
+    store
+        .raw_execute("UPDATE executions SET status = 'interrupted', owner = NULL, owner_pid = NULL WHERE id = 'r1'")
         .unwrap();
 
     let history = store.history();

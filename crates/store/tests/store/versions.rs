@@ -2,7 +2,7 @@
 //! executions that ran it), versions are read back and thinned out by age, and a database
 //! from before versions were kept gets the current ones recorded when it opens.
 
-use crate::{temp_store, workflow};
+use crate::{count, temp_store, workflow};
 use switchyard_model::execution::{RunMode, RunStatus};
 use switchyard_model::workflow::Node;
 use switchyard_store::{ExecutionStart, Store, StoreError};
@@ -52,13 +52,12 @@ fn every_save_is_a_version_and_runs_of_a_saved_version_name_it() {
     store.log().flush().unwrap();
     assert_eq!(store.history().get("saved").unwrap().summary.workflow_version, Some(3));
     assert_eq!(store.history().get("edited").unwrap().summary.workflow_version, None);
-    let conn = rusqlite::Connection::open(store.path()).unwrap();
-    let snapshots: u32 = conn.query_row("SELECT COUNT(*) FROM workflow_snapshots", [], |r| r.get(0)).unwrap();
+    let snapshots = count(&store, "SELECT COUNT(*) FROM workflow_snapshots");
     assert_eq!(snapshots, 4, "versions 1–3 and the edited run: the saved run shares version 3's");
 
     store.workflows().delete("w").unwrap();
-    let left: u32 = conn.query_row("SELECT COUNT(*) FROM workflow_versions", [], |r| r.get(0)).unwrap();
-    let snapshots: u32 = conn.query_row("SELECT COUNT(*) FROM workflow_snapshots", [], |r| r.get(0)).unwrap();
+    let left = count(&store, "SELECT COUNT(*) FROM workflow_versions");
+    let snapshots = count(&store, "SELECT COUNT(*) FROM workflow_snapshots");
     assert_eq!((left, snapshots), (0, 0));
 }
 
@@ -91,7 +90,7 @@ fn a_database_from_before_versions_gets_its_current_versions_recorded() {
     store.workflows().create(&wf, None, "2026-01-01T00:00:00Z").unwrap();
     wf.description = "second".into();
     store.workflows().save(&wf, Some(1), "2026-01-02T00:00:00Z").unwrap();
-    let path = store.path().to_path_buf();
+    let path = store.file().unwrap().to_path_buf();
     drop(store);
     // As a database migrated from version 15 has it: workflows, no versions.
     let conn = rusqlite::Connection::open(&path).unwrap();
