@@ -14,6 +14,7 @@ mod copy;
 mod deployments;
 mod error;
 mod executions;
+mod lease;
 mod memory;
 mod metrics;
 mod owner;
@@ -32,6 +33,7 @@ pub use executions::{
     Durable, ExecutionFilter, ExecutionHistory, ExecutionLog, ExecutionStart, Interrupted, PruneRule,
     QUEUE as HISTORY_QUEUE,
 };
+pub use lease::Lease;
 pub use memory::Conversations;
 pub use metrics::{BucketRow, Metrics};
 pub use secrets::{AccountRow, Secrets, VaultHeaderRow};
@@ -168,6 +170,12 @@ impl Store {
     /// The SQLite file, or [`StoreError::SqliteOnly`] naming `what` needs it.
     pub fn require_file(&self, what: &'static str) -> Result<&Path> {
         self.file().ok_or_else(|| StoreError::SqliteOnly(what, self.db.location.to_string()))
+    }
+
+    /// The lease `name` on this store's database (see [`Lease`]): one process at a time
+    /// holds it on PostgreSQL; on SQLite every process does.
+    pub fn lease(&self, name: &str) -> Lease {
+        Lease::new(&self.db.location, name)
     }
 
     pub fn dialect(&self) -> Dialect {

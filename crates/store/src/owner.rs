@@ -38,7 +38,7 @@ impl std::fmt::Debug for PgSession {
 }
 
 /// The advisory lock key of an owner token: the first 8 bytes of its SHA-256.
-fn advisory_key(token: &str) -> i64 {
+pub(crate) fn advisory_key(token: &str) -> i64 {
     let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest.as_ref()[..8]);

@@ -266,6 +266,27 @@ impl Workflows {
         Ok(record)
     }
 
+    /// Changes whenever what the active workflows ask to be served may have changed (one
+    /// activated, paused, saved, trusted): other processes sharing the store reload then.
+    pub fn active_fingerprint(&self) -> Result<String> {
+        Ok(self.db.lock().query_row(
+            "SELECT COUNT(*), COALESCE(MAX(updated_at), ''), COALESCE(SUM(version), 0), COUNT(untrusted),
+                    COALESCE(MAX(length(approved_access)), 0)
+             FROM workflows WHERE active = 1",
+            params![],
+            |r| {
+                Ok(format!(
+                    "{}/{}/{}/{}/{}",
+                    r.get::<i64>(0)?,
+                    r.get::<String>(1)?,
+                    r.get::<i64>(2)?,
+                    r.get::<i64>(3)?,
+                    r.get::<i64>(4)?
+                ))
+            },
+        )?)
+    }
+
     /// Marks a workflow active (served by triggers) or not.
     pub fn set_active(&self, id: &str, active: bool, now: &str) -> Result<()> {
         let changed = self

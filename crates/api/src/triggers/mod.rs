@@ -10,6 +10,7 @@
 //! - `folders`: folder watches; `listens`: triggers that hold a connection open.
 
 mod folders;
+pub(crate) mod leader;
 mod listens;
 pub(crate) mod schedules;
 pub(crate) mod testing;
@@ -73,6 +74,8 @@ pub const TEST_SECONDS: u32 = 120;
 pub(crate) struct TriggerState {
     listener: Mutex<Option<Listener>>,
     scheduler: Mutex<Option<Scheduler>>,
+    /// Whether this process fires the schedules, among several sharing a PostgreSQL store.
+    pub(crate) coordination: leader::Coordination,
     watcher: Mutex<Option<Arc<switchyard_triggers::watcher::Watcher>>>,
     listens: listens::Listens,
     status: Mutex<Option<ListenerStatus>>,
@@ -220,6 +223,7 @@ impl Api {
             Arc::new(folders::WatcherHost(Arc::downgrade(&self.inner)));
         *self.inner.triggers.watcher.lock().unwrap_or_else(|p| p.into_inner()) =
             Some(Arc::new(switchyard_triggers::watcher::Watcher::new(host)));
+        self.start_coordination().await;
         self.reload_triggers().await;
         // Runs a crash interrupted, of workflows that want them run again (claimed first: once).
         match self.rerun_interrupted().await {
@@ -247,6 +251,7 @@ impl Api {
             watcher.stop();
         }
         self.inner.triggers.listens.stop();
+        self.inner.triggers.coordination.stop();
         let scheduler = self.inner.triggers.scheduler.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(scheduler) = scheduler {
             scheduler.shutdown().await;
@@ -385,6 +390,12 @@ impl Api {
         let watcher = self.inner.triggers.watcher.lock().unwrap_or_else(|p| p.into_inner()).clone();
         if let Some(watcher) = watcher {
             problems.extend(watcher.set(watches));
+        }
+        // Among several processes on one PostgreSQL store, only the lease holder fires the
+        // schedules and polls (see leader.rs); every one serves the webhooks.
+        if !self.inner.triggers.coordination.is_leader() {
+            schedules.clear();
+            listens.clear();
         }
         self.inner.triggers.listens.set(&Arc::downgrade(&self.inner), listens);
         for p in &problems {

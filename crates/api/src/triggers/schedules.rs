@@ -72,6 +72,10 @@ impl Fire for SchedulerHost {
     fn fire(&self, schedule: Arc<Schedule>, scheduled_for: DateTime<Utc>, missed: bool) {
         let Some(api) = Api::upgrade(&self.0) else { return };
         let Some(s) = schedule.attachment.downcast_ref::<Scheduled>() else { return };
+        // A process that just lost the scheduler lease fires nothing more.
+        if !api.inner.triggers.coordination.is_leader() {
+            return;
+        }
         let fired_at = api.inner.engine.services().clock.now();
         let item = (s.item)(ScheduleFire { scheduled_for, fired_at, missed });
         if let Some(full) = api.inner.queue.queue_full() {

@@ -86,3 +86,94 @@ fn a_desktop_store_moves_to_postgres_and_serve_runs_from_it() {
     assert_eq!(backup.status.code(), Some(2), "{}", String::from_utf8_lossy(&backup.stderr));
     assert!(String::from_utf8_lossy(&backup.stderr).contains("SQLite"), "{}", String::from_utf8_lossy(&backup.stderr));
 }
+
+/// The schedule ticks the runs in the store were fired for (`scheduledFor`), in order.
+fn ticks(pg: &switchyard_testkit::servers::Postgres, database: &str) -> Vec<String> {
+    let url = pg.url(database);
+    let out = switchyard_testkit::servers::psql_url(
+        &url,
+        "SELECT data::json->'outputs'->0->'items'->0->'json'->>'scheduledFor' FROM execution_nodes
+         WHERE node_id = 'tick' ORDER BY 1",
+    );
+    out.lines().map(str::to_string).filter(|l| !l.is_empty()).collect()
+}
+
+/// Two mains on one PostgreSQL store: both serve, one fires the schedule, each tick once;
+/// the standby fires the next ticks after the leader is killed (SIGKILL).
+#[test]
+fn two_mains_fire_each_schedule_once_and_the_standby_takes_over() {
+    let pg = switchyard_testkit::servers::Postgres::start();
+    pg.psql("CREATE DATABASE mains");
+    let url = pg.url("mains");
+    let env = [("SWITCHYARD_KEYRING", "off"), ("SWITCHYARD_MASTER_PASSWORD", "two mains")];
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let on = |data: &std::path::Path| {
+        let mut cmd = cli(data);
+        cmd.envs(env).args(["--database", &url]);
+        cmd
+    };
+    let ticking = json!({"switchyard": 1, "id": "ticking", "name": "Every second",
+        "nodes": [
+            {"id": "tick", "name": "Tick", "type": "trigger.schedule",
+             "parameters": {"mode": "interval", "interval": 1, "unit": "seconds"}},
+            {"id": "set", "name": "Mark", "type": "data.set", "parameters": {
+                "assignments": [{"name": "ok", "value": "yes"}], "keep": "none"}}
+        ],
+        "connections": [{"from": {"node": "tick"}, "to": {"node": "set"}}]});
+    let file = a.path().join("ticking.json");
+    std::fs::write(&file, ticking.to_string()).unwrap();
+    on(a.path()).arg("import").arg(&file).arg("--keep-id").assert().success();
+    on(a.path()).args(["trust", "ticking", "--yes"]).assert().success();
+    on(a.path()).args(["activate", "ticking"]).assert().success();
+
+    // Main A alone: it holds the lease and fires.
+    let args = ["--database", url.as_str()];
+    let (mut main_a, _ea, _pa, _addr_a) = spawn_serve_any(a.path(), &args, &env);
+    let wait_for = |n: usize, limit: u64| {
+        let started = std::time::Instant::now();
+        while ticks(&pg, "mains").len() < n {
+            assert!(started.elapsed().as_secs() < limit, "only {:?} fired", ticks(&pg, "mains"));
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    };
+    wait_for(2, 20);
+    // Main B joins: a standby. Both serve the webhooks (B answers one of A's workflows).
+    let hook = b.path().join("hook.json");
+    std::fs::write(&hook, answering_hook("hook-b", "Hook", "got", "{{ json.body.n }}").to_string()).unwrap();
+    on(b.path()).arg("import").arg(&hook).arg("--keep-id").assert().success();
+    on(b.path()).args(["trust", "hook-b", "--yes"]).assert().success();
+    on(b.path()).args(["activate", "hook-b"]).assert().success();
+    let (mut main_b, _eb, _pb, addr_b) = spawn_serve_any(b.path(), &args, &env);
+    let (before, joined) = (ticks(&pg, "mains").len(), std::time::Instant::now());
+    wait_for(before + 4, 20);
+    let answer = call(&addr_b, "POST", "/webhook/hook-b/in", None, Some(&json!({"n": 5})));
+    assert_eq!((answer.status, answer.json()["got"].clone()), (200, json!(5)), "{}", answer.body);
+    // A, which started before B saved hook-b, serves it too once it notices.
+    let addr_a = _addr_a.clone();
+    let started = std::time::Instant::now();
+    loop {
+        let answer = call(&addr_a, "POST", "/webhook/hook-b/in", None, Some(&json!({"n": 6})));
+        if answer.status == 200 {
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 10, "main A never served hook-b: {}", answer.status);
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+
+    // One process fired meanwhile: at most one run per second (two would make about two).
+    let (fired, seconds) = (ticks(&pg, "mains").len() - before, joined.elapsed().as_secs_f64());
+    assert!(fired as f64 <= seconds.ceil() + 1.0, "{fired} runs in {seconds:.1} s: both mains fired");
+
+    // The leader dies without a word: the standby fires the next ticks.
+    main_a.kill().unwrap();
+    main_a.wait().unwrap();
+    let killed_at = ticks(&pg, "mains");
+    wait_for(killed_at.len() + 3, 20);
+    stop(&mut main_b);
+
+    let all = ticks(&pg, "mains");
+    let mut unique = all.clone();
+    unique.dedup();
+    assert_eq!(unique.len(), all.len(), "a tick fired twice: {all:?}");
+    assert!(all.len() >= killed_at.len() + 3, "{all:?}");
+}

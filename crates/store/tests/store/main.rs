@@ -775,3 +775,36 @@ fn api_tokens_are_found_by_hash_revoked_once_and_touched_forward() {
     assert_eq!(tokens.revoke("a", 70).unwrap().unwrap().revoked_ms, Some(60));
     assert!(tokens.revoke("zzz", 70).unwrap().is_none());
 }
+
+/// A lease has one holder among the processes sharing a PostgreSQL store, keeps it while its
+/// session lives, and passes on when it ends; on SQLite every process holds it.
+#[test]
+fn postgres_a_lease_has_one_holder_until_its_session_ends() {
+    if postgres_server().is_some() {
+        return;
+    }
+    let server = switchyard_testkit::servers::Postgres::start();
+    server.psql("CREATE DATABASE leases");
+    let store = Store::connect(&server.url("leases")).unwrap();
+    let (mut first, mut second) = (store.lease("scheduler"), store.lease("scheduler"));
+    assert!(first.check());
+    assert!(!second.check(), "one holder");
+    assert!(first.check(), "kept while its session lives");
+    assert!(store.lease("mailbox").check(), "another name is another lease");
+    // The holder's session ends (as when its process dies): the other takes over.
+    server.psql("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND pid <> pg_backend_pid() AND granted");
+    assert!(!first.check(), "a broken session has lost the lease");
+    let started = std::time::Instant::now();
+    while !second.check() {
+        assert!(started.elapsed().as_secs() < 10, "the lease never passed on");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    drop(first);
+
+    let (_place, sqlite) = {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_in(dir.path()).unwrap();
+        (dir, store)
+    };
+    assert!(sqlite.lease("scheduler").check() && sqlite.lease("scheduler").check(), "on SQLite every process holds it");
+}
