@@ -18,6 +18,7 @@ pub const LAYERS: &[(&str, u8)] = &[
     ("switchyard-triggers", 2),
     ("switchyard-metrics", 2),
     ("switchyard-store", 2),
+    ("switchyard-queue", 2),
     ("switchyard-vault", 3),
     ("switchyard-fuzzing", 3),
     ("switchyard-api", 4),

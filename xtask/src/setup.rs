@@ -51,6 +51,8 @@ pub const APT_PACKAGES: &[&str] = &[
     "shared-mime-info",
     // systemd-analyze checks the service unit in deploy/systemd.
     "systemd",
+    // Server mode's run queue (Redis Streams): the queue's and the workers' tests start it.
+    "redis-server",
 ];
 
 fn missing_packages() -> Vec<&'static str> {

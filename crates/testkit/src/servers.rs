@@ -362,3 +362,72 @@ impl Drop for MariaDb {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// A Redis 7 server on 127.0.0.1 (apt `redis-server`), with its append-only file on and
+/// synced at every write, in a folder under target/.
+pub struct Redis {
+    pub port: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl Redis {
+    pub fn start() -> Redis {
+        let dir = server_dir("redis");
+        let mut redis = Redis { port: free_port(), dir, child: None };
+        redis.spawn();
+        redis
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--appendonly", "yes"])
+            .args(["--appendfsync", "always", "--save", "", "--protected-mode", "no"])
+            .arg("--dir")
+            .arg(&self.dir)
+            .stdout(std::fs::File::create(self.dir.join("server.log")).map(Stdio::from).unwrap_or(Stdio::null()))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server (apt redis-server; `cargo xtask setup` installs it)");
+        self.child = Some(child);
+        let port = self.port;
+        wait_until("Redis", Duration::from_secs(30), || {
+            Command::new("redis-cli")
+                .args(["-p", &port.to_string(), "ping"])
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "PONG")
+        });
+    }
+
+    /// Runs a command with `redis-cli`; returns its output.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out =
+            Command::new("redis-cli").args(["-p", &self.port.to_string()]).args(args).output().expect("redis-cli");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Stops the server (SIGTERM: it writes its append-only file) and starts it again on
+    /// the same port and data, after `down`.
+    pub fn restart(&mut self, down: Duration) {
+        if let Some(mut child) = self.child.take() {
+            stop_pid(&child.id().to_string(), "-TERM");
+            let _ = child.wait();
+        }
+        std::thread::sleep(down);
+        self.spawn();
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
