@@ -90,6 +90,23 @@ pub fn all() -> Result {
     )?;
     step.done();
 
+    // Server mode's queue at scale: one main, three workers, Redis and PostgreSQL, 1,000
+    // webhook deliveries answered through the workers.
+    let step = Step::start(
+        "heavy: scale-out: 1 main + 3 workers on Redis Streams and PostgreSQL, 1,000 deliveries each run once",
+    );
+    util::run(
+        Command::new(&cli_tests)
+            .args([
+                "--ignored",
+                "--exact",
+                "queue::heavy_one_main_and_three_workers_run_1000_deliveries_each_once",
+                "--nocapture",
+            ])
+            .current_dir(root().join("crates/cli")),
+    )?;
+    step.done();
+
     // llama.cpp (node-llama-cpp) with a tiny model the test writes: seconds, but a second
     // runtime and a model server of its own.
     if cfg!(all(target_os = "linux", target_arch = "x86_64")) {

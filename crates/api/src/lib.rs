@@ -20,6 +20,7 @@ mod metrics;
 mod openapi;
 mod orchestrations;
 mod preview;
+mod queue;
 pub mod rest;
 mod retry;
 mod runs;
@@ -35,7 +36,9 @@ mod workflows;
 
 pub use error::{ApiError, ApiResult};
 pub use manifest::{COMMANDS, export_typescript};
+pub use queue::{QueueStatus, REPLY_WAIT, WorkerOptions, WorkerReport, queue_status, queue_url_redacted};
 pub use switchyard_core::memory::prefer_small_pages;
+pub use switchyard_queue::QueueConfig;
 pub use trust::RunSource;
 
 use futures::future::BoxFuture;
@@ -142,6 +145,8 @@ pub(crate) struct Inner {
     /// Requests per second per token, when the webhook listener also serves the REST API
     /// (`switchyard serve`); `None` in the desktop app.
     pub(crate) rest_rate: Mutex<Option<u32>>,
+    /// The run queue, when this process is a main of server mode (`serve --queue`).
+    pub(crate) remote: std::sync::OnceLock<Arc<queue::Remote>>,
 }
 
 /// The API: cheap to clone, safe to share.
@@ -229,6 +234,7 @@ impl Api {
                 metrics: metrics::MetricsState::start(),
                 queue: runs::RunQueue::default(),
                 rest_rate: Mutex::new(None),
+                remote: std::sync::OnceLock::new(),
             }),
         };
         api.apply_resilience(&api.stored_settings());
@@ -247,6 +253,12 @@ impl Api {
             self.spawn_backup_task(),
             self.spawn_update_task(),
         ]
+    }
+
+    /// A worker's background work: OAuth2 refresh ahead of expiry, and its metrics written
+    /// into the shared store (where the dashboard and Prometheus add every process's up).
+    pub fn start_worker_background(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        vec![self.inner.vault.spawn_refresher(std::time::Duration::from_secs(60)), self.spawn_metrics_tasks()]
     }
 
     /// Makes the webhook listener also serve the REST API under `/api/v1` (for `serve`),

@@ -618,6 +618,13 @@ impl Api {
                     }
                     _ = alerts.tick() => {
                         let Some(inner) = weak.upgrade() else { break };
+                        // Among several processes on one PostgreSQL store (mains, workers),
+                        // the one that fires the schedules checks the alert rules: once.
+                        if inner.store.dialect() == switchyard_store::Dialect::Postgres
+                            && !inner.triggers.coordination.is_leader()
+                        {
+                            continue;
+                        }
                         if let Err(e) = (Api { inner }).check_alerts().await {
                             tracing::warn!(error = %e.message, "checking alert rules failed");
                         }

@@ -444,6 +444,12 @@ impl Api {
         input: Vec<Item>,
         options: LaunchOptions,
     ) -> (String, JoinHandle<RunOutcome>) {
+        // Server mode's mains put their triggers' runs on the queue, for workers.
+        if self.queues(&options)
+            && let Some(remote) = self.remote()
+        {
+            return self.enqueue_run(remote, prepared, &services, input, options);
+        }
         let LaunchOptions { mode, start, until, called, reuse, retry_of, breakpoints, execution_id, durable } = options;
         let engine = switchyard_engine::Engine::new(self.inner.engine.registry().clone(), services);
         let execution_id = execution_id.unwrap_or_else(new_id);

@@ -197,6 +197,37 @@ enum Command {
         /// twice that; more are answered 429).
         #[arg(long, default_value_t = switchyard_api::rest::DEFAULT_RATE_PER_SECOND, value_name = "PER_SECOND")]
         api_rate_limit: u32,
+        /// Put the runs the triggers start on this Redis Streams queue for `switchyard
+        /// worker` processes instead of running them here (needs --database postgres://…).
+        #[arg(long, env = "SWITCHYARD_QUEUE_URL", value_name = "redis://…", hide_env_values = true)]
+        queue: Option<String>,
+    },
+    /// Run the runs mains put on the queue (server mode: `serve --queue`), recording them in
+    /// the shared PostgreSQL store (--database). SIGTERM or Ctrl-C stops taking runs and
+    /// lets those going finish (up to --grace seconds).
+    Worker {
+        /// The Redis Streams queue: redis://host:6379/0.
+        #[arg(long, env = "SWITCHYARD_QUEUE_URL", value_name = "redis://…", hide_env_values = true)]
+        queue: String,
+        /// Runs at once.
+        #[arg(long, default_value_t = 10, value_name = "N")]
+        concurrency: usize,
+        /// Seconds a run's message may go without this worker's heartbeat before another
+        /// worker takes it over (and runs it again from the start).
+        #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+        visibility_timeout: u64,
+        /// Deliveries after which a run that keeps crashing workers goes to the dead letters.
+        #[arg(long, default_value_t = 3, value_name = "N")]
+        max_deliveries: u32,
+        #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+        grace: u64,
+    },
+    /// The run queue's state: waiting, running (pending) and dead-letter runs.
+    Queue {
+        #[arg(long, env = "SWITCHYARD_QUEUE_URL", value_name = "redis://…", hide_env_values = true)]
+        queue: String,
+        #[arg(long)]
+        json: bool,
     },
     /// Activate a saved workflow: its Webhook and Schedule triggers are served.
     Activate { id: String },
@@ -304,6 +335,16 @@ impl Failure {
     }
     pub(crate) fn failed(message: impl Into<String>) -> Failure {
         Failure { code: 1, message: message.into() }
+    }
+}
+
+impl Failure {
+    /// The message with `who: ` in front.
+    pub(crate) fn prefixed(mut self, who: &str) -> Failure {
+        if !self.message.is_empty() {
+            self.message = format!("{who}: {}", self.message);
+        }
+        self
     }
 }
 

@@ -172,6 +172,11 @@ pub struct ExecutionSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub workflow_version: Option<u32>,
+    /// Which attempt this is, when the run was run again from the start because the worker
+    /// running it died (server mode's queue); absent for a run that ran once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub attempt: Option<u32>,
 }
 
 /// A call between runs: the calling execution and the Execute Workflow node that called.

@@ -67,9 +67,8 @@ impl Default for QueueConfig {
 #[serde(rename_all = "camelCase")]
 pub struct RunMessage {
     pub execution_id: String,
+    /// The saved workflow to run (as saved when a worker starts the run).
     pub workflow_id: String,
-    /// The saved version the main served (the worker runs that version).
-    pub version: u32,
     /// `webhook`, `schedule`, `trigger`…
     pub mode: String,
     /// The trigger node it starts from.

@@ -8,7 +8,6 @@ fn message(n: u32) -> RunMessage {
     RunMessage {
         execution_id: format!("e{n}"),
         workflow_id: "w".into(),
-        version: 1,
         mode: "webhook".into(),
         start_node: Some("hook".into()),
         input: format!(r#"[{{"json":{{"n":{n}}}}}]"#),

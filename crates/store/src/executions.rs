@@ -664,7 +664,8 @@ pub struct ExecutionHistory {
 }
 
 const SUMMARY_COLUMNS: &str = "id, workflow_id, workflow_name, status, mode, started_at, finished_at, duration_ms, error, parent_execution, parent_node, retry_of,
-     (SELECT MAX(version) FROM workflow_versions v WHERE v.workflow_id = executions.workflow_id AND v.snapshot = executions.snapshot)";
+     (SELECT MAX(version) FROM workflow_versions v WHERE v.workflow_id = executions.workflow_id AND v.snapshot = executions.snapshot),
+     attempt";
 
 fn summary(row: &Row) -> SqlResult<ExecutionSummary> {
     let status: String = row.get(3)?;
@@ -686,6 +687,7 @@ fn summary(row: &Row) -> SqlResult<ExecutionSummary> {
         },
         retry_of: row.get(11)?,
         workflow_version: row.get(12)?,
+        attempt: Some(row.get::<u32>(13)?).filter(|a| *a > 1),
     })
 }
 
@@ -721,7 +723,7 @@ impl ExecutionHistory {
                  FROM executions WHERE id = ?1"
             ),
             params![id],
-            |r| Ok((summary(r)?, r.get::<String>(13)?)),
+            |r| Ok((summary(r)?, r.get::<String>(14)?)),
         )?;
         let Some((summary, definition)) = row else { return Err(StoreError::ExecutionNotFound(id.to_string())) };
         let workflow: Workflow = serde_json::from_str(&definition)
@@ -796,6 +798,29 @@ impl ExecutionHistory {
             params![id, rerun_id],
         )?;
         Ok(changed == 1)
+    }
+
+    /// Readies execution `id` to be run again from the start as attempt `attempt` (server
+    /// mode's queue, after the worker running it died): what the earlier attempt recorded of
+    /// its nodes goes, and the record says which attempt it is. (Called again once the run is
+    /// recorded, for a run whose earlier attempt left no record.)
+    pub fn mark_attempt(&self, id: &str, attempt: u32, clear_nodes: bool) -> Result<()> {
+        let mut conn = self.db.lock();
+        let mut tx = conn.transaction()?;
+        if clear_nodes {
+            tx.execute("DELETE FROM execution_nodes WHERE execution_id = ?1", params![id])?;
+            tx.execute("DELETE FROM execution_blobs WHERE execution_id = ?1", params![id])?;
+        }
+        tx.execute("UPDATE executions SET attempt = ?2 WHERE id = ?1", params![id, attempt])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A run's status, if it is recorded.
+    pub fn status(&self, id: &str) -> Result<Option<RunStatus>> {
+        let status: Option<String> =
+            self.db.lock().query_opt("SELECT status FROM executions WHERE id = ?1", params![id], |r| r.get(0))?;
+        Ok(status.map(|s| RunStatus::parse(&s).unwrap_or(RunStatus::Error)))
     }
 
     /// Every blob the stored executions refer to.

@@ -16,4 +16,9 @@ retryOf?: string,
 /**
  * The saved version of the workflow it ran, when it ran one exactly as saved.
  */
-workflowVersion?: number, };
+workflowVersion?: number, 
+/**
+ * Which attempt this is, when the run was run again from the start because the worker
+ * running it died (server mode's queue); absent for a run that ran once.
+ */
+attempt?: number, };

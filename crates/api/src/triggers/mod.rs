@@ -226,7 +226,9 @@ impl Api {
         self.start_coordination().await;
         self.reload_triggers().await;
         // Runs a crash interrupted, of workflows that want them run again (claimed first: once).
-        match self.rerun_interrupted().await {
+        // A main with a queue leaves that to the queue, which delivers them again.
+        let rerun = if self.remote().is_some() { Ok(0) } else { self.rerun_interrupted().await };
+        match rerun {
             Ok(0) => {}
             Ok(n) => tracing::info!("re-running {n} run(s) a crash interrupted"),
             Err(e) => tracing::warn!("cannot look for interrupted runs to re-run: {}", e.message),

@@ -47,9 +47,17 @@ pub(crate) async fn dispatch(cli: Cli) -> Outcome {
         }
         Command::Execution { id, json } => executions::execution(data_dir, id, json).await,
         Command::Prune { older_than, keep_last } => executions::prune(data_dir, older_than, keep_last).await,
-        Command::Serve { port, bind, grace, api_rate_limit } => {
-            serve::serve(data_dir, port, bind, grace, api_rate_limit).await
+        Command::Serve { port, bind, grace, api_rate_limit, queue } => {
+            serve::serve(data_dir, port, bind, grace, api_rate_limit, queue).await
         }
+        Command::Worker { queue, concurrency, visibility_timeout, max_deliveries, grace } => {
+            let config = switchyard_api::QueueConfig {
+                visibility: std::time::Duration::from_secs(visibility_timeout.max(1)),
+                max_deliveries: max_deliveries.max(1),
+            };
+            serve::worker(data_dir, queue, concurrency, config, grace).await
+        }
+        Command::Queue { queue, json } => serve::queue_status(queue, json).await,
         Command::Activate { id } => serve::activate(data_dir, id, true).await,
         Command::Deactivate { id } => serve::activate(data_dir, id, false).await,
         Command::Triggers { json } => serve::triggers(data_dir, json).await,

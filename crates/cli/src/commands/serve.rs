@@ -36,9 +36,13 @@ pub(crate) async fn serve(
     bind: Option<String>,
     grace: u64,
     api_rate_limit: u32,
+    queue: Option<String>,
 ) -> Outcome {
     // Alert notifications go to the log: there is no desktop to show them on.
     let api = open_api(data_dir, Arc::new(crate::alerts::LogHost))?;
+    if let Some(url) = queue.as_deref().filter(|q| !q.trim().is_empty()) {
+        api.use_queue(url).await.map_err(|e| Failure::from(e).prefixed("switchyard serve"))?;
+    }
     let _background = api.start_background();
     api.serve_rest_api(api_rate_limit);
     let status = api.start_triggers_on(bind, port).await?;
@@ -57,11 +61,18 @@ pub(crate) async fn serve(
     let base = status.base_url.trim_end_matches('/');
     let started = format!(
         "switchyard serve: listening on {} ({} active workflows, {} schedules); stop with Ctrl-C or SIGTERM\n\
-         switchyard serve: REST API at {base}{api} with an API token (`switchyard tokens create`); docs at {base}{api}/docs\n",
+         switchyard serve: REST API at {base}{api} with an API token (`switchyard tokens create`); docs at {base}{api}/docs\n{queued}",
         status.base_url,
         status.active_workflows,
         status.schedules,
-        api = switchyard_api::rest::BASE
+        api = switchyard_api::rest::BASE,
+        queued = match queue.as_deref().filter(|q| !q.trim().is_empty()) {
+            Some(url) => format!(
+                "switchyard serve: runs go to the queue at {} for `switchyard worker`\n",
+                switchyard_queue_redact(url)
+            ),
+            None => String::new(),
+        }
     );
     let _ = std::io::Write::write_all(&mut std::io::stderr(), started.as_bytes());
     shutdown_signal().await;
@@ -71,6 +82,72 @@ pub(crate) async fn serve(
     api.stop_triggers_within(Duration::from_secs(grace)).await;
     api.drain(Duration::from_secs(grace).saturating_sub(started.elapsed())).await?;
     eprintln!("switchyard serve: stopped");
+    Ok(())
+}
+
+fn switchyard_queue_redact(url: &str) -> String {
+    switchyard_api::queue_url_redacted(url)
+}
+
+/// `switchyard worker`: runs the queue's runs until SIGTERM or Ctrl-C.
+pub(crate) async fn worker(
+    data_dir: crate::Place,
+    queue: String,
+    concurrency: usize,
+    config: switchyard_api::QueueConfig,
+    grace: u64,
+) -> Outcome {
+    let api = open_api(data_dir, Arc::new(crate::alerts::LogHost))?;
+    let _background = api.start_worker_background();
+    let consumer = format!(
+        "{}-{}-{}",
+        std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "worker".into()),
+        std::process::id(),
+        &switchyard_model::ids::new_id()[..8]
+    );
+    let started = format!(
+        "switchyard worker: taking runs from {} as {consumer} ({concurrency} at once); stop with Ctrl-C or SIGTERM\n",
+        switchyard_queue_redact(&queue)
+    );
+    let options = switchyard_api::WorkerOptions { concurrency, consumer, queue: config };
+    let stop = async {
+        // The start-up line once the queue is reached (one write: see serve).
+        shutdown_signal().await;
+        eprintln!("switchyard worker: stopping: runs in progress get up to {grace} s");
+    };
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), started.as_bytes());
+    let report = api
+        .work(&queue, options, stop, Duration::from_secs(grace))
+        .await
+        .map_err(|e| Failure::from(e).prefixed("switchyard worker"))?;
+    api.drain(Duration::from_secs(1)).await?;
+    eprintln!(
+        "switchyard worker: stopped after {} runs ({} taken over from other workers, {} dead letters)",
+        report.runs, report.claimed, report.dead_letters
+    );
+    Ok(())
+}
+
+/// `switchyard queue`: the queue's state and its dead letters.
+pub(crate) async fn queue_status(queue: String, json: bool) -> Outcome {
+    let status =
+        switchyard_api::queue_status(&queue).await.map_err(|e| Failure::from(e).prefixed("switchyard queue"))?;
+    if json {
+        print_json(&status);
+        return Ok(());
+    }
+    println!(
+        "waiting {}  running {}  dead letters {}  (stream length {})",
+        status.stats.waiting, status.stats.pending, status.stats.dead, status.stats.length
+    );
+    for dead in &status.dead_letters {
+        println!(
+            "dead: execution {} of workflow {} ({})",
+            dead["message"]["executionId"].as_str().unwrap_or("?"),
+            dead["message"]["workflowId"].as_str().unwrap_or("?"),
+            dead["reason"].as_str().unwrap_or("")
+        );
+    }
     Ok(())
 }
 

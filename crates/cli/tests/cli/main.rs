@@ -11,6 +11,7 @@ use switchyard_testkit::TestServer;
 
 mod deploy;
 mod postgres;
+mod queue;
 mod rest;
 mod server;
 

@@ -29,7 +29,10 @@ use std::sync::mpsc::{Sender, channel};
 
 /// Migrations in order, numbered as the SQLite ones are: PostgreSQL starts at version 21 (the
 /// schema SQLite reached through 1–21) and every later version has one file per backend.
-const MIGRATIONS: &[(u32, &str)] = &[(21, include_str!("../migrations/postgres/0021_init.sql"))];
+const MIGRATIONS: &[(u32, &str)] = &[
+    (21, include_str!("../migrations/postgres/0021_init.sql")),
+    (22, include_str!("../migrations/postgres/0022_attempts.sql")),
+];
 
 /// The advisory lock key that serializes migrations across processes (any fixed number).
 const MIGRATION_LOCK: i64 = 0x5357_5944_4d49_4752; // "SWYDMIGR"

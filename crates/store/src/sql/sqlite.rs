@@ -32,6 +32,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (19, include_str!("../migrations/0019_vault_recovery.sql")),
     (20, include_str!("../migrations/0020_api_tokens.sql")),
     (21, include_str!("../migrations/0021_deployments.sql")),
+    (22, include_str!("../migrations/0022_attempts.sql")),
 ];
 
 pub fn latest_version() -> u32 {

@@ -124,17 +124,17 @@ fn postgres_migrates_once_and_refuses_a_newer_schema() {
         })
         .collect();
     for open in opens {
-        assert_eq!(open.join().unwrap().unwrap(), 21);
+        assert_eq!(open.join().unwrap().unwrap(), 22);
     }
     let store = Store::connect(&url).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 21);
+    assert_eq!(store.schema_version().unwrap(), 22);
     assert_eq!(store.integrity_check().unwrap(), "ok");
     assert!(store.file().is_none());
     assert!(!store.location().to_string().contains("pass'word"), "the password is not shown: {}", store.location());
     drop(store);
     switchyard_testkit::servers::psql_url(&url, "UPDATE store_schema SET version = 99");
     let err = Store::connect(&url).unwrap_err();
-    assert!(matches!(err, StoreError::TooNew { found: 99, known: 21, .. }), "{err}");
+    assert!(matches!(err, StoreError::TooNew { found: 99, known: 22, .. }), "{err}");
     assert!(err.to_string().contains("127.0.0.1") && !err.to_string().contains("pass'word"), "{err}");
 
     let wrong = server.url("fresh").replace("pass", "nope");
@@ -185,7 +185,7 @@ fn node_data(node_id: &str, items: usize) -> NodeRunData {
 #[test]
 fn opens_with_wal_full_sync_and_migrations() {
     let (dir, store) = temp_store();
-    assert_eq!(store.schema_version().unwrap(), 21);
+    assert_eq!(store.schema_version().unwrap(), 22);
     assert_eq!(store.integrity_check().unwrap(), "ok");
     let conn = rusqlite::Connection::open(store.file().unwrap()).unwrap();
     let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
@@ -193,11 +193,11 @@ fn opens_with_wal_full_sync_and_migrations() {
     drop(store);
     // Reopening does not migrate again.
     let store = Store::open_in(dir.dir.path()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 21);
+    assert_eq!(store.schema_version().unwrap(), 22);
     drop(store);
     conn.pragma_update(None, "user_version", 99).unwrap();
     let err = Store::open_in(dir.dir.path()).unwrap_err();
-    assert!(matches!(err, StoreError::TooNew { found: 99, known: 21, .. }), "{err}");
+    assert!(matches!(err, StoreError::TooNew { found: 99, known: 22, .. }), "{err}");
     assert!(err.to_string().contains("newer than this build knows"));
 }
 
