@@ -282,7 +282,8 @@ impl Api {
         let visibility = options.queue.visibility;
         let beat_every = visibility / 3;
         let block = (visibility / 6).clamp(Duration::from_millis(100), Duration::from_secs(1));
-        let (mut last_claim, mut last_beat) = (Instant::now() - beat_every, Instant::now());
+        let now = Instant::now();
+        let (mut last_claim, mut last_beat) = (now.checked_sub(beat_every).unwrap_or(now), now);
         tokio::pin!(stop);
         loop {
             if last_beat.elapsed() >= beat_every {

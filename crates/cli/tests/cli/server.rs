@@ -10,16 +10,25 @@ fn the_systemd_unit_verifies_and_serve_opens_the_vault_from_its_credential_file(
     // systemd-analyze checks the unit as systemd would load it, with the built binary in
     // place of /usr/bin/switchyard.
     let dir = tempfile::tempdir().unwrap();
-    let unit = std::fs::read_to_string(repo().join("deploy/systemd/switchyard.service")).unwrap();
+    // The worker unit is a template: verified as its first instance.
     let bin = assert_cmd::cargo::cargo_bin("switchyard");
-    let unit = unit.replace("/usr/bin/switchyard", bin.to_str().unwrap());
-    std::fs::write(dir.path().join("switchyard.service"), unit).unwrap();
-    let verified = std::process::Command::new("systemd-analyze")
-        .arg("verify")
-        .arg(dir.path().join("switchyard.service"))
-        .output()
-        .expect("systemd-analyze (apt systemd; `cargo xtask setup` installs it)");
-    assert!(verified.status.success() && verified.stderr.is_empty(), "{}", String::from_utf8_lossy(&verified.stderr));
+    for (file, as_name) in
+        [("switchyard.service", "switchyard.service"), ("switchyard-worker@.service", "switchyard-worker@1.service")]
+    {
+        let unit = std::fs::read_to_string(repo().join("deploy/systemd").join(file)).unwrap();
+        let unit = unit.replace("/usr/bin/switchyard", bin.to_str().unwrap());
+        // The environment file the worker unit names, as the operator writes it.
+        let unit = unit.replace("/etc/switchyard/server.env", dir.path().join("server.env").to_str().unwrap());
+        std::fs::write(dir.path().join("server.env"), "SWITCHYARD_QUEUE_URL=redis://127.0.0.1:6379/0\n").unwrap();
+        std::fs::write(dir.path().join(as_name), unit).unwrap();
+        let verified = std::process::Command::new("systemd-analyze")
+            .arg("verify")
+            .arg(dir.path().join(as_name))
+            .output()
+            .expect("systemd-analyze (apt systemd; `cargo xtask setup` installs it)");
+        let stderr = String::from_utf8_lossy(&verified.stderr);
+        assert!(verified.status.success() && stderr.is_empty(), "{file}: {stderr}");
+    }
 
     // The credential, as LoadCredential= leaves it: a file in $CREDENTIALS_DIRECTORY.
     let data = tempfile::tempdir().unwrap();
