@@ -25,7 +25,7 @@ struct Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         for pid in &self.pids {
-            let _ = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            let _ = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).stderr(Stdio::null()).status();
         }
     }
 }
@@ -223,4 +223,40 @@ fn a_run_that_crashes_workers_too_often_becomes_a_dead_letter() {
     assert_eq!(status["stats"]["pending"], 0, "{status}");
     stop(&mut main);
     stop_worker(&mut last);
+}
+
+/// The main killed (SIGKILL) with 500 runs queued and no worker up: none is lost. Workers
+/// then run them all while Redis is restarted under them (append-only file on): they
+/// reconnect, and every run ends `success`, once; a new main carries on.
+#[test]
+#[ignore = "heavy: run by `cargo xtask test` in its own stage"]
+fn heavy_a_killed_main_and_a_restarted_redis_lose_no_queued_run() {
+    let mut cluster = Cluster::start("restarts");
+    cluster.add(&slow_hook("queued", 20));
+    let (mut main, addr) = cluster.main();
+    for n in 0..500 {
+        let answer = call(&addr, "POST", "/webhook/queued/in", None, Some(&json!({"n": n})));
+        assert_eq!(answer.status, 202, "{}", answer.body);
+    }
+    main.kill().unwrap();
+    main.wait().unwrap();
+    assert_eq!(cluster.sql("SELECT COUNT(*) FROM executions"), "0", "no worker ran any yet");
+    assert_eq!(cluster.redis.cli(&["XLEN", "switchyard:runs"]), "500");
+
+    let mut workers: Vec<Child> = (0..2).map(|_| cluster.worker(10, &[])).collect();
+    cluster.wait_for("SELECT COUNT(*) >= 100 FROM executions WHERE status = 'success'", "t", 60);
+    cluster.redis.restart(std::time::Duration::from_millis(500));
+    cluster.wait_for("SELECT COUNT(*) FROM executions WHERE status = 'success'", "500", 120);
+    assert_eq!(cluster.sql("SELECT COUNT(*), COUNT(DISTINCT id) FROM executions"), "500|500");
+
+    let (mut main, addr) = cluster.main();
+    for n in 0..10 {
+        assert_eq!(call(&addr, "POST", "/webhook/queued/in", None, Some(&json!({"n": n}))).status, 202);
+    }
+    cluster.wait_for("SELECT COUNT(*) FROM executions WHERE status = 'success'", "510", 60);
+    cluster.wait_for("SELECT COUNT(*) FROM executions WHERE status <> 'success'", "0", 10);
+    stop(&mut main);
+    for w in &mut workers {
+        stop_worker(w);
+    }
 }
