@@ -253,6 +253,17 @@ struct Work {
     report: Mutex<WorkerReport>,
 }
 
+impl Work {
+    /// Resets the idle time of the messages this worker is running (see the queue's
+    /// heartbeats), so that no other worker claims them.
+    async fn beat(&self) {
+        let ids: Vec<String> = self.running.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect();
+        if let Err(e) = self.queue.heartbeat(&self.consumer, &ids).await {
+            tracing::warn!("heartbeat: {e}");
+        }
+    }
+}
+
 impl Api {
     /// Runs the queue's runs until `stop` resolves, then finishes the runs it has (up to
     /// `grace`). Needs a PostgreSQL store.
@@ -287,10 +298,7 @@ impl Api {
         tokio::pin!(stop);
         loop {
             if last_beat.elapsed() >= beat_every {
-                let ids: Vec<String> = work.running.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect();
-                if let Err(e) = work.queue.heartbeat(&work.consumer, &ids).await {
-                    tracing::warn!("heartbeat: {e}");
-                }
+                work.beat().await;
                 last_beat = Instant::now();
             }
             let free = slots.available_permits();
@@ -342,8 +350,7 @@ impl Api {
         let started = Instant::now();
         while slots.available_permits() < options.concurrency.max(1) && started.elapsed() < grace {
             if last_beat.elapsed() >= beat_every {
-                let ids: Vec<String> = work.running.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect();
-                let _ = work.queue.heartbeat(&work.consumer, &ids).await;
+                work.beat().await;
                 last_beat = Instant::now();
             }
             tokio::time::sleep(Duration::from_millis(50)).await;

@@ -68,6 +68,15 @@ impl Location {
     }
 }
 
+impl Location {
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Location::File(_) => Dialect::Sqlite,
+            Location::Postgres(_) => Dialect::Postgres,
+        }
+    }
+}
+
 impl std::fmt::Display for Location {
     /// The file, or the URL with its password hidden.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -178,8 +187,9 @@ impl Store {
         Lease::new(&self.db.location, name)
     }
 
+    /// Which database the store is in (from where it is: no connection needed).
     pub fn dialect(&self) -> Dialect {
-        self.db.lock().dialect()
+        self.db.location.dialect()
     }
 
     pub fn workflows(&self) -> Workflows {
