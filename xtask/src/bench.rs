@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-const SECTIONS: &[&str] = &["engine", "io", "db", "ui", "vault", "resilience", "webhooks", "metrics", "packages"];
+const SECTIONS: &[&str] =
+    &["engine", "io", "db", "ui", "vault", "resilience", "webhooks", "metrics", "packages", "scale"];
 const ITEMS: usize = 1_000_000;
 const RUNS: usize = 3;
 
@@ -35,6 +36,18 @@ pub fn run(args: &[String]) -> Result {
                     "switchyard-cli",
                     "bench-db",
                     "1,000,000 rows into PostgreSQL by SQL Write and by psql \\copy, then queried back",
+                )?
+            }
+            "scale" => {
+                // The example runs the release CLI's serve and workers on a PostgreSQL and a
+                // Redis it starts.
+                let step = Step::start("bench scale: building the CLI (release)");
+                util::run(util::cargo().args(["build", "--release", "--locked", "-p", "switchyard-cli"]))?;
+                step.done();
+                example(
+                    "switchyard-cli",
+                    "bench-scale",
+                    "webhook → set → answer through the queue with 1, 2 and 3 workers, and the queue alone",
                 )?
             }
             "ui" => ui(&out)?,

@@ -13,70 +13,13 @@ use std::process::Command;
 use std::sync::Arc;
 use switchyard_api::types::*;
 use switchyard_api::{Api, SilentHost};
+use switchyard_testkit::wrk::wrk;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const CONNECTIONS: &[u32] = &[1, 10, 50];
 const SECONDS: u32 = 10;
-
-struct Load {
-    requests: u64,
-    per_second: f64,
-    p50: String,
-    p99: String,
-    errors: u64,
-}
-
-/// Runs wrk against `url` with a JSON POST and parses its summary.
-fn wrk(url: &str, connections: u32, script: &std::path::Path) -> Load {
-    let threads = connections.clamp(1, 2);
-    let output = Command::new("wrk")
-        .args([
-            "-t",
-            &threads.to_string(),
-            "-c",
-            &connections.to_string(),
-            "-d",
-            &format!("{SECONDS}s"),
-            "--timeout",
-            "5s",
-            "--latency",
-            "-s",
-        ])
-        .arg(script)
-        .arg(url)
-        .output()
-        .expect("wrk runs (apt-get install wrk)");
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(output.status.success(), "wrk failed: {text}{}", String::from_utf8_lossy(&output.stderr));
-    let field = |prefix: &str| {
-        text.lines()
-            .find(|l| l.trim_start().starts_with(prefix))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .unwrap_or("?")
-            .to_string()
-    };
-    let requests = text
-        .lines()
-        .find(|l| l.contains("requests in"))
-        .and_then(|l| l.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
-    let errors = text
-        .lines()
-        .find(|l| l.contains("Non-2xx or 3xx responses"))
-        .and_then(|l| l.split(':').nth(1))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or(0);
-    Load {
-        requests,
-        per_second: field("Requests/sec:").parse().unwrap_or(0.0),
-        p50: field("50%"),
-        p99: field("99%"),
-        errors,
-    }
-}
 
 /// Node-RED with the bench flow on a free port: the process and the flow's URL.
 async fn node_red(dir: &std::path::Path, home: &std::path::Path) -> (std::process::Child, String) {
@@ -165,20 +108,9 @@ async fn main() {
     settings.delivery_log_keep = u32::MAX;
     api.settings_update(settings).await.unwrap();
     let status = api.start_triggers().await.unwrap();
-    let workflow = json!({
-        "switchyard": 1, "id": "bench", "name": "Bench",
-        "nodes": [
-            {"id": "hook", "name": "Hook", "type": "trigger.webhook", "parameters": {"path": "orders", "responseMode": "lastNode"}},
-            {"id": "set", "name": "Total", "type": "data.set", "parameters": {
-                "assignments": [
-                    {"name": "order", "value": "{{ json.body.id }}"},
-                    {"name": "total", "value": "{{ json.body.qty * json.body.price }}"}
-                ],
-                "keep": "none"
-            }}
-        ],
-        "connections": [{"from": {"node": "hook"}, "to": {"node": "set"}}]
-    });
+    // The same flow as Node-RED's (tests/nodered/flows.json).
+    let workflow: serde_json::Value =
+        serde_json::from_str(include_str!("../../../bench/webhook-orders.json")).expect("bench/webhook-orders.json");
     api.workflow_import(WorkflowImportRequest { text: workflow.to_string(), file_name: None, keep_id: true })
         .await
         .unwrap();
@@ -201,19 +133,19 @@ async fn main() {
     for &c in &connections {
         let bare = tokio::task::spawn_blocking({
             let (echo, script) = (echo.clone(), script.clone());
-            move || wrk(&echo, c, &script)
+            move || wrk(&echo, c, SECONDS, 5, &script)
         })
         .await
         .unwrap();
         let ours = tokio::task::spawn_blocking({
             let (hook, script) = (hook.clone(), script.clone());
-            move || wrk(&hook, c, &script)
+            move || wrk(&hook, c, SECONDS, 5, &script)
         })
         .await
         .unwrap();
         let theirs = tokio::task::spawn_blocking({
             let (url, script) = (red_url.clone(), script.clone());
-            move || wrk(&url, c, &script)
+            move || wrk(&url, c, SECONDS, 5, &script)
         })
         .await
         .unwrap();

@@ -229,7 +229,7 @@ impl Api {
                 if last.is_none() && !request.force {
                     notes.push(format!("a workflow with id {id} was there already (version {there}): replaced"));
                 }
-                let note = format!("deployed from {}", hostname());
+                let note = format!("deployed from {}", crate::cluster::hostname());
                 let saved = server
                     .call(
                         reqwest::Method::PUT,
@@ -320,13 +320,4 @@ impl Api {
             server.call(reqwest::Method::GET, &format!("/executions?workflowId={id}&limit={limit}"), None).await?;
         field(&server, &listed, "execution list")
     }
-}
-
-fn hostname() -> String {
-    std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "another computer".into())
 }

@@ -6,6 +6,7 @@ mod alerts;
 mod backups;
 mod binary;
 mod calls;
+mod cluster;
 mod conversations;
 mod credentials;
 pub mod deploy;
@@ -34,6 +35,7 @@ mod updates;
 mod versions;
 mod workflows;
 
+pub use cluster::hostname;
 pub use error::{ApiError, ApiResult};
 pub use manifest::{COMMANDS, export_typescript};
 pub use queue::{QueueStatus, REPLY_WAIT, WorkerOptions, WorkerReport, queue_status, queue_url_redacted};

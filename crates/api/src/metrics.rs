@@ -209,6 +209,9 @@ pub struct Dashboard {
     /// The last backup failure, when it came after the last good backup.
     #[ts(optional)]
     pub backup_failure: Option<crate::backups::BackupFailure>,
+    /// Server mode: the run queue and its workers (absent on the desktop).
+    #[ts(optional)]
+    pub cluster: Option<crate::cluster::ClusterStatus>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
@@ -261,6 +264,8 @@ pub(crate) struct MetricsState {
     pub(crate) live: Arc<Mutex<Live>>,
     process: Mutex<(ProcessSampler, Option<(std::time::Instant, ProcessStats)>)>,
     pub(crate) alerts: crate::alerts::AlertState,
+    /// Server mode: the queue and the workers as last read (see `crate::cluster`).
+    pub(crate) cluster: Mutex<Option<crate::cluster::ClusterStatus>>,
 }
 
 impl MetricsState {
@@ -271,6 +276,7 @@ impl MetricsState {
             live,
             process: Mutex::new((ProcessSampler::default(), None)),
             alerts: crate::alerts::AlertState::default(),
+            cluster: Mutex::new(None),
         }
     }
 
@@ -522,10 +528,13 @@ impl Api {
                 .collect(),
             history_stalled: self.inner.store.log().stalled().is_some(),
             prices: HashMap::new(),
+            queue: None,
+            workers: Vec::new(),
         };
         let table = self.stored_settings().model_prices;
-        let live = m.live();
         let mut extra = extra;
+        self.cluster_extra(&mut extra);
+        let live = m.live();
         for bucket in live.nodes.values().flatten() {
             for key in bucket.counts.tokens.keys() {
                 let (model, _) = switchyard_metrics::split_model_key(key);
@@ -584,6 +593,9 @@ impl Api {
             let metrics = store.metrics();
             metrics.age(now - KEEP_MINUTES_MS)?;
             metrics.forget(now - retention)?;
+            if store.dialect() == switchyard_store::Dialect::Postgres {
+                store.workers().forget(now - crate::cluster::FORGET_AFTER_MS)?;
+            }
             Ok(())
         })
         .await
@@ -598,8 +610,9 @@ impl Api {
             let mut maintain = tokio::time::interval(Duration::from_secs(3600));
             let mut alerts = tokio::time::interval(crate::alerts::CHECK_EVERY);
             let mut health = tokio::time::interval(Duration::from_secs(1));
+            let mut cluster = tokio::time::interval(crate::cluster::REFRESH_EVERY);
             let mut stalled: Option<String> = None;
-            for t in [&mut flush, &mut maintain, &mut alerts, &mut health] {
+            for t in [&mut flush, &mut maintain, &mut alerts, &mut health, &mut cluster] {
                 t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             }
             loop {
@@ -632,6 +645,13 @@ impl Api {
                     _ = health.tick() => {
                         let Some(inner) = weak.upgrade() else { break };
                         (Api { inner }).report_history_health(&mut stalled);
+                    }
+                    _ = cluster.tick() => {
+                        let Some(inner) = weak.upgrade() else { break };
+                        // A main with the queue: what Prometheus shows of it and its workers.
+                        if inner.remote.get().is_some() {
+                            (Api { inner }).refresh_cluster().await;
+                        }
                     }
                 }
             }
@@ -675,7 +695,10 @@ impl Api {
             let h = per_workflow.entry(wf.to_string()).or_default();
             add(if b.start_ms < mid { &mut h.first } else { &mut h.second }, b);
         };
-        if request.range == MetricsRange::Live {
+        // On a PostgreSQL store several processes run (mains, workers) and each writes its
+        // minutes into the shared rollups: the live range reads those, like the others.
+        let shared = self.inner.store.dialect() == switchyard_store::Dialect::Postgres;
+        if request.range == MetricsRange::Live && !shared {
             self.inner.metrics.recorder.flush();
             let live = self.inner.metrics.live();
             for (wf, tracked) in &live.workflows {
@@ -830,6 +853,7 @@ impl Api {
             models: model_usage(&prices, &total.counts.tokens),
             last_backup,
             backup_failure,
+            cluster: self.cluster_status().await,
         })
     }
 

@@ -65,6 +65,10 @@ fn failed_outcome(id: &str, now: chrono::DateTime<chrono::Utc>, message: String)
 }
 
 impl Remote {
+    pub(crate) fn queue(&self) -> &Queue {
+        &self.queue
+    }
+
     fn dispatch(&self, reply: Reply, now: chrono::DateTime<chrono::Utc>) {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         match reply {
@@ -239,6 +243,8 @@ pub struct WorkerOptions {
 #[derive(Debug, Clone, Default)]
 pub struct WorkerReport {
     pub runs: u64,
+    /// Of `runs`, those that ended in an error.
+    pub failed: u64,
     pub claimed: u64,
     pub dead_letters: u64,
 }
@@ -247,6 +253,10 @@ pub struct WorkerReport {
 struct Work {
     queue: Queue,
     consumer: String,
+    concurrency: usize,
+    started_ms: i64,
+    /// How often it beats (and reports into the store).
+    beat_every: Duration,
     /// The messages being run (their ids), for heartbeats.
     running: Mutex<HashSet<String>>,
     prepared: Mutex<HashMap<(String, u32), Arc<Prepared>>>,
@@ -260,6 +270,29 @@ impl Work {
         let ids: Vec<String> = self.running.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect();
         if let Err(e) = self.queue.heartbeat(&self.consumer, &ids).await {
             tracing::warn!("heartbeat: {e}");
+        }
+    }
+
+    /// What it reports into the store (see `crate::cluster`).
+    fn row(&self, now_ms: i64, stopped: bool) -> switchyard_store::WorkerRow {
+        let report = self.report.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let running = self.running.lock().unwrap_or_else(|p| p.into_inner()).len();
+        switchyard_store::WorkerRow {
+            name: self.consumer.clone(),
+            host: crate::cluster::hostname(),
+            pid: std::process::id(),
+            started_ms: self.started_ms,
+            seen_ms: now_ms,
+            beat_ms: self.beat_every.as_millis() as i64,
+            stopped_ms: stopped.then_some(now_ms),
+            concurrency: self.concurrency as u32,
+            running: running as u32,
+            runs: report.runs,
+            failed: report.failed,
+            claimed: report.claimed,
+            dead_letters: report.dead_letters,
+            memory_bytes: None,
+            cpu_percent: None,
         }
     }
 }
@@ -282,16 +315,20 @@ impl Api {
         }
         let queue = Queue::connect(url, options.queue.clone()).await.map_err(queue_error)?;
         let reader = queue.reader().await.map_err(queue_error)?;
+        let visibility = options.queue.visibility;
+        let beat_every = visibility / 3;
         let work = Arc::new(Work {
             queue,
             consumer: options.consumer.clone(),
+            concurrency: options.concurrency.max(1),
+            started_ms: self.now_ms(),
+            beat_every,
             running: Mutex::new(HashSet::new()),
             prepared: Mutex::new(HashMap::new()),
             report: Mutex::new(WorkerReport::default()),
         });
         let slots = Arc::new(tokio::sync::Semaphore::new(options.concurrency.max(1)));
-        let visibility = options.queue.visibility;
-        let beat_every = visibility / 3;
+        self.report_worker(work.row(self.now_ms(), false)).await;
         let block = (visibility / 6).clamp(Duration::from_millis(100), Duration::from_secs(1));
         let now = Instant::now();
         let (mut last_claim, mut last_beat) = (now.checked_sub(beat_every).unwrap_or(now), now);
@@ -299,11 +336,22 @@ impl Api {
         loop {
             if last_beat.elapsed() >= beat_every {
                 work.beat().await;
+                self.report_worker(work.row(self.now_ms(), false)).await;
                 last_beat = Instant::now();
             }
             let free = slots.available_permits();
+            if free == 0 {
+                // Every slot busy: wait for one to free (beating meanwhile), then read.
+                let beat_due = beat_every.saturating_sub(last_beat.elapsed());
+                tokio::select! {
+                    _ = &mut stop => break,
+                    permit = slots.acquire() => drop(permit),
+                    _ = tokio::time::sleep(beat_due) => {}
+                }
+                continue;
+            }
             let mut batch = Vec::new();
-            if free > 0 && last_claim.elapsed() >= beat_every {
+            if last_claim.elapsed() >= beat_every {
                 match work.queue.claim_stale(&work.consumer, free).await {
                     Ok(claimed) => {
                         work.report.lock().unwrap_or_else(|p| p.into_inner()).claimed += claimed.len() as u64;
@@ -316,23 +364,17 @@ impl Api {
                 }
                 last_claim = Instant::now();
             }
-            let read = async {
-                if free > batch.len() {
-                    reader.read(&work.consumer, free - batch.len(), block).await
-                } else {
-                    tokio::time::sleep(block).await;
-                    Ok(Vec::new())
+            if free > batch.len() {
+                tokio::select! {
+                    _ = &mut stop => break,
+                    read = reader.read(&work.consumer, free - batch.len(), block) => match read {
+                        Ok(more) => batch.extend(more),
+                        Err(e) => {
+                            tracing::warn!("reading the run queue: {e}; trying again");
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
+                    },
                 }
-            };
-            tokio::select! {
-                _ = &mut stop => break,
-                read = read => match read {
-                    Ok(more) => batch.extend(more),
-                    Err(e) => {
-                        tracing::warn!("reading the run queue: {e}; trying again");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
-                },
             }
             for delivery in batch {
                 let Ok(permit) = slots.clone().acquire_owned().await else { break };
@@ -355,6 +397,7 @@ impl Api {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        self.report_worker(work.row(self.now_ms(), true)).await;
         let report = work.report.lock().unwrap_or_else(|p| p.into_inner()).clone();
         Ok(report)
     }
@@ -378,9 +421,12 @@ impl Api {
             }
         };
         // Recorded as final already (a worker died between the record and the ack): done.
-        let recorded = {
+        // (Only a message delivered before can have a record.)
+        let recorded = if delivery.deliveries > 1 {
             let id = id.clone();
             self.blocking(move |store| Ok(store.history().status(&id)?)).await
+        } else {
+            Ok(None)
         };
         // (Running or interrupted: the worker that had it died; it runs again.)
         if let Ok(Some(status)) = recorded
@@ -395,7 +441,7 @@ impl Api {
                 format!("the run was delivered {} times: it crashed every worker that ran it", delivery.deliveries);
             let error = NodeError::new(ErrorCode::Internal, format!("{reason}; it is among the queue's dead letters"));
             self.inner.store.log().finished(&id, RunStatus::Error, &self.now(), 0, Some(error.clone()));
-            let _ = self.flush_history().await;
+            let _ = self.flush_runs().await;
             send(reply(RunStatus::Error, "[]".into(), serde_json::to_string(&error).ok())).await;
             match queue.dead_letter(&delivery, &reason).await {
                 Ok(()) => work.report.lock().unwrap_or_else(|p| p.into_inner()).dead_letters += 1,
@@ -465,7 +511,7 @@ impl Api {
         }
         // The final record is committed before the message is acknowledged; if it cannot be,
         // the message stays pending and another worker runs it again.
-        if let Err(e) = self.flush_history().await {
+        if let Err(e) = self.flush_runs().await {
             tracing::error!(execution = %id, "the run's record is not committed ({}); its message stays pending", e.message);
             return;
         }
@@ -475,7 +521,11 @@ impl Api {
         if let Err(e) = queue.ack(&delivery.id).await {
             tracing::warn!(execution = %id, "cannot acknowledge the run (it may run again): {e}");
         }
-        work.report.lock().unwrap_or_else(|p| p.into_inner()).runs += 1;
+        let mut report = work.report.lock().unwrap_or_else(|p| p.into_inner());
+        report.runs += 1;
+        if outcome.status != RunStatus::Success {
+            report.failed += 1;
+        }
     }
 
     /// The saved workflow a message names, prepared (once per version), with the services

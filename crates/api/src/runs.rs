@@ -301,6 +301,12 @@ impl Api {
     /// rollups.
     pub async fn flush_history(&self) -> ApiResult<()> {
         self.flush_metrics().await?;
+        self.flush_runs().await
+    }
+
+    /// Waits until the execution history sent so far is committed (not the metrics: those
+    /// are written every 10 s).
+    pub(crate) async fn flush_runs(&self) -> ApiResult<()> {
         let log = self.inner.store.log();
         tokio::task::spawn_blocking(move || log.flush())
             .await

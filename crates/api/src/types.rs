@@ -7,6 +7,7 @@
 pub use crate::alerts::{AlertListRequest, AlertListResponse, AlertRulesResponse, AlertTestResponse};
 pub use crate::backups::{BackupCreateRequest, BackupEntry, BackupFailure, BackupListResponse};
 pub use crate::binary::{FilePreview, FilePreviewRequest, FileSaveRequest};
+pub use crate::cluster::{ClusterStatus, DeadLetter, QueueCounts, WorkerStatus, WorkerTotals};
 pub use crate::credentials::{
     AccountAddRequest, AccountListResponse, AccountRemoveResponse, AccountRenameRequest, AccountUpdateRequest,
     ConnectionTypesResponse, VaultChangePasswordRequest, VaultRecoverRequest, VaultRecoveryKeyResponse,

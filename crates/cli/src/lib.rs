@@ -221,6 +221,11 @@ enum Command {
         max_deliveries: u32,
         #[arg(long, default_value_t = 30, value_name = "SECONDS")]
         grace: u64,
+        /// Serve this worker's metrics (its runs by workflow, its process) as Prometheus text
+        /// at http://ADDR/metrics, e.g. 127.0.0.1:9464. The mains' /metrics shows every
+        /// worker's totals and the queue without it.
+        #[arg(long, value_name = "ADDR:PORT")]
+        metrics: Option<std::net::SocketAddr>,
     },
     /// The run queue's state: waiting, running (pending) and dead-letter runs.
     Queue {

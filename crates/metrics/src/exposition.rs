@@ -47,6 +47,25 @@ pub struct Extra {
     /// The price of each model used that has one (US dollars per million tokens in, out),
     /// for the cost estimate.
     pub prices: std::collections::HashMap<String, (f64, f64)>,
+    /// Server mode, on a main: the run queue's counts (waiting, pending, dead letters).
+    pub queue: Option<(u64, u64, u64)>,
+    /// Server mode, on a main: each worker as it last reported.
+    pub workers: Vec<WorkerSample>,
+}
+
+/// A worker's last report (see the store's `workers` table).
+#[derive(Debug, Clone, Default)]
+pub struct WorkerSample {
+    pub name: String,
+    pub host: String,
+    pub up: bool,
+    pub concurrency: u32,
+    pub running: u32,
+    pub runs: u64,
+    pub failed: u64,
+    pub claimed: u64,
+    pub dead_letters: u64,
+    pub memory_bytes: Option<u64>,
 }
 
 /// The Prometheus text format (version 0.0.4, what `promtool check metrics` and every
@@ -207,6 +226,7 @@ fn openmetrics_text(live: &Live, extra: &Extra) -> String {
         "1 while the execution history cannot be written (disk full, database locked); it is kept and written when it can",
         stalled,
     );
+    register_cluster(&mut registry, extra);
     if let Some(p) = extra.process {
         let memory = Gauge::<i64>::default();
         memory.set(i64::try_from(p.memory_bytes).unwrap_or(i64::MAX));
@@ -219,6 +239,58 @@ fn openmetrics_text(live: &Live, extra: &Extra) -> String {
     // Writing into a String cannot fail.
     let _ = encode(&mut out, &registry);
     out
+}
+
+/// Server mode's queue and workers (on a main): per worker, labelled `worker` and `host`;
+/// the whole is their sum (`sum(switchyard_worker_runs_total)`).
+fn register_cluster(registry: &mut Registry, extra: &Extra) {
+    if let Some((waiting, pending, dead)) = extra.queue {
+        for (name, help, value) in [
+            ("queue_waiting_runs", "Runs on the queue no worker has taken yet", waiting),
+            ("queue_pending_runs", "Runs workers have taken and not finished (acknowledged) yet", pending),
+            (
+                "queue_dead_letters",
+                "Runs among the queue's dead letters (they crashed every worker that ran them)",
+                dead,
+            ),
+        ] {
+            let gauge = Gauge::<i64>::default();
+            gauge.set(i64::try_from(value).unwrap_or(i64::MAX));
+            registry.register(name, help, gauge);
+        }
+    }
+    if extra.workers.is_empty() {
+        return;
+    }
+    let up = Family::<Labels, Gauge<i64>>::default();
+    let concurrency = Family::<Labels, Gauge<i64>>::default();
+    let running = Family::<Labels, Gauge<i64>>::default();
+    let runs = Family::<Labels, Counter>::default();
+    let claimed = Family::<Labels, Counter>::default();
+    let dead = Family::<Labels, Counter>::default();
+    let memory = Family::<Labels, Gauge<i64>>::default();
+    for w in &extra.workers {
+        let base = [("worker", w.name.as_str()), ("host", w.host.as_str())];
+        up.get_or_create(&labels(&base)).set(i64::from(w.up));
+        concurrency.get_or_create(&labels(&base)).set(i64::from(w.concurrency));
+        running.get_or_create(&labels(&base)).set(i64::from(w.running));
+        let succeeded = w.runs.saturating_sub(w.failed);
+        for (status, n) in [("succeeded", succeeded), ("failed", w.failed)] {
+            runs.get_or_create(&labels(&[base[0], base[1], ("status", status)])).inc_by(n);
+        }
+        claimed.get_or_create(&labels(&base)).inc_by(w.claimed);
+        dead.get_or_create(&labels(&base)).inc_by(w.dead_letters);
+        if let Some(bytes) = w.memory_bytes {
+            memory.get_or_create(&labels(&base)).set(i64::try_from(bytes).unwrap_or(i64::MAX));
+        }
+    }
+    registry.register("worker_up", "1 for a worker that reported within three heartbeats and has not stopped", up);
+    registry.register("worker_concurrency", "Runs a worker runs at once at most", concurrency);
+    registry.register("worker_running_runs", "Runs a worker has now", running);
+    registry.register("worker_runs", "Runs a worker finished since it started, by status", runs);
+    registry.register("worker_claims", "Runs of dead workers a worker took over and ran again", claimed);
+    registry.register("worker_dead_letters", "Runs a worker moved to the dead letters", dead);
+    registry.register("worker_resident_memory_bytes", "A worker's resident memory at its last report", memory);
 }
 
 #[cfg(test)]
@@ -278,6 +350,19 @@ mod tests {
             rate_waits: vec![("api.github.com".into(), 4, 1.5)],
             history_stalled: false,
             prices: [("gpt-4o-mini".to_string(), (0.15, 0.60))].into_iter().collect(),
+            queue: Some((4, 2, 1)),
+            workers: vec![super::WorkerSample {
+                name: "box-1-4242".into(),
+                host: "box-1".into(),
+                up: true,
+                concurrency: 8,
+                running: 2,
+                runs: 120,
+                failed: 3,
+                claimed: 5,
+                dead_letters: 1,
+                memory_bytes: Some(50_000_000),
+            }],
         };
         super::prometheus_text(&live.lock().unwrap(), &extra)
     }
@@ -323,6 +408,15 @@ mod tests {
         assert!(text.contains("percentile=\"p99\""));
         assert!(text.contains("# TYPE switchyard_runs_total counter"));
         assert!(!text.contains("# EOF"));
+        assert!(text.contains("switchyard_queue_waiting_runs 4"), "{text}");
+        assert!(text.contains("switchyard_queue_pending_runs 2"), "{text}");
+        assert!(text.contains("switchyard_queue_dead_letters 1"), "{text}");
+        let worker = "worker=\"box-1-4242\",host=\"box-1\"";
+        assert!(text.contains(&format!("switchyard_worker_up{{{worker}}} 1")), "{text}");
+        assert!(text.contains(&format!("switchyard_worker_runs_total{{{worker},status=\"succeeded\"}} 117")), "{text}");
+        assert!(text.contains(&format!("switchyard_worker_runs_total{{{worker},status=\"failed\"}} 3")), "{text}");
+        assert!(text.contains(&format!("switchyard_worker_claims_total{{{worker}}} 5")), "{text}");
+        assert!(text.contains(&format!("switchyard_worker_running_runs{{{worker}}} 2")), "{text}");
     }
 
     /// `promtool check metrics` (Debian package prometheus, installed by `cargo xtask setup`)

@@ -343,12 +343,13 @@ impl Queue {
         Ok(())
     }
 
-    /// The dead letters, oldest first (at most `count`).
+    /// The newest dead letters first (at most `count`), each with `deadAtMs`: when it became
+    /// one (its entry's time).
     pub async fn dead_letters(&self, count: usize) -> Result<Vec<serde_json::Value>> {
-        let value: Value = cmd("XRANGE")
+        let value: Value = cmd("XREVRANGE")
             .arg(DEAD)
-            .arg("-")
             .arg("+")
+            .arg("-")
             .arg("COUNT")
             .arg(count.max(1))
             .query_async(&mut self.conn())
@@ -356,7 +357,15 @@ impl Queue {
             .map_err(|e| self.error(e))?;
         entries_of(&value)
             .into_iter()
-            .map(|(_, json)| serde_json::from_str(&json).map_err(|e| QueueError::Message(e.to_string())))
+            .map(|(id, json)| {
+                let mut letter: serde_json::Value =
+                    serde_json::from_str(&json).map_err(|e| QueueError::Message(e.to_string()))?;
+                let at: Option<i64> = id.split('-').next().and_then(|ms| ms.parse().ok());
+                if let (Some(object), Some(at)) = (letter.as_object_mut(), at) {
+                    object.insert("deadAtMs".into(), at.into());
+                }
+                Ok(letter)
+            })
             .collect()
     }
 

@@ -84,6 +84,7 @@ async fn a_message_delivered_too_often_becomes_a_dead_letter() {
     let dead = queue.dead_letters(10).await.unwrap();
     assert_eq!(dead[0]["message"]["executionId"], "e7");
     assert_eq!(dead[0]["reason"], "crashed 3 workers");
+    assert!(dead[0]["deadAtMs"].as_i64().is_some_and(|ms| ms > 1_700_000_000_000), "{}", dead[0]);
 }
 
 #[tokio::test]

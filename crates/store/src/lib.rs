@@ -24,6 +24,7 @@ mod settings;
 mod sql;
 mod tokens;
 mod triggers;
+mod workers;
 mod workflows;
 
 pub use copy::{CopyReport, copy_store};
@@ -40,6 +41,7 @@ pub use secrets::{AccountRow, Secrets, VaultHeaderRow};
 pub use settings::Settings;
 pub use tokens::{ApiTokens, TokenRow};
 pub use triggers::{ScheduleRow, Triggers};
+pub use workers::{WorkerRow, Workers};
 pub use workflows::Workflows;
 
 use sql::Backend;
@@ -226,6 +228,11 @@ impl Store {
     /// Where workflows were deployed from here ("Deploy to…").
     pub fn deployments(&self) -> Deployments {
         Deployments::new(self.db.clone())
+    }
+
+    /// Server mode's workers, as they last reported.
+    pub fn workers(&self) -> Workers {
+        Workers::new(self.db.clone())
     }
 
     /// The REST API's tokens (hashes only).

@@ -7,6 +7,7 @@ pub mod llm;
 pub mod mail;
 pub mod oidc;
 pub mod servers;
+pub mod wrk;
 
 use axum::Router;
 use axum::body::Bytes;

@@ -52,7 +52,7 @@ function fakeApi(deployed: string[] = []) {
     if (command === "execution_list") return { executions: [{ id: "l1", workflowId: "orders", workflowName: "Orders", status: "success", mode: "manual", startedAt: "2026-12-02T09:00:00Z" }] };
     if (command === "server_executions") {
       sent.push(payload);
-      return { executions: [{ id: "r1", workflowId: "orders", workflowName: "Orders", status: "error", mode: "webhook", startedAt: "2026-12-02T11:00:00Z" }] };
+      return { executions: [{ id: "r1", workflowId: "orders", workflowName: "Orders", status: "error", mode: "webhook", startedAt: "2026-12-02T11:00:00Z", attempt: 2 }] };
     }
     throw { code: "internal", message: `unexpected ${command}` };
   });
@@ -99,6 +99,8 @@ describe("Deploy to…", () => {
     await waitFor(() => expect(screen.getAllByTestId("history-row")[0].textContent).toContain("manual"));
     fireEvent.change(await screen.findByTestId("history-source"), { target: { value: "prod" } });
     await waitFor(() => expect(screen.getAllByTestId("history-row")[0].textContent).toContain("webhook"));
+    // A run a worker ran again from the start (server mode's queue) says which attempt it is.
+    expect(screen.getByTestId("history-attempt").textContent).toBe(" · attempt 2");
     expect(sent).toEqual([{ id: "orders", server: "prod", limit: 100 }]);
     // A server's run opens on the server, not on this canvas.
     fireEvent.click(screen.getAllByTestId("history-row")[0]);

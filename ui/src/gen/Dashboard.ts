@@ -2,6 +2,7 @@
 import type { Alert } from "./Alert";
 import type { BackupEntry } from "./BackupEntry";
 import type { BackupFailure } from "./BackupFailure";
+import type { ClusterStatus } from "./ClusterStatus";
 import type { ConnectionHealth } from "./ConnectionHealth";
 import type { ErrorClassCount } from "./ErrorClassCount";
 import type { ListenerHealth } from "./ListenerHealth";
@@ -35,4 +36,8 @@ lastBackup?: BackupEntry,
 /**
  * The last backup failure, when it came after the last good backup.
  */
-backupFailure?: BackupFailure, };
+backupFailure?: BackupFailure, 
+/**
+ * Server mode: the run queue and its workers (absent on the desktop).
+ */
+cluster?: ClusterStatus, };

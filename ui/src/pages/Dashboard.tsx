@@ -9,11 +9,13 @@ import { call, errorMessage } from "../api/client";
 import { onApiEvent } from "../api/events";
 import { toast } from "../components/toasts";
 import type { Alert } from "../gen/Alert";
+import type { ClusterStatus } from "../gen/ClusterStatus";
 import type { Dashboard as Data } from "../gen/Dashboard";
 import type { MetricsPoint } from "../gen/MetricsPoint";
 import type { MetricsRange } from "../gen/MetricsRange";
 import type { NodeMetrics } from "../gen/NodeMetrics";
 import type { Trend } from "../gen/Trend";
+import type { WorkerStatus } from "../gen/WorkerStatus";
 import type { WorkflowMetrics } from "../gen/WorkflowMetrics";
 import { DataTable } from "../components/DataTable";
 import { formatSize } from "../lib/size";
@@ -192,6 +194,68 @@ function NodeTable({ workflowId, range }: { workflowId: string; range: MetricsRa
   );
 }
 
+/** Server mode: the run queue, every worker and their total, and the dead letters. */
+function Cluster({ cluster, onOpenRun }: { cluster: ClusterStatus; onOpenRun: Props["onOpenRun"] }) {
+  const t = cluster.total;
+  const state = (w: WorkerStatus) => (w.up ? "up" : w.stoppedMs != null ? "stopped" : "gone");
+  return (
+    <section className="settings-section" data-testid="cluster-panel">
+      <h2>Workers and run queue</h2>
+      {cluster.problem && <div className="warning-text small">{cluster.problem}</div>}
+      {cluster.queue && (
+        <div className="muted small" data-testid="cluster-queue">
+          {cluster.queue.waiting} waiting · {cluster.queue.pending} running · {cluster.queue.dead} dead {cluster.queue.dead === 1 ? "letter" : "letters"}
+        </div>
+      )}
+      <DataTable
+        rows={cluster.workers}
+        rowKey={(w) => w.name}
+        empty="No worker has reported yet (switchyard worker)."
+        testId="cluster-workers"
+        rowTestId="cluster-worker"
+        columns={[
+          {
+            header: "Worker",
+            cell: (w) => (
+              <span title={`${w.name} · pid ${w.pid} · started ${relativeTime(new Date(w.startedMs).toISOString())}`}>
+                <span className={`status-dot ${w.up ? "success" : w.stoppedMs != null ? "" : "error"}`} /> {w.host} <span className="muted small">{w.pid}</span>
+              </span>
+            ),
+          },
+          { header: "State", testId: "cw-state", cell: (w) => `${state(w)} · seen ${relativeTime(new Date(w.seenMs).toISOString())}` },
+          { header: "Running", testId: "cw-running", cell: (w) => `${w.running} of ${w.concurrency}` },
+          { header: "Runs", testId: "cw-runs", cell: (w) => w.runs },
+          { header: "Failed", className: (w) => (w.failed > 0 ? "error-text" : ""), cell: (w) => w.failed },
+          { header: "Taken over", title: () => "Runs of dead workers this one ran again", cell: (w) => w.claimed },
+          { header: "Dead letters", cell: (w) => w.deadLetters },
+          { header: "Memory", cell: (w) => (w.memoryBytes != null ? bytes(w.memoryBytes) : "–") },
+          { header: "CPU", cell: (w) => (w.cpuPercent != null ? `${w.cpuPercent.toFixed(0)} %` : "–") },
+        ]}
+      />
+      <div className="muted small" data-testid="cluster-total">
+        All workers: {t.up} up, {t.running} of {t.concurrency} running · {t.runs} runs, {t.failed} failed, {t.claimed} taken over, {t.deadLetters} dead letters
+      </div>
+      {cluster.deadLetters.length > 0 && (
+        <>
+          <h3>Dead letters</h3>
+          <div className="muted small">Runs that crashed every worker that ran them; they are not run again (switchyard queue).</div>
+          {cluster.deadLetters.map((d) => (
+            <div key={`${d.executionId}-${d.deadAtMs}`} className="health-row" data-testid="dead-letter">
+              <span className="status-dot error" />
+              <button className="link" onClick={() => onOpenRun(d.workflowId, d.executionId)} title={d.reason}>
+                {d.workflowId} · {d.executionId.slice(0, 8)}
+              </button>
+              <span className="muted small">
+                {d.mode}, delivered {d.deliveries}×{d.deadAtMs != null && ` · ${relativeTime(new Date(d.deadAtMs).toISOString())}`} · {d.reason}
+              </span>
+            </div>
+          ))}
+        </>
+      )}
+    </section>
+  );
+}
+
 interface Props {
   onOpen: (workflowId: string) => void;
   onOpenRun: (workflowId: string, executionId: string | null) => void;
@@ -225,7 +289,7 @@ export function Dashboard({ onOpen, onOpenRun, onAlerts }: Props) {
           setData((old) =>
             full || !old
               ? d
-              : { ...old, queue: d.queue, process: d.process, listener: d.listener, connections: d.connections, alertsFiring: d.alertsFiring },
+              : { ...old, queue: d.queue, process: d.process, listener: d.listener, connections: d.connections, alertsFiring: d.alertsFiring, cluster: d.cluster },
           );
           setError(null);
           setUpdated(new Date());
@@ -443,6 +507,8 @@ export function Dashboard({ onOpen, onOpenRun, onAlerts }: Props) {
               />
             </section>
           )}
+
+          {data.cluster && <Cluster cluster={data.cluster} onOpenRun={onOpenRun} />}
 
           <div className="panels">
             <section className="settings-section" data-testid="errors-by-class">

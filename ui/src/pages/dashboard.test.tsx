@@ -141,6 +141,63 @@ describe("the dashboard", () => {
     await waitFor(() => expect(calls.some(([c, p]) => c === "alert_ack" && (p as { id: string }).id === "a1")).toBe(true));
     vi.useRealTimers();
   });
+
+  it("shows server mode's workers, their total, the queue and its dead letters (a dead letter opens its run)", async () => {
+    const now = Date.now();
+    const worker = {
+      name: "box-1-4242-abcdef12",
+      host: "box-1",
+      pid: 4242,
+      up: true,
+      startedMs: now - 3600_000,
+      seenMs: now - 2000,
+      concurrency: 8,
+      running: 3,
+      runs: 120,
+      failed: 4,
+      claimed: 2,
+      deadLetters: 1,
+      memoryBytes: 48 * 1024 * 1024,
+      cpuPercent: 20,
+    };
+    setTransport(async (command) => {
+      if (command === "metrics_dashboard")
+        return {
+          ...dashboard(10),
+          cluster: {
+            queue: { waiting: 5, pending: 3, dead: 1 },
+            workers: [worker, { ...worker, name: "box-2-7-0000", host: "box-2", pid: 7, up: false, stoppedMs: now - 60_000, running: 0, runs: 30, failed: 0, claimed: 0, deadLetters: 0 }],
+            total: { up: 1, running: 3, concurrency: 8, runs: 150, failed: 4, claimed: 2, deadLetters: 1 },
+            deadLetters: [{ executionId: "exec-dead-1", workflowId: "orders", mode: "webhook", deliveries: 3, reason: "the run was delivered 3 times: it crashed every worker that ran it", deadAtMs: now - 5000 }],
+          },
+        };
+      throw { code: "bad_request", message: `unexpected ${command}` };
+    });
+    const onOpenRun = vi.fn();
+    render(<Dashboard onOpen={() => {}} onOpenRun={onOpenRun} onAlerts={() => {}} />);
+    const panel = await screen.findByTestId("cluster-panel");
+    expect(within(panel).getByTestId("cluster-queue").textContent).toBe("5 waiting · 3 running · 1 dead letter");
+    const rows = within(panel).getAllByTestId("cluster-worker");
+    expect(rows).toHaveLength(2);
+    expect(within(rows[0]).getByTestId("cw-state").textContent).toMatch(/^up · seen /);
+    expect(within(rows[0]).getByTestId("cw-running").textContent).toBe("3 of 8");
+    expect(within(rows[1]).getByTestId("cw-state").textContent).toMatch(/^stopped/);
+    expect(within(panel).getByTestId("cluster-total").textContent).toBe("All workers: 1 up, 3 of 8 running · 150 runs, 4 failed, 2 taken over, 1 dead letters");
+    const letter = within(panel).getByTestId("dead-letter");
+    expect(letter.textContent).toContain("delivered 3×");
+    fireEvent.click(within(letter).getByRole("button"));
+    expect(onOpenRun).toHaveBeenCalledWith("orders", "exec-dead-1");
+  });
+
+  it("shows no cluster panel on the desktop", async () => {
+    setTransport(async (command) => {
+      if (command === "metrics_dashboard") return dashboard(10);
+      throw { code: "bad_request", message: `unexpected ${command}` };
+    });
+    render(<Dashboard onOpen={() => {}} onOpenRun={() => {}} onAlerts={() => {}} />);
+    await screen.findByTestId("workflow-metrics");
+    expect(screen.queryByTestId("cluster-panel")).toBeNull();
+  });
 });
 
 describe("the Alerts page", () => {

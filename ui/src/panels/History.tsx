@@ -86,6 +86,16 @@ export function History({ workflowId, activeId, refreshKey, initialFailedOnly, o
             <div style={{ minWidth: 0 }}>
               <div>
                 {e.status} <span className="muted">· {e.mode}</span>
+                {e.attempt != null && e.attempt > 1 && (
+                  <span
+                    className="warning-text"
+                    title="A worker running it died: another worker ran it again from the start (its nodes' side effects may have happened twice)"
+                    data-testid="history-attempt"
+                  >
+                    {" "}
+                    · attempt {e.attempt}
+                  </span>
+                )}
               </div>
               <div className="muted">
                 {when(e.startedAt)}

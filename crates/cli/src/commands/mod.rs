@@ -50,12 +50,12 @@ pub(crate) async fn dispatch(cli: Cli) -> Outcome {
         Command::Serve { port, bind, grace, api_rate_limit, queue } => {
             serve::serve(data_dir, port, bind, grace, api_rate_limit, queue).await
         }
-        Command::Worker { queue, concurrency, visibility_timeout, max_deliveries, grace } => {
+        Command::Worker { queue, concurrency, visibility_timeout, max_deliveries, grace, metrics } => {
             let config = switchyard_api::QueueConfig {
                 visibility: std::time::Duration::from_secs(visibility_timeout.max(1)),
                 max_deliveries: max_deliveries.max(1),
             };
-            serve::worker(data_dir, queue, concurrency, config, grace).await
+            serve::worker(data_dir, queue, concurrency, config, grace, metrics).await
         }
         Command::Queue { queue, json } => serve::queue_status(queue, json).await,
         Command::Activate { id } => serve::activate(data_dir, id, true).await,

@@ -96,17 +96,22 @@ pub(crate) async fn worker(
     concurrency: usize,
     config: switchyard_api::QueueConfig,
     grace: u64,
+    metrics: Option<std::net::SocketAddr>,
 ) -> Outcome {
     let api = open_api(data_dir, Arc::new(crate::alerts::LogHost))?;
     let _background = api.start_worker_background();
-    let consumer = format!(
-        "{}-{}-{}",
-        std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "worker".into()),
-        std::process::id(),
-        &switchyard_model::ids::new_id()[..8]
-    );
+    let metrics = match metrics {
+        Some(addr) => {
+            let bound =
+                api.serve_metrics(addr).await.map_err(|e| Failure::from(e).prefixed("switchyard worker --metrics"))?;
+            format!("; metrics at http://{bound}/metrics")
+        }
+        None => String::new(),
+    };
+    let consumer =
+        format!("{}-{}-{}", switchyard_api::hostname(), std::process::id(), &switchyard_model::ids::new_id()[..8]);
     let started = format!(
-        "switchyard worker: taking runs from {} as {consumer} ({concurrency} at once); stop with Ctrl-C or SIGTERM\n",
+        "switchyard worker: taking runs from {} as {consumer} ({concurrency} at once{metrics}); stop with Ctrl-C or SIGTERM\n",
         switchyard_queue_redact(&queue)
     );
     let options = switchyard_api::WorkerOptions { concurrency, consumer, queue: config };
@@ -122,8 +127,8 @@ pub(crate) async fn worker(
         .map_err(|e| Failure::from(e).prefixed("switchyard worker"))?;
     api.drain(Duration::from_secs(1)).await?;
     eprintln!(
-        "switchyard worker: stopped after {} runs ({} taken over from other workers, {} dead letters)",
-        report.runs, report.claimed, report.dead_letters
+        "switchyard worker: stopped after {} runs ({} failed, {} taken over from other workers, {} dead letters)",
+        report.runs, report.failed, report.claimed, report.dead_letters
     );
     Ok(())
 }

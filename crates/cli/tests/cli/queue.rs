@@ -198,6 +198,86 @@ fn a_killed_workers_runs_end_success_on_another_each_recorded_once() {
     stop_worker(&mut survivor);
 }
 
+/// A main's dashboard and Prometheus text show every worker (its runs, failures, what it
+/// runs now), their total and the queue's counts; the live range adds up every worker's
+/// minutes; a worker's own `--metrics` endpoint shows its runs by workflow.
+#[test]
+fn the_main_shows_each_worker_their_total_and_the_queue() {
+    let mut cluster = Cluster::start("watched");
+    cluster.add(&answering_hook("doubler", "Doubler", "doubled", "{{ json.body.n * 2 }}"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut one = cluster.worker(2, &["--metrics", &format!("127.0.0.1:{port}")]);
+    let mut two = cluster.worker(2, &[]);
+    let (mut main, addr) = cluster.main();
+    for n in 0..20 {
+        let answer = call(&addr, "POST", "/webhook/doubler/in", None, Some(&json!({"n": n})));
+        assert_eq!(answer.json()["doubled"], json!(n * 2), "{}", answer.body);
+    }
+    let created =
+        cluster.cli().args(["tokens", "create", "--name", "watch", "--scope", "read", "--json"]).output().unwrap();
+    let created: serde_json::Value = serde_json::from_slice(&created.stdout).unwrap();
+    let token = created["secret"].as_str().unwrap().to_string();
+    // Workers report every heartbeat (1 s here) and flush their minutes every 10 s.
+    let started = std::time::Instant::now();
+    let dashboard = loop {
+        let answer = call(&addr, "GET", "/api/v1/metrics/dashboard?range=live", Some(&token), None);
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        let dashboard = answer.json();
+        let cluster = &dashboard["cluster"];
+        if cluster["total"]["runs"] == 20 && dashboard["total"]["started"] == 20 {
+            break dashboard;
+        }
+        assert!(started.elapsed().as_secs() < 40, "{dashboard}");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    let view = &dashboard["cluster"];
+    let workers = view["workers"].as_array().unwrap();
+    assert_eq!(workers.len(), 2, "{view}");
+    assert!(workers.iter().all(|w| w["up"] == true && w["concurrency"] == 2 && w["failed"] == 0), "{view}");
+    let runs: Vec<u64> = workers.iter().map(|w| w["runs"].as_u64().unwrap()).collect();
+    assert_eq!(runs.iter().sum::<u64>(), 20, "{view}");
+    assert_eq!(view["total"]["up"], 2, "{view}");
+    assert_eq!(view["queue"], json!({"waiting": 0, "pending": 0, "dead": 0}), "{view}");
+    assert_eq!(dashboard["workflows"][0]["workflowId"], "doubler", "{dashboard}");
+
+    // Prometheus on the main: per worker, labelled; the whole is their sum.
+    let text = loop {
+        let answer = call(&addr, "GET", "/api/v1/metrics/prometheus", Some(&token), None);
+        let text = answer.json()["text"].as_str().unwrap().to_string();
+        if text.matches("switchyard_worker_up{").count() == 2 {
+            break text;
+        }
+        assert!(started.elapsed().as_secs() < 60, "{text}");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    assert!(text.contains("switchyard_queue_waiting_runs 0"), "{text}");
+    assert!(text.contains("switchyard_queue_dead_letters 0"), "{text}");
+    let succeeded: u64 = text
+        .lines()
+        .filter(|l| l.starts_with("switchyard_worker_runs_total{") && l.contains("status=\"succeeded\""))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert!(succeeded <= 20 && succeeded >= runs.iter().copied().min().unwrap(), "{text}");
+
+    // The worker's own endpoint: its runs by workflow.
+    let own = call(&format!("127.0.0.1:{port}"), "GET", "/metrics", None, None);
+    assert_eq!(own.status, 200);
+    assert!(
+        own.body.contains("switchyard_runs_total{workflow=\"Doubler\",workflow_id=\"doubler\",status=\"succeeded\"}"),
+        "{}",
+        own.body
+    );
+
+    // A worker that stops says so.
+    stop_worker(&mut two);
+    let answer = call(&addr, "GET", "/api/v1/metrics/dashboard?range=1h", Some(&token), None);
+    let workers = answer.json()["cluster"]["workers"].as_array().unwrap().clone();
+    assert_eq!(workers.iter().filter(|w| w["up"] == true).count(), 1, "{workers:?}");
+    assert!(workers.iter().any(|w| w["stoppedMs"].is_i64()), "{workers:?}");
+    stop(&mut main);
+    stop_worker(&mut one);
+}
+
 /// A run that crashes every worker that takes it (here: each is killed while running it)
 /// goes to the dead letters after --max-deliveries, and its record says so.
 #[test]
@@ -221,6 +301,27 @@ fn a_run_that_crashes_workers_too_often_becomes_a_dead_letter() {
     assert_eq!(status["stats"]["dead"], 1, "{status}");
     assert_eq!(status["deadLetters"][0]["message"]["workflowId"], "doomed", "{status}");
     assert_eq!(status["stats"]["pending"], 0, "{status}");
+    // The main's dashboard lists it.
+    let created =
+        cluster.cli().args(["tokens", "create", "--name", "watch", "--scope", "read", "--json"]).output().unwrap();
+    let created: serde_json::Value = serde_json::from_slice(&created.stdout).unwrap();
+    let token = created["secret"].as_str().unwrap();
+    // (The worker reports its count at its next heartbeat.)
+    let started = std::time::Instant::now();
+    let dashboard = loop {
+        let dashboard = call(&addr, "GET", "/api/v1/metrics/dashboard?range=1h", Some(token), None).json();
+        if dashboard["cluster"]["total"]["deadLetters"] == 1 {
+            break dashboard;
+        }
+        assert!(started.elapsed().as_secs() < 20, "{dashboard}");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    };
+    let letter = &dashboard["cluster"]["deadLetters"][0];
+    assert_eq!(letter["workflowId"], "doomed", "{dashboard}");
+    assert_eq!(letter["deliveries"], 3, "{dashboard}");
+    assert!(letter["reason"].as_str().unwrap().contains("crashed every worker"), "{dashboard}");
+    assert_eq!(dashboard["cluster"]["queue"]["dead"], 1, "{dashboard}");
+    assert_eq!(dashboard["cluster"]["total"]["deadLetters"], 1, "{dashboard}");
     stop(&mut main);
     stop_worker(&mut last);
 }

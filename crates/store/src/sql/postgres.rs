@@ -32,6 +32,7 @@ use std::sync::mpsc::{Sender, channel};
 const MIGRATIONS: &[(u32, &str)] = &[
     (21, include_str!("../migrations/postgres/0021_init.sql")),
     (22, include_str!("../migrations/postgres/0022_attempts.sql")),
+    (23, include_str!("../migrations/postgres/0023_workers.sql")),
 ];
 
 /// The advisory lock key that serializes migrations across processes (any fixed number).

@@ -33,6 +33,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (20, include_str!("../migrations/0020_api_tokens.sql")),
     (21, include_str!("../migrations/0021_deployments.sql")),
     (22, include_str!("../migrations/0022_attempts.sql")),
+    (23, include_str!("../migrations/0023_workers.sql")),
 ];
 
 pub fn latest_version() -> u32 {

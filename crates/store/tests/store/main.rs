@@ -124,17 +124,17 @@ fn postgres_migrates_once_and_refuses_a_newer_schema() {
         })
         .collect();
     for open in opens {
-        assert_eq!(open.join().unwrap().unwrap(), 22);
+        assert_eq!(open.join().unwrap().unwrap(), 23);
     }
     let store = Store::connect(&url).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 22);
+    assert_eq!(store.schema_version().unwrap(), 23);
     assert_eq!(store.integrity_check().unwrap(), "ok");
     assert!(store.file().is_none());
     assert!(!store.location().to_string().contains("pass'word"), "the password is not shown: {}", store.location());
     drop(store);
     switchyard_testkit::servers::psql_url(&url, "UPDATE store_schema SET version = 99");
     let err = Store::connect(&url).unwrap_err();
-    assert!(matches!(err, StoreError::TooNew { found: 99, known: 22, .. }), "{err}");
+    assert!(matches!(err, StoreError::TooNew { found: 99, known: 23, .. }), "{err}");
     assert!(err.to_string().contains("127.0.0.1") && !err.to_string().contains("pass'word"), "{err}");
 
     let wrong = server.url("fresh").replace("pass", "nope");
@@ -185,7 +185,7 @@ fn node_data(node_id: &str, items: usize) -> NodeRunData {
 #[test]
 fn opens_with_wal_full_sync_and_migrations() {
     let (dir, store) = temp_store();
-    assert_eq!(store.schema_version().unwrap(), 22);
+    assert_eq!(store.schema_version().unwrap(), 23);
     assert_eq!(store.integrity_check().unwrap(), "ok");
     let conn = rusqlite::Connection::open(store.file().unwrap()).unwrap();
     let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
@@ -193,11 +193,11 @@ fn opens_with_wal_full_sync_and_migrations() {
     drop(store);
     // Reopening does not migrate again.
     let store = Store::open_in(dir.dir.path()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 22);
+    assert_eq!(store.schema_version().unwrap(), 23);
     drop(store);
     conn.pragma_update(None, "user_version", 99).unwrap();
     let err = Store::open_in(dir.dir.path()).unwrap_err();
-    assert!(matches!(err, StoreError::TooNew { found: 99, known: 22, .. }), "{err}");
+    assert!(matches!(err, StoreError::TooNew { found: 99, known: 23, .. }), "{err}");
     assert!(err.to_string().contains("newer than this build knows"));
 }
 
@@ -743,6 +743,50 @@ fn interrupted_runs_keep_their_input_and_are_claimed_for_a_rerun_once() {
     store.log().flush().unwrap();
     assert!(history.interrupted_to_rerun().unwrap().is_empty(), "claimed by a recorded re-run");
     assert!(!history.claim_rerun("r1", "r4").unwrap(), "a run is claimed once");
+}
+
+#[test]
+fn worker_reports_replace_their_row_and_old_ones_are_forgotten() {
+    let (_dir, store) = temp_store();
+    let workers = store.workers();
+    let mut row = switchyard_store::WorkerRow {
+        name: "box-1-77-abc".into(),
+        host: "box-1".into(),
+        pid: 77,
+        started_ms: 1_000,
+        seen_ms: 1_000,
+        beat_ms: 10_000,
+        stopped_ms: None,
+        concurrency: 8,
+        running: 3,
+        runs: 0,
+        failed: 0,
+        claimed: 0,
+        dead_letters: 0,
+        memory_bytes: Some(52_428_800),
+        cpu_percent: Some(12.5),
+    };
+    workers.report(&row).unwrap();
+    row.seen_ms = 11_000;
+    row.runs = 40;
+    row.failed = 2;
+    row.claimed = 1;
+    workers.report(&row).unwrap();
+    let mut old = row.clone();
+    old.name = "box-2-5-def".into();
+    old.seen_ms = 500;
+    old.memory_bytes = None;
+    old.cpu_percent = None;
+    workers.report(&old).unwrap();
+    assert_eq!(workers.list(0).unwrap(), vec![row.clone(), old.clone()]);
+    assert_eq!(workers.list(1_000).unwrap(), vec![row.clone()]);
+    // Up within three heartbeats; stopped is down at once.
+    assert!(row.up(41_000) && !row.up(41_001));
+    row.stopped_ms = Some(12_000);
+    workers.report(&row).unwrap();
+    assert!(!workers.list(0).unwrap()[0].up(12_000));
+    assert_eq!(workers.forget(1_000).unwrap(), 1);
+    assert_eq!(workers.list(0).unwrap(), vec![row]);
 }
 
 #[test]
