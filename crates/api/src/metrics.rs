@@ -595,6 +595,7 @@ impl Api {
             metrics.forget(now - retention)?;
             if store.dialect() == switchyard_store::Dialect::Postgres {
                 store.workers().forget(now - crate::cluster::FORGET_AFTER_MS)?;
+                store.shared_blobs().forget(now - crate::queue::SHARED_FILES_DAYS * 24 * HOUR_MS)?;
             }
             Ok(())
         })

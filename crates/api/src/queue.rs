@@ -25,6 +25,9 @@ use switchyard_model::item::Item;
 use switchyard_queue::{Delivery, Queue, QueueConfig, Reply, RunMessage};
 use switchyard_store::Dialect;
 
+/// How long queued runs' files are kept in the shared store after their last use.
+pub(crate) const SHARED_FILES_DAYS: i64 = 7;
+
 /// How long a main waits for a worker's answer to a run it waits on.
 pub const REPLY_WAIT: Duration = Duration::from_secs(600);
 
@@ -182,9 +185,22 @@ impl Api {
         let durable = options.durable;
         let clock = self.inner.engine.services().clock.clone();
         let id = execution_id.clone();
+        // The files the trigger items carry go into the shared store first, for a worker on
+        // another machine (see `share_files`).
+        let files = files_of(&input);
+        let sharing = (!files.is_empty())
+            .then(|| (self.inner.store.clone(), self.inner.engine.services().blobs.store.clone(), self.now_ms()));
         let handle = tokio::spawn(async move {
             let forget = || remote.pending.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
-            if let Err(e) = remote.queue.enqueue(&message).await {
+            let shared = match sharing {
+                Some((store, blobs, now_ms)) => share_files(store, blobs, files, now_ms).await,
+                None => Ok(()),
+            };
+            let taken = match shared {
+                Ok(()) => remote.queue.enqueue(&message).await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.message),
+            };
+            if let Err(e) = taken {
                 forget();
                 let message = format!("the run queue did not take the run: {e}");
                 if let Some(durable) = durable {
@@ -206,6 +222,46 @@ impl Api {
         });
         (execution_id, handle)
     }
+}
+
+/// The files (blob references, with their names) that items carry.
+fn files_of(items: &[Item]) -> Vec<(String, String)> {
+    let mut files: Vec<(String, String)> = items
+        .iter()
+        .filter_map(Item::binary)
+        .flat_map(|binaries| binaries.values().map(|b| (b.reference.clone(), b.file_name.clone())))
+        .collect();
+    files.sort();
+    files.dedup_by(|a, b| a.0 == b.0);
+    files
+}
+
+/// A main's side of a queued run's files: each goes from the data folder's blob store into
+/// the shared store (one already there only has its time renewed), so that the worker that
+/// runs it finds it whatever machine it is on.
+async fn share_files(
+    store: switchyard_store::Store,
+    blobs: Arc<switchyard_core::blobs::BlobStore>,
+    files: Vec<(String, String)>,
+    now_ms: i64,
+) -> ApiResult<()> {
+    for (reference, name) in files {
+        let (shared, r) = (store.shared_blobs(), reference.clone());
+        let known = tokio::task::spawn_blocking(move || shared.touch(&r, now_ms))
+            .await
+            .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))??;
+        if known {
+            continue;
+        }
+        let bytes = blobs.read(&reference).await.map_err(|e| {
+            ApiError::new(ErrorCode::Io, format!("the file \"{name}\" of the run's trigger items cannot be read: {e}"))
+        })?;
+        let shared = store.shared_blobs();
+        tokio::task::spawn_blocking(move || shared.put(&reference, &bytes, now_ms))
+            .await
+            .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))??;
+    }
+    Ok(())
 }
 
 /// `redis://…` with its password hidden.
@@ -476,6 +532,13 @@ impl Api {
             None
         };
         let input: Vec<Item> = serde_json::from_str(&message.input).unwrap_or_default();
+        if let Err(e) = self.fetch_files(&input).await {
+            tracing::warn!(execution = %id, "a queued run cannot start: {}", e.message);
+            let error = NodeError::new(e.code, e.message);
+            send(reply(RunStatus::Error, "[]".into(), serde_json::to_string(&error).ok())).await;
+            let _ = queue.ack(&delivery.id).await;
+            return;
+        }
         let options = LaunchOptions {
             mode: RunMode::parse(&message.mode).unwrap_or(RunMode::Webhook),
             start: message.start_node.clone(),
@@ -526,6 +589,39 @@ impl Api {
         if outcome.status != RunStatus::Success {
             report.failed += 1;
         }
+    }
+
+    /// A worker's side of a queued run's files (see `share_files`): those its data folder
+    /// lacks come from the shared store into its blob store, checked against their address.
+    async fn fetch_files(&self, input: &[Item]) -> ApiResult<()> {
+        let blobs = self.inner.engine.services().blobs.store.clone();
+        for (reference, name) in files_of(input) {
+            let path = blobs.path_of(&reference).map_err(|e| ApiError::bad_request(e.to_string()))?;
+            if tokio::fs::try_exists(&path).await.unwrap_or(false) {
+                continue;
+            }
+            let r = reference.clone();
+            let bytes = self.blocking(move |store| Ok(store.shared_blobs().get(&r)?)).await?.ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::NotFound,
+                    format!(
+                        "the file \"{name}\" the run's trigger items carry is not in the shared store (kept for {} days after the main received it)",
+                        SHARED_FILES_DAYS
+                    ),
+                )
+            })?;
+            let stored = blobs
+                .put(&bytes, None)
+                .await
+                .map_err(|e| ApiError::new(ErrorCode::Io, format!("cannot store the file \"{name}\": {e}")))?;
+            if stored.sha256 != reference {
+                return Err(ApiError::new(
+                    ErrorCode::Internal,
+                    format!("the shared copy of the file \"{name}\" does not match its address {reference}"),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The saved workflow a message names, prepared (once per version), with the services

@@ -53,6 +53,8 @@ const TABLES: &[(&str, &str, &str)] = &[
     ("agent_memory", "workflow_id, node_id, session, seq, role, content, at", "workflow_id, node_id, session, seq"),
     ("api_tokens", "id, name, scope, hash, prefix, created_ms, last_used_ms, revoked_ms", "id"),
     ("deployments", "workflow_id, server, url, version, deployed_ms", "workflow_id, server"),
+    // Not copied: `workers` (reports of processes running on the source) and `shared_blobs`
+    // (files of queued runs in flight): both belong to a running server, not to its data.
     // The store's own notes (whether the alert presets were added); the target has its own
     // rows from its first migration, so these replace them.
     ("store_meta", "key, value", "key"),

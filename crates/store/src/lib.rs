@@ -21,6 +21,7 @@ mod owner;
 pub mod paths;
 mod secrets;
 mod settings;
+mod shared_blobs;
 mod sql;
 mod tokens;
 mod triggers;
@@ -39,6 +40,7 @@ pub use memory::Conversations;
 pub use metrics::{BucketRow, Metrics};
 pub use secrets::{AccountRow, Secrets, VaultHeaderRow};
 pub use settings::Settings;
+pub use shared_blobs::SharedBlobs;
 pub use tokens::{ApiTokens, TokenRow};
 pub use triggers::{ScheduleRow, Triggers};
 pub use workers::{WorkerRow, Workers};
@@ -228,6 +230,11 @@ impl Store {
     /// Where workflows were deployed from here ("Deploy to…").
     pub fn deployments(&self) -> Deployments {
         Deployments::new(self.db.clone())
+    }
+
+    /// Server mode's shared files: those of queued runs' trigger items.
+    pub fn shared_blobs(&self) -> SharedBlobs {
+        SharedBlobs::new(self.db.clone())
     }
 
     /// Server mode's workers, as they last reported.

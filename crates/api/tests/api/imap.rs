@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use switchyard_api::Api;
 use switchyard_testkit::mail::{ImapMode, ImapServer};
 
-fn message(n: u32, subject: &str, attachment: &[u8]) -> Vec<u8> {
+pub(super) fn message(n: u32, subject: &str, attachment: &[u8]) -> Vec<u8> {
     let encoded = base64::engine::general_purpose::STANDARD.encode(attachment);
     format!(
         "From: Ann Example <ann@example.test>\r\nTo: ops@example.test, Bob <bob@example.test>\r\n\
@@ -48,7 +48,7 @@ async fn mails(api: &Api, n: usize) -> Vec<Json> {
     }
 }
 
-async fn wait_signed_in(server: &ImapServer) {
+pub(super) async fn wait_signed_in(server: &ImapServer) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !server.signed_in() {
         assert!(Instant::now() < deadline, "the trigger did not sign in within 20 s");

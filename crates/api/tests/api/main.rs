@@ -20,6 +20,7 @@ mod listen;
 mod local;
 mod metrics;
 mod orchestrate;
+mod queue_files;
 mod retry;
 mod secrets;
 mod templates;

@@ -34,6 +34,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (21, include_str!("../migrations/0021_deployments.sql")),
     (22, include_str!("../migrations/0022_attempts.sql")),
     (23, include_str!("../migrations/0023_workers.sql")),
+    (24, include_str!("../migrations/0024_shared_blobs.sql")),
 ];
 
 pub fn latest_version() -> u32 {

@@ -124,17 +124,17 @@ fn postgres_migrates_once_and_refuses_a_newer_schema() {
         })
         .collect();
     for open in opens {
-        assert_eq!(open.join().unwrap().unwrap(), 23);
+        assert_eq!(open.join().unwrap().unwrap(), 24);
     }
     let store = Store::connect(&url).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 23);
+    assert_eq!(store.schema_version().unwrap(), 24);
     assert_eq!(store.integrity_check().unwrap(), "ok");
     assert!(store.file().is_none());
     assert!(!store.location().to_string().contains("pass'word"), "the password is not shown: {}", store.location());
     drop(store);
     switchyard_testkit::servers::psql_url(&url, "UPDATE store_schema SET version = 99");
     let err = Store::connect(&url).unwrap_err();
-    assert!(matches!(err, StoreError::TooNew { found: 99, known: 23, .. }), "{err}");
+    assert!(matches!(err, StoreError::TooNew { found: 99, known: 24, .. }), "{err}");
     assert!(err.to_string().contains("127.0.0.1") && !err.to_string().contains("pass'word"), "{err}");
 
     let wrong = server.url("fresh").replace("pass", "nope");
@@ -185,7 +185,7 @@ fn node_data(node_id: &str, items: usize) -> NodeRunData {
 #[test]
 fn opens_with_wal_full_sync_and_migrations() {
     let (dir, store) = temp_store();
-    assert_eq!(store.schema_version().unwrap(), 23);
+    assert_eq!(store.schema_version().unwrap(), 24);
     assert_eq!(store.integrity_check().unwrap(), "ok");
     let conn = rusqlite::Connection::open(store.file().unwrap()).unwrap();
     let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
@@ -193,11 +193,11 @@ fn opens_with_wal_full_sync_and_migrations() {
     drop(store);
     // Reopening does not migrate again.
     let store = Store::open_in(dir.dir.path()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 23);
+    assert_eq!(store.schema_version().unwrap(), 24);
     drop(store);
     conn.pragma_update(None, "user_version", 99).unwrap();
     let err = Store::open_in(dir.dir.path()).unwrap_err();
-    assert!(matches!(err, StoreError::TooNew { found: 99, known: 23, .. }), "{err}");
+    assert!(matches!(err, StoreError::TooNew { found: 99, known: 24, .. }), "{err}");
     assert!(err.to_string().contains("newer than this build knows"));
 }
 
@@ -787,6 +787,25 @@ fn worker_reports_replace_their_row_and_old_ones_are_forgotten() {
     assert!(!workers.list(0).unwrap()[0].up(12_000));
     assert_eq!(workers.forget(1_000).unwrap(), 1);
     assert_eq!(workers.list(0).unwrap(), vec![row]);
+}
+
+#[test]
+fn shared_blobs_keep_their_bytes_renew_their_time_and_age_out() {
+    let (_dir, store) = temp_store();
+    let blobs = store.shared_blobs();
+    let bytes: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    assert!(!blobs.has("aa").unwrap());
+    assert_eq!(blobs.get("aa").unwrap(), None);
+    blobs.put("aa", &bytes, 1_000).unwrap();
+    blobs.put("bb", b"", 1_000).unwrap();
+    // Put again: the bytes stay, the time is renewed.
+    blobs.put("aa", &bytes, 5_000).unwrap();
+    assert!(blobs.has("aa").unwrap());
+    assert_eq!(blobs.get("aa").unwrap(), Some(bytes.clone()));
+    assert_eq!(blobs.get("bb").unwrap(), Some(Vec::new()));
+    assert!(blobs.touch("bb", 2_000).unwrap() && !blobs.touch("cc", 2_000).unwrap());
+    assert_eq!(blobs.forget(3_000).unwrap(), 1);
+    assert_eq!((blobs.has("aa").unwrap(), blobs.has("bb").unwrap()), (true, false));
 }
 
 #[test]
