@@ -4,7 +4,7 @@
 //! the server lacks (the server's own vault holds their secrets: references travel, secrets
 //! never do). The server's executions of a deployed workflow are read back the same way.
 
-use crate::types::{ExecutionListResponse, IdRequest, WorkflowExportRequest};
+use crate::types::{ExecutionListResponse, IdRequest};
 use crate::{Api, ApiError, ApiResult};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -91,6 +91,21 @@ pub struct ServerExecutionsRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub limit: Option<u32>,
+}
+
+/// What pushing one workflow did.
+struct Pushed {
+    created: bool,
+    version: u32,
+    missing: Vec<MissingAccount>,
+}
+
+/// Adds an account to the missing ones, or its nodes to the same account's entry.
+fn merge_missing(missing: &mut Vec<MissingAccount>, account: MissingAccount) {
+    match missing.iter_mut().find(|m| m.connection == account.connection && m.account == account.account) {
+        Some(known) => known.nodes.extend(account.nodes),
+        None => missing.push(account),
+    }
 }
 
 /// One server, as an account names it, and how to call it.
@@ -186,47 +201,95 @@ impl Api {
     /// Deploys a saved workflow to a server: see the module's documentation.
     pub async fn workflow_deploy(&self, request: WorkflowDeployRequest) -> ApiResult<WorkflowDeployResponse> {
         let server = self.server(&request.server).await?;
-        let exported = self
-            .workflow_export(WorkflowExportRequest {
-                id: request.id.clone(),
-                strip_secrets: true,
-                with_called: false,
-                path: None,
-            })
-            .await?;
-        let workflow: Value = serde_json::from_str(&exported.text)
-            .map_err(|e| ApiError::new(ErrorCode::Internal, format!("the exported workflow: {e}")))?;
+        let record = self.workflow_get(IdRequest { id: request.id.clone() }).await?;
+        let workflow = crate::workflows::scrubbed(record.workflow, true)?;
+        // The workflows it calls (Execute Workflow nodes, at any depth) go too, first: a run
+        // there may call them at once. One that is not saved here is an error naming it.
+        let called = self.called_workflows(&workflow, true).await?;
         server.call(reqwest::Method::GET, "/info", None).await?;
+        let mut notes = Vec::new();
+        let mut missing: Vec<MissingAccount> = Vec::new();
+        for sub in &called {
+            let pushed = self.push(&server, sub, request.force, &mut notes).await?;
+            notes.push(format!(
+                "called workflow \"{}\" deployed too (version {} there{})",
+                sub.name,
+                pushed.version,
+                if pushed.created { ", new" } else { "" }
+            ));
+            for mut account in pushed.missing {
+                account.nodes = account.nodes.iter().map(|n| format!("{} → {n}", sub.name)).collect();
+                merge_missing(&mut missing, account);
+            }
+        }
+        let pushed = self.push(&server, &workflow, request.force, &mut notes).await?;
+        for account in pushed.missing {
+            merge_missing(&mut missing, account);
+        }
         let id = &request.id;
+        let mut active = false;
+        if request.activate {
+            if missing.is_empty() {
+                let record = server
+                    .call(reqwest::Method::POST, &format!("/workflows/{id}/activate"), Some(json!({ "active": true })))
+                    .await?;
+                active = record["active"].as_bool().unwrap_or(false);
+            } else {
+                notes.push("not activated: add the missing accounts on the server first, then deploy again".into());
+            }
+        }
+        Ok(WorkflowDeployResponse {
+            server: server.label.clone(),
+            url: server.base.as_str().trim_end_matches('/').to_string(),
+            workflow_id: id.clone(),
+            version: pushed.version,
+            created: pushed.created,
+            active,
+            missing_accounts: missing,
+            notes,
+        })
+    }
+
+    /// Pushes one workflow (new there, or a new version of what was deployed from here), trusts
+    /// it there at the version pushed, and records the deploy.
+    async fn push(
+        &self,
+        server: &Server<'_>,
+        workflow: &switchyard_model::workflow::Workflow,
+        force: bool,
+        notes: &mut Vec<String>,
+    ) -> ApiResult<Pushed> {
+        let id = &workflow.id;
         let last = self.inner.store.deployments().get(id, &server.label)?;
         let existing = match server.call(reqwest::Method::GET, &format!("/workflows/{id}"), None).await {
-            Ok(record) => Some(field::<u32>(&server, &record["version"], "version")?),
+            Ok(record) => Some(field::<u32>(server, &record["version"], "version")?),
             Err(e) if e.code == ErrorCode::NotFound => None,
             Err(e) => return Err(e),
         };
-        let mut notes = Vec::new();
         let (created, version) = match existing {
             None => {
+                let text = workflow.to_pretty_json();
+                let file_name = crate::files::file_name_for(&workflow.name);
                 let imported = server
                     .call(
                         reqwest::Method::POST,
                         "/workflows/import",
-                        Some(json!({ "text": exported.text, "fileName": exported.file_name, "keepId": true })),
+                        Some(json!({ "text": text, "fileName": file_name, "keepId": true })),
                     )
                     .await?;
-                (true, field::<u32>(&server, &imported["record"]["version"], "version")?)
+                (true, field::<u32>(server, &imported["record"]["version"], "version")?)
             }
             Some(there) => {
-                if let Some(last) = last.as_ref().filter(|l| l.version != there as i64 && !request.force) {
+                if let Some(last) = last.as_ref().filter(|l| l.version != there as i64 && !force) {
                     return Err(server.fail(
                         ErrorCode::Conflict,
                         format!(
                             "\"{}\" was changed there since this computer deployed it (version {there} there, {} deployed); deploy again with force to replace it",
-                            workflow["name"].as_str().unwrap_or(id), last.version
+                            workflow.name, last.version
                         ),
                     ));
                 }
-                if last.is_none() && !request.force {
+                if last.is_none() && !force {
                     notes.push(format!("a workflow with id {id} was there already (version {there}): replaced"));
                 }
                 let note = format!("deployed from {}", crate::cluster::hostname());
@@ -237,13 +300,13 @@ impl Api {
                         Some(json!({ "workflow": workflow, "expectedVersion": there, "note": note })),
                     )
                     .await?;
-                (false, field::<u32>(&server, &saved["record"]["version"], "version")?)
+                (false, field::<u32>(server, &saved["record"]["version"], "version")?)
             }
         };
         // The user deploying it trusts it: on the server, at the version pushed (which also lets
         // the server's accounts reach the hosts this version names, as a review there would).
         let review = server.call(reqwest::Method::GET, &format!("/workflows/{id}/trust"), None).await?;
-        let reviewed = field::<u32>(&server, &review["version"], "review")?;
+        let reviewed = field::<u32>(server, &review["version"], "review")?;
         server
             .call(reqwest::Method::POST, &format!("/workflows/{id}/trust"), Some(json!({ "version": reviewed })))
             .await?;
@@ -264,35 +327,14 @@ impl Api {
                     .collect(),
             })
             .collect();
-        let mut active = false;
-        if request.activate {
-            if missing.is_empty() {
-                let record = server
-                    .call(reqwest::Method::POST, &format!("/workflows/{id}/activate"), Some(json!({ "active": true })))
-                    .await?;
-                active = record["active"].as_bool().unwrap_or(false);
-            } else {
-                notes.push("not activated: add the missing accounts on the server first, then deploy again".into());
-            }
-        }
-        let now = self.now_ms();
         self.inner.store.deployments().record(&DeploymentRow {
             workflow_id: id.clone(),
             server: server.label.clone(),
             url: server.base.as_str().trim_end_matches('/').to_string(),
             version: i64::from(version),
-            deployed_ms: now,
+            deployed_ms: self.now_ms(),
         })?;
-        Ok(WorkflowDeployResponse {
-            server: server.label.clone(),
-            url: server.base.as_str().trim_end_matches('/').to_string(),
-            workflow_id: id.clone(),
-            version,
-            created,
-            active,
-            missing_accounts: missing,
-            notes,
-        })
+        Ok(Pushed { created, version, missing })
     }
 
     /// The servers this computer deployed a workflow to, most recent first.

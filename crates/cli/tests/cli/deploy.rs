@@ -125,6 +125,82 @@ fn a_workflow_deployed_to_a_server_runs_there_with_its_accounts_by_reference() {
             .contains("missing on the server: Bearer token account \"work\" (used by Get)")
     );
 
+    // A workflow that calls another (at two levels): the called ones go first, trusted there,
+    // and the server's run calls them; an account a called one lacks is listed with its path.
+    let leaf = json!({
+        "switchyard": 1, "id": "leaf", "name": "Leaf",
+        "nodes": [
+            {"id": "in", "name": "Called", "type": "trigger.workflow"},
+            {"id": "set", "name": "Triple", "type": "data.set", "parameters": {
+                "assignments": [{"name": "tripled", "value": "{{ json.n * 3 }}"}], "keep": "none"}},
+            {"id": "get", "name": "Lookup", "type": "http.request", "parameters": {"url": "https://api.example.com/y"},
+             "settings": {"disabled": true},
+             "credentials": {"auth": {"connection": "http.bearer", "account": "work"}}}
+        ],
+        "connections": [{"from": {"node": "in"}, "to": {"node": "set"}}]
+    });
+    let middle = json!({
+        "switchyard": 1, "id": "middle", "name": "Middle",
+        "nodes": [
+            {"id": "in", "name": "Called", "type": "trigger.workflow"},
+            {"id": "call", "name": "Call leaf", "type": "flow.execute_workflow", "parameters": {"workflowId": "leaf"}}
+        ],
+        "connections": [{"from": {"node": "in"}, "to": {"node": "call"}}]
+    });
+    let caller = json!({
+        "switchyard": 1, "id": "caller", "name": "Caller",
+        "nodes": [
+            {"id": "hook", "name": "Hook", "type": "trigger.webhook", "parameters": {"path": "c", "responseMode": "lastNode"}},
+            {"id": "pick", "name": "Pick", "type": "data.set", "parameters": {
+                "assignments": [{"name": "n", "value": "{{ json.body.n }}"}], "keep": "none"}},
+            {"id": "call", "name": "Call middle", "type": "flow.execute_workflow", "parameters": {"workflowId": "middle"}}
+        ],
+        "connections": [{"from": {"node": "hook"}, "to": {"node": "pick"}}, {"from": {"node": "pick"}, "to": {"node": "call"}}]
+    });
+    for wf in [&leaf, &middle, &caller] {
+        on(desktop.path()).args(["import", &write(desktop.path(), wf), "--keep-id"]).assert().success();
+    }
+    let with_calls =
+        stdout_json(&on(desktop.path()).args(["deploy", "caller", "--to", "prod", "--json"]).output().unwrap());
+    let notes = with_calls["notes"].to_string();
+    assert!(
+        notes.contains("called workflow \\\"Middle\\\" deployed too") && notes.contains("\\\"Leaf\\\""),
+        "{with_calls}"
+    );
+    assert_eq!(with_calls["missingAccounts"][0]["nodes"], json!(["Leaf → Lookup"]), "{with_calls}");
+    // The leaf's account is for a disabled node: add it on the server anyway, then activate.
+    on(server.path())
+        .args(["connections", "add", "http.bearer", "work", "--field", "token=@env:WORK_TOKEN"])
+        .env("WORK_TOKEN", "server-side-secret")
+        .assert()
+        .success();
+    let activated = stdout_json(
+        &on(desktop.path()).args(["deploy", "caller", "--to", "prod", "--activate", "--json"]).output().unwrap(),
+    );
+    assert_eq!(
+        (activated["active"].clone(), activated["missingAccounts"].clone()),
+        (json!(true), json!([])),
+        "{activated}"
+    );
+    let (status, answer) = post(&addr, "/webhook/caller/c", None, &json!({"n": 5}));
+    assert_eq!((status, answer), (200, json!({"tripled": 15})));
+    // A called workflow that is not saved here: named, nothing pushed.
+    let orphan = json!({
+        "switchyard": 1, "id": "orphan", "name": "Orphan",
+        "nodes": [
+            {"id": "in", "name": "Start", "type": "trigger.manual"},
+            {"id": "call", "name": "Call gone", "type": "flow.execute_workflow", "parameters": {"workflowId": "gone"}}
+        ],
+        "connections": [{"from": {"node": "in"}, "to": {"node": "call"}}]
+    });
+    on(desktop.path()).args(["import", &write(desktop.path(), &orphan), "--keep-id"]).assert().success();
+    let refused = on(desktop.path()).args(["deploy", "orphan", "--to", "prod"]).output().unwrap();
+    assert!(!refused.status.success());
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(message.contains("node \"Call gone\" calls workflow gone, which is not saved here"), "{message}");
+    let (status, _) = post(&addr, "/api/v1/workflows/orphan/activate", Some(&admin), &json!({"active": true}));
+    assert_eq!(status, 404, "nothing was pushed");
+
     // A read token cannot deploy; an unknown server account is named.
     let viewer = on(desktop.path()).args(["deploy", "hooked", "--to", "viewer"]).output().unwrap();
     assert_eq!(viewer.status.code(), Some(1));
