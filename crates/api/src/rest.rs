@@ -7,7 +7,7 @@
 //! are served without a token: they hold nothing that is not in the source.
 
 use crate::openapi::{RouteShape, refusal};
-use crate::tokens::Caller;
+use crate::tokens::{Caller, Scope};
 use crate::{Api, ApiError, Inner};
 use axum::Router;
 use axum::body::Body;
@@ -198,7 +198,15 @@ impl Rest {
             .with_details(serde_json::json!({ "retryAfterSeconds": seconds.max(1) })));
         }
         let payload = payload(shape, params, query.as_deref(), body).await?;
-        api.dispatch(shape.command, Value::Object(payload)).await
+        let mut answer = api.dispatch(shape.command, Value::Object(payload)).await?;
+        // Where the server keeps its data is for its administrators: a read or run token sees
+        // the version and the node types, not the paths or the database's address.
+        if shape.command == "app_info" && caller.scope < Scope::Admin {
+            for field in ["dataDir", "databasePath"] {
+                answer[field] = Value::from("(shown to admin tokens only)");
+            }
+        }
+        Ok(answer)
     }
 }
 

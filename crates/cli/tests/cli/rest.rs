@@ -171,6 +171,13 @@ fn every_documented_route_checks_the_token_and_its_scope_and_a_revoked_token_is_
 
     // Reads work; the workflow is there.
     let read = &secrets[0].1;
+    // Where the server keeps its data is shown to admin tokens only.
+    let info = call(&addr, "GET", "/api/v1/info", Some(read), None).json();
+    assert_eq!(info["dataDir"], "(shown to admin tokens only)", "{info}");
+    assert_eq!(info["databasePath"], "(shown to admin tokens only)", "{info}");
+    assert!(info["version"].is_string() && info["nodeTypes"].as_u64().unwrap() > 10, "{info}");
+    let info = call(&addr, "GET", "/api/v1/info", Some(&secrets[2].1), None).json();
+    assert_eq!(info["dataDir"], data.path().display().to_string(), "{info}");
     let list = call(&addr, "GET", "/api/v1/workflows", Some(read), None);
     assert_eq!(list.status, 200, "{}", list.body);
     assert_eq!(list.json()["workflows"][0]["id"], "hooked");
