@@ -1713,7 +1713,8 @@ def deploy_to_server(app):
     """Deploy to…: a `switchyard serve` started here (the app's own binary in CLI mode, on
     its own data folder) gets an admin API token; the app adds it as a Switchyard server
     account, deploys a webhook workflow there and activates it, the server answers the
-    webhook, and the editor's history panel shows the server's run."""
+    webhook, and the editor's history panel shows the server's run, which opens read-only on
+    the canvas."""
     leave_editor(app)
     server_dir = tempfile.mkdtemp(prefix="switchyard-e2e-server-")
     cli = [app.app_path, "--cli", "--data-dir", server_dir]
@@ -1745,6 +1746,13 @@ def deploy_to_server(app):
         app.by_test_id("history-button").click()
         app.select(app.by_test_id("history-source"), "e2e-server")
         app.wait(lambda: any("webhook" in app.text(r) for r in app.find_all('[data-testid="history-row"]')), "the server's run in the history")
+        # The server's run opens read-only on this canvas, read from the server.
+        next(r for r in app.find_all('[data-testid="history-row"]') if "webhook" in app.text(r)).click()
+        app.wait(lambda: "on e2e-server" in app.text(app.by_test_id("viewing-banner")), "the server's run on the canvas")
+        app.wait(lambda: all(app.node(n["name"]).get_attribute("data-status") == "success" for n in hook["nodes"]), "the server run's node states")
+        app.screenshot("31-server-run")
+        app.button("Back to editing").click()
+        app.gone('[data-testid="viewing-banner"]')
     finally:
         server.terminate()
         try:

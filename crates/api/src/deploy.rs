@@ -93,6 +93,15 @@ pub struct ServerExecutionsRequest {
     pub limit: Option<u32>,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerExecutionRequest {
+    /// The execution's id on the server.
+    pub id: String,
+    /// The `switchyard.server` account (its label).
+    pub server: String,
+}
+
 /// What pushing one workflow did.
 struct Pushed {
     created: bool,
@@ -351,6 +360,18 @@ impl Api {
                 })
                 .collect(),
         })
+    }
+
+    /// One execution on a server, as its `GET /executions/{id}` gives it. Its files stay on
+    /// the server (their previews say so).
+    pub async fn server_execution_get(
+        &self,
+        request: ServerExecutionRequest,
+    ) -> ApiResult<switchyard_model::execution::Execution> {
+        let server = self.server(&request.server).await?;
+        let id: String = url::form_urlencoded::byte_serialize(request.id.as_bytes()).collect();
+        let execution = server.call(reqwest::Method::GET, &format!("/executions/{id}"), None).await?;
+        field(&server, &execution, "execution")
     }
 
     /// A deployed workflow's executions on the server, newest first.

@@ -2,7 +2,9 @@
 //! string dispatcher the desktop shell calls and the TypeScript command map the UI uses, so
 //! a command cannot drift between the two.
 
-use crate::deploy::{DeploymentsResponse, ServerExecutionsRequest, WorkflowDeployRequest, WorkflowDeployResponse};
+use crate::deploy::{
+    DeploymentsResponse, ServerExecutionRequest, ServerExecutionsRequest, WorkflowDeployRequest, WorkflowDeployResponse,
+};
 use crate::error::ApiError;
 use crate::tokens::{ApiToken, Scope, TokenCreateRequest, TokenCreateResponse, TokenListResponse};
 use crate::types::*;
@@ -298,6 +300,8 @@ manifest! {
     [desktop] workflow_deployments(IdRequest) -> DeploymentsResponse;
     /// A deployed workflow's executions on a server, newest first.
     [desktop] server_executions(ServerExecutionsRequest) -> ExecutionListResponse;
+    /// One execution on a server, node by node (to view it on the canvas, read-only).
+    [desktop] server_execution_get(ServerExecutionRequest) -> Execution;
     /// API tokens for the REST API, newest first (never the tokens themselves).
     [admin GET "/tokens"] token_list(Empty) -> TokenListResponse;
     /// A new API token; the answer holds it, this once.

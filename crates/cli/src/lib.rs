@@ -166,6 +166,10 @@ enum Command {
     /// Show one past run, node by node.
     Execution {
         id: String,
+        /// The run on this Switchyard server (a `switchyard.server` account's label) instead
+        /// of here.
+        #[arg(long, value_name = "LABEL")]
+        server: Option<String>,
         #[arg(long)]
         json: bool,
     },

@@ -102,8 +102,8 @@ describe("Deploy to…", () => {
     // A run a worker ran again from the start (server mode's queue) says which attempt it is.
     expect(screen.getByTestId("history-attempt").textContent).toBe(" · attempt 2");
     expect(sent).toEqual([{ id: "orders", server: "prod", limit: 100 }]);
-    // A server's run opens on the server, not on this canvas.
+    // A server's run opens read-only on this canvas, read from that server.
     fireEvent.click(screen.getAllByTestId("history-row")[0]);
-    expect(open).not.toHaveBeenCalled();
+    expect(open).toHaveBeenCalledWith("r1", "prod");
   });
 });

@@ -29,7 +29,8 @@ interface Props {
   initialFailedRuns?: boolean;
   update: (f: (s: S.EditorState) => S.EditorState) => void;
   onManageConnections: () => void;
-  onOpenExecution: (id: string) => void;
+  /** A past run, here or (`server`) on a server it was deployed to. */
+  onOpenExecution: (id: string, server?: string) => void;
   /** The saved version the editor holds, and whether it has unsaved edits. */
   version: number | null;
   dirty: boolean;

@@ -27,6 +27,8 @@ interface Options {
 export function useRunView({ store, openReview, setIssues, onShow, breakpoints }: Options) {
   const [run, setRun] = useState<RunView>(emptyRun);
   const [viewing, setViewing] = useState<Execution | null>(null);
+  /** The server the viewed run is on (a `switchyard.server` account's label); null: here. */
+  const [viewingServer, setViewingServer] = useState<string | null>(null);
   const workflowId = store.get().workflow.id;
   const lastRun = useRef<string | null>(null);
   lastRun.current = run.executionId;
@@ -73,10 +75,11 @@ export function useRunView({ store, openReview, setIssues, onShow, breakpoints }
   }, [run.executionId]);
 
   const openExecution = useCallback(
-    async (id: string) => {
+    async (id: string, server?: string) => {
       try {
-        const execution = await call("execution_get", { id });
+        const execution = server ? await call("server_execution_get", { id, server }) : await call("execution_get", { id });
         setViewing(execution);
+        setViewingServer(server ?? null);
         setRun(fromExecution(execution));
         onShow();
       } catch (e) {
@@ -85,7 +88,10 @@ export function useRunView({ store, openReview, setIssues, onShow, breakpoints }
     },
     [onShow],
   );
-  const backToEditing = useCallback(() => setViewing(null), []);
+  const backToEditing = useCallback(() => {
+    setViewing(null);
+    setViewingServer(null);
+  }, []);
   /** Runs a past execution again, from the start or from its failed node, and follows the
    * new run live on the editor's canvas. */
   const retryExecution = useCallback(
@@ -104,7 +110,7 @@ export function useRunView({ store, openReview, setIssues, onShow, breakpoints }
   );
 
   useAllowHostPrompt(run);
-  return { run, viewing, startRun, stopRun, debugRun, openExecution, backToEditing, retryExecution };
+  return { run, viewing, viewingServer, startRun, stopRun, debugRun, openExecution, backToEditing, retryExecution };
 }
 
 /** A run that failed because an account may not go to a host: offer to allow it (the

@@ -65,6 +65,7 @@ import type { SampleSendRequest } from "./SampleSendRequest";
 import type { SampleSendResponse } from "./SampleSendResponse";
 import type { SaveDialogRequest } from "./SaveDialogRequest";
 import type { ScheduleListResponse } from "./ScheduleListResponse";
+import type { ServerExecutionRequest } from "./ServerExecutionRequest";
 import type { ServerExecutionsRequest } from "./ServerExecutionsRequest";
 import type { TemplateListResponse } from "./TemplateListResponse";
 import type { TemplateUseRequest } from "./TemplateUseRequest";
@@ -282,6 +283,8 @@ export type Commands = {
   workflow_deployments: { request: IdRequest; response: DeploymentsResponse };
   /** A deployed workflow's executions on a server, newest first. */
   server_executions: { request: ServerExecutionsRequest; response: ExecutionListResponse };
+  /** One execution on a server, node by node (to view it on the canvas, read-only). */
+  server_execution_get: { request: ServerExecutionRequest; response: Execution };
   /** API tokens for the REST API, newest first (never the tokens themselves). */
   token_list: { request: Empty; response: TokenListResponse };
   /** A new API token; the answer holds it, this once. */
@@ -376,6 +379,7 @@ export const COMMAND_NAMES: CommandName[] = [
   "workflow_deploy",
   "workflow_deployments",
   "server_executions",
+  "server_execution_get",
   "token_list",
   "token_create",
   "token_revoke",

@@ -114,7 +114,7 @@ function EditorView(props: Props & { store: Store<S.EditorState>; initialUntrust
   const breakpointIds = useRef<string[]>([]);
   const currentBreakpoints = useCallback(() => breakpointIds.current, []);
   const runs = useRunView({ store, openReview: trust.openReview, setIssues: doc.setIssues, onShow: showInspector, breakpoints: currentBreakpoints });
-  const { run, viewing } = runs;
+  const { run, viewing, viewingServer } = runs;
   const breakpoints = useBreakpoints(state.workflow.id, run.running ? run.executionId : null);
   breakpointIds.current = breakpoints.ids;
   const workflow = viewing ? viewing.workflow : state.workflow;
@@ -212,9 +212,11 @@ function EditorView(props: Props & { store: Store<S.EditorState>; initialUntrust
       <div className="canvas" ref={canvasRef} tabIndex={0} data-testid="canvas">
         {viewing && (
           <div className="viewing-banner" data-testid="viewing-banner">
-            Viewing the run of {viewing.summary.workflowId !== state.workflow.id && <>“{viewing.summary.workflowName}” </>}
-            {new Date(viewing.summary.startedAt).toLocaleString()} ({viewing.summary.status}), read-only
-            {viewing.summary.workflowId === state.workflow.id && ["error", "cancelled", "timeout", "interrupted"].includes(viewing.summary.status) && (
+            <span>
+              Viewing the run {viewingServer && <>on {viewingServer} </>}of {viewing.summary.workflowId !== state.workflow.id && <>“{viewing.summary.workflowName}” </>}
+              {new Date(viewing.summary.startedAt).toLocaleString()} ({viewing.summary.status}), read-only
+            </span>
+            {!viewingServer && viewing.summary.workflowId === state.workflow.id && ["error", "cancelled", "timeout", "interrupted"].includes(viewing.summary.status) && (
               <>
                 {viewing.nodes.some((n) => n.status === "error") && (
                   <button onClick={() => void runs.retryExecution(viewing.summary.id, true)} data-testid="retry-failed" title="Run the failed node and what follows; the nodes that succeeded are not run again">
@@ -227,7 +229,7 @@ function EditorView(props: Props & { store: Store<S.EditorState>; initialUntrust
               </>
             )}
             {viewing.summary.calledBy && (
-              <button onClick={() => void openExecution(viewing.summary.calledBy!.executionId)} data-testid="open-caller">
+              <button onClick={() => void openExecution(viewing.summary.calledBy!.executionId, viewingServer ?? undefined)} data-testid="open-caller">
                 Called by… ↑
               </button>
             )}
@@ -296,7 +298,7 @@ function EditorView(props: Props & { store: Store<S.EditorState>; initialUntrust
         canPinFromPast={viewing !== null && inspected !== null && state.workflow.nodes.some((n) => n.id === inspected.id)}
         readOnly={readOnly}
         calls={viewing?.calls}
-        onOpenExecution={(id) => void openExecution(id)}
+        onOpenExecution={(id) => void openExecution(id, viewingServer ?? undefined)}
       />
 
       <SidePanels
@@ -311,7 +313,7 @@ function EditorView(props: Props & { store: Store<S.EditorState>; initialUntrust
         initialFailedRuns={initialFailedRuns}
         update={update}
         onManageConnections={() => void manageConnections()}
-        onOpenExecution={(id) => void openExecution(id)}
+        onOpenExecution={(id, server) => void openExecution(id, server)}
         version={state.version}
         dirty={doc.dirty}
         onMarks={setDiffMarks}

@@ -17,7 +17,8 @@ interface Props {
   refreshKey: unknown;
   /** Start with failed runs only. */
   initialFailedOnly?: boolean;
-  onOpen: (executionId: string) => void;
+  /** A run here, or (`server`: an account's label) on a server: opened read-only. */
+  onOpen: (executionId: string, server?: string) => void;
   onClose: () => void;
 }
 
@@ -78,8 +79,8 @@ export function History({ workflowId, activeId, refreshKey, initialFailedOnly, o
           <div
             key={e.id}
             className={`history-row ${e.id === activeId ? "active" : ""}`}
-            onClick={() => source === "" && onOpen(e.id)}
-            title={source === "" ? undefined : `A run on ${source}: open it there`}
+            onClick={() => onOpen(e.id, source === "" ? undefined : source)}
+            title={source === "" ? undefined : `A run on ${source}: opens read-only, read from the server`}
             data-testid="history-row"
           >
             <span className={`status-dot ${e.status}`} />

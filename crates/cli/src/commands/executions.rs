@@ -48,9 +48,12 @@ pub(crate) async fn executions(
     Ok(())
 }
 
-pub(crate) async fn execution(data_dir: crate::Place, id: String, json: bool) -> Outcome {
+pub(crate) async fn execution(data_dir: crate::Place, id: String, server: Option<String>, json: bool) -> Outcome {
     let api = open_api(data_dir, Arc::new(SilentHost))?;
-    let execution = api.execution_get(IdRequest { id }).await?;
+    let execution = match server {
+        Some(server) => api.server_execution_get(switchyard_api::deploy::ServerExecutionRequest { id, server }).await?,
+        None => api.execution_get(IdRequest { id }).await?,
+    };
     if json {
         print_json(&execution);
         return Ok(());

@@ -45,7 +45,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Outcome {
         Command::Retry { execution, from_failed, original, json, quiet, trust } => {
             run::retry(data_dir, execution, from_failed, original, (json, quiet, trust)).await
         }
-        Command::Execution { id, json } => executions::execution(data_dir, id, json).await,
+        Command::Execution { id, server, json } => executions::execution(data_dir, id, server, json).await,
         Command::Prune { older_than, keep_last } => executions::prune(data_dir, older_than, keep_last).await,
         Command::Serve { port, bind, grace, api_rate_limit, queue } => {
             serve::serve(data_dir, port, bind, grace, api_rate_limit, queue).await

@@ -75,6 +75,21 @@ fn a_workflow_deployed_to_a_server_runs_there_with_its_accounts_by_reference() {
     let runs = stdout_json(&runs);
     assert_eq!(runs.as_array().unwrap().len(), 1, "{runs}");
     assert_eq!(runs[0]["status"], "success");
+    // And one of them node by node, as the canvas shows it.
+    let run = on(desktop.path())
+        .args(["execution", runs[0]["id"].as_str().unwrap(), "--server", "prod", "--json"])
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let run = stdout_json(&run);
+    assert_eq!(run["summary"]["workflowId"], "hooked", "{run}");
+    let names: Vec<&str> = run["nodes"].as_array().unwrap().iter().map(|n| n["nodeName"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 2, "{run}");
+    assert_eq!(run["nodes"][1]["outputs"][0]["items"][0]["json"], json!({"doubled": 42}), "{run}");
+    let unknown = on(desktop.path()).args(["execution", "no-such-run", "--server", "prod"]).output().unwrap();
+    assert!(!unknown.status.success());
+    let message = String::from_utf8_lossy(&unknown.stderr);
+    assert!(message.contains("server \"prod\"") && message.contains("no-such-run"), "{message}");
     // And none ran on the desktop.
     let local =
         stdout_json(&on(desktop.path()).args(["executions", "--workflow", "hooked", "--json"]).output().unwrap());
