@@ -458,18 +458,23 @@ fn write_batch(
 ) -> SqlResult<()> {
     let mut tx = conn.transaction()?;
     let mut logged: Vec<(&str, u64)> = Vec::new();
+    // Snapshots written in this transaction (runs of one workflow come in batches).
+    let mut written: Vec<String> = Vec::new();
     for message in batch {
         match message {
             Message::Start(start, _) => {
                 // The workflow as it ran, stored once per version and referenced by hash.
-                // (Inserted every time: pruning may have deleted it since; present, it is a
-                // primary-key lookup.)
+                // (Inserted in every transaction that needs it: pruning may have deleted it
+                // since; present, it is a primary-key lookup.)
                 let snapshot = snapshots.of(&start.workflow);
                 let hash = &snapshot.hash;
-                tx.execute(
-                    "INSERT INTO workflow_snapshots (hash, definition) VALUES (?1, ?2) ON CONFLICT (hash) DO NOTHING",
-                    params![hash, snapshot.definition],
-                )?;
+                if !written.iter().any(|h| h == hash) {
+                    tx.execute(
+                        "INSERT INTO workflow_snapshots (hash, definition) VALUES (?1, ?2) ON CONFLICT (hash) DO NOTHING",
+                        params![hash, snapshot.definition],
+                    )?;
+                    written.push(hash.clone());
+                }
                 tx.execute(
                     "INSERT INTO executions (id, workflow_id, workflow_name, workflow_definition, snapshot, status, mode, started_at, owner_pid, owner, parent_execution, parent_node, retry_of, input, start_node)
                      VALUES (?1, ?2, ?3, '', ?4, 'running', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
