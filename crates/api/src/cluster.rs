@@ -230,8 +230,13 @@ impl Api {
     }
 
     /// Serves this process's Prometheus text at `http://addr/metrics` (a worker's
-    /// `--metrics`), until the API is dropped; returns the address bound.
+    /// `--metrics`), until the API is dropped; returns the address bound. Like a main's
+    /// `/metrics`, it answers only while Settings → Prometheus metrics is on, and only to
+    /// callers with its bearer token (the text names workflows): the same token on every
+    /// process of a store.
     pub async fn serve_metrics(&self, addr: std::net::SocketAddr) -> crate::ApiResult<std::net::SocketAddr> {
+        use axum::http::{StatusCode, header};
+        use axum::response::IntoResponse;
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
             crate::ApiError::new(switchyard_model::error::ErrorCode::Io, format!("cannot listen on {addr}: {e}"))
         })?;
@@ -239,11 +244,48 @@ impl Api {
         let weak = std::sync::Arc::downgrade(&self.inner);
         let app = axum::Router::new().route(
             "/metrics",
-            axum::routing::get(move || {
+            axum::routing::get(move |headers: axum::http::HeaderMap| {
                 let weak = weak.clone();
                 async move {
-                    let text = weak.upgrade().map(|inner| Api { inner }.prometheus_text()).unwrap_or_default();
-                    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text)
+                    let presented = headers
+                        .get(header::AUTHORIZATION)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+                        .unwrap_or("")
+                        .to_string();
+                    let answer = tokio::task::spawn_blocking(move || {
+                        let api = Api { inner: weak.upgrade()? };
+                        let settings = api.stored_settings();
+                        if !settings.metrics_endpoint || settings.metrics_token.is_empty() {
+                            return Some(Err(StatusCode::NOT_FOUND));
+                        }
+                        if !switchyard_core::signature::equal_in_constant_time(
+                            presented.as_bytes(),
+                            settings.metrics_token.as_bytes(),
+                        ) {
+                            return Some(Err(StatusCode::UNAUTHORIZED));
+                        }
+                        Some(Ok(api.prometheus_text()))
+                    })
+                    .await
+                    .ok()
+                    .flatten();
+                    match answer {
+                        Some(Ok(text)) => {
+                            ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+                        }
+                        Some(Err(StatusCode::UNAUTHORIZED)) => (
+                            StatusCode::UNAUTHORIZED,
+                            [(header::WWW_AUTHENTICATE, "Bearer")],
+                            "the metrics endpoint needs its bearer token (`switchyard metrics --token`)\n",
+                        )
+                            .into_response(),
+                        Some(Err(_)) => {
+                            (StatusCode::NOT_FOUND, "the metrics endpoint is off (`switchyard metrics --enable`)\n")
+                                .into_response()
+                        }
+                        None => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+                    }
                 }
             }),
         );

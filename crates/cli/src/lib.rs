@@ -226,8 +226,9 @@ enum Command {
         #[arg(long, default_value_t = 30, value_name = "SECONDS")]
         grace: u64,
         /// Serve this worker's metrics (its runs by workflow, its process) as Prometheus text
-        /// at http://ADDR/metrics, e.g. 127.0.0.1:9464. The mains' /metrics shows every
-        /// worker's totals and the queue without it.
+        /// at http://ADDR/metrics, e.g. 127.0.0.1:9464, while the metrics endpoint is on, with
+        /// its bearer token (`switchyard metrics --enable --token`). The mains' /metrics shows
+        /// every worker's totals and the queue without it.
         #[arg(long, value_name = "ADDR:PORT")]
         metrics: Option<std::net::SocketAddr>,
     },

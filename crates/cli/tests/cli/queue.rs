@@ -259,8 +259,16 @@ fn the_main_shows_each_worker_their_total_and_the_queue() {
         .sum();
     assert!(succeeded <= 20 && succeeded >= runs.iter().copied().min().unwrap(), "{text}");
 
-    // The worker's own endpoint: its runs by workflow.
-    let own = call(&format!("127.0.0.1:{port}"), "GET", "/metrics", None, None);
+    // The worker's own endpoint: its runs by workflow, behind the store's metrics token (the
+    // same on every process), and only while the endpoint is on.
+    let worker_addr = format!("127.0.0.1:{port}");
+    assert_eq!(call(&worker_addr, "GET", "/metrics", None, None).status, 404, "off by default");
+    let enabled = cluster.cli().args(["metrics", "--enable", "--token"]).output().unwrap();
+    assert!(enabled.status.success(), "{}", String::from_utf8_lossy(&enabled.stderr));
+    let metrics_token = String::from_utf8(enabled.stdout).unwrap().trim().to_string();
+    assert_eq!(call(&worker_addr, "GET", "/metrics", None, None).status, 401);
+    assert_eq!(call(&worker_addr, "GET", "/metrics", Some("wrong-token"), None).status, 401);
+    let own = call(&worker_addr, "GET", "/metrics", Some(&metrics_token), None);
     assert_eq!(own.status, 200);
     assert!(
         own.body.contains("switchyard_runs_total{workflow=\"Doubler\",workflow_id=\"doubler\",status=\"succeeded\"}"),
