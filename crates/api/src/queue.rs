@@ -53,6 +53,13 @@ fn queue_error(e: switchyard_queue::QueueError) -> ApiError {
     ApiError::new(ErrorCode::Io, e.to_string())
 }
 
+/// Whether a failure before a queued run starts may pass (the database or a disk briefly
+/// unavailable): its message is then left pending, to be taken again, instead of being
+/// answered and acknowledged as a run that cannot start.
+fn passing(e: &ApiError) -> bool {
+    matches!(e.code, ErrorCode::Storage | ErrorCode::Io)
+}
+
 /// An outcome for a run the main cannot learn the end of.
 fn failed_outcome(id: &str, now: chrono::DateTime<chrono::Utc>, message: String) -> RunOutcome {
     RunOutcome {
@@ -513,6 +520,10 @@ impl Api {
         }
         let started = match self.prepare_queued(work, message).await {
             Ok(started) => started,
+            Err(e) if passing(&e) => {
+                tracing::warn!(execution = %id, "a queued run cannot start now ({}); it stays on the queue and is taken again after the visibility timeout", e.message);
+                return;
+            }
             Err(e) => {
                 // Nothing to run (the workflow was deleted, is no longer trusted…): answered
                 // and acknowledged, not retried.
@@ -533,6 +544,10 @@ impl Api {
         };
         let input: Vec<Item> = serde_json::from_str(&message.input).unwrap_or_default();
         if let Err(e) = self.fetch_files(&input).await {
+            if passing(&e) {
+                tracing::warn!(execution = %id, "a queued run's files cannot be read now ({}); it stays on the queue and is taken again after the visibility timeout", e.message);
+                return;
+            }
             tracing::warn!(execution = %id, "a queued run cannot start: {}", e.message);
             let error = NodeError::new(e.code, e.message);
             send(reply(RunStatus::Error, "[]".into(), serde_json::to_string(&error).ok())).await;

@@ -12,7 +12,7 @@ use switchyard_api::{Api, QueueConfig, SilentHost, WorkerOptions};
 use switchyard_engine::Services;
 use switchyard_store::Location;
 use switchyard_testkit::mail::{ImapMode, ImapServer};
-use switchyard_testkit::servers::{Postgres, Redis};
+use switchyard_testkit::servers::{Postgres, Redis, psql_url};
 
 const PASSWORD: &str = "queued files";
 
@@ -30,7 +30,9 @@ fn work(worker: &Api, url: &str, concurrency: usize) -> (tokio::sync::oneshot::S
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let (worker, url) = (worker.clone(), url.to_string());
     let working = tokio::spawn(async move {
-        let options = WorkerOptions { concurrency, consumer: "w1".into(), queue: QueueConfig::default() };
+        // A short visibility timeout: a run left on the queue is taken again within seconds.
+        let queue = QueueConfig { visibility: Duration::from_secs(2), max_deliveries: 5 };
+        let options = WorkerOptions { concurrency, consumer: "w1".into(), queue };
         let stop = async {
             let _ = stopped.await;
         };
@@ -119,8 +121,30 @@ async fn an_attachment_a_main_received_is_read_by_a_worker_with_another_data_fol
     main.stop_triggers().await;
 }
 
+/// Puts a run of workflow "files" on the queue whose trigger item carries a file that is in
+/// no store.
+async fn enqueue(queue: &switchyard_queue::Queue, id: &str) {
+    let sha = "ab".repeat(32);
+    let item = json!([{"json": {}, "binary": {"data": {"fileName": "report.pdf", "mimeType": "application/pdf",
+        "size": 3, "sha256": sha, "ref": sha}}}]);
+    queue
+        .enqueue(&switchyard_queue::RunMessage {
+            execution_id: id.into(),
+            workflow_id: "files".into(),
+            mode: "webhook".into(),
+            start_node: None,
+            input: item.to_string(),
+            reply_to: Some("switchyard:replies:test".into()),
+            respond_node: false,
+            enqueued_ms: 0,
+        })
+        .await
+        .unwrap();
+}
+
 /// A queued run whose file is not in the shared store (a main of an older version put it on
-/// the queue, or it aged out) is refused by the worker with the file's name, and nothing runs.
+/// the queue, or it aged out) is refused by the worker with the file's name, and nothing runs;
+/// while the shared store cannot be read at all, the run waits on the queue instead.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_refuses_a_run_whose_file_is_missing_naming_it() {
     let pg = Postgres::start();
@@ -138,29 +162,34 @@ async fn a_worker_refuses_a_run_whose_file_is_missing_naming_it() {
     )
     .await;
     let queue = switchyard_queue::Queue::connect(&redis.url(), QueueConfig::default()).await.unwrap();
-    let sha = "ab".repeat(32);
-    let item = json!([{"json": {}, "binary": {"data": {"fileName": "report.pdf", "mimeType": "application/pdf",
-        "size": 3, "sha256": sha, "ref": sha}}}]);
-    queue
-        .enqueue(&switchyard_queue::RunMessage {
-            execution_id: "lost-file".into(),
-            workflow_id: "files".into(),
-            mode: "webhook".into(),
-            start_node: None,
-            input: item.to_string(),
-            reply_to: Some("switchyard:replies:test".into()),
-            respond_node: false,
-            enqueued_ms: 0,
-        })
-        .await
-        .unwrap();
+    enqueue(&queue, "lost-file").await;
     let reader = queue.reader().await.unwrap();
     let (stop, working) = work(&worker, &redis.url(), 1);
-    let (replies, _) = reader.replies("switchyard:replies:test", "0-0", Duration::from_secs(20)).await.unwrap();
-    let reply = serde_json::to_value(&replies[0]).unwrap();
-    assert_eq!(reply["status"], "error", "{reply}");
-    let error = reply["error"].as_str().unwrap();
-    assert!(error.contains("report.pdf") && error.contains("not in the shared store"), "{error}");
+    // While the shared store cannot be read (its table is gone for a moment), the run is not
+    // refused: its message stays pending and is taken again.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    psql_url(&pg.url("missing"), "ALTER TABLE shared_blobs RENAME TO shared_blobs_away");
+    enqueue(&queue, "lost-file-2").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (early, _) = reader.replies("switchyard:replies:test", "0-0", Duration::from_millis(200)).await.unwrap();
+    let waiting = queue.stats().await.unwrap();
+    psql_url(&pg.url("missing"), "ALTER TABLE shared_blobs_away RENAME TO shared_blobs");
+    assert_eq!(early.len(), 1, "only the first run was answered meanwhile: {early:?}");
+    assert_eq!(waiting.pending, 1, "the second stays pending while the store cannot be read");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let replies = loop {
+        let (replies, _) = reader.replies("switchyard:replies:test", "0-0", Duration::from_millis(500)).await.unwrap();
+        if replies.len() >= 2 {
+            break replies;
+        }
+        assert!(Instant::now() < deadline, "the second run was taken again within 30 s: {replies:?}");
+    };
+    for reply in &replies {
+        let reply = serde_json::to_value(reply).unwrap();
+        assert_eq!(reply["status"], "error", "{reply}");
+        let error = reply["error"].as_str().unwrap();
+        assert!(error.contains("report.pdf") && error.contains("not in the shared store"), "{error}");
+    }
     assert_eq!(queue.stats().await.unwrap().pending, 0, "refused and acknowledged, not run again");
     let _ = stop.send(());
     working.await.unwrap().unwrap();
