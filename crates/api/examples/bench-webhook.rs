@@ -79,12 +79,7 @@ async fn echo_server() -> String {
 #[tokio::main]
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("post.lua");
-    std::fs::write(
-        &script,
-        "wrk.method = \"POST\"\nwrk.body = '{\"id\":\"A-17\",\"qty\":3,\"price\":4.5}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\n",
-    )
-    .unwrap();
+    let script = switchyard_testkit::wrk::post_script(dir.path(), switchyard_testkit::wrk::ORDER);
     let echo = echo_server().await;
     let red_dir = std::path::PathBuf::from(
         std::env::var("SWITCHYARD_BENCH_NODERED").expect("SWITCHYARD_BENCH_NODERED names the Node-RED folder"),

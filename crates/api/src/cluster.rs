@@ -247,12 +247,7 @@ impl Api {
             axum::routing::get(move |headers: axum::http::HeaderMap| {
                 let weak = weak.clone();
                 async move {
-                    let presented = headers
-                        .get(header::AUTHORIZATION)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-                        .unwrap_or("")
-                        .to_string();
+                    let presented = switchyard_triggers::listener::bearer(&headers).to_string();
                     let answer = tokio::task::spawn_blocking(move || {
                         let api = Api { inner: weak.upgrade()? };
                         let settings = api.stored_settings();

@@ -145,7 +145,7 @@ fn noop() -> serde_json::Value {
 
 /// Posts one order and checks the answer (the warm-up, and that the path works).
 fn check(url: &str) {
-    let body = r#"{"id":"A-17","qty":3,"price":4.5}"#;
+    let body = switchyard_testkit::wrk::ORDER;
     let out = Command::new("curl")
         .args(["-s", "-X", "POST", "-H", "Content-Type: application/json", "-d", body, url])
         .output()
@@ -178,12 +178,7 @@ struct Row {
 fn main() {
     assert!(cli().exists(), "{} (cargo xtask bench scale builds it)", cli().display());
     let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("post.lua");
-    std::fs::write(
-        &script,
-        "wrk.method = \"POST\"\nwrk.body = '{\"id\":\"A-17\",\"qty\":3,\"price\":4.5}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\n",
-    )
-    .unwrap();
+    let script = switchyard_testkit::wrk::post_script(dir.path(), switchyard_testkit::wrk::ORDER);
     let pg = Postgres::start();
     let redis = Redis::start();
     let mut rows: Vec<Row> = Vec::new();

@@ -4,6 +4,18 @@
 use std::path::Path;
 use std::process::Command;
 
+/// The benchmarks' request body: one small order.
+pub const ORDER: &str = r#"{"id":"A-17","qty":3,"price":4.5}"#;
+
+/// Writes a wrk script into `dir` that POSTs `body` as JSON; returns its path.
+pub fn post_script(dir: &Path, body: &str) -> std::path::PathBuf {
+    let script = dir.join("post.lua");
+    let text =
+        format!("wrk.method = \"POST\"\nwrk.body = '{body}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\n");
+    std::fs::write(&script, text).expect("the wrk script");
+    script
+}
+
 /// What one wrk run measured.
 #[derive(Debug, Clone)]
 pub struct Load {

@@ -453,12 +453,7 @@ async fn metrics(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
         || error(StatusCode::NOT_FOUND, "not_found", "the metrics endpoint is off (Settings → Prometheus metrics)");
     let target = s.target.clone();
     let Some(token) = target.metrics_token() else { return off() };
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .unwrap_or("");
-    let same = equal_in_constant_time(presented.as_bytes(), token.as_bytes());
+    let same = equal_in_constant_time(bearer(&headers).as_bytes(), token.as_bytes());
     if token.is_empty() || !same {
         let mut response = error(
             StatusCode::UNAUTHORIZED,
@@ -472,6 +467,15 @@ async fn metrics(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
         Some(text) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response(),
         None => off(),
     }
+}
+
+/// The bearer token a request presents (`Authorization: Bearer …`); empty when none.
+pub fn bearer(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .unwrap_or("")
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
