@@ -176,8 +176,9 @@ async fn main() {
     println!("## Webhooks: requests per second with every execution recorded, next to Node-RED\n");
     println!(
         "Webhook → Set → answer with the last node's item, on 127.0.0.1, loaded by wrk (POST of a small JSON body, {SECONDS} s per row, \
-         at most 2 wrk threads). Switchyard writes every run to the SQLite history (WAL, synchronous=FULL) and answers only once the \
-         run's start and input are committed (group commit). Node-RED {red_version} on Node 24 runs the same flow (http in → change \
+         at most 2 wrk threads). Switchyard writes every run to the SQLite history (WAL) and answers only once the run's whole \
+         record (its input, its nodes' data and its end) is committed and the log fsynced (group commit: the writer commits \
+         batches while a second thread fsyncs the log for the runs waiting). Node-RED {red_version} on Node 24 runs the same flow (http in → change \
          with JSONata → http response) and records nothing. A bare axum JSON echo server in Switchyard's process is the ceiling of \
          the HTTP stack here. All three are measured in turn, in the same run.\n"
     );

@@ -61,6 +61,13 @@ pub trait Host: Send + Sync + 'static {
     /// Delivers an event to the user interface. Called from run tasks: must not block.
     fn emit(&self, event: ApiEvent);
 
+    /// Whether this host shows runs as they happen ([`ApiEvent::Run`] and
+    /// [`ApiEvent::NodeData`]): one without a window drops them, and runs then do not make
+    /// them for it (a copy of every node's data per run, under load).
+    fn shows_runs(&self) -> bool {
+        true
+    }
+
     /// Opens a URL in the user's browser (OAuth2 sign-in).
     fn open_url(&self, url: &str) -> Result<(), String> {
         switchyard_vault::open_in_browser(url)
@@ -123,6 +130,10 @@ pub struct SilentHost;
 
 impl Host for SilentHost {
     fn emit(&self, _event: ApiEvent) {}
+
+    fn shows_runs(&self) -> bool {
+        false
+    }
 }
 
 pub(crate) struct Inner {

@@ -127,8 +127,11 @@ pub(crate) struct LaunchOptions {
     /// The execution id to use (a re-run claimed it before starting); a new one otherwise.
     pub(crate) execution_id: Option<String>,
     /// Told once the run's start, with its input, is committed to disk (a webhook answers
-    /// only then).
+    /// only then); with `durable_at_end`, once its whole record is, when it has ended.
     pub(crate) durable: Option<tokio::sync::oneshot::Sender<Result<(), String>>>,
+    /// See `durable`: for a webhook that answers with the run's result anyway, so its answer
+    /// waits for one commit of the run written whole rather than a commit of its start.
+    pub(crate) durable_at_end: bool,
 }
 
 impl Default for LaunchOptions {
@@ -143,6 +146,7 @@ impl Default for LaunchOptions {
             breakpoints: None,
             execution_id: None,
             durable: None,
+            durable_at_end: false,
         }
     }
 }
@@ -456,8 +460,19 @@ impl Api {
         {
             return self.enqueue_run(remote, prepared, &services, input, options);
         }
-        let LaunchOptions { mode, start, until, called, reuse, retry_of, breakpoints, execution_id, durable } = options;
-        let engine = switchyard_engine::Engine::new(self.inner.engine.registry().clone(), services);
+        let LaunchOptions {
+            mode,
+            start,
+            until,
+            called,
+            reuse,
+            retry_of,
+            breakpoints,
+            execution_id,
+            durable,
+            durable_at_end,
+        } = options;
+        let engine = self.inner.engine.with_services(services);
         let execution_id = execution_id.unwrap_or_else(new_id);
         // With a concurrency limit, a run takes a free slot now or waits in the queue for one.
         // Taken here, not in the run's task: a burst of launches must see each other's slots.
@@ -497,13 +512,14 @@ impl Api {
             input: kept_input,
             start_node: start.clone(),
         };
-        match durable {
-            Some(tx) => log.started_durable(
-                record,
-                Box::new(move |outcome| {
-                    let _ = tx.send(outcome);
-                }),
-            ),
+        let durable: Option<switchyard_store::Durable> = durable.map(|tx| {
+            Box::new(move |outcome| {
+                let _ = tx.send(outcome);
+            }) as switchyard_store::Durable
+        });
+        let (at_start, at_end) = if durable_at_end { (None, durable) } else { (durable, None) };
+        match at_start {
+            Some(durable) => log.started_durable(record, durable),
             None => log.started(record),
         }
         let run_request = RunRequest {
@@ -514,18 +530,21 @@ impl Api {
             until,
             reuse,
             debugger,
-            listeners: vec![
-                Arc::new(Recorder(log.clone())),
-                Arc::new(HostForwarder(self.inner.host.clone())),
-                Arc::new(crate::metrics::MetricsListener {
+            listeners: [
+                Some(Arc::new(Recorder(log.clone())) as Arc<dyn RunListener>),
+                self.inner.host.shows_runs().then(|| Arc::new(HostForwarder(self.inner.host.clone())) as _),
+                Some(Arc::new(crate::metrics::MetricsListener {
                     recorder: self.inner.metrics.recorder.clone(),
                     clock: self.inner.engine.services().clock.clone(),
                     workflow_id: Arc::from(prepared.workflow.id.as_str()),
                     name: Arc::from(prepared.workflow.name.as_str()),
                     queued,
                     items_in: Default::default(),
-                }),
-            ],
+                })),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
             cancel,
         };
         let api = self.clone();
@@ -544,13 +563,18 @@ impl Api {
                 (None, None) => None,
             };
             let outcome = engine.run(prepared, run_request).await;
-            log.finished(
-                &id,
-                outcome.status,
-                &rfc3339(outcome.finished_at),
-                outcome.duration_ms,
-                outcome.error.clone(),
-            );
+            let finished_at = rfc3339(outcome.finished_at);
+            match at_end {
+                Some(durable) => log.finished_durable(
+                    &id,
+                    outcome.status,
+                    &finished_at,
+                    outcome.duration_ms,
+                    outcome.error.clone(),
+                    durable,
+                ),
+                None => log.finished(&id, outcome.status, &finished_at, outcome.duration_ms, outcome.error.clone()),
+            }
             api.inner.runs.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
             api.prune_now_and_then();
             // A failed run starts its workflow's error workflow; a failing error workflow does

@@ -7,7 +7,9 @@
 //! coming in numbers (a batch of at least `busy_at`), the receiver sleeps a `tick` between
 //! batches instead of waiting on the channel, and the senders find no one to wake; after a
 //! small batch, or a tick that brings nothing, it blocks again, and the next message wakes it
-//! at once (one request at a time is answered as fast as before).
+//! at once (one request at a time is answered as fast as before). A tick counts from the
+//! start of the last batch: a batch that took longer to write (an fsync) is followed by the
+//! next at once, since messages piled up meanwhile.
 
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::time::Duration;
@@ -17,6 +19,8 @@ pub struct Drain {
     tick: Duration,
     busy_at: usize,
     busy: bool,
+    /// When the last batch's first message was taken.
+    taken: std::time::Instant,
 }
 
 /// What [`Drain::next`] got.
@@ -31,7 +35,7 @@ pub enum Next<T> {
 impl Drain {
     /// Ticks of `tick` while batches have at least `busy_at` messages.
     pub fn new(tick: Duration, busy_at: usize) -> Drain {
-        Drain { tick, busy_at, busy: false }
+        Drain { tick, busy_at, busy: false, taken: std::time::Instant::now() }
     }
 
     /// Says how many messages the batch that began with [`Drain::next`]'s message had.
@@ -42,15 +46,24 @@ impl Drain {
     /// Waits for the next message: after a tick while busy, else blocking (up to `idle`).
     pub fn next<T>(&mut self, rx: &Receiver<T>, idle: Duration) -> Next<T> {
         if self.busy {
-            std::thread::sleep(self.tick);
+            let left = self.tick.saturating_sub(self.taken.elapsed());
+            if !left.is_zero() {
+                std::thread::sleep(left);
+            }
             match rx.try_recv() {
-                Ok(message) => return Next::Message(message),
+                Ok(message) => {
+                    self.taken = std::time::Instant::now();
+                    return Next::Message(message);
+                }
                 Err(TryRecvError::Disconnected) => return Next::Closed,
                 Err(TryRecvError::Empty) => self.busy = false,
             }
         }
         match rx.recv_timeout(idle) {
-            Ok(message) => Next::Message(message),
+            Ok(message) => {
+                self.taken = std::time::Instant::now();
+                Next::Message(message)
+            }
             Err(RecvTimeoutError::Timeout) => Next::Idle,
             Err(RecvTimeoutError::Disconnected) => Next::Closed,
         }

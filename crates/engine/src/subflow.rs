@@ -396,7 +396,7 @@ impl SubWorkflows for InProcess {
             services.call_depth = call.caller.depth + 1;
             services.workflow_file = call.callable.file.clone();
             services.bundle = call.caller.bundle.clone();
-            let child = crate::Engine::new(engine.registry().clone(), services);
+            let child = engine.with_services(services);
             let execution_id = format!("{}-call-{n}", call.caller.execution_id);
             let cancel = if call.wait { call.cancel.child_token() } else { CancellationToken::new() };
             let request = crate::RunRequest {

@@ -22,7 +22,7 @@ const TABLES: &[(&str, &str, &str)] = &[
     ("workflow_versions", "workflow_id, version, snapshot, saved_at, note, name, node_count", "workflow_id, version"),
     (
         "executions",
-        "id, workflow_id, workflow_name, workflow_definition, status, mode, started_at, finished_at, duration_ms, error, owner_pid, owner, snapshot, parent_execution, parent_node, retry_of, input, start_node, rerun_as, attempt",
+        "id, workflow_id, workflow_name, workflow_definition, status, mode, started_at, finished_at, duration_ms, error, owner_pid, owner, snapshot, parent_execution, parent_node, retry_of, input, start_node, rerun_as, attempt, nodes",
         "rowid",
     ),
     ("execution_nodes", "execution_id, seq, node_id, data", "execution_id, seq"),

@@ -39,7 +39,7 @@ pub type Durable = Box<dyn FnOnce(std::result::Result<(), String>) + Send>;
 enum Message {
     Start(Box<ExecutionStart>, Option<Durable>),
     Node(String, Box<NodeRunData>),
-    Finish { id: String, status: RunStatus, finished_at: String, duration_ms: u32, error: Option<Box<NodeError>> },
+    Finish(Box<Finish>, Option<Durable>),
     Delivery(Box<Delivery>),
     Replay { keys: Vec<String>, expires_at_ms: i64 },
     ForgetReplay(Vec<String>),
@@ -57,6 +57,15 @@ pub struct ExecutionLog {
     stalled: Arc<Mutex<Option<String>>>,
     /// Deliveries kept per workflow in the delivery log (pruned with every write).
     delivery_keep: Arc<std::sync::atomic::AtomicU32>,
+}
+
+/// How a run ended.
+struct Finish {
+    id: String,
+    status: RunStatus,
+    finished_at: String,
+    duration_ms: u32,
+    error: Option<NodeError>,
 }
 
 impl std::fmt::Debug for Message {
@@ -131,13 +140,27 @@ impl ExecutionLog {
 
     /// Records how a run ended.
     pub fn finished(&self, id: &str, status: RunStatus, finished_at: &str, duration_ms: u32, error: Option<NodeError>) {
-        self.send(Message::Finish {
-            id: id.to_string(),
-            status,
-            finished_at: finished_at.to_string(),
-            duration_ms,
-            error: error.map(Box::new),
-        });
+        self.send(Message::Finish(Box::new(finish(id, status, finished_at, duration_ms, error)), None));
+    }
+
+    /// [`ExecutionLog::finished`], calling `durable` once the run's whole record (its start
+    /// and input, its nodes' data and its end) is committed to disk. A run that starts and
+    /// ends between two writes of the history is then written as one row: the cheapest way
+    /// to make a short run durable (a webhook answering with its last node's item).
+    pub fn finished_durable(
+        &self,
+        id: &str,
+        status: RunStatus,
+        finished_at: &str,
+        duration_ms: u32,
+        error: Option<NodeError>,
+        durable: Durable,
+    ) {
+        let message = Message::Finish(Box::new(finish(id, status, finished_at, duration_ms, error)), Some(durable));
+        if let Err(std::sync::mpsc::SendError(Message::Finish(_, Some(durable)))) = self.tx.send(message) {
+            self.fail("the writer thread has stopped".into());
+            durable(Err("the execution history writer has stopped".into()));
+        }
     }
 
     /// Records a webhook delivery.
@@ -172,6 +195,10 @@ impl ExecutionLog {
     }
 }
 
+fn finish(id: &str, status: RunStatus, finished_at: &str, duration_ms: u32, error: Option<NodeError>) -> Finish {
+    Finish { id: id.to_string(), status, finished_at: finished_at.to_string(), duration_ms, error }
+}
+
 /// What the writer thread reports back.
 struct WriterState {
     failure: Arc<Mutex<Option<String>>>,
@@ -190,6 +217,7 @@ fn writer(
     let mut logs = DeliveryCounts::default();
     let mut sync = Syncing::new();
     let mut drain = switchyard_core::drain::Drain::new(TICK, BUSY_AT);
+    let syncer = conn.syncer().map(SyncThread::spawn);
     loop {
         use switchyard_core::drain::Next;
         let first = match drain.next(&rx, SYNC_IDLE) {
@@ -213,11 +241,18 @@ fn writer(
         drain.took(batch.len());
         let (flushes, mut batch): (Vec<Message>, Vec<Message>) =
             batch.into_iter().partition(|m| matches!(m, Message::Flush(_)));
-        // A batch with a start someone waits on is committed with an fsync (FULL), which
-        // puts every earlier commit on disk too; the others without (NORMAL), synced by the
-        // next such batch, a flush, or half a second without messages.
-        let durable = batch.iter().any(|m| matches!(m, Message::Start(_, Some(_))));
-        sync.mode(&mut *conn, durable);
+        // A batch with a record someone waits on is put on disk before they hear of it: by
+        // the sync thread where the store has one (the writer commits without a sync and
+        // goes on with the next batch meanwhile: one fsync for as many batches as came
+        // during the last), else by committing it with an fsync (FULL), which puts every
+        // earlier commit on disk too. The others are committed without (NORMAL), synced by
+        // the next such batch, a flush, or half a second without messages.
+        let durable = batch.iter().any(|m| matches!(m, Message::Start(_, Some(_)) | Message::Finish(_, Some(_))));
+        sync.mode(&mut *conn, durable && syncer.is_none());
+        let written = |batch: &mut [Message]| match &syncer {
+            Some(syncer) => syncer.hand(batch),
+            None => settle(batch, Ok(())),
+        };
         let mut outcome = Ok(());
         // One transaction for the batch; a disk that is full (or a database locked for
         // longer than the busy timeout) keeps the batch and tries again, so nothing is lost
@@ -228,7 +263,7 @@ fn writer(
             let keep = delivery_keep.load(std::sync::atomic::Ordering::Relaxed);
             match write_batch(&mut *conn, &batch, &owner, keep, &mut snapshots, &mut logs) {
                 Ok(()) => {
-                    settle(&mut batch, Ok(()));
+                    written(&mut batch);
                     break;
                 }
                 Err(e) if is_resource_error(&e) => {
@@ -251,11 +286,14 @@ fn writer(
                     for message in batch.drain(..) {
                         let keep = delivery_keep.load(std::sync::atomic::Ordering::Relaxed);
                         let mut one = [message];
-                        let written = write_batch(&mut *conn, &one, &owner, keep, &mut snapshots, &mut logs);
-                        if let Err(e) = &written {
-                            tracing::error!("dropped {} from the history: {e}", describe(&one[0]));
+                        let result = write_batch(&mut *conn, &one, &owner, keep, &mut snapshots, &mut logs);
+                        match result {
+                            Ok(()) => written(&mut one),
+                            Err(e) => {
+                                tracing::error!("dropped {} from the history: {e}", describe(&one[0]));
+                                settle(&mut one, Err(e.to_string()));
+                            }
                         }
-                        settle(&mut one, written.map_err(|e| e.to_string()));
                     }
                     break;
                 }
@@ -320,10 +358,59 @@ impl Syncing {
     }
 }
 
-/// Tells the runs waiting for their start to be on disk how it went.
+/// The thread that syncs the history writer's commits for the runs waiting on them: it takes
+/// the waiting runs of every batch committed since its last sync, syncs once, and tells them.
+struct SyncThread {
+    tx: Sender<Vec<Durable>>,
+}
+
+impl SyncThread {
+    fn spawn(mut sync: crate::sql::Syncer) -> SyncThread {
+        let (tx, rx) = channel::<Vec<Durable>>();
+        std::thread::Builder::new()
+            .name("switchyard-history-sync".into())
+            .spawn(move || {
+                while let Ok(mut waiting) = rx.recv() {
+                    while let Ok(more) = rx.try_recv() {
+                        waiting.extend(more);
+                    }
+                    let outcome = sync().map_err(|e| {
+                        tracing::error!("syncing the execution history failed: {e}");
+                        format!("the history could not be synced to disk: {e}")
+                    });
+                    for durable in waiting {
+                        durable(outcome.clone());
+                    }
+                }
+            })
+            .expect("spawn the execution history's sync thread");
+        SyncThread { tx }
+    }
+
+    /// Hands over the runs of a committed batch that wait for it to be on disk.
+    fn hand(&self, batch: &mut [Message]) {
+        let waiting: Vec<Durable> = batch
+            .iter_mut()
+            .filter_map(|m| match m {
+                Message::Start(_, durable) | Message::Finish(_, durable) => durable.take(),
+                _ => None,
+            })
+            .collect();
+        if waiting.is_empty() {
+            return;
+        }
+        if let Err(std::sync::mpsc::SendError(waiting)) = self.tx.send(waiting) {
+            for durable in waiting {
+                durable(Err("the execution history's sync thread has stopped".into()));
+            }
+        }
+    }
+}
+
+/// Tells the runs waiting for their start (or whole record) to be on disk how it went.
 fn settle(batch: &mut [Message], outcome: std::result::Result<(), String>) {
     for message in batch {
-        if let Message::Start(_, durable) = message
+        if let Message::Start(_, durable) | Message::Finish(_, durable) = message
             && let Some(durable) = durable.take()
         {
             durable(outcome.clone());
@@ -416,7 +503,7 @@ fn describe(message: &Message) -> String {
     match message {
         Message::Start(start, _) => format!("the start of execution {}", start.id),
         Message::Node(id, data) => format!("node \"{}\" of execution {id}", data.node_name),
-        Message::Finish { id, .. } => format!("the end of execution {id}"),
+        Message::Finish(end, _) => format!("the end of execution {}", end.id),
         Message::Delivery(d) => format!("webhook delivery {} of workflow {}", d.id, d.workflow_id),
         Message::Replay { .. } | Message::ForgetReplay(_) => "webhook replay keys".into(),
         Message::Flush(_) => "a flush".into(),
@@ -460,6 +547,7 @@ fn write_batch(
     let mut logged: Vec<(&str, u64)> = Vec::new();
     // Snapshots written in this transaction (runs of one workflow come in batches).
     let mut written: Vec<String> = Vec::new();
+    let whole = WholeRuns::of(batch);
     for message in batch {
         match message {
             Message::Start(start, _) => {
@@ -475,15 +563,30 @@ fn write_batch(
                     )?;
                     written.push(hash.clone());
                 }
+                // A run whose end is in this batch too is written as it ended, with its
+                // nodes' data in its row: one row, and no update.
+                let (status, finished_at, duration_ms, error, nodes) = match whole.get(&start.id) {
+                    Some(run) => (
+                        run.end.status.as_str(),
+                        Some(run.end.finished_at.as_str()),
+                        Some(run.end.duration_ms),
+                        run.end.error.as_ref().map(|e| serde_json::to_string(e).unwrap_or_default()),
+                        Some(serde_json::to_string(&run.nodes).unwrap_or_default()),
+                    ),
+                    None => ("running", None, None, None, None),
+                };
+                let (owner_pid, owner_token) =
+                    if finished_at.is_some() { (None, None) } else { (Some(owner.pid), Some(owner.token.as_str())) };
                 tx.execute(
-                    "INSERT INTO executions (id, workflow_id, workflow_name, workflow_definition, snapshot, status, mode, started_at, owner_pid, owner, parent_execution, parent_node, retry_of, input, start_node)
-                     VALUES (?1, ?2, ?3, '', ?4, 'running', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                    "INSERT INTO executions (id, workflow_id, workflow_name, workflow_definition, snapshot, status, mode, started_at, owner_pid, owner, parent_execution, parent_node, retry_of, input, start_node, finished_at, duration_ms, error, nodes)
+                     VALUES (?1, ?2, ?3, '', ?4, ?14, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?15, ?16, ?17, ?18)
                      ON CONFLICT (id) DO UPDATE SET workflow_id = excluded.workflow_id, workflow_name = excluded.workflow_name,
-                         workflow_definition = '', snapshot = excluded.snapshot, status = 'running', mode = excluded.mode,
-                         started_at = excluded.started_at, finished_at = NULL, duration_ms = NULL, error = NULL,
-                         owner_pid = excluded.owner_pid, owner = excluded.owner, parent_execution = excluded.parent_execution,
-                         parent_node = excluded.parent_node, retry_of = excluded.retry_of, input = excluded.input,
-                         start_node = excluded.start_node",
+                         workflow_definition = '', snapshot = excluded.snapshot, status = excluded.status, mode = excluded.mode,
+                         started_at = excluded.started_at, finished_at = excluded.finished_at, duration_ms = excluded.duration_ms,
+                         error = excluded.error, owner_pid = excluded.owner_pid, owner = excluded.owner,
+                         parent_execution = excluded.parent_execution, parent_node = excluded.parent_node,
+                         retry_of = excluded.retry_of, input = excluded.input, start_node = excluded.start_node,
+                         nodes = excluded.nodes",
                     params![
                     start.id,
                     start.workflow.id,
@@ -491,22 +594,29 @@ fn write_batch(
                     hash,
                     start.mode.as_str(),
                     start.started_at,
-                    owner.pid,
-                    owner.token,
+                    owner_pid,
+                    owner_token,
                     start.called_by.as_ref().map(|c| &c.execution_id),
                     start.called_by.as_ref().map(|c| &c.node_id),
                     start.retry_of,
                     start.input,
-                    start.start_node
+                    start.start_node,
+                    status,
+                    finished_at,
+                    duration_ms,
+                    error,
+                    nodes
                     ],
                 )?;
             }
             Message::Node(id, data) => {
-                tx.execute(
-                    "INSERT INTO execution_nodes (execution_id, seq, node_id, data)
-                     VALUES (?1, (SELECT COUNT(*) FROM execution_nodes WHERE execution_id = ?1), ?2, ?3)",
-                    params![id, data.node_id, serde_json::to_string(&data).unwrap_or_default()],
-                )?;
+                if whole.get(id).is_none() {
+                    tx.execute(
+                        "INSERT INTO execution_nodes (execution_id, seq, node_id, data)
+                         VALUES (?1, (SELECT COUNT(*) FROM execution_nodes WHERE execution_id = ?1), ?2, ?3)",
+                        params![id, data.node_id, serde_json::to_string(&data).unwrap_or_default()],
+                    )?;
+                }
                 // The files the stored items hold, so that pruning knows which blobs are used.
                 for item in data.outputs.iter().flat_map(|o| &o.items) {
                     for blob in item.references() {
@@ -517,12 +627,14 @@ fn write_batch(
                     }
                 }
             }
-            Message::Finish { id, status, finished_at, duration_ms, error } => {
-                let error = error.as_ref().map(|e| serde_json::to_string(e).unwrap_or_default());
-                tx.execute(
-                    "UPDATE executions SET status = ?2, finished_at = ?3, duration_ms = ?4, error = ?5, owner_pid = NULL, owner = NULL WHERE id = ?1",
-                    params![id, status.as_str(), finished_at, duration_ms, error],
-                )?;
+            Message::Finish(end, _) => {
+                if whole.get(&end.id).is_none() {
+                    let error = end.error.as_ref().map(|e| serde_json::to_string(e).unwrap_or_default());
+                    tx.execute(
+                        "UPDATE executions SET status = ?2, finished_at = ?3, duration_ms = ?4, error = ?5, owner_pid = NULL, owner = NULL WHERE id = ?1",
+                        params![end.id, end.status.as_str(), end.finished_at, end.duration_ms, error],
+                    )?;
+                }
             }
             Message::Delivery(d) => {
                 match logged.iter_mut().find(|(w, _)| *w == d.workflow_id) {
@@ -590,6 +702,48 @@ fn write_batch(
         logs.rows.clear();
     }
     committed
+}
+
+/// The runs that start and end within one batch: each is written as one row, its nodes' data
+/// in it, instead of a row for the start, one per node and an update for the end.
+struct WholeRuns<'a> {
+    runs: std::collections::HashMap<&'a str, WholeRun<'a>>,
+}
+
+struct WholeRun<'a> {
+    end: &'a Finish,
+    /// In run order.
+    nodes: Vec<&'a NodeRunData>,
+}
+
+impl<'a> WholeRuns<'a> {
+    fn of(batch: &'a [Message]) -> WholeRuns<'a> {
+        let mut started: std::collections::HashMap<&str, Vec<&NodeRunData>> = std::collections::HashMap::new();
+        let mut runs = std::collections::HashMap::new();
+        for message in batch {
+            match message {
+                Message::Start(start, _) => {
+                    started.insert(&start.id, Vec::new());
+                }
+                Message::Node(id, data) => {
+                    if let Some(nodes) = started.get_mut(id.as_str()) {
+                        nodes.push(&**data);
+                    }
+                }
+                Message::Finish(end, _) => {
+                    if let Some(nodes) = started.remove(end.id.as_str()) {
+                        runs.insert(end.id.as_str(), WholeRun { end, nodes });
+                    }
+                }
+                _ => {}
+            }
+        }
+        WholeRuns { runs }
+    }
+
+    fn get(&self, id: &str) -> Option<&WholeRun<'a>> {
+        self.runs.get(id)
+    }
 }
 
 /// Marks runs left `running` by a process that no longer exists as `interrupted`.
@@ -733,18 +887,23 @@ impl ExecutionHistory {
         let Some((summary, definition)) = row else { return Err(StoreError::ExecutionNotFound(id.to_string())) };
         let workflow: Workflow = serde_json::from_str(&definition)
             .map_err(|e| StoreError::Corrupt { what: format!("execution {id}"), message: e.to_string() })?;
-        let nodes = conn
-            .query_map("SELECT data FROM execution_nodes WHERE execution_id = ?1 ORDER BY seq", params![id], |r| {
-                r.get::<String>(0)
-            })?
-            .into_iter()
-            .map(|text| {
-                serde_json::from_str::<NodeRunData>(&text).map_err(|e| StoreError::Corrupt {
-                    what: format!("execution {id} node data"),
-                    message: e.to_string(),
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let corrupt = |e: serde_json::Error| StoreError::Corrupt {
+            what: format!("execution {id} node data"),
+            message: e.to_string(),
+        };
+        // A run written whole keeps its nodes' data in its row; others have a row per node.
+        let inline: Option<String> =
+            conn.query_row("SELECT nodes FROM executions WHERE id = ?1", params![id], |r| r.get(0))?;
+        let nodes = match inline {
+            Some(text) => serde_json::from_str::<Vec<NodeRunData>>(&text).map_err(corrupt)?,
+            None => conn
+                .query_map("SELECT data FROM execution_nodes WHERE execution_id = ?1 ORDER BY seq", params![id], |r| {
+                    r.get::<String>(0)
+                })?
+                .into_iter()
+                .map(|text| serde_json::from_str::<NodeRunData>(&text).map_err(corrupt))
+                .collect::<Result<Vec<_>>>()?,
+        };
         let calls = conn.query_map(
             &format!("SELECT {SUMMARY_COLUMNS} FROM executions WHERE parent_execution = ?1 ORDER BY started_at, rowid"),
             params![id],
@@ -815,6 +974,7 @@ impl ExecutionHistory {
         if clear_nodes {
             tx.execute("DELETE FROM execution_nodes WHERE execution_id = ?1", params![id])?;
             tx.execute("DELETE FROM execution_blobs WHERE execution_id = ?1", params![id])?;
+            tx.execute("UPDATE executions SET nodes = NULL WHERE id = ?1", params![id])?;
         }
         tx.execute("UPDATE executions SET attempt = ?2 WHERE id = ?1", params![id, attempt])?;
         tx.commit()?;

@@ -332,12 +332,15 @@ impl Api {
             return answer;
         }
         // The run's start, with the request as its input, is on disk before any answer
-        // leaves: a sender that got a 2xx does not send again, so it must not be lost.
+        // leaves: a sender that got a 2xx does not send again, so it must not be lost. An
+        // answer with the run's result waits for the run anyway: then its whole record is
+        // committed before the answer (one row when the run is short).
         let (durable_tx, durable) = tokio::sync::oneshot::channel();
         let options = LaunchOptions {
             mode,
             start: Some(hook.node_id.clone()),
             durable: Some(durable_tx),
+            durable_at_end: matches!(hook.response, Response::LastNode { .. }),
             ..LaunchOptions::default()
         };
         let (execution_id, handle) = self.launch_with(hook.prepared.clone(), services, vec![item], options);

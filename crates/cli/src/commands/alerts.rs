@@ -218,6 +218,10 @@ impl Host for LogHost {
         SilentHost.emit(event);
     }
 
+    fn shows_runs(&self) -> bool {
+        false
+    }
+
     fn notify(&self, title: &str, body: &str) -> Result<String, String> {
         tracing::warn!(target: "switchyard::alerts", "{title}: {body}");
         Ok("written to the log (no desktop here)".into())

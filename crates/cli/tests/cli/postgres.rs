@@ -92,8 +92,12 @@ fn ticks(pg: &switchyard_testkit::servers::Postgres, database: &str) -> Vec<Stri
     let url = pg.url(database);
     let out = switchyard_testkit::servers::psql_url(
         &url,
-        "SELECT data::json->'outputs'->0->'items'->0->'json'->>'scheduledFor' FROM execution_nodes
-         WHERE node_id = 'tick' ORDER BY 1",
+        "SELECT t FROM (
+             SELECT data::json->'outputs'->0->'items'->0->'json'->>'scheduledFor' AS t FROM execution_nodes WHERE node_id = 'tick'
+             UNION ALL
+             SELECT n->'outputs'->0->'items'->0->'json'->>'scheduledFor' FROM executions, json_array_elements(nodes::json) n
+             WHERE n->>'nodeId' = 'tick'
+         ) ticks ORDER BY 1",
     );
     out.lines().map(str::to_string).filter(|l| !l.is_empty()).collect()
 }

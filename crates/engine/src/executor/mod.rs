@@ -55,6 +55,9 @@ pub struct Engine {
 #[derive(Debug)]
 pub struct Prepared {
     pub workflow: Arc<Workflow>,
+    /// Each node as it runs (a slot without an account label takes the workflow's choice for
+    /// its type), shared by every run rather than copied per node run.
+    nodes: Vec<Arc<switchyard_model::workflow::Node>>,
     entries: Vec<NodeEntry>,
     input_names: Vec<Vec<String>>,
     /// Each node's regions, if it is a region node (Batch, Parallel).
@@ -113,6 +116,11 @@ impl Engine {
         Engine { registry: Arc::new(registry), services }
     }
 
+    /// The same node types with other services (a run's), without copying the types.
+    pub fn with_services(&self, services: Services) -> Engine {
+        Engine { registry: self.registry.clone(), services }
+    }
+
     /// Built-in node types and system services.
     pub fn with_defaults() -> Engine {
         Engine::new(Registry::builtin(), Services::system())
@@ -153,7 +161,8 @@ impl Engine {
             entries.push(entry);
         }
         let reads_history = workflow.nodes.iter().any(|n| n.parameters.values().any(mentions_history));
-        Ok(Arc::new(Prepared { workflow: Arc::new(workflow), entries, input_names, regions, reads_history }))
+        let nodes = workflow.nodes.iter().map(|n| Arc::new(workflow.with_default_accounts(n).into_owned())).collect();
+        Ok(Arc::new(Prepared { workflow: Arc::new(workflow), nodes, entries, input_names, regions, reads_history }))
     }
 
     /// Runs a prepared workflow to the end (or until cancelled or timed out).

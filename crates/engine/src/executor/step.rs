@@ -127,7 +127,7 @@ impl Run {
                     Arc::default()
                 };
                 // A slot without an account label uses the workflow's choice for its type.
-                let node = Arc::new(self.workflow().with_default_accounts(node).into_owned());
+                let node = prepared.nodes[index].clone();
                 let sink = Some(self.emitter.clone() as Arc<dyn ProgressSink>);
                 let services = self.services.clone();
                 let node_cancel = cancel.child_token();
@@ -261,7 +261,8 @@ impl Run {
     /// recorded and reported once it is done.
     pub(super) fn finish_node(&mut self, finished: Finished, plan: &Plan, announce: bool) -> Result<(), NodeError> {
         let index = finished.index;
-        let node = self.prepared.workflow.nodes[index].clone();
+        let prepared = self.prepared.clone();
+        let node = &prepared.workflow.nodes[index];
         let descriptor = self.prepared.entries[index].descriptor.clone();
         // A region node's result is its "done" output; once done, its region outputs have
         // been taken already.
@@ -281,7 +282,7 @@ impl Run {
                             duration_ms: millis(finished.elapsed),
                         });
                         self.record(
-                            &node,
+                            node,
                             NodeRunStatus::Error,
                             finished.started_at,
                             finished.elapsed,
@@ -310,7 +311,7 @@ impl Run {
             }
         };
 
-        let declared = descriptor.output_names(&node);
+        let declared = descriptor.output_names(node);
         let mut ports: Vec<(String, Vec<Item>)> = Vec::with_capacity(declared.len());
         let mut produced = outputs.into_ports();
         if let Some((name, _)) = produced.iter().find(|(name, _)| !declared.contains(name)) {
@@ -335,7 +336,7 @@ impl Run {
                 .map(|(name, items)| OutputCount { name: name.clone(), items: items.len() as u32 })
                 .collect();
             let kept = cut_outputs(&ports, self.services.run_data);
-            self.record(&node, status, finished.started_at, finished.elapsed, finished.items_in, kept, error);
+            self.record(node, status, finished.started_at, finished.elapsed, finished.items_in, kept, error);
             self.emitter.emit(RunEventKind::NodeFinished {
                 node_id: node.id.clone(),
                 node_name: node.name.clone(),
@@ -348,7 +349,7 @@ impl Run {
 
         let is_leaf = self.leaves.contains(&index) || self.sinks.contains(&index);
         let is_parallel = plan.branches.contains_key(&index);
-        let port_bytes = self.measure_outputs(&node, &ports)?;
+        let port_bytes = self.measure_outputs(node, &ports)?;
         let mut history_outputs = Vec::new();
         for ((name, items), bytes) in ports.into_iter().zip(port_bytes) {
             let consumers = if is_parallel && announce && name != DONE { 0 } else { plan.consumer_count(index, &name) };

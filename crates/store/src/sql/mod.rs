@@ -248,6 +248,9 @@ pub enum Dialect {
 /// One connection to the store's database. Every store operation runs through these few
 /// calls; the helpers on `dyn Backend` (`query_row`, `query_map`, `transaction`…) build on
 /// them.
+/// Puts every commit its connection made so far on disk (see [`Backend::syncer`]).
+pub(crate) type Syncer = Box<dyn FnMut() -> SqlResult<()> + Send>;
+
 pub(crate) trait Backend: Send {
     fn dialect(&self) -> Dialect;
     /// Runs a statement; returns how many rows it changed.
@@ -270,6 +273,12 @@ pub(crate) trait Backend: Send {
     /// Puts every commit made without a sync on disk.
     fn sync_now(&mut self) -> SqlResult<()> {
         Ok(())
+    }
+    /// [`Backend::sync_now`] for another thread: the history writer commits without a sync
+    /// and goes on with its next batch while that thread syncs (and tells the runs waiting).
+    /// None where commits are synced as they are made (PostgreSQL).
+    fn syncer(&self) -> Option<Syncer> {
+        None
     }
     /// `"ok"` when the database is sound (SQLite's `PRAGMA integrity_check`).
     fn integrity_check(&mut self) -> SqlResult<String>;

@@ -34,6 +34,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (22, include_str!("../migrations/postgres/0022_attempts.sql")),
     (23, include_str!("../migrations/postgres/0023_workers.sql")),
     (24, include_str!("../migrations/postgres/0024_shared_blobs.sql")),
+    (25, include_str!("../migrations/postgres/0025_compact_runs.sql")),
 ];
 
 /// The advisory lock key that serializes migrations across processes (any fixed number).

@@ -74,6 +74,7 @@ pub(crate) fn count(store: &Store, sql: &str) -> i64 {
 const SQLITE_ONLY: &[&str] = &[
     "opens_with_wal_full_sync_and_migrations",
     "a_held_up_writer_makes_senders_wait_and_loses_nothing",
+    "a_run_written_whole_keeps_its_nodes_in_its_row_and_reads_back_like_one_written_in_parts",
     "a_live_process_keeps_its_runs_and_a_dead_owner_with_a_reused_pid_does_not",
     "versions::a_database_from_before_versions_gets_its_current_versions_recorded",
     "backups::",
@@ -124,17 +125,17 @@ fn postgres_migrates_once_and_refuses_a_newer_schema() {
         })
         .collect();
     for open in opens {
-        assert_eq!(open.join().unwrap().unwrap(), 24);
+        assert_eq!(open.join().unwrap().unwrap(), 25);
     }
     let store = Store::connect(&url).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 24);
+    assert_eq!(store.schema_version().unwrap(), 25);
     assert_eq!(store.integrity_check().unwrap(), "ok");
     assert!(store.file().is_none());
     assert!(!store.location().to_string().contains("pass'word"), "the password is not shown: {}", store.location());
     drop(store);
     switchyard_testkit::servers::psql_url(&url, "UPDATE store_schema SET version = 99");
     let err = Store::connect(&url).unwrap_err();
-    assert!(matches!(err, StoreError::TooNew { found: 99, known: 24, .. }), "{err}");
+    assert!(matches!(err, StoreError::TooNew { found: 99, known: 25, .. }), "{err}");
     assert!(err.to_string().contains("127.0.0.1") && !err.to_string().contains("pass'word"), "{err}");
 
     let wrong = server.url("fresh").replace("pass", "nope");
@@ -185,7 +186,7 @@ fn node_data(node_id: &str, items: usize) -> NodeRunData {
 #[test]
 fn opens_with_wal_full_sync_and_migrations() {
     let (dir, store) = temp_store();
-    assert_eq!(store.schema_version().unwrap(), 24);
+    assert_eq!(store.schema_version().unwrap(), 25);
     assert_eq!(store.integrity_check().unwrap(), "ok");
     let conn = rusqlite::Connection::open(store.file().unwrap()).unwrap();
     let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
@@ -193,11 +194,11 @@ fn opens_with_wal_full_sync_and_migrations() {
     drop(store);
     // Reopening does not migrate again.
     let store = Store::open_in(dir.dir.path()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 24);
+    assert_eq!(store.schema_version().unwrap(), 25);
     drop(store);
     conn.pragma_update(None, "user_version", 99).unwrap();
     let err = Store::open_in(dir.dir.path()).unwrap_err();
-    assert!(matches!(err, StoreError::TooNew { found: 99, known: 24, .. }), "{err}");
+    assert!(matches!(err, StoreError::TooNew { found: 99, known: 25, .. }), "{err}");
     assert!(err.to_string().contains("newer than this build knows"));
 }
 
@@ -399,6 +400,67 @@ fn a_held_up_writer_makes_senders_wait_and_loses_nothing() {
     producer.join().unwrap();
     store.log().flush().unwrap();
     assert_eq!(store.history().count().unwrap() as usize, runs, "every run recorded");
+}
+
+#[test]
+fn a_run_written_whole_keeps_its_nodes_in_its_row_and_reads_back_like_one_written_in_parts() {
+    let (_dir, store) = temp_store();
+    let wf = workflow("w1", "Flow");
+    let log = store.log();
+    // In parts: its start, each node and its end committed apart.
+    log.started(cli_run("parts", wf.clone()));
+    log.flush().unwrap();
+    log.node("parts", node_data("t", 2));
+    log.flush().unwrap();
+    log.node("parts", node_data("u", 1));
+    log.finished("parts", RunStatus::Success, "2026-01-01T00:00:01Z", 1000, None);
+    log.flush().unwrap();
+    // Whole: a second connection holds the write lock while the writer has another run's
+    // start in hand, so the whole run reaches the writer in its next batch.
+    let blocker = rusqlite::Connection::open(store.file().unwrap()).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    log.started(cli_run("first", wf.clone()));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    log.started(cli_run("whole", wf.clone()));
+    log.node("whole", node_data("t", 2));
+    log.node("whole", node_data("u", 1));
+    let (tx, rx) = std::sync::mpsc::channel();
+    log.finished_durable(
+        "whole",
+        RunStatus::Success,
+        "2026-01-01T00:00:01Z",
+        1000,
+        None,
+        Box::new(move |outcome| tx.send(outcome).unwrap()),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(rx.try_recv().is_err(), "not told it is on disk while the writer cannot write");
+    blocker.execute_batch("COMMIT").unwrap();
+    rx.recv_timeout(std::time::Duration::from_secs(20)).unwrap().expect("the whole run is on disk");
+    // Told once committed and synced: another connection reads it at once.
+    let check = rusqlite::Connection::open(store.file().unwrap()).unwrap();
+    let (status, owner, inline): (String, Option<String>, Option<String>) = check
+        .query_row("SELECT status, owner, nodes FROM executions WHERE id = 'whole'", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap();
+    assert_eq!((status.as_str(), owner), ("success", None), "written as it ended, with no owner");
+    assert!(inline.is_some_and(|n| n.contains("\"nodeId\":\"u\"")), "its nodes' data is in its row");
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM execution_nodes WHERE execution_id = 'whole'"), 0);
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM execution_nodes WHERE execution_id = 'parts'"), 2);
+    let (whole, parts) = (store.history().get("whole").unwrap(), store.history().get("parts").unwrap());
+    assert_eq!(whole.nodes, parts.nodes, "both read back the same");
+    assert_eq!(whole.nodes.iter().map(|n| n.node_id.as_str()).collect::<Vec<_>>(), ["t", "u"], "in run order");
+    assert_eq!(whole.nodes[0].outputs[0].items.len(), 2);
+    assert_eq!(
+        (whole.summary.status, whole.summary.finished_at.as_deref(), whole.summary.duration_ms),
+        (parts.summary.status, parts.summary.finished_at.as_deref(), parts.summary.duration_ms)
+    );
+    // Run again from the start as a second attempt (server mode): its first attempt's nodes go.
+    store.history().mark_attempt("whole", 2, true).unwrap();
+    assert!(store.history().get("whole").unwrap().nodes.is_empty());
+    // A crash does not leave it running: it ended.
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM executions WHERE status = 'running' AND id != 'first'"), 0);
 }
 
 #[test]
