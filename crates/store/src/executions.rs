@@ -627,13 +627,21 @@ fn write_batch(
                     }
                 }
             }
-            Message::Finish(end, _) => {
+            Message::Finish(end, durable) => {
                 if whole.get(&end.id).is_none() {
                     let error = end.error.as_ref().map(|e| serde_json::to_string(e).unwrap_or_default());
-                    tx.execute(
+                    let changed = tx.execute(
                         "UPDATE executions SET status = ?2, finished_at = ?3, duration_ms = ?4, error = ?5, owner_pid = NULL, owner = NULL WHERE id = ?1",
                         params![end.id, end.status.as_str(), end.finished_at, end.duration_ms, error],
                     )?;
+                    // Someone waits for this run's whole record: a run whose start was not
+                    // written (dropped from a failed batch) must not be reported on disk.
+                    if changed == 0 && durable.is_some() {
+                        return Err(SqlError::new(
+                            crate::sql::ErrorKind::Other,
+                            format!("execution {} has no recorded start to end", end.id),
+                        ));
+                    }
                 }
             }
             Message::Delivery(d) => {

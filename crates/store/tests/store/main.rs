@@ -464,6 +464,26 @@ fn a_run_written_whole_keeps_its_nodes_in_its_row_and_reads_back_like_one_writte
 }
 
 #[test]
+fn the_end_of_a_run_whose_start_was_never_recorded_is_not_reported_on_disk() {
+    let (_dir, store) = temp_store();
+    let (tx, rx) = std::sync::mpsc::channel();
+    store.log().finished_durable(
+        "never-started",
+        RunStatus::Success,
+        "2026-01-01T00:00:01Z",
+        1,
+        None,
+        Box::new(move |outcome| tx.send(outcome).unwrap()),
+    );
+    let outcome = rx.recv_timeout(std::time::Duration::from_secs(20)).unwrap();
+    assert!(outcome.as_ref().is_err_and(|e| e.contains("never-started")), "{outcome:?}");
+    // The writer carries on with the next runs.
+    store.log().started(cli_run("next", workflow("w1", "Flow")));
+    store.log().flush().unwrap();
+    assert_eq!(store.history().count().unwrap(), 1);
+}
+
+#[test]
 fn pruning_by_age() {
     let (_dir, store) = temp_store();
     let log = store.log();
