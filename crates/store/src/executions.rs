@@ -106,9 +106,11 @@ impl ExecutionLog {
         self.delivery_keep.store(keep.max(1), std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Sends to the writer; a message it can no longer take tells whoever waits on it.
     fn send(&self, message: Message) {
-        if self.tx.send(message).is_err() {
+        if let Err(std::sync::mpsc::SendError(mut message)) = self.tx.send(message) {
             self.fail("the writer thread has stopped".into());
+            settle(std::slice::from_mut(&mut message), Err("the execution history writer has stopped".into()));
         }
     }
 
@@ -125,12 +127,7 @@ impl ExecutionLog {
     /// [`ExecutionLog::started`], calling `durable` once the start is committed (with the
     /// other messages of its batch: one fsync for many concurrent runs).
     pub fn started_durable(&self, start: ExecutionStart, durable: Durable) {
-        if let Err(std::sync::mpsc::SendError(Message::Start(_, Some(durable)))) =
-            self.tx.send(Message::Start(Box::new(start), Some(durable)))
-        {
-            self.fail("the writer thread has stopped".into());
-            durable(Err("the execution history writer has stopped".into()));
-        }
+        self.send(Message::Start(Box::new(start), Some(durable)));
     }
 
     /// Records one node's data.
@@ -156,11 +153,7 @@ impl ExecutionLog {
         error: Option<NodeError>,
         durable: Durable,
     ) {
-        let message = Message::Finish(Box::new(finish(id, status, finished_at, duration_ms, error)), Some(durable));
-        if let Err(std::sync::mpsc::SendError(Message::Finish(_, Some(durable)))) = self.tx.send(message) {
-            self.fail("the writer thread has stopped".into());
-            durable(Err("the execution history writer has stopped".into()));
-        }
+        self.send(Message::Finish(Box::new(finish(id, status, finished_at, duration_ms, error)), Some(durable)));
     }
 
     /// Records a webhook delivery.
@@ -389,13 +382,7 @@ impl SyncThread {
 
     /// Hands over the runs of a committed batch that wait for it to be on disk.
     fn hand(&self, batch: &mut [Message]) {
-        let waiting: Vec<Durable> = batch
-            .iter_mut()
-            .filter_map(|m| match m {
-                Message::Start(_, durable) | Message::Finish(_, durable) => durable.take(),
-                _ => None,
-            })
-            .collect();
+        let waiting = waiting(batch);
         if waiting.is_empty() {
             return;
         }
@@ -409,13 +396,20 @@ impl SyncThread {
 
 /// Tells the runs waiting for their start (or whole record) to be on disk how it went.
 fn settle(batch: &mut [Message], outcome: std::result::Result<(), String>) {
-    for message in batch {
-        if let Message::Start(_, durable) | Message::Finish(_, durable) = message
-            && let Some(durable) = durable.take()
-        {
-            durable(outcome.clone());
-        }
+    for durable in waiting(batch) {
+        durable(outcome.clone());
     }
+}
+
+/// Takes out of a batch the callbacks of the runs waiting for it to be on disk.
+fn waiting(batch: &mut [Message]) -> Vec<Durable> {
+    batch
+        .iter_mut()
+        .filter_map(|m| match m {
+            Message::Start(_, durable) | Message::Finish(_, durable) => durable.take(),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Workflow snapshots (hash and JSON) by the `Arc` the runs share: a run of a version

@@ -245,12 +245,12 @@ pub enum Dialect {
     Postgres,
 }
 
-/// One connection to the store's database. Every store operation runs through these few
-/// calls; the helpers on `dyn Backend` (`query_row`, `query_map`, `transaction`…) build on
-/// them.
 /// Puts every commit its connection made so far on disk (see [`Backend::syncer`]).
 pub(crate) type Syncer = Box<dyn FnMut() -> SqlResult<()> + Send>;
 
+/// One connection to the store's database. Every store operation runs through these few
+/// calls; the helpers on `dyn Backend` (`query_row`, `query_map`, `transaction`…) build on
+/// them.
 pub(crate) trait Backend: Send {
     fn dialect(&self) -> Dialect;
     /// Runs a statement; returns how many rows it changed.
