@@ -211,6 +211,7 @@ fn writer(
     let mut sync = Syncing::new();
     let mut drain = switchyard_core::drain::Drain::new(TICK, BUSY_AT);
     let syncer = conn.syncer().map(SyncThread::spawn);
+    let checkpoints = conn.checkpointer().map(CheckpointThread::spawn);
     loop {
         use switchyard_core::drain::Next;
         let first = match drain.next(&rx, SYNC_IDLE) {
@@ -242,9 +243,14 @@ fn writer(
         // the next such batch, a flush, or half a second without messages.
         let durable = batch.iter().any(|m| matches!(m, Message::Start(_, Some(_)) | Message::Finish(_, Some(_))));
         sync.mode(&mut *conn, durable && syncer.is_none());
-        let written = |batch: &mut [Message]| match &syncer {
-            Some(syncer) => syncer.hand(batch),
-            None => settle(batch, Ok(())),
+        let written = |batch: &mut [Message]| {
+            if let Some(checkpoints) = &checkpoints {
+                checkpoints.due();
+            }
+            match &syncer {
+                Some(syncer) => syncer.hand(batch),
+                None => settle(batch, Ok(())),
+            }
         };
         let mut outcome = Ok(());
         // One transaction for the batch; a disk that is full (or a database locked for
@@ -391,6 +397,47 @@ impl SyncThread {
                 durable(Err("the execution history's sync thread has stopped".into()));
             }
         }
+    }
+}
+
+/// The thread that copies the history's committed pages from the write-ahead log into the
+/// database (a checkpoint) while the writer goes on. SQLite's own checkpoint runs in the
+/// commit that fills the log, so every run waiting on that commit waited for thousands of
+/// pages to be copied and synced: the slowest answers under load. Here the writer only
+/// checkpoints what this thread has not copied yet once the log is full (see
+/// `sql::sqlite::WAL_PAGES`), which is little.
+struct CheckpointThread {
+    written: Arc<std::sync::atomic::AtomicBool>,
+    /// Dropped with the writer: the thread then ends.
+    _stop: Sender<()>,
+}
+
+/// How often the checkpoint thread copies what the writer committed since.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+impl CheckpointThread {
+    fn spawn(mut checkpoint: crate::sql::Syncer) -> CheckpointThread {
+        let written = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (stop, stopped) = channel::<()>();
+        let seen = written.clone();
+        std::thread::Builder::new()
+            .name("switchyard-history-checkpoint".into())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY) {
+                    if seen.swap(false, std::sync::atomic::Ordering::Relaxed)
+                        && let Err(e) = checkpoint()
+                    {
+                        tracing::warn!("{e}");
+                    }
+                }
+            })
+            .expect("spawn the execution history's checkpoint thread");
+        CheckpointThread { written, _stop: stop }
+    }
+
+    /// Says the writer committed something: the next round copies it.
+    fn due(&self) {
+        self.written.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

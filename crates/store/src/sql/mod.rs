@@ -245,7 +245,8 @@ pub enum Dialect {
     Postgres,
 }
 
-/// Puts every commit its connection made so far on disk (see [`Backend::syncer`]).
+/// Puts every commit its connection made so far on disk (see [`Backend::syncer`]), or
+/// does other upkeep of its database from another thread ([`Backend::checkpointer`]).
 pub(crate) type Syncer = Box<dyn FnMut() -> SqlResult<()> + Send>;
 
 /// One connection to the store's database. Every store operation runs through these few
@@ -278,6 +279,12 @@ pub(crate) trait Backend: Send {
     /// and goes on with its next batch while that thread syncs (and tells the runs waiting).
     /// None where commits are synced as they are made (PostgreSQL).
     fn syncer(&self) -> Option<Syncer> {
+        None
+    }
+    /// Copies committed pages from a write-ahead log into the database on another thread,
+    /// so the history writer does not stall on it (SQLite); None where the database does
+    /// that itself (PostgreSQL).
+    fn checkpointer(&self) -> Option<Syncer> {
         None
     }
     /// `"ok"` when the database is sound (SQLite's `PRAGMA integrity_check`).

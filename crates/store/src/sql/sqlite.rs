@@ -73,7 +73,9 @@ impl Sqlite {
         // The log is copied into the database once it holds 8,000 pages (32 MiB) rather than
         // SQLite's 1,000: the history writer rewrites the same few pages (the ends of its
         // tables and indexes) at every commit, and each copy writes each page once however
-        // often the log holds it. The log file is cut back to 64 MiB after a copy.
+        // often the log holds it. For the history writer's connection this is a backstop:
+        // its checkpoint thread (see `checkpointer`) copies the log long before. The log
+        // file is cut back to 64 MiB after a copy.
         conn.pragma_update(None, "wal_autocheckpoint", WAL_PAGES).map_err(open)?;
         conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024).map_err(open)?;
         conn.set_prepared_statement_cache_capacity(64);
@@ -201,6 +203,26 @@ impl Backend for Sqlite {
     fn syncer(&self) -> Option<super::Syncer> {
         let wal = format!("{}-wal", self.conn.path().filter(|p| !p.is_empty())?);
         Some(Box::new(move || sync_wal(&wal)))
+    }
+
+    /// A passive checkpoint on a connection of its own: it copies what the log holds into
+    /// the database without waiting for (or blocking) the writer, which goes on appending
+    /// meanwhile. Run often enough, the log is mostly copied when it reaches
+    /// [`WAL_PAGES`], so the writer's own checkpoint then (the backstop) copies little,
+    /// and the log starts over from its beginning.
+    fn checkpointer(&self) -> Option<super::Syncer> {
+        let path = self.conn.path().filter(|p| !p.is_empty())?.to_string();
+        let conn = match Connection::open(&path) {
+            Ok(conn) => conn,
+            Err(e) => {
+                tracing::warn!("cannot open {path} to checkpoint its log: {e}");
+                return None;
+            }
+        };
+        Some(Box::new(move || {
+            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                .map_err(|e| SqlError::new(ErrorKind::Resource, format!("cannot checkpoint {path}: {e}")))
+        }))
     }
 
     fn integrity_check(&mut self) -> SqlResult<String> {

@@ -75,6 +75,7 @@ const SQLITE_ONLY: &[&str] = &[
     "opens_with_wal_full_sync_and_migrations",
     "a_held_up_writer_makes_senders_wait_and_loses_nothing",
     "a_run_written_whole_keeps_its_nodes_in_its_row_and_reads_back_like_one_written_in_parts",
+    "the_history_log_is_copied_into_the_database_file_by_a_thread_of_its_own",
     "a_live_process_keeps_its_runs_and_a_dead_owner_with_a_reused_pid_does_not",
     "versions::a_database_from_before_versions_gets_its_current_versions_recorded",
     "backups::",
@@ -400,6 +401,40 @@ fn a_held_up_writer_makes_senders_wait_and_loses_nothing() {
     producer.join().unwrap();
     store.log().flush().unwrap();
     assert_eq!(store.history().count().unwrap() as usize, runs, "every run recorded");
+}
+
+#[test]
+fn the_history_log_is_copied_into_the_database_file_by_a_thread_of_its_own() {
+    // SQLite would copy the log into the database only once it held 8,000 pages, in the
+    // commit of the writer that filled it (every run waiting on that commit waits for it).
+    // The checkpoint thread copies it within a fraction of a second, so the database file
+    // alone, without its log, soon holds every run written.
+    let (dir, store) = temp_store();
+    let wf = workflow("w1", "Flow");
+    let log = store.log();
+    for i in 0..50 {
+        let id = format!("run-{i}");
+        log.started(cli_run(&id, wf.clone()));
+        log.node(&id, node_data("t", 2));
+        log.finished(&id, RunStatus::Success, "2026-01-01T00:00:01Z", 1000, None);
+    }
+    log.flush().unwrap();
+    let copy = dir.dir.path().join("without-its-log.db");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        for leftover in ["-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{leftover}", copy.display()));
+        }
+        std::fs::copy(store.file().unwrap(), &copy).unwrap();
+        // A copy taken mid-checkpoint (or before the schema is copied) may not read yet.
+        let runs = rusqlite::Connection::open(&copy)
+            .and_then(|c| c.query_row("SELECT COUNT(*) FROM executions", [], |r| r.get::<_, i64>(0)));
+        if matches!(runs, Ok(50)) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the database file alone, without its log, reads {runs:?}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 #[test]
