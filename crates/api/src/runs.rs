@@ -518,9 +518,11 @@ impl Api {
             }) as switchyard_store::Durable
         });
         let (at_start, at_end) = if durable_at_end { (None, durable) } else { (durable, None) };
-        match at_start {
-            Some(durable) => log.started_durable(record, durable),
-            None => log.started(record),
+        match (at_start, &at_end) {
+            (Some(durable), _) => log.started_durable(record, durable),
+            // Its record is awaited at its end: it may wait to be written whole, as one row.
+            (None, Some(_)) => log.started_held(record),
+            (None, None) => log.started(record),
         }
         let run_request = RunRequest {
             execution_id: execution_id.clone(),

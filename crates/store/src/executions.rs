@@ -37,11 +37,16 @@ pub struct ExecutionStart {
 pub type Durable = Box<dyn FnOnce(std::result::Result<(), String>) + Send>;
 
 enum Message {
-    Start(Box<ExecutionStart>, Option<Durable>),
+    /// A run's start; whether someone waits for it to be on disk; whether its record may wait
+    /// for its end (see [`ExecutionLog::started_held`]).
+    Start(Box<ExecutionStart>, Option<Durable>, bool),
     Node(String, Box<NodeRunData>),
     Finish(Box<Finish>, Option<Durable>),
     Delivery(Box<Delivery>),
-    Replay { keys: Vec<String>, expires_at_ms: i64 },
+    Replay {
+        keys: Vec<String>,
+        expires_at_ms: i64,
+    },
     ForgetReplay(Vec<String>),
     Flush(Sender<std::result::Result<(), String>>),
 }
@@ -121,13 +126,22 @@ impl ExecutionLog {
 
     /// Records that a run started (status `running`, owned by this process).
     pub fn started(&self, start: ExecutionStart) {
-        self.send(Message::Start(Box::new(start), None));
+        self.send(Message::Start(Box::new(start), None, false));
+    }
+
+    /// [`ExecutionLog::started`] for a run whose record waits for its end anyway (a webhook
+    /// answering with its last node's item waits on [`ExecutionLog::finished_durable`]): the
+    /// writer keeps its start and nodes' data back for up to 200 ms, so that a short run is
+    /// written whole, as one row, even when it is the only one. A longer run is written as
+    /// any other, from then on; a flush or the writer's end writes what it kept.
+    pub fn started_held(&self, start: ExecutionStart) {
+        self.send(Message::Start(Box::new(start), None, true));
     }
 
     /// [`ExecutionLog::started`], calling `durable` once the start is committed (with the
     /// other messages of its batch: one fsync for many concurrent runs).
     pub fn started_durable(&self, start: ExecutionStart, durable: Durable) {
-        self.send(Message::Start(Box::new(start), Some(durable)));
+        self.send(Message::Start(Box::new(start), Some(durable), false));
     }
 
     /// Records one node's data.
@@ -212,36 +226,48 @@ fn writer(
     let mut drain = switchyard_core::drain::Drain::new(TICK, BUSY_AT);
     let syncer = conn.syncer().map(SyncThread::spawn);
     let checkpoints = conn.checkpointer().map(CheckpointThread::spawn);
-    loop {
+    let mut held = Held::default();
+    let mut closed = false;
+    while !closed {
         use switchyard_core::drain::Next;
-        let first = match drain.next(&rx, SYNC_IDLE) {
-            Next::Message(first) => first,
-            Next::Idle => {
+        // What was held back comes first, in the order it came.
+        let mut batch = held.take();
+        let kept = batch.len();
+        match drain.next(&rx, held.due_in().unwrap_or(SYNC_IDLE)) {
+            Next::Message(first) => {
+                batch.push(first);
+                while batch.len() - kept < BATCH {
+                    match rx.try_recv() {
+                        Ok(m) => batch.push(m),
+                        Err(_) => break,
+                    }
+                }
+                drain.took(batch.len() - kept);
+            }
+            Next::Idle if batch.is_empty() => {
                 sync.now(&mut *conn);
                 continue;
             }
-            Next::Closed => {
-                sync.now(&mut *conn);
-                break;
-            }
-        };
-        let mut batch = vec![first];
-        while batch.len() < BATCH {
-            match rx.try_recv() {
-                Ok(m) => batch.push(m),
-                Err(_) => break,
-            }
+            Next::Idle => {}
+            Next::Closed => closed = true,
         }
-        drain.took(batch.len());
+        if batch.is_empty() {
+            sync.now(&mut *conn);
+            continue;
+        }
         let (flushes, mut batch): (Vec<Message>, Vec<Message>) =
             batch.into_iter().partition(|m| matches!(m, Message::Flush(_)));
+        held.keep(&mut batch, flushes.is_empty() && !closed);
+        if batch.is_empty() && flushes.is_empty() {
+            continue;
+        }
         // A batch with a record someone waits on is put on disk before they hear of it: by
         // the sync thread where the store has one (the writer commits without a sync and
         // goes on with the next batch meanwhile: one fsync for as many batches as came
         // during the last), else by committing it with an fsync (FULL), which puts every
         // earlier commit on disk too. The others are committed without (NORMAL), synced by
         // the next such batch, a flush, or half a second without messages.
-        let durable = batch.iter().any(|m| matches!(m, Message::Start(_, Some(_)) | Message::Finish(_, Some(_))));
+        let durable = batch.iter().any(|m| matches!(m, Message::Start(_, Some(_), _) | Message::Finish(_, Some(_))));
         sync.mode(&mut *conn, durable && syncer.is_none());
         let written = |batch: &mut [Message]| {
             if let Some(checkpoints) = &checkpoints {
@@ -308,6 +334,71 @@ fn writer(
             sync.now(&mut *conn);
         }
         answer(&flushes, &outcome);
+    }
+    sync.now(&mut *conn);
+}
+
+/// The runs whose record may wait for their end (see [`ExecutionLog::started_held`]) and
+/// that have not ended yet: their start and nodes' data are kept out of a batch and put at
+/// the head of the next, until they end or [`HOLD`] has passed since their start came.
+#[derive(Default)]
+struct Held {
+    messages: Vec<Message>,
+    /// Each held run, and when its start came.
+    since: std::collections::HashMap<String, std::time::Instant>,
+}
+
+/// How long a run's start may be held back for its end.
+const HOLD: Duration = Duration::from_millis(200);
+
+impl Held {
+    fn take(&mut self) -> Vec<Message> {
+        std::mem::take(&mut self.messages)
+    }
+
+    /// How long until the oldest held run must be written; none when none is held.
+    fn due_in(&self) -> Option<Duration> {
+        let oldest = self.since.values().min()?;
+        Some(HOLD.saturating_sub(oldest.elapsed()).max(Duration::from_millis(1)))
+    }
+
+    /// Takes out of `batch` the messages of the held runs that have not ended in it and may
+    /// wait longer; the others are written now (all of them unless `may`: a flush, the end).
+    fn keep(&mut self, batch: &mut Vec<Message>, may: bool) {
+        if !may {
+            self.since.clear();
+            return;
+        }
+        let ended: std::collections::HashSet<&str> = batch
+            .iter()
+            .filter_map(|m| match m {
+                Message::Finish(end, _) => Some(end.id.as_str()),
+                _ => None,
+            })
+            .collect();
+        let now = std::time::Instant::now();
+        let mut holding = std::collections::HashMap::new();
+        for message in batch.iter() {
+            if let Message::Start(start, None, true) = message
+                && !ended.contains(start.id.as_str())
+            {
+                let since = self.since.get(&start.id).copied().unwrap_or(now);
+                if now.duration_since(since) < HOLD {
+                    holding.insert(start.id.clone(), since);
+                }
+            }
+        }
+        self.since = holding;
+        if self.since.is_empty() {
+            return;
+        }
+        let (kept, written): (Vec<Message>, Vec<Message>) = std::mem::take(batch).into_iter().partition(|m| match m {
+            Message::Start(start, ..) => self.since.contains_key(&start.id),
+            Message::Node(id, _) => self.since.contains_key(id),
+            _ => false,
+        });
+        self.messages = kept;
+        *batch = written;
     }
 }
 
@@ -453,7 +544,7 @@ fn waiting(batch: &mut [Message]) -> Vec<Durable> {
     batch
         .iter_mut()
         .filter_map(|m| match m {
-            Message::Start(_, durable) | Message::Finish(_, durable) => durable.take(),
+            Message::Start(_, durable, _) | Message::Finish(_, durable) => durable.take(),
             _ => None,
         })
         .collect()
@@ -542,7 +633,7 @@ fn is_resource_error(e: &SqlError) -> bool {
 /// What a message is about, for the log line of a dropped one.
 fn describe(message: &Message) -> String {
     match message {
-        Message::Start(start, _) => format!("the start of execution {}", start.id),
+        Message::Start(start, ..) => format!("the start of execution {}", start.id),
         Message::Node(id, data) => format!("node \"{}\" of execution {id}", data.node_name),
         Message::Finish(end, _) => format!("the end of execution {}", end.id),
         Message::Delivery(d) => format!("webhook delivery {} of workflow {}", d.id, d.workflow_id),
@@ -591,7 +682,7 @@ fn write_batch(
     let whole = WholeRuns::of(batch);
     for message in batch {
         match message {
-            Message::Start(start, _) => {
+            Message::Start(start, ..) => {
                 // The workflow as it ran, stored once per version and referenced by hash.
                 // (Inserted in every transaction that needs it: pruning may have deleted it
                 // since; present, it is a primary-key lookup.)
@@ -771,7 +862,7 @@ impl<'a> WholeRuns<'a> {
         let mut runs = std::collections::HashMap::new();
         for message in batch {
             match message {
-                Message::Start(start, _) => {
+                Message::Start(start, ..) => {
                     started.insert(&start.id, Vec::new());
                 }
                 Message::Node(id, data) => {

@@ -404,6 +404,56 @@ fn a_held_up_writer_makes_senders_wait_and_loses_nothing() {
 }
 
 #[test]
+fn a_run_awaited_at_its_end_is_written_whole_even_alone_and_a_long_one_shows_while_it_runs() {
+    let (_dir, store) = temp_store();
+    let wf = workflow("w1", "Flow");
+    let log = store.log();
+    let pause = || std::thread::sleep(std::time::Duration::from_millis(20));
+    let durable_end = |id: &str| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        log.finished_durable(
+            id,
+            RunStatus::Success,
+            "2026-01-01T00:00:01Z",
+            1000,
+            None,
+            Box::new(move |outcome| tx.send(outcome).unwrap()),
+        );
+        rx.recv_timeout(std::time::Duration::from_secs(20)).unwrap().expect("on disk");
+    };
+    // A short run, alone: each message reaches an idle writer by itself, yet it is one row.
+    log.started_held(cli_run("short", wf.clone()));
+    pause();
+    log.node("short", node_data("t", 2));
+    pause();
+    log.node("short", node_data("u", 1));
+    pause();
+    durable_end("short");
+    let inline = store.raw_scalar("SELECT COUNT(*) FROM executions WHERE id = 'short' AND nodes IS NOT NULL");
+    assert_eq!(inline.unwrap(), Some(1), "written whole");
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM execution_nodes WHERE execution_id = 'short'"), 0);
+    assert_eq!(store.history().get("short").unwrap().nodes.len(), 2);
+    // A long one is written as it runs once it has been held for a while: it shows running.
+    log.started_held(cli_run("long", wf.clone()));
+    log.node("long", node_data("t", 2));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while count(&store, "SELECT COUNT(*) FROM executions WHERE id = 'long' AND status = 'running'") == 0 {
+        assert!(std::time::Instant::now() < deadline, "a long run's start was never written");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM execution_nodes WHERE execution_id = 'long'"), 1);
+    log.node("long", node_data("u", 1));
+    durable_end("long");
+    let long = store.history().get("long").unwrap();
+    assert_eq!(long.summary.status, RunStatus::Success);
+    assert_eq!(long.nodes.iter().map(|n| n.node_id.as_str()).collect::<Vec<_>>(), ["t", "u"]);
+    // A flush writes what is held at once.
+    log.started_held(cli_run("flushed", wf.clone()));
+    log.flush().unwrap();
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM executions WHERE id = 'flushed' AND status = 'running'"), 1);
+}
+
+#[test]
 fn the_history_log_is_copied_into_the_database_file_by_a_thread_of_its_own() {
     // SQLite would copy the log into the database only once it held 8,000 pages, in the
     // commit of the writer that filled it (every run waiting on that commit waits for it).
