@@ -369,6 +369,9 @@ impl Held {
             self.since.clear();
             return;
         }
+        if self.since.is_empty() && !batch.iter().any(|m| matches!(m, Message::Start(_, None, true))) {
+            return;
+        }
         let ended: std::collections::HashSet<&str> = batch
             .iter()
             .filter_map(|m| match m {
