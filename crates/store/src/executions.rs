@@ -244,13 +244,10 @@ fn writer(
                 }
                 drain.took(batch.len() - kept);
             }
-            Next::Idle if batch.is_empty() => {
-                sync.now(&mut *conn);
-                continue;
-            }
             Next::Idle => {}
             Next::Closed => closed = true,
         }
+        // Nothing came and nothing is held: what was committed without a sync is synced.
         if batch.is_empty() {
             sync.now(&mut *conn);
             continue;
