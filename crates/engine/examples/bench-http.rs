@@ -1,7 +1,7 @@
 //! The resilience benchmark, run by `cargo xtask bench resilience` (release build). Prints
 //! the report section as Markdown on stdout.
 //!
-//! 10,000 items through the HTTP Request node at concurrency 50 against a server on
+//! 30,000 items through the HTTP Request node at concurrency 50 against a server on
 //! 127.0.0.1, next to a plain reqwest loop with the same concurrency and the same client
 //! settings; and the cost per call of a retry policy that never retries and of the breaker
 //! and rate-limit checks.
@@ -19,9 +19,9 @@ use switchyard_model::retry::RetryPolicy;
 use switchyard_model::value::Value;
 use switchyard_testkit::TestServer;
 
-const ITEMS: usize = 10_000;
+const ITEMS: usize = 30_000;
 const CONCURRENCY: usize = 50;
-const ROUNDS: usize = 5;
+const ROUNDS: usize = 9;
 const CALLS: u32 = 1_000_000;
 
 fn median(mut v: Vec<Duration>) -> Duration {

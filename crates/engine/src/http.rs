@@ -56,8 +56,12 @@ impl Auth {
         provider.authorize(reference, force).await
     }
 
-    /// The authorization in force and its generation.
+    /// The authorization in force and its generation (none, without locking, when there
+    /// is no account).
     async fn snapshot(&self) -> (u64, Option<Arc<Authorization>>) {
+        if self.reference.is_none() {
+            return (0, None);
+        }
         let current = self.current.lock().await;
         (current.0, current.1.clone())
     }
@@ -344,33 +348,34 @@ async fn exchange(
         let request = builder.build().map_err(|e| transport_error(&e, url).with_item(index))?;
         match current {
             None => send_request(ctx, &ctx.services.http, request, url, index).await,
-            Some(auth) => follow_redirects(ctx, request, &auth.header_names(), url, index).await,
+            // Boxed: the account's path is the rarer one and would double every call's future.
+            Some(auth) => Box::pin(follow_redirects(ctx, request, &auth.header_names(), url, index)).await,
         }
     };
-    let retry_copy = builder.try_clone();
+    // A copy to send again after a 401, which only an account can answer.
+    let retry_copy = if auth.reference.is_some() { builder.try_clone() } else { None };
     let (generation, current) = auth.snapshot().await;
     let mut response = send(apply(&current, builder, url, index)?, current).await?;
     if response.status() == reqwest::StatusCode::UNAUTHORIZED
         && let Some(again) = retry_copy
-        && auth.refresh(ctx, generation).await?
+        && Box::pin(auth.refresh(ctx, generation)).await?
     {
         let (_, current) = auth.snapshot().await;
         response = send(apply(&current, again, url, index)?, current).await?;
     }
     let status = response.status();
-    let headers = response.headers().clone();
     let body = tokio::select! {
-        b = read_body(ctx, response, url, index, if status.is_success() { read } else { Read::Memory }) => b?,
+        b = read_body(ctx, &mut response, url, index, if status.is_success() { read } else { Read::Memory }) => b?,
         () = ctx.cancel.cancelled() => return Err(NodeError::new(ErrorCode::Cancelled, "the run was cancelled")),
     };
-    Ok((status, headers, body))
+    Ok((status, std::mem::take(response.headers_mut()), body))
 }
 
 /// Reads a response's body chunk by chunk: into the blob store, into a stream's sink, or
 /// into memory up to the largest item (a server cannot make a run hold more).
 async fn read_body(
     ctx: &NodeContext,
-    mut response: reqwest::Response,
+    response: &mut reqwest::Response,
     url: &url::Url,
     index: usize,
     read: Read<'_>,
@@ -383,19 +388,16 @@ async fn read_body(
         return Ok(Body::Bytes(bytes::Bytes::new()));
     }
     if matches!(read, Read::File) {
-        let name = file_name(response.headers(), url);
-        let mime = response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let mut writer = ctx.services.blobs.writer().await?;
-        while let Some(chunk) = response.chunk().await.map_err(failed)? {
-            writer.write(&chunk).await.map_err(|e| crate::binary::blob_error(e).with_item(index))?;
-        }
-        let stored = writer.finish().await.map_err(crate::binary::blob_error)?;
-        return Ok(Body::File(crate::binary::describe(stored, &name, mime.as_deref())));
+        // Boxed: the blob writer's futures would otherwise sit in every call's future.
+        return Box::pin(read_into_file(ctx, response, url, index)).await;
     }
     let max = ctx.services.items.max_item_bytes;
+    // Most bodies arrive as one chunk, kept as it is; a second one starts a copy.
+    let mut first: Option<bytes::Bytes> = None;
     let mut bytes = bytes::BytesMut::new();
     while let Some(chunk) = response.chunk().await.map_err(failed)? {
-        if bytes.len() + chunk.len() > max {
+        let held = first.as_ref().map_or(0, bytes::Bytes::len);
+        if held + bytes.len() + chunk.len() > max {
             return Err(NodeError::new(
                 ErrorCode::ValueTooLarge,
                 format!(
@@ -408,9 +410,35 @@ async fn read_body(
             .with_class(ErrorClass::Permanent)
             .with_item(index));
         }
+        if first.is_none() && bytes.is_empty() {
+            first = Some(chunk);
+            continue;
+        }
+        if let Some(head) = first.take() {
+            bytes.reserve(head.len() + chunk.len());
+            bytes.extend_from_slice(&head);
+        }
         bytes.extend_from_slice(&chunk);
     }
-    Ok(Body::Bytes(bytes.freeze()))
+    Ok(Body::Bytes(first.unwrap_or_else(|| bytes.freeze())))
+}
+
+/// A success's body streamed into the blob store, named by Content-Disposition or the URL.
+async fn read_into_file(
+    ctx: &NodeContext,
+    response: &mut reqwest::Response,
+    url: &url::Url,
+    index: usize,
+) -> Result<Body, NodeError> {
+    let failed = |e: reqwest::Error| transport_error(&e, url).with_item(index);
+    let name = file_name(response.headers(), url);
+    let mime = response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let mut writer = ctx.services.blobs.writer().await?;
+    while let Some(chunk) = response.chunk().await.map_err(failed)? {
+        writer.write(&chunk).await.map_err(|e| crate::binary::blob_error(e).with_item(index))?;
+    }
+    let stored = writer.finish().await.map_err(crate::binary::blob_error)?;
+    Ok(Body::File(crate::binary::describe(stored, &name, mime.as_deref())))
 }
 
 /// The class of an HTTP status: whether retrying can help.

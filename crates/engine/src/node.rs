@@ -6,6 +6,7 @@ use crate::services::Services;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use switchyard_model::descriptor::NodeDescriptor;
@@ -142,6 +143,8 @@ pub struct NodeContext {
     evaluator: Evaluator,
     compiled: Mutex<HashMap<String, Arc<Compiled>>>,
     progress: Option<Arc<dyn ProgressSink>>,
+    /// The last percent step of progress reported, plus one (0: none yet).
+    progress_step: AtomicU64,
 }
 
 impl std::fmt::Debug for NodeContext {
@@ -172,6 +175,7 @@ impl NodeContext {
             evaluator,
             compiled: Mutex::new(HashMap::new()),
             progress,
+            progress_step: AtomicU64::new(0),
         }
     }
 
@@ -275,11 +279,15 @@ impl NodeContext {
         self.raw_param(name).as_str().unwrap_or_default().to_string()
     }
 
-    /// Reports progress of a long node.
+    /// Reports progress of a long node: at most once per percent, and at the end. A view
+    /// needs no more, and a node of 100,000 items would otherwise send as many events.
     pub fn progress(&self, done: usize, total: usize) {
-        if let Some(sink) = &self.progress {
-            sink.progress(&self.node.id, done, total);
+        let Some(sink) = &self.progress else { return };
+        let step = (done.saturating_mul(100) / total.max(1)) as u64 + 1;
+        if done < total && self.progress_step.fetch_max(step, Ordering::Relaxed) >= step {
+            return;
         }
+        sink.progress(&self.node.id, done, total);
     }
 
     /// Runs one item's call under the node's retry policy, reporting each retry.

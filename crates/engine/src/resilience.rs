@@ -421,16 +421,19 @@ impl Resilience {
     /// how long it waited.
     pub async fn throttle(&self, host: &str) -> Duration {
         let host = host.to_ascii_lowercase();
-        let started = Instant::now();
+        // Only time spent asleep counts: a call the limiter lets through at once (or a host
+        // without a rate) waited nothing, and reports no wait.
+        let mut waited = Duration::ZERO;
         while let Some(limiter) = self.limiter_for(&host) {
             match limiter.check() {
                 Ok(()) => break,
                 Err(not_until) => {
+                    let slept = Instant::now();
                     tokio::time::sleep(not_until.wait_time_from(TokioTime.now())).await;
+                    waited += Instant::now().saturating_duration_since(slept);
                 }
             }
         }
-        let waited = Instant::now().saturating_duration_since(started);
         if !waited.is_zero()
             && let Some(l) = self.limits.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&host)
         {

@@ -224,9 +224,10 @@ async fn request(ctx: &NodeContext, auth: &Auth, item: &Item, index: usize) -> R
             "binary" => {
                 let property = crate::binary::property_name(ctx.raw_param("bodyProperty"));
                 let data = crate::binary::file_of(item, &property, "bodyProperty").map_err(|e| e.with_item(index))?;
-                builder = builder.header(CONTENT_TYPE, data.mime_type.as_str()).body(file_body(ctx, data).await?);
+                builder =
+                    builder.header(CONTENT_TYPE, data.mime_type.as_str()).body(Box::pin(file_body(ctx, data)).await?);
             }
-            "multipart" => builder = builder.multipart(multipart(ctx, item, index).await?),
+            "multipart" => builder = builder.multipart(Box::pin(multipart(ctx, item, index)).await?),
             _ => {}
         }
     }
@@ -235,7 +236,8 @@ async fn request(ctx: &NodeContext, auth: &Auth, item: &Item, index: usize) -> R
     let format = ctx.choice("responseFormat");
     if format == "file" {
         let property = crate::binary::property_name(ctx.raw_param("responseProperty"));
-        return download(ctx, auth, builder, &url, &method, item, index, property).await;
+        // Boxed, like the bodies above: the rarer paths stay out of every call's future.
+        return Box::pin(download(ctx, auth, builder, &url, &method, item, index, property)).await;
     }
     let (status, response_headers, body) = guarded_send(ctx, auth, builder, &url, index, Read::Memory).await?;
     let bytes = body.bytes();

@@ -278,6 +278,48 @@ async fn rate_limits_queue_calls_and_slow_down_after_a_429() {
     assert_eq!(offsets.windows(2).map(|w| w[1] - w[0]).collect::<Vec<_>>(), [1000, 1000]);
 }
 
+/// On the real clock: calls that no limit held back report no wait. Each used to report the
+/// nanoseconds between two clock reads as a throttle, an event per call.
+#[tokio::test]
+async fn calls_a_rate_lets_through_at_once_report_no_wait() {
+    let server = TestServer::start().await;
+    let resilience = Resilience::default();
+    resilience.set_rate("localhost", Some(Rate { per_second: 10_000.0, burst: 100 }));
+    let engine = engine_with(resilience);
+    for host in ["127.0.0.1", "localhost"] {
+        let url = server.url("/ok").replace("127.0.0.1", host);
+        let input: Vec<Json> = (0..50).map(|i| json!({"i": i})).collect();
+        let wf = http_workflow(json!({"url": format!("{url}?i={{{{ json.i }}}}")}), json!({"concurrency": 10}));
+        let (outcome, collector) = run(&engine, wf, Json::Array(input)).await;
+        assert_eq!(outcome.status, RunStatus::Success, "{host}: {:?}", outcome.error);
+        assert_eq!(outcome.result.len(), 50, "{host}");
+        let throttled = collector.picked(|kind| match kind {
+            RunEventKind::NodeThrottled { key, waited_ms, .. } => Some((key.clone(), *waited_ms)),
+            _ => None,
+        });
+        assert_eq!(throttled, [], "{host}");
+    }
+    let limit = engine.services().resilience.limits().into_iter().find(|l| l.host == "localhost").unwrap();
+    assert_eq!(limit.waits, 0);
+}
+
+/// A node of many items reports progress once per percent and at its end, in order.
+#[tokio::test]
+async fn progress_is_reported_once_per_percent() {
+    let server = TestServer::start().await;
+    let input: Vec<Json> = (0..1_000).map(|i| json!({"i": i})).collect();
+    let wf =
+        http_workflow(json!({"url": format!("{}?i={{{{ json.i }}}}", server.url("/ok"))}), json!({"concurrency": 20}));
+    let (outcome, collector) = run(&engine(), wf, Json::Array(input)).await;
+    assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.error);
+    let progress: Vec<(u32, u32)> = collector.picked(|kind| match kind {
+        RunEventKind::NodeProgress { done, total, .. } => Some((*done, *total)),
+        _ => None,
+    });
+    let expected: Vec<(u32, u32)> = std::iter::once(1).chain((1..=100).map(|p| p * 10)).map(|d| (d, 1_000)).collect();
+    assert_eq!(progress, expected);
+}
+
 #[tokio::test(start_paused = true)]
 async fn nodes_that_do_not_call_out_per_item_are_retried_whole() {
     let wf = workflow(json!({
