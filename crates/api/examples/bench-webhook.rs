@@ -42,7 +42,10 @@ async fn node_red(dir: &std::path::Path, home: &std::path::Path) -> (std::proces
     let url = format!("http://127.0.0.1:{port}/orders");
     let client = reqwest::Client::new();
     for _ in 0..300 {
-        if let Ok(r) = client.post(&url).json(&json!({"id": "A-17", "qty": 3, "price": 4.5})).send().await {
+        // Node-RED listens before its flows start: until then /orders answers 404.
+        if let Ok(r) = client.post(&url).json(&json!({"id": "A-17", "qty": 3, "price": 4.5})).send().await
+            && r.status().is_success()
+        {
             assert_eq!(r.json::<serde_json::Value>().await.unwrap(), json!({"order": "A-17", "total": 13.5}));
             return (child, url);
         }

@@ -1,7 +1,7 @@
 //! What a node implementation sees: its parameters, its input items, services, and the
 //! helpers that turn per-item failures into the behaviour its `onError` setting asks for.
 
-use crate::expr::{Compiled, Evaluator};
+use crate::expr::{Compiled, Evaluator, ScriptLimits};
 use crate::services::Services;
 use std::collections::HashMap;
 use std::future::Future;
@@ -141,10 +141,24 @@ pub struct NodeContext {
     pub run_input: Arc<Vec<Item>>,
     inputs: Vec<Input>,
     evaluator: Evaluator,
+    /// This node run's parameters, looked up per item without touching the shared ones.
     compiled: Mutex<HashMap<String, Arc<Compiled>>>,
+    /// The parameters compiled by any run of this node in the same workflow version.
+    shared: Arc<CompiledParams>,
     progress: Option<Arc<dyn ProgressSink>>,
     /// The last percent step of progress reported, plus one (0: none yet).
     progress_step: AtomicU64,
+}
+
+/// A node's parameters as compiled for evaluation, kept with the prepared workflow: the
+/// script limits they were compiled under, and each parameter by name.
+#[derive(Debug, Default)]
+pub struct CompiledParams(pub(crate) Mutex<CompiledSet>);
+
+#[derive(Debug, Default)]
+pub(crate) struct CompiledSet {
+    pub(crate) limits: Option<ScriptLimits>,
+    pub(crate) by_key: HashMap<String, Arc<Compiled>>,
 }
 
 impl std::fmt::Debug for NodeContext {
@@ -164,6 +178,7 @@ impl NodeContext {
         inputs: Vec<Input>,
         evaluator: Evaluator,
         progress: Option<Arc<dyn ProgressSink>>,
+        shared: Arc<CompiledParams>,
     ) -> NodeContext {
         NodeContext {
             node,
@@ -174,6 +189,7 @@ impl NodeContext {
             inputs,
             evaluator,
             compiled: Mutex::new(HashMap::new()),
+            shared,
             progress,
             progress_step: AtomicU64::new(0),
         }
@@ -218,22 +234,55 @@ impl NodeContext {
             .unwrap_or(serde_json::Value::Null)
     }
 
-    /// A parameter compiled for per-item evaluation (compiled once per node run).
+    /// A parameter compiled for per-item evaluation: once per workflow version (and script
+    /// limits), shared by every run of the node.
     pub fn compiled(&self, name: &str) -> Result<Arc<Compiled>, NodeError> {
-        let mut cache = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(c) = cache.get(name) {
-            return Ok(c.clone());
-        }
-        let raw = self.raw_param(name);
-        let compiled = if self.descriptor.param(name).is_some_and(|p| !p.expressions) {
-            Compiled::Literal(Value::from(&raw))
-        } else {
+        self.cached(name, || {
+            let raw = self.raw_param(name);
+            if self.descriptor.param(name).is_some_and(|p| !p.expressions) {
+                return Ok(Compiled::Literal(Value::from(&raw)));
+            }
             self.evaluator
                 .compile(&raw)
-                .map_err(|e| NodeError::new(ErrorCode::InvalidExpression, e.message).with_parameter(name))?
-        };
-        let compiled = Arc::new(compiled);
-        cache.insert(name.to_string(), compiled.clone());
+                .map_err(|e| NodeError::new(ErrorCode::InvalidExpression, e.message).with_parameter(name))
+        })
+    }
+
+    /// A part of a parameter, named as errors name it (`assignments[2].value`), compiled
+    /// once per workflow version like a whole parameter.
+    pub fn compiled_part(&self, part: &str, raw: &serde_json::Value) -> Result<Arc<Compiled>, NodeError> {
+        self.cached(part, || {
+            self.evaluator
+                .compile(raw)
+                .map_err(|e| NodeError::new(ErrorCode::InvalidExpression, e.message).with_parameter(part))
+        })
+    }
+
+    /// What `key` compiled to in this node run, else in an earlier run of the same version
+    /// (under the same script limits), else `compile`'s result, kept for both.
+    fn cached(
+        &self,
+        key: &str,
+        compile: impl FnOnce() -> Result<Compiled, NodeError>,
+    ) -> Result<Arc<Compiled>, NodeError> {
+        let mut local = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = local.get(key) {
+            return Ok(c.clone());
+        }
+        let limits = self.evaluator.env().limits;
+        let mut shared = self.shared.0.lock().unwrap_or_else(|p| p.into_inner());
+        if shared.limits != Some(limits) {
+            shared.limits = Some(limits);
+            shared.by_key.clear();
+        }
+        let cache = &mut shared.by_key;
+        if let Some(c) = cache.get(key) {
+            local.insert(key.to_string(), c.clone());
+            return Ok(c.clone());
+        }
+        let compiled = Arc::new(compile()?);
+        cache.insert(key.to_string(), compiled.clone());
+        local.insert(key.to_string(), compiled.clone());
         Ok(compiled)
     }
 

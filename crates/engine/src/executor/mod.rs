@@ -17,9 +17,10 @@ mod step;
 
 pub use step::cut_outputs;
 
-use crate::node::Outputs;
+use crate::node::{CompiledParams, Outputs};
 use crate::region::Region;
 use crate::registry::{NodeEntry, Registry};
+use crate::schedule::Plan;
 use crate::services::Services;
 use crate::validate;
 use batch::BatchRun;
@@ -65,11 +66,39 @@ pub struct Prepared {
     /// Whether any expression or script reads other nodes' items (`node(…)`, `item(…)`):
     /// only then are all outputs kept for the whole run.
     reads_history: bool,
+    /// Each node's parameters as compiled by its first run, reused by every later one.
+    params: Vec<Arc<CompiledParams>>,
+    /// Plans made so far, by start nodes and stop node: a version's runs mostly start alike.
+    plans: std::sync::Mutex<Vec<KeptPlan>>,
 }
+
+/// A plan kept for the runs from `starts` that stop at `until`.
+#[derive(Debug)]
+struct KeptPlan {
+    starts: Vec<usize>,
+    until: Option<usize>,
+    plan: Arc<Plan>,
+}
+
+/// Plans kept per prepared workflow; runs from other starts get a fresh one each.
+const PLANS_KEPT: usize = 16;
 
 impl Prepared {
     pub fn node_index(&self, id: &str) -> Option<usize> {
         self.workflow.nodes.iter().position(|n| n.id == id)
+    }
+
+    /// The plan of a run from `starts` (until `until`), made once and then shared.
+    fn plan_for(&self, starts: &[usize], until: Option<usize>) -> Arc<Plan> {
+        let mut plans = self.plans.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(kept) = plans.iter().find(|k| k.starts == starts && k.until == until) {
+            return kept.plan.clone();
+        }
+        let plan = Arc::new(Plan::new(&self.workflow, &self.input_names, &self.regions, starts, until));
+        if plans.len() < PLANS_KEPT {
+            plans.push(KeptPlan { starts: starts.to_vec(), until, plan: plan.clone() });
+        }
+        plan
     }
 }
 
@@ -162,7 +191,17 @@ impl Engine {
         }
         let reads_history = workflow.nodes.iter().any(|n| n.parameters.values().any(mentions_history));
         let nodes = workflow.nodes.iter().map(|n| Arc::new(workflow.with_default_accounts(n).into_owned())).collect();
-        Ok(Arc::new(Prepared { workflow: Arc::new(workflow), nodes, entries, input_names, regions, reads_history }))
+        let params = workflow.nodes.iter().map(|_| Arc::default()).collect();
+        Ok(Arc::new(Prepared {
+            workflow: Arc::new(workflow),
+            nodes,
+            entries,
+            input_names,
+            regions,
+            reads_history,
+            params,
+            plans: std::sync::Mutex::default(),
+        }))
     }
 
     /// Runs a prepared workflow to the end (or until cancelled or timed out).
@@ -284,5 +323,86 @@ impl Started {
             clock: tokio::time::Instant::now() - finished.elapsed,
             items_in: finished.items_in,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Registry, Services, SystemClock};
+    use serde_json::Value as Json;
+    use switchyard_model::value::Value;
+
+    /// Two triggers, each → its own Set node with an expression.
+    fn prepared(engine: &Engine) -> Arc<Prepared> {
+        let text = serde_json::json!({
+            "switchyard": 1, "id": "cache", "name": "Cache",
+            "nodes": [
+                {"id": "a", "name": "A", "type": "trigger.manual"},
+                {"id": "b", "name": "B", "type": "trigger.manual"},
+                {"id": "sa", "name": "Set A", "type": "data.set",
+                 "parameters": {"assignments": [{"name": "twice", "value": "{{ json.n * 2 }}"}]}},
+                {"id": "sb", "name": "Set B", "type": "data.set",
+                 "parameters": {"assignments": [{"name": "thrice", "value": "{{ json.n * 3 }}"}]}}
+            ],
+            "connections": [
+                {"from": {"node": "a"}, "to": {"node": "sa"}},
+                {"from": {"node": "b"}, "to": {"node": "sb"}}
+            ]
+        })
+        .to_string();
+        let report = crate::validate::validate_text(&text, engine.registry());
+        engine.prepare(report.workflow.expect("valid")).expect("prepared")
+    }
+
+    async fn run_from(engine: &Engine, prepared: &Arc<Prepared>, start: &str, n: i64) -> Vec<Item> {
+        let input = vec![Item::wrap(Value::from(serde_json::json!({ "n": n })))];
+        let request =
+            RunRequest { execution_id: format!("{start}{n}"), input, start: Some(start.into()), ..Default::default() };
+        let outcome = engine.run(prepared.clone(), request).await;
+        assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.error);
+        outcome.result
+    }
+
+    fn compiled(prepared: &Prepared, node: usize) -> Vec<(String, Arc<crate::expr::Compiled>)> {
+        let guard = prepared.params[node].0.lock().unwrap();
+        let mut all: Vec<_> = guard.by_key.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        all.sort_by(|x, y| x.0.cmp(&y.0));
+        all
+    }
+
+    #[tokio::test]
+    async fn a_versions_runs_share_its_plans_and_compiled_parameters() {
+        let engine = Engine::new(
+            Registry::builtin(),
+            Services::new(Arc::new(SystemClock), crate::services::default_http_client()),
+        );
+        let prepared = prepared(&engine);
+        let [a, b, sa] = ["a", "b", "sa"].map(|id| prepared.node_index(id).unwrap());
+        assert!(compiled(&prepared, sa).is_empty());
+
+        let first = run_from(&engine, &prepared, "a", 2).await;
+        assert_eq!(Json::from(&first[0].json), serde_json::json!({"n": 2, "twice": 4}));
+        let after_first = compiled(&prepared, sa);
+        let names: Vec<&str> = after_first.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["assignments[0].name", "assignments[0].value"]);
+
+        // A second run gets the right answer from the same compiled parameters and plan.
+        let second = run_from(&engine, &prepared, "a", 5).await;
+        assert_eq!(Json::from(&second[0].json), serde_json::json!({"n": 5, "twice": 10}));
+        let after_second = compiled(&prepared, sa);
+        assert_eq!(after_first.len(), after_second.len());
+        for ((_, x), (_, y)) in after_first.iter().zip(&after_second) {
+            assert!(Arc::ptr_eq(x, y), "compiled again");
+        }
+        assert!(Arc::ptr_eq(&prepared.plan_for(&[a], None), &prepared.plan_for(&[a], None)));
+
+        // Another start has a plan of its own, with its own nodes.
+        let other = run_from(&engine, &prepared, "b", 2).await;
+        assert_eq!(Json::from(&other[0].json), serde_json::json!({"n": 2, "thrice": 6}));
+        let (plan_a, plan_b) = (prepared.plan_for(&[a], None), prepared.plan_for(&[b], None));
+        assert!(!Arc::ptr_eq(&plan_a, &plan_b));
+        assert!(plan_a.order.contains(&sa) && !plan_b.order.contains(&sa));
+        assert_eq!(prepared.plans.lock().unwrap().len(), 2);
     }
 }

@@ -140,7 +140,7 @@ impl Run {
         }
     }
 
-    pub(super) fn plan(&self) -> Result<Plan, NodeError> {
+    pub(super) fn plan(&self) -> Result<Arc<Plan>, NodeError> {
         let starts = self.start_nodes()?;
         let until =
             match &self.request.until {
@@ -149,10 +149,14 @@ impl Run {
                 })?),
                 None => None,
             };
-        Ok(Plan::new(self.workflow(), &self.prepared.input_names, &self.prepared.regions, &starts, until))
+        Ok(self.prepared.plan_for(&starts, until))
     }
 
-    pub(super) async fn drive(&mut self, plan: Plan, deadline: tokio::time::Instant) -> (RunStatus, Option<NodeError>) {
+    pub(super) async fn drive(
+        &mut self,
+        plan: Arc<Plan>,
+        deadline: tokio::time::Instant,
+    ) -> (RunStatus, Option<NodeError>) {
         self.leaves = plan.leaves();
         self.sinks = plan.branches.values().flatten().flat_map(|(_, members)| plan.branch_sinks(members)).collect();
         self.triggers_left = plan.order.iter().filter(|&&i| self.prepared.entries[i].descriptor.is_trigger()).count();

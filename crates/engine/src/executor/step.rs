@@ -128,6 +128,7 @@ impl Run {
                 };
                 // A slot without an account label uses the workflow's choice for its type.
                 let node = prepared.nodes[index].clone();
+                let params = prepared.params[index].clone();
                 let sink = Some(self.emitter.clone() as Arc<dyn ProgressSink>);
                 let services = self.services.clone();
                 let node_cancel = cancel.child_token();
@@ -152,6 +153,7 @@ impl Run {
                                 inputs.clone(),
                                 Evaluator::new(env.clone()),
                                 sink.clone(),
+                                params.clone(),
                             );
                             let entry = entry.clone();
                             async move { entry.execute(&mut ctx).await }
@@ -170,6 +172,7 @@ impl Run {
                             inputs,
                             evaluator,
                             sink,
+                            params,
                         );
                         entry.execute(&mut ctx).await
                     };

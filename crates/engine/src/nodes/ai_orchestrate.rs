@@ -343,7 +343,7 @@ struct AgentSpec {
     name: String,
     /// Its own model name, or empty.
     model: String,
-    system: crate::expr::Compiled,
+    system: std::sync::Arc<crate::expr::Compiled>,
     tools: Vec<String>,
     account: Arc<ChatModel>,
 }

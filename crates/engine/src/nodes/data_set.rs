@@ -3,6 +3,7 @@
 use crate::expr::Compiled;
 use crate::node::{NodeContext, NodeResult, Outputs, as_bool, as_number, describe, field_path};
 use crate::registry::NodeEntry;
+use std::sync::Arc;
 use switchyard_model::descriptor::{NodeDescriptor, NodeGroup, ParamSpec, Port};
 use switchyard_model::error::{ErrorCode, NodeError};
 use switchyard_model::item::{Item, Paired};
@@ -69,8 +70,8 @@ pub fn descriptor() -> NodeDescriptor {
 }
 
 struct Assignment {
-    name: Compiled,
-    value: Compiled,
+    name: Arc<Compiled>,
+    value: Arc<Compiled>,
     kind: String,
 }
 
@@ -95,10 +96,8 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
         let raw = ctx.raw_param("assignments");
         for (i, entry) in raw.as_array().map_or(&[][..], Vec::as_slice).iter().enumerate() {
             let compile = |field: &str| {
-                ctx.evaluator().compile(&entry.get(field).cloned().unwrap_or(serde_json::Value::Null)).map_err(|e| {
-                    NodeError::new(ErrorCode::InvalidExpression, e.message)
-                        .with_parameter(format!("assignments[{i}].{field}"))
-                })
+                let raw = entry.get(field).unwrap_or(&serde_json::Value::Null);
+                ctx.compiled_part(&format!("assignments[{i}].{field}"), raw)
             };
             assignments.push(Assignment {
                 name: compile("name")?,

@@ -95,7 +95,7 @@ async fn run(
     ctx: &NodeContext,
     connection: &mut Connection,
     sql: &str,
-    parameters: &[crate::expr::Compiled],
+    parameters: &[std::sync::Arc<crate::expr::Compiled>],
     items: Vec<Item>,
     once: bool,
     options: ReadOptions,

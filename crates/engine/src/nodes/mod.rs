@@ -144,21 +144,20 @@ pub(crate) fn with_field(
 
 pub(crate) use crate::connect::account_fields;
 
-/// Each entry's `field` of a list parameter `name`, compiled (expressions allowed); errors
-/// name the entry (`arguments[2].value`).
+/// Each entry's `field` of a list parameter `name`, compiled (expressions allowed) once per
+/// workflow version; errors name the entry (`arguments[2].value`).
 pub(crate) fn compile_list(
     ctx: &crate::node::NodeContext,
     name: &str,
     field: &str,
-) -> Result<Vec<crate::expr::Compiled>, NodeError> {
+) -> Result<Vec<std::sync::Arc<crate::expr::Compiled>>, NodeError> {
     let entries = ctx.raw_param(name).as_array().cloned().unwrap_or_default();
     entries
         .iter()
         .enumerate()
         .map(|(i, entry)| {
-            ctx.evaluator().compile(&entry.get(field).cloned().unwrap_or(serde_json::Value::Null)).map_err(|e| {
-                NodeError::new(ErrorCode::InvalidExpression, e.message).with_parameter(format!("{name}[{i}].{field}"))
-            })
+            let raw = entry.get(field).unwrap_or(&serde_json::Value::Null);
+            ctx.compiled_part(&format!("{name}[{i}].{field}"), raw)
         })
         .collect()
 }

@@ -217,7 +217,7 @@ pub async fn execute(ctx: &mut NodeContext) -> NodeResult {
 
 /// An environment variable's value: computed per item, or an account's secret.
 enum Variable {
-    Computed(crate::expr::Compiled),
+    Computed(std::sync::Arc<crate::expr::Compiled>),
     Fixed(Zeroizing<String>),
 }
 
@@ -271,7 +271,7 @@ async fn run_one(
     item: &Item,
     index: usize,
     settings: &Settings,
-    arguments: &[crate::expr::Compiled],
+    arguments: &[std::sync::Arc<crate::expr::Compiled>],
     names: &[String],
     environment: &[Variable],
 ) -> Result<Value, NodeError> {
