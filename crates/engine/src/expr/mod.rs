@@ -341,6 +341,9 @@ pub struct Evaluator {
     /// The last item converted for scripts, reused while several parameters of the same
     /// item are evaluated.
     cached_item: Mutex<Option<(usize, usize, Dynamic)>>,
+    /// `workflow` and `execution` for scripts, made once per node run: each evaluation
+    /// clones them (their strings are shared) instead of building them again.
+    run_vars: std::sync::OnceLock<(Dynamic, Dynamic)>,
 }
 
 impl std::fmt::Debug for Evaluator {
@@ -361,7 +364,12 @@ fn compile_scope() -> Scope<'static> {
 
 impl Evaluator {
     pub fn new(env: ScriptEnv) -> Evaluator {
-        Evaluator { env: Arc::new(env), engine: std::sync::OnceLock::new(), cached_item: Mutex::new(None) }
+        Evaluator {
+            env: Arc::new(env),
+            engine: std::sync::OnceLock::new(),
+            cached_item: Mutex::new(None),
+            run_vars: std::sync::OnceLock::new(),
+        }
     }
 
     pub fn env(&self) -> &ScriptEnv {
@@ -512,14 +520,17 @@ impl Evaluator {
                 convert::to_dynamic(&Value::from(serde_json::to_value(e).unwrap_or_default()))
             }),
         );
-        let mut workflow = Map::new();
-        workflow.insert("id".into(), self.env.workflow_id.clone().into());
-        workflow.insert("name".into(), self.env.workflow_name.clone().into());
-        scope.push_constant("workflow", workflow);
-        let mut execution = Map::new();
-        execution.insert("id".into(), self.env.execution_id.clone().into());
-        execution.insert("mode".into(), self.env.mode.clone().into());
-        scope.push_constant("execution", execution);
+        let (workflow, execution) = self.run_vars.get_or_init(|| {
+            let mut workflow = Map::new();
+            workflow.insert("id".into(), self.env.workflow_id.clone().into());
+            workflow.insert("name".into(), self.env.workflow_name.clone().into());
+            let mut execution = Map::new();
+            execution.insert("id".into(), self.env.execution_id.clone().into());
+            execution.insert("mode".into(), self.env.mode.clone().into());
+            (Dynamic::from_map(workflow), Dynamic::from_map(execution))
+        });
+        scope.push_constant_dynamic("workflow", workflow.clone());
+        scope.push_constant_dynamic("execution", execution.clone());
         scope
     }
 }
