@@ -1857,7 +1857,15 @@ def main():
                 failed += 1
                 print(f"FAIL {name}: {e}", flush=True)
                 traceback.print_exc()
-                app.screenshot(f"FAILED-{name}")
+                try:
+                    app.screenshot(f"FAILED-{name}")
+                except WebDriverException as shot:
+                    # The session is gone: the app or its web view ended. What they printed
+                    # last (tauri-driver's log holds both) says why.
+                    print(f"no screenshot ({type(shot).__name__}); the end of tauri-driver.log:", flush=True)
+                    driver_log.flush()
+                    with open(os.path.join(out, "tauri-driver.log"), encoding="utf-8", errors="replace") as log:
+                        print("".join(log.readlines()[-60:]), flush=True)
                 break
             if args.only and name.startswith(args.only):
                 break
