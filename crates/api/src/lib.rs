@@ -334,9 +334,15 @@ impl Api {
         F: FnOnce(&Store) -> ApiResult<T> + Send + 'static,
     {
         let store = self.inner.store.clone();
-        tokio::task::spawn_blocking(move || work(&store))
-            .await
-            .map_err(|e| ApiError::new(ErrorCode::Internal, format!("a storage task failed: {e}")))?
+        tokio::task::spawn_blocking(move || work(&store)).await.map_err(|e| {
+            if e.is_cancelled() {
+                // The runtime is shutting down (the command line's run ended) before the work
+                // began: nothing was done.
+                ApiError::new(ErrorCode::Cancelled, "a storage task was not run: the process is ending")
+            } else {
+                ApiError::new(ErrorCode::Internal, format!("a storage task failed: {e}"))
+            }
+        })?
     }
 }
 

@@ -689,7 +689,11 @@ impl Api {
         }
         let api = self.clone();
         tokio::spawn(async move {
-            if let Err(e) = api.apply_pruning().await {
+            // Not begun before the process ends (`switchyard run` exits after its run): the
+            // next start prunes instead; nothing to warn of after the run's own output.
+            if let Err(e) = api.apply_pruning().await
+                && e.code != ErrorCode::Cancelled
+            {
                 tracing::warn!("pruning the execution history failed: {e}");
             }
         });
