@@ -703,7 +703,7 @@ fn write_batch(
                         Some(run.end.finished_at.as_str()),
                         Some(run.end.duration_ms),
                         run.end.error.as_ref().map(|e| serde_json::to_string(e).unwrap_or_default()),
-                        Some(serde_json::to_string(&run.nodes).unwrap_or_default()),
+                        Some(crate::run_nodes::encode(&run.nodes, start.input.as_deref())),
                     ),
                     None => ("running", None, None, None, None),
                 };
@@ -1032,10 +1032,14 @@ impl ExecutionHistory {
             message: e.to_string(),
         };
         // A run written whole keeps its nodes' data in its row; others have a row per node.
-        let inline: Option<String> =
-            conn.query_row("SELECT nodes FROM executions WHERE id = ?1", params![id], |r| r.get(0))?;
+        // (A trigger's output that is the run's input is stored once, as the input.)
+        let (inline, input): (Option<String>, Option<String>) =
+            conn.query_row("SELECT nodes, input FROM executions WHERE id = ?1", params![id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
         let nodes = match inline {
-            Some(text) => serde_json::from_str::<Vec<NodeRunData>>(&text).map_err(corrupt)?,
+            Some(text) => crate::run_nodes::decode(&text, input.as_deref())
+                .map_err(|message| StoreError::Corrupt { what: format!("execution {id} node data"), message })?,
             None => conn
                 .query_map("SELECT data FROM execution_nodes WHERE execution_id = ?1 ORDER BY seq", params![id], |r| {
                     r.get::<String>(0)

@@ -19,6 +19,7 @@ mod memory;
 mod metrics;
 mod owner;
 pub mod paths;
+mod run_nodes;
 mod secrets;
 mod settings;
 mod shared_blobs;
