@@ -197,6 +197,17 @@ async fn main() {
          wrk stops counting at the deadline while its last requests are still answered, so records may exceed its count, never fall short."
     );
     assert!(executions >= answered && deliveries == executions, "an execution or delivery record is missing");
+    // What the history takes on disk per request, indexes and the delivery log included: the
+    // database file once the checkpoint thread (every 100 ms) has copied the log into it.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    if let Some(file) = api.store().file() {
+        let bytes = std::fs::metadata(file).map_or(0, |m| m.len());
+        println!(
+            "The database file then holds them in {:.0} MB: about {} bytes per request, the delivery log and indexes included.",
+            bytes as f64 / 1e6,
+            bytes / executions.max(1)
+        );
+    }
     println!(
         "\nResident memory after the load: Switchyard's process {ours_rss:.0} MiB (with the echo server and wrk's results), Node-RED {red_rss:.0} MiB."
     );
