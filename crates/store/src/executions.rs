@@ -703,7 +703,7 @@ fn write_batch(
                         Some(run.end.finished_at.as_str()),
                         Some(run.end.duration_ms),
                         run.end.error.as_ref().map(|e| serde_json::to_string(e).unwrap_or_default()),
-                        Some(crate::run_nodes::encode(&run.nodes, start.input.as_deref())),
+                        Some(crate::whole_run::encode(&run.nodes, start.input.as_deref())),
                     ),
                     None => ("running", None, None, None, None),
                 };
@@ -1038,7 +1038,7 @@ impl ExecutionHistory {
                 Ok((r.get(0)?, r.get(1)?))
             })?;
         let nodes = match inline {
-            Some(text) => crate::run_nodes::decode(&text, input.as_deref())
+            Some(text) => crate::whole_run::decode(&text, input.as_deref())
                 .map_err(|message| StoreError::Corrupt { what: format!("execution {id} node data"), message })?,
             None => conn
                 .query_map("SELECT data FROM execution_nodes WHERE execution_id = ?1 ORDER BY seq", params![id], |r| {

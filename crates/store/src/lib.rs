@@ -19,13 +19,13 @@ mod memory;
 mod metrics;
 mod owner;
 pub mod paths;
-mod run_nodes;
 mod secrets;
 mod settings;
 mod shared_blobs;
 mod sql;
 mod tokens;
 mod triggers;
+mod whole_run;
 mod workers;
 mod workflows;
 

@@ -64,6 +64,11 @@ pub(crate) fn encode(nodes: &[&NodeRunData], input: Option<&str>) -> String {
 /// The run's nodes from the stored list and the stored input. An entry that takes items from
 /// an input the row does not have, or names an output its node lacks, is an error.
 pub(crate) fn decode(text: &str, input: Option<&str>) -> Result<Vec<NodeRunData>, String> {
+    // Most lists have no entry from the input, nor had any written before there were such
+    // entries: read as they are, with serde's own message if damaged.
+    if !text.contains("\"outputsFromInput\"") {
+        return serde_json::from_str(text).map_err(|e| e.to_string());
+    }
     let entries: Vec<Entry<NodeRunData>> = serde_json::from_str(text).map_err(|e| e.to_string())?;
     let mut items: Option<Vec<Item>> = None;
     let mut nodes = Vec::with_capacity(entries.len());
