@@ -1016,36 +1016,30 @@ impl ExecutionHistory {
 
     pub fn get(&self, id: &str) -> Result<Execution> {
         let mut conn = self.db.lock();
+        // A run written whole keeps its nodes' data in its row (`nodes`); others have a row per
+        // node. (A trigger's output that is the run's input is stored once, as the input.)
         let row = conn.query_opt(
             &format!(
-                "SELECT {SUMMARY_COLUMNS}, COALESCE((SELECT definition FROM workflow_snapshots WHERE hash = executions.snapshot), workflow_definition)
+                "SELECT {SUMMARY_COLUMNS}, COALESCE((SELECT definition FROM workflow_snapshots WHERE hash = executions.snapshot), workflow_definition), nodes, input
                  FROM executions WHERE id = ?1"
             ),
             params![id],
-            |r| Ok((summary(r)?, r.get::<String>(14)?)),
+            |r| Ok((summary(r)?, r.get::<String>(14)?, r.get::<Option<String>>(15)?, r.get::<Option<String>>(16)?)),
         )?;
-        let Some((summary, definition)) = row else { return Err(StoreError::ExecutionNotFound(id.to_string())) };
+        let Some((summary, definition, inline, input)) = row else {
+            return Err(StoreError::ExecutionNotFound(id.to_string()));
+        };
         let workflow: Workflow = serde_json::from_str(&definition)
             .map_err(|e| StoreError::Corrupt { what: format!("execution {id}"), message: e.to_string() })?;
-        let corrupt = |e: serde_json::Error| StoreError::Corrupt {
-            what: format!("execution {id} node data"),
-            message: e.to_string(),
-        };
-        // A run written whole keeps its nodes' data in its row; others have a row per node.
-        // (A trigger's output that is the run's input is stored once, as the input.)
-        let (inline, input): (Option<String>, Option<String>) =
-            conn.query_row("SELECT nodes, input FROM executions WHERE id = ?1", params![id], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?;
+        let corrupt = |message: String| StoreError::Corrupt { what: format!("execution {id} node data"), message };
         let nodes = match inline {
-            Some(text) => crate::whole_run::decode(&text, input.as_deref())
-                .map_err(|message| StoreError::Corrupt { what: format!("execution {id} node data"), message })?,
+            Some(text) => crate::whole_run::decode(&text, input.as_deref()).map_err(corrupt)?,
             None => conn
                 .query_map("SELECT data FROM execution_nodes WHERE execution_id = ?1 ORDER BY seq", params![id], |r| {
                     r.get::<String>(0)
                 })?
                 .into_iter()
-                .map(|text| serde_json::from_str::<NodeRunData>(&text).map_err(corrupt))
+                .map(|text| serde_json::from_str::<NodeRunData>(&text).map_err(|e| corrupt(e.to_string())))
                 .collect::<Result<Vec<_>>>()?,
         };
         let calls = conn.query_map(
